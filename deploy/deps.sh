@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages edge needs to build, run and test, skipping
+# what is already present.  Used by `make run`, `make check` and .ci/run.
+# Services that packages would start on install (postgresql, nginx, coturn,
+# prosody) are kept from starting: tests start their own private instances.
+set -euo pipefail
+
+PKGS=(
+	# build
+	build-essential pkg-config openssl
+	libssl-dev libpq-dev libmicrohttpd-dev libnftnl-dev libmnl-dev libexpat1-dev
+	# local stack and tests
+	postgresql curl procps iproute2 nftables
+	python3 python3-pytest python3-slixmpp
+	coturn prosody
+	# benchmarks: the programs a user would otherwise run
+	nginx-light
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	[[ "$st" == ii* ]] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages: ${missing[*]}" >&2
+	echo "deps.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}"
+created_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 0755 /usr/sbin/policy-rc.d
+	created_policy=1
+fi
+trap '[ $created_policy = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ] ||
+   [ "${CI:-}" = true ]; then
+	apt-get update -qq
+fi
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,143 @@
+/* Unit tests for common/evloop.c: timer order, stale events, signals. */
+#include "t.h"
+#include "evloop.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int order[16], norder;
+
+static void
+tcb(struct ev_loop *loop, struct ev_timer *t)
+{
+	order[norder++] = (int)(intptr_t)t->data;
+	if (norder == 4)
+		ev_break(loop);
+}
+
+TEST(evloop_timers_order)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct ev_timer t[5];
+
+	norder = 0;
+	for (int i = 0; i < 5; i++)
+		ev_timer_init(&t[i], tcb, (void *)(intptr_t)i);
+	ev_timer_start(loop, &t[0], 30);
+	ev_timer_start(loop, &t[1], 10);
+	ev_timer_start(loop, &t[2], 20);
+	ev_timer_start(loop, &t[3], 5);
+	ev_timer_start(loop, &t[4], 40);
+	ev_timer_stop(loop, &t[2]);
+	ev_timer_start(loop, &t[3], 1);
+	CHECK_INT(ev_timer_count(loop), 4);
+	ev_run(loop);
+	CHECK_INT(norder, 4);
+	CHECK_INT(order[0], 3);
+	CHECK_INT(order[1], 1);
+	CHECK_INT(order[2], 0);
+	CHECK_INT(order[3], 4);
+	ev_loop_free(loop);
+}
+
+TEST(evloop_heap_random)
+{
+	struct ev_loop *loop = ev_loop_new();
+	enum { N = 2000 };
+	struct ev_timer *t = calloc(N, sizeof(*t));
+
+	for (int i = 0; i < N; i++) {
+		ev_timer_init(&t[i], tcb, NULL);
+		ev_timer_start(loop, &t[i], (uint64_t)(rand() % 100000) + 1000);
+	}
+	for (int i = 0; i < N; i += 3)
+		ev_timer_stop(loop, &t[i]);
+	CHECK_INT(ev_timer_count(loop), N - (N + 2) / 3);
+	for (int i = 0; i < N; i++)
+		ev_timer_stop(loop, &t[i]);
+	CHECK_INT(ev_timer_count(loop), 0);
+	free(t);
+	ev_loop_free(loop);
+}
+
+struct pair {
+	struct ev_io a, b;
+	int calls;
+};
+
+static void
+closer(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+	struct pair *p = io->data;
+
+	(void)ev;
+	p->calls++;
+	/* Whichever fires first stops both: the other must not run. */
+	ev_io_stop(loop, &p->a);
+	ev_io_stop(loop, &p->b);
+}
+
+static void
+stop_timer(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)t;
+	ev_break(loop);
+}
+
+TEST(evloop_stale_events_skipped)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct pair p = { .calls = 0 };
+	struct ev_timer t;
+	int fa[2], fb[2];
+
+	CHECK(pipe(fa) == 0 && pipe(fb) == 0);
+	CHECK(write(fa[1], "x", 1) == 1 && write(fb[1], "x", 1) == 1);
+	ev_io_init(&p.a, fa[0], closer, &p);
+	ev_io_init(&p.b, fb[0], closer, &p);
+	CHECK_INT(ev_io_start(loop, &p.a, EPOLLIN), 0);
+	CHECK_INT(ev_io_start(loop, &p.b, EPOLLIN), 0);
+	ev_timer_init(&t, stop_timer, NULL);
+	ev_timer_start(loop, &t, 50);
+	ev_run(loop);
+	CHECK_INT(p.calls, 1);
+	close(fa[0]); close(fa[1]); close(fb[0]); close(fb[1]);
+	ev_loop_free(loop);
+}
+
+static int got_sig;
+
+static void
+on_sig(struct ev_loop *loop, int signo, void *data)
+{
+	(void)data;
+	got_sig = signo;
+	ev_break(loop);
+}
+
+static void
+deferred(struct ev_loop *loop, struct ev_defer *d)
+{
+	(void)loop;
+	*(int *)d->data += 1;
+	raise(SIGUSR2);
+}
+
+TEST(evloop_signal_and_defer)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct ev_defer d;
+	int count = 0;
+
+	got_sig = 0;
+	CHECK_INT(ev_signal(loop, SIGUSR2, on_sig, NULL), 0);
+	ev_defer_init(&d, deferred, &count);
+	ev_defer(loop, &d);
+	ev_defer(loop, &d);	/* idempotent while pending */
+	ev_run(loop);
+	CHECK_INT(count, 1);
+	CHECK_INT(got_sig, SIGUSR2);
+	ev_loop_free(loop);
+	signal(SIGUSR2, SIG_DFL);
+}
