@@ -1,0 +1,167 @@
+/*
+ * offline — offline message storage.  See offline.h.
+ */
+#include "offline.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "c2s.h"
+#include "db.h"
+#include "log.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+
+static struct db_stmt st_store = {
+	"WITH u AS (SELECT 1 FROM users WHERE host = $1 AND username = $2), "
+	"ins AS (INSERT INTO offline (host, username, stanza) "
+	"SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM u) AND "
+	"(SELECT count(*) FROM offline WHERE host = $1 AND username = $2) < $4::integer "
+	"RETURNING 1) "
+	"SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)", 4, 0 };
+static struct db_stmt st_take = {
+	"DELETE FROM offline WHERE host = $1 AND username = $2 RETURNING id, stanza", 2, 0 };
+
+/* Worth storing: anything beyond chat-state notifications. */
+static int
+storable(const struct xml_node *n)
+{
+	for (struct xml_node *c = xml_first_elem(n); c; c = xml_next_elem(c))
+		if (strcmp(c->ns, NS_CHATSTATES) != 0)
+			return 1;
+	return 0;
+}
+
+static void
+stored(void *arg, PGresult *res, const char *err)
+{
+	struct xml_node *n = arg;
+
+	if (res == NULL) {
+		log_warn("offline: storing failed: %s", err);
+		stanza_bounce(n, "wait", "internal-server-error");
+	} else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		/* RFC 6121 §8.5.2.2.1: no such account */
+		stanza_bounce(n, "cancel", "service-unavailable");
+	} else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
+		/* XEP-0160 §3: storage full */
+		stanza_bounce(n, "cancel", "service-unavailable");
+	}
+	xml_free(n);
+}
+
+void
+offline_store(struct xml_node *n, int host, const char *local)
+{
+	char stamp[32], max[16];
+	struct xml_node *d;
+	struct buf b;
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *v[4];
+
+	if (!storable(n)) {
+		xml_free(n);
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if ((d = xml_add_with_text(n, "delay", NS_DELAY, "Offline Storage")) != NULL) {
+		xml_set_attr(d, "from", srv.cfg->hosts[host]);
+		xml_set_attr(d, "stamp", stamp);
+	}
+	buf_init(&b);
+	if (d == NULL || xml_serialize(&b, n, NS_CLIENT) == -1) {
+		buf_free(&b);
+		stanza_bounce(n, "wait", "resource-constraint");
+		xml_free(n);
+		return;
+	}
+	/* the bounce, if any, must not carry our delay element */
+	xml_detach(d);
+	xml_free(d);
+	snprintf(max, sizeof(max), "%u", srv.cfg->offline_max);
+	v[0] = srv.cfg->hosts[host];
+	v[1] = local;
+	v[2] = b.p;
+	v[3] = max;
+	if (db_query(srv.db, &st_store, v, stored, n) == NULL) {
+		stanza_bounce(n, "wait", "resource-constraint");
+		xml_free(n);
+	}
+	buf_free(&b);
+}
+
+struct row {
+	long long id;
+	int idx;
+};
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void
+taken(void *arg, PGresult *res, const char *err)
+{
+	struct c2s *c = arg;
+	struct row *rows;
+	int n;
+
+	if (res == NULL) {
+		log_warn("offline: fetching for %s failed: %s", c->local ? c->local : "?", err);
+		goto out;
+	}
+	n = PQntuples(res);
+	if (n == 0)
+		goto out;
+	if ((rows = calloc((size_t)n, sizeof(*rows))) == NULL)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		rows[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		rows[i].idx = i;
+	}
+	qsort(rows, (size_t)n, sizeof(*rows), row_cmp);
+	if (c->dead) {
+		/* the session went away meanwhile: put them back */
+		for (int i = 0; i < n; i++) {
+			const char *v[4];
+			char max[16];
+
+			snprintf(max, sizeof(max), "%u", srv.cfg->offline_max + (unsigned)n);
+			v[0] = srv.cfg->hosts[c->host];
+			v[1] = c->local;
+			v[2] = PQgetvalue(res, rows[i].idx, 1);
+			v[3] = max;
+			db_query(srv.db, &st_store, v, NULL, NULL);
+		}
+	} else {
+		for (int i = 0; i < n; i++)
+			c2s_send_str(c, PQgetvalue(res, rows[i].idx, 1));
+		log_info("c2s %llu: delivered %d offline message%s to %s",
+		    (unsigned long long)c->id, n, n == 1 ? "" : "s", c->full);
+	}
+	free(rows);
+out:
+	c2s_unblock(c);
+}
+
+void
+offline_deliver(struct c2s *c)
+{
+	const char *v[2] = { srv.cfg->hosts[c->host], c->local };
+
+	c2s_block(c);
+	if (db_query(srv.db, &st_take, v, taken, c) == NULL)
+		c2s_unblock(c);
+}
