@@ -59,7 +59,7 @@ stored(void *arg, PGresult *res, const char *err)
 void
 offline_store(struct xml_node *n, int host, const char *local)
 {
-	char stamp[32], max[16];
+	char stamp[32], max[16], key[2 * JID_PART_MAX + 2];
 	struct xml_node *d;
 	struct buf b;
 	time_t now = time(NULL);
@@ -91,7 +91,9 @@ offline_store(struct xml_node *n, int host, const char *local)
 	v[1] = local;
 	v[2] = b.p;
 	v[3] = max;
-	if (db_query(srv.db, &st_store, v, stored, n) == NULL) {
+	/* one connection per account keeps the messages in sending order */
+	snprintf(key, sizeof(key), "%s@%s", local, srv.cfg->hosts[host]);
+	if (db_query_key(srv.db, key, &st_store, v, stored, n) == NULL) {
 		stanza_bounce(n, "wait", "resource-constraint");
 		xml_free(n);
 	}
@@ -143,7 +145,8 @@ taken(void *arg, PGresult *res, const char *err)
 			v[1] = c->local;
 			v[2] = PQgetvalue(res, rows[i].idx, 1);
 			v[3] = max;
-			db_query(srv.db, &st_store, v, NULL, NULL);
+			db_query_key(srv.db, c->user ? c->user->bare : c->local, &st_store,
+			    v, NULL, NULL);
 		}
 	} else {
 		for (int i = 0; i < n; i++)
@@ -162,6 +165,6 @@ offline_deliver(struct c2s *c)
 	const char *v[2] = { srv.cfg->hosts[c->host], c->local };
 
 	c2s_block(c);
-	if (db_query(srv.db, &st_take, v, taken, c) == NULL)
+	if (db_query_key(srv.db, c->user->bare, &st_take, v, taken, c) == NULL)
 		c2s_unblock(c);
 }

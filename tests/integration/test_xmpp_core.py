@@ -7,7 +7,7 @@ import pytest
 
 from pgcluster import PgCluster
 from xmpptest import (Client, Raw, XmppServer, arun, connect, disconnect,
-                      online, recv)
+                      online, recv, safe_abort, until)
 
 PW = "correct horse battery staple"
 
@@ -44,5 +44,167 @@ def test_login_and_chat(server):
         m = await recv(a.messages)
         assert m["body"] == "hi alice"
         await disconnect(a, b)
+
+    arun(scenario())
+
+
+def test_inband_registration_then_login(server):
+    async def scenario():
+        c = Client("carol@localhost", PW, register=True)
+        c.connect(("127.0.0.1", server.port))
+        await asyncio.wait_for(c.registered.wait(), 15)
+        await asyncio.wait_for(c.started.wait(), 15)
+        await disconnect(c)
+        # the account exists: a second registration of the name conflicts
+        d = Client("carol@localhost", PW, register=True)
+        d.connect(("127.0.0.1", server.port))
+        await asyncio.wait_for(d.failed.wait(), 15)
+        safe_abort(d)
+        c = await connect("carol@localhost/x", PW, server.tls_port, direct_tls=True)
+        await disconnect(c)
+
+    arun(scenario())
+    assert "carol@localhost" in server.ctl("listusers").stdout
+
+
+@pytest.mark.parametrize("mech,tls12", [
+    ("SCRAM-SHA-1", False), ("SCRAM-SHA-256", False), ("PLAIN", False),
+    ("SCRAM-SHA-256-PLUS", False), ("SCRAM-SHA-1-PLUS", True),
+    ("SCRAM-SHA-256-PLUS", True),
+])
+def test_sasl_mechanisms(server, mech, tls12):
+    user = "mech" + mech.replace("-", "").lower() + ("12" if tls12 else "")
+    server.adduser(user, PW)
+
+    async def scenario():
+        c = await connect(user + "@localhost", PW, server.port, mech=mech, tls12=tls12)
+        await disconnect(c)
+        with pytest.raises(AssertionError):
+            await connect(user + "@localhost", PW + "x", server.port, mech=mech,
+                          tls12=tls12, timeout=10)
+
+    arun(scenario())
+    log = server.daemon.log()
+    assert "authenticated %s@localhost (%s)" % (user, mech) in log
+
+
+def test_subscription_roster_push_and_presence(server):
+    server.adduser("romeo", PW)
+    server.adduser("juliet", PW)
+
+    async def scenario():
+        r1 = await connect("romeo@localhost/one", PW, server.port)
+        r2 = await connect("romeo@localhost/two", PW, server.tls_port, direct_tls=True)
+        j = await connect("juliet@localhost/balcony", PW, server.port)
+        for c in (r1, r2, j):
+            await online(c)
+        # romeo asks; both of his resources get the roster push (ask=subscribe)
+        r1.send_presence(pto="juliet@localhost", ptype="subscribe")
+        req = await recv(j.subscriptions)
+        assert req["type"] == "subscribe" and req["from"].bare == "romeo@localhost"
+        for r in (r1, r2):
+            await until(lambda: "juliet@localhost" in r.client_roster and
+                        r.client_roster["juliet@localhost"]["pending_out"])
+        # juliet approves: romeo gets 'subscribed' and her presence
+        j.send_presence(pto="romeo@localhost", ptype="subscribed")
+        ok = await recv(r1.subscriptions)
+        assert ok["type"] == "subscribed"
+        p = await recv(r1.presences)
+        while p["from"].bare != "juliet@localhost":
+            p = await recv(r1.presences)
+        assert str(p["from"]) == "juliet@localhost/balcony"
+        await until(lambda: r2.client_roster["juliet@localhost"]["subscription"] == "to")
+        # juliet's roster says 'from'; a roster fetch from scratch agrees
+        # (slixmpp sends its roster version: an unchanged roster is an
+        # empty result, XEP-0237, so look at the client's merged copy)
+        await j.get_roster()
+        assert j.client_roster["romeo@localhost"]["subscription"] == "from"
+        # a fresh client with no version gets the full roster
+        j2 = await connect("juliet@localhost/kitchen", PW, server.port)
+        await j2.get_roster()
+        assert j2.client_roster["romeo@localhost"]["subscription"] == "from"
+        await disconnect(j2)
+        # juliet goes offline: romeo sees unavailable
+        await disconnect(j)
+        p = await recv(r1.presences)
+        while p["from"].bare != "juliet@localhost":
+            p = await recv(r1.presences)
+        assert p["type"] == "unavailable"
+        await disconnect(r1, r2)
+
+    arun(scenario())
+
+
+def test_offline_messages_survive_restart(server):
+    server.adduser("sender", PW)
+    server.adduser("sleeper", PW)
+
+    async def send():
+        s = await connect("sender@localhost/a", PW, server.port)
+        await online(s)
+        for i in range(3):
+            s.send_message(mto="sleeper@localhost", mbody="msg %d" % i, mtype="chat")
+        # an unknown account bounces with service-unavailable
+        s.send_message(mto="nobody@localhost", mbody="?", mtype="chat")
+        err = await recv(s.messages)
+        assert err["type"] == "error"
+        assert err["error"]["condition"] == "service-unavailable"
+        await disconnect(s)
+
+    arun(send())
+    server.stop()
+    server.start()
+
+    async def receive():
+        c = await connect("sleeper@localhost/b", PW, server.tls_port, direct_tls=True)
+        await online(c)
+        got = [await recv(c.messages) for _ in range(3)]
+        assert [m["body"] for m in got] == ["msg 0", "msg 1", "msg 2"]
+        assert all(m["delay"]["stamp"] is not None for m in got)
+        assert str(got[0]["from"]) == "sender@localhost/a"
+        await disconnect(c)
+        # delivered once: a second login gets nothing
+        c = await connect("sleeper@localhost/b", PW, server.port)
+        await online(c)
+        with pytest.raises(asyncio.TimeoutError):
+            await recv(c.messages, timeout=1)
+        await disconnect(c)
+
+    arun(receive())
+
+
+def test_service_basics(server):
+    server.adduser("curious", PW)
+
+    async def scenario():
+        c = await connect("curious@localhost", PW, server.port)
+        await online(c)
+        info = await c["xep_0030"].get_info(jid="localhost")
+        feats = info["disco_info"]["features"]
+        for f in ("urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:time", "msgoffline",
+                  "jabber:iq:register"):
+            assert f in feats
+        vals = [v.text for v in info.xml.iter("{jabber:x:data}value")]
+        assert "http://jabber.org/network/serverinfo" in vals
+        assert "mailto:abuse@localhost" in vals
+        items = await c["xep_0030"].get_items(jid="localhost")
+        assert items["disco_items"]["items"] == set()
+        v = await c["xep_0092"].get_version("localhost")
+        assert v["software_version"]["name"] == "edge xmpp-core"
+        await c["xep_0199"].ping("localhost")
+        t = await c["xep_0202"].get_entity_time("localhost")
+        utc = t.xml.find("{urn:xmpp:time}time/{urn:xmpp:time}utc").text
+        assert utc.endswith("Z") and utc.startswith(time.strftime("%Y-", time.gmtime()))
+        # an unknown payload gets service-unavailable
+        iq = c.Iq()
+        iq["type"] = "get"
+        iq["to"] = "localhost"
+        iq.append(__import__("slixmpp").xmlstream.ET.Element("{urn:example:nope}query"))
+        try:
+            await iq.send()
+            assert False, "expected an error"
+        except Exception as e:
+            assert "service-unavailable" in str(e.iq["error"]["condition"])
+        await disconnect(c)
 
     arun(scenario())

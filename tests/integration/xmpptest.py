@@ -96,6 +96,19 @@ class Client(slixmpp.ClientXMPP):
             self.ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2
         if mech:
             self["feature_mechanisms"].use_mech = mech
+        if mech and mech.startswith("SCRAM") and not mech.endswith("-PLUS"):
+            # slixmpp would send gs2 flag "y" (it can bind, thinks we can't),
+            # which a server that offers -PLUS must refuse (RFC 5802 §6);
+            # a client forced to plain SCRAM says "n"
+            fm = self["feature_mechanisms"]
+            orig = fm._default_credentials
+
+            def no_cb(required, optional):
+                creds = orig(required, optional)
+                if "channel_binding" in creds:
+                    creds["channel_binding"] = None
+                return creds
+            fm.sasl_callback = no_cb
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0092")
         self.register_plugin("xep_0199")
@@ -121,6 +134,9 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("presence_subscribed", lambda p: self.subscriptions.put_nowait(p))
         self.add_event_handler("roster_update", lambda p: self.roster_pushes.put_nowait(p))
         if register:
+            # slixmpp 1.8 queues every stanza before session start, the
+            # pre-auth registration IQ included; let it through
+            self._always_send_everything = True
             self.register_plugin("xep_0077")
             self["xep_0077"].force_registration = True
             self.add_event_handler("register", self._register)
@@ -137,6 +153,13 @@ class Client(slixmpp.ClientXMPP):
             self.failed.set()
 
 
+def safe_abort(c):
+    try:
+        c.abort()
+    except AttributeError:
+        pass	# the transport is already gone
+
+
 async def connect(jid, password, port, direct_tls=False, timeout=20, **kw):
     """Logs in; returns the client or raises AssertionError."""
     c = Client(jid, password, **kw)
@@ -145,7 +168,7 @@ async def connect(jid, password, port, direct_tls=False, timeout=20, **kw):
                                   asyncio.ensure_future(c.failed.wait())],
                                  timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     if not c.started.is_set():
-        c.abort()
+        safe_abort(c)
         raise AssertionError("login of %s failed" % jid)
     return c
 
@@ -154,6 +177,13 @@ async def online(c, priority=0):
     """Initial presence plus roster fetch, as a real client does."""
     await c.get_roster()
     c.send_presence(ppriority=priority)
+
+
+async def until(cond, timeout=10):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 async def recv(q, timeout=10):
@@ -167,7 +197,7 @@ async def disconnect(*clients):
         try:
             await asyncio.wait_for(c.closed.wait(), 5)
         except asyncio.TimeoutError:
-            c.abort()
+            safe_abort(c)
 
 
 class Raw:
