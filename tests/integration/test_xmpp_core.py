@@ -208,3 +208,149 @@ def test_service_basics(server):
         await disconnect(c)
 
     arun(scenario())
+
+
+# ---- raw-socket negative tests: each ends with the right stream error and
+# ---- a server that keeps serving others
+
+def still_serves(server):
+    async def scenario():
+        c = await connect("alice@localhost/check", PW, server.port)
+        await c["xep_0199"].ping("localhost")
+        await disconnect(c)
+    arun(scenario())
+
+
+def test_auth_before_starttls_refused(server):
+    r = Raw(server.port)
+    r.send(Raw.HEADER)
+    feats = r.recv_until("</stream:features>")
+    assert "<starttls" in feats and "<required/>" in feats and "mechanisms" not in feats
+    r.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+           "AGFsaWNlAGNvcnJlY3QgaG9yc2UgYmF0dGVyeSBzdGFwbGU=</auth>")
+    out = r.recv_until("</stream:stream>")
+    assert "<encryption-required/>" in out and "<policy-violation" in out
+    assert "<success" not in out
+    assert r.closed()
+    # a stanza before STARTTLS is refused the same way
+    r = Raw(server.port)
+    r.send(Raw.HEADER + "<message to='bob@localhost'><body>x</body></message>")
+    assert "<policy-violation" in r.recv_until("</stream:stream>")
+    still_serves(server)
+
+
+def test_wrong_password_and_unknown_user(server):
+    r = Raw(server.port)
+    r.starttls()
+    out = r.login_plain("alice", "wrong password")
+    assert "<not-authorized/>" in out
+    out = r.login_plain("nosuchuser", "whatever")
+    r.close()
+    r = Raw(server.tls_port, direct_tls=True)
+    assert "<success" in r.login_plain("alice", PW)
+    r.close()
+
+
+@pytest.mark.parametrize("payload,cond", [
+    ("<message><body>x</wrong></message>", "not-well-formed"),
+    ("\x00\xff\xfegarbage", "not-well-formed"),
+    ("<!-- comment -->", "restricted-xml"),
+    ("<?pi data?>", "restricted-xml"),
+    ("<message>&xxe;</message>", "not-well-formed"),
+])
+def test_bad_xml_gets_stream_error(server, payload, cond):
+    r = Raw(server.tls_port, direct_tls=True)
+    r.send(Raw.HEADER)
+    r.recv_until("</stream:features>")
+    r.send(payload.encode("latin-1"))
+    out = r.recv_until("</stream:stream>")
+    assert "<%s xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" % cond in out, out
+    assert r.closed()
+    still_serves(server)
+
+
+def test_billion_laughs_and_external_entity(server):
+    for doc in (
+        "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>"
+        "<!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>]>"
+        "<stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
+        "&lol2;",
+        "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY xxe SYSTEM 'file:///etc/passwd'>]>"
+        "<stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
+        "<message><body>&xxe;</body></message>",
+    ):
+        r = Raw(server.tls_port, direct_tls=True)
+        r.send(doc)
+        out = r.recv_until("</stream:stream>")
+        assert "restricted-xml" in out and "root:" not in out, out
+        assert r.closed()
+    still_serves(server)
+
+
+def test_oversized_stanza_policy_violation(server):
+    r = Raw(server.port)
+    r.starttls()
+    assert "<success" in r.login_plain("alice", PW)
+    r.send(Raw.HEADER)
+    r.recv_until("</stream:features>")
+    r.send("<message to='bob@localhost'><body>")
+    try:
+        for _ in range(40):
+            r.send("x" * 8192)
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        pass
+    out = r.recv_until("</stream:stream>")
+    assert "<policy-violation" in out, out
+    still_serves(server)
+
+
+def test_unclosed_stream_and_idle_preauth_timeout(pg):
+    s = XmppServer(pg, c2s_extra='auth_timeout = "2s"')
+    try:
+        r = Raw(s.port)
+        r.send(Raw.HEADER)
+        r.recv_until("</stream:features>")
+        out = r.recv_until("</stream:stream>", timeout=6)
+        assert "<connection-timeout" in out
+        assert r.closed()
+        # a client that vanishes mid-stanza costs nothing afterwards
+        r = Raw(s.port)
+        r.send(Raw.HEADER + "<message><body>half")
+        r.close()
+        time.sleep(0.2)
+    finally:
+        s.stop()
+
+
+def test_stanza_before_auth_and_bad_host(server):
+    r = Raw(server.port)
+    r.starttls()
+    r.send(Raw.HEADER + "<message to='bob@localhost'><body>x</body></message>")
+    assert "<not-authorized" in r.recv_until("</stream:stream>")
+    r = Raw(server.tls_port, direct_tls=True)
+    r.send(Raw.HEADER.replace("to='localhost'", "to='example.org'"))
+    assert "<host-unknown" in r.recv_until("</stream:stream>")
+
+
+def test_xmppctl(server):
+    r = server.ctl("frobnicate")
+    assert r.returncode == 2 and "unknown command" in r.stderr
+    r = server.ctl("adduser", "ctluser@localhost", stdin="")
+    assert r.returncode == 1
+    server.adduser("ctluser", PW)
+    r = server.ctl("adduser", "ctluser@localhost", stdin=PW + "\n")
+    assert r.returncode == 1 and "already exists" in r.stderr
+    r = server.ctl("adduser", "x@example.org", stdin=PW + "\n")
+    assert r.returncode == 1
+    assert "ctluser@localhost" in server.ctl("listusers").stdout.split()
+    assert server.ctl("passwd", "ctluser@localhost", stdin="new " + PW + "\n").returncode == 0
+
+    async def scenario():
+        c = await connect("ctluser@localhost", "new " + PW, server.port)
+        await disconnect(c)
+    arun(scenario())
+    assert server.ctl("deluser", "ctluser@localhost").returncode == 0
+    assert server.ctl("deluser", "ctluser@localhost").returncode == 1
+    assert "ctluser@localhost" not in server.ctl("listusers").stdout.split()
