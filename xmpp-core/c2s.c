@@ -855,7 +855,7 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	c->direct_tls = l->direct_tls;
 	memcpy(&c->addr, ss, sl);
 	addr_format_sa((struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
-	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
 	c->shaper_tokens = srv.cfg->shaper_rate ? srv.cfg->shaper_rate : 1;
 	c->shaper_last = ev_now(srv.loop);
 	ev_io_init(&c->io, fd, io_cb, c);

@@ -214,6 +214,8 @@ def test_service_basics(server):
 # ---- a server that keeps serving others
 
 def still_serves(server):
+    server.ctl("adduser", "alice@localhost", stdin=PW + "\n")	# may exist
+
     async def scenario():
         c = await connect("alice@localhost/check", PW, server.port)
         await c["xep_0199"].ping("localhost")
@@ -354,3 +356,111 @@ def test_xmppctl(server):
     assert server.ctl("deluser", "ctluser@localhost").returncode == 0
     assert server.ctl("deluser", "ctluser@localhost").returncode == 1
     assert "ctluser@localhost" not in server.ctl("listusers").stdout.split()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_client_that_stops_reading_is_cut_off(pg):
+    s = XmppServer(pg, c2s_extra='max_output_buffer = "256K"')
+    try:
+        s.adduser("reader", PW)
+        s.adduser("flooder", PW)
+        slow = Raw(s.port)
+        slow.session("reader", PW)
+        slow.sock.setsockopt(__import__("socket").SOL_SOCKET,
+                             __import__("socket").SO_RCVBUF, 4096)
+        fast = Raw(s.tls_port, direct_tls=True)
+        fast.session("flooder", PW)
+        before = rss_kib(s.daemon.proc.pid)
+        body = "y" * 8000
+        for i in range(3000):
+            try:
+                fast.send("<message to='reader@localhost/raw' type='chat'><body>%s</body>"
+                          "</message>" % body)
+            except OSError:
+                break
+            if i % 200 == 0 and "output buffer over" in s.daemon.log():
+                break
+        deadline = time.time() + 10
+        while "output buffer over" not in s.daemon.log():
+            assert time.time() < deadline, s.daemon.log()[-2000:]
+            time.sleep(0.1)
+        assert rss_kib(s.daemon.proc.pid) - before < 64 * 1024
+        # the flooder and others are still served
+        fast.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+        assert "id='p1'" in fast.recv_until("id='p1'")
+        fast.close()
+        slow.close()
+    finally:
+        s.stop()
+
+
+def test_database_restart_during_traffic(pg, server):
+    server.adduser("dbuser1", PW)
+    server.adduser("dbuser2", PW)
+    server.adduser("dbsleeper", PW)
+
+    async def scenario():
+        a = await connect("dbuser1@localhost", PW, server.port)
+        b = await connect("dbuser2@localhost", PW, server.port)
+        await online(a)
+        await online(b)
+        loop = asyncio.get_running_loop()
+        restart = loop.run_in_executor(None, pg.restart, 1)
+        # online traffic does not need the database: it keeps flowing
+        for i in range(20):
+            a.send_message(mto="dbuser2@localhost", mbody="live %d" % i, mtype="chat")
+            a.send_message(mto="dbsleeper@localhost", mbody="maybe %d" % i, mtype="chat")
+            await asyncio.sleep(0.05)
+        got = [(await recv(b.messages))["body"] for _ in range(20)]
+        assert got == ["live %d" % i for i in range(20)]
+        await restart
+        # after the restart the pool reconnects: storage works again
+        await asyncio.sleep(1)
+        a.send_message(mto="dbsleeper@localhost", mbody="after restart", mtype="chat")
+        await asyncio.sleep(1)
+        await disconnect(a, b)
+        s = await connect("dbsleeper@localhost", PW, server.port)
+        await online(s)
+        bodies = []
+        try:
+            while True:
+                m = await recv(s.messages, timeout=3)
+                if m["type"] != "error":
+                    bodies.append(m["body"])
+        except asyncio.TimeoutError:
+            pass
+        assert "after restart" in bodies
+        await disconnect(s)
+
+    arun(scenario())
+    assert server.daemon.proc.poll() is None
+    still_serves(server)
+
+
+def test_config_check_and_reload(server):
+    import os
+    import signal
+    from edgetest import REPO, binary, run
+    r = run([binary("xmpp-core"), "-t", "-c", os.path.join(REPO, "deploy/xmpp-core.toml")])
+    assert r.returncode == 0, r.stderr
+    bad = os.path.join(server.tmp, "bad.toml")
+    with open(bad, "w") as f:
+        f.write('hosts = ["localhost"]\n[database]\nconninfo = "x"\n[tls]\n'
+                'cert_file = "a"\nkey_file = "b"\n[c2s]\nlisten = ["127.0.0.1:1"]\n'
+                'max_stanza_size = 12\n')
+    r = run([binary("xmpp-core"), "-t", "-c", bad])
+    assert r.returncode == 1 and "bad.toml:9: c2s.max_stanza_size:" in r.stderr, r.stderr
+    server.daemon.signal(signal.SIGHUP)
+    server.daemon.wait_notify("RELOADING=1")
+    deadline = time.time() + 5
+    while "configuration reloaded" not in server.daemon.log():
+        assert time.time() < deadline
+        time.sleep(0.05)
+    still_serves(server)

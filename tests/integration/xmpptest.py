@@ -268,6 +268,18 @@ class Raw:
                   % tok)
         return self.recv_until(">", 10)
 
+    def session(self, user, password, resource="raw"):
+        """STARTTLS (unless already TLS), PLAIN, bind, initial presence."""
+        if not isinstance(self.sock, ssl.SSLSocket):
+            self.starttls()
+        assert "<success" in self.login_plain(user, password)
+        self.send(self.HEADER)
+        self.recv_until("</stream:features>")
+        self.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                  "<resource>%s</resource></bind></iq>" % resource)
+        assert "</jid>" in self.recv_until("</iq>")
+        self.send("<presence/>")
+
     def close(self):
         try:
             self.sock.close()
