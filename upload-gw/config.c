@@ -121,6 +121,14 @@ config_put(struct upload_config *c)
 		config_free(c);
 }
 
+/* A required key that is absent has no line: "file: key: message". */
+static void
+missing(struct conf_err *e, struct conf_table *t, const char *key,
+    const char *msg)
+{
+	snprintf(e->msg, sizeof(e->msg), "%s: %s: %s", t->file, key, msg);
+}
+
 static int
 add_listen(struct upload_config *c, struct conf_table *t, const char *key,
     const char *s, struct conf_err *e)
@@ -239,13 +247,18 @@ parse_secret(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 		return -1;
 	}
 	if (rf == 1) {
-		if (conf_read_secret_file(file, &c->secret, e) < 0)
+		if (conf_read_secret_file(file, &c->secret, e) < 0) {
+			char why[sizeof(e->msg)];
+
+			memcpy(why, e->msg, sizeof(why));
+			conf_errf(e, t, "secret_file", "%s", why);
 			return -1;
+		}
 	} else if (rs == 1) {
 		if ((c->secret = strdup(s)) == NULL)
 			goto oom;
 	} else {
-		conf_errf(e, t, "secret", "required (or secret_file)");
+		missing(e, t, "secret", "required (or secret_file)");
 		return -1;
 	}
 	c->secret_len = strlen(c->secret);
@@ -267,8 +280,12 @@ parse_store(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 
 	if ((rc = conf_str(t, "storeDir", &s, e)) < 0)
 		return -1;
-	if (rc == 0 || s[0] == '\0') {
-		conf_errf(e, t, "storeDir", "required");
+	if (rc == 0) {
+		missing(e, t, "storeDir", "required");
+		return -1;
+	}
+	if (s[0] == '\0') {
+		conf_errf(e, t, "storeDir", "must not be empty");
 		return -1;
 	}
 	if ((c->store_dir = strdup(s)) == NULL) {
