@@ -23,7 +23,7 @@ static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct upload_config *config_cur;
 
 int
-config_prefix(const char *subdir, char **out)
+upload_config_prefix(const char *subdir, char **out)
 {
 	/* path.Join("/", subdir): clean, then one trailing slash. */
 	size_t n = strlen(subdir), o = 0;
@@ -69,7 +69,7 @@ config_prefix(const char *subdir, char **out)
 }
 
 void
-config_free(struct upload_config *c)
+upload_config_free(struct upload_config *c)
 {
 	if (c == NULL)
 		return;
@@ -83,7 +83,7 @@ config_free(struct upload_config *c)
 }
 
 void
-config_install(struct upload_config *c)
+upload_config_install(struct upload_config *c)
 {
 	struct upload_config *old;
 
@@ -91,11 +91,11 @@ config_install(struct upload_config *c)
 	old = config_cur;
 	config_cur = c;
 	pthread_mutex_unlock(&config_lock);
-	config_put(old);
+	upload_config_put(old);
 }
 
 struct upload_config *
-config_current(void)
+upload_config_current(void)
 {
 	struct upload_config *c;
 
@@ -108,7 +108,7 @@ config_current(void)
 }
 
 void
-config_put(struct upload_config *c)
+upload_config_put(struct upload_config *c)
 {
 	int refs;
 
@@ -118,7 +118,7 @@ config_put(struct upload_config *c)
 	refs = --c->refs;
 	pthread_mutex_unlock(&config_lock);
 	if (refs == 0)
-		config_free(c);
+		upload_config_free(c);
 }
 
 /* A required key that is absent has no line: "file: key: message". */
@@ -294,7 +294,7 @@ parse_store(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 	}
 	if (conf_str(t, "uploadSubDir", &sub, e) < 0)
 		return -1;
-	if (config_prefix(sub, &c->prefix) < 0) {
+	if (upload_config_prefix(sub, &c->prefix) < 0) {
 		conf_errf(e, t, "uploadSubDir",
 		    "\"%s\": use plain path segments (letters, digits, - . _ ~)", sub);
 		return -1;
@@ -405,7 +405,7 @@ parse_extras(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 }
 
 struct upload_config *
-config_load(const char *path, struct conf_err *e)
+upload_config_load(const char *path, struct conf_err *e)
 {
 	struct upload_config *c;
 	struct conf_doc *doc;
@@ -437,6 +437,6 @@ config_load(const char *path, struct conf_err *e)
 	return c;
 fail:
 	conf_free(doc);
-	config_free(c);
+	upload_config_free(c);
 	return NULL;
 }

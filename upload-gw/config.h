@@ -5,7 +5,7 @@
  *
  * A parsed configuration is immutable and reference-counted: request
  * threads hold a reference for the life of a request, SIGHUP parses a new
- * one and swaps it in (config_current / config_put), so a reload never
+ * one and swaps it in (upload_config_current / upload_config_put), so a reload never
  * pulls a secret or a store directory from under a running upload.
  */
 #ifndef UPLOAD_CONFIG_H
@@ -57,16 +57,16 @@ struct upload_config {
  * Parses and validates path (reading secret_file too).  NULL with
  * "file:line: key: message" in *e on any error.
  */
-struct upload_config *config_load(const char *path, struct conf_err *e);
-void config_free(struct upload_config *c);
+struct upload_config *upload_config_load(const char *path, struct conf_err *e);
+void upload_config_free(struct upload_config *c);
 
 /* Installs c as the current configuration (takes the caller's reference). */
-void config_install(struct upload_config *c);
-/* A new reference to the current configuration; release with config_put. */
-struct upload_config *config_current(void);
-void config_put(struct upload_config *c);
+void upload_config_install(struct upload_config *c);
+/* A new reference to the current configuration; release with upload_config_put. */
+struct upload_config *upload_config_current(void);
+void upload_config_put(struct upload_config *c);
 
 /* Normalizes uploadSubDir as Filer does (path.Join("/", dir) + "/"). */
-int config_prefix(const char *subdir, char **out);
+int upload_config_prefix(const char *subdir, char **out);
 
 #endif

@@ -106,7 +106,7 @@ sweep_dir(struct sweep *s, int dfd, int depth, time_t cutoff)
 }
 
 void
-expire_sweep(int root, time_t cutoff, struct expire_stats *st)
+upload_expire_sweep(int root, time_t cutoff, struct expire_stats *st)
 {
 	struct sweep s = { .cutoff = cutoff, .now = time(NULL), .st = st };
 	struct stat rst;

@@ -25,6 +25,6 @@ struct expire_stats {
  * Removes regular files under root modified before cutoff, stale
  * temporary files, and empty directories not modified for a minute.
  */
-void expire_sweep(int root, time_t cutoff, struct expire_stats *st);
+void upload_expire_sweep(int root, time_t cutoff, struct expire_stats *st);
 
 #endif

@@ -41,9 +41,9 @@ not_modified(struct req *r, const struct stat *st, const struct file_meta *m)
 	time_t t;
 
 	if (inm != NULL)
-		return etag_match_any(inm, m->etag);
+		return upload_etag_match_any(inm, m->etag);
 	ims = hdr(r, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-	return ims != NULL && http_date_parse(ims, &t) == 0 && st->st_mtime <= t;
+	return ims != NULL && upload_http_date_parse(ims, &t) == 0 && st->st_mtime <= t;
 }
 
 /* If-Range (§13.1.5): the range applies only to the same representation. */
@@ -85,7 +85,7 @@ static void
 add_file_headers(struct req *r, struct MHD_Response *resp,
     const struct file_meta *m)
 {
-	req_add_common(r, resp);
+	upload_req_add_common(r, resp);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, m->etag);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED,
 	    m->last_modified);
@@ -101,7 +101,7 @@ send_file(struct req *r, int fd, const struct stat *st,
 	struct MHD_Response *resp;
 	char cr[80];
 
-	switch (if_range_ok(r, m) ? range_parse(hdr(r, MHD_HTTP_HEADER_RANGE),
+	switch (if_range_ok(r, m) ? upload_range_parse(hdr(r, MHD_HTTP_HEADER_RANGE),
 	    size, &start, &len) : RANGE_NONE) {
 	case RANGE_OK:
 		status = 206;
@@ -116,7 +116,7 @@ send_file(struct req *r, int fd, const struct stat *st,
 		add_file_headers(r, resp, m);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 		r->note = "range not satisfiable";
-		return req_queue(r, 416, resp);
+		return upload_req_queue(r, 416, resp);
 	case RANGE_NONE:
 		break;
 	}
@@ -135,10 +135,10 @@ send_file(struct req *r, int fd, const struct stat *st,
 	add_file_headers(r, resp, m);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, m->type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
-	if (!mime_is_inline(m->type)) {
+	if (!upload_mime_is_inline(m->type)) {
 		char cd[PATH_MAX_SEGMENT * 3 + 64];
 
-		disposition(path_basename(r->rel), cd, sizeof(cd));
+		disposition(upload_path_basename(r->rel), cd, sizeof(cd));
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
 	}
 	if (status == 206) {
@@ -147,41 +147,41 @@ send_file(struct req *r, int fd, const struct stat *st,
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
 	r->bytes = r->method == REQ_HEAD ? 0 : len;
-	return req_queue(r, status, resp);
+	return upload_req_queue(r, status, resp);
 }
 
 enum MHD_Result
-get_handle(struct req *r, const char *url)
+upload_get_handle(struct req *r, const char *url)
 {
 	struct file_meta m;
 	enum path_result pr;
 	struct stat st;
 	int fd;
 
-	if ((pr = path_parse(url, r->cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
-		return req_path_error(r, pr);
-	if ((fd = store_open_read(r->cf->store_fd, r->rel, &st)) < 0) {
+	if ((pr = upload_path_parse(url, r->cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
+		return upload_req_path_error(r, pr);
+	if ((fd = upload_store_open_read(r->cf->store_fd, r->rel, &st)) < 0) {
 		switch (-fd) {
 		case ENOENT:
 		case ENOTDIR:
 		case ENAMETOOLONG:
-			return req_error(r, 404, NULL);
+			return upload_req_error(r, 404, NULL);
 		case EISDIR:
-			return req_error(r, 403, "directory");
+			return upload_req_error(r, 403, "directory");
 		case ELOOP:
 		case EXDEV:
 		case EACCES:
 		case EPERM:
-			return req_error(r, 403, "not a plain file in the store");
+			return upload_req_error(r, 403, "not a plain file in the store");
 		default:
 			log_err("open %s: %s", r->logpath, strerror(-fd));
-			return req_error(r, 500, NULL);
+			return upload_req_error(r, 500, NULL);
 		}
 	}
-	etag_make((uint64_t)st.st_ino, (uint64_t)st.st_size, st.st_mtime,
+	upload_etag_make((uint64_t)st.st_ino, (uint64_t)st.st_size, st.st_mtime,
 	    m.etag, sizeof(m.etag));
-	http_date(st.st_mtime, m.last_modified, sizeof(m.last_modified));
-	if ((m.type = mime_by_name(r->rel)) == NULL)
+	upload_http_date(st.st_mtime, m.last_modified, sizeof(m.last_modified));
+	if ((m.type = upload_mime_by_name(r->rel)) == NULL)
 		m.type = "application/octet-stream";
 	if (not_modified(r, &st, &m)) {
 		struct MHD_Response *resp;
@@ -192,7 +192,7 @@ get_handle(struct req *r, const char *url)
 		if (resp == NULL)
 			return MHD_NO;
 		add_file_headers(r, resp, &m);
-		return req_queue(r, 304, resp);
+		return upload_req_queue(r, 304, resp);
 	}
 	return send_file(r, fd, &st, &m);
 }

@@ -45,7 +45,7 @@ status_text(unsigned status)
 }
 
 void
-req_add_common(struct req *r, struct MHD_Response *resp)
+upload_req_add_common(struct req *r, struct MHD_Response *resp)
 {
 	(void)r;
 	/* Prosody Filer's CORS headers, on every response as Filer sends them. */
@@ -60,7 +60,7 @@ req_add_common(struct req *r, struct MHD_Response *resp)
 }
 
 enum MHD_Result
-req_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+upload_req_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 {
 	enum MHD_Result rc;
 
@@ -73,7 +73,7 @@ req_queue(struct req *r, unsigned status, struct MHD_Response *resp)
 }
 
 enum MHD_Result
-req_error(struct req *r, unsigned status, const char *note)
+upload_req_error(struct req *r, unsigned status, const char *note)
 {
 	const char *text = status_text(status);
 	struct MHD_Response *resp;
@@ -83,27 +83,27 @@ req_error(struct req *r, unsigned status, const char *note)
 	    MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return MHD_NO;
-	req_add_common(r, resp);
+	upload_req_add_common(r, resp);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    "text/plain; charset=utf-8");
 	if (status == 405)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    REQ_ALLOWED_METHODS);
-	return req_queue(r, status, resp);
+	return upload_req_queue(r, status, resp);
 }
 
 enum MHD_Result
-req_path_error(struct req *r, enum path_result pr)
+upload_req_path_error(struct req *r, enum path_result pr)
 {
 	switch (pr) {
 	case PATH_NOT_FOUND:
-		return req_error(r, 404, "outside the upload path");
+		return upload_req_error(r, 404, "outside the upload path");
 	case PATH_DIRECTORY:
-		return req_error(r, 403, "directory");
+		return upload_req_error(r, 403, "directory");
 	case PATH_TOO_LONG:
-		return req_error(r, 414, "path too long");
+		return upload_req_error(r, 414, "path too long");
 	default:
-		return req_error(r, 400, "unsafe path");
+		return upload_req_error(r, 400, "unsafe path");
 	}
 }
 
@@ -115,9 +115,9 @@ options_handle(struct req *r)
 	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return MHD_NO;
-	req_add_common(r, resp);
+	upload_req_add_common(r, resp);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, REQ_ALLOWED_METHODS);
-	return req_queue(r, 200, resp);
+	return upload_req_queue(r, 200, resp);
 }
 
 static enum req_method
@@ -141,7 +141,7 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 
 	if (r == NULL)
 		return NULL;
-	if ((r->cf = config_current()) == NULL) {
+	if ((r->cf = upload_config_current()) == NULL) {
 		free(r);
 		return NULL;
 	}
@@ -149,8 +149,8 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	r->t0 = ev_clock_ms();
 	r->method = method_of(method);
 	r->tmp.fd = -1;
-	path_for_log(method, r->method_name, sizeof(r->method_name));
-	path_for_log(url, r->logpath, sizeof(r->logpath));
+	upload_path_for_log(method, r->method_name, sizeof(r->method_name));
+	upload_path_for_log(url, r->logpath, sizeof(r->logpath));
 	atomic_fetch_add(&active_requests, 1);
 	return r;
 }
@@ -173,14 +173,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		 * answered once the (normally empty) request is complete:
 		 * answering earlier would cost the keep-alive connection.
 		 */
-		return r->method == REQ_PUT ? put_begin(r, url) : MHD_YES;
+		return r->method == REQ_PUT ? upload_put_begin(r, url) : MHD_YES;
 	}
 	if (r->method == REQ_PUT) {
 		if (!r->receiving)
 			return MHD_NO;
 		if (*upload_data_size != 0)
-			return put_data(r, upload_data, upload_data_size);
-		return put_finish(r);
+			return upload_put_data(r, upload_data, upload_data_size);
+		return upload_put_finish(r);
 	}
 	if (*upload_data_size != 0) {
 		/* A body sent with GET or others: read and dropped. */
@@ -190,11 +190,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	switch (r->method) {
 	case REQ_GET:
 	case REQ_HEAD:
-		return get_handle(r, url);
+		return upload_get_handle(r, url);
 	case REQ_OPTIONS:
 		return options_handle(r);
 	default:
-		return req_error(r, 405, NULL);
+		return upload_req_error(r, 405, NULL);
 	}
 }
 
@@ -243,14 +243,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	if (r->method == REQ_PUT)
-		put_cleanup(r);
+		upload_put_cleanup(r);
 	log_request(r, toe);
-	config_put(r->cf);
+	upload_config_put(r->cf);
 	free(r);
 	atomic_fetch_sub(&active_requests, 1);
 }
 
-/* Percent-decoding happens once, in path_parse: MHD leaves URLs raw. */
+/* Percent-decoding happens once, in upload_path_parse: MHD leaves URLs raw. */
 static size_t
 unescape_none(void *cls, struct MHD_Connection *c, char *s)
 {
@@ -274,7 +274,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
-http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
+upload_http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
     size_t errlen)
 {
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
@@ -297,7 +297,7 @@ http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
 		if (d == NULL) {
 			snprintf(err, errlen, "libmicrohttpd failed to start on listener %zu",
 			    i + 1);
-			http_stop(0);
+			upload_http_stop(0);
 			return -1;
 		}
 		daemons[ndaemons] = d;
@@ -308,7 +308,7 @@ http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
 }
 
 void
-http_stop(unsigned grace_s)
+upload_http_stop(unsigned grace_s)
 {
 	uint64_t deadline = ev_clock_ms() + (uint64_t)grace_s * 1000;
 

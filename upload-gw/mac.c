@@ -37,7 +37,7 @@ mac_raw(const void *secret, size_t secret_len, const char *path, uint64_t size,
 }
 
 int
-mac_compute(const void *secret, size_t secret_len, const char *path,
+upload_mac_compute(const void *secret, size_t secret_len, const char *path,
     uint64_t size, const char *type, char out[65])
 {
 	uint8_t m[HMAC_SHA256_LEN];
@@ -49,7 +49,7 @@ mac_compute(const void *secret, size_t secret_len, const char *path,
 }
 
 enum mac_kind
-mac_verify(const void *secret, size_t secret_len, const char *path,
+upload_mac_verify(const void *secret, size_t secret_len, const char *path,
     uint64_t size, const char *const *types, size_t ntypes, const char *given)
 {
 	uint8_t want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];

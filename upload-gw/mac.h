@@ -30,12 +30,12 @@ enum mac_kind {
  * given: the hex value from the URL.  types: candidate content types for
  * v2 (NULL entries skipped).  Returns which form matched, or MAC_NONE.
  */
-enum mac_kind mac_verify(const void *secret, size_t secret_len,
+enum mac_kind upload_mac_verify(const void *secret, size_t secret_len,
     const char *path, uint64_t size, const char *const *types, size_t ntypes,
     const char *given);
 
 /* Hex MAC of either form into out (65 bytes); for tests and tools. */
-int mac_compute(const void *secret, size_t secret_len, const char *path,
+int upload_mac_compute(const void *secret, size_t secret_len, const char *path,
     uint64_t size, const char *type, char out[65]);
 
 #endif

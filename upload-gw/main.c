@@ -34,25 +34,25 @@ struct upload_main {
 static void
 expire_arm(struct upload_main *m, uint64_t after_s)
 {
-	struct upload_config *c = config_current();
+	struct upload_config *c = upload_config_current();
 
 	ev_timer_stop(m->loop, &m->expire_timer);
 	if (c->expire_after > 0)
 		ev_timer_start(m->loop, &m->expire_timer, after_s * 1000);
-	config_put(c);
+	upload_config_put(c);
 }
 
 static void
 on_expire(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct upload_main *m = t->data;
-	struct upload_config *c = config_current();
+	struct upload_config *c = upload_config_current();
 	struct expire_stats st;
 	uint64_t next = c->expire_interval;
 
 	(void)loop;
 	if (c->expire_after > 0) {
-		expire_sweep(c->store_fd, time(NULL) - (time_t)c->expire_after, &st);
+		upload_expire_sweep(c->store_fd, time(NULL) - (time_t)c->expire_after, &st);
 		if (st.files || st.dirs || st.errors)
 			log_info("expiry: removed %llu file(s) (%llu bytes), "
 			    "%llu director%s, %llu error(s)%s",
@@ -63,7 +63,7 @@ on_expire(struct ev_loop *loop, struct ev_timer *t)
 		if (st.interrupted)
 			next = 1;	/* the signal first, then carry on */
 	}
-	config_put(c);
+	upload_config_put(c);
 	expire_arm(m, next);
 }
 
@@ -106,27 +106,27 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 	(void)loop;
 	(void)signo;
 	daemon_notify("RELOADING=1");
-	if ((n = config_load(m->conf_path, &e)) == NULL) {
+	if ((n = upload_config_load(m->conf_path, &e)) == NULL) {
 		log_err("reload failed, keeping the running configuration: %s", e.msg);
 		goto out;
 	}
-	o = config_current();
+	o = upload_config_current();
 	if (strcmp(o->store_dir, n->store_dir) == 0)
 		n->store_fd = dup(o->store_fd);
 	else
-		n->store_fd = store_open_root(n->store_dir, true, err, sizeof(err));
+		n->store_fd = upload_store_open_root(n->store_dir, true, err, sizeof(err));
 	if (n->store_fd < 0) {
 		log_err("reload failed, keeping the running configuration: storeDir: %s",
 		    err);
-		config_put(o);
-		config_free(n);
+		upload_config_put(o);
+		upload_config_free(n);
 		goto out;
 	}
 	warn_fixed(o, n);
 	if (!m->debug)
 		log_set_level(n->log_level);
-	config_put(o);
-	config_install(n);
+	upload_config_put(o);
+	upload_config_install(n);
 	expire_arm(m, 1);
 	log_notice("configuration reloaded");
 out:
@@ -159,7 +159,7 @@ acquire(struct upload_main *m, struct upload_config *c)
 		m->fds[m->nfds++] = fd;
 		log_notice("listening on %s", addr_format(&c->listen[i], a, sizeof(a)));
 	}
-	if ((c->store_fd = store_open_root(c->store_dir, true, err, sizeof(err))) < 0) {
+	if ((c->store_fd = upload_store_open_root(c->store_dir, true, err, sizeof(err))) < 0) {
 		log_err("storeDir: %s", err);
 		return -1;
 	}
@@ -190,13 +190,13 @@ main(int argc, char **argv)
 	log_init("upload-gw", args.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	m.conf_path = args.conf_path;
 	m.debug = args.debug;
-	if ((c = config_load(args.conf_path, &e)) == NULL) {
+	if ((c = upload_config_load(args.conf_path, &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
 	if (args.check_only) {
 		printf("%s: configuration OK\n", args.conf_path);
-		config_free(c);
+		upload_config_free(c);
 		return 0;
 	}
 	if (!args.debug)
@@ -214,8 +214,8 @@ main(int argc, char **argv)
 	    ev_signal(m.loop, SIGINT, on_stop, &m) < 0 ||
 	    ev_signal(m.loop, SIGHUP, on_reload, &m) < 0)
 		fatal("cannot set up signals");
-	config_install(c);
-	if (http_start(c, m.fds, m.nfds, err, sizeof(err)) < 0)
+	upload_config_install(c);
+	if (upload_http_start(c, m.fds, m.nfds, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	ev_timer_init(&m.expire_timer, on_expire, &m);
 	expire_arm(&m, 1);
@@ -226,14 +226,14 @@ main(int argc, char **argv)
 	ev_run(m.loop);
 
 	daemon_notify("STOPPING=1");
-	c = config_current();
-	http_stop(c->shutdown_timeout);
+	c = upload_config_current();
+	upload_http_stop(c->shutdown_timeout);
 	for (size_t i = 0; i < m.nfds; i++) {
 		if (c->listen[i].family == AF_UNIX)
 			unlink(c->listen[i].u.sun.sun_path);
 	}
-	config_put(c);
-	config_install(NULL);
+	upload_config_put(c);
+	upload_config_install(NULL);
 	ev_timer_stop(m.loop, &m.expire_timer);
 	ev_loop_free(m.loop);
 	log_notice("stopped");

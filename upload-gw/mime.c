@@ -103,7 +103,7 @@ ent_cmp(const void *k, const void *e)
 }
 
 const char *
-mime_by_name(const char *name)
+upload_mime_by_name(const char *name)
 {
 	const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
 	const struct mime_ent *m;
@@ -124,7 +124,7 @@ mime_by_name(const char *name)
 }
 
 bool
-mime_is_inline(const char *type)
+upload_mime_is_inline(const char *type)
 {
 	if (type == NULL)
 		return false;

@@ -5,7 +5,7 @@
  * table, then the host's shared-mime-info, with "; charset=utf-8" added
  * to text/ types (".txt" is "text/plain; charset=utf-8").  The table here
  * reproduces that for the files people send over XMPP.  The same type is
- * used to answer GET, and mime_is_inline decides which types a browser may
+ * used to answer GET, and upload_mime_is_inline decides which types a browser may
  * render in place; everything else is served as an attachment so the
  * upload host never runs a stranger's HTML, SVG or script.
  */
@@ -15,9 +15,9 @@
 #include <stdbool.h>
 
 /* Type for the name's extension (case-insensitive), or NULL if unknown. */
-const char *mime_by_name(const char *name);
+const char *upload_mime_by_name(const char *name);
 
 /* True for types safe to display inline (images but SVG, audio, video, text). */
-bool mime_is_inline(const char *type);
+bool upload_mime_is_inline(const char *type);
 
 #endif

@@ -34,7 +34,7 @@ check_segment(const char *s, size_t len, int depth)
 }
 
 enum path_result
-path_parse(const char *raw, const char *prefix, char *out, size_t outlen)
+upload_path_parse(const char *raw, const char *prefix, char *out, size_t outlen)
 {
 	size_t pl = strlen(prefix), o = 0, seg = 0;
 	int depth = 1;
@@ -88,7 +88,7 @@ path_parse(const char *raw, const char *prefix, char *out, size_t outlen)
 }
 
 const char *
-path_basename(const char *rel)
+upload_path_basename(const char *rel)
 {
 	const char *s = strrchr(rel, '/');
 
@@ -96,7 +96,7 @@ path_basename(const char *rel)
 }
 
 void
-path_for_log(const char *s, char *out, size_t outlen)
+upload_path_for_log(const char *s, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;

@@ -33,13 +33,13 @@ enum path_result {
  * raw: the request path as sent (no query).  prefix: "/upload/" or "/".
  * On PATH_OK, out (outlen >= PATH_MAX_LEN + 1) holds the relative name.
  */
-enum path_result path_parse(const char *raw, const char *prefix, char *out,
+enum path_result upload_path_parse(const char *raw, const char *prefix, char *out,
     size_t outlen);
 
 /* The last segment of a relative name. */
-const char *path_basename(const char *rel);
+const char *upload_path_basename(const char *rel);
 
 /* Escapes a request path for a log line: printable ASCII kept, else \xNN. */
-void path_for_log(const char *s, char *out, size_t outlen);
+void upload_path_for_log(const char *s, char *out, size_t outlen);
 
 #endif

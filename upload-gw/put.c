@@ -58,62 +58,62 @@ store_error(struct req *r, int err, const char *what)
 	switch (err) {
 	case ENOSPC:
 	case EDQUOT:
-		return req_error(r, 507, "no space left");
+		return upload_req_error(r, 507, "no space left");
 	case EEXIST:
 	case ENOTDIR:
-		return req_error(r, 409, "exists");
+		return upload_req_error(r, 409, "exists");
 	case ELOOP:
 	case EXDEV:
 	case EACCES:
 	case EPERM:
-		return req_error(r, 403, "not writable");
+		return upload_req_error(r, 403, "not writable");
 	default:
 		log_err("%s %s: %s", what, r->logpath, strerror(err));
-		return req_error(r, 500, what);
+		return upload_req_error(r, 500, what);
 	}
 }
 
 enum MHD_Result
-put_begin(struct req *r, const char *url)
+upload_put_begin(struct req *r, const char *url)
 {
 	struct upload_config *cf = r->cf;
 	const char *given, *ctype, *types[3];
 	enum path_result pr;
 	int rc;
 
-	if ((pr = path_parse(url, cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
-		return req_path_error(r, pr);
+	if ((pr = upload_path_parse(url, cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
+		return upload_req_path_error(r, pr);
 	if ((given = mac_param(r->conn)) == NULL)
-		return req_error(r, 403, "no MAC");
+		return upload_req_error(r, 403, "no MAC");
 	if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
-		return req_error(r, 411, "chunked upload");
+		return upload_req_error(r, 411, "chunked upload");
 	if (parse_length(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH), &r->expected) < 0)
-		return req_error(r, 411, "no Content-Length");
+		return upload_req_error(r, 411, "no Content-Length");
 	ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	types[0] = ctype;
-	types[1] = mime_by_name(r->rel);
+	types[1] = upload_mime_by_name(r->rel);
 	if (types[1] == NULL)
 		types[1] = OCTET_STREAM;
 	types[2] = ctype == NULL || ctype[0] == '\0' ? OCTET_STREAM : NULL;
-	if (mac_verify(cf->secret, cf->secret_len, r->rel, r->expected, types, 3,
+	if (upload_mac_verify(cf->secret, cf->secret_len, r->rel, r->expected, types, 3,
 	    given) == MAC_NONE)
-		return req_error(r, 403, "invalid MAC");
+		return upload_req_error(r, 403, "invalid MAC");
 	if (cf->max_file_size && r->expected > cf->max_file_size)
-		return req_error(r, 413, "over max_file_size");
-	if ((rc = store_exists(cf->store_fd, r->rel)) != 0)
-		return rc > 0 ? req_error(r, 409, "exists") :
+		return upload_req_error(r, 413, "over max_file_size");
+	if ((rc = upload_store_exists(cf->store_fd, r->rel)) != 0)
+		return rc > 0 ? upload_req_error(r, 409, "exists") :
 		    store_error(r, -rc, "checking name");
-	if ((rc = store_tmp_create(cf->store_fd, &r->tmp)) < 0)
+	if ((rc = upload_store_tmp_create(cf->store_fd, &r->tmp)) < 0)
 		return store_error(r, -rc, "creating temporary file");
 	/* Claim the space now, so a full disk is a 507 before the body. */
 	if (r->expected > 0 && fallocate(r->tmp.fd, FALLOC_FL_KEEP_SIZE, 0,
 	    (off_t)r->expected) < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
 		int e = errno;
 
-		store_tmp_discard(cf->store_fd, &r->tmp);
+		upload_store_tmp_discard(cf->store_fd, &r->tmp);
 		return store_error(r, e, "allocating space");
 	}
 	r->receiving = true;
@@ -121,7 +121,7 @@ put_begin(struct req *r, const char *url)
 }
 
 enum MHD_Result
-put_data(struct req *r, const char *data, size_t *size)
+upload_put_data(struct req *r, const char *data, size_t *size)
 {
 	size_t n = *size, off = 0;
 
@@ -149,34 +149,34 @@ put_data(struct req *r, const char *data, size_t *size)
 }
 
 enum MHD_Result
-put_finish(struct req *r)
+upload_put_finish(struct req *r)
 {
 	struct MHD_Response *resp;
 	int rc;
 
 	r->receiving = false;
 	if (r->write_err) {
-		store_tmp_discard(r->cf->store_fd, &r->tmp);
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
 		return store_error(r, r->write_err, "writing upload");
 	}
 	if (r->received != r->expected) {
-		store_tmp_discard(r->cf->store_fd, &r->tmp);
-		return req_error(r, 400, "short body");
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
+		return upload_req_error(r, 400, "short body");
 	}
-	rc = store_tmp_commit(r->cf->store_fd, &r->tmp, r->rel, r->cf->fsync);
+	rc = upload_store_tmp_commit(r->cf->store_fd, &r->tmp, r->rel, r->cf->fsync);
 	if (rc < 0)
 		return store_error(r, -rc, "storing upload");
 	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (resp == NULL)
 		return MHD_NO;
-	req_add_common(r, resp);
-	return req_queue(r, 201, resp);
+	upload_req_add_common(r, resp);
+	return upload_req_queue(r, 201, resp);
 }
 
 void
-put_cleanup(struct req *r)
+upload_put_cleanup(struct req *r)
 {
 	/* Aborted, timed out or refused: nothing of it may remain. */
 	if (r->tmp.fd >= 0)
-		store_tmp_discard(r->cf->store_fd, &r->tmp);
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
 }

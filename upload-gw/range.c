@@ -38,7 +38,7 @@ parse_u64(const char *s, uint64_t *v)
 }
 
 enum range_result
-range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+upload_range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
 {
 	uint64_t a, b;
 	const char *p;
@@ -79,7 +79,7 @@ range_parse(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
 }
 
 void
-http_date(time_t t, char *buf, size_t len)
+upload_http_date(time_t t, char *buf, size_t len)
 {
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char mons[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -93,7 +93,7 @@ http_date(time_t t, char *buf, size_t len)
 }
 
 int
-http_date_parse(const char *s, time_t *out)
+upload_http_date_parse(const char *s, time_t *out)
 {
 	static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	char wd[4], mon[4], gmt[4];
@@ -120,14 +120,14 @@ http_date_parse(const char *s, time_t *out)
 }
 
 void
-etag_make(uint64_t ino, uint64_t size, int64_t mtime_s, char *buf, size_t len)
+upload_etag_make(uint64_t ino, uint64_t size, int64_t mtime_s, char *buf, size_t len)
 {
 	snprintf(buf, len, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
 	    (uint64_t)mtime_s, size, ino);
 }
 
 bool
-etag_match_any(const char *h, const char *etag)
+upload_etag_match_any(const char *h, const char *etag)
 {
 	size_t el = strlen(etag);
 	const char *p = h;

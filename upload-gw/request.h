@@ -45,20 +45,20 @@ struct req {
 #define REQ_ALLOWED_METHODS "OPTIONS, HEAD, GET, PUT"
 
 /* Adds the headers every response carries (CORS as Filer, nosniff). */
-void req_add_common(struct req *r, struct MHD_Response *resp);
+void upload_req_add_common(struct req *r, struct MHD_Response *resp);
 /* Queues resp with status (and destroys it); records the status. */
-enum MHD_Result req_queue(struct req *r, unsigned status,
+enum MHD_Result upload_req_queue(struct req *r, unsigned status,
     struct MHD_Response *resp);
 /* A short text/plain answer as Go's http.Error writes it. */
-enum MHD_Result req_error(struct req *r, unsigned status, const char *note);
-/* Maps a path_parse result to its error answer. */
-enum MHD_Result req_path_error(struct req *r, enum path_result pr);
+enum MHD_Result upload_req_error(struct req *r, unsigned status, const char *note);
+/* Maps a upload_path_parse result to its error answer. */
+enum MHD_Result upload_req_path_error(struct req *r, enum path_result pr);
 
-enum MHD_Result put_begin(struct req *r, const char *url);
-enum MHD_Result put_data(struct req *r, const char *data, size_t *size);
-enum MHD_Result put_finish(struct req *r);
-void put_cleanup(struct req *r);
+enum MHD_Result upload_put_begin(struct req *r, const char *url);
+enum MHD_Result upload_put_data(struct req *r, const char *data, size_t *size);
+enum MHD_Result upload_put_finish(struct req *r);
+void upload_put_cleanup(struct req *r);
 
-enum MHD_Result get_handle(struct req *r, const char *url);
+enum MHD_Result upload_get_handle(struct req *r, const char *url);
 
 #endif

@@ -18,7 +18,7 @@
 #define DIR_MODE 0755
 
 int
-store_openat(int root, const char *rel, int flags)
+upload_store_openat(int root, const char *rel, int flags)
 {
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
@@ -34,7 +34,7 @@ store_openat(int root, const char *rel, int flags)
 }
 
 int
-store_open_root(const char *dir, bool create, char *err, size_t errlen)
+upload_store_open_root(const char *dir, bool create, char *err, size_t errlen)
 {
 	char buf[4096];
 	int fd;
@@ -70,9 +70,9 @@ store_open_root(const char *dir, bool create, char *err, size_t errlen)
 }
 
 int
-store_open_read(int root, const char *rel, struct stat *st)
+upload_store_open_read(int root, const char *rel, struct stat *st)
 {
-	int fd = store_openat(root, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+	int fd = upload_store_openat(root, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
 		return fd;
@@ -90,9 +90,9 @@ store_open_read(int root, const char *rel, struct stat *st)
 }
 
 int
-store_exists(int root, const char *rel)
+upload_store_exists(int root, const char *rel)
 {
-	int fd = store_openat(root, rel, O_PATH);
+	int fd = upload_store_openat(root, rel, O_PATH);
 
 	if (fd >= 0) {
 		close(fd);
@@ -106,7 +106,7 @@ store_exists(int root, const char *rel)
 }
 
 int
-store_tmp_create(int root, struct store_tmp *t)
+upload_store_tmp_create(int root, struct store_tmp *t)
 {
 	int fd, dfd;
 
@@ -122,7 +122,7 @@ store_tmp_create(int root, struct store_tmp *t)
 	/* No O_TMPFILE here: a random name in the private directory. */
 	if (mkdirat(root, PATH_TMPDIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	if ((dfd = store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) < 0)
+	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) < 0)
 		return dfd;
 	if (random_hex(t->name, 16) < 0) {
 		close(dfd);
@@ -143,12 +143,12 @@ store_tmp_create(int root, struct store_tmp *t)
 }
 
 void
-store_tmp_discard(int root, struct store_tmp *t)
+upload_store_tmp_discard(int root, struct store_tmp *t)
 {
 	if (t->fd < 0)
 		return;
 	if (t->named) {
-		int dfd = store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
+		int dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
 
 		if (dfd >= 0) {
 			unlinkat(dfd, t->name, 0);
@@ -185,7 +185,7 @@ open_parent(int root, const char *rel, const char **base)
 			close(cur);
 			return -e;
 		}
-		next = store_openat(cur, seg, O_RDONLY | O_DIRECTORY);
+		next = upload_store_openat(cur, seg, O_RDONLY | O_DIRECTORY);
 		close(cur);
 		if (next < 0)
 			return next;
@@ -200,7 +200,7 @@ static int
 link_into(int root, struct store_tmp *t, int dfd, const char *base)
 {
 	if (t->named) {
-		int tdir = store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
+		int tdir = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
 		int rc;
 
 		if (tdir < 0)
@@ -224,7 +224,7 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
 }
 
 int
-store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
+upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
 {
 	const char *base = NULL;
 	int dfd, rc = 0;
@@ -252,6 +252,6 @@ store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
 out:
 	if (rc == 0)
 		t->named = false;	/* nothing left to unlink */
-	store_tmp_discard(root, t);
+	upload_store_tmp_discard(root, t);
 	return rc;
 }

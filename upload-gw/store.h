@@ -27,27 +27,27 @@ struct store_tmp {
  * Opens (creating it and its parents if asked) the store directory: a
  * descriptor, or -1 with message.
  */
-int store_open_root(const char *dir, bool create, char *err, size_t errlen);
+int upload_store_open_root(const char *dir, bool create, char *err, size_t errlen);
 
 /* Regular file for reading: fd and *st, or -errno (-EISDIR for dirs). */
-int store_open_read(int root, const char *rel, struct stat *st);
+int upload_store_open_read(int root, const char *rel, struct stat *st);
 
 /* 1 if rel names anything (or cannot be created), 0 if free, -errno. */
-int store_exists(int root, const char *rel);
+int upload_store_exists(int root, const char *rel);
 
 /* A fresh temporary file: 0, or -errno. */
-int store_tmp_create(int root, struct store_tmp *t);
+int upload_store_tmp_create(int root, struct store_tmp *t);
 /*
  * Makes the temporary file rel (mode 0644), creating parent directories:
  * 0, -EEXIST if the name was taken meanwhile, or another -errno.  With
  * durable, file and directory are fsync'd first.  t is consumed.
  */
-int store_tmp_commit(int root, struct store_tmp *t, const char *rel,
+int upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel,
     bool durable);
 /* Drops an uncommitted temporary file without a trace. */
-void store_tmp_discard(int root, struct store_tmp *t);
+void upload_store_tmp_discard(int root, struct store_tmp *t);
 
 /* openat2 beneath root without symlinks: fd or -errno. */
-int store_openat(int root, const char *rel, int flags);
+int upload_store_openat(int root, const char *rel, int flags);
 
 #endif
