@@ -12,7 +12,7 @@
 #include "jid.h"
 
 int
-cidr_parse(const char *s, struct cidr *out)
+xmpp_cidr_parse(const char *s, struct cidr *out)
 {
 	char tmp[64];
 	const char *slash = strchr(s, '/');
@@ -58,7 +58,7 @@ prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
 }
 
 bool
-cidr_match(const struct cidr *c, const struct sockaddr *sa)
+xmpp_cidr_match(const struct cidr *c, const struct sockaddr *sa)
 {
 	static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
 
@@ -80,7 +80,7 @@ cidr_match(const struct cidr *c, const struct sockaddr *sa)
 }
 
 bool
-config_hosted(const struct xmpp_config *c, const char *domain)
+xmpp_config_hosted(const struct xmpp_config *c, const char *domain)
 {
 	for (size_t i = 0; i < c->nhosts; i++)
 		if (strcmp(c->hosts[i], domain) == 0)
@@ -286,7 +286,7 @@ load_registration(struct xmpp_config *c, struct conf_table *root,
 	if ((c->reg_allow = calloc(n, sizeof(*c->reg_allow))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (cidr_parse(v[i], &c->reg_allow[i]) == -1) {
+		if (xmpp_cidr_parse(v[i], &c->reg_allow[i]) == -1) {
 			conf_errf(e, t, "allow_from", "invalid network \"%s\"", v[i]);
 			return -1;
 		}
@@ -327,7 +327,7 @@ load_misc(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 }
 
 struct xmpp_config *
-config_load(const char *path, struct conf_err *e)
+xmpp_config_load(const char *path, struct conf_err *e)
 {
 	struct xmpp_config *c = calloc(1, sizeof(*c));
 	char *const *hosts;
@@ -367,12 +367,12 @@ config_load(const char *path, struct conf_err *e)
 		goto fail;
 	return c;
 fail:
-	config_free(c);
+	xmpp_config_free(c);
 	return NULL;
 }
 
 void
-config_free(struct xmpp_config *c)
+xmpp_config_free(struct xmpp_config *c)
 {
 	if (c == NULL)
 		return;

@@ -70,11 +70,11 @@ struct xmpp_config {
 	size_t nabuse, nadmin, nsupport;
 };
 
-struct xmpp_config *config_load(const char *path, struct conf_err *e);
-void config_free(struct xmpp_config *c);
-bool config_hosted(const struct xmpp_config *c, const char *domain);
+struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);
+void xmpp_config_free(struct xmpp_config *c);
+bool xmpp_config_hosted(const struct xmpp_config *c, const char *domain);
 
-int cidr_parse(const char *s, struct cidr *out);
-bool cidr_match(const struct cidr *c, const struct sockaddr *sa);
+int xmpp_cidr_parse(const char *s, struct cidr *out);
+bool xmpp_cidr_match(const struct cidr *c, const struct sockaddr *sa);
 
 #endif

@@ -75,17 +75,17 @@ on_hup(struct ev_loop *loop, int signo, void *data)
 	(void)signo;
 	(void)data;
 	daemon_notify("RELOADING=1");
-	if ((n = config_load(conf_path, &e)) == NULL) {
+	if ((n = xmpp_config_load(conf_path, &e)) == NULL) {
 		log_err("reload: %s (keeping the running configuration)", e.msg);
 	} else if (!same_hosts(n, srv.cfg)) {
 		log_err("reload: hosts changed; that needs a restart (keeping the running configuration)");
-		config_free(n);
+		xmpp_config_free(n);
 	} else if (tls_load(n, srv.tls, err, sizeof(err)) == NULL) {
 		log_err("reload: %s (keeping the running configuration)", err);
-		config_free(n);
+		xmpp_config_free(n);
 	} else {
 		/* listeners and the database pool keep their start-up settings */
-		config_free(srv.cfg);
+		xmpp_config_free(srv.cfg);
 		srv.cfg = n;
 		log_set_level(n->log_level);
 		disco_init();
@@ -149,13 +149,13 @@ main(int argc, char **argv)
 	log_init("xmpp-core", LOG_LVL_INFO);
 	daemon_parse_args(argc, argv, DEFAULT_CONF, NULL, &args);
 	conf_path = args.conf_path;
-	if ((srv.cfg = config_load(conf_path, &e)) == NULL) {
+	if ((srv.cfg = xmpp_config_load(conf_path, &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
 	if (args.check_only) {
 		printf("%s: configuration OK\n", conf_path);
-		config_free(srv.cfg);
+		xmpp_config_free(srv.cfg);
 		return 0;
 	}
 	log_set_level(args.debug ? LOG_LVL_DEBUG : srv.cfg->log_level);
@@ -193,7 +193,7 @@ main(int argc, char **argv)
 	router_cleanup();
 	tls_server_free(srv.tls);
 	ev_loop_free(srv.loop);
-	config_free(srv.cfg);
+	xmpp_config_free(srv.cfg);
 	log_notice("stopped");
 	return 0;
 }

@@ -28,7 +28,7 @@ register_allowed(const struct c2s *c)
 	if (cfg->nreg_allow == 0)
 		return true;
 	for (size_t i = 0; i < cfg->nreg_allow; i++)
-		if (cidr_match(&cfg->reg_allow[i], (const struct sockaddr *)&c->addr))
+		if (xmpp_cidr_match(&cfg->reg_allow[i], (const struct sockaddr *)&c->addr))
 			return true;
 	return false;
 }

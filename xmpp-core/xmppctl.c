@@ -82,7 +82,7 @@ parse_user(const struct xmpp_config *cfg, const char *arg, struct jid *j)
 		fprintf(stderr, "xmppctl: \"%s\" is not a valid USER@HOST\n", arg);
 		return -1;
 	}
-	if (!config_hosted(cfg, j->domain)) {
+	if (!xmpp_config_hosted(cfg, j->domain)) {
 		fprintf(stderr, "xmppctl: %s is not a host of this server\n", j->domain);
 		return -1;
 	}
@@ -156,13 +156,13 @@ main(int argc, char **argv)
 		    cmd, USAGE);
 		return 2;
 	}
-	if ((cfg = config_load(args.conf_path, &e)) == NULL) {
+	if ((cfg = xmpp_config_load(args.conf_path, &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
 	if ((pg = db_connect_sync(cfg->conninfo, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppctl: database: %s\n", err);
-		config_free(cfg);
+		xmpp_config_free(cfg);
 		return 1;
 	}
 	if (db_migrate(pg, err, sizeof(err)) == -1) {
@@ -176,6 +176,6 @@ main(int argc, char **argv)
 	if (rc == 2)
 		fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
 	PQfinish(pg);
-	config_free(cfg);
+	xmpp_config_free(cfg);
 	return rc;
 }

@@ -242,11 +242,13 @@ def test_auth_before_starttls_refused(server):
 
 
 def test_wrong_password_and_unknown_user(server):
+    server.ctl("adduser", "alice@localhost", stdin=PW + "\n")	# may exist
     r = Raw(server.port)
     r.starttls()
     out = r.login_plain("alice", "wrong password")
     assert "<not-authorized/>" in out
-    out = r.login_plain("nosuchuser", "whatever")
+    out = r.auth_plain("nosuchuser", "whatever")
+    assert "<not-authorized/>" in out
     r.close()
     r = Raw(server.tls_port, direct_tls=True)
     assert "<success" in r.login_plain("alice", PW)
@@ -292,6 +294,7 @@ def test_billion_laughs_and_external_entity(server):
 
 
 def test_oversized_stanza_policy_violation(server):
+    server.ctl("adduser", "alice@localhost", stdin=PW + "\n")	# may exist
     r = Raw(server.port)
     r.starttls()
     assert "<success" in r.login_plain("alice", PW)
@@ -464,3 +467,39 @@ def test_config_check_and_reload(server):
         assert time.time() < deadline
         time.sleep(0.05)
     still_serves(server)
+
+
+def test_per_ip_limit_and_auth_failure_ban(pg):
+    s = XmppServer(pg, c2s_extra='max_connections_per_ip = 3\nban_time = "60s"\n'
+                   'auth_fail_window = "60s"', start=False)
+    with open(s.conf) as f:
+        conf = f.read().replace("auth_fail_limit = 1000", "auth_fail_limit = 4")
+    with open(s.conf, "w") as f:
+        f.write(conf)
+    s.start()
+    try:
+        s.adduser("victim", PW)
+        held = [Raw(s.port) for _ in range(3)]
+        for r in held:
+            r.send(Raw.HEADER)
+            r.recv_until("</stream:features>")
+        extra = Raw(s.port)
+        assert extra.closed(), "a 4th connection from one IP must be refused"
+        for r in held:
+            r.close()
+        time.sleep(0.2)
+        # repeated wrong passwords ban the address; [::1] is another address
+        for _ in range(2):
+            r = Raw(s.tls_port, direct_tls=True)
+            assert "<not-authorized/>" in r.login_plain("victim", "wrong 1")
+            assert "<not-authorized/>" in r.auth_plain("victim", "wrong 2")
+            r.close()
+        time.sleep(0.2)
+        banned = Raw(s.port)
+        assert banned.closed()
+        assert "banned" in s.daemon.log()
+        other = Raw(s.tls_port, direct_tls=True, host="::1")
+        assert "<success" in other.login_plain("victim", PW)
+        other.close()
+    finally:
+        s.stop()

@@ -263,6 +263,9 @@ class Raw:
     def login_plain(self, user, password):
         self.send(self.HEADER)
         self.recv_until("</stream:features>")
+        return self.auth_plain(user, password)
+
+    def auth_plain(self, user, password):
         tok = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
         self.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
                   % tok)
