@@ -316,6 +316,11 @@ load_misc(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	if (rc == -1 || (rc == 1 && conf_int(t, "max_messages", 0, 100000, &v, e) == -1))
 		return -1;
 	c->offline_max = (unsigned)v;
+	v = 2000;
+	t = conf_table(root, "roster", e, &rc);
+	if (rc == -1 || (rc == 1 && conf_int(t, "max_items", 1, 1000000, &v, e) == -1))
+		return -1;
+	c->roster_max = (unsigned)v;
 	t = conf_table(root, "contact", e, &rc);
 	if (rc == -1)
 		return -1;

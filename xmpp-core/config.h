@@ -65,6 +65,9 @@ struct xmpp_config {
 	/* [offline] */
 	unsigned offline_max;
 
+	/* [roster] */
+	unsigned roster_max;
+
 	/* [contact] XEP-0157 */
 	char *const *abuse_addrs, *const *admin_addrs, *const *support_addrs;
 	size_t nabuse, nadmin, nsupport;

@@ -10,6 +10,7 @@
 
 #include "c2s.h"
 #include "db.h"
+#include "evloop.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -17,6 +18,25 @@
 #include "xml.h"
 
 #define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+
+/*
+ * Delivery goes in batches, each taken (deleted) only when the client's
+ * output buffer has room, so a full queue of big messages never pushes a
+ * session over max_output_buffer and nothing is taken that cannot be sent.
+ */
+#define BATCH 50
+#define BATCH_STR "50"
+#define DRAIN_WAIT_MS 100
+#define DRAIN_TRIES 100
+
+struct fetch {
+	struct c2s *c;
+	struct ev_timer wait;
+	unsigned tries;
+	unsigned total;
+};
+
+static void fetch_next(struct fetch *f);
 
 static struct db_stmt st_store = {
 	"WITH u AS (SELECT 1 FROM users WHERE host = $1 AND username = $2), "
@@ -26,7 +46,8 @@ static struct db_stmt st_store = {
 	"RETURNING 1) "
 	"SELECT EXISTS (SELECT 1 FROM u), EXISTS (SELECT 1 FROM ins)", 4, 0 };
 static struct db_stmt st_take = {
-	"DELETE FROM offline WHERE host = $1 AND username = $2 RETURNING id, stanza", 2, 0 };
+	"DELETE FROM offline WHERE id IN (SELECT id FROM offline WHERE host = $1 "
+	"AND username = $2 ORDER BY id LIMIT " BATCH_STR ") RETURNING id, stanza", 2, 0 };
 
 /* Worth storing: anything beyond chat-state notifications. */
 static int
@@ -114,57 +135,117 @@ row_cmp(const void *a, const void *b)
 }
 
 static void
+fetch_end(struct fetch *f)
+{
+	struct c2s *c = f->c;
+
+	if (f->total && !c->dead)
+		log_info("c2s %llu: delivered %u offline message%s to %s",
+		    (unsigned long long)c->id, f->total, f->total == 1 ? "" : "s", c->full);
+	ev_timer_stop(srv.loop, &f->wait);
+	free(f);
+	c2s_unref(c);
+}
+
+static void
+put_back(struct c2s *c, PGresult *res, const struct row *rows, int n)
+{
+	char max[16];
+	const char *v[4];
+
+	/* the session went away meanwhile: store them again, in order */
+	snprintf(max, sizeof(max), "%u", srv.cfg->offline_max + (unsigned)n);
+	v[0] = srv.cfg->hosts[c->host];
+	v[1] = c->local;
+	v[3] = max;
+	for (int i = 0; i < n; i++) {
+		v[2] = PQgetvalue(res, rows[i].idx, 1);
+		db_query_key(srv.db, c->user ? c->user->bare : c->local, &st_store, v,
+		    NULL, NULL);
+	}
+}
+
+static void
 taken(void *arg, PGresult *res, const char *err)
 {
-	struct c2s *c = arg;
+	struct fetch *f = arg;
+	struct c2s *c = f->c;
 	struct row *rows;
 	int n;
 
 	if (res == NULL) {
 		log_warn("offline: fetching for %s failed: %s", c->local ? c->local : "?", err);
-		goto out;
+		fetch_end(f);
+		return;
 	}
 	n = PQntuples(res);
-	if (n == 0)
-		goto out;
-	if ((rows = calloc((size_t)n, sizeof(*rows))) == NULL)
-		goto out;
+	if (n == 0 || (rows = calloc((size_t)n, sizeof(*rows))) == NULL) {
+		fetch_end(f);
+		return;
+	}
 	for (int i = 0; i < n; i++) {
 		rows[i].id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		rows[i].idx = i;
 	}
 	qsort(rows, (size_t)n, sizeof(*rows), row_cmp);
-	if (c->dead) {
-		/* the session went away meanwhile: put them back */
-		for (int i = 0; i < n; i++) {
-			const char *v[4];
-			char max[16];
-
-			snprintf(max, sizeof(max), "%u", srv.cfg->offline_max + (unsigned)n);
-			v[0] = srv.cfg->hosts[c->host];
-			v[1] = c->local;
-			v[2] = PQgetvalue(res, rows[i].idx, 1);
-			v[3] = max;
-			db_query_key(srv.db, c->user ? c->user->bare : c->local, &st_store,
-			    v, NULL, NULL);
-		}
-	} else {
-		for (int i = 0; i < n; i++)
-			c2s_send_str(c, PQgetvalue(res, rows[i].idx, 1));
-		log_info("c2s %llu: delivered %d offline message%s to %s",
-		    (unsigned long long)c->id, n, n == 1 ? "" : "s", c->full);
+	if (c->dead || c->user == NULL) {
+		put_back(c, res, rows, n);
+		free(rows);
+		fetch_end(f);
+		return;
 	}
+	for (int i = 0; i < n; i++)
+		c2s_send_str(c, PQgetvalue(res, rows[i].idx, 1));
 	free(rows);
-out:
-	c2s_unblock(c);
+	f->total += (unsigned)n;
+	if (n < BATCH) {
+		fetch_end(f);
+		return;
+	}
+	fetch_next(f);
+}
+
+static void
+wait_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	fetch_next(t->data);
+}
+
+static void
+fetch_next(struct fetch *f)
+{
+	struct c2s *c = f->c;
+	const char *v[2];
+
+	if (c->dead || c->user == NULL) {
+		fetch_end(f);
+		return;
+	}
+	if (buf_pending(&c->out) > srv.cfg->max_out_buffer / 2) {
+		/* the client reads slowly: the rest waits for room (or a later login) */
+		if (++f->tries > DRAIN_TRIES) {
+			fetch_end(f);
+			return;
+		}
+		ev_timer_start(srv.loop, &f->wait, DRAIN_WAIT_MS);
+		return;
+	}
+	v[0] = srv.cfg->hosts[c->host];
+	v[1] = c->local;
+	if (db_query_key(srv.db, c->user->bare, &st_take, v, taken, f) == NULL)
+		fetch_end(f);
 }
 
 void
 offline_deliver(struct c2s *c)
 {
-	const char *v[2] = { srv.cfg->hosts[c->host], c->local };
+	struct fetch *f = calloc(1, sizeof(*f));
 
-	c2s_block(c);
-	if (db_query_key(srv.db, c->user->bare, &st_take, v, taken, c) == NULL)
-		c2s_unblock(c);
+	if (f == NULL)
+		return;
+	f->c = c;
+	c2s_ref(c);
+	ev_timer_init(&f->wait, wait_cb, f);
+	fetch_next(f);
 }

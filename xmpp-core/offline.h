@@ -12,7 +12,8 @@ struct xml_node;
 
 /* Stores n for local@hosts[host] (takes ownership); bounces on failure. */
 void offline_store(struct xml_node *n, int host, const char *local);
-/* Sends and removes the stored messages of c's account (blocks c). */
+/* Sends and removes the stored messages of c's account, in batches as
+ * the client's output buffer drains. */
 void offline_deliver(struct c2s *c);
 
 #endif

@@ -78,8 +78,8 @@ roster_find(struct roster *r, const char *jid)
 	return NULL;
 }
 
-struct roster_item *
-roster_add(struct roster *r, const char *jid)
+static struct roster_item *
+item_append(struct roster *r, const char *jid)
 {
 	struct roster_item *it;
 
@@ -99,6 +99,14 @@ roster_add(struct roster *r, const char *jid)
 	}
 	r->n++;
 	return it;
+}
+
+struct roster_item *
+roster_add(struct roster *r, const char *jid)
+{
+	if (r->n >= srv.cfg->roster_max)
+		return NULL;	/* bounded: callers answer resource-constraint */
+	return item_append(r, jid);
 }
 
 static int
@@ -152,7 +160,7 @@ loaded(void *arg, PGresult *res, const char *err)
 
 			if (PQgetisnull(res, i, 1))
 				continue;
-			if ((it = roster_add(r, PQgetvalue(res, i, 1))) == NULL)
+			if ((it = item_append(r, PQgetvalue(res, i, 1))) == NULL)
 				break;
 			free(it->name);
 			it->name = strdup(PQgetvalue(res, i, 2));
@@ -445,7 +453,7 @@ roster_set(struct c2s *c, struct xml_node *iq)
 	if (it == NULL && (it = roster_add(c->user->roster, bare)) == NULL) {
 		for (size_t i = 0; i < ng; i++)
 			free(groups[i]);
-		reply_error(c, iq, "wait", "internal-server-error");
+		reply_error(c, iq, "wait", "resource-constraint");
 		return;
 	}
 	name = xml_attr(x, "name");

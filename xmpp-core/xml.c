@@ -382,6 +382,7 @@ struct xml_stream {
 	const char *error;
 	bool stopped;
 	bool restart;
+	bool restarted;		/* this feed ended in a restart */
 	bool in_feed;
 };
 
@@ -635,16 +636,19 @@ xml_stream_restart(struct xml_stream *s)
 	return parser_create(s);
 }
 
-long
-xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+/*
+ * expat copies every input into its own buffer, which keeps the size of
+ * the largest piece it was ever given; feeding small slices keeps that
+ * buffer (and so an idle connection) small.
+ */
+#define FEED_SLICE 1024
+
+static long
+feed_slice(struct xml_stream *s, const char *data, size_t len)
 {
 	enum XML_Status st;
 	long consumed;
 
-	if (s->error)
-		return -1;
-	if (len > (size_t)INT32_MAX)
-		len = INT32_MAX;
 	s->in_feed = true;
 	st = XML_Parse(s->p, data, (int)len, XML_FALSE);
 	s->in_feed = false;
@@ -659,6 +663,7 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 			s->error = "resource-constraint";
 			return -1;
 		}
+		s->restarted = true;
 		return consumed;
 	}
 	if (st != XML_STATUS_OK) {
@@ -672,4 +677,26 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 		return -1;
 	}
 	return (long)len;
+}
+
+long
+xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+{
+	size_t off = 0, n;
+	long rc;
+
+	if (s->error)
+		return -1;
+	if (len > (size_t)INT32_MAX)
+		len = INT32_MAX;
+	s->restarted = false;
+	while (off < len) {
+		n = len - off < FEED_SLICE ? len - off : FEED_SLICE;
+		if ((rc = feed_slice(s, data + off, n)) < 0)
+			return -1;
+		off += (size_t)rc;
+		if (s->restarted)
+			break;	/* the rest is the caller's */
+	}
+	return (long)off;
 }

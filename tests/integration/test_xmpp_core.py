@@ -503,3 +503,30 @@ def test_per_ip_limit_and_auth_failure_ban(pg):
         other.close()
     finally:
         s.stop()
+
+
+def test_offline_batches_and_quota(pg):
+    s = XmppServer(pg, extra="[offline]\nmax_messages = 130")
+    try:
+        s.adduser("busy", PW)
+        s.adduser("away", PW)
+
+        async def scenario():
+            b = await connect("busy@localhost", PW, s.port)
+            await online(b)
+            for i in range(131):
+                b.send_message(mto="away@localhost", mbody="n%d" % i, mtype="chat")
+            # the 131st is over the quota and bounces
+            err = await recv(b.messages)
+            assert err["type"] == "error" and err["body"] == "n130"
+            assert err["error"]["condition"] == "service-unavailable"
+            await disconnect(b)
+            a = await connect("away@localhost", PW, s.tls_port, direct_tls=True)
+            await online(a)
+            got = [(await recv(a.messages))["body"] for _ in range(130)]
+            assert got == ["n%d" % i for i in range(130)]
+            await disconnect(a)
+
+        arun(scenario())
+    finally:
+        s.stop()
