@@ -180,6 +180,7 @@ c2s_unref(struct c2s *c)
 	free(c->local);
 	free(c->full);
 	xml_free(c->presence);
+	free(c->last_status);
 	if (c->directed) {
 		hmap_free(c->directed);
 		free(c->directed);

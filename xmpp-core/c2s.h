@@ -78,6 +78,7 @@ struct c2s {
 	bool initial_presence;	/* offline delivery done */
 	bool roster_requested;	/* interested resource (RFC 6121 §2.1.6) */
 	struct xml_node *presence;	/* last broadcast available presence */
+	char *last_status;	/* <status/> of the unavailable presence (XEP-0012) */
 	struct hmap *directed;	/* JIDs we sent directed presence to */
 };
 

@@ -11,6 +11,7 @@
 
 #include "c2s.h"
 #include "disco.h"
+#include "last.h"
 #include "register.h"
 #include "roster.h"
 #include "router.h"
@@ -115,6 +116,12 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 		roster_iq(c, n);
 		return;
 	}
+	if (xml_is(q, "session", NS_SESSION) && strcmp(type, "set") == 0) {
+		/* RFC 3921 session establishment: a no-op kept for old clients */
+		iq_reply(c, stanza_iq_result(n));
+		xml_free(n);
+		return;
+	}
 	if (xml_is(q, "query", NS_REGISTER)) {
 		register_iq(c, n);
 		return;
@@ -137,7 +144,6 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 	struct user *u;
 	struct c2s *s;
 
-	(void)host;
 	if (to->local[0] && to->resource[0]) {
 		u = router_user_find(jid_bare(to, bare, sizeof(bare)));
 		if (u && (s = router_session(u, to->resource)) != NULL) {
@@ -145,6 +151,11 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 			xml_free(n);
 			return;
 		}
+	}
+	if (to->local[0] && !to->resource[0] && strcmp(type, "get") == 0 &&
+	    xml_is(xml_first_elem(n), "query", "jabber:iq:last")) {
+		last_query(n, to, host);
+		return;
 	}
 	/* another account's bare JID, the server of another host, or a gone
 	 * resource: nothing here answers (RFC 6121 §8.5.2.2.3, §8.5.3.2.3) */

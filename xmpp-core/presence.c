@@ -503,8 +503,13 @@ presence_from_client(struct c2s *c, struct xml_node *n)
 			available(c, n);
 			return;
 		}
-		if (strcmp(type, "unavailable") == 0)
+		if (strcmp(type, "unavailable") == 0) {
+			struct xml_node *st = xml_child(n, "status", NS_CLIENT);
+
+			free(c->last_status);
+			c->last_status = st ? xml_text(st) : NULL;
 			go_unavailable(c, n);
+		}
 		xml_free(n);
 		return;
 	}

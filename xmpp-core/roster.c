@@ -148,6 +148,7 @@ loaded(void *arg, PGresult *res, const char *err)
 	struct user *u = arg;
 	struct roster *r = u->roster;
 	struct roster_waiter *w, *next;
+	bool ok;
 
 	if (res == NULL) {
 		log_warn("roster: loading %s failed: %s", u->bare, err);
@@ -176,17 +177,17 @@ loaded(void *arg, PGresult *res, const char *err)
 	}
 	w = r->waiters;
 	r->waiters = NULL;
-	if (!r->loaded) {
-		/* let a later caller try again */
-		u->roster = NULL;
-	}
+	ok = r->loaded;
+	if (!ok)
+		u->roster = NULL;	/* let a later caller try again */
+	/* the last unref below may free u and its roster: r is not used after */
 	for (; w; w = next) {
 		next = w->next;
 		w->cb(w->arg, u);
 		router_user_unref(u);
 		free(w);
 	}
-	if (!r->loaded)
+	if (!ok)
 		roster_free(r);
 }
 

@@ -11,6 +11,7 @@
 #include "c2s.h"
 #include "hmap.h"
 #include "iq.h"
+#include "last.h"
 #include "log.h"
 #include "message.h"
 #include "presence.h"
@@ -145,6 +146,8 @@ router_unbind(struct c2s *c)
 			break;
 		}
 	}
+	if (u->nsessions == 0)
+		last_session_end(u, c->last_status);
 	c->user = NULL;
 	router_user_unref(u);
 }

@@ -130,7 +130,16 @@ def test_subscription_roster_push_and_presence(server):
         while p["from"].bare != "juliet@localhost":
             p = await recv(r1.presences)
         assert p["type"] == "unavailable"
-        await disconnect(r1, r2)
+        # XEP-0012: romeo (subscribed) may ask when juliet was last online
+        la = await r1["xep_0012"].get_last_activity("juliet@localhost")
+        assert int(la["last_activity"]["seconds"]) < 60
+        # ... a stranger may not
+        server.adduser("stranger", PW)
+        st = await connect("stranger@localhost", PW, server.port)
+        with pytest.raises(Exception) as ei:
+            await st["xep_0012"].get_last_activity("juliet@localhost")
+        assert ei.value.iq["error"]["condition"] == "forbidden"
+        await disconnect(r1, r2, st)
 
     arun(scenario())
 

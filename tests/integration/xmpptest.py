@@ -109,6 +109,7 @@ class Client(slixmpp.ClientXMPP):
                     creds["channel_binding"] = None
                 return creds
             fm.sasl_callback = no_cb
+        self.register_plugin("xep_0012")
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0092")
         self.register_plugin("xep_0199")
