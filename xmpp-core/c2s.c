@@ -62,6 +62,12 @@ c2s_count(void)
 	return nconns;
 }
 
+struct c2s *
+c2s_first(void)
+{
+	return all_head;
+}
+
 const char *
 c2s_host(const struct c2s *c)
 {
@@ -852,6 +858,7 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	}
 	c->refs = 1;
 	c->id = ++srv.next_conn_id;
+	c->since = ev_now(srv.loop);
 	c->fd = fd;
 	c->direct_tls = l->direct_tls;
 	memcpy(&c->addr, ss, sl);

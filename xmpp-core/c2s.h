@@ -37,6 +37,7 @@ enum c2s_state {
 
 struct c2s {
 	uint64_t id;
+	uint64_t since;		/* ev_now() at accept */
 	int fd;
 	unsigned refs;
 	enum c2s_state state;
@@ -88,6 +89,8 @@ void c2s_cleanup(void);
 /* Counts an authentication failure against the peer's address. */
 void c2s_auth_failed(struct c2s *c);
 size_t c2s_count(void);
+/* All connections (follow ->all_next). */
+struct c2s *c2s_first(void);
 
 /* Output (coalesced: flushed after the current loop batch). */
 void c2s_send_raw(struct c2s *c, const char *s, size_t n);

@@ -310,7 +310,8 @@ load_misc(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 		conf_errf(e, root, "log_level", "unknown level \"%s\"", lvl);
 		return -1;
 	}
-	if (conf_str(root, "user", &c->user, e) == -1)
+	if (conf_str(root, "user", &c->user, e) == -1 ||
+	    conf_str(root, "control_socket", &c->control_socket, e) == -1)
 		return -1;
 	t = conf_table(root, "offline", e, &rc);
 	if (rc == -1 || (rc == 1 && conf_int(t, "max_messages", 0, 100000, &v, e) == -1))

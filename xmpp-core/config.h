@@ -25,6 +25,7 @@ struct xmpp_config {
 	struct conf_doc *doc;
 	enum log_level log_level;
 	const char *user;
+	const char *control_socket;	/* xmppctl's unix socket, optional */
 	char **hosts;
 	size_t nhosts;
 

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "c2s.h"
+#include "control.h"
 #include "crypto.h"
 #include "daemon.h"
 #include "db.h"
@@ -113,6 +114,7 @@ on_term(struct ev_loop *loop, int signo, void *data)
 	log_notice("%s: shutting down", strsignal(signo));
 	daemon_notify("STOPPING=1");
 	c2s_shutdown();
+	control_shutdown();
 	stop_deadline = ev_now(loop) + STOP_GRACE_MS;
 	ev_timer_init(&stop_timer, stop_check, NULL);
 	ev_timer_start(loop, &stop_timer, 10);
@@ -169,6 +171,9 @@ main(int argc, char **argv)
 	if ((srv.loop = ev_loop_new()) == NULL)
 		fatal("event loop: %s", strerror(errno));
 	if (c2s_listen(err, sizeof(err)) == -1)
+		fatal("%s", err);
+	if (srv.cfg->control_socket &&
+	    control_listen(srv.cfg->control_socket, err, sizeof(err)) == -1)
 		fatal("%s", err);
 	if (daemon_drop_privileges(srv.cfg->user, 0, err, sizeof(err)) == -1)
 		fatal("%s", err);

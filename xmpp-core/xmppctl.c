@@ -6,15 +6,20 @@
  *   xmppctl [-c file] passwd USER@HOST       password from stdin
  *   xmppctl [-c file] deluser USER@HOST
  *   xmppctl [-c file] listusers [HOST]
+ *   xmppctl [-c file] sessions               live sessions (control_socket)
+ *   xmppctl [-c file] stats                  live counters (control_socket)
  *   xmppctl [-c file] init-db                apply schema migrations
  *
  * A password is read from the terminal without echo (asked twice), or as
  * one line from stdin when that is not a terminal; it never appears on
  * the command line.  Unknown commands exit 2; failures exit 1.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -28,7 +33,7 @@
 #include "log.h"
 
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
-#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | init-db"
+#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db"
 
 static int
 read_line(const char *prompt, char *buf, size_t len)
@@ -87,6 +92,41 @@ parse_user(const struct xmpp_config *cfg, const char *arg, struct jid *j)
 		return -1;
 	}
 	return 0;
+}
+
+/* Asks the running server over its control socket; prints the answer. */
+static int
+control(const struct xmpp_config *cfg, const char *cmd)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char buf[4096];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if (cfg->control_socket == NULL) {
+		fprintf(stderr, "xmppctl: no control_socket in the configuration\n");
+		return 1;
+	}
+	if (strlen(cfg->control_socket) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "xmppctl: control_socket path too long\n");
+		return 1;
+	}
+	strcpy(sun.sun_path, cfg->control_socket);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "xmppctl: %s: %s (is xmpp-core running?)\n",
+		    cfg->control_socket, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	snprintf(buf, sizeof(buf), "%s\n", cmd);
+	if (write(fd, buf, strlen(buf)) < 0)
+		rc = 1;
+	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return rc;
 }
 
 static int
@@ -151,7 +191,8 @@ main(int argc, char **argv)
 	cmd = argv[args.optind];
 	if (strcmp(cmd, "adduser") != 0 && strcmp(cmd, "passwd") != 0 &&
 	    strcmp(cmd, "deluser") != 0 && strcmp(cmd, "listusers") != 0 &&
-	    strcmp(cmd, "init-db") != 0) {
+	    strcmp(cmd, "init-db") != 0 && strcmp(cmd, "sessions") != 0 &&
+	    strcmp(cmd, "stats") != 0) {
 		fprintf(stderr, "xmppctl: unknown command \"%s\"\nusage: xmppctl [-c file] %s\n",
 		    cmd, USAGE);
 		return 2;
@@ -159,6 +200,13 @@ main(int argc, char **argv)
 	if ((cfg = xmpp_config_load(args.conf_path, &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
+	}
+	if (strcmp(cmd, "sessions") == 0 || strcmp(cmd, "stats") == 0) {
+		rc = args.optind + 1 == argc ? control(cfg, cmd) : 2;
+		if (rc == 2)
+			fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+		xmpp_config_free(cfg);
+		return rc;
 	}
 	if ((pg = db_connect_sync(cfg->conninfo, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppctl: database: %s\n", err);

@@ -362,7 +362,12 @@ def test_xmppctl(server):
     assert server.ctl("passwd", "ctluser@localhost", stdin="new " + PW + "\n").returncode == 0
 
     async def scenario():
-        c = await connect("ctluser@localhost", "new " + PW, server.port)
+        c = await connect("ctluser@localhost/desk", "new " + PW, server.port)
+        loop = asyncio.get_running_loop()
+        r = await loop.run_in_executor(None, server.ctl, "sessions")
+        assert r.returncode == 0 and "ctluser@localhost/desk\t127.0.0.1:" in r.stdout, r
+        r = await loop.run_in_executor(None, server.ctl, "stats")
+        assert r.returncode == 0 and "connections\t" in r.stdout
         await disconnect(c)
     arun(scenario())
     assert server.ctl("deluser", "ctluser@localhost").returncode == 0

@@ -39,6 +39,7 @@ class XmppServer:
         with open(self.conf, "w") as f:
             f.write("""hosts = ["localhost"]
 log_level = "debug"
+control_socket = "%s"
 %s
 [database]
 conninfo = "%s"
@@ -63,7 +64,7 @@ min_password_entropy = 40
 
 [contact]
 abuse = ["mailto:abuse@localhost"]
-""" % (extra, pg.conninfo, self.cert, self.key, self.port, self.port,
+""" % (os.path.join(self.tmp, "control.sock"), extra, pg.conninfo, self.cert, self.key, self.port, self.port,
                 self.tls_port, self.tls_port, c2s_extra))
         self.daemon = None
         if start:
