@@ -50,6 +50,7 @@ static size_t nlisteners;
 static struct hmap ips;		/* ip -> struct ipinfo */
 static size_t nconns;
 static struct c2s *all_head;
+static struct ev_timer park_timer;
 
 static void c2s_update_events(struct c2s *c);
 static void c2s_readable(struct c2s *c);
@@ -738,6 +739,7 @@ c2s_readable(struct c2s *c)
 			c2s_finish(c);
 			return;
 		}
+		c->last_read = ev_now(srv.loop);
 		if (srv.cfg->shaper_rate)
 			c->shaper_tokens -= (uint64_t)n;
 		feed(c, buf, (size_t)n);
@@ -858,7 +860,7 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	}
 	c->refs = 1;
 	c->id = ++srv.next_conn_id;
-	c->since = ev_now(srv.loop);
+	c->since = c->last_read = ev_now(srv.loop);
 	c->fd = fd;
 	c->direct_tls = l->direct_tls;
 	memcpy(&c->addr, ss, sl);
@@ -945,10 +947,33 @@ listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t err
 	return 0;
 }
 
+/*
+ * Memory of idle sessions: expat keeps ~10 KiB per parser, so the parser
+ * of a connection quiet for release_parser_after (checked as often) is
+ * released (xml_stream_park) and recreated on its next bytes.
+ */
+static void
+park_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	uint64_t now = ev_now(loop);
+
+	for (struct c2s *c = all_head; c; c = c->all_next) {
+		if (c->dead || c->blocked || c->queue ||
+		    (c->state != C2S_BOUND && c->state != C2S_NEGOTIATE) ||
+		    now - c->last_read < srv.cfg->park_after_ms)
+			continue;
+		xml_stream_park(c->xs);
+	}
+	ev_timer_start(loop, t, srv.cfg->park_after_ms);
+}
+
 int
 c2s_listen(char *err, size_t errlen)
 {
 	const struct xmpp_config *cfg = srv.cfg;
+
+	ev_timer_init(&park_timer, park_cb, NULL);
+	ev_timer_start(srv.loop, &park_timer, cfg->park_after_ms);
 
 	hmap_init(&ips);
 	listeners = calloc(cfg->nlisten_starttls + cfg->nlisten_tls, sizeof(*listeners));
@@ -973,6 +998,7 @@ c2s_shutdown(void)
 		close(listeners[k].io.fd);
 	}
 	nlisteners = 0;
+	ev_timer_stop(srv.loop, &park_timer);
 	for (c = all_head; c; c = next) {
 		c2s_ref(c);
 		c2s_stream_error(c, "system-shutdown", NULL);

@@ -38,6 +38,7 @@ enum c2s_state {
 struct c2s {
 	uint64_t id;
 	uint64_t since;		/* ev_now() at accept */
+	uint64_t last_read;	/* ev_now() of the last bytes read */
 	int fd;
 	unsigned refs;
 	enum c2s_state state;

@@ -190,6 +190,7 @@ load_c2s(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	c->max_out_buffer = 1 << 20;
 	c->auth_timeout_ms = 60;
 	c->idle_timeout_ms = 0;
+	c->park_after_ms = 5;
 	c->scram_iterations = 4096;
 	c->shaper_rate = 20000;
 	c->auth_fail_limit = 10;
@@ -222,12 +223,14 @@ load_c2s(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	    conf_size(t, "shaper_rate", &c->shaper_rate, e) == -1 ||
 	    conf_duration(t, "auth_timeout", &c->auth_timeout_ms, e) == -1 ||
 	    conf_duration(t, "idle_timeout", &c->idle_timeout_ms, e) == -1 ||
+	    conf_duration(t, "release_parser_after", &c->park_after_ms, e) == -1 ||
 	    conf_duration(t, "auth_fail_window", &c->auth_fail_window_ms, e) == -1 ||
 	    conf_duration(t, "ban_time", &c->ban_time_ms, e) == -1)
 		return -1;
 defaults:
 	c->auth_timeout_ms *= 1000;
 	c->idle_timeout_ms *= 1000;
+	c->park_after_ms = c->park_after_ms ? c->park_after_ms * 1000 : 1000;
 	c->auth_fail_window_ms *= 1000;
 	c->ban_time_ms *= 1000;
 	if (c->nlisten_starttls + c->nlisten_tls == 0) {

@@ -51,6 +51,7 @@ struct xmpp_config {
 	uint64_t max_out_buffer;
 	uint64_t auth_timeout_ms;
 	uint64_t idle_timeout_ms;
+	uint64_t park_after_ms;		/* release an idle stream's XML parser */
 	unsigned scram_iterations;
 	uint64_t shaper_rate;		/* bytes/s read from a client, 0 = off */
 	unsigned auth_fail_limit;	/* failures per IP before a ban */

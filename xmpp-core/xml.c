@@ -384,6 +384,9 @@ struct xml_stream {
 	bool restart;
 	bool restarted;		/* this feed ended in a restart */
 	bool in_feed;
+	bool parked;		/* parser released while idle (xml_stream_park) */
+	bool resuming;		/* feeding the synthetic root after a park */
+	struct buf root;	/* "<qname xmlns...>" of the stream root, for resuming */
 };
 
 static void
@@ -397,19 +400,60 @@ stream_fail(struct xml_stream *s, const char *cond)
 	}
 }
 
-/* "URI local" -> ns and local name, in place copies into caller buffers. */
-static void
-split_name(const char *full, const char **local, char **ns)
+/*
+ * Names arrive as "URI local prefix" triplets (XML_SetReturnNSTriplet), or
+ * "URI local", or "local".  Returns the local name (malloc'd) and the
+ * namespace (malloc'd or NULL) and, if wanted, the prefix (or NULL).
+ */
+static char *
+split_name(const char *full, char **ns, char **prefix)
 {
-	const char *sp = strchr(full, ' ');
+	const char *sp = strchr(full, ' '), *sp2;
 
-	if (sp == NULL) {
-		*local = full;
-		*ns = NULL;
-		return;
-	}
-	*local = sp + 1;
+	*ns = NULL;
+	if (prefix)
+		*prefix = NULL;
+	if (sp == NULL)
+		return strdup(full);
 	*ns = strndup(full, (size_t)(sp - full));
+	if ((sp2 = strchr(sp + 1, ' ')) == NULL)
+		return strdup(sp + 1);
+	if (prefix)
+		*prefix = strdup(sp2 + 1);
+	return strndup(sp + 1, (size_t)(sp2 - sp - 1));
+}
+
+/* Attribute names are kept as "URI local" (the prefix is not kept). */
+static int
+set_attr(struct xml_node *n, const char *name, const char *value)
+{
+	const char *sp = strchr(name, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+	char *tmp;
+	int rc;
+
+	if (sp2 == NULL)
+		return xml_set_attr(n, name, value);
+	if ((tmp = strndup(name, (size_t)(sp2 - name))) == NULL)
+		return -1;
+	rc = xml_set_attr(n, tmp, value);
+	free(tmp);
+	return rc;
+}
+
+static void XMLCALL
+on_nsdecl(void *ud, const XML_Char *prefix, const XML_Char *uri)
+{
+	struct xml_stream *s = ud;
+
+	/* remember the root's declarations so a parked parser can resume */
+	if (s->depth != 0 || s->resuming)
+		return;
+	if (prefix)
+		buf_printf(&s->root, " xmlns:%s='", prefix);
+	else
+		buf_puts(&s->root, " xmlns='");
+	xml_escape(&s->root, uri ? uri : "", uri ? strlen(uri) : 0, true);
+	buf_puts(&s->root, "'");
 }
 
 static void XMLCALL
@@ -417,8 +461,7 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
 	struct xml_stream *s = ud;
 	struct xml_node *n;
-	const char *local;
-	char *ns;
+	char *ns, *local, *prefix;
 	unsigned na = 0;
 
 	if (s->stopped)
@@ -434,21 +477,43 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 		stream_fail(s, "policy-violation");
 		return;
 	}
-	split_name(name, &local, &ns);
+	if ((local = split_name(name, &ns, &prefix)) == NULL) {
+		free(ns);
+		free(prefix);
+		stream_fail(s, "resource-constraint");
+		return;
+	}
 	if (s->depth == 0) {
 		s->depth = 1;
 		s->boundary = XML_GetCurrentByteIndex(s->p) +
 		    XML_GetCurrentByteCount(s->p);
-		s->cb->open(s->arg, local, ns ? ns : "", (const char **)attrs);
+		if (!s->resuming) {
+			/* "<prefix:local" + declarations + ">" */
+			struct buf decls = s->root;
+
+			buf_init(&s->root);
+			buf_printf(&s->root, "<%s%s%s", prefix ? prefix : "", prefix ? ":" : "",
+			    local);
+			if (decls.p)
+				buf_append(&s->root, decls.p, decls.len);
+			buf_puts(&s->root, ">");
+			buf_free(&decls);
+			s->cb->open(s->arg, local, ns ? ns : "", (const char **)attrs);
+		}
+		free(local);
 		free(ns);
+		free(prefix);
 		return;
 	}
+	free(prefix);
 	if (s->depth > s->lim.max_depth) {
+		free(local);
 		free(ns);
 		stream_fail(s, "policy-violation");
 		return;
 	}
 	n = s->cur ? xml_add(s->cur, local, ns ? ns : "") : xml_new(local, ns ? ns : "");
+	free(local);
 	free(ns);
 	if (n == NULL) {
 		stream_fail(s, "resource-constraint");
@@ -459,7 +524,7 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 	s->cur = n;
 	s->depth++;
 	for (unsigned i = 0; i < na; i++) {
-		if (xml_set_attr(n, attrs[2 * i], attrs[2 * i + 1]) == -1) {
+		if (set_attr(n, attrs[2 * i], attrs[2 * i + 1]) == -1) {
 			stream_fail(s, "resource-constraint");
 			return;
 		}
@@ -566,6 +631,8 @@ parser_create(struct xml_stream *s)
 	}
 	XML_SetHashSalt(s->p, salt);
 	XML_SetUserData(s->p, s);
+	XML_SetReturnNSTriplet(s->p, XML_TRUE);
+	XML_SetStartNamespaceDeclHandler(s->p, on_nsdecl);
 	XML_SetElementHandler(s->p, on_start, on_end);
 	XML_SetCharacterDataHandler(s->p, on_text);
 	XML_SetCommentHandler(s->p, on_comment);
@@ -616,6 +683,7 @@ xml_stream_free(struct xml_stream *s)
 	if (s == NULL)
 		return;
 	parser_destroy(s);
+	buf_free(&s->root);
 	free(s);
 }
 
@@ -633,6 +701,8 @@ xml_stream_restart(struct xml_stream *s)
 		return 0;
 	}
 	parser_destroy(s);
+	buf_reset(&s->root);
+	s->parked = false;
 	return parser_create(s);
 }
 
@@ -659,6 +729,7 @@ feed_slice(struct xml_stream *s, const char *data, size_t len)
 		if (consumed < 0 || (size_t)consumed > len)
 			consumed = (long)len;
 		parser_destroy(s);
+		buf_reset(&s->root);
 		if (parser_create(s) == -1) {
 			s->error = "resource-constraint";
 			return -1;
@@ -679,6 +750,35 @@ feed_slice(struct xml_stream *s, const char *data, size_t len)
 	return (long)len;
 }
 
+bool
+xml_stream_park(struct xml_stream *s)
+{
+	/* only between stanzas, with nothing buffered inside expat */
+	if (s->p == NULL || s->error || s->in_feed || s->depth != 1 || s->cur ||
+	    s->boundary != s->fed || s->root.len == 0 || s->root.len > 4096)
+		return false;
+	parser_destroy(s);
+	s->parked = true;
+	return true;
+}
+
+static int
+unpark(struct xml_stream *s)
+{
+	enum XML_Status st;
+
+	if (parser_create(s) == -1)
+		return -1;
+	s->resuming = true;
+	st = XML_Parse(s->p, s->root.p, (int)s->root.len, XML_FALSE);
+	s->resuming = false;
+	if (st != XML_STATUS_OK || s->depth != 1)
+		return -1;
+	s->fed = (long long)s->root.len;
+	s->parked = false;
+	return 0;
+}
+
 long
 xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 {
@@ -687,6 +787,10 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
 
 	if (s->error)
 		return -1;
+	if (s->parked && unpark(s) == -1) {
+		s->error = "resource-constraint";
+		return -1;
+	}
 	if (len > (size_t)INT32_MAX)
 		len = INT32_MAX;
 	s->restarted = false;

@@ -113,5 +113,12 @@ const char *xml_stream_error(const struct xml_stream *s);
  * feed returns, and that feed stops right after the current element.
  */
 int xml_stream_restart(struct xml_stream *s);
+/*
+ * Releases the expat parser of an idle stream (between stanzas, nothing
+ * buffered): expat keeps ~10 KiB per parser.  The next feed recreates it
+ * and replays the stream root with its namespace declarations, so parsing
+ * continues as if nothing happened.  true when parked.
+ */
+bool xml_stream_park(struct xml_stream *s);
 
 #endif

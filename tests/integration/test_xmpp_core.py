@@ -544,3 +544,27 @@ def test_offline_batches_and_quota(pg):
         arun(scenario())
     finally:
         s.stop()
+
+
+def test_idle_sessions_release_and_resume_parser(server):
+    server.ctl("adduser", "alice@localhost", stdin=PW + "\n")	# may exist
+    server.ctl("adduser", "bob@localhost", stdin=PW + "\n")
+    start = len(server.daemon.log())
+
+    async def scenario():
+        a = await connect("alice@localhost/idle", PW, server.port)
+        b = await connect("bob@localhost/idle", PW, server.tls_port, direct_tls=True)
+        await online(a)
+        await online(b)
+        await asyncio.sleep(2.5)	# both parsers are released (1 s here)
+        msg = a.make_message(mto="bob@localhost/idle", mbody="after a nap", mtype="chat")
+        msg["lang"] = "de"
+        msg.send()
+        m = await recv(b.messages)
+        assert m["body"] == "after a nap" and m["lang"] == "de"
+        await asyncio.sleep(2.5)
+        await b["xep_0199"].ping("localhost")
+        await disconnect(a, b)	# </stream:stream> still matches the root
+
+    arun(scenario())
+    assert "stream error" not in server.daemon.log()[start:]

@@ -55,6 +55,7 @@ listen = ["127.0.0.1:%d", "[::1]:%d"]
 listen_tls = ["127.0.0.1:%d", "[::1]:%d"]
 shaper_rate = "10M"
 auth_fail_limit = 1000
+release_parser_after = "1s"
 %s
 
 [registration]

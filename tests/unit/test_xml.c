@@ -207,3 +207,29 @@ TEST(xml_tree_build)
 	xml_free(c);
 	buf_free(&b);
 }
+
+TEST(xml_stream_park_resume)
+{
+	struct collect c = { 0 };
+
+	buf_init(&c.out);
+	c.s = xml_stream_new(&lim, &ccb, &c);
+	CHECK(xml_stream_feed(c.s, HDR, sizeof(HDR) - 1) > 0);
+	CHECK(xml_stream_feed(c.s, "<presence/><message xml:lang='de'><body>a", 41) > 0);
+	CHECK(!xml_stream_park(c.s));	/* mid-stanza: not parked */
+	CHECK(xml_stream_feed(c.s, "</body></message>  ", 19) > 0);
+	CHECK(xml_stream_park(c.s));
+	CHECK(!xml_stream_park(c.s));
+	/* same namespaces, same prefixes, and the stream can still be closed */
+	CHECK(xml_stream_feed(c.s, "<iq type='get'><q xmlns='urn:q'/></iq>", 38) == 38);
+	CHECK(xml_stream_park(c.s));
+	CHECK(xml_stream_feed(c.s, "<stream:error><x/></stream:error></stream:stream>", 49) == 49);
+	CHECK_INT(c.opens, 1);
+	CHECK_INT(c.stanzas, 4);
+	CHECK_INT(c.closes, 1);
+	CHECK_STR(c.out.p, "<presence/><message xml:lang='de'><body>a</body></message>"
+	    "<iq type='get'><q xmlns='urn:q'/></iq>"
+	    "<error xmlns='http://etherx.jabber.org/streams'><x xmlns='jabber:client'/></error>");
+	xml_stream_free(c.s);
+	buf_free(&c.out);
+}
