@@ -291,20 +291,15 @@ c2s_stream_error(struct c2s *c, const char *cond, const char *text)
 void
 c2s_send_raw(struct c2s *c, const char *s, size_t n)
 {
-	if (c->dead || c->state == C2S_CLOSING)
+	if (c->dead || c->state == C2S_CLOSING || c->overflow)
 		return;
-	if (buf_pending(&c->out) + n > srv.cfg->max_out_buffer) {
-		/* a client that does not read: cut it off, memory stays bounded */
-		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
-		    (unsigned long long)c->id, c->peer,
-		    (unsigned long long)srv.cfg->max_out_buffer);
-		c2s_finish(c);
-		return;
-	}
-	if (buf_append(&c->out, s, n) == -1) {
-		c2s_finish(c);
-		return;
-	}
+	/*
+	 * A client that does not read is cut off and memory stays bounded.
+	 * Never synchronously: callers may be walking a session list.
+	 */
+	if (buf_pending(&c->out) + n > srv.cfg->max_out_buffer ||
+	    buf_append(&c->out, s, n) == -1)
+		c->overflow = true;
 	ev_defer(srv.loop, &c->flush);
 }
 
@@ -349,6 +344,13 @@ c2s_flush(struct c2s *c)
 
 	if (c->dead || c->state == C2S_HANDSHAKE)
 		return;
+	if (c->overflow) {
+		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
+		    (unsigned long long)c->id, c->peer,
+		    (unsigned long long)srv.cfg->max_out_buffer);
+		c2s_finish(c);
+		return;
+	}
 	while (buf_pending(&c->out) > 0) {
 		n = tr_write(c, buf_data(&c->out), buf_pending(&c->out));
 		if (n == TR_AGAIN)

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from edgetest import SAN
 from pgcluster import PgCluster
 from xmpptest import (Client, Raw, XmppServer, arun, connect, disconnect,
                       online, recv, safe_abort, until)
@@ -392,13 +393,17 @@ def test_client_that_stops_reading_is_cut_off(pg):
         slow.session("reader", PW)
         slow.sock.setsockopt(__import__("socket").SOL_SOCKET,
                              __import__("socket").SO_RCVBUF, 4096)
+        # a second resource: cutting one off while delivering to the bare
+        # JID must not disturb the walk over the account's sessions
+        slow2 = Raw(s.tls_port, direct_tls=True)
+        slow2.session("reader", PW, resource="raw2")
         fast = Raw(s.tls_port, direct_tls=True)
         fast.session("flooder", PW)
         before = rss_kib(s.daemon.proc.pid)
         body = "y" * 8000
         for i in range(3000):
             try:
-                fast.send("<message to='reader@localhost/raw' type='chat'><body>%s</body>"
+                fast.send("<message to='reader@localhost' type='chat'><body>%s</body>"
                           "</message>" % body)
             except OSError:
                 break
@@ -408,12 +413,14 @@ def test_client_that_stops_reading_is_cut_off(pg):
         while "output buffer over" not in s.daemon.log():
             assert time.time() < deadline, s.daemon.log()[-2000:]
             time.sleep(0.1)
-        assert rss_kib(s.daemon.proc.pid) - before < 64 * 1024
+        if not SAN:	# ASan's quarantine keeps freed memory resident
+            assert rss_kib(s.daemon.proc.pid) - before < 64 * 1024
         # the flooder and others are still served
         fast.send("<iq type='get' id='p1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
         assert "id='p1'" in fast.recv_until("id='p1'")
         fast.close()
         slow.close()
+        slow2.close()
     finally:
         s.stop()
 
