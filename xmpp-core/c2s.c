@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "disco.h"
 #include "hmap.h"
+#include "listen.h"
 #include "log.h"
 #include "register.h"
 #include "router.h"
@@ -32,22 +33,6 @@
 #define READ_ROUNDS 4
 #define CLOSE_LINGER_MS 2000
 
-struct listener {
-	struct ev_io io;
-	bool direct_tls;
-	char name[ADDR_STRLEN];
-};
-
-struct ipinfo {
-	unsigned conns;
-	unsigned fails;
-	uint64_t window_start;
-	uint64_t banned_until;
-};
-
-static struct listener *listeners;
-static size_t nlisteners;
-static struct hmap ips;		/* ip -> struct ipinfo */
 static size_t nconns;
 static struct c2s *all_head;
 static struct ev_timer park_timer;
@@ -75,51 +60,11 @@ c2s_host(const struct c2s *c)
 	return srv.cfg->hosts[c->host];
 }
 
-/* ---- per-IP accounting and auth-failure bans (mod_fail2ban) ---- */
-
-static struct ipinfo *
-ip_get(const char *ip, bool create)
-{
-	struct ipinfo *i = hmap_get(&ips, ip);
-
-	if (i == NULL && create) {
-		if ((i = calloc(1, sizeof(*i))) == NULL)
-			return NULL;
-		if (hmap_put(&ips, ip, i) == -1) {
-			free(i);
-			return NULL;
-		}
-	}
-	return i;
-}
-
-static void
-ip_maybe_free(const char *ip, struct ipinfo *i)
-{
-	if (i->conns == 0 && i->fails == 0 && i->banned_until == 0)
-		free(hmap_del(&ips, ip));
-}
-
 void
 c2s_auth_failed(struct c2s *c)
 {
-	struct ipinfo *i = ip_get(c->ip, false);
-	uint64_t now = ev_now(srv.loop);
-
 	c->auth_failures++;
-	if (i == NULL || srv.cfg->auth_fail_limit == 0)
-		return;
-	if (now - i->window_start > srv.cfg->auth_fail_window_ms) {
-		i->window_start = now;
-		i->fails = 0;
-	}
-	if (++i->fails >= srv.cfg->auth_fail_limit) {
-		i->banned_until = now + srv.cfg->ban_time_ms;
-		i->fails = 0;
-		log_notice("c2s %llu: %s banned for %llus after repeated auth failures",
-		    (unsigned long long)c->id, c->ip,
-		    (unsigned long long)(srv.cfg->ban_time_ms / 1000));
-	}
+	listen_auth_failed(c->ip, c->id);
 }
 
 /* ---- transport: plain fd or TLS ---- */
@@ -199,8 +144,6 @@ c2s_unref(struct c2s *c)
 static void
 c2s_finish(struct c2s *c)
 {
-	struct ipinfo *i;
-
 	if (c->dead)
 		return;
 	c->dead = true;
@@ -227,10 +170,7 @@ c2s_finish(struct c2s *c)
 	close(c->fd);
 	c->fd = -1;
 	nconns--;
-	if ((i = ip_get(c->ip, false)) != NULL) {
-		i->conns--;
-		ip_maybe_free(c->ip, i);
-	}
+	listen_release(c->ip);
 	log_debug("c2s %llu: closed", (unsigned long long)c->id);
 	c2s_unref(c);
 }
@@ -827,46 +767,27 @@ shaper_cb(struct ev_loop *loop, struct ev_timer *t)
 
 /* ---- accepting ---- */
 
-static void
-accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl)
+int
+c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls,
+    const char *ip, const char *via)
 {
+	struct xml_limits lim = { srv.cfg->max_stanza, srv.cfg->max_depth,
+	    srv.cfg->max_attrs };
 	struct c2s *c;
-	struct ipinfo *i;
-	char ip[ADDR_STRLEN], *colon;
 
-	addr_format_sa((struct sockaddr *)ss, sl, ip, sizeof(ip));
-	/* "1.2.3.4:5" / "[::1]:5" -> address only */
-	if (ip[0] == '[') {
-		memmove(ip, ip + 1, strlen(ip));
-		if ((colon = strrchr(ip, ']')) != NULL)
-			*colon = '\0';
-	} else if ((colon = strrchr(ip, ':')) != NULL) {
-		*colon = '\0';
-	}
-	i = ip_get(ip, true);
-	if (i == NULL || i->banned_until > ev_now(srv.loop) ||
-	    i->conns >= srv.cfg->max_conn_per_ip) {
-		log_info("c2s: %s refused (%s)", ip, i == NULL ? "out of memory" :
-		    i->banned_until > ev_now(srv.loop) ? "banned" : "too many connections");
-		close(fd);
-		if (i)
-			ip_maybe_free(ip, i);
-		return;
-	}
-	if (i->banned_until)
-		i->banned_until = 0;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		ip_maybe_free(ip, i);
-		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+		free(c);
+		return -1;
 	}
 	c->refs = 1;
 	c->id = ++srv.next_conn_id;
 	c->since = c->last_read = ev_now(srv.loop);
 	c->fd = fd;
-	c->direct_tls = l->direct_tls;
+	c->direct_tls = direct_tls;
 	memcpy(&c->addr, ss, sl);
-	addr_format_sa((struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
+	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
 	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
 	c->shaper_tokens = srv.cfg->shaper_rate ? srv.cfg->shaper_rate : 1;
 	c->shaper_last = ev_now(srv.loop);
@@ -875,76 +796,23 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	ev_timer_init(&c->shaper_timer, shaper_cb, c);
 	ev_defer_init(&c->flush, flush_cb, c);
 	ev_defer_init(&c->resume, resume_cb, c);
-	struct xml_limits lim = { srv.cfg->max_stanza, srv.cfg->max_depth,
-	    srv.cfg->max_attrs };
-	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
-		close(fd);
-		ip_maybe_free(ip, i);
-		free(c);
-		return;
-	}
-	i->conns++;
 	nconns++;
 	c->all_next = all_head;
 	if (all_head)
 		all_head->all_prev = c;
 	all_head = c;
-	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, l->name);
+	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, via);
 	ev_timer_start(srv.loop, &c->timer, srv.cfg->auth_timeout_ms);
-	if (l->direct_tls) {
+	if (direct_tls) {
 		if ((c->tls = tls_conn_server(srv.tls, fd)) == NULL) {
-			c2s_finish(c);
-			return;
+			c2s_finish(c);	/* closes fd and releases ip itself */
+			return 0;
 		}
 		c->state = C2S_HANDSHAKE;
 		ev_io_start(srv.loop, &c->io, EPOLLIN);
 	} else {
 		c->state = C2S_STREAM;
 		c2s_update_events(c);
-	}
-}
-
-static void
-accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
-{
-	struct listener *l = io->data;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd;
-
-	(void)loop;
-	(void)revents;
-	for (int k = 0; k < 64; k++) {
-		sl = sizeof(ss);
-		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("c2s: accept on %s: %s", l->name, strerror(errno));
-			return;
-		}
-		accept_one(l, fd, &ss, sl);
-	}
-}
-
-static int
-listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t errlen)
-{
-	char e2[256];
-
-	for (size_t i = 0; i < n; i++) {
-		struct listener *l = &listeners[nlisteners];
-		int fd = addr_listen(&a[i], SOCK_STREAM, 1024, 0, e2, sizeof(e2));
-
-		addr_format(&a[i], l->name, sizeof(l->name));
-		if (fd < 0) {
-			snprintf(err, errlen, "c2s listen %s: %s", l->name, e2);
-			return -1;
-		}
-		l->direct_tls = tls;
-		ev_io_init(&l->io, fd, accept_cb, l);
-		ev_io_start(srv.loop, &l->io, EPOLLIN);
-		nlisteners++;
-		log_info("c2s: listening on %s (%s)", l->name, tls ? "direct TLS" : "STARTTLS");
 	}
 	return 0;
 }
@@ -969,37 +837,19 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 	ev_timer_start(loop, t, srv.cfg->park_after_ms);
 }
 
-int
-c2s_listen(char *err, size_t errlen)
+void
+c2s_init(void)
 {
-	const struct xmpp_config *cfg = srv.cfg;
-
 	ev_timer_init(&park_timer, park_cb, NULL);
-	ev_timer_start(srv.loop, &park_timer, cfg->park_after_ms);
-
-	hmap_init(&ips);
-	listeners = calloc(cfg->nlisten_starttls + cfg->nlisten_tls, sizeof(*listeners));
-	if (listeners == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (listen_list(cfg->listen_starttls, cfg->nlisten_starttls, false, err, errlen) == -1 ||
-	    listen_list(cfg->listen_tls, cfg->nlisten_tls, true, err, errlen) == -1)
-		return -1;
-	return 0;
+	ev_timer_start(srv.loop, &park_timer, srv.cfg->park_after_ms);
 }
 
-/* Graceful stop: listeners closed, every client gets system-shutdown. */
+/* Graceful stop: every client gets system-shutdown. */
 void
 c2s_shutdown(void)
 {
 	struct c2s *c, *next;
 
-	for (size_t k = 0; k < nlisteners; k++) {
-		ev_io_stop(srv.loop, &listeners[k].io);
-		close(listeners[k].io.fd);
-	}
-	nlisteners = 0;
 	ev_timer_stop(srv.loop, &park_timer);
 	for (c = all_head; c; c = next) {
 		c2s_ref(c);
@@ -1007,17 +857,4 @@ c2s_shutdown(void)
 		next = c->all_next;
 		c2s_unref(c);
 	}
-}
-
-void
-c2s_cleanup(void)
-{
-	size_t i;
-	struct hmap_ent *e;
-
-	for (e = hmap_first(&ips, &i); e; e = hmap_next(&ips, e, &i))
-		free(e->val);
-	hmap_free(&ips);
-	free(listeners);
-	listeners = NULL;
 }

@@ -1,6 +1,6 @@
 /*
- * c2s — client connections: the listeners on the STARTTLS and direct-TLS
- * ports, the transport (plain fd or TLS over it), stream negotiation
+ * c2s — client connections (accepted by listen.c): the transport (plain
+ * fd or TLS over it), stream negotiation
  * (STARTTLS, SASL via auth.c, resource binding) and the output queue.
  *
  * Stanzas are processed strictly in order per connection: while an
@@ -85,9 +85,12 @@ struct c2s {
 	struct hmap *directed;	/* JIDs we sent directed presence to */
 };
 
-int c2s_listen(char *err, size_t errlen);
+/* Starts the periodic work (idle parser release). */
+void c2s_init(void);
+/* A new connection accepted by listen.c: 0, or -1 (fd not taken). */
+int c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+    bool direct_tls, const char *ip, const char *via);
 void c2s_shutdown(void);
-void c2s_cleanup(void);
 /* Counts an authentication failure against the peer's address. */
 void c2s_auth_failed(struct c2s *c);
 size_t c2s_count(void);

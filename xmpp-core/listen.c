@@ -1,0 +1,210 @@
+/*
+ * listen — listeners and per-address limits.  See listen.h.
+ */
+#include "listen.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "c2s.h"
+#include "evloop.h"
+#include "hmap.h"
+#include "log.h"
+#include "server.h"
+
+#define ACCEPT_BATCH 64
+
+struct listener {
+	struct ev_io io;
+	bool direct_tls;
+	char name[ADDR_STRLEN];
+};
+
+struct ipinfo {
+	unsigned conns;
+	unsigned fails;
+	uint64_t window_start;
+	uint64_t banned_until;
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+static struct hmap ips;		/* ip -> struct ipinfo */
+
+static struct ipinfo *
+ip_get(const char *ip, bool create)
+{
+	struct ipinfo *i = hmap_get(&ips, ip);
+
+	if (i == NULL && create) {
+		if ((i = calloc(1, sizeof(*i))) == NULL)
+			return NULL;
+		if (hmap_put(&ips, ip, i) == -1) {
+			free(i);
+			return NULL;
+		}
+	}
+	return i;
+}
+
+static void
+ip_maybe_free(const char *ip, struct ipinfo *i)
+{
+	if (i->conns == 0 && i->fails == 0 && i->banned_until == 0)
+		free(hmap_del(&ips, ip));
+}
+
+void
+listen_release(const char *ip)
+{
+	struct ipinfo *i = ip_get(ip, false);
+
+	if (i) {
+		i->conns--;
+		ip_maybe_free(ip, i);
+	}
+}
+
+void
+listen_auth_failed(const char *ip, uint64_t conn_id)
+{
+	struct ipinfo *i = ip_get(ip, false);
+	uint64_t now = ev_now(srv.loop);
+
+	if (i == NULL || srv.cfg->auth_fail_limit == 0)
+		return;
+	if (now - i->window_start > srv.cfg->auth_fail_window_ms) {
+		i->window_start = now;
+		i->fails = 0;
+	}
+	if (++i->fails >= srv.cfg->auth_fail_limit) {
+		i->banned_until = now + srv.cfg->ban_time_ms;
+		i->fails = 0;
+		log_notice("c2s %llu: %s banned for %llus after repeated auth failures",
+		    (unsigned long long)conn_id, ip,
+		    (unsigned long long)(srv.cfg->ban_time_ms / 1000));
+	}
+}
+
+static void
+accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct ipinfo *i;
+	char ip[ADDR_STRLEN], *colon;
+	uint64_t now = ev_now(srv.loop);
+
+	addr_format_sa((struct sockaddr *)ss, sl, ip, sizeof(ip));
+	/* "1.2.3.4:5" / "[::1]:5" -> address only */
+	if (ip[0] == '[') {
+		memmove(ip, ip + 1, strlen(ip));
+		if ((colon = strrchr(ip, ']')) != NULL)
+			*colon = '\0';
+	} else if ((colon = strrchr(ip, ':')) != NULL) {
+		*colon = '\0';
+	}
+	i = ip_get(ip, true);
+	if (i == NULL || i->banned_until > now || i->conns >= srv.cfg->max_conn_per_ip) {
+		log_info("c2s: %s refused (%s)", ip, i == NULL ? "out of memory" :
+		    i->banned_until > now ? "banned" : "too many connections");
+		close(fd);
+		if (i)
+			ip_maybe_free(ip, i);
+		return;
+	}
+	i->banned_until = 0;
+	i->conns++;
+	if (c2s_accept(fd, ss, sl, l->direct_tls, ip, l->name) == -1) {
+		close(fd);
+		listen_release(ip);
+	}
+}
+
+static void
+accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	struct listener *l = io->data;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd;
+
+	(void)loop;
+	(void)revents;
+	for (int k = 0; k < ACCEPT_BATCH; k++) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("c2s: accept on %s: %s", l->name, strerror(errno));
+			return;
+		}
+		accept_one(l, fd, &ss, sl);
+	}
+}
+
+static int
+listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t errlen)
+{
+	char e2[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct listener *l = &listeners[nlisteners];
+		int fd = addr_listen(&a[i], SOCK_STREAM, 1024, 0, e2, sizeof(e2));
+
+		addr_format(&a[i], l->name, sizeof(l->name));
+		if (fd < 0) {
+			snprintf(err, errlen, "c2s listen %s: %s", l->name, e2);
+			return -1;
+		}
+		l->direct_tls = tls;
+		ev_io_init(&l->io, fd, accept_cb, l);
+		ev_io_start(srv.loop, &l->io, EPOLLIN);
+		nlisteners++;
+		log_info("c2s: listening on %s (%s)", l->name, tls ? "direct TLS" : "STARTTLS");
+	}
+	return 0;
+}
+
+int
+listen_open(char *err, size_t errlen)
+{
+	const struct xmpp_config *cfg = srv.cfg;
+
+	hmap_init(&ips);
+	listeners = calloc(cfg->nlisten_starttls + cfg->nlisten_tls, sizeof(*listeners));
+	if (listeners == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (listen_list(cfg->listen_starttls, cfg->nlisten_starttls, false, err, errlen) == -1 ||
+	    listen_list(cfg->listen_tls, cfg->nlisten_tls, true, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+void
+listen_close(void)
+{
+	for (size_t k = 0; k < nlisteners; k++) {
+		ev_io_stop(srv.loop, &listeners[k].io);
+		close(listeners[k].io.fd);
+	}
+	nlisteners = 0;
+}
+
+void
+listen_cleanup(void)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	listen_close();
+	for (e = hmap_first(&ips, &i); e; e = hmap_next(&ips, e, &i))
+		free(e->val);
+	hmap_free(&ips);
+	free(listeners);
+	listeners = NULL;
+}
