@@ -575,3 +575,92 @@ def test_idle_sessions_release_and_resume_parser(server):
 
     arun(scenario())
     assert "stream error" not in server.daemon.log()[start:]
+
+
+def test_preapproval_unsubscribe_and_removal(server):
+    for u in ("hero", "leander"):
+        server.ctl("adduser", u + "@localhost", stdin=PW + "\n")
+
+    async def scenario():
+        h = await connect("hero@localhost/tower", PW, server.port)
+        l = await connect("leander@localhost/sea", PW, server.port)
+        await online(h)
+        await online(l)
+        # hero pre-approves leander (RFC 6121 §3.4): an item with approved
+        h.send_presence(pto="leander@localhost", ptype="subscribed")
+        await until(lambda: "leander@localhost" in h.client_roster and
+                    h.client_roster["leander@localhost"]["subscription"] == "none")
+        # leander's request is then approved at once, without asking hero
+        l.send_presence(pto="hero@localhost", ptype="subscribe")
+        ok = await recv(l.subscriptions)
+        assert ok["type"] == "subscribed" and ok["from"].bare == "hero@localhost"
+        await until(lambda: l.client_roster["hero@localhost"]["subscription"] == "to")
+        await until(lambda: h.client_roster["leander@localhost"]["subscription"] == "from")
+        with pytest.raises(asyncio.TimeoutError):
+            await recv(h.subscriptions, timeout=0.5)	# hero was not asked
+        # leander gets hero's presence
+        p = await recv(l.presences)
+        while p["from"].bare != "hero@localhost":
+            p = await recv(l.presences)
+        # leander unsubscribes: both rosters drop the subscription
+        l.send_presence(pto="hero@localhost", ptype="unsubscribe")
+        await until(lambda: l.client_roster["hero@localhost"]["subscription"] == "none")
+        await until(lambda: h.client_roster["leander@localhost"]["subscription"] == "none")
+        # subscribe again both ways, then hero removes leander from the roster
+        l.send_presence(pto="hero@localhost", ptype="subscribe")
+        await recv(h.subscriptions)
+        h.send_presence(pto="leander@localhost", ptype="subscribed")
+        h.send_presence(pto="leander@localhost", ptype="subscribe")
+        await until(lambda: l.client_roster["hero@localhost"]["subscription"] == "to")
+        while True:
+            req = await recv(l.subscriptions)
+            if req["type"] == "subscribe":
+                break
+        l.send_presence(pto="hero@localhost", ptype="subscribed")
+        await until(lambda: l.client_roster["hero@localhost"]["subscription"] == "both")
+        await until(lambda: h.client_roster["leander@localhost"]["subscription"] == "both")
+        h.del_roster_item("leander@localhost")
+        await until(lambda: "leander@localhost" not in h.client_roster or
+                    h.client_roster["leander@localhost"]["subscription"] == "remove" or
+                    not h.client_roster["leander@localhost"]["subscription"] in
+                    ("to", "from", "both"))
+        await until(lambda: l.client_roster["hero@localhost"]["subscription"] == "none")
+        await disconnect(h, l)
+
+    arun(scenario())
+
+
+def test_priorities_and_directed_presence(server):
+    for u in ("prio", "prio2"):
+        server.ctl("adduser", u + "@localhost", stdin=PW + "\n")
+
+    async def scenario():
+        a = await connect("prio@localhost/main", PW, server.port)
+        b = await connect("prio@localhost/bot", PW, server.port)
+        s = await connect("prio2@localhost/x", PW, server.port)
+        await online(a, priority=5)
+        await online(b, priority=-1)
+        await online(s)
+        # to the bare JID: only non-negative priorities get it
+        s.send_message(mto="prio@localhost", mbody="for humans", mtype="chat")
+        assert (await recv(a.messages))["body"] == "for humans"
+        with pytest.raises(asyncio.TimeoutError):
+            await recv(b.messages, timeout=0.5)
+        # to the full JID: that resource, whatever its priority
+        s.send_message(mto="prio@localhost/bot", mbody="for the bot", mtype="chat")
+        assert (await recv(b.messages))["body"] == "for the bot"
+        # directed presence (no subscription) reaches the session, and
+        # an unavailable follows when the sender goes away
+        s.send_presence(pto="prio@localhost/main", pstatus="hi")
+        p = await recv(a.presences)
+        while p["from"].bare != "prio2@localhost":
+            p = await recv(a.presences)
+        assert p["status"] == "hi"
+        await disconnect(s)
+        p = await recv(a.presences)
+        while p["from"].bare != "prio2@localhost":
+            p = await recv(a.presences)
+        assert p["type"] == "unavailable"
+        await disconnect(a, b)
+
+    arun(scenario())
