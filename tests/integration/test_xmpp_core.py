@@ -664,3 +664,60 @@ def test_priorities_and_directed_presence(server):
         await disconnect(a, b)
 
     arun(scenario())
+
+
+def test_done_scenario_register_subscribe_chat_offline_restart(server):
+    """The issue's 'done means', in one go with real slixmpp clients."""
+    pw_a, pw_b = "first user's long passphrase", "second user's long passphrase"
+
+    async def register(jid, pw):
+        c = Client(jid, pw, register=True)
+        c.connect(("127.0.0.1", server.port))
+        await asyncio.wait_for(c.registered.wait(), 15)
+        await asyncio.wait_for(c.started.wait(), 15)
+        await disconnect(c)
+
+    async def part1():
+        await register("anna@localhost", pw_a)
+        await register("bert@localhost", pw_b)
+        a = await connect("anna@localhost/laptop", pw_a, server.port)	# STARTTLS
+        b = await connect("bert@localhost/phone", pw_b, server.tls_port, direct_tls=True)
+        await online(a)
+        await online(b)
+        a.send_presence(pto="bert@localhost", ptype="subscribe")
+        assert (await recv(b.subscriptions))["type"] == "subscribe"
+        b.send_presence(pto="anna@localhost", ptype="subscribed")
+        b.send_presence(pto="anna@localhost", ptype="subscribe")
+        while True:
+            p = await recv(a.subscriptions)
+            if p["type"] == "subscribe":
+                break
+        a.send_presence(pto="bert@localhost", ptype="subscribed")
+        await until(lambda: a.client_roster["bert@localhost"]["subscription"] == "both")
+        await until(lambda: b.client_roster["anna@localhost"]["subscription"] == "both")
+        a.send_message(mto="bert@localhost", mbody="online hello", mtype="chat")
+        assert (await recv(b.messages))["body"] == "online hello"
+        await disconnect(b)
+        p = await recv(a.presences)
+        while not (p["from"].bare == "bert@localhost" and p["type"] == "unavailable"):
+            p = await recv(a.presences)
+        a.send_message(mto="bert@localhost", mbody="while you were away", mtype="chat")
+        a.send_message(mto="bert@localhost", mbody="and another one", mtype="chat")
+        await asyncio.sleep(0.5)
+        await disconnect(a)
+
+    arun(part1())
+    server.stop()
+    server.start()
+
+    async def part2():
+        b = await connect("bert@localhost/phone", pw_b, server.tls_port, direct_tls=True)
+        await online(b)
+        got = [await recv(b.messages) for _ in range(2)]
+        assert [m["body"] for m in got] == ["while you were away", "and another one"]
+        assert all(str(m["from"]) == "anna@localhost/laptop" for m in got)
+        assert all(m["delay"]["stamp"] is not None for m in got)
+        assert b.client_roster["anna@localhost"]["subscription"] == "both"
+        await disconnect(b)
+
+    arun(part2())
