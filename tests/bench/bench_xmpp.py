@@ -8,9 +8,8 @@ servers the same way and reads server-side figures from /proc:
   cpu/message   server CPU per delivered 200-byte chat message under a
                 saturating stream, with p50/p99 delivery latency
 
-Printed as absolute figures and as xmpp-core/Prosody ratios.  ejabberd is
-compared too when it is installed (it is not a Debian dependency of the
-build; see deploy/deps.sh).
+Printed as absolute figures and as ratios xmpp-core/other.  ejabberd
+(mnesia storage, a private node and spool) is compared when installed.
 """
 
 import asyncio
@@ -34,6 +33,7 @@ from xmpptest import XmppServer, make_cert  # noqa: E402
 
 N = int(os.environ.get("XMPP_BENCH_SESSIONS", "1000"))
 MSGS = int(os.environ.get("XMPP_BENCH_MESSAGES", "20000"))
+WINDOW = 2000
 PW = "bench horse battery staple 42"
 HDR = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
        "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
@@ -165,10 +165,12 @@ async def bench_server(name, port, pid):
     await asyncio.sleep(0.3)
     body = "x" * 160
     lat = []
+    got = 0
+    progress = asyncio.Event()
     cpu0 = cpu_seconds(pid)
 
     async def reader():
-        got = 0
+        nonlocal got
         buf = b""
         while got < MSGS:
             d = await asyncio.wait_for(rcv.r.read(262144), 60)
@@ -185,10 +187,17 @@ async def bench_server(name, port, pid):
                 if j >= 0:
                     lat.append(now - float(m[j + 8:m.find(b"</thread>")]))
                 got += 1
+            progress.set()
 
     async def writer():
         to = "%s@localhost/rcv" % users[2]
         for i in range(0, MSGS, 100):
+            # at most WINDOW in flight: saturating, yet inside every
+            # server's overload protection (ejabberd drops a session whose
+            # queue passes max_fsm_queue)
+            while i - got > WINDOW:
+                progress.clear()
+                await progress.wait()
             chunk = "".join("<message to='%s' type='chat'><thread>%.6f</thread><body>%s</body>"
                             "</message>" % (to, time.perf_counter(), body)
                             for _ in range(min(100, MSGS - i)))
@@ -274,22 +283,126 @@ def run_prosody():
         shutil.rmtree(d, ignore_errors=True)
 
 
+EJABBERD_YML = """hosts: ["localhost"]
+loglevel: warning
+certfiles: ["{d}/both.pem"]
+registration_timeout: infinity
+auth_method: internal
+auth_password_format: scram
+listen:
+  - port: {port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: true
+    max_stanza_size: 262144
+    backlog: 1024
+access_rules:
+  register:
+    allow: all
+modules:
+  mod_register:
+    ip_access: all
+    access: register
+  mod_roster: {{}}
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_offline: {{}}
+"""
+
+
+def pids_of(pattern):
+    r = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+def run_ejabberd():
+    """ejabberd from Debian (mnesia storage), in a private node and spool."""
+    if shutil.which("ejabberdctl") is None:
+        return None
+    import pwd
+    d = tempfile.mkdtemp(prefix="edge-bench-ejabberd-")
+    crt, key = make_cert(d)
+    with open(os.path.join(d, "both.pem"), "w") as f:
+        f.write(open(crt).read() + open(key).read())
+    port = free_port()
+    node = "edgebench%d@localhost" % os.getpid()
+    with open(os.path.join(d, "ejabberd.yml"), "w") as f:
+        f.write(EJABBERD_YML.format(d=d, port=port))
+    with open(os.path.join(d, "ejabberdctl.cfg"), "w") as f:
+        f.write('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=%s/pid\n' % d)
+    shutil.copy("/etc/ejabberd/inetrc", d)
+    for sub in ("spool", "logs"):
+        os.makedirs(os.path.join(d, sub))
+    pw = pwd.getpwnam("ejabberd")
+    for root, dirs, files in os.walk(d):
+        for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+            os.chown(n, pw.pw_uid, pw.pw_gid)
+    epmd_before = pids_of("epmd")
+    p = subprocess.Popen(["ejabberdctl", "--config-dir", d, "--ctl-config",
+                          os.path.join(d, "ejabberdctl.cfg"), "--config",
+                          os.path.join(d, "ejabberd.yml"), "--spool", os.path.join(d, "spool"),
+                          "--logs", os.path.join(d, "logs"), "--node", node, "foreground"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         # as ejabberd itself: ejabberdctl would su, and su's
+                         # PAM limits cap it at 1024 descriptors
+                         user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                         env=dict(os.environ, HOME=d))
+    beam = []
+    try:
+        import socket
+        for _ in range(300):
+            beam = pids_of("beam.*" + node.split("@")[0])
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                if beam:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        if not beam:
+            raise RuntimeError("ejabberd did not start")
+        return asyncio.run(bench_server("ejabberd", port, beam[0]))
+    finally:
+        for pid in beam:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        for pid in set(pids_of("epmd")) - set(epmd_before):
+            os.kill(pid, 15)	# the epmd this run started
+        if os.environ.get("XMPP_BENCH_KEEP"):
+            print("ejabberd state kept in", d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     results = {"xmpp-core": run_xmpp_core()}
-    try:
-        results["prosody"] = run_prosody()
-    except Exception as e:  # the comparison must not hide our own figures
-        print("prosody: failed: %s" % e)
-        results["prosody"] = None
+    for name, fn in (("prosody", run_prosody), ("ejabberd", run_ejabberd)):
+        try:
+            results[name] = fn()
+        except Exception as e:  # a comparison must not hide our own figures
+            print("%s: failed: %s" % (name, e))
+            results[name] = None
     keys = list(results["xmpp-core"].keys())
-    print("%-18s %12s %12s %10s" % ("N=%d, %d msgs" % (N, MSGS), "xmpp-core", "prosody", "ratio"))
+    print("%-18s %10s %10s %10s %8s %8s" % ("N=%d, %d msgs" % (N, MSGS), "xmpp-core",
+                                            "prosody", "ejabberd", "/prosody", "/ejabberd"))
     for k in keys:
         a = results["xmpp-core"][k]
-        b = results["prosody"][k] if results["prosody"] else None
-        ratio = "%.2f" % (a / b) if b else "-"
-        print("%-18s %12.2f %12s %10s" % (k, a, "%.2f" % b if b else "-", ratio))
-    print("ejabberd: not installed (apt-get install ejabberd to compare)"
-          if shutil.which("ejabberdctl") is None else "ejabberd: comparison not wired yet")
+        row = [a]
+        ratios = []
+        for other in ("prosody", "ejabberd"):
+            b = results[other][k] if results[other] else None
+            row.append(b)
+            ratios.append("%.2f" % (a / b) if b else "-")
+        print("%-18s %10.2f %10s %10s %8s %8s" % (k, a, "%.2f" % row[1] if row[1] else "-",
+                                                 "%.2f" % row[2] if row[2] else "-", *ratios))
+    if results["ejabberd"] is None and shutil.which("ejabberdctl") is None:
+        print("ejabberd: not installed (apt-get install ejabberd to compare)")
 
 
 if __name__ == "__main__":
