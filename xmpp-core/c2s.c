@@ -21,7 +21,7 @@
 #include "crypto.h"
 #include "disco.h"
 #include "hmap.h"
-#include "listen.h"
+#include "accept.h"
 #include "log.h"
 #include "register.h"
 #include "router.h"
@@ -64,7 +64,7 @@ void
 c2s_auth_failed(struct c2s *c)
 {
 	c->auth_failures++;
-	listen_auth_failed(c->ip, c->id);
+	accept_auth_failed(c->ip, c->id);
 }
 
 /* ---- transport: plain fd or TLS ---- */
@@ -170,7 +170,7 @@ c2s_finish(struct c2s *c)
 	close(c->fd);
 	c->fd = -1;
 	nconns--;
-	listen_release(c->ip);
+	accept_release(c->ip);
 	log_debug("c2s %llu: closed", (unsigned long long)c->id);
 	c2s_unref(c);
 }

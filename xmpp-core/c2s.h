@@ -1,5 +1,5 @@
 /*
- * c2s — client connections (accepted by listen.c): the transport (plain
+ * c2s — client connections (accepted by accept.c): the transport (plain
  * fd or TLS over it), stream negotiation
  * (STARTTLS, SASL via auth.c, resource binding) and the output queue.
  *
@@ -87,7 +87,7 @@ struct c2s {
 
 /* Starts the periodic work (idle parser release). */
 void c2s_init(void);
-/* A new connection accepted by listen.c: 0, or -1 (fd not taken). */
+/* A new connection accepted by accept.c: 0, or -1 (fd not taken). */
 int c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
     bool direct_tls, const char *ip, const char *via);
 void c2s_shutdown(void);

@@ -22,7 +22,7 @@
 #include "daemon.h"
 #include "db.h"
 #include "disco.h"
-#include "listen.h"
+#include "accept.h"
 #include "evloop.h"
 #include "log.h"
 #include "router.h"
@@ -114,7 +114,7 @@ on_term(struct ev_loop *loop, int signo, void *data)
 		return;
 	log_notice("%s: shutting down", strsignal(signo));
 	daemon_notify("STOPPING=1");
-	listen_close();
+	accept_close();
 	c2s_shutdown();
 	control_shutdown();
 	stop_deadline = ev_now(loop) + STOP_GRACE_MS;
@@ -172,7 +172,7 @@ main(int argc, char **argv)
 		fatal("tls: %s", err);
 	if ((srv.loop = ev_loop_new()) == NULL)
 		fatal("event loop: %s", strerror(errno));
-	if (listen_open(err, sizeof(err)) == -1)
+	if (accept_open(err, sizeof(err)) == -1)
 		fatal("%s", err);
 	if (srv.cfg->control_socket &&
 	    control_listen(srv.cfg->control_socket, err, sizeof(err)) == -1)
@@ -197,7 +197,7 @@ main(int argc, char **argv)
 	if (ev_run(srv.loop) == -1)
 		log_err("event loop: %s", strerror(errno));
 	db_free(srv.db);
-	listen_cleanup();
+	accept_cleanup();
 	router_cleanup();
 	tls_server_free(srv.tls);
 	ev_loop_free(srv.loop);

@@ -1,7 +1,7 @@
 /*
- * listen — listeners and per-address limits.  See listen.h.
+ * accept — listeners and per-address limits.  See accept.h.
  */
-#include "listen.h"
+#include "accept.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -59,7 +59,7 @@ ip_maybe_free(const char *ip, struct ipinfo *i)
 }
 
 void
-listen_release(const char *ip)
+accept_release(const char *ip)
 {
 	struct ipinfo *i = ip_get(ip, false);
 
@@ -70,7 +70,7 @@ listen_release(const char *ip)
 }
 
 void
-listen_auth_failed(const char *ip, uint64_t conn_id)
+accept_auth_failed(const char *ip, uint64_t conn_id)
 {
 	struct ipinfo *i = ip_get(ip, false);
 	uint64_t now = ev_now(srv.loop);
@@ -119,7 +119,7 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	i->conns++;
 	if (c2s_accept(fd, ss, sl, l->direct_tls, ip, l->name) == -1) {
 		close(fd);
-		listen_release(ip);
+		accept_release(ip);
 	}
 }
 
@@ -169,7 +169,7 @@ listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t err
 }
 
 int
-listen_open(char *err, size_t errlen)
+accept_open(char *err, size_t errlen)
 {
 	const struct xmpp_config *cfg = srv.cfg;
 
@@ -186,7 +186,7 @@ listen_open(char *err, size_t errlen)
 }
 
 void
-listen_close(void)
+accept_close(void)
 {
 	for (size_t k = 0; k < nlisteners; k++) {
 		ev_io_stop(srv.loop, &listeners[k].io);
@@ -196,12 +196,12 @@ listen_close(void)
 }
 
 void
-listen_cleanup(void)
+accept_cleanup(void)
 {
 	struct hmap_ent *e;
 	size_t i;
 
-	listen_close();
+	accept_close();
 	for (e = hmap_first(&ips, &i); e; e = hmap_next(&ips, e, &i))
 		free(e->val);
 	hmap_free(&ips);
