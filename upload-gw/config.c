@@ -429,7 +429,7 @@ upload_config_load(const char *path, struct conf_err *e)
 	c->fsync = true;
 	c->log_level = LOG_LVL_INFO;
 	c->max_connections = 1024;
-	c->max_connections_per_ip = 64;
+	c->max_connections_per_ip = 0;	/* off: behind nginx every peer is 127.0.0.1 */
 	c->connection_timeout = 60;
 	c->shutdown_timeout = 5;
 	c->connection_memory = 256 * 1024;
