@@ -529,7 +529,21 @@ def test_check_config_good_and_bad(tmp_path):
     assert r.returncode == 1 and "c.toml:2: secret_file:" in r.stderr, r.stderr
 
 
-def test_unknown_key_is_found_case_insensitively(tmp_path):
+def test_example_config_checks(tmp_path):
+    # deploy/upload-gw.toml.example, with its paths pointed at tmp_path.
+    from edgetest import REPO
+    text = open(os.path.join(REPO, "deploy", "upload-gw.toml.example")).read()
+    sec = tmp_path / "secret"
+    sec.write_text("abc\n")
+    os.chmod(str(sec), 0o600)
+    text = text.replace("/etc/upload-gw/secret", str(sec))
+    conf = tmp_path / "c.toml"
+    conf.write_text(text)
+    r = run([binary("upload-gw"), "-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+
+
+def test_keys_match_ignoring_case(tmp_path):
     conf = tmp_path / "c.toml"
     conf.write_text('LISTENPORT = "127.0.0.1:1"\nSECRET = "x"\nstoredir = "/s"\n'
                     'uploadsubdir = "upload/"\nunixsocket = false\n')
