@@ -653,3 +653,29 @@ def test_sigterm_during_upload(tmp_path):
     s.close()
     assert g.files() == []
     assert "upload aborted, discarded" in log or "shutdown" in log
+
+
+def test_connection_limits_and_timeout(tmp_path):
+    g = Gw(tmp_path, extra='max_connections_per_ip = 2\nconnection_timeout = "1s"')
+    try:
+        a = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        b = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        time.sleep(0.2)
+        c = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        # The third connection from this address is closed unanswered.
+        c.sendall(b"GET /upload/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            assert c.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        c.close()
+        # Idle connections are closed after connection_timeout.
+        t0 = time.time()
+        assert a.recv(100) == b""
+        assert time.time() - t0 < 4
+        a.close()
+        b.close()
+        time.sleep(0.2)
+        assert g.get("x")[0] == 404
+    finally:
+        g.stop()
