@@ -278,3 +278,19 @@ masquerade = true
         assert got.get("port") == 5223 and got["peer"] == peer, got
     # the host's own unforwarded service still answers
     assert lab.probe("client", "tcp", nl.WEB4, 8080).get("port") == 8080
+
+
+def test_deploy_example_reproduces_seed(lab, conf):
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "deploy", "portmap.toml")
+    r = run([binary("portmap"), "-c", example, "-t"])
+    assert r.returncode == 0, r.stderr
+    assert ('ip daddr 192.0.2.137 th dport 443 counter dnat ip to '
+            '192.0.2.136:5223 comment "xmpps"') in r.stdout
+    assert ('ip6 daddr 2001:db8:50e:1::254 th dport 443 counter dnat ip6 to '
+            '[2001:db8:50e:1::251]:3443 comment "turns"') in r.stdout
+    assert "snat" not in r.stdout and "masquerade" not in r.stdout
+    path = conf + ".example.nft"
+    with open(path, "w") as f:
+        f.write(r.stdout)
+    lab.ex("xmpp", "nft", "-c", "-f", path)

@@ -204,3 +204,11 @@ dns_timeout = "1s"
         log = d.stop()
     assert tables(lab) == [], log
     assert "Sanitizer" not in log
+
+
+def test_deploy_example_config_is_valid():
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "deploy", "dumbclient-redirect.toml")
+    r = run([binary("dumbclient-redirect"), "-c", example, "-t"])
+    assert r.returncode == 0, r.stderr
+    assert "example.org" in r.stdout
