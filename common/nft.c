@@ -769,13 +769,46 @@ note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 		res->first = a;
 }
 
+/* Matches one ack to its message; true when the batch as a whole failed. */
+static bool
+handle_acks(struct nft_batch *b, struct nft_result *res, const char *buf,
+    int left)
+{
+	const struct nlmsghdr *nlh;
+	bool whole = false;
+
+	for (nlh = (const struct nlmsghdr *)(const void *)buf;
+	    mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		const struct nlmsgerr *e;
+
+		if (nlh->nlmsg_type != NLMSG_ERROR ||
+		    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			continue;
+		e = mnl_nlmsg_get_payload(nlh);
+		if (nlh->nlmsg_seq < b->seq0 ||
+		    nlh->nlmsg_seq > b->seq0 + b->nmsg + 1)
+			continue;	/* stale, from an earlier request */
+		note_ack(b, res, nlh->nlmsg_seq, -e->error);
+		/* An ack for BEGIN or END: the batch as a whole was refused. */
+		if ((nlh->nlmsg_seq == b->seq0 ||
+		    nlh->nlmsg_seq == b->seq0 + b->nmsg + 1) && e->error != 0)
+			whole = true;
+	}
+	return whole;
+}
+
+#define ACK_VEC 64
+#define ACK_BUF 1024	/* one ack: header + nlmsgerr + extack text */
+
 int
 nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 {
 	int fd = mnl_socket_get_fd(s->nl);
-	char rbuf[MNL_SOCKET_BUFFER_SIZE * 4];
-	bool begin_failed = false;
-	ssize_t n;
+	char bufs[ACK_VEC][ACK_BUF];
+	struct mmsghdr mv[ACK_VEC];
+	struct iovec iov[ACK_VEC];
+	bool whole = false;
+	int i, n;
 
 	memset(res, 0, sizeof(*res));
 	if (!b->ended || b->oom) {
@@ -791,18 +824,29 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 		    strerror(errno));
 		return -1;
 	}
-	while (res->acked < b->nmsg && !begin_failed) {
-		const struct nlmsghdr *nlh;
-		int rc = wait_readable(fd, NFT_ACK_TIMEOUT_MS), left;
-
-		if (rc <= 0) {
-			snprintf(res->msg, sizeof(res->msg),
-			    "netlink: %s after %u of %u acks",
-			    rc == 0 ? "timed out" : strerror(errno),
-			    res->acked, b->nmsg);
-			return -1;
+	/* One ack per datagram: take up to ACK_VEC of them per system call. */
+	while (res->acked < b->nmsg && !whole) {
+		memset(mv, 0, sizeof(mv));
+		for (i = 0; i < ACK_VEC; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = ACK_BUF;
+			mv[i].msg_hdr.msg_iov = &iov[i];
+			mv[i].msg_hdr.msg_iovlen = 1;
 		}
-		if ((n = recv(fd, rbuf, sizeof(rbuf), 0)) < 0) {
+		n = recvmmsg(fd, mv, ACK_VEC, MSG_DONTWAIT, NULL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_readable(fd, NFT_ACK_TIMEOUT_MS);
+
+			if (rc <= 0) {
+				snprintf(res->msg, sizeof(res->msg),
+				    "netlink: %s after %u of %u acks",
+				    rc == 0 ? "timed out" : strerror(errno),
+				    res->acked, b->nmsg);
+				return -1;
+			}
+			continue;
+		}
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(res->msg, sizeof(res->msg),
@@ -811,27 +855,9 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 			    res->acked, b->nmsg);
 			return -1;
 		}
-		left = (int)n;
-		for (nlh = (const struct nlmsghdr *)(void *)rbuf;
-		    mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			const struct nlmsgerr *e;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			if (nlh->nlmsg_seq < b->seq0 ||
-			    nlh->nlmsg_seq > b->seq0 + b->nmsg + 1)
-				continue;	/* stale, from an earlier request */
-			if (nlh->nlmsg_seq == b->seq0 ||
-			    nlh->nlmsg_seq == b->seq0 + b->nmsg + 1) {
-				/* The batch as a whole was refused. */
-				note_ack(b, res, nlh->nlmsg_seq, -e->error);
-				begin_failed = e->error != 0;
-				continue;
-			}
-			note_ack(b, res, nlh->nlmsg_seq, -e->error);
-		}
+		for (i = 0; i < n; i++)
+			if (handle_acks(b, res, bufs[i], (int)mv[i].msg_len))
+				whole = true;
 	}
 	return res->nerr ? -1 : 0;
 }

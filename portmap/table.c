@@ -148,30 +148,35 @@ sysctl_on(const char *path, const char *name, const char *why)
 static int
 enable_forwarding(const struct portmap_conf *c)
 {
-	bool done4 = false, done6 = false;
+	const char *path[2] = { "/proc/sys/net/ipv4/ip_forward",
+	    "/proc/sys/net/ipv6/conf/all/forwarding" };
+	const char *name[2] = { "net.ipv4.ip_forward",
+	    "net.ipv6.conf.all.forwarding" };
+	struct nft_ip last[2];
+	bool done[2] = { false, false };
 	char why[256], a[64];
 	size_t i;
+	int k;
 
+	memset(last, 0, sizeof(last));
 	for (i = 0; i < c->nfwd; i++) {
 		const struct forward *f = &c->fwd[i];
+		const struct nft_ip *to[2] = { &f->to4, &f->to6 };
 
-		if (!done4 && f->to4.family && !is_local(&f->to4)) {
+		for (k = 0; k < 2; k++) {
+			/* Many forwards share a destination: test it once. */
+			if (done[k] || to[k]->family == 0 ||
+			    nft_ip_equal(to[k], &last[k]))
+				continue;
+			last[k] = *to[k];
+			if (is_local(to[k]))
+				continue;
 			snprintf(why, sizeof(why), "forward \"%s\" sends to %s "
 			    "on another host", f->name,
-			    nft_ip_format(&f->to4, a, sizeof(a)));
-			if (sysctl_on("/proc/sys/net/ipv4/ip_forward",
-			    "net.ipv4.ip_forward", why) < 0)
+			    nft_ip_format(to[k], a, sizeof(a)));
+			if (sysctl_on(path[k], name[k], why) < 0)
 				return -1;
-			done4 = true;
-		}
-		if (!done6 && f->to6.family && !is_local(&f->to6)) {
-			snprintf(why, sizeof(why), "forward \"%s\" sends to %s "
-			    "on another host", f->name,
-			    nft_ip_format(&f->to6, a, sizeof(a)));
-			if (sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding",
-			    "net.ipv6.conf.all.forwarding", why) < 0)
-				return -1;
-			done6 = true;
+			done[k] = true;
 		}
 	}
 	return 0;
