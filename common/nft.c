@@ -42,6 +42,8 @@
 #define NFT_MSG_ROOM 8192
 /* How long the kernel may take to answer a batch or a dump. */
 #define NFT_ACK_TIMEOUT_MS 30000
+/* Receive buffer for dumps: the kernel fills up to 32 KiB per datagram. */
+#define NFT_DUMP_BUF 32768
 
 /* --- addresses ---------------------------------------------------------- */
 
@@ -769,9 +771,8 @@ note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 		res->first = a;
 }
 
-/* Matches one ack to its message; true when the batch as a whole failed. */
-static bool
-handle_acks(struct nft_batch *b, struct nft_result *res, const char *buf,
+bool
+nft_batch_acks(struct nft_batch *b, struct nft_result *res, const void *buf,
     int left)
 {
 	const struct nlmsghdr *nlh;
@@ -856,7 +857,7 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 			return -1;
 		}
 		for (i = 0; i < n; i++)
-			if (handle_acks(b, res, bufs[i], (int)mv[i].msg_len))
+			if (nft_batch_acks(b, res, bufs[i], (int)mv[i].msg_len))
 				whole = true;
 	}
 	return res->nerr ? -1 : 0;
@@ -882,7 +883,7 @@ request(struct nft_sess *s, char *buf, const struct nlmsghdr *nlh,
 				errno = ETIMEDOUT;
 			return -1;
 		}
-		if ((n = mnl_socket_recvfrom(s->nl, buf, MNL_SOCKET_BUFFER_SIZE)) < 0)
+		if ((n = mnl_socket_recvfrom(s->nl, buf, NFT_DUMP_BUF)) < 0)
 			return -1;
 		rc = mnl_cb_run(buf, (size_t)n, seq, s->portid, cb, data);
 		if (rc <= MNL_CB_STOP)
@@ -906,7 +907,7 @@ gen_cb(const struct nlmsghdr *nlh, void *data)
 int
 nft_genid(struct nft_sess *s, uint32_t *out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct nlmsghdr *nlh;
 
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
@@ -927,7 +928,7 @@ ignore_cb(const struct nlmsghdr *nlh, void *data)
 static int
 table_exists(struct nft_sess *s, const char *table)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 
@@ -1032,7 +1033,7 @@ nft_table_rules(struct nft_sess *s, const char *table,
     struct nft_live_rule **out, size_t *n, uint32_t *genid, char *err,
     size_t errlen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct dump d;
 	int attempt;
 

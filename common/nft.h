@@ -180,6 +180,15 @@ uint32_t nft_next_seq(struct nft_sess *s, uint32_t count);
 int nft_batch_send(struct nft_sess *s, struct nft_batch *b,
     struct nft_result *res);
 
+/*
+ * Matches the acks in one received datagram to the batch's messages (by
+ * sequence number, so to their tags), counting them into res.  True when
+ * the kernel refused the batch as a whole (an error for BEGIN or END).
+ * Used by nft_batch_send; public for the unit tests.
+ */
+bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
+    const void *buf, int len);
+
 /* Ruleset generation id.  0, or -1 with errno. */
 int nft_genid(struct nft_sess *s, uint32_t *out);
 

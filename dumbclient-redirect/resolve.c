@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <resolv.h>
 #include <signal.h>
@@ -25,6 +26,8 @@
 #include "log.h"
 
 #define ANSWER_MAX 4096
+/* How long stopping waits for a lookup in flight. */
+#define RESOLVE_STOP_WAIT_MS 5000
 
 void
 resolve_req_from_conf(const struct redirect_conf *c, struct resolve_req *req)
@@ -362,16 +365,31 @@ resolver_start(struct resolver *r, const struct resolve_req *req)
 void
 resolver_free(struct resolver *r)
 {
+	struct pollfd p;
 	struct job *j;
 
 	if (r == NULL)
 		return;
+	ev_io_stop(r->loop, &r->io);
 	if (r->job) {
+		/*
+		 * The worker stops after its current query; with several
+		 * slow nameservers that can still take a while, and stopping
+		 * must stay within systemd's 10 s: wait RESOLVE_STOP_WAIT_MS,
+		 * then leave the thread to finish on its own (only at exit).
+		 */
 		atomic_store(&r->stop, true);
-		if ((j = collect(r)) != NULL)	/* blocks until it is done */
+		p.fd = r->pipe[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, RESOLVE_STOP_WAIT_MS) != 1) {
+			pthread_detach(r->job->th);
+			log_warn("DNS lookup still running at exit; not waiting "
+			    "for it");
+			return;	/* the worker still uses r and its pipe */
+		}
+		if ((j = collect(r)) != NULL)
 			free(j);
 	}
-	ev_io_stop(r->loop, &r->io);
 	close(r->pipe[0]);
 	close(r->pipe[1]);
 	free(r);

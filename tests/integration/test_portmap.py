@@ -294,3 +294,37 @@ def test_deploy_example_reproduces_seed(lab, conf):
     with open(path, "w") as f:
         f.write(r.stdout)
     lab.ex("xmpp", "nft", "-c", "-f", path)
+
+
+def test_without_cap_net_admin_nothing_changes(lab, conf):
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    before = lab.nft("xmpp", "list", "ruleset")
+    os.chmod(os.path.dirname(conf), 0o755)   # readable for nobody
+    os.chmod(conf, 0o644)
+    r = run(["ip", "netns", "exec", lab.ns["xmpp"], "setpriv",
+             "--reuid=65534", "--regid=65534", "--clear-groups",
+             "--inh-caps=-all", "--bounding-set=-all",
+             binary("portmap"), "-c", conf, "flush"])
+    assert r.returncode == 1, r.stderr
+    assert "Operation not permitted" in r.stderr
+    assert "CAP_NET_ADMIN" in r.stderr
+    assert lab.nft("xmpp", "list", "ruleset") == before
+
+
+def test_thousand_forwards_apply_and_show(lab, conf):
+    path = conf + ".big"
+    with open(path, "w") as f:
+        for i in range(1000):
+            f.write('[[forward]]\nname = "f%d"\nprotocols = ["tcp", "udp"]\n'
+                    'listen = ["%s"]\nport = %d\nto = ["%s"]\nto_port = %d\n\n'
+                    % (i, nl.XMPPS4, 10000 + i, nl.XMPP4, 20000 + i))
+    r = portmap(lab, "xmpp", path, "apply")
+    assert r.returncode == 0, r.stderr
+    assert "1000 forwards, 4000 rules installed" in r.stderr
+    r = portmap(lab, "xmpp", path, "show")
+    assert r.returncode == 0, r.stderr
+    rows = [l.split() for l in r.stdout.splitlines()[2:]]
+    assert len(rows) == 4000
+    assert {n for c, n, p, b in rows} == {"f%d" % i for i in range(1000)}
+    assert lab.nft("xmpp", "list", "table", "inet", "portmap").count("dnat ip to") == 4000
+    assert portmap(lab, "xmpp", path, "flush").returncode == 0

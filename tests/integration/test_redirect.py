@@ -181,6 +181,11 @@ min_ttl = "1s"
 retry = "1s"
 dns_timeout = "1s"
 """ % (nl.WEB4, nl.WEB6))
+    # --once resolves synchronously and installs
+    r = redirect(lab, conf, "--once")
+    assert r.returncode == 0, r.stderr
+    assert reaches(lab, nl.WEB4, 5222, nl.XMPP4)[0]
+    assert reaches(lab, nl.WEB6, 5269, nl.XMPP6)[0]
     d = daemon(lab, conf)
     try:
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP4))
