@@ -206,15 +206,17 @@ redirect_target_equal(const struct redirect_target *a,
 const char *
 redirect_target_str(const struct redirect_target *t, char *buf, size_t len)
 {
-	char a[4][64];
 	const struct nft_ip *v[4] = { &t->client4, &t->client6, &t->server4,
 	    &t->server6 };
+	char a[4][64];
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		a[i][0] = '\0';
 		if (v[i]->family)
 			nft_ip_format(v[i], a[i], sizeof(a[i]));
-		else
-			snprintf(a[i], sizeof(a[i]), "-");
-	snprintf(buf, len, "c2s %s %s, s2s %s %s", a[0], a[1], a[2], a[3]);
+	}
+	snprintf(buf, len, "c2s %s%s%s, s2s %s%s%s",
+	    a[0][0] || a[1][0] ? a[0] : "none", a[0][0] && a[1][0] ? " " : "", a[1],
+	    a[2][0] || a[3][0] ? a[2] : "none", a[2][0] && a[3][0] ? " " : "", a[3]);
 	return buf;
 }

@@ -277,5 +277,12 @@ TEST(redirect_target_compare)
 	nft_ip_parse("192.0.2.2", &b.server4);
 	CHECK(!redirect_target_equal(&a, &b));
 	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
-	    "c2s 192.0.2.1 -, s2s 192.0.2.2 -");
+	    "c2s 192.0.2.1, s2s 192.0.2.2");
+	nft_ip_parse("2001:db8::1", &b.client6);
+	memset(&b.server4, 0, sizeof(b.server4));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 192.0.2.1 2001:db8::1, s2s none");
+	memset(&b.client4, 0, sizeof(b.client4));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 2001:db8::1, s2s none");
 }
