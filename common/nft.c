@@ -924,9 +924,8 @@ ignore_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* 1 if table exists, 0 if not, -1 with errno. */
-static int
-table_exists(struct nft_sess *s, const char *table)
+int
+nft_table_exists(struct nft_sess *s, const char *table)
 {
 	char buf[NFT_DUMP_BUF];
 	struct nftnl_table *t;
@@ -1050,7 +1049,7 @@ nft_table_rules(struct nft_sess *s, const char *table,
 			    strerror(errno));
 			return -1;
 		}
-		if ((rc = table_exists(s, table)) <= 0) {
+		if ((rc = nft_table_exists(s, table)) <= 0) {
 			if (rc == 0)
 				return 1;
 			snprintf(err, errlen, "reading table: %s", strerror(errno));

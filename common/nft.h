@@ -192,6 +192,9 @@ bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
 /* Ruleset generation id.  0, or -1 with errno. */
 int nft_genid(struct nft_sess *s, uint32_t *out);
 
+/* Does table (family inet) exist?  1 yes, 0 no, -1 with errno. */
+int nft_table_exists(struct nft_sess *s, const char *table);
+
 /* One rule as read back from the kernel. */
 struct nft_live_rule {
 	char chain[64];

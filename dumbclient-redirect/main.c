@@ -148,6 +148,12 @@ on_resolved(const struct resolve_res *res, void *data)
 	st->failing = false;
 	log_debug("DNS: c2s %s, s2s %s, ttl %u", res->client_host,
 	    res->server_host, res->ttl);
+	if (st->installed && redirect_target_equal(&st->current, &res->target) &&
+	    nft_table_exists(&st->nft, c->table) == 0) {
+		log_warn("table inet %s was removed by someone else; "
+		    "installing it again", c->table);
+		st->installed = false;
+	}
 	if (!st->installed || !redirect_target_equal(&st->current, &res->target)) {
 		if (install(st, &res->target) < 0) {
 			ev_timer_start(st->loop, &st->timer, c->retry * 1000);

@@ -215,38 +215,74 @@ portmap_flush(const struct portmap_conf *c)
 	return 0;
 }
 
+/* Does the live table hold exactly the rules the config asks for? */
+static bool
+live_matches(const struct nft_live_rule *v, size_t n,
+    const struct nft_rulespec *want, size_t nwant)
+{
+	size_t i;
+
+	if (n != nwant)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].chain, want[i].chain) != 0 ||
+		    strcmp(v[i].comment, want[i].comment) != 0 || !v[i].has_counter)
+			return false;
+	return true;
+}
+
 int
 portmap_show(const struct portmap_conf *c, FILE *out)
 {
 	struct nft_live_rule *v = NULL;
+	struct nft_rulespec *want = NULL;
 	struct nft_sess s;
-	char err[256];
+	char err[256], text[1024];
 	uint32_t genid = 0;
-	size_t n = 0, i;
+	size_t n = 0, nwant = 0, i;
+	bool same;
 	int rc;
 
-	if (open_session(&s) < 0)
+	if (portmap_rules(c, &want, &nwant) < 0) {
+		log_err("out of memory");
 		return -1;
+	}
+	if (open_session(&s) < 0) {
+		free(want);
+		return -1;
+	}
 	rc = nft_table_rules(&s, c->table, &v, &n, &genid, err, sizeof(err));
 	nft_close(&s);
-	if (rc < 0) {
-		log_err("%s", err);
+	if (rc != 0) {
+		if (rc < 0)
+			log_err("%s", err);
+		else
+			log_err("table inet %s is not installed (run portmap "
+			    "apply)", c->table);
+		free(want);
 		return -1;
 	}
-	if (rc == 1) {
-		log_err("table inet %s is not installed (run portmap apply)",
-		    c->table);
-		return -1;
-	}
-	fprintf(out, "# table inet %s, ruleset generation %u\n", c->table, genid);
-	fprintf(out, "%-12s %-24s %12s %14s\n", "chain", "forward", "packets",
-	    "bytes");
+	/*
+	 * Rules come back chain by chain in the order they were added, which
+	 * is the order portmap_rules() produces: when chain and comment agree
+	 * everywhere, print each rule's text next to its counters.
+	 */
+	same = live_matches(v, n, want, nwant);
+	fprintf(out, "# table inet %s, ruleset generation %u, %zu rules%s\n",
+	    c->table, genid, n, same ? "" : "; DIFFERS from the configuration "
+	    "(run portmap apply)");
+	fprintf(out, "%-12s %-20s %12s %14s%s\n", "chain", "forward", "packets",
+	    "bytes", same ? "  rule" : "");
 	for (i = 0; i < n; i++)
-		fprintf(out, "%-12s %-24s %12llu %14llu\n", v[i].chain,
+		fprintf(out, "%-12s %-20s %12llu %14llu%s%s\n", v[i].chain,
 		    v[i].comment[0] ? v[i].comment : "-",
 		    (unsigned long long)v[i].packets,
-		    (unsigned long long)v[i].bytes);
+		    (unsigned long long)v[i].bytes, same ? "  " : "",
+		    same ? nft_rule_format(&want[i], text, sizeof(text)) : "");
+	if (!same)
+		log_warn("table inet %s differs from %s", c->table, c->file);
 	free(v);
+	free(want);
 	return 0;
 }
 

@@ -152,8 +152,13 @@ def test_seed_forwards_carry_tcp_and_udp_v4_v6(lab, conf):
     # show reads the live rules back with their counters
     r = portmap(lab, "xmpp", conf, "show")
     assert r.returncode == 0, r.stderr
-    rows = [l.split() for l in r.stdout.splitlines() if not l.startswith("#")][1:]
+    assert "DIFFERS" not in r.stdout
+    rows = [l.split(None, 4) for l in r.stdout.splitlines() if not l.startswith("#")][1:]
     assert len(rows) == 12
+    assert rows[0][4] == ('meta nfproto ipv4 meta l4proto tcp ip daddr %s th dport '
+                          '443 counter dnat ip to %s:5223 comment "xmpps"'
+                          % (nl.XMPPS4, nl.XMPP4))
+    rows = [row[:4] for row in rows]
     pre = {(c, n): int(p) for c, n, p, b in rows if c == "prerouting"}
     assert pre[("prerouting", "xmpps")] >= 1
     assert pre[("prerouting", "turn-udp")] >= 1
@@ -174,6 +179,10 @@ def test_foreign_table_untouched_and_apply_idempotent(lab, conf):
     assert sorted(tables(lab, "xmpp")) == ["inet foreign", "inet portmap",
                                            "ip legacy"]
     assert lab.nft("xmpp", "list", "table", "inet", "foreign") == foreign
+    # show notices a table changed behind portmap's back
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "prerouting", "counter")
+    r = portmap(lab, "xmpp", conf, "show")
+    assert r.returncode == 0 and "DIFFERS" in r.stdout and "differs" in r.stderr
     r = portmap(lab, "xmpp", conf, "flush")
     assert r.returncode == 0, r.stderr
     assert sorted(tables(lab, "xmpp")) == ["inet foreign", "ip legacy"]
@@ -323,7 +332,7 @@ def test_thousand_forwards_apply_and_show(lab, conf):
     assert "1000 forwards, 4000 rules installed" in r.stderr
     r = portmap(lab, "xmpp", path, "show")
     assert r.returncode == 0, r.stderr
-    rows = [l.split() for l in r.stdout.splitlines()[2:]]
+    rows = [l.split()[:4] for l in r.stdout.splitlines()[2:]]
     assert len(rows) == 4000
     assert {n for c, n, p, b in rows} == {"f%d" % i for i in range(1000)}
     assert lab.nft("xmpp", "list", "table", "inet", "portmap").count("dnat ip to") == 4000

@@ -195,6 +195,10 @@ dns_timeout = "1s"
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
         wait_for(lambda: reaches(lab, nl.WEB6, 5269, nl.XMPP_ALT6))
         assert "redirecting to c2s %s" % nl.XMPP_ALT4 in d.log()
+        # someone deletes our table: the next refresh puts it back
+        lab.ex("web", "nft", "delete", "table", "inet", "dumbclient_redirect")
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
+        assert "was removed by someone else" in d.log()
         # DNS goes away: the last good rules stay, logged once
         lab.kill(dns)
         time.sleep(4.5)
