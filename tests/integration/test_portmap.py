@@ -337,3 +337,19 @@ def test_thousand_forwards_apply_and_show(lab, conf):
     assert {n for c, n, p, b in rows} == {"f%d" % i for i in range(1000)}
     assert lab.nft("xmpp", "list", "table", "inet", "portmap").count("dnat ip to") == 4000
     assert portmap(lab, "xmpp", path, "flush").returncode == 0
+
+
+def test_forward_without_listen_catches_only_local_addresses(lab, conf):
+    path = conf + ".any"
+    with open(path, "w") as f:
+        f.write('[[forward]]\nname = "any"\nport = 8000\nto = ["%s", "%s"]\n'
+                'to_port = 5223\n' % (nl.XMPP4, nl.XMPP6))
+    r = portmap(lab, "xmpp", path, "apply")
+    assert r.returncode == 0, r.stderr
+    for addr in (nl.XMPPS4, nl.TURN6, nl.XMPP_ALT4):
+        assert lab.probe("client", "tcp", addr, 8000).get("port") == 5223, addr
+        assert lab.probe("xmpp", "tcp", addr, 8000).get("port") == 5223, addr
+    # the host's own connections to other hosts are left alone
+    got = lab.probe("xmpp", "tcp", nl.WEB4, 8000, timeout=1)
+    assert "error" in got, got
+    assert lab.probe("xmpp", "tcp", nl.WEB6, 8080).get("port") == 8080

@@ -221,3 +221,14 @@ def test_deploy_example_config_is_valid():
     r = run([binary("dumbclient-redirect"), "-c", example, "-t"])
     assert r.returncode == 0, r.stderr
     assert "example.org" in r.stdout
+
+
+def test_without_listen_only_local_addresses(lab, tmp):
+    conf = write(os.path.join(tmp, "any.toml"),
+                 'ports = ["5222"]\ntarget = ["%s", "%s"]\n' % (nl.XMPP4, nl.XMPP6))
+    r = redirect(lab, conf, "--once")
+    assert r.returncode == 0, r.stderr
+    assert reaches(lab, nl.WEB4, 5222, nl.XMPP4)[0]
+    assert reaches(lab, nl.WEB6, 5222, nl.XMPP6)[0]
+    assert "fib daddr type local" in lab.nft("web", "list", "table", "inet",
+                                             "dumbclient_redirect")
