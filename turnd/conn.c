@@ -1,0 +1,382 @@
+/*
+ * conn — TCP/TLS connections.  See conn.h.
+ */
+#include "conn.h"
+#include "alloc.h"
+#include "config.h"
+#include "log.h"
+#include "relay.h"
+#include "stun.h"
+#include "tlsconn.h"
+#include "turn.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RBUF_INIT	2048
+#define FRAME_MAX	(STUN_HDR_LEN + 0xFFFF + 3)
+
+struct conn {
+	struct turnd *td;
+	struct conn *prev, *next;
+	int fd;
+	struct ev_io io;
+	struct ev_timer idle;
+	struct ev_defer closer;
+	struct client_ep ep;
+	struct alloc *alloc;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	uint8_t *wbuf;
+	size_t woff, wlen;
+	struct tlsconn *tls;
+	bool dead;
+};
+
+static void conn_close(struct conn *c);
+
+static void
+closer_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	(void)loop;
+	conn_close(d->data);
+}
+
+static void
+kill_later(struct conn *c)
+{
+	if (!c->dead) {
+		c->dead = true;
+		ev_defer(c->td->loop, &c->closer);
+	}
+}
+
+static void
+idle_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct conn *c = t->data;
+	char cs[64];
+
+	(void)loop;
+	log_info("closing idle %s connection from %s",
+	    c->ep.tp == TP_TLS ? "TLS" : "TCP", sa_str(&c->ep.addr.sa, cs, sizeof(cs)));
+	conn_close(c);
+}
+
+static void
+update_events(struct conn *c)
+{
+	uint32_t ev = EPOLLIN;
+
+	if (c->wlen > 0 || (c->tls != NULL && tlsconn_wants_write(c->tls)))
+		ev |= EPOLLOUT;
+	if (c->io.events != ev || !c->io.active)
+		ev_io_start(c->td->loop, &c->io, ev);
+}
+
+/* Raw I/O through TLS when present: >0 bytes, 0 would block, -1 closed. */
+static ssize_t
+io_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return tlsconn_read(c->tls, buf, len);
+	n = read(c->fd, buf, len);
+	if (n > 0)
+		return n;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	return -1;
+}
+
+static ssize_t
+io_write(struct conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return tlsconn_write(c->tls, buf, len);
+	n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	return -1;
+}
+
+static int
+flush_wbuf(struct conn *c)
+{
+	while (c->wlen > 0) {
+		ssize_t n = io_write(c, c->wbuf + c->woff, c->wlen);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		c->woff += (size_t)n;
+		c->wlen -= (size_t)n;
+	}
+	if (c->wlen == 0)
+		c->woff = 0;
+	return 0;
+}
+
+int
+conn_send(struct conn *c, const void *buf, size_t len, bool control)
+{
+	size_t cap = c->td->cfg->tcp_buffer;
+	ssize_t n = 0;
+
+	if (c->dead)
+		return -1;
+	if (c->wlen == 0) {
+		n = io_write(c, buf, len);
+		if (n < 0) {
+			kill_later(c);
+			return -1;
+		}
+		if ((size_t)n == len) {
+			if (c->tls != NULL)
+				update_events(c);
+			return 0;
+		}
+	}
+	if (c->wbuf == NULL && (c->wbuf = malloc(cap)) == NULL) {
+		kill_later(c);
+		return -1;
+	}
+	if (c->woff + c->wlen + (len - (size_t)n) > cap && c->woff > 0) {
+		memmove(c->wbuf, c->wbuf + c->woff, c->wlen);
+		c->woff = 0;
+	}
+	if (c->wlen + (len - (size_t)n) > cap) {
+		if (n > 0 || control) {
+			/* A partly written frame cannot be dropped. */
+			kill_later(c);
+			return -1;
+		}
+		c->td->stats.dropped++;
+		return -1;
+	}
+	memcpy(c->wbuf + c->woff + c->wlen, (const uint8_t *)buf + n, len - (size_t)n);
+	c->wlen += len - (size_t)n;
+	update_events(c);
+	return 0;
+}
+
+/* Handles every complete frame in rbuf; -1 if the stream is garbage. */
+static int
+process_frames(struct conn *c)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	while (!c->dead && c->rlen - off >= 4) {
+		uint8_t *p = c->rbuf + off;
+		ssize_t flen = stun_frame_len(p, c->rlen - off);
+
+		if (flen < 0 || flen > FRAME_MAX) {
+			rc = -1;
+			break;
+		}
+		if ((size_t)flen > c->rcap) {
+			uint8_t *nb = realloc(c->rbuf, (size_t)flen);
+
+			if (nb == NULL) {
+				rc = -1;
+				break;
+			}
+			c->rbuf = nb;
+			c->rcap = (size_t)flen;
+			p = c->rbuf + off;
+		}
+		if ((size_t)flen > c->rlen - off)
+			break;
+		if (stun_is_channeldata(p, (size_t)flen)) {
+			if (c->alloc != NULL)
+				relay_channeldata(c->alloc, p, (size_t)flen);
+		} else {
+			turn_handle(c->td, &c->ep, c->alloc, p, (size_t)flen);
+		}
+		off += (size_t)flen;
+	}
+	/* Queued datagrams point into rbuf: send before it moves. */
+	relay_flush();
+	if (off > 0) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	return rc;
+}
+
+static void
+conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+	struct conn *c = io->data;
+
+	if (c->dead)
+		return;
+	if (c->tls != NULL && !tlsconn_ready(c->tls)) {
+		int r = tlsconn_handshake(c->tls);
+
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (r == 0) {
+			update_events(c);
+			return;
+		}
+	}
+	if ((ev & EPOLLOUT) || c->wlen > 0) {
+		if (flush_wbuf(c) < 0) {
+			conn_close(c);
+			return;
+		}
+	}
+	/* TLS keeps reading until OpenSSL has nothing buffered either. */
+	for (int round = 0; (c->tls != NULL || round < 16) && !c->dead; round++) {
+		ssize_t n;
+
+		if (c->rlen == c->rcap) {
+			/* A frame larger than the buffer grows it in
+			 * process_frames; a full buffer here is garbage. */
+			conn_close(c);
+			return;
+		}
+		n = io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		if (n == 0)
+			break;
+		c->rlen += (size_t)n;
+		if (c->alloc == NULL)
+			ev_timer_start(loop, &c->idle, (uint64_t)c->td->cfg->idle_timeout * 1000);
+		if (process_frames(c) < 0) {
+			conn_close(c);
+			return;
+		}
+	}
+	if (!c->dead)
+		update_events(c);
+}
+
+void
+conn_set_alloc(struct conn *c, struct alloc *a)
+{
+	c->alloc = a;
+	ev_timer_stop(c->td->loop, &c->idle);
+}
+
+void
+conn_alloc_gone(struct conn *c)
+{
+	c->alloc = NULL;
+	if (!c->dead)
+		ev_timer_start(c->td->loop, &c->idle,
+		    (uint64_t)c->td->cfg->idle_timeout * 1000);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct turnd *td = c->td;
+
+	c->dead = true;
+	if (c->alloc != NULL) {
+		struct alloc *a = c->alloc;
+
+		a->ep.conn = NULL;
+		c->alloc = NULL;
+		alloc_free(a, "connection closed");
+	}
+	ev_defer_cancel(td->loop, &c->closer);
+	ev_timer_stop(td->loop, &c->idle);
+	ev_io_stop(td->loop, &c->io);
+	if (c->tls != NULL)
+		tlsconn_free(c->tls);
+	close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		td->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	td->nconns--;
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+void
+conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
+{
+	struct listener *l = io->data;
+	struct turnd *td = l->td;
+
+	(void)ev;
+	for (int i = 0; i < 64; i++) {
+		union sockaddr_u peer, local;
+		socklen_t plen = sizeof(peer), llen = sizeof(local);
+		struct conn *c;
+		int fd, one = 1;
+
+		fd = accept4(l->fd, &peer.sa, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (td->nconns >= td->cfg->max_connections || td->stopping) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    (c->rbuf = malloc(RBUF_INIT)) == NULL) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->td = td;
+		c->fd = fd;
+		c->rcap = RBUF_INIT;
+		c->ep.tp = l->tp;
+		c->ep.l = l;
+		c->ep.conn = c;
+		c->ep.addr = peer;
+		sa_unmap(&c->ep.addr);
+		if (getsockname(fd, &local.sa, &llen) == 0) {
+			c->ep.local = local;
+			sa_unmap(&c->ep.local);
+		}
+		if (l->tp == TP_TLS && (c->tls = tlsconn_new(td->tls, fd)) == NULL) {
+			free(c->rbuf);
+			free(c);
+			close(fd);
+			continue;
+		}
+		ev_io_init(&c->io, fd, conn_io_cb, c);
+		ev_timer_init(&c->idle, idle_cb, c);
+		ev_defer_init(&c->closer, closer_cb, c);
+		c->next = td->conns;
+		if (td->conns != NULL)
+			td->conns->prev = c;
+		td->conns = c;
+		td->nconns++;
+		ev_timer_start(loop, &c->idle, (uint64_t)td->cfg->idle_timeout * 1000);
+		update_events(c);
+	}
+}
+
+void
+conn_close_all(struct turnd *td)
+{
+	while (td->conns != NULL)
+		conn_close(td->conns);
+}
