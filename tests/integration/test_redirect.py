@@ -232,3 +232,28 @@ def test_without_listen_only_local_addresses(lab, tmp):
     assert reaches(lab, nl.WEB6, 5222, nl.XMPP6)[0]
     assert "fib daddr type local" in lab.nft("web", "list", "table", "inet",
                                              "dumbclient_redirect")
+
+
+def test_runs_as_unprivileged_user_with_cap_net_admin(lab, tmp):
+    conf = static_conf(tmp, extra='user = "nobody"\n')
+    os.chmod(tmp, 0o755)      # readable for nobody on reload
+    os.chmod(conf, 0o644)
+    # (the test's private notify socket is root-only, so READY=1 after the
+    # drop cannot reach it; wait for the rules instead)
+    d = Daemon(["ip", "netns", "exec", lab.ns["web"],
+                binary("dumbclient-redirect"), "-c", conf], notify=False)
+    try:
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP4))
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            status = f.read()
+        assert re.search(r"^Uid:\s+65534\s", status, re.M), status
+        # only CAP_NET_ADMIN (bit 12) stays
+        assert re.search(r"^CapEff:\s+0*1000$", status, re.M), status
+        static_conf(tmp, ports=[5269], extra='user = "nobody"\n')
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: reaches(lab, nl.WEB4, 5269, nl.XMPP4))
+        assert "error" in lab.probe("client", "tcp", nl.WEB4, 5222, timeout=1)
+    finally:
+        log = d.stop()
+    assert "configuration reloaded" in log
+    assert tables(lab) == [], log

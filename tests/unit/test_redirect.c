@@ -286,3 +286,40 @@ TEST(redirect_target_compare)
 	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
 	    "c2s 2001:db8::1, s2s none");
 }
+
+TEST(redirect_random_answers_never_crash)
+{
+	unsigned char buf[600];
+	struct nft_ip ip;
+	char host[256];
+	uint16_t port;
+	uint32_t ttl, seed = 12345;
+	int i, j, len;
+	struct msg m;
+
+	/* Mutations of a valid answer, then plain noise (run under ASan). */
+	begin(&m, "_xmpp-client._tcp.example.org", 33);
+	srv(&m, 300, 0, 0, 5222, "xmpp.example.org");
+	for (i = 0; i < 20000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		if (i < 10000) {
+			memcpy(buf, m.b, (size_t)m.len);
+			len = m.len;
+			for (j = 0; j < 1 + (int)(seed >> 28); j++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[(seed >> 8) % (unsigned)len] = (unsigned char)(seed >> 24);
+			}
+		} else {
+			len = (int)((seed >> 16) % sizeof(buf));
+			for (j = 0; j < len; j++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[j] = (unsigned char)(seed >> 24);
+			}
+		}
+		host[0] = '\0';
+		if (resolve_parse_srv(buf, len, host, sizeof(host), &port, &ttl) == 0)
+			CHECK(strlen(host) < sizeof(host));
+		resolve_parse_addr(buf, len, AF_INET, &ip, &ttl);
+		resolve_parse_addr(buf, len, AF_INET6, &ip, &ttl);
+	}
+}
