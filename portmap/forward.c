@@ -7,8 +7,10 @@
  *                without listen addresses restricted to "fib daddr type
  *                local" so outgoing traffic to other hosts is left alone
  *   postrouting  ct status dnat ip daddr TO th dport TO_PORT  masquerade
- *                or snat (only when asked: destination on another host)
- *   forward      accept the DNATed flow in both directions (same condition)
+ *                or snat (only when asked)
+ *   forward      accept the DNATed flow in both directions (remote = true,
+ *                implied by masquerade / snat_to: destination on another
+ *                host, which is also what turns on IP forwarding)
  * Replies need no rule: conntrack reverses the DNAT on its own, which is
  * why the seed's "SNAT --to-source PRIMARY:PORT" rules for same-host
  * forwards are not needed (see deploy/PORTMAP.md).
@@ -217,6 +219,7 @@ parse_forward(struct conf_table *t, struct forward *f, struct conf_err *e)
 	}
 	f->to_port = (uint16_t)port;
 	if (conf_bool(t, "local", &f->local, e) < 0 ||
+	    conf_bool(t, "remote", &f->remote, e) < 0 ||
 	    conf_bool(t, "masquerade", &f->masquerade, e) < 0)
 		return -1;
 	if ((rc = get_addrs(t, "snat_to", f, snat, 2, &n, true, e)) < 0)
@@ -233,6 +236,9 @@ parse_forward(struct conf_table *t, struct forward *f, struct conf_err *e)
 		    "address for each destination family", f->name);
 		return -1;
 	}
+	/* SNAT only makes sense towards another host. */
+	if (f->masquerade || rc > 0)
+		f->remote = true;
 	return conf_check_unused(t, e);
 }
 
@@ -526,7 +532,7 @@ portmap_rules(const struct portmap_conf *c, struct nft_rulespec **out,
 
 		for (i = 0; i < c->nfwd; i++) {
 			const struct forward *f = &c->fwd[i];
-			bool remote = f->masquerade || f->snat4.family ||
+			bool snat = f->masquerade || f->snat4.family ||
 			    f->snat6.family;
 
 			for (fi = 0; fi < 2; fi++) {
@@ -542,7 +548,8 @@ portmap_rules(const struct portmap_conf *c, struct nft_rulespec **out,
 						continue;
 					if (ch == 0 || (ch == 1 && f->local))
 						dnat_rules(&rv, f, i, fam, p, chain);
-					else if (ch >= 2 && remote)
+					else if ((ch == 2 && snat) ||
+					    (ch == 3 && f->remote))
 						remote_rules(&rv, f, i, fam, p,
 						    ch == 2);
 				}

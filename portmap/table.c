@@ -88,37 +88,6 @@ out:
 	return rc;
 }
 
-/* Is ip one of this host's addresses?  Binding to it says so. */
-static bool
-is_local(const struct nft_ip *ip)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd;
-	bool local;
-
-	memset(&ss, 0, sizeof(ss));
-	if (ip->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr = ip->u.v4;
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = ip->u.v6;
-		len = sizeof(*sin6);
-	}
-	if ((fd = socket(ip->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return true;	/* cannot tell: leave the sysctl alone */
-	local = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
-	    errno != EADDRNOTAVAIL;
-	close(fd);
-	return local;
-}
-
 static int
 sysctl_on(const char *path, const char *name, const char *why)
 {
@@ -144,7 +113,13 @@ sysctl_on(const char *path, const char *name, const char *why)
 	return 0;
 }
 
-/* IP forwarding for every family with a destination on another host. */
+/*
+ * IP forwarding for every family that a forward with a destination on
+ * another host (remote, masquerade or snat_to) sends to.  Declared in the
+ * config rather than guessed from the host's addresses: at boot those may
+ * not be configured yet, and turning a host into a router by mistake is
+ * worse than a forward that does not work.
+ */
 static int
 enable_forwarding(const struct portmap_conf *c)
 {
@@ -152,24 +127,19 @@ enable_forwarding(const struct portmap_conf *c)
 	    "/proc/sys/net/ipv6/conf/all/forwarding" };
 	const char *name[2] = { "net.ipv4.ip_forward",
 	    "net.ipv6.conf.all.forwarding" };
-	struct nft_ip last[2];
 	bool done[2] = { false, false };
 	char why[256], a[64];
 	size_t i;
 	int k;
 
-	memset(last, 0, sizeof(last));
 	for (i = 0; i < c->nfwd; i++) {
 		const struct forward *f = &c->fwd[i];
 		const struct nft_ip *to[2] = { &f->to4, &f->to6 };
 
+		if (!f->remote)
+			continue;
 		for (k = 0; k < 2; k++) {
-			/* Many forwards share a destination: test it once. */
-			if (done[k] || to[k]->family == 0 ||
-			    nft_ip_equal(to[k], &last[k]))
-				continue;
-			last[k] = *to[k];
-			if (is_local(to[k]))
+			if (done[k] || to[k]->family == 0)
 				continue;
 			snprintf(why, sizeof(why), "forward \"%s\" sends to %s "
 			    "on another host", f->name,
