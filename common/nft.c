@@ -756,6 +756,20 @@ wait_readable(int fd, int ms)
 	return rc;
 }
 
+/*
+ * Drops whatever an earlier exchange left unread (acks that followed a
+ * refused batch, say), so every answer read next belongs to the request
+ * about to be sent; libmnl refuses messages with another sequence number.
+ */
+static void
+drain(int fd)
+{
+	char buf[4096];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0 || errno == EINTR)
+		;
+}
+
 static void
 note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 {
@@ -820,6 +834,7 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 	/* All acks arrive after the whole batch ran: room for each of them. */
 	sock_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF,
 	    (size_t)b->nmsg * 1024 + (256 << 10));
+	drain(fd);
 	if (mnl_socket_sendto(s->nl, b->buf, b->len) < 0) {
 		snprintf(res->msg, sizeof(res->msg), "netlink send: %s",
 		    strerror(errno));
@@ -875,6 +890,7 @@ request(struct nft_sess *s, char *buf, const struct nlmsghdr *nlh,
 	ssize_t n;
 	int rc;
 
+	drain(fd);
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 	for (;;) {
