@@ -257,3 +257,24 @@ def test_runs_as_unprivileged_user_with_cap_net_admin(lab, tmp):
         log = d.stop()
     assert "configuration reloaded" in log
     assert tables(lab) == [], log
+
+
+def test_stops_promptly_while_dns_hangs(lab, tmp):
+    # a resolver that never answers: the lookup thread is stuck in it
+    silent = lab.popen("web", [nl.PY, "-c", (
+        "import socket,time\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.bind(('127.0.0.1',5354))\nprint('listening',flush=True)\n"
+        "time.sleep(600)\n")], text=True)
+    assert "listening" in silent.stdout.readline()
+    conf = write(os.path.join(tmp, "hang.toml"), """
+domain = "example.test"
+nameserver = "127.0.0.1:5354"
+dns_timeout = "4s"
+""")
+    d = daemon(lab, conf)
+    time.sleep(0.5)
+    t0 = time.time()
+    log = d.stop()          # asserts exit 0 within 10 s
+    assert time.time() - t0 < 9, log
+    lab.kill(silent)
