@@ -18,6 +18,7 @@
  *     chains, rules, all in one transaction.
  *   - a session: socket, send, read every ack, and read a table's rules
  *     back with counters under a generation-id check.
+ * The vocabulary is in nft_rule.c, batches and sessions in nft.c.
  */
 #ifndef EDGE_NFT_H
 #define EDGE_NFT_H
