@@ -11,6 +11,7 @@
  */
 #include "nft.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -42,6 +43,19 @@
 #define NFT_DUMP_BUF 32768
 
 /* --- batches ------------------------------------------------------------- */
+
+/* The base chain each kind is (nft_batch_chain; compared by nft_replace). */
+static const struct {
+	const char *type;
+	uint32_t hook;
+	int32_t prio;
+} chain_kinds[] = {
+	[NFT_CHAIN_NAT_PREROUTING] = { "nat", NF_INET_PRE_ROUTING, -100 },
+	[NFT_CHAIN_NAT_OUTPUT] = { "nat", NF_INET_LOCAL_OUT, -100 },
+	[NFT_CHAIN_NAT_POSTROUTING] = { "nat", NF_INET_POST_ROUTING, 100 },
+	[NFT_CHAIN_FILTER_FORWARD] = { "filter", NF_INET_FORWARD, 0 },
+};
+
 
 int
 nft_batch_init(struct nft_batch *b, uint32_t seq0)
@@ -146,16 +160,6 @@ int
 nft_batch_chain(struct nft_batch *b, const char *table,
     const struct nft_chainspec *c)
 {
-	static const struct {
-		const char *type;
-		uint32_t hook;
-		int32_t prio;
-	} kinds[] = {
-		[NFT_CHAIN_NAT_PREROUTING] = { "nat", NF_INET_PRE_ROUTING, -100 },
-		[NFT_CHAIN_NAT_OUTPUT] = { "nat", NF_INET_LOCAL_OUT, -100 },
-		[NFT_CHAIN_NAT_POSTROUTING] = { "nat", NF_INET_POST_ROUTING, 100 },
-		[NFT_CHAIN_FILTER_FORWARD] = { "filter", NF_INET_FORWARD, 0 },
-	};
 	struct nftnl_chain *ch;
 	struct nlmsghdr *nlh;
 	char *p;
@@ -167,12 +171,12 @@ nft_batch_chain(struct nft_batch *b, const char *table,
 		return -1;
 	}
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, kinds[c->kind].hook);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, kinds[c->kind].prio);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, chain_kinds[c->kind].hook);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, chain_kinds[c->kind].prio);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	if (nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table) < 0 ||
 	    nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name) < 0 ||
-	    nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, kinds[c->kind].type) < 0) {
+	    nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, chain_kinds[c->kind].type) < 0) {
 		nftnl_chain_free(ch);
 		b->oom = true;
 		return -1;
@@ -247,6 +251,99 @@ nft_batch_replace(struct nft_batch *b, const char *table,
 		return -1;
 	for (i = 0; i < nchains; i++)
 		if (nft_batch_chain(b, table, &chains[i]) < 0)
+			return -1;
+	for (i = 0; i < nrules; i++)
+		if (nft_batch_rule(b, table, &rules[i]) < 0)
+			return -1;
+	return nft_batch_end(b);
+}
+
+int
+nft_batch_set_genid(struct nft_batch *b, uint32_t genid)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(void *)b->buf;
+
+	/* Only right after init: BEGIN must still be the last message. */
+	if (b->nmsg != 0 || b->ended || b->oom)
+		return -1;
+	mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
+	b->len = NLMSG_ALIGN(nlh->nlmsg_len);
+	return 0;
+}
+
+/* DELRULE with only the table: every rule of every chain in it. */
+static int
+batch_flush_rules(struct nft_batch *b, const char *table)
+{
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+	char *p;
+
+	if ((p = batch_room(b, NFT_TAG_NONE, NFT_MSG_DELRULE)) == NULL)
+		return -1;
+	if ((r = nftnl_rule_alloc()) == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table) < 0) {
+		nftnl_rule_free(r);
+		b->oom = true;
+		return -1;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK,
+	    batch_seq(b));
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	batch_commit(b, nlh);
+	return 0;
+}
+
+static int
+batch_del_chain(struct nft_batch *b, const char *table, const char *name)
+{
+	struct nftnl_chain *ch;
+	struct nlmsghdr *nlh;
+	char *p;
+
+	if ((p = batch_room(b, NFT_TAG_NONE, NFT_MSG_DELCHAIN)) == NULL)
+		return -1;
+	if ((ch = nftnl_chain_alloc()) == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table) < 0 ||
+	    nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name) < 0) {
+		nftnl_chain_free(ch);
+		b->oom = true;
+		return -1;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELCHAIN, NFPROTO_INET, NLM_F_ACK,
+	    batch_seq(b));
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	nftnl_chain_free(ch);
+	batch_commit(b, nlh);
+	return 0;
+}
+
+int
+nft_batch_update(struct nft_batch *b, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules,
+    const char *const *drop, size_t ndrop)
+{
+	size_t i;
+
+	if (nft_batch_table(b, table, false) < 0)
+		return -1;
+	for (i = 0; i < nchains; i++)
+		if (nft_batch_chain(b, table, &chains[i]) < 0)
+			return -1;
+	if (batch_flush_rules(b, table) < 0)
+		return -1;
+	for (i = 0; i < ndrop; i++)
+		if (batch_del_chain(b, table, drop[i]) < 0)
 			return -1;
 	for (i = 0; i < nrules; i++)
 		if (nft_batch_rule(b, table, &rules[i]) < 0)
@@ -681,4 +778,121 @@ nft_table_rules(struct nft_sess *s, const char *table,
 	}
 	snprintf(err, errlen, "ruleset kept changing while reading it");
 	return -1;
+}
+
+/* --- replacing a table --------------------------------------------------- */
+
+struct chain_scan {
+	const char *table;
+	const struct nft_chainspec *want;
+	size_t nwant;
+	bool mismatch;		/* a chain of ours with another hook/type */
+	char (*drop)[64];	/* chains that are not ours */
+	size_t ndrop, maxdrop;
+};
+
+static int
+chain_scan_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chain_scan *cs = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name, *type;
+	size_t i;
+
+	if (c == NULL)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	if (!table || !name || strcmp(table, cs->table) != 0)
+		goto out;
+	for (i = 0; i < cs->nwant; i++)
+		if (strcmp(cs->want[i].name, name) == 0)
+			break;
+	if (i == cs->nwant) {
+		if (cs->ndrop < cs->maxdrop && strlen(name) < 64)
+			snprintf(cs->drop[cs->ndrop++], 64, "%s", name);
+		else
+			cs->mismatch = true;	/* too odd: start afresh */
+		goto out;
+	}
+	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) || !type ||
+	    strcmp(type, chain_kinds[cs->want[i].kind].type) != 0 ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) !=
+	    chain_kinds[cs->want[i].kind].hook ||
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) !=
+	    chain_kinds[cs->want[i].kind].prio)
+		cs->mismatch = true;
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+/* Lists the chains now in table: 0, or -1 with errno. */
+static int
+scan_chains(struct nft_sess *s, struct chain_scan *cs)
+{
+	char buf[NFT_DUMP_BUF];
+	struct nlmsghdr *nlh;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+	    NLM_F_DUMP, nft_next_seq(s, 1));
+	return request(s, buf, nlh, chain_scan_cb, cs) < 0 ? -1 : 0;
+}
+
+#define MAX_FOREIGN_CHAINS 16
+
+int
+nft_replace(struct nft_sess *s, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules, struct nft_result *res)
+{
+	char drop[MAX_FOREIGN_CHAINS][64];
+	const char *dropv[MAX_FOREIGN_CHAINS];
+	struct nft_batch b;
+	int attempt, rc = -1;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	for (attempt = 0; attempt < 5; attempt++) {
+		struct chain_scan cs = { .table = table, .want = chains,
+		    .nwant = nchains, .drop = drop,
+		    .maxdrop = MAX_FOREIGN_CHAINS };
+		uint32_t genid;
+
+		/*
+		 * Read the generation, then the chains; the batch carries the
+		 * generation, so the kernel refuses it (ERESTART) if anything
+		 * changed in between, and we look again.
+		 */
+		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0) {
+			if (errno == EINTR)
+				continue;	/* dump interrupted by a change */
+			snprintf(res->msg, sizeof(res->msg), "reading the "
+			    "ruleset: %s", strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < cs.ndrop; i++)
+			dropv[i] = drop[i];
+		if (nft_batch_init(&b, nft_next_seq(s, (uint32_t)(nrules +
+		    nchains + cs.ndrop + 8))) < 0 ||
+		    nft_batch_set_genid(&b, genid) < 0 ||
+		    (cs.mismatch ?
+		    nft_batch_replace(&b, table, chains, nchains, rules, nrules) :
+		    nft_batch_update(&b, table, chains, nchains, rules, nrules,
+		    dropv, cs.ndrop)) < 0) {
+			nft_batch_free(&b);
+			snprintf(res->msg, sizeof(res->msg), "building the "
+			    "batch: out of memory");
+			return -1;
+		}
+		rc = nft_batch_send(s, &b, res);
+		nft_batch_free(&b);
+		if (rc == 0 || res->nerr == 0 || res->first.error != ERESTART ||
+		    res->first.type != NFNL_MSG_BATCH_BEGIN)
+			return rc;
+	}
+	return rc;
 }

@@ -109,7 +109,6 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 	char comments[REDIRECT_MAX_PORTS][32];
 	struct nft_rulespec *rules;
 	struct nft_result res;
-	struct nft_batch b;
 	size_t n;
 	int rc = -1;
 
@@ -117,12 +116,7 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 		log_err("building rules: out of memory");
 		return -1;
 	}
-	if (nft_batch_init(&b, nft_next_seq(s, (uint32_t)n + 16)) < 0 ||
-	    nft_batch_replace(&b, c->table, chains, NCHAINS, rules, n) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(s, &b, &res) < 0) {
+	if (nft_replace(s, c->table, chains, NCHAINS, rules, n, &res) < 0) {
 		if (res.nerr == 0)
 			log_err("%s", res.msg);
 		else if (res.first.tag >= 0 && (size_t)res.first.tag < c->nports)
@@ -136,7 +130,6 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 	}
 	rc = 0;
 out:
-	nft_batch_free(&b);
 	free(rules);
 	return rc;
 }

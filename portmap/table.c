@@ -1,9 +1,9 @@
 /*
  * table — portmap's effect on the kernel.  See table.h.
  *
- * apply builds one batch (add, delete, re-create the table with all its
- * chains and rules) so the kernel switches from the old rules to the new
- * ones in a single transaction and nothing outside our table is touched.
+ * apply installs the table with all its chains and rules in one batch
+ * (nft_replace) so the kernel switches from the old rules to the new ones
+ * in a single transaction and nothing outside our table is touched.
  * A kernel error is reported against the [[forward]] entry whose rule
  * caused it, found through the message's tag.
  */
@@ -40,7 +40,8 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 	const struct nft_ack *a = &res->first;
 
 	if (res->nerr == 0) {
-		log_err("%s", res->msg);
+		log_err("%s%s", res->msg, strstr(res->msg, "not permitted") ?
+		    " (portmap needs CAP_NET_ADMIN)" : "");
 		return;
 	}
 	if (a->error == EPERM && a->type == NFNL_MSG_BATCH_BEGIN)
@@ -60,6 +61,7 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 		log_err("nothing was changed");
 }
 
+/* apply (nchains > 0) or flush (nchains == 0), in one batch. */
 static int
 send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
     size_t nrules, size_t nchains)
@@ -71,9 +73,17 @@ send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
 
 	if (open_session(&s) < 0)
 		return -1;
-	if (nft_batch_init(&b, nft_next_seq(&s, (uint32_t)nrules + 16)) < 0 ||
-	    nft_batch_replace(&b, c->table, portmap_chains, nchains, rules,
-	    nrules) < 0) {
+	if (nchains > 0) {
+		if (nft_replace(&s, c->table, portmap_chains, nchains, rules,
+		    nrules, &res) < 0)
+			report(c, &res);
+		else
+			rc = 0;
+		nft_close(&s);
+		return rc;
+	}
+	if (nft_batch_init(&b, nft_next_seq(&s, 8)) < 0 ||
+	    nft_batch_replace(&b, c->table, NULL, 0, NULL, 0) < 0) {
 		log_err("building the batch: out of memory");
 		goto out;
 	}

@@ -353,3 +353,33 @@ def test_forward_without_listen_catches_only_local_addresses(lab, conf):
     got = lab.probe("xmpp", "tcp", nl.WEB4, 8000, timeout=1)
     assert "error" in got, got
     assert lab.probe("xmpp", "tcp", nl.WEB6, 8080).get("port") == 8080
+
+
+def table_handle(lab):
+    out = lab.nft("xmpp", "-a", "list", "table", "inet", "portmap")
+    return re.search(r"^table inet portmap \{ # handle (\d+)", out, re.M).group(1)
+
+
+def test_reapply_keeps_table_and_repairs_it(lab, conf):
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    handle = table_handle(lab)
+    want = ruleset_json(lab, "xmpp")
+    # re-applying keeps the table and its hooks (only the rules change)
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    assert table_handle(lab) == handle
+    # a stray chain and rule in our table are removed
+    lab.ex("xmpp", "nft", "add", "chain", "inet", "portmap", "stray")
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "stray", "counter")
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "prerouting",
+           "tcp", "dport", "1", "counter")
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    assert ruleset_json(lab, "xmpp") == want
+    # one of our chains turned into something else: the table is rebuilt
+    lab.ex("xmpp", "nft", "delete", "chain", "inet", "portmap", "output")
+    lab.ex("xmpp", "nft", "add", "chain", "inet", "portmap", "output",
+           "{ type filter hook output priority 0; policy accept; }")
+    r = portmap(lab, "xmpp", conf, "apply")
+    assert r.returncode == 0, r.stderr
+    assert ruleset_json(lab, "xmpp") == want
+    assert table_handle(lab) != handle
+    assert lab.probe("xmpp", "tcp", nl.XMPPS4, 443).get("port") == 5223

@@ -366,3 +366,43 @@ TEST(nft_acks_map_to_tags)
 	CHECK_INT(res.acked, 0);
 	nft_batch_free(&b);
 }
+
+TEST(nft_batch_update_layout_and_genid)
+{
+	struct nft_chainspec ch[] = {
+		{ "prerouting", NFT_CHAIN_NAT_PREROUTING },
+		{ "forward", NFT_CHAIN_FILTER_FORWARD },
+	};
+	struct nft_rulespec r = dnat_spec();
+	const char *drop[] = { "stray" };
+	uint16_t want[] = { NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWCHAIN,
+	    NFT_MSG_DELRULE, NFT_MSG_DELCHAIN, NFT_MSG_NEWRULE };
+	const struct nlmsghdr *nlh;
+	const struct nlattr *a;
+	struct nft_batch b;
+	uint32_t i;
+	int left;
+
+	CHECK_INT(nft_batch_init(&b, 77), 0);
+	CHECK_INT(nft_batch_set_genid(&b, 4242), 0);
+	CHECK_INT(nft_batch_update(&b, "portmap", ch, 2, &r, 1, drop, 1), 0);
+	CHECK_INT(b.nmsg, 6);
+	for (i = 0; i < b.nmsg; i++)
+		CHECK_INT(b.types[i], want[i]);
+	CHECK_INT(b.tags[5], 7);
+	/* BEGIN carries the generation (big-endian NFNL_BATCH_GENID) */
+	nlh = (const struct nlmsghdr *)(void *)b.buf;
+	CHECK_INT(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	CHECK_INT(mnl_attr_get_type(a), NFNL_BATCH_GENID);
+	CHECK_INT(ntohl(mnl_attr_get_u32(a)), 4242);
+	/* every message is well formed and in sequence */
+	left = (int)b.len;
+	for (i = 0; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left), i++)
+		CHECK_INT(nlh->nlmsg_seq, 77u + i);
+	CHECK_INT(i, 8);
+	CHECK_INT(left, 0);
+	/* the generation can only be set right after init */
+	CHECK_INT(nft_batch_set_genid(&b, 1), -1);
+	nft_batch_free(&b);
+}
