@@ -452,6 +452,21 @@ note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 		res->first = a;
 }
 
+const char *
+nft_msg_what(uint16_t type)
+{
+	switch (type) {
+	case NFNL_MSG_BATCH_BEGIN: return "the batch";
+	case NFT_MSG_NEWTABLE: return "creating the table";
+	case NFT_MSG_DELTABLE: return "deleting the table";
+	case NFT_MSG_NEWCHAIN: return "creating a chain";
+	case NFT_MSG_DELCHAIN: return "deleting a stray chain";
+	case NFT_MSG_DELRULE: return "flushing the old rules";
+	case NFT_MSG_NEWRULE: return "adding a rule";
+	default: return "a message";
+	}
+}
+
 bool
 nft_batch_acks(struct nft_batch *b, struct nft_result *res, const void *buf,
     int left)
@@ -894,5 +909,24 @@ nft_replace(struct nft_sess *s, const char *table,
 		    res->first.type != NFNL_MSG_BATCH_BEGIN)
 			return rc;
 	}
+	return rc;
+}
+
+int
+nft_remove_table(struct nft_sess *s, const char *table, struct nft_result *res)
+{
+	struct nft_batch b;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (nft_batch_init(&b, nft_next_seq(s, 4)) < 0 ||
+	    nft_batch_replace(&b, table, NULL, 0, NULL, 0) < 0) {
+		nft_batch_free(&b);
+		snprintf(res->msg, sizeof(res->msg), "building the batch: out "
+		    "of memory");
+		return -1;
+	}
+	rc = nft_batch_send(s, &b, res);
+	nft_batch_free(&b);
 	return rc;
 }

@@ -173,6 +173,9 @@ struct nft_ack {
 	uint16_t type;		/* NFT_MSG_*, or NFNL_MSG_BATCH_BEGIN */
 };
 
+/* "creating a chain", "adding a rule", ... for error messages. */
+const char *nft_msg_what(uint16_t type);
+
 struct nft_result {
 	uint32_t acked;		/* acks read (success or error) */
 	uint32_t nerr;
@@ -221,6 +224,10 @@ bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
 int nft_replace(struct nft_sess *s, const char *table,
     const struct nft_chainspec *chains, size_t nchains,
     const struct nft_rulespec *rules, size_t nrules, struct nft_result *res);
+
+/* Removes table (absent is fine) in one batch: 0, or -1 with res. */
+int nft_remove_table(struct nft_sess *s, const char *table,
+    struct nft_result *res);
 
 /* Ruleset generation id.  0, or -1 with errno. */
 int nft_genid(struct nft_sess *s, uint32_t *out);

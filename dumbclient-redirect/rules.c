@@ -124,8 +124,9 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 			    "nothing was changed", c->file,
 			    c->ports[res.first.tag], strerror(res.first.error));
 		else
-			log_err("kernel refused table inet %s: %s; nothing was "
-			    "changed", c->table, strerror(res.first.error));
+			log_err("table inet %s: kernel refused %s: %s; nothing "
+			    "was changed", c->table, nft_msg_what(res.first.type),
+			    strerror(res.first.error));
 		goto out;
 	}
 	rc = 0;
@@ -138,23 +139,13 @@ int
 redirect_flush(struct nft_sess *s, const struct redirect_conf *c)
 {
 	struct nft_result res;
-	struct nft_batch b;
-	int rc = -1;
 
-	if (nft_batch_init(&b, nft_next_seq(s, 4)) < 0 ||
-	    nft_batch_replace(&b, c->table, NULL, 0, NULL, 0) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(s, &b, &res) < 0) {
+	if (nft_remove_table(s, c->table, &res) < 0) {
 		log_err("removing table inet %s: %s", c->table, res.nerr ?
 		    strerror(res.first.error) : res.msg);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	nft_batch_free(&b);
-	return rc;
+	return 0;
 }
 
 void

@@ -52,9 +52,8 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 		    c->file, c->fwd[a->tag].line, c->fwd[a->tag].name,
 		    strerror(a->error));
 	else
-		log_err("kernel refused %s of table inet %s: %s",
-		    a->type == NFT_MSG_NEWCHAIN ? "a chain" : "the creation",
-		    c->table, strerror(a->error));
+		log_err("table inet %s: kernel refused %s: %s", c->table,
+		    nft_msg_what(a->type), strerror(a->error));
 	if (res->nerr > 1)
 		log_err("%u errors in all; nothing was changed", res->nerr);
 	else
@@ -66,34 +65,19 @@ static int
 send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
     size_t nrules, size_t nchains)
 {
-	struct nft_sess s;
-	struct nft_batch b;
 	struct nft_result res;
-	int rc = -1;
+	struct nft_sess s;
+	int rc;
 
 	if (open_session(&s) < 0)
 		return -1;
-	if (nchains > 0) {
-		if (nft_replace(&s, c->table, portmap_chains, nchains, rules,
-		    nrules, &res) < 0)
-			report(c, &res);
-		else
-			rc = 0;
-		nft_close(&s);
-		return rc;
-	}
-	if (nft_batch_init(&b, nft_next_seq(&s, 8)) < 0 ||
-	    nft_batch_replace(&b, c->table, NULL, 0, NULL, 0) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(&s, &b, &res) < 0) {
+	if (nchains > 0)
+		rc = nft_replace(&s, c->table, portmap_chains, nchains, rules,
+		    nrules, &res);
+	else
+		rc = nft_remove_table(&s, c->table, &res);
+	if (rc < 0)
 		report(c, &res);
-		goto out;
-	}
-	rc = 0;
-out:
-	nft_batch_free(&b);
 	nft_close(&s);
 	return rc;
 }
