@@ -127,11 +127,11 @@ herr(const res_state rs)
 /* SRV of service: 0 found, 1 absent, -1 resolver failure (res->err). */
 static int
 lookup_srv(res_state rs, const char *service, const char *domain,
-    char *host, size_t hostlen, uint32_t *ttl, struct resolve_res *res)
+    char *host, size_t hostlen, uint16_t *port, uint32_t *ttl,
+    struct resolve_res *res)
 {
 	unsigned char ans[ANSWER_MAX];
 	char name[300];
-	uint16_t port;
 	int len, rc;
 
 	snprintf(name, sizeof(name), "%s.%s", service, domain);
@@ -142,7 +142,7 @@ lookup_srv(res_state rs, const char *service, const char *domain,
 		snprintf(res->err, sizeof(res->err), "%s SRV: %s", name, herr(rs));
 		return -1;
 	}
-	rc = resolve_parse_srv(ans, len, host, hostlen, &port, ttl);
+	rc = resolve_parse_srv(ans, len, host, hostlen, port, ttl);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -201,14 +201,14 @@ resolve_targets(const struct resolve_req *req, struct resolve_res *res,
 	}
 	t = UINT32_MAX;
 	crc = lookup_srv(&rs, "_xmpp-client._tcp", req->domain, res->client_host,
-	    sizeof(res->client_host), &t, res);
+	    sizeof(res->client_host), &res->target.client_port, &t, res);
 	if (crc < 0 || atomic_load(stop))
 		goto out;
 	if (crc == 0 && t < ttl)
 		ttl = t;
 	t = UINT32_MAX;
 	src = lookup_srv(&rs, "_xmpp-server._tcp", req->domain, res->server_host,
-	    sizeof(res->server_host), &t, res);
+	    sizeof(res->server_host), &res->target.server_port, &t, res);
 	if (src < 0 || atomic_load(stop))
 		goto out;
 	if (src == 0 && t < ttl)
@@ -218,11 +218,16 @@ resolve_targets(const struct resolve_req *req, struct resolve_res *res,
 		    "or _xmpp-server._tcp SRV record for %s", req->domain);
 		goto out;
 	}
-	/* A service without SRV goes to the other service's host. */
-	if (crc)
+	/* A service without SRV goes to the other service's host (and keeps
+	   its own port). */
+	if (crc) {
 		memcpy(res->client_host, res->server_host, sizeof(res->client_host));
-	if (src)
+		res->target.client_port = 0;
+	}
+	if (src) {
 		memcpy(res->server_host, res->client_host, sizeof(res->server_host));
+		res->target.server_port = 0;
+	}
 	if (lookup_addrs(&rs, res->client_host, &res->target.client4,
 	    &res->target.client6, &ttl, stop, res) < 0)
 		goto out;

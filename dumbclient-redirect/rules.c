@@ -37,6 +37,17 @@ dest(const struct redirect_target *t, uint16_t port, int fam)
 	return ip->family ? ip : NULL;
 }
 
+/* The port a connection to port goes to on the XMPP host. */
+static uint16_t
+dest_port(const struct redirect_target *t, uint16_t port)
+{
+	if (port == 5222 && t->client_port)
+		return t->client_port;
+	if (port == 5269 && t->server_port)
+		return t->server_port;
+	return port;
+}
+
 int
 redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
     struct nft_rulespec **out, size_t *n, char (*comments)[32])
@@ -67,7 +78,7 @@ redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
 				if (ch == 0) {
 					r.action = NFT_ACT_DNAT;
 					r.to = *to;
-					r.to_port = c->ports[i];
+					r.to_port = dest_port(t, c->ports[i]);
 					if (c->nlisten == 0) {
 						r.fib_local = true;
 						v[k++] = r;
@@ -85,6 +96,7 @@ redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
 				r.ct_dnat = true;
 				r.has_daddr = true;
 				r.daddr = *to;
+				r.dport_min = r.dport_max = dest_port(t, c->ports[i]);
 				if (ch == 1) {
 					const struct nft_ip *sn = fams[fi] == AF_INET ?
 					    &c->snat4 : &c->snat6;
@@ -184,7 +196,8 @@ redirect_target_equal(const struct redirect_target *a,
 	return ip_same(&a->client4, &b->client4) &&
 	    ip_same(&a->client6, &b->client6) &&
 	    ip_same(&a->server4, &b->server4) &&
-	    ip_same(&a->server6, &b->server6);
+	    ip_same(&a->server6, &b->server6) &&
+	    a->client_port == b->client_port && a->server_port == b->server_port;
 }
 
 const char *
@@ -192,15 +205,21 @@ redirect_target_str(const struct redirect_target *t, char *buf, size_t len)
 {
 	const struct nft_ip *v[4] = { &t->client4, &t->client6, &t->server4,
 	    &t->server6 };
-	char a[4][64];
+	char a[4][64], cp[16] = "", sp[16] = "";
 
 	for (int i = 0; i < 4; i++) {
 		a[i][0] = '\0';
 		if (v[i]->family)
 			nft_ip_format(v[i], a[i], sizeof(a[i]));
 	}
-	snprintf(buf, len, "c2s %s%s%s, s2s %s%s%s",
-	    a[0][0] || a[1][0] ? a[0] : "none", a[0][0] && a[1][0] ? " " : "", a[1],
-	    a[2][0] || a[3][0] ? a[2] : "none", a[2][0] && a[3][0] ? " " : "", a[3]);
+	if (t->client_port)
+		snprintf(cp, sizeof(cp), " port %u", t->client_port);
+	if (t->server_port)
+		snprintf(sp, sizeof(sp), " port %u", t->server_port);
+	snprintf(buf, len, "c2s %s%s%s%s, s2s %s%s%s%s",
+	    a[0][0] || a[1][0] ? a[0] : "none", a[0][0] && a[1][0] ? " " : "",
+	    a[1], cp,
+	    a[2][0] || a[3][0] ? a[2] : "none", a[2][0] && a[3][0] ? " " : "",
+	    a[3], sp);
 	return buf;
 }

@@ -147,10 +147,10 @@ def test_daemon_reload_and_stop(lab, tmp):
 ZONE = "example.test."
 
 
-def zone(addr4, addr6, ttl=1):
+def zone(addr4, addr6, ttl=1, c2s_port=5222):
     return {
         "_xmpp-client._tcp." + ZONE: {"ttl": ttl, "SRV": [
-            [10, 5, 5222, "xmpp." + ZONE], [20, 5, 5222, "backup." + ZONE]]},
+            [10, 5, c2s_port, "xmpp." + ZONE], [20, 5, 5222, "backup." + ZONE]]},
         "_xmpp-server._tcp." + ZONE: {"ttl": ttl, "SRV": [
             [0, 5, 5269, "xmpp." + ZONE]]},
         "xmpp." + ZONE: {"ttl": ttl, "A": [addr4], "AAAA": [addr6]},
@@ -195,6 +195,12 @@ dns_timeout = "1s"
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
         wait_for(lambda: reaches(lab, nl.WEB6, 5269, nl.XMPP_ALT6))
         assert "redirecting to c2s %s" % nl.XMPP_ALT4 in d.log()
+        # the SRV record moves c2s to another port: 5222 follows it
+        write(zpath, json.dumps(zone(nl.XMPP_ALT4, nl.XMPP_ALT6, c2s_port=5223)))
+        got = wait_for(lambda: (lab.probe("client", "tcp", nl.WEB4, 5222)
+                                .get("port") == 5223, None))
+        write(zpath, json.dumps(zone(nl.XMPP_ALT4, nl.XMPP_ALT6)))
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
         # someone deletes our table: the next refresh puts it back
         lab.ex("web", "nft", "delete", "table", "inet", "dumbclient_redirect")
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))

@@ -234,6 +234,16 @@ TEST(redirect_rules_for_target)
 	/* no IPv6 source configured: masquerade */
 	CHECK(r[4].action == NFT_ACT_MASQ);
 	free(r);
+	/* SRV ports: 5222 and 5269 go where the records say, 5223 stays */
+	t.client_port = 15222;
+	t.server_port = 15269;
+	CHECK_INT(redirect_rules(c, &t, &r, &n, comments), 0);
+	CHECK_INT(r[0].dport_min, 5222);
+	CHECK_INT(r[0].to_port, 15222);
+	CHECK_INT(r[1].to_port, 15269);
+	CHECK_INT(r[2].to_port, 5223);
+	CHECK_INT(r[3].dport_min, 15222);	/* postrouting matches the new port */
+	free(r);
 	redirect_conf_free(c);
 }
 
@@ -285,6 +295,11 @@ TEST(redirect_target_compare)
 	memset(&b.client4, 0, sizeof(b.client4));
 	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
 	    "c2s 2001:db8::1, s2s none");
+	a = b;
+	b.client_port = 15222;
+	CHECK(!redirect_target_equal(&a, &b));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 2001:db8::1 port 15222, s2s none");
 }
 
 TEST(redirect_random_answers_never_crash)
