@@ -253,7 +253,8 @@ class Client:
     def auth_request(self, method, attrs=(), fingerprint=False):
         """A request with credentials, retried once on 438 with the new nonce."""
         for _ in range(2):
-            m = Msg(method, REQUEST, attrs=attrs)
+            tid = os.urandom(12)
+            m = Msg(method, REQUEST, tid, attrs=attrs(tid) if callable(attrs) else attrs)
             r = self.request(m, fingerprint=fingerprint)
             if r.error() == 438:
                 self.nonce = r.get(A_NONCE)
@@ -271,14 +272,14 @@ class Client:
     def relayed(self, r):
         return unxor_addr(r.get(A_XOR_RELAYED_ADDRESS), r.tid)
 
-    def permit(self, peer):
-        return self.auth_request(CREATE_PERMISSION,
-                                 [(A_XOR_PEER_ADDRESS, xor_addr(peer, b"\0" * 12))])
+    def permit(self, *peers):
+        return self.auth_request(CREATE_PERMISSION, lambda tid: [
+            (A_XOR_PEER_ADDRESS, xor_addr(p, tid)) for p in peers])
 
     def channel_bind(self, num, peer):
-        return self.auth_request(CHANNEL_BIND, [
+        return self.auth_request(CHANNEL_BIND, lambda tid: [
             (A_CHANNEL_NUMBER, struct.pack("!HH", num, 0)),
-            (A_XOR_PEER_ADDRESS, xor_addr(peer, b"\0" * 12))])
+            (A_XOR_PEER_ADDRESS, xor_addr(peer, tid))])
 
     def send_indication(self, peer, data):
         m = Msg(SEND, INDICATION)
@@ -385,8 +386,10 @@ class Turnd:
         port = self.tls_port if transport == "tls" else self.port
         return Client(("::1" if v6 else "127.0.0.1", port), transport, **kw)
 
-    def logged_in(self, user="alice", transport="udp", v6=False, secret=SECRET, **kw):
+    def logged_in(self, user=None, transport="udp", v6=False, secret=SECRET, **kw):
+        """A client that knows realm, nonce and key (a fresh user unless named)."""
         c = self.client(transport, v6, **kw)
+        user = user or "u" + os.urandom(4).hex()
         u, p = rest_credentials(secret, user)
         c.login(u, p)
         return c
