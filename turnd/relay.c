@@ -38,6 +38,11 @@ static struct mmsghdr peer_msg[RELAY_BATCH];
 static struct iovec peer_iov[RELAY_BATCH];
 static union sockaddr_u peer_from[RELAY_BATCH];
 
+/* Frames for a TCP/TLS client are gathered and written once per batch:
+ * one send (one TLS record) instead of one per datagram. */
+#define STREAM_CHUNK 16384
+static uint8_t stream_out[STREAM_CHUNK];
+
 static uint8_t tid_state[STUN_TID_LEN];
 static bool tid_ready;
 
@@ -305,11 +310,23 @@ frame_for_client(struct alloc *a, uint8_t *p, size_t len,
 	}
 }
 
+/* Writes the gathered frames (dropped as a whole when the queue is full). */
+static void
+stream_flush(struct alloc *a, size_t *len)
+{
+	if (*len > 0 && a->ep.conn != NULL)
+		conn_send(a->ep.conn, stream_out, *len, false);
+	*len = 0;
+}
+
 void
 relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 {
 	struct alloc *a = io->data;
 	struct turnd *td = a->td;
+	size_t chunk = td->cfg->tcp_buffer < STREAM_CHUNK ? td->cfg->tcp_buffer :
+	    STREAM_CHUNK;
+	size_t slen = 0;
 	int r;
 
 	(void)ev;
@@ -350,14 +367,23 @@ relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 				outq_push(&to_client, a->ep.l->fd, out, olen,
 				    &a->ep.addr.sa, a->ep.l->addr.family,
 				    a->ep.have_local ? &a->ep.local : NULL);
-			} else if (conn_send(a->ep.conn, out, olen, false) < 0) {
-				/* The connection closed and took a with it. */
-				return;
+				continue;
 			}
+			/* Closing is deferred by conn.c, so a stays valid. */
+			if (slen + olen > chunk)
+				stream_flush(a, &slen);
+			if (olen > chunk) {
+				if (a->ep.conn != NULL)
+					conn_send(a->ep.conn, out, olen, false);
+				continue;
+			}
+			memcpy(stream_out + slen, out, olen);
+			slen += olen;
 		}
 		if (to_client.n > 0)
 			outq_flush(&to_client);
 		if (r < RELAY_BATCH)
 			break;
 	}
+	stream_flush(a, &slen);
 }
