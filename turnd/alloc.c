@@ -17,6 +17,7 @@
 #include "reserve.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +343,25 @@ alloc_refresh(struct alloc *a, uint32_t lifetime)
 	alloc_schedule(a);
 }
 
+/*
+ * glibc keeps freed small chunks in the heap; a second after allocations
+ * were freed, hand the free pages back to the kernel so RSS follows the
+ * number of live allocations.
+ */
+static void
+trim_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	(void)t;
+	malloc_trim(0);
+}
+
+void
+alloc_init(struct turnd *td)
+{
+	ev_timer_init(&td->trim, trim_cb, td);
+}
+
 void
 alloc_free(struct alloc *a, const char *why)
 {
@@ -372,6 +392,8 @@ alloc_free(struct alloc *a, const char *why)
 		conn_alloc_gone(a->ep.conn);
 	user_put(td, a->uc);
 	td->nallocs--;
+	if (!td->stopping && !ev_timer_active(&td->trim))
+		ev_timer_start(td->loop, &td->trim, 1000);
 	explicit_bzero(a->key, sizeof(a->key));
 	free(a->user);
 	free(a);

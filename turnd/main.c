@@ -141,6 +141,7 @@ main(int argc, char **argv)
 	tables_init(&td);
 	if ((td.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");
+	alloc_init(&td);
 	if (listen_open(&td, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (td.cfg->ntls_listen > 0 &&
@@ -167,6 +168,7 @@ main(int argc, char **argv)
 	if (ev_run(td.loop) < 0)
 		log_err("event loop failed");
 	daemon_notify("STOPPING=1");
+	ev_timer_stop(td.loop, &td.trim);
 	conn_close_all(&td);
 	alloc_free_all(&td);
 	reserve_free_all(&td);

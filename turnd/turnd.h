@@ -72,6 +72,7 @@ struct turnd {
 	size_t nconns;
 	struct conn *conns;	/* all TCP/TLS connections */
 	void *tls;		/* TLS server context, NULL without TLS */
+	struct ev_timer trim;	/* gives freed allocation memory back */
 	struct turnd_stats stats;
 	bool stopping;
 };

@@ -187,7 +187,7 @@ def allocations(kind, n, tmp):
         for c in cs:
             c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
             c.close()
-        time.sleep(1.0)
+        time.sleep(2.0)
         rss2 = srv.rss()
         del warm
         return cpu / n, n / wall, (rss1 - rss0) / n, (rss2 - rss0) / n
