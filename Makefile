@@ -5,6 +5,7 @@
 #   make check SAN=1     the same with ASan + UBSan (separate build dir)
 #   make run             install deps, build, run the local stack under ./run/
 #   make bench           benchmarks against the programs a user would otherwise run
+#   make fuzz            libFuzzer targets (clang), FUZZ_SECONDS each
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Each daemon folder contributes a module.mk; see common/module.mk for the
@@ -28,7 +29,10 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARN) -fstack-protector-strong -fPIE -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+else ifeq ($(SAN),1)
 CFLAGS   := $(filter-out -O2,$(CFLAGS)) -O1 -fno-omit-frame-pointer \
             -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
@@ -50,6 +54,7 @@ all: bins
 include common/module.mk
 include $(filter-out common/module.mk,$(wildcard */module.mk))
 include tests/unit/module.mk
+include tests/fuzz/module.mk
 
 .PHONY: bins
 bins: $(BINS)
@@ -97,6 +102,6 @@ install: bins
 
 .PHONY: clean
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -12,7 +12,7 @@
 #   UNIT_LIBS += -lextra
 COMMON_SRCS := $(wildcard common/*.c)
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/%.o)
-EDGE_LIBS   := -lcrypto
+EDGE_LIBS   := -lssl -lcrypto
 
 $(LIBEDGE): $(COMMON_OBJS)
 	@mkdir -p $(@D)

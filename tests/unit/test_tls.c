@@ -1,0 +1,267 @@
+/*
+ * Unit tests for common/tls.c: handshakes over a socketpair with
+ * certificates generated here, SNI selection, ALPN, channel binding
+ * agreement between both ends, reload, and failure paths.
+ */
+#include "t.h"
+#include "tls.h"
+
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+static char tmpdir[64];
+
+/* Writes <name>.crt/<name>.key for a self-signed cert with SAN san. */
+static int
+make_cert(const char *name, const char *san)
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	char path[128], sanv[128];
+	FILE *f;
+
+	if (k == NULL || x == NULL)
+		return -1;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)name, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	snprintf(sanv, sizeof(sanv), "DNS:%s", san);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, sanv);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	X509_sign(x, k, EVP_sha256());
+	snprintf(path, sizeof(path), "%s/%s.crt", tmpdir, name);
+	f = fopen(path, "w");
+	PEM_write_X509(f, x);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/%s.key", tmpdir, name);
+	f = fopen(path, "w");
+	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return 0;
+}
+
+__attribute__((destructor)) static void
+cleanup(void)
+{
+	static const char *const files[] = { "a.crt", "a.key", "b.crt", "b.key" };
+	char path[128];
+
+	if (!tmpdir[0])
+		return;
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, files[i]);
+		unlink(path);
+	}
+	rmdir(tmpdir);
+}
+
+static void
+setup(void)
+{
+	if (tmpdir[0])
+		return;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/edge-tls-XXXXXX");
+	if (mkdtemp(tmpdir) == NULL)
+		abort();
+	make_cert("a", "a.example");
+	make_cert("b", "*.b.example");
+}
+
+static char pa[128], ka[128], pb[128], kb[128];
+
+static struct tls_server *
+server(const char *const *alpn, size_t nalpn, bool strict)
+{
+	static struct tls_cert_conf certs[2];
+	struct tls_server_conf sc = { .certs = certs, .ncerts = 2,
+	    .alpn = alpn, .nalpn = nalpn, .alpn_strict = strict };
+	char err[256];
+	struct tls_server *s;
+
+	setup();
+	snprintf(pa, sizeof(pa), "%s/a.crt", tmpdir);
+	snprintf(ka, sizeof(ka), "%s/a.key", tmpdir);
+	snprintf(pb, sizeof(pb), "%s/b.crt", tmpdir);
+	snprintf(kb, sizeof(kb), "%s/b.key", tmpdir);
+	certs[0] = (struct tls_cert_conf){ pa, ka };
+	certs[1] = (struct tls_cert_conf){ pb, kb };
+	s = tls_server_new(&sc, err, sizeof(err));
+	if (s == NULL)
+		fprintf(stderr, "tls_server_new: %s\n", err);
+	return s;
+}
+
+/* Drives both handshakes to completion; 0 when both succeed. */
+static int
+pump(struct tls_conn *s, struct tls_conn *c)
+{
+	for (int i = 0; i < 100; i++) {
+		int rs = tls_handshake(s), rc = tls_handshake(c);
+
+		if (rs == TLS_OK && rc == TLS_OK)
+			return 0;
+		if (rs == TLS_ERROR || rc == TLS_ERROR)
+			return -1;
+	}
+	return -1;
+}
+
+static int
+pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+}
+
+TEST(tls_sni_alpn_and_data)
+{
+	static const char *const alpn[] = { "xmpp-client" };
+	struct tls_server *srv = server(alpn, 1, false);
+	struct tls_client_conf cc = { .alpn = alpn, .nalpn = 1 };
+	SSL_CTX *cctx;
+	struct tls_conn *s, *c;
+	char buf[64], *name;
+	int sv[2];
+	X509 *peer;
+
+	CHECK(srv != NULL);
+	cctx = tls_client_ctx_new(&cc, buf, sizeof(buf));
+	CHECK(cctx != NULL);
+	CHECK(pair(sv) == 0);
+	s = tls_conn_server(srv, sv[0]);
+	c = tls_conn_client(cctx, sv[1], "x.b.example", NULL);
+	CHECK(pump(s, c) == 0);
+	CHECK_STR(tls_conn_alpn(s), "xmpp-client");
+	CHECK_STR(tls_conn_sni(s), "x.b.example");
+	CHECK_STR(tls_conn_version(c), "TLSv1.3");
+	peer = SSL_get0_peer_certificate(tls_conn_ssl(c));
+	name = X509_NAME_oneline(X509_get_subject_name(peer), NULL, 0);
+	CHECK_STR(name, "/CN=b");	/* SNI picked the wildcard cert */
+	OPENSSL_free(name);
+	CHECK_INT(tls_write(c, "hello", 5), 5);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), 5);
+	CHECK_MEM(buf, "hello", 5);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), TLS_WANT_READ);
+	CHECK_INT(tls_shutdown(c), TLS_OK);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), 0);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	tls_server_free(srv);
+}
+
+static void
+binding_agrees(int max_version, const char *type, size_t want_len)
+{
+	struct tls_server *srv = server(NULL, 0, false);
+	struct tls_client_conf cc = { 0 };
+	SSL_CTX *cctx = tls_client_ctx_new(&cc, NULL, 0);
+	uint8_t a[64], b[64];
+	size_t la = 0, lb = 0;
+	struct tls_conn *s, *c;
+	int sv[2];
+
+	CHECK(srv != NULL && cctx != NULL && pair(sv) == 0);
+	SSL_CTX_set_max_proto_version(cctx, max_version);
+	s = tls_conn_server(srv, sv[0]);
+	c = tls_conn_client(cctx, sv[1], "a.example", NULL);
+	CHECK(pump(s, c) == 0);
+	CHECK_INT(tls_channel_binding(s, type, a, sizeof(a), &la), 0);
+	CHECK_INT(tls_channel_binding(c, type, b, sizeof(b), &lb), 0);
+	CHECK_INT(la, want_len);
+	CHECK_INT(lb, la);
+	CHECK_MEM(a, b, la);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	tls_server_free(srv);
+}
+
+TEST(tls_channel_bindings)
+{
+	binding_agrees(TLS1_3_VERSION, "tls-exporter", 32);
+	binding_agrees(TLS1_3_VERSION, "tls-server-end-point", 32);
+	binding_agrees(TLS1_2_VERSION, "tls-unique", 12);
+	binding_agrees(TLS1_2_VERSION, "tls-exporter", 32);	/* EMS */
+}
+
+TEST(tls_alpn_strict_rejects)
+{
+	static const char *const ours[] = { "xmpp-client" };
+	static const char *const theirs[] = { "h2" };
+	struct tls_server *srv = server(ours, 1, true);
+	struct tls_client_conf cc = { .alpn = theirs, .nalpn = 1 };
+	SSL_CTX *cctx = tls_client_ctx_new(&cc, NULL, 0);
+	struct tls_conn *s, *c;
+	int sv[2];
+
+	CHECK(srv != NULL && cctx != NULL && pair(sv) == 0);
+	s = tls_conn_server(srv, sv[0]);
+	c = tls_conn_client(cctx, sv[1], NULL, NULL);
+	CHECK(pump(s, c) == -1);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	tls_server_free(srv);
+}
+
+TEST(tls_verify_and_reload)
+{
+	struct tls_server *srv = server(NULL, 0, false);
+	struct tls_client_conf cc = { .ca_file = pa, .verify = true };
+	struct tls_cert_conf bad = { pa, kb };	/* key does not match */
+	struct tls_server_conf badconf = { .certs = &bad, .ncerts = 1 };
+	struct tls_cert_conf good = { pb, kb };
+	struct tls_server_conf goodconf = { .certs = &good, .ncerts = 1 };
+	SSL_CTX *cctx;
+	struct tls_conn *s, *c;
+	char err[256];
+	int sv[2];
+
+	CHECK(srv != NULL);
+	cctx = tls_client_ctx_new(&cc, err, sizeof(err));
+	CHECK(cctx != NULL);
+	/* Trusting a's certificate: a.example verifies, after reload to b it fails. */
+	CHECK(pair(sv) == 0);
+	s = tls_conn_server(srv, sv[0]);
+	c = tls_conn_client(cctx, sv[1], "a.example", "a.example");
+	CHECK(pump(s, c) == 0);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+	CHECK_INT(tls_server_reload(srv, &badconf, err, sizeof(err)), -1);
+	CHECK(strstr(err, "does not match") != NULL || strstr(err, "key") != NULL);
+	CHECK_INT(tls_server_reload(srv, &goodconf, err, sizeof(err)), 0);
+	CHECK(pair(sv) == 0);
+	s = tls_conn_server(srv, sv[0]);
+	c = tls_conn_client(cctx, sv[1], "a.example", "a.example");
+	CHECK(pump(s, c) == -1);
+	CHECK(strstr(tls_conn_error(c), "verify") != NULL);
+	tls_conn_free(s);
+	tls_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	tls_server_free(srv);
+}

@@ -1,0 +1,329 @@
+/*
+ * http — libmicrohttpd daemons, dispatch and the request log.  See http.h.
+ *
+ * Shape follows libmicrohttpd's largepost example: the access handler
+ * decides the answer on its first call, before any body byte is read
+ * (so a refused PUT costs nothing and gets no "100 Continue"), and the
+ * per-request state is freed in the completion callback, which runs for
+ * finished, aborted and timed-out requests alike.
+ */
+#include "http.h"
+#include "evloop.h"
+#include "log.h"
+#include "request.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HTTP_MAX_DAEMONS UPLOAD_MAX_LISTEN
+
+static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
+static int quiesced_fds[HTTP_MAX_DAEMONS];
+static size_t ndaemons;
+static atomic_int active_requests;
+
+static const char *
+status_text(unsigned status)
+{
+	switch (status) {
+	case 400: return "400 Bad Request\n";
+	case 403: return "403 Forbidden\n";
+	case 404: return "404 Not Found\n";
+	case 405: return "405 Method Not Allowed\n";
+	case 409: return "409 Conflict\n";
+	case 411: return "411 Length Required\n";
+	case 413: return "413 Request Entity Too Large\n";
+	case 414: return "414 Request URI Too Long\n";
+	case 416: return "416 Requested Range Not Satisfiable\n";
+	case 507: return "507 Insufficient Storage\n";
+	default: return "500 Internal Server Error\n";
+	}
+}
+
+void
+upload_req_add_common(struct req *r, struct MHD_Response *resp)
+{
+	(void)r;
+	/* Prosody Filer's CORS headers, on every response as Filer sends them. */
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+	    REQ_ALLOWED_METHODS);
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+	    "Authorization, Content-Type");
+	MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "7200");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+enum MHD_Result
+upload_req_queue(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	r->status = status;
+	rc = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+enum MHD_Result
+upload_req_error(struct req *r, unsigned status, const char *note)
+{
+	const char *text = status_text(status);
+	struct MHD_Response *resp;
+
+	r->note = note;
+	resp = MHD_create_response_from_buffer(strlen(text), (void *)text,
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	upload_req_add_common(r, resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	if (status == 405)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    REQ_ALLOWED_METHODS);
+	return upload_req_queue(r, status, resp);
+}
+
+enum MHD_Result
+upload_req_path_error(struct req *r, enum path_result pr)
+{
+	switch (pr) {
+	case PATH_NOT_FOUND:
+		return upload_req_error(r, 404, "outside the upload path");
+	case PATH_DIRECTORY:
+		return upload_req_error(r, 403, "directory");
+	case PATH_TOO_LONG:
+		return upload_req_error(r, 414, "path too long");
+	default:
+		return upload_req_error(r, 400, "unsafe path");
+	}
+}
+
+static enum MHD_Result
+options_handle(struct req *r)
+{
+	struct MHD_Response *resp;
+
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	upload_req_add_common(r, resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, REQ_ALLOWED_METHODS);
+	return upload_req_queue(r, 200, resp);
+}
+
+static enum req_method
+method_of(const char *m)
+{
+	if (strcmp(m, MHD_HTTP_METHOD_GET) == 0)
+		return REQ_GET;
+	if (strcmp(m, MHD_HTTP_METHOD_HEAD) == 0)
+		return REQ_HEAD;
+	if (strcmp(m, MHD_HTTP_METHOD_PUT) == 0)
+		return REQ_PUT;
+	if (strcmp(m, MHD_HTTP_METHOD_OPTIONS) == 0)
+		return REQ_OPTIONS;
+	return REQ_OTHER;
+}
+
+static struct req *
+req_new(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if ((r->cf = upload_config_current()) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->conn = conn;
+	r->t0 = ev_clock_ms();
+	r->method = method_of(method);
+	r->tmp.fd = -1;
+	upload_path_for_log(method, r->method_name, sizeof(r->method_name));
+	upload_path_for_log(url, r->logpath, sizeof(r->logpath));
+	atomic_fetch_add(&active_requests, 1);
+	return r;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		if ((r = req_new(conn, url, method)) == NULL)
+			return MHD_NO;
+		*con_cls = r;
+		/*
+		 * Uploads are judged now, before the body.  Other methods are
+		 * answered once the (normally empty) request is complete:
+		 * answering earlier would cost the keep-alive connection.
+		 */
+		return r->method == REQ_PUT ? upload_put_begin(r, url) : MHD_YES;
+	}
+	if (r->method == REQ_PUT) {
+		if (!r->receiving)
+			return MHD_NO;
+		if (*upload_data_size != 0)
+			return upload_put_data(r, upload_data, upload_data_size);
+		return upload_put_finish(r);
+	}
+	if (*upload_data_size != 0) {
+		/* A body sent with GET or others: read and dropped. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	switch (r->method) {
+	case REQ_GET:
+	case REQ_HEAD:
+		return upload_get_handle(r, url);
+	case REQ_OPTIONS:
+		return options_handle(r);
+	default:
+		return upload_req_error(r, 405, NULL);
+	}
+}
+
+static void
+log_request(struct req *r, enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	char addr[ADDR_STRLEN] = "-", status[16];
+	const char *why = r->note;
+
+	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL) {
+		if (ci->client_addr->sa_family == AF_UNIX)
+			snprintf(addr, sizeof(addr), "unix");
+		else
+			addr_format_sa(ci->client_addr, sizeof(struct sockaddr_in6),
+			    addr, sizeof(addr));
+	}
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
+		    toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
+		    "connection closed";
+		if (r->method == REQ_PUT && r->receiving)
+			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
+			    "upload timed out, discarded" : "upload aborted, discarded";
+	}
+	if (r->status)
+		snprintf(status, sizeof(status), "%u", r->status);
+	else
+		snprintf(status, sizeof(status), "-");
+	log_info("%s \"%s %s\" %s %llu %llums%s%s%s", addr, r->method_name,
+	    r->logpath, status, (unsigned long long)r->bytes,
+	    (unsigned long long)(ev_clock_ms() - r->t0), why ? " (" : "",
+	    why ? why : "", why ? ")" : "");
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *r = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	if (r->method == REQ_PUT)
+		upload_put_cleanup(r);
+	log_request(r, toe);
+	upload_config_put(r->cf);
+	free(r);
+	atomic_fetch_sub(&active_requests, 1);
+}
+
+/* Percent-decoding happens once, in upload_path_parse: MHD leaves URLs raw. */
+static size_t
+unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	log_debug("libmicrohttpd: %s", buf);
+}
+
+int
+upload_http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
+    size_t errlen)
+{
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_USE_ITC | MHD_USE_TURBO;
+
+	for (size_t i = 0; i < n && i < HTTP_MAX_DAEMONS; i++) {
+		struct MHD_Daemon *d;
+
+		d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
+		    MHD_OPTION_LISTEN_SOCKET, fds[i],
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		    MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip,
+		    MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
+		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
+		    MHD_OPTION_THREAD_POOL_SIZE, c->threads,
+		    MHD_OPTION_END);
+		if (d == NULL) {
+			snprintf(err, errlen, "libmicrohttpd failed to start on listener %zu",
+			    i + 1);
+			upload_http_stop(0);
+			return -1;
+		}
+		daemons[ndaemons] = d;
+		quiesced_fds[ndaemons] = -1;
+		ndaemons++;
+	}
+	return 0;
+}
+
+void
+upload_http_stop(unsigned grace_s)
+{
+	uint64_t deadline = ev_clock_ms() + (uint64_t)grace_s * 1000;
+
+	for (size_t i = 0; i < ndaemons; i++)
+		quiesced_fds[i] = MHD_quiesce_daemon(daemons[i]);
+	/* Idle keep-alive connections do not count; requests do. */
+	while (atomic_load(&active_requests) > 0 && ev_clock_ms() < deadline)
+		usleep(20 * 1000);
+	if (atomic_load(&active_requests) > 0)
+		log_notice("stopping with %d request(s) in flight",
+		    atomic_load(&active_requests));
+	for (size_t i = 0; i < ndaemons; i++) {
+		MHD_stop_daemon(daemons[i]);
+		if (quiesced_fds[i] >= 0)
+			close(quiesced_fds[i]);
+	}
+	ndaemons = 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * put — uploads.  The whole answer is decided from the request line and
+ * headers (path, MAC, Content-Length, size limit, existing name, disk
+ * space); only then is the body streamed, chunk by chunk as it arrives,
+ * into an anonymous temporary file, which becomes visible under its name
+ * only once exactly Content-Length bytes are on disk.  Memory use does not
+ * depend on the upload's size.
+ */
+#include "log.h"
+#include "mac.h"
+#include "mime.h"
+#include "request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OCTET_STREAM "application/octet-stream"
+
+/* Strict decimal Content-Length: 0, or -1. */
+static int
+parse_length(const char *s, uint64_t *out)
+{
+	uint64_t n = 0;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 19)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+static const char *
+mac_param(struct MHD_Connection *c)
+{
+	/* Filer's precedence: token, then v, then v2. */
+	static const char *const names[] = { "token", "v", "v2" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+		    names[i]);
+
+		if (v != NULL)
+			return v;
+	}
+	return NULL;
+}
+
+static enum MHD_Result
+store_error(struct req *r, int err, const char *what)
+{
+	switch (err) {
+	case ENOSPC:
+	case EDQUOT:
+		return upload_req_error(r, 507, "no space left");
+	case EEXIST:
+	case ENOTDIR:
+		return upload_req_error(r, 409, "exists");
+	case ELOOP:
+	case EXDEV:
+	case EACCES:
+	case EPERM:
+		return upload_req_error(r, 403, "not writable");
+	default:
+		log_err("%s %s: %s", what, r->logpath, strerror(err));
+		return upload_req_error(r, 500, what);
+	}
+}
+
+enum MHD_Result
+upload_put_begin(struct req *r, const char *url)
+{
+	struct upload_config *cf = r->cf;
+	const char *given, *ctype, *types[3];
+	enum path_result pr;
+	int rc;
+
+	if ((pr = upload_path_parse(url, cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
+		return upload_req_path_error(r, pr);
+	if ((given = mac_param(r->conn)) == NULL)
+		return upload_req_error(r, 403, "no MAC");
+	if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return upload_req_error(r, 411, "chunked upload");
+	if (parse_length(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH), &r->expected) < 0)
+		return upload_req_error(r, 411, "no Content-Length");
+	ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_TYPE);
+	types[0] = ctype;
+	types[1] = upload_mime_by_name(r->rel);
+	if (types[1] == NULL)
+		types[1] = OCTET_STREAM;
+	types[2] = ctype == NULL || ctype[0] == '\0' ? OCTET_STREAM : NULL;
+	if (upload_mac_verify(cf->secret, cf->secret_len, r->rel, r->expected, types, 3,
+	    given) == MAC_NONE)
+		return upload_req_error(r, 403, "invalid MAC");
+	if (cf->max_file_size && r->expected > cf->max_file_size)
+		return upload_req_error(r, 413, "over max_file_size");
+	if ((rc = upload_store_exists(cf->store_fd, r->rel)) != 0)
+		return rc > 0 ? upload_req_error(r, 409, "exists") :
+		    store_error(r, -rc, "checking name");
+	if ((rc = upload_store_tmp_create(cf->store_fd, &r->tmp)) < 0)
+		return store_error(r, -rc, "creating temporary file");
+	/* Claim the space now, so a full disk is a 507 before the body. */
+	if (r->expected > 0 && fallocate(r->tmp.fd, FALLOC_FL_KEEP_SIZE, 0,
+	    (off_t)r->expected) < 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
+		int e = errno;
+
+		upload_store_tmp_discard(cf->store_fd, &r->tmp);
+		return store_error(r, e, "allocating space");
+	}
+	r->receiving = true;
+	return MHD_YES;
+}
+
+enum MHD_Result
+upload_put_data(struct req *r, const char *data, size_t *size)
+{
+	size_t n = *size, off = 0;
+
+	*size = 0;
+	if (r->received + n > r->expected) {
+		/* libmicrohttpd frames by Content-Length; cannot happen. */
+		r->note = "body longer than Content-Length";
+		return MHD_NO;
+	}
+	r->received += n;
+	r->bytes = r->received;
+	while (r->write_err == 0 && off < n) {
+		ssize_t w = write(r->tmp.fd, data + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* Keep reading (and dropping) the body; answer at the end. */
+			r->write_err = w < 0 ? errno : EIO;
+			break;
+		}
+		off += (size_t)w;
+	}
+	return MHD_YES;
+}
+
+enum MHD_Result
+upload_put_finish(struct req *r)
+{
+	struct MHD_Response *resp;
+	int rc;
+
+	r->receiving = false;
+	if (r->write_err) {
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
+		return store_error(r, r->write_err, "writing upload");
+	}
+	if (r->received != r->expected) {
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
+		return upload_req_error(r, 400, "short body");
+	}
+	rc = upload_store_tmp_commit(r->cf->store_fd, &r->tmp, r->rel, r->cf->fsync);
+	if (rc < 0)
+		return store_error(r, -rc, "storing upload");
+	resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	upload_req_add_common(r, resp);
+	return upload_req_queue(r, 201, resp);
+}
+
+void
+upload_put_cleanup(struct req *r)
+{
+	/* Aborted, timed out or refused: nothing of it may remain. */
+	if (r->tmp.fd >= 0)
+		upload_store_tmp_discard(r->cf->store_fd, &r->tmp);
+}

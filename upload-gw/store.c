@@ -1,0 +1,257 @@
+/*
+ * store — safe, atomic file operations on the upload store.  See store.h.
+ */
+#include "store.h"
+#include "crypto.h"
+#include "path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define FILE_MODE 0644
+#define DIR_MODE 0755
+
+int
+upload_store_openat(int root, const char *rel, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int
+upload_store_open_root(const char *dir, bool create, char *err, size_t errlen)
+{
+	char buf[4096];
+	int fd;
+
+	if (create) {
+		size_t n = strlen(dir);
+
+		if (n >= sizeof(buf)) {
+			snprintf(err, errlen, "%s: path too long", dir);
+			return -1;
+		}
+		memcpy(buf, dir, n + 1);
+		for (char *p = buf + 1; *p; p++) {
+			if (*p != '/')
+				continue;
+			*p = '\0';
+			if (mkdir(buf, DIR_MODE) < 0 && errno != EEXIST) {
+				snprintf(err, errlen, "mkdir %s: %s", buf, strerror(errno));
+				return -1;
+			}
+			*p = '/';
+		}
+		if (mkdir(buf, DIR_MODE) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "mkdir %s: %s", buf, strerror(errno));
+			return -1;
+		}
+	}
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+int
+upload_store_open_read(int root, const char *rel, struct stat *st)
+{
+	int fd = upload_store_openat(root, rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EACCES;
+	}
+	return fd;
+}
+
+int
+upload_store_exists(int root, const char *rel)
+{
+	int fd = upload_store_openat(root, rel, O_PATH);
+
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	if (fd == -ENOENT)
+		return 0;
+	if (fd == -ENOTDIR)
+		return 1;	/* a parent is a file: the name can never be ours */
+	return fd;
+}
+
+int
+upload_store_tmp_create(int root, struct store_tmp *t)
+{
+	int fd, dfd;
+
+	t->named = false;
+	t->name[0] = '\0';
+	fd = openat(root, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		t->fd = fd;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	/* No O_TMPFILE here: a random name in the private directory. */
+	if (mkdirat(root, PATH_TMPDIR, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) < 0)
+		return dfd;
+	if (random_hex(t->name, 16) < 0) {
+		close(dfd);
+		return -EIO;
+	}
+	fd = openat(dfd, t->name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		int e = errno;
+
+		close(dfd);
+		return -e;
+	}
+	close(dfd);
+	t->fd = fd;
+	t->named = true;
+	return 0;
+}
+
+void
+upload_store_tmp_discard(int root, struct store_tmp *t)
+{
+	if (t->fd < 0)
+		return;
+	if (t->named) {
+		int dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
+
+		if (dfd >= 0) {
+			unlinkat(dfd, t->name, 0);
+			close(dfd);
+		}
+	}
+	close(t->fd);
+	t->fd = -1;
+}
+
+/* Opens (creating) the parent directory of rel: fd or -errno. */
+static int
+open_parent(int root, const char *rel, const char **base)
+{
+	const char *s = rel, *slash;
+	int cur = dup(root);
+
+	if (cur < 0)
+		return -errno;
+	while ((slash = strchr(s, '/')) != NULL) {
+		char seg[PATH_MAX_SEGMENT + 1];
+		size_t l = (size_t)(slash - s);
+		int next;
+
+		if (l == 0 || l > PATH_MAX_SEGMENT) {
+			close(cur);
+			return -EINVAL;
+		}
+		memcpy(seg, s, l);
+		seg[l] = '\0';
+		if (mkdirat(cur, seg, DIR_MODE) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			close(cur);
+			return -e;
+		}
+		next = upload_store_openat(cur, seg, O_RDONLY | O_DIRECTORY);
+		close(cur);
+		if (next < 0)
+			return next;
+		cur = next;
+		s = slash + 1;
+	}
+	*base = s;
+	return cur;
+}
+
+static int
+link_into(int root, struct store_tmp *t, int dfd, const char *base)
+{
+	if (t->named) {
+		int tdir = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY);
+		int rc;
+
+		if (tdir < 0)
+			return tdir;
+		rc = renameat2(tdir, t->name, dfd, base, RENAME_NOREPLACE);
+		rc = rc < 0 ? -errno : 0;
+		close(tdir);
+		return rc;
+	} else {
+		/*
+		 * linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the
+		 * /proc link works for the unprivileged owner of the fd.
+		 */
+		char proc[64];
+
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+		if (linkat(AT_FDCWD, proc, dfd, base, AT_SYMLINK_FOLLOW) < 0)
+			return -errno;
+		return 0;
+	}
+}
+
+int
+upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
+{
+	const char *base = NULL;
+	int dfd, rc = 0;
+
+	if (fchmod(t->fd, FILE_MODE) < 0 || (durable && fdatasync(t->fd) < 0)) {
+		rc = -errno;
+		goto out;
+	}
+	/*
+	 * Twice: expiry may prune a parent directory between its creation
+	 * and the link (it spares young directories, so once is enough).
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((dfd = open_parent(root, rel, &base)) < 0) {
+			rc = dfd;
+			goto out;
+		}
+		rc = link_into(root, t, dfd, base);
+		if (rc == 0 && durable && fsync(dfd) < 0)
+			rc = -errno;
+		close(dfd);
+		if (rc != -ENOENT)
+			break;
+	}
+out:
+	if (rc == 0)
+		t->named = false;	/* nothing left to unlink */
+	upload_store_tmp_discard(root, t);
+	return rc;
+}
