@@ -3,10 +3,7 @@
  * STUN messages (attributes, integrity, fingerprint, XOR addresses) and
  * the re-encoding of what was decoded.  Build and run:
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
- *       -Icommon tests/fuzz/turnd_stun_fuzz.c turnd/stun.c common/crypto.c \
- *       -lcrypto -o build/turnd_stun_fuzz
- *   build/turnd_stun_fuzz -max_total_time=60 tests/fuzz/turnd_corpus
+ *   make fuzz        (every tests/fuzz/*_fuzz.c, see tests/fuzz/module.mk)
  */
 #include "../../turnd/stun.h"
 
