@@ -79,6 +79,17 @@ alloc_find(struct turnd *td, const struct client_ep *ep)
 	return NULL;
 }
 
+/* The user part of "<digits>:<user>" (the whole name otherwise). */
+static const char *
+rest_user_part(const char *user, size_t ulen)
+{
+	size_t i = 0;
+
+	while (i < ulen && user[i] >= '0' && user[i] <= '9')
+		i++;
+	return i > 0 && i < ulen && user[i] == ':' ? user + i + 1 : user;
+}
+
 static uint32_t
 user_hash(const char *user, size_t ulen)
 {
@@ -266,14 +277,19 @@ alloc_create(struct turnd *td, const struct client_ep *ep,
     struct alloc_req *rq, int *err)
 {
 	const struct turnd_config *c = td->cfg;
+	const char *quser = rest_user_part(rq->user, rq->ulen);
 	struct user_count *uc;
 	struct alloc *a;
+	size_t qlen;
 
 	if (td->nallocs >= c->max_allocations) {
 		*err = ALLOC_CAPACITY;
 		return NULL;
 	}
-	uc = user_get(td, rq->user, rq->ulen, false);
+	/* Quotas count the user, not the credential: every XEP-0215 fetch
+	 * yields a new "<expiry>:<user>" name for the same user. */
+	qlen = rq->ulen - (size_t)(quser - rq->user);
+	uc = user_get(td, quser, qlen, false);
 	if (uc != NULL && uc->n >= c->max_allocations_per_user) {
 		*err = ALLOC_QUOTA_USER;
 		return NULL;
@@ -284,7 +300,7 @@ alloc_create(struct turnd *td, const struct client_ep *ep,
 	if ((a->user = malloc(rq->ulen + 1)) == NULL ||
 	    (*err = open_relay(td, rq, &a->relay, &a->fd)) != 0)
 		goto fail;
-	if ((uc = user_get(td, rq->user, rq->ulen, true)) == NULL) {
+	if ((uc = user_get(td, quser, qlen, true)) == NULL) {
 		close(a->fd);
 		*err = ALLOC_CAPACITY;
 		goto fail;

@@ -208,6 +208,10 @@ def test_486_per_user_quota_and_508_total(tmp_path):
     t = Turnd(tmp_path, limits="max_allocations = 3\nmax_allocations_per_user = 2")
     try:
         cs = [t.logged_in("alice") for _ in range(3)]
+        # Each fetch of credentials gives a new "<expiry>:alice": the quota
+        # still counts alice.
+        u, p = rest_credentials(SECRET, "alice", ttl=7200)
+        cs[2].username, cs[2].key = u, lt_key(u, cs[2].realm, p)
         assert cs[0].allocate().error() is None
         assert cs[1].allocate().error() is None
         assert cs[2].allocate().error() == 486
@@ -415,3 +419,62 @@ def test_garbage_is_dropped_and_server_survives(srv):
     assert t.recv_raw(1.0) is None
     r = srv.client().request(Msg(BINDING, REQUEST), auth=False)
     assert r.cls == SUCCESS
+
+
+def test_wildcard_dual_stack_listener(tmp_path):
+    """One socket on [::] serves IPv4 (mapped) and IPv6 clients, answers
+    from the address they used, and relays for both."""
+    t = Turnd(tmp_path, listen='listen = ["*:%(port)d"]',
+              relay='address_v4 = "127.0.0.1"\naddress_v6 = "::1"')
+    p4, p6 = Peer(), Peer(v6=True)
+    try:
+        for v6, peer in ((False, p4), (True, p6)):
+            c = t.client(v6=v6)
+            r = c.request(Msg(BINDING, REQUEST), auth=False)
+            assert unxor_addr(r.get(A_XOR_MAPPED_ADDRESS), r.tid) == c.sock.getsockname()[:2]
+            c = t.logged_in(v6=v6)
+            r = c.allocate(family=socket.AF_INET6 if v6 else None)
+            assert r.error() is None, r.error()
+            relay = c.relayed(r)
+            assert c.permit(peer.addr).error() is None
+            c.send_indication(peer.addr, b"wild")
+            data, frm = peer.recv()
+            assert data == b"wild" and frm[:2] == relay
+            peer.sock.sendto(b"back", relay)
+            assert c.recv_msg().get(A_DATA) == b"back"
+    finally:
+        p4.close()
+        p6.close()
+        t.stop()
+
+
+def test_bandwidth_cap(tmp_path, peer):
+    t = Turnd(tmp_path, limits='bandwidth = "2K"')
+    try:
+        c = t.logged_in()
+        c.allocate()
+        assert c.channel_bind(0x4000, peer.addr).error() is None
+        for _ in range(20):
+            c.channel_data(0x4000, b"x" * 500)
+        got = 0
+        while peer.recv(0.3) is not None:
+            got += 1
+        assert 2 <= got <= 6, got      # a 2 KB bucket, not 10 KB
+    finally:
+        t.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+def test_drops_privileges(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    t = Turnd(tmp_path, root='user = "nobody"', notify=False)
+    try:
+        with open("/proc/%d/status" % t.d.proc.pid) as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        import pwd
+        nobody = pwd.getpwnam("nobody").pw_uid
+        assert all(int(u) == nobody for u in uids), uids
+        c = t.logged_in()
+        assert c.allocate().error() is None
+    finally:
+        t.stop()

@@ -350,7 +350,8 @@ class Turnd:
     """turnd on 127.0.0.1 and ::1 with a REST secret file and a config
     assembled from the given TOML fragments."""
 
-    def __init__(self, tmp, root="", relay="", limits="", tls=False, allow_loopback=True):
+    def __init__(self, tmp, root="", relay="", limits="", tls=False, allow_loopback=True,
+                 listen=None, notify=True):
         from edgetest import Daemon, binary
         self.tmp = str(tmp)
         self.port = free_udp_tcp_port()
@@ -359,7 +360,8 @@ class Turnd:
         with open(secret, "w") as f:
             f.write(SECRET + "\n")
         os.chmod(secret, 0o600)
-        lines = ['listen = ["127.0.0.1:%d", "[::1]:%d"]' % (self.port, self.port),
+        lines = [(listen or 'listen = ["127.0.0.1:%d", "[::1]:%d"]') % {"port": self.port}
+                 if listen else 'listen = ["127.0.0.1:%d", "[::1]:%d"]' % (self.port, self.port),
                  'realm = "localhost"', 'secret_file = "%s"' % secret,
                  'log_level = "info"']
         if tls:
@@ -377,7 +379,21 @@ class Turnd:
         self.conf = os.path.join(self.tmp, "turnd.toml")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.d = Daemon([binary("turnd"), "-c", self.conf])
+        self.d = Daemon([binary("turnd"), "-c", self.conf], notify=notify)
+        if not notify:
+            # No sd_notify (an unprivileged daemon cannot reach the test's
+            # private socket): wait until Binding answers.
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    c = self.client(timeout=0.2)
+                    c.send_raw(Msg(BINDING, REQUEST).encode())
+                    answered = c.recv_msg(timeout=0.2) is not None
+                    c.close()
+                    if answered:
+                        break
+                except OSError:
+                    time.sleep(0.1)
 
     def addr(self, v6=False):
         return ("::1" if v6 else "127.0.0.1", self.port)
