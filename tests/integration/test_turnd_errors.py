@@ -322,6 +322,12 @@ def test_permission_and_channel_expiry(srv, peer):
     assert c.recv_raw(0.7) is None
     c.channel_data(0x4020, b"late")
     assert peer.recv(0.5) is None
+    # The expired number and peer stay reserved (RFC 8656 §12) ...
+    assert c.channel_bind(0x4021, peer.addr).error() == 400
+    # ... but the same binding can be renewed, and carries data again.
+    assert c.channel_bind(0x4020, peer.addr).error() is None
+    c.channel_data(0x4020, b"again")
+    assert peer.recv()[0] == b"again"
     c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
 
 
