@@ -3,81 +3,11 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jid.h"
-
-int
-xmpp_cidr_parse(const char *s, struct cidr *out)
-{
-	char tmp[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	char *end;
-	long bits;
-
-	if (n >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, tmp, out->addr) == 1) {
-		out->family = AF_INET;
-		bits = 32;
-	} else if (inet_pton(AF_INET6, tmp, out->addr) == 1) {
-		out->family = AF_INET6;
-		bits = 128;
-	} else {
-		return -1;
-	}
-	if (slash) {
-		long max = bits;
-
-		bits = strtol(slash + 1, &end, 10);
-		if (*end || end == slash + 1 || bits < 0 || bits > max)
-			return -1;
-	}
-	out->bits = (unsigned)bits;
-	return 0;
-}
-
-static bool
-prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	return ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
-bool
-xmpp_cidr_match(const struct cidr *c, const struct sockaddr *sa)
-{
-	static const uint8_t mapped[12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-		return c->family == AF_INET &&
-		    prefix_eq(c->addr, (const uint8_t *)&s4->sin_addr, c->bits);
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-		const uint8_t *a = s6->sin6_addr.s6_addr;
-
-		if (c->family == AF_INET6)
-			return prefix_eq(c->addr, a, c->bits);
-		return memcmp(a, mapped, 12) == 0 && prefix_eq(c->addr, a + 12, c->bits);
-	}
-	return false;
-}
 
 bool
 xmpp_config_hosted(const struct xmpp_config *c, const char *domain)
@@ -289,7 +219,7 @@ load_registration(struct xmpp_config *c, struct conf_table *root,
 	if ((c->reg_allow = calloc(n, sizeof(*c->reg_allow))) == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (xmpp_cidr_parse(v[i], &c->reg_allow[i]) == -1) {
+		if (addr_cidr_parse(v[i], &c->reg_allow[i]) == -1) {
 			conf_errf(e, t, "allow_from", "invalid network \"%s\"", v[i]);
 			return -1;
 		}

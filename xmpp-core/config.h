@@ -15,12 +15,6 @@
 #include "conf.h"
 #include "log.h"
 
-struct cidr {
-	int family;
-	uint8_t addr[16];
-	unsigned bits;
-};
-
 struct xmpp_config {
 	struct conf_doc *doc;
 	enum log_level log_level;
@@ -60,7 +54,7 @@ struct xmpp_config {
 
 	/* [registration] */
 	bool reg_enabled;
-	struct cidr *reg_allow;
+	struct addr_cidr *reg_allow;
 	size_t nreg_allow;
 	unsigned min_password_entropy;
 
@@ -79,7 +73,5 @@ struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);
 void xmpp_config_free(struct xmpp_config *c);
 bool xmpp_config_hosted(const struct xmpp_config *c, const char *domain);
 
-int xmpp_cidr_parse(const char *s, struct cidr *out);
-bool xmpp_cidr_match(const struct cidr *c, const struct sockaddr *sa);
 
 #endif

@@ -27,10 +27,8 @@ register_allowed(const struct c2s *c)
 		return false;
 	if (cfg->nreg_allow == 0)
 		return true;
-	for (size_t i = 0; i < cfg->nreg_allow; i++)
-		if (xmpp_cidr_match(&cfg->reg_allow[i], (const struct sockaddr *)&c->addr))
-			return true;
-	return false;
+	return addr_cidr_match_any(cfg->reg_allow, cfg->nreg_allow,
+	    (const struct sockaddr *)&c->addr);
 }
 
 /* Replies go to a client that may not have a JID yet: no to/from. */
