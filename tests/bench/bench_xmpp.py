@@ -231,7 +231,7 @@ def run_xmpp_core():
         try:
             return asyncio.run(bench_server("xmpp-core", s.port, s.daemon.proc.pid))
         finally:
-            s.stop()
+            s.destroy()
     finally:
         pg.destroy()
 
