@@ -147,6 +147,28 @@ try_password(const struct turnd_config *c, struct stun_msg *m,
 	return *keylen > 0 && auth_verify_key(m, key, *keylen, sha256);
 }
 
+static bool
+is_static(const struct turnd_config *c, const char *user, size_t ulen)
+{
+	for (size_t i = 0; i < c->nusers; i++)
+		if (strlen(c->users[i].name) == ulen &&
+		    memcmp(c->users[i].name, user, ulen) == 0)
+			return true;
+	return false;
+}
+
+bool
+auth_expired(const struct turnd_config *c, const char *user, size_t ulen,
+    time_t now)
+{
+	long long exp;
+
+	if (is_static(c, user, ulen))
+		return false;
+	exp = rest_expiry(user, ulen);
+	return exp < 0 || exp <= (long long)now;
+}
+
 enum auth_result
 auth_verify(const struct turnd_config *c, struct stun_msg *m, const char *user,
     size_t ulen, time_t now, uint8_t key[AUTH_KEY_MAX], size_t *keylen,

@@ -74,6 +74,16 @@ def test_401_expired_rest_username(srv):
     assert c.allocate().error() == 401
 
 
+def test_401_refresh_after_rest_expiry(srv):
+    c = srv.client()
+    u, p = rest_credentials(SECRET, "shortlived", expiry=int(time.time()) + 2)
+    c.login(u, p)
+    assert c.allocate().error() is None
+    assert c.auth_request(REFRESH).error() is None
+    time.sleep(2.5)
+    assert c.auth_request(REFRESH).error() == 401
+
+
 def test_401_unknown_secret(srv):
     c = srv.logged_in(secret="some-other-secret")
     assert c.allocate().error() == 401
