@@ -72,7 +72,8 @@ update_events(struct conn *c)
 {
 	uint32_t ev = EPOLLIN;
 
-	if (c->wlen > 0 || (c->tls != NULL && tlsconn_wants_write(c->tls)))
+	if (c->wlen > 0 || (c->tls != NULL && (tlsconn_wants_write(c->tls) ||
+	    tlsconn_pending(c->tls))))
 		ev |= EPOLLOUT;
 	if (c->io.events != ev || !c->io.active)
 		ev_io_start(c->td->loop, &c->io, ev);
@@ -112,6 +113,8 @@ io_write(struct conn *c, const void *buf, size_t len)
 static int
 flush_wbuf(struct conn *c)
 {
+	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
+		return -1;
 	while (c->wlen > 0) {
 		ssize_t n = io_write(c, c->wbuf + c->woff, c->wlen);
 
@@ -124,7 +127,27 @@ flush_wbuf(struct conn *c)
 	}
 	if (c->wlen == 0)
 		c->woff = 0;
+	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
+		return -1;
 	return 0;
+}
+
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+void
+conn_flush(struct conn *c)
+{
+	if (c->dead || c->tls == NULL)
+		return;
+	if (tlsconn_flush(c->tls) < 0) {
+		kill_later(c);
+		return;
+	}
+	update_events(c);
 }
 
 int
@@ -142,8 +165,8 @@ conn_send(struct conn *c, const void *buf, size_t len, bool control)
 			return -1;
 		}
 		if ((size_t)n == len) {
-			if (c->tls != NULL)
-				update_events(c);
+			if (c->tls != NULL && control)
+				conn_flush(c);
 			return 0;
 		}
 	}

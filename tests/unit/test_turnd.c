@@ -206,3 +206,36 @@ TEST(turnd_hash)
 	CHECK_INT(found, 500);
 	hash_free(&h);
 }
+
+#include "../../turnd/mac.h"
+#include "crypto.h"
+
+static void
+hexeq(const uint8_t *got, size_t len, const char *want)
+{
+	char h[2 * MAC_MAX_LEN + 1];
+
+	hex_encode(got, len, h);
+	if (strcmp(h, want) != 0)
+		t_fail(__FILE__, __LINE__, "%s, expected %s", h, want);
+}
+
+TEST(turnd_mac_vectors)
+{
+	uint8_t k[80], out[MAC_MAX_LEN];
+	const char *d6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+	struct iovec none = { (void *)"", 0 };
+
+	/* RFC 2202 §3 cases 1 and 6, RFC 4231 §4.2 case 1. */
+	memset(k, 0x0b, 20);
+	CHECK_INT(mac_hmac(MAC_SHA1, k, 20, "Hi There", 8, out), 20);
+	hexeq(out, 20, "b617318655057264e28bc0b6fb378c8ef146be00");
+	memset(k, 0xaa, 80);
+	CHECK_INT(mac_hmac(MAC_SHA1, k, 80, d6, strlen(d6), out), 20);
+	hexeq(out, 20, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+	memset(k, 0x0b, 20);
+	CHECK_INT(mac_hmac(MAC_SHA256, k, 20, "Hi There", 8, out), 32);
+	hexeq(out, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	CHECK_INT(mac_digest(MAC_MD5, &none, 1, out), 16);
+	hexeq(out, 16, "d41d8cd98f00b204e9800998ecf8427e");
+}
