@@ -27,6 +27,7 @@ struct conn {
 	struct ev_io io;
 	struct ev_timer idle;
 	struct ev_defer closer;
+	struct ev_defer more;		/* TLS data left after a full round */
 	struct client_ep ep;
 	struct alloc *alloc;
 	uint8_t *rbuf;
@@ -274,8 +275,7 @@ conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			return;
 		}
 	}
-	/* TLS keeps reading until OpenSSL has nothing buffered either. */
-	for (int round = 0; (c->tls != NULL || round < 16) && !c->dead; round++) {
+	for (int round = 0; round < 16 && !c->dead; round++) {
 		size_t have = c->rlen;
 		ssize_t n, used;
 
@@ -297,8 +297,21 @@ conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			return;
 		}
 	}
-	if (!c->dead)
-		update_events(c);
+	if (c->dead)
+		return;
+	/* Records OpenSSL already decrypted raise no epoll event: come back
+	 * for them after the other connections had their turn. */
+	if (c->tls != NULL && tlsconn_readable(c->tls))
+		ev_defer(loop, &c->more);
+	update_events(c);
+}
+
+static void
+more_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct conn *c = d->data;
+
+	conn_io_cb(loop, &c->io, EPOLLIN);
 }
 
 void
@@ -331,6 +344,7 @@ conn_close(struct conn *c)
 		alloc_free(a, "connection closed");
 	}
 	ev_defer_cancel(td->loop, &c->closer);
+	ev_defer_cancel(td->loop, &c->more);
 	ev_timer_stop(td->loop, &c->idle);
 	ev_io_stop(td->loop, &c->io);
 	if (c->tls != NULL)
@@ -392,6 +406,7 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 		ev_io_init(&c->io, fd, conn_io_cb, c);
 		ev_timer_init(&c->idle, idle_cb, c);
 		ev_defer_init(&c->closer, closer_cb, c);
+		ev_defer_init(&c->more, more_cb, c);
 		c->next = td->conns;
 		if (td->conns != NULL)
 			td->conns->prev = c;

@@ -194,6 +194,11 @@ main(int argc, char **argv)
 	tables_free(&td);
 	config_free(td.cfg);
 	ev_loop_free(td.loop);
-	log_notice("stopped");
+	log_notice("stopped: %llu allocations served, %llu datagrams to peers, "
+	    "%llu to clients, %llu dropped",
+	    (unsigned long long)td.stats.allocs_total,
+	    (unsigned long long)td.stats.relayed_to_peer,
+	    (unsigned long long)td.stats.relayed_to_client,
+	    (unsigned long long)td.stats.dropped);
 	return 0;
 }

@@ -114,6 +114,12 @@ tlsconn_flush(struct tlsconn *t)
 }
 
 bool
+tlsconn_readable(struct tlsconn *t)
+{
+	return tls_pending(t->c) > 0;
+}
+
+bool
 tlsconn_pending(const struct tlsconn *t)
 {
 	return BIO_wpending(t->wbuf) > 0;

@@ -39,6 +39,8 @@ ssize_t tlsconn_read(struct tlsconn *t, void *buf, size_t len);
 ssize_t tlsconn_write(struct tlsconn *t, const void *buf, size_t len);
 /* 1 all written, 0 would block (poll for writing), -1 failed. */
 int tlsconn_flush(struct tlsconn *t);
+/* Decrypted bytes OpenSSL holds that the socket will not signal. */
+bool tlsconn_readable(struct tlsconn *t);
 /* Records waiting in the buffer. */
 bool tlsconn_pending(const struct tlsconn *t);
 /* The negotiated protocol ("TLSv1.3"), for logs. */

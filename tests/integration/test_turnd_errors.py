@@ -494,3 +494,31 @@ def test_drops_privileges(tmp_path):
         assert c.allocate().error() is None
     finally:
         t.stop()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_stream_burst(tmp_path, peer, transport):
+    """Hundreds of frames in one write (many TLS records in one segment,
+    frames split across reads) all reach the peer, and replies come back."""
+    t = Turnd(tmp_path, tls=True)
+    try:
+        c = t.logged_in(transport=transport)
+        relay = c.relayed(c.allocate())
+        assert c.channel_bind(0x4000, peer.addr).error() is None
+        # Room for the whole burst at the peer (the default buffer is not).
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        frames = b"".join(struct.pack("!HH", 0x4000, 101) + bytes([i % 256]) * 101 + b"\0" * 3
+                          for i in range(300))
+        c.sock.sendall(frames)
+        got = 0
+        while peer.recv(0.5) is not None:
+            got += 1
+        assert got == 300, got
+        for i in range(50):
+            peer.sock.sendto(b"r%d" % i, relay)
+        back = 0
+        while c.recv_raw(0.5) is not None:
+            back += 1
+        assert back == 50, back
+    finally:
+        t.stop()
