@@ -522,3 +522,20 @@ def test_stream_burst(tmp_path, peer, transport):
         assert back == 50, back
     finally:
         t.stop()
+
+
+def test_advertised_relay_address(tmp_path):
+    """XOR-RELAYED-ADDRESS carries external_v4 (NAT'ed hosts) with the
+    bound port; the advertised address is refused as a peer."""
+    t = Turnd(tmp_path, relay='external_v4 = "203.0.113.9"', allow_loopback=False)
+    try:
+        c = t.logged_in()
+        host, port = c.relayed(c.allocate())
+        assert host == "203.0.113.9" and 20000 <= port <= 29999
+        assert c.permit(("203.0.113.9", 5000)).error() == 403
+        assert "relay=203.0.113.9:%d" % port not in t.d.log()   # logged on close
+        c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+        time.sleep(0.2)
+        assert "relay=203.0.113.9:%d" % port in t.d.log()
+    finally:
+        t.stop()
