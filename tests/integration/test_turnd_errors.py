@@ -539,3 +539,36 @@ def test_advertised_relay_address(tmp_path):
         assert "relay=203.0.113.9:%d" % port in t.d.log()
     finally:
         t.stop()
+
+
+def test_reload_rotates_secrets_keeps_allocations(tmp_path):
+    import signal
+    t = Turnd(tmp_path)
+    try:
+        old = t.logged_in()
+        assert old.allocate().error() is None
+        new = os.path.join(t.tmp, "new.secret")
+        with open(new, "w") as f:
+            f.write("rotated-secret\n")
+        os.chmod(new, 0o600)
+        with open(t.conf) as f:
+            conf = f.read()
+        with open(t.conf, "w") as f:
+            f.write(conf.replace('secret_file = "', 'secret_files = ["%s"]\n# was: "' % new))
+        n = len(t.d.notifications)
+        t.d.signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and not any("READY=1" in x for x in t.d.notifications[n:]):
+            t.d.wait_notify("RELOADING=1", 1)
+            try:
+                t.d.sock.settimeout(0.2)
+                t.d.notifications.append(t.d.sock.recv(4096).decode())
+            except OSError:
+                pass
+        assert "configuration reloaded" in t.d.log(), t.d.log()
+        assert t.logged_in(secret="rotated-secret").allocate().error() is None
+        assert t.logged_in(secret=SECRET).allocate().error() == 401
+        # The allocation made under the old secret lives on.
+        assert old.auth_request(REFRESH).error() is None
+    finally:
+        t.stop()
