@@ -34,6 +34,7 @@ struct conn {
 	size_t rlen, rcap;
 	uint8_t *wbuf;
 	size_t woff, wlen;
+	size_t wframe;			/* TLS: bytes left of the frame being written */
 	struct tlsconn *tls;
 	bool dead;
 };
@@ -117,14 +118,27 @@ flush_wbuf(struct conn *c)
 	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
 		return -1;
 	while (c->wlen > 0) {
-		ssize_t n = io_write(c, c->wbuf + c->woff, c->wlen);
+		size_t chunk = c->wlen;
+		ssize_t n;
 
-		if (n < 0)
+		if (c->tls != NULL) {
+			/* Queued frames still leave as a record each. */
+			if (c->wframe == 0) {
+				ssize_t fl = stun_frame_len(c->wbuf + c->woff, c->wlen);
+
+				c->wframe = fl > 0 && (size_t)fl <= c->wlen ?
+				    (size_t)fl : c->wlen;
+			}
+			chunk = c->wframe;
+		}
+		if ((n = io_write(c, c->wbuf + c->woff, chunk)) < 0)
 			return -1;
 		if (n == 0)
 			break;
 		c->woff += (size_t)n;
 		c->wlen -= (size_t)n;
+		if (c->tls != NULL)
+			c->wframe -= (size_t)n;
 	}
 	if (c->wlen == 0)
 		c->woff = 0;
@@ -188,6 +202,8 @@ conn_send(struct conn *c, const void *buf, size_t len, bool control)
 		c->td->stats.dropped++;
 		return -1;
 	}
+	if (c->wlen == 0 && n > 0)
+		c->wframe = len - (size_t)n;	/* the rest of a split record */
 	memcpy(c->wbuf + c->woff + c->wlen, (const uint8_t *)buf + n, len - (size_t)n);
 	c->wlen += len - (size_t)n;
 	update_events(c);

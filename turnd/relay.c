@@ -20,7 +20,7 @@
 #define GSO_CTRL (CTRL_SPACE + CMSG_SPACE(sizeof(uint16_t)))
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 60000
-#define GSO_MAX_SEG 1200	/* larger datagrams may exceed a path MTU */
+#define GSO_MAX_SEG 1232	/* IPv6 minimum MTU payload; larger may not fit a path */
 
 struct outq {
 	int fd;

@@ -572,3 +572,34 @@ def test_reload_rotates_secrets_keeps_allocations(tmp_path):
         assert old.auth_request(REFRESH).error() is None
     finally:
         t.stop()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_stream_backpressure(tmp_path, transport):
+    """A client that stops reading: frames beyond tcp_buffer are dropped
+    whole, what arrives later is intact, and the daemon stays responsive."""
+    t = Turnd(tmp_path, tls=True, limits='tcp_buffer = "16K"')
+    p = Peer()
+    try:
+        c = t.logged_in(transport=transport)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        relay = c.relayed(c.allocate())
+        assert c.channel_bind(0x4000, p.addr).error() is None
+        for i in range(3000):
+            p.sock.sendto(struct.pack("!I", i) + b"\x5a" * 996, relay)
+        # The daemon still answers others meanwhile.
+        assert t.client().request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
+        got, last = 0, -1
+        while True:
+            f = c.recv_raw(1.0)
+            if f is None:
+                break
+            assert f[:4] == struct.pack("!HH", 0x4000, 1000), f[:8]
+            seq = struct.unpack("!I", f[4:8])[0]
+            assert seq > last and f[8:] == b"\x5a" * 996
+            last = seq
+            got += 1
+        assert 0 < got < 3000, got
+    finally:
+        p.close()
+        t.stop()
