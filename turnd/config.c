@@ -122,7 +122,7 @@ get_dur(struct conf_table *t, const char *key, uint64_t min, uint64_t max,
 }
 
 static int
-get_cidrs(struct conf_table *t, const char *key, struct cidr **out,
+get_cidrs(struct conf_table *t, const char *key, struct addr_cidr **out,
     size_t *n, struct conf_err *e)
 {
 	char *const *v;
@@ -135,7 +135,7 @@ get_cidrs(struct conf_table *t, const char *key, struct cidr **out,
 	if (*out == NULL)
 		fatal("out of memory");
 	for (size_t i = 0; i < cnt; i++) {
-		if (cidr_parse(v[i], &(*out)[i]) < 0) {
+		if (addr_cidr_parse(v[i], &(*out)[i]) < 0) {
 			conf_errf(e, t, key, "not an address or prefix: \"%s\"", v[i]);
 			return -1;
 		}

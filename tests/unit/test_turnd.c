@@ -54,12 +54,12 @@ TEST(turnd_policy_defaults)
 
 TEST(turnd_policy_lists)
 {
-	struct cidr allow[2], deny[1];
+	struct addr_cidr allow[2], deny[1];
 	struct policy p = { .allow = allow, .nallow = 2, .deny = deny, .ndeny = 1 };
 
-	CHECK_INT(cidr_parse("127.0.0.1", &allow[0]), 0);
-	CHECK_INT(cidr_parse("10.0.0.0/8", &allow[1]), 0);
-	CHECK_INT(cidr_parse("10.1.0.0/16", &deny[0]), 0);
+	CHECK_INT(addr_cidr_parse("127.0.0.1", &allow[0]), 0);
+	CHECK_INT(addr_cidr_parse("10.0.0.0/8", &allow[1]), 0);
+	CHECK_INT(addr_cidr_parse("10.1.0.0/16", &deny[0]), 0);
 	CHECK(policy_peer_allowed(&p, sa("127.0.0.1")));
 	CHECK(!policy_peer_allowed(&p, sa("127.0.0.2")));
 	CHECK(policy_peer_allowed(&p, sa("10.2.3.4")));
@@ -70,13 +70,13 @@ TEST(turnd_policy_lists)
 	policy_add_own(&p, sa("198.51.100.7"));
 	CHECK(!policy_peer_allowed(&p, sa("198.51.100.7")));
 	CHECK(policy_peer_allowed(&p, sa("198.51.100.8")));
-	CHECK_INT(cidr_parse("1.2.3.4/33", &deny[0]), -1);
-	CHECK_INT(cidr_parse("::/129", &deny[0]), -1);
-	CHECK_INT(cidr_parse("host.example", &deny[0]), -1);
-	CHECK_INT(cidr_parse("1.2.3.4/", &deny[0]), -1);
-	CHECK_INT(cidr_parse("2001:db8::/33", &deny[0]), 0);
-	CHECK(cidr_match(&deny[0], sa("2001:db8:7fff::1")));
-	CHECK(!cidr_match(&deny[0], sa("2001:db8:8000::1")));
+	CHECK_INT(addr_cidr_parse("1.2.3.4/33", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("::/129", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("host.example", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("1.2.3.4/", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("2001:db8::/33", &deny[0]), 0);
+	CHECK(addr_cidr_match(&deny[0], sa("2001:db8:7fff::1")));
+	CHECK(!addr_cidr_match(&deny[0], sa("2001:db8:8000::1")));
 }
 
 TEST(turnd_rest_password)
