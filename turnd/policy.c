@@ -7,11 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * IPv6 forms that embed an IPv4 address a gateway would translate to
+ * (NAT64 64:ff9b::/96, 6to4 2002::/16) are refused too: otherwise
+ * 64:ff9b::7f00:1 would reach 127.0.0.1 on a host behind NAT64.
+ */
 static const char *const default_deny[] = {
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
 	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16",
 	"198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b:1::/48",
+	"::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
 	"100::/64", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 };
 

@@ -3,7 +3,7 @@
  *
  * Denied by default: loopback, RFC 1918, CGNAT 100.64/10, link-local,
  * multicast, 0.0.0.0/8, broadcast, reserved, ::/128, ::1, IPv4-mapped and
- * -compatible ranges, fc00::/7, fe80::/10, multicast ff00::/8, and the
+ * -compatible ranges, NAT64 and 6to4 prefixes, fc00::/7, fe80::/10, multicast ff00::/8, and the
  * relay's own addresses.  A deny list adds ranges and wins over everything;
  * an allow list opens ranges the defaults (or own addresses) close.  IPv4-mapped IPv6 addresses are judged as the IPv4 address
  * they carry (the CVE-2020-26262 class of bypass).
