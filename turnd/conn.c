@@ -20,8 +20,16 @@
 #define RBUF_INIT	256
 #define FRAME_MAX	(STUN_HDR_LEN + 0xFFFF + 3)
 
+/* Connections per client IP (the max_connections_per_ip limit). */
+struct ip_count {
+	struct hnode node;
+	uint32_t n;
+	union sockaddr_u ip;
+};
+
 struct conn {
 	struct turnd *td;
+	struct ip_count *ipc;
 	struct conn *prev, *next;
 	int fd;
 	struct ev_io io;
@@ -40,6 +48,48 @@ struct conn {
 };
 
 static void conn_close(struct conn *c);
+
+static uint32_t
+ip_hash(const union sockaddr_u *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return hash_bytes(&a->sin.sin_addr, 4, hash_seed ^ 0x1b873593u);
+	return hash_bytes(&a->sin6.sin6_addr, 16, hash_seed ^ 0x1b873593u);
+}
+
+/* Counts one more connection from a's IP; NULL when over the limit. */
+static struct ip_count *
+ip_take(struct turnd *td, const union sockaddr_u *a)
+{
+	uint32_t h = ip_hash(a);
+	struct ip_count *ic;
+	struct hnode *n;
+
+	for (n = hash_first(&td->conn_ips, h); n != NULL; n = hash_next(n, h)) {
+		ic = container_of(n, struct ip_count, node);
+		if (sa_ip_equal(&ic->ip.sa, &a->sa)) {
+			if (ic->n >= td->cfg->max_connections_per_ip)
+				return NULL;
+			ic->n++;
+			return ic;
+		}
+	}
+	if ((ic = calloc(1, sizeof(*ic))) == NULL)
+		return NULL;
+	ic->ip = *a;
+	ic->n = 1;
+	hash_insert(&td->conn_ips, &ic->node, h);
+	return ic;
+}
+
+static void
+ip_put(struct turnd *td, struct ip_count *ic)
+{
+	if (--ic->n == 0) {
+		hash_remove(&td->conn_ips, &ic->node);
+		free(ic);
+	}
+}
 
 static void
 closer_cb(struct ev_loop *loop, struct ev_defer *d)
@@ -373,6 +423,7 @@ conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	td->nconns--;
+	ip_put(td, c->ipc);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
@@ -410,11 +461,17 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 		c->ep.conn = c;
 		c->ep.addr = peer;
 		sa_unmap(&c->ep.addr);
+		if ((c->ipc = ip_take(td, &c->ep.addr)) == NULL) {
+			free(c);
+			close(fd);
+			continue;
+		}
 		if (getsockname(fd, &local.sa, &llen) == 0) {
 			c->ep.local = local;
 			sa_unmap(&c->ep.local);
 		}
 		if (l->tp == TP_TLS && (c->tls = tlsconn_new(td->tls, fd)) == NULL) {
+			ip_put(td, c->ipc);
 			free(c);
 			close(fd);
 			continue;

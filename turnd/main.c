@@ -116,6 +116,7 @@ tables_init(struct turnd *td)
 	hash_init(&td->chan_num);
 	hash_init(&td->chan_peer);
 	hash_init(&td->reserved);
+	hash_init(&td->conn_ips);
 }
 
 static void
@@ -127,6 +128,7 @@ tables_free(struct turnd *td)
 	hash_free(&td->chan_num);
 	hash_free(&td->chan_peer);
 	hash_free(&td->reserved);
+	hash_free(&td->conn_ips);
 }
 
 int

@@ -603,3 +603,20 @@ def test_stream_backpressure(tmp_path, transport):
     finally:
         p.close()
         t.stop()
+
+
+def test_connections_per_ip(tmp_path):
+    t = Turnd(tmp_path, limits="max_connections_per_ip = 2")
+    try:
+        a, b = t.client("tcp"), t.client("tcp")
+        for c in (a, b):
+            assert c.request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
+        third = t.client("tcp")
+        third.sock.sendall(Msg(BINDING, REQUEST).encode())
+        assert third.recv_raw(1.0) is None          # closed at once
+        a.close()
+        time.sleep(0.2)
+        again = t.client("tcp")
+        assert again.request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
+    finally:
+        t.stop()
