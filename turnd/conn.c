@@ -190,8 +190,13 @@ flush_wbuf(struct conn *c)
 		if (c->tls != NULL)
 			c->wframe -= (size_t)n;
 	}
-	if (c->wlen == 0)
+	if (c->wlen == 0) {
+		/* Drained: give the queue back; a slow reader pays for it
+		 * only while it is behind. */
+		free(c->wbuf);
+		c->wbuf = NULL;
 		c->woff = 0;
+	}
 	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
 		return -1;
 	return 0;
@@ -302,6 +307,12 @@ process_frames(struct conn *c, uint8_t *buf, size_t len)
 static int
 keep_partial(struct conn *c, const uint8_t *p, size_t len)
 {
+	if (c->rcap > RBUF_INIT && len <= RBUF_INIT) {
+		/* A large frame went through: shrink back. */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	}
 	if (len > c->rcap) {
 		uint8_t *nb = realloc(c->rbuf, len < RBUF_INIT ? RBUF_INIT : len);
 
