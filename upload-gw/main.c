@@ -177,6 +177,19 @@ acquire(struct upload_main *m, struct upload_config *c)
 	return 0;
 }
 
+/* After dropping privileges: can this user store uploads?  0 or -1 (logged). */
+static int
+check_store(struct upload_config *c)
+{
+	char err[256];
+
+	if (upload_store_probe(c->store_fd, err, sizeof(err)) < 0) {
+		log_err("storeDir %s: %s", c->store_dir, err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -206,6 +219,8 @@ main(int argc, char **argv)
 		return 1;
 	if (daemon_drop_privileges(c->user, 0, err, sizeof(err)) < 0)
 		fatal("%s", err);
+	if (check_store(c) < 0)
+		return 1;
 
 	if ((m.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");

@@ -255,3 +255,33 @@ out:
 	upload_store_tmp_discard(root, t);
 	return rc;
 }
+
+int
+upload_store_probe(int root, char *err, size_t errlen)
+{
+	char rel[sizeof(PATH_TMPDIR) + 48], rnd[17];
+	struct store_tmp t;
+	int rc, dfd;
+
+	if (random_hex(rnd, 8) < 0) {
+		snprintf(err, errlen, "no randomness");
+		return -1;
+	}
+	snprintf(rel, sizeof(rel), "%s/probe-%s", PATH_TMPDIR, rnd);
+	if ((rc = upload_store_tmp_create(root, &t)) < 0) {
+		snprintf(err, errlen, "cannot create files: %s", strerror(-rc));
+		return -1;
+	}
+	if ((rc = upload_store_tmp_commit(root, &t, rel, false)) < 0) {
+		snprintf(err, errlen, "cannot link files into place%s: %s",
+		    rc == -ENOENT ? " (is /proc mounted?)" : "", strerror(-rc));
+		return -1;
+	}
+	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) >= 0) {
+		unlinkat(dfd, rel + sizeof(PATH_TMPDIR), 0);
+		close(dfd);
+	}
+	/* Leaves the store as found (fails harmlessly if temp files live). */
+	unlinkat(root, PATH_TMPDIR, AT_REMOVEDIR);
+	return 0;
+}

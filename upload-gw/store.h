@@ -47,6 +47,13 @@ int upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel,
 /* Drops an uncommitted temporary file without a trace. */
 void upload_store_tmp_discard(int root, struct store_tmp *t);
 
+/*
+ * Start-up self-test: creates, links and removes a file in the store's
+ * private directory, proving the store is writable and that finished
+ * uploads can be linked into place.  0, or -1 with message.
+ */
+int upload_store_probe(int root, char *err, size_t errlen);
+
 /* openat2 beneath root without symlinks: fd or -errno. */
 int upload_store_openat(int root, const char *rel, int flags);
 

@@ -41,7 +41,8 @@ def quote(path):
 class Gw:
     """A running upload-gw with its own store and config."""
 
-    def __init__(self, tmp, extra="", listen=None, secret=SECRET, start=True):
+    def __init__(self, tmp, extra="", listen=None, secret=SECRET, start=True,
+                 notify=True):
         self.tmp = str(tmp)
         self.store = os.path.join(self.tmp, "store")
         self.port = free_port()
@@ -54,7 +55,21 @@ class Gw:
             f.write('storeDir = "%s"\nuploadSubDir = "upload/"\n'
                     'secret_file = "%s"\n%s\n%s\n'
                     % (self.store, self.secret_file, listen, extra))
-        self.d = Daemon([binary("upload-gw"), "-c", self.conf]) if start else None
+        self.d = None
+        if start:
+            self.d = Daemon([binary("upload-gw"), "-c", self.conf], notify=notify)
+        if start and not notify:
+            # Without sd_notify (the private notify socket is root's):
+            # wait for the listener.
+            deadline = time.time() + 15
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.time() < deadline and self.d.proc.poll() is None, \
+                        self.d.log()
+                    time.sleep(0.05)
 
     def write_secret(self, secret):
         fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -679,3 +694,28 @@ def test_connection_limits_and_timeout(tmp_path):
         assert g.get("x")[0] == 404
     finally:
         g.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_drops_to_user_and_checks_the_store(tmp_path):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    # A store the daemon creates is handed to the user it drops to.
+    g = Gw(tmp_path, extra='user = "nobody"', notify=False)
+    try:
+        assert g.put("u/f.txt", b"mine")[0] == 201
+        st = os.stat(os.path.join(g.store, "u", "f.txt"))
+        assert st.st_uid == nobody.pw_uid
+        with open("/proc/%d/status" % g.d.proc.pid) as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        assert uids == [str(nobody.pw_uid)] * 4
+    finally:
+        g.stop()
+    # A store that user cannot write to is refused at start-up.
+    other = tmp_path / "other"
+    other.mkdir()
+    g = Gw(other, extra='user = "nobody"', start=False)
+    os.makedirs(g.store, mode=0o755)
+    r = run([binary("upload-gw"), "-c", g.conf], timeout=20)
+    assert r.returncode == 1
+    assert "storeDir" in r.stderr and "cannot create files" in r.stderr, r.stderr
