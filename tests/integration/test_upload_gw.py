@@ -719,3 +719,21 @@ def test_drops_to_user_and_checks_the_store(tmp_path):
     r = run([binary("upload-gw"), "-c", g.conf], timeout=20)
     assert r.returncode == 1
     assert "storeDir" in r.stderr and "cannot create files" in r.stderr, r.stderr
+
+
+def test_dual_stack_listenport(tmp_path):
+    # Filer's usual listenport: one socket for IPv4 and IPv6.
+    g = Gw(tmp_path, start=False)
+    with open(g.conf) as f:
+        text = f.read().replace('listen = ["127.0.0.1:%d", "[::1]:%d"]' % (g.port, g.port),
+                                'listenport = "[::]:%d"' % g.port)
+    with open(g.conf, "w") as f:
+        f.write(text)
+    g.d = Daemon([binary("upload-gw"), "-c", g.conf])
+    try:
+        assert g.put("ds/a.txt", b"both")[0] == 201
+        assert g.request("GET", "/upload/ds/a.txt", host="::1")[2] == b"both"
+        assert g.request("GET", "/upload/ds/a.txt", host="127.0.0.1")[2] == b"both"
+        assert "listening on [::]:%d" % g.port in g.d.log()
+    finally:
+        g.stop()
