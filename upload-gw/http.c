@@ -155,6 +155,17 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	return r;
 }
 
+static bool
+has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl != NULL && strcmp(cl, "0") != 0) ||
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -171,21 +182,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		/*
 		 * Uploads are judged now, before the body.  Other methods are
 		 * answered once the (normally empty) request is complete:
-		 * answering earlier would cost the keep-alive connection.
+		 * answering earlier would cost the keep-alive connection.  A
+		 * body sent with them is never read: answered now, and the
+		 * connection closes.
 		 */
-		return r->method == REQ_PUT ? upload_put_begin(r, url) : MHD_YES;
-	}
-	if (r->method == REQ_PUT) {
+		if (r->method == REQ_PUT)
+			return upload_put_begin(r, url);
+		if (!has_body(conn))
+			return MHD_YES;
+	} else if (r->method == REQ_PUT) {
 		if (!r->receiving)
 			return MHD_NO;
 		if (*upload_data_size != 0)
 			return upload_put_data(r, upload_data, upload_data_size);
 		return upload_put_finish(r);
-	}
-	if (*upload_data_size != 0) {
-		/* A body sent with GET or others: read and dropped. */
-		*upload_data_size = 0;
-		return MHD_YES;
+	} else if (*upload_data_size != 0) {
+		return MHD_NO;	/* cannot happen: answered before the body */
 	}
 	switch (r->method) {
 	case REQ_GET:

@@ -452,6 +452,11 @@ def test_cors_and_methods(gw):
     for m in ("DELETE", "POST", "PATCH"):
         st, h, _ = gw.request(m, "/upload/u/x.jpg", body=b"")
         assert st == 405 and h["allow"] == "OPTIONS, HEAD, GET, PUT"
+    # A body sent with another method is never read.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /upload/u/x.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    assert status_of(s.recv(4096)) == 405
+    s.close()
     # CORS headers on downloads too, as Filer sends them.
     gw.put("u/x.jpg", b"jpg")
     assert gw.get("u/x.jpg")[1]["access-control-allow-origin"] == "*"
