@@ -12,6 +12,7 @@
 #include "log.h"
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -210,11 +211,47 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 }
 
+/*
+ * Behind nginx every peer is the proxy: for peers on loopback or a unix
+ * socket, the log names the client from X-Real-IP / X-Forwarded-For (its
+ * last entry, the one the proxy added).  Used for the log only.
+ */
+static void
+forwarded_for(struct req *r, const union MHD_ConnectionInfo *ci, char *addr,
+    size_t len)
+{
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const char *h, *last;
+	char peer[ADDR_STRLEN], fwd[64];
+	bool local;
+
+	if (sa == NULL)
+		return;
+	local = sa->sa_family == AF_UNIX ||
+	    (sa->sa_family == AF_INET && ntohl(((const struct sockaddr_in *)
+	    (const void *)sa)->sin_addr.s_addr) >> 24 == 127) ||
+	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr));
+	if (!local)
+		return;
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Real-IP");
+	if (h == NULL && (h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "X-Forwarded-For")) != NULL && (last = strrchr(h, ',')) != NULL)
+		h = last + 1;
+	if (h == NULL)
+		return;
+	while (*h == ' ')
+		h++;
+	upload_path_for_log(h, fwd, sizeof(fwd));
+	snprintf(peer, sizeof(peer), "%s", addr);
+	snprintf(addr, len, "%s via %s", fwd, peer);
+}
+
 static void
 log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 {
 	const union MHD_ConnectionInfo *ci;
-	char addr[ADDR_STRLEN] = "-", status[16];
+	char addr[ADDR_STRLEN + 80] = "-", status[16];
 	const char *why = r->note;
 
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -233,6 +270,7 @@ log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 			    "upload timed out, discarded" : "upload aborted, discarded";
 	}
+	forwarded_for(r, ci, addr, sizeof(addr));
 	if (r->status)
 		snprintf(status, sizeof(status), "%u", r->status);
 	else

@@ -462,6 +462,17 @@ def test_cors_and_methods(gw):
     assert gw.get("u/x.jpg")[1]["access-control-allow-origin"] == "*"
 
 
+def test_log_names_forwarded_client(gw):
+    gw.put("f/a.txt", b"a")
+    gw.get("f/a.txt", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+    gw.get("f/a.txt", {"X-Real-IP": "2001:db8::5"})
+    gw.get("f/a.txt", {"X-Real-IP": "evil\x01"})
+    log = gw.d.log()
+    assert '203.0.113.9 via 127.0.0.1:' in log
+    assert '2001:db8::5 via 127.0.0.1:' in log
+    assert 'evil\\x01 via' in log
+
+
 def test_keepalive_serves_many_requests(gw):
     gw.put("k/a.txt", b"aaa")
     c = gw.conn()
