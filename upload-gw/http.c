@@ -222,7 +222,7 @@ forwarded_for(struct req *r, const union MHD_ConnectionInfo *ci, char *addr,
 {
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	const char *h, *last;
-	char peer[ADDR_STRLEN], fwd[64];
+	char peer[ADDR_STRLEN + 80], fwd[64];
 	bool local;
 
 	if (sa == NULL)

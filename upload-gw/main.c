@@ -216,11 +216,13 @@ main(int argc, char **argv)
 		log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	if (acquire(&m, c) < 0)
-		return 1;
-	if (daemon_drop_privileges(c->user, 0, err, sizeof(err)) < 0)
-		fatal("%s", err);
+		goto fail;
+	if (daemon_drop_privileges(c->user, 0, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto fail;
+	}
 	if (check_store(c) < 0)
-		return 1;
+		goto fail;
 
 	if ((m.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");
@@ -253,4 +255,10 @@ main(int argc, char **argv)
 	ev_loop_free(m.loop);
 	log_notice("stopped");
 	return 0;
+fail:
+	/* Start-up failed before serving: release what acquire() took. */
+	for (size_t i = 0; i < m.nfds; i++)
+		close(m.fds[i]);
+	upload_config_free(c);
+	return 1;
 }
