@@ -216,42 +216,41 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
  * socket, the log names the client from X-Real-IP / X-Forwarded-For (its
  * last entry, the one the proxy added).  Used for the log only.
  */
-static void
-forwarded_for(struct req *r, const union MHD_ConnectionInfo *ci, char *addr,
+static bool
+forwarded_for(struct req *r, const union MHD_ConnectionInfo *ci, char *fwd,
     size_t len)
 {
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	const char *h, *last;
-	char peer[ADDR_STRLEN + 80], fwd[64];
 	bool local;
 
 	if (sa == NULL)
-		return;
+		return false;
 	local = sa->sa_family == AF_UNIX ||
 	    (sa->sa_family == AF_INET && ntohl(((const struct sockaddr_in *)
 	    (const void *)sa)->sin_addr.s_addr) >> 24 == 127) ||
 	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
 	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr));
 	if (!local)
-		return;
+		return false;
 	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Real-IP");
 	if (h == NULL && (h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    "X-Forwarded-For")) != NULL && (last = strrchr(h, ',')) != NULL)
 		h = last + 1;
 	if (h == NULL)
-		return;
+		return false;
 	while (*h == ' ')
 		h++;
-	upload_path_for_log(h, fwd, sizeof(fwd));
-	snprintf(peer, sizeof(peer), "%s", addr);
-	snprintf(addr, len, "%s via %s", fwd, peer);
+	upload_path_for_log(h, fwd, len);
+	return true;
 }
 
 static void
 log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 {
 	const union MHD_ConnectionInfo *ci;
-	char addr[ADDR_STRLEN + 80] = "-", status[16];
+	char addr[ADDR_STRLEN] = "-", status[16], fwd[64];
+	bool proxied;
 	const char *why = r->note;
 
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -270,12 +269,13 @@ log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 			    "upload timed out, discarded" : "upload aborted, discarded";
 	}
-	forwarded_for(r, ci, addr, sizeof(addr));
+	proxied = forwarded_for(r, ci, fwd, sizeof(fwd));
 	if (r->status)
 		snprintf(status, sizeof(status), "%u", r->status);
 	else
 		snprintf(status, sizeof(status), "-");
-	log_info("%s \"%s %s\" %s %llu %llums%s%s%s", addr, r->method_name,
+	log_info("%s%s%s \"%s %s\" %s %llu %llums%s%s%s", proxied ? fwd : "",
+	    proxied ? " via " : "", addr, r->method_name,
 	    r->logpath, status, (unsigned long long)r->bytes,
 	    (unsigned long long)(ev_clock_ms() - r->t0), why ? " (" : "",
 	    why ? why : "", why ? ")" : "");
