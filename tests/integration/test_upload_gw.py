@@ -186,6 +186,13 @@ def test_filer_v2_extension_type(gw):
     assert gw.put("uuid-2/blob.omemo", b"abc", mac=mac, kind="v2")[0] == 201
 
 
+def test_empty_file(gw):
+    assert gw.put("z/empty.bin", b"")[0] == 201
+    st, h, data = gw.get("z/empty.bin")
+    assert st == 200 and data == b"" and h["content-length"] == "0"
+    assert gw.get("z/empty.bin", {"Range": "bytes=0-"})[0] == 416
+
+
 def test_token_accepts_v1_form_like_filer(gw):
     assert gw.put("t/x.bin", b"12345", mac=mac_v1("t/x.bin", 5), kind="token")[0] == 201
 
