@@ -87,7 +87,7 @@ uploadSubDir = "upload/"
 listen = ["127.0.0.1:$port"]
 secret_file = "$TMP/secret"
 max_file_size = "2G"
-threads = ${GW_THREADS:-$((4 * THREADS))}
+threads = ${GW_THREADS:-0}
 fsync = $3
 ${GW_EXTRA:-}
 CONF

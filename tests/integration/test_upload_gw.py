@@ -131,9 +131,10 @@ class Gw:
         return self.d.stop()
 
 
-@pytest.fixture
-def gw(tmp_path):
-    g = Gw(tmp_path)
+@pytest.fixture(params=["per-connection", "pool"])
+def gw(tmp_path, request):
+    # Both threading models: a thread per connection (default), a pool.
+    g = Gw(tmp_path, extra="threads = 2" if request.param == "pool" else "")
     yield g
     if g.d.proc.poll() is None:
         g.stop()
@@ -552,7 +553,7 @@ def test_check_config_good_and_bad(tmp_path):
         ('listenport = "[::]:5050"\nsecret = "x"\n', "storeDir: required"),
         (good + 'uploadSubDir2 = "x"\n', "uploadSubDir2"),
         ('secret = "x"\nstoreDir = "/s"\nuploadSubDir = "../x"\n', "c.toml:3: uploadSubDir:"),
-        (good + 'threads = 0\n', "c.toml:5: threads:"),
+        (good + 'threads = 300\n', "c.toml:5: threads:"),
         (good + 'secret_file = "%s"\n' % sec, "secret_file: give either"),
         ('storeDir = "/s"\nsecret = "x"\nlisten = "127.0.0.1:1"\n', "c.toml:3: listen:"),
         ("storeDir = /s\n", "c.toml:1:"),
