@@ -260,3 +260,96 @@ fail:
 	close(fd);
 	return -1;
 }
+
+int
+addr_cidr_parse(const char *s, struct addr_cidr *out)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+	long bits;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (hl == 0 || hl >= sizeof(host))
+		return -1;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		bits = 128;
+	} else {
+		return -1;
+	}
+	if (slash != NULL) {
+		long max = bits;
+
+		if (slash[1] < '0' || slash[1] > '9')
+			return -1;
+		errno = 0;
+		bits = strtol(slash + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || bits > max)
+			return -1;
+	}
+	out->bits = (unsigned)bits;
+	/* clear host bits so equal prefixes compare equal */
+	for (unsigned i = out->bits; i < 128; i++)
+		out->addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	return 0;
+}
+
+static bool
+prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 ||
+	    ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+bool
+addr_cidr_match(const struct addr_cidr *c, const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	int fam = sa->sa_family;
+
+	if (fam == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (fam == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		a = in6->s6_addr;
+		if (c->family == AF_INET && IN6_IS_ADDR_V4MAPPED(in6)) {
+			a += 12;
+			fam = AF_INET;
+		}
+	} else {
+		return false;
+	}
+	return fam == c->family && prefix_equal(a, c->addr, c->bits);
+}
+
+bool
+addr_cidr_match_any(const struct addr_cidr *v, size_t n,
+    const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_cidr_match(&v[i], sa))
+			return true;
+	return false;
+}
+
+const char *
+addr_cidr_format(const struct addr_cidr *c, char *buf, size_t len)
+{
+	char h[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family, c->addr, h, sizeof(h));
+	snprintf(buf, len, "%s/%u", h, c->bits);
+	return buf;
+}

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
@@ -50,5 +51,24 @@ int addr_listen(const struct edge_addr *a, int type, int backlog,
     int unix_mode, char *err, size_t errlen);
 
 int fd_set_nonblock(int fd);
+
+/*
+ * Address prefixes for allow/deny lists: "192.0.2.0/24", "2001:db8::/32",
+ * or a bare address (a /32 or /128).  Matching treats IPv4-mapped IPv6
+ * addresses (::ffff:a.b.c.d, what a dual-stack socket reports for IPv4
+ * peers) as the IPv4 address they carry.
+ */
+struct addr_cidr {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned bits;
+	uint8_t addr[16];	/* network order; host bits cleared */
+};
+
+int addr_cidr_parse(const char *s, struct addr_cidr *out);
+bool addr_cidr_match(const struct addr_cidr *c, const struct sockaddr *sa);
+/* true if any of the n prefixes matches */
+bool addr_cidr_match_any(const struct addr_cidr *v, size_t n,
+    const struct sockaddr *sa);
+const char *addr_cidr_format(const struct addr_cidr *c, char *buf, size_t len);
 
 #endif

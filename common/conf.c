@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #define CONF_MAX_FILE	(1024 * 1024)
 #define CONF_MAX_STR	4096
@@ -1034,7 +1033,7 @@ conf_read_secret_file(const char *path, char **out, struct conf_err *e)
 	}
 	rc = 0;
 out:
-	OPENSSL_cleanse(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	close(fd);
 	return rc;
 }
@@ -1043,7 +1042,7 @@ void
 conf_secret_free(char *s)
 {
 	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }

@@ -1,5 +1,6 @@
 /*
- * nft — rule vocabulary, batches and sessions for nf_tables.  See nft.h.
+ * nft — batches, sessions and read-back for nf_tables.  See nft.h; the
+ * rule vocabulary lives in nft_rule.c.
  *
  * Shaped after nftables' src/mnl.c and libnftnl's examples: every change
  * is one NFNL_MSG_BATCH_BEGIN ... END transaction, every message carries
@@ -13,13 +14,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <linux/rtnetlink.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,434 +39,23 @@
 #define NFT_MSG_ROOM 8192
 /* How long the kernel may take to answer a batch or a dump. */
 #define NFT_ACK_TIMEOUT_MS 30000
-
-/* --- addresses ---------------------------------------------------------- */
-
-int
-nft_ip_parse(const char *s, struct nft_ip *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, s, &out->u.v4) == 1) {
-		out->family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, &out->u.v6) == 1) {
-		out->family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-const char *
-nft_ip_format(const struct nft_ip *ip, char *buf, size_t len)
-{
-	if (inet_ntop(ip->family, ip->u.b, buf, (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
-	return buf;
-}
-
-bool
-nft_ip_equal(const struct nft_ip *a, const struct nft_ip *b)
-{
-	if (a->family != b->family)
-		return false;
-	return memcmp(a->u.b, b->u.b, a->family == AF_INET ? 4 : 16) == 0;
-}
-
-static uint32_t
-ip_len(const struct nft_ip *ip)
-{
-	return ip->family == AF_INET ? 4 : 16;
-}
-
-/* --- rule building ------------------------------------------------------- */
-
-static int
-add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
-{
-	if (e == NULL)
-		return -1;
-	nftnl_rule_add_expr(r, e);
-	return 0;
-}
-
-static int
-add_meta(struct nftnl_rule *r, uint32_t key)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("meta");
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	return add_expr(r, e);
-}
-
-static int
-add_cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-	return add_expr(r, e);
-}
-
-static int
-add_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("payload");
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	return add_expr(r, e);
-}
-
-static int
-add_ct(struct nftnl_rule *r, uint32_t key, bool original)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	if (original)
-		nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	return add_expr(r, e);
-}
-
-static int
-add_imm(struct nftnl_rule *r, uint32_t reg, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, reg);
-	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-	return add_expr(r, e);
-}
-
-static int
-add_dport(struct nftnl_rule *r, const struct nft_rulespec *s)
-{
-	uint16_t lo = htons(s->dport_min), hi = htons(s->dport_max);
-
-	if (s->ct_orig) {
-		if (add_ct(r, NFT_CT_PROTO_DST, true) < 0)
-			return -1;
-	} else if (add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2) < 0) {
-		return -1;
-	}
-	if (s->dport_max == s->dport_min)
-		return add_cmp(r, NFT_CMP_EQ, &lo, 2);
-	/* Big-endian bytes compare like the numbers (memcmp in the kernel). */
-	if (add_cmp(r, NFT_CMP_GTE, &lo, 2) < 0)
-		return -1;
-	return add_cmp(r, NFT_CMP_LTE, &hi, 2);
-}
-
-static int
-add_daddr(struct nftnl_rule *r, const struct nft_rulespec *s)
-{
-	bool v4 = s->daddr.family == AF_INET;
-	int rc;
-
-	if (s->ct_orig)
-		rc = add_ct(r, v4 ? NFT_CT_DST_IP : NFT_CT_DST_IP6, true);
-	else
-		rc = add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 16 : 24,
-		    v4 ? 4 : 16);
-	if (rc < 0)
-		return -1;
-	return add_cmp(r, NFT_CMP_EQ, s->daddr.u.b, ip_len(&s->daddr));
-}
-
-static int
-add_fib_local(struct nftnl_rule *r)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("fib");
-	uint32_t local = RTN_LOCAL;
-
-	if (e == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-	if (add_expr(r, e) < 0)
-		return -1;
-	return add_cmp(r, NFT_CMP_EQ, &local, sizeof(local));
-}
-
-static int
-add_ct_dnat(struct nftnl_rule *r)
-{
-	struct nftnl_expr *e;
-	uint32_t mask = IPS_DST_NAT, zero = 0;
-
-	if (add_ct(r, NFT_CT_STATUS, false) < 0)
-		return -1;
-	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
-		return -1;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
-	if (add_expr(r, e) < 0)
-		return -1;
-	return add_cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
-}
-
-static int
-add_action(struct nftnl_rule *r, const struct nft_rulespec *s)
-{
-	struct nftnl_expr *e;
-	uint16_t port = htons(s->to_port);
-
-	switch (s->action) {
-	case NFT_ACT_ACCEPT:
-		if ((e = nftnl_expr_alloc("immediate")) == NULL)
-			return -1;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
-		return add_expr(r, e);
-	case NFT_ACT_MASQ:
-		return add_expr(r, nftnl_expr_alloc("masq"));
-	case NFT_ACT_DNAT:
-	case NFT_ACT_SNAT:
-		if (s->to.family != s->family) {
-			errno = EINVAL;
-			return -1;
-		}
-		if (add_imm(r, NFT_REG_1, s->to.u.b, ip_len(&s->to)) < 0)
-			return -1;
-		if (s->action == NFT_ACT_DNAT && s->to_port &&
-		    add_imm(r, NFT_REG_2, &port, sizeof(port)) < 0)
-			return -1;
-		if ((e = nftnl_expr_alloc("nat")) == NULL)
-			return -1;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE,
-		    s->action == NFT_ACT_DNAT ? NFT_NAT_DNAT : NFT_NAT_SNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
-		    s->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		if (s->action == NFT_ACT_DNAT && s->to_port)
-			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN,
-			    NFT_REG_2);
-		return add_expr(r, e);
-	}
-	errno = EINVAL;
-	return -1;
-}
-
-static int
-set_comment(struct nftnl_rule *r, const char *comment)
-{
-	struct nftnl_udata_buf *u;
-	int rc = -1;
-
-	if ((u = nftnl_udata_buf_alloc(NFT_COMMENT_MAX + 16)) == NULL)
-		return -1;
-	if (nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment) &&
-	    nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u),
-	    nftnl_udata_buf_len(u)) == 0)
-		rc = 0;
-	nftnl_udata_buf_free(u);
-	return rc;
-}
-
-static int
-rule_fill(struct nftnl_rule *r, const struct nft_rulespec *s)
-{
-	uint8_t nfproto = s->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
-
-	if (s->family != AF_INET && s->family != AF_INET6) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (s->has_daddr && s->daddr.family != s->family) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (add_meta(r, NFT_META_NFPROTO) < 0 ||
-	    add_cmp(r, NFT_CMP_EQ, &nfproto, 1) < 0)
-		return -1;
-	if (s->l4proto && (add_meta(r, NFT_META_L4PROTO) < 0 ||
-	    add_cmp(r, NFT_CMP_EQ, &s->l4proto, 1) < 0))
-		return -1;
-	if (s->fib_local && add_fib_local(r) < 0)
-		return -1;
-	if (s->ct_dnat && add_ct_dnat(r) < 0)
-		return -1;
-	if (s->has_daddr && add_daddr(r, s) < 0)
-		return -1;
-	if (s->dport_min) {
-		if (!s->l4proto || s->dport_max < s->dport_min) {
-			errno = EINVAL;	/* th dport needs a protocol */
-			return -1;
-		}
-		if (add_dport(r, s) < 0)
-			return -1;
-	}
-	if (add_expr(r, nftnl_expr_alloc("counter")) < 0)
-		return -1;
-	if (add_action(r, s) < 0)
-		return -1;
-	if (s->comment && strlen(s->comment) > NFT_COMMENT_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (s->comment && set_comment(r, s->comment) < 0)
-		return -1;
-	return 0;
-}
-
-struct nftnl_rule *
-nft_rule_build(const char *table, const struct nft_rulespec *s)
-{
-	struct nftnl_rule *r;
-
-	if ((r = nftnl_rule_alloc()) == NULL)
-		return NULL;
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table) < 0 ||
-	    nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, s->chain) < 0 ||
-	    rule_fill(r, s) < 0) {
-		int e = errno;
-
-		nftnl_rule_free(r);
-		errno = e;
-		return NULL;
-	}
-	return r;
-}
-
-/* --- nft(8) syntax ------------------------------------------------------- */
-
-struct sbuf {
-	char *p;
-	size_t len, off;
-};
-
-static void sb_add(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-sb_add(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->off >= b->len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->off, b->len - b->off, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		b->off += (size_t)n;
-}
-
-static const char *
-l4name(uint8_t p)
-{
-	return p == IPPROTO_TCP ? "tcp" : p == IPPROTO_UDP ? "udp" : "?";
-}
-
-const char *
-nft_rule_format(const struct nft_rulespec *s, char *buf, size_t len)
-{
-	struct sbuf b = { buf, len, 0 };
-	const char *ipw = s->family == AF_INET ? "ip" : "ip6";
-	char a[INET6_ADDRSTRLEN];
-
-	buf[0] = '\0';
-	sb_add(&b, "meta nfproto %s", s->family == AF_INET ? "ipv4" : "ipv6");
-	if (s->l4proto)
-		sb_add(&b, " meta l4proto %s", l4name(s->l4proto));
-	if (s->fib_local)
-		sb_add(&b, " fib daddr type local");
-	if (s->ct_dnat)
-		sb_add(&b, " ct status dnat");
-	if (s->has_daddr)
-		sb_add(&b, " %s%s daddr %s", s->ct_orig ? "ct original " : "",
-		    ipw, nft_ip_format(&s->daddr, a, sizeof(a)));
-	if (s->dport_min) {
-		sb_add(&b, s->ct_orig ? " ct original proto-dst %u" :
-		    " th dport %u", s->dport_min);
-		if (s->dport_max != s->dport_min)
-			sb_add(&b, "-%u", s->dport_max);
-	}
-	sb_add(&b, " counter");
-	switch (s->action) {
-	case NFT_ACT_ACCEPT:
-		sb_add(&b, " accept");
-		break;
-	case NFT_ACT_MASQ:
-		sb_add(&b, " masquerade");
-		break;
-	case NFT_ACT_DNAT:
-	case NFT_ACT_SNAT:
-		nft_ip_format(&s->to, a, sizeof(a));
-		sb_add(&b, " %s %s to ", s->action == NFT_ACT_DNAT ? "dnat" :
-		    "snat", ipw);
-		if (s->action == NFT_ACT_DNAT && s->to_port)
-			sb_add(&b, s->to.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-			    a, s->to_port);
-		else
-			sb_add(&b, "%s", a);
-		break;
-	}
-	if (s->comment)
-		sb_add(&b, " comment \"%s\"", s->comment);
-	return buf;
-}
-
-static const char *
-chain_decl(enum nft_chain_kind k)
-{
-	switch (k) {
-	case NFT_CHAIN_NAT_PREROUTING:
-		return "type nat hook prerouting priority dstnat; policy accept;";
-	case NFT_CHAIN_NAT_OUTPUT:
-		return "type nat hook output priority -100; policy accept;";
-	case NFT_CHAIN_NAT_POSTROUTING:
-		return "type nat hook postrouting priority srcnat; policy accept;";
-	case NFT_CHAIN_FILTER_FORWARD:
-		return "type filter hook forward priority filter; policy accept;";
-	}
-	return "";
-}
-
-void
-nft_table_print(FILE *f, const char *table, const struct nft_chainspec *chains,
-    size_t nchains, const struct nft_rulespec *rules, size_t nrules)
-{
-	char line[1024];
-	size_t i, j;
-
-	fprintf(f, "table inet %s {\n", table);
-	for (i = 0; i < nchains; i++) {
-		fprintf(f, "%s\tchain %s {\n\t\t%s\n", i ? "\n" : "",
-		    chains[i].name, chain_decl(chains[i].kind));
-		for (j = 0; j < nrules; j++)
-			if (strcmp(rules[j].chain, chains[i].name) == 0)
-				fprintf(f, "\t\t%s\n", nft_rule_format(&rules[j],
-				    line, sizeof(line)));
-		fprintf(f, "\t}\n");
-	}
-	fprintf(f, "}\n");
-}
+/* Receive buffer for dumps: the kernel fills up to 32 KiB per datagram. */
+#define NFT_DUMP_BUF 32768
 
 /* --- batches ------------------------------------------------------------- */
+
+/* The base chain each kind is (nft_batch_chain; compared by nft_replace). */
+static const struct {
+	const char *type;
+	uint32_t hook;
+	int32_t prio;
+} chain_kinds[] = {
+	[NFT_CHAIN_NAT_PREROUTING] = { "nat", NF_INET_PRE_ROUTING, -100 },
+	[NFT_CHAIN_NAT_OUTPUT] = { "nat", NF_INET_LOCAL_OUT, -100 },
+	[NFT_CHAIN_NAT_POSTROUTING] = { "nat", NF_INET_POST_ROUTING, 100 },
+	[NFT_CHAIN_FILTER_FORWARD] = { "filter", NF_INET_FORWARD, 0 },
+};
+
 
 int
 nft_batch_init(struct nft_batch *b, uint32_t seq0)
@@ -574,16 +160,6 @@ int
 nft_batch_chain(struct nft_batch *b, const char *table,
     const struct nft_chainspec *c)
 {
-	static const struct {
-		const char *type;
-		uint32_t hook;
-		int32_t prio;
-	} kinds[] = {
-		[NFT_CHAIN_NAT_PREROUTING] = { "nat", NF_INET_PRE_ROUTING, -100 },
-		[NFT_CHAIN_NAT_OUTPUT] = { "nat", NF_INET_LOCAL_OUT, -100 },
-		[NFT_CHAIN_NAT_POSTROUTING] = { "nat", NF_INET_POST_ROUTING, 100 },
-		[NFT_CHAIN_FILTER_FORWARD] = { "filter", NF_INET_FORWARD, 0 },
-	};
 	struct nftnl_chain *ch;
 	struct nlmsghdr *nlh;
 	char *p;
@@ -595,12 +171,12 @@ nft_batch_chain(struct nft_batch *b, const char *table,
 		return -1;
 	}
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, kinds[c->kind].hook);
-	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, kinds[c->kind].prio);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, chain_kinds[c->kind].hook);
+	nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, chain_kinds[c->kind].prio);
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	if (nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table) < 0 ||
 	    nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name) < 0 ||
-	    nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, kinds[c->kind].type) < 0) {
+	    nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, chain_kinds[c->kind].type) < 0) {
 		nftnl_chain_free(ch);
 		b->oom = true;
 		return -1;
@@ -682,6 +258,99 @@ nft_batch_replace(struct nft_batch *b, const char *table,
 	return nft_batch_end(b);
 }
 
+int
+nft_batch_set_genid(struct nft_batch *b, uint32_t genid)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(void *)b->buf;
+
+	/* Only right after init: BEGIN must still be the last message. */
+	if (b->nmsg != 0 || b->ended || b->oom)
+		return -1;
+	mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(genid));
+	b->len = NLMSG_ALIGN(nlh->nlmsg_len);
+	return 0;
+}
+
+/* DELRULE with only the table: every rule of every chain in it. */
+static int
+batch_flush_rules(struct nft_batch *b, const char *table)
+{
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+	char *p;
+
+	if ((p = batch_room(b, NFT_TAG_NONE, NFT_MSG_DELRULE)) == NULL)
+		return -1;
+	if ((r = nftnl_rule_alloc()) == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table) < 0) {
+		nftnl_rule_free(r);
+		b->oom = true;
+		return -1;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELRULE, NFPROTO_INET, NLM_F_ACK,
+	    batch_seq(b));
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	batch_commit(b, nlh);
+	return 0;
+}
+
+static int
+batch_del_chain(struct nft_batch *b, const char *table, const char *name)
+{
+	struct nftnl_chain *ch;
+	struct nlmsghdr *nlh;
+	char *p;
+
+	if ((p = batch_room(b, NFT_TAG_NONE, NFT_MSG_DELCHAIN)) == NULL)
+		return -1;
+	if ((ch = nftnl_chain_alloc()) == NULL) {
+		b->oom = true;
+		return -1;
+	}
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	if (nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, table) < 0 ||
+	    nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name) < 0) {
+		nftnl_chain_free(ch);
+		b->oom = true;
+		return -1;
+	}
+	nlh = nftnl_nlmsg_build_hdr(p, NFT_MSG_DELCHAIN, NFPROTO_INET, NLM_F_ACK,
+	    batch_seq(b));
+	nftnl_chain_nlmsg_build_payload(nlh, ch);
+	nftnl_chain_free(ch);
+	batch_commit(b, nlh);
+	return 0;
+}
+
+int
+nft_batch_update(struct nft_batch *b, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules,
+    const char *const *drop, size_t ndrop)
+{
+	size_t i;
+
+	if (nft_batch_table(b, table, false) < 0)
+		return -1;
+	for (i = 0; i < nchains; i++)
+		if (nft_batch_chain(b, table, &chains[i]) < 0)
+			return -1;
+	if (batch_flush_rules(b, table) < 0)
+		return -1;
+	for (i = 0; i < ndrop; i++)
+		if (batch_del_chain(b, table, drop[i]) < 0)
+			return -1;
+	for (i = 0; i < nrules; i++)
+		if (nft_batch_rule(b, table, &rules[i]) < 0)
+			return -1;
+	return nft_batch_end(b);
+}
+
 /* --- session ------------------------------------------------------------- */
 
 int
@@ -754,6 +423,20 @@ wait_readable(int fd, int ms)
 	return rc;
 }
 
+/*
+ * Drops whatever an earlier exchange left unread (acks that followed a
+ * refused batch, say), so every answer read next belongs to the request
+ * about to be sent; libmnl refuses messages with another sequence number.
+ */
+static void
+drain(int fd)
+{
+	char buf[4096];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0 || errno == EINTR)
+		;
+}
+
 static void
 note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 {
@@ -769,13 +452,60 @@ note_ack(struct nft_batch *b, struct nft_result *res, uint32_t seq, int error)
 		res->first = a;
 }
 
+const char *
+nft_msg_what(uint16_t type)
+{
+	switch (type) {
+	case NFNL_MSG_BATCH_BEGIN: return "the batch";
+	case NFT_MSG_NEWTABLE: return "creating the table";
+	case NFT_MSG_DELTABLE: return "deleting the table";
+	case NFT_MSG_NEWCHAIN: return "creating a chain";
+	case NFT_MSG_DELCHAIN: return "deleting a stray chain";
+	case NFT_MSG_DELRULE: return "flushing the old rules";
+	case NFT_MSG_NEWRULE: return "adding a rule";
+	default: return "a message";
+	}
+}
+
+bool
+nft_batch_acks(struct nft_batch *b, struct nft_result *res, const void *buf,
+    int left)
+{
+	const struct nlmsghdr *nlh;
+	bool whole = false;
+
+	for (nlh = (const struct nlmsghdr *)(const void *)buf;
+	    mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+		const struct nlmsgerr *e;
+
+		if (nlh->nlmsg_type != NLMSG_ERROR ||
+		    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			continue;
+		e = mnl_nlmsg_get_payload(nlh);
+		if (nlh->nlmsg_seq < b->seq0 ||
+		    nlh->nlmsg_seq > b->seq0 + b->nmsg + 1)
+			continue;	/* stale, from an earlier request */
+		note_ack(b, res, nlh->nlmsg_seq, -e->error);
+		/* An ack for BEGIN or END: the batch as a whole was refused. */
+		if ((nlh->nlmsg_seq == b->seq0 ||
+		    nlh->nlmsg_seq == b->seq0 + b->nmsg + 1) && e->error != 0)
+			whole = true;
+	}
+	return whole;
+}
+
+#define ACK_VEC 64
+#define ACK_BUF 1024	/* one ack: header + nlmsgerr + extack text */
+
 int
 nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 {
 	int fd = mnl_socket_get_fd(s->nl);
-	char rbuf[MNL_SOCKET_BUFFER_SIZE * 4];
-	bool begin_failed = false;
-	ssize_t n;
+	char bufs[ACK_VEC][ACK_BUF];
+	struct mmsghdr mv[ACK_VEC];
+	struct iovec iov[ACK_VEC];
+	bool whole = false;
+	int i, n;
 
 	memset(res, 0, sizeof(*res));
 	if (!b->ended || b->oom) {
@@ -786,23 +516,35 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 	/* All acks arrive after the whole batch ran: room for each of them. */
 	sock_bufsize(fd, SO_RCVBUFFORCE, SO_RCVBUF,
 	    (size_t)b->nmsg * 1024 + (256 << 10));
+	drain(fd);
 	if (mnl_socket_sendto(s->nl, b->buf, b->len) < 0) {
 		snprintf(res->msg, sizeof(res->msg), "netlink send: %s",
 		    strerror(errno));
 		return -1;
 	}
-	while (res->acked < b->nmsg && !begin_failed) {
-		const struct nlmsghdr *nlh;
-		int rc = wait_readable(fd, NFT_ACK_TIMEOUT_MS), left;
-
-		if (rc <= 0) {
-			snprintf(res->msg, sizeof(res->msg),
-			    "netlink: %s after %u of %u acks",
-			    rc == 0 ? "timed out" : strerror(errno),
-			    res->acked, b->nmsg);
-			return -1;
+	/* One ack per datagram: take up to ACK_VEC of them per system call. */
+	while (res->acked < b->nmsg && !whole) {
+		memset(mv, 0, sizeof(mv));
+		for (i = 0; i < ACK_VEC; i++) {
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = ACK_BUF;
+			mv[i].msg_hdr.msg_iov = &iov[i];
+			mv[i].msg_hdr.msg_iovlen = 1;
 		}
-		if ((n = recv(fd, rbuf, sizeof(rbuf), 0)) < 0) {
+		n = recvmmsg(fd, mv, ACK_VEC, MSG_DONTWAIT, NULL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int rc = wait_readable(fd, NFT_ACK_TIMEOUT_MS);
+
+			if (rc <= 0) {
+				snprintf(res->msg, sizeof(res->msg),
+				    "netlink: %s after %u of %u acks",
+				    rc == 0 ? "timed out" : strerror(errno),
+				    res->acked, b->nmsg);
+				return -1;
+			}
+			continue;
+		}
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			snprintf(res->msg, sizeof(res->msg),
@@ -811,27 +553,9 @@ nft_batch_send(struct nft_sess *s, struct nft_batch *b, struct nft_result *res)
 			    res->acked, b->nmsg);
 			return -1;
 		}
-		left = (int)n;
-		for (nlh = (const struct nlmsghdr *)(void *)rbuf;
-		    mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			const struct nlmsgerr *e;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			if (nlh->nlmsg_seq < b->seq0 ||
-			    nlh->nlmsg_seq > b->seq0 + b->nmsg + 1)
-				continue;	/* stale, from an earlier request */
-			if (nlh->nlmsg_seq == b->seq0 ||
-			    nlh->nlmsg_seq == b->seq0 + b->nmsg + 1) {
-				/* The batch as a whole was refused. */
-				note_ack(b, res, nlh->nlmsg_seq, -e->error);
-				begin_failed = e->error != 0;
-				continue;
-			}
-			note_ack(b, res, nlh->nlmsg_seq, -e->error);
-		}
+		for (i = 0; i < n; i++)
+			if (nft_batch_acks(b, res, bufs[i], (int)mv[i].msg_len))
+				whole = true;
 	}
 	return res->nerr ? -1 : 0;
 }
@@ -848,6 +572,7 @@ request(struct nft_sess *s, char *buf, const struct nlmsghdr *nlh,
 	ssize_t n;
 	int rc;
 
+	drain(fd);
 	if (mnl_socket_sendto(s->nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 	for (;;) {
@@ -856,7 +581,7 @@ request(struct nft_sess *s, char *buf, const struct nlmsghdr *nlh,
 				errno = ETIMEDOUT;
 			return -1;
 		}
-		if ((n = mnl_socket_recvfrom(s->nl, buf, MNL_SOCKET_BUFFER_SIZE)) < 0)
+		if ((n = mnl_socket_recvfrom(s->nl, buf, NFT_DUMP_BUF)) < 0)
 			return -1;
 		rc = mnl_cb_run(buf, (size_t)n, seq, s->portid, cb, data);
 		if (rc <= MNL_CB_STOP)
@@ -880,7 +605,7 @@ gen_cb(const struct nlmsghdr *nlh, void *data)
 int
 nft_genid(struct nft_sess *s, uint32_t *out)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct nlmsghdr *nlh;
 
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK,
@@ -897,11 +622,10 @@ ignore_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* 1 if table exists, 0 if not, -1 with errno. */
-static int
-table_exists(struct nft_sess *s, const char *table)
+int
+nft_table_exists(struct nft_sess *s, const char *table)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 
@@ -1006,7 +730,7 @@ nft_table_rules(struct nft_sess *s, const char *table,
     struct nft_live_rule **out, size_t *n, uint32_t *genid, char *err,
     size_t errlen)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[NFT_DUMP_BUF];
 	struct dump d;
 	int attempt;
 
@@ -1023,7 +747,7 @@ nft_table_rules(struct nft_sess *s, const char *table,
 			    strerror(errno));
 			return -1;
 		}
-		if ((rc = table_exists(s, table)) <= 0) {
+		if ((rc = nft_table_exists(s, table)) <= 0) {
 			if (rc == 0)
 				return 1;
 			snprintf(err, errlen, "reading table: %s", strerror(errno));
@@ -1069,4 +793,140 @@ nft_table_rules(struct nft_sess *s, const char *table,
 	}
 	snprintf(err, errlen, "ruleset kept changing while reading it");
 	return -1;
+}
+
+/* --- replacing a table --------------------------------------------------- */
+
+struct chain_scan {
+	const char *table;
+	const struct nft_chainspec *want;
+	size_t nwant;
+	bool mismatch;		/* a chain of ours with another hook/type */
+	char (*drop)[64];	/* chains that are not ours */
+	size_t ndrop, maxdrop;
+};
+
+static int
+chain_scan_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct chain_scan *cs = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name, *type;
+	size_t i;
+
+	if (c == NULL)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto out;
+	table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+	name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+	if (!table || !name || strcmp(table, cs->table) != 0)
+		goto out;
+	for (i = 0; i < cs->nwant; i++)
+		if (strcmp(cs->want[i].name, name) == 0)
+			break;
+	if (i == cs->nwant) {
+		if (cs->ndrop < cs->maxdrop && strlen(name) < 64)
+			snprintf(cs->drop[cs->ndrop++], 64, "%s", name);
+		else
+			cs->mismatch = true;	/* too odd: start afresh */
+		goto out;
+	}
+	type = nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE);
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) || !type ||
+	    strcmp(type, chain_kinds[cs->want[i].kind].type) != 0 ||
+	    nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) !=
+	    chain_kinds[cs->want[i].kind].hook ||
+	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) !=
+	    chain_kinds[cs->want[i].kind].prio)
+		cs->mismatch = true;
+out:
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+/* Lists the chains now in table: 0, or -1 with errno. */
+static int
+scan_chains(struct nft_sess *s, struct chain_scan *cs)
+{
+	char buf[NFT_DUMP_BUF];
+	struct nlmsghdr *nlh;
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+	    NLM_F_DUMP, nft_next_seq(s, 1));
+	return request(s, buf, nlh, chain_scan_cb, cs) < 0 ? -1 : 0;
+}
+
+#define MAX_FOREIGN_CHAINS 16
+
+int
+nft_replace(struct nft_sess *s, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules, struct nft_result *res)
+{
+	char drop[MAX_FOREIGN_CHAINS][64];
+	const char *dropv[MAX_FOREIGN_CHAINS];
+	struct nft_batch b;
+	int attempt, rc = -1;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	for (attempt = 0; attempt < 5; attempt++) {
+		struct chain_scan cs = { .table = table, .want = chains,
+		    .nwant = nchains, .drop = drop,
+		    .maxdrop = MAX_FOREIGN_CHAINS };
+		uint32_t genid;
+
+		/*
+		 * Read the generation, then the chains; the batch carries the
+		 * generation, so the kernel refuses it (ERESTART) if anything
+		 * changed in between, and we look again.
+		 */
+		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0) {
+			if (errno == EINTR)
+				continue;	/* dump interrupted by a change */
+			snprintf(res->msg, sizeof(res->msg), "reading the "
+			    "ruleset: %s", strerror(errno));
+			return -1;
+		}
+		for (i = 0; i < cs.ndrop; i++)
+			dropv[i] = drop[i];
+		if (nft_batch_init(&b, nft_next_seq(s, (uint32_t)(nrules +
+		    nchains + cs.ndrop + 8))) < 0 ||
+		    nft_batch_set_genid(&b, genid) < 0 ||
+		    (cs.mismatch ?
+		    nft_batch_replace(&b, table, chains, nchains, rules, nrules) :
+		    nft_batch_update(&b, table, chains, nchains, rules, nrules,
+		    dropv, cs.ndrop)) < 0) {
+			nft_batch_free(&b);
+			snprintf(res->msg, sizeof(res->msg), "building the "
+			    "batch: out of memory");
+			return -1;
+		}
+		rc = nft_batch_send(s, &b, res);
+		nft_batch_free(&b);
+		if (rc == 0 || res->nerr == 0 || res->first.error != ERESTART ||
+		    res->first.type != NFNL_MSG_BATCH_BEGIN)
+			return rc;
+	}
+	return rc;
+}
+
+int
+nft_remove_table(struct nft_sess *s, const char *table, struct nft_result *res)
+{
+	struct nft_batch b;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (nft_batch_init(&b, nft_next_seq(s, 4)) < 0 ||
+	    nft_batch_replace(&b, table, NULL, 0, NULL, 0) < 0) {
+		nft_batch_free(&b);
+		snprintf(res->msg, sizeof(res->msg), "building the batch: out "
+		    "of memory");
+		return -1;
+	}
+	rc = nft_batch_send(s, &b, res);
+	nft_batch_free(&b);
+	return rc;
 }

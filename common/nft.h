@@ -13,11 +13,15 @@
  *   - batches: one NFNL_MSG_BATCH_BEGIN ... END per change, every message
  *     sent with NLM_F_ACK and a tag (the caller's config entry), so each
  *     ack the kernel returns maps back through its sequence number to the
- *     entry that caused it.  nft_batch_replace() is the atomic replace:
- *     add table (so the delete cannot fail), delete table, add table,
- *     chains, rules, all in one transaction.
- *   - a session: socket, send, read every ack, and read a table's rules
- *     back with counters under a generation-id check.
+ *     entry that caused it.  nft_batch_update() replaces a table's rules
+ *     keeping its chains; nft_batch_replace() re-creates the table (add
+ *     table so the delete cannot fail, delete, add table, chains, rules);
+ *     both are one transaction.
+ *   - a session: socket, send, read every ack, read a table's rules back
+ *     with counters under a generation-id check, and nft_replace(), which
+ *     picks one of the two batches from the live chains and pins it to
+ *     the generation it read.
+ * The vocabulary is in nft_rule.c, batches and sessions in nft.c.
  */
 #ifndef EDGE_NFT_H
 #define EDGE_NFT_H
@@ -143,6 +147,24 @@ int nft_batch_replace(struct nft_batch *b, const char *table,
     const struct nft_chainspec *chains, size_t nchains,
     const struct nft_rulespec *rules, size_t nrules);
 
+/*
+ * The batch that keeps the table and its chains (so no hook is
+ * unregistered and re-registered, which costs the kernel an RCU grace
+ * period per chain): add table, add (or update) chains, flush every rule
+ * in the table, delete the chains named in drop, add rules.  Atomic like
+ * nft_batch_replace; the table's handle stays the same.
+ */
+int nft_batch_update(struct nft_batch *b, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules,
+    const char *const *drop, size_t ndrop);
+
+/*
+ * Makes the kernel refuse the batch (ERESTART on BEGIN) unless the ruleset
+ * is still at generation genid.  Right after nft_batch_init only.
+ */
+int nft_batch_set_genid(struct nft_batch *b, uint32_t genid);
+
 /* What the kernel said about one message of a batch. */
 struct nft_ack {
 	uint32_t seq;
@@ -150,6 +172,9 @@ struct nft_ack {
 	int tag;		/* the message's tag, NFT_TAG_NONE for table/chain */
 	uint16_t type;		/* NFT_MSG_*, or NFNL_MSG_BATCH_BEGIN */
 };
+
+/* "creating a chain", "adding a rule", ... for error messages. */
+const char *nft_msg_what(uint16_t type);
 
 struct nft_result {
 	uint32_t acked;		/* acks read (success or error) */
@@ -180,8 +205,35 @@ uint32_t nft_next_seq(struct nft_sess *s, uint32_t count);
 int nft_batch_send(struct nft_sess *s, struct nft_batch *b,
     struct nft_result *res);
 
+/*
+ * Matches the acks in one received datagram to the batch's messages (by
+ * sequence number, so to their tags), counting them into res.  True when
+ * the kernel refused the batch as a whole (an error for BEGIN or END).
+ * Used by nft_batch_send; public for the unit tests.
+ */
+bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
+    const void *buf, int len);
+
+/*
+ * Installs table with exactly chains and rules, atomically: reads the
+ * generation and the table's chains, then sends nft_batch_update (or, if
+ * one of our chains has another hook or type, nft_batch_replace), pinned
+ * to that generation and retried if the ruleset changed meanwhile.  0, or
+ * -1 with res filled as by nft_batch_send (res->first.tag names the rule).
+ */
+int nft_replace(struct nft_sess *s, const char *table,
+    const struct nft_chainspec *chains, size_t nchains,
+    const struct nft_rulespec *rules, size_t nrules, struct nft_result *res);
+
+/* Removes table (absent is fine) in one batch: 0, or -1 with res. */
+int nft_remove_table(struct nft_sess *s, const char *table,
+    struct nft_result *res);
+
 /* Ruleset generation id.  0, or -1 with errno. */
 int nft_genid(struct nft_sess *s, uint32_t *out);
+
+/* Does table (family inet) exist?  1 yes, 0 no, -1 with errno. */
+int nft_table_exists(struct nft_sess *s, const char *table);
 
 /* One rule as read back from the kernel. */
 struct nft_live_rule {

@@ -40,6 +40,7 @@ tls_material() {
 
 pids=()
 names=()
+netns=()
 start() {	# start NAME ARGV...: run in this process group, stderr to log and tty
 	local name=$1; shift
 	"$@" 2> >(tee -a "$RUN/log/$name.log" >&2) &
@@ -70,49 +71,68 @@ stop_all() {
 		kill -KILL "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
+	for n in "${netns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
 	exit 0
 }
 trap stop_all INT TERM
 
-# A private PostgreSQL cluster in run/pg, on a unix socket only.  The
-# server refuses to run as root, so as root it runs as the postgres user.
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PG_DIR="$RUN/pg"
-PG_SOCK="$RUN/pg-socket"
-as_pg() {	# exec as postgres (setpriv execs: the PID is the server's)
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"
-	else
-		"$@"
-	fi
-}
-postgres_start() {
-	mkdir -p "$PG_DIR" "$PG_SOCK"
-	if [ "$(id -u)" = 0 ]; then
-		chown postgres:postgres "$PG_DIR" "$PG_SOCK"
-		# the postgres user must be able to reach run/ to get to its dirs
-		chmod o+x "$RUN"
-	fi
-	chmod 0700 "$PG_DIR"
-	if [ ! -s "$PG_DIR/PG_VERSION" ]; then
-		as_pg "$PG_BIN/initdb" -D "$PG_DIR" -A trust -U edge -E UTF8 >/dev/null
-	fi
-	as_pg "$PG_BIN/postgres" -D "$PG_DIR" -k "$PG_SOCK" -c listen_addresses='' \
-		2> >(tee -a "$RUN/log/postgres.log" >&2) &
-	pids+=($!)
-	names+=(postgres)
-	for _ in $(seq 100); do
-		as_pg "$PG_BIN/pg_isready" -q -h "$PG_SOCK" -U edge && break
-		sleep 0.1
-	done
-	as_pg "$PG_BIN/psql" -q -h "$PG_SOCK" -U edge -d postgres -tAc \
-		"SELECT 1 FROM pg_database WHERE datname='edge'" | grep -q 1 ||
-		as_pg "$PG_BIN/createdb" -h "$PG_SOCK" -U edge edge
-	listening+=("postgres    unix socket $PG_SOCK (database edge, user edge)")
-}
-
 tls_material
 listening=()
+
+# --- PostgreSQL (private cluster, unix socket only) + xmpp-core ---------
+# The server refuses to run as root, so as root it runs as the postgres
+# user; setpriv execs it, so the PID kept is the postmaster's own.
+if [ -x "$BIN/xmpp-core" ]; then
+	PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	PGDIR="$RUN/pg"
+	mkdir -p "$PGDIR"
+	asroot=()
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres:postgres "$PGDIR"
+		chmod o+x "$RUN"
+		asroot=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+	fi
+	if [ ! -s "$PGDIR/data/PG_VERSION" ]; then
+		"${asroot[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -A trust -U postgres \
+			-E UTF8 --locale=C >"$RUN/log/initdb.log" 2>&1
+	fi
+	start postgres "${asroot[@]}" "$PGBIN/postgres" -D "$PGDIR/data" -k "$PGDIR" \
+		-c listen_addresses= -c max_connections=50
+	for _ in $(seq 100); do
+		"$PGBIN/pg_isready" -q -h "$PGDIR" -U postgres && break
+		sleep 0.1
+	done
+	if ! "$PGBIN/psql" -h "$PGDIR" -U postgres -d postgres -Atc \
+		"SELECT 1 FROM pg_database WHERE datname = 'xmpp'" | grep -q 1; then
+		"$PGBIN/createdb" -h "$PGDIR" -U postgres xmpp
+	fi
+	cat > "$RUN/etc/xmpp-core.toml" <<CONF
+hosts = ["localhost"]
+
+[database]
+conninfo = "host=$PGDIR dbname=xmpp user=postgres"
+
+[tls]
+cert_file = "$RUN/tls/localhost.pem"
+key_file  = "$RUN/tls/localhost.key"
+
+[c2s]
+listen     = ["127.0.0.1:5222", "[::1]:5222"]
+listen_tls = ["127.0.0.1:5223", "[::1]:5223"]
+
+[registration]
+enabled = true
+allow_from = ["127.0.0.0/8", "::1/128"]
+min_password_entropy = 0
+
+[contact]
+abuse = ["mailto:abuse@localhost"]
+CONF
+	start xmpp-core "$BIN/xmpp-core" -c "$RUN/etc/xmpp-core.toml"
+	listening+=("xmpp-core   localhost c2s 5222 (STARTTLS), 5223 (direct TLS) on 127.0.0.1 and ::1; in-band registration open from loopback")
+	listening+=("            add a user: $BIN/xmppctl -c $RUN/etc/xmpp-core.toml adduser you@localhost   (password on stdin)")
+	listening+=("postgres    unix socket in $PGDIR (psql -h $PGDIR -U postgres xmpp)")
+fi
 
 # --- upload-gw: Prosody Filer's config keys plus edge's own -------------
 if [ -x "$BIN/upload-gw" ]; then
@@ -129,6 +149,62 @@ expire_after = "30d"
 CONF
 	start upload-gw "$BIN/upload-gw" -c "$RUN/etc/upload-gw.toml"
 	listening+=("upload-gw   http://localhost:5050/upload/  (127.0.0.1:5050, [::1]:5050)  secret: $UPLOAD_SECRET")
+fi
+
+# --- turnd: STUN/TURN 3478 udp+tcp, TURNS 3443 ---------------------------
+if [ -x "$BIN/turnd" ]; then
+	TURN_SECRET=$(secret turn)
+	cat > "$RUN/etc/turnd.toml" <<CONF
+listen      = ["127.0.0.1:3478", "[::1]:3478"]
+tls_listen  = ["127.0.0.1:3443", "[::1]:3443"]
+tls_cert    = "$RUN/tls/localhost.pem"
+tls_key     = "$RUN/tls/localhost.key"
+realm       = "localhost"
+secret_file = "$TURN_SECRET"
+[relay]
+ports = "49152-65535"
+CONF
+	start turnd "$BIN/turnd" -c "$RUN/etc/turnd.toml"
+	listening+=("turnd       turn:localhost:3478 (udp, tcp), turns:localhost:3443 (127.0.0.1, [::1])  REST secret: $TURN_SECRET")
+fi
+
+# --- portmap + dumbclient-redirect: they change the firewall, so they are
+# shown in a private network namespace (the host's ruleset is untouched) ---
+if [ -x "$BIN/portmap" ] && [ "$(id -u)" = 0 ] && ip netns add "edge-run-$$" 2>/dev/null; then
+	NS="edge-run-$$"
+	netns+=("$NS")
+	ip -n "$NS" link set lo up
+	for a in 192.0.2.1 192.0.2.2 198.51.100.1 198.51.100.2; do
+		ip -n "$NS" addr add "$a/32" dev lo
+	done
+	cat > "$RUN/etc/portmap.toml" <<CONF
+[[forward]]
+name = "xmpps"
+listen = ["192.0.2.2"]
+port = 443
+to = ["192.0.2.1"]
+to_port = 5223
+
+[[forward]]
+name = "turns"
+listen = ["198.51.100.2"]
+port = 443
+to = ["198.51.100.1"]
+to_port = 3443
+CONF
+	ip netns exec "$NS" "$BIN/portmap" -c "$RUN/etc/portmap.toml" apply
+	listening+=("portmap     netns $NS: 192.0.2.2:443 -> 192.0.2.1:5223, 198.51.100.2:443 -> 198.51.100.1:3443")
+	listening+=("            ip netns exec $NS $BIN/portmap -c $RUN/etc/portmap.toml show")
+	if [ -x "$BIN/dumbclient-redirect" ]; then
+		cat > "$RUN/etc/dumbclient-redirect.toml" <<CONF
+ports = ["5222", "5269"]
+listen = ["198.51.100.1"]
+target = ["192.0.2.1"]
+CONF
+		start dumbclient-redirect ip netns exec "$NS" "$BIN/dumbclient-redirect" \
+			-c "$RUN/etc/dumbclient-redirect.toml"
+		listening+=("dumbclient-redirect netns $NS: 198.51.100.1:5222/5269 -> 192.0.2.1 (nft list table inet dumbclient_redirect)")
+	fi
 fi
 
 if [ ${#pids[@]} -eq 0 ]; then

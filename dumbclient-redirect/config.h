@@ -18,10 +18,16 @@
 #define REDIRECT_MAX_PORTS 32
 #define REDIRECT_MAX_LISTEN 16
 
-/* Where the XMPP host is: per service, one address per family. */
+/*
+ * Where the XMPP host is: per service, one address per family, and the
+ * port its SRV record names (0: the port the client dialled).  The SRV
+ * port applies to the service's standard port only (5222 and 5269); other
+ * redirected ports (5223, ...) keep their number.
+ */
 struct redirect_target {
 	struct nft_ip client4, client6;	/* for c2s ports (5222, 5223, ...) */
 	struct nft_ip server4, server6;	/* for s2s (5269) */
+	uint16_t client_port, server_port;
 };
 
 struct redirect_conf {

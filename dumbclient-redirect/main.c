@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,7 @@
 #include "nft.h"
 
 #include "config.h"
-#include "resolve.h"
+#include "follow.h"
 #include "rules.h"
 
 struct state {
@@ -35,12 +34,7 @@ struct state {
 	struct redirect_conf *conf;
 	const char *conf_path;
 	struct nft_sess nft;
-	struct resolver *resolver;
-	struct ev_timer timer;		/* next lookup */
-	struct redirect_target current;	/* installed; empty = none yet */
-	bool installed;
-	bool failing;			/* last lookup failed (logged once) */
-	bool lookup_again;		/* config changed during a lookup */
+	struct follow follow;
 };
 
 static int
@@ -81,99 +75,6 @@ enable_forwarding(void)
 	return 0;
 }
 
-static int
-install(struct state *st, const struct redirect_target *t)
-{
-	char buf[256];
-
-	if (redirect_apply(&st->nft, st->conf, t) < 0)
-		return -1;
-	if (!st->installed || !redirect_target_equal(&st->current, t))
-		log_notice("table inet %s: redirecting to %s", st->conf->table,
-		    redirect_target_str(t, buf, sizeof(buf)));
-	st->current = *t;
-	st->installed = true;
-	return 0;
-}
-
-static void
-lookup(struct state *st)
-{
-	struct resolve_req req;
-
-	if (resolver_busy(st->resolver)) {
-		st->lookup_again = true;
-		return;
-	}
-	resolve_req_from_conf(st->conf, &req);
-	if (resolver_start(st->resolver, &req) < 0) {
-		log_err("starting a DNS lookup: %s; retrying in %llus",
-		    strerror(errno), (unsigned long long)st->conf->retry);
-		ev_timer_start(st->loop, &st->timer, st->conf->retry * 1000);
-	}
-}
-
-static void
-on_timer(struct ev_loop *loop, struct ev_timer *t)
-{
-	(void)loop;
-	lookup(t->data);
-}
-
-static void
-on_resolved(const struct resolve_res *res, void *data)
-{
-	struct state *st = data;
-	const struct redirect_conf *c = st->conf;
-	uint64_t next;
-
-	if (st->lookup_again || c->has_static) {
-		st->lookup_again = false;
-		if (!c->has_static)
-			lookup(st);
-		return;
-	}
-	if (!res->ok) {
-		if (!st->failing)
-			log_warn("DNS: %s; %s, retrying every %llus", res->err,
-			    st->installed ? "keeping the current rules" :
-			    "no rules installed yet",
-			    (unsigned long long)c->retry);
-		st->failing = true;
-		ev_timer_start(st->loop, &st->timer, c->retry * 1000);
-		return;
-	}
-	if (st->failing)
-		log_notice("DNS answers again for %s", c->domain);
-	st->failing = false;
-	log_debug("DNS: c2s %s, s2s %s, ttl %u", res->client_host,
-	    res->server_host, res->ttl);
-	if (!st->installed || !redirect_target_equal(&st->current, &res->target)) {
-		if (install(st, &res->target) < 0) {
-			ev_timer_start(st->loop, &st->timer, c->retry * 1000);
-			return;
-		}
-	}
-	next = res->ttl;
-	if (next < c->min_ttl)
-		next = c->min_ttl;
-	if (next > c->max_ttl)
-		next = c->max_ttl;
-	ev_timer_start(st->loop, &st->timer, next * 1000);
-}
-
-/* Applies the current config: static target now, or a lookup. */
-static int
-start(struct state *st)
-{
-	ev_timer_stop(st->loop, &st->timer);
-	if (st->conf->has_static)
-		return install(st, &st->conf->target);
-	st->failing = false;
-	lookup(st);
-	return 0;
-}
-
 static void
 on_hup(struct ev_loop *loop, int signo, void *data)
 {
@@ -189,16 +90,12 @@ on_hup(struct ev_loop *loop, int signo, void *data)
 		daemon_notify("READY=1");
 		return;
 	}
-	if (strcmp(c->table, st->conf->table) != 0)
-		redirect_flush(&st->nft, st->conf);
+	log_set_level(c->log_level);
+	log_notice("configuration reloaded");
+	if (follow_reconf(&st->follow, c) < 0)
+		log_err("reload: rules not installed (see above)");
 	redirect_conf_free(st->conf);
 	st->conf = c;
-	log_set_level(c->log_level);
-	st->installed = false;
-	log_notice("configuration reloaded");
-	if (start(st) < 0)
-		log_err("reload: rules not installed; retrying in %llus",
-		    (unsigned long long)c->retry);
 	daemon_notify("READY=1");
 }
 
@@ -211,25 +108,6 @@ on_term(struct ev_loop *loop, int signo, void *data)
 }
 
 static int
-run_once(struct state *st)
-{
-	struct resolve_req req;
-	struct resolve_res res;
-	atomic_bool stop;
-
-	if (st->conf->has_static)
-		return install(st, &st->conf->target);
-	atomic_init(&stop, false);
-	resolve_req_from_conf(st->conf, &req);
-	resolve_targets(&req, &res, &stop);
-	if (!res.ok) {
-		log_err("DNS: %s", res.err);
-		return -1;
-	}
-	return install(st, &res.target);
-}
-
-static int
 run_daemon(struct state *st)
 {
 	int rc = 1;
@@ -238,15 +116,15 @@ run_daemon(struct state *st)
 		log_err("event loop: %s", strerror(errno));
 		return 1;
 	}
-	ev_timer_init(&st->timer, on_timer, st);
+	/* Signals first: the resolver's thread must inherit them blocked. */
 	if (ev_signal(st->loop, SIGHUP, on_hup, st) < 0 ||
 	    ev_signal(st->loop, SIGTERM, on_term, st) < 0 ||
 	    ev_signal(st->loop, SIGINT, on_term, st) < 0 ||
-	    (st->resolver = resolver_new(st->loop, on_resolved, st)) == NULL) {
+	    follow_init(&st->follow, st->loop, &st->nft, st->conf) < 0) {
 		log_err("setting up the loop: %s", strerror(errno));
 		goto out;
 	}
-	if (start(st) < 0)
+	if (follow_start(&st->follow) < 0)
 		goto out;
 	daemon_notify("READY=1");
 	if (ev_run(st->loop) < 0) {
@@ -256,8 +134,7 @@ run_daemon(struct state *st)
 	daemon_notify("STOPPING=1");
 	rc = 0;
 out:
-	resolver_free(st->resolver);
-	st->resolver = NULL;
+	follow_stop(&st->follow);
 	if (redirect_flush(&st->nft, st->conf) < 0)
 		rc = 1;
 	ev_loop_free(st->loop);
@@ -343,7 +220,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (once)
-		rc = run_once(&st) < 0 ? 1 : 0;
+		rc = follow_once(&st.nft, st.conf) < 0 ? 1 : 0;
 	else
 		rc = run_daemon(&st);
 out:

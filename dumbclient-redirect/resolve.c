@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <resolv.h>
 #include <signal.h>
@@ -25,6 +26,8 @@
 #include "log.h"
 
 #define ANSWER_MAX 4096
+/* How long stopping waits for a lookup in flight. */
+#define RESOLVE_STOP_WAIT_MS 5000
 
 void
 resolve_req_from_conf(const struct redirect_conf *c, struct resolve_req *req)
@@ -124,11 +127,11 @@ herr(const res_state rs)
 /* SRV of service: 0 found, 1 absent, -1 resolver failure (res->err). */
 static int
 lookup_srv(res_state rs, const char *service, const char *domain,
-    char *host, size_t hostlen, uint32_t *ttl, struct resolve_res *res)
+    char *host, size_t hostlen, uint16_t *port, uint32_t *ttl,
+    struct resolve_res *res)
 {
 	unsigned char ans[ANSWER_MAX];
 	char name[300];
-	uint16_t port;
 	int len, rc;
 
 	snprintf(name, sizeof(name), "%s.%s", service, domain);
@@ -139,7 +142,7 @@ lookup_srv(res_state rs, const char *service, const char *domain,
 		snprintf(res->err, sizeof(res->err), "%s SRV: %s", name, herr(rs));
 		return -1;
 	}
-	rc = resolve_parse_srv(ans, len, host, hostlen, &port, ttl);
+	rc = resolve_parse_srv(ans, len, host, hostlen, port, ttl);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -198,14 +201,14 @@ resolve_targets(const struct resolve_req *req, struct resolve_res *res,
 	}
 	t = UINT32_MAX;
 	crc = lookup_srv(&rs, "_xmpp-client._tcp", req->domain, res->client_host,
-	    sizeof(res->client_host), &t, res);
+	    sizeof(res->client_host), &res->target.client_port, &t, res);
 	if (crc < 0 || atomic_load(stop))
 		goto out;
 	if (crc == 0 && t < ttl)
 		ttl = t;
 	t = UINT32_MAX;
 	src = lookup_srv(&rs, "_xmpp-server._tcp", req->domain, res->server_host,
-	    sizeof(res->server_host), &t, res);
+	    sizeof(res->server_host), &res->target.server_port, &t, res);
 	if (src < 0 || atomic_load(stop))
 		goto out;
 	if (src == 0 && t < ttl)
@@ -215,11 +218,16 @@ resolve_targets(const struct resolve_req *req, struct resolve_res *res,
 		    "or _xmpp-server._tcp SRV record for %s", req->domain);
 		goto out;
 	}
-	/* A service without SRV goes to the other service's host. */
-	if (crc)
+	/* A service without SRV goes to the other service's host (and keeps
+	   its own port). */
+	if (crc) {
 		memcpy(res->client_host, res->server_host, sizeof(res->client_host));
-	if (src)
+		res->target.client_port = 0;
+	}
+	if (src) {
 		memcpy(res->server_host, res->client_host, sizeof(res->server_host));
+		res->target.server_port = 0;
+	}
 	if (lookup_addrs(&rs, res->client_host, &res->target.client4,
 	    &res->target.client6, &ttl, stop, res) < 0)
 		goto out;
@@ -362,16 +370,31 @@ resolver_start(struct resolver *r, const struct resolve_req *req)
 void
 resolver_free(struct resolver *r)
 {
+	struct pollfd p;
 	struct job *j;
 
 	if (r == NULL)
 		return;
+	ev_io_stop(r->loop, &r->io);
 	if (r->job) {
+		/*
+		 * The worker stops after its current query; with several
+		 * slow nameservers that can still take a while, and stopping
+		 * must stay within systemd's 10 s: wait RESOLVE_STOP_WAIT_MS,
+		 * then leave the thread to finish on its own (only at exit).
+		 */
 		atomic_store(&r->stop, true);
-		if ((j = collect(r)) != NULL)	/* blocks until it is done */
+		p.fd = r->pipe[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, RESOLVE_STOP_WAIT_MS) != 1) {
+			pthread_detach(r->job->th);
+			log_warn("DNS lookup still running at exit; not waiting "
+			    "for it");
+			return;	/* the worker still uses r and its pipe */
+		}
+		if ((j = collect(r)) != NULL)
 			free(j);
 	}
-	ev_io_stop(r->loop, &r->io);
 	close(r->pipe[0]);
 	close(r->pipe[1]);
 	free(r);

@@ -37,6 +37,17 @@ dest(const struct redirect_target *t, uint16_t port, int fam)
 	return ip->family ? ip : NULL;
 }
 
+/* The port a connection to port goes to on the XMPP host. */
+static uint16_t
+dest_port(const struct redirect_target *t, uint16_t port)
+{
+	if (port == 5222 && t->client_port)
+		return t->client_port;
+	if (port == 5269 && t->server_port)
+		return t->server_port;
+	return port;
+}
+
 int
 redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
     struct nft_rulespec **out, size_t *n, char (*comments)[32])
@@ -67,7 +78,7 @@ redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
 				if (ch == 0) {
 					r.action = NFT_ACT_DNAT;
 					r.to = *to;
-					r.to_port = c->ports[i];
+					r.to_port = dest_port(t, c->ports[i]);
 					if (c->nlisten == 0) {
 						r.fib_local = true;
 						v[k++] = r;
@@ -85,6 +96,7 @@ redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
 				r.ct_dnat = true;
 				r.has_daddr = true;
 				r.daddr = *to;
+				r.dport_min = r.dport_max = dest_port(t, c->ports[i]);
 				if (ch == 1) {
 					const struct nft_ip *sn = fams[fi] == AF_INET ?
 					    &c->snat4 : &c->snat6;
@@ -109,7 +121,6 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 	char comments[REDIRECT_MAX_PORTS][32];
 	struct nft_rulespec *rules;
 	struct nft_result res;
-	struct nft_batch b;
 	size_t n;
 	int rc = -1;
 
@@ -117,12 +128,7 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 		log_err("building rules: out of memory");
 		return -1;
 	}
-	if (nft_batch_init(&b, nft_next_seq(s, (uint32_t)n + 16)) < 0 ||
-	    nft_batch_replace(&b, c->table, chains, NCHAINS, rules, n) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(s, &b, &res) < 0) {
+	if (nft_replace(s, c->table, chains, NCHAINS, rules, n, &res) < 0) {
 		if (res.nerr == 0)
 			log_err("%s", res.msg);
 		else if (res.first.tag >= 0 && (size_t)res.first.tag < c->nports)
@@ -130,13 +136,13 @@ redirect_apply(struct nft_sess *s, const struct redirect_conf *c,
 			    "nothing was changed", c->file,
 			    c->ports[res.first.tag], strerror(res.first.error));
 		else
-			log_err("kernel refused table inet %s: %s; nothing was "
-			    "changed", c->table, strerror(res.first.error));
+			log_err("table inet %s: kernel refused %s: %s; nothing "
+			    "was changed", c->table, nft_msg_what(res.first.type),
+			    strerror(res.first.error));
 		goto out;
 	}
 	rc = 0;
 out:
-	nft_batch_free(&b);
 	free(rules);
 	return rc;
 }
@@ -145,23 +151,13 @@ int
 redirect_flush(struct nft_sess *s, const struct redirect_conf *c)
 {
 	struct nft_result res;
-	struct nft_batch b;
-	int rc = -1;
 
-	if (nft_batch_init(&b, nft_next_seq(s, 4)) < 0 ||
-	    nft_batch_replace(&b, c->table, NULL, 0, NULL, 0) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(s, &b, &res) < 0) {
+	if (nft_remove_table(s, c->table, &res) < 0) {
 		log_err("removing table inet %s: %s", c->table, res.nerr ?
 		    strerror(res.first.error) : res.msg);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	nft_batch_free(&b);
-	return rc;
+	return 0;
 }
 
 void
@@ -200,21 +196,30 @@ redirect_target_equal(const struct redirect_target *a,
 	return ip_same(&a->client4, &b->client4) &&
 	    ip_same(&a->client6, &b->client6) &&
 	    ip_same(&a->server4, &b->server4) &&
-	    ip_same(&a->server6, &b->server6);
+	    ip_same(&a->server6, &b->server6) &&
+	    a->client_port == b->client_port && a->server_port == b->server_port;
 }
 
 const char *
 redirect_target_str(const struct redirect_target *t, char *buf, size_t len)
 {
-	char a[4][64];
 	const struct nft_ip *v[4] = { &t->client4, &t->client6, &t->server4,
 	    &t->server6 };
+	char a[4][64], cp[16] = "", sp[16] = "";
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		a[i][0] = '\0';
 		if (v[i]->family)
 			nft_ip_format(v[i], a[i], sizeof(a[i]));
-		else
-			snprintf(a[i], sizeof(a[i]), "-");
-	snprintf(buf, len, "c2s %s %s, s2s %s %s", a[0], a[1], a[2], a[3]);
+	}
+	if (t->client_port)
+		snprintf(cp, sizeof(cp), " port %u", t->client_port);
+	if (t->server_port)
+		snprintf(sp, sizeof(sp), " port %u", t->server_port);
+	snprintf(buf, len, "c2s %s%s%s%s, s2s %s%s%s%s",
+	    a[0][0] || a[1][0] ? a[0] : "none", a[0][0] && a[1][0] ? " " : "",
+	    a[1], cp,
+	    a[2][0] || a[3][0] ? a[2] : "none", a[2][0] && a[3][0] ? " " : "",
+	    a[3], sp);
 	return buf;
 }

@@ -7,14 +7,17 @@
  *                without listen addresses restricted to "fib daddr type
  *                local" so outgoing traffic to other hosts is left alone
  *   postrouting  ct status dnat ip daddr TO th dport TO_PORT  masquerade
- *                or snat (only when asked: destination on another host)
- *   forward      accept the DNATed flow in both directions (same condition)
+ *                or snat (only when asked)
+ *   forward      accept the DNATed flow in both directions (remote = true,
+ *                implied by masquerade / snat_to: destination on another
+ *                host, which is also what turns on IP forwarding)
  * Replies need no rule: conntrack reverses the DNAT on its own, which is
  * why the seed's "SNAT --to-source PRIMARY:PORT" rules for same-host
  * forwards are not needed (see deploy/PORTMAP.md).
  */
 #include "forward.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +219,7 @@ parse_forward(struct conf_table *t, struct forward *f, struct conf_err *e)
 	}
 	f->to_port = (uint16_t)port;
 	if (conf_bool(t, "local", &f->local, e) < 0 ||
+	    conf_bool(t, "remote", &f->remote, e) < 0 ||
 	    conf_bool(t, "masquerade", &f->masquerade, e) < 0)
 		return -1;
 	if ((rc = get_addrs(t, "snat_to", f, snat, 2, &n, true, e)) < 0)
@@ -232,7 +236,26 @@ parse_forward(struct conf_table *t, struct forward *f, struct conf_err *e)
 		    "address for each destination family", f->name);
 		return -1;
 	}
+	/* SNAT only makes sense towards another host. */
+	if (f->masquerade || rc > 0)
+		f->remote = true;
 	return conf_check_unused(t, e);
+}
+
+/* Does f catch traffic of family fam at all? */
+static bool
+covers(const struct forward *f, int fam)
+{
+	size_t i;
+
+	if ((fam == AF_INET ? f->to4 : f->to6).family == 0)
+		return false;
+	if (f->nlisten == 0)
+		return true;
+	for (i = 0; i < f->nlisten; i++)
+		if (f->listen[i].family == fam)
+			return true;
+	return false;
 }
 
 /* Two forwards catching the same packets would make the second dead. */
@@ -245,8 +268,7 @@ overlaps(const struct forward *a, const struct forward *b, int fam)
 		return false;
 	if (a->port_max < b->port_min || b->port_max < a->port_min)
 		return false;
-	if ((fam == AF_INET ? a->to4 : a->to6).family == 0 ||
-	    (fam == AF_INET ? b->to4 : b->to6).family == 0)
+	if (!covers(a, fam) || !covers(b, fam))
 		return false;
 	if (a->nlisten == 0 || b->nlisten == 0)
 		return true;
@@ -258,13 +280,95 @@ overlaps(const struct forward *a, const struct forward *b, int fam)
 	return false;
 }
 
+/*
+ * Duplicate names and overlapping forwards, in O(n log n) so 10,000
+ * forwards check as fast as ten: sort, then compare neighbours.  The
+ * conflict reported is the one whose later entry comes first in the file.
+ */
+static const struct forward *sort_base;
+
+static int
+by_name(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(sort_base[i].name, sort_base[j].name);
+
+	return c ? c : (i < j ? -1 : i > j);
+}
+
+static int
+by_port(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	const struct forward *x = &sort_base[i], *y = &sort_base[j];
+
+	if (x->port_min != y->port_min)
+		return x->port_min < y->port_min ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+static void
+note_conflict(size_t a, size_t b, size_t *later, size_t *earlier)
+{
+	size_t lo = a < b ? a : b, hi = a < b ? b : a;
+
+	if (hi < *later) {
+		*later = hi;
+		*earlier = lo;
+	}
+}
+
+static int
+check_conflicts(struct portmap_conf *c, struct conf_table *const *tv,
+    struct conf_err *e)
+{
+	size_t n = c->nfwd, i, j, *ix;
+	size_t name_l = SIZE_MAX, name_e = 0, ov_l = SIZE_MAX, ov_e = 0;
+
+	if (n < 2)
+		return 0;
+	if ((ix = malloc(n * sizeof(*ix))) == NULL) {
+		snprintf(e->msg, sizeof(e->msg), "%s: out of memory", c->file);
+		return -1;
+	}
+	sort_base = c->fwd;
+	for (i = 0; i < n; i++)
+		ix[i] = i;
+	qsort(ix, n, sizeof(*ix), by_name);
+	for (i = 1; i < n; i++)
+		if (strcmp(c->fwd[ix[i - 1]].name, c->fwd[ix[i]].name) == 0)
+			note_conflict(ix[i - 1], ix[i], &name_l, &name_e);
+	qsort(ix, n, sizeof(*ix), by_port);
+	for (i = 0; i < n; i++) {
+		const struct forward *a = &c->fwd[ix[i]];
+
+		for (j = i + 1; j < n && c->fwd[ix[j]].port_min <= a->port_max; j++)
+			if (overlaps(a, &c->fwd[ix[j]], AF_INET) ||
+			    overlaps(a, &c->fwd[ix[j]], AF_INET6))
+				note_conflict(ix[i], ix[j], &ov_l, &ov_e);
+	}
+	free(ix);
+	if (name_l != SIZE_MAX && name_l <= ov_l) {
+		conf_errf(e, tv[name_l], "name", "forward \"%s\": name already "
+		    "used on line %d", c->fwd[name_l].name, c->fwd[name_e].line);
+		return -1;
+	}
+	if (ov_l != SIZE_MAX) {
+		conf_errf(e, tv[ov_l], "port", "forward \"%s\": catches the same "
+		    "traffic as forward \"%s\" (line %d)", c->fwd[ov_l].name,
+		    c->fwd[ov_e].name, c->fwd[ov_e].line);
+		return -1;
+	}
+	return 0;
+}
+
 struct portmap_conf *
 portmap_conf_from_doc(struct conf_doc *doc, struct conf_err *e)
 {
 	struct portmap_conf *c = calloc(1, sizeof(*c));
 	struct conf_table *const *tv;
 	const char *table = PORTMAP_DEFAULT_TABLE;
-	size_t n = 0, i, j;
+	size_t n = 0, i;
 
 	if (c == NULL || (c->file = strdup(doc->file)) == NULL)
 		goto oom;
@@ -290,23 +394,9 @@ portmap_conf_from_doc(struct conf_doc *doc, struct conf_err *e)
 		c->nfwd = i + 1;
 		if (parse_forward(tv[i], &c->fwd[i], e) < 0)
 			goto fail;
-		for (j = 0; j < i; j++) {
-			if (strcmp(c->fwd[j].name, c->fwd[i].name) == 0) {
-				conf_errf(e, tv[i], "name", "forward \"%s\": "
-				    "name already used on line %d",
-				    c->fwd[i].name, c->fwd[j].line);
-				goto fail;
-			}
-			if (overlaps(&c->fwd[j], &c->fwd[i], AF_INET) ||
-			    overlaps(&c->fwd[j], &c->fwd[i], AF_INET6)) {
-				conf_errf(e, tv[i], "port", "forward \"%s\": "
-				    "catches the same traffic as forward "
-				    "\"%s\" (line %d)", c->fwd[i].name,
-				    c->fwd[j].name, c->fwd[j].line);
-				goto fail;
-			}
-		}
 	}
+	if (check_conflicts(c, tv, e) < 0)
+		goto fail;
 	if (conf_check_unused(doc->root, e) < 0)
 		goto fail;
 	return c;
@@ -442,7 +532,7 @@ portmap_rules(const struct portmap_conf *c, struct nft_rulespec **out,
 
 		for (i = 0; i < c->nfwd; i++) {
 			const struct forward *f = &c->fwd[i];
-			bool remote = f->masquerade || f->snat4.family ||
+			bool snat = f->masquerade || f->snat4.family ||
 			    f->snat6.family;
 
 			for (fi = 0; fi < 2; fi++) {
@@ -458,7 +548,8 @@ portmap_rules(const struct portmap_conf *c, struct nft_rulespec **out,
 						continue;
 					if (ch == 0 || (ch == 1 && f->local))
 						dnat_rules(&rv, f, i, fam, p, chain);
-					else if (ch >= 2 && remote)
+					else if ((ch == 2 && snat) ||
+					    (ch == 3 && f->remote))
 						remote_rules(&rv, f, i, fam, p,
 						    ch == 2);
 				}

@@ -27,6 +27,7 @@ struct forward {
 	struct nft_ip to4, to6;		/* family 0 when absent */
 	uint16_t to_port;		/* 0: keep the port */
 	bool local;			/* nat output chain too */
+	bool remote;			/* destination on another host */
 	bool masquerade;
 	struct nft_ip snat4, snat6;	/* family 0 when absent */
 };

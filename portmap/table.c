@@ -1,9 +1,9 @@
 /*
  * table — portmap's effect on the kernel.  See table.h.
  *
- * apply builds one batch (add, delete, re-create the table with all its
- * chains and rules) so the kernel switches from the old rules to the new
- * ones in a single transaction and nothing outside our table is touched.
+ * apply installs the table with all its chains and rules in one batch
+ * (nft_replace) so the kernel switches from the old rules to the new ones
+ * in a single transaction and nothing outside our table is touched.
  * A kernel error is reported against the [[forward]] entry whose rule
  * caused it, found through the message's tag.
  */
@@ -40,7 +40,8 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 	const struct nft_ack *a = &res->first;
 
 	if (res->nerr == 0) {
-		log_err("%s", res->msg);
+		log_err("%s%s", res->msg, strstr(res->msg, "not permitted") ?
+		    " (portmap needs CAP_NET_ADMIN)" : "");
 		return;
 	}
 	if (a->error == EPERM && a->type == NFNL_MSG_BATCH_BEGIN)
@@ -51,72 +52,34 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 		    c->file, c->fwd[a->tag].line, c->fwd[a->tag].name,
 		    strerror(a->error));
 	else
-		log_err("kernel refused %s of table inet %s: %s",
-		    a->type == NFT_MSG_NEWCHAIN ? "a chain" : "the creation",
-		    c->table, strerror(a->error));
+		log_err("table inet %s: kernel refused %s: %s", c->table,
+		    nft_msg_what(a->type), strerror(a->error));
 	if (res->nerr > 1)
 		log_err("%u errors in all; nothing was changed", res->nerr);
 	else
 		log_err("nothing was changed");
 }
 
+/* apply (nchains > 0) or flush (nchains == 0), in one batch. */
 static int
 send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
     size_t nrules, size_t nchains)
 {
-	struct nft_sess s;
-	struct nft_batch b;
 	struct nft_result res;
-	int rc = -1;
+	struct nft_sess s;
+	int rc;
 
 	if (open_session(&s) < 0)
 		return -1;
-	if (nft_batch_init(&b, nft_next_seq(&s, (uint32_t)nrules + 16)) < 0 ||
-	    nft_batch_replace(&b, c->table, portmap_chains, nchains, rules,
-	    nrules) < 0) {
-		log_err("building the batch: out of memory");
-		goto out;
-	}
-	if (nft_batch_send(&s, &b, &res) < 0) {
+	if (nchains > 0)
+		rc = nft_replace(&s, c->table, portmap_chains, nchains, rules,
+		    nrules, &res);
+	else
+		rc = nft_remove_table(&s, c->table, &res);
+	if (rc < 0)
 		report(c, &res);
-		goto out;
-	}
-	rc = 0;
-out:
-	nft_batch_free(&b);
 	nft_close(&s);
 	return rc;
-}
-
-/* Is ip one of this host's addresses?  Binding to it says so. */
-static bool
-is_local(const struct nft_ip *ip)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd;
-	bool local;
-
-	memset(&ss, 0, sizeof(ss));
-	if (ip->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr = ip->u.v4;
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = ip->u.v6;
-		len = sizeof(*sin6);
-	}
-	if ((fd = socket(ip->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return true;	/* cannot tell: leave the sysctl alone */
-	local = bind(fd, (struct sockaddr *)&ss, len) == 0 ||
-	    errno != EADDRNOTAVAIL;
-	close(fd);
-	return local;
 }
 
 static int
@@ -144,34 +107,40 @@ sysctl_on(const char *path, const char *name, const char *why)
 	return 0;
 }
 
-/* IP forwarding for every family with a destination on another host. */
+/*
+ * IP forwarding for every family that a forward with a destination on
+ * another host (remote, masquerade or snat_to) sends to.  Declared in the
+ * config rather than guessed from the host's addresses: at boot those may
+ * not be configured yet, and turning a host into a router by mistake is
+ * worse than a forward that does not work.
+ */
 static int
 enable_forwarding(const struct portmap_conf *c)
 {
-	bool done4 = false, done6 = false;
+	const char *path[2] = { "/proc/sys/net/ipv4/ip_forward",
+	    "/proc/sys/net/ipv6/conf/all/forwarding" };
+	const char *name[2] = { "net.ipv4.ip_forward",
+	    "net.ipv6.conf.all.forwarding" };
+	bool done[2] = { false, false };
 	char why[256], a[64];
 	size_t i;
+	int k;
 
 	for (i = 0; i < c->nfwd; i++) {
 		const struct forward *f = &c->fwd[i];
+		const struct nft_ip *to[2] = { &f->to4, &f->to6 };
 
-		if (!done4 && f->to4.family && !is_local(&f->to4)) {
+		if (!f->remote)
+			continue;
+		for (k = 0; k < 2; k++) {
+			if (done[k] || to[k]->family == 0)
+				continue;
 			snprintf(why, sizeof(why), "forward \"%s\" sends to %s "
 			    "on another host", f->name,
-			    nft_ip_format(&f->to4, a, sizeof(a)));
-			if (sysctl_on("/proc/sys/net/ipv4/ip_forward",
-			    "net.ipv4.ip_forward", why) < 0)
+			    nft_ip_format(to[k], a, sizeof(a)));
+			if (sysctl_on(path[k], name[k], why) < 0)
 				return -1;
-			done4 = true;
-		}
-		if (!done6 && f->to6.family && !is_local(&f->to6)) {
-			snprintf(why, sizeof(why), "forward \"%s\" sends to %s "
-			    "on another host", f->name,
-			    nft_ip_format(&f->to6, a, sizeof(a)));
-			if (sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding",
-			    "net.ipv6.conf.all.forwarding", why) < 0)
-				return -1;
-			done6 = true;
+			done[k] = true;
 		}
 	}
 	return 0;
@@ -210,38 +179,74 @@ portmap_flush(const struct portmap_conf *c)
 	return 0;
 }
 
+/* Does the live table hold exactly the rules the config asks for? */
+static bool
+live_matches(const struct nft_live_rule *v, size_t n,
+    const struct nft_rulespec *want, size_t nwant)
+{
+	size_t i;
+
+	if (n != nwant)
+		return false;
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].chain, want[i].chain) != 0 ||
+		    strcmp(v[i].comment, want[i].comment) != 0 || !v[i].has_counter)
+			return false;
+	return true;
+}
+
 int
 portmap_show(const struct portmap_conf *c, FILE *out)
 {
 	struct nft_live_rule *v = NULL;
+	struct nft_rulespec *want = NULL;
 	struct nft_sess s;
-	char err[256];
+	char err[256], text[1024];
 	uint32_t genid = 0;
-	size_t n = 0, i;
+	size_t n = 0, nwant = 0, i;
+	bool same;
 	int rc;
 
-	if (open_session(&s) < 0)
+	if (portmap_rules(c, &want, &nwant) < 0) {
+		log_err("out of memory");
 		return -1;
+	}
+	if (open_session(&s) < 0) {
+		free(want);
+		return -1;
+	}
 	rc = nft_table_rules(&s, c->table, &v, &n, &genid, err, sizeof(err));
 	nft_close(&s);
-	if (rc < 0) {
-		log_err("%s", err);
+	if (rc != 0) {
+		if (rc < 0)
+			log_err("%s", err);
+		else
+			log_err("table inet %s is not installed (run portmap "
+			    "apply)", c->table);
+		free(want);
 		return -1;
 	}
-	if (rc == 1) {
-		log_err("table inet %s is not installed (run portmap apply)",
-		    c->table);
-		return -1;
-	}
-	fprintf(out, "# table inet %s, ruleset generation %u\n", c->table, genid);
-	fprintf(out, "%-12s %-24s %12s %14s\n", "chain", "forward", "packets",
-	    "bytes");
+	/*
+	 * Rules come back chain by chain in the order they were added, which
+	 * is the order portmap_rules() produces: when chain and comment agree
+	 * everywhere, print each rule's text next to its counters.
+	 */
+	same = live_matches(v, n, want, nwant);
+	fprintf(out, "# table inet %s, ruleset generation %u, %zu rules%s\n",
+	    c->table, genid, n, same ? "" : "; DIFFERS from the configuration "
+	    "(run portmap apply)");
+	fprintf(out, "%-12s %-20s %12s %14s%s\n", "chain", "forward", "packets",
+	    "bytes", same ? "  rule" : "");
 	for (i = 0; i < n; i++)
-		fprintf(out, "%-12s %-24s %12llu %14llu\n", v[i].chain,
+		fprintf(out, "%-12s %-20s %12llu %14llu%s%s\n", v[i].chain,
 		    v[i].comment[0] ? v[i].comment : "-",
 		    (unsigned long long)v[i].packets,
-		    (unsigned long long)v[i].bytes);
+		    (unsigned long long)v[i].bytes, same ? "  " : "",
+		    same ? nft_rule_format(&want[i], text, sizeof(text)) : "");
+	if (!same)
+		log_warn("table inet %s differs from %s", c->table, c->file);
 	free(v);
+	free(want);
 	return 0;
 }
 

@@ -152,8 +152,13 @@ def test_seed_forwards_carry_tcp_and_udp_v4_v6(lab, conf):
     # show reads the live rules back with their counters
     r = portmap(lab, "xmpp", conf, "show")
     assert r.returncode == 0, r.stderr
-    rows = [l.split() for l in r.stdout.splitlines() if not l.startswith("#")][1:]
+    assert "DIFFERS" not in r.stdout
+    rows = [l.split(None, 4) for l in r.stdout.splitlines() if not l.startswith("#")][1:]
     assert len(rows) == 12
+    assert rows[0][4] == ('meta nfproto ipv4 meta l4proto tcp ip daddr %s th dport '
+                          '443 counter dnat ip to %s:5223 comment "xmpps"'
+                          % (nl.XMPPS4, nl.XMPP4))
+    rows = [row[:4] for row in rows]
     pre = {(c, n): int(p) for c, n, p, b in rows if c == "prerouting"}
     assert pre[("prerouting", "xmpps")] >= 1
     assert pre[("prerouting", "turn-udp")] >= 1
@@ -174,6 +179,10 @@ def test_foreign_table_untouched_and_apply_idempotent(lab, conf):
     assert sorted(tables(lab, "xmpp")) == ["inet foreign", "inet portmap",
                                            "ip legacy"]
     assert lab.nft("xmpp", "list", "table", "inet", "foreign") == foreign
+    # show notices a table changed behind portmap's back
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "prerouting", "counter")
+    r = portmap(lab, "xmpp", conf, "show")
+    assert r.returncode == 0 and "DIFFERS" in r.stdout and "differs" in r.stderr
     r = portmap(lab, "xmpp", conf, "flush")
     assert r.returncode == 0, r.stderr
     assert sorted(tables(lab, "xmpp")) == ["inet foreign", "ip legacy"]
@@ -278,3 +287,99 @@ masquerade = true
         assert got.get("port") == 5223 and got["peer"] == peer, got
     # the host's own unforwarded service still answers
     assert lab.probe("client", "tcp", nl.WEB4, 8080).get("port") == 8080
+
+
+def test_deploy_example_reproduces_seed(lab, conf):
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "deploy", "portmap.toml")
+    r = run([binary("portmap"), "-c", example, "-t"])
+    assert r.returncode == 0, r.stderr
+    assert ('ip daddr 192.0.2.137 th dport 443 counter dnat ip to '
+            '192.0.2.136:5223 comment "xmpps"') in r.stdout
+    assert ('ip6 daddr 2001:db8:50e:1::254 th dport 443 counter dnat ip6 to '
+            '[2001:db8:50e:1::251]:3443 comment "turns"') in r.stdout
+    assert "snat" not in r.stdout and "masquerade" not in r.stdout
+    path = conf + ".example.nft"
+    with open(path, "w") as f:
+        f.write(r.stdout)
+    lab.ex("xmpp", "nft", "-c", "-f", path)
+
+
+def test_without_cap_net_admin_nothing_changes(lab, conf):
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    before = lab.nft("xmpp", "list", "ruleset")
+    os.chmod(os.path.dirname(conf), 0o755)   # readable for nobody
+    os.chmod(conf, 0o644)
+    r = run(["ip", "netns", "exec", lab.ns["xmpp"], "setpriv",
+             "--reuid=65534", "--regid=65534", "--clear-groups",
+             "--inh-caps=-all", "--bounding-set=-all",
+             binary("portmap"), "-c", conf, "flush"])
+    assert r.returncode == 1, r.stderr
+    assert "Operation not permitted" in r.stderr
+    assert "CAP_NET_ADMIN" in r.stderr
+    assert lab.nft("xmpp", "list", "ruleset") == before
+
+
+def test_thousand_forwards_apply_and_show(lab, conf):
+    path = conf + ".big"
+    with open(path, "w") as f:
+        for i in range(1000):
+            f.write('[[forward]]\nname = "f%d"\nprotocols = ["tcp", "udp"]\n'
+                    'listen = ["%s"]\nport = %d\nto = ["%s"]\nto_port = %d\n\n'
+                    % (i, nl.XMPPS4, 10000 + i, nl.XMPP4, 20000 + i))
+    r = portmap(lab, "xmpp", path, "apply")
+    assert r.returncode == 0, r.stderr
+    assert "1000 forwards, 4000 rules installed" in r.stderr
+    r = portmap(lab, "xmpp", path, "show")
+    assert r.returncode == 0, r.stderr
+    rows = [l.split()[:4] for l in r.stdout.splitlines()[2:]]
+    assert len(rows) == 4000
+    assert {n for c, n, p, b in rows} == {"f%d" % i for i in range(1000)}
+    assert lab.nft("xmpp", "list", "table", "inet", "portmap").count("dnat ip to") == 4000
+    assert portmap(lab, "xmpp", path, "flush").returncode == 0
+
+
+def test_forward_without_listen_catches_only_local_addresses(lab, conf):
+    path = conf + ".any"
+    with open(path, "w") as f:
+        f.write('[[forward]]\nname = "any"\nport = 8000\nto = ["%s", "%s"]\n'
+                'to_port = 5223\n' % (nl.XMPP4, nl.XMPP6))
+    r = portmap(lab, "xmpp", path, "apply")
+    assert r.returncode == 0, r.stderr
+    for addr in (nl.XMPPS4, nl.TURN6, nl.XMPP_ALT4):
+        assert lab.probe("client", "tcp", addr, 8000).get("port") == 5223, addr
+        assert lab.probe("xmpp", "tcp", addr, 8000).get("port") == 5223, addr
+    # the host's own connections to other hosts are left alone
+    got = lab.probe("xmpp", "tcp", nl.WEB4, 8000, timeout=1)
+    assert "error" in got, got
+    assert lab.probe("xmpp", "tcp", nl.WEB6, 8080).get("port") == 8080
+
+
+def table_handle(lab):
+    out = lab.nft("xmpp", "-a", "list", "table", "inet", "portmap")
+    return re.search(r"^table inet portmap \{ # handle (\d+)", out, re.M).group(1)
+
+
+def test_reapply_keeps_table_and_repairs_it(lab, conf):
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    handle = table_handle(lab)
+    want = ruleset_json(lab, "xmpp")
+    # re-applying keeps the table and its hooks (only the rules change)
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    assert table_handle(lab) == handle
+    # a stray chain and rule in our table are removed
+    lab.ex("xmpp", "nft", "add", "chain", "inet", "portmap", "stray")
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "stray", "counter")
+    lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "prerouting",
+           "tcp", "dport", "1", "counter")
+    assert portmap(lab, "xmpp", conf, "apply").returncode == 0
+    assert ruleset_json(lab, "xmpp") == want
+    # one of our chains turned into something else: the table is rebuilt
+    lab.ex("xmpp", "nft", "delete", "chain", "inet", "portmap", "output")
+    lab.ex("xmpp", "nft", "add", "chain", "inet", "portmap", "output",
+           "{ type filter hook output priority 0; policy accept; }")
+    r = portmap(lab, "xmpp", conf, "apply")
+    assert r.returncode == 0, r.stderr
+    assert ruleset_json(lab, "xmpp") == want
+    assert table_handle(lab) != handle
+    assert lab.probe("xmpp", "tcp", nl.XMPPS4, 443).get("port") == 5223

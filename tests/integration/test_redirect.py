@@ -147,10 +147,10 @@ def test_daemon_reload_and_stop(lab, tmp):
 ZONE = "example.test."
 
 
-def zone(addr4, addr6, ttl=1):
+def zone(addr4, addr6, ttl=1, c2s_port=5222):
     return {
         "_xmpp-client._tcp." + ZONE: {"ttl": ttl, "SRV": [
-            [10, 5, 5222, "xmpp." + ZONE], [20, 5, 5222, "backup." + ZONE]]},
+            [10, 5, c2s_port, "xmpp." + ZONE], [20, 5, 5222, "backup." + ZONE]]},
         "_xmpp-server._tcp." + ZONE: {"ttl": ttl, "SRV": [
             [0, 5, 5269, "xmpp." + ZONE]]},
         "xmpp." + ZONE: {"ttl": ttl, "A": [addr4], "AAAA": [addr6]},
@@ -181,6 +181,11 @@ min_ttl = "1s"
 retry = "1s"
 dns_timeout = "1s"
 """ % (nl.WEB4, nl.WEB6))
+    # --once resolves synchronously and installs
+    r = redirect(lab, conf, "--once")
+    assert r.returncode == 0, r.stderr
+    assert reaches(lab, nl.WEB4, 5222, nl.XMPP4)[0]
+    assert reaches(lab, nl.WEB6, 5269, nl.XMPP6)[0]
     d = daemon(lab, conf)
     try:
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP4))
@@ -190,6 +195,16 @@ dns_timeout = "1s"
         wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
         wait_for(lambda: reaches(lab, nl.WEB6, 5269, nl.XMPP_ALT6))
         assert "redirecting to c2s %s" % nl.XMPP_ALT4 in d.log()
+        # the SRV record moves c2s to another port: 5222 follows it
+        write(zpath, json.dumps(zone(nl.XMPP_ALT4, nl.XMPP_ALT6, c2s_port=5223)))
+        got = wait_for(lambda: (lab.probe("client", "tcp", nl.WEB4, 5222)
+                                .get("port") == 5223, None))
+        write(zpath, json.dumps(zone(nl.XMPP_ALT4, nl.XMPP_ALT6)))
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
+        # someone deletes our table: the next refresh puts it back
+        lab.ex("web", "nft", "delete", "table", "inet", "dumbclient_redirect")
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP_ALT4))
+        assert "was removed by someone else" in d.log()
         # DNS goes away: the last good rules stay, logged once
         lab.kill(dns)
         time.sleep(4.5)
@@ -204,3 +219,68 @@ dns_timeout = "1s"
         log = d.stop()
     assert tables(lab) == [], log
     assert "Sanitizer" not in log
+
+
+def test_deploy_example_config_is_valid():
+    example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "deploy", "dumbclient-redirect.toml")
+    r = run([binary("dumbclient-redirect"), "-c", example, "-t"])
+    assert r.returncode == 0, r.stderr
+    assert "example.org" in r.stdout
+
+
+def test_without_listen_only_local_addresses(lab, tmp):
+    conf = write(os.path.join(tmp, "any.toml"),
+                 'ports = ["5222"]\ntarget = ["%s", "%s"]\n' % (nl.XMPP4, nl.XMPP6))
+    r = redirect(lab, conf, "--once")
+    assert r.returncode == 0, r.stderr
+    assert reaches(lab, nl.WEB4, 5222, nl.XMPP4)[0]
+    assert reaches(lab, nl.WEB6, 5222, nl.XMPP6)[0]
+    assert "fib daddr type local" in lab.nft("web", "list", "table", "inet",
+                                             "dumbclient_redirect")
+
+
+def test_runs_as_unprivileged_user_with_cap_net_admin(lab, tmp):
+    conf = static_conf(tmp, extra='user = "nobody"\n')
+    os.chmod(tmp, 0o755)      # readable for nobody on reload
+    os.chmod(conf, 0o644)
+    # (the test's private notify socket is root-only, so READY=1 after the
+    # drop cannot reach it; wait for the rules instead)
+    d = Daemon(["ip", "netns", "exec", lab.ns["web"],
+                binary("dumbclient-redirect"), "-c", conf], notify=False)
+    try:
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP4))
+        with open("/proc/%d/status" % d.proc.pid) as f:
+            status = f.read()
+        assert re.search(r"^Uid:\s+65534\s", status, re.M), status
+        # only CAP_NET_ADMIN (bit 12) stays
+        assert re.search(r"^CapEff:\s+0*1000$", status, re.M), status
+        static_conf(tmp, ports=[5269], extra='user = "nobody"\n')
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: reaches(lab, nl.WEB4, 5269, nl.XMPP4))
+        assert "error" in lab.probe("client", "tcp", nl.WEB4, 5222, timeout=1)
+    finally:
+        log = d.stop()
+    assert "configuration reloaded" in log
+    assert tables(lab) == [], log
+
+
+def test_stops_promptly_while_dns_hangs(lab, tmp):
+    # a resolver that never answers: the lookup thread is stuck in it
+    silent = lab.popen("web", [nl.PY, "-c", (
+        "import socket,time\n"
+        "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+        "s.bind(('127.0.0.1',5354))\nprint('listening',flush=True)\n"
+        "time.sleep(600)\n")], text=True)
+    assert "listening" in silent.stdout.readline()
+    conf = write(os.path.join(tmp, "hang.toml"), """
+domain = "example.test"
+nameserver = "127.0.0.1:5354"
+dns_timeout = "4s"
+""")
+    d = daemon(lab, conf)
+    time.sleep(0.5)
+    t0 = time.time()
+    log = d.stop()          # asserts exit 0 within 10 s
+    assert time.time() - t0 < 9, log
+    lab.kill(silent)

@@ -7,6 +7,7 @@
 #include "nft.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -302,4 +303,106 @@ TEST(nft_ip_forms)
 	CHECK_INT(nft_ip_parse("[2001:db8::1]", &a), -1);
 	CHECK_INT(nft_ip_parse("192.0.2.1:5", &a), -1);
 	CHECK_INT(nft_ip_parse("example.org", &a), -1);
+}
+
+/* Appends an ack (NLMSG_ERROR) for seq with error (negative errno) to buf. */
+static int
+put_ack(char *buf, int off, uint32_t seq, int error)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)(void *)(buf + off);
+	struct nlmsgerr *e;
+
+	memset(nlh, 0, NLMSG_SPACE(sizeof(*e)));
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(*e));
+	nlh->nlmsg_type = NLMSG_ERROR;
+	nlh->nlmsg_flags = NLM_F_CAPPED;
+	nlh->nlmsg_seq = seq;
+	e = mnl_nlmsg_get_payload(nlh);
+	e->error = error;
+	e->msg.nlmsg_seq = seq;
+	return off + (int)NLMSG_SPACE(sizeof(*e));
+}
+
+TEST(nft_acks_map_to_tags)
+{
+	struct nft_chainspec ch = { "prerouting", NFT_CHAIN_NAT_PREROUTING };
+	struct nft_rulespec r[3] = { dnat_spec(), dnat_spec(), dnat_spec() };
+	static char buf[4096];
+	struct nft_result res;
+	struct nft_batch b;
+	int off = 0;
+	uint32_t i;
+
+	r[0].tag = 10;
+	r[1].tag = 11;
+	r[2].tag = 12;
+	CHECK_INT(nft_batch_init(&b, 500), 0);
+	CHECK_INT(nft_batch_replace(&b, "t", &ch, 1, r, 3), 0);
+	CHECK_INT(b.nmsg, 7);	/* table x3, chain, 3 rules */
+	memset(&res, 0, sizeof(res));
+	/* a stale ack from an earlier request is ignored */
+	off = put_ack(buf, off, 499, -ENOENT);
+	for (i = 1; i <= b.nmsg; i++)
+		off = put_ack(buf, off, 500 + i, i == 6 ? -EOPNOTSUPP :
+		    i == 7 ? -EINVAL : 0);
+	CHECK(!nft_batch_acks(&b, &res, buf, off));
+	CHECK_INT(res.acked, 7);
+	CHECK_INT(res.nerr, 2);
+	CHECK_INT(res.first.error, EOPNOTSUPP);
+	CHECK_INT(res.first.tag, 11);	/* the second rule */
+	CHECK_INT(res.first.type, NFT_MSG_NEWRULE);
+	CHECK_INT(res.first.seq, 506);
+	/* the batch refused as a whole: an error for BEGIN */
+	memset(&res, 0, sizeof(res));
+	off = put_ack(buf, 0, 500, -EPERM);
+	CHECK(nft_batch_acks(&b, &res, buf, off));
+	CHECK_INT(res.first.tag, NFT_TAG_NONE);
+	CHECK_INT(res.first.type, NFNL_MSG_BATCH_BEGIN);
+	CHECK_INT(res.first.error, EPERM);
+	/* a truncated datagram is not read past its end */
+	memset(&res, 0, sizeof(res));
+	off = put_ack(buf, 0, 503, -EINVAL);
+	CHECK(!nft_batch_acks(&b, &res, buf, off - 1));
+	CHECK_INT(res.acked, 0);
+	nft_batch_free(&b);
+}
+
+TEST(nft_batch_update_layout_and_genid)
+{
+	struct nft_chainspec ch[] = {
+		{ "prerouting", NFT_CHAIN_NAT_PREROUTING },
+		{ "forward", NFT_CHAIN_FILTER_FORWARD },
+	};
+	struct nft_rulespec r = dnat_spec();
+	const char *drop[] = { "stray" };
+	uint16_t want[] = { NFT_MSG_NEWTABLE, NFT_MSG_NEWCHAIN, NFT_MSG_NEWCHAIN,
+	    NFT_MSG_DELRULE, NFT_MSG_DELCHAIN, NFT_MSG_NEWRULE };
+	const struct nlmsghdr *nlh;
+	const struct nlattr *a;
+	struct nft_batch b;
+	uint32_t i;
+	int left;
+
+	CHECK_INT(nft_batch_init(&b, 77), 0);
+	CHECK_INT(nft_batch_set_genid(&b, 4242), 0);
+	CHECK_INT(nft_batch_update(&b, "portmap", ch, 2, &r, 1, drop, 1), 0);
+	CHECK_INT(b.nmsg, 6);
+	for (i = 0; i < b.nmsg; i++)
+		CHECK_INT(b.types[i], want[i]);
+	CHECK_INT(b.tags[5], 7);
+	/* BEGIN carries the generation (big-endian NFNL_BATCH_GENID) */
+	nlh = (const struct nlmsghdr *)(void *)b.buf;
+	CHECK_INT(nlh->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+	a = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+	CHECK_INT(mnl_attr_get_type(a), NFNL_BATCH_GENID);
+	CHECK_INT(ntohl(mnl_attr_get_u32(a)), 4242);
+	/* every message is well formed and in sequence */
+	left = (int)b.len;
+	for (i = 0; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left), i++)
+		CHECK_INT(nlh->nlmsg_seq, 77u + i);
+	CHECK_INT(i, 8);
+	CHECK_INT(left, 0);
+	/* the generation can only be set right after init */
+	CHECK_INT(nft_batch_set_genid(&b, 1), -1);
+	nft_batch_free(&b);
 }

@@ -134,3 +134,28 @@ TEST(portmap_empty_config_is_valid)
 	portmap_conf_free(c);
 	CHECK(load("table = \"a.b\"\n", &e) == NULL);
 }
+
+TEST(portmap_remote_without_snat)
+{
+	struct conf_err e;
+	struct portmap_conf *c = load(
+	    "[[forward]]\nname = \"routed\"\nport = 80\nto = [\"203.0.113.5\"]\n"
+	    "remote = true\nlocal = false\n", &e);
+	struct nft_rulespec *r;
+	size_t n;
+
+	CHECK(c != NULL);
+	CHECK(c->fwd[0].remote);
+	CHECK_INT(portmap_rules(c, &r, &n), 0);
+	CHECK_INT(n, 2);	/* prerouting dnat + forward accept, no SNAT */
+	CHECK_STR(r[0].chain, "prerouting");
+	CHECK_STR(r[1].chain, "forward");
+	CHECK(r[1].ct_orig && r[1].action == NFT_ACT_ACCEPT);
+	free(r);
+	portmap_conf_free(c);
+	c = load("[[forward]]\nname = \"m\"\nport = 80\nto = [\"203.0.113.5\"]\n"
+	    "masquerade = true\n", &e);
+	CHECK(c != NULL);
+	CHECK(c->fwd[0].remote);	/* implied */
+	portmap_conf_free(c);
+}

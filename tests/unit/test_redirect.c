@@ -234,6 +234,16 @@ TEST(redirect_rules_for_target)
 	/* no IPv6 source configured: masquerade */
 	CHECK(r[4].action == NFT_ACT_MASQ);
 	free(r);
+	/* SRV ports: 5222 and 5269 go where the records say, 5223 stays */
+	t.client_port = 15222;
+	t.server_port = 15269;
+	CHECK_INT(redirect_rules(c, &t, &r, &n, comments), 0);
+	CHECK_INT(r[0].dport_min, 5222);
+	CHECK_INT(r[0].to_port, 15222);
+	CHECK_INT(r[1].to_port, 15269);
+	CHECK_INT(r[2].to_port, 5223);
+	CHECK_INT(r[3].dport_min, 15222);	/* postrouting matches the new port */
+	free(r);
 	redirect_conf_free(c);
 }
 
@@ -277,5 +287,54 @@ TEST(redirect_target_compare)
 	nft_ip_parse("192.0.2.2", &b.server4);
 	CHECK(!redirect_target_equal(&a, &b));
 	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
-	    "c2s 192.0.2.1 -, s2s 192.0.2.2 -");
+	    "c2s 192.0.2.1, s2s 192.0.2.2");
+	nft_ip_parse("2001:db8::1", &b.client6);
+	memset(&b.server4, 0, sizeof(b.server4));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 192.0.2.1 2001:db8::1, s2s none");
+	memset(&b.client4, 0, sizeof(b.client4));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 2001:db8::1, s2s none");
+	a = b;
+	b.client_port = 15222;
+	CHECK(!redirect_target_equal(&a, &b));
+	CHECK_STR(redirect_target_str(&b, buf, sizeof(buf)),
+	    "c2s 2001:db8::1 port 15222, s2s none");
+}
+
+TEST(redirect_random_answers_never_crash)
+{
+	unsigned char buf[600];
+	struct nft_ip ip;
+	char host[256];
+	uint16_t port;
+	uint32_t ttl, seed = 12345;
+	int i, j, len;
+	struct msg m;
+
+	/* Mutations of a valid answer, then plain noise (run under ASan). */
+	begin(&m, "_xmpp-client._tcp.example.org", 33);
+	srv(&m, 300, 0, 0, 5222, "xmpp.example.org");
+	for (i = 0; i < 20000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		if (i < 10000) {
+			memcpy(buf, m.b, (size_t)m.len);
+			len = m.len;
+			for (j = 0; j < 1 + (int)(seed >> 28); j++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[(seed >> 8) % (unsigned)len] = (unsigned char)(seed >> 24);
+			}
+		} else {
+			len = (int)((seed >> 16) % sizeof(buf));
+			for (j = 0; j < len; j++) {
+				seed = seed * 1103515245u + 12345u;
+				buf[j] = (unsigned char)(seed >> 24);
+			}
+		}
+		host[0] = '\0';
+		if (resolve_parse_srv(buf, len, host, sizeof(host), &port, &ttl) == 0)
+			CHECK(strlen(host) < sizeof(host));
+		resolve_parse_addr(buf, len, AF_INET, &ip, &ttl);
+		resolve_parse_addr(buf, len, AF_INET6, &ip, &ttl);
+	}
 }
