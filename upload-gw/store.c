@@ -108,8 +108,9 @@ upload_store_exists(int root, const char *rel)
 int
 upload_store_tmp_create(int root, struct store_tmp *t)
 {
-	int fd, dfd;
+	int fd;
 
+	t->fd = -1;
 	t->named = false;
 	t->name[0] = '\0';
 	fd = openat(root, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
@@ -119,7 +120,17 @@ upload_store_tmp_create(int root, struct store_tmp *t)
 	}
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	/* No O_TMPFILE here: a random name in the private directory. */
+	/* No O_TMPFILE on this filesystem. */
+	return upload_store_tmp_create_named(root, t);
+}
+
+int
+upload_store_tmp_create_named(int root, struct store_tmp *t)
+{
+	int fd, dfd;
+
+	t->fd = -1;
+	t->named = false;
 	if (mkdirat(root, PATH_TMPDIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) < 0)

@@ -37,6 +37,8 @@ int upload_store_exists(int root, const char *rel);
 
 /* A fresh temporary file: 0, or -errno. */
 int upload_store_tmp_create(int root, struct store_tmp *t);
+/* The fallback for filesystems without O_TMPFILE (used by the above). */
+int upload_store_tmp_create_named(int root, struct store_tmp *t);
 /*
  * Makes the temporary file rel (mode 0644), creating parent directories:
  * 0, -EEXIST if the name was taken meanwhile, or another -errno.  With
