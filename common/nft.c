@@ -867,6 +867,7 @@ nft_replace(struct nft_sess *s, const char *table,
 	char drop[MAX_FOREIGN_CHAINS][64];
 	const char *dropv[MAX_FOREIGN_CHAINS];
 	struct nft_batch b;
+	uint32_t retries = 0;
 	int attempt, rc = -1;
 	size_t i;
 
@@ -883,8 +884,10 @@ nft_replace(struct nft_sess *s, const char *table,
 		 * changed in between, and we look again.
 		 */
 		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0) {
-			if (errno == EINTR)
-				continue;	/* dump interrupted by a change */
+			if (errno == EINTR) {	/* dump interrupted by a change */
+				retries++;
+				continue;
+			}
 			snprintf(res->msg, sizeof(res->msg), "reading the "
 			    "ruleset: %s", strerror(errno));
 			return -1;
@@ -907,8 +910,10 @@ nft_replace(struct nft_sess *s, const char *table,
 		nft_batch_free(&b);
 		if (rc == 0 || res->nerr == 0 || res->first.error != ERESTART ||
 		    res->first.type != NFNL_MSG_BATCH_BEGIN)
-			return rc;
+			break;
+		retries++;
 	}
+	res->retries = retries;
 	return rc;
 }
 

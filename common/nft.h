@@ -180,6 +180,7 @@ struct nft_result {
 	uint32_t acked;		/* acks read (success or error) */
 	uint32_t nerr;
 	struct nft_ack first;	/* first error, if nerr > 0 */
+	uint32_t retries;	/* nft_replace: batches refused as stale */
 	char msg[256];		/* transport-level failure */
 };
 

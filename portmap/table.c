@@ -71,10 +71,14 @@ send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
 
 	if (open_session(&s) < 0)
 		return -1;
-	if (nchains > 0)
+	if (nchains > 0) {
 		rc = nft_replace(&s, c->table, portmap_chains, nchains, rules,
 		    nrules, &res);
-	else
+		if (res.retries)
+			log_info("the ruleset changed while applying; tried "
+			    "again %u time%s", res.retries,
+			    res.retries == 1 ? "" : "s");
+	} else
 		rc = nft_remove_table(&s, c->table, &res);
 	if (rc < 0)
 		report(c, &res);

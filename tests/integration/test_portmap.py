@@ -383,3 +383,31 @@ def test_reapply_keeps_table_and_repairs_it(lab, conf):
     assert ruleset_json(lab, "xmpp") == want
     assert table_handle(lab) != handle
     assert lab.probe("xmpp", "tcp", nl.XMPPS4, 443).get("port") == 5223
+
+
+def test_apply_while_others_change_the_ruleset(lab, conf):
+    stop = threading.Event()
+    errors = []
+
+    def churn():
+        while not stop.is_set():
+            for cmd in (["add", "table", "ip", "churn"],
+                        ["delete", "table", "ip", "churn"]):
+                r = lab.ex("xmpp", "nft", *cmd, check=False)
+                if r.returncode != 0:
+                    errors.append(r.stderr)
+
+    t = threading.Thread(target=churn)
+    t.start()
+    try:
+        retried = 0
+        for _ in range(30):
+            r = portmap(lab, "xmpp", conf, "apply")
+            assert r.returncode == 0, r.stderr
+            retried += "tried again" in r.stderr
+    finally:
+        stop.set()
+        t.join()
+    assert errors == []
+    assert tables(lab, "xmpp") == ["inet portmap"]
+    assert lab.probe("client", "tcp", nl.XMPPS6, 443).get("port") == 5223
