@@ -12,7 +12,7 @@ PKGS=(
 	# local stack and tests
 	postgresql curl procps iproute2 nftables
 	python3 python3-pytest python3-slixmpp
-	coturn prosody
+	coturn prosody prosody-modules
 	# benchmarks: the programs a user would otherwise run
 	nginx-light wrk iptables
 )
