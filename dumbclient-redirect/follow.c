@@ -9,64 +9,34 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "log.h"
 
 #include "rules.h"
 
-/* Is ip one of this host's addresses?  Binding to it tells. */
-static bool
-is_local(const struct nft_ip *ip)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	bool local;
-	int fd;
-
-	if (ip->family == 0)
-		return false;
-	memset(&ss, 0, sizeof(ss));
-	if (ip->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr = ip->u.v4;
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = ip->u.v6;
-		len = sizeof(*sin6);
-	}
-	if ((fd = socket(ip->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return false;
-	local = bind(fd, (struct sockaddr *)&ss, len) == 0;
-	close(fd);
-	return local;
-}
-
 /*
- * A target that is this host would make every redirected connection loop
- * back here: refuse it (DNS pointing the SRV records at the web host is a
- * configuration error worth a message, not a loop).
+ * A target that is one of the addresses we redirect from (SRV records
+ * pointing back at the web server, say) would turn every redirected
+ * connection into a connection to this host's own closed port: refuse it
+ * with a message rather than install rules that can only fail.
  */
 static int
-check_target(const struct redirect_target *t, char *why, size_t len)
+check_target(const struct redirect_conf *c, const struct redirect_target *t,
+    char *why, size_t len)
 {
 	const struct nft_ip *v[4] = { &t->client4, &t->client6, &t->server4,
 	    &t->server6 };
 	char a[64];
+	size_t l;
 
 	for (int i = 0; i < 4; i++)
-		if (is_local(v[i])) {
-			snprintf(why, len, "the XMPP host's address %s is an "
-			    "address of this host", nft_ip_format(v[i], a,
-			    sizeof(a)));
-			return -1;
-		}
+		for (l = 0; l < c->nlisten && v[i]->family; l++)
+			if (nft_ip_equal(v[i], &c->listen[l])) {
+				snprintf(why, len, "the XMPP host's address %s "
+				    "is one of the listen addresses",
+				    nft_ip_format(v[i], a, sizeof(a)));
+				return -1;
+			}
 	return 0;
 }
 
@@ -126,7 +96,7 @@ on_resolved(const struct resolve_res *res, void *data)
 			lookup(f);
 		return;
 	}
-	if (res->ok && check_target(&res->target, err, sizeof(err)) < 0) {
+	if (res->ok && check_target(c, &res->target, err, sizeof(err)) < 0) {
 		ok = false;
 		why = err;
 	}
@@ -185,7 +155,7 @@ install_static(struct follow *f)
 {
 	char why[200];
 
-	if (check_target(&f->conf->target, why, sizeof(why)) < 0) {
+	if (check_target(f->conf, &f->conf->target, why, sizeof(why)) < 0) {
 		log_err("%s: target: %s", f->conf->file, why);
 		return -1;
 	}
@@ -240,7 +210,7 @@ follow_once(struct nft_sess *nft, const struct redirect_conf *conf)
 		log_err("DNS: %s", res.err);
 		return -1;
 	}
-	if (check_target(&res.target, res.err, sizeof(res.err)) < 0) {
+	if (check_target(conf, &res.target, res.err, sizeof(res.err)) < 0) {
 		log_err("DNS: %s", res.err);
 		return -1;
 	}
