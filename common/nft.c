@@ -615,20 +615,27 @@ nft_genid(struct nft_sess *s, uint32_t *out)
 }
 
 static int
-ignore_cb(const struct nlmsghdr *nlh, void *data)
+table_flags_cb(const struct nlmsghdr *nlh, void *data)
 {
-	(void)nlh;
-	(void)data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t == NULL)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0)
+		*(uint32_t *)data = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
-int
-nft_table_exists(struct nft_sess *s, const char *table)
+/* 1 and its flags if table exists, 0 if not, -1 with errno. */
+static int
+table_info(struct nft_sess *s, const char *table, uint32_t *flags)
 {
 	char buf[NFT_DUMP_BUF];
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 
+	*flags = 0;
 	if ((t = nftnl_table_alloc()) == NULL)
 		return -1;
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
@@ -637,9 +644,17 @@ nft_table_exists(struct nft_sess *s, const char *table)
 	    NLM_F_ACK, nft_next_seq(s, 1));
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	if (request(s, buf, nlh, ignore_cb, NULL) < 0)
+	if (request(s, buf, nlh, table_flags_cb, flags) < 0)
 		return errno == ENOENT ? 0 : -1;
 	return 1;
+}
+
+int
+nft_table_exists(struct nft_sess *s, const char *table)
+{
+	uint32_t flags;
+
+	return table_info(s, table, &flags);
 }
 
 static int
@@ -802,6 +817,11 @@ struct chain_scan {
 	const struct nft_chainspec *want;
 	size_t nwant;
 	bool mismatch;		/* a chain of ours with another hook/type */
+	bool policy_changed;	/* a chain of ours not on policy accept */
+	size_t found;		/* chains of ours present */
+	const struct nft_rulespec *rules;
+	size_t nrules;
+	bool counts_differ;	/* a chain holds another number of rules */
 	char (*drop)[64];	/* chains that are not ours */
 	size_t ndrop, maxdrop;
 };
@@ -840,6 +860,18 @@ chain_scan_cb(const struct nlmsghdr *nlh, void *data)
 	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) !=
 	    chain_kinds[cs->want[i].kind].prio)
 		cs->mismatch = true;
+	if (nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) != NF_ACCEPT)
+		cs->policy_changed = true;
+	if (nftnl_chain_is_set(c, NFTNL_CHAIN_USE)) {
+		/* "use" counts the chain's rules (and jumps to it: none). */
+		uint32_t want = 0;
+
+		for (size_t k = 0; k < cs->nrules; k++)
+			want += strcmp(cs->rules[k].chain, name) == 0;
+		if (nftnl_chain_get_u32(c, NFTNL_CHAIN_USE) != want)
+			cs->counts_differ = true;
+	}
+	cs->found++;
 out:
 	nftnl_chain_free(c);
 	return MNL_CB_OK;
@@ -855,6 +887,122 @@ scan_chains(struct nft_sess *s, struct chain_scan *cs)
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
 	    NLM_F_DUMP, nft_next_seq(s, 1));
 	return request(s, buf, nlh, chain_scan_cb, cs) < 0 ? -1 : 0;
+}
+
+/*
+ * Same expressions, compared as libnftnl prints them, counters aside (their
+ * values are the live ones).  Anything libnftnl prints differently — the
+ * kernel filling in a default we leave unset, say — counts as different,
+ * which only costs a real replace.
+ */
+static bool
+exprs_equal(const struct nftnl_rule *a, const struct nftnl_rule *b)
+{
+	struct nftnl_expr_iter *ia = nftnl_expr_iter_create(a);
+	struct nftnl_expr_iter *ib = nftnl_expr_iter_create(b);
+	struct nftnl_expr *ea, *eb;
+	char ta[512], tb[512];
+	bool eq = ia && ib;
+
+	while (eq) {
+		ea = nftnl_expr_iter_next(ia);
+		eb = nftnl_expr_iter_next(ib);
+		if (ea == NULL || eb == NULL) {
+			eq = ea == eb;
+			break;
+		}
+		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME),
+		    nftnl_expr_get_str(eb, NFTNL_EXPR_NAME)) != 0) {
+			eq = false;
+			break;
+		}
+		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME), "counter") == 0)
+			continue;
+		nftnl_expr_snprintf(ta, sizeof(ta), ea, NFTNL_OUTPUT_DEFAULT, 0);
+		nftnl_expr_snprintf(tb, sizeof(tb), eb, NFTNL_OUTPUT_DEFAULT, 0);
+		eq = strcmp(ta, tb) == 0;
+	}
+	if (ia)
+		nftnl_expr_iter_destroy(ia);
+	if (ib)
+		nftnl_expr_iter_destroy(ib);
+	return eq;
+}
+
+static bool
+rule_equal(const struct nftnl_rule *live, const char *table,
+    const struct nft_rulespec *want)
+{
+	struct nftnl_rule *r = nft_rule_build(table, want);
+	const void *ua, *ub;
+	uint32_t la = 0, lb = 0;
+	const char *chain;
+	bool eq = false;
+
+	if (r == NULL)
+		return false;
+	chain = nftnl_rule_get_str(live, NFTNL_RULE_CHAIN);
+	ua = nftnl_rule_get_data(live, NFTNL_RULE_USERDATA, &la);
+	ub = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &lb);
+	if (chain && strcmp(chain, want->chain) == 0 && la == lb &&
+	    (la == 0 || memcmp(ua, ub, la) == 0))
+		eq = exprs_equal(live, r);
+	nftnl_rule_free(r);
+	return eq;
+}
+
+struct rule_cmp {
+	const char *table;
+	const struct nft_rulespec *want;
+	size_t nwant, idx;
+	bool same;
+};
+
+/* Compares each dumped rule with the next wanted one, until one differs. */
+static int
+rule_cmp_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_cmp *rc = data;
+	struct nftnl_rule *r;
+
+	if (!rc->same)
+		return MNL_CB_OK;	/* decided: just drain the dump */
+	if (rc->idx >= rc->nwant || (r = nftnl_rule_alloc()) == NULL) {
+		rc->same = false;
+		return MNL_CB_OK;
+	}
+	rc->same = nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
+	    rule_equal(r, rc->table, &rc->want[rc->idx]);
+	rc->idx++;
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/*
+ * Does the live table already hold exactly these rules (in this order)?
+ * Then there is nothing to send: the ruleset stays as it is, counters and
+ * handles included.  1 / 0, or -1 with errno on failure to read.
+ */
+static int
+rules_match(struct nft_sess *s, const char *table,
+    const struct nft_rulespec *rules, size_t nrules)
+{
+	struct rule_cmp rc = { table, rules, nrules, 0, true };
+	char buf[NFT_DUMP_BUF];
+	struct nftnl_rule *q;
+	struct nlmsghdr *nlh;
+
+	if ((q = nftnl_rule_alloc()) == NULL)
+		return -1;
+	nftnl_rule_set_u32(q, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, table);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+	    NLM_F_DUMP, nft_next_seq(s, 1));
+	nftnl_rule_nlmsg_build_payload(nlh, q);
+	nftnl_rule_free(q);
+	if (request(s, buf, nlh, rule_cmp_cb, &rc) < 0)
+		return -1;
+	return rc.same && rc.idx == nrules;
 }
 
 #define MAX_FOREIGN_CHAINS 16
@@ -875,15 +1023,25 @@ nft_replace(struct nft_sess *s, const char *table,
 	for (attempt = 0; attempt < 5; attempt++) {
 		struct chain_scan cs = { .table = table, .want = chains,
 		    .nwant = nchains, .drop = drop,
-		    .maxdrop = MAX_FOREIGN_CHAINS };
-		uint32_t genid;
+		    .maxdrop = MAX_FOREIGN_CHAINS, .rules = rules,
+		    .nrules = nrules };
+		uint32_t genid, genid2, tflags;
+		int exists, same;
 
 		/*
-		 * Read the generation, then the chains; the batch carries the
+		 * Read the generation, then the chains (and, when they are all
+		 * as wanted, the rules: a table that already matches is left
+		 * alone, counters and all); the batch carries the
 		 * generation, so the kernel refuses it (ERESTART) if anything
 		 * changed in between, and we look again.
 		 */
-		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0) {
+		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0 ||
+		    (exists = table_info(s, table, &tflags)) < 0 ||
+		    (same = exists && !cs.mismatch && !cs.policy_changed &&
+		    !cs.counts_differ && cs.ndrop == 0 &&
+		    cs.found == nchains && tflags == 0 ?
+		    rules_match(s, table, rules, nrules) : 0) < 0 ||
+		    nft_genid(s, &genid2) < 0) {
 			if (errno == EINTR) {	/* dump interrupted by a change */
 				retries++;
 				continue;
@@ -891,6 +1049,10 @@ nft_replace(struct nft_sess *s, const char *table,
 			snprintf(res->msg, sizeof(res->msg), "reading the "
 			    "ruleset: %s", strerror(errno));
 			return -1;
+		}
+		if (same && genid2 == genid) {
+			res->unchanged = true;
+			return 0;
 		}
 		for (i = 0; i < cs.ndrop; i++)
 			dropv[i] = drop[i];

@@ -181,6 +181,7 @@ struct nft_result {
 	uint32_t nerr;
 	struct nft_ack first;	/* first error, if nerr > 0 */
 	uint32_t retries;	/* nft_replace: batches refused as stale */
+	bool unchanged;		/* nft_replace: table already as wanted */
 	char msg[256];		/* transport-level failure */
 };
 
@@ -219,8 +220,10 @@ bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
  * Installs table with exactly chains and rules, atomically: reads the
  * generation and the table's chains, then sends nft_batch_update (or, if
  * one of our chains has another hook or type, nft_batch_replace), pinned
- * to that generation and retried if the ruleset changed meanwhile.  0, or
- * -1 with res filled as by nft_batch_send (res->first.tag names the rule).
+ * to that generation and retried if the ruleset changed meanwhile.  When
+ * the live table already holds exactly these chains and rules nothing is
+ * sent (res->unchanged): counters and handles stay.  0, or -1 with res
+ * filled as by nft_batch_send (res->first.tag names the rule).
  */
 int nft_replace(struct nft_sess *s, const char *table,
     const struct nft_chainspec *chains, size_t nchains,

@@ -212,6 +212,7 @@ add_action(struct nftnl_rule *r, const struct nft_rulespec *s)
 {
 	struct nftnl_expr *e;
 	uint16_t port = htons(s->to_port);
+	uint32_t flags;
 
 	switch (s->action) {
 	case NFT_ACT_ACCEPT:
@@ -239,10 +240,22 @@ add_action(struct nftnl_rule *r, const struct nft_rulespec *s)
 		    s->action == NFT_ACT_DNAT ? NFT_NAT_DNAT : NFT_NAT_SNAT);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
 		    s->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		/*
+		 * Max registers and flags spelled out as the kernel stores
+		 * them (it fills in max = min), so a rule read back compares
+		 * equal to the one we build.
+		 */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		if (s->action == NFT_ACT_DNAT && s->to_port)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+		flags = NF_NAT_RANGE_MAP_IPS;
+		if (s->action == NFT_ACT_DNAT && s->to_port) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN,
 			    NFT_REG_2);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX,
+			    NFT_REG_2);
+			flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+		}
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
 		return add_expr(r, e);
 	}
 	errno = EINVAL;
