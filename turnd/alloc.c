@@ -17,6 +17,7 @@
 #include "reserve.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,17 @@ alloc_find(struct turnd *td, const struct client_ep *ep)
 			return a;
 	}
 	return NULL;
+}
+
+/* The user part of "<digits>:<user>" (the whole name otherwise). */
+static const char *
+rest_user_part(const char *user, size_t ulen)
+{
+	size_t i = 0;
+
+	while (i < ulen && user[i] >= '0' && user[i] <= '9')
+		i++;
+	return i > 0 && i < ulen && user[i] == ':' ? user + i + 1 : user;
 }
 
 static uint32_t
@@ -265,14 +277,19 @@ alloc_create(struct turnd *td, const struct client_ep *ep,
     struct alloc_req *rq, int *err)
 {
 	const struct turnd_config *c = td->cfg;
+	const char *quser = rest_user_part(rq->user, rq->ulen);
 	struct user_count *uc;
 	struct alloc *a;
+	size_t qlen;
 
 	if (td->nallocs >= c->max_allocations) {
 		*err = ALLOC_CAPACITY;
 		return NULL;
 	}
-	uc = user_get(td, rq->user, rq->ulen, false);
+	/* Quotas count the user, not the credential: every XEP-0215 fetch
+	 * yields a new "<expiry>:<user>" name for the same user. */
+	qlen = rq->ulen - (size_t)(quser - rq->user);
+	uc = user_get(td, quser, qlen, false);
 	if (uc != NULL && uc->n >= c->max_allocations_per_user) {
 		*err = ALLOC_QUOTA_USER;
 		return NULL;
@@ -283,7 +300,7 @@ alloc_create(struct turnd *td, const struct client_ep *ep,
 	if ((a->user = malloc(rq->ulen + 1)) == NULL ||
 	    (*err = open_relay(td, rq, &a->relay, &a->fd)) != 0)
 		goto fail;
-	if ((uc = user_get(td, rq->user, rq->ulen, true)) == NULL) {
+	if ((uc = user_get(td, quser, qlen, true)) == NULL) {
 		close(a->fd);
 		*err = ALLOC_CAPACITY;
 		goto fail;
@@ -342,6 +359,25 @@ alloc_refresh(struct alloc *a, uint32_t lifetime)
 	alloc_schedule(a);
 }
 
+/*
+ * glibc keeps freed small chunks in the heap; a second after allocations
+ * were freed, hand the free pages back to the kernel so RSS follows the
+ * number of live allocations.
+ */
+static void
+trim_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	(void)t;
+	malloc_trim(0);
+}
+
+void
+alloc_init(struct turnd *td)
+{
+	ev_timer_init(&td->trim, trim_cb, td);
+}
+
 void
 alloc_free(struct alloc *a, const char *why)
 {
@@ -372,6 +408,8 @@ alloc_free(struct alloc *a, const char *why)
 		conn_alloc_gone(a->ep.conn);
 	user_put(td, a->uc);
 	td->nallocs--;
+	if (!td->stopping && !ev_timer_active(&td->trim))
+		ev_timer_start(td->loop, &td->trim, 1000);
 	explicit_bzero(a->key, sizeof(a->key));
 	free(a->user);
 	free(a);

@@ -53,6 +53,9 @@ enum alloc_err {
 	ALLOC_FAMILY = 440,
 };
 
+/* Sets up what allocations share (call once at start-up). */
+void alloc_init(struct turnd *td);
+
 /* The UDP allocation of a 5-tuple, or NULL. */
 struct alloc *alloc_find(struct turnd *td, const struct client_ep *ep);
 

@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * RFC 8656 §12: after a binding expires, neither its number nor its peer
+ * may be bound otherwise for five more minutes (ChannelData still in
+ * flight must not reach a new peer).  An expired binding stays in the
+ * tables that long, carrying no data, and can be refreshed as it was.
+ */
+#define CHANNEL_COOL_MS (5 * 60 * 1000)
+
 static uint32_t
 num_hash(const struct alloc *a, uint16_t num)
 {
@@ -128,14 +136,16 @@ channel_sweep(struct alloc *a, uint64_t now)
 	uint64_t earliest = 0;
 
 	while ((c = *pp) != NULL) {
-		if (c->expire_ms <= now) {
+		uint64_t gone = c->expire_ms + CHANNEL_COOL_MS;
+
+		if (gone <= now) {
 			*pp = c->next;
 			a->nchans--;
 			unlink_free(a, c);
 			continue;
 		}
-		if (earliest == 0 || c->expire_ms < earliest)
-			earliest = c->expire_ms;
+		if (earliest == 0 || gone < earliest)
+			earliest = gone;
 		pp = &c->next;
 	}
 	return earliest;

@@ -35,6 +35,7 @@ enum channel_bind_rc channel_bind(struct alloc *a, uint16_t num,
 /* Whether channel_bind would succeed without binding. */
 enum channel_bind_rc channel_check(struct alloc *a, uint16_t num,
     const struct sockaddr *peer, uint64_t now);
+/* Drops bindings five minutes past expiry; earliest such time or 0. */
 uint64_t channel_sweep(struct alloc *a, uint64_t now);
 void channel_free_all(struct alloc *a);
 

@@ -276,8 +276,8 @@ load_relay(struct conf_table *root, struct turnd_config *c, struct conf_err *e)
 		if (get_cidrs(t, "allow_peers", &c->policy.allow, &c->policy.nallow, e) < 0 ||
 		    get_cidrs(t, "deny_peers", &c->policy.deny, &c->policy.ndeny, e) < 0)
 			return -1;
-		if (get_dur(t, "allocation_lifetime", 60, 86400, &c->lifetime_default, e) < 0 ||
-		    get_dur(t, "max_lifetime", 60, 86400, &c->lifetime_max, e) < 0 ||
+		if (get_dur(t, "allocation_lifetime", 1, 86400, &c->lifetime_default, e) < 0 ||
+		    get_dur(t, "max_lifetime", 1, 86400, &c->lifetime_max, e) < 0 ||
 		    get_dur(t, "permission_lifetime", 1, 86400, &c->perm_lifetime, e) < 0 ||
 		    get_dur(t, "channel_lifetime", 1, 86400, &c->channel_lifetime, e) < 0)
 			return -1;
@@ -429,7 +429,7 @@ load(struct conf_table *r, struct turnd_config *c, struct conf_err *e)
 		return -1;
 	}
 	c->realm = xstrdup(s);
-	if (get_dur(r, "nonce_lifetime", 10, 86400, &c->nonce_lifetime, e) < 0)
+	if (get_dur(r, "nonce_lifetime", 1, 86400, &c->nonce_lifetime, e) < 0)
 		return -1;
 	if (load_secrets(r, c, e) < 0 || load_users(r, c, e) < 0)
 		return -1;

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RBUF_INIT	2048
+#define RBUF_INIT	256
 #define FRAME_MAX	(STUN_HDR_LEN + 0xFFFF + 3)
 
 struct conn {
@@ -170,33 +170,30 @@ conn_send(struct conn *c, const void *buf, size_t len, bool control)
 	return 0;
 }
 
-/* Handles every complete frame in rbuf; -1 if the stream is garbage. */
-static int
-process_frames(struct conn *c)
+/*
+ * Reads go into one shared scratch buffer (pending partial frames first),
+ * so a connection only keeps the bytes of an incomplete frame between
+ * reads, not a buffer of its own for every read.
+ */
+#define SCRATCH (64 * 1024 + FRAME_MAX)
+static uint8_t scratch[SCRATCH];
+
+/* Handles every complete frame in buf; bytes used, or -1 on garbage. */
+static ssize_t
+process_frames(struct conn *c, uint8_t *buf, size_t len)
 {
 	size_t off = 0;
-	int rc = 0;
+	ssize_t rc = 0;
 
-	while (!c->dead && c->rlen - off >= 4) {
-		uint8_t *p = c->rbuf + off;
-		ssize_t flen = stun_frame_len(p, c->rlen - off);
+	while (!c->dead && len - off >= 4) {
+		uint8_t *p = buf + off;
+		ssize_t flen = stun_frame_len(p, len - off);
 
 		if (flen < 0 || flen > FRAME_MAX) {
 			rc = -1;
 			break;
 		}
-		if ((size_t)flen > c->rcap) {
-			uint8_t *nb = realloc(c->rbuf, (size_t)flen);
-
-			if (nb == NULL) {
-				rc = -1;
-				break;
-			}
-			c->rbuf = nb;
-			c->rcap = (size_t)flen;
-			p = c->rbuf + off;
-		}
-		if ((size_t)flen > c->rlen - off)
+		if ((size_t)flen > len - off)
 			break;
 		if (stun_is_channeldata(p, (size_t)flen)) {
 			if (c->alloc != NULL)
@@ -206,13 +203,27 @@ process_frames(struct conn *c)
 		}
 		off += (size_t)flen;
 	}
-	/* Queued datagrams point into rbuf: send before it moves. */
+	/* Queued datagrams point into buf: send them before it is reused. */
 	relay_flush();
-	if (off > 0) {
-		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-		c->rlen -= off;
+	return rc < 0 ? -1 : (ssize_t)off;
+}
+
+/* Keeps an incomplete frame for the next read; -1 without memory. */
+static int
+keep_partial(struct conn *c, const uint8_t *p, size_t len)
+{
+	if (len > c->rcap) {
+		uint8_t *nb = realloc(c->rbuf, len < RBUF_INIT ? RBUF_INIT : len);
+
+		if (nb == NULL)
+			return -1;
+		c->rbuf = nb;
+		c->rcap = len < RBUF_INIT ? RBUF_INIT : len;
 	}
-	return rc;
+	if (len > 0)
+		memcpy(c->rbuf, p, len);
+	c->rlen = len;
+	return 0;
 }
 
 static void
@@ -242,25 +253,23 @@ conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 	}
 	/* TLS keeps reading until OpenSSL has nothing buffered either. */
 	for (int round = 0; (c->tls != NULL || round < 16) && !c->dead; round++) {
-		ssize_t n;
+		size_t have = c->rlen;
+		ssize_t n, used;
 
-		if (c->rlen == c->rcap) {
-			/* A frame larger than the buffer grows it in
-			 * process_frames; a full buffer here is garbage. */
-			conn_close(c);
-			return;
-		}
-		n = io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen);
+		if (have > 0)
+			memcpy(scratch, c->rbuf, have);
+		n = io_read(c, scratch + have, SCRATCH - have);
 		if (n < 0) {
 			conn_close(c);
 			return;
 		}
 		if (n == 0)
 			break;
-		c->rlen += (size_t)n;
+		have += (size_t)n;
 		if (c->alloc == NULL)
 			ev_timer_start(loop, &c->idle, (uint64_t)c->td->cfg->idle_timeout * 1000);
-		if (process_frames(c) < 0) {
+		if ((used = process_frames(c, scratch, have)) < 0 ||
+		    keep_partial(c, scratch + used, have - (size_t)used) < 0) {
 			conn_close(c);
 			return;
 		}
@@ -337,15 +346,12 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    (c->rbuf = malloc(RBUF_INIT)) == NULL) {
-			free(c);
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
 		c->td = td;
 		c->fd = fd;
-		c->rcap = RBUF_INIT;
 		c->ep.tp = l->tp;
 		c->ep.l = l;
 		c->ep.conn = c;
@@ -356,7 +362,6 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			sa_unmap(&c->ep.local);
 		}
 		if (l->tp == TP_TLS && (c->tls = tlsconn_new(td->tls, fd)) == NULL) {
-			free(c->rbuf);
 			free(c);
 			close(fd);
 			continue;

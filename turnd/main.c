@@ -56,7 +56,6 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 	struct turnd *td = data;
 	struct turnd_config *nc;
 	struct conf_err e;
-	void *ntls = NULL;
 	char err[700];
 
 	(void)loop;
@@ -67,23 +66,17 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 		daemon_notify("READY=1");
 		return;
 	}
-	if (td->tls != NULL && nc->ntls_listen > 0) {
-		ntls = tlsconn_ctx_new(nc->tls_cert, nc->tls_key, nc->tls_dhparams,
-		    err, sizeof(err));
-		if (ntls == NULL) {
-			log_err("reload: %s (keeping the old configuration)", err);
-			config_free(nc);
-			daemon_notify("READY=1");
-			return;
-		}
+	/* New handshakes get the new certificate, live connections (and
+	 * their allocations) keep the one they were accepted with. */
+	if (td->tls != NULL && nc->ntls_listen > 0 &&
+	    tlsconn_server_reload(td->tls, nc, err, sizeof(err)) < 0) {
+		log_err("reload: %s (keeping the old configuration)", err);
+		config_free(nc);
+		daemon_notify("READY=1");
+		return;
 	}
 	if (!same_listeners(td->cfg, nc))
 		log_warn("reload: listen addresses changed; they take effect on restart");
-	/* Live connections keep their own reference to the old context. */
-	if (ntls != NULL) {
-		tlsconn_ctx_free(td->tls);
-		td->tls = ntls;
-	}
 	config_free(td->cfg);
 	td->cfg = nc;
 	log_set_level(nc->log_level);
@@ -141,11 +134,11 @@ main(int argc, char **argv)
 	tables_init(&td);
 	if ((td.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");
+	alloc_init(&td);
 	if (listen_open(&td, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (td.cfg->ntls_listen > 0 &&
-	    (td.tls = tlsconn_ctx_new(td.cfg->tls_cert, td.cfg->tls_key,
-	    td.cfg->tls_dhparams, err, sizeof(err))) == NULL)
+	    (td.tls = tlsconn_server_new(td.cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if (daemon_drop_privileges(td.cfg->run_user, 0, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -167,12 +160,13 @@ main(int argc, char **argv)
 	if (ev_run(td.loop) < 0)
 		log_err("event loop failed");
 	daemon_notify("STOPPING=1");
+	ev_timer_stop(td.loop, &td.trim);
 	conn_close_all(&td);
 	alloc_free_all(&td);
 	reserve_free_all(&td);
 	listen_close(&td);
 	if (td.tls != NULL)
-		tlsconn_ctx_free(td.tls);
+		tlsconn_server_free(td.tls);
 	tables_free(&td);
 	config_free(td.cfg);
 	ev_loop_free(td.loop);

@@ -4,9 +4,8 @@ TURND_OBJS := $(TURND_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/bin/turnd: $(TURND_OBJS) $(LIBEDGE)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS) -lssl
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS)
 
 BINS += $(BUILD)/bin/turnd
 INSTALL_SBIN += $(BUILD)/bin/turnd
 UNIT_OBJS += $(filter-out $(BUILD)/turnd/main.o,$(TURND_OBJS))
-UNIT_LIBS += -lssl

@@ -11,10 +11,16 @@
 #include "perm.h"
 
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #define CTRL_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+#define GSO_CTRL (CTRL_SPACE + CMSG_SPACE(sizeof(uint16_t)))
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 60000
+#define GSO_MAX_SEG 1200	/* larger datagrams may exceed a path MTU */
 
 struct outq {
 	int fd;
@@ -26,7 +32,16 @@ struct outq {
 		char buf[CTRL_SPACE];
 		struct cmsghdr align;
 	} ctrl[RELAY_BATCH];
+	struct mmsghdr g[RELAY_BATCH];		/* the batch as sent */
+	unsigned gfirst[RELAY_BATCH];		/* first of q->m in each */
+	union {
+		char buf[GSO_CTRL];
+		struct cmsghdr align;
+	} gctrl[RELAY_BATCH];
 };
+
+/* UDP GSO (Linux 4.18): cleared if the kernel does not know it. */
+static bool gso_ok = true;
 
 static struct outq to_peer = { .fd = -1 };
 static struct outq to_client = { .fd = -1 };
@@ -38,16 +53,83 @@ static struct mmsghdr peer_msg[RELAY_BATCH];
 static struct iovec peer_iov[RELAY_BATCH];
 static union sockaddr_u peer_from[RELAY_BATCH];
 
+/* Frames for a TCP/TLS client are gathered and written once per batch:
+ * one send (one TLS record) instead of one per datagram. */
+#define STREAM_CHUNK 16384
+static uint8_t stream_out[STREAM_CHUNK];
+
 static uint8_t tid_state[STUN_TID_LEN];
 static bool tid_ready;
+
+static bool
+same_dest(const struct msghdr *a, const struct msghdr *b)
+{
+	return a->msg_namelen == b->msg_namelen &&
+	    memcmp(a->msg_name, b->msg_name, a->msg_namelen) == 0 &&
+	    a->msg_controllen == b->msg_controllen &&
+	    (a->msg_controllen == 0 ||
+	    memcmp(a->msg_control, b->msg_control, a->msg_controllen) == 0);
+}
+
+/*
+ * Consecutive datagrams to the same destination with the same size (the
+ * last may be shorter) leave as one GSO send: one pass through the IP
+ * stack for the run, cut into datagrams by the kernel (UDP_SEGMENT).
+ */
+static unsigned
+gso_group(struct outq *q)
+{
+	unsigned ng = 0;
+
+	for (unsigned i = 0; i < q->n; ) {
+		struct msghdr *h = &q->m[i].msg_hdr, *g = &q->g[ng].msg_hdr;
+		size_t seg = q->iov[i].iov_len, total = seg;
+		unsigned j = i + 1;
+
+		while (gso_ok && seg <= GSO_MAX_SEG && j < q->n && j - i < GSO_MAX_SEGS &&
+		    q->iov[j - 1].iov_len == seg && q->iov[j].iov_len <= seg &&
+		    total + q->iov[j].iov_len <= GSO_MAX_BYTES &&
+		    same_dest(h, &q->m[j].msg_hdr)) {
+			total += q->iov[j].iov_len;
+			j++;
+		}
+		*g = *h;
+		q->gfirst[ng] = i;
+		if (j - i > 1) {
+			struct msghdr tmp = {
+				.msg_control = q->gctrl[ng].buf,
+				.msg_controllen = sizeof(q->gctrl[ng].buf),
+			};
+			struct cmsghdr *c;
+			uint16_t gso = (uint16_t)seg;
+
+			memset(q->gctrl[ng].buf, 0, sizeof(q->gctrl[ng].buf));
+			if (h->msg_controllen > 0)
+				memcpy(q->gctrl[ng].buf, h->msg_control, h->msg_controllen);
+			tmp.msg_controllen = h->msg_controllen + CMSG_SPACE(sizeof(gso));
+			c = (struct cmsghdr *)(void *)(q->gctrl[ng].buf + h->msg_controllen);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+			g->msg_iov = &q->iov[i];
+			g->msg_iovlen = j - i;
+			g->msg_control = q->gctrl[ng].buf;
+			g->msg_controllen = tmp.msg_controllen;
+		}
+		ng++;
+		i = j;
+	}
+	return ng;
+}
 
 static void
 outq_flush(struct outq *q)
 {
-	unsigned done = 0;
+	unsigned done = 0, ng = gso_group(q);
 
-	while (done < q->n) {
-		int r = sendmmsg(q->fd, q->m + done, q->n - done, MSG_DONTWAIT);
+	while (done < ng) {
+		int r = sendmmsg(q->fd, q->g + done, ng - done, MSG_DONTWAIT);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -55,6 +137,14 @@ outq_flush(struct outq *q)
 			if (errno == EAGAIN || errno == ENOBUFS) {
 				/* Datagram semantics: a full socket drops. */
 				break;
+			}
+			if (q->g[done].msg_hdr.msg_iovlen > 1) {
+				/* GSO refused (unknown to the kernel, or a path
+				 * MTU below the segment): this run one by one. */
+				if (errno == ENOPROTOOPT || errno == EOPNOTSUPP)
+					gso_ok = false;
+				sendmmsg(q->fd, q->m + q->gfirst[done],
+				    (unsigned)q->g[done].msg_hdr.msg_iovlen, MSG_DONTWAIT);
 			}
 			done++;		/* skip the one that failed */
 			continue;
@@ -305,11 +395,23 @@ frame_for_client(struct alloc *a, uint8_t *p, size_t len,
 	}
 }
 
+/* Writes the gathered frames (dropped as a whole when the queue is full). */
+static void
+stream_flush(struct alloc *a, size_t *len)
+{
+	if (*len > 0 && a->ep.conn != NULL)
+		conn_send(a->ep.conn, stream_out, *len, false);
+	*len = 0;
+}
+
 void
 relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 {
 	struct alloc *a = io->data;
 	struct turnd *td = a->td;
+	size_t chunk = td->cfg->tcp_buffer < STREAM_CHUNK ? td->cfg->tcp_buffer :
+	    STREAM_CHUNK;
+	size_t slen = 0;
 	int r;
 
 	(void)ev;
@@ -350,14 +452,23 @@ relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 				outq_push(&to_client, a->ep.l->fd, out, olen,
 				    &a->ep.addr.sa, a->ep.l->addr.family,
 				    a->ep.have_local ? &a->ep.local : NULL);
-			} else if (conn_send(a->ep.conn, out, olen, false) < 0) {
-				/* The connection closed and took a with it. */
-				return;
+				continue;
 			}
+			/* Closing is deferred by conn.c, so a stays valid. */
+			if (slen + olen > chunk)
+				stream_flush(a, &slen);
+			if (olen > chunk) {
+				if (a->ep.conn != NULL)
+					conn_send(a->ep.conn, out, olen, false);
+				continue;
+			}
+			memcpy(stream_out + slen, out, olen);
+			slen += olen;
 		}
 		if (to_client.n > 0)
 			outq_flush(&to_client);
 		if (r < RELAY_BATCH)
 			break;
 	}
+	stream_flush(a, &slen);
 }

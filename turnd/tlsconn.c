@@ -1,150 +1,121 @@
 /*
- * tlsconn — TLS for TURNS on OpenSSL.  See tlsconn.h.
- *
- * Each connection holds a reference to the SSL_CTX it was accepted with,
- * so a reload swaps in a new context for new connections while existing
- * ones (and their allocations) keep running on the old one.
+ * tlsconn — TURNS on common/tls.  See tlsconn.h.
  */
 #include "tlsconn.h"
+#include "config.h"
+#include "tls.h"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
+
+/* RFC 7443: the ALPN label of STUN/TURN over TLS. */
+static const char *const alpn[] = { "stun.turn" };
+
+/* TLS 1.3 suites: AES-128-GCM first, it is as safe and cheaper per packet. */
+#define TURND_SUITES \
+	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 
 struct tlsconn {
-	SSL *ssl;
-	bool ready;
+	struct tls_conn *c;
 	bool want_write;
 };
 
 static void
-ssl_err(char *err, size_t errlen, const char *what)
+server_conf(const struct turnd_config *c, struct tls_cert_conf *cert,
+    struct tls_server_conf *sc)
 {
-	unsigned long e = ERR_get_error();
-	char buf[200];
-
-	ERR_error_string_n(e, buf, sizeof(buf));
-	snprintf(err, errlen, "%s: %s", what, e ? buf : "failed");
-	ERR_clear_error();
+	cert->cert_file = c->tls_cert;
+	cert->key_file = c->tls_key;
+	*sc = (struct tls_server_conf){
+		.certs = cert,
+		.ncerts = 1,
+		.dh_file = c->tls_dhparams,
+		.ciphersuites = TURND_SUITES,
+		.alpn = alpn,
+		.nalpn = 1,
+	};
 }
 
-void *
-tlsconn_ctx_new(const char *cert, const char *key, const char *dhparams,
+struct tls_server *
+tlsconn_server_new(const struct turnd_config *c, char *err, size_t errlen)
+{
+	struct tls_cert_conf cert;
+	struct tls_server_conf sc;
+
+	server_conf(c, &cert, &sc);
+	return tls_server_new(&sc, err, errlen);
+}
+
+int
+tlsconn_server_reload(struct tls_server *srv, const struct turnd_config *c,
     char *err, size_t errlen)
 {
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	char what[600];
+	struct tls_cert_conf cert;
+	struct tls_server_conf sc;
 
-	if (ctx == NULL) {
-		ssl_err(err, errlen, "SSL_CTX_new");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_cipher_list(ctx,
-	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1");
-	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-		snprintf(what, sizeof(what), "%s", cert);
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(what, sizeof(what), "%s", key);
-		goto fail;
-	}
-	if (dhparams != NULL) {
-		BIO *b = BIO_new_file(dhparams, "r");
-		EVP_PKEY *dh = b ? PEM_read_bio_Parameters(b, NULL) : NULL;
-
-		BIO_free(b);
-		if (dh == NULL || SSL_CTX_set0_tmp_dh_pkey(ctx, dh) != 1) {
-			EVP_PKEY_free(dh);
-			snprintf(what, sizeof(what), "%s", dhparams);
-			goto fail;
-		}
-	} else {
-		SSL_CTX_set_dh_auto(ctx, 1);
-	}
-	return ctx;
-fail:
-	ssl_err(err, errlen, what);
-	SSL_CTX_free(ctx);
-	return NULL;
+	server_conf(c, &cert, &sc);
+	return tls_server_reload(srv, &sc, err, errlen);
 }
 
 void
-tlsconn_ctx_free(void *ctx)
+tlsconn_server_free(struct tls_server *srv)
 {
-	SSL_CTX_free(ctx);
+	tls_server_free(srv);
 }
 
 struct tlsconn *
-tlsconn_new(void *ctx, int fd)
+tlsconn_new(struct tls_server *srv, int fd)
 {
 	struct tlsconn *t;
 
-	if (ctx == NULL || (t = calloc(1, sizeof(*t))) == NULL)
+	if (srv == NULL || (t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
-	if ((t->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(t->ssl, fd) != 1) {
-		SSL_free(t->ssl);
+	if ((t->c = tls_conn_server(srv, fd)) == NULL) {
 		free(t);
-		ERR_clear_error();
 		return NULL;
 	}
-	SSL_set_accept_state(t->ssl);
 	return t;
 }
 
 void
 tlsconn_free(struct tlsconn *t)
 {
-	if (t->ready)
-		SSL_shutdown(t->ssl);
-	SSL_free(t->ssl);
-	ERR_clear_error();
+	if (tls_handshake_done(t->c))
+		tls_shutdown(t->c);
+	tls_conn_free(t->c);
 	free(t);
 }
 
-/* Maps an SSL result: 0 would block, -1 fatal. */
-static int
-retry(struct tlsconn *t, int r)
+/* Maps a common/tls result: 0 would block, -1 fatal. */
+static ssize_t
+retry(struct tlsconn *t, ssize_t r)
 {
-	switch (SSL_get_error(t->ssl, r)) {
-	case SSL_ERROR_WANT_READ:
+	if (r == TLS_WANT_READ) {
 		t->want_write = false;
 		return 0;
-	case SSL_ERROR_WANT_WRITE:
+	}
+	if (r == TLS_WANT_WRITE) {
 		t->want_write = true;
 		return 0;
-	default:
-		ERR_clear_error();
-		return -1;
 	}
+	return -1;
 }
 
 int
 tlsconn_handshake(struct tlsconn *t)
 {
-	int r = SSL_do_handshake(t->ssl);
+	int r = tls_handshake(t->c);
 
-	if (r == 1) {
-		t->ready = true;
+	if (r == TLS_OK) {
 		t->want_write = false;
 		return 1;
 	}
-	return retry(t, r);
+	return (int)retry(t, r);
 }
 
 bool
 tlsconn_ready(const struct tlsconn *t)
 {
-	return t->ready;
+	return tls_handshake_done(t->c);
 }
 
 bool
@@ -156,32 +127,33 @@ tlsconn_wants_write(const struct tlsconn *t)
 ssize_t
 tlsconn_read(struct tlsconn *t, void *buf, size_t len)
 {
-	int r = SSL_read(t->ssl, buf, len > 0x7FFFFFFF ? 0x7FFFFFFF : (int)len);
+	ssize_t r = tls_read(t->c, buf, len);
 
 	if (r > 0) {
 		t->want_write = false;
 		return r;
 	}
+	if (r == 0)
+		return -1;	/* close_notify or EOF */
 	return retry(t, r);
 }
 
 ssize_t
 tlsconn_write(struct tlsconn *t, const void *buf, size_t len)
 {
-	int r;
+	ssize_t r = tls_write(t->c, buf, len);
 
-	if (len == 0)
-		return 0;
-	r = SSL_write(t->ssl, buf, len > 0x7FFFFFFF ? 0x7FFFFFFF : (int)len);
 	if (r > 0) {
 		t->want_write = false;
 		return r;
 	}
+	if (r == 0)
+		return 0;
 	return retry(t, r);
 }
 
 const char *
 tlsconn_version(const struct tlsconn *t)
 {
-	return SSL_get_version(t->ssl);
+	return tls_conn_version(t->c);
 }

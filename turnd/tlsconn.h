@@ -1,7 +1,7 @@
 /*
- * tlsconn — TURNS: the server TLS context (certificate reloadable without
- * touching live connections) and a non-blocking TLS wrapper around one
- * accepted socket, as conn.c needs it.
+ * tlsconn — TURNS on common/tls: the server contexts built from turnd's
+ * configuration (reloaded on SIGHUP without touching live connections)
+ * and the small non-blocking interface conn.c reads and writes through.
  */
 #ifndef TURND_TLSCONN_H
 #define TURND_TLSCONN_H
@@ -11,13 +11,18 @@
 #include <sys/types.h>
 
 struct tlsconn;
+struct tls_server;
+struct turnd_config;
 
-/* A server context from PEM files.  NULL with message. */
-void *tlsconn_ctx_new(const char *cert, const char *key, const char *dhparams,
+/* Server contexts for c's certificate.  NULL with message. */
+struct tls_server *tlsconn_server_new(const struct turnd_config *c,
     char *err, size_t errlen);
-void tlsconn_ctx_free(void *ctx);
+/* New certificate for new handshakes; -1 (old kept) with message. */
+int tlsconn_server_reload(struct tls_server *srv, const struct turnd_config *c,
+    char *err, size_t errlen);
+void tlsconn_server_free(struct tls_server *srv);
 
-struct tlsconn *tlsconn_new(void *ctx, int fd);
+struct tlsconn *tlsconn_new(struct tls_server *srv, int fd);
 void tlsconn_free(struct tlsconn *t);
 /* 1 established, 0 in progress, -1 failed. */
 int tlsconn_handshake(struct tlsconn *t);

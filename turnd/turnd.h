@@ -18,7 +18,7 @@
 
 struct turnd_config;
 struct conn;
-struct tls_ctx_holder;
+struct tls_server;
 
 union sockaddr_u {
 	struct sockaddr sa;
@@ -71,7 +71,8 @@ struct turnd {
 	size_t nallocs;
 	size_t nconns;
 	struct conn *conns;	/* all TCP/TLS connections */
-	void *tls;		/* TLS server context, NULL without TLS */
+	struct tls_server *tls;	/* NULL without TLS listeners */
+	struct ev_timer trim;	/* gives freed allocation memory back */
 	struct turnd_stats stats;
 	bool stopping;
 };

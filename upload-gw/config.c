@@ -343,7 +343,11 @@ parse_limits(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 	const char *mode = NULL;
 	int rc;
 
-	c->threads = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (unsigned)ncpu;
+	/*
+	 * Request threads block on the disk (write, fsync), so several per
+	 * core keep the network busy while some wait.
+	 */
+	c->threads = ncpu < 1 ? 4 : ncpu > 16 ? 64 : 4 * (unsigned)ncpu;
 	if (get_uint(t, "max_connections", 1, 1000000, &c->max_connections, e) < 0 ||
 	    get_uint(t, "max_connections_per_ip", 0, 1000000,
 	    &c->max_connections_per_ip, e) < 0 ||
@@ -425,10 +429,10 @@ upload_config_load(const char *path, struct conf_err *e)
 	c->fsync = true;
 	c->log_level = LOG_LVL_INFO;
 	c->max_connections = 1024;
-	c->max_connections_per_ip = 64;
+	c->max_connections_per_ip = 0;	/* off: behind nginx every peer is 127.0.0.1 */
 	c->connection_timeout = 60;
 	c->shutdown_timeout = 5;
-	c->connection_memory = 128 * 1024;
+	c->connection_memory = 256 * 1024;
 	if (parse_listen(c, doc->root, e) < 0 || parse_secret(c, doc->root, e) < 0 ||
 	    parse_store(c, doc->root, e) < 0 || parse_extras(c, doc->root, e) < 0 ||
 	    parse_limits(c, doc->root, e) < 0 || conf_check_unused(doc->root, e) < 0)

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #define OCTET_STREAM "application/octet-stream"
+/* With fsync on, start writeback every this many bytes (see put_data). */
+#define WRITEBACK_STEP (8u << 20)
 
 /* Strict decimal Content-Length: 0, or -1. */
 static int
@@ -144,6 +146,16 @@ upload_put_data(struct req *r, const char *data, size_t *size)
 			break;
 		}
 		off += (size_t)w;
+	}
+	/*
+	 * Start writeback as the body streams in, so the fsync before 201
+	 * waits for the last few MiB rather than the whole file.
+	 */
+	if (r->cf->fsync && r->write_err == 0 &&
+	    r->received - r->flushed >= WRITEBACK_STEP) {
+		sync_file_range(r->tmp.fd, (off_t)r->flushed,
+		    (off_t)(r->received - r->flushed), SYNC_FILE_RANGE_WRITE);
+		r->flushed = r->received;
 	}
 	return MHD_YES;
 }

@@ -37,6 +37,7 @@ struct req {
 	bool receiving;
 	struct store_tmp tmp;
 	uint64_t expected, received;
+	uint64_t flushed;		/* bytes handed to writeback so far */
 	int write_err;			/* errno of the first failed write */
 	char rel[PATH_MAX_LEN + 1];
 };

@@ -17,7 +17,7 @@ import pytest
 
 from edgetest import BUILD, REPO
 
-STACK_PORTS = [5050, 3478, 3443]
+STACK_PORTS = [5050, 3478, 3443, 5222, 5223]
 
 
 def port_busy(port):
@@ -106,6 +106,19 @@ def test_stack_up_usable_and_stops(stack):
         resp = u.recv(2048)
         u.close()
         assert resp[:2] == b"\x01\x01" and resp[8:20] == txid
+
+    # xmpp-core offers STARTTLS for domain localhost on 5222, both addresses
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        c = socket.create_connection((host, 5222), timeout=10)
+        c.sendall(b"<?xml version='1.0'?><stream:stream to='localhost' version='1.0' "
+                  b"xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+        got = b""
+        while b"</stream:features>" not in got:
+            chunk = c.recv(4096)
+            assert chunk, got
+            got += chunk
+        c.close()
+        assert b"urn:ietf:params:xml:ns:xmpp-tls" in got, got
 
     # SIGTERM to the whole group: everything gone within 10 s
     os.killpg(proc.pid, signal.SIGTERM)

@@ -529,7 +529,21 @@ def test_check_config_good_and_bad(tmp_path):
     assert r.returncode == 1 and "c.toml:2: secret_file:" in r.stderr, r.stderr
 
 
-def test_unknown_key_is_found_case_insensitively(tmp_path):
+def test_example_config_checks(tmp_path):
+    # deploy/upload-gw.toml.example, with its paths pointed at tmp_path.
+    from edgetest import REPO
+    text = open(os.path.join(REPO, "deploy", "upload-gw.toml.example")).read()
+    sec = tmp_path / "secret"
+    sec.write_text("abc\n")
+    os.chmod(str(sec), 0o600)
+    text = text.replace("/etc/upload-gw/secret", str(sec))
+    conf = tmp_path / "c.toml"
+    conf.write_text(text)
+    r = run([binary("upload-gw"), "-t", "-c", str(conf)])
+    assert r.returncode == 0, r.stderr
+
+
+def test_keys_match_ignoring_case(tmp_path):
     conf = tmp_path / "c.toml"
     conf.write_text('LISTENPORT = "127.0.0.1:1"\nSECRET = "x"\nstoredir = "/s"\n'
                     'uploadsubdir = "upload/"\nunixsocket = false\n')
@@ -639,3 +653,29 @@ def test_sigterm_during_upload(tmp_path):
     s.close()
     assert g.files() == []
     assert "upload aborted, discarded" in log or "shutdown" in log
+
+
+def test_connection_limits_and_timeout(tmp_path):
+    g = Gw(tmp_path, extra='max_connections_per_ip = 2\nconnection_timeout = "1s"')
+    try:
+        a = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        b = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        time.sleep(0.2)
+        c = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        # The third connection from this address is closed unanswered.
+        c.sendall(b"GET /upload/x HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            assert c.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        c.close()
+        # Idle connections are closed after connection_timeout.
+        t0 = time.time()
+        assert a.recv(100) == b""
+        assert time.time() - t0 < 4
+        a.close()
+        b.close()
+        time.sleep(0.2)
+        assert g.get("x")[0] == 404
+    finally:
+        g.stop()

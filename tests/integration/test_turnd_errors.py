@@ -1,0 +1,486 @@
+"""turnd's error paths and protocol details with a Python TURN client:
+every error code the RFCs name for the failures turnd can meet, expiry of
+nonces, permissions, channels and allocations, quotas, the peer address
+policy, IPv6 relaying, reservations, and garbage input."""
+
+import os
+import socket
+import struct
+import time
+
+import pytest
+
+from test_turnd_stun import (
+    ALLOCATE, BINDING, CHANNEL_BIND, CREATE_PERMISSION, DATA, ERROR, INDICATION,
+    REFRESH, REQUEST, SUCCESS,
+    A_CHANNEL_NUMBER, A_DATA, A_DONT_FRAGMENT, A_EVEN_PORT, A_FINGERPRINT, A_LIFETIME,
+    A_MESSAGE_INTEGRITY, A_MESSAGE_INTEGRITY_SHA256, A_NONCE, A_REALM,
+    A_REQUESTED_ADDRESS_FAMILY, A_REQUESTED_TRANSPORT, A_RESERVATION_TOKEN,
+    A_UNKNOWN_ATTRIBUTES, A_USERNAME, A_XOR_MAPPED_ADDRESS, A_XOR_PEER_ADDRESS,
+    SECRET, Client, Msg, Peer, Turnd, lt_key, rest_credentials, unxor_addr, xor_addr)
+
+UDP = b"\x11\0\0\0"
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    d = tmp_path_factory.mktemp("turnd-err")
+    old = os.path.join(str(d), "old.secret")
+    with open(old, "w") as f:
+        f.write("previous-secret\n")
+    os.chmod(old, 0o600)
+    t = Turnd(d, root='secret_files = ["%s"]\n[[user_static]]\nname = "static"\npassword = "pw"'
+              % old,
+              relay='permission_lifetime = "2s"\nchannel_lifetime = "3s"',
+              limits="max_allocations_per_user = 2\nmax_permissions = 3\nmax_channels = 2")
+    yield t
+    t.stop()
+
+
+@pytest.fixture
+def peer():
+    p = Peer()
+    yield p
+    p.close()
+
+
+def test_binding_needs_no_credentials(srv):
+    c = srv.client()
+    r = c.request(Msg(BINDING, REQUEST), auth=False, fingerprint=True)
+    assert r.cls == SUCCESS
+    assert unxor_addr(r.get(A_XOR_MAPPED_ADDRESS), r.tid) == c.sock.getsockname()[:2]
+    assert r.get(A_FINGERPRINT) is not None
+
+
+def test_401_without_credentials(srv):
+    c = srv.client()
+    r = c.request(Msg(ALLOCATE, REQUEST).add(A_REQUESTED_TRANSPORT, UDP), auth=False)
+    assert r.error() == 401
+    assert r.get(A_REALM) == b"localhost" and len(r.get(A_NONCE)) > 0
+    assert r.get(A_MESSAGE_INTEGRITY) is None
+
+
+def test_401_wrong_password(srv):
+    c = srv.client()
+    u, _ = rest_credentials(SECRET, "alice")
+    c.login(u, "not-the-password")
+    assert c.allocate().error() == 401
+
+
+def test_401_expired_rest_username(srv):
+    c = srv.client()
+    u, p = rest_credentials(SECRET, "alice", expiry=int(time.time()) - 10)
+    c.login(u, p)
+    assert c.allocate().error() == 401
+
+
+def test_401_unknown_secret(srv):
+    c = srv.logged_in(secret="some-other-secret")
+    assert c.allocate().error() == 401
+
+
+def test_rotated_secret_and_static_user(srv):
+    c = srv.logged_in(secret="previous-secret")
+    r = c.allocate()
+    assert r.error() is None, r.error()
+    assert r.check_integrity(c.key)
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+    s = srv.client()
+    s.login("static", "pw")
+    r = s.allocate()
+    assert r.error() is None
+    s.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_400_missing_attributes(srv):
+    c = srv.logged_in()
+    m = Msg(ALLOCATE, REQUEST)		# no REQUESTED-TRANSPORT
+    assert c.request(m).error() == 400
+    # Integrity without USERNAME/REALM/NONCE.
+    m = Msg(ALLOCATE, REQUEST).add(A_REQUESTED_TRANSPORT, UDP)
+    c.send_raw(m.encode(c.key))
+    assert c.recv_msg(m.tid).error() == 400
+
+
+def test_438_bad_nonce(srv):
+    c = srv.logged_in()
+    c.nonce = b"0" * 32
+    m = Msg(ALLOCATE, REQUEST).add(A_REQUESTED_TRANSPORT, UDP)
+    r = c.request(m)
+    assert r.error() == 438
+    assert r.get(A_NONCE) and r.get(A_REALM) == b"localhost"
+
+
+def test_438_stale_nonce_then_retry(tmp_path):
+    t = Turnd(tmp_path, root='nonce_lifetime = "1s"')
+    try:
+        c = t.logged_in()
+        time.sleep(2.2)
+        m = Msg(ALLOCATE, REQUEST).add(A_REQUESTED_TRANSPORT, UDP)
+        r = c.request(m)
+        assert r.error() == 438
+        c.nonce = r.get(A_NONCE)
+        assert c.allocate().error() is None
+    finally:
+        t.stop()
+
+
+def test_420_unknown_attribute(srv):
+    c = srv.logged_in()
+    r = c.request(Msg(ALLOCATE, REQUEST).add(A_REQUESTED_TRANSPORT, UDP).add(0x0077, b"x"))
+    assert r.error() == 420
+    assert r.get(A_UNKNOWN_ATTRIBUTES) == b"\x00\x77"
+
+
+def test_437_allocation_mismatch(srv):
+    c = srv.logged_in()
+    assert c.auth_request(REFRESH).error() == 437
+    assert c.permit(("127.0.0.1", 9)).error() == 437
+    r = c.allocate()
+    assert r.error() is None
+    # Retransmission (same transaction) gets the same answer; a new
+    # Allocate on the same 5-tuple is 437.
+    assert c.allocate().error() == 437
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_441_wrong_credentials_on_allocation(srv):
+    c = srv.logged_in("alice")
+    assert c.allocate().error() is None
+    u, p = rest_credentials(SECRET, "mallory")
+    c.username, c.key = u, lt_key(u, c.realm, p)
+    assert c.auth_request(REFRESH).error() == 441
+    u, p = rest_credentials(SECRET, "alice")
+
+
+def test_442_unsupported_transport(srv):
+    c = srv.logged_in()
+    r = c.auth_request(ALLOCATE, [(A_REQUESTED_TRANSPORT, b"\x06\0\0\0")])
+    assert r.error() == 442
+
+
+def test_440_address_family(srv):
+    c = srv.logged_in()
+    r = c.allocate(extra=[(A_REQUESTED_ADDRESS_FAMILY, b"\x03\0\0\0")])
+    assert r.error() == 440
+
+
+def test_443_peer_family_mismatch(srv):
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    assert c.permit(("::1", 5000)).error() == 443
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+@pytest.mark.parametrize("bad", ["10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1",
+                                 "169.254.1.1", "224.0.0.1", "0.0.0.0", "127.0.0.2",
+                                 "255.255.255.255"])
+def test_403_denied_peers_v4(srv, bad):
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    assert c.permit((bad, 5000)).error() == 403
+    assert c.channel_bind(0x4001, (bad, 5000)).error() == 403
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+@pytest.mark.parametrize("bad", ["::", "fe80::1", "fc00::1", "fd12::1", "ff02::1",
+                                 "::ffff:127.0.0.1", "::ffff:10.0.0.1"])
+def test_403_denied_peers_v6(srv, bad):
+    c = srv.logged_in(v6=True)
+    r = c.allocate(family=socket.AF_INET6)
+    assert r.error() is None, r.error()
+    assert c.permit((bad, 5000)).error() == 403
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_own_relay_address_refused_without_allow_list(tmp_path):
+    t = Turnd(tmp_path, allow_loopback=False)
+    try:
+        c = t.logged_in()
+        assert c.allocate().error() is None
+        assert c.permit(("127.0.0.1", 5000)).error() == 403
+        assert c.permit(("192.0.2.1", 5000)).error() is None   # a public-style peer
+    finally:
+        t.stop()
+
+
+def test_486_per_user_quota_and_508_total(tmp_path):
+    t = Turnd(tmp_path, limits="max_allocations = 3\nmax_allocations_per_user = 2")
+    try:
+        cs = [t.logged_in("alice") for _ in range(3)]
+        # Each fetch of credentials gives a new "<expiry>:alice": the quota
+        # still counts alice.
+        u, p = rest_credentials(SECRET, "alice", ttl=7200)
+        cs[2].username, cs[2].key = u, lt_key(u, cs[2].realm, p)
+        assert cs[0].allocate().error() is None
+        assert cs[1].allocate().error() is None
+        assert cs[2].allocate().error() == 486
+        b = t.logged_in("bob")
+        assert b.allocate().error() is None
+        carol = t.logged_in("carol")
+        assert carol.allocate().error() == 508
+        # Freed quota is given back.
+        cs[0].auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+        assert carol.allocate().error() is None
+    finally:
+        t.stop()
+
+
+def test_permission_quota_508(srv):
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    for i in range(3):
+        assert c.permit(("192.0.2.%d" % (i + 1), 1)).error() is None
+    assert c.permit(("192.0.2.9", 1)).error() == 508
+    # Refreshing an existing one is fine.
+    assert c.permit(("192.0.2.1", 1)).error() is None
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+    # Several peers in one request: all or nothing.
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    assert c.permit(("192.0.2.1", 1), ("10.0.0.1", 1)).error() == 403
+    assert c.permit(("192.0.2.1", 1), ("192.0.2.2", 1), ("192.0.2.3", 1)).error() is None
+    assert c.permit(("192.0.2.4", 1), ("192.0.2.5", 1)).error() == 508
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_channel_rules(srv, peer):
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    assert c.channel_bind(0x3FFF, peer.addr).error() == 400
+    assert c.channel_bind(0x8000, peer.addr).error() == 400
+    assert c.channel_bind(0x4000, peer.addr).error() is None
+    assert c.channel_bind(0x4000, peer.addr).error() is None          # refresh
+    assert c.channel_bind(0x4001, peer.addr).error() == 400           # peer taken
+    assert c.channel_bind(0x4000, ("127.0.0.1", 9)).error() == 400    # number taken
+    assert c.channel_bind(0x4002, ("127.0.0.1", 9)).error() is None
+    assert c.channel_bind(0x4003, ("127.0.0.1", 10)).error() == 508   # quota 2
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_relay_indications_and_channels(srv, peer):
+    c = srv.logged_in()
+    r = c.allocate()
+    relay = c.relayed(r)
+    # No permission yet: the Send indication is dropped.
+    c.send_indication(peer.addr, b"early")
+    assert peer.recv(0.5) is None
+    assert c.permit(peer.addr).error() is None
+    c.send_indication(peer.addr, b"hello")
+    data, frm = peer.recv()
+    assert data == b"hello" and frm[:2] == relay
+    # Peer -> client without a channel: a Data indication.
+    peer.sock.sendto(b"back", relay)
+    m = c.recv_msg()
+    assert (m.method, m.cls) == (DATA, INDICATION)
+    assert m.get(A_DATA) == b"back"
+    assert unxor_addr(m.get(A_XOR_PEER_ADDRESS), m.tid) == peer.addr
+    # An unbound channel: dropped.
+    c.channel_data(0x4005, b"nobody")
+    assert peer.recv(0.5) is None
+    assert c.channel_bind(0x4005, peer.addr).error() is None
+    c.channel_data(0x4005, b"via channel")
+    assert peer.recv()[0] == b"via channel"
+    peer.sock.sendto(b"odd", relay)
+    d = c.recv_raw(1.0)
+    assert d[:4] == struct.pack("!HH", 0x4005, 3) and d[4:7] == b"odd"
+    # Another port of the permitted IP: a Data indication, never the
+    # channel bound to the first peer.
+    other = Peer()
+    try:
+        other.sock.sendto(b"other", relay)
+        m = c.recv_msg()
+        assert m is not None and m.get(A_DATA) == b"other"
+        assert unxor_addr(m.get(A_XOR_PEER_ADDRESS), m.tid) == other.addr
+    finally:
+        other.close()
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_tcp_channel_padding_and_framing(srv, peer):
+    c = srv.logged_in(transport="tcp")
+    r = c.allocate()
+    relay = c.relayed(r)
+    assert c.channel_bind(0x4010, peer.addr).error() is None
+    c.channel_data(0x4010, b"abcde")            # padded to 8 on the stream
+    c.channel_data(0x4010, b"fg")
+    assert peer.recv()[0] == b"abcde"
+    assert peer.recv()[0] == b"fg"
+    peer.sock.sendto(b"xyz", relay)
+    assert c.recv_raw(1.0) == struct.pack("!HH", 0x4010, 3) + b"xyz"
+    c.close()
+
+
+def test_permission_and_channel_expiry(srv, peer):
+    c = srv.logged_in()
+    relay = c.relayed(c.allocate())
+    assert c.channel_bind(0x4020, peer.addr).error() is None
+    peer.sock.sendto(b"1", relay)
+    assert c.recv_raw(1.0) is not None
+    time.sleep(3.5)     # permission 2 s, channel 3 s
+    peer.sock.sendto(b"2", relay)
+    assert c.recv_raw(0.7) is None
+    c.channel_data(0x4020, b"late")
+    assert peer.recv(0.5) is None
+    # The expired number and peer stay reserved (RFC 8656 §12) ...
+    assert c.channel_bind(0x4021, peer.addr).error() == 400
+    # ... but the same binding can be renewed, and carries data again.
+    assert c.channel_bind(0x4020, peer.addr).error() is None
+    c.channel_data(0x4020, b"again")
+    assert peer.recv()[0] == b"again"
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_allocation_expiry(tmp_path, peer):
+    t = Turnd(tmp_path, relay='allocation_lifetime = "2s"\nmax_lifetime = "2s"')
+    try:
+        c = t.logged_in()
+        r = c.allocate()
+        assert struct.unpack("!I", r.get(A_LIFETIME))[0] == 2
+        time.sleep(3)
+        assert c.auth_request(REFRESH).error() == 437
+        assert "allocation closed (expired)" in t.d.log()
+    finally:
+        t.stop()
+
+
+def test_refresh_lifetime_zero_deletes(srv):
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    r = c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+    assert r.error() is None and r.get(A_LIFETIME) == b"\0\0\0\0"
+    assert c.auth_request(REFRESH).error() == 437
+
+
+def test_ipv6_relay(srv):
+    p6 = Peer(v6=True)
+    try:
+        c = srv.logged_in(v6=True)
+        r = c.allocate(family=socket.AF_INET6)
+        relay = c.relayed(r)
+        assert relay[0] == "::1"
+        assert c.permit(p6.addr).error() is None
+        c.send_indication(p6.addr, b"six")
+        data, frm = p6.recv()
+        assert data == b"six" and frm[:2] == relay
+        p6.sock.sendto(b"back6", relay)
+        m = c.recv_msg()
+        assert m.get(A_DATA) == b"back6"
+        # An IPv6 relay requested over IPv4 works as well (RFC 6156).
+        c4 = srv.logged_in()
+        r = c4.allocate(family=socket.AF_INET6)
+        assert c4.relayed(r)[0] == "::1"
+        assert c4.permit(p6.addr).error() is None
+        c4.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+        c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+    finally:
+        p6.close()
+
+
+def test_even_port_and_reservation(srv):
+    c = srv.logged_in()
+    r = c.allocate(extra=[(A_EVEN_PORT, b"\x80")])
+    assert r.error() is None, r.error()
+    port = c.relayed(r)[1]
+    token = r.get(A_RESERVATION_TOKEN)
+    assert port % 2 == 0 and token is not None and len(token) == 8
+    c2 = srv.logged_in()
+    r2 = c2.auth_request(ALLOCATE, [(A_REQUESTED_TRANSPORT, UDP), (A_RESERVATION_TOKEN, token)])
+    assert r2.error() is None and c2.relayed(r2)[1] == port + 1
+    # A token works once.
+    c3 = srv.logged_in()
+    r3 = c3.auth_request(ALLOCATE, [(A_REQUESTED_TRANSPORT, UDP), (A_RESERVATION_TOKEN, token)])
+    assert r3.error() == 508
+    # Token together with EVEN-PORT is a bad request.
+    r3 = c3.auth_request(ALLOCATE, [(A_REQUESTED_TRANSPORT, UDP), (A_RESERVATION_TOKEN, token),
+                                    (A_EVEN_PORT, b"\0")])
+    assert r3.error() == 400
+    for x in (c, c2):
+        x.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_dont_fragment_and_sha256_integrity(srv):
+    c = srv.logged_in()
+    c.sha256 = True
+    r = c.allocate(extra=[(A_DONT_FRAGMENT, b"")])
+    assert r.error() is None, r.error()
+    assert r.get(A_MESSAGE_INTEGRITY_SHA256) is not None
+    assert r.get(A_MESSAGE_INTEGRITY) is None
+    r = c.auth_request(REFRESH, fingerprint=True)
+    assert r.error() is None and r.get(A_FINGERPRINT) is not None
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_garbage_is_dropped_and_server_survives(srv):
+    c = srv.client()
+    for g in (b"", b"\x00", b"\x00\x01\x00\x00" + b"\x21\x12\xa4\x42" + b"x" * 8,
+              b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"t" * 12 + b"\x00\x06\x00\xff",
+              b"\x40\x00\xff\xff", b"\xff" * 1500, os.urandom(300)):
+        c.send_raw(g)
+    assert c.recv_raw(0.3) is None
+    # Streams: a frame that is neither STUN nor ChannelData closes the
+    # connection, the daemon stays up.
+    t = srv.client("tcp")
+    t.sock.sendall(b"\xc0\x00\x00\x10" + b"z" * 16)
+    assert t.recv_raw(1.0) is None
+    r = srv.client().request(Msg(BINDING, REQUEST), auth=False)
+    assert r.cls == SUCCESS
+
+
+def test_wildcard_dual_stack_listener(tmp_path):
+    """One socket on [::] serves IPv4 (mapped) and IPv6 clients, answers
+    from the address they used, and relays for both."""
+    t = Turnd(tmp_path, listen='listen = ["*:%(port)d"]',
+              relay='address_v4 = "127.0.0.1"\naddress_v6 = "::1"')
+    p4, p6 = Peer(), Peer(v6=True)
+    try:
+        for v6, peer in ((False, p4), (True, p6)):
+            c = t.client(v6=v6)
+            r = c.request(Msg(BINDING, REQUEST), auth=False)
+            assert unxor_addr(r.get(A_XOR_MAPPED_ADDRESS), r.tid) == c.sock.getsockname()[:2]
+            c = t.logged_in(v6=v6)
+            r = c.allocate(family=socket.AF_INET6 if v6 else None)
+            assert r.error() is None, r.error()
+            relay = c.relayed(r)
+            assert c.permit(peer.addr).error() is None
+            c.send_indication(peer.addr, b"wild")
+            data, frm = peer.recv()
+            assert data == b"wild" and frm[:2] == relay
+            peer.sock.sendto(b"back", relay)
+            assert c.recv_msg().get(A_DATA) == b"back"
+    finally:
+        p4.close()
+        p6.close()
+        t.stop()
+
+
+def test_bandwidth_cap(tmp_path, peer):
+    t = Turnd(tmp_path, limits='bandwidth = "2K"')
+    try:
+        c = t.logged_in()
+        c.allocate()
+        assert c.channel_bind(0x4000, peer.addr).error() is None
+        for _ in range(20):
+            c.channel_data(0x4000, b"x" * 500)
+        got = 0
+        while peer.recv(0.3) is not None:
+            got += 1
+        assert 2 <= got <= 6, got      # a 2 KB bucket, not 10 KB
+    finally:
+        t.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch users")
+def test_drops_privileges(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    t = Turnd(tmp_path, root='user = "nobody"', notify=False)
+    try:
+        with open("/proc/%d/status" % t.d.proc.pid) as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        import pwd
+        nobody = pwd.getpwnam("nobody").pw_uid
+        assert all(int(u) == nobody for u in uids), uids
+        c = t.logged_in()
+        assert c.allocate().error() is None
+    finally:
+        t.stop()

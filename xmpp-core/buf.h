@@ -1,0 +1,33 @@
+/*
+ * buf — a length-carrying growable byte buffer (sds-like), used for
+ * output queues and serialised stanzas.  Appends return 0 / -1 (ENOMEM or
+ * over the cap the caller set); the content is always NUL-terminated so
+ * it can be handed to libpq and log lines.
+ */
+#ifndef XMPP_BUF_H
+#define XMPP_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	size_t off;		/* consumed prefix (output queues) */
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_puts(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Drops n bytes from the front (lazily; compacts when half is consumed). */
+void buf_consume(struct buf *b, size_t n);
+static inline size_t buf_pending(const struct buf *b) { return b->len - b->off; }
+static inline const char *buf_data(const struct buf *b) { return b->p + b->off; }
+/* Takes the malloc'd string out of b (b becomes empty); NULL when empty. */
+char *buf_steal(struct buf *b);
+
+#endif

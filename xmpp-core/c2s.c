@@ -1,0 +1,987 @@
+/*
+ * c2s — client connections.  See c2s.h.
+ *
+ * Life of a connection: accept (per-IP limit and ban check) -> direct TLS
+ * handshake or plain stream -> stream header -> features -> STARTTLS
+ * (5222: required, nothing else is accepted before it) -> SASL (auth.c)
+ * -> stream restart -> bind -> session (router.c).  Output is appended to
+ * a per-connection buffer and written once per loop batch, so many
+ * stanzas to one client cost one write.  A client that stops reading is
+ * cut off when its buffer passes max_output_buffer.
+ */
+#include "c2s.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "crypto.h"
+#include "disco.h"
+#include "hmap.h"
+#include "log.h"
+#include "register.h"
+#include "router.h"
+#include "server.h"
+#include "tls.h"
+#include "xml.h"
+
+#define READ_CHUNK 16384
+#define READ_ROUNDS 4
+#define CLOSE_LINGER_MS 2000
+
+struct listener {
+	struct ev_io io;
+	bool direct_tls;
+	char name[ADDR_STRLEN];
+};
+
+struct ipinfo {
+	unsigned conns;
+	unsigned fails;
+	uint64_t window_start;
+	uint64_t banned_until;
+};
+
+static struct listener *listeners;
+static size_t nlisteners;
+static struct hmap ips;		/* ip -> struct ipinfo */
+static size_t nconns;
+static struct c2s *all_head;
+
+static void c2s_update_events(struct c2s *c);
+static void c2s_readable(struct c2s *c);
+static void c2s_finish(struct c2s *c);
+static void handle_stanza(struct c2s *c, struct xml_node *n);
+
+size_t
+c2s_count(void)
+{
+	return nconns;
+}
+
+const char *
+c2s_host(const struct c2s *c)
+{
+	return srv.cfg->hosts[c->host];
+}
+
+/* ---- per-IP accounting and auth-failure bans (mod_fail2ban) ---- */
+
+static struct ipinfo *
+ip_get(const char *ip, bool create)
+{
+	struct ipinfo *i = hmap_get(&ips, ip);
+
+	if (i == NULL && create) {
+		if ((i = calloc(1, sizeof(*i))) == NULL)
+			return NULL;
+		if (hmap_put(&ips, ip, i) == -1) {
+			free(i);
+			return NULL;
+		}
+	}
+	return i;
+}
+
+static void
+ip_maybe_free(const char *ip, struct ipinfo *i)
+{
+	if (i->conns == 0 && i->fails == 0 && i->banned_until == 0)
+		free(hmap_del(&ips, ip));
+}
+
+void
+c2s_auth_failed(struct c2s *c)
+{
+	struct ipinfo *i = ip_get(c->ip, false);
+	uint64_t now = ev_now(srv.loop);
+
+	c->auth_failures++;
+	if (i == NULL || srv.cfg->auth_fail_limit == 0)
+		return;
+	if (now - i->window_start > srv.cfg->auth_fail_window_ms) {
+		i->window_start = now;
+		i->fails = 0;
+	}
+	if (++i->fails >= srv.cfg->auth_fail_limit) {
+		i->banned_until = now + srv.cfg->ban_time_ms;
+		i->fails = 0;
+		log_notice("c2s %llu: %s banned for %llus after repeated auth failures",
+		    (unsigned long long)c->id, c->ip,
+		    (unsigned long long)(srv.cfg->ban_time_ms / 1000));
+	}
+}
+
+/* ---- transport: plain fd or TLS ---- */
+
+enum { TR_AGAIN = -2, TR_ERROR = -1 };
+
+static ssize_t
+tr_read(struct c2s *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_read(c->tls, buf, len);
+		c->tls_want_write = n == TLS_WANT_WRITE;
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = read(c->fd, buf, len);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+static ssize_t
+tr_write(struct c2s *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_write(c->tls, buf, len);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+/* ---- lifetime ---- */
+
+void
+c2s_ref(struct c2s *c)
+{
+	c->refs++;
+}
+
+void
+c2s_unref(struct c2s *c)
+{
+	struct xml_node *n, *next;
+
+	if (--c->refs > 0)
+		return;
+	for (n = c->queue; n; n = next) {
+		next = n->next;
+		xml_free(n);
+	}
+	xml_stream_free(c->xs);
+	auth_free(c->auth);
+	buf_free(&c->out);
+	free(c->stream_id);
+	free(c->local);
+	free(c->full);
+	xml_free(c->presence);
+	if (c->directed) {
+		hmap_free(c->directed);
+		free(c->directed);
+	}
+	free(c);
+}
+
+/* Tears the connection down now (after a final flush attempt). */
+static void
+c2s_finish(struct c2s *c)
+{
+	struct ipinfo *i;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->state != C2S_CLOSING)
+		router_unbind(c);
+	c->state = C2S_CLOSING;
+	ev_io_stop(srv.loop, &c->io);
+	ev_timer_stop(srv.loop, &c->timer);
+	ev_timer_stop(srv.loop, &c->shaper_timer);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		all_head = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	ev_defer_cancel(srv.loop, &c->flush);
+	ev_defer_cancel(srv.loop, &c->resume);
+	if (c->tls) {
+		if (tls_handshake_done(c->tls))
+			(void)tls_shutdown(c->tls);
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->fd);
+	c->fd = -1;
+	nconns--;
+	if ((i = ip_get(c->ip, false)) != NULL) {
+		i->conns--;
+		ip_maybe_free(c->ip, i);
+	}
+	log_debug("c2s %llu: closed", (unsigned long long)c->id);
+	c2s_unref(c);
+}
+
+/* Stops taking input, flushes what is queued, then finishes. */
+static void
+c2s_close(struct c2s *c)
+{
+	if (c->dead || c->state == C2S_CLOSING)
+		return;
+	router_unbind(c);
+	c->state = C2S_CLOSING;
+	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+send_header(struct c2s *c)
+{
+	char id[33];
+
+	random_hex(id, 16);
+	free(c->stream_id);
+	c->stream_id = strdup(id);
+	buf_printf(&c->out, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' id='%s' from='%s' "
+	    "version='1.0' xml:lang='en'>", id, c2s_host(c));
+}
+
+void
+c2s_stream_error(struct c2s *c, const char *cond, const char *text)
+{
+	if (c->dead || c->state == C2S_CLOSING)
+		return;
+	if (c->state == C2S_HANDSHAKE) {
+		c2s_finish(c);
+		return;
+	}
+	if (c->state == C2S_STREAM && c->stream_id == NULL)
+		send_header(c);
+	if (cond) {
+		log_info("c2s %llu: %s: stream error %s%s%s", (unsigned long long)c->id,
+		    c->peer, cond, text ? ": " : "", text ? text : "");
+		buf_printf(&c->out, "<stream:error><%s xmlns='%s'/>", cond, NS_STREAMS_ERR);
+		if (text) {
+			buf_printf(&c->out, "<text xmlns='%s' xml:lang='en'>", NS_STREAMS_ERR);
+			xml_escape(&c->out, text, strlen(text), false);
+			buf_puts(&c->out, "</text>");
+		}
+		buf_puts(&c->out, "</stream:error>");
+	}
+	buf_puts(&c->out, "</stream:stream>");
+	c2s_close(c);
+}
+
+/* ---- output ---- */
+
+void
+c2s_send_raw(struct c2s *c, const char *s, size_t n)
+{
+	if (c->dead || c->state == C2S_CLOSING)
+		return;
+	if (buf_pending(&c->out) + n > srv.cfg->max_out_buffer) {
+		/* a client that does not read: cut it off, memory stays bounded */
+		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
+		    (unsigned long long)c->id, c->peer,
+		    (unsigned long long)srv.cfg->max_out_buffer);
+		c2s_finish(c);
+		return;
+	}
+	if (buf_append(&c->out, s, n) == -1) {
+		c2s_finish(c);
+		return;
+	}
+	ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_send_str(struct c2s *c, const char *s)
+{
+	c2s_send_raw(c, s, strlen(s));
+}
+
+void
+c2s_send(struct c2s *c, const struct xml_node *n)
+{
+	struct buf b;
+
+	if (c->dead)
+		return;
+	buf_init(&b);
+	if (xml_serialize(&b, n, NS_CLIENT) == 0)
+		c2s_send_raw(c, b.p, b.len);
+	buf_free(&b);
+}
+
+static void
+start_tls(struct c2s *c)
+{
+	c->starttls_pending = false;
+	if ((c->tls = tls_conn_server(srv.tls, c->fd)) == NULL) {
+		c2s_finish(c);
+		return;
+	}
+	c->state = C2S_HANDSHAKE;
+	free(c->stream_id);
+	c->stream_id = NULL;
+	xml_stream_restart(c->xs);
+	c2s_update_events(c);
+}
+
+static void
+c2s_flush(struct c2s *c)
+{
+	ssize_t n;
+
+	if (c->dead || c->state == C2S_HANDSHAKE)
+		return;
+	while (buf_pending(&c->out) > 0) {
+		n = tr_write(c, buf_data(&c->out), buf_pending(&c->out));
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			log_debug("c2s %llu: write failed", (unsigned long long)c->id);
+			c2s_finish(c);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	if (buf_pending(&c->out) == 0) {
+		/* idle connections keep no buffer (memory per session) */
+		buf_free(&c->out);
+		if (c->starttls_pending) {
+			start_tls(c);
+			return;
+		}
+		if (c->state == C2S_CLOSING) {
+			c2s_finish(c);
+			return;
+		}
+	}
+	c2s_update_events(c);
+}
+
+static void
+flush_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct c2s *c = d->data;
+
+	(void)loop;
+	c2s_ref(c);
+	c2s_flush(c);
+	c2s_unref(c);
+}
+
+static void
+c2s_update_events(struct c2s *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead)
+		return;
+	if (c->state == C2S_HANDSHAKE)
+		return;		/* the handshake drives the events itself */
+	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
+		ev |= EPOLLIN;
+	if (buf_pending(&c->out) > 0 || c->tls_want_write)
+		ev |= EPOLLOUT;
+	if (ev != c->io.events || !c->io.active)
+		ev_io_start(srv.loop, &c->io, ev);
+}
+
+/* ---- blocking while an asynchronous step runs ---- */
+
+void
+c2s_block(struct c2s *c)
+{
+	c->blocked++;
+	c2s_ref(c);
+}
+
+void
+c2s_unblock(struct c2s *c)
+{
+	if (--c->blocked == 0 && !c->dead)
+		ev_defer(srv.loop, &c->resume);
+	c2s_unref(c);
+}
+
+static void
+resume_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct c2s *c = d->data;
+	struct xml_node *n;
+
+	(void)loop;
+	c2s_ref(c);
+	while (!c->dead && c->blocked == 0 && (n = c->queue) != NULL) {
+		c->queue = n->next;
+		if (c->queue == NULL)
+			c->queue_tail = NULL;
+		n->next = NULL;
+		handle_stanza(c, n);
+	}
+	if (!c->dead && c->blocked == 0 && c->state != C2S_CLOSING) {
+		c2s_update_events(c);
+		c2s_readable(c);	/* TLS may hold decrypted bytes */
+	}
+	c2s_unref(c);
+}
+
+/* ---- stream callbacks ---- */
+
+static void
+send_features(struct c2s *c)
+{
+	struct buf *b = &c->out;
+
+	buf_puts(b, "<stream:features>");
+	if (!c->secure) {
+		buf_printf(b, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
+	} else if (!c->authed) {
+		auth_features(c, b);
+		if (register_allowed(c))
+			buf_puts(b, "<register xmlns='http://jabber.org/features/iq-register'/>");
+	} else {
+		buf_printf(b, "<bind xmlns='%s'/><session xmlns='%s'><optional/></session>"
+		    "<ver xmlns='urn:xmpp:features:rosterver'/>", NS_BIND, NS_SESSION);
+		disco_caps(b);
+	}
+	buf_puts(b, "</stream:features>");
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+on_open(void *arg, const char *name, const char *ns, const char **attrs)
+{
+	struct c2s *c = arg;
+	const char *to = NULL, *version = NULL;
+	char dom[JID_PART_MAX + 1];
+	int host = -1;
+
+	if (c->state != C2S_STREAM)
+		return;
+	for (size_t i = 0; attrs[i]; i += 2) {
+		if (strcmp(attrs[i], "to") == 0)
+			to = attrs[i + 1];
+		else if (strcmp(attrs[i], "version") == 0)
+			version = attrs[i + 1];
+	}
+	if (to && jid_domain_prep(to, dom) == 0) {
+		for (size_t i = 0; i < srv.cfg->nhosts; i++)
+			if (strcmp(srv.cfg->hosts[i], dom) == 0)
+				host = (int)i;
+	}
+	if (c->authed && host != c->host)
+		host = -1;	/* RFC 6120 §4.3.1: the same domain after a restart */
+	if (host >= 0)
+		c->host = host;
+	send_header(c);
+	c->state = C2S_NEGOTIATE;
+	if (strcmp(name, "stream") != 0 || strcmp(ns, XML_NS_STREAM) != 0) {
+		c2s_stream_error(c, "invalid-namespace", NULL);
+		return;
+	}
+	if (host < 0) {
+		c2s_stream_error(c, "host-unknown", NULL);
+		return;
+	}
+	if (version == NULL || strtol(version, NULL, 10) < 1) {
+		c2s_stream_error(c, "unsupported-version", NULL);
+		return;
+	}
+	send_features(c);
+}
+
+static void
+on_close(void *arg)
+{
+	c2s_stream_error(arg, NULL, NULL);
+}
+
+static void
+on_stanza(void *arg, struct xml_node *n)
+{
+	struct c2s *c = arg;
+
+	if (c->dead || c->state == C2S_CLOSING) {
+		xml_free(n);
+		return;
+	}
+	if (c->blocked || c->queue) {
+		if (c->queue_tail)
+			c->queue_tail->next = n;
+		else
+			c->queue = n;
+		c->queue_tail = n;
+		return;
+	}
+	handle_stanza(c, n);
+}
+
+static const struct xml_stream_cb stream_cb = { on_open, on_stanza, on_close };
+
+/* ---- negotiation ---- */
+
+static void
+handle_starttls(struct c2s *c, struct xml_node *n)
+{
+	xml_free(n);
+	if (c->secure) {
+		c2s_stream_error(c, "policy-violation", "TLS is already up");
+		return;
+	}
+	c2s_send_str(c, "<proceed xmlns='" NS_TLS "'/>");
+	/* RFC 6120 §5.4.3.3: TLS starts once <proceed/> is on the wire */
+	c->starttls_pending = true;
+	xml_stream_restart(c->xs);
+}
+
+static void
+bind_reply(struct c2s *c, struct xml_node *iq, const char *cond)
+{
+	struct xml_node *r = xml_new("iq", NS_CLIENT), *b, *e;
+	const char *id = xml_attr(iq, "id");
+
+	xml_set_attr(r, "id", id ? id : "");
+	if (cond) {
+		xml_set_attr(r, "type", "error");
+		e = xml_add(r, "error", NS_CLIENT);
+		xml_set_attr(e, "type", strcmp(cond, "resource-constraint") == 0 ?
+		    "wait" : strcmp(cond, "not-allowed") == 0 ? "cancel" : "modify");
+		xml_add(e, cond, NS_STANZAS);
+	} else {
+		xml_set_attr(r, "type", "result");
+		b = xml_add(r, "bind", NS_BIND);
+		xml_add_with_text(b, "jid", NULL, c->full);
+	}
+	c2s_send(c, r);
+	xml_free(r);
+}
+
+static void
+handle_bind(struct c2s *c, struct xml_node *iq)
+{
+	struct xml_node *b = xml_child(iq, "bind", NS_BIND), *rn;
+	char res[JID_PART_MAX + 1], *txt = NULL;
+	const char *type = xml_attr(iq, "type"), *cond = NULL;
+
+	if (b == NULL || type == NULL || strcmp(type, "set") != 0) {
+		c2s_stream_error(c, "not-authorized", "bind a resource first");
+		xml_free(iq);
+		return;
+	}
+	res[0] = '\0';
+	if ((rn = xml_child(b, "resource", NS_BIND)) != NULL) {
+		txt = xml_text(rn);
+		if (txt && txt[0] && jid_resource_prep(txt, res) == -1)
+			cond = "bad-request";
+		free(txt);
+	}
+	if (cond == NULL && res[0] == '\0')
+		random_hex(res, 8);
+	if (cond == NULL && router_bind(c, res, &cond) == 0) {
+		c->state = C2S_BOUND;
+		ev_timer_stop(srv.loop, &c->timer);
+		if (srv.cfg->idle_timeout_ms)
+			ev_timer_start(srv.loop, &c->timer, srv.cfg->idle_timeout_ms);
+		log_info("c2s %llu: %s: bound %s", (unsigned long long)c->id, c->peer, c->full);
+	}
+	bind_reply(c, iq, cond);
+	xml_free(iq);
+}
+
+static void
+handle_stanza(struct c2s *c, struct xml_node *n)
+{
+	if (c->state == C2S_BOUND) {
+		if (strcmp(n->ns, NS_CLIENT) != 0 || !(strcmp(n->name, "message") == 0 ||
+		    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
+			xml_free(n);
+			c2s_stream_error(c, "unsupported-stanza-type", NULL);
+			return;
+		}
+		router_from_client(c, n);
+		return;
+	}
+	if (xml_is(n, "starttls", NS_TLS)) {
+		handle_starttls(c, n);
+		return;
+	}
+	if (!c->secure) {
+		if (xml_is(n, "auth", NS_SASL)) {
+			/* RFC 6120 §6.4.5: no SASL before TLS on this server */
+			c2s_send_str(c, "<failure xmlns='" NS_SASL "'><encryption-required/>"
+			    "</failure>");
+			xml_free(n);
+			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+			return;
+		}
+		xml_free(n);
+		c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+		return;
+	}
+	if (!c->authed) {
+		if (strcmp(n->ns, NS_SASL) == 0) {
+			auth_handle(c, n);
+			return;
+		}
+		if (xml_is(n, "iq", NS_CLIENT) && register_allowed(c) &&
+		    xml_child(n, "query", NS_REGISTER)) {
+			register_preauth(c, n);
+			return;
+		}
+		xml_free(n);
+		c2s_stream_error(c, "not-authorized", NULL);
+		return;
+	}
+	if (xml_is(n, "iq", NS_CLIENT)) {
+		handle_bind(c, n);
+		return;
+	}
+	xml_free(n);
+	c2s_stream_error(c, "not-authorized", "bind a resource first");
+}
+
+void
+c2s_authenticated(struct c2s *c, const char *local)
+{
+	free(c->local);
+	c->local = strdup(local);
+	c->authed = true;
+	c->auth_failures = 0;
+	c->state = C2S_STREAM;
+	free(c->stream_id);
+	c->stream_id = NULL;
+	xml_stream_restart(c->xs);
+}
+
+/* ---- reading ---- */
+
+static bool
+shaper_take(struct c2s *c, size_t *want)
+{
+	uint64_t rate = srv.cfg->shaper_rate, now, add;
+
+	if (rate == 0)
+		return true;
+	now = ev_now(srv.loop);
+	add = (now - c->shaper_last) * rate / 1000;
+	if (add > 0) {
+		c->shaper_tokens = c->shaper_tokens + add > rate ? rate : c->shaper_tokens + add;
+		c->shaper_last = now;
+	}
+	if (c->shaper_tokens == 0) {
+		/* wait until about one chunk's worth has accumulated */
+		uint64_t ms = (READ_CHUNK < rate ? READ_CHUNK : rate) * 1000 / rate;
+
+		ev_timer_start(srv.loop, &c->shaper_timer, ms ? ms : 1);
+		c2s_update_events(c);
+		return false;
+	}
+	if (*want > c->shaper_tokens)
+		*want = (size_t)c->shaper_tokens;
+	return true;
+}
+
+static void
+feed(struct c2s *c, const char *data, size_t n)
+{
+	long used;
+
+	while (n > 0 && !c->dead && c->state != C2S_CLOSING) {
+		used = xml_stream_feed(c->xs, data, n);
+		if (used < 0) {
+			c2s_stream_error(c, xml_stream_error(c->xs), NULL);
+			return;
+		}
+		if (c->starttls_pending || c->state == C2S_HANDSHAKE)
+			return;	/* anything after <starttls/> is not ours */
+		data += used;
+		n -= (size_t)used;
+	}
+}
+
+static void
+c2s_readable(struct c2s *c)
+{
+	char buf[READ_CHUNK];
+	size_t want;
+	ssize_t n;
+
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		if (c->dead || c->blocked || c->state == C2S_CLOSING ||
+		    c->state == C2S_HANDSHAKE || c->starttls_pending)
+			return;
+		want = sizeof(buf);
+		if (!shaper_take(c, &want))
+			return;
+		n = tr_read(c, buf, want);
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			log_debug("c2s %llu: %s", (unsigned long long)c->id,
+			    n == 0 ? "peer closed" : "read error");
+			c2s_finish(c);
+			return;
+		}
+		if (srv.cfg->shaper_rate)
+			c->shaper_tokens -= (uint64_t)n;
+		feed(c, buf, (size_t)n);
+	}
+	c2s_update_events(c);
+}
+
+static void
+c2s_handshake(struct c2s *c)
+{
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_OK) {
+		c->secure = true;
+		c->state = C2S_STREAM;
+		log_debug("c2s %llu: TLS %s %s alpn=%s", (unsigned long long)c->id,
+		    tls_conn_version(c->tls), tls_conn_cipher(c->tls), tls_conn_alpn(c->tls));
+		c2s_update_events(c);
+		c2s_readable(c);
+		return;
+	}
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		ev_io_start(srv.loop, &c->io, rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
+		return;
+	}
+	log_info("c2s %llu: %s: TLS handshake failed: %s", (unsigned long long)c->id,
+	    c->peer, tls_conn_error(c->tls));
+	c2s_finish(c);
+}
+
+static void
+io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	struct c2s *c = io->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (c->state == C2S_HANDSHAKE) {
+		c2s_handshake(c);
+	} else {
+		if (revents & EPOLLOUT) {
+			if (c->tls_want_write) {
+				c->tls_want_write = false;
+				c2s_readable(c);
+			}
+			c2s_flush(c);
+		}
+		if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			c2s_readable(c);
+	}
+	c2s_unref(c);
+}
+
+static void
+timer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct c2s *c = t->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (c->state == C2S_CLOSING)
+		c2s_finish(c);
+	else if (c->state == C2S_BOUND)
+		c2s_stream_error(c, "connection-timeout", NULL);
+	else
+		c2s_stream_error(c, "connection-timeout", "authentication took too long");
+	c2s_unref(c);
+}
+
+static void
+shaper_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct c2s *c = t->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (!c->dead && c->state != C2S_CLOSING) {
+		c2s_readable(c);
+		c2s_update_events(c);
+	}
+	c2s_unref(c);
+}
+
+/* ---- accepting ---- */
+
+static void
+accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct c2s *c;
+	struct ipinfo *i;
+	char ip[ADDR_STRLEN], *colon;
+
+	addr_format_sa((struct sockaddr *)ss, sl, ip, sizeof(ip));
+	/* "1.2.3.4:5" / "[::1]:5" -> address only */
+	if (ip[0] == '[') {
+		memmove(ip, ip + 1, strlen(ip));
+		if ((colon = strrchr(ip, ']')) != NULL)
+			*colon = '\0';
+	} else if ((colon = strrchr(ip, ':')) != NULL) {
+		*colon = '\0';
+	}
+	i = ip_get(ip, true);
+	if (i == NULL || i->banned_until > ev_now(srv.loop) ||
+	    i->conns >= srv.cfg->max_conn_per_ip) {
+		log_info("c2s: %s refused (%s)", ip, i == NULL ? "out of memory" :
+		    i->banned_until > ev_now(srv.loop) ? "banned" : "too many connections");
+		close(fd);
+		if (i)
+			ip_maybe_free(ip, i);
+		return;
+	}
+	if (i->banned_until)
+		i->banned_until = 0;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		ip_maybe_free(ip, i);
+		return;
+	}
+	c->refs = 1;
+	c->id = ++srv.next_conn_id;
+	c->fd = fd;
+	c->direct_tls = l->direct_tls;
+	memcpy(&c->addr, ss, sl);
+	addr_format_sa((struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
+	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
+	c->shaper_tokens = srv.cfg->shaper_rate ? srv.cfg->shaper_rate : 1;
+	c->shaper_last = ev_now(srv.loop);
+	ev_io_init(&c->io, fd, io_cb, c);
+	ev_timer_init(&c->timer, timer_cb, c);
+	ev_timer_init(&c->shaper_timer, shaper_cb, c);
+	ev_defer_init(&c->flush, flush_cb, c);
+	ev_defer_init(&c->resume, resume_cb, c);
+	struct xml_limits lim = { srv.cfg->max_stanza, srv.cfg->max_depth,
+	    srv.cfg->max_attrs };
+	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+		close(fd);
+		ip_maybe_free(ip, i);
+		free(c);
+		return;
+	}
+	i->conns++;
+	nconns++;
+	c->all_next = all_head;
+	if (all_head)
+		all_head->all_prev = c;
+	all_head = c;
+	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, l->name);
+	ev_timer_start(srv.loop, &c->timer, srv.cfg->auth_timeout_ms);
+	if (l->direct_tls) {
+		if ((c->tls = tls_conn_server(srv.tls, fd)) == NULL) {
+			c2s_finish(c);
+			return;
+		}
+		c->state = C2S_HANDSHAKE;
+		ev_io_start(srv.loop, &c->io, EPOLLIN);
+	} else {
+		c->state = C2S_STREAM;
+		c2s_update_events(c);
+	}
+}
+
+static void
+accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	struct listener *l = io->data;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd;
+
+	(void)loop;
+	(void)revents;
+	for (int k = 0; k < 64; k++) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("c2s: accept on %s: %s", l->name, strerror(errno));
+			return;
+		}
+		accept_one(l, fd, &ss, sl);
+	}
+}
+
+static int
+listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t errlen)
+{
+	char e2[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct listener *l = &listeners[nlisteners];
+		int fd = addr_listen(&a[i], SOCK_STREAM, 1024, 0, e2, sizeof(e2));
+
+		addr_format(&a[i], l->name, sizeof(l->name));
+		if (fd < 0) {
+			snprintf(err, errlen, "c2s listen %s: %s", l->name, e2);
+			return -1;
+		}
+		l->direct_tls = tls;
+		ev_io_init(&l->io, fd, accept_cb, l);
+		ev_io_start(srv.loop, &l->io, EPOLLIN);
+		nlisteners++;
+		log_info("c2s: listening on %s (%s)", l->name, tls ? "direct TLS" : "STARTTLS");
+	}
+	return 0;
+}
+
+int
+c2s_listen(char *err, size_t errlen)
+{
+	const struct xmpp_config *cfg = srv.cfg;
+
+	hmap_init(&ips);
+	listeners = calloc(cfg->nlisten_starttls + cfg->nlisten_tls, sizeof(*listeners));
+	if (listeners == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (listen_list(cfg->listen_starttls, cfg->nlisten_starttls, false, err, errlen) == -1 ||
+	    listen_list(cfg->listen_tls, cfg->nlisten_tls, true, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/* Graceful stop: listeners closed, every client gets system-shutdown. */
+void
+c2s_shutdown(void)
+{
+	struct c2s *c, *next;
+
+	for (size_t k = 0; k < nlisteners; k++) {
+		ev_io_stop(srv.loop, &listeners[k].io);
+		close(listeners[k].io.fd);
+	}
+	nlisteners = 0;
+	for (c = all_head; c; c = next) {
+		c2s_ref(c);
+		c2s_stream_error(c, "system-shutdown", NULL);
+		next = c->all_next;
+		c2s_unref(c);
+	}
+}
+
+void
+c2s_cleanup(void)
+{
+	size_t i;
+	struct hmap_ent *e;
+
+	for (e = hmap_first(&ips, &i); e; e = hmap_next(&ips, e, &i))
+		free(e->val);
+	hmap_free(&ips);
+	free(listeners);
+	listeners = NULL;
+}

@@ -1,0 +1,107 @@
+/*
+ * c2s — client connections: the listeners on the STARTTLS and direct-TLS
+ * ports, the transport (plain fd or TLS over it), stream negotiation
+ * (STARTTLS, SASL via auth.c, resource binding) and the output queue.
+ *
+ * Stanzas are processed strictly in order per connection: while an
+ * asynchronous step (a database query) is running the connection is
+ * "blocked": further stanzas wait in a short queue and the socket is not
+ * read, so the queue stays bounded by one read.  Connections are
+ * reference-counted so database callbacks can outlive a closed one.
+ */
+#ifndef XMPP_C2S_H
+#define XMPP_C2S_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "evloop.h"
+#include "jid.h"
+
+struct xml_node;
+struct xml_stream;
+struct tls_conn;
+struct auth;
+struct user;
+struct hmap;
+
+enum c2s_state {
+	C2S_HANDSHAKE,		/* TLS handshake running */
+	C2S_STREAM,		/* waiting for the stream header */
+	C2S_NEGOTIATE,		/* features sent */
+	C2S_BOUND,		/* resource bound: a session */
+	C2S_CLOSING,
+};
+
+struct c2s {
+	uint64_t id;
+	int fd;
+	unsigned refs;
+	enum c2s_state state;
+	bool direct_tls;
+	bool secure;		/* TLS is up */
+	bool authed;
+	bool starttls_pending;	/* <proceed/> queued; start TLS when flushed */
+	bool dead;		/* closed; only references keep it */
+	bool tls_want_write;	/* TLS read needs the socket writable */
+	unsigned blocked;
+	struct ev_io io;
+	struct ev_timer timer;	/* auth timeout, idle timeout, close linger */
+	struct ev_timer shaper_timer;
+	struct c2s *all_prev, *all_next;
+	struct ev_defer flush;
+	struct ev_defer resume;
+	struct tls_conn *tls;
+	struct xml_stream *xs;
+	struct buf out;
+	struct xml_node *queue, *queue_tail;	/* stanzas waiting while blocked */
+	char *stream_id;
+	struct sockaddr_storage addr;
+	char peer[64];
+	char ip[48];
+	int host;		/* index into cfg->hosts */
+	struct auth *auth;
+	unsigned auth_failures;
+	/* shaper: token bucket on bytes read */
+	uint64_t shaper_tokens, shaper_last;
+
+	/* the session, once bound */
+	struct user *user;
+	struct c2s *next_session;
+	char *local;		/* authenticated localpart */
+	char *full;		/* "local@domain/resource" once bound */
+	const char *resource;	/* points into full */
+	int priority;
+	bool available;		/* sent available presence */
+	bool initial_presence;	/* offline delivery done */
+	bool roster_requested;	/* interested resource (RFC 6121 §2.1.6) */
+	struct xml_node *presence;	/* last broadcast available presence */
+	struct hmap *directed;	/* JIDs we sent directed presence to */
+};
+
+int c2s_listen(char *err, size_t errlen);
+void c2s_shutdown(void);
+void c2s_cleanup(void);
+/* Counts an authentication failure against the peer's address. */
+void c2s_auth_failed(struct c2s *c);
+size_t c2s_count(void);
+
+/* Output (coalesced: flushed after the current loop batch). */
+void c2s_send_raw(struct c2s *c, const char *s, size_t n);
+void c2s_send(struct c2s *c, const struct xml_node *n);
+void c2s_send_str(struct c2s *c, const char *s);
+/* Sends a stream error (NULL cond: just </stream:stream>) and closes. */
+void c2s_stream_error(struct c2s *c, const char *cond, const char *text);
+
+void c2s_ref(struct c2s *c);
+void c2s_unref(struct c2s *c);
+void c2s_block(struct c2s *c);
+void c2s_unblock(struct c2s *c);
+
+/* Stream restart after SASL success (auth.c). */
+void c2s_authenticated(struct c2s *c, const char *local);
+const char *c2s_host(const struct c2s *c);
+
+#endif

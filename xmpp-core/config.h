@@ -1,0 +1,83 @@
+/*
+ * config — xmpp-core's configuration: parsed from the TOML file into one
+ * struct, validated as a whole, swapped in on SIGHUP.  Every limit has a
+ * default; see deploy/xmpp-core.toml for the documented example.
+ */
+#ifndef XMPP_CONFIG_H
+#define XMPP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+
+struct cidr {
+	int family;
+	uint8_t addr[16];
+	unsigned bits;
+};
+
+struct xmpp_config {
+	struct conf_doc *doc;
+	enum log_level log_level;
+	const char *user;
+	char **hosts;
+	size_t nhosts;
+
+	/* [database] */
+	char *conninfo;		/* built from keys or given whole */
+	unsigned db_pool;
+	unsigned db_queue;
+	uint64_t db_timeout_ms;
+
+	/* [tls] */
+	const char *cert_file, *key_file, *dh_file, *ciphers;
+
+	/* [c2s] */
+	struct edge_addr *listen_starttls;
+	size_t nlisten_starttls;
+	struct edge_addr *listen_tls;
+	size_t nlisten_tls;
+	size_t max_stanza;
+	unsigned max_depth;
+	unsigned max_attrs;
+	unsigned max_sessions;
+	unsigned max_conn_per_ip;
+	uint64_t max_out_buffer;
+	uint64_t auth_timeout_ms;
+	uint64_t idle_timeout_ms;
+	unsigned scram_iterations;
+	uint64_t shaper_rate;		/* bytes/s read from a client, 0 = off */
+	unsigned auth_fail_limit;	/* failures per IP before a ban */
+	uint64_t auth_fail_window_ms;
+	uint64_t ban_time_ms;
+
+	/* [registration] */
+	bool reg_enabled;
+	struct cidr *reg_allow;
+	size_t nreg_allow;
+	unsigned min_password_entropy;
+
+	/* [offline] */
+	unsigned offline_max;
+
+	/* [roster] */
+	unsigned roster_max;
+
+	/* [contact] XEP-0157 */
+	char *const *abuse_addrs, *const *admin_addrs, *const *support_addrs;
+	size_t nabuse, nadmin, nsupport;
+};
+
+struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);
+void xmpp_config_free(struct xmpp_config *c);
+bool xmpp_config_hosted(const struct xmpp_config *c, const char *domain);
+
+int xmpp_cidr_parse(const char *s, struct cidr *out);
+bool xmpp_cidr_match(const struct cidr *c, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,6 @@
+/*
+ * server — the one instance of the process-wide state.  See server.h.
+ */
+#include "server.h"
+
+struct server srv;

@@ -1,0 +1,702 @@
+/*
+ * xml — stanza trees, the serializer and the expat stream parser.
+ * See xml.h.  The parser keeps one expat instance per stream (recreated on
+ * restart) and builds a tree only for the element being parsed at depth 1;
+ * the tree is handed to the owner once its end tag is seen and freed by it
+ * after routing.
+ */
+#include "xml.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <expat.h>
+
+#include "crypto.h"
+
+/* ---- tree ---- */
+
+static char *
+xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+struct xml_node *
+xml_new(const char *name, const char *ns)
+{
+	struct xml_node *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	n->name = xstrdup(name);
+	n->ns = xstrdup(ns ? ns : "");
+	if (n->name == NULL || n->ns == NULL) {
+		xml_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void
+xml_append_child(struct xml_node *parent, struct xml_node *child)
+{
+	child->parent = parent;
+	child->next = NULL;
+	if (parent->last)
+		parent->last->next = child;
+	else
+		parent->children = child;
+	parent->last = child;
+}
+
+void
+xml_detach(struct xml_node *child)
+{
+	struct xml_node *p = child->parent, *c, *prev = NULL;
+
+	if (p == NULL)
+		return;
+	for (c = p->children; c != NULL; prev = c, c = c->next) {
+		if (c != child)
+			continue;
+		if (prev)
+			prev->next = c->next;
+		else
+			p->children = c->next;
+		if (p->last == c)
+			p->last = prev;
+		break;
+	}
+	child->parent = child->next = NULL;
+}
+
+struct xml_node *
+xml_add(struct xml_node *parent, const char *name, const char *ns)
+{
+	struct xml_node *n;
+
+	if (ns == NULL)
+		ns = parent->ns;
+	if ((n = xml_new(name, ns)) == NULL)
+		return NULL;
+	xml_append_child(parent, n);
+	return n;
+}
+
+int
+xml_add_text(struct xml_node *parent, const char *text, size_t len)
+{
+	struct xml_node *t = parent->last;
+	char *p;
+
+	if (t != NULL && t->name == NULL) {
+		/* coalesce adjacent character data (expat splits at lines) */
+		if ((p = realloc(t->text, t->textlen + len + 1)) == NULL)
+			return -1;
+		memcpy(p + t->textlen, text, len);
+		t->textlen += len;
+		p[t->textlen] = '\0';
+		t->text = p;
+		return 0;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return -1;
+	if ((t->text = malloc(len + 1)) == NULL) {
+		free(t);
+		return -1;
+	}
+	memcpy(t->text, text, len);
+	t->text[len] = '\0';
+	t->textlen = len;
+	xml_append_child(parent, t);
+	return 0;
+}
+
+struct xml_node *
+xml_add_with_text(struct xml_node *parent, const char *name, const char *ns,
+    const char *text)
+{
+	struct xml_node *n = xml_add(parent, name, ns);
+
+	if (n && text && xml_add_text(n, text, strlen(text)) == -1)
+		return NULL;
+	return n;
+}
+
+int
+xml_set_attr(struct xml_node *n, const char *name, const char *value)
+{
+	struct xml_attr *a;
+	char *v;
+
+	for (size_t i = 0; i < n->nattrs; i++) {
+		if (strcmp(n->attrs[i].name, name) == 0) {
+			if ((v = xstrdup(value)) == NULL)
+				return -1;
+			free(n->attrs[i].value);
+			n->attrs[i].value = v;
+			return 0;
+		}
+	}
+	if ((a = realloc(n->attrs, (n->nattrs + 1) * sizeof(*a))) == NULL)
+		return -1;
+	n->attrs = a;
+	a[n->nattrs].name = xstrdup(name);
+	a[n->nattrs].value = xstrdup(value);
+	if (a[n->nattrs].name == NULL || a[n->nattrs].value == NULL) {
+		free(a[n->nattrs].name);
+		free(a[n->nattrs].value);
+		return -1;
+	}
+	n->nattrs++;
+	return 0;
+}
+
+void
+xml_del_attr(struct xml_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nattrs; i++) {
+		if (strcmp(n->attrs[i].name, name) == 0) {
+			free(n->attrs[i].name);
+			free(n->attrs[i].value);
+			n->attrs[i] = n->attrs[--n->nattrs];
+			return;
+		}
+	}
+}
+
+const char *
+xml_attr(const struct xml_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nattrs; i++)
+		if (strcmp(n->attrs[i].name, name) == 0)
+			return n->attrs[i].value;
+	return NULL;
+}
+
+void
+xml_free(struct xml_node *n)
+{
+	struct xml_node *c, *next;
+
+	if (n == NULL)
+		return;
+	for (c = n->children; c != NULL; c = next) {
+		next = c->next;
+		xml_free(c);
+	}
+	for (size_t i = 0; i < n->nattrs; i++) {
+		free(n->attrs[i].name);
+		free(n->attrs[i].value);
+	}
+	free(n->attrs);
+	free(n->name);
+	free(n->ns);
+	free(n->text);
+	free(n);
+}
+
+struct xml_node *
+xml_copy(const struct xml_node *n)
+{
+	struct xml_node *c, *cc;
+
+	if (n->name == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL)
+			return NULL;
+		if ((c->text = malloc(n->textlen + 1)) == NULL) {
+			free(c);
+			return NULL;
+		}
+		memcpy(c->text, n->text, n->textlen + 1);
+		c->textlen = n->textlen;
+		return c;
+	}
+	if ((c = xml_new(n->name, n->ns)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n->nattrs; i++) {
+		if (xml_set_attr(c, n->attrs[i].name, n->attrs[i].value) == -1)
+			goto fail;
+	}
+	for (const struct xml_node *k = n->children; k != NULL; k = k->next) {
+		if ((cc = xml_copy(k)) == NULL)
+			goto fail;
+		xml_append_child(c, cc);
+	}
+	return c;
+fail:
+	xml_free(c);
+	return NULL;
+}
+
+bool
+xml_is(const struct xml_node *n, const char *name, const char *ns)
+{
+	return n && n->name && (name == NULL || strcmp(n->name, name) == 0) &&
+	    (ns == NULL || strcmp(n->ns, ns) == 0);
+}
+
+struct xml_node *
+xml_child(const struct xml_node *n, const char *name, const char *ns)
+{
+	for (struct xml_node *c = n->children; c != NULL; c = c->next)
+		if (xml_is(c, name, ns))
+			return c;
+	return NULL;
+}
+
+struct xml_node *
+xml_first_elem(const struct xml_node *n)
+{
+	return xml_child(n, NULL, NULL);
+}
+
+struct xml_node *
+xml_next_elem(const struct xml_node *n)
+{
+	for (struct xml_node *c = n->next; c != NULL; c = c->next)
+		if (c->name)
+			return c;
+	return NULL;
+}
+
+char *
+xml_text(const struct xml_node *n)
+{
+	struct buf b;
+
+	buf_init(&b);
+	for (struct xml_node *c = n->children; c != NULL; c = c->next) {
+		if (c->name == NULL && buf_append(&b, c->text, c->textlen) == -1) {
+			buf_free(&b);
+			return NULL;
+		}
+	}
+	if (b.p == NULL)
+		return xstrdup("");
+	return buf_steal(&b);
+}
+
+/* ---- serializer ---- */
+
+int
+xml_escape(struct buf *out, const char *s, size_t len, bool attr)
+{
+	size_t start = 0;
+	const char *rep;
+
+	for (size_t i = 0; i < len; i++) {
+		switch (s[i]) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = attr ? "&quot;" : NULL; break;
+		case '\'': rep = attr ? "&apos;" : NULL; break;
+		case '\r': rep = "&#13;"; break;
+		case '\n': rep = attr ? "&#10;" : NULL; break;
+		case '\t': rep = attr ? "&#9;" : NULL; break;
+		default: rep = NULL; break;
+		}
+		if (rep == NULL)
+			continue;
+		if (buf_append(out, s + start, i - start) == -1 ||
+		    buf_puts(out, rep) == -1)
+			return -1;
+		start = i + 1;
+	}
+	return buf_append(out, s + start, len - start);
+}
+
+static int
+serialize_attr(struct buf *out, const struct xml_attr *a, unsigned *nsn)
+{
+	const char *sp = strchr(a->name, ' ');
+	int rc;
+
+	if (sp == NULL) {
+		rc = buf_printf(out, " %s='", a->name);
+	} else if ((size_t)(sp - a->name) == strlen(XML_NS_XMLURI) &&
+	    strncmp(a->name, XML_NS_XMLURI, (size_t)(sp - a->name)) == 0) {
+		rc = buf_printf(out, " xml:%s='", sp + 1);
+	} else {
+		/* a foreign-namespace attribute gets a private prefix */
+		if (buf_printf(out, " xmlns:a%u='", *nsn) == -1 ||
+		    xml_escape(out, a->name, (size_t)(sp - a->name), true) == -1)
+			return -1;
+		rc = buf_printf(out, "' a%u:%s='", *nsn, sp + 1);
+		(*nsn)++;
+	}
+	if (rc == -1 || xml_escape(out, a->value, strlen(a->value), true) == -1)
+		return -1;
+	return buf_append(out, "'", 1);
+}
+
+int
+xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
+{
+	unsigned nsn = 0;
+
+	if (n->name == NULL)
+		return xml_escape(out, n->text, n->textlen, false);
+	if (buf_printf(out, "<%s", n->name) == -1)
+		return -1;
+	if (parent_ns == NULL || strcmp(parent_ns, n->ns) != 0) {
+		if (buf_puts(out, " xmlns='") == -1 ||
+		    xml_escape(out, n->ns, strlen(n->ns), true) == -1 ||
+		    buf_append(out, "'", 1) == -1)
+			return -1;
+	}
+	for (size_t i = 0; i < n->nattrs; i++)
+		if (serialize_attr(out, &n->attrs[i], &nsn) == -1)
+			return -1;
+	if (n->children == NULL)
+		return buf_puts(out, "/>");
+	if (buf_append(out, ">", 1) == -1)
+		return -1;
+	for (const struct xml_node *c = n->children; c != NULL; c = c->next)
+		if (xml_serialize(out, c, n->ns) == -1)
+			return -1;
+	return buf_printf(out, "</%s>", n->name);
+}
+
+/* ---- stream parser ---- */
+
+struct xml_stream {
+	XML_Parser p;
+	struct xml_limits lim;
+	const struct xml_stream_cb *cb;
+	void *arg;
+	unsigned depth;		/* 0: before the root, 1: inside the root */
+	struct xml_node *cur;	/* element being built (depth >= 2) */
+	struct xml_node *top;	/* its top-level ancestor */
+	long long boundary;	/* byte index where the current stanza may begin */
+	long long fed;		/* bytes fed to this parser */
+	long long stop_at;	/* restart: index right after the element */
+	const char *error;
+	bool stopped;
+	bool restart;
+	bool restarted;		/* this feed ended in a restart */
+	bool in_feed;
+};
+
+static void
+stream_fail(struct xml_stream *s, const char *cond)
+{
+	if (s->error == NULL)
+		s->error = cond;
+	if (!s->stopped) {
+		s->stopped = true;
+		XML_StopParser(s->p, XML_FALSE);
+	}
+}
+
+/* "URI local" -> ns and local name, in place copies into caller buffers. */
+static void
+split_name(const char *full, const char **local, char **ns)
+{
+	const char *sp = strchr(full, ' ');
+
+	if (sp == NULL) {
+		*local = full;
+		*ns = NULL;
+		return;
+	}
+	*local = sp + 1;
+	*ns = strndup(full, (size_t)(sp - full));
+}
+
+static void XMLCALL
+on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
+{
+	struct xml_stream *s = ud;
+	struct xml_node *n;
+	const char *local;
+	char *ns;
+	unsigned na = 0;
+
+	if (s->stopped)
+		return;
+	while (attrs[2 * na])
+		na++;
+	if (na > s->lim.max_attrs) {
+		stream_fail(s, "policy-violation");
+		return;
+	}
+	if (s->depth >= 1 &&
+	    XML_GetCurrentByteIndex(s->p) - s->boundary > (long long)s->lim.max_stanza) {
+		stream_fail(s, "policy-violation");
+		return;
+	}
+	split_name(name, &local, &ns);
+	if (s->depth == 0) {
+		s->depth = 1;
+		s->boundary = XML_GetCurrentByteIndex(s->p) +
+		    XML_GetCurrentByteCount(s->p);
+		s->cb->open(s->arg, local, ns ? ns : "", (const char **)attrs);
+		free(ns);
+		return;
+	}
+	if (s->depth > s->lim.max_depth) {
+		free(ns);
+		stream_fail(s, "policy-violation");
+		return;
+	}
+	n = s->cur ? xml_add(s->cur, local, ns ? ns : "") : xml_new(local, ns ? ns : "");
+	free(ns);
+	if (n == NULL) {
+		stream_fail(s, "resource-constraint");
+		return;
+	}
+	if (s->cur == NULL)
+		s->top = n;
+	s->cur = n;
+	s->depth++;
+	for (unsigned i = 0; i < na; i++) {
+		if (xml_set_attr(n, attrs[2 * i], attrs[2 * i + 1]) == -1) {
+			stream_fail(s, "resource-constraint");
+			return;
+		}
+	}
+}
+
+static void XMLCALL
+on_end(void *ud, const XML_Char *name)
+{
+	struct xml_stream *s = ud;
+	struct xml_node *top;
+
+	(void)name;
+	if (s->stopped)
+		return;
+	if (s->depth == 1) {
+		s->depth = 0;
+		s->cb->close(s->arg);
+		return;
+	}
+	s->depth--;
+	s->cur = s->cur->parent;
+	if (s->depth > 1)
+		return;
+	top = s->top;
+	s->top = s->cur = NULL;
+	s->boundary = XML_GetCurrentByteIndex(s->p) + XML_GetCurrentByteCount(s->p);
+	s->cb->stanza(s->arg, top);
+	if (s->restart && !s->stopped) {
+		s->stop_at = s->boundary;
+		s->stopped = true;
+		XML_StopParser(s->p, XML_FALSE);
+	}
+}
+
+static void XMLCALL
+on_text(void *ud, const XML_Char *text, int len)
+{
+	struct xml_stream *s = ud;
+
+	if (s->stopped)
+		return;
+	if (s->cur == NULL) {
+		/* whitespace keepalives between stanzas */
+		s->boundary = XML_GetCurrentByteIndex(s->p) + XML_GetCurrentByteCount(s->p);
+		return;
+	}
+	if (XML_GetCurrentByteIndex(s->p) - s->boundary > (long long)s->lim.max_stanza) {
+		stream_fail(s, "policy-violation");
+		return;
+	}
+	if (xml_add_text(s->cur, text, (size_t)len) == -1)
+		stream_fail(s, "resource-constraint");
+}
+
+/* RFC 6120 §11.1: these constructs are forbidden on an XMPP stream. */
+static void XMLCALL
+on_comment(void *ud, const XML_Char *data)
+{
+	(void)data;
+	stream_fail(ud, "restricted-xml");
+}
+
+static void XMLCALL
+on_pi(void *ud, const XML_Char *target, const XML_Char *data)
+{
+	(void)target;
+	(void)data;
+	stream_fail(ud, "restricted-xml");
+}
+
+static void XMLCALL
+on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal)
+{
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal;
+	stream_fail(ud, "restricted-xml");
+}
+
+static void XMLCALL
+on_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
+    int value_len, const XML_Char *base, const XML_Char *sysid,
+    const XML_Char *pubid, const XML_Char *notation)
+{
+	(void)name; (void)is_param; (void)value; (void)value_len; (void)base;
+	(void)sysid; (void)pubid; (void)notation;
+	stream_fail(ud, "restricted-xml");
+}
+
+static int
+parser_create(struct xml_stream *s)
+{
+	unsigned long salt;
+
+	if ((s->p = XML_ParserCreateNS("UTF-8", ' ')) == NULL)
+		return -1;
+	if (random_bytes(&salt, sizeof(salt)) == -1) {
+		XML_ParserFree(s->p);
+		s->p = NULL;
+		return -1;
+	}
+	XML_SetHashSalt(s->p, salt);
+	XML_SetUserData(s->p, s);
+	XML_SetElementHandler(s->p, on_start, on_end);
+	XML_SetCharacterDataHandler(s->p, on_text);
+	XML_SetCommentHandler(s->p, on_comment);
+	XML_SetProcessingInstructionHandler(s->p, on_pi);
+	XML_SetStartDoctypeDeclHandler(s->p, on_doctype);
+	XML_SetEntityDeclHandler(s->p, on_entity);
+	XML_SetParamEntityParsing(s->p, XML_PARAM_ENTITY_PARSING_NEVER);
+	/* stanzas must be handed over as soon as their end tag arrives */
+	XML_SetReparseDeferralEnabled(s->p, XML_FALSE);
+	s->depth = 0;
+	s->boundary = s->fed = 0;
+	s->stop_at = -1;
+	s->stopped = s->restart = false;
+	return 0;
+}
+
+static void
+parser_destroy(struct xml_stream *s)
+{
+	xml_free(s->top);
+	s->top = s->cur = NULL;
+	if (s->p)
+		XML_ParserFree(s->p);
+	s->p = NULL;
+}
+
+struct xml_stream *
+xml_stream_new(const struct xml_limits *lim, const struct xml_stream_cb *cb,
+    void *arg)
+{
+	struct xml_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->lim = *lim;
+	s->cb = cb;
+	s->arg = arg;
+	if (parser_create(s) == -1) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+xml_stream_free(struct xml_stream *s)
+{
+	if (s == NULL)
+		return;
+	parser_destroy(s);
+	free(s);
+}
+
+const char *
+xml_stream_error(const struct xml_stream *s)
+{
+	return s->error ? s->error : "not-well-formed";
+}
+
+int
+xml_stream_restart(struct xml_stream *s)
+{
+	if (s->in_feed) {
+		s->restart = true;
+		return 0;
+	}
+	parser_destroy(s);
+	return parser_create(s);
+}
+
+/*
+ * expat copies every input into its own buffer, which keeps the size of
+ * the largest piece it was ever given; feeding small slices keeps that
+ * buffer (and so an idle connection) small.
+ */
+#define FEED_SLICE 1024
+
+static long
+feed_slice(struct xml_stream *s, const char *data, size_t len)
+{
+	enum XML_Status st;
+	long consumed;
+
+	s->in_feed = true;
+	st = XML_Parse(s->p, data, (int)len, XML_FALSE);
+	s->in_feed = false;
+	if (s->error)
+		return -1;
+	if (s->restart) {
+		consumed = (long)(s->stop_at >= 0 ? s->stop_at - s->fed : (long long)len);
+		if (consumed < 0 || (size_t)consumed > len)
+			consumed = (long)len;
+		parser_destroy(s);
+		if (parser_create(s) == -1) {
+			s->error = "resource-constraint";
+			return -1;
+		}
+		s->restarted = true;
+		return consumed;
+	}
+	if (st != XML_STATUS_OK) {
+		s->error = "not-well-formed";
+		return -1;
+	}
+	s->fed += (long long)len;
+	/* an unfinished token (a huge start tag) counts against the limit */
+	if (s->depth >= 1 && s->fed - s->boundary > (long long)s->lim.max_stanza) {
+		s->error = "policy-violation";
+		return -1;
+	}
+	return (long)len;
+}
+
+long
+xml_stream_feed(struct xml_stream *s, const char *data, size_t len)
+{
+	size_t off = 0, n;
+	long rc;
+
+	if (s->error)
+		return -1;
+	if (len > (size_t)INT32_MAX)
+		len = INT32_MAX;
+	s->restarted = false;
+	while (off < len) {
+		n = len - off < FEED_SLICE ? len - off : FEED_SLICE;
+		if ((rc = feed_slice(s, data + off, n)) < 0)
+			return -1;
+		off += (size_t)rc;
+		if (s->restarted)
+			break;	/* the rest is the caller's */
+	}
+	return (long)off;
+}

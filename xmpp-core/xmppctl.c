@@ -1,0 +1,181 @@
+/*
+ * xmppctl — the sysadmin's tool for xmpp-core accounts, talking to the
+ * same PostgreSQL database with the server's configuration file:
+ *
+ *   xmppctl [-c file] adduser USER@HOST      password from stdin
+ *   xmppctl [-c file] passwd USER@HOST       password from stdin
+ *   xmppctl [-c file] deluser USER@HOST
+ *   xmppctl [-c file] listusers [HOST]
+ *   xmppctl [-c file] init-db                apply schema migrations
+ *
+ * A password is read from the terminal without echo (asked twice), or as
+ * one line from stdin when that is not a terminal; it never appears on
+ * the command line.  Unknown commands exit 2; failures exit 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "account.h"
+#include "config.h"
+#include "daemon.h"
+#include "db.h"
+#include "jid.h"
+#include "log.h"
+
+#define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
+#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | init-db"
+
+static int
+read_line(const char *prompt, char *buf, size_t len)
+{
+	struct termios old, noecho;
+	bool tty = isatty(STDIN_FILENO);
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		tcgetattr(STDIN_FILENO, &old);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSANOW, &noecho);
+	}
+	if (fgets(buf, (int)len, stdin) == NULL)
+		buf[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
+		fputc('\n', stderr);
+	}
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+static int
+read_password(char *pw, size_t len)
+{
+	char again[1024];
+	int rc = 0;
+
+	if (read_line("Password: ", pw, len) == -1) {
+		fprintf(stderr, "xmppctl: no password given\n");
+		return -1;
+	}
+	if (isatty(STDIN_FILENO)) {
+		if (read_line("Again: ", again, sizeof(again)) == -1 || strcmp(pw, again) != 0) {
+			fprintf(stderr, "xmppctl: passwords differ\n");
+			rc = -1;
+		}
+		OPENSSL_cleanse(again, sizeof(again));
+	}
+	return rc;
+}
+
+static int
+parse_user(const struct xmpp_config *cfg, const char *arg, struct jid *j)
+{
+	if (jid_parse(arg, j) == -1 || j->local[0] == '\0' || j->resource[0]) {
+		fprintf(stderr, "xmppctl: \"%s\" is not a valid USER@HOST\n", arg);
+		return -1;
+	}
+	if (!xmpp_config_hosted(cfg, j->domain)) {
+		fprintf(stderr, "xmppctl: %s is not a host of this server\n", j->domain);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(const struct xmpp_config *cfg, PGconn *pg, const char *cmd, int argc, char **argv)
+{
+	char err[512], pw[1024];
+	struct jid j;
+	int rc;
+
+	if (strcmp(cmd, "listusers") == 0) {
+		if (argc > 1)
+			return 2;
+		return account_list_sync(pg, argc ? argv[0] : NULL, err, sizeof(err)) == 0 ? 0 :
+		    (fprintf(stderr, "xmppctl: %s\n", err), 1);
+	}
+	if (argc != 1)
+		return 2;
+	if (parse_user(cfg, argv[0], &j) == -1)
+		return 1;
+	if (strcmp(cmd, "deluser") == 0) {
+		rc = account_delete_sync(pg, j.domain, j.local, err, sizeof(err));
+	} else {
+		if (read_password(pw, sizeof(pw)) == -1)
+			return 1;
+		if (strcmp(cmd, "adduser") == 0)
+			rc = account_create_sync(pg, j.domain, j.local, pw,
+			    cfg->scram_iterations, err, sizeof(err));
+		else
+			rc = account_set_password_sync(pg, j.domain, j.local, pw,
+			    cfg->scram_iterations, err, sizeof(err));
+		OPENSSL_cleanse(pw, sizeof(pw));
+	}
+	if (rc == -1) {
+		fprintf(stderr, "xmppctl: %s\n", err);
+		return 1;
+	}
+	if (rc == 0) {
+		fprintf(stderr, "xmppctl: %s@%s %s\n", j.local, j.domain,
+		    strcmp(cmd, "adduser") == 0 ? "already exists" : "does not exist");
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_args args;
+	struct xmpp_config *cfg;
+	struct conf_err e;
+	char err[512];
+	const char *cmd;
+	PGconn *pg;
+	int rc;
+
+	log_init("xmppctl", LOG_LVL_WARN);
+	daemon_parse_args(argc, argv, DEFAULT_CONF, USAGE, &args);
+	if (args.optind >= argc) {
+		fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+		return 2;
+	}
+	cmd = argv[args.optind];
+	if (strcmp(cmd, "adduser") != 0 && strcmp(cmd, "passwd") != 0 &&
+	    strcmp(cmd, "deluser") != 0 && strcmp(cmd, "listusers") != 0 &&
+	    strcmp(cmd, "init-db") != 0) {
+		fprintf(stderr, "xmppctl: unknown command \"%s\"\nusage: xmppctl [-c file] %s\n",
+		    cmd, USAGE);
+		return 2;
+	}
+	if ((cfg = xmpp_config_load(args.conf_path, &e)) == NULL) {
+		fprintf(stderr, "%s\n", e.msg);
+		return 1;
+	}
+	if ((pg = db_connect_sync(cfg->conninfo, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "xmppctl: database: %s\n", err);
+		xmpp_config_free(cfg);
+		return 1;
+	}
+	if (db_migrate(pg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "xmppctl: database migration: %s\n", err);
+		rc = 1;
+	} else if (strcmp(cmd, "init-db") == 0) {
+		rc = args.optind + 1 == argc ? 0 : 2;
+	} else {
+		rc = run(cfg, pg, cmd, argc - args.optind - 1, argv + args.optind + 1);
+	}
+	if (rc == 2)
+		fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+	PQfinish(pg);
+	xmpp_config_free(cfg);
+	return rc;
+}
