@@ -657,62 +657,6 @@ nft_table_exists(struct nft_sess *s, const char *table)
 	return table_info(s, table, &flags);
 }
 
-static int
-comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	struct nft_live_rule *lr = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
-
-	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT || len == 0)
-		return MNL_CB_OK;
-	if (len > NFT_COMMENT_MAX + 1)
-		len = NFT_COMMENT_MAX + 1;
-	memcpy(lr->comment, v, len);
-	lr->comment[len - 1] = '\0';
-	return MNL_CB_OK;
-}
-
-int
-nft_live_rule_from_nlmsg(const void *nlh, struct nft_live_rule *out)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_expr_iter *it;
-	struct nftnl_expr *e;
-	const char *chain;
-	const void *ud;
-	uint32_t udlen = 0;
-	int rc = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (r == NULL)
-		return -1;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		goto out;
-	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
-	snprintf(out->chain, sizeof(out->chain), "%s", chain ? chain : "");
-	out->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
-	if (ud && udlen)
-		nftnl_udata_parse(ud, udlen, comment_cb, out);
-	if ((it = nftnl_expr_iter_create(r)) == NULL)
-		goto out;
-	while ((e = nftnl_expr_iter_next(it)) != NULL) {
-		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-
-		if (name && strcmp(name, "counter") == 0) {
-			out->has_counter = true;
-			out->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
-			out->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
-		}
-	}
-	nftnl_expr_iter_destroy(it);
-	rc = 0;
-out:
-	nftnl_rule_free(r);
-	return rc;
-}
-
 struct dump {
 	struct nft_live_rule *v;
 	size_t n, cap;
@@ -889,68 +833,6 @@ scan_chains(struct nft_sess *s, struct chain_scan *cs)
 	return request(s, buf, nlh, chain_scan_cb, cs) < 0 ? -1 : 0;
 }
 
-/*
- * Same expressions, compared as libnftnl prints them, counters aside (their
- * values are the live ones).  Anything libnftnl prints differently — the
- * kernel filling in a default we leave unset, say — counts as different,
- * which only costs a real replace.
- */
-static bool
-exprs_equal(const struct nftnl_rule *a, const struct nftnl_rule *b)
-{
-	struct nftnl_expr_iter *ia = nftnl_expr_iter_create(a);
-	struct nftnl_expr_iter *ib = nftnl_expr_iter_create(b);
-	struct nftnl_expr *ea, *eb;
-	char ta[512], tb[512];
-	bool eq = ia && ib;
-
-	while (eq) {
-		ea = nftnl_expr_iter_next(ia);
-		eb = nftnl_expr_iter_next(ib);
-		if (ea == NULL || eb == NULL) {
-			eq = ea == eb;
-			break;
-		}
-		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME),
-		    nftnl_expr_get_str(eb, NFTNL_EXPR_NAME)) != 0) {
-			eq = false;
-			break;
-		}
-		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME), "counter") == 0)
-			continue;
-		nftnl_expr_snprintf(ta, sizeof(ta), ea, NFTNL_OUTPUT_DEFAULT, 0);
-		nftnl_expr_snprintf(tb, sizeof(tb), eb, NFTNL_OUTPUT_DEFAULT, 0);
-		eq = strcmp(ta, tb) == 0;
-	}
-	if (ia)
-		nftnl_expr_iter_destroy(ia);
-	if (ib)
-		nftnl_expr_iter_destroy(ib);
-	return eq;
-}
-
-static bool
-rule_equal(const struct nftnl_rule *live, const char *table,
-    const struct nft_rulespec *want)
-{
-	struct nftnl_rule *r = nft_rule_build(table, want);
-	const void *ua, *ub;
-	uint32_t la = 0, lb = 0;
-	const char *chain;
-	bool eq = false;
-
-	if (r == NULL)
-		return false;
-	chain = nftnl_rule_get_str(live, NFTNL_RULE_CHAIN);
-	ua = nftnl_rule_get_data(live, NFTNL_RULE_USERDATA, &la);
-	ub = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &lb);
-	if (chain && strcmp(chain, want->chain) == 0 && la == lb &&
-	    (la == 0 || memcmp(ua, ub, la) == 0))
-		eq = exprs_equal(live, r);
-	nftnl_rule_free(r);
-	return eq;
-}
-
 struct rule_cmp {
 	const char *table;
 	const struct nft_rulespec *want;
@@ -972,7 +854,7 @@ rule_cmp_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	rc->same = nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
-	    rule_equal(r, rc->table, &rc->want[rc->idx]);
+	    nft_rule_matches(r, rc->table, &rc->want[rc->idx]);
 	rc->idx++;
 	nftnl_rule_free(r);
 	return MNL_CB_OK;

@@ -258,7 +258,15 @@ int nft_table_rules(struct nft_sess *s, const char *table,
     struct nft_live_rule **out, size_t *n, uint32_t *genid,
     char *err, size_t errlen);
 
-/* Parsing helpers shared with the unit tests. */
+/* A rule as dumped by the kernel (NEWRULE message): chain, counters, comment. */
 int nft_live_rule_from_nlmsg(const void *nlh, struct nft_live_rule *out);
+
+/*
+ * Does live (a rule read back from the kernel) do exactly what want
+ * describes in table?  Chain, comment and every expression must agree;
+ * counter values are ignored.
+ */
+bool nft_rule_matches(const struct nftnl_rule *live, const char *table,
+    const struct nft_rulespec *want);
 
 #endif
