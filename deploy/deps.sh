@@ -14,7 +14,7 @@ PKGS=(
 	python3 python3-pytest python3-slixmpp
 	coturn prosody prosody-modules
 	# benchmarks: the programs a user would otherwise run
-	nginx-light wrk iptables
+	nginx-light wrk iptables ejabberd
 )
 
 missing=()

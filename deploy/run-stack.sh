@@ -108,6 +108,7 @@ if [ -x "$BIN/xmpp-core" ]; then
 	fi
 	cat > "$RUN/etc/xmpp-core.toml" <<CONF
 hosts = ["localhost"]
+control_socket = "$RUN/xmpp-core.sock"
 
 [database]
 conninfo = "host=$PGDIR dbname=xmpp user=postgres"

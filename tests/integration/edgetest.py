@@ -68,7 +68,15 @@ class Daemon:
                                      stdout=subprocess.DEVNULL, stderr=self.errfile)
         self.notifications = []
         if notify:
-            self.wait_notify("READY=1", ready_timeout)
+            try:
+                self.wait_notify("READY=1", ready_timeout)
+            except BaseException:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
+                self.errfile.close()
+                self.sock.close()
+                raise
 
     def wait_notify(self, what, timeout=10):
         deadline = time.time() + timeout
