@@ -5,9 +5,15 @@ FUZZ_SRCS    := $(wildcard tests/fuzz/*_fuzz.c)
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 30
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(UNIT_OBJS) $(LIBEDGE)
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(UNIT_LIBS) $(EDGE_LIBS)
+# A target links the objects of the daemon its name starts with (the unit
+# tests' prefixes, see tests/unit/module.mk); others only libedge.a.
+fuzz_group = $(firstword $(foreach g,$(UNIT_GROUPS),$(if $(filter $(addsuffix _%,$(unit_prefix_$(g))),$(1)),$(g))))
+define fuzz_bin
+$(BUILD)/fuzz/$(1): $(BUILD)/tests/fuzz/$(1).o $(if $(call fuzz_group,$(1)),$(filter $(BUILD)/$(call fuzz_group,$(1))/%,$(UNIT_OBJS))) $(LIBEDGE)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -fsanitize=fuzzer -o $$@ $$^ $$(UNIT_LIBS) $$(EDGE_LIBS)
+endef
+$(foreach f,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call fuzz_bin,$(f))))
 
 .PHONY: fuzz fuzz-bins
 fuzz-bins: $(FUZZ_BINS)
