@@ -18,6 +18,7 @@
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
+#include "upload.h"
 #include "xml.h"
 
 static struct hmap users;	/* bare JID -> struct user */
@@ -187,6 +188,8 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
+	if (upload_route(n, &to))
+		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */
 		stanza_bounce(n, "cancel", "remote-server-not-found");
