@@ -231,7 +231,7 @@ def run_xmpp_core():
         try:
             return asyncio.run(bench_server("xmpp-core", s.port, s.daemon.proc.pid))
         finally:
-            s.stop()
+            s.destroy()
     finally:
         pg.destroy()
 
@@ -382,7 +382,11 @@ def run_ejabberd():
 
 def main():
     results = {"xmpp-core": run_xmpp_core()}
+    only = os.environ.get("XMPP_BENCH_ONLY")	# e.g. "xmpp-core": skip the others
     for name, fn in (("prosody", run_prosody), ("ejabberd", run_ejabberd)):
+        if only and name not in only.split(","):
+            results[name] = None
+            continue
         try:
             results[name] = fn()
         except Exception as e:  # a comparison must not hide our own figures

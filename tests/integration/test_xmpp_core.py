@@ -24,8 +24,7 @@ def pg():
 def server(pg):
     s = XmppServer(pg)
     yield s
-    if s.daemon:
-        s.stop()
+    s.destroy()
 
 
 def test_login_and_chat(server):
@@ -336,7 +335,7 @@ def test_unclosed_stream_and_idle_preauth_timeout(pg):
         r.close()
         time.sleep(0.2)
     finally:
-        s.stop()
+        s.destroy()
 
 
 def test_stanza_before_auth_and_bad_host(server):
@@ -422,7 +421,7 @@ def test_client_that_stops_reading_is_cut_off(pg):
         slow.close()
         slow2.close()
     finally:
-        s.stop()
+        s.destroy()
 
 
 def test_database_restart_during_traffic(pg, server):
@@ -523,7 +522,7 @@ def test_per_ip_limit_and_auth_failure_ban(pg):
         assert "<success" in other.login_plain("victim", PW)
         other.close()
     finally:
-        s.stop()
+        s.destroy()
 
 
 def test_offline_batches_and_quota(pg):
@@ -550,7 +549,7 @@ def test_offline_batches_and_quota(pg):
 
         arun(scenario())
     finally:
-        s.stop()
+        s.destroy()
 
 
 def test_idle_sessions_release_and_resume_parser(server):

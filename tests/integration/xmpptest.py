@@ -5,6 +5,7 @@ from synchronous tests, and a raw-socket client for negative tests."""
 import asyncio
 import base64
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -78,6 +79,14 @@ abuse = ["mailto:abuse@localhost"]
         log = self.daemon.stop()
         self.daemon = None
         return log
+
+    def destroy(self):
+        """Stops the daemon if it runs and removes the state directory."""
+        try:
+            if self.daemon:
+                self.stop()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def ctl(self, *args, stdin=None):
         return run([binary("xmppctl"), "-c", self.conf] + list(args), input=stdin)
