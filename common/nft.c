@@ -615,20 +615,27 @@ nft_genid(struct nft_sess *s, uint32_t *out)
 }
 
 static int
-ignore_cb(const struct nlmsghdr *nlh, void *data)
+table_flags_cb(const struct nlmsghdr *nlh, void *data)
 {
-	(void)nlh;
-	(void)data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t == NULL)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) == 0)
+		*(uint32_t *)data = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
-int
-nft_table_exists(struct nft_sess *s, const char *table)
+/* 1 and its flags if table exists, 0 if not, -1 with errno. */
+static int
+table_info(struct nft_sess *s, const char *table, uint32_t *flags)
 {
 	char buf[NFT_DUMP_BUF];
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
 
+	*flags = 0;
 	if ((t = nftnl_table_alloc()) == NULL)
 		return -1;
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
@@ -637,65 +644,17 @@ nft_table_exists(struct nft_sess *s, const char *table)
 	    NLM_F_ACK, nft_next_seq(s, 1));
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	if (request(s, buf, nlh, ignore_cb, NULL) < 0)
+	if (request(s, buf, nlh, table_flags_cb, flags) < 0)
 		return errno == ENOENT ? 0 : -1;
 	return 1;
 }
 
-static int
-comment_cb(const struct nftnl_udata *attr, void *data)
-{
-	struct nft_live_rule *lr = data;
-	uint8_t len = nftnl_udata_len(attr);
-	const char *v = nftnl_udata_get(attr);
-
-	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT || len == 0)
-		return MNL_CB_OK;
-	if (len > NFT_COMMENT_MAX + 1)
-		len = NFT_COMMENT_MAX + 1;
-	memcpy(lr->comment, v, len);
-	lr->comment[len - 1] = '\0';
-	return MNL_CB_OK;
-}
-
 int
-nft_live_rule_from_nlmsg(const void *nlh, struct nft_live_rule *out)
+nft_table_exists(struct nft_sess *s, const char *table)
 {
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nftnl_expr_iter *it;
-	struct nftnl_expr *e;
-	const char *chain;
-	const void *ud;
-	uint32_t udlen = 0;
-	int rc = -1;
+	uint32_t flags;
 
-	memset(out, 0, sizeof(*out));
-	if (r == NULL)
-		return -1;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
-		goto out;
-	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
-	snprintf(out->chain, sizeof(out->chain), "%s", chain ? chain : "");
-	out->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
-	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
-	if (ud && udlen)
-		nftnl_udata_parse(ud, udlen, comment_cb, out);
-	if ((it = nftnl_expr_iter_create(r)) == NULL)
-		goto out;
-	while ((e = nftnl_expr_iter_next(it)) != NULL) {
-		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-
-		if (name && strcmp(name, "counter") == 0) {
-			out->has_counter = true;
-			out->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
-			out->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
-		}
-	}
-	nftnl_expr_iter_destroy(it);
-	rc = 0;
-out:
-	nftnl_rule_free(r);
-	return rc;
+	return table_info(s, table, &flags);
 }
 
 struct dump {
@@ -802,6 +761,11 @@ struct chain_scan {
 	const struct nft_chainspec *want;
 	size_t nwant;
 	bool mismatch;		/* a chain of ours with another hook/type */
+	bool policy_changed;	/* a chain of ours not on policy accept */
+	size_t found;		/* chains of ours present */
+	const struct nft_rulespec *rules;
+	size_t nrules;
+	bool counts_differ;	/* a chain holds another number of rules */
 	char (*drop)[64];	/* chains that are not ours */
 	size_t ndrop, maxdrop;
 };
@@ -840,6 +804,18 @@ chain_scan_cb(const struct nlmsghdr *nlh, void *data)
 	    nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) !=
 	    chain_kinds[cs->want[i].kind].prio)
 		cs->mismatch = true;
+	if (nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) != NF_ACCEPT)
+		cs->policy_changed = true;
+	if (nftnl_chain_is_set(c, NFTNL_CHAIN_USE)) {
+		/* "use" counts the chain's rules (and jumps to it: none). */
+		uint32_t want = 0;
+
+		for (size_t k = 0; k < cs->nrules; k++)
+			want += strcmp(cs->rules[k].chain, name) == 0;
+		if (nftnl_chain_get_u32(c, NFTNL_CHAIN_USE) != want)
+			cs->counts_differ = true;
+	}
+	cs->found++;
 out:
 	nftnl_chain_free(c);
 	return MNL_CB_OK;
@@ -857,6 +833,60 @@ scan_chains(struct nft_sess *s, struct chain_scan *cs)
 	return request(s, buf, nlh, chain_scan_cb, cs) < 0 ? -1 : 0;
 }
 
+struct rule_cmp {
+	const char *table;
+	const struct nft_rulespec *want;
+	size_t nwant, idx;
+	bool same;
+};
+
+/* Compares each dumped rule with the next wanted one, until one differs. */
+static int
+rule_cmp_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_cmp *rc = data;
+	struct nftnl_rule *r;
+
+	if (!rc->same)
+		return MNL_CB_OK;	/* decided: just drain the dump */
+	if (rc->idx >= rc->nwant || (r = nftnl_rule_alloc()) == NULL) {
+		rc->same = false;
+		return MNL_CB_OK;
+	}
+	rc->same = nftnl_rule_nlmsg_parse(nlh, r) == 0 &&
+	    nft_rule_matches(r, rc->table, &rc->want[rc->idx]);
+	rc->idx++;
+	nftnl_rule_free(r);
+	return MNL_CB_OK;
+}
+
+/*
+ * Does the live table already hold exactly these rules (in this order)?
+ * Then there is nothing to send: the ruleset stays as it is, counters and
+ * handles included.  1 / 0, or -1 with errno on failure to read.
+ */
+static int
+rules_match(struct nft_sess *s, const char *table,
+    const struct nft_rulespec *rules, size_t nrules)
+{
+	struct rule_cmp rc = { table, rules, nrules, 0, true };
+	char buf[NFT_DUMP_BUF];
+	struct nftnl_rule *q;
+	struct nlmsghdr *nlh;
+
+	if ((q = nftnl_rule_alloc()) == NULL)
+		return -1;
+	nftnl_rule_set_u32(q, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(q, NFTNL_RULE_TABLE, table);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET,
+	    NLM_F_DUMP, nft_next_seq(s, 1));
+	nftnl_rule_nlmsg_build_payload(nlh, q);
+	nftnl_rule_free(q);
+	if (request(s, buf, nlh, rule_cmp_cb, &rc) < 0)
+		return -1;
+	return rc.same && rc.idx == nrules;
+}
+
 #define MAX_FOREIGN_CHAINS 16
 
 int
@@ -867,6 +897,7 @@ nft_replace(struct nft_sess *s, const char *table,
 	char drop[MAX_FOREIGN_CHAINS][64];
 	const char *dropv[MAX_FOREIGN_CHAINS];
 	struct nft_batch b;
+	uint32_t retries = 0;
 	int attempt, rc = -1;
 	size_t i;
 
@@ -874,20 +905,36 @@ nft_replace(struct nft_sess *s, const char *table,
 	for (attempt = 0; attempt < 5; attempt++) {
 		struct chain_scan cs = { .table = table, .want = chains,
 		    .nwant = nchains, .drop = drop,
-		    .maxdrop = MAX_FOREIGN_CHAINS };
-		uint32_t genid;
+		    .maxdrop = MAX_FOREIGN_CHAINS, .rules = rules,
+		    .nrules = nrules };
+		uint32_t genid, genid2, tflags;
+		int exists, same;
 
 		/*
-		 * Read the generation, then the chains; the batch carries the
+		 * Read the generation, then the chains (and, when they are all
+		 * as wanted, the rules: a table that already matches is left
+		 * alone, counters and all); the batch carries the
 		 * generation, so the kernel refuses it (ERESTART) if anything
 		 * changed in between, and we look again.
 		 */
-		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0) {
-			if (errno == EINTR)
-				continue;	/* dump interrupted by a change */
+		if (nft_genid(s, &genid) < 0 || scan_chains(s, &cs) < 0 ||
+		    (exists = table_info(s, table, &tflags)) < 0 ||
+		    (same = exists && !cs.mismatch && !cs.policy_changed &&
+		    !cs.counts_differ && cs.ndrop == 0 &&
+		    cs.found == nchains && tflags == 0 ?
+		    rules_match(s, table, rules, nrules) : 0) < 0 ||
+		    nft_genid(s, &genid2) < 0) {
+			if (errno == EINTR) {	/* dump interrupted by a change */
+				retries++;
+				continue;
+			}
 			snprintf(res->msg, sizeof(res->msg), "reading the "
 			    "ruleset: %s", strerror(errno));
 			return -1;
+		}
+		if (same && genid2 == genid) {
+			res->unchanged = true;
+			return 0;
 		}
 		for (i = 0; i < cs.ndrop; i++)
 			dropv[i] = drop[i];
@@ -907,8 +954,10 @@ nft_replace(struct nft_sess *s, const char *table,
 		nft_batch_free(&b);
 		if (rc == 0 || res->nerr == 0 || res->first.error != ERESTART ||
 		    res->first.type != NFNL_MSG_BATCH_BEGIN)
-			return rc;
+			break;
+		retries++;
 	}
+	res->retries = retries;
 	return rc;
 }
 

@@ -180,6 +180,8 @@ struct nft_result {
 	uint32_t acked;		/* acks read (success or error) */
 	uint32_t nerr;
 	struct nft_ack first;	/* first error, if nerr > 0 */
+	uint32_t retries;	/* nft_replace: batches refused as stale */
+	bool unchanged;		/* nft_replace: table already as wanted */
 	char msg[256];		/* transport-level failure */
 };
 
@@ -218,8 +220,10 @@ bool nft_batch_acks(struct nft_batch *b, struct nft_result *res,
  * Installs table with exactly chains and rules, atomically: reads the
  * generation and the table's chains, then sends nft_batch_update (or, if
  * one of our chains has another hook or type, nft_batch_replace), pinned
- * to that generation and retried if the ruleset changed meanwhile.  0, or
- * -1 with res filled as by nft_batch_send (res->first.tag names the rule).
+ * to that generation and retried if the ruleset changed meanwhile.  When
+ * the live table already holds exactly these chains and rules nothing is
+ * sent (res->unchanged): counters and handles stay.  0, or -1 with res
+ * filled as by nft_batch_send (res->first.tag names the rule).
  */
 int nft_replace(struct nft_sess *s, const char *table,
     const struct nft_chainspec *chains, size_t nchains,
@@ -254,7 +258,15 @@ int nft_table_rules(struct nft_sess *s, const char *table,
     struct nft_live_rule **out, size_t *n, uint32_t *genid,
     char *err, size_t errlen);
 
-/* Parsing helpers shared with the unit tests. */
+/* A rule as dumped by the kernel (NEWRULE message): chain, counters, comment. */
 int nft_live_rule_from_nlmsg(const void *nlh, struct nft_live_rule *out);
+
+/*
+ * Does live (a rule read back from the kernel) do exactly what want
+ * describes in table?  Chain, comment and every expression must agree;
+ * counter values are ignored.
+ */
+bool nft_rule_matches(const struct nftnl_rule *live, const char *table,
+    const struct nft_rulespec *want);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/udata.h>
@@ -212,6 +213,7 @@ add_action(struct nftnl_rule *r, const struct nft_rulespec *s)
 {
 	struct nftnl_expr *e;
 	uint16_t port = htons(s->to_port);
+	uint32_t flags;
 
 	switch (s->action) {
 	case NFT_ACT_ACCEPT:
@@ -239,10 +241,22 @@ add_action(struct nftnl_rule *r, const struct nft_rulespec *s)
 		    s->action == NFT_ACT_DNAT ? NFT_NAT_DNAT : NFT_NAT_SNAT);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY,
 		    s->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		/*
+		 * Max registers and flags spelled out as the kernel stores
+		 * them (it fills in max = min), so a rule read back compares
+		 * equal to the one we build.
+		 */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		if (s->action == NFT_ACT_DNAT && s->to_port)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+		flags = NF_NAT_RANGE_MAP_IPS;
+		if (s->action == NFT_ACT_DNAT && s->to_port) {
 			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN,
 			    NFT_REG_2);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX,
+			    NFT_REG_2);
+			flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+		}
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, flags);
 		return add_expr(r, e);
 	}
 	errno = EINVAL;
@@ -445,4 +459,124 @@ nft_table_print(FILE *f, const char *table, const struct nft_chainspec *chains,
 		fprintf(f, "\t}\n");
 	}
 	fprintf(f, "}\n");
+}
+
+/* --- rules read back ---------------------------------------------------- */
+
+static int
+comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	struct nft_live_rule *lr = data;
+	uint8_t len = nftnl_udata_len(attr);
+	const char *v = nftnl_udata_get(attr);
+
+	if (nftnl_udata_type(attr) != NFTNL_UDATA_RULE_COMMENT || len == 0)
+		return 0;
+	if (len > NFT_COMMENT_MAX + 1)
+		len = NFT_COMMENT_MAX + 1;
+	memcpy(lr->comment, v, len);
+	lr->comment[len - 1] = '\0';
+	return 0;
+}
+
+int
+nft_live_rule_from_nlmsg(const void *nlh, struct nft_live_rule *out)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_expr_iter *it;
+	struct nftnl_expr *e;
+	const char *chain;
+	const void *ud;
+	uint32_t udlen = 0;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (r == NULL)
+		return -1;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
+		goto out;
+	chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	snprintf(out->chain, sizeof(out->chain), "%s", chain ? chain : "");
+	out->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &udlen);
+	if (ud && udlen)
+		nftnl_udata_parse(ud, udlen, comment_cb, out);
+	if ((it = nftnl_expr_iter_create(r)) == NULL)
+		goto out;
+	while ((e = nftnl_expr_iter_next(it)) != NULL) {
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+		if (name && strcmp(name, "counter") == 0) {
+			out->has_counter = true;
+			out->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+			out->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+		}
+	}
+	nftnl_expr_iter_destroy(it);
+	rc = 0;
+out:
+	nftnl_rule_free(r);
+	return rc;
+}
+
+/*
+ * Same expressions, compared as libnftnl prints them, counters aside (their
+ * values are the live ones).  Anything libnftnl prints differently — the
+ * kernel filling in a default we leave unset, say — counts as different,
+ * which only costs a real replace.
+ */
+static bool
+exprs_equal(const struct nftnl_rule *a, const struct nftnl_rule *b)
+{
+	struct nftnl_expr_iter *ia = nftnl_expr_iter_create(a);
+	struct nftnl_expr_iter *ib = nftnl_expr_iter_create(b);
+	struct nftnl_expr *ea, *eb;
+	char ta[512], tb[512];
+	bool eq = ia && ib;
+
+	while (eq) {
+		ea = nftnl_expr_iter_next(ia);
+		eb = nftnl_expr_iter_next(ib);
+		if (ea == NULL || eb == NULL) {
+			eq = ea == eb;
+			break;
+		}
+		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME),
+		    nftnl_expr_get_str(eb, NFTNL_EXPR_NAME)) != 0) {
+			eq = false;
+			break;
+		}
+		if (strcmp(nftnl_expr_get_str(ea, NFTNL_EXPR_NAME), "counter") == 0)
+			continue;
+		nftnl_expr_snprintf(ta, sizeof(ta), ea, NFTNL_OUTPUT_DEFAULT, 0);
+		nftnl_expr_snprintf(tb, sizeof(tb), eb, NFTNL_OUTPUT_DEFAULT, 0);
+		eq = strcmp(ta, tb) == 0;
+	}
+	if (ia)
+		nftnl_expr_iter_destroy(ia);
+	if (ib)
+		nftnl_expr_iter_destroy(ib);
+	return eq;
+}
+
+bool
+nft_rule_matches(const struct nftnl_rule *live, const char *table,
+    const struct nft_rulespec *want)
+{
+	struct nftnl_rule *r = nft_rule_build(table, want);
+	const void *ua, *ub;
+	uint32_t la = 0, lb = 0;
+	const char *chain;
+	bool eq = false;
+
+	if (r == NULL)
+		return false;
+	chain = nftnl_rule_get_str(live, NFTNL_RULE_CHAIN);
+	ua = nftnl_rule_get_data(live, NFTNL_RULE_USERDATA, &la);
+	ub = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &lb);
+	if (chain && strcmp(chain, want->chain) == 0 && la == lb &&
+	    (la == 0 || memcmp(ua, ub, la) == 0))
+		eq = exprs_equal(live, r);
+	nftnl_rule_free(r);
+	return eq;
 }

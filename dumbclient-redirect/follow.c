@@ -7,11 +7,38 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 
 #include "rules.h"
+
+/*
+ * A target that is one of the addresses we redirect from (SRV records
+ * pointing back at the web server, say) would turn every redirected
+ * connection into a connection to this host's own closed port: refuse it
+ * with a message rather than install rules that can only fail.
+ */
+static int
+check_target(const struct redirect_conf *c, const struct redirect_target *t,
+    char *why, size_t len)
+{
+	const struct nft_ip *v[4] = { &t->client4, &t->client6, &t->server4,
+	    &t->server6 };
+	char a[64];
+	size_t l;
+
+	for (int i = 0; i < 4; i++)
+		for (l = 0; l < c->nlisten && v[i]->family; l++)
+			if (nft_ip_equal(v[i], &c->listen[l])) {
+				snprintf(why, len, "the XMPP host's address %s "
+				    "is one of the listen addresses",
+				    nft_ip_format(v[i], a, sizeof(a)));
+				return -1;
+			}
+	return 0;
+}
 
 static int
 install(struct follow *f, const struct redirect_target *t)
@@ -57,6 +84,9 @@ on_resolved(const struct resolve_res *res, void *data)
 {
 	struct follow *f = data;
 	const struct redirect_conf *c = f->conf;
+	const char *why = res->err;
+	bool ok = res->ok;
+	char err[200];
 	uint64_t next;
 
 	if (f->lookup_again || c->has_static) {
@@ -66,9 +96,13 @@ on_resolved(const struct resolve_res *res, void *data)
 			lookup(f);
 		return;
 	}
-	if (!res->ok) {
+	if (res->ok && check_target(c, &res->target, err, sizeof(err)) < 0) {
+		ok = false;
+		why = err;
+	}
+	if (!ok) {
 		if (!f->failing)
-			log_warn("DNS: %s; %s, retrying every %llus", res->err,
+			log_warn("DNS: %s; %s, retrying every %llus", why,
 			    f->installed ? "keeping the current rules" :
 			    "no rules installed yet",
 			    (unsigned long long)c->retry);
@@ -115,12 +149,25 @@ follow_init(struct follow *f, struct ev_loop *loop, struct nft_sess *nft,
 	return 0;
 }
 
+/* A static target: refuse this host's own addresses, then install. */
+static int
+install_static(struct follow *f)
+{
+	char why[200];
+
+	if (check_target(f->conf, &f->conf->target, why, sizeof(why)) < 0) {
+		log_err("%s: target: %s", f->conf->file, why);
+		return -1;
+	}
+	return install(f, &f->conf->target);
+}
+
 int
 follow_start(struct follow *f)
 {
 	ev_timer_stop(f->loop, &f->timer);
 	if (f->conf->has_static)
-		return install(f, &f->conf->target);
+		return install_static(f);
 	f->failing = false;
 	lookup(f);
 	return 0;
@@ -155,11 +202,15 @@ follow_once(struct nft_sess *nft, const struct redirect_conf *conf)
 	atomic_bool stop;
 
 	if (conf->has_static)
-		return install(&f, &conf->target);
+		return install_static(&f);
 	atomic_init(&stop, false);
 	resolve_req_from_conf(conf, &req);
 	resolve_targets(&req, &res, &stop);
 	if (!res.ok) {
+		log_err("DNS: %s", res.err);
+		return -1;
+	}
+	if (check_target(conf, &res.target, res.err, sizeof(res.err)) < 0) {
 		log_err("DNS: %s", res.err);
 		return -1;
 	}

@@ -48,12 +48,57 @@ dest_port(const struct redirect_target *t, uint16_t port)
 	return port;
 }
 
+/* prerouting: one DNAT rule per listen address of fam (or fib local). */
+static size_t
+dnat_rules(const struct redirect_conf *c, struct nft_rulespec r,
+    const struct nft_ip *to, uint16_t to_port, struct nft_rulespec *v)
+{
+	size_t k = 0, l;
+
+	r.action = NFT_ACT_DNAT;
+	r.to = *to;
+	r.to_port = to_port;
+	if (c->nlisten == 0) {
+		r.fib_local = true;	/* only connections to this host */
+		v[k++] = r;
+		return k;
+	}
+	r.has_daddr = true;
+	for (l = 0; l < c->nlisten; l++) {
+		if (c->listen[l].family != r.family)
+			continue;
+		r.daddr = c->listen[l];
+		v[k++] = r;
+	}
+	return k;
+}
+
+/* postrouting SNAT, or the forward accept, of the DNATed flow. */
+static void
+flow_rule(const struct redirect_conf *c, struct nft_rulespec *r,
+    const struct nft_ip *to, uint16_t to_port, bool snat)
+{
+	const struct nft_ip *sn = r->family == AF_INET ? &c->snat4 : &c->snat6;
+
+	r->ct_dnat = true;
+	r->has_daddr = true;
+	r->daddr = *to;
+	r->dport_min = r->dport_max = to_port;
+	if (snat) {
+		r->action = sn->family ? NFT_ACT_SNAT : NFT_ACT_MASQ;
+		r->to = *sn;
+	} else {
+		r->ct_orig = true;	/* both directions */
+		r->action = NFT_ACT_ACCEPT;
+	}
+}
+
 int
 redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
     struct nft_rulespec **out, size_t *n, char (*comments)[32])
 {
 	static const int fams[] = { AF_INET, AF_INET6 };
-	size_t max = c->nports * 2 * (c->nlisten + 3), k = 0, ch, i, fi, l;
+	size_t max = c->nports * 2 * (c->nlisten + 3), k = 0, ch, i, fi;
 	struct nft_rulespec *v = calloc(max ? max : 1, sizeof(*v));
 
 	if (v == NULL)
@@ -62,53 +107,31 @@ redirect_rules(const struct redirect_conf *c, const struct redirect_target *t,
 		snprintf(comments[i], sizeof(comments[i]), "%s:%u",
 		    redirect_port_is_s2s(c->ports[i]) ? "xmpp-server" :
 		    "xmpp-client", c->ports[i]);
-	for (ch = 0; ch < NCHAINS; ch++)
-		for (i = 0; i < c->nports; i++)
+	/* Chain by chain, so the list reads in the order nft prints it. */
+	for (ch = 0; ch < NCHAINS; ch++) {
+		for (i = 0; i < c->nports; i++) {
 			for (fi = 0; fi < 2; fi++) {
 				const struct nft_ip *to = dest(t, c->ports[i], fams[fi]);
+				uint16_t to_port = dest_port(t, c->ports[i]);
 				struct nft_rulespec r = {
-					.chain = chains[ch].name, .family = fams[fi],
-					.l4proto = IPPROTO_TCP,
-					.dport_min = c->ports[i], .dport_max = c->ports[i],
+					.chain = chains[ch].name,
+					.family = fams[fi], .l4proto = IPPROTO_TCP,
+					.dport_min = c->ports[i],
+					.dport_max = c->ports[i],
 					.comment = comments[i], .tag = (int)i,
 				};
 
 				if (to == NULL)
 					continue;
 				if (ch == 0) {
-					r.action = NFT_ACT_DNAT;
-					r.to = *to;
-					r.to_port = dest_port(t, c->ports[i]);
-					if (c->nlisten == 0) {
-						r.fib_local = true;
-						v[k++] = r;
-						continue;
-					}
-					r.has_daddr = true;
-					for (l = 0; l < c->nlisten; l++) {
-						if (c->listen[l].family != fams[fi])
-							continue;
-						r.daddr = c->listen[l];
-						v[k++] = r;
-					}
+					k += dnat_rules(c, r, to, to_port, v + k);
 					continue;
 				}
-				r.ct_dnat = true;
-				r.has_daddr = true;
-				r.daddr = *to;
-				r.dport_min = r.dport_max = dest_port(t, c->ports[i]);
-				if (ch == 1) {
-					const struct nft_ip *sn = fams[fi] == AF_INET ?
-					    &c->snat4 : &c->snat6;
-
-					r.action = sn->family ? NFT_ACT_SNAT : NFT_ACT_MASQ;
-					r.to = *sn;
-				} else {
-					r.ct_orig = true;
-					r.action = NFT_ACT_ACCEPT;
-				}
+				flow_rule(c, &r, to, to_port, ch == 1);
 				v[k++] = r;
 			}
+		}
+	}
 	*out = v;
 	*n = k;
 	return 0;

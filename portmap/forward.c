@@ -517,45 +517,44 @@ remote_rules(struct rulevec *rv, const struct forward *f, size_t idx,
 	push(rv, &r);
 }
 
+/* The rules of forward f (index idx) in chain number ch. */
+static void
+forward_rules(struct rulevec *rv, const struct forward *f, size_t idx,
+    size_t ch)
+{
+	static const int fams[] = { AF_INET, AF_INET6 };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	const char *chain = portmap_chains[ch].name;
+	bool snat = f->masquerade || f->snat4.family || f->snat6.family;
+	size_t fi, pi;
+
+	for (fi = 0; fi < 2; fi++) {
+		if ((fams[fi] == AF_INET ? f->to4 : f->to6).family == 0)
+			continue;
+		for (pi = 0; pi < 2; pi++) {
+			uint8_t p = protos[pi];
+
+			if (p == IPPROTO_TCP ? !f->tcp : !f->udp)
+				continue;
+			if (ch == 0 || (ch == 1 && f->local))
+				dnat_rules(rv, f, idx, fams[fi], p, chain);
+			else if ((ch == 2 && snat) || (ch == 3 && f->remote))
+				remote_rules(rv, f, idx, fams[fi], p, ch == 2);
+		}
+	}
+}
+
 int
 portmap_rules(const struct portmap_conf *c, struct nft_rulespec **out,
     size_t *n)
 {
-	static const int fams[] = { AF_INET, AF_INET6 };
-	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
 	struct rulevec rv = { 0 };
-	size_t ch, i, fi, pi;
+	size_t ch, i;
 
 	/* Chain by chain, so the list reads in the order nft prints it. */
-	for (ch = 0; ch < portmap_nchains; ch++) {
-		const char *chain = portmap_chains[ch].name;
-
-		for (i = 0; i < c->nfwd; i++) {
-			const struct forward *f = &c->fwd[i];
-			bool snat = f->masquerade || f->snat4.family ||
-			    f->snat6.family;
-
-			for (fi = 0; fi < 2; fi++) {
-				int fam = fams[fi];
-
-				if ((fam == AF_INET ? f->to4 : f->to6).family == 0)
-					continue;
-				for (pi = 0; pi < 2; pi++) {
-					uint8_t p = protos[pi];
-
-					if ((p == IPPROTO_TCP && !f->tcp) ||
-					    (p == IPPROTO_UDP && !f->udp))
-						continue;
-					if (ch == 0 || (ch == 1 && f->local))
-						dnat_rules(&rv, f, i, fam, p, chain);
-					else if ((ch == 2 && snat) ||
-					    (ch == 3 && f->remote))
-						remote_rules(&rv, f, i, fam, p,
-						    ch == 2);
-				}
-			}
-		}
-	}
+	for (ch = 0; ch < portmap_nchains; ch++)
+		for (i = 0; i < c->nfwd; i++)
+			forward_rules(&rv, &c->fwd[i], i, ch);
 	if (rv.oom) {
 		free(rv.v);
 		return -1;

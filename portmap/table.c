@@ -63,7 +63,7 @@ report(const struct portmap_conf *c, const struct nft_result *res)
 /* apply (nchains > 0) or flush (nchains == 0), in one batch. */
 static int
 send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
-    size_t nrules, size_t nchains)
+    size_t nrules, size_t nchains, bool *unchanged)
 {
 	struct nft_result res;
 	struct nft_sess s;
@@ -71,13 +71,19 @@ send_batch(const struct portmap_conf *c, const struct nft_rulespec *rules,
 
 	if (open_session(&s) < 0)
 		return -1;
-	if (nchains > 0)
+	if (nchains > 0) {
 		rc = nft_replace(&s, c->table, portmap_chains, nchains, rules,
 		    nrules, &res);
-	else
+		if (res.retries)
+			log_info("the ruleset changed while applying; tried "
+			    "again %u time%s", res.retries,
+			    res.retries == 1 ? "" : "s");
+	} else
 		rc = nft_remove_table(&s, c->table, &res);
 	if (rc < 0)
 		report(c, &res);
+	if (unchanged)
+		*unchanged = rc == 0 && res.unchanged;
 	nft_close(&s);
 	return rc;
 }
@@ -150,6 +156,7 @@ int
 portmap_apply(const struct portmap_conf *c)
 {
 	struct nft_rulespec *rules = NULL;
+	bool unchanged = false;
 	size_t n = 0;
 	int rc;
 
@@ -161,9 +168,13 @@ portmap_apply(const struct portmap_conf *c)
 		free(rules);
 		return -1;
 	}
-	rc = send_batch(c, rules, n, portmap_nchains);
+	rc = send_batch(c, rules, n, portmap_nchains, &unchanged);
 	free(rules);
-	if (rc == 0)
+	if (rc == 0 && unchanged)
+		log_notice("table inet %s: %zu forward%s, %zu rule%s already in "
+		    "place; nothing changed", c->table, c->nfwd,
+		    c->nfwd == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	else if (rc == 0)
 		log_notice("table inet %s: %zu forward%s, %zu rule%s installed",
 		    c->table, c->nfwd, c->nfwd == 1 ? "" : "s", n,
 		    n == 1 ? "" : "s");
@@ -173,7 +184,7 @@ portmap_apply(const struct portmap_conf *c)
 int
 portmap_flush(const struct portmap_conf *c)
 {
-	if (send_batch(c, NULL, 0, 0) < 0)
+	if (send_batch(c, NULL, 0, 0, NULL) < 0)
 		return -1;
 	log_notice("table inet %s removed", c->table);
 	return 0;

@@ -339,19 +339,15 @@ static int
 parse_limits(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 {
 	uint64_t mem = c->connection_memory;
-	long long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	const char *mode = NULL;
 	int rc;
 
-	/*
-	 * Request threads block on the disk (write, fsync), so several per
-	 * core keep the network busy while some wait.
-	 */
-	c->threads = ncpu < 1 ? 4 : ncpu > 16 ? 64 : 4 * (unsigned)ncpu;
+	/* 0: a thread per connection (see http.c); N: a pool of N threads. */
+	c->threads = 0;
 	if (get_uint(t, "max_connections", 1, 1000000, &c->max_connections, e) < 0 ||
 	    get_uint(t, "max_connections_per_ip", 0, 1000000,
 	    &c->max_connections_per_ip, e) < 0 ||
-	    get_uint(t, "threads", 1, 256, &c->threads, e) < 0 ||
+	    get_uint(t, "threads", 0, 256, &c->threads, e) < 0 ||
 	    get_secs(t, "connection_timeout", 1, 86400, &c->connection_timeout, e) < 0 ||
 	    get_secs(t, "shutdown_timeout", 0, 9, &c->shutdown_timeout, e) < 0)
 		return -1;

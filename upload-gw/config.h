@@ -49,7 +49,7 @@ struct upload_config {
 	unsigned max_connections_per_ip;
 	unsigned connection_timeout;	/* seconds of inactivity */
 	unsigned shutdown_timeout;	/* seconds to let requests finish */
-	unsigned threads;
+	unsigned threads;		/* 0: one per connection; N: pool */
 	size_t connection_memory;	/* per-connection buffer pool, bytes */
 };
 

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #define HTTP_MAX_DAEMONS UPLOAD_MAX_LISTEN
+#define HTTP_THREAD_STACK ((size_t)1 << 20)	/* reserved, touched as used */
 
 static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static int quiesced_fds[HTTP_MAX_DAEMONS];
@@ -155,6 +157,17 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	return r;
 }
 
+static bool
+has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (cl != NULL && strcmp(cl, "0") != 0) ||
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -171,21 +184,22 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		/*
 		 * Uploads are judged now, before the body.  Other methods are
 		 * answered once the (normally empty) request is complete:
-		 * answering earlier would cost the keep-alive connection.
+		 * answering earlier would cost the keep-alive connection.  A
+		 * body sent with them is never read: answered now, and the
+		 * connection closes.
 		 */
-		return r->method == REQ_PUT ? upload_put_begin(r, url) : MHD_YES;
-	}
-	if (r->method == REQ_PUT) {
+		if (r->method == REQ_PUT)
+			return upload_put_begin(r, url);
+		if (!has_body(conn))
+			return MHD_YES;
+	} else if (r->method == REQ_PUT) {
 		if (!r->receiving)
 			return MHD_NO;
 		if (*upload_data_size != 0)
 			return upload_put_data(r, upload_data, upload_data_size);
 		return upload_put_finish(r);
-	}
-	if (*upload_data_size != 0) {
-		/* A body sent with GET or others: read and dropped. */
-		*upload_data_size = 0;
-		return MHD_YES;
+	} else if (*upload_data_size != 0) {
+		return MHD_NO;	/* cannot happen: answered before the body */
 	}
 	switch (r->method) {
 	case REQ_GET:
@@ -198,11 +212,46 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 }
 
+/*
+ * Behind nginx every peer is the proxy: for peers on loopback or a unix
+ * socket, the log names the client from X-Real-IP / X-Forwarded-For (its
+ * last entry, the one the proxy added).  Used for the log only.
+ */
+static bool
+forwarded_for(struct req *r, const union MHD_ConnectionInfo *ci, char *fwd,
+    size_t len)
+{
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const char *h, *last;
+	bool local;
+
+	if (sa == NULL)
+		return false;
+	local = sa->sa_family == AF_UNIX ||
+	    (sa->sa_family == AF_INET && ntohl(((const struct sockaddr_in *)
+	    (const void *)sa)->sin_addr.s_addr) >> 24 == 127) ||
+	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(
+	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr));
+	if (!local)
+		return false;
+	h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Real-IP");
+	if (h == NULL && (h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "X-Forwarded-For")) != NULL && (last = strrchr(h, ',')) != NULL)
+		h = last + 1;
+	if (h == NULL)
+		return false;
+	while (*h == ' ')
+		h++;
+	upload_path_for_log(h, fwd, len);
+	return true;
+}
+
 static void
 log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 {
 	const union MHD_ConnectionInfo *ci;
-	char addr[ADDR_STRLEN] = "-", status[16];
+	char addr[ADDR_STRLEN] = "-", status[16], fwd[64];
+	bool proxied;
 	const char *why = r->note;
 
 	ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -221,11 +270,13 @@ log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 			    "upload timed out, discarded" : "upload aborted, discarded";
 	}
+	proxied = forwarded_for(r, ci, fwd, sizeof(fwd));
 	if (r->status)
 		snprintf(status, sizeof(status), "%u", r->status);
 	else
 		snprintf(status, sizeof(status), "-");
-	log_info("%s \"%s %s\" %s %llu %llums%s%s%s", addr, r->method_name,
+	log_info("%s%s%s \"%s %s\" %s %llu %llums%s%s%s", proxied ? fwd : "",
+	    proxied ? " via " : "", addr, r->method_name,
 	    r->logpath, status, (unsigned long long)r->bytes,
 	    (unsigned long long)(ev_clock_ms() - r->t0), why ? " (" : "",
 	    why ? why : "", why ? ")" : "");
@@ -277,8 +328,22 @@ int
 upload_http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
     size_t errlen)
 {
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-	    MHD_USE_ITC | MHD_USE_TURBO;
+	/*
+	 * Default: a thread per connection, so a request waiting on the disk
+	 * (write, fsync of a large upload) never stalls another connection,
+	 * and sendfile moves 2 MiB per call instead of 128 KiB.  threads = N
+	 * selects a pool of N epoll threads instead.  Both are bounded by
+	 * max_connections.
+	 */
+	bool per_conn = c->threads == 0;
+	unsigned flags = per_conn ?
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC :
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+	    MHD_USE_TURBO;
+	enum MHD_OPTION threads_opt = per_conn ? MHD_OPTION_THREAD_STACK_SIZE :
+	    MHD_OPTION_THREAD_POOL_SIZE;
+	size_t threads_val = per_conn ? HTTP_THREAD_STACK : (size_t)c->threads;
 
 	for (size_t i = 0; i < n && i < HTTP_MAX_DAEMONS; i++) {
 		struct MHD_Daemon *d;
@@ -292,7 +357,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
-		    MHD_OPTION_THREAD_POOL_SIZE, c->threads,
+		    threads_opt, threads_val,
 		    MHD_OPTION_END);
 		if (d == NULL) {
 			snprintf(err, errlen, "libmicrohttpd failed to start on listener %zu",

@@ -1,7 +1,8 @@
 /*
- * http — the libmicrohttpd front: one MHD daemon (with its own thread
- * pool, epoll) per listening socket, method dispatch, the request log
- * line, and a graceful stop that lets requests in flight finish.
+ * http — the libmicrohttpd front: one MHD daemon per listening socket
+ * (a thread per connection, or a pool of epoll threads), method dispatch,
+ * the request log line, and a graceful stop that lets requests in flight
+ * finish.
  */
 #ifndef UPLOAD_HTTP_H
 #define UPLOAD_HTTP_H

@@ -177,6 +177,19 @@ acquire(struct upload_main *m, struct upload_config *c)
 	return 0;
 }
 
+/* After dropping privileges: can this user store uploads?  0 or -1 (logged). */
+static int
+check_store(struct upload_config *c)
+{
+	char err[256];
+
+	if (upload_store_probe(c->store_fd, err, sizeof(err)) < 0) {
+		log_err("storeDir %s: %s", c->store_dir, err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -203,9 +216,13 @@ main(int argc, char **argv)
 		log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	if (acquire(&m, c) < 0)
-		return 1;
-	if (daemon_drop_privileges(c->user, 0, err, sizeof(err)) < 0)
-		fatal("%s", err);
+		goto fail;
+	if (daemon_drop_privileges(c->user, 0, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto fail;
+	}
+	if (check_store(c) < 0)
+		goto fail;
 
 	if ((m.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");
@@ -238,4 +255,10 @@ main(int argc, char **argv)
 	ev_loop_free(m.loop);
 	log_notice("stopped");
 	return 0;
+fail:
+	/* Start-up failed before serving: release what acquire() took. */
+	for (size_t i = 0; i < m.nfds; i++)
+		close(m.fds[i]);
+	upload_config_free(c);
+	return 1;
 }

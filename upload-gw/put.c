@@ -66,9 +66,8 @@ store_error(struct req *r, int err, const char *what)
 		return upload_req_error(r, 409, "exists");
 	case ELOOP:
 	case EXDEV:
-	case EACCES:
-	case EPERM:
-		return upload_req_error(r, 403, "not writable");
+		/* The name leads through a symlink planted in the store. */
+		return upload_req_error(r, 403, "symlink in path");
 	default:
 		log_err("%s %s: %s", what, r->logpath, strerror(err));
 		return upload_req_error(r, 500, what);

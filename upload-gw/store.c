@@ -108,8 +108,9 @@ upload_store_exists(int root, const char *rel)
 int
 upload_store_tmp_create(int root, struct store_tmp *t)
 {
-	int fd, dfd;
+	int fd;
 
+	t->fd = -1;
 	t->named = false;
 	t->name[0] = '\0';
 	fd = openat(root, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
@@ -119,7 +120,17 @@ upload_store_tmp_create(int root, struct store_tmp *t)
 	}
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	/* No O_TMPFILE here: a random name in the private directory. */
+	/* No O_TMPFILE on this filesystem. */
+	return upload_store_tmp_create_named(root, t);
+}
+
+int
+upload_store_tmp_create_named(int root, struct store_tmp *t)
+{
+	int fd, dfd;
+
+	t->fd = -1;
+	t->named = false;
 	if (mkdirat(root, PATH_TMPDIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) < 0)
@@ -254,4 +265,34 @@ out:
 		t->named = false;	/* nothing left to unlink */
 	upload_store_tmp_discard(root, t);
 	return rc;
+}
+
+int
+upload_store_probe(int root, char *err, size_t errlen)
+{
+	char rel[sizeof(PATH_TMPDIR) + 48], rnd[17];
+	struct store_tmp t;
+	int rc, dfd;
+
+	if (random_hex(rnd, 8) < 0) {
+		snprintf(err, errlen, "no randomness");
+		return -1;
+	}
+	snprintf(rel, sizeof(rel), "%s/probe-%s", PATH_TMPDIR, rnd);
+	if ((rc = upload_store_tmp_create(root, &t)) < 0) {
+		snprintf(err, errlen, "cannot create files: %s", strerror(-rc));
+		return -1;
+	}
+	if ((rc = upload_store_tmp_commit(root, &t, rel, false)) < 0) {
+		snprintf(err, errlen, "cannot link files into place%s: %s",
+		    rc == -ENOENT ? " (is /proc mounted?)" : "", strerror(-rc));
+		return -1;
+	}
+	if ((dfd = upload_store_openat(root, PATH_TMPDIR, O_PATH | O_DIRECTORY)) >= 0) {
+		unlinkat(dfd, rel + sizeof(PATH_TMPDIR), 0);
+		close(dfd);
+	}
+	/* Leaves the store as found (fails harmlessly if temp files live). */
+	unlinkat(root, PATH_TMPDIR, AT_REMOVEDIR);
+	return 0;
 }

@@ -37,6 +37,8 @@ int upload_store_exists(int root, const char *rel);
 
 /* A fresh temporary file: 0, or -errno. */
 int upload_store_tmp_create(int root, struct store_tmp *t);
+/* The fallback for filesystems without O_TMPFILE (used by the above). */
+int upload_store_tmp_create_named(int root, struct store_tmp *t);
 /*
  * Makes the temporary file rel (mode 0644), creating parent directories:
  * 0, -EEXIST if the name was taken meanwhile, or another -errno.  With
@@ -46,6 +48,13 @@ int upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel,
     bool durable);
 /* Drops an uncommitted temporary file without a trace. */
 void upload_store_tmp_discard(int root, struct store_tmp *t);
+
+/*
+ * Start-up self-test: creates, links and removes a file in the store's
+ * private directory, proving the store is writable and that finished
+ * uploads can be linked into place.  0, or -1 with message.
+ */
+int upload_store_probe(int root, char *err, size_t errlen);
 
 /* openat2 beneath root without symlinks: fd or -errno. */
 int upload_store_openat(int root, const char *rel, int flags);

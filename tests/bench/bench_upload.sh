@@ -5,15 +5,19 @@
 #   PUT + GET of one 1 GiB file (curl), and each server's peak RSS.
 # Prints MiB/s side by side and upload-gw/nginx ratios.  upload-gw runs
 # with its defaults, which fsync every upload before answering 201 (nginx
-# never fsyncs); a second PUT line shows upload-gw with fsync = false.
-# Env: DURATION (s per wrk run, default 4), BIG_MIB (default 1024),
-# GW_EXTRA (extra upload-gw config lines, for experiments).
+# never fsyncs); the fsync=false lines are a second upload-gw instance
+# configured like nginx behaves.  All servers run side by side; each case
+# runs ROUNDS times alternating between them and the median round counts,
+# which keeps other load on a shared machine from deciding the ratio.
+# Env: DURATION (s per wrk run, default 3), ROUNDS (default 3), BIG_MIB
+# (default 1024), GW_THREADS, GW_EXTRA (extra upload-gw config lines).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${EDGE_BUILD:-$REPO/build}/bin
 HERE=$(cd "$(dirname "$0")" && pwd)
-DURATION=${DURATION:-4}
+DURATION=${DURATION:-3}
+ROUNDS=${ROUNDS:-3}
 BIG_MIB=${BIG_MIB:-1024}
 NFILES=64
 THREADS=$(nproc)
@@ -63,30 +67,35 @@ PY
 
 # --- servers ---------------------------------------------------------------
 GW_PORT=$(free_port)
+GWNS_PORT=$(free_port)
 NGX_PORT=$(free_port)
 printf '%s\n' "$SECRET" > "$TMP/secret"; chmod 600 "$TMP/secret"
 
-start_gw() {	# start_gw FSYNC
-	cat > "$TMP/gw.toml" <<CONF
-storeDir = "$TMP/gw-store"
-uploadSubDir = "upload/"
-listen = ["127.0.0.1:$GW_PORT"]
-secret_file = "$TMP/secret"
-max_file_size = "2G"
-threads = ${GW_THREADS:-$THREADS}
-fsync = $1
-${GW_EXTRA:-}
-CONF
-	"$BIN/upload-gw" -c "$TMP/gw.toml" 2>>"$TMP/gw.log" &
-	GW_PID=$!
-	pids+=("$GW_PID")
+wait_http() {	# wait_http PORT NAME LOG
 	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$GW_PORT/" && return
+		curl -s -o /dev/null "http://127.0.0.1:$1/" && return
 		sleep 0.05
 	done
-	echo "upload-gw did not start"; cat "$TMP/gw.log"; exit 1
+	echo "$2 did not start"; cat "$3"; exit 1
 }
-stop_gw() { kill -TERM "$GW_PID"; wait "$GW_PID" || true; }
+
+start_gw() {	# start_gw NAME PORT FSYNC -> pid in GW_PID
+	local name=$1 port=$2
+	cat > "$TMP/$name.toml" <<CONF
+storeDir = "$TMP/gw-store"
+uploadSubDir = "upload/"
+listen = ["127.0.0.1:$port"]
+secret_file = "$TMP/secret"
+max_file_size = "2G"
+threads = ${GW_THREADS:-0}
+fsync = $3
+${GW_EXTRA:-}
+CONF
+	"$BIN/upload-gw" -c "$TMP/$name.toml" 2>>"$TMP/$name.log" &
+	GW_PID=$!
+	pids+=("$GW_PID")
+	wait_http "$port" upload-gw "$TMP/$name.log"
+}
 
 start_ngx() {
 	# Workers as the invoking user, so both servers see the same files.
@@ -122,23 +131,17 @@ CONF
 	nginx -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" -e "$TMP/ngx/error.log" &
 	NGX_PID=$!
 	pids+=("$NGX_PID")
-	for _ in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$NGX_PORT/" && return
-		sleep 0.05
-	done
-	echo "nginx did not start"; cat "$TMP/ngx/error.log"; exit 1
+	wait_http "$NGX_PORT" nginx "$TMP/ngx/error.log"
 }
-stop_ngx() { kill -QUIT "$NGX_PID"; wait "$NGX_PID" || true; }
 
 # Peak RSS (KiB) of a process and its children (nginx workers).
 peak_rss() {
-	local total=0 p
+	local top=0 p v
 	for p in $1 $(pgrep -P "$1" || true); do
-		local v
 		v=$(awk '/^VmHWM:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-		[ "${v:-0}" -gt "$total" ] && total=$v
+		[ "${v:-0}" -gt "$top" ] && top=$v
 	done
-	echo "$total"
+	echo "$top"
 }
 
 # wrk run -> MiB/s (1 MiB per request); fails on any non-2xx answer.
@@ -161,43 +164,56 @@ curl_secs() {	# curl_secs ARGS... -> seconds
 	awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'
 }
 
-declare -A R
-run_all() {	# run_all NAME PORT
-	local name=$1 port=$2 n
-	R[$name,get1]=$(wrk_mibs "$port" 1 get)
-	R[$name,get16]=$(wrk_mibs "$port" 16 get)
-	n=$((DURATION * 4000))
-	sign_urls "$name-p1" "$n" > "$TMP/urls1.lua"
-	sign_urls "$name-p16" "$n" > "$TMP/urls16.lua"
-	R[$name,put1]=$(wrk_mibs "$port" 1 put "$TMP/urls1.lua")
-	R[$name,put16]=$(wrk_mibs "$port" 16 put "$TMP/urls16.lua")
-	local p="$name-big/big.bin" mac s
-	mac=$(printf '%s %d' "$p" $((BIG_MIB << 20)) | openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
-	s=$(curl_secs -T "$TMP/big.bin" "http://127.0.0.1:$port/upload/$p?v=$mac")
-	R[$name,bigput]=$(awk -v m="$BIG_MIB" -v s="$s" 'BEGIN { printf "%.0f", m / s }')
-	s=$(curl_secs "http://127.0.0.1:$port/upload/$p")
-	R[$name,bigget]=$(awk -v m="$BIG_MIB" -v s="$s" 'BEGIN { printf "%.0f", m / s }')
+# Removes a bench directory; uploads wrk left in flight may still land.
+clean() {
+	sleep 0.2
+	rm -rf "$@" 2>/dev/null || { sleep 0.5; rm -rf "$@"; }
 }
 
+declare -A R
+record() {	# record KEY VALUE: one round (the median is taken at the end)
+	R[$1]="${R[$1]:-} $2"
+}
+median() {	# median "v1 v2 ..." -> middle value
+	tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
 
-start_gw true
-run_all gw "$GW_PORT"
-R[gw,rss]=$(peak_rss "$GW_PID")
-stop_gw
-rm -rf "$TMP/gw-store/gw-"*
-start_gw false
-n=$((DURATION * 4000))
-sign_urls "gwnosync-p16" "$n" > "$TMP/urls16.lua"
-R[gwns,put16]=$(wrk_mibs "$GW_PORT" 16 put "$TMP/urls16.lua")
-sign_urls "gwnosync-p1" "$n" > "$TMP/urls1.lua"
-R[gwns,put1]=$(wrk_mibs "$GW_PORT" 1 put "$TMP/urls1.lua")
-stop_gw
-rm -rf "$TMP/gw-store/gwnosync-"*
-
+# Servers, side by side: upload-gw (defaults), upload-gw fsync=false, nginx.
+start_gw gw "$GW_PORT" true
+GW_MAIN=$GW_PID
+start_gw gwns "$GWNS_PORT" false
 start_ngx
-run_all ngx "$NGX_PORT"
+
+declare -A PORT=([gw]=$GW_PORT [gwns]=$GWNS_PORT [ngx]=$NGX_PORT)
+n=$((DURATION * 2500))
+for round in $(seq "$ROUNDS"); do
+	for s in gw ngx; do
+		record "$s,get1" "$(wrk_mibs "${PORT[$s]}" 1 get)"
+		record "$s,get16" "$(wrk_mibs "${PORT[$s]}" 16 get)"
+	done
+	for s in gw gwns ngx; do
+		for c in 1 16; do
+			sign_urls "$s-r$round-c$c" "$n" > "$TMP/urls.lua"
+			record "$s,put$c" "$(wrk_mibs "${PORT[$s]}" "$c" put "$TMP/urls.lua")"
+			clean "$TMP/gw-store/$s-r$round-c$c" "$TMP/ngx/root/upload/$s-r$round-c$c"
+		done
+	done
+	for s in gw gwns ngx; do
+		p="$s-big-r$round/big.bin"
+		mac=$(printf '%s %d' "$p" $((BIG_MIB << 20)) |
+			openssl dgst -sha256 -hmac "$SECRET" -r | cut -d' ' -f1)
+		t=$(curl_secs -T "$TMP/big.bin" "http://127.0.0.1:${PORT[$s]}/upload/$p?v=$mac")
+		record "$s,bigput" "$(awk -v m="$BIG_MIB" -v s="$t" 'BEGIN { printf "%.0f", m / s }')"
+		if [ "$s" != gwns ]; then
+			t=$(curl_secs "http://127.0.0.1:${PORT[$s]}/upload/$p")
+			record "$s,bigget" "$(awk -v m="$BIG_MIB" -v s="$t" 'BEGIN { printf "%.0f", m / s }')"
+		fi
+		clean "$TMP/gw-store/$s-big-r$round" "$TMP/ngx/root/upload/$s-big-r$round"
+	done
+done
+for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
+R[gw,rss]=$(peak_rss "$GW_MAIN")
 R[ngx,rss]=$(peak_rss "$NGX_PID")
-stop_ngx
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 printf '\n%-34s %12s %12s %8s\n' "upload-gw vs nginx $(nginx -v 2>&1 | sed 's/.*\///')" "upload-gw" "nginx" "ratio"
@@ -208,7 +224,8 @@ row "PUT 1 MiB, concurrency 1 (fsync)" "${R[gw,put1]}" "${R[ngx,put1]}"
 row "PUT 1 MiB, concurrency 16 (fsync)" "${R[gw,put16]}" "${R[ngx,put16]}"
 row "PUT 1 MiB, conc. 1 (fsync=false)" "${R[gwns,put1]}" "${R[ngx,put1]}"
 row "PUT 1 MiB, conc. 16 (fsync=false)" "${R[gwns,put16]}" "${R[ngx,put16]}"
-row "PUT $BIG_MIB MiB file (curl)" "${R[gw,bigput]}" "${R[ngx,bigput]}"
+row "PUT $BIG_MIB MiB file (fsync)" "${R[gw,bigput]}" "${R[ngx,bigput]}"
+row "PUT $BIG_MIB MiB file (fsync=false)" "${R[gwns,bigput]}" "${R[ngx,bigput]}"
 row "GET $BIG_MIB MiB file (curl)" "${R[gw,bigget]}" "${R[ngx,bigget]}"
 printf '%-34s %9s KiB %9s KiB %7sx\n' "peak RSS (largest process)" "${R[gw,rss]}" "${R[ngx,rss]}" \
 	"$(ratio "${R[gw,rss]}" "${R[ngx,rss]}")"

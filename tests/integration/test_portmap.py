@@ -174,6 +174,21 @@ def test_foreign_table_untouched_and_apply_idempotent(lab, conf):
     legacy = lab.nft("xmpp", "list", "table", "ip", "legacy")
     assert portmap(lab, "xmpp", conf, "apply").returncode == 0
     first = ruleset_json(lab, "xmpp")
+    exact = lab.nft("xmpp", "-j", "list", "ruleset")
+    # applying again finds everything in place and leaves the ruleset as
+    # it is, byte for byte (handles and counters included)
+    lab.probe("client", "tcp", nl.XMPPS4, 443)
+    exact = lab.nft("xmpp", "-j", "list", "ruleset")
+    r = portmap(lab, "xmpp", conf, "apply")
+    assert r.returncode == 0 and "already in place; nothing changed" in r.stderr
+    assert lab.nft("xmpp", "-j", "list", "ruleset") == exact
+    # a changed config really replaces, and going back gives the same rules
+    other = conf + ".other"
+    with open(other, "w") as f:
+        f.write(SEED_CONF.replace("to_port = 5223", "to_port = 5224"))
+    r = portmap(lab, "xmpp", other, "apply")
+    assert r.returncode == 0 and "installed" in r.stderr
+    assert ruleset_json(lab, "xmpp") != first
     assert portmap(lab, "xmpp", conf, "apply").returncode == 0
     assert ruleset_json(lab, "xmpp") == first
     assert sorted(tables(lab, "xmpp")) == ["inet foreign", "inet portmap",
@@ -194,7 +209,19 @@ def test_foreign_table_untouched_and_apply_idempotent(lab, conf):
     assert r.returncode == 1 and "not installed" in r.stderr
 
 
+def alternate_conf(conf):
+    """The seed config plus one more forward: applying it and the seed in
+    turn really replaces the rules every time (portmap leaves a table that
+    already matches alone)."""
+    path = conf + ".alt"
+    with open(path, "w") as f:
+        f.write(SEED_CONF + '\n[[forward]]\nname = "extra"\nport = 9999\n'
+                'to = ["%s"]\n' % nl.XMPP4)
+    return path
+
+
 def test_reapply_is_atomic_under_load(lab, conf):
+    alt = alternate_conf(conf)
     assert portmap(lab, "xmpp", conf, "apply").returncode == 0
     loops = {}
 
@@ -209,8 +236,8 @@ def test_reapply_is_atomic_under_load(lab, conf):
         t.start()
     applies = 0
     while any(t.is_alive() for t in threads):
-        r = portmap(lab, "xmpp", conf, "apply")
-        assert r.returncode == 0, r.stderr
+        r = portmap(lab, "xmpp", (alt, conf)[applies % 2], "apply")
+        assert r.returncode == 0 and "installed" in r.stderr, r.stderr
         applies += 1
     for t in threads:
         t.join()
@@ -383,3 +410,30 @@ def test_reapply_keeps_table_and_repairs_it(lab, conf):
     assert ruleset_json(lab, "xmpp") == want
     assert table_handle(lab) != handle
     assert lab.probe("xmpp", "tcp", nl.XMPPS4, 443).get("port") == 5223
+
+
+def test_apply_while_others_change_the_ruleset(lab, conf):
+    stop = threading.Event()
+    errors = []
+
+    def churn():
+        while not stop.is_set():
+            for cmd in (["add", "table", "ip", "churn"],
+                        ["delete", "table", "ip", "churn"]):
+                r = lab.ex("xmpp", "nft", *cmd, check=False)
+                if r.returncode != 0:
+                    errors.append(r.stderr)
+
+    t = threading.Thread(target=churn)
+    t.start()
+    alt = alternate_conf(conf)
+    try:
+        for i in range(30):
+            r = portmap(lab, "xmpp", (conf, alt)[i % 2], "apply")
+            assert r.returncode == 0, r.stderr
+    finally:
+        stop.set()
+        t.join()
+    assert errors == []
+    assert tables(lab, "xmpp") == ["inet portmap"]
+    assert lab.probe("client", "tcp", nl.XMPPS6, 443).get("port") == 5223

@@ -284,3 +284,37 @@ dns_timeout = "4s"
     log = d.stop()          # asserts exit 0 within 10 s
     assert time.time() - t0 < 9, log
     lab.kill(silent)
+
+
+def test_refuses_to_redirect_to_itself(lab, tmp):
+    conf = write(os.path.join(tmp, "self.toml"),
+                 'ports = ["5222"]\nlisten = ["%s"]\ntarget = ["%s"]\n'
+                 % (nl.WEB4, nl.WEB4))
+    r = redirect(lab, conf, "--once")
+    assert r.returncode == 1
+    assert "is one of the listen addresses" in r.stderr
+    assert tables(lab) == []
+    # the same through DNS: the last good rules stay
+    zpath = write(os.path.join(tmp, "zone.json"),
+                  json.dumps(zone(nl.XMPP4, nl.XMPP6)))
+    dns = lab.dns_server("web", "127.0.0.1", 5355, zpath)
+    conf = write(os.path.join(tmp, "dns.toml"), """
+domain = "example.test"
+nameserver = "127.0.0.1:5355"
+ports = ["5222"]
+listen = ["%s", "%s"]
+min_ttl = "1s"
+retry = "1s"
+""" % (nl.WEB4, nl.WEB6))
+    d = daemon(lab, conf)
+    try:
+        wait_for(lambda: reaches(lab, nl.WEB4, 5222, nl.XMPP4))
+        write(zpath, json.dumps(zone(nl.WEB4, nl.WEB6)))
+        deadline = time.time() + 10
+        while "is one of the listen addresses" not in d.log():
+            assert time.time() < deadline, d.log()
+            time.sleep(0.2)
+        assert reaches(lab, nl.WEB4, 5222, nl.XMPP4)[0]
+    finally:
+        d.stop()
+        lab.kill(dns)

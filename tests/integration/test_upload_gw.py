@@ -41,7 +41,8 @@ def quote(path):
 class Gw:
     """A running upload-gw with its own store and config."""
 
-    def __init__(self, tmp, extra="", listen=None, secret=SECRET, start=True):
+    def __init__(self, tmp, extra="", listen=None, secret=SECRET, start=True,
+                 notify=True):
         self.tmp = str(tmp)
         self.store = os.path.join(self.tmp, "store")
         self.port = free_port()
@@ -54,7 +55,21 @@ class Gw:
             f.write('storeDir = "%s"\nuploadSubDir = "upload/"\n'
                     'secret_file = "%s"\n%s\n%s\n'
                     % (self.store, self.secret_file, listen, extra))
-        self.d = Daemon([binary("upload-gw"), "-c", self.conf]) if start else None
+        self.d = None
+        if start:
+            self.d = Daemon([binary("upload-gw"), "-c", self.conf], notify=notify)
+        if start and not notify:
+            # Without sd_notify (the private notify socket is root's):
+            # wait for the listener.
+            deadline = time.time() + 15
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    break
+                except OSError:
+                    assert time.time() < deadline and self.d.proc.poll() is None, \
+                        self.d.log()
+                    time.sleep(0.05)
 
     def write_secret(self, secret):
         fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -116,9 +131,10 @@ class Gw:
         return self.d.stop()
 
 
-@pytest.fixture
-def gw(tmp_path):
-    g = Gw(tmp_path)
+@pytest.fixture(params=["per-connection", "pool"])
+def gw(tmp_path, request):
+    # Both threading models: a thread per connection (default), a pool.
+    g = Gw(tmp_path, extra="threads = 2" if request.param == "pool" else "")
     yield g
     if g.d.proc.poll() is None:
         g.stop()
@@ -169,6 +185,13 @@ def test_filer_v2_extension_type(gw):
     # Unknown extension without Content-Type: application/octet-stream.
     mac = mac_v2("uuid-2/blob.omemo", 3, "application/octet-stream")
     assert gw.put("uuid-2/blob.omemo", b"abc", mac=mac, kind="v2")[0] == 201
+
+
+def test_empty_file(gw):
+    assert gw.put("z/empty.bin", b"")[0] == 201
+    st, h, data = gw.get("z/empty.bin")
+    assert st == 200 and data == b"" and h["content-length"] == "0"
+    assert gw.get("z/empty.bin", {"Range": "bytes=0-"})[0] == 416
 
 
 def test_token_accepts_v1_form_like_filer(gw):
@@ -437,9 +460,25 @@ def test_cors_and_methods(gw):
     for m in ("DELETE", "POST", "PATCH"):
         st, h, _ = gw.request(m, "/upload/u/x.jpg", body=b"")
         assert st == 405 and h["allow"] == "OPTIONS, HEAD, GET, PUT"
+    # A body sent with another method is never read.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    s.sendall(b"POST /upload/u/x.jpg HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    assert status_of(s.recv(4096)) == 405
+    s.close()
     # CORS headers on downloads too, as Filer sends them.
     gw.put("u/x.jpg", b"jpg")
     assert gw.get("u/x.jpg")[1]["access-control-allow-origin"] == "*"
+
+
+def test_log_names_forwarded_client(gw):
+    gw.put("f/a.txt", b"a")
+    gw.get("f/a.txt", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
+    gw.get("f/a.txt", {"X-Real-IP": "2001:db8::5"})
+    gw.get("f/a.txt", {"X-Real-IP": "evil\x01"})
+    log = gw.d.log()
+    assert '203.0.113.9 via 127.0.0.1:' in log
+    assert '2001:db8::5 via 127.0.0.1:' in log
+    assert 'evil\\x01 via' in log
 
 
 def test_keepalive_serves_many_requests(gw):
@@ -514,7 +553,7 @@ def test_check_config_good_and_bad(tmp_path):
         ('listenport = "[::]:5050"\nsecret = "x"\n', "storeDir: required"),
         (good + 'uploadSubDir2 = "x"\n', "uploadSubDir2"),
         ('secret = "x"\nstoreDir = "/s"\nuploadSubDir = "../x"\n', "c.toml:3: uploadSubDir:"),
-        (good + 'threads = 0\n', "c.toml:5: threads:"),
+        (good + 'threads = 300\n', "c.toml:5: threads:"),
         (good + 'secret_file = "%s"\n' % sec, "secret_file: give either"),
         ('storeDir = "/s"\nsecret = "x"\nlisten = "127.0.0.1:1"\n', "c.toml:3: listen:"),
         ("storeDir = /s\n", "c.toml:1:"),
@@ -677,5 +716,48 @@ def test_connection_limits_and_timeout(tmp_path):
         b.close()
         time.sleep(0.2)
         assert g.get("x")[0] == 404
+    finally:
+        g.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop privileges")
+def test_drops_to_user_and_checks_the_store(tmp_path):
+    import pwd
+    nobody = pwd.getpwnam("nobody")
+    # A store the daemon creates is handed to the user it drops to.
+    g = Gw(tmp_path, extra='user = "nobody"', notify=False)
+    try:
+        assert g.put("u/f.txt", b"mine")[0] == 201
+        st = os.stat(os.path.join(g.store, "u", "f.txt"))
+        assert st.st_uid == nobody.pw_uid
+        with open("/proc/%d/status" % g.d.proc.pid) as f:
+            uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+        assert uids == [str(nobody.pw_uid)] * 4
+    finally:
+        g.stop()
+    # A store that user cannot write to is refused at start-up.
+    other = tmp_path / "other"
+    other.mkdir()
+    g = Gw(other, extra='user = "nobody"', start=False)
+    os.makedirs(g.store, mode=0o755)
+    r = run([binary("upload-gw"), "-c", g.conf], timeout=20)
+    assert r.returncode == 1
+    assert "storeDir" in r.stderr and "cannot create files" in r.stderr, r.stderr
+
+
+def test_dual_stack_listenport(tmp_path):
+    # Filer's usual listenport: one socket for IPv4 and IPv6.
+    g = Gw(tmp_path, start=False)
+    with open(g.conf) as f:
+        text = f.read().replace('listen = ["127.0.0.1:%d", "[::1]:%d"]' % (g.port, g.port),
+                                'listenport = "[::]:%d"' % g.port)
+    with open(g.conf, "w") as f:
+        f.write(text)
+    g.d = Daemon([binary("upload-gw"), "-c", g.conf])
+    try:
+        assert g.put("ds/a.txt", b"both")[0] == 201
+        assert g.request("GET", "/upload/ds/a.txt", host="::1")[2] == b"both"
+        assert g.request("GET", "/upload/ds/a.txt", host="127.0.0.1")[2] == b"both"
+        assert "listening on [::]:%d" % g.port in g.d.log()
     finally:
         g.stop()

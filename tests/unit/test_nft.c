@@ -406,3 +406,42 @@ TEST(nft_batch_update_layout_and_genid)
 	CHECK_INT(nft_batch_set_genid(&b, 1), -1);
 	nft_batch_free(&b);
 }
+
+TEST(nft_rule_matches_roundtrip)
+{
+	static char buf[8192];
+	struct nft_rulespec s = dnat_spec(), t;
+	struct nftnl_rule *r = nft_rule_build("portmap", &s), *back;
+	struct nftnl_expr_iter *it;
+	struct nftnl_expr *e;
+
+	CHECK(r != NULL);
+	back = roundtrip(r, buf);
+	nftnl_rule_free(r);
+	CHECK(back != NULL);
+	CHECK(nft_rule_matches(back, "portmap", &s));
+	/* live counter values do not matter */
+	it = nftnl_expr_iter_create(back);
+	while ((e = nftnl_expr_iter_next(it)) != NULL)
+		if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") == 0)
+			nftnl_expr_set_u64(e, NFTNL_EXPR_CTR_PACKETS, 12345);
+	nftnl_expr_iter_destroy(it);
+	CHECK(nft_rule_matches(back, "portmap", &s));
+	/* anything else does */
+	t = s;
+	t.to_port = 5224;
+	CHECK(!nft_rule_matches(back, "portmap", &t));
+	t = s;
+	t.comment = "other";
+	CHECK(!nft_rule_matches(back, "portmap", &t));
+	t = s;
+	t.chain = "output";
+	CHECK(!nft_rule_matches(back, "portmap", &t));
+	t = s;
+	t.dport_max = 444;
+	CHECK(!nft_rule_matches(back, "portmap", &t));
+	t = s;
+	nft_ip_parse("2001:db8::3", &t.daddr);
+	CHECK(!nft_rule_matches(back, "portmap", &t));
+	nftnl_rule_free(back);
+}

@@ -154,3 +154,38 @@ TEST(upload_expire_sweep)
 	close(root);
 	rm_tree(dir);
 }
+
+/* The path taken on filesystems without O_TMPFILE. */
+TEST(upload_store_named_fallback)
+{
+	char dir[64], tmpdir[128], buf[8] = "";
+	struct store_tmp a, b, c;
+	struct stat st;
+	int root, fd;
+
+	CHECK(scratch(dir, sizeof(dir), &root) == 0);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/%s", dir, PATH_TMPDIR);
+	CHECK_INT(upload_store_tmp_create_named(root, &a), 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &b), 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &c), 0);
+	CHECK(a.named && b.named && strcmp(a.name, b.name) != 0);
+	CHECK_INT(count_entries(tmpdir), 3);
+	CHECK(write(a.fd, "AA", 2) == 2);
+	CHECK(write(b.fd, "BB", 2) == 2);
+	CHECK_INT(upload_store_tmp_commit(root, &a, "n/x.bin", true), 0);
+	CHECK_INT(upload_store_tmp_commit(root, &b, "n/x.bin", true), -EEXIST);
+	upload_store_tmp_discard(root, &c);
+	/* Winner in place, loser and abandoned file gone, nothing left over. */
+	CHECK_INT(count_entries(tmpdir), 0);
+	fd = upload_store_open_read(root, "n/x.bin", &st);
+	CHECK(fd >= 0);
+	CHECK(read(fd, buf, sizeof(buf) - 1) == 2);
+	close(fd);
+	CHECK_STR(buf, "AA");
+	CHECK_INT(st.st_mode & 07777, 0644);
+	/* The private directory is never reachable as an upload path. */
+	CHECK_INT(stat(tmpdir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	close(root);
+	rm_tree(dir);
+}
