@@ -30,6 +30,7 @@ static const char *const server_features[] = {
 	"jabber:iq:roster",
 	"jabber:iq:version",
 	"msgoffline",
+	"urn:xmpp:blocking",
 	"urn:xmpp:extdisco:2",
 	"urn:xmpp:ping",
 	"urn:xmpp:time",

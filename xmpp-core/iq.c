@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "blocking.h"
 #include "c2s.h"
 #include "disco.h"
 #include "extdisco.h"
@@ -129,7 +130,7 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 		register_iq(c, n);
 		return;
 	}
-	if (to_self && (private_iq(c, n) || vcard_iq(c, n)))
+	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))
 		return;

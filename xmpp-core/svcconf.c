@@ -1,5 +1,5 @@
 /*
- * svcconf — [vcard], [private], [upload], [extdisco].  See svcconf.h.
+ * svcconf — [vcard], [private], [blocking], [upload], [extdisco].  See svcconf.h.
  */
 #include "svcconf.h"
 
@@ -22,6 +22,14 @@ load_vcard_private(struct svc_config *s, struct conf_table *root,
 	s->vcard_max = 64 * 1024;
 	s->private_max = 64 * 1024;
 	s->private_max_items = 100;
+	s->block_max_items = 1000;
+	t = conf_table(root, "blocking", e, &rc);
+	if (rc == -1)
+		return -1;
+	v = s->block_max_items;
+	if (rc == 1 && conf_int(t, "max_items", 1, 100000, &v, e) == -1)
+		return -1;
+	s->block_max_items = (unsigned)v;
 	t = conf_table(root, "vcard", e, &rc);
 	if (rc == -1)
 		return -1;

@@ -30,6 +30,8 @@ struct svc_config {
 	/* [private] */
 	size_t private_max;		/* serialised bytes per namespace */
 	unsigned private_max_items;	/* namespaces per account */
+	/* [blocking] */
+	unsigned block_max_items;	/* blocked JIDs per account */
 
 	/* [upload] (enabled when present) */
 	bool upload;

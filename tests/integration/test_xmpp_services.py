@@ -3,6 +3,7 @@ against real peers: slixmpp clients (XEP-0049, XEP-0054, XEP-0363 plugins
 and hand-made XEP-0215 IQs), the real upload-gw serving the slots' URLs,
 and the real turnd accepting the XEP-0215 TURN credentials."""
 
+import asyncio
 import base64
 import hashlib
 import http.client
@@ -17,7 +18,7 @@ from slixmpp.xmlstream import ElementBase, ET, register_stanza_plugin
 from pgcluster import PgCluster
 from test_turnd_stun import ALLOCATE, SUCCESS, SECRET as TURN_SECRET, Turnd
 from test_upload_gw import Gw, SECRET as UPLOAD_SECRET
-from xmpptest import XmppServer, arun, connect, disconnect
+from xmpptest import XmppServer, arun, connect, disconnect, online, recv, until
 
 PW = "correct horse battery staple"
 MAX = 1024 * 1024
@@ -142,7 +143,7 @@ def test_disco_advertises_services(server):
         c = await login(server, "disco@localhost")
         info = await c["xep_0030"].get_info(jid="localhost")
         feats = info["disco_info"]["features"]
-        for f in ("jabber:iq:private", "vcard-temp", "urn:xmpp:extdisco:2"):
+        for f in ("jabber:iq:private", "vcard-temp", "urn:xmpp:extdisco:2", "urn:xmpp:blocking"):
             assert f in feats
         items = await c["xep_0030"].get_items(jid="localhost")
         assert ("upload.localhost", None, "HTTP File Upload") in items["disco_items"]["items"]
@@ -386,3 +387,85 @@ def test_extdisco_credentials_work_on_turnd(server, turnd):
     cl.login(turn["username"], bad)
     assert cl.allocate().error() == 401
     cl.close()
+
+
+async def drain(q, seconds=0.5):
+    """Everything that arrives on q within seconds."""
+    got = []
+    try:
+        while True:
+            got.append(await asyncio.wait_for(q.get(), seconds))
+    except asyncio.TimeoutError:
+        return got
+
+
+def test_blocking(server):
+    for u in ("victim", "mallory", "friend"):
+        server.adduser(u, PW)
+
+    async def scenario():
+        v1 = await login(server, "victim@localhost/one")
+        v2 = await login(server, "victim@localhost/two")
+        m = await login(server, "mallory@localhost/x")
+        f = await login(server, "friend@localhost/x")
+        for c in (v1, v2, m, f):
+            c.register_plugin("xep_0191")
+            await online(c)
+        # mallory is subscribed to the victim's presence
+        m.send_presence(pto="victim@localhost", ptype="subscribe")
+        await recv(v1.subscriptions)
+        v1.send_presence(pto="mallory@localhost", ptype="subscribed")
+        await until(lambda: m.client_roster["victim@localhost"]["subscription"] == "to")
+        await drain(m.presences)
+        pushes = asyncio.Queue()
+        v2.add_event_handler("blocked", lambda iq: pushes.put_nowait(iq))
+        assert (await v1["xep_0191"].get_blocked())["blocklist"]["items"] == set()
+        await v2["xep_0191"].get_blocked()
+        # block: a push to the other resource, and mallory sees us leave
+        await v1["xep_0191"].block("mallory@localhost")
+        p = await recv(pushes)
+        assert "mallory@localhost" in p["block"]["items"]
+        gone = await drain(m.presences, 1)
+        assert {str(p["from"]) for p in gone if p["type"] == "unavailable"} == {
+            "victim@localhost/one", "victim@localhost/two"}
+        # mallory's messages and IQs bounce; nothing arrives
+        m.send_message(mto="victim@localhost", mbody="hello?", mtype="chat")
+        err = await recv(m.messages)
+        assert err["type"] == "error" and err["error"]["condition"] == "service-unavailable"
+        e = await iq_error(m["xep_0054"].get_vcard("victim@localhost"))
+        assert e["condition"] == "service-unavailable"
+        m.send_presence(pto="victim@localhost/one")
+        # the victim's broadcast does not reach mallory, a message to
+        # mallory is refused with <blocked/>
+        v1.send_presence(pstatus="busy")
+        v1.send_message(mto="mallory@localhost", mbody="oops", mtype="chat")
+        err = await recv(v1.messages)
+        assert err["type"] == "error" and err["error"]["condition"] == "not-acceptable"
+        assert err.xml.find(".//{urn:xmpp:blocking:errors}blocked") is not None
+        assert [p for p in await drain(m.presences, 1) if p["from"].bare == "victim@localhost"] == []
+        assert [x for x in await drain(v1.messages, 0.3) + await drain(v1.presences, 0)
+                if x["from"].bare == "mallory@localhost"] == []
+        await disconnect(v1, v2)
+        # offline: mallory's message is refused, not stored; a friend's is
+        m.send_message(mto="victim@localhost", mbody="while you sleep", mtype="chat")
+        err = await recv(m.messages)
+        assert err["error"]["condition"] == "service-unavailable"
+        f.send_message(mto="victim@localhost", mbody="from a friend", mtype="chat")
+        await asyncio.sleep(0.5)
+        v = await login(server, "victim@localhost/three")
+        v.register_plugin("xep_0191")
+        await online(v)
+        got = await drain(v.messages, 1)
+        assert [g["body"] for g in got] == ["from a friend"]
+        # the list survived; unblocking everything lets mallory through again
+        items = (await v["xep_0191"].get_blocked())["blocklist"]["items"]
+        assert {str(j) for j in items} == {"mallory@localhost"}
+        await v["xep_0191"].unblock([])
+        assert (await v["xep_0191"].get_blocked())["blocklist"]["items"] == set()
+        m.send_message(mto="victim@localhost", mbody="friends again?", mtype="chat")
+        got = await recv(v.messages)
+        assert got["body"] == "friends again?"
+        await disconnect(v, m, f)
+
+    arun(scenario())
+    assert server.test_pg.psql("SELECT count(*) FROM blocklist").strip() == "0"
