@@ -83,6 +83,7 @@ struct c2s {
 	struct xml_node *presence;	/* last broadcast available presence */
 	char *last_status;	/* <status/> of the unavailable presence (XEP-0012) */
 	struct hmap *directed;	/* JIDs we sent directed presence to */
+	bool carbons;		/* XEP-0280 enabled (carbons.c) */
 };
 
 /* Starts the periodic work (idle parser release). */

@@ -31,6 +31,7 @@ static const char *const server_features[] = {
 	"jabber:iq:version",
 	"msgoffline",
 	"urn:xmpp:blocking",
+	"urn:xmpp:carbons:2",
 	"urn:xmpp:extdisco:2",
 	"urn:xmpp:ping",
 	"urn:xmpp:time",

@@ -11,6 +11,7 @@
 
 #include "blocking.h"
 #include "c2s.h"
+#include "carbons.h"
 #include "disco.h"
 #include "extdisco.h"
 #include "last.h"
@@ -130,6 +131,8 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 		register_iq(c, n);
 		return;
 	}
+	if ((to_self || to_server) && carbons_iq(c, n))
+		return;
 	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "carbons.h"
 #include "offline.h"
 #include "router.h"
 #include "server.h"
@@ -18,6 +19,7 @@ message_from_client(struct c2s *c, struct xml_node *n)
 	/* RFC 6121 §8.5.x: no 'to' means the sender's own bare JID */
 	if (xml_attr(n, "to") == NULL)
 		xml_set_attr(n, "to", c->user->bare);
+	carbons_sent(c, n);
 	router_route(n);
 }
 
@@ -38,6 +40,7 @@ deliver_bare(struct xml_node *n, const struct jid *to, int host, const char *typ
 	}
 	u = router_user_find(jid_bare(to, bare, sizeof(bare)));
 	if (u && router_send_available(u, n, true) > 0) {
+		carbons_received(u, n, NULL);
 		xml_free(n);
 		return;
 	}
@@ -68,6 +71,7 @@ message_deliver(struct xml_node *n, const struct jid *to, int host)
 		u = router_user_find(jid_bare(to, bare, sizeof(bare)));
 		if (u && (s = router_session(u, to->resource)) != NULL) {
 			c2s_send(s, n);
+			carbons_received(u, n, s);
 			xml_free(n);
 			return;
 		}

@@ -1,0 +1,128 @@
+/*
+ * carbons — XEP-0280 Message Carbons.  See carbons.h.
+ */
+#include "carbons.h"
+
+#include <string.h>
+
+#include "c2s.h"
+#include "iq.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+#define NS_HINTS "urn:xmpp:hints"
+
+bool
+carbons_iq(struct c2s *c, struct xml_node *iq)
+{
+	struct xml_node *q = xml_first_elem(iq);
+	bool enable;
+
+	if (xml_is(q, "enable", NS_CARBONS))
+		enable = true;
+	else if (xml_is(q, "disable", NS_CARBONS))
+		enable = false;
+	else
+		return false;
+	if (strcmp(stanza_type(iq), "set") != 0) {
+		iq_error(c, iq, "modify", "bad-request");
+	} else {
+		c->carbons = enable;
+		iq_reply(c, stanza_iq_result(iq));
+	}
+	xml_free(iq);
+	return true;
+}
+
+bool
+carbons_eligible(const struct xml_node *n)
+{
+	const char *type = stanza_type(n);
+
+	if (xml_child(n, "private", NS_CARBONS) ||
+	    xml_child(n, "no-copy", NS_HINTS) ||
+	    xml_child(n, "sent", NS_CARBONS) ||
+	    xml_child(n, "received", NS_CARBONS))
+		return false;
+	if (strcmp(type, "chat") == 0)
+		return true;
+	if (type[0] != '\0' && strcmp(type, "normal") != 0)
+		return false;
+	/* normal messages with a body, receipts or chat markers */
+	return xml_child(n, "body", NS_CLIENT) != NULL ||
+	    xml_child(n, NULL, "urn:xmpp:receipts") != NULL ||
+	    xml_child(n, NULL, "urn:xmpp:chat-markers:0") != NULL;
+}
+
+/* <message from=bare to=full type=...><kind><forwarded>n</forwarded></kind> */
+static void
+send_copy(struct c2s *s, const char *kind, const struct xml_node *n)
+{
+	struct xml_node *m, *w, *f, *copy;
+	const char *type = xml_attr(n, "type");
+
+	if ((m = xml_new("message", NS_CLIENT)) == NULL)
+		return;
+	if (xml_set_attr(m, "from", s->user->bare) == -1 ||
+	    xml_set_attr(m, "to", s->full) == -1 ||
+	    (type && xml_set_attr(m, "type", type) == -1) ||
+	    (w = xml_add(m, kind, NS_CARBONS)) == NULL ||
+	    (f = xml_add(w, "forwarded", NS_FORWARD)) == NULL ||
+	    (copy = xml_copy(n)) == NULL) {
+		xml_free(m);
+		return;
+	}
+	xml_append_child(f, copy);
+	c2s_send(s, m);
+	xml_free(m);
+}
+
+void
+carbons_sent(struct c2s *c, struct xml_node *n)
+{
+	struct xml_node *p;
+	struct jid to;
+	char bare[2 * JID_PART_MAX + 2];
+	bool eligible;
+
+	eligible = carbons_eligible(n);
+	/* XEP-0280 §7: the private element is not forwarded */
+	while ((p = xml_child(n, "private", NS_CARBONS)) != NULL) {
+		xml_detach(p);
+		xml_free(p);
+	}
+	if (!eligible || c->user == NULL || c->user->nsessions < 2)
+		return;
+	/* to one's own bare JID every resource gets it anyway */
+	if (stanza_jid(n, "to", &to) == 1 && to.resource[0] == '\0' &&
+	    strcmp(jid_bare(&to, bare, sizeof(bare)), c->user->bare) == 0)
+		return;
+	for (struct c2s *s = c->user->sessions; s; s = s->next_session)
+		if (s != c && s->carbons)
+			send_copy(s, "sent", n);
+}
+
+void
+carbons_received(struct user *u, const struct xml_node *n, const struct c2s *to)
+{
+	const char *from = xml_attr(n, "from");
+	struct jid fj;
+	char bare[2 * JID_PART_MAX + 2];
+
+	if (u == NULL || !carbons_eligible(n))
+		return;
+	/* one's own resources writing to each other: the sender side has
+	 * already sent <sent/> copies (XEP-0280 §6, no double copies) */
+	if (from && stanza_jid(n, "from", &fj) == 1 &&
+	    strcmp(jid_bare(&fj, bare, sizeof(bare)), u->bare) == 0)
+		return;
+	for (struct c2s *s = u->sessions; s; s = s->next_session) {
+		if (!s->carbons || s == to)
+			continue;
+		if (to == NULL && s->available && s->priority >= 0)
+			continue;
+		send_copy(s, "received", n);
+	}
+}
