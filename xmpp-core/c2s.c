@@ -19,6 +19,7 @@
 
 #include "auth.h"
 #include "crypto.h"
+#include "csi.h"
 #include "disco.h"
 #include "hmap.h"
 #include "accept.h"
@@ -149,6 +150,7 @@ c2s_finish(struct c2s *c)
 	c->dead = true;
 	if (c->state != C2S_CLOSING)
 		router_unbind(c);
+	csi_free(c);
 	c->state = C2S_CLOSING;
 	ev_io_stop(srv.loop, &c->io);
 	ev_timer_stop(srv.loop, &c->timer);
@@ -254,7 +256,7 @@ c2s_send(struct c2s *c, const struct xml_node *n)
 {
 	struct buf b;
 
-	if (c->dead)
+	if (c->dead || (c->csi && csi_hold(c, n)))
 		return;
 	buf_init(&b);
 	if (xml_serialize(&b, n, NS_CLIENT) == 0)
@@ -400,7 +402,8 @@ send_features(struct c2s *c)
 			buf_puts(b, "<register xmlns='http://jabber.org/features/iq-register'/>");
 	} else {
 		buf_printf(b, "<bind xmlns='%s'/><session xmlns='%s'><optional/></session>"
-		    "<ver xmlns='urn:xmpp:features:rosterver'/>", NS_BIND, NS_SESSION);
+		    "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='%s'/>",
+		    NS_BIND, NS_SESSION, NS_CSI);
 		disco_caps(b);
 	}
 	buf_puts(b, "</stream:features>");
@@ -551,6 +554,8 @@ static void
 handle_stanza(struct c2s *c, struct xml_node *n)
 {
 	if (c->state == C2S_BOUND) {
+		if (csi_nonza(c, n))
+			return;
 		if (strcmp(n->ns, NS_CLIENT) != 0 || !(strcmp(n->name, "message") == 0 ||
 		    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
 			xml_free(n);

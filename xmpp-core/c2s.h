@@ -26,6 +26,7 @@ struct tls_conn;
 struct auth;
 struct user;
 struct hmap;
+struct csi;
 
 enum c2s_state {
 	C2S_HANDSHAKE,		/* TLS handshake running */
@@ -84,6 +85,7 @@ struct c2s {
 	char *last_status;	/* <status/> of the unavailable presence (XEP-0012) */
 	struct hmap *directed;	/* JIDs we sent directed presence to */
 	bool carbons;		/* XEP-0280 enabled (carbons.c) */
+	struct csi *csi;	/* XEP-0352 state, NULL while active (csi.c) */
 };
 
 /* Starts the periodic work (idle parser release). */

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "imconf.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -71,6 +72,8 @@ struct xmpp_config {
 
 	/* [vcard] [private] [upload] [extdisco] (svcconf.c) */
 	struct svc_config svc;
+	/* [csi] [sm] (imconf.c) */
+	struct im_config im;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

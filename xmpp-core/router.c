@@ -10,6 +10,7 @@
 #include "blocking.h"
 #include "buf.h"
 #include "c2s.h"
+#include "csi.h"
 #include "hmap.h"
 #include "iq.h"
 #include "last.h"
@@ -174,6 +175,10 @@ router_send_available(struct user *u, const struct xml_node *n, bool nonneg_only
 	for (struct c2s *s = u->sessions; s; s = s->next_session) {
 		if (!s->available || (nonneg_only && s->priority < 0))
 			continue;
+		if (s->csi && csi_hold(s, n)) {
+			count++;
+			continue;
+		}
 		if (b.p == NULL && xml_serialize(&b, n, NS_CLIENT) == -1)
 			break;
 		c2s_send_raw(s, b.p, b.len);

@@ -3,6 +3,7 @@ hints), client state indication (XEP-0352) and stream management
 (XEP-0198), with real slixmpp clients and raw streams."""
 
 import asyncio
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -22,7 +23,7 @@ def pg():
 
 @pytest.fixture(scope="module")
 def server(pg):
-    s = XmppServer(pg)
+    s = XmppServer(pg, extra="[csi]\nmax_queue = 4\n")
     yield s
     s.destroy()
 
@@ -87,7 +88,7 @@ def test_carbons(server):
         for hint in ("<private xmlns='urn:xmpp:carbons:2'/>",
                      "<no-copy xmlns='urn:xmpp:hints'/>"):
             m = phone.make_message(mto="ccontact@localhost", mbody="secret", mtype="chat")
-            m.append(__import__("xml.etree.ElementTree", fromlist=["x"]).fromstring(hint))
+            m.append(ET.fromstring(hint))
             m.send()
             got = await real_message(other.messages)
             assert got["body"] == "secret"
@@ -116,5 +117,81 @@ def test_carbons(server):
         kind, cm = await recv(desk.carbons)
         assert kind == "received" and cm["carbon_received"]["body"] == "to bare"
         await disconnect(phone, desk, other)
+
+    arun(scenario())
+
+
+def chat_state(sender, to, state):
+    m = sender.make_message(mto=to, mtype="chat")
+    m.append(ET.fromstring("<%s xmlns='http://jabber.org/protocol/chatstates'/>" % state))
+    m.send()
+
+
+def drain(q):
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
+def test_csi_holds_presence_and_chat_states(server):
+    server.adduser("csimobile", PW)
+    server.adduser("csipeer", PW)
+    full = "csimobile@localhost/m"
+
+    async def scenario():
+        a = await login(full, server.port, ["xep_0352", "xep_0085"])
+        b = await login("csipeer@localhost/b", server.port)
+        a.states = asyncio.Queue()
+        a.add_event_handler("chatstate", lambda m: a.states.put_nowait(m["chat_state"]))
+        # arrival order of everything a gets from b
+        a.seen = []
+        a.add_event_handler("chatstate", lambda m: a.seen.append(m["chat_state"]))
+        a.add_event_handler("presence_available",
+                            lambda p: a.seen.append("presence:" + p["status"]))
+        a.add_event_handler("message", lambda m: a.seen.append("body:" + m["body"]))
+        await online(a)
+        await online(b)
+        assert a["xep_0352"].enabled	# the stream feature was offered
+        await asyncio.sleep(0.2)
+        drain(a.presences)
+        a.seen.clear()
+        a["xep_0352"].send_inactive()
+        await asyncio.sleep(0.2)
+        # held back: presence (only the latest per JID) and chat states
+        b.send_presence(pto=full, pstatus="first")
+        b.send_presence(pto=full, pstatus="second")
+        chat_state(b, full, "composing")
+        await asyncio.sleep(0.5)
+        assert a.seen == []
+        # a real message sends what is held, in order, before itself
+        b.send_message(mto=full, mbody="wake up", mtype="chat")
+        got = await real_message(a.messages)
+        assert got["body"] == "wake up"
+        assert a.seen == ["presence:second", "composing", "body:wake up"]
+        drain(a.states)
+        drain(a.presences)
+        # still inactive: held again; <active/> sends it
+        b.send_presence(pto=full, pstatus="third")
+        await asyncio.sleep(0.3)
+        assert a.presences.empty()
+        a["xep_0352"].send_active()
+        p = await recv(a.presences)
+        assert p["status"] == "third"
+        # active: nothing is held
+        chat_state(b, full, "paused")
+        assert await recv(a.states) == "paused"
+        # the queue is bounded (max_queue = 4): the fifth held stanza
+        # sends everything
+        a["xep_0352"].send_inactive()
+        await asyncio.sleep(0.2)
+        for st in ("composing", "paused", "composing", "paused"):
+            chat_state(b, full, st)
+        await asyncio.sleep(0.4)
+        assert a.states.empty()
+        chat_state(b, full, "active")
+        got = [await recv(a.states) for _ in range(5)]
+        assert got == ["composing", "paused", "composing", "paused", "active"]
+        await disconnect(a, b)
 
     arun(scenario())

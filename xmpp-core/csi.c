@@ -1,0 +1,182 @@
+/*
+ * csi — XEP-0352 Client State Indication.  See csi.h.
+ */
+#include "csi.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "c2s.h"
+#include "carbons.h"
+#include "log.h"
+#include "server.h"
+#include "xml.h"
+
+struct csi {
+	bool inactive;
+	unsigned n;
+	struct xml_node *head, *tail;	/* linked by ->next */
+};
+
+static bool
+chatstate_only(const struct xml_node *m, unsigned depth)
+{
+	const struct xml_node *e, *f, *inner;
+	bool state = false;
+	const char *type = xml_attr(m, "type");
+
+	if (type && strcmp(type, "error") == 0)
+		return false;
+	for (e = xml_first_elem(m); e; e = xml_next_elem(e)) {
+		if (strcmp(e->ns, NS_CHATSTATES) == 0) {
+			state = true;
+		} else if (xml_is(e, "thread", NS_CLIENT) ||
+		    strcmp(e->ns, "urn:xmpp:hints") == 0 ||
+		    strcmp(e->ns, "urn:xmpp:sid:0") == 0 ||
+		    strcmp(e->ns, NS_DELAY) == 0) {
+			continue;
+		} else if (depth == 0 && (xml_is(e, "sent", NS_CARBONS) ||
+		    xml_is(e, "received", NS_CARBONS))) {
+			f = xml_child(e, "forwarded", NS_FORWARD);
+			inner = f ? xml_child(f, "message", NS_CLIENT) : NULL;
+			if (inner == NULL || !chatstate_only(inner, depth + 1))
+				return false;
+			state = true;
+		} else {
+			return false;
+		}
+	}
+	return state;
+}
+
+bool
+csi_holdable(const struct xml_node *n)
+{
+	const char *type;
+
+	if (xml_is(n, "presence", NS_CLIENT)) {
+		type = xml_attr(n, "type");
+		return type == NULL || strcmp(type, "unavailable") == 0;
+	}
+	return xml_is(n, "message", NS_CLIENT) && chatstate_only(n, 0);
+}
+
+unsigned
+csi_held(const struct c2s *c)
+{
+	return c->csi ? c->csi->n : 0;
+}
+
+void
+csi_flush(struct c2s *c)
+{
+	struct csi *s = c->csi;
+	struct xml_node *n, *next;
+	struct buf b;
+
+	if (s == NULL || s->head == NULL)
+		return;
+	log_debug("c2s %llu: csi: %u held stanzas sent", (unsigned long long)c->id, s->n);
+	buf_init(&b);
+	for (n = s->head; n; n = next) {
+		next = n->next;
+		n->next = NULL;
+		if (xml_serialize(&b, n, NS_CLIENT) == -1)
+			c->overflow = true;	/* out of memory: cut it off */
+		xml_free(n);
+	}
+	s->head = s->tail = NULL;
+	s->n = 0;
+	if (b.len)
+		c2s_send_raw(c, b.p, b.len);
+	buf_free(&b);
+}
+
+void
+csi_free(struct c2s *c)
+{
+	struct xml_node *n, *next;
+
+	if (c->csi == NULL)
+		return;
+	for (n = c->csi->head; n; n = next) {
+		next = n->next;
+		n->next = NULL;
+		xml_free(n);
+	}
+	free(c->csi);
+	c->csi = NULL;
+}
+
+bool
+csi_nonza(struct c2s *c, struct xml_node *n)
+{
+	if (xml_is(n, "inactive", NS_CSI)) {
+		if (c->csi == NULL && (c->csi = calloc(1, sizeof(*c->csi))) == NULL) {
+			xml_free(n);
+			return true;	/* stays active: nothing is lost */
+		}
+		c->csi->inactive = true;
+		log_debug("c2s %llu: inactive", (unsigned long long)c->id);
+	} else if (xml_is(n, "active", NS_CSI)) {
+		csi_flush(c);
+		csi_free(c);
+		log_debug("c2s %llu: active", (unsigned long long)c->id);
+	} else {
+		return false;
+	}
+	xml_free(n);
+	return true;
+}
+
+/* A held presence from the same JID is replaced (only the latest counts). */
+static void
+drop_older_presence(struct csi *s, const struct xml_node *n)
+{
+	const char *from = xml_attr(n, "from");
+	struct xml_node **pp, *old, *prev = NULL;
+
+	if (from == NULL || strcmp(n->name, "presence") != 0)
+		return;
+	for (pp = &s->head; *pp; prev = *pp, pp = &(*pp)->next) {
+		old = *pp;
+		if (strcmp(old->name, "presence") != 0 ||
+		    xml_attr(old, "from") == NULL ||
+		    strcmp(xml_attr(old, "from"), from) != 0)
+			continue;
+		*pp = old->next;
+		if (s->tail == old)
+			s->tail = prev;
+		old->next = NULL;
+		xml_free(old);
+		s->n--;
+		return;
+	}
+}
+
+bool
+csi_hold(struct c2s *c, const struct xml_node *n)
+{
+	struct csi *s = c->csi;
+	struct xml_node *copy;
+
+	if (s == NULL || !s->inactive)
+		return false;
+	if (!csi_holdable(n)) {
+		csi_flush(c);
+		return false;
+	}
+	drop_older_presence(s, n);
+	if (s->n >= srv.cfg->im.csi_max_queue || (copy = xml_copy(n)) == NULL) {
+		csi_flush(c);
+		return false;
+	}
+	if (s->tail)
+		s->tail->next = copy;
+	else
+		s->head = copy;
+	s->tail = copy;
+	s->n++;
+	return true;
+}
