@@ -27,6 +27,7 @@
 #include "register.h"
 #include "router.h"
 #include "server.h"
+#include "sm.h"
 #include "tls.h"
 #include "xml.h"
 
@@ -148,8 +149,11 @@ c2s_finish(struct c2s *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	if (c->state != C2S_CLOSING)
+	if (c->state != C2S_CLOSING) {
+		if (c->sm && (c->state != C2S_BOUND || !sm_detach(c)))
+			sm_end(c);
 		router_unbind(c);
+	}
 	csi_free(c);
 	c->state = C2S_CLOSING;
 	ev_io_stop(srv.loop, &c->io);
@@ -183,6 +187,8 @@ c2s_close(struct c2s *c)
 {
 	if (c->dead || c->state == C2S_CLOSING)
 		return;
+	if (c->sm)
+		sm_end(c);
 	router_unbind(c);
 	c->state = C2S_CLOSING;
 	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
@@ -205,6 +211,10 @@ send_header(struct c2s *c)
 void
 c2s_stream_error(struct c2s *c, const char *cond, const char *text)
 {
+	if (c->detached) {
+		sm_expire(c);	/* a detached session replaced by a new one */
+		return;
+	}
 	if (c->dead || c->state == C2S_CLOSING)
 		return;
 	if (c->state == C2S_HANDSHAKE) {
@@ -233,7 +243,7 @@ c2s_stream_error(struct c2s *c, const char *cond, const char *text)
 void
 c2s_send_raw(struct c2s *c, const char *s, size_t n)
 {
-	if (c->dead || c->state == C2S_CLOSING || c->overflow)
+	if (c->dead || c->detached || c->state == C2S_CLOSING || c->overflow)
 		return;
 	/*
 	 * A client that does not read is cut off and memory stays bounded.
@@ -260,8 +270,16 @@ c2s_send(struct c2s *c, const struct xml_node *n)
 		return;
 	buf_init(&b);
 	if (xml_serialize(&b, n, NS_CLIENT) == 0)
-		c2s_send_raw(c, b.p, b.len);
+		c2s_send_stanza_raw(c, b.p, b.len);
 	buf_free(&b);
+}
+
+void
+c2s_send_stanza_raw(struct c2s *c, const char *s, size_t n)
+{
+	if (c->sm)
+		sm_sent(c, s, n);
+	c2s_send_raw(c, s, n);
 }
 
 static void
@@ -402,8 +420,8 @@ send_features(struct c2s *c)
 			buf_puts(b, "<register xmlns='http://jabber.org/features/iq-register'/>");
 	} else {
 		buf_printf(b, "<bind xmlns='%s'/><session xmlns='%s'><optional/></session>"
-		    "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='%s'/>",
-		    NS_BIND, NS_SESSION, NS_CSI);
+		    "<ver xmlns='urn:xmpp:features:rosterver'/><csi xmlns='%s'/>"
+		    "<sm xmlns='%s'/>", NS_BIND, NS_SESSION, NS_CSI, NS_SM);
 		disco_caps(b);
 	}
 	buf_puts(b, "</stream:features>");
@@ -518,6 +536,21 @@ bind_reply(struct c2s *c, struct xml_node *iq, const char *cond)
 	xml_free(r);
 }
 
+void
+c2s_resumed(struct c2s *c)
+{
+	c->state = C2S_BOUND;
+	ev_timer_stop(srv.loop, &c->timer);
+	if (srv.cfg->idle_timeout_ms)
+		ev_timer_start(srv.loop, &c->timer, srv.cfg->idle_timeout_ms);
+}
+
+void
+c2s_abort(struct c2s *c)
+{
+	c2s_finish(c);
+}
+
 static void
 handle_bind(struct c2s *c, struct xml_node *iq)
 {
@@ -540,10 +573,7 @@ handle_bind(struct c2s *c, struct xml_node *iq)
 	if (cond == NULL && res[0] == '\0')
 		random_hex(res, 8);
 	if (cond == NULL && router_bind(c, res, &cond) == 0) {
-		c->state = C2S_BOUND;
-		ev_timer_stop(srv.loop, &c->timer);
-		if (srv.cfg->idle_timeout_ms)
-			ev_timer_start(srv.loop, &c->timer, srv.cfg->idle_timeout_ms);
+		c2s_resumed(c);
 		log_info("c2s %llu: %s: bound %s", (unsigned long long)c->id, c->peer, c->full);
 	}
 	bind_reply(c, iq, cond);
@@ -554,7 +584,7 @@ static void
 handle_stanza(struct c2s *c, struct xml_node *n)
 {
 	if (c->state == C2S_BOUND) {
-		if (csi_nonza(c, n))
+		if (csi_nonza(c, n) || sm_nonza(c, n))
 			return;
 		if (strcmp(n->ns, NS_CLIENT) != 0 || !(strcmp(n->name, "message") == 0 ||
 		    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
@@ -562,6 +592,8 @@ handle_stanza(struct c2s *c, struct xml_node *n)
 			c2s_stream_error(c, "unsupported-stanza-type", NULL);
 			return;
 		}
+		if (c->sm)
+			sm_handled(c);
 		router_from_client(c, n);
 		return;
 	}
@@ -600,6 +632,8 @@ handle_stanza(struct c2s *c, struct xml_node *n)
 		handle_bind(c, n);
 		return;
 	}
+	if (sm_nonza(c, n))
+		return;
 	xml_free(n);
 	c2s_stream_error(c, "not-authorized", "bind a resource first");
 }
@@ -856,6 +890,7 @@ c2s_shutdown(void)
 	struct c2s *c, *next;
 
 	ev_timer_stop(srv.loop, &park_timer);
+	sm_shutdown();
 	for (c = all_head; c; c = next) {
 		c2s_ref(c);
 		c2s_stream_error(c, "system-shutdown", NULL);

@@ -27,6 +27,7 @@ struct auth;
 struct user;
 struct hmap;
 struct csi;
+struct sm;
 
 enum c2s_state {
 	C2S_HANDSHAKE,		/* TLS handshake running */
@@ -86,6 +87,8 @@ struct c2s {
 	struct hmap *directed;	/* JIDs we sent directed presence to */
 	bool carbons;		/* XEP-0280 enabled (carbons.c) */
 	struct csi *csi;	/* XEP-0352 state, NULL while active (csi.c) */
+	struct sm *sm;		/* XEP-0198 state once enabled (sm.c) */
+	bool detached;		/* SM: a session without a connection (sm.c) */
 };
 
 /* Starts the periodic work (idle parser release). */
@@ -104,6 +107,8 @@ struct c2s *c2s_first(void);
 void c2s_send_raw(struct c2s *c, const char *s, size_t n);
 void c2s_send(struct c2s *c, const struct xml_node *n);
 void c2s_send_str(struct c2s *c, const char *s);
+/* A serialised stanza (counted and kept for XEP-0198 when enabled). */
+void c2s_send_stanza_raw(struct c2s *c, const char *s, size_t n);
 /* Sends a stream error (NULL cond: just </stream:stream>) and closes. */
 void c2s_stream_error(struct c2s *c, const char *cond, const char *text);
 
@@ -114,6 +119,9 @@ void c2s_unblock(struct c2s *c);
 
 /* Stream restart after SASL success (auth.c). */
 void c2s_authenticated(struct c2s *c, const char *local);
+/* XEP-0198 (sm.c): a session resumed on c; a connection dropped now. */
+void c2s_resumed(struct c2s *c);
+void c2s_abort(struct c2s *c);
 const char *c2s_host(const struct c2s *c);
 
 #endif

@@ -78,18 +78,20 @@ csi_flush(struct c2s *c)
 	if (s == NULL || s->head == NULL)
 		return;
 	log_debug("c2s %llu: csi: %u held stanzas sent", (unsigned long long)c->id, s->n);
-	buf_init(&b);
-	for (n = s->head; n; n = next) {
-		next = n->next;
-		n->next = NULL;
-		if (xml_serialize(&b, n, NS_CLIENT) == -1)
-			c->overflow = true;	/* out of memory: cut it off */
-		xml_free(n);
-	}
+	n = s->head;
 	s->head = s->tail = NULL;
 	s->n = 0;
-	if (b.len)
-		c2s_send_raw(c, b.p, b.len);
+	buf_init(&b);
+	for (; n; n = next) {
+		next = n->next;
+		n->next = NULL;
+		buf_reset(&b);
+		if (xml_serialize(&b, n, NS_CLIENT) == -1)
+			c->overflow = true;	/* out of memory: cut it off */
+		else
+			c2s_send_stanza_raw(c, b.p, b.len);
+		xml_free(n);
+	}
 	buf_free(&b);
 }
 

@@ -195,7 +195,8 @@ taken(void *arg, PGresult *res, const char *err)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		c2s_send_str(c, PQgetvalue(res, rows[i].idx, 1));
+		c2s_send_stanza_raw(c, PQgetvalue(res, rows[i].idx, 1),
+		    (size_t)PQgetlength(res, rows[i].idx, 1));
 	free(rows);
 	f->total += (unsigned)n;
 	if (n < BATCH) {

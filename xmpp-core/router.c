@@ -181,7 +181,7 @@ router_send_available(struct user *u, const struct xml_node *n, bool nonneg_only
 		}
 		if (b.p == NULL && xml_serialize(&b, n, NS_CLIENT) == -1)
 			break;
-		c2s_send_raw(s, b.p, b.len);
+		c2s_send_stanza_raw(s, b.p, b.len);
 		count++;
 	}
 	buf_free(&b);

@@ -3,12 +3,17 @@ hints), client state indication (XEP-0352) and stream management
 (XEP-0198), with real slixmpp clients and raw streams."""
 
 import asyncio
+import re
+import socket
+import ssl
+import struct
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from pgcluster import PgCluster
-from xmpptest import (Client, XmppServer, arun, disconnect, online, recv,
+from xmpptest import (Client, Raw, XmppServer, arun, disconnect, online, recv,
                       safe_abort)
 
 PW = "correct horse battery staple"
@@ -23,7 +28,7 @@ def pg():
 
 @pytest.fixture(scope="module")
 def server(pg):
-    s = XmppServer(pg, extra="[csi]\nmax_queue = 4\n")
+    s = XmppServer(pg, extra="[csi]\nmax_queue = 4\n[sm]\nrequest_every = 2\n")
     yield s
     s.destroy()
 
@@ -195,3 +200,176 @@ def test_csi_holds_presence_and_chat_states(server):
         await disconnect(a, b)
 
     arun(scenario())
+
+
+def sm_session(port, user, resource="raw", resume=True):
+    """A raw client with stream management enabled: (Raw, id, text)."""
+    r = Raw(port)
+    r.starttls()
+    assert "<success" in r.login_plain(user, PW)
+    r.send(Raw.HEADER)
+    feats = r.recv_until("</stream:features>")
+    assert "<sm xmlns='urn:xmpp:sm:3'/>" in feats
+    assert "<csi xmlns='urn:xmpp:csi:0'/>" in feats
+    r.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+           "<resource>%s</resource></bind></iq>" % resource)
+    assert "</jid>" in r.recv_until("</iq>")
+    r.send("<enable xmlns='urn:xmpp:sm:3'%s/>" % (" resume='true'" if resume else ""))
+    text = read_re(r, r"<enabled[^>]*/>")
+    m = re.search(r"<enabled[^>]*?id='([0-9a-f]+)'", text)
+    assert (m is not None) == resume, text
+    return r, (m.group(1) if m else None), text
+
+
+def read_re(r, pattern, timeout=10):
+    """Reads until the regular expression matches; returns the text."""
+    buf = b""
+    deadline = time.time() + timeout
+    while not re.search(pattern, buf.decode(errors="replace")) and time.time() < deadline:
+        r.sock.settimeout(max(0.05, deadline - time.time()))
+        try:
+            d = r.sock.recv(65536)
+        except (socket.timeout, ssl.SSLError, ConnectionResetError):
+            break
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+
+
+def sm_resume(port, user, previd, h):
+    r = Raw(port)
+    r.starttls()
+    assert "<success" in r.login_plain(user, PW)
+    r.send(Raw.HEADER)
+    r.recv_until("</stream:features>")
+    r.send("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='%d'/>" % (previd, h))
+    return r
+
+
+def cut(r):
+    """Cuts the TCP connection (RST, no TLS close_notify, no </stream>)."""
+    r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    r.sock.close()
+
+
+def chat(sender, to, body):
+    sender.send("<message to='%s' type='chat' id='%s'><body>%s</body></message>"
+                % (to, body.replace(" ", "-"), body))
+
+
+def test_sm_acks_and_resume_after_cut(server):
+    server.adduser("smuser", PW)
+    server.adduser("smpeer", PW)
+    peer = Raw(server.port)
+    peer.session("smpeer", PW, "p")
+    r, smid, _ = sm_session(server.port, "smuser")
+    to = "smuser@localhost/raw"
+    # counters: the client's stanzas are counted (h), <r/> answered
+    r.send("<presence/>")
+    r.send("<r xmlns='urn:xmpp:sm:3'/>")
+    assert re.search(r"<a xmlns='urn:xmpp:sm:3' h='1'/>",
+                     read_re(r, r"<a xmlns='urn:xmpp:sm:3' h='\d+'/>"))
+    for i in range(3):
+        chat(peer, to, "msg %d" % i)
+    got = r.recv_until("msg 2</body>")
+    assert "msg 0" in got and "msg 1" in got
+    # the server asks for acks (request_every = 2)
+    if "<r xmlns='urn:xmpp:sm:3'/>" not in got:
+        got += read_re(r, r"<r xmlns='urn:xmpp:sm:3'/>", 3)
+    assert "<r xmlns='urn:xmpp:sm:3'/>" in got
+    cut(r)
+    time.sleep(0.5)
+    # detached but reachable: this one waits for the resumption
+    chat(peer, to, "msg 3")
+    time.sleep(0.3)
+    # the client had handled msg 0 only (a presence reflection may come
+    # first: find out from the stanzas before msg 0)
+    before = got[:got.index("msg 0")]
+    h = before.count("<presence") + before.count("<iq") + before.count("<message") + 1
+    r2 = sm_resume(server.port, "smuser", smid, h)
+    text = r2.recv_until("msg 3</body>")
+    assert "<resumed xmlns='urn:xmpp:sm:3' h='1' previd='%s'/>" % smid in text, text
+    body = text[text.index("<resumed"):]
+    assert "msg 0" not in body
+    assert body.index("msg 1") < body.index("msg 2") < body.index("msg 3")
+    # the resumed session works both ways
+    chat(r2, "smpeer@localhost/p", "back")
+    assert "back</body>" in peer.recv_until("back</body>")
+    chat(peer, to, "msg 4")
+    assert "msg 4" in r2.recv_until("msg 4</body>")
+    # a second resumption with the same id on a live connection takes over
+    r3 = sm_resume(server.port, "smuser", smid, h + 4)
+    assert "<resumed" in read_re(r3, r"<resumed[^>]*/>")
+    assert r2.closed(5)
+    # acknowledging more than was sent is a stream error
+    r3.send("<a xmlns='urn:xmpp:sm:3' h='4000'/>")
+    assert "undefined-condition" in r3.recv_until("</stream:stream>")
+    # an unknown id fails; the client can still bind
+    r4 = sm_resume(server.port, "smuser", "00" * 16, 0)
+    assert "<item-not-found" in r4.recv_until("</failed>")
+    for c in (peer, r3, r4):
+        c.close()
+    still_serves(server)
+
+
+def still_serves(server):
+    r = Raw(server.port)
+    r.session("smpeer", PW, "check")
+    r.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+    assert "id='p1'" in read_re(r, r"id='p1'")
+    r.close()
+
+
+def test_sm_timeout_to_offline_storage(pg):
+    s = XmppServer(pg, extra="[sm]\nresume_timeout = 2\nrequest_every = 100\n")
+    try:
+        s.adduser("smsleep", PW)
+        s.adduser("smsend", PW)
+        peer = Raw(s.port)
+        peer.session("smsend", PW, "p")
+        r, smid, _ = sm_session(s.port, "smsleep")
+        r.send("<presence/>")
+        chat(peer, "smsleep@localhost/raw", "unacked one")
+        chat(peer, "smsleep@localhost", "unacked two")
+        assert "unacked two" in r.recv_until("unacked two</body>")
+        cut(r)
+        time.sleep(0.5)
+        chat(peer, "smsleep@localhost/raw", "while detached")
+        # the session expires: everything goes to offline storage
+        deadline = time.time() + 10
+        while "not resumed in time" not in s.daemon.log():
+            assert time.time() < deadline
+            time.sleep(0.1)
+        time.sleep(0.3)
+        r2 = sm_resume(s.port, "smsleep", smid, 0)
+        assert "<item-not-found" in r2.recv_until("</failed>")
+        r2.close()
+
+        async def login_again():
+            c = await login("smsleep@localhost/new", s.port)
+            await online(c)
+            bodies = [(await real_message(c.messages))["body"] for _ in range(3)]
+            await disconnect(c)
+            return bodies
+        assert arun(login_again()) == ["unacked one", "unacked two", "while detached"]
+        # without resumption the session ends with the connection: unacked
+        # messages go to storage as well
+        r, smid, text = sm_session(s.port, "smsleep", resume=False)
+        r.send("<presence/>")
+        read_re(r, r"</presence>|<presence[^>]*/>")
+        chat(peer, "smsleep@localhost", "no resume")
+        assert "no resume" in r.recv_until("no resume</body>")
+        cut(r)
+        time.sleep(0.5)
+
+        async def login_third():
+            c = await login("smsleep@localhost/third", s.port)
+            await online(c)
+            m = await real_message(c.messages)
+            await disconnect(c)
+            return m["body"]
+        assert arun(login_third()) == "no resume"
+        peer.close()
+    finally:
+        s.destroy()

@@ -1,0 +1,497 @@
+/*
+ * sm — XEP-0198 Stream Management.  See sm.h.
+ */
+#include "sm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "c2s.h"
+#include "crypto.h"
+#include "csi.h"
+#include "hmap.h"
+#include "log.h"
+#include "offline.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+struct sm_item {
+	struct sm_item *next;
+	size_t len;
+	char data[];
+};
+
+struct sm {
+	char id[33];
+	struct c2s *c;		/* the connection or the detached session */
+	bool resume;
+	uint32_t h_in;		/* stanzas handled from the client */
+	uint32_t h_out;		/* stanzas sent to the client */
+	unsigned n;		/* unacked (the last n of h_out) */
+	unsigned since_r;	/* sent since our last <r/> */
+	struct sm_item *head, *tail;
+	struct ev_timer timer;	/* detached: resumption deadline */
+};
+
+static struct hmap resumable;	/* id -> struct sm */
+static size_t ndetached;
+
+size_t
+sm_detached(void)
+{
+	return ndetached;
+}
+
+static void
+sm_free(struct sm *sm)
+{
+	struct sm_item *i, *next;
+
+	if (sm->resume)
+		hmap_del(&resumable, sm->id);
+	ev_timer_stop(srv.loop, &sm->timer);
+	for (i = sm->head; i; i = next) {
+		next = i->next;
+		free(i);
+	}
+	free(sm);
+}
+
+static void
+send_failed(struct c2s *c, const char *cond)
+{
+	char b[160];
+
+	snprintf(b, sizeof(b), "<failed xmlns='" NS_SM "'><%s xmlns='%s'/></failed>",
+	    cond, NS_STANZAS);
+	c2s_send_str(c, b);
+}
+
+static void
+send_ack(struct c2s *c, uint32_t h)
+{
+	char b[64];
+
+	snprintf(b, sizeof(b), "<a xmlns='" NS_SM "' h='%" PRIu32 "'/>", h);
+	c2s_send_str(c, b);
+}
+
+/* Parses h; -1 when absent or not a 32-bit unsigned number. */
+static int
+parse_h(const struct xml_node *n, uint32_t *h)
+{
+	const char *s = xml_attr(n, "h");
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return -1;
+	*h = (uint32_t)v;
+	return 0;
+}
+
+/* The client acknowledged h: drops what it has; -1 if h is too high. */
+static int
+acked(struct sm *sm, uint32_t h)
+{
+	uint32_t k = h - (uint32_t)(sm->h_out - sm->n);
+	struct sm_item *i;
+
+	if (k > sm->n)
+		return -1;
+	while (k-- > 0) {
+		i = sm->head;
+		sm->head = i->next;
+		if (sm->head == NULL)
+			sm->tail = NULL;
+		free(i);
+		sm->n--;
+	}
+	return 0;
+}
+
+void
+sm_handled(struct c2s *c)
+{
+	c->sm->h_in++;
+}
+
+void
+sm_sent(struct c2s *c, const char *p, size_t len)
+{
+	struct sm *sm = c->sm;
+	struct sm_item *i;
+
+	if ((i = malloc(sizeof(*i) + len + 1)) == NULL) {
+		c->overflow = true;	/* cannot keep it: cut off, resume later */
+		return;
+	}
+	i->next = NULL;
+	i->len = len;
+	memcpy(i->data, p, len);
+	i->data[len] = '\0';
+	if (sm->tail)
+		sm->tail->next = i;
+	else
+		sm->head = i;
+	sm->tail = i;
+	sm->n++;
+	sm->h_out++;
+	if (sm->n > srv.cfg->im.sm_max_unacked) {
+		/* never synchronously: callers may be walking a session list */
+		if (c->detached)
+			ev_timer_start(srv.loop, &sm->timer, 0);
+		else
+			c->overflow = true;
+		return;
+	}
+	if (!c->detached && ++sm->since_r >= srv.cfg->im.sm_request_every) {
+		sm->since_r = 0;
+		c2s_send_str(c, "<r xmlns='" NS_SM "'/>");
+	}
+}
+
+/* Moves the session (router entry and per-session state) from one
+ * struct c2s to another; from keeps no session. */
+static void
+move_session(struct c2s *from, struct c2s *to)
+{
+	struct c2s **pp;
+
+	for (pp = &from->user->sessions; *pp; pp = &(*pp)->next_session) {
+		if (*pp == from) {
+			*pp = to;
+			break;
+		}
+	}
+	to->next_session = from->next_session;
+	from->next_session = NULL;
+	to->user = from->user;
+	from->user = NULL;
+	free(to->full);
+	to->full = from->full;
+	to->resource = from->resource;
+	from->full = NULL;
+	from->resource = NULL;
+	if (to->local == NULL) {
+		to->local = from->local;
+		from->local = NULL;
+	}
+	to->host = from->host;
+	to->priority = from->priority;
+	to->available = from->available;
+	to->initial_presence = from->initial_presence;
+	to->roster_requested = from->roster_requested;
+	to->carbons = from->carbons;
+	xml_free(to->presence);
+	to->presence = from->presence;
+	from->presence = NULL;
+	free(to->last_status);
+	to->last_status = from->last_status;
+	from->last_status = NULL;
+	to->directed = from->directed;
+	from->directed = NULL;
+	csi_free(from);
+	to->sm = from->sm;
+	from->sm = NULL;
+	to->sm->c = to;
+}
+
+static void
+expire_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct sm *sm = t->data;
+
+	(void)loop;
+	log_info("c2s %llu: %s: not resumed in time",
+	    (unsigned long long)sm->c->id, sm->c->full);
+	sm_expire(sm->c);
+}
+
+bool
+sm_detach(struct c2s *c)
+{
+	struct sm *sm = c->sm;
+	struct c2s *z;
+
+	csi_flush(c);	/* what CSI held joins the unacked queue */
+	if (!sm->resume || c->user == NULL || (z = calloc(1, sizeof(*z))) == NULL)
+		return false;
+	z->id = c->id;
+	z->since = c->since;
+	z->fd = -1;
+	z->refs = 1;
+	z->state = C2S_BOUND;
+	z->detached = true;
+	z->secure = c->secure;
+	z->authed = true;
+	z->addr = c->addr;
+	memcpy(z->peer, c->peer, sizeof(z->peer));
+	memcpy(z->ip, c->ip, sizeof(z->ip));
+	buf_init(&z->out);
+	move_session(c, z);
+	ndetached++;
+	ev_timer_start(srv.loop, &sm->timer, srv.cfg->im.sm_resume_timeout_ms);
+	log_info("c2s %llu: %s: detached, %u unacked, resumable for %llu s",
+	    (unsigned long long)z->id, z->full, sm->n,
+	    (unsigned long long)(srv.cfg->im.sm_resume_timeout_ms / 1000));
+	return true;
+}
+
+/* ---- the end of a session: unacked stanzas ---- */
+
+struct requeue {
+	struct c2s *c;
+	bool others;	/* another available resource exists */
+};
+
+static void
+requeue_stanza(void *arg, struct xml_node *n)
+{
+	struct requeue *r = arg;
+	const char *type = stanza_type(n);
+	struct jid to;
+
+	if (strcmp(n->name, "iq") == 0) {
+		if (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)
+			stanza_bounce(n, "cancel", "service-unavailable");
+		xml_free(n);
+		return;
+	}
+	if (strcmp(n->name, "message") != 0 || strcmp(type, "error") == 0 ||
+	    stanza_jid(n, "to", &to) != 1) {
+		xml_free(n);
+		return;
+	}
+	if (r->others) {
+		/* to this resource only: the others never saw it */
+		if (to.resource[0] && xml_set_attr(n, "to", r->c->user->bare) == 0) {
+			router_route(n);
+			return;
+		}
+		xml_free(n);
+		return;
+	}
+	offline_store(n, r->c->host, r->c->local);
+}
+
+static void
+requeue_open(void *arg, const char *name, const char *ns, const char **attrs)
+{
+	(void)arg;
+	(void)name;
+	(void)ns;
+	(void)attrs;
+}
+
+static void
+requeue_close(void *arg)
+{
+	(void)arg;
+}
+
+void
+sm_end(struct c2s *c)
+{
+	static const char hdr[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" XML_NS_STREAM "'>";
+	static const struct xml_stream_cb cb = {
+		requeue_open, requeue_stanza, requeue_close,
+	};
+	struct xml_limits lim = {
+		.max_stanza = srv.cfg->max_stanza + 4096,
+		.max_depth = srv.cfg->max_depth + 4,
+		.max_attrs = srv.cfg->max_attrs,
+	};
+	struct sm *sm = c->sm;
+	struct requeue r = { .c = c };
+	struct xml_stream *xs;
+	unsigned n = sm->n;
+
+	csi_flush(c);
+	c->sm = NULL;
+	if (sm->n && c->user && c->local) {
+		for (struct c2s *s = c->user->sessions; s; s = s->next_session)
+			if (s != c && s->available && !s->detached)
+				r.others = true;
+		if ((xs = xml_stream_new(&lim, &cb, &r)) == NULL ||
+		    xml_stream_feed(xs, hdr, sizeof(hdr) - 1) < 0) {
+			log_warn("c2s %llu: %u unacked stanzas lost (out of memory)",
+			    (unsigned long long)c->id, n);
+		} else {
+			for (struct sm_item *i = sm->head; i; i = i->next)
+				if (xml_stream_feed(xs, i->data, i->len) < 0)
+					break;
+			log_info("c2s %llu: %u unacked stanzas %s", (unsigned long long)c->id,
+			    n, r.others ? "re-routed" : "to offline storage");
+		}
+		xml_stream_free(xs);
+	}
+	sm_free(sm);
+}
+
+void
+sm_expire(struct c2s *z)
+{
+	if (!z->detached)
+		return;
+	z->detached = false;	/* once */
+	ndetached--;
+	sm_end(z);
+	router_unbind(z);
+	z->dead = true;
+	c2s_unref(z);
+}
+
+void
+sm_shutdown(void)
+{
+	struct hmap_ent *e;
+	struct sm *sm;
+	size_t i;
+
+	/* each expiry removes its entry: restart the walk every time */
+	for (;;) {
+		sm = NULL;
+		for (e = hmap_first(&resumable, &i); e; e = hmap_next(&resumable, e, &i)) {
+			if (((struct sm *)e->val)->c->detached) {
+				sm = e->val;
+				break;
+			}
+		}
+		if (sm == NULL)
+			break;
+		sm_expire(sm->c);
+	}
+}
+
+/* ---- nonzas ---- */
+
+static void
+enable(struct c2s *c, const struct xml_node *n)
+{
+	const char *res = xml_attr(n, "resume");
+	struct sm *sm;
+	char b[200];
+
+	if (c->state != C2S_BOUND || c->sm) {
+		send_failed(c, "unexpected-request");
+		return;
+	}
+	if ((sm = calloc(1, sizeof(*sm))) == NULL) {
+		send_failed(c, "resource-constraint");
+		return;
+	}
+	ev_timer_init(&sm->timer, expire_cb, sm);
+	sm->c = c;
+	sm->resume = res && (strcmp(res, "true") == 0 || strcmp(res, "1") == 0) &&
+	    srv.cfg->im.sm_resume_timeout_ms > 0;
+	if (sm->resume) {
+		do
+			random_hex(sm->id, 16);
+		while (hmap_get(&resumable, sm->id));
+		if (hmap_put(&resumable, sm->id, sm) == -1) {
+			free(sm);
+			send_failed(c, "resource-constraint");
+			return;
+		}
+		snprintf(b, sizeof(b), "<enabled xmlns='" NS_SM "' id='%s' resume='true' "
+		    "max='%llu'/>", sm->id,
+		    (unsigned long long)(srv.cfg->im.sm_resume_timeout_ms / 1000));
+	} else {
+		snprintf(b, sizeof(b), "<enabled xmlns='" NS_SM "'/>");
+	}
+	c->sm = sm;
+	c2s_send_str(c, b);
+}
+
+static void
+resume(struct c2s *c, const struct xml_node *n)
+{
+	const char *previd = xml_attr(n, "previd");
+	struct sm *sm;
+	struct c2s *z;
+	uint32_t h;
+	char b[200];
+
+	if (c->state == C2S_BOUND || !c->authed || c->sm) {
+		send_failed(c, "unexpected-request");
+		return;
+	}
+	if (parse_h(n, &h) == -1 || previd == NULL) {
+		send_failed(c, "bad-request");
+		return;
+	}
+	sm = hmap_get(&resumable, previd);
+	if (sm == NULL || sm->c->host != c->host || sm->c->local == NULL ||
+	    strcmp(sm->c->local, c->local) != 0) {
+		send_failed(c, "item-not-found");
+		return;
+	}
+	/* the old connection is not known to be gone yet: it is now */
+	if (!sm->c->detached) {
+		c2s_abort(sm->c);
+		if ((sm = hmap_get(&resumable, previd)) == NULL || !sm->c->detached) {
+			send_failed(c, "item-not-found");
+			return;
+		}
+	}
+	z = sm->c;
+	if (acked(sm, h) == -1) {
+		c2s_stream_error(c, "undefined-condition",
+		    "acknowledged more stanzas than were sent");
+		return;
+	}
+	ev_timer_stop(srv.loop, &sm->timer);
+	move_session(z, c);
+	z->detached = false;
+	ndetached--;
+	z->dead = true;
+	c2s_unref(z);
+	c2s_resumed(c);
+	snprintf(b, sizeof(b), "<resumed xmlns='" NS_SM "' h='%" PRIu32 "' previd='%s'/>",
+	    sm->h_in, sm->id);
+	c2s_send_str(c, b);
+	for (struct sm_item *i = sm->head; i; i = i->next)
+		c2s_send_raw(c, i->data, i->len);
+	sm->since_r = 0;
+	if (sm->n)
+		c2s_send_str(c, "<r xmlns='" NS_SM "'/>");
+	log_info("c2s %llu: %s: resumed %s, %u stanzas re-sent",
+	    (unsigned long long)c->id, c->peer, c->full, sm->n);
+}
+
+bool
+sm_nonza(struct c2s *c, struct xml_node *n)
+{
+	uint32_t h;
+
+	if (strcmp(n->ns, NS_SM) != 0)
+		return false;
+	if (strcmp(n->name, "enable") == 0) {
+		enable(c, n);
+	} else if (strcmp(n->name, "resume") == 0) {
+		resume(c, n);
+	} else if (strcmp(n->name, "r") == 0 && c->sm) {
+		send_ack(c, c->sm->h_in);
+	} else if (strcmp(n->name, "a") == 0 && c->sm) {
+		if (parse_h(n, &h) == -1)
+			c2s_stream_error(c, "invalid-xml", "bad h");
+		else if (acked(c->sm, h) == -1)
+			c2s_stream_error(c, "undefined-condition",
+			    "acknowledged more stanzas than were sent");
+	} else {
+		send_failed(c, "unexpected-request");
+	}
+	xml_free(n);
+	return true;
+}

@@ -1,0 +1,52 @@
+/*
+ * sm — Stream Management (XEP-0198 v3): acknowledgements in both
+ * directions (h counters mod 2^32), resumption and the fate of unacked
+ * stanzas.
+ *
+ * Every stanza written to a session with SM enabled is kept (serialised)
+ * until the client acknowledges it; more than [sm] max_unacked cut the
+ * connection off.  When the connection of a resumable session is lost,
+ * the session is "detached": a transport-less struct c2s takes its place
+ * in the router (it stays reachable: stanzas for it join the unacked
+ * queue) for [sm] resume_timeout.  A <resume/> with the session's id on a
+ * new authenticated stream of the same account moves the session onto
+ * the new connection and re-sends what the client has not acknowledged.
+ * When a session really ends (graceful close, no resumption, timeout),
+ * unacked messages addressed to one resource go to the account's other
+ * available resources, or to offline storage when there are none
+ * (ejabberd's resend_on_timeout: if_offline); unacked IQ requests are
+ * answered with service-unavailable.  Nothing is dropped silently except
+ * presence and content-less messages (chat states), as offline storage
+ * would.
+ */
+#ifndef XMPP_SM_H
+#define XMPP_SM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NS_SM "urn:xmpp:sm:3"
+
+struct c2s;
+struct xml_node;
+
+/* <enable/>, <r/>, <a/> (bound) and <resume/> (authenticated, unbound):
+ * true when n was one of them (ownership passes). */
+bool sm_nonza(struct c2s *c, struct xml_node *n);
+/* A stanza from the client was handled. */
+void sm_handled(struct c2s *c);
+/* A serialised stanza is written to c (which has SM enabled). */
+void sm_sent(struct c2s *c, const char *p, size_t len);
+/* The connection of a bound session is lost: true when the session was
+ * detached (moved off c), false when it must end now. */
+bool sm_detach(struct c2s *c);
+/* The session of c ends: unacked stanzas are re-routed or stored. */
+void sm_end(struct c2s *c);
+/* A detached session is taken over (a new bind of its resource). */
+void sm_expire(struct c2s *c);
+/* Process shutdown: every detached session ends. */
+void sm_shutdown(void);
+/* Detached sessions waiting for resumption. */
+size_t sm_detached(void);
+
+#endif
