@@ -482,6 +482,7 @@ sm_nonza(struct c2s *c, struct xml_node *n)
 	} else if (strcmp(n->name, "resume") == 0) {
 		resume(c, n);
 	} else if (strcmp(n->name, "r") == 0 && c->sm) {
+		log_debug("c2s %llu: sm: <r/> h=%" PRIu32, (unsigned long long)c->id, c->sm->h_in);
 		send_ack(c, c->sm->h_in);
 	} else if (strcmp(n->name, "a") == 0 && c->sm) {
 		if (parse_h(n, &h) == -1)

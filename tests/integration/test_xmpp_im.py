@@ -14,7 +14,7 @@ import pytest
 
 from pgcluster import PgCluster
 from xmpptest import (Client, Raw, XmppServer, arun, disconnect, online, recv,
-                      safe_abort)
+                      safe_abort, until)
 
 PW = "correct horse battery staple"
 
@@ -373,3 +373,45 @@ def test_sm_timeout_to_offline_storage(pg):
         peer.close()
     finally:
         s.destroy()
+
+
+def test_sm_slixmpp_resumes_after_cut(server):
+    """slixmpp's own XEP-0198: acks while online, and after its TCP
+    connection is cut it resumes and gets what came meanwhile, once."""
+    server.adduser("smslix", PW)
+    server.adduser("smslixpeer", PW)
+
+    async def scenario():
+        x = await login("smslix@localhost/s", server.port, ["xep_0198"])
+        resumed = asyncio.Event()
+        x.add_event_handler("session_resumed", lambda _: resumed.set())
+        peer = await login("smslixpeer@localhost/p", server.port)
+        await online(x)
+        await online(peer)
+        await until(lambda: x["xep_0198"].sm_id is not None)
+        for i in range(4):
+            peer.send_message(mto="smslix@localhost/s", mbody="m%d" % i, mtype="chat")
+        got = [(await real_message(x.messages))["body"] for _ in range(4)]
+        assert got == ["m0", "m1", "m2", "m3"]
+        # the server answers slixmpp's <r/> with everything it handled
+        for i in range(6):
+            x.send_message(mto="smslixpeer@localhost/p", mbody="r%d" % i, mtype="chat")
+        assert [(await real_message(peer.messages))["body"] for _ in range(6)] == \
+            ["r%d" % i for i in range(6)]
+        # (slixmpp writes <r/> past its send queue: ask once all went out)
+        x["xep_0198"].request_ack()
+        await until(lambda: x["xep_0198"].last_ack == x["xep_0198"].seq)
+        # cut the TCP connection under it
+        x.transport.abort()
+        await asyncio.sleep(0.5)
+        peer.send_message(mto="smslix@localhost/s", mbody="while away", mtype="chat")
+        await asyncio.sleep(0.3)
+        x.connect(("127.0.0.1", server.port), force_starttls=True)
+        await asyncio.wait_for(resumed.wait(), 15)
+        m = await real_message(x.messages)
+        assert m["body"] == "while away"
+        await asyncio.sleep(0.5)
+        assert x.messages.empty()	# nothing twice
+        await disconnect(x, peer)
+
+    arun(scenario())
