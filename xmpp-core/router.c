@@ -239,4 +239,5 @@ void
 router_cleanup(void)
 {
 	hmap_free(&users);
+	blocking_cleanup();
 }
