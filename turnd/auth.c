@@ -4,8 +4,8 @@
 #include "auth.h"
 #include "config.h"
 #include "crypto.h"
+#include "mac.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,34 +16,25 @@ size_t
 auth_key(const char *user, size_t ulen, const char *realm, size_t rlen,
     const char *pass, size_t plen, bool sha256, uint8_t out[AUTH_KEY_MAX])
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int len = 0;
+	struct iovec parts[5] = {
+		{ (void *)user, ulen }, { (void *)":", 1 }, { (void *)realm, rlen },
+		{ (void *)":", 1 }, { (void *)pass, plen },
+	};
 
-	if (ctx == NULL)
-		return 0;
-	if (EVP_DigestInit_ex(ctx, sha256 ? EVP_sha256() : EVP_md5(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, user, ulen) != 1 ||
-	    EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, realm, rlen) != 1 ||
-	    EVP_DigestUpdate(ctx, ":", 1) != 1 ||
-	    EVP_DigestUpdate(ctx, pass, plen) != 1 ||
-	    EVP_DigestFinal_ex(ctx, out, &len) != 1)
-		len = 0;
-	EVP_MD_CTX_free(ctx);
-	return len;
+	return mac_digest(sha256 ? MAC_SHA256 : MAC_MD5, parts, 5, out);
 }
 
 void
 auth_rest_password(const char *secret, const char *user, size_t ulen,
     char out[32])
 {
-	uint8_t mac[HMAC_SHA1_LEN];
+	uint8_t mac[MAC_MAX_LEN];
 
-	if (hmac_sha1(secret, strlen(secret), user, ulen, mac) < 0) {
+	if (mac_hmac(MAC_SHA1, secret, strlen(secret), user, ulen, mac) == 0) {
 		out[0] = '\0';
 		return;
 	}
-	base64_encode(mac, sizeof(mac), out);
+	base64_encode(mac, HMAC_SHA1_LEN, out);
 	explicit_bzero(mac, sizeof(mac));
 }
 
@@ -54,7 +45,7 @@ auth_init(void)
 		fatal("no randomness for the nonce key");
 }
 
-static void
+static int
 nonce_mac(const struct sockaddr *client, const char hexexp[8], uint8_t mac[32])
 {
 	uint8_t msg[8 + 16];
@@ -68,7 +59,8 @@ nonce_mac(const struct sockaddr *client, const char hexexp[8], uint8_t mac[32])
 		memcpy(msg + 8, &((const struct sockaddr_in6 *)client)->sin6_addr, 16);
 		len += 16;
 	}
-	hmac_sha256(nonce_key, sizeof(nonce_key), msg, len, mac);
+	return mac_hmac(MAC_SHA256, nonce_key, sizeof(nonce_key), msg, len, mac) ?
+	    0 : -1;
 }
 
 void
@@ -79,7 +71,8 @@ auth_nonce_make(const struct sockaddr *client, time_t now, uint32_t lifetime,
 	char hexexp[9];
 
 	snprintf(hexexp, sizeof(hexexp), "%08x", (uint32_t)(now + lifetime));
-	nonce_mac(client, hexexp, mac);
+	if (nonce_mac(client, hexexp, mac) < 0)
+		memset(mac, 0, sizeof(mac));	/* refused by the check below */
 	memcpy(out, hexexp, 8);
 	hex_encode(mac, (AUTH_NONCE_LEN - 8) / 2, out + 8);
 	out[AUTH_NONCE_LEN] = '\0';
@@ -104,8 +97,7 @@ auth_nonce_check(const struct sockaddr *client, time_t now,
 	if (hex_decode((const char *)nonce + 8, AUTH_NONCE_LEN - 8, got,
 	    sizeof(got)) != (ssize_t)sizeof(got))
 		return -1;
-	nonce_mac(client, hexexp, mac);
-	if (!ct_equal(mac, got, sizeof(got)))
+	if (nonce_mac(client, hexexp, mac) < 0 || !ct_equal(mac, got, sizeof(got)))
 		return -1;
 	/* 32-bit wrap-around compare so the scheme outlives 2106. */
 	return (int32_t)((uint32_t)exp - (uint32_t)now) > 0 ? 0 : -1;
@@ -155,6 +147,28 @@ try_password(const struct turnd_config *c, struct stun_msg *m,
 	return *keylen > 0 && auth_verify_key(m, key, *keylen, sha256);
 }
 
+static bool
+is_static(const struct turnd_config *c, const char *user, size_t ulen)
+{
+	for (size_t i = 0; i < c->nusers; i++)
+		if (strlen(c->users[i].name) == ulen &&
+		    memcmp(c->users[i].name, user, ulen) == 0)
+			return true;
+	return false;
+}
+
+bool
+auth_expired(const struct turnd_config *c, const char *user, size_t ulen,
+    time_t now)
+{
+	long long exp;
+
+	if (is_static(c, user, ulen))
+		return false;
+	exp = rest_expiry(user, ulen);
+	return exp < 0 || exp <= (long long)now;
+}
+
 enum auth_result
 auth_verify(const struct turnd_config *c, struct stun_msg *m, const char *user,
     size_t ulen, time_t now, uint8_t key[AUTH_KEY_MAX], size_t *keylen,
@@ -177,7 +191,8 @@ auth_verify(const struct turnd_config *c, struct stun_msg *m, const char *user,
 		bool ok;
 
 		auth_rest_password(c->secrets[i], user, ulen, pw);
-		ok = try_password(c, m, user, ulen, pw, key, keylen, sha256);
+		ok = pw[0] != '\0' &&
+		    try_password(c, m, user, ulen, pw, key, keylen, sha256);
 		explicit_bzero(pw, sizeof(pw));
 		if (ok)
 			return AUTH_OK;

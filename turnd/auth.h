@@ -54,6 +54,10 @@ enum auth_result auth_verify(const struct turnd_config *c, struct stun_msg *m,
     const char *user, size_t ulen, time_t now, uint8_t key[AUTH_KEY_MAX],
     size_t *keylen, bool *sha256);
 
+/* A REST username whose expiry has passed (static users never expire). */
+bool auth_expired(const struct turnd_config *c, const char *user, size_t ulen,
+    time_t now);
+
 /* Verifies m against a known key (later requests of an allocation). */
 bool auth_verify_key(struct stun_msg *m, const uint8_t *key, size_t keylen,
     bool *sha256);

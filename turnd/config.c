@@ -122,7 +122,7 @@ get_dur(struct conf_table *t, const char *key, uint64_t min, uint64_t max,
 }
 
 static int
-get_cidrs(struct conf_table *t, const char *key, struct cidr **out,
+get_cidrs(struct conf_table *t, const char *key, struct addr_cidr **out,
     size_t *n, struct conf_err *e)
 {
 	char *const *v;
@@ -135,7 +135,7 @@ get_cidrs(struct conf_table *t, const char *key, struct cidr **out,
 	if (*out == NULL)
 		fatal("out of memory");
 	for (size_t i = 0; i < cnt; i++) {
-		if (cidr_parse(v[i], &(*out)[i]) < 0) {
+		if (addr_cidr_parse(v[i], &(*out)[i]) < 0) {
 			conf_errf(e, t, key, "not an address or prefix: \"%s\"", v[i]);
 			return -1;
 		}
@@ -342,6 +342,8 @@ load_limits(struct conf_table *root, struct turnd_config *c, struct conf_err *e)
 	    get_u32(t, "max_permissions", 1, 10000, &c->max_permissions, e) < 0 ||
 	    get_u32(t, "max_channels", 1, 4096, &c->max_channels, e) < 0 ||
 	    get_u32(t, "max_connections", 1, 1000000, &c->max_connections, e) < 0 ||
+	    get_u32(t, "max_connections_per_ip", 1, 1000000,
+	    &c->max_connections_per_ip, e) < 0 ||
 	    get_dur(t, "idle_timeout", 1, 86400, &c->idle_timeout, e) < 0)
 		return -1;
 	if ((rc = conf_size(t, "bandwidth", &v, e)) < 0)
@@ -377,6 +379,7 @@ set_defaults(struct turnd_config *c)
 	c->max_permissions = 100;
 	c->max_channels = 100;
 	c->max_connections = 4096;
+	c->max_connections_per_ip = 64;
 	c->tcp_buffer = 64 * 1024;
 	c->idle_timeout = 60;
 }

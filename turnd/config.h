@@ -58,6 +58,7 @@ struct turnd_config {
 	uint32_t max_channels;
 	uint64_t bandwidth;		/* bytes/s per allocation, 0 = no cap */
 	uint32_t max_connections;
+	uint32_t max_connections_per_ip;
 	uint32_t tcp_buffer;		/* bytes queued towards a TCP/TLS client */
 	uint32_t idle_timeout;		/* TCP/TLS without allocation, seconds */
 };

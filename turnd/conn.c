@@ -20,24 +20,76 @@
 #define RBUF_INIT	256
 #define FRAME_MAX	(STUN_HDR_LEN + 0xFFFF + 3)
 
+/* Connections per client IP (the max_connections_per_ip limit). */
+struct ip_count {
+	struct hnode node;
+	uint32_t n;
+	union sockaddr_u ip;
+};
+
 struct conn {
 	struct turnd *td;
+	struct ip_count *ipc;
 	struct conn *prev, *next;
 	int fd;
 	struct ev_io io;
 	struct ev_timer idle;
 	struct ev_defer closer;
+	struct ev_defer more;		/* TLS data left after a full round */
 	struct client_ep ep;
 	struct alloc *alloc;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	uint8_t *wbuf;
 	size_t woff, wlen;
+	size_t wframe;			/* TLS: bytes left of the frame being written */
 	struct tlsconn *tls;
 	bool dead;
 };
 
 static void conn_close(struct conn *c);
+
+static uint32_t
+ip_hash(const union sockaddr_u *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return hash_bytes(&a->sin.sin_addr, 4, hash_seed ^ 0x1b873593u);
+	return hash_bytes(&a->sin6.sin6_addr, 16, hash_seed ^ 0x1b873593u);
+}
+
+/* Counts one more connection from a's IP; NULL when over the limit. */
+static struct ip_count *
+ip_take(struct turnd *td, const union sockaddr_u *a)
+{
+	uint32_t h = ip_hash(a);
+	struct ip_count *ic;
+	struct hnode *n;
+
+	for (n = hash_first(&td->conn_ips, h); n != NULL; n = hash_next(n, h)) {
+		ic = container_of(n, struct ip_count, node);
+		if (sa_ip_equal(&ic->ip.sa, &a->sa)) {
+			if (ic->n >= td->cfg->max_connections_per_ip)
+				return NULL;
+			ic->n++;
+			return ic;
+		}
+	}
+	if ((ic = calloc(1, sizeof(*ic))) == NULL)
+		return NULL;
+	ic->ip = *a;
+	ic->n = 1;
+	hash_insert(&td->conn_ips, &ic->node, h);
+	return ic;
+}
+
+static void
+ip_put(struct turnd *td, struct ip_count *ic)
+{
+	if (--ic->n == 0) {
+		hash_remove(&td->conn_ips, &ic->node);
+		free(ic);
+	}
+}
 
 static void
 closer_cb(struct ev_loop *loop, struct ev_defer *d)
@@ -72,7 +124,8 @@ update_events(struct conn *c)
 {
 	uint32_t ev = EPOLLIN;
 
-	if (c->wlen > 0 || (c->tls != NULL && tlsconn_wants_write(c->tls)))
+	if (c->wlen > 0 || (c->tls != NULL && (tlsconn_wants_write(c->tls) ||
+	    tlsconn_pending(c->tls))))
 		ev |= EPOLLOUT;
 	if (c->io.events != ev || !c->io.active)
 		ev_io_start(c->td->loop, &c->io, ev);
@@ -112,19 +165,59 @@ io_write(struct conn *c, const void *buf, size_t len)
 static int
 flush_wbuf(struct conn *c)
 {
+	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
+		return -1;
 	while (c->wlen > 0) {
-		ssize_t n = io_write(c, c->wbuf + c->woff, c->wlen);
+		size_t chunk = c->wlen;
+		ssize_t n;
 
-		if (n < 0)
+		if (c->tls != NULL) {
+			/* Queued frames still leave as a record each. */
+			if (c->wframe == 0) {
+				ssize_t fl = stun_frame_len(c->wbuf + c->woff, c->wlen);
+
+				c->wframe = fl > 0 && (size_t)fl <= c->wlen ?
+				    (size_t)fl : c->wlen;
+			}
+			chunk = c->wframe;
+		}
+		if ((n = io_write(c, c->wbuf + c->woff, chunk)) < 0)
 			return -1;
 		if (n == 0)
 			break;
 		c->woff += (size_t)n;
 		c->wlen -= (size_t)n;
+		if (c->tls != NULL)
+			c->wframe -= (size_t)n;
 	}
-	if (c->wlen == 0)
+	if (c->wlen == 0) {
+		/* Drained: give the queue back; a slow reader pays for it
+		 * only while it is behind. */
+		free(c->wbuf);
+		c->wbuf = NULL;
 		c->woff = 0;
+	}
+	if (c->tls != NULL && tlsconn_flush(c->tls) < 0)
+		return -1;
 	return 0;
+}
+
+bool
+conn_is_tls(const struct conn *c)
+{
+	return c->tls != NULL;
+}
+
+void
+conn_flush(struct conn *c)
+{
+	if (c->dead || c->tls == NULL)
+		return;
+	if (tlsconn_flush(c->tls) < 0) {
+		kill_later(c);
+		return;
+	}
+	update_events(c);
 }
 
 int
@@ -142,8 +235,8 @@ conn_send(struct conn *c, const void *buf, size_t len, bool control)
 			return -1;
 		}
 		if ((size_t)n == len) {
-			if (c->tls != NULL)
-				update_events(c);
+			if (c->tls != NULL && control)
+				conn_flush(c);
 			return 0;
 		}
 	}
@@ -164,6 +257,8 @@ conn_send(struct conn *c, const void *buf, size_t len, bool control)
 		c->td->stats.dropped++;
 		return -1;
 	}
+	if (c->wlen == 0 && n > 0)
+		c->wframe = len - (size_t)n;	/* the rest of a split record */
 	memcpy(c->wbuf + c->woff + c->wlen, (const uint8_t *)buf + n, len - (size_t)n);
 	c->wlen += len - (size_t)n;
 	update_events(c);
@@ -212,6 +307,12 @@ process_frames(struct conn *c, uint8_t *buf, size_t len)
 static int
 keep_partial(struct conn *c, const uint8_t *p, size_t len)
 {
+	if (c->rcap > RBUF_INIT && len <= RBUF_INIT) {
+		/* A large frame went through: shrink back. */
+		free(c->rbuf);
+		c->rbuf = NULL;
+		c->rcap = 0;
+	}
 	if (len > c->rcap) {
 		uint8_t *nb = realloc(c->rbuf, len < RBUF_INIT ? RBUF_INIT : len);
 
@@ -251,8 +352,7 @@ conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			return;
 		}
 	}
-	/* TLS keeps reading until OpenSSL has nothing buffered either. */
-	for (int round = 0; (c->tls != NULL || round < 16) && !c->dead; round++) {
+	for (int round = 0; round < 16 && !c->dead; round++) {
 		size_t have = c->rlen;
 		ssize_t n, used;
 
@@ -274,8 +374,21 @@ conn_io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			return;
 		}
 	}
-	if (!c->dead)
-		update_events(c);
+	if (c->dead)
+		return;
+	/* Records OpenSSL already decrypted raise no epoll event: come back
+	 * for them after the other connections had their turn. */
+	if (c->tls != NULL && tlsconn_readable(c->tls))
+		ev_defer(loop, &c->more);
+	update_events(c);
+}
+
+static void
+more_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct conn *c = d->data;
+
+	conn_io_cb(loop, &c->io, EPOLLIN);
 }
 
 void
@@ -308,6 +421,7 @@ conn_close(struct conn *c)
 		alloc_free(a, "connection closed");
 	}
 	ev_defer_cancel(td->loop, &c->closer);
+	ev_defer_cancel(td->loop, &c->more);
 	ev_timer_stop(td->loop, &c->idle);
 	ev_io_stop(td->loop, &c->io);
 	if (c->tls != NULL)
@@ -320,6 +434,7 @@ conn_close(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	td->nconns--;
+	ip_put(td, c->ipc);
 	free(c->rbuf);
 	free(c->wbuf);
 	free(c);
@@ -357,11 +472,17 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 		c->ep.conn = c;
 		c->ep.addr = peer;
 		sa_unmap(&c->ep.addr);
+		if ((c->ipc = ip_take(td, &c->ep.addr)) == NULL) {
+			free(c);
+			close(fd);
+			continue;
+		}
 		if (getsockname(fd, &local.sa, &llen) == 0) {
 			c->ep.local = local;
 			sa_unmap(&c->ep.local);
 		}
 		if (l->tp == TP_TLS && (c->tls = tlsconn_new(td->tls, fd)) == NULL) {
+			ip_put(td, c->ipc);
 			free(c);
 			close(fd);
 			continue;
@@ -369,6 +490,7 @@ conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 		ev_io_init(&c->io, fd, conn_io_cb, c);
 		ev_timer_init(&c->idle, idle_cb, c);
 		ev_defer_init(&c->closer, closer_cb, c);
+		ev_defer_init(&c->more, more_cb, c);
 		c->next = td->conns;
 		if (td->conns != NULL)
 			td->conns->prev = c;

@@ -19,6 +19,10 @@ void conn_accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev);
  * closes the connection.  Never closes synchronously.  0, or -1 dropped.
  */
 int conn_send(struct conn *c, const void *buf, size_t len, bool control);
+/* Pushes data frames sent with control false to the socket (TLS). */
+void conn_flush(struct conn *c);
+/* Whether the connection is TLS (one record per frame) or plain TCP. */
+bool conn_is_tls(const struct conn *c);
 
 void conn_set_alloc(struct conn *c, struct alloc *a);
 void conn_alloc_gone(struct conn *c);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #define DEFAULT_CONF "/etc/edge/turnd.toml"
 
@@ -84,6 +85,28 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 	daemon_notify("READY=1");
 }
 
+/*
+ * Every allocation holds a socket (two while a port is reserved), every
+ * TCP/TLS client one: raise the soft descriptor limit towards what the
+ * configured limits need, and say so when the hard limit is lower.
+ */
+static void
+raise_fd_limit(const struct turnd_config *c)
+{
+	rlim_t want = (rlim_t)c->max_allocations * 2 + c->max_connections + 64;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ?
+	    want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_warn("descriptor limit %llu is below the %llu that max_allocations "
+		    "and max_connections may need (LimitNOFILE=)",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+}
+
 static void
 tables_init(struct turnd *td)
 {
@@ -93,6 +116,7 @@ tables_init(struct turnd *td)
 	hash_init(&td->chan_num);
 	hash_init(&td->chan_peer);
 	hash_init(&td->reserved);
+	hash_init(&td->conn_ips);
 }
 
 static void
@@ -104,6 +128,7 @@ tables_free(struct turnd *td)
 	hash_free(&td->chan_num);
 	hash_free(&td->chan_peer);
 	hash_free(&td->reserved);
+	hash_free(&td->conn_ips);
 }
 
 int
@@ -129,6 +154,7 @@ main(int argc, char **argv)
 	if (!args.debug)
 		log_set_level(td.cfg->log_level);
 	prctl(PR_SET_NAME, "turnd");
+	raise_fd_limit(td.cfg);
 	hash_seed_init();
 	auth_init();
 	tables_init(&td);
@@ -170,6 +196,11 @@ main(int argc, char **argv)
 	tables_free(&td);
 	config_free(td.cfg);
 	ev_loop_free(td.loop);
-	log_notice("stopped");
+	log_notice("stopped: %llu allocations served, %llu datagrams to peers, "
+	    "%llu to clients, %llu dropped",
+	    (unsigned long long)td.stats.allocs_total,
+	    (unsigned long long)td.stats.relayed_to_peer,
+	    (unsigned long long)td.stats.relayed_to_client,
+	    (unsigned long long)td.stats.dropped);
 	return 0;
 }

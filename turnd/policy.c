@@ -3,82 +3,27 @@
  */
 #include "policy.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * IPv6 forms that embed an IPv4 address a gateway would translate to
+ * (NAT64 64:ff9b::/96, 6to4 2002::/16) are refused too: otherwise
+ * 64:ff9b::7f00:1 would reach 127.0.0.1 on a host behind NAT64.
+ */
 static const char *const default_deny[] = {
 	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
 	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16",
 	"198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b:1::/48",
+	"::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
 	"100::/64", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 };
-
-int
-cidr_parse(const char *s, struct cidr *out)
-{
-	char buf[64], *slash, *end;
-	long prefix;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	memset(out, 0, sizeof(*out));
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, out->addr) == 1) {
-		out->family = AF_INET;
-		prefix = 32;
-	} else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-		out->family = AF_INET6;
-		prefix = 128;
-	} else {
-		return -1;
-	}
-	if (slash != NULL) {
-		long max = prefix;
-
-		if (*slash == '\0')
-			return -1;
-		prefix = strtol(slash, &end, 10);
-		if (*end != '\0' || prefix < 0 || prefix > max)
-			return -1;
-	}
-	out->prefix = (uint8_t)prefix;
-	return 0;
-}
-
-static bool
-prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-	unsigned bytes = bits / 8, rem = bits % 8;
-
-	if (memcmp(a, b, bytes) != 0)
-		return false;
-	if (rem == 0)
-		return true;
-	return ((a[bytes] ^ b[bytes]) & (0xFF << (8 - rem))) == 0;
-}
-
-bool
-cidr_match(const struct cidr *c, const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET && c->family == AF_INET)
-		return prefix_match(c->addr,
-		    (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr,
-		    c->prefix);
-	if (sa->sa_family == AF_INET6 && c->family == AF_INET6)
-		return prefix_match(c->addr,
-		    ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, c->prefix);
-	return false;
-}
 
 void
 policy_add_own(struct policy *p, const struct sockaddr *sa)
 {
-	struct cidr *c;
+	struct addr_cidr *c;
 
 	if (p->nown == sizeof(p->own) / sizeof(p->own[0]))
 		return;
@@ -87,12 +32,12 @@ policy_add_own(struct policy *p, const struct sockaddr *sa)
 	c->family = sa->sa_family;
 	if (sa->sa_family == AF_INET) {
 		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		c->prefix = 32;
+		c->bits = 32;
 		if (((const struct sockaddr_in *)sa)->sin_addr.s_addr == INADDR_ANY)
 			return;
 	} else if (sa->sa_family == AF_INET6) {
 		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		c->prefix = 128;
+		c->bits = 128;
 		if (IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
 			return;
 	} else {
@@ -102,23 +47,20 @@ policy_add_own(struct policy *p, const struct sockaddr *sa)
 }
 
 static bool
-in_list(const struct cidr *l, size_t n, const struct sockaddr *sa)
+in_list(const struct addr_cidr *l, size_t n, const struct sockaddr *sa)
 {
-	for (size_t i = 0; i < n; i++)
-		if (cidr_match(&l[i], sa))
-			return true;
-	return false;
+	return addr_cidr_match_any(l, n, sa);
 }
 
 static bool
 default_denied(const struct sockaddr *sa)
 {
-	static struct cidr parsed[sizeof(default_deny) / sizeof(default_deny[0])];
+	static struct addr_cidr parsed[sizeof(default_deny) / sizeof(default_deny[0])];
 	static bool ready;
 
 	if (!ready) {
 		for (size_t i = 0; i < sizeof(parsed) / sizeof(parsed[0]); i++)
-			cidr_parse(default_deny[i], &parsed[i]);
+			addr_cidr_parse(default_deny[i], &parsed[i]);
 		ready = true;
 	}
 	return in_list(parsed, sizeof(parsed) / sizeof(parsed[0]), sa);

@@ -20,7 +20,7 @@
 #define GSO_CTRL (CTRL_SPACE + CMSG_SPACE(sizeof(uint16_t)))
 #define GSO_MAX_SEGS 64
 #define GSO_MAX_BYTES 60000
-#define GSO_MAX_SEG 1200	/* larger datagrams may exceed a path MTU */
+#define GSO_MAX_SEG 1232	/* IPv6 minimum MTU payload; larger may not fit a path */
 
 struct outq {
 	int fd;
@@ -53,8 +53,9 @@ static struct mmsghdr peer_msg[RELAY_BATCH];
 static struct iovec peer_iov[RELAY_BATCH];
 static union sockaddr_u peer_from[RELAY_BATCH];
 
-/* Frames for a TCP/TLS client are gathered and written once per batch:
- * one send (one TLS record) instead of one per datagram. */
+/* Frames for a TCP client are gathered and written once per batch: one
+ * send instead of one per datagram.  (TLS keeps a record per frame and
+ * gathers the records below OpenSSL, see tlsconn.h.) */
 #define STREAM_CHUNK 16384
 static uint8_t stream_out[STREAM_CHUNK];
 
@@ -455,6 +456,11 @@ relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 				continue;
 			}
 			/* Closing is deferred by conn.c, so a stays valid. */
+			if (a->ep.conn != NULL && conn_is_tls(a->ep.conn)) {
+				/* A record per frame, sent together below. */
+				conn_send(a->ep.conn, out, olen, false);
+				continue;
+			}
 			if (slen + olen > chunk)
 				stream_flush(a, &slen);
 			if (olen > chunk) {
@@ -471,4 +477,6 @@ relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			break;
 	}
 	stream_flush(a, &slen);
+	if (a->ep.tp == TP_TLS && a->ep.conn != NULL)
+		conn_flush(a->ep.conn);
 }

@@ -7,6 +7,7 @@
  */
 #include "stun.h"
 #include "crypto.h"
+#include "mac.h"
 
 #include <string.h>
 
@@ -200,10 +201,8 @@ check_mac(struct stun_msg *m, int idx, const uint8_t *key, size_t keylen,
 	a = &m->attrs[idx];
 	memcpy(save, m->buf + 2, 2);
 	wr16(m->buf + 2, (uint16_t)(a->off + 4 + a->len - STUN_HDR_LEN));
-	if (sha256)
-		rc = hmac_sha256(key, keylen, m->buf, a->off, mac);
-	else
-		rc = hmac_sha1(key, keylen, m->buf, a->off, mac);
+	rc = mac_hmac(sha256 ? MAC_SHA256 : MAC_SHA1, key, keylen, m->buf,
+	    a->off, mac) == 0 ? -1 : 0;
 	memcpy(m->buf + 2, save, 2);
 	if (rc < 0)
 		return 0;
@@ -364,8 +363,8 @@ add_mac(struct stun_buf *b, const uint8_t *key, size_t keylen, bool sha256)
 	    STUN_A_MESSAGE_INTEGRITY, maclen)) == NULL)
 		return;
 	/* The length field already covers the integrity attribute. */
-	rc = sha256 ? hmac_sha256(key, keylen, b->p, start, mac) :
-	    hmac_sha1(key, keylen, b->p, start, mac);
+	rc = mac_hmac(sha256 ? MAC_SHA256 : MAC_SHA1, key, keylen, b->p, start,
+	    mac) == 0 ? -1 : 0;
 	if (rc < 0) {
 		b->err = true;
 		return;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "tls.h"
 
+#include <openssl/bio.h>
 #include <stdlib.h>
 
 /* RFC 7443: the ALPN label of STUN/TURN over TLS. */
@@ -14,8 +15,11 @@ static const char *const alpn[] = { "stun.turn" };
 #define TURND_SUITES \
 	"TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384"
 
+#define WBUF_SIZE (32 * 1024)
+
 struct tlsconn {
 	struct tls_conn *c;
+	BIO *wbuf;		/* buffering BIO between records and socket */
 	bool want_write;
 };
 
@@ -73,14 +77,59 @@ tlsconn_new(struct tls_server *srv, int fd)
 		free(t);
 		return NULL;
 	}
+	/* Records are written into a buffer chained in front of the socket
+	 * BIO; OpenSSL flushes it after each handshake flight, we after each
+	 * batch of application data. */
+	{
+		SSL *ssl = tls_conn_ssl(t->c);
+		BIO *sock = SSL_get_wbio(ssl);
+		BIO *b = BIO_new(BIO_f_buffer());
+
+		if (b == NULL || sock == NULL || BIO_set_write_buffer_size(b, WBUF_SIZE) != 1 ||
+		    BIO_up_ref(sock) != 1) {
+			BIO_free(b);
+			tls_conn_free(t->c);
+			free(t);
+			return NULL;
+		}
+		BIO_push(b, sock);
+		SSL_set0_wbio(ssl, b);
+		t->wbuf = b;
+	}
 	return t;
+}
+
+int
+tlsconn_flush(struct tlsconn *t)
+{
+	if (BIO_wpending(t->wbuf) == 0)
+		return 1;
+	if (BIO_flush(t->wbuf) == 1)
+		return 1;
+	if (BIO_should_retry(t->wbuf)) {
+		t->want_write = true;
+		return 0;
+	}
+	return -1;
+}
+
+bool
+tlsconn_readable(struct tlsconn *t)
+{
+	return tls_pending(t->c) > 0;
+}
+
+bool
+tlsconn_pending(const struct tlsconn *t)
+{
+	return BIO_wpending(t->wbuf) > 0;
 }
 
 void
 tlsconn_free(struct tlsconn *t)
 {
-	if (tls_handshake_done(t->c))
-		tls_shutdown(t->c);
+	if (tls_handshake_done(t->c) && tls_shutdown(t->c) == TLS_OK)
+		(void)BIO_flush(t->wbuf);	/* best effort close_notify */
 	tls_conn_free(t->c);
 	free(t);
 }

@@ -147,7 +147,10 @@ authenticate(struct req *r, struct alloc *a)
 			reply_error(r, 441);
 			return false;
 		}
-		if (!auth_verify_key(m, a->key, a->keylen, &r->sha256)) {
+		/* Credentials are checked on every request: once the
+		 * REST username has expired, the allocation gets no refresh. */
+		if (!auth_verify_key(m, a->key, a->keylen, &r->sha256) ||
+		    auth_expired(c, r->user, r->ulen, turnd_now_s())) {
 			reply_error(r, 401);
 			return false;
 		}

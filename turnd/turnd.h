@@ -68,6 +68,7 @@ struct turnd {
 	struct hash chan_num;	/* (allocation, channel number) */
 	struct hash chan_peer;	/* (allocation, peer address) */
 	struct hash reserved;	/* port reservations by token */
+	struct hash conn_ips;	/* TCP/TLS connections per client IP */
 	size_t nallocs;
 	size_t nconns;
 	struct conn *conns;	/* all TCP/TLS connections */

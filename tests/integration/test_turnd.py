@@ -47,12 +47,10 @@ def echo_peers():
 
 
 def uclient(server, peer_host, peer_port, *flags, n=20, m=2, length=200, port=None, host=None):
-    u = "%d:alice" % (int(time.time()) + 600)
     argv = ["turnutils_uclient", *flags, "-W", SECRET, "-u", "alice",
             "-e", peer_host, "-r", str(peer_port), "-p", str(port or server.port),
             "-n", str(n), "-m", str(m), "-l", str(length), "-z", "5",
             host or "127.0.0.1"]
-    del u
     return run(argv, timeout=60)
 
 

@@ -74,6 +74,16 @@ def test_401_expired_rest_username(srv):
     assert c.allocate().error() == 401
 
 
+def test_401_refresh_after_rest_expiry(srv):
+    c = srv.client()
+    u, p = rest_credentials(SECRET, "shortlived", expiry=int(time.time()) + 2)
+    c.login(u, p)
+    assert c.allocate().error() is None
+    assert c.auth_request(REFRESH).error() is None
+    time.sleep(2.5)
+    assert c.auth_request(REFRESH).error() == 401
+
+
 def test_401_unknown_secret(srv):
     c = srv.logged_in(secret="some-other-secret")
     assert c.allocate().error() == 401
@@ -482,5 +492,131 @@ def test_drops_privileges(tmp_path):
         assert all(int(u) == nobody for u in uids), uids
         c = t.logged_in()
         assert c.allocate().error() is None
+    finally:
+        t.stop()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_stream_burst(tmp_path, peer, transport):
+    """Hundreds of frames in one write (many TLS records in one segment,
+    frames split across reads) all reach the peer, and replies come back."""
+    t = Turnd(tmp_path, tls=True)
+    try:
+        c = t.logged_in(transport=transport)
+        relay = c.relayed(c.allocate())
+        assert c.channel_bind(0x4000, peer.addr).error() is None
+        # Room for the whole burst at the peer (the default buffer is not).
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        frames = b"".join(struct.pack("!HH", 0x4000, 101) + bytes([i % 256]) * 101 + b"\0" * 3
+                          for i in range(300))
+        c.sock.sendall(frames)
+        got = 0
+        while peer.recv(0.5) is not None:
+            got += 1
+        assert got == 300, got
+        for i in range(50):
+            peer.sock.sendto(b"r%d" % i, relay)
+        back = 0
+        while c.recv_raw(0.5) is not None:
+            back += 1
+        assert back == 50, back
+    finally:
+        t.stop()
+
+
+def test_advertised_relay_address(tmp_path):
+    """XOR-RELAYED-ADDRESS carries external_v4 (NAT'ed hosts) with the
+    bound port; the advertised address is refused as a peer."""
+    t = Turnd(tmp_path, relay='external_v4 = "203.0.113.9"', allow_loopback=False)
+    try:
+        c = t.logged_in()
+        host, port = c.relayed(c.allocate())
+        assert host == "203.0.113.9" and 20000 <= port <= 29999
+        assert c.permit(("203.0.113.9", 5000)).error() == 403
+        assert "relay=203.0.113.9:%d" % port not in t.d.log()   # logged on close
+        c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+        time.sleep(0.2)
+        assert "relay=203.0.113.9:%d" % port in t.d.log()
+    finally:
+        t.stop()
+
+
+def test_reload_rotates_secrets_keeps_allocations(tmp_path):
+    import signal
+    t = Turnd(tmp_path)
+    try:
+        old = t.logged_in()
+        assert old.allocate().error() is None
+        new = os.path.join(t.tmp, "new.secret")
+        with open(new, "w") as f:
+            f.write("rotated-secret\n")
+        os.chmod(new, 0o600)
+        with open(t.conf) as f:
+            conf = f.read()
+        with open(t.conf, "w") as f:
+            f.write(conf.replace('secret_file = "', 'secret_files = ["%s"]\n# was: "' % new))
+        n = len(t.d.notifications)
+        t.d.signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while time.time() < deadline and not any("READY=1" in x for x in t.d.notifications[n:]):
+            t.d.wait_notify("RELOADING=1", 1)
+            try:
+                t.d.sock.settimeout(0.2)
+                t.d.notifications.append(t.d.sock.recv(4096).decode())
+            except OSError:
+                pass
+        assert "configuration reloaded" in t.d.log(), t.d.log()
+        assert t.logged_in(secret="rotated-secret").allocate().error() is None
+        assert t.logged_in(secret=SECRET).allocate().error() == 401
+        # The allocation made under the old secret lives on.
+        assert old.auth_request(REFRESH).error() is None
+    finally:
+        t.stop()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_stream_backpressure(tmp_path, transport):
+    """A client that stops reading: frames beyond tcp_buffer are dropped
+    whole, what arrives later is intact, and the daemon stays responsive."""
+    t = Turnd(tmp_path, tls=True, limits='tcp_buffer = "16K"')
+    p = Peer()
+    try:
+        c = t.logged_in(transport=transport)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        relay = c.relayed(c.allocate())
+        assert c.channel_bind(0x4000, p.addr).error() is None
+        for i in range(3000):
+            p.sock.sendto(struct.pack("!I", i) + b"\x5a" * 996, relay)
+        # The daemon still answers others meanwhile.
+        assert t.client().request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
+        got, last = 0, -1
+        while True:
+            f = c.recv_raw(1.0)
+            if f is None:
+                break
+            assert f[:4] == struct.pack("!HH", 0x4000, 1000), f[:8]
+            seq = struct.unpack("!I", f[4:8])[0]
+            assert seq > last and f[8:] == b"\x5a" * 996
+            last = seq
+            got += 1
+        assert 0 < got < 3000, got
+    finally:
+        p.close()
+        t.stop()
+
+
+def test_connections_per_ip(tmp_path):
+    t = Turnd(tmp_path, limits="max_connections_per_ip = 2")
+    try:
+        a, b = t.client("tcp"), t.client("tcp")
+        for c in (a, b):
+            assert c.request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
+        third = t.client("tcp")
+        third.sock.sendall(Msg(BINDING, REQUEST).encode())
+        assert third.recv_raw(1.0) is None          # closed at once
+        a.close()
+        time.sleep(0.2)
+        again = t.client("tcp")
+        assert again.request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
     finally:
         t.stop()

@@ -38,7 +38,7 @@ TEST(turnd_policy_defaults)
 	    "192.168.0.1", "100.127.255.255", "169.254.0.1", "224.1.1.1",
 	    "0.0.0.0", "0.1.2.3", "255.255.255.255", "::", "::1", "fe80::1",
 	    "fc00::1", "fdff::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8",
-	    "::127.0.0.1" };
+	    "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1" };
 	static const char *allow[] = { "8.8.8.8", "192.0.2.1", "100.128.0.1",
 	    "2001:db8::1", "2a01:4f8::1", "172.32.0.1" };
 
@@ -54,12 +54,12 @@ TEST(turnd_policy_defaults)
 
 TEST(turnd_policy_lists)
 {
-	struct cidr allow[2], deny[1];
+	struct addr_cidr allow[2], deny[1];
 	struct policy p = { .allow = allow, .nallow = 2, .deny = deny, .ndeny = 1 };
 
-	CHECK_INT(cidr_parse("127.0.0.1", &allow[0]), 0);
-	CHECK_INT(cidr_parse("10.0.0.0/8", &allow[1]), 0);
-	CHECK_INT(cidr_parse("10.1.0.0/16", &deny[0]), 0);
+	CHECK_INT(addr_cidr_parse("127.0.0.1", &allow[0]), 0);
+	CHECK_INT(addr_cidr_parse("10.0.0.0/8", &allow[1]), 0);
+	CHECK_INT(addr_cidr_parse("10.1.0.0/16", &deny[0]), 0);
 	CHECK(policy_peer_allowed(&p, sa("127.0.0.1")));
 	CHECK(!policy_peer_allowed(&p, sa("127.0.0.2")));
 	CHECK(policy_peer_allowed(&p, sa("10.2.3.4")));
@@ -70,13 +70,13 @@ TEST(turnd_policy_lists)
 	policy_add_own(&p, sa("198.51.100.7"));
 	CHECK(!policy_peer_allowed(&p, sa("198.51.100.7")));
 	CHECK(policy_peer_allowed(&p, sa("198.51.100.8")));
-	CHECK_INT(cidr_parse("1.2.3.4/33", &deny[0]), -1);
-	CHECK_INT(cidr_parse("::/129", &deny[0]), -1);
-	CHECK_INT(cidr_parse("host.example", &deny[0]), -1);
-	CHECK_INT(cidr_parse("1.2.3.4/", &deny[0]), -1);
-	CHECK_INT(cidr_parse("2001:db8::/33", &deny[0]), 0);
-	CHECK(cidr_match(&deny[0], sa("2001:db8:7fff::1")));
-	CHECK(!cidr_match(&deny[0], sa("2001:db8:8000::1")));
+	CHECK_INT(addr_cidr_parse("1.2.3.4/33", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("::/129", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("host.example", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("1.2.3.4/", &deny[0]), -1);
+	CHECK_INT(addr_cidr_parse("2001:db8::/33", &deny[0]), 0);
+	CHECK(addr_cidr_match(&deny[0], sa("2001:db8:7fff::1")));
+	CHECK(!addr_cidr_match(&deny[0], sa("2001:db8:8000::1")));
 }
 
 TEST(turnd_rest_password)
@@ -205,4 +205,37 @@ TEST(turnd_hash)
 	}
 	CHECK_INT(found, 500);
 	hash_free(&h);
+}
+
+#include "../../turnd/mac.h"
+#include "crypto.h"
+
+static void
+hexeq(const uint8_t *got, size_t len, const char *want)
+{
+	char h[2 * MAC_MAX_LEN + 1];
+
+	hex_encode(got, len, h);
+	if (strcmp(h, want) != 0)
+		t_fail(__FILE__, __LINE__, "%s, expected %s", h, want);
+}
+
+TEST(turnd_mac_vectors)
+{
+	uint8_t k[80], out[MAC_MAX_LEN];
+	const char *d6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+	struct iovec none = { (void *)"", 0 };
+
+	/* RFC 2202 §3 cases 1 and 6, RFC 4231 §4.2 case 1. */
+	memset(k, 0x0b, 20);
+	CHECK_INT(mac_hmac(MAC_SHA1, k, 20, "Hi There", 8, out), 20);
+	hexeq(out, 20, "b617318655057264e28bc0b6fb378c8ef146be00");
+	memset(k, 0xaa, 80);
+	CHECK_INT(mac_hmac(MAC_SHA1, k, 80, d6, strlen(d6), out), 20);
+	hexeq(out, 20, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+	memset(k, 0x0b, 20);
+	CHECK_INT(mac_hmac(MAC_SHA256, k, 20, "Hi There", 8, out), 32);
+	hexeq(out, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	CHECK_INT(mac_digest(MAC_MD5, &none, 1, out), 16);
+	hexeq(out, 16, "d41d8cd98f00b204e9800998ecf8427e");
 }
