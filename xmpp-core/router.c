@@ -20,6 +20,7 @@
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
+#include "vcard.h"
 #include "xml.h"
 
 static struct hmap users;	/* bare JID -> struct user */
@@ -130,6 +131,7 @@ router_bind(struct c2s *c, const char *resource, const char **cond)
 	u->sessions = c;
 	u->nsessions++;
 	blocking_session_start(c);
+	vcard_session_start(c);
 	return 0;
 }
 
@@ -143,6 +145,7 @@ router_unbind(struct c2s *c)
 		return;
 	presence_session_end(c);
 	blocking_session_end(c);
+	vcard_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -240,4 +243,5 @@ router_cleanup(void)
 {
 	hmap_free(&users);
 	blocking_cleanup();
+	vcard_cleanup();
 }
