@@ -618,3 +618,21 @@ blocking_drops(const struct user *u, const struct xml_node *n)
 		return false;
 	return blist_match(b, &ub);
 }
+
+void
+blocking_cleanup(void)
+{
+	struct hmap_ent *e;
+	struct blist *b;
+	size_t i;
+
+	for (e = hmap_first(&lists, &i); e; e = hmap_next(&lists, e, &i)) {
+		b = e->val;
+		hmap_free(&b->jids);
+		free(b->req);
+		free(b->bare);
+		free(b);
+	}
+	hmap_free(&lists);
+	nonempty = 0;
+}

@@ -36,5 +36,7 @@ bool blocking_iq(struct c2s *c, struct xml_node *n);
 bool blocking_route(struct xml_node *n, const struct jid *to, int host);
 /* router_send_available: true when n must not reach u. */
 bool blocking_drops(const struct user *u, const struct xml_node *n);
+/* At exit (router_cleanup). */
+void blocking_cleanup(void);
 
 #endif

@@ -21,6 +21,7 @@
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
+#include "vcard.h"
 #include "xml.h"
 
 static struct hmap users;	/* bare JID -> struct user */
@@ -131,6 +132,7 @@ router_bind(struct c2s *c, const char *resource, const char **cond)
 	u->sessions = c;
 	u->nsessions++;
 	blocking_session_start(c);
+	vcard_session_start(c);
 	return 0;
 }
 
@@ -144,6 +146,7 @@ router_unbind(struct c2s *c)
 		return;
 	presence_session_end(c);
 	blocking_session_end(c);
+	vcard_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -244,4 +247,6 @@ void
 router_cleanup(void)
 {
 	hmap_free(&users);
+	blocking_cleanup();
+	vcard_cleanup();
 }

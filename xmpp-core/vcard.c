@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "fragment.h"
+#include "hmap.h"
 #include "iq.h"
 #include "log.h"
 #include "router.h"
@@ -32,6 +33,44 @@ static struct db_stmt st_set = {
 	"RETURNING 1", 4, 0 };
 static struct db_stmt st_del = {
 	"DELETE FROM vcard WHERE host = $1 AND username = $2", 2, 0 };
+
+#define NS_VCARD_UPDATE "vcard-temp:x:update"
+
+static struct db_stmt st_hash = {
+	"SELECT avatar_hash FROM vcard WHERE host = $1 AND username = $2", 2, 0 };
+
+/* Avatar hashes of accounts with sessions. */
+struct avatar {
+	unsigned refs;		/* sessions + loads in flight */
+	bool known;		/* loaded (or set since) */
+	bool has_vcard;
+	char hash[41];
+};
+
+static struct hmap avatars;	/* bare JID -> struct avatar */
+
+static void
+avatar_set(const char *bare, bool has_vcard, const char *hash)
+{
+	struct avatar *a = hmap_get(&avatars, bare);
+
+	if (a == NULL)
+		return;
+	a->known = true;
+	a->has_vcard = has_vcard;
+	snprintf(a->hash, sizeof(a->hash), "%s", hash);
+}
+
+static void
+avatar_unref(const char *bare)
+{
+	struct avatar *a = hmap_get(&avatars, bare);
+
+	if (a && --a->refs == 0)
+		free(hmap_del(&avatars, bare));
+}
+
+static void photo_hash(const struct xml_node *vc, char out[41]);
 
 struct op {
 	struct c2s *c;		/* the requester's own session, or NULL (routed) */
@@ -114,7 +153,13 @@ static void
 set_done(void *arg, PGresult *res, const char *err)
 {
 	struct op *o = arg;
+	struct xml_node *vc = xml_first_elem(o->iq);
+	char hash[41];
 
+	if (res != NULL && o->c->user) {
+		photo_hash(vc, hash);
+		avatar_set(o->c->user->bare, xml_first_elem(vc) != NULL, hash);
+	}
 	if (!o->c->dead) {
 		if (res == NULL) {
 			log_warn("vcard: storing for %s failed: %s", o->c->full, err);
@@ -255,4 +300,100 @@ vcard_deliver(struct xml_node *n, const struct jid *to, int host)
 	}
 	do_get(NULL, n, host, to->local);
 	return true;
+}
+
+/* ---- XEP-0153 presence ---- */
+
+struct hash_load {
+	struct c2s *c;
+	char *bare;
+};
+
+static void
+hash_loaded(void *arg, PGresult *res, const char *err)
+{
+	struct hash_load *l = arg;
+	struct avatar *a = hmap_get(&avatars, l->bare);
+
+	if (res == NULL)
+		log_warn("vcard: loading the avatar hash of %s failed: %s", l->bare, err);
+	else if (a && !a->known)
+		avatar_set(l->bare, PQntuples(res) > 0,
+		    PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	avatar_unref(l->bare);
+	c2s_unblock(l->c);
+	free(l->bare);
+	free(l);
+}
+
+void
+vcard_session_start(struct c2s *c)
+{
+	const char *bare = c->user->bare;
+	struct avatar *a = hmap_get(&avatars, bare);
+	struct hash_load *l;
+	const char *v[2];
+
+	if (a == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return;
+		if (hmap_put(&avatars, bare, a) == -1) {
+			free(a);
+			return;
+		}
+	}
+	a->refs++;		/* the session's */
+	if (a->known || (l = calloc(1, sizeof(*l))) == NULL)
+		return;
+	if ((l->bare = strdup(bare)) == NULL) {
+		free(l);
+		return;
+	}
+	l->c = c;
+	a->refs++;		/* the load's */
+	c2s_block(c);
+	v[0] = srv.cfg->hosts[c->host];
+	v[1] = c->local;
+	if (db_query_key(srv.db, bare, &st_hash, v, hash_loaded, l) == NULL) {
+		avatar_unref(bare);
+		c2s_unblock(c);
+		free(l->bare);
+		free(l);
+	}
+}
+
+void
+vcard_session_end(struct c2s *c)
+{
+	if (c->user)
+		avatar_unref(c->user->bare);
+}
+
+void
+vcard_presence(struct c2s *c, struct xml_node *p)
+{
+	struct avatar *a = c->user ? hmap_get(&avatars, c->user->bare) : NULL;
+	struct xml_node *x;
+
+	/* a client that says something itself (even "not ready") is left alone */
+	if (a == NULL || !a->known || !a->has_vcard ||
+	    xml_child(p, "x", NS_VCARD_UPDATE) != NULL)
+		return;
+	if ((x = xml_add(p, "x", NS_VCARD_UPDATE)) == NULL)
+		return;
+	if (a->hash[0])
+		xml_add_with_text(x, "photo", NULL, a->hash);
+	else
+		xml_add(x, "photo", NULL);
+}
+
+void
+vcard_cleanup(void)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	for (e = hmap_first(&avatars, &i); e; e = hmap_next(&avatars, e, &i))
+		free(e->val);
+	hmap_free(&avatars);
 }

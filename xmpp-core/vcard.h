@@ -23,4 +23,12 @@ bool vcard_iq(struct c2s *c, struct xml_node *n);
  * a vCard, else handled (and n taken). */
 bool vcard_deliver(struct xml_node *n, const struct jid *to, int host);
 
+/* XEP-0153 §4.3 (what ejabberd's mod_vcard_xupdate does): the avatar
+ * hash of the account's vCard, loaded at bind (the session waits for it),
+ * is added to available presence that does not carry one. */
+void vcard_session_start(struct c2s *c);
+void vcard_session_end(struct c2s *c);
+void vcard_presence(struct c2s *c, struct xml_node *presence);
+void vcard_cleanup(void);
+
 #endif

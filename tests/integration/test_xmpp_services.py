@@ -231,7 +231,26 @@ def test_vcard(server):
         # unknown accounts have no vCard at all
         e = await iq_error(d["xep_0054"].get_vcard("nobody@localhost"))
         assert e["condition"] == "service-unavailable"
-        await disconnect(c, d)
+        # XEP-0153: the server adds the photo hash to available presence
+        # (seen here by another resource of the account)
+        c2 = await login(server, "vcarol@localhost/two")
+        await online(c2)
+        await online(c)
+        p = await recv(c2.presences)
+        while str(p["from"]) != "vcarol@localhost/" + c.boundjid.resource:
+            p = await recv(c2.presences)
+        ph = p.xml.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo")
+        assert ph is not None and ph.text == hashlib.sha1(photo).hexdigest()
+        # a client that sends its own update element is left alone
+        own = ET.fromstring("<x xmlns='vcard-temp:x:update'/>")
+        pr = c.make_presence()
+        pr.append(own)
+        pr.send()
+        p = await recv(c2.presences)
+        while str(p["from"]) != "vcarol@localhost/" + c.boundjid.resource:
+            p = await recv(c2.presences)
+        assert p.xml.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") is None
+        await disconnect(c, c2, d)
 
     arun(scenario())
     h = server.test_pg.psql("SELECT avatar_hash FROM vcard WHERE username = 'vcarol'").strip()
