@@ -175,6 +175,7 @@ move_session(struct c2s *from, struct c2s *to)
 	}
 	to->next_session = from->next_session;
 	from->next_session = NULL;
+	to->id = from->id;	/* per-session state elsewhere is keyed by it */
 	to->user = from->user;
 	from->user = NULL;
 	free(to->full);
@@ -345,10 +346,10 @@ sm_expire(struct c2s *z)
 	if (!z->detached)
 		return;
 	z->detached = false;	/* once */
+	z->dead = true;		/* re-routing must not write to it */
 	ndetached--;
 	sm_end(z);
 	router_unbind(z);
-	z->dead = true;
 	c2s_unref(z);
 }
 

@@ -370,6 +370,21 @@ def test_sm_timeout_to_offline_storage(pg):
             await disconnect(c)
             return m["body"]
         assert arun(login_third()) == "no resume"
+
+        # another resource online: unacked messages for the lost one are
+        # re-routed to it when the session expires
+        async def rerouted():
+            other = await login("smsleep@localhost/other", s.port)
+            await online(other)
+            r, smid, _ = sm_session(s.port, "smsleep", resource="lost")
+            r.send("<presence/>")
+            chat(peer, "smsleep@localhost/lost", "for lost")
+            assert "for lost" in read_re(r, "for lost</body>")
+            cut(r)
+            m = await real_message(other.messages, 15)
+            assert m["body"] == "for lost"
+            await disconnect(other)
+        arun(rerouted())
         peer.close()
     finally:
         s.destroy()
