@@ -551,25 +551,33 @@ checked(void *arg, PGresult *res, const char *err)
 bool
 blocking_route(struct xml_node *n, const struct jid *to, int host)
 {
-	char bare[2 * JID_PART_MAX + 2];
-	struct blist *b;
+	char bare[2 * JID_PART_MAX + 2], fbare[2 * JID_PART_MAX + 2];
+	struct blist *b, *rb = NULL;
 	struct check *k;
 	struct forms f;
 	struct jid from;
 	const char *v[6];
 
-	if (strcmp(stanza_type(n), "error") == 0 || stanza_jid(n, "from", &from) != 1)
+	if (strcmp(stanza_type(n), "error") == 0)
+		return false;
+	if (to->local[0])
+		rb = hmap_get(&lists, jid_bare(to, bare, sizeof(bare)));
+	/* the common case costs two lookups: nobody online blocks anyone and
+	 * the recipient's (empty) list is in memory */
+	if (nonempty == 0 && (to->local[0] == '\0' || (rb && rb->loaded)))
+		return false;
+	if (stanza_jid(n, "from", &from) != 1)
 		return false;
 	/* outgoing: the sender is online, its list is in memory */
 	if (from.local[0] && router_host_index(from.domain) >= 0 &&
-	    (b = hmap_get(&lists, jid_bare(&from, bare, sizeof(bare)))) != NULL &&
+	    (b = hmap_get(&lists, jid_bare(&from, fbare, sizeof(fbare)))) != NULL &&
 	    blist_match(b, to)) {
 		refuse_outgoing(n);
 		return true;
 	}
 	if (to->local[0] == '\0')
 		return false;
-	b = hmap_get(&lists, jid_bare(to, bare, sizeof(bare)));
+	b = rb;
 	if (b && b->loaded) {
 		if (!blist_match(b, &from))
 			return false;
