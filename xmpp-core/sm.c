@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "carbons.h"
 #include "crypto.h"
 #include "csi.h"
 #include "hmap.h"
@@ -268,7 +269,11 @@ requeue_stanza(void *arg, struct xml_node *n)
 		xml_free(n);
 		return;
 	}
+	/* only chat/normal messages are worth keeping; carbons are copies
+	 * the other resources got themselves */
 	if (strcmp(n->name, "message") != 0 || strcmp(type, "error") == 0 ||
+	    strcmp(type, "groupchat") == 0 || strcmp(type, "headline") == 0 ||
+	    xml_child(n, "sent", NS_CARBONS) || xml_child(n, "received", NS_CARBONS) ||
 	    stanza_jid(n, "to", &to) != 1) {
 		xml_free(n);
 		return;
