@@ -302,6 +302,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    load_tls(c, c->doc->root, e) == -1 ||
 	    load_c2s(c, c->doc->root, e) == -1 ||
 	    load_registration(c, c->doc->root, e) == -1 ||
+	    svc_config_load(&c->svc, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;
@@ -325,6 +326,7 @@ xmpp_config_free(struct xmpp_config *c)
 	free(c->listen_starttls);
 	free(c->listen_tls);
 	free(c->reg_allow);
+	svc_config_free(&c->svc);
 	conf_free(c->doc);
 	free(c);
 }

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "svcconf.h"
 
 struct xmpp_config {
 	struct conf_doc *doc;
@@ -67,6 +68,9 @@ struct xmpp_config {
 	/* [contact] XEP-0157 */
 	char *const *abuse_addrs, *const *admin_addrs, *const *support_addrs;
 	size_t nabuse, nadmin, nsupport;
+
+	/* [vcard] [private] [upload] [extdisco] (svcconf.c) */
+	struct svc_config svc;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

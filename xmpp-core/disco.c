@@ -15,6 +15,7 @@
 #include "iq.h"
 #include "server.h"
 #include "stanza.h"
+#include "upload.h"
 #include "xml.h"
 
 #define CAPS_NODE "https://github.com/edge-xmpp/edge"
@@ -24,12 +25,16 @@ static const char *const server_features[] = {
 	"http://jabber.org/protocol/disco#info",
 	"http://jabber.org/protocol/disco#items",
 	"jabber:iq:last",
+	"jabber:iq:private",
 	"jabber:iq:register",
 	"jabber:iq:roster",
 	"jabber:iq:version",
 	"msgoffline",
+	"urn:xmpp:blocking",
+	"urn:xmpp:extdisco:2",
 	"urn:xmpp:ping",
 	"urn:xmpp:time",
+	"vcard-temp",
 };
 
 static const char *const account_features[] = {
@@ -162,7 +167,9 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 			return true;
 		}
 		r = stanza_iq_result(iq);
-		xml_add(r, "query", NS_DISCO_ITEMS);
+		rq = xml_add(r, "query", NS_DISCO_ITEMS);
+		if (!to_account)
+			upload_disco_items(rq, c2s_host(c));
 		iq_reply(c, r);
 		return true;
 	}

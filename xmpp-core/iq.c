@@ -9,14 +9,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "blocking.h"
 #include "c2s.h"
 #include "disco.h"
+#include "extdisco.h"
 #include "last.h"
+#include "private.h"
 #include "register.h"
 #include "roster.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
+#include "vcard.h"
 #include "xml.h"
 
 void
@@ -126,6 +130,10 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 		register_iq(c, n);
 		return;
 	}
+	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n)))
+		return;
+	if ((to_server || has_to == 0) && extdisco_iq(c, n))
+		return;
 	if (disco_iq(c, n, has_to != 0 && to_self) ||
 	    (to_server || has_to == 0 ? server_service(c, n) : false)) {
 		xml_free(n);
@@ -152,6 +160,8 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 			return;
 		}
 	}
+	if (to->local[0] && !to->resource[0] && vcard_deliver(n, to, host))
+		return;
 	if (to->local[0] && !to->resource[0] && strcmp(type, "get") == 0 &&
 	    xml_is(xml_first_elem(n), "query", "jabber:iq:last")) {
 		last_query(n, to, host);

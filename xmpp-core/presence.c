@@ -19,6 +19,7 @@
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
+#include "vcard.h"
 #include "xml.h"
 
 enum subop { SUB_SUBSCRIBE, SUB_SUBSCRIBED, SUB_UNSUBSCRIBE, SUB_UNSUBSCRIBED, SUB_REMOVE };
@@ -472,6 +473,7 @@ available(struct c2s *c, struct xml_node *n)
 			prio = 127;
 	}
 	c->priority = (int)prio;
+	vcard_presence(c, n);
 	if ((keep = xml_copy(n)) != NULL) {
 		xml_del_attr(keep, "from");
 		xml_del_attr(keep, "to");

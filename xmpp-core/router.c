@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "buf.h"
 #include "c2s.h"
 #include "hmap.h"
@@ -18,6 +19,8 @@
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
+#include "upload.h"
+#include "vcard.h"
 #include "xml.h"
 
 static struct hmap users;	/* bare JID -> struct user */
@@ -127,6 +130,8 @@ router_bind(struct c2s *c, const char *resource, const char **cond)
 	c->next_session = u->sessions;
 	u->sessions = c;
 	u->nsessions++;
+	blocking_session_start(c);
+	vcard_session_start(c);
 	return 0;
 }
 
@@ -139,6 +144,8 @@ router_unbind(struct c2s *c)
 	if (u == NULL)
 		return;
 	presence_session_end(c);
+	blocking_session_end(c);
+	vcard_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -164,6 +171,8 @@ router_send_available(struct user *u, const struct xml_node *n, bool nonneg_only
 	struct buf b;
 	unsigned count = 0;
 
+	if (blocking_drops(u, n))
+		return 0;
 	buf_init(&b);
 	for (struct c2s *s = u->sessions; s; s = s->next_session) {
 		if (!s->available || (nonneg_only && s->priority < 0))
@@ -187,12 +196,16 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
+	if (upload_route(n, &to))
+		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */
 		stanza_bounce(n, "cancel", "remote-server-not-found");
 		xml_free(n);
 		return;
 	}
+	if (blocking_route(n, &to, host))
+		return;
 	if (strcmp(n->name, "message") == 0)
 		message_deliver(n, &to, host);
 	else if (strcmp(n->name, "presence") == 0)
@@ -229,4 +242,6 @@ void
 router_cleanup(void)
 {
 	hmap_free(&users);
+	blocking_cleanup();
+	vcard_cleanup();
 }
