@@ -11,7 +11,7 @@ PKGS=(
 	libssl-dev libpq-dev libmicrohttpd-dev libnftnl-dev libmnl-dev libexpat1-dev
 	# local stack and tests
 	postgresql curl procps iproute2 nftables
-	python3 python3-pytest python3-slixmpp
+	python3 python3-pytest python3-slixmpp python3-aiohttp
 	coturn prosody prosody-modules
 	# benchmarks: the programs a user would otherwise run
 	nginx-light wrk iptables ejabberd

@@ -106,6 +106,8 @@ if [ -x "$BIN/xmpp-core" ]; then
 		"SELECT 1 FROM pg_database WHERE datname = 'xmpp'" | grep -q 1; then
 		"$PGBIN/createdb" -h "$PGDIR" -U postgres xmpp
 	fi
+	UPLOAD_SECRET=$(secret upload)
+	TURN_SECRET=$(secret turn)
 	cat > "$RUN/etc/xmpp-core.toml" <<CONF
 hosts = ["localhost"]
 control_socket = "$RUN/xmpp-core.sock"
@@ -128,10 +130,44 @@ min_password_entropy = 0
 
 [contact]
 abuse = ["mailto:abuse@localhost"]
+
+[upload]
+url = "http://localhost:5050/upload/"
+secret_file = "$UPLOAD_SECRET"
+max_file_size = "100M"
+
+[extdisco]
+secret_file = "$TURN_SECRET"
+ttl = "24h"
+
+[[extdisco.service]]
+type = "stun"
+host = "localhost"
+port = 3478
+transport = "udp"
+
+[[extdisco.service]]
+type = "turn"
+host = "localhost"
+port = 3478
+transport = "udp"
+
+[[extdisco.service]]
+type = "turn"
+host = "localhost"
+port = 3478
+transport = "tcp"
+
+[[extdisco.service]]
+type = "turns"
+host = "localhost"
+port = 3443
+transport = "tcp"
 CONF
 	start xmpp-core "$BIN/xmpp-core" -c "$RUN/etc/xmpp-core.toml"
 	listening+=("xmpp-core   localhost c2s 5222 (STARTTLS), 5223 (direct TLS) on 127.0.0.1 and ::1; in-band registration open from loopback")
 	listening+=("            add a user: $BIN/xmppctl -c $RUN/etc/xmpp-core.toml adduser you@localhost   (password on stdin)")
+	listening+=("            file upload via upload.localhost -> http://localhost:5050/upload/; STUN/TURN via XEP-0215 (localhost:3478, turns 3443)")
 	listening+=("postgres    unix socket in $PGDIR (psql -h $PGDIR -U postgres xmpp)")
 fi
 

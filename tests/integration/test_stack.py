@@ -76,6 +76,10 @@ def stack():
     if group_members(proc.pid):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # run-stack names its namespace after its PID; if it was killed before
+    # its own clean-up ran, remove the namespace here.
+    subprocess.run(["ip", "netns", "del", "edge-run-%d" % proc.pid],
+                   stderr=subprocess.DEVNULL)
 
 
 def test_stack_up_usable_and_stops(stack):
@@ -128,3 +132,5 @@ def test_stack_up_usable_and_stops(stack):
         time.sleep(0.1)
     assert not group_members(proc.pid), "left after 10 s: %s" % group_members(proc.pid)
     assert proc.wait() == 0
+    assert ("edge-run-%d" % proc.pid) not in subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True).stdout
