@@ -96,6 +96,9 @@ int conf_size(struct conf_table *t, const char *key, uint64_t *out,
 /* Integer seconds, or a string like "90s", "10m", "12h", "30d", "0". */
 int conf_duration(struct conf_table *t, const char *key, uint64_t *out,
     struct conf_err *e);
+/* conf_duration, refused outside [min, max] seconds with a message. */
+int conf_duration_range(struct conf_table *t, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct conf_err *e);
 struct conf_table *conf_table(struct conf_table *t, const char *key,
     struct conf_err *e, int *rc);
 int conf_tables(struct conf_table *t, const char *key,

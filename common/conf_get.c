@@ -229,6 +229,24 @@ conf_duration(struct conf_table *t, const char *key, uint64_t *out,
 	    "duration (seconds, or a number with s, m, h, d or w)");
 }
 
+int
+conf_duration_range(struct conf_table *t, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct conf_err *e)
+{
+	uint64_t v;
+	int rc = conf_duration(t, key, &v, e);
+
+	if (rc != 1)
+		return rc;
+	if (v < min || v > max) {
+		conf_errf(e, t, key, "must be between %llus and %llus",
+		    (unsigned long long)min, (unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 1;
+}
+
 struct conf_table *
 conf_table(struct conf_table *t, const char *key, struct conf_err *e, int *rc)
 {

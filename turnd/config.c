@@ -106,18 +106,10 @@ get_dur(struct conf_table *t, const char *key, uint64_t min, uint64_t max,
     uint32_t *out, struct conf_err *e)
 {
 	uint64_t v;
-	int rc = conf_duration(t, key, &v, e);
+	int rc = conf_duration_range(t, key, min, max, &v, e);
 
-	if (rc < 0)
-		return -1;
-	if (rc == 1) {
-		if (v < min || v > max) {
-			conf_errf(e, t, key, "must be between %llus and %llus",
-			    (unsigned long long)min, (unsigned long long)max);
-			return -1;
-		}
+	if (rc == 1)
 		*out = (uint32_t)v;
-	}
 	return rc;
 }
 

@@ -320,19 +320,11 @@ get_secs(struct conf_table *t, const char *key, uint64_t min, uint64_t max,
     unsigned *out, struct conf_err *e)
 {
 	uint64_t v;
-	int rc = conf_duration(t, key, &v, e);
+	int rc = conf_duration_range(t, key, min, max, &v, e);
 
-	if (rc < 0)
-		return -1;
-	if (rc == 1) {
-		if (v < min || v > max) {
-			conf_errf(e, t, key, "must be between %llus and %llus",
-			    (unsigned long long)min, (unsigned long long)max);
-			return -1;
-		}
+	if (rc == 1)
 		*out = (unsigned)v;
-	}
-	return 0;
+	return rc < 0 ? -1 : 0;
 }
 
 static int
