@@ -22,6 +22,11 @@ for p in "${PKGS[@]}"; do
 	st=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
 	[[ "$st" == ii* ]] || missing+=("$p")
 done
+# Debian's expat before 2.5.0-1+deb12u2 lacks XML_SetReparseDeferralEnabled
+# (the CVE-2023-52425 backport xmpp-core calls); an old base image has it.
+if ! grep -q XML_SetReparseDeferralEnabled /usr/include/expat.h 2>/dev/null; then
+	missing+=(libexpat1 libexpat1-dev)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
