@@ -524,6 +524,17 @@ db_queued(const struct db *db)
 	return db->queued;
 }
 
+bool
+db_idle(const struct db *db)
+{
+	if (db->queued)
+		return false;
+	for (unsigned i = 0; i < db->nconns; i++)
+		if (db->conns[i].req != NULL)
+			return false;
+	return true;
+}
+
 /* ---- blocking helpers: start-up and xmppctl ---- */
 
 PGconn *

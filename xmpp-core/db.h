@@ -64,6 +64,8 @@ void db_cancel(struct db_req *r);
 
 unsigned db_connected(const struct db *db);
 size_t db_queued(const struct db *db);
+/* Nothing queued and no request running (shutdown waits for this). */
+bool db_idle(const struct db *db);
 
 /* Blocking helpers for start-up and xmppctl only (never on the loop). */
 PGconn *db_connect_sync(const char *conninfo, char *err, size_t errlen);

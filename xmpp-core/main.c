@@ -32,8 +32,6 @@
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
 #define STOP_GRACE_MS 5000
 
-
-
 static const char *conf_path;
 static struct ev_timer stop_timer;
 static uint64_t stop_deadline;
@@ -96,10 +94,17 @@ on_hup(struct ev_loop *loop, int signo, void *data)
 	daemon_notify("READY=1");
 }
 
+/*
+ * Stop once every stream is gone and the database has written what the
+ * ending sessions handed it (offline messages, SM's unacked stanzas): a
+ * stanza acknowledged to its sender must not be lost to a restart.
+ */
 static void
 stop_check(struct ev_loop *loop, struct ev_timer *t)
 {
-	if (c2s_count() == 0 || ev_now(loop) >= stop_deadline) {
+	if ((c2s_count() == 0 && db_idle(srv.db)) || ev_now(loop) >= stop_deadline) {
+		if (!db_idle(srv.db))
+			log_warn("shutdown: giving up on database requests still pending");
 		ev_break(loop);
 		return;
 	}

@@ -4,7 +4,9 @@ hints), client state indication (XEP-0352) and stream management
 
 import asyncio
 import re
+import signal
 import socket
+import subprocess
 import ssl
 import struct
 import time
@@ -12,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pgcluster import PgCluster
+from pgcluster import PGBIN, PgCluster
 from xmpptest import (Client, Raw, XmppServer, arun, disconnect, online, recv,
                       safe_abort, until)
 
@@ -430,3 +432,54 @@ def test_sm_slixmpp_resumes_after_cut(server):
         await disconnect(x, peer)
 
     arun(scenario())
+
+
+def test_sm_shutdown_stores_unacked(pg):
+    """SIGTERM while a session is detached: its unacknowledged messages are
+    written to offline storage before the process exits (the server waits
+    for the database), and reach the next login after a restart."""
+    s = XmppServer(pg, extra="[sm]\nresume_timeout = 300\nrequest_every = 1000\n")
+    try:
+        s.adduser("smterm", PW)
+        s.adduser("smtermsend", PW)
+        peer = Raw(s.port)
+        peer.session("smtermsend", PW, "p")
+        r, smid, _ = sm_session(s.port, "smterm")
+        r.send("<presence/>")
+        bodies = ["unacked %d" % i for i in range(40)]
+        for b in bodies:
+            chat(peer, "smterm@localhost/raw", b)
+        assert "unacked 39" in read_re(r, "unacked 39</body>")
+        cut(r)
+        time.sleep(0.5)
+        chat(peer, "smterm@localhost/raw", "while detached")
+        time.sleep(0.3)
+        # a slow database: the offline table is locked while the server
+        # stops, so its writes wait; the server must wait for them
+        locker = subprocess.Popen(
+            [PGBIN + "/psql", "-h", pg.dir, "-U", "postgres", "-d", pg.dbname,
+             "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        locker.stdin.write("BEGIN; LOCK TABLE offline IN ACCESS EXCLUSIVE MODE;"
+                           " SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        s.daemon.signal(signal.SIGTERM)
+        time.sleep(1.5)
+        assert s.daemon.proc.poll() is None, "exited with writes pending"
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(10)
+        log = s.stop()
+        assert "giving up" not in log
+        s.start()
+
+        async def login_again():
+            c = await login("smterm@localhost/new", s.port)
+            await online(c)
+            got = [(await real_message(c.messages))["body"] for _ in range(41)]
+            await disconnect(c)
+            return got
+        assert arun(login_again()) == bodies + ["while detached"]
+    finally:
+        s.destroy()
