@@ -12,6 +12,8 @@
 
 #include "crypto.h"
 #include "db.h"
+#include "jid.h"
+#include "kdf.h"
 #include "server.h"
 
 static struct db_stmt st_get = {
@@ -42,28 +44,39 @@ struct keyrow {
 	const char *v[10];
 };
 
-static int
-make_row(struct keyrow *r, const char *host, const char *user,
-    const char *password, unsigned iter)
+static void
+fill_row(struct keyrow *r, const char *host, const char *user,
+    const struct scram_keys k[2])
 {
-	struct scram_keys k;
-
 	for (int h = 0; h < 2; h++) {
-		if (scram_make_keys((enum scram_hash)h, password, iter, &k) == -1)
-			return -1;
-		base64_encode(k.salt, k.saltlen, r->salt[h]);
-		snprintf(r->iter[h], sizeof(r->iter[h]), "%u", k.iter);
-		base64_encode(k.stored, scram_hash_len((enum scram_hash)h), r->stored[h]);
-		base64_encode(k.server, scram_hash_len((enum scram_hash)h), r->server[h]);
+		base64_encode(k[h].salt, k[h].saltlen, r->salt[h]);
+		snprintf(r->iter[h], sizeof(r->iter[h]), "%u", k[h].iter);
+		base64_encode(k[h].stored, scram_hash_len((enum scram_hash)h), r->stored[h]);
+		base64_encode(k[h].server, scram_hash_len((enum scram_hash)h), r->server[h]);
 		r->v[2 + 4 * h] = r->salt[h];
 		r->v[3 + 4 * h] = r->iter[h];
 		r->v[4 + 4 * h] = r->stored[h];
 		r->v[5 + 4 * h] = r->server[h];
-		OPENSSL_cleanse(&k, sizeof(k));
 	}
 	r->v[0] = host;
 	r->v[1] = user;
-	return 0;
+}
+
+/* The blocking form (xmppctl): derives on the calling thread. */
+static int
+make_row(struct keyrow *r, const char *host, const char *user,
+    const char *password, unsigned iter)
+{
+	struct scram_keys k[2];
+	int rc = 0;
+
+	if (scram_make_keys(SCRAM_SHA1, password, iter, &k[0]) == -1 ||
+	    scram_make_keys(SCRAM_SHA256, password, iter, &k[1]) == -1)
+		rc = -1;
+	else
+		fill_row(r, host, user, k);
+	OPENSSL_cleanse(k, sizeof(k));
+	return rc;
 }
 
 static int
@@ -164,26 +177,64 @@ query_done(struct db_stmt *st, const char *const *v, account_done_cb *cb, void *
 	return r;
 }
 
-struct db_req *
+/* A password change or creation: keys derived by kdf, then the query. */
+struct keyed_ctx {
+	struct db_stmt *st;
+	char host[JID_PART_MAX + 1];
+	char user[JID_PART_MAX + 1];
+	account_done_cb *cb;
+	void *arg;
+};
+
+static void
+derived(void *arg, bool ok, const struct scram_keys *keys)
+{
+	struct keyed_ctx *x = arg;
+	struct keyrow r;
+
+	if (!ok) {
+		x->cb(x->arg, false, "key derivation failed");
+	} else {
+		fill_row(&r, x->host, x->user, keys);
+		if (query_done(x->st, r.v, x->cb, x->arg) == NULL)
+			x->cb(x->arg, false, "database busy");
+		OPENSSL_cleanse(&r, sizeof(r));
+	}
+	free(x);
+}
+
+static int
+keyed_query(struct db_stmt *st, const char *host, const char *user,
+    const char *password, unsigned iter, account_done_cb *cb, void *arg)
+{
+	struct keyed_ctx *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return -1;
+	x->st = st;
+	snprintf(x->host, sizeof(x->host), "%s", host);
+	snprintf(x->user, sizeof(x->user), "%s", user);
+	x->cb = cb;
+	x->arg = arg;
+	if (kdf_derive(password, iter, derived, x) == NULL) {
+		free(x);
+		return -1;
+	}
+	return 0;
+}
+
+int
 account_create(const char *host, const char *user, const char *password,
     unsigned iter, account_done_cb *cb, void *arg)
 {
-	struct keyrow r;
-
-	if (make_row(&r, host, user, password, iter) == -1)
-		return NULL;
-	return query_done(&st_create, r.v, cb, arg);
+	return keyed_query(&st_create, host, user, password, iter, cb, arg);
 }
 
-struct db_req *
+int
 account_set_password(const char *host, const char *user, const char *password,
     unsigned iter, account_done_cb *cb, void *arg)
 {
-	struct keyrow r;
-
-	if (make_row(&r, host, user, password, iter) == -1)
-		return NULL;
-	return query_done(&st_passwd, r.v, cb, arg);
+	return keyed_query(&st_passwd, host, user, password, iter, cb, arg);
 }
 
 struct db_req *

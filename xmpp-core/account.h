@@ -27,9 +27,13 @@ typedef void account_done_cb(void *arg, bool ok, const char *err);
 
 struct db_req *account_get_keys(const char *host, const char *user,
     account_keys_cb *cb, void *arg);
-struct db_req *account_create(const char *host, const char *user,
+/*
+ * Derive the keys off the loop (kdf.c), then write them: 0, or -1 when
+ * the work could not be queued (cb not called then).
+ */
+int account_create(const char *host, const char *user,
     const char *password, unsigned iter, account_done_cb *cb, void *arg);
-struct db_req *account_set_password(const char *host, const char *user,
+int account_set_password(const char *host, const char *user,
     const char *password, unsigned iter, account_done_cb *cb, void *arg);
 struct db_req *account_delete(const char *host, const char *user,
     account_done_cb *cb, void *arg);

@@ -12,6 +12,7 @@
 #include "account.h"
 #include "c2s.h"
 #include "crypto.h"
+#include "kdf.h"
 #include "log.h"
 #include "scram.h"
 #include "server.h"
@@ -32,6 +33,7 @@ struct auth {
 	struct scram_server scram;
 	char local[JID_PART_MAX + 1];
 	char *password;		/* PLAIN only, wiped after the check */
+	bool found;		/* PLAIN: the account exists */
 };
 
 static const char *const cb_types[] = {
@@ -223,13 +225,28 @@ fake_keys(struct c2s *c, struct scram_keys *k)
 }
 
 static void
+plain_checked(void *arg, bool ok, const struct scram_keys *unused)
+{
+	struct c2s *c = arg;
+	struct auth *a = c->auth;
+
+	(void)unused;
+	if (!c->dead && a != NULL && a->step == S_LOOKUP) {
+		if (ok && a->found)
+			success(c, NULL);
+		else
+			failure(c, "not-authorized", a->found ? "wrong password" : "no such user");
+	}
+	c2s_unblock(c);
+}
+
+static void
 got_keys(void *arg, bool found, const struct account_keys *keys, const char *err)
 {
 	struct c2s *c = arg;
 	struct auth *a = c->auth;
 	struct scram_keys fk;
 	const char *first;
-	bool ok;
 
 	if (c->dead || a == NULL || a->step != S_LOOKUP)
 		goto out;
@@ -238,12 +255,17 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		goto out;
 	}
 	if (a->mech == M_PLAIN) {
-		ok = found && scram_check_password(SCRAM_SHA256, &keys->k[SCRAM_SHA256],
-		    a->password, strlen(a->password));
-		if (ok)
-			success(c, NULL);
-		else
-			failure(c, "not-authorized", found ? "wrong password" : "no such user");
+		/* an unknown user costs the same PBKDF2 run (no timing oracle) */
+		if (!found)
+			fake_keys(c, &fk);
+		a->found = found;
+		if (kdf_check(SCRAM_SHA256, found ? &keys->k[SCRAM_SHA256] : &fk,
+		    a->password, plain_checked, c) != NULL) {
+			OPENSSL_cleanse(&fk, sizeof(fk));
+			return;	/* still blocked: plain_checked unblocks */
+		}
+		OPENSSL_cleanse(&fk, sizeof(fk));
+		failure(c, "temporary-auth-failure", "password check queue full");
 		goto out;
 	}
 	if (!found)

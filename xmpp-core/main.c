@@ -24,6 +24,7 @@
 #include "disco.h"
 #include "accept.h"
 #include "evloop.h"
+#include "kdf.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -31,6 +32,7 @@
 
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
 #define STOP_GRACE_MS 5000
+#define KDF_MAX_QUEUE 256	/* password hashes waiting for the worker */
 
 static const char *conf_path;
 static struct ev_timer stop_timer;
@@ -177,6 +179,8 @@ main(int argc, char **argv)
 		fatal("tls: %s", err);
 	if ((srv.loop = ev_loop_new()) == NULL)
 		fatal("event loop: %s", strerror(errno));
+	if (kdf_init(srv.loop, KDF_MAX_QUEUE) == -1)
+		fatal("password hashing thread: %s", strerror(errno));
 	if (accept_open(err, sizeof(err)) == -1)
 		fatal("%s", err);
 	if (srv.cfg->control_socket &&
@@ -201,6 +205,7 @@ main(int argc, char **argv)
 	daemon_notify("READY=1");
 	if (ev_run(srv.loop) == -1)
 		log_err("event loop: %s", strerror(errno));
+	kdf_shutdown();
 	db_free(srv.db);
 	accept_cleanup();
 	router_cleanup();

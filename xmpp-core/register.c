@@ -204,7 +204,7 @@ register_preauth(struct c2s *c, struct xml_node *iq)
 		return;
 	}
 	if (account_create(c2s_host(c), local, pw, srv.cfg->scram_iterations,
-	    reg_done, x) == NULL)
+	    reg_done, x) == -1)
 		ctx_failed(x);
 	free_secret(pw);
 }
@@ -249,7 +249,7 @@ register_iq(struct c2s *c, struct xml_node *iq)
 		return;
 	}
 	if (account_set_password(c2s_host(c), local, pw, srv.cfg->scram_iterations,
-	    reg_done, x) == NULL)
+	    reg_done, x) == -1)
 		ctx_failed(x);
 	free_secret(pw);
 }
