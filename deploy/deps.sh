@@ -14,7 +14,7 @@ PKGS=(
 	python3 python3-pytest python3-slixmpp python3-aiohttp
 	coturn prosody prosody-modules
 	# benchmarks: the programs a user would otherwise run
-	nginx-light wrk iptables ejabberd
+	nginx-light wrk iptables ejabberd erlang-p1-pgsql lua-dbi-postgresql
 )
 
 missing=()

@@ -19,7 +19,8 @@ PGBIN = "/usr/lib/postgresql/15/bin"
 
 
 class PgCluster:
-    def __init__(self, dbname="xmpp"):
+    def __init__(self, dbname="xmpp", tcp_port=None):
+        self.tcp_port = tcp_port	# also listen on 127.0.0.1 (benchmarks: ejabberd)
         self.pw = pwd.getpwnam("postgres")
         self.dir = tempfile.mkdtemp(prefix="edge-pg-")
         os.chown(self.dir, self.pw.pw_uid, self.pw.pw_gid)
@@ -37,13 +38,18 @@ class PgCluster:
 
     @property
     def conninfo(self):
-        return "host=%s dbname=%s user=postgres" % (self.dir, self.dbname)
+        return "host=%s port=%d dbname=%s user=postgres" % (self.dir, self.port, self.dbname)
+
+    @property
+    def port(self):
+        return self.tcp_port or 5432
 
     def start(self):
         log = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [PGBIN + "/postgres", "-D", self.data, "-k", self.dir,
-             "-c", "listen_addresses=", "-c", "fsync=off",
+             "-c", "listen_addresses=%s" % ("127.0.0.1" if self.tcp_port else ""),
+             "-c", "port=%d" % self.port, "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
              "-c", "max_connections=50", "-c", "shared_buffers=16MB"],
             user=self.pw.pw_uid, group=self.pw.pw_gid, extra_groups=[],
@@ -51,8 +57,8 @@ class PgCluster:
         log.close()
         deadline = time.time() + 30
         while time.time() < deadline:
-            r = subprocess.run([PGBIN + "/pg_isready", "-h", self.dir, "-U", "postgres",
-                                "-d", "postgres"], capture_output=True)
+            r = subprocess.run([PGBIN + "/pg_isready", "-h", self.dir, "-p", str(self.port),
+                                "-U", "postgres", "-d", "postgres"], capture_output=True)
             if r.returncode == 0:
                 return
             if self.proc.poll() is not None:
@@ -76,7 +82,7 @@ class PgCluster:
         self.start()
 
     def psql(self, sql, db=None):
-        r = subprocess.run([PGBIN + "/psql", "-h", self.dir, "-U", "postgres",
+        r = subprocess.run([PGBIN + "/psql", "-h", self.dir, "-p", str(self.port), "-U", "postgres",
                             "-d", db or self.dbname, "-At", "-v", "ON_ERROR_STOP=1",
                             "-c", sql], capture_output=True, text=True)
         if r.returncode != 0:

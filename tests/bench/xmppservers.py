@@ -1,0 +1,281 @@
+"""The three XMPP servers a benchmark compares, each fresh on loopback.
+
+Context managers that start a server with the features a benchmark needs
+and yield a Server (its c2s STARTTLS port and the PIDs whose CPU counts:
+the server, plus the PostgreSQL cluster it stores into where it has one).
+Every server gets the same storage where it can: a private PostgreSQL
+cluster (fsync off for all alike) for xmpp-core, ejabberd (sql) and
+Prosody (mod_storage_sql over LuaDBI), or each one's default store.
+"""
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+from edgetest import free_port  # noqa: E402
+from pgcluster import PgCluster  # noqa: E402
+from xmpptest import XmppServer, make_cert  # noqa: E402
+
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / CLK
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class Server:
+    def __init__(self, name, port, pid, pg=None):
+        self.name, self.port, self.pid, self.pg = name, port, pid, pg
+
+    def cpu(self):
+        """Server CPU seconds so far."""
+        return cpu_seconds(self.pid)
+
+    def db_cpu(self):
+        """CPU seconds of the PostgreSQL backends (0 without one)."""
+        if self.pg is None or self.pg.proc is None:
+            return 0.0
+        total = cpu_seconds(self.pg.proc.pid)
+        for c in children(self.pg.proc.pid):
+            try:
+                total += cpu_seconds(c)
+            except OSError:
+                pass	# a backend that just ended
+        return total
+
+
+def wait_port(port, proc=None, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError("exited with %s before listening" % proc.returncode)
+            time.sleep(0.1)
+    raise RuntimeError("nothing listens on %d after %ss" % (port, timeout))
+
+
+@contextlib.contextmanager
+def xmpp_core(extra="", c2s_extra=""):
+    pg = PgCluster()
+    s = None
+    try:
+        s = XmppServer(pg, start=False, extra=extra,
+                       c2s_extra="max_connections_per_ip = 100000\n"
+                       'max_output_buffer = "64M"\n' + c2s_extra)
+        with open(s.conf) as f:
+            conf = f.read().replace('log_level = "debug"', 'log_level = "warn"')
+        with open(s.conf, "w") as f:
+            f.write(conf)
+        s.start()
+        yield Server("xmpp-core", s.port, s.daemon.proc.pid, pg)
+    finally:
+        if s is not None:
+            s.destroy()
+        pg.destroy()
+
+
+PROSODY_CFG = """
+run_as_root = true
+daemonize = false
+pidfile = "{d}/prosody.pid"
+data_path = "{d}/data"
+log = {{ {loglevel} = "{d}/prosody.log" }}
+modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "posix"; "offline"; {modules} }}
+modules_disabled = {{ "s2s" }}
+c2s_ports = {{ {port} }}
+c2s_require_encryption = true
+allow_registration = true
+registration_throttle_max = nil
+min_seconds_between_registrations = 0
+authentication = "internal_hashed"
+limits = {{ c2s = {{ rate = "1000mb/s" }} }}
+ssl = {{ certificate = "{crt}"; key = "{key}" }}
+{extra}
+VirtualHost "localhost"
+"""
+
+
+@contextlib.contextmanager
+def prosody(modules=(), extra="", sql=False):
+    """Prosody 0.12; sql=True stores everything in a private PostgreSQL."""
+    if shutil.which("prosody") is None:
+        raise RuntimeError("prosody is not installed")
+    d = tempfile.mkdtemp(prefix="edge-bench-prosody-")
+    pg = None
+    p = None
+    try:
+        os.makedirs(os.path.join(d, "data"))
+        crt, key = make_cert(d)
+        port = free_port()
+        if sql:
+            pg = PgCluster(dbname="prosody")
+            extra += ('\nstorage = "sql"\nsql = { driver = "PostgreSQL"; database = "prosody"; '
+                      'host = "%s"; port = %d; username = "postgres" }\n' % (pg.dir, pg.port))
+        cfg = os.path.join(d, "prosody.cfg.lua")
+        with open(cfg, "w") as f:
+            f.write(PROSODY_CFG.format(d=d, port=port, loglevel=os.environ.get("XMPP_BENCH_PROSODY_LOG", "warn"), crt=crt, key=key, extra=extra,
+                                       modules="".join('"%s"; ' % m for m in modules)))
+        p = subprocess.Popen(["prosody", "-F", "--config", cfg], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        wait_port(port, p)
+        yield Server("prosody", port, p.pid, pg)
+    finally:
+        if p is not None:
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if pg is not None:
+            pg.destroy()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+EJABBERD_YML = """hosts: ["localhost"]
+loglevel: warning
+certfiles: ["{d}/both.pem"]
+registration_timeout: infinity
+auth_password_format: scram
+{storage}
+listen:
+  - port: {port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: true
+    max_stanza_size: 262144
+    backlog: 1024
+access_rules:
+  register:
+    allow: all
+shaper_rules:
+  max_user_offline_messages: 5000
+modules:
+  mod_register:
+    ip_access: all
+    access: register
+  mod_roster: {{}}
+  mod_disco: {{}}
+  mod_ping: {{}}
+  mod_offline: {{}}
+{modules}
+"""
+
+EJABBERD_SQL = """auth_method: sql
+default_db: sql
+sql_type: pgsql
+sql_server: "127.0.0.1"
+sql_port: {pgport}
+sql_database: "ejabberd"
+sql_username: "postgres"
+sql_password: ""
+sql_pool_size: 3
+new_sql_schema: false"""
+
+
+def pids_of(pattern):
+    r = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+    return [int(x) for x in r.stdout.split()]
+
+
+@contextlib.contextmanager
+def ejabberd(modules="", sql=False):
+    """ejabberd from Debian in a private node and spool; sql=True stores
+    everything (auth included) in a private PostgreSQL with ejabberd's
+    own schema, as the reference host does."""
+    if shutil.which("ejabberdctl") is None:
+        raise RuntimeError("ejabberd is not installed")
+    d = tempfile.mkdtemp(prefix="edge-bench-ejabberd-")
+    pg = None
+    p = None
+    beam = []
+    epmd_before = pids_of("epmd")
+    try:
+        crt, key = make_cert(d)
+        with open(os.path.join(d, "both.pem"), "w") as f:
+            f.write(open(crt).read() + open(key).read())
+        port = free_port()
+        storage = "auth_method: internal"
+        if sql:
+            pg = PgCluster(dbname="ejabberd", tcp_port=free_port())
+            subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-h", pg.dir, "-p", str(pg.port),
+                            "-U", "postgres", "-d", "ejabberd", "-q", "-v", "ON_ERROR_STOP=1",
+                            "-f", "/usr/share/ejabberd/sql/pg.sql"],
+                           check=True, capture_output=True)
+            storage = EJABBERD_SQL.format(pgport=pg.port)
+        node = "edgebench%d@localhost" % os.getpid()
+        with open(os.path.join(d, "ejabberd.yml"), "w") as f:
+            f.write(EJABBERD_YML.format(d=d, port=port, storage=storage, modules=modules))
+        with open(os.path.join(d, "ejabberdctl.cfg"), "w") as f:
+            f.write('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=%s/pid\n' % d)
+        shutil.copy("/etc/ejabberd/inetrc", d)
+        for sub in ("spool", "logs"):
+            os.makedirs(os.path.join(d, sub))
+        pw = pwd.getpwnam("ejabberd")
+        for root, dirs, files in os.walk(d):
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+        p = subprocess.Popen(["ejabberdctl", "--config-dir", d, "--ctl-config",
+                              os.path.join(d, "ejabberdctl.cfg"), "--config",
+                              os.path.join(d, "ejabberd.yml"), "--spool", os.path.join(d, "spool"),
+                              "--logs", os.path.join(d, "logs"), "--node", node, "foreground"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             # as ejabberd itself: ejabberdctl would su, and su's
+                             # PAM limits cap it at 1024 descriptors
+                             user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                             env=dict(os.environ, HOME=d))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            beam = pids_of("beam.*" + node.split("@")[0])
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                if beam:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        if not beam:
+            raise RuntimeError("ejabberd did not start (logs in %s)" % d)
+        yield Server("ejabberd", port, beam[0], pg)
+    finally:
+        for pid in beam:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
+        if p is not None:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for pid in set(pids_of("epmd")) - set(epmd_before):
+            os.kill(pid, 15)	# the epmd this run started
+        if pg is not None:
+            pg.destroy()
+        if os.environ.get("XMPP_BENCH_KEEP"):
+            print("ejabberd state kept in", d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
