@@ -10,6 +10,7 @@
 #include "blocking.h"
 #include "buf.h"
 #include "c2s.h"
+#include "caps.h"
 #include "csi.h"
 #include "hmap.h"
 #include "iq.h"
@@ -147,6 +148,7 @@ router_unbind(struct c2s *c)
 	presence_session_end(c);
 	blocking_session_end(c);
 	vcard_session_end(c);
+	caps_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -249,4 +251,5 @@ router_cleanup(void)
 	hmap_free(&users);
 	blocking_cleanup();
 	vcard_cleanup();
+	caps_cleanup();
 }
