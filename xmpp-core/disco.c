@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "iq.h"
 #include "pep.h"
+#include "pubsubsvc.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -171,8 +172,10 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 		}
 		r = stanza_iq_result(iq);
 		rq = xml_add(r, "query", NS_DISCO_ITEMS);
-		if (!to_account)
+		if (!to_account) {
 			upload_disco_items(rq, c2s_host(c));
+			pubsubsvc_disco_items(rq, c2s_host(c));
+		}
 		iq_reply(c, r);
 		return true;
 	}

@@ -27,6 +27,7 @@
 #include "pubsubaccess.h"
 #include "pubsubnotify.h"
 #include "pubsubstore.h"
+#include "pubsubsvc.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -338,8 +339,7 @@ publish_loaded(struct ps_req *r)
 	}
 	/* auto-create (XEP-0060 §7.1.4): the account on its PEP service, a
 	 * local user on the pubsub service */
-	if (r->svc.pep ? r->role != PS_ROLE_OWNER :
-	    router_host_index(strchr(r->bare, '@') ? strchr(r->bare, '@') + 1 : "") < 0) {
+	if (r->svc.pep ? r->role != PS_ROLE_OWNER : !pubsubsvc_may_create(r->bare)) {
 		fail(r, "cancel", "item-not-found", NULL);
 		return;
 	}
@@ -717,8 +717,8 @@ create_loaded(struct ps_req *r)
 		return;
 	}
 	/* PEP: the account; the service: its local users (as the seed) */
-	if (r->svc.pep ? r->role != PS_ROLE_OWNER : at == NULL ||
-	    router_host_index(at + 1) < 0 || (size_t)(at - r->bare) > JID_PART_MAX) {
+	if (r->svc.pep ? r->role != PS_ROLE_OWNER : !pubsubsvc_may_create(r->bare) ||
+	    (size_t)(at - r->bare) > JID_PART_MAX) {
 		fail(r, "auth", "forbidden", NULL);
 		return;
 	}

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "message.h"
 #include "presence.h"
+#include "pubsubsvc.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -203,7 +204,7 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (upload_route(n, &to))
+	if (upload_route(n, &to) || pubsubsvc_route(n, &to))
 		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */

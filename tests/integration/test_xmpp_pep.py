@@ -426,3 +426,60 @@ def test_survives_restart_and_account_removal(server):
                    "ON n.id = i.node_id WHERE n.id IS NULL").strip() == "0"
 
 
+
+
+def test_pubsub_service(server):
+    for u in ("svcowner", "svcsub", "svcother"):
+        server.adduser(u, PW)
+    svc = "pubsub.localhost"
+
+    async def scenario():
+        o = await login(server, "svcowner@localhost/a")
+        s = await login(server, "svcsub@localhost/a")
+        x = await login(server, "svcother@localhost/a")
+        items = await o["xep_0030"].get_items(jid="localhost")
+        assert svc in {i[0] for i in items["disco_items"]["items"]}
+        info = await o["xep_0030"].get_info(jid=svc)
+        assert ("pubsub", "service", None, "Publish-Subscribe") in info["disco_info"]["identities"]
+        assert NS_PS + "#publish" in info["disco_info"]["features"]
+        await o["xep_0060"].create_node(svc, "news")
+        e = await iq_error(s["xep_0060"].create_node(svc, "news"))
+        assert e["error"]["condition"] == "conflict"
+        items = await s["xep_0030"].get_items(jid=svc)
+        assert (svc, "news", None) in items["disco_items"]["items"]
+        r = await s["xep_0060"].subscribe(svc, "news")
+        assert r["pubsub"]["subscription"]["subscription"] == "subscribed"
+        subs = await s["xep_0060"].get_subscriptions(svc)
+        assert [(i["node"], str(i["jid"])) for i in subs["pubsub"]["subscriptions"]] == [
+            ("news", "svcsub@localhost")]
+        # only the owner (and publishers) publish
+        e = await iq_error(s["xep_0060"].publish(svc, "news", payload=payload("no")))
+        assert e["error"]["condition"] == "forbidden"
+        await o["xep_0060"].publish(svc, "news", id="n1", payload=payload("hello"))
+        got = await events(s, "news")
+        assert len(got) == 1 and got[0][0] == svc
+        assert got[0][1].find("{%s}item/{%s}mood" % (NS_EV, MOOD)).text == "hello"
+        assert await events(x, "news", 0.2) == []
+        assert ids_of(await x["xep_0060"].get_items(svc, "news")) == ["n1"]
+        # affiliations: the owner makes svcother a publisher
+        aff = await o["xep_0060"].get_node_affiliations(svc, "news")
+        assert [(str(a["jid"]), a["affiliation"]) for a in
+                aff["pubsub_owner"]["affiliations"]] == [("svcowner@localhost", "owner")]
+        await o["xep_0060"].modify_affiliations(svc, "news",
+                                                [("svcother@localhost", "publisher")])
+        await x["xep_0060"].publish(svc, "news", id="n2", payload=payload("second"))
+        assert len(await events(s, "news")) == 1
+        await s["xep_0060"].unsubscribe(svc, "news")
+        await o["xep_0060"].publish(svc, "news", id="n3", payload=payload("third"))
+        assert await events(s, "news", 0.3) == []
+        e = await iq_error(s["xep_0060"].unsubscribe(svc, "news"))
+        assert e["error"]["condition"] == "unexpected-request"
+        # delete: subscribers are told
+        await s["xep_0060"].subscribe(svc, "news")
+        await o["xep_0060"].delete_node(svc, "news")
+        got = await events(s, "news")
+        assert [i.tag for _, i in got] == ["{%s}delete" % NS_EV]
+        e = await iq_error(s["xep_0060"].get_items(svc, "news"))
+        assert e["error"]["condition"] == "item-not-found"
+        await disconnect(o, s, x)
+    arun(scenario())

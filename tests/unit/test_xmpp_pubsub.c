@@ -2,11 +2,16 @@
  * the XEP-0115 verification string of the caps cache (caps.c). */
 #include <string.h>
 
+#include "conf.h"
 #include "t.h"
 #include "../../xmpp-core/buf.h"
 #include "../../xmpp-core/caps.h"
+#include "../../xmpp-core/config.h"
 #include "../../xmpp-core/fragment.h"
 #include "../../xmpp-core/pubsub.h"
+#include "../../xmpp-core/pubsubconf.h"
+#include "../../xmpp-core/pubsubsvc.h"
+#include "../../xmpp-core/server.h"
 #include "../../xmpp-core/xml.h"
 
 static struct xml_node *
@@ -143,4 +148,58 @@ TEST(xmpp_caps_ver_vectors)
 	    "<feature var='a'/><feature var='a'/></query>");
 	CHECK_INT(caps_ver(q, "sha-1", ver, sizeof(ver)), -1);
 	xml_free(q);
+}
+
+/* Node creation on pubsub.<host>: this server's accounts only (no s2s
+ * peer is there to test a remote one end to end). */
+TEST(xmpp_pubsub_service_creation_rule)
+{
+	struct xmpp_config cfg;
+	struct xmpp_config *saved = srv.cfg;
+	char *hosts[] = { "example.org", "other.example" };
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.hosts = hosts;
+	cfg.nhosts = 2;
+	srv.cfg = &cfg;
+	CHECK(pubsubsvc_may_create("alice@example.org"));
+	CHECK(pubsubsvc_may_create("bob@other.example"));
+	CHECK(!pubsubsvc_may_create("mallory@remote.example"));
+	CHECK(!pubsubsvc_may_create("example.org"));
+	CHECK(!pubsubsvc_may_create("@example.org"));
+	srv.cfg = saved;
+}
+
+static int
+load_pubsub(const char *text, struct pubsub_config *p, struct conf_err *e)
+{
+	struct conf_doc *d = conf_parse_string("t.toml", text, 0, e);
+	int rc;
+
+	if (d == NULL)
+		return -1;
+	rc = pubsub_config_load(p, d->root, e);
+	conf_free(d);
+	return rc;
+}
+
+TEST(xmpp_pubsub_config_keys)
+{
+	struct pubsub_config p;
+	struct conf_err e;
+
+	CHECK_INT(load_pubsub("", &p, &e), 0);
+	CHECK_INT(p.max_nodes, 100);
+	CHECK_INT(p.max_items, 256);
+	CHECK_INT(p.max_item_size, 128 * 1024);
+	CHECK(p.service);
+	CHECK_INT(load_pubsub("[pubsub]\nmax_nodes = 5\nmax_item_size = \"4K\"\n"
+	    "service = false\n", &p, &e), 0);
+	CHECK_INT(p.max_nodes, 5);
+	CHECK_INT(p.max_item_size, 4096);
+	CHECK(!p.service);
+	CHECK_INT(load_pubsub("[pubsub]\nmax_nodes = 0\n", &p, &e), -1);
+	CHECK_INT(load_pubsub("[pubsub]\nmax_item_size = \"100\"\n", &p, &e), -1);
+	CHECK(strstr(e.msg, "max_item_size") != NULL);
+	CHECK_INT(load_pubsub("[pubsub]\nservice_jid = \"Bad Domain\"\n", &p, &e), -1);
 }
