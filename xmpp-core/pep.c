@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bookmarks.h"
 #include "buf.h"
 #include "c2s.h"
 #include "caps.h"
@@ -422,16 +423,11 @@ void
 pep_published(const struct ps_svc *svc, const char *node, const char *id,
     const struct xml_node *payload)
 {
-	(void)svc;
-	(void)node;
-	(void)id;
-	(void)payload;
+	bookmarks_published(svc, node, id, payload);
 }
 
 void
 pep_retracted(const struct ps_svc *svc, const char *node, const char *id)
 {
-	(void)svc;
-	(void)node;
-	(void)id;
+	bookmarks_retracted(svc, node, id);
 }

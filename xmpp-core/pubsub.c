@@ -123,7 +123,10 @@ fail(struct ps_req *r, const char *type, const char *cond, const char *app)
 static void
 ok(struct ps_req *r, struct xml_node *res)
 {
-	reply(r, res ? res : stanza_iq_result(r->iq));
+	if (r->iq)
+		reply(r, res ? res : stanza_iq_result(r->iq));
+	else
+		xml_free(res);
 	req_end(r);
 }
 
@@ -131,7 +134,7 @@ ok(struct ps_req *r, struct xml_node *res)
 static struct xml_node *
 result_with(struct ps_req *r, const char *ns, struct xml_node **ps)
 {
-	struct xml_node *res = stanza_iq_result(r->iq);
+	struct xml_node *res = r->iq ? stanza_iq_result(r->iq) : NULL;
 
 	*ps = res ? xml_add(res, "pubsub", ns) : NULL;
 	if (res && *ps == NULL) {

@@ -483,3 +483,101 @@ def test_pubsub_service(server):
         assert e["error"]["condition"] == "item-not-found"
         await disconnect(o, s, x)
     arun(scenario())
+
+
+NS_BM2 = "urn:xmpp:bookmarks:1"
+NS_BM = "storage:bookmarks"
+
+
+def conference2(name, nick, autojoin=True):
+    c = ET.Element("{%s}conference" % NS_BM2, name=name,
+                   autojoin="true" if autojoin else "false")
+    ET.SubElement(c, "{%s}nick" % NS_BM2).text = nick
+    return c
+
+
+async def private_bookmarks(c):
+    iq = c.Iq(stype="get")
+    q = ET.SubElement(iq.xml, "{jabber:iq:private}query")
+    ET.SubElement(q, "{%s}storage" % NS_BM)
+    r = await iq.send()
+    st = r.xml.find("{jabber:iq:private}query/{%s}storage" % NS_BM)
+    return {c.get("jid"): (c.get("name"), c.get("autojoin"),
+                           c.findtext("{%s}nick" % NS_BM)) for c in st}
+
+
+async def set_private_bookmarks(c, rooms):
+    iq = c.Iq(stype="set")
+    q = ET.SubElement(iq.xml, "{jabber:iq:private}query")
+    st = ET.SubElement(q, "{%s}storage" % NS_BM)
+    for jid, (name, autojoin, nick) in rooms.items():
+        e = ET.SubElement(st, "{%s}conference" % NS_BM, jid=jid, name=name,
+                          autojoin=autojoin)
+        ET.SubElement(e, "{%s}nick" % NS_BM).text = nick
+    await iq.send()
+
+
+async def bookmarks2(c, jid):
+    got = await c["xep_0060"].get_items(jid, NS_BM2)
+    out = {}
+    for it in got["pubsub"]["items"]:
+        conf = it.xml.find("{%s}conference" % NS_BM2)
+        out[it["id"]] = (conf.get("name"), conf.get("autojoin"),
+                         conf.findtext("{%s}nick" % NS_BM2))
+    return out
+
+
+def test_bookmarks_conversion(server):
+    server.adduser("bm", PW)
+
+    async def scenario():
+        c = await login(server, "bm@localhost/new")
+        opts = options(persist_items="true", max_items="max",
+                       send_last_published_item="never", access_model="whitelist")
+        await c["xep_0060"].publish("bm@localhost", NS_BM2, id="room@muc.localhost",
+                                    payload=conference2("Room", "me"), options=opts)
+        await c["xep_0060"].publish("bm@localhost", NS_BM2, id="other@muc.localhost",
+                                    payload=conference2("Other", "me2", False),
+                                    options=opts)
+        want = {"room@muc.localhost": ("Room", "true", "me"),
+                "other@muc.localhost": ("Other", "false", "me2")}
+        # an old client's private storage (XEP-0048 over XEP-0049)
+        got = {}
+        for _ in range(50):
+            got = await private_bookmarks(c)
+            if got == want:
+                break
+            await asyncio.sleep(0.1)
+        assert got == want
+        # ... and the legacy PEP node
+        legacy = await c["xep_0060"].get_items("bm@localhost", NS_BM)
+        st = list(legacy["pubsub"]["items"])[0].xml.find("{%s}storage" % NS_BM)
+        assert {e.get("jid") for e in st} == set(want)
+        # retracting a room removes it from the legacy copies
+        await c["xep_0060"].retract("bm@localhost", NS_BM2, "other@muc.localhost")
+        for _ in range(50):
+            got = await private_bookmarks(c)
+            if set(got) == {"room@muc.localhost"}:
+                break
+            await asyncio.sleep(0.1)
+        assert set(got) == {"room@muc.localhost"}
+        # an old client replaces the private bookmarks: new clients see them
+        await set_private_bookmarks(c, {"third@muc.localhost": ("Third", "true", "n3"),
+                                        "room@muc.localhost": ("Room 2", "false", "me")})
+        want = {"third@muc.localhost": ("Third", "true", "n3"),
+                "room@muc.localhost": ("Room 2", "false", "me")}
+        for _ in range(50):
+            got = await bookmarks2(c, "bm@localhost")
+            if got == want:
+                break
+            await asyncio.sleep(0.1)
+        assert got == want
+        # the bookmarks node is the owner's only
+        server.adduser("bmpeer", PW)
+        p = await login(server, "bmpeer@localhost/a")
+        e = await iq_error(p["xep_0060"].get_items("bm@localhost", NS_BM2))
+        assert e["error"]["condition"] == "not-allowed"
+        e = await iq_error(p["xep_0060"].get_items("bm@localhost", NS_BM))
+        assert e["error"]["condition"] == "not-allowed"
+        await disconnect(c, p)
+    arun(scenario())
