@@ -35,6 +35,7 @@ static const char *const server_features[] = {
 	"urn:xmpp:blocking",
 	"urn:xmpp:carbons:2",
 	"urn:xmpp:extdisco:2",
+	"urn:xmpp:pep-vcard-conversion:0",
 	"urn:xmpp:ping",
 	"urn:xmpp:time",
 	"vcard-temp",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avatar.h"
 #include "bookmarks.h"
 #include "buf.h"
 #include "c2s.h"
@@ -424,6 +425,7 @@ pep_published(const struct ps_svc *svc, const char *node, const char *id,
     const struct xml_node *payload)
 {
 	bookmarks_published(svc, node, id, payload);
+	avatar_published(svc, node, id, payload);
 }
 
 void

@@ -581,3 +581,64 @@ def test_bookmarks_conversion(server):
         assert e["error"]["condition"] == "not-allowed"
         await disconnect(c, p)
     arun(scenario())
+
+
+def test_avatar_vcard_conversion(server):
+    import base64
+    import hashlib
+    server.adduser("face", PW)
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    sha = hashlib.sha1(png).hexdigest()
+
+    async def scenario():
+        c = await login(server, "face@localhost/a")
+        c2 = await login(server, "face@localhost/b")
+        for cl in (c, c2):
+            cl.register_plugin("xep_0054")
+            cl.register_plugin("xep_0084")
+        info = await c["xep_0030"].get_info(jid="localhost")
+        assert "urn:xmpp:pep-vcard-conversion:0" in info["disco_info"]["features"]
+        # XEP-0084 publication -> vCard PHOTO and the XEP-0153 hash
+        await c["xep_0084"].publish_avatar(png)
+        await c["xep_0084"].publish_avatar_metadata(
+            items=[{"id": sha, "type": "image/png", "bytes": len(png)}])
+        photo = None
+        for _ in range(50):
+            vc = await c2["xep_0054"].get_vcard("face@localhost")
+            photo = vc.xml.find("{vcard-temp}vCard/{vcard-temp}PHOTO")
+            if photo is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert photo is not None
+        assert base64.b64decode(photo.findtext("{vcard-temp}BINVAL")) == png
+        assert photo.findtext("{vcard-temp}TYPE") == "image/png"
+        while not c2.presences.empty():
+            c2.presences.get_nowait()
+        c.send_presence()
+        p = await recv(c2.presences)
+        while str(p["from"]) != "face@localhost/a":
+            p = await recv(c2.presences)
+        assert p.xml.findtext("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") == sha
+        # a vCard with a new photo -> XEP-0084 data and metadata
+        png2 = png + b"second"
+        sha2 = hashlib.sha1(png2).hexdigest()
+        vc = c["xep_0054"].make_vcard()
+        vc["FN"] = "Face"
+        vc["PHOTO"]["TYPE"] = "image/png"
+        vc["PHOTO"]["BINVAL"] = png2
+        await c["xep_0054"].publish_vcard(vc)
+        meta = None
+        for _ in range(50):
+            got = await c["xep_0060"].get_items("face@localhost", "urn:xmpp:avatar:metadata")
+            meta = list(got["pubsub"]["items"])[0]
+            if meta["id"] == sha2:
+                break
+            await asyncio.sleep(0.1)
+        assert meta["id"] == sha2
+        info = meta.xml.find("{urn:xmpp:avatar:metadata}metadata/{urn:xmpp:avatar:metadata}info")
+        assert info.get("id") == sha2 and info.get("bytes") == str(len(png2))
+        data = await c["xep_0060"].get_item("face@localhost", "urn:xmpp:avatar:data", sha2)
+        item = list(data["pubsub"]["items"])[0]
+        assert base64.b64decode(item.xml.findtext("{urn:xmpp:avatar:data}data")) == png2
+        await disconnect(c, c2)
+    arun(scenario())
