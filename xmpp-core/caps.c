@@ -91,7 +91,10 @@ lru_unlink(struct caps_ent *e)
 static void
 lru_front(struct caps_ent *e)
 {
-	lru_unlink(e);
+	if (e == lru_head)
+		return;
+	if (e->prev)		/* linked (a new entry is not yet) */
+		lru_unlink(e);
 	e->next = lru_head;
 	if (lru_head)
 		lru_head->prev = e;
