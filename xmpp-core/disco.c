@@ -13,6 +13,8 @@
 #include "c2s.h"
 #include "crypto.h"
 #include "iq.h"
+#include "pep.h"
+#include "pubsubsvc.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -33,6 +35,7 @@ static const char *const server_features[] = {
 	"urn:xmpp:blocking",
 	"urn:xmpp:carbons:2",
 	"urn:xmpp:extdisco:2",
+	"urn:xmpp:pep-vcard-conversion:0",
 	"urn:xmpp:ping",
 	"urn:xmpp:time",
 	"vcard-temp",
@@ -156,6 +159,7 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 			xml_set_attr(id, "type", "registered");
 			for (size_t i = 0; i < sizeof(account_features) / sizeof(account_features[0]); i++)
 				xml_set_attr(xml_add(rq, "feature", NULL), "var", account_features[i]);
+			pep_disco_info(rq);
 		} else {
 			server_info(rq);
 		}
@@ -169,8 +173,10 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 		}
 		r = stanza_iq_result(iq);
 		rq = xml_add(r, "query", NS_DISCO_ITEMS);
-		if (!to_account)
+		if (!to_account) {
 			upload_disco_items(rq, c2s_host(c));
+			pubsubsvc_disco_items(rq, c2s_host(c));
+		}
 		iq_reply(c, r);
 		return true;
 	}

@@ -11,10 +11,12 @@
 
 #include "blocking.h"
 #include "c2s.h"
+#include "caps.h"
 #include "carbons.h"
 #include "disco.h"
 #include "extdisco.h"
 #include "last.h"
+#include "pep.h"
 #include "private.h"
 #include "register.h"
 #include "roster.h"
@@ -108,7 +110,8 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 		return;
 	}
 	if (strcmp(type, "result") == 0 || strcmp(type, "error") == 0) {
-		xml_free(n);
+		if (!caps_iq_response(c, n))
+			xml_free(n);
 		return;
 	}
 	/* RFC 6120 §8.2.3: a get/set has exactly one payload */
@@ -133,7 +136,8 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 	}
 	if ((to_self || to_server) && carbons_iq(c, n))
 		return;
-	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n)))
+	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n) ||
+	    pep_iq(c, n, has_to != 0)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))
 		return;
@@ -163,6 +167,8 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 			return;
 		}
 	}
+	if (to->local[0] && !to->resource[0] && pep_deliver(n, to, host))
+		return;
 	if (to->local[0] && !to->resource[0] && vcard_deliver(n, to, host))
 		return;
 	if (to->local[0] && !to->resource[0] && strcmp(type, "get") == 0 &&

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "caps.h"
 #include "hmap.h"
 #include "log.h"
 #include "offline.h"
@@ -474,6 +475,7 @@ available(struct c2s *c, struct xml_node *n)
 	}
 	c->priority = (int)prio;
 	vcard_presence(c, n);
+	caps_presence(c, n);
 	if ((keep = xml_copy(n)) != NULL) {
 		xml_del_attr(keep, "from");
 		xml_del_attr(keep, "to");

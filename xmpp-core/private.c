@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bookmarks.h"
 #include "buf.h"
 #include "c2s.h"
 #include "db.h"
@@ -101,6 +102,8 @@ set_release(struct op *o)
 		else
 			iq_reply(o->c, stanza_iq_result(o->iq));
 	}
+	if (o->cond == NULL)
+		bookmarks_private_stored(o->c, o->iq);
 	op_end(o);
 }
 

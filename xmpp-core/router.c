@@ -10,6 +10,7 @@
 #include "blocking.h"
 #include "buf.h"
 #include "c2s.h"
+#include "caps.h"
 #include "csi.h"
 #include "hmap.h"
 #include "iq.h"
@@ -17,6 +18,7 @@
 #include "log.h"
 #include "message.h"
 #include "presence.h"
+#include "pubsubsvc.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -147,6 +149,7 @@ router_unbind(struct c2s *c)
 	presence_session_end(c);
 	blocking_session_end(c);
 	vcard_session_end(c);
+	caps_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -201,7 +204,7 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (upload_route(n, &to))
+	if (upload_route(n, &to) || pubsubsvc_route(n, &to))
 		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */
@@ -249,4 +252,5 @@ router_cleanup(void)
 	hmap_free(&users);
 	blocking_cleanup();
 	vcard_cleanup();
+	caps_cleanup();
 }

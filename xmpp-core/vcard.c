@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "avatar.h"
 #include "buf.h"
 #include "c2s.h"
 #include "crypto.h"
@@ -166,6 +167,7 @@ set_done(void *arg, PGresult *res, const char *err)
 			iq_error(o->c, o->iq, "wait", "internal-server-error");
 		} else {
 			iq_reply(o->c, stanza_iq_result(o->iq));
+			avatar_vcard_stored(o->c, vc);
 		}
 	}
 	op_end(o);
@@ -385,6 +387,12 @@ vcard_presence(struct c2s *c, struct xml_node *p)
 		xml_add_with_text(x, "photo", NULL, a->hash);
 	else
 		xml_add(x, "photo", NULL);
+}
+
+void
+vcard_hash_update(const char *bare, const char *hash)
+{
+	avatar_set(bare, true, hash);
 }
 
 void

@@ -30,5 +30,7 @@ void vcard_session_start(struct c2s *c);
 void vcard_session_end(struct c2s *c);
 void vcard_presence(struct c2s *c, struct xml_node *presence);
 void vcard_cleanup(void);
+/* The account's avatar hash changed outside a vCard set (avatar.c). */
+void vcard_hash_update(const char *bare, const char *hash);
 
 #endif

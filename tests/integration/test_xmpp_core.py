@@ -197,7 +197,8 @@ def test_service_basics(server):
         assert "http://jabber.org/network/serverinfo" in vals
         assert "mailto:abuse@localhost" in vals
         items = await c["xep_0030"].get_items(jid="localhost")
-        assert items["disco_items"]["items"] == set()
+        # the PubSub service runs by default ([pubsub] service)
+        assert items["disco_items"]["items"] == {("pubsub.localhost", None, "Publish-Subscribe")}
         v = await c["xep_0092"].get_version("localhost")
         assert v["software_version"]["name"] == "edge xmpp-core"
         await c["xep_0199"].ping("localhost")
