@@ -304,6 +304,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    load_registration(c, c->doc->root, e) == -1 ||
 	    svc_config_load(&c->svc, c->doc->root, e) == -1 ||
 	    im_config_load(&c->im, c->doc->root, e) == -1 ||
+	    proxy_config_load(&c->proxy, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;
@@ -328,6 +329,7 @@ xmpp_config_free(struct xmpp_config *c)
 	free(c->listen_tls);
 	free(c->reg_allow);
 	svc_config_free(&c->svc);
+	proxy_config_free(&c->proxy);
 	conf_free(c->doc);
 	free(c);
 }

@@ -13,6 +13,7 @@
 #include "c2s.h"
 #include "crypto.h"
 #include "iq.h"
+#include "proxy65.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -171,6 +172,8 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 		rq = xml_add(r, "query", NS_DISCO_ITEMS);
 		if (!to_account)
 			upload_disco_items(rq, c2s_host(c));
+		if (!to_account)
+			proxy65_disco_items(rq, c2s_host(c));
 		iq_reply(c, r);
 		return true;
 	}

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "message.h"
 #include "presence.h"
+#include "proxy65.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -201,7 +202,7 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (upload_route(n, &to))
+	if (upload_route(n, &to) || proxy65_route(n, &to))
 		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */
