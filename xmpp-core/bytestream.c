@@ -817,6 +817,13 @@ accept_one(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 		return;
 	}
 	s->id = ++next_id;
+	if (pc->socket_buffer) {
+		/* caps what the kernel queues per socket (stalled peers) */
+		int v = (int)pc->socket_buffer;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
 	addr_format_sa((const struct sockaddr *)ss, sl, s->peer, sizeof(s->peer));
 	s->pipe[0] = s->pipe[1] = -1;
 	s->state = SD_GREETING;

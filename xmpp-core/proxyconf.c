@@ -97,6 +97,14 @@ load_limits(struct proxy_config *p, struct conf_table *t, struct conf_err *e)
 		return -1;
 	}
 	p->buffer_size = (size_t)sz;
+	sz = 0;
+	if (conf_size(t, "socket_buffer", &sz, e) == -1)
+		return -1;
+	if (sz != 0 && (sz < 4096 || sz > 64 * 1024 * 1024)) {
+		conf_errf(e, t, "socket_buffer", "0 (the kernel's autotuning) or between 4K and 64M");
+		return -1;
+	}
+	p->socket_buffer = (unsigned)sz;
 	return 0;
 }
 
@@ -131,10 +139,6 @@ proxy_config_load(struct proxy_config *p, struct conf_table *root,
 	port = addr_port(&p->listen[0]);
 	if (conf_int(t, "port", 1, 65535, &port, e) == -1)
 		return -1;
-	if (port == 0) {
-		conf_errf(e, t, "port", "required when the first listen address has no fixed port");
-		return -1;
-	}
 	p->port = (unsigned)port;
 	p->relay = PROXY_RELAY_SPLICE;
 	if (relay && strcmp(relay, "copy") == 0)

@@ -39,6 +39,7 @@ struct proxy_config {
 	uint64_t total_rate;	/* bytes/s over all streams; 0: off */
 	uint64_t max_transfer;	/* bytes per stream (both ways); 0: off */
 	size_t buffer_size;	/* per direction */
+	unsigned socket_buffer;	/* SO_SNDBUF/SO_RCVBUF; 0: the kernel's autotuning */
 	enum proxy_relay relay;
 };
 

@@ -73,8 +73,31 @@ max_streams_per_user = 2
 
 @pytest.fixture(scope="module", params=["splice", "copy"])
 def relay(pg, request):
-    s = start(pg, 'relay = "%s"\nbuffer_size = "64K"\n' % request.param)
+    # the copy server also caps the kernel's socket buffers
+    s = start(pg, 'relay = "%s"\nbuffer_size = "64K"\n%s' % (
+        request.param, 'socket_buffer = "128K"\n' if request.param == "copy" else ""))
     s.mode = request.param
+    yield s
+    s.destroy()
+
+
+@pytest.fixture(scope="module")
+def shaped(pg):
+    s = start(pg, 'rate = "100K"\nidle_timeout = "2s"\n')
+    yield s
+    s.destroy()
+
+
+@pytest.fixture(scope="module")
+def total(pg):
+    s = start(pg, 'total_rate = "200K"\n')
+    yield s
+    s.destroy()
+
+
+@pytest.fixture(scope="module")
+def tight(pg):
+    s = start(pg, 'max_pending = 4\nmax_streams = 1\nmax_transfer_size = "256K"\n')
     yield s
     s.destroy()
 
@@ -154,11 +177,11 @@ def in_thread(fn, *args):
     return asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-async def pair(server, a, b, sid=None):
+async def pair(server, a, b, sid=None, target_host="127.0.0.1"):
     """Target (b) then initiator (a) connect with raw sockets, a activates."""
     sid = sid or uuid.uuid4().hex
     dst = sha1_hex(sid, a.boundjid.full, b.boundjid.full)
-    t = await in_thread(s5_connect, server.s5port, dst)
+    t = await in_thread(s5_connect, server.s5port, dst, target_host)
     i = await in_thread(s5_connect, server.s5port, dst)
     assert await activate(a, sid, b.boundjid.full) is None
     return i, t
@@ -176,6 +199,14 @@ def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def assert_idle(pid, seconds=1.0):
+    """The server does not spin while a stream waits (no busy loop on a
+    half-closed, pending or blocked socket)."""
+    c0 = cpu_seconds(pid)
+    time.sleep(seconds)
+    assert cpu_seconds(pid) - c0 < 0.3 * seconds
 
 
 # ---- discovery ----
@@ -262,6 +293,7 @@ def test_only_the_initiator_activates(server):
         t.settimeout(0.5)
         with pytest.raises(socket.timeout):
             t.recv(10)
+        assert_idle(server.pid())
         assert await activate(a, sid, b.boundjid.full) is None
         # bytes sent before activation stay queued and follow (as ejabberd)
         assert recv_exact(t, 5) == b"early"
@@ -441,11 +473,12 @@ def test_relay_half_close(relay):
     async def scenario():
         a = await login(relay, "alice@localhost/hc")
         b = await login(relay, "bob@localhost/hc")
-        i, t = await pair(relay, a, b)
+        i, t = await pair(relay, a, b, target_host="::1")	# dual-stack
         i.sendall(b"x" * 100000)
         i.shutdown(socket.SHUT_WR)
         # the target reads everything, then EOF; it can still answer
         assert recv_exact(t, 100001) == b"x" * 100000
+        assert_idle(relay.pid())
         t.sendall(b"thanks")
         t.shutdown(socket.SHUT_WR)
         assert recv_exact(i, 7) == b"thanks"
@@ -489,6 +522,7 @@ def test_relay_stalled_reader_keeps_memory_bounded(relay):
         except socket.timeout:
             pass
         after = rss_kib(pid)
+        assert_idle(pid)
         print("\n%s: %.1f MB accepted before backpressure, VmRSS %d -> %d KiB"
               % (relay.mode, sent / 1e6, before, after))
         assert sent < 50 << 20
@@ -540,3 +574,199 @@ def test_relay_throughput_and_cpu(relay):
         await disconnect(a, b)
 
     arun(scenario())
+
+
+# ---- shaping, transfer limit, idle timeout ----
+
+def timed_transfer(i, t, n):
+    """Sends n bytes i -> t; returns (seconds until t had them, bytes t got)."""
+    got = []
+
+    def reader():
+        k = 0
+        t.settimeout(30)
+        try:
+            while k < n:
+                d = t.recv(65536)
+                if not d:
+                    break
+                k += len(d)
+        except (ConnectionResetError, socket.timeout):
+            pass
+        got.append(k)
+
+    th = threading.Thread(target=reader)
+    t0 = time.time()
+    th.start()
+    i.settimeout(30)
+    try:
+        i.sendall(os.urandom(n))
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    th.join()
+    return time.time() - t0, got[0]
+
+
+def test_rate_limits_each_stream(shaped):
+    async def scenario():
+        a = await login(shaped, "alice@localhost/rate")
+        b = await login(shaped, "bob@localhost/rate")
+        i, t = await pair(shaped, a, b)
+        dt, got = await in_thread(timed_transfer, i, t, 512 << 10)
+        print("\n512 KiB at rate = 100K: %.1fs (%.0f KiB/s)" % (dt, got / dt / 1024))
+        assert got == 512 << 10
+        # a one-second burst, then 100 KiB/s: at least ~4 s; loosely
+        assert dt > 2.5
+        i.close()
+        t.close()
+        await disconnect(a, b)
+
+    arun(scenario())
+
+
+def test_idle_streams_are_closed(shaped):
+    async def scenario():
+        a = await login(shaped, "alice@localhost/idle")
+        b = await login(shaped, "bob@localhost/idle")
+        i, t = await pair(shaped, a, b)
+        i.sendall(b"ping")
+        assert recv_exact(t, 4) == b"ping"
+        t0 = time.time()
+        assert closed_by_peer(t, timeout=15) and closed_by_peer(i, timeout=15)
+        assert time.time() - t0 > 1		# idle_timeout = 2s
+        assert "idle timeout" in shaped.daemon.log()
+        await disconnect(a, b)
+
+    arun(scenario())
+
+
+def test_total_rate_limits_all_streams(total):
+    async def scenario():
+        a = await login(total, "alice@localhost/tot")
+        b = await login(total, "bob@localhost/tot")
+        p1 = await pair(total, a, b)
+        p2 = await pair(total, a, b)
+        n = 300 << 10
+        r1, r2 = await asyncio.gather(in_thread(timed_transfer, *p1, n),
+                                      in_thread(timed_transfer, *p2, n))
+        dt = max(r1[0], r2[0])
+        print("\n2 x 300 KiB at total_rate = 200K: %.1fs, %.1fs" % (r1[0], r2[0]))
+        assert r1[1] == n and r2[1] == n
+        # 600 KiB through one 200 KiB/s bucket (one second of burst): ~2 s
+        assert dt > 1.2
+        for s in p1 + p2:
+            s.close()
+        await disconnect(a, b)
+
+    arun(scenario())
+
+
+def test_max_transfer_size(tight):
+    async def scenario():
+        a = await login(tight, "alice@localhost/max")
+        b = await login(tight, "bob@localhost/max")
+        await until(lambda: tight.stats()["proxy65_streams"] == "0")
+        i, t = await pair(tight, a, b)
+        dt, got = await in_thread(timed_transfer, i, t, 400 << 10)
+        assert got == 256 << 10		# then the stream is cut
+        assert closed_by_peer(i)
+        assert "max_transfer_size reached" in tight.daemon.log()
+        i.close()
+        t.close()
+        await disconnect(a, b)
+
+    arun(scenario())
+
+
+def test_max_pending(tight):
+    held = [s5_open(tight.s5port) for _ in range(4)]
+    for s in held:
+        s.sendall(b"\x05\x01\x00")
+        assert recv_exact(s, 2) == b"\x05\x00"
+    extra = s5_open(tight.s5port)
+    assert closed_by_peer(extra)
+    assert "max_pending reached" in tight.daemon.log()
+    for s in held:
+        s.close()
+
+
+def test_max_streams(tight):
+    async def scenario():
+        a = await login(tight, "alice@localhost/ms")
+        b = await login(tight, "bob@localhost/ms")
+        await until(lambda: tight.stats()["proxy65_pending"] == "0")
+        i, t = await pair(tight, a, b)
+        sid = uuid.uuid4().hex
+        dst = sha1_hex(sid, a.boundjid.full, b.boundjid.full)
+        t2 = await in_thread(s5_connect, tight.s5port, dst)
+        i2 = await in_thread(s5_connect, tight.s5port, dst)
+        assert await activate(a, sid, b.boundjid.full) == "resource-constraint"
+        for s in (i, t, i2, t2):
+            s.close()
+        await disconnect(a, b)
+
+    arun(scenario())
+
+
+# ---- configuration ----
+
+def test_reload_keeps_streams(pg):
+    s = start(pg)
+    try:
+        async def scenario():
+            a = await login(s, "alice@localhost/hup")
+            b = await login(s, "bob@localhost/hup")
+            i, t = await pair(s, a, b)
+            with open(s.conf) as f:
+                conf = f.read()
+            other = free_port()
+            with open(s.conf, "w") as f:
+                f.write(conf.replace('host = "localhost"', 'host = "127.0.0.1"\n'
+                                     'listen = ["127.0.0.1:%d"]' % other, 1)
+                        .replace('listen = ["127.0.0.1:%d", "[::1]:%d"]\n'
+                                 % (s.s5port, s.s5port), ""))
+            s.daemon.signal(signal.SIGHUP)
+            await until(lambda: "configuration reloaded" in s.daemon.log())
+            assert "[proxy65] listen changed; that needs a restart" in s.daemon.log()
+            # the running stream goes on
+            i.sendall(b"after reload")
+            assert recv_exact(t, 12) == b"after reload"
+            # the new advertised host, on the old listener
+            r = await a["xep_0065"].get_network_address("proxy.localhost")
+            assert r["socks"]["streamhost"]["host"] == "127.0.0.1"
+            i2, t2 = await pair(s, a, b)
+            for x in (i, t, i2, t2):
+                x.close()
+            await disconnect(a, b)
+
+        arun(scenario())
+    finally:
+        s.destroy()
+
+
+def test_config_errors(tmp_path):
+    from edgetest import binary, run
+    base = ('hosts = ["localhost"]\n[database]\nconninfo = "x"\n[tls]\n'
+            'cert_file = "a"\nkey_file = "b"\n[c2s]\nlisten = ["127.0.0.1:1"]\n'
+            '[proxy65]\n')
+    cases = [
+        ('listen = ["unix:/tmp/x"]', "proxy65.listen: a TCP address"),
+        ('listen = ["[::]:0"]', "proxy65.listen:"),
+        ("port = 0", "proxy65.port:"),
+        ('service = "Proxy.Localhost"', "proxy65.service: not a normalised domain"),
+        ('host = "bad host"', "proxy65.host:"),
+        ('rate = "10"', "proxy65.rate:"),
+        ('buffer_size = "2M"', "proxy65.buffer_size:"),
+        ('relay = "zerocopy"', "proxy65.relay:"),
+        ('pending_timeout = "1h"', "proxy65.pending_timeout:"),
+        ("max_connections_per_ip = 1", "proxy65.max_connections_per_ip:"),
+        ("bogus = 1", "proxy65.bogus"),
+    ]
+    for line, msg in cases:
+        p = tmp_path / "c.toml"
+        p.write_text(base + line + "\n")
+        r = run([binary("xmpp-core"), "-t", "-c", str(p)])
+        assert r.returncode == 1 and ("c.toml:10: " + msg) in r.stderr, (line, r.stderr)
+    p.write_text(base + 'listen = ["[::]:7777"]\nhost = "proxy.example.org"\n')
+    r = run([binary("xmpp-core"), "-t", "-c", str(p)])
+    assert r.returncode == 0, r.stderr
