@@ -447,6 +447,10 @@ budget(struct stream *st, struct side *x)
 	const struct proxy_config *pc = &srv.cfg->proxy;
 	uint64_t now = ev_now(srv.loop), want = x->cap;
 
+	/* already waiting: events of the other direction must not re-arm
+	 * (and so postpone) the timer */
+	if (throttled(x))
+		return 0;
 	if (pc->max_transfer) {
 		if (st->bytes >= pc->max_transfer)
 			return 0;
