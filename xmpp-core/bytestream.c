@@ -1,6 +1,6 @@
 /*
- * bytestream — listeners, SOCKS5 handshakes, pairing and the relay of the
- * XEP-0065 proxy.  See bytestream.h.
+ * bytestream — listeners, SOCKS5 handshakes, pairing and activation of
+ * the XEP-0065 proxy.  See bytestream.h; the relay itself is relay.c.
  *
  * A connection ("side") goes GREETING -> REQUEST -> PENDING -> ACTIVE,
  * or to LINGER after an error reply (our FIN is sent, the peer gets a
@@ -10,20 +10,10 @@
  * connects, says <streamhost-used/>, then the initiator connects); a third
  * is refused.  Pending sides are polled only for EPOLLRDHUP: bytes they
  * send before activation stay in the kernel and are relayed afterwards.
- *
- * Relay: each side owns the bytes read from it on their way to the other,
- * in a pipe (splice(2), no copy through user space) or a buffer.  A
- * direction either reads (its store is empty) or writes (it is not), so
- * a slow reader stops reading on the other side: memory per stream is
- * two stores of buffer_size, whatever the peers do.  EOF is passed on as
- * shutdown(SHUT_WR); the stream closes when both directions ended, on an
- * error, the idle timeout or max_transfer_size.  Sides with nothing to
- * poll for are taken out of epoll (no busy loop on a HUP we cannot act on).
  */
 #include "bytestream.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,59 +26,12 @@
 #include "hmap.h"
 #include "log.h"
 #include "server.h"
+#include "relay.h"
 #include "socks5.h"
 
 #define ACCEPT_BATCH 64
-#define HS_MAX (S5_GREETING_MAX + S5_REQUEST_MAX)
-#define ROUNDS 16		/* read+write rounds per direction and event */
-#define SHARE_MAX 16384		/* one read while total_rate applies */
-#define SHAPE_STEP 16384	/* a throttled side waits for this many tokens */
 #define LINGER_MS 2000
 #define ACCEPT_PAUSE_MS 1000
-
-enum side_state { SD_GREETING, SD_REQUEST, SD_PENDING, SD_ACTIVE, SD_LINGER };
-
-struct stream;
-struct side;
-
-struct wlist {
-	struct side *head, *tail;
-};
-
-struct side {
-	struct ev_io io;
-	uint64_t id;
-	enum side_state state;
-	struct stream *st;
-	unsigned idx;			/* in st->side[] */
-	char ip[48];
-	char peer[64];
-	struct ev_timer timer;		/* pending timeout, linger */
-	/* bytes read from this side, on their way to the other */
-	uint8_t *buf;			/* copy relay */
-	int pipe[2];			/* splice relay */
-	size_t cap, off, len;
-	bool eof;			/* FIN read */
-	bool shut;			/* FIN passed on */
-	uint64_t tokens, tlast;		/* rate */
-	struct ev_timer shape;
-	struct wlist *wl;		/* waiting for total_rate tokens */
-	struct side *wprev, *wnext;
-	struct side *prev, *next;	/* every connection */
-	size_t hslen;
-	uint8_t hs[HS_MAX];		/* handshake bytes, then early data */
-};
-
-struct stream {
-	uint64_t id;
-	char hash[S5_HASH_LEN + 1];
-	struct side *side[2];		/* [0] target, [1] initiator */
-	bool active;
-	char *initiator;		/* bare JID */
-	char *desc;			/* "initiator -> target" */
-	uint64_t bytes, since, last_io;
-	struct ev_timer idle;
-};
 
 struct listener {
 	struct ev_io io;
@@ -104,13 +47,7 @@ static struct hmap users;	/* initiator bare JID -> active streams */
 static struct side *all;
 static size_t npending, nactive;
 static uint64_t next_id;
-static uint64_t gtokens, gtlast;	/* total_rate */
-static struct ev_timer gtimer;
-static struct wlist waiting, waking;
 static bool opened;
-
-static void relay_pump(struct stream *st);
-static void stream_idle(struct ev_loop *loop, struct ev_timer *t);
 
 /* ---- small helpers ---- */
 
@@ -132,77 +69,7 @@ count_add(struct hmap *m, const char *key, long delta)
 	return hmap_put(m, key, (void *)(uintptr_t)n);
 }
 
-static void
-wl_push(struct wlist *l, struct side *s)
-{
-	s->wl = l;
-	s->wnext = NULL;
-	s->wprev = l->tail;
-	if (l->tail)
-		l->tail->wnext = s;
-	else
-		l->head = s;
-	l->tail = s;
-}
-
-static void
-wl_remove(struct side *s)
-{
-	struct wlist *l = s->wl;
-
-	if (l == NULL)
-		return;
-	if (s->wprev)
-		s->wprev->wnext = s->wnext;
-	else
-		l->head = s->wnext;
-	if (s->wnext)
-		s->wnext->wprev = s->wprev;
-	else
-		l->tail = s->wprev;
-	s->wl = NULL;
-	s->wprev = s->wnext = NULL;
-}
-
-static void
-refill(uint64_t *tokens, uint64_t *last, uint64_t rate, uint64_t now)
-{
-	uint64_t dt = now - *last, add;
-
-	/* the bucket holds one second's worth */
-	if (dt >= 1000) {
-		*tokens = rate;
-		*last = now;
-		return;
-	}
-	add = dt * rate / 1000;
-	if (add > 0) {
-		*tokens = *tokens + add > rate ? rate : *tokens + add;
-		*last = now;
-	}
-}
-
-static uint64_t
-wait_ms(uint64_t rate)
-{
-	uint64_t need = SHAPE_STEP < rate ? SHAPE_STEP : rate, ms = need * 1000 / rate;
-
-	return ms ? ms : 1;
-}
-
 /* ---- connections ---- */
-
-static void
-relay_free(struct side *s)
-{
-	free(s->buf);
-	s->buf = NULL;
-	for (int i = 0; i < 2; i++) {
-		if (s->pipe[i] >= 0)
-			close(s->pipe[i]);
-		s->pipe[i] = -1;
-	}
-}
 
 static void
 side_free(struct side *s)
@@ -210,9 +77,7 @@ side_free(struct side *s)
 	ev_io_stop(srv.loop, &s->io);
 	close(s->io.fd);
 	ev_timer_stop(srv.loop, &s->timer);
-	ev_timer_stop(srv.loop, &s->shape);
-	wl_remove(s);
-	relay_free(s);
+	relay_side_free(s);
 	count_add(&ips, s->ip, -1);
 	if (s->state != SD_ACTIVE)
 		npending--;
@@ -239,8 +104,8 @@ stream_free(struct stream *st)
 	free(st);
 }
 
-static void
-stream_close(struct stream *st, const char *why)
+void
+bytestream_end(struct stream *st, const char *why)
 {
 	uint64_t ms = ev_now(srv.loop) - st->since;
 
@@ -309,7 +174,6 @@ stream_new(const char *hash)
 		return NULL;
 	st->id = ++next_id;
 	memcpy(st->hash, hash, sizeof(st->hash));
-	ev_timer_init(&st->idle, stream_idle, st);
 	if (hmap_put(&streams, st->hash, st) == -1) {
 		free(st);
 		return NULL;
@@ -423,280 +287,11 @@ linger_readable(struct side *s)
 		side_drop(s, "closed after the error reply");
 }
 
-/* ---- relay ---- */
-
-static bool
-throttled(const struct side *x)
-{
-	return ev_timer_active(&x->shape) || x->wl != NULL;
-}
-
-static bool
-quota_left(const struct stream *st)
-{
-	uint64_t max = srv.cfg->proxy.max_transfer;
-
-	return max == 0 || st->bytes < max;
-}
-
-/* How much x may read now; 0 when throttled (a timer or the total-rate
- * wait list resumes it) or at max_transfer_size. */
-static size_t
-budget(struct stream *st, struct side *x)
-{
-	const struct proxy_config *pc = &srv.cfg->proxy;
-	uint64_t now = ev_now(srv.loop), want = x->cap;
-
-	/* already waiting: events of the other direction must not re-arm
-	 * (and so postpone) the timer */
-	if (throttled(x))
-		return 0;
-	if (pc->max_transfer) {
-		if (st->bytes >= pc->max_transfer)
-			return 0;
-		if (want > pc->max_transfer - st->bytes)
-			want = pc->max_transfer - st->bytes;
-	}
-	if (pc->rate) {
-		refill(&x->tokens, &x->tlast, pc->rate, now);
-		if (x->tokens == 0) {
-			ev_timer_start(srv.loop, &x->shape, wait_ms(pc->rate));
-			return 0;
-		}
-		if (want > x->tokens)
-			want = x->tokens;
-	}
-	if (pc->total_rate) {
-		refill(&gtokens, &gtlast, pc->total_rate, now);
-		if (gtokens == 0) {
-			if (x->wl == NULL)
-				wl_push(&waiting, x);
-			if (!ev_timer_active(&gtimer))
-				ev_timer_start(srv.loop, &gtimer, wait_ms(pc->total_rate));
-			return 0;
-		}
-		if (want > gtokens)
-			want = gtokens;
-		if (want > SHARE_MAX)
-			want = SHARE_MAX;
-	}
-	return (size_t)want;
-}
-
-static void
-spend(struct stream *st, struct side *x, size_t n)
-{
-	x->len = n;
-	st->bytes += n;
-	x->tokens = x->tokens > n ? x->tokens - n : 0;
-	if (srv.cfg->proxy.total_rate)
-		gtokens = gtokens > n ? gtokens - n : 0;
-}
-
-static ssize_t
-store_read(struct side *x, size_t want)
-{
-	if (x->buf)
-		return read(x->io.fd, x->buf, want);
-	return splice(x->io.fd, NULL, x->pipe[1], NULL, want,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
-
-static ssize_t
-store_write(struct side *x, int fd)
-{
-	if (x->buf)
-		return send(fd, x->buf + x->off, x->len, MSG_NOSIGNAL);
-	return splice(x->pipe[0], NULL, fd, NULL, x->len,
-	    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-}
-
-/* Moves what x sent on to y.  0, or -1 (with *why) to close the stream. */
-static int
-flow(struct stream *st, struct side *x, struct side *y, const char **why)
-{
-	int rounds = srv.cfg->proxy.total_rate ? 1 : ROUNDS;
-	size_t want;
-	ssize_t n;
-
-	for (int r = 0; r < rounds; r++) {
-		if (x->len > 0) {
-			if ((n = store_write(x, y->io.fd)) < 0) {
-				if (errno == EAGAIN || errno == EINTR)
-					break;
-				*why = strerror(errno);
-				return -1;
-			}
-			x->len -= (size_t)n;
-			x->off += (size_t)n;
-			st->last_io = ev_now(srv.loop);
-			if (x->len > 0)
-				break;
-			x->off = 0;
-		}
-		if (x->eof || (want = budget(st, x)) == 0)
-			break;
-		/* the store is empty: splice's 0 is EOF, EAGAIN "no data" */
-		if ((n = store_read(x, want)) < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			*why = strerror(errno);
-			return -1;
-		}
-		if (n == 0) {
-			x->eof = true;
-			break;
-		}
-		spend(st, x, (size_t)n);
-		st->last_io = ev_now(srv.loop);
-	}
-	if (x->eof && x->len == 0 && !x->shut) {
-		/* half-close: y may go on sending to x */
-		shutdown(y->io.fd, SHUT_WR);
-		x->shut = true;
-	}
-	return 0;
-}
-
-static void
-side_poll(struct stream *st, struct side *x, struct side *y)
-{
-	uint32_t ev = 0;
-
-	if (!x->eof && x->len == 0 && !throttled(x) && quota_left(st))
-		ev |= EPOLLIN;
-	if (y->len > 0)
-		ev |= EPOLLOUT;
-	/* nothing to wait for on x: keep it out of epoll, where a HUP would
-	 * be reported over and over */
-	if (ev == 0)
-		ev_io_stop(srv.loop, &x->io);
-	else if (ev_io_start(srv.loop, &x->io, ev) == -1)
-		log_warn("proxy65 %llu: epoll: %s", (unsigned long long)x->id, strerror(errno));
-}
-
-static void
-relay_pump(struct stream *st)
-{
-	struct side *a = st->side[0], *b = st->side[1];
-	const char *why = NULL;
-
-	if (flow(st, a, b, &why) == -1 || flow(st, b, a, &why) == -1) {
-		stream_close(st, why);
-		return;
-	}
-	if (a->shut && b->shut) {
-		stream_close(st, "both sides finished");
-		return;
-	}
-	if (!quota_left(st) && a->len == 0 && b->len == 0) {
-		stream_close(st, "max_transfer_size reached");
-		return;
-	}
-	side_poll(st, a, b);
-	side_poll(st, b, a);
-}
-
-static void
-relay_event(struct side *s, uint32_t revents)
-{
-	int err = 0;
-	socklen_t l = sizeof(err);
-
-	if (revents & EPOLLERR) {
-		getsockopt(s->io.fd, SOL_SOCKET, SO_ERROR, &err, &l);
-		stream_close(s->st, err ? strerror(err) : "socket error");
-		return;
-	}
-	relay_pump(s->st);
-}
-
-static int
-relay_alloc(struct side *s)
-{
-	const struct proxy_config *pc = &srv.cfg->proxy;
-	int sz;
-
-	s->cap = pc->buffer_size;
-	if (pc->relay == PROXY_RELAY_SPLICE &&
-	    pipe2(s->pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
-		/* F_SETPIPE_SZ rounds up to a power-of-two number of pages */
-		if ((sz = fcntl(s->pipe[1], F_SETPIPE_SZ, (int)s->cap)) < 0)
-			sz = fcntl(s->pipe[1], F_GETPIPE_SZ);
-		if (sz > 0 && (size_t)sz < s->cap)
-			s->cap = (size_t)sz;
-		return 0;
-	}
-	if (pc->relay == PROXY_RELAY_SPLICE)
-		log_warn("proxy65 %llu: pipe: %s (relaying with a buffer)",
-		    (unsigned long long)s->id, strerror(errno));
-	s->pipe[0] = s->pipe[1] = -1;
-	return (s->buf = malloc(s->cap)) == NULL ? -1 : 0;
-}
-
-/* Bytes that came after the CONNECT request, before activation. */
-static int
-relay_prefill(struct stream *st, struct side *s)
-{
-	if (s->hslen == 0)
-		return 0;
-	if (s->buf)
-		memcpy(s->buf, s->hs, s->hslen);
-	else if (write(s->pipe[1], s->hs, s->hslen) != (ssize_t)s->hslen)
-		return -1;
-	s->len = s->hslen;
-	st->bytes += s->hslen;
-	s->hslen = 0;
-	return 0;
-}
-
-static void
-shape_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct side *s = t->data;
-
-	(void)loop;
-	relay_pump(s->st);
-}
-
-static void
-gtimer_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct side *s;
-
-	(void)loop;
-	(void)t;
-	/* everyone who waited gets one turn, in order; re-queued ones wait
-	 * for the next tick */
-	waking = waiting;
-	for (s = waking.head; s; s = s->wnext)
-		s->wl = &waking;
-	waiting.head = waiting.tail = NULL;
-	while ((s = waking.head) != NULL) {
-		wl_remove(s);
-		relay_pump(s->st);
-	}
-}
-
-static void
-stream_idle(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct stream *st = t->data;
-	uint64_t idle = srv.cfg->proxy.idle_timeout_ms, quiet = ev_now(loop) - st->last_io;
-
-	if (quiet >= idle) {
-		stream_close(st, "idle timeout");
-		return;
-	}
-	ev_timer_start(loop, t, idle - quiet);
-}
-
 enum bytestream_result
 bytestream_activate(const char *hash, const char *initiator, const char *desc)
 {
 	const struct proxy_config *pc = &srv.cfg->proxy;
 	struct stream *st = hmap_get(&streams, hash);
-	uint64_t now = ev_now(srv.loop);
 
 	if (st == NULL)
 		return BS_NOT_FOUND;
@@ -723,21 +318,15 @@ bytestream_activate(const char *hash, const char *initiator, const char *desc)
 	}
 	st->active = true;
 	nactive++;
-	st->since = st->last_io = now;
 	for (int i = 0; i < 2; i++) {
-		struct side *s = st->side[i];
-
-		ev_timer_stop(srv.loop, &s->timer);
-		s->state = SD_ACTIVE;
+		ev_timer_stop(srv.loop, &st->side[i]->timer);
+		st->side[i]->state = SD_ACTIVE;
 		npending--;
-		s->tokens = pc->rate;
-		s->tlast = now;
 	}
-	ev_timer_start(srv.loop, &st->idle, pc->idle_timeout_ms);
 	log_info("proxy65 %llu: %s activated (target %s, initiator %s, %s)",
 	    (unsigned long long)st->id, desc, st->side[0]->peer, st->side[1]->peer,
 	    st->side[0]->buf ? "copy" : "splice");
-	relay_pump(st);
+	relay_start(st);
 	return BS_ACTIVATED;
 }
 
@@ -829,7 +418,6 @@ accept_one(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
 	}
 	addr_format_sa((const struct sockaddr *)ss, sl, s->peer, sizeof(s->peer));
-	s->pipe[0] = s->pipe[1] = -1;
 	s->state = SD_GREETING;
 	npending++;
 	s->next = all;
@@ -838,7 +426,7 @@ accept_one(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 	all = s;
 	ev_io_init(&s->io, fd, side_io, s);
 	ev_timer_init(&s->timer, side_timer, s);
-	ev_timer_init(&s->shape, shape_cb, s);
+	relay_side_init(s);
 	ev_timer_start(srv.loop, &s->timer, pc->pending_timeout_ms);
 	if (ev_io_start(srv.loop, &s->io, EPOLLIN) == -1) {
 		side_drop(s, strerror(errno));
@@ -906,7 +494,7 @@ bytestream_open(char *err, size_t errlen)
 	hmap_init(&streams);
 	hmap_init(&ips);
 	hmap_init(&users);
-	ev_timer_init(&gtimer, gtimer_cb, NULL);
+	relay_init();
 	ev_timer_init(&accept_pause, accept_pause_cb, NULL);
 	opened = true;
 	if (!pc->enabled)
@@ -981,10 +569,10 @@ bytestream_close(void)
 	if (!opened)
 		return;
 	ev_timer_stop(srv.loop, &accept_pause);
-	ev_timer_stop(srv.loop, &gtimer);
+	relay_stop();
 	while (all) {
 		if (all->st)
-			stream_close(all->st, "server shutdown");
+			bytestream_end(all->st, "server shutdown");
 		else
 			side_free(all);
 	}

@@ -54,6 +54,12 @@ host = "localhost"
     def pid(self):
         return self.daemon.proc.pid
 
+    def wait_stat(self, key, value, timeout=10):
+        deadline = time.time() + timeout
+        while self.stats()[key] != value:
+            assert time.time() < deadline, "%s != %s" % (key, value)
+            time.sleep(0.05)
+
 
 def start(pg, extra=""):
     s = ProxyServer(pg, extra)
@@ -450,6 +456,7 @@ def test_pending_connections_time_out(server):
 
 
 def test_connections_per_ip_limit(server):
+    server.wait_stat("proxy65_pending", "0")	# earlier tests' sockets are gone
     held = [s5_open(server.s5port) for _ in range(8)]
     for s in held:	# each is accepted: it answers the greeting
         s.sendall(b"\x05\x01\x00")
@@ -459,7 +466,7 @@ def test_connections_per_ip_limit(server):
     assert closed_by_peer(extra)
     assert "max_connections_per_ip reached" in server.daemon.log()
     held.pop().close()
-    time.sleep(0.2)
+    server.wait_stat("proxy65_pending", "7")
     again = s5_open(server.s5port)
     again.sendall(b"\x05\x01\x00")
     assert recv_exact(again, 2) == b"\x05\x00"
@@ -699,6 +706,7 @@ def test_max_transfer_size(tight):
 
 
 def test_max_pending(tight):
+    tight.wait_stat("proxy65_pending", "0")
     held = [s5_open(tight.s5port) for _ in range(4)]
     for s in held:
         s.sendall(b"\x05\x01\x00")
