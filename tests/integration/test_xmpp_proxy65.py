@@ -763,11 +763,28 @@ def test_reload_keeps_streams(pg):
             r = await a["xep_0065"].get_network_address("proxy.localhost")
             assert r["socks"]["streamhost"]["host"] == "127.0.0.1"
             i2, t2 = await pair(s, a, b)
-            for x in (i, t, i2, t2):
-                x.close()
+            i2.close()
+            t2.close()
+            # [proxy65] removed: the service is gone, new connections are
+            # refused, the running stream goes on
+            with open(s.conf, "w") as f:
+                head, rest = conf.split("[proxy65]")
+                f.write(head + rest[rest.index("[database]"):])
+            s.daemon.signal(signal.SIGHUP)
+            await until(lambda: "[proxy65] was removed" in s.daemon.log())
+            items = await a["xep_0030"].get_items(jid="localhost")
+            assert "proxy.localhost" not in [x[0] for x in items["disco_items"]["items"]]
+            late = s5_open(s.s5port)
+            assert await in_thread(closed_by_peer, late)
+            t.sendall(b"still here")
+            assert recv_exact(i, 10) == b"still here"
             await disconnect(a, b)
+            return i, t
 
-        arun(scenario())
+        i, t = arun(scenario())
+        # SIGTERM closes running streams; the daemon exits 0
+        s.stop()
+        assert closed_by_peer(i) and closed_by_peer(t)
     finally:
         s.destroy()
 
