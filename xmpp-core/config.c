@@ -305,6 +305,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    svc_config_load(&c->svc, c->doc->root, e) == -1 ||
 	    im_config_load(&c->im, c->doc->root, e) == -1 ||
 	    pubsub_config_load(&c->pubsub, c->doc->root, e) == -1 ||
+	    proxy_config_load(&c->proxy, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;
@@ -329,6 +330,7 @@ xmpp_config_free(struct xmpp_config *c)
 	free(c->listen_tls);
 	free(c->reg_allow);
 	svc_config_free(&c->svc);
+	proxy_config_free(&c->proxy);
 	conf_free(c->doc);
 	free(c);
 }

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "imconf.h"
 #include "pubsubconf.h"
+#include "proxyconf.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -77,6 +78,8 @@ struct xmpp_config {
 	struct im_config im;
 	/* [pubsub] (pubsubconf.c) */
 	struct pubsub_config pubsub;
+	/* [proxy65] (proxyconf.c) */
+	struct proxy_config proxy;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

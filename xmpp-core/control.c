@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "bytestream.h"
 #include "c2s.h"
 #include "db.h"
 #include "evloop.h"
@@ -76,6 +77,8 @@ run_command(struct ctl_client *cl, const char *cmd)
 		buf_printf(&cl->out, "connections\t%zu\nusers_online\t%zu\n"
 		    "db_connected\t%u\ndb_queued\t%zu\n", c2s_count(), router_nusers(),
 		    db_connected(srv.db), db_queued(srv.db));
+		buf_printf(&cl->out, "proxy65_pending\t%zu\nproxy65_streams\t%zu\n",
+		    bytestream_npending(), bytestream_nactive());
 	} else {
 		buf_printf(&cl->out, "error: unknown command\n");
 	}

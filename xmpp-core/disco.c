@@ -15,6 +15,7 @@
 #include "iq.h"
 #include "pep.h"
 #include "pubsubsvc.h"
+#include "proxy65.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -176,6 +177,7 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 		if (!to_account) {
 			upload_disco_items(rq, c2s_host(c));
 			pubsubsvc_disco_items(rq, c2s_host(c));
+			proxy65_disco_items(rq, c2s_host(c));
 		}
 		iq_reply(c, r);
 		return true;

@@ -23,6 +23,7 @@
 #include "db.h"
 #include "disco.h"
 #include "accept.h"
+#include "bytestream.h"
 #include "evloop.h"
 #include "kdf.h"
 #include "log.h"
@@ -91,6 +92,7 @@ on_hup(struct ev_loop *loop, int signo, void *data)
 		srv.cfg = n;
 		log_set_level(n->log_level);
 		disco_init();
+		bytestream_reload();
 		log_notice("configuration reloaded");
 	}
 	daemon_notify("READY=1");
@@ -122,6 +124,7 @@ on_term(struct ev_loop *loop, int signo, void *data)
 	log_notice("%s: shutting down", strsignal(signo));
 	daemon_notify("STOPPING=1");
 	accept_close();
+	bytestream_close();
 	c2s_shutdown();
 	control_shutdown();
 	stop_deadline = ev_now(loop) + STOP_GRACE_MS;
@@ -183,6 +186,8 @@ main(int argc, char **argv)
 		fatal("password hashing thread: %s", strerror(errno));
 	if (accept_open(err, sizeof(err)) == -1)
 		fatal("%s", err);
+	if (bytestream_open(err, sizeof(err)) == -1)
+		fatal("%s", err);
 	if (srv.cfg->control_socket &&
 	    control_listen(srv.cfg->control_socket, err, sizeof(err)) == -1)
 		fatal("%s", err);
@@ -208,6 +213,7 @@ main(int argc, char **argv)
 	kdf_shutdown();
 	db_free(srv.db);
 	accept_cleanup();
+	bytestream_cleanup();
 	router_cleanup();
 	tls_server_free(srv.tls);
 	ev_loop_free(srv.loop);

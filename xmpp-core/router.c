@@ -19,6 +19,7 @@
 #include "message.h"
 #include "presence.h"
 #include "pubsubsvc.h"
+#include "proxy65.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -204,7 +205,7 @@ router_route(struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (upload_route(n, &to) || pubsubsvc_route(n, &to))
+	if (upload_route(n, &to) || pubsubsvc_route(n, &to) || proxy65_route(n, &to))
 		return;
 	if ((host = router_host_index(to.domain)) < 0) {
 		/* no server-to-server yet: remote domains are unreachable */
