@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "log.h"
 #include "imconf.h"
+#include "pushconf.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -74,6 +75,8 @@ struct xmpp_config {
 	struct svc_config svc;
 	/* [csi] [sm] (imconf.c) */
 	struct im_config im;
+	/* [push] (pushconf.c) */
+	struct push_config push;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

@@ -13,6 +13,7 @@
 #include "c2s.h"
 #include "crypto.h"
 #include "iq.h"
+#include "push.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -156,6 +157,7 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 			xml_set_attr(id, "type", "registered");
 			for (size_t i = 0; i < sizeof(account_features) / sizeof(account_features[0]); i++)
 				xml_set_attr(xml_add(rq, "feature", NULL), "var", account_features[i]);
+			push_disco_account(rq);
 		} else {
 			server_info(rq);
 		}

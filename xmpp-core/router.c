@@ -17,6 +17,7 @@
 #include "log.h"
 #include "message.h"
 #include "presence.h"
+#include "push.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -147,6 +148,7 @@ router_unbind(struct c2s *c)
 	presence_session_end(c);
 	blocking_session_end(c);
 	vcard_session_end(c);
+	push_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -249,4 +251,5 @@ router_cleanup(void)
 	hmap_free(&users);
 	blocking_cleanup();
 	vcard_cleanup();
+	push_cleanup();
 }
