@@ -49,6 +49,7 @@
 #define IDLE_MS (60 * 60 * 1000)	/* keep an idle account with registrations */
 #define IDLE_EMPTY_MS (5 * 60 * 1000)	/* ... and one without */
 #define RETRY_MS 1000			/* in-flight bound reached: try again */
+#define FRESH_MS (60 * 1000)		/* trust a load that long without a session */
 #define ID_PREFIX "push-"
 
 struct flight;
@@ -78,6 +79,7 @@ struct acct {
 	unsigned ev_msgs;		/* offline messages before the first load */
 	char *ev_sender, *ev_body;
 	uint64_t used;
+	uint64_t loaded_at;
 };
 
 struct sess {
@@ -388,6 +390,7 @@ loaded(void *arg, PGresult *res, const char *err)
 	}
 	merge(a, res);
 	a->loaded = true;
+	a->loaded_at = ev_now(srv.loop);
 	while (a->ev_msgs > 0) {
 		a->ev_msgs--;
 		acct_offline_event(a, a->ev_sender, a->ev_body);
@@ -454,6 +457,7 @@ reg_send(struct reg *r)
 	struct flight *fl;
 	char hex[33];
 
+	r->due = false;		/* a failure below drops this one */
 	if ((fl = calloc(1, sizeof(*fl))) == NULL || random_hex(hex, 16) == -1) {
 		free(fl);
 		return;
@@ -484,7 +488,6 @@ reg_send(struct reg *r)
 	nflight++;
 	ev_timer_start(srv.loop, &fl->timer, pc->timeout_ms);
 	r->fl = fl;
-	r->due = false;
 	r->sent_once = true;
 	r->last_sent = ev_now(srv.loop);
 	log_debug("push: %s: notifying %s (%u messages, %u subscriptions)",
@@ -498,7 +501,9 @@ reg_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct reg *r = t->data;
 
-	if (!r->due || r->fl || !conf()->enabled)
+	if (!conf()->enabled)
+		r->due = false;		/* switched off by a reload */
+	if (!r->due || r->fl)
 		return;
 	if (nflight >= conf()->max_in_flight) {
 		ev_timer_start(loop, t, conf()->interval_ms > RETRY_MS ?
@@ -855,6 +860,11 @@ push_offline(const struct xml_node *n)
 	    (host = router_host_index(to.domain)) >= 0 &&
 	    (a = acct_get(host, to.local)) != NULL) {
 		a->used = ev_now(srv.loop);
+		/* without a session of the account here, the rows may have
+		 * changed under us (account removed and created again) */
+		if (a->loaded && a->pins == 0 && a->load == NULL &&
+		    a->used - a->loaded_at > FRESH_MS)
+			a->loaded = false;
 		if (a->loaded) {
 			acct_offline_event(a, sender, body);
 		} else {
