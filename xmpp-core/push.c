@@ -1,19 +1,21 @@
 /*
- * push — XEP-0357 push notifications and the push keepalive.  See push.h.
+ * push — XEP-0357 registrations, notifications and the app servers'
+ * answers (pushkeep.c: push sessions and the keepalive).  See push.h.
  *
  * State in memory, all of it rebuilt from the database when needed:
  *
- * - accounts (struct acct, by bare JID) with their registrations as last
+ * - accounts (struct push_acct, by bare JID) with their registrations as last
  *   loaded, loaded when something needs them (an offline message, an
  *   enable) and kept while a push session of the account lives, while a
  *   notification is due or in flight, and for a while after (so a burst
  *   costs one query); every write (enable, disable, removal after an
- *   error) is followed by a reload on the account's pinned connection;
- * - push sessions (struct sess, by session key "<boot id>-<c2s id>"): the
+ *   error) goes to the account's pinned connection and changes the
+ *   cached list when it is done, so loads and writes apply in order;
+ * - push sessions (pushkeep.c, by session key "<boot id>-<c2s id>"): the
  *   live sessions that enabled push.  A registration's session is
- *   "online" while its key is here and not detached; keys of earlier runs
- *   never are, so after a restart every registration is offline;
- * - notifications in flight (struct flight, by IQ id), each waiting for
+ *   "online" while its key is there and not detached; keys of earlier
+ *   runs never are, so after a restart every registration is offline;
+ * - notifications in flight (struct push_flight, by IQ id), each waiting for
  *   the app server's answer or [push] timeout.
  *
  * Per registration a notification is sent at once for the first event
@@ -22,7 +24,7 @@
  * coalesce into one more; message-count counts the messages since the
  * registration's session was last online, as far as this process knows.
  */
-#include "push.h"
+#include "pushint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,6 @@
 #include "log.h"
 #include "router.h"
 #include "server.h"
-#include "sm.h"
 #include "stanza.h"
 #include "xml.h"
 
@@ -52,53 +53,15 @@
 #define FRESH_MS (60 * 1000)		/* trust a load that long without a session */
 #define ID_PREFIX "push-"
 
-struct flight;
-struct acct;
-
-struct reg {
-	struct reg *next;
-	struct acct *a;
-	char *jid, *node, *form, *session;
-	unsigned msgs, subs;		/* since its session was last online */
-	char *sender, *body;		/* of the last message */
-	bool due;			/* a notification is wanted */
-	bool sent_once;
-	uint64_t last_sent;
-	struct flight *fl;		/* in flight */
-	struct ev_timer timer;		/* when the next one may go */
-};
-
-struct acct {
-	char *bare, *local;
-	int host;
-	struct reg *regs;
-	unsigned pins;			/* live push sessions */
-	bool loaded;
-	bool reload;			/* load again once the running load is done */
-	struct db_req *load;
-	unsigned ev_msgs;		/* offline messages before the first load */
-	char *ev_sender, *ev_body;
-	uint64_t used;
-	uint64_t loaded_at;
-};
-
-struct sess {
-	char key[64];
-	struct c2s *c;			/* the connection, or the detached session */
-	struct acct *a;
-	bool kept;			/* resume timeout extended (keepalive) */
-	struct ev_timer wake;
-};
-
-struct flight {
+struct push_flight {
 	char id[48];
-	struct reg *reg;		/* NULL once the registration is gone */
+	struct push_reg *reg;		/* NULL once the registration is gone */
 	char *to;			/* the app server, as addressed */
 	char *bare;			/* the account */
 	struct ev_timer timer;
 };
 
-static struct hmap accts, sessions, flights;
+static struct hmap accts, flights;
 static unsigned nflight;
 static char boot[17];
 static struct ev_timer sweep;
@@ -119,45 +82,24 @@ static struct db_stmt st_load = {
 	"SELECT jid, node, form, session FROM push_registrations WHERE host = $1 "
 	"AND username = $2 ORDER BY created_at, jid, node LIMIT " REGS_MAX, 2, 0 };
 
-static void acct_load(struct acct *a);
-static void reg_schedule(struct reg *r);
+static void acct_load(struct push_acct *a);
 
-static const struct push_config *
-conf(void)
+const struct push_config *
+push_conf(void)
 {
 	return &srv.cfg->push;
 }
 
-static void
-session_key(const struct c2s *c, char *buf, size_t len)
+void
+push_session_key(const struct c2s *c, char *buf, size_t len)
 {
 	if (boot[0] == '\0' && random_hex(boot, 8) == -1)
 		memcpy(boot, "0000000000000000", 16);
 	snprintf(buf, len, "%s-%llu", boot, (unsigned long long)c->id);
 }
 
-static struct sess *
-sess_find(const struct c2s *c)
-{
-	char key[64];
-
-	if (sessions.n == 0)
-		return NULL;
-	session_key(c, key, sizeof(key));
-	return hmap_get(&sessions, key);
-}
-
-/* The session that enabled r is connected now. */
-static bool
-reg_online(const struct reg *r)
-{
-	const struct sess *s = sessions.n ? hmap_get(&sessions, r->session) : NULL;
-
-	return s != NULL && !s->c->detached;
-}
-
-static void
-set_str(char **dst, const char *src)
+void
+push_set_str(char **dst, const char *src)
 {
 	free(*dst);
 	*dst = src ? strdup(src) : NULL;
@@ -165,13 +107,13 @@ set_str(char **dst, const char *src)
 
 /* ---- accounts and registrations ---- */
 
-static void reg_free(struct reg *r);
+static void reg_free(struct push_reg *r);
 
 /* Frees a (already out of accts). */
 static void
-acct_free(struct acct *a)
+acct_free(struct push_acct *a)
 {
-	struct reg *r;
+	struct push_reg *r;
 
 	if (a->load)
 		db_cancel(a->load);
@@ -191,7 +133,7 @@ sweep_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	uint64_t now = ev_now(loop);
 	struct hmap_ent *e;
-	struct acct **gone;
+	struct push_acct **gone;
 	size_t i, n = 0;
 
 	if ((gone = calloc(accts.n ? accts.n : 1, sizeof(*gone))) == NULL) {
@@ -199,10 +141,10 @@ sweep_cb(struct ev_loop *loop, struct ev_timer *t)
 		return;
 	}
 	for (e = hmap_first(&accts, &i); e; e = hmap_next(&accts, e, &i)) {
-		struct acct *a = e->val;
+		struct push_acct *a = e->val;
 		bool busy = a->pins || a->load;
 
-		for (struct reg *r = a->regs; r && !busy; r = r->next)
+		for (struct push_reg *r = a->regs; r && !busy; r = r->next)
 			busy = r->fl || r->due || ev_timer_active(&r->timer);
 		if (!busy && now - a->used > (a->regs ? IDLE_MS : IDLE_EMPTY_MS))
 			gone[n++] = a;
@@ -216,17 +158,17 @@ sweep_cb(struct ev_loop *loop, struct ev_timer *t)
 		ev_timer_start(loop, t, SWEEP_MS);
 }
 
-static struct acct *
+static struct push_acct *
 acct_find(const char *bare)
 {
 	return accts.n ? hmap_get(&accts, bare) : NULL;
 }
 
-static struct acct *
-acct_get(int host, const char *local)
+struct push_acct *
+push_acct_get(int host, const char *local)
 {
 	char bare[2 * JID_PART_MAX + 2];
-	struct acct *a;
+	struct push_acct *a;
 
 	snprintf(bare, sizeof(bare), "%s@%s", local, srv.cfg->hosts[host]);
 	if ((a = acct_find(bare)) != NULL)
@@ -253,10 +195,10 @@ acct_get(int host, const char *local)
 static void
 reg_timer_cb(struct ev_loop *loop, struct ev_timer *t);
 
-static struct reg *
-reg_new(struct acct *a, const char *jid, const char *node)
+static struct push_reg *
+reg_new(struct push_acct *a, const char *jid, const char *node)
 {
-	struct reg *r = calloc(1, sizeof(*r));
+	struct push_reg *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
@@ -273,18 +215,18 @@ reg_new(struct acct *a, const char *jid, const char *node)
 	return r;
 }
 
-static void
-reg_reset(struct reg *r)
+void
+push_reg_reset(struct push_reg *r)
 {
 	r->msgs = r->subs = 0;
-	set_str(&r->sender, NULL);
-	set_str(&r->body, NULL);
+	push_set_str(&r->sender, NULL);
+	push_set_str(&r->body, NULL);
 	r->due = false;
 	ev_timer_stop(srv.loop, &r->timer);
 }
 
 static void
-reg_free(struct reg *r)
+reg_free(struct push_reg *r)
 {
 	ev_timer_stop(srv.loop, &r->timer);
 	if (r->fl)
@@ -299,9 +241,9 @@ reg_free(struct reg *r)
 }
 
 static void
-reg_remove(struct reg *r)
+reg_remove(struct push_reg *r)
 {
-	struct reg **pp;
+	struct push_reg **pp;
 
 	for (pp = &r->a->regs; *pp; pp = &(*pp)->next) {
 		if (*pp == r) {
@@ -316,9 +258,9 @@ reg_remove(struct reg *r)
  * (counters, timers, what is in flight) unless another session enabled
  * them since (that device is online now). */
 static void
-merge(struct acct *a, PGresult *res)
+merge(struct push_acct *a, PGresult *res)
 {
-	struct reg *old = a->regs, *list = NULL, **tail = &list, **pp, *r;
+	struct push_reg *old = a->regs, *list = NULL, **tail = &list, **pp, *r;
 	int n = PQntuples(res);
 
 	for (int i = 0; i < n; i++) {
@@ -335,10 +277,10 @@ merge(struct acct *a, PGresult *res)
 			continue;
 		r->next = NULL;
 		if (r->session == NULL || strcmp(r->session, session) != 0) {
-			reg_reset(r);
-			set_str(&r->session, session);
+			push_reg_reset(r);
+			push_set_str(&r->session, session);
 		}
-		set_str(&r->form, form);
+		push_set_str(&r->form, form);
 		if (r->session == NULL) {
 			reg_free(r);
 			continue;
@@ -354,31 +296,31 @@ merge(struct acct *a, PGresult *res)
 }
 
 /* One message for every registration whose session is not online. */
-static void
-reg_event(struct reg *r, enum push_kind kind, const char *sender, const char *body)
+void
+push_reg_event(struct push_reg *r, enum push_kind kind, const char *sender, const char *body)
 {
 	if (kind == PUSH_MESSAGE) {
 		r->msgs++;
-		set_str(&r->sender, sender && sender[0] ? sender : NULL);
-		set_str(&r->body, body);
+		push_set_str(&r->sender, sender && sender[0] ? sender : NULL);
+		push_set_str(&r->body, body);
 	} else if (kind == PUSH_SUBSCRIBE) {
 		r->subs++;
 	}
-	reg_schedule(r);
+	push_reg_schedule(r);
 }
 
 static void
-acct_offline_event(struct acct *a, const char *sender, const char *body)
+acct_offline_event(struct push_acct *a, const char *sender, const char *body)
 {
-	for (struct reg *r = a->regs; r; r = r->next)
-		if (!reg_online(r))
-			reg_event(r, PUSH_MESSAGE, sender, body);
+	for (struct push_reg *r = a->regs; r; r = r->next)
+		if (!push_session_online(r->session))
+			push_reg_event(r, PUSH_MESSAGE, sender, body);
 }
 
 static void
 loaded(void *arg, PGresult *res, const char *err)
 {
-	struct acct *a = arg;
+	struct push_acct *a = arg;
 
 	a->load = NULL;
 	a->used = ev_now(srv.loop);
@@ -395,8 +337,8 @@ loaded(void *arg, PGresult *res, const char *err)
 		a->ev_msgs--;
 		acct_offline_event(a, a->ev_sender, a->ev_body);
 	}
-	set_str(&a->ev_sender, NULL);
-	set_str(&a->ev_body, NULL);
+	push_set_str(&a->ev_sender, NULL);
+	push_set_str(&a->ev_body, NULL);
 	if (a->reload) {
 		a->reload = false;
 		acct_load(a);
@@ -404,7 +346,7 @@ loaded(void *arg, PGresult *res, const char *err)
 }
 
 static void
-acct_load(struct acct *a)
+acct_load(struct push_acct *a)
 {
 	const char *v[2];
 
@@ -421,9 +363,9 @@ acct_load(struct acct *a)
 /* ---- sending ---- */
 
 static void
-flight_done(struct flight *fl)
+flight_done(struct push_flight *fl)
 {
-	struct reg *r = fl->reg;
+	struct push_reg *r = fl->reg;
 
 	ev_timer_stop(srv.loop, &fl->timer);
 	hmap_del(&flights, fl->id);
@@ -431,7 +373,7 @@ flight_done(struct flight *fl)
 	if (r) {
 		r->fl = NULL;
 		if (r->due)
-			reg_schedule(r);
+			push_reg_schedule(r);
 	}
 	free(fl->to);
 	free(fl->bare);
@@ -441,7 +383,7 @@ flight_done(struct flight *fl)
 static void
 flight_timeout(struct ev_loop *loop, struct ev_timer *t)
 {
-	struct flight *fl = t->data;
+	struct push_flight *fl = t->data;
 
 	(void)loop;
 	log_info("push: %s: no answer from %s in time", fl->bare, fl->to);
@@ -449,12 +391,12 @@ flight_timeout(struct ev_loop *loop, struct ev_timer *t)
 }
 
 static void
-reg_send(struct reg *r)
+reg_send(struct push_reg *r)
 {
-	const struct push_config *pc = conf();
+	const struct push_config *pc = push_conf();
 	struct push_summary s = { r->msgs, r->subs, NULL, NULL };
 	struct xml_node *form = NULL, *iq;
-	struct flight *fl;
+	struct push_flight *fl;
 	char hex[33];
 
 	r->due = false;		/* a failure below drops this one */
@@ -499,15 +441,15 @@ reg_send(struct reg *r)
 static void
 reg_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
-	struct reg *r = t->data;
+	struct push_reg *r = t->data;
 
-	if (!conf()->enabled)
+	if (!push_conf()->enabled)
 		r->due = false;		/* switched off by a reload */
 	if (!r->due || r->fl)
 		return;
-	if (nflight >= conf()->max_in_flight) {
-		ev_timer_start(loop, t, conf()->interval_ms > RETRY_MS ?
-		    conf()->interval_ms : RETRY_MS);
+	if (nflight >= push_conf()->max_in_flight) {
+		ev_timer_start(loop, t, push_conf()->interval_ms > RETRY_MS ?
+		    push_conf()->interval_ms : RETRY_MS);
 		return;
 	}
 	reg_send(r);
@@ -515,16 +457,16 @@ reg_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 
 /* Wants a notification: now (next loop turn), or when min_interval since
  * the last one has passed, or after the answer to the one in flight. */
-static void
-reg_schedule(struct reg *r)
+void
+push_reg_schedule(struct push_reg *r)
 {
 	uint64_t now = ev_now(srv.loop), wait = 0;
 
 	r->due = true;
 	if (r->fl || ev_timer_active(&r->timer))
 		return;
-	if (r->sent_once && now < r->last_sent + conf()->interval_ms)
-		wait = r->last_sent + conf()->interval_ms - now;
+	if (r->sent_once && now < r->last_sent + push_conf()->interval_ms)
+		wait = r->last_sent + push_conf()->interval_ms - now;
 	ev_timer_start(srv.loop, &r->timer, wait);
 }
 
@@ -541,11 +483,11 @@ dropped(void *arg, PGresult *res, const char *err)
 }
 
 static void
-answer_error(struct flight *fl, const struct xml_node *n)
+answer_error(struct push_flight *fl, const struct xml_node *n)
 {
 	const struct xml_node *e = xml_child(n, "error", NULL), *c;
 	const char *type = e ? xml_attr(e, "type") : NULL, *cond = "?";
-	struct reg *r = fl->reg;
+	struct push_reg *r = fl->reg;
 	const char *v[5];
 	char *bare;
 
@@ -582,7 +524,7 @@ answer_error(struct flight *fl, const struct xml_node *n)
 /* The answer comes from the JID we addressed (from a resource of it when
  * that was a bare JID). */
 static bool
-answer_from_ok(const struct flight *fl, const struct xml_node *n)
+answer_from_ok(const struct push_flight *fl, const struct xml_node *n)
 {
 	struct jid want, got;
 
@@ -596,7 +538,7 @@ push_iq_response(struct xml_node *n, const struct jid *to)
 {
 	const char *id = xml_attr(n, "id"), *type = stanza_type(n);
 	char bare[2 * JID_PART_MAX + 2];
-	struct flight *fl;
+	struct push_flight *fl;
 
 	if (nflight == 0 || id == NULL || strncmp(id, ID_PREFIX, sizeof(ID_PREFIX) - 1) != 0 ||
 	    to->resource[0] || (fl = hmap_get(&flights, id)) == NULL ||
@@ -638,9 +580,9 @@ op_end(struct op *o)
 /* What was just written, in memory at once (the session may detach
  * before a reload would be back). */
 static void
-reg_put(struct acct *a, const struct op *o, const char *session)
+reg_put(struct push_acct *a, const struct op *o, const char *session)
 {
-	struct reg *r, **pp;
+	struct push_reg *r, **pp;
 
 	for (pp = &a->regs; (r = *pp) != NULL; pp = &r->next)
 		if (strcmp(r->jid, o->jid) == 0 && strcmp(r->node, o->node) == 0)
@@ -651,36 +593,12 @@ reg_put(struct acct *a, const struct op *o, const char *session)
 		*pp = r;
 	}
 	if (r->session == NULL || strcmp(r->session, session) != 0) {
-		reg_reset(r);
-		set_str(&r->session, session);
+		push_reg_reset(r);
+		push_set_str(&r->session, session);
 	}
-	set_str(&r->form, o->form);
+	push_set_str(&r->form, o->form);
 	if (r->session == NULL)
 		reg_remove(r);
-}
-
-static void
-wake_cb(struct ev_loop *loop, struct ev_timer *t);
-
-/* c enabled push: its session is one the registrations may name. */
-static void
-sess_ensure(struct c2s *c)
-{
-	struct sess *s;
-	struct acct *a;
-
-	if (sess_find(c) != NULL || (a = acct_get(c->host, c->local)) == NULL ||
-	    (s = calloc(1, sizeof(*s))) == NULL)
-		return;
-	session_key(c, s->key, sizeof(s->key));
-	s->c = c;
-	s->a = a;
-	ev_timer_init(&s->wake, wake_cb, s);
-	if (hmap_put(&sessions, s->key, s) == -1) {
-		free(s);
-		return;
-	}
-	a->pins++;
 }
 
 static void
@@ -688,7 +606,7 @@ enabled(void *arg, PGresult *res, const char *err)
 {
 	struct op *o = arg;
 	struct c2s *c = o->c;
-	struct acct *a;
+	struct push_acct *a;
 
 	if (c->dead || c->user == NULL) {
 		op_end(o);
@@ -700,11 +618,11 @@ enabled(void *arg, PGresult *res, const char *err)
 	} else if (PQntuples(res) == 0) {
 		iq_error(c, o->iq, "wait", "resource-constraint");
 	} else {
-		sess_ensure(c);
-		if ((a = acct_get(c->host, c->local)) != NULL) {
+		push_session_enabled(c);
+		if ((a = push_acct_get(c->host, c->local)) != NULL) {
 			char session[64];
 
-			session_key(c, session, sizeof(session));
+			push_session_key(c, session, sizeof(session));
 			reg_put(a, o, session);
 			if (!a->loaded)
 				acct_load(a);
@@ -721,7 +639,7 @@ disabled(void *arg, PGresult *res, const char *err)
 {
 	struct op *o = arg;
 	struct c2s *c = o->c;
-	struct acct *a;
+	struct push_acct *a;
 
 	if (c->dead || c->user == NULL) {
 		op_end(o);
@@ -734,7 +652,7 @@ disabled(void *arg, PGresult *res, const char *err)
 		iq_error(c, o->iq, "cancel", "item-not-found");
 	} else {
 		if ((a = acct_find(c->user->bare)) != NULL) {
-			struct reg *r, *next;
+			struct push_reg *r, *next;
 
 			for (r = a->regs; r; r = next) {
 				next = r->next;
@@ -777,7 +695,7 @@ push_set(struct c2s *c, struct xml_node *n, struct xml_node *q, bool enable)
 	} else if (enable && x && push_form_text(x, &b) == -1) {
 		type = "wait";
 		cond = "resource-constraint";
-	} else if (enable && x && b.len > conf()->max_form) {
+	} else if (enable && x && b.len > push_conf()->max_form) {
 		cond = "not-acceptable";
 	}
 	if (cond == NULL && (o = calloc(1, sizeof(*o))) == NULL) {
@@ -802,8 +720,8 @@ push_set(struct c2s *c, struct xml_node *n, struct xml_node *q, bool enable)
 		op_end(o);
 		return;
 	}
-	session_key(c, session, sizeof(session));
-	snprintf(max, sizeof(max), "%u", conf()->max_regs);
+	push_session_key(c, session, sizeof(session));
+	snprintf(max, sizeof(max), "%u", push_conf()->max_regs);
 	v[0] = srv.cfg->hosts[c->host];
 	v[1] = c->local;
 	v[2] = jid;
@@ -823,7 +741,7 @@ push_iq(struct c2s *c, struct xml_node *n)
 {
 	struct xml_node *q = xml_first_elem(n);
 
-	if (q == NULL || strcmp(q->ns, NS_PUSH) != 0 || !conf()->enabled)
+	if (q == NULL || strcmp(q->ns, NS_PUSH) != 0 || !push_conf()->enabled)
 		return false;
 	if (strcmp(stanza_type(n), "set") != 0) {
 		iq_error(c, n, "cancel", "not-allowed");
@@ -840,7 +758,7 @@ push_iq(struct c2s *c, struct xml_node *n)
 void
 push_disco_account(struct xml_node *query)
 {
-	if (conf()->enabled)
+	if (push_conf()->enabled)
 		xml_set_attr(xml_add(query, "feature", NULL), "var", NS_PUSH);
 }
 
@@ -850,15 +768,15 @@ void
 push_offline(const struct xml_node *n)
 {
 	char sender[JID_STR_MAX + 1], *body;
-	struct acct *a;
+	struct push_acct *a;
 	struct jid to;
 	int host;
 
-	if (!conf()->enabled || push_classify(n, sender, &body) != PUSH_MESSAGE)
+	if (!push_conf()->enabled || push_classify(n, sender, &body) != PUSH_MESSAGE)
 		return;
 	if (stanza_jid(n, "to", &to) == 1 && to.local[0] &&
 	    (host = router_host_index(to.domain)) >= 0 &&
-	    (a = acct_get(host, to.local)) != NULL) {
+	    (a = push_acct_get(host, to.local)) != NULL) {
 		a->used = ev_now(srv.loop);
 		/* without a session of the account here, the rows may have
 		 * changed under us (account removed and created again) */
@@ -869,166 +787,13 @@ push_offline(const struct xml_node *n)
 			acct_offline_event(a, sender, body);
 		} else {
 			a->ev_msgs++;
-			set_str(&a->ev_sender, sender[0] ? sender : NULL);
-			set_str(&a->ev_body, body);
+			push_set_str(&a->ev_sender, sender[0] ? sender : NULL);
+			push_set_str(&a->ev_body, body);
 			if (a->load == NULL)
 				acct_load(a);
 		}
 	}
 	free(body);
-}
-
-/* Events for the registrations a push session enabled. */
-static void
-sess_event(struct sess *s, enum push_kind kind, const char *sender, const char *body)
-{
-	s->a->used = ev_now(srv.loop);
-	for (struct reg *r = s->a->regs; r; r = r->next)
-		if (strcmp(r->session, s->key) == 0)
-			reg_event(r, kind, sender, body);
-}
-
-static bool
-sess_has_regs(const struct sess *s)
-{
-	for (const struct reg *r = s->a->regs; r; r = r->next)
-		if (strcmp(r->session, s->key) == 0)
-			return true;
-	return false;
-}
-
-struct scan {
-	unsigned msgs, subs;
-	char sender[JID_STR_MAX + 1];
-	char *body;
-};
-
-static void
-scan_one(void *arg, const char *p, size_t len)
-{
-	struct scan *sc = arg;
-	char sender[JID_STR_MAX + 1], *body;
-	enum push_kind k = push_classify_raw(p, len, sender, &body);
-
-	if (k == PUSH_MESSAGE) {
-		sc->msgs++;
-		memcpy(sc->sender, sender, sizeof(sender));
-		free(sc->body);
-		sc->body = body;
-		return;
-	}
-	if (k == PUSH_SUBSCRIBE)
-		sc->subs++;
-	free(body);
-}
-
-void
-push_detached(struct c2s *c)
-{
-	const struct push_config *pc = conf();
-	struct sess *s = sess_find(c);
-	struct scan sc = { 0 };
-
-	if (s == NULL)
-		return;
-	s->c = c;
-	if (!pc->enabled || !sess_has_regs(s))
-		return;
-	/* as ejabberd: what the client may have missed is notified at once;
-	 * a session that missed no message is kept for longer instead */
-	sm_unacked_each(c, scan_one, &sc);
-	for (struct reg *r = s->a->regs; r; r = r->next) {
-		if (strcmp(r->session, s->key) != 0)
-			continue;
-		r->msgs += sc.msgs;
-		r->subs += sc.subs;
-		if (sc.msgs) {
-			set_str(&r->sender, sc.sender[0] ? sc.sender : NULL);
-			set_str(&r->body, sc.body);
-		}
-		if (sc.msgs || sc.subs)
-			reg_schedule(r);
-	}
-	free(sc.body);
-	if (sc.msgs == 0 && pc->keep_ms > srv.cfg->im.sm_resume_timeout_ms) {
-		sm_set_timeout(c, pc->keep_ms);
-		s->kept = true;
-		if (pc->wake && pc->keep_ms > pc->wake_before_ms)
-			ev_timer_start(srv.loop, &s->wake, pc->keep_ms - pc->wake_before_ms);
-		log_info("c2s %llu: %s: push enabled: resumable for %llu s",
-		    (unsigned long long)c->id, c->full,
-		    (unsigned long long)(pc->keep_ms / 1000));
-	}
-}
-
-void
-push_detached_stanza(struct c2s *c, const char *p, size_t len)
-{
-	char sender[JID_STR_MAX + 1], *body;
-	enum push_kind k;
-	struct sess *s;
-
-	if (!conf()->enabled || (s = sess_find(c)) == NULL)
-		return;
-	if ((k = push_classify_raw(p, len, sender, &body)) == PUSH_NONE)
-		return;
-	sess_event(s, k, sender, body);
-	free(body);
-	/* mod_push_keepalive: once a message was notified, the normal timeout
-	 * runs, so a client that does not come back ends as usual */
-	if (k == PUSH_MESSAGE && s->kept) {
-		s->kept = false;
-		ev_timer_stop(srv.loop, &s->wake);
-		sm_set_timeout(c, srv.cfg->im.sm_resume_timeout_ms);
-		log_info("c2s %llu: %s: message while detached: resumable for %llu s",
-		    (unsigned long long)c->id, c->full,
-		    (unsigned long long)(srv.cfg->im.sm_resume_timeout_ms / 1000));
-	}
-}
-
-static void
-wake_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct sess *s = t->data;
-
-	(void)loop;
-	if (!s->c->detached)
-		return;
-	log_info("c2s %llu: %s: waking it before its session times out",
-	    (unsigned long long)s->c->id, s->c->full);
-	for (struct reg *r = s->a->regs; r; r = r->next)
-		if (strcmp(r->session, s->key) == 0)
-			reg_schedule(r);
-}
-
-void
-push_resumed(struct c2s *c)
-{
-	struct sess *s = sess_find(c);
-
-	if (s == NULL)
-		return;
-	s->c = c;
-	s->kept = false;
-	ev_timer_stop(srv.loop, &s->wake);
-	/* the device is back: nothing is pending for it any more */
-	for (struct reg *r = s->a->regs; r; r = r->next)
-		if (strcmp(r->session, s->key) == 0)
-			reg_reset(r);
-}
-
-void
-push_session_end(struct c2s *c)
-{
-	struct sess *s = sess_find(c);
-
-	if (s == NULL)
-		return;
-	ev_timer_stop(srv.loop, &s->wake);
-	hmap_del(&sessions, s->key);
-	s->a->pins--;
-	s->a->used = ev_now(srv.loop);
-	free(s);
 }
 
 void
@@ -1042,7 +807,7 @@ push_cleanup(void)
 		acct_free(e->val);
 	hmap_free(&accts);
 	for (e = hmap_first(&flights, &i); e; e = hmap_next(&flights, e, &i)) {
-		struct flight *fl = e->val;
+		struct push_flight *fl = e->val;
 
 		ev_timer_stop(srv.loop, &fl->timer);
 		free(fl->to);
@@ -1051,10 +816,6 @@ push_cleanup(void)
 	}
 	hmap_free(&flights);
 	nflight = 0;
-	for (e = hmap_first(&sessions, &i); e; e = hmap_next(&sessions, e, &i)) {
-		ev_timer_stop(srv.loop, &((struct sess *)e->val)->wake);
-		free(e->val);
-	}
-	hmap_free(&sessions);
+	push_sessions_cleanup();
 	ev_timer_stop(srv.loop, &sweep);
 }
