@@ -109,7 +109,7 @@ class AppServer:
             "{jabber:client}iq/%spubsub" % NS_PS), self._iq))
 
     def _iq(self, iq):
-        mine = iq["from"] == self.account
+        mine = self.account is None or iq["from"] == self.account
         if mine:
             self.got.put_nowait(copy.deepcopy(iq.xml))
         if mine and self.answer is None:
@@ -588,3 +588,39 @@ def test_bad_config_refused(pg):
             assert re.search(r"xmpp-core\.toml:\d+: (push\.)?%s: " % key, r.stderr), r.stderr
         finally:
             s.destroy()
+
+
+def test_in_flight_bound_and_timeout(pg):
+    """max_in_flight = 1 and an app server that never answers: a second
+    account's notification waits until the first one's timeout (3 s), and
+    the unanswered registration still works afterwards."""
+    s = XmppServer(pg, extra=CONF + "max_in_flight = 1\n")
+    try:
+        adduser(s, "app")
+        adduser(s, "friend")
+        one, two = adduser(s, "pfly1"), adduser(s, "pfly2")
+
+        async def scenario():
+            app = await start_app(s, None)
+            app.answer = None
+            friend = await login("friend@localhost/f", s.port)
+            for me, node in ((one, "one"), (two, "two")):
+                c = await login(me + "/phone", s.port)
+                await enable(c, node)
+                await disconnect(c)
+            t0 = time.time()
+            friend.send_message(mto=one, mbody="first", mtype="chat")
+            assert (await app.next())["from"] == one
+            friend.send_message(mto=two, mbody="second", mtype="chat")
+            assert (await app.next(10))["from"] == two
+            assert time.time() - t0 >= 2.8
+            assert "pfly1@localhost: no answer from %s in time" % APP in s.daemon.log()
+            app.answer = "result"
+            await asyncio.sleep(2)
+            friend.send_message(mto=one, mbody="third", mtype="chat")
+            n = await app.next()
+            assert n["from"] == one and n["summary"]["message-count"] == "2"
+            await disconnect(friend, app.c)
+        arun(scenario())
+    finally:
+        s.destroy()
