@@ -102,7 +102,7 @@ scan_one(void *arg, const char *p, size_t len)
 
 	if (k == PUSH_MESSAGE) {
 		sc->msgs++;
-		memcpy(sc->sender, sender, sizeof(sender));
+		snprintf(sc->sender, sizeof(sc->sender), "%s", sender);
 		free(sc->body);
 		sc->body = body;
 		return;
@@ -220,7 +220,6 @@ push_session_end(struct c2s *c)
 	s->a->used = ev_now(srv.loop);
 	free(s);
 }
-
 
 void
 push_sessions_cleanup(void)
