@@ -306,6 +306,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    im_config_load(&c->im, c->doc->root, e) == -1 ||
 	    pubsub_config_load(&c->pubsub, c->doc->root, e) == -1 ||
 	    proxy_config_load(&c->proxy, c->doc->root, e) == -1 ||
+	    push_config_load(&c->push, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;

@@ -17,6 +17,7 @@
 #include "imconf.h"
 #include "pubsubconf.h"
 #include "proxyconf.h"
+#include "pushconf.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -80,6 +81,8 @@ struct xmpp_config {
 	struct pubsub_config pubsub;
 	/* [proxy65] (proxyconf.c) */
 	struct proxy_config proxy;
+	/* [push] (pushconf.c) */
+	struct push_config push;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

@@ -16,6 +16,7 @@
 #include "pep.h"
 #include "pubsubsvc.h"
 #include "proxy65.h"
+#include "push.h"
 #include "server.h"
 #include "stanza.h"
 #include "upload.h"
@@ -161,6 +162,7 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 			for (size_t i = 0; i < sizeof(account_features) / sizeof(account_features[0]); i++)
 				xml_set_attr(xml_add(rq, "feature", NULL), "var", account_features[i]);
 			pep_disco_info(rq);
+			push_disco_account(rq);
 		} else {
 			server_info(rq);
 		}

@@ -18,6 +18,7 @@
 #include "last.h"
 #include "pep.h"
 #include "private.h"
+#include "push.h"
 #include "register.h"
 #include "roster.h"
 #include "router.h"
@@ -137,7 +138,7 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 	if ((to_self || to_server) && carbons_iq(c, n))
 		return;
 	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n) ||
-	    pep_iq(c, n, has_to != 0)))
+	    pep_iq(c, n, has_to != 0) || push_iq(c, n)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))
 		return;
@@ -159,6 +160,8 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 	struct user *u;
 	struct c2s *s;
 
+	if (!request && to->local[0] && push_iq_response(n, to))
+		return;
 	if (to->local[0] && to->resource[0]) {
 		u = router_user_find(jid_bare(to, bare, sizeof(bare)));
 		if (u && (s = router_session(u, to->resource)) != NULL) {

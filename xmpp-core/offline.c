@@ -12,6 +12,7 @@
 #include "db.h"
 #include "evloop.h"
 #include "log.h"
+#include "push.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -73,6 +74,8 @@ stored(void *arg, PGresult *res, const char *err)
 	} else if (strcmp(PQgetvalue(res, 0, 1), "t") != 0) {
 		/* XEP-0160 §3: storage full */
 		stanza_bounce(n, "cancel", "service-unavailable");
+	} else {
+		push_offline(n);
 	}
 	xml_free(n);
 }

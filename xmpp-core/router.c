@@ -20,6 +20,7 @@
 #include "presence.h"
 #include "pubsubsvc.h"
 #include "proxy65.h"
+#include "push.h"
 #include "roster.h"
 #include "server.h"
 #include "stanza.h"
@@ -151,6 +152,7 @@ router_unbind(struct c2s *c)
 	blocking_session_end(c);
 	vcard_session_end(c);
 	caps_session_end(c);
+	push_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -254,4 +256,5 @@ router_cleanup(void)
 	blocking_cleanup();
 	vcard_cleanup();
 	caps_cleanup();
+	push_cleanup();
 }

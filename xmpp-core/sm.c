@@ -16,6 +16,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "offline.h"
+#include "push.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -147,6 +148,8 @@ sm_sent(struct c2s *c, const char *p, size_t len)
 	sm->tail = i;
 	sm->n++;
 	sm->h_out++;
+	if (c->detached)
+		push_detached_stanza(c, i->data, len);
 	if (sm->n > srv.cfg->im.sm_max_unacked) {
 		/* never synchronously: callers may be walking a session list */
 		if (c->detached)
@@ -246,7 +249,24 @@ sm_detach(struct c2s *c)
 	log_info("c2s %llu: %s: detached, %u unacked, resumable for %llu s",
 	    (unsigned long long)z->id, z->full, sm->n,
 	    (unsigned long long)(srv.cfg->im.sm_resume_timeout_ms / 1000));
+	push_detached(z);
 	return true;
+}
+
+void
+sm_set_timeout(struct c2s *c, uint64_t ms)
+{
+	/* an overflowing session ends at once, whatever push wants */
+	if (c->detached && c->sm && c->sm->n <= srv.cfg->im.sm_max_unacked)
+		ev_timer_start(srv.loop, &c->sm->timer, ms);
+}
+
+void
+sm_unacked_each(const struct c2s *c, void (*fn)(void *, const char *, size_t),
+    void *arg)
+{
+	for (const struct sm_item *i = c->sm ? c->sm->head : NULL; i; i = i->next)
+		fn(arg, i->data, i->len);
 }
 
 /* ---- the end of a session: unacked stanzas ---- */
@@ -464,6 +484,7 @@ resume(struct c2s *c, const struct xml_node *n)
 	z->dead = true;
 	c2s_unref(z);
 	c2s_resumed(c);
+	push_resumed(c);
 	snprintf(b, sizeof(b), "<resumed xmlns='" NS_SM "' h='%" PRIu32 "' previd='%s'/>",
 	    sm->h_in, sm->id);
 	c2s_send_str(c, b);

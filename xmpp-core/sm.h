@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define NS_SM "urn:xmpp:sm:3"
 
@@ -48,5 +49,10 @@ void sm_expire(struct c2s *c);
 void sm_shutdown(void);
 /* Detached sessions waiting for resumption. */
 size_t sm_detached(void);
+/* A detached session's resumption deadline, ms from now (push.c's keepalive). */
+void sm_set_timeout(struct c2s *c, uint64_t ms);
+/* Calls fn with each unacknowledged stanza of c (serialised), oldest first. */
+void sm_unacked_each(const struct c2s *c,
+    void (*fn)(void *arg, const char *p, size_t len), void *arg);
 
 #endif
