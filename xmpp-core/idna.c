@@ -309,11 +309,11 @@ domain_round(const uint32_t *in, size_t n, uint32_t *out)
 	size_t o = 0, start = 0;
 
 	memcpy(w, in, n * sizeof(*in));
-	precis_width(w, n);
+	precis_map_width(w, n);
 	for (size_t i = 0; i < n; i++)
 		if (w[i] == 0x3002 || w[i] == 0xff61)	/* UTS #46: label dots */
 			w[i] = '.';
-	if ((k = precis_lower(w, n, out, PRECIS_CAP)) < 0 ||
+	if ((k = precis_map_lower(w, n, out, PRECIS_CAP)) < 0 ||
 	    (k = precis_nfc(out, (size_t)k, PRECIS_CAP)) <= 0)
 		return -1;
 	memcpy(m, out, (size_t)k * sizeof(*m));
@@ -412,7 +412,7 @@ ascii_domain(const char *in, size_t len, char *out, size_t cap)
 }
 
 long
-idna_domain(const char *in, size_t len, char *out, size_t cap)
+idna_prep_domain(const char *in, size_t len, char *out, size_t cap)
 {
 	long r;
 

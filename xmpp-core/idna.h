@@ -14,7 +14,7 @@
  * canonical form (lower case, NFC, U-labels) into out (NUL-terminated,
  * at most cap - 1 bytes).  Returns its length or -1 when refused.
  */
-long idna_domain(const char *in, size_t len, char *out, size_t cap);
+long idna_prep_domain(const char *in, size_t len, char *out, size_t cap);
 
 /* Punycode (RFC 3492) of n code points into out (NUL-terminated,
  * without "xn--"): length or -1. */

@@ -1,5 +1,6 @@
 /*
- * jid — RFC 7622 addresses.  See jid.h for what of PRECIS is covered.
+ * jid — RFC 7622 addresses: splitting (§3.1) and the three parts'
+ * preparation, done by precis.c and idna.c.  See jid.h.
  */
 #include "jid.h"
 
@@ -13,7 +14,7 @@ int
 jid_local_prep(const char *in, char *out)
 {
 	/* RFC 7622 §3.3: UsernameCaseMapped, then the §3.3.1 exclusions */
-	if (precis_username(in, strlen(in), out, JID_PART_MAX + 1) < 0 ||
+	if (precis_enforce_username(in, strlen(in), out, JID_PART_MAX + 1) < 0 ||
 	    strpbrk(out, "\"&'/:<>@") != NULL)
 		return -1;
 	return 0;
@@ -22,14 +23,14 @@ jid_local_prep(const char *in, char *out)
 int
 jid_domain_prep(const char *in, char *out)
 {
-	return idna_domain(in, strlen(in), out, JID_PART_MAX + 1) < 0 ? -1 : 0;
+	return idna_prep_domain(in, strlen(in), out, JID_PART_MAX + 1) < 0 ? -1 : 0;
 }
 
 int
 jid_resource_prep(const char *in, char *out)
 {
 	/* RFC 7622 §3.4: OpaqueString */
-	return precis_opaque(in, strlen(in), out, JID_PART_MAX + 1) < 0 ? -1 : 0;
+	return precis_enforce_opaque(in, strlen(in), out, JID_PART_MAX + 1) < 0 ? -1 : 0;
 }
 
 int

@@ -133,7 +133,7 @@ run_map(const struct utab_run *tab, size_t len, uint32_t cp)
 }
 
 void
-precis_width(uint32_t *cp, size_t n)
+precis_map_width(uint32_t *cp, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (cp[i] >= 0x80 && UTAB_WIDTH(prop(cp[i])))
@@ -166,7 +166,7 @@ final_sigma(const uint32_t *cp, size_t n, size_t i)
 }
 
 long
-precis_lower(const uint32_t *in, size_t n, uint32_t *out, size_t cap)
+precis_map_lower(const uint32_t *in, size_t n, uint32_t *out, size_t cap)
 {
 	size_t o = 0;
 
@@ -548,8 +548,8 @@ username_round(const uint32_t *in, size_t n, uint32_t *out)
 	long m;
 
 	memcpy(w, in, n * sizeof(*in));
-	precis_width(w, n);
-	if ((m = precis_lower(w, n, out, PRECIS_CAP)) < 0 ||
+	precis_map_width(w, n);
+	if ((m = precis_map_lower(w, n, out, PRECIS_CAP)) < 0 ||
 	    (m = precis_nfc(out, (size_t)m, PRECIS_CAP)) <= 0)
 		return -1;
 	if (precis_has_rtl(out, (size_t)m) && precis_bidi_rule(out, (size_t)m) == -1)
@@ -615,7 +615,7 @@ ascii(const char *s, size_t len)
 }
 
 long
-precis_username(const char *in, size_t len, char *out, size_t cap)
+precis_enforce_username(const char *in, size_t len, char *out, size_t cap)
 {
 	if (!ascii(in, len))
 		return precis_enforce(in, len, out, cap, username_round);
@@ -634,7 +634,7 @@ precis_username(const char *in, size_t len, char *out, size_t cap)
 }
 
 long
-precis_opaque(const char *in, size_t len, char *out, size_t cap)
+precis_enforce_opaque(const char *in, size_t len, char *out, size_t cap)
 {
 	if (!ascii(in, len))
 		return precis_enforce(in, len, out, cap, opaque_round);

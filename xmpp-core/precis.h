@@ -32,8 +32,8 @@ enum precis_class { PRECIS_IDENTIFIER, PRECIS_FREEFORM, PRECIS_IDNA };
  * allow, the Bidi Rule, empty, too long, not stable after four rounds as
  * RFC 8264 §7 asks).
  */
-long precis_username(const char *in, size_t len, char *out, size_t cap);
-long precis_opaque(const char *in, size_t len, char *out, size_t cap);
+long precis_enforce_username(const char *in, size_t len, char *out, size_t cap);
+long precis_enforce_opaque(const char *in, size_t len, char *out, size_t cap);
 
 /*
  * Decodes in, applies round (which writes at most PRECIS_CAP code points
@@ -50,9 +50,9 @@ long precis_decode(const char *s, size_t len, uint32_t *cp, size_t cap);
 long precis_encode(const uint32_t *cp, size_t n, char *out, size_t cap);
 
 /* Fullwidth/halfwidth characters to their decomposition, in place. */
-void precis_width(uint32_t *cp, size_t n);
+void precis_map_width(uint32_t *cp, size_t n);
 /* Unicode toLowerCase (full mapping, final sigma): count or -1. */
-long precis_lower(const uint32_t *in, size_t n, uint32_t *out, size_t cap);
+long precis_map_lower(const uint32_t *in, size_t n, uint32_t *out, size_t cap);
 /* NFC in place (n <= cap on entry): new count, or -1 if over cap. */
 long precis_nfc(uint32_t *cp, size_t n, size_t cap);
 bool precis_is_nfc(const uint32_t *cp, size_t n);
