@@ -116,7 +116,8 @@ idna_punycode_encode(const uint32_t *cp, size_t n, char *out, size_t cap)
 			delta = 0;
 			h++;
 		}
-		delta++;
+		if (++delta > P_LIMIT)
+			return -1;
 		code++;
 	}
 	out[o] = '\0';
@@ -132,7 +133,9 @@ idna_punycode_decode(const char *s, size_t len, uint32_t *cp, size_t cap)
 	for (size_t k = 0; k < len; k++)
 		if (s[k] == '-')
 			b = k;
-	if (b > 0 || (len > 0 && s[0] == '-')) {
+	/* RFC 3492 §6.2: the basic code points before the last delimiter;
+	 * a delimiter is consumed only after at least one of them */
+	if (b > 0) {
 		if (b > cap)
 			return -1;
 		for (size_t k = 0; k < b; k++) {
