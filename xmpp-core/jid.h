@@ -1,12 +1,12 @@
 /*
  * jid — RFC 7622 addresses: parse, validate and normalise.
  *
- * PRECIS coverage: input must be valid UTF-8 without control or space
- * characters; the localpart refuses the RFC 7622 §3.3.1 characters
- * (" & ' / : < > @); ASCII letters in localpart and domainpart are mapped
- * to lower case (full Unicode case folding and NFC are not applied, so
- * non-ASCII parts must already be in canonical form); a trailing dot on
- * the domain is dropped; each part is at most 1023 bytes.
+ * Each part is prepared with PRECIS: the localpart with the
+ * UsernameCaseMapped profile (RFC 8265 §3.3) plus the RFC 7622 §3.3.1
+ * exclusions (" & ' / : < > @), the resourcepart with OpaqueString
+ * (RFC 8265 §4.2), the domainpart with the IDNA2008 rules of idna.c
+ * (RFC 7622 §3.2).  Prepared parts are at most 1023 bytes; preparation is
+ * idempotent.  deploy/XMPP-CORE.md "JIDs: what of PRECIS is covered".
  */
 #ifndef XMPP_JID_H
 #define XMPP_JID_H

@@ -160,11 +160,17 @@ check_fields(struct c2s *c, struct xml_node *iq, struct xml_node *q, char *local
 	char *user = field(q, "username");
 
 	*password = field(q, "password");
-	if (user == NULL || *password == NULL || jid_local_prep(user, local) == -1 ||
+	if (user == NULL || *password == NULL ||
 	    (*password)[0] == '\0' || strlen(*password) > 1023) {
 		free(user);
 		free_secret(*password);
 		error(c, iq, "modify", "bad-request", NULL);
+		return -1;
+	}
+	if (jid_local_prep(user, local) == -1) {	/* RFC 7622 §3.3 */
+		free(user);
+		free_secret(*password);
+		error(c, iq, "modify", "jid-malformed", "The username is not a valid localpart");
 		return -1;
 	}
 	free(user);
