@@ -304,6 +304,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    load_registration(c, c->doc->root, e) == -1 ||
 	    svc_config_load(&c->svc, c->doc->root, e) == -1 ||
 	    im_config_load(&c->im, c->doc->root, e) == -1 ||
+	    mam_config_load(&c->mam, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "log.h"
 #include "imconf.h"
+#include "mam.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -74,6 +75,8 @@ struct xmpp_config {
 	struct svc_config svc;
 	/* [csi] [sm] (imconf.c) */
 	struct im_config im;
+	/* [mam] (mam.c) */
+	struct mam_config mam;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

@@ -34,6 +34,7 @@ static const char *const server_features[] = {
 	"urn:xmpp:carbons:2",
 	"urn:xmpp:extdisco:2",
 	"urn:xmpp:ping",
+	"urn:xmpp:sid:0",
 	"urn:xmpp:time",
 	"vcard-temp",
 };
@@ -41,6 +42,11 @@ static const char *const server_features[] = {
 static const char *const account_features[] = {
 	"http://jabber.org/protocol/disco#info",
 	"http://jabber.org/protocol/disco#items",
+	"urn:xmpp:mam:0",
+	"urn:xmpp:mam:1",
+	"urn:xmpp:mam:2",
+	"urn:xmpp:mam:2#extended",
+	"urn:xmpp:sid:0",
 };
 
 static void

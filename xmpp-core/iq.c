@@ -15,6 +15,7 @@
 #include "disco.h"
 #include "extdisco.h"
 #include "last.h"
+#include "mam.h"
 #include "private.h"
 #include "register.h"
 #include "roster.h"
@@ -133,7 +134,8 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 	}
 	if ((to_self || to_server) && carbons_iq(c, n))
 		return;
-	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n)))
+	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n) ||
+	    mam_iq(c, n)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))
 		return;

@@ -25,6 +25,7 @@
 #include "accept.h"
 #include "evloop.h"
 #include "log.h"
+#include "mam.h"
 #include "router.h"
 #include "server.h"
 #include "tls.h"
@@ -139,6 +140,8 @@ migrate(const struct xmpp_config *cfg)
 	}
 	if (db_migrate(pg, err, sizeof(err)) == -1)
 		fatal("database migration: %s", err);
+	if (mam_start(pg, err, sizeof(err)) == -1)
+		fatal("database: %s", err);
 	PQfinish(pg);
 }
 
@@ -187,6 +190,7 @@ main(int argc, char **argv)
 		fatal("database pool: out of memory");
 	disco_init();
 	c2s_init();
+	mam_init();
 	if (ev_signal(srv.loop, SIGHUP, on_hup, NULL) == -1 ||
 	    ev_signal(srv.loop, SIGTERM, on_term, NULL) == -1 ||
 	    ev_signal(srv.loop, SIGINT, on_term, NULL) == -1)
@@ -196,6 +200,7 @@ main(int argc, char **argv)
 	daemon_notify("READY=1");
 	if (ev_run(srv.loop) == -1)
 		log_err("event loop: %s", strerror(errno));
+	mam_shutdown();
 	db_free(srv.db);
 	accept_cleanup();
 	router_cleanup();

@@ -15,6 +15,7 @@
 #include "iq.h"
 #include "last.h"
 #include "log.h"
+#include "mam.h"
 #include "message.h"
 #include "presence.h"
 #include "roster.h"
@@ -133,6 +134,7 @@ router_bind(struct c2s *c, const char *resource, const char **cond)
 	u->nsessions++;
 	blocking_session_start(c);
 	vcard_session_start(c);
+	mam_session_start(c);
 	return 0;
 }
 
@@ -147,6 +149,7 @@ router_unbind(struct c2s *c)
 	presence_session_end(c);
 	blocking_session_end(c);
 	vcard_session_end(c);
+	mam_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -249,4 +252,5 @@ router_cleanup(void)
 	hmap_free(&users);
 	blocking_cleanup();
 	vcard_cleanup();
+	mam_cleanup();
 }
