@@ -4,6 +4,10 @@ clients: paging a 1000-message archive both ways, filters, preferences,
 what is and is not archived, offline storage, restarts, old namespaces."""
 
 import asyncio
+import re
+import socket
+import ssl
+import struct
 import time
 import xml.etree.ElementTree as ET
 
@@ -13,7 +17,7 @@ from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
 
 from pgcluster import PgCluster
-from xmpptest import XmppServer, arun, connect, disconnect, online, recv
+from xmpptest import Raw, XmppServer, arun, connect, disconnect, online, recv
 
 PW = "correct horse battery staple"
 MAM2 = "urn:xmpp:mam:2"
@@ -667,3 +671,66 @@ def test_config_errors(pg, tmp_path):
             assert "xmpp-core.toml:" in r.stderr + r.stdout
         finally:
             s.destroy()
+
+
+def read_re(r, pattern, timeout=10):
+    buf = b""
+    deadline = time.time() + timeout
+    while not re.search(pattern, buf.decode(errors="replace")) and time.time() < deadline:
+        r.sock.settimeout(max(0.05, deadline - time.time()))
+        try:
+            d = r.sock.recv(65536)
+        except (socket.timeout, ssl.SSLError, ConnectionResetError):
+            break
+        if not d:
+            break
+        buf += d
+    return buf.decode(errors="replace")
+
+
+def test_stream_management_requeue_keeps_the_archive_id(pg):
+    """An unacknowledged message of a lost XEP-0198 session goes to offline
+    storage with its stanza-id and is not archived twice."""
+    s = XmppServer(pg, extra="[sm]\nresume_timeout = 1\nrequest_every = 100\n")
+    try:
+        s.adduser("msleep", PW)
+        s.adduser("msend", PW)
+        peer = Raw(s.port)
+        peer.session("msend", PW, "p")
+        r = Raw(s.port)
+        r.starttls()
+        assert "<success" in r.login_plain("msleep", PW)
+        r.send(Raw.HEADER)
+        r.recv_until("</stream:features>")
+        r.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+               "<resource>raw</resource></bind></iq>")
+        assert "</jid>" in r.recv_until("</iq>")
+        r.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/><presence/>")
+        read_re(r, r"<enabled[^>]*/>")
+        peer.send("<message to='msleep@localhost/raw' type='chat' id='u1'>"
+                  "<body>unacked</body></message>")
+        text = read_re(r, "unacked</body>.*?</message>")
+        m = re.search(r"<stanza-id xmlns='urn:xmpp:sid:0' by='msleep@localhost' id='(\d+)'/>"
+                      r"|<stanza-id[^>]*id='(\d+)'", text)
+        assert m, text
+        sid = m.group(1) or m.group(2)
+        r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        r.sock.close()
+        deadline = time.time() + 10
+        while "not resumed in time" not in s.daemon.log():
+            assert time.time() < deadline
+            time.sleep(0.1)
+
+        async def later():
+            c = await login(s, "msleep@localhost/new")
+            got = await next_body(c)
+            assert got["body"] == "unacked"
+            assert stanza_ids(got, "msleep@localhost") == [sid]
+            res, _ = await mam(c)
+            assert [r[0] for r in res] == [sid]
+            await disconnect(c)
+
+        arun(later())
+        peer.close()
+    finally:
+        s.destroy()
