@@ -26,18 +26,29 @@
 #include "xml.h"
 
 #define NS_HINTS "urn:xmpp:hints"
+/* While an account's insert runs, its next rows are collected and go in
+ * one statement when it returns (at most this many / this big). */
+#define BATCH_ROWS 200
+#define BATCH_BYTES (1024 * 1024)
 /* expiry runs every max_age / 4, between 1 s and 1 min */
 #define EXPIRE_MIN_MS 1000
 #define EXPIRE_MAX_MS (60 * 1000)
 
 /* Preferences of an account with sessions, or with messages waiting for
  * the database's decision (inflight keeps their order). */
+struct batch {
+	struct buf id, with_bare, with_res, outgoing, stanza;	/* array literals */
+	unsigned n;
+};
+
 struct mprefs {
 	char *bare;
-	unsigned refs;		/* sessions, loads, messages in flight */
+	unsigned refs;		/* sessions, loads, writes, a pending batch */
 	unsigned inflight;	/* incoming messages waiting for the database */
+	unsigned writes;	/* archive inserts in flight */
 	bool loaded, loading;
 	struct mam_prefs p;
+	struct batch batch;	/* rows waiting for the insert in flight */
 };
 
 static struct hmap accounts;	/* bare JID -> struct mprefs */
@@ -48,14 +59,21 @@ static bool expire_running;
 
 static struct db_stmt st_max = {
 	"SELECT coalesce(max(id), 0) FROM mam_archive", 0, 0 };
+/* Every insert also counts the row in mam_stats (the same statement). */
+#define COUNT_INSERTED							\
+	"INSERT INTO mam_stats AS s (host, username, messages) "		\
+	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "		\
+	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages " \
+	"RETURNING s.messages"
 static struct db_stmt st_insert = {
-	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, stanza) "
-	"VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, 0 };
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1) "
+	COUNT_INSERTED, 7, 0 };
 /* The same, deciding by the stored preferences (XEP-0441 §3): a JID on the
  * never list wins over the always list, which wins over the default. */
 static struct db_stmt st_insert_if = {
-	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, stanza) "
-	"SELECT $1, u.host, u.username, $4, $5, $6, $7 FROM users u "
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) SELECT $1, u.host, u.username, $4, $5, $6, $7 FROM users u "
 	"LEFT JOIN mam_prefs p ON p.host = u.host AND p.username = u.username "
 	"WHERE u.host = $2 AND u.username = $3 AND CASE "
 	"WHEN p.mode IS NULL THEN true "
@@ -64,7 +82,16 @@ static struct db_stmt st_insert_if = {
 	"WHEN p.mode = 'always' THEN true "
 	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
 	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
-	"ELSE false END RETURNING id", 8, 0 };
+	"ELSE false END RETURNING 1) " COUNT_INSERTED, 8, 0 };
+static struct db_stmt st_insert_batch = {
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s FROM "
+	"unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]) "
+	"AS u(id, wb, wr, o, s) RETURNING 1) "
+	"INSERT INTO mam_stats AS s (host, username, messages) "
+	"SELECT $1, $2, count(*) FROM ins HAVING count(*) > 0 "
+	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages",
+	7, 0 };
 static struct db_stmt st_prefs = {
 	"SELECT p.mode, l.always, l.jid FROM mam_prefs p LEFT JOIN LATERAL "
 	"(SELECT true AS always, j AS jid FROM unnest(p.always) j UNION ALL "
@@ -77,8 +104,11 @@ static struct db_stmt st_prefs_set = {
 	"never = EXCLUDED.never", 5, 0 };
 static struct db_stmt st_expire = {
 	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
-	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING 1) SELECT count(*) FROM d",
-	2, 0 };
+	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username), "
+	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
+	"u AS (UPDATE mam_stats s SET messages = greatest(s.messages - g.n, 0) FROM g "
+	"WHERE s.host = g.host AND s.username = g.username) "
+	"SELECT coalesce(sum(n), 0) FROM g", 2, 0 };
 
 /* ---- configuration ---- */
 
@@ -271,22 +301,48 @@ mam_prefs_match(const struct mam_prefs *p, const struct jid *j)
 	return p->mode == MAM_ALWAYS ? 1 : p->mode == MAM_NEVER ? 0 : 2;
 }
 
+/* Appends one quoted element to an array literal being built ("{" first). */
+static int
+pg_elem(struct buf *out, const char *s)
+{
+	const char *run = s;
+
+	if (buf_append(out, out->len ? ",\"" : "{\"", 2) == -1)
+		return -1;
+	for (; *s; s++) {
+		if (*s != '"' && *s != '\\')
+			continue;
+		if (buf_append(out, run, (size_t)(s - run)) == -1 ||
+		    buf_append(out, "\\", 1) == -1)
+			return -1;
+		run = s;
+	}
+	if (buf_append(out, run, (size_t)(s - run)) == -1)
+		return -1;
+	return buf_append(out, "\"", 1);
+}
+
+static int
+pg_close(struct buf *out)
+{
+	return buf_puts(out, out->len ? "}" : "{}");
+}
+
 int
 mam_pg_array(struct buf *out, char *const *v, size_t n)
 {
-	if (buf_append(out, "{", 1) == -1)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if ((i && buf_append(out, ",", 1) == -1) || buf_append(out, "\"", 1) == -1)
-			return -1;
-		for (const char *s = v[i]; *s; s++)
-			if (((*s == '"' || *s == '\\') && buf_append(out, "\\", 1) == -1) ||
-			    buf_append(out, s, 1) == -1)
-				return -1;
-		if (buf_append(out, "\"", 1) == -1)
-			return -1;
-	}
-	return buf_append(out, "}", 1);
+	struct buf b;
+	int rc = 0;
+
+	buf_init(&b);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = pg_elem(&b, v[i]);
+	if (rc == 0 && pg_close(&b) == 0)
+		rc = buf_append(out, b.p, b.len);
+	else
+		rc = -1;
+	buf_free(&b);
+	return rc;
 }
 
 /* Payloads worth keeping besides <body/> (ejabberd's mod_mam stores the
@@ -421,12 +477,24 @@ prefs_clear(struct mam_prefs *p)
 }
 
 static void
+batch_reset(struct batch *b)
+{
+	buf_free(&b->id);
+	buf_free(&b->with_bare);
+	buf_free(&b->with_res);
+	buf_free(&b->outgoing);
+	buf_free(&b->stanza);
+	b->n = 0;
+}
+
+static void
 prefs_unref(struct mprefs *p)
 {
 	if (--p->refs > 0)
 		return;
 	hmap_del(&accounts, p->bare);
 	prefs_clear(&p->p);
+	batch_reset(&p->batch);
 	free(p->bare);
 	free(p);
 }
@@ -549,25 +617,139 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 	return 0;
 }
 
-/* Archives with the decision known (1) or left to the database (2);
- * returns the id through r when queued. */
+/* A row whose decision the database makes with the insert (st_insert_if). */
 static int
-archive(const char *bare, int host, const char *local, const struct jid *with,
-    bool outgoing, const struct xml_node *n, int decision, struct row *r,
-    db_cb *cb, void *arg)
+archive_if(const char *bare, int host, const char *local, const struct jid *with,
+    bool outgoing, const struct xml_node *n, struct row *r, db_cb *cb, void *arg)
 {
 	struct db_req *q;
 
 	if (row_make(r, host, local, with, outgoing, n) == -1)
 		return -1;
-	q = db_query_key(srv.db, bare, decision == 1 ? &st_insert : &st_insert_if,
-	    r->v, cb ? cb : inserted, arg);
+	q = db_query_key(srv.db, bare, &st_insert_if, r->v, cb ? cb : inserted, arg);
 	buf_free(&r->stanza);
 	if (q == NULL) {
 		log_warn("mam: archiving for %s failed: database queue full", bare);
 		return -1;
 	}
 	return 0;
+}
+
+static void batch_flush(struct mprefs *p);
+
+static void
+written(void *arg, PGresult *res, const char *err)
+{
+	struct mprefs *p = arg;
+
+	if (res == NULL && !stopping)
+		log_warn("mam: archiving for %s failed: %s", p->bare, err);
+	p->writes--;
+	if (p->writes == 0 && p->batch.n > 0) {
+		if (!stopping) {
+			batch_flush(p);
+		} else {
+			batch_reset(&p->batch);
+			prefs_unref(p);		/* the batch's */
+		}
+	}
+	prefs_unref(p);
+}
+
+/* The collected rows in one statement; the batch's reference passes to it. */
+static void
+batch_flush(struct mprefs *p)
+{
+	struct batch *b = &p->batch;
+	char local[JID_PART_MAX + 1];
+	const char *v[7], *at = strchr(p->bare, '@');
+	unsigned n = b->n;
+
+	if (n == 0 || at == NULL)
+		return;
+	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
+	if (pg_close(&b->id) == 0 && pg_close(&b->with_bare) == 0 &&
+	    pg_close(&b->with_res) == 0 && pg_close(&b->outgoing) == 0 &&
+	    pg_close(&b->stanza) == 0) {
+		v[0] = at + 1;
+		v[1] = local;
+		v[2] = b->id.p;
+		v[3] = b->with_bare.p;
+		v[4] = b->with_res.p;
+		v[5] = b->outgoing.p;
+		v[6] = b->stanza.p;
+		if (db_query_key(srv.db, p->bare, &st_insert_batch, v, written, p) != NULL) {
+			p->writes++;
+			batch_reset(b);
+			return;
+		}
+	}
+	log_warn("mam: archiving %u message%s for %s failed: database queue full",
+	    n, n == 1 ? "" : "s", p->bare);
+	batch_reset(b);
+	prefs_unref(p);
+}
+
+static int
+batch_add(struct mprefs *p, const struct row *r)
+{
+	struct batch *b = &p->batch;
+
+	if (b->n == 0)
+		p->refs++;		/* the batch's, until it is sent */
+	if (pg_elem(&b->id, r->id) == -1 || pg_elem(&b->with_bare, r->with_bare) == -1 ||
+	    pg_elem(&b->with_res, r->v[4]) == -1 || pg_elem(&b->outgoing, r->v[5]) == -1 ||
+	    pg_elem(&b->stanza, r->stanza.p) == -1) {
+		/* the array literals are broken now: send nothing of them */
+		log_warn("mam: archiving for %s failed: out of memory", p->bare);
+		batch_reset(b);
+		prefs_unref(p);
+		return -1;
+	}
+	if (++b->n >= BATCH_ROWS || b->stanza.len >= BATCH_BYTES)
+		batch_flush(p);
+	return 0;
+}
+
+/*
+ * A row of an account whose preferences said yes: sent at once when no
+ * insert of the account is running, else collected for the next one, so a
+ * burst costs one statement per round trip.  The ids are already fixed,
+ * so the order in the archive is the order of the calls either way.
+ */
+static int
+archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
+    const struct xml_node *n, struct row *r)
+{
+	const char *at = strchr(p->bare, '@');
+	char local[JID_PART_MAX + 1];
+	int host, rc = 0;
+
+	if (at == NULL || (host = router_host_index(at + 1)) < 0)
+		return -1;
+	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
+	if (row_make(r, host, local, with, outgoing, n) == -1)
+		return -1;
+	if (p->writes > 0) {
+		rc = batch_add(p, r);
+	} else if (db_query_key(srv.db, p->bare, &st_insert, r->v, written, p) == NULL) {
+		log_warn("mam: archiving for %s failed: database queue full", p->bare);
+		rc = -1;
+	} else {
+		p->writes++;
+		p->refs++;
+	}
+	buf_free(&r->stanza);
+	return rc;
+}
+
+void
+mam_flush(const char *bare)
+{
+	struct mprefs *p = hmap_get(&accounts, bare);
+
+	if (p && p->batch.n > 0)
+		batch_flush(p);
 }
 
 /* 1 archive, 0 not, 2 the database decides. */
@@ -605,7 +787,10 @@ mam_outgoing(struct c2s *c, struct xml_node *n)
 	    strcmp(jid_bare(to, bare, sizeof(bare)), c->user->bare) != 0 &&
 	    (d = decide(hmap_get(&accounts, c->user->bare), c->user, to)) != 0 &&
 	    (r = malloc(sizeof(*r))) != NULL) {
-		archive(c->user->bare, c->host, c->local, to, true, n, d, r, NULL, NULL);
+		if (d == 1)
+			archive_known(hmap_get(&accounts, c->user->bare), to, true, n, r);
+		else
+			archive_if(c->user->bare, c->host, c->local, to, true, n, r, NULL, NULL);
 		free(r);
 	}
 	free(to);
@@ -666,8 +851,7 @@ mam_incoming(struct xml_node *n, const struct jid *to, int host)
 		return false;
 	}
 	if (d == 1) {
-		if ((r = malloc(sizeof(*r))) != NULL &&
-		    archive(bare, host, to->local, from, false, n, 1, r, NULL, NULL) == 0)
+		if ((r = malloc(sizeof(*r))) != NULL && archive_known(p, from, false, n, r) == 0)
 			add_sid(n, bare, r->id);
 		free(r);
 		free(from);
@@ -689,7 +873,7 @@ mam_incoming(struct xml_node *n, const struct jid *to, int host)
 	x->host = host;
 	x->to = *to;
 	p->inflight++;
-	if (archive(bare, host, to->local, from, false, n, 2, &x->r, decided, x) == -1) {
+	if (archive_if(bare, host, to->local, from, false, n, &x->r, decided, x) == -1) {
 		p->inflight--;
 		prefs_unref(p);
 		free(x);

@@ -85,6 +85,9 @@ void mam_outgoing(struct c2s *c, struct xml_node *n);
  * through message_deliver_archived). */
 bool mam_incoming(struct xml_node *n, const struct jid *to, int host);
 
+/* Sends the account's collected archive rows now (before a query of it). */
+void mam_flush(const char *bare);
+
 /* <query/>, <prefs/>, <metadata/> IQs to one's own bare JID (true: taken). */
 bool mam_iq(struct c2s *c, struct xml_node *iq);
 

@@ -26,27 +26,35 @@
 /*
  * One page: the page itself, the size of the result set and how many of
  * the named ids exist.  $3/$4 bound the page, $7/$8 the result set, $9 the
- * ids to check; the outer join gives one row even for an empty page.
+ * ids to check; the outer join gives one row even for an empty page.  The
+ * size of a whole archive comes from mam_stats; a filtered set is counted
+ * on its index.
  */
-#define PAGE_SQL(cond, order)						\
+#define PAGE_SQL(cond, order, total)					\
 	"WITH page AS (SELECT id, stanza FROM mam_archive WHERE host = $1 "	\
 	"AND username = $2 AND id > $3 AND id < $4 " cond " ORDER BY id "	\
 	order " LIMIT $5 OFFSET $6), "					\
-	"c AS (SELECT (SELECT count(*) FROM mam_archive WHERE host = $1 "	\
-	"AND username = $2 AND id > $7 AND id < $8 " cond ") AS total, "	\
+	"c AS (SELECT (" total ") AS total, "				\
 	"(SELECT count(*) FROM mam_archive WHERE host = $1 AND username = $2 " \
 	"AND id = ANY($9::bigint[])) AS refs) "				\
 	"SELECT c.total, c.refs, p.id, p.stanza FROM c LEFT JOIN page p ON true " \
 	"ORDER BY p.id"
+#define COUNT(cond) "SELECT count(*) FROM mam_archive WHERE host = $1 "	\
+	"AND username = $2 AND id > $7 AND id < $8 " cond
+/* $7/$8 are not used then, but stay typed the same way */
+#define COUNT_ALL "SELECT coalesce((SELECT messages FROM mam_stats WHERE host = $1 " \
+	"AND username = $2), 0) + 0 * ($7::bigint + $8::bigint)"
 #define WITH_COND "AND with_bare = $10 AND ($11 = '' OR with_res = $11)"
 #define IDS_COND "AND id = ANY($10::bigint[]) AND ($11 = '' OR with_bare = $11) " \
 	"AND ($12 = '' OR with_res = $12)"
 
-static struct db_stmt st_fwd = { PAGE_SQL("", "ASC"), 9, 0 };
-static struct db_stmt st_back = { PAGE_SQL("", "DESC"), 9, 0 };
-static struct db_stmt st_with_fwd = { PAGE_SQL(WITH_COND, "ASC"), 11, 0 };
-static struct db_stmt st_with_back = { PAGE_SQL(WITH_COND, "DESC"), 11, 0 };
-static struct db_stmt st_ids = { PAGE_SQL(IDS_COND, "ASC"), 12, 0 };
+static struct db_stmt st_all_fwd = { PAGE_SQL("", "ASC", COUNT_ALL), 9, 0 };
+static struct db_stmt st_all_back = { PAGE_SQL("", "DESC", COUNT_ALL), 9, 0 };
+static struct db_stmt st_fwd = { PAGE_SQL("", "ASC", COUNT("")), 9, 0 };
+static struct db_stmt st_back = { PAGE_SQL("", "DESC", COUNT("")), 9, 0 };
+static struct db_stmt st_with_fwd = { PAGE_SQL(WITH_COND, "ASC", COUNT(WITH_COND)), 11, 0 };
+static struct db_stmt st_with_back = { PAGE_SQL(WITH_COND, "DESC", COUNT(WITH_COND)), 11, 0 };
+static struct db_stmt st_ids = { PAGE_SQL(IDS_COND, "ASC", COUNT(IDS_COND)), 12, 0 };
 static struct db_stmt st_meta = {
 	"SELECT min(id), max(id) FROM mam_archive WHERE host = $1 AND username = $2",
 	2, 0 };
@@ -529,9 +537,12 @@ mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *qn)
 		v[9] = o->q.with_bare;
 		v[10] = o->q.with_res;
 		st = o->q.backward ? &st_with_back : &st_with_fwd;
+	} else if (o->q.lo == 0 && o->q.hi == INT64_MAX) {
+		st = o->q.backward ? &st_all_back : &st_all_fwd;
 	} else {
 		st = o->q.backward ? &st_back : &st_fwd;
 	}
+	mam_flush(c->user->bare);	/* the query must see every archived row */
 	if (refs.p == NULL || (o->q.ids && ids.p == NULL) ||
 	    db_query_key(srv.db, c->user->bare, st, v, queried, o) == NULL) {
 		iq_error(c, iq, "wait", "resource-constraint");
@@ -640,6 +651,7 @@ mamquery_metadata(struct c2s *c, struct xml_node *iq)
 	c2s_block(c);
 	v[0] = srv.cfg->hosts[c->host];
 	v[1] = c->local;
+	mam_flush(c->user->bare);
 	if (db_query_key(srv.db, c->user->bare, &st_meta, v, meta_done, o) == NULL) {
 		iq_error(c, iq, "wait", "resource-constraint");
 		xml_free(iq);

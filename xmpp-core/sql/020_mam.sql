@@ -22,6 +22,16 @@ CREATE TABLE mam_archive (
 CREATE INDEX mam_archive_user ON mam_archive (host, username, id);
 CREATE INDEX mam_archive_with ON mam_archive (host, username, with_bare, id);
 
+-- The size of each archive, kept with every insert and expiry, so the
+-- RSM <count/> of a whole archive costs one row, not an index scan.
+CREATE TABLE mam_stats (
+    host        text NOT NULL,
+    username    text NOT NULL,
+    messages    bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (host, username),
+    FOREIGN KEY (host, username) REFERENCES users (host, username) ON DELETE CASCADE
+);
+
 -- Absent row: default 'always', no lists.  always/never hold normalised
 -- bare or full JIDs.
 CREATE TABLE mam_prefs (
