@@ -1,10 +1,10 @@
 /*
- * mam — archiving, stanza-ids, preferences and expiry of XEP-0313.  The
- * queries themselves are in mamquery.c.  See mam.h.
+ * mam — archiving, stanza-ids, preferences in memory and expiry of
+ * XEP-0313; the queries are in mamquery.c, the preferences protocol in
+ * mamprefs.c.  See mam.h.
  */
 #include "mam.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include "evloop.h"
 #include "iq.h"
 #include "log.h"
+#include "mamprefs.h"
 #include "mamquery.h"
 #include "message.h"
 #include "roster.h"
@@ -92,16 +93,6 @@ static struct db_stmt st_insert_batch = {
 	"SELECT $1, $2, count(*) FROM ins HAVING count(*) > 0 "
 	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages",
 	7, 0 };
-static struct db_stmt st_prefs = {
-	"SELECT p.mode, l.always, l.jid FROM mam_prefs p LEFT JOIN LATERAL "
-	"(SELECT true AS always, j AS jid FROM unnest(p.always) j UNION ALL "
-	"SELECT false, j FROM unnest(p.never) j) l ON true "
-	"WHERE p.host = $1 AND p.username = $2", 2, 0 };
-static struct db_stmt st_prefs_set = {
-	"INSERT INTO mam_prefs (host, username, mode, always, never) "
-	"VALUES ($1, $2, $3, $4::text[], $5::text[]) ON CONFLICT (host, username) "
-	"DO UPDATE SET mode = EXCLUDED.mode, always = EXCLUDED.always, "
-	"never = EXCLUDED.never", 5, 0 };
 static struct db_stmt st_expire = {
 	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
 	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username), "
@@ -159,151 +150,9 @@ next_id(void)
 	return last_id;
 }
 
-int
-mam_id_parse(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-	size_t i;
-
-	if (s == NULL || s[0] < '1' || s[0] > '9')
-		return -1;
-	for (i = 0; s[i]; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 19)
-			return -1;
-		if (v > (INT64_MAX - (s[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* XEP-0082 §3.2: CCYY-MM-DDThh:mm:ss[.sss]TZD, TZD = Z | (+|-)hh:mm */
-int
-mam_time_parse(const char *s, int64_t *out)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, sec, th = 0, tm = 0, sign = 0;
-	int64_t frac = 0, scale = 100000;
-	struct tm t;
-	time_t secs;
-	const char *p;
-
-	if (s == NULL || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
-	    s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
-	    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
-		return -1;
-	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -1;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	p = s + 19;
-	if (*p == '.') {
-		if (p[1] < '0' || p[1] > '9')
-			return -1;
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			frac += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '+' ? 1 : -1;
-		if (digits(p + 1, 2, &th) || p[3] != ':' || digits(p + 4, 2, &tm) ||
-		    th > 23 || tm > 59)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	memset(&t, 0, sizeof(t));
-	t.tm_year = y - 1900;
-	t.tm_mon = mo - 1;
-	t.tm_mday = d;
-	t.tm_hour = h;
-	t.tm_min = mi;
-	t.tm_sec = sec;
-	if ((secs = timegm(&t)) == (time_t)-1)
-		return -1;
-	secs -= sign * (th * 3600 + tm * 60);
-	if (secs < 0)
-		return -1;
-	*out = (int64_t)secs * 1000000 + frac;
-	return 0;
-}
-
-char *
-mam_time_format(int64_t us, char *buf, size_t len)
-{
-	time_t secs = (time_t)(us / 1000000);
-	struct tm t;
-	char base[24];
-
-	gmtime_r(&secs, &t);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &t);
-	snprintf(buf, len, "%s.%06dZ", base, (int)(us % 1000000));
-	return buf;
-}
-
-const char *
-mam_mode_name(enum mam_mode m)
-{
-	return m == MAM_NEVER ? "never" : m == MAM_ROSTER ? "roster" : "always";
-}
-
-int
-mam_mode_parse(const char *s, enum mam_mode *out)
-{
-	if (s == NULL)
-		return -1;
-	if (strcmp(s, "always") == 0)
-		*out = MAM_ALWAYS;
-	else if (strcmp(s, "never") == 0)
-		*out = MAM_NEVER;
-	else if (strcmp(s, "roster") == 0)
-		*out = MAM_ROSTER;
-	else
-		return -1;
-	return 0;
-}
-
-int
-mam_prefs_match(const struct mam_prefs *p, const struct jid *j)
-{
-	char bare[2 * JID_PART_MAX + 2], full[JID_STR_MAX + 1];
-
-	jid_bare(j, bare, sizeof(bare));
-	jid_full(j, full, sizeof(full));
-	/* a bare JID on a list covers all its resources, a full one just itself */
-	if (hmap_get(&p->never, bare) || (j->resource[0] && hmap_get(&p->never, full)))
-		return 0;
-	if (hmap_get(&p->always, bare) || (j->resource[0] && hmap_get(&p->always, full)))
-		return 1;
-	return p->mode == MAM_ALWAYS ? 1 : p->mode == MAM_NEVER ? 0 : 2;
-}
-
 /* Appends one quoted element to an array literal being built ("{" first). */
-static int
-pg_elem(struct buf *out, const char *s)
+int
+mam_pg_elem(struct buf *out, const char *s)
 {
 	const char *run = s;
 
@@ -322,27 +171,10 @@ pg_elem(struct buf *out, const char *s)
 	return buf_append(out, "\"", 1);
 }
 
-static int
-pg_close(struct buf *out)
+int
+mam_pg_close(struct buf *out)
 {
 	return buf_puts(out, out->len ? "}" : "{}");
-}
-
-int
-mam_pg_array(struct buf *out, char *const *v, size_t n)
-{
-	struct buf b;
-	int rc = 0;
-
-	buf_init(&b);
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = pg_elem(&b, v[i]);
-	if (rc == 0 && pg_close(&b) == 0)
-		rc = buf_append(out, b.p, b.len);
-	else
-		rc = -1;
-	buf_free(&b);
-	return rc;
 }
 
 /* Payloads worth keeping besides <body/> (ejabberd's mod_mam stores the
@@ -469,14 +301,6 @@ prefs_get(const char *bare)
 }
 
 static void
-prefs_clear(struct mam_prefs *p)
-{
-	hmap_free(&p->always);
-	hmap_free(&p->never);
-	p->mode = MAM_ALWAYS;
-}
-
-static void
 batch_reset(struct batch *b)
 {
 	buf_free(&b->id);
@@ -493,25 +317,10 @@ prefs_unref(struct mprefs *p)
 	if (--p->refs > 0)
 		return;
 	hmap_del(&accounts, p->bare);
-	prefs_clear(&p->p);
+	mam_prefs_clear(&p->p);
 	batch_reset(&p->batch);
 	free(p->bare);
 	free(p);
-}
-
-/* Fills p from st_prefs rows (no rows: the defaults). */
-static void
-prefs_from_rows(struct mam_prefs *p, PGresult *res)
-{
-	prefs_clear(p);
-	for (int i = 0; i < PQntuples(res); i++) {
-		if (i == 0)
-			mam_mode_parse(PQgetvalue(res, 0, 0), &p->mode);
-		if (PQgetisnull(res, i, 1))
-			continue;
-		hmap_put(PQgetvalue(res, i, 1)[0] == 't' ? &p->always : &p->never,
-		    PQgetvalue(res, i, 2), (void *)1);
-	}
 }
 
 static void
@@ -524,7 +333,7 @@ prefs_loaded(void *arg, PGresult *res, const char *err)
 		if (!stopping)
 			log_warn("mam: loading the preferences of %s failed: %s", p->bare, err);
 	} else if (!p->loaded) {
-		prefs_from_rows(&p->p, res);
+		mam_prefs_from_rows(&p->p, res);
 		p->loaded = true;
 	}
 	prefs_unref(p);
@@ -546,7 +355,7 @@ mam_session_start(struct c2s *c)
 	v[1] = c->local;
 	p->refs++;
 	p->loading = true;
-	if (db_query_key(srv.db, c->user->bare, &st_prefs, v, prefs_loaded, p) == NULL) {
+	if (db_query_key(srv.db, c->user->bare, &mamprefs_st_load, v, prefs_loaded, p) == NULL) {
 		p->loading = false;
 		p->refs--;
 	}
@@ -559,6 +368,20 @@ mam_session_end(struct c2s *c)
 
 	if (p)
 		prefs_unref(p);
+}
+
+/* The stored (now authoritative) preferences go to memory as well. */
+void
+mam_prefs_stored(const char *bare, struct mam_prefs *src)
+{
+	struct mprefs *p = hmap_get(&accounts, bare);
+
+	if (p == NULL)
+		return;
+	mam_prefs_clear(&p->p);
+	p->p = *src;
+	memset(src, 0, sizeof(*src));
+	p->loaded = true;
 }
 
 /* ---- archiving ---- */
@@ -668,9 +491,9 @@ batch_flush(struct mprefs *p)
 	if (n == 0 || at == NULL)
 		return;
 	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
-	if (pg_close(&b->id) == 0 && pg_close(&b->with_bare) == 0 &&
-	    pg_close(&b->with_res) == 0 && pg_close(&b->outgoing) == 0 &&
-	    pg_close(&b->stanza) == 0) {
+	if (mam_pg_close(&b->id) == 0 && mam_pg_close(&b->with_bare) == 0 &&
+	    mam_pg_close(&b->with_res) == 0 && mam_pg_close(&b->outgoing) == 0 &&
+	    mam_pg_close(&b->stanza) == 0) {
 		v[0] = at + 1;
 		v[1] = local;
 		v[2] = b->id.p;
@@ -697,9 +520,9 @@ batch_add(struct mprefs *p, const struct row *r)
 
 	if (b->n == 0)
 		p->refs++;		/* the batch's, until it is sent */
-	if (pg_elem(&b->id, r->id) == -1 || pg_elem(&b->with_bare, r->with_bare) == -1 ||
-	    pg_elem(&b->with_res, r->v[4]) == -1 || pg_elem(&b->outgoing, r->v[5]) == -1 ||
-	    pg_elem(&b->stanza, r->stanza.p) == -1) {
+	if (mam_pg_elem(&b->id, r->id) == -1 || mam_pg_elem(&b->with_bare, r->with_bare) == -1 ||
+	    mam_pg_elem(&b->with_res, r->v[4]) == -1 || mam_pg_elem(&b->outgoing, r->v[5]) == -1 ||
+	    mam_pg_elem(&b->stanza, r->stanza.p) == -1) {
 		/* the array literals are broken now: send nothing of them */
 		log_warn("mam: archiving for %s failed: out of memory", p->bare);
 		batch_reset(b);
@@ -884,215 +707,6 @@ mam_incoming(struct xml_node *n, const struct jid *to, int host)
 	return true;
 }
 
-/* ---- preferences protocol (XEP-0441 in the urn:xmpp:mam:N namespaces) ---- */
-
-struct prefs_op {
-	struct c2s *c;
-	struct xml_node *iq;
-	const char *ns;
-	struct mam_prefs p;	/* what a set stores */
-	bool set;
-};
-
-static void
-prefs_op_end(struct prefs_op *o)
-{
-	prefs_clear(&o->p);
-	xml_free(o->iq);
-	c2s_unblock(o->c);
-	free(o);
-}
-
-static void
-add_list(struct xml_node *parent, const char *name, const struct hmap *m)
-{
-	struct xml_node *l = xml_add(parent, name, NULL);
-	size_t i;
-
-	for (struct hmap_ent *e = hmap_first(m, &i); l && e; e = hmap_next(m, e, &i))
-		xml_add_with_text(l, "jid", NULL, e->key);
-}
-
-static void
-prefs_reply(struct prefs_op *o, const struct mam_prefs *p)
-{
-	struct xml_node *r = stanza_iq_result(o->iq), *q;
-
-	if (r && (q = xml_add(r, "prefs", o->ns)) != NULL) {
-		xml_set_attr(q, "default", mam_mode_name(p->mode));
-		add_list(q, "always", &p->always);
-		add_list(q, "never", &p->never);
-	}
-	iq_reply(o->c, r);
-}
-
-/* The stored (now authoritative) preferences go to memory as well. */
-static void
-prefs_remember(const char *bare, struct mam_prefs *src)
-{
-	struct mprefs *p = hmap_get(&accounts, bare);
-
-	if (p == NULL)
-		return;
-	prefs_clear(&p->p);
-	p->p = *src;
-	memset(src, 0, sizeof(*src));
-	p->loaded = true;
-}
-
-static void
-prefs_done(void *arg, PGresult *res, const char *err)
-{
-	struct prefs_op *o = arg;
-	struct mam_prefs got;
-
-	if (o->c->dead || o->c->user == NULL) {
-		prefs_op_end(o);
-		return;
-	}
-	if (res == NULL) {
-		log_warn("mam: preferences of %s: %s", o->c->full, err);
-		iq_error(o->c, o->iq, "wait", "internal-server-error");
-	} else if (o->set) {
-		prefs_reply(o, &o->p);
-		prefs_remember(o->c->user->bare, &o->p);
-	} else {
-		memset(&got, 0, sizeof(got));
-		prefs_from_rows(&got, res);
-		prefs_reply(o, &got);
-		prefs_clear(&got);
-	}
-	prefs_op_end(o);
-}
-
-/* Reads <always/> or <never/>: -1 with a condition on a bad JID or too many. */
-static int
-read_list(const struct xml_node *l, struct hmap *into, size_t *total, const char **cond)
-{
-	char norm[JID_STR_MAX + 1];
-	struct jid j;
-	char *t;
-
-	for (const struct xml_node *e = xml_first_elem(l); e; e = xml_next_elem(e)) {
-		if (strcmp(e->name, "jid") != 0)
-			continue;
-		if ((t = xml_text(e)) == NULL) {
-			*cond = "resource-constraint";
-			return -1;
-		}
-		if (jid_parse(t, &j) == -1) {
-			free(t);
-			*cond = "jid-malformed";
-			return -1;
-		}
-		free(t);
-		jid_full(&j, norm, sizeof(norm));
-		if (hmap_get(into, norm))
-			continue;
-		if (++*total > srv.cfg->mam.max_prefs) {
-			*cond = "not-acceptable";
-			return -1;
-		}
-		if (hmap_put(into, norm, (void *)1) == -1) {
-			*cond = "resource-constraint";
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-keys(const struct hmap *m, char ***out)
-{
-	size_t i, k = 0;
-	char **v = calloc(m->n + 1, sizeof(*v));
-
-	if (v == NULL)
-		return -1;
-	for (struct hmap_ent *e = hmap_first(m, &i); e; e = hmap_next(m, e, &i))
-		v[k++] = e->key;
-	*out = v;
-	return 0;
-}
-
-static int
-prefs_parse(struct prefs_op *o, const struct xml_node *q, const char **cond)
-{
-	const struct xml_node *l;
-	size_t total = 0;
-	size_t i;
-
-	if (mam_mode_parse(xml_attr(q, "default"), &o->p.mode) == -1) {
-		*cond = "bad-request";
-		return -1;
-	}
-	if ((l = xml_child(q, "always", o->ns)) != NULL &&
-	    read_list(l, &o->p.always, &total, cond) == -1)
-		return -1;
-	if ((l = xml_child(q, "never", o->ns)) != NULL &&
-	    read_list(l, &o->p.never, &total, cond) == -1)
-		return -1;
-	/* on both lists: never wins (the safer reading) */
-	for (struct hmap_ent *e = hmap_first(&o->p.never, &i); e; e = hmap_next(&o->p.never, e, &i))
-		hmap_del(&o->p.always, e->key);
-	return 0;
-}
-
-static void
-prefs_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *q)
-{
-	struct prefs_op *o = calloc(1, sizeof(*o));
-	const char *v[5], *cond = NULL;
-	char **al = NULL, **nl = NULL;
-	struct buf a, b;
-	struct db_req *r;
-
-	if (o == NULL) {
-		iq_error(c, iq, "wait", "resource-constraint");
-		xml_free(iq);
-		return;
-	}
-	o->c = c;
-	o->iq = iq;
-	o->ns = q->ns;
-	o->set = strcmp(stanza_type(iq), "set") == 0;
-	c2s_block(c);
-	v[0] = srv.cfg->hosts[c->host];
-	v[1] = c->local;
-	if (!o->set) {
-		if (db_query_key(srv.db, c->user->bare, &st_prefs, v, prefs_done, o) == NULL) {
-			iq_error(c, iq, "wait", "resource-constraint");
-			prefs_op_end(o);
-		}
-		return;
-	}
-	if (prefs_parse(o, q, &cond) == -1) {
-		iq_error(c, iq, strcmp(cond, "resource-constraint") == 0 ? "wait" : "modify", cond);
-		prefs_op_end(o);
-		return;
-	}
-	buf_init(&a);
-	buf_init(&b);
-	if (keys(&o->p.always, &al) == -1 || keys(&o->p.never, &nl) == -1 ||
-	    mam_pg_array(&a, al, o->p.always.n) == -1 ||
-	    mam_pg_array(&b, nl, o->p.never.n) == -1) {
-		r = NULL;
-	} else {
-		v[2] = mam_mode_name(o->p.mode);
-		v[3] = a.p;
-		v[4] = b.p;
-		r = db_query_key(srv.db, c->user->bare, &st_prefs_set, v, prefs_done, o);
-	}
-	free(al);
-	free(nl);
-	buf_free(&a);
-	buf_free(&b);
-	if (r == NULL) {
-		iq_error(c, iq, "wait", "resource-constraint");
-		prefs_op_end(o);
-	}
-}
-
 static const char *
 mam_ns(const char *ns)
 {
@@ -1110,7 +724,7 @@ mam_iq(struct c2s *c, struct xml_node *iq)
 	if (q == NULL || mam_ns(q->ns) == NULL)
 		return false;
 	if (strcmp(q->name, "prefs") == 0) {
-		prefs_iq(c, iq, q);
+		mamprefs_iq(c, iq, q);
 	} else if (strcmp(q->name, "query") == 0 && get) {
 		mamquery_form(c, iq, q->ns);
 		xml_free(iq);

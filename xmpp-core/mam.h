@@ -36,7 +36,6 @@
 #include <libpq-fe.h>
 
 #include "buf.h"
-#include "hmap.h"
 #include "jid.h"
 
 #define NS_MAM0 "urn:xmpp:mam:0"
@@ -91,30 +90,20 @@ void mam_flush(const char *bare);
 /* <query/>, <prefs/>, <metadata/> IQs to one's own bare JID (true: taken). */
 bool mam_iq(struct c2s *c, struct xml_node *iq);
 
+/* The preferences an account just stored (mamprefs.c) replace the ones in
+ * memory; src is emptied. */
+struct mam_prefs;
+void mam_prefs_stored(const char *bare, struct mam_prefs *src);
+
 /* ---- pure parts (unit tests) ---- */
-
-enum mam_mode { MAM_ALWAYS, MAM_NEVER, MAM_ROSTER };
-
-struct mam_prefs {
-	enum mam_mode mode;
-	struct hmap always, never;	/* normalised JID -> (void *)1 */
-};
 
 /* Whether n is worth archiving (type and payload, hints). */
 bool mam_archivable(const struct xml_node *n);
-/* 1 archive, 0 do not, 2 it depends on the roster (default 'roster'). */
-int mam_prefs_match(const struct mam_prefs *p, const struct jid *contact);
-const char *mam_mode_name(enum mam_mode m);
-int mam_mode_parse(const char *s, enum mam_mode *out);
 /* The next archive id after `last` for the time `now_us`. */
 int64_t mam_id_after(int64_t last, int64_t now_us);
-/* Archive ids as text: decimal, no sign or leading zero; -1 if malformed. */
-int mam_id_parse(const char *s, int64_t *out);
-/* XEP-0082 DateTime to microseconds since the epoch; -1 if malformed. */
-int mam_time_parse(const char *s, int64_t *out);
-/* Microseconds to "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (buf >= 32). */
-char *mam_time_format(int64_t us, char *buf, size_t len);
-/* A PostgreSQL array literal of the strings (each quoted). */
-int mam_pg_array(struct buf *out, char *const *v, size_t n);
+/* PostgreSQL array literals: elements appended quoted ("{" before the
+ * first), then closed ("{}" when empty). */
+int mam_pg_elem(struct buf *out, const char *s);
+int mam_pg_close(struct buf *out);
 
 #endif

@@ -4,6 +4,7 @@
 #include "mamquery.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,113 @@ static struct db_stmt st_ids = { PAGE_SQL(IDS_COND, "ASC", COUNT(IDS_COND)), 12,
 static struct db_stmt st_meta = {
 	"SELECT min(id), max(id) FROM mam_archive WHERE host = $1 AND username = $2",
 	2, 0 };
+
+/* ---- ids and times ---- */
+
+int
+mam_id_parse(const char *s, int64_t *out)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (s == NULL || s[0] < '1' || s[0] > '9')
+		return -1;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 19)
+			return -1;
+		if (v > (INT64_MAX - (s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* XEP-0082 §3.2: CCYY-MM-DDThh:mm:ss[.sss]TZD, TZD = Z | (+|-)hh:mm */
+int
+mam_time_parse(const char *s, int64_t *out)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d, h, mi, sec, th = 0, tm = 0, sign = 0;
+	int64_t frac = 0, scale = 100000;
+	struct tm t;
+	time_t secs;
+	const char *p;
+
+	if (s == NULL || strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' ||
+	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
+	    s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
+	    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &sec))
+		return -1;
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -1;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -1;
+	p = s + 19;
+	if (*p == '.') {
+		if (p[1] < '0' || p[1] > '9')
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '+' ? 1 : -1;
+		if (digits(p + 1, 2, &th) || p[3] != ':' || digits(p + 4, 2, &tm) ||
+		    th > 23 || tm > 59)
+			return -1;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	memset(&t, 0, sizeof(t));
+	t.tm_year = y - 1900;
+	t.tm_mon = mo - 1;
+	t.tm_mday = d;
+	t.tm_hour = h;
+	t.tm_min = mi;
+	t.tm_sec = sec;
+	if ((secs = timegm(&t)) == (time_t)-1)
+		return -1;
+	secs -= sign * (th * 3600 + tm * 60);
+	if (secs < 0)
+		return -1;
+	*out = (int64_t)secs * 1000000 + frac;
+	return 0;
+}
+
+char *
+mam_time_format(int64_t us, char *buf, size_t len)
+{
+	time_t secs = (time_t)(us / 1000000);
+	struct tm t;
+	char base[24];
+
+	gmtime_r(&secs, &t);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &t);
+	snprintf(buf, len, "%s.%06dZ", base, (int)(us % 1000000));
+	return buf;
+}
 
 /* ---- parsing ---- */
 

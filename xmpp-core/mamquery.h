@@ -54,6 +54,13 @@ int mam_query_parse(const struct xml_node *q, const struct mam_config *cfg,
     struct mam_query *out, const char **type, const char **cond);
 void mam_query_free(struct mam_query *q);
 
+/* Archive ids as text: decimal, no sign or leading zero; -1 if malformed. */
+int mam_id_parse(const char *s, int64_t *out);
+/* XEP-0082 DateTime to microseconds since the epoch; -1 if malformed. */
+int mam_time_parse(const char *s, int64_t *out);
+/* Microseconds to "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (buf >= 32). */
+char *mam_time_format(int64_t us, char *buf, size_t len);
+
 /* Runs a query IQ (takes iq). */
 void mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *q);
 /* The form of the namespace asked (XEP-0313 §4.1.5). */

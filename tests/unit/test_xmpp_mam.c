@@ -9,6 +9,7 @@
 #include "../../xmpp-core/buf.h"
 #include "../../xmpp-core/fragment.h"
 #include "../../xmpp-core/mam.h"
+#include "../../xmpp-core/mamprefs.h"
 #include "../../xmpp-core/mamquery.h"
 #include "../../xmpp-core/server.h"
 #include "../../xmpp-core/xml.h"
