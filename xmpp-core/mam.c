@@ -610,9 +610,11 @@ mam_outgoing(struct c2s *c, struct xml_node *n)
 	    strcmp(jid_bare(to, bare, sizeof(bare)), c->user->bare) != 0 &&
 	    (d = decide(hmap_get(&accounts, c->user->bare), c->user, to)) != 0 &&
 	    (r = malloc(sizeof(*r))) != NULL) {
-		if (d == 1)
-			archive_known(hmap_get(&accounts, c->user->bare), to, true, n, r);
-		else
+		/* as ejabberd: the sender's own archive id travels with the
+		 * message, so its <sent/> carbons carry it */
+		if (d == 1 && archive_known(hmap_get(&accounts, c->user->bare), to, true, n, r) == 0)
+			add_sid(n, c->user->bare, r->id);
+		else if (d == 2)
 			archive_if(c->user->bare, c->host, c->local, to, true, n, r, NULL, NULL);
 		free(r);
 	}

@@ -76,8 +76,8 @@ void mam_session_start(struct c2s *c);
 void mam_session_end(struct c2s *c);
 
 /* A message from client c, stamped, before carbons and routing: removes
- * stanza-ids that claim to come from this server and archives it in the
- * sender's archive. */
+ * stanza-ids that claim to come from this server, archives it in the
+ * sender's archive and adds the sender's stanza-id (for its carbons). */
 void mam_outgoing(struct c2s *c, struct xml_node *n);
 /* A message about to be delivered to local account `to`: archives it and
  * adds the stanza-id.  true when it took n (delivery continues later

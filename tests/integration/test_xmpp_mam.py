@@ -338,6 +338,11 @@ def test_stanza_id_is_the_archive_id(server):
 
     async def scenario():
         a = await login(server, "sa@localhost/r")
+        a2 = await login(server, "sa@localhost/other")
+        a2.register_plugin("xep_0280")
+        a2.carbons = asyncio.Queue()
+        a2.add_event_handler("carbon_sent", lambda m: a2.carbons.put_nowait(m))
+        await a2["xep_0280"].enable()
         b = await login(server, "sb@localhost/r")
         # a spoofed stanza-id claiming to be the recipient's is removed
         m = a.make_message(mto="sb@localhost", mbody="hello", mtype="chat")
@@ -348,7 +353,8 @@ def test_stanza_id_is_the_archive_id(server):
         got = await next_body(b)
         sids = stanza_ids(got, "sb@localhost")
         assert len(sids) == 1 and sids[0] != "forged"
-        assert stanza_ids(got, "sa@localhost") == []
+        own = stanza_ids(got, "sa@localhost")	# the sender's archive id, not the forged one
+        assert len(own) == 1 and own[0] != "forged2"
         assert stanza_ids(got, "room@muc.example") == ["kept"]
         res, _ = await mam(b, rsm={"max": "10", "before": ""})
         assert [r[0] for r in res] == sids
@@ -356,15 +362,21 @@ def test_stanza_id_is_the_archive_id(server):
         fm = res[0][2]
         assert fm.get("from") == "sa@localhost/r" and fm.get("to") == "sb@localhost"
         assert "forged" not in ET.tostring(fm).decode()
-        # the sender's archive has the outgoing message under its own id
+        # the sender's archive has the outgoing message under its own id,
+        # which its other resource got with the <sent/> carbon
         res, _ = await mam(a, rsm={"max": "10", "before": ""})
         assert [body(r[2]) for r in res] == ["hello"] and res[0][0] != sids[0]
+        assert res[0][0] == own[0]
+        sent = (await recv(a2.carbons))["carbon_sent"]
+        assert sent["body"] == "hello"
+        assert [e.get("id") for e in sent.xml.findall("{%s}stanza-id" % SID)
+                if e.get("by") == "sa@localhost"] == own
         # a query right after a message sees it
         for i in range(20):
             b.send_message(mto="sa@localhost", mbody="q%d" % i, mtype="chat")
             res, _ = await mam(b, rsm={"max": "1", "before": ""})
             assert body(res[0][2]) == "q%d" % i
-        await disconnect(a, b)
+        await disconnect(a, a2, b)
 
     arun(scenario())
 
@@ -710,10 +722,9 @@ def test_stream_management_requeue_keeps_the_archive_id(pg):
         peer.send("<message to='msleep@localhost/raw' type='chat' id='u1'>"
                   "<body>unacked</body></message>")
         text = read_re(r, "unacked</body>.*?</message>")
-        m = re.search(r"<stanza-id xmlns='urn:xmpp:sid:0' by='msleep@localhost' id='(\d+)'/>"
-                      r"|<stanza-id[^>]*id='(\d+)'", text)
-        assert m, text
-        sid = m.group(1) or m.group(2)
+        tags = [t for t in re.findall(r"<stanza-id [^>]*>", text) if "by='msleep@localhost'" in t]
+        assert len(tags) == 1, text
+        sid = re.search(r"id='(\d+)'", tags[0]).group(1)
         r.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         r.sock.close()
         deadline = time.time() + 10
