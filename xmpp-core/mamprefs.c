@@ -57,6 +57,8 @@ mam_prefs_match(const struct mam_prefs *p, const struct jid *j)
 {
 	char bare[2 * JID_PART_MAX + 2], full[JID_STR_MAX + 1];
 
+	if (p->never.n == 0 && p->always.n == 0)	/* most accounts */
+		return p->mode == MAM_ALWAYS ? 1 : p->mode == MAM_NEVER ? 0 : 2;
 	jid_bare(j, bare, sizeof(bare));
 	jid_full(j, full, sizeof(full));
 	/* a bare JID on a list covers all its resources, a full one just itself */
