@@ -317,15 +317,22 @@ ev_defer_cancel(struct ev_loop *loop, struct ev_defer *d)
 static void
 run_deferred(struct ev_loop *loop)
 {
-	/* Only what was queued before we started; new work waits a turn. */
-	struct ev_defer *list = loop->dhead;
+	/*
+	 * Only what was queued before we started; new work waits a turn.
+	 * Entries are taken from the loop's list one at a time, so a callback
+	 * may cancel any other pending entry (and free its owner) safely.
+	 * A cancelled entry lets one newer entry run this turn instead.
+	 */
+	size_t n = 0;
 
-	loop->dhead = NULL;
-	loop->dtail = &loop->dhead;
-	while (list != NULL) {
-		struct ev_defer *d = list;
+	for (struct ev_defer *d = loop->dhead; d != NULL; d = d->next)
+		n++;
+	while (n-- > 0 && loop->dhead != NULL) {
+		struct ev_defer *d = loop->dhead;
 
-		list = d->next;
+		loop->dhead = d->next;
+		if (loop->dhead == NULL)
+			loop->dtail = &loop->dhead;
 		d->pending = false;
 		d->next = NULL;
 		d->cb(loop, d);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "c2s.h"
@@ -117,6 +120,9 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	}
 	i->banned_until = 0;
 	i->conns++;
+	/* output is already coalesced per loop turn (c2s.c): Nagle would only
+	 * hold back the tail of a burst for the peer's delayed ACK (~40 ms) */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	if (c2s_accept(fd, ss, sl, l->direct_tls, ip, l->name) == -1) {
 		close(fd);
 		accept_release(ip);

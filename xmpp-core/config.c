@@ -307,6 +307,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    pubsub_config_load(&c->pubsub, c->doc->root, e) == -1 ||
 	    proxy_config_load(&c->proxy, c->doc->root, e) == -1 ||
 	    push_config_load(&c->push, c->doc->root, e) == -1 ||
+	    mam_config_load(&c->mam, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;
 	return c;

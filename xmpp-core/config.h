@@ -18,6 +18,7 @@
 #include "pubsubconf.h"
 #include "proxyconf.h"
 #include "pushconf.h"
+#include "mam.h"
 #include "svcconf.h"
 
 struct xmpp_config {
@@ -83,6 +84,8 @@ struct xmpp_config {
 	struct proxy_config proxy;
 	/* [push] (pushconf.c) */
 	struct push_config push;
+	/* [mam] (mam.c) */
+	struct mam_config mam;
 };
 
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);

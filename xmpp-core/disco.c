@@ -39,6 +39,7 @@ static const char *const server_features[] = {
 	"urn:xmpp:extdisco:2",
 	"urn:xmpp:pep-vcard-conversion:0",
 	"urn:xmpp:ping",
+	"urn:xmpp:sid:0",
 	"urn:xmpp:time",
 	"vcard-temp",
 };
@@ -46,6 +47,11 @@ static const char *const server_features[] = {
 static const char *const account_features[] = {
 	"http://jabber.org/protocol/disco#info",
 	"http://jabber.org/protocol/disco#items",
+	"urn:xmpp:mam:0",
+	"urn:xmpp:mam:1",
+	"urn:xmpp:mam:2",
+	"urn:xmpp:mam:2#extended",
+	"urn:xmpp:sid:0",
 };
 
 static void

@@ -17,6 +17,7 @@
 #include "extdisco.h"
 #include "last.h"
 #include "pep.h"
+#include "mam.h"
 #include "private.h"
 #include "push.h"
 #include "register.h"
@@ -138,7 +139,7 @@ iq_from_client(struct c2s *c, struct xml_node *n)
 	if ((to_self || to_server) && carbons_iq(c, n))
 		return;
 	if (to_self && (private_iq(c, n) || vcard_iq(c, n) || blocking_iq(c, n) ||
-	    pep_iq(c, n, has_to != 0) || push_iq(c, n)))
+	    pep_iq(c, n, has_to != 0) || push_iq(c, n) || mam_iq(c, n)))
 		return;
 	if ((to_server || has_to == 0) && extdisco_iq(c, n))
 		return;

@@ -27,6 +27,7 @@
 #include "evloop.h"
 #include "kdf.h"
 #include "log.h"
+#include "mam.h"
 #include "router.h"
 #include "server.h"
 #include "tls.h"
@@ -149,6 +150,8 @@ migrate(const struct xmpp_config *cfg)
 	}
 	if (db_migrate(pg, err, sizeof(err)) == -1)
 		fatal("database migration: %s", err);
+	if (mam_start(pg, err, sizeof(err)) == -1)
+		fatal("database: %s", err);
 	PQfinish(pg);
 }
 
@@ -201,6 +204,7 @@ main(int argc, char **argv)
 		fatal("database pool: out of memory");
 	disco_init();
 	c2s_init();
+	mam_init();
 	if (ev_signal(srv.loop, SIGHUP, on_hup, NULL) == -1 ||
 	    ev_signal(srv.loop, SIGTERM, on_term, NULL) == -1 ||
 	    ev_signal(srv.loop, SIGINT, on_term, NULL) == -1)
@@ -211,6 +215,7 @@ main(int argc, char **argv)
 	if (ev_run(srv.loop) == -1)
 		log_err("event loop: %s", strerror(errno));
 	kdf_shutdown();
+	mam_shutdown();
 	db_free(srv.db);
 	accept_cleanup();
 	bytestream_cleanup();

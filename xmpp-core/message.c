@@ -7,6 +7,7 @@
 
 #include "c2s.h"
 #include "carbons.h"
+#include "mam.h"
 #include "offline.h"
 #include "router.h"
 #include "server.h"
@@ -19,6 +20,7 @@ message_from_client(struct c2s *c, struct xml_node *n)
 	/* RFC 6121 §8.5.x: no 'to' means the sender's own bare JID */
 	if (xml_attr(n, "to") == NULL)
 		xml_set_attr(n, "to", c->user->bare);
+	mam_outgoing(c, n);
 	carbons_sent(c, n);
 	router_route(n);
 }
@@ -53,6 +55,13 @@ deliver_bare(struct xml_node *n, const struct jid *to, int host, const char *typ
 
 void
 message_deliver(struct xml_node *n, const struct jid *to, int host)
+{
+	if (!mam_incoming(n, to, host))
+		message_deliver_archived(n, to, host);
+}
+
+void
+message_deliver_archived(struct xml_node *n, const struct jid *to, int host)
 {
 	char bare[2 * JID_PART_MAX + 2];
 	const char *type = stanza_type(n);

@@ -13,5 +13,8 @@ struct xml_node;
 
 void message_from_client(struct c2s *c, struct xml_node *n);
 void message_deliver(struct xml_node *n, const struct jid *to, int host);
+/* The same once the archive (mam.c) has seen it. */
+void message_deliver_archived(struct xml_node *n, const struct jid *to,
+    int host);
 
 #endif

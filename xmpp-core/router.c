@@ -16,6 +16,7 @@
 #include "iq.h"
 #include "last.h"
 #include "log.h"
+#include "mam.h"
 #include "message.h"
 #include "presence.h"
 #include "pubsubsvc.h"
@@ -137,6 +138,7 @@ router_bind(struct c2s *c, const char *resource, const char **cond)
 	u->nsessions++;
 	blocking_session_start(c);
 	vcard_session_start(c);
+	mam_session_start(c);
 	return 0;
 }
 
@@ -153,6 +155,7 @@ router_unbind(struct c2s *c)
 	vcard_session_end(c);
 	caps_session_end(c);
 	push_session_end(c);
+	mam_session_end(c);
 	for (pp = &u->sessions; *pp; pp = &(*pp)->next_session) {
 		if (*pp == c) {
 			*pp = c->next_session;
@@ -257,4 +260,5 @@ router_cleanup(void)
 	vcard_cleanup();
 	caps_cleanup();
 	push_cleanup();
+	mam_cleanup();
 }

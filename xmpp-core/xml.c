@@ -321,7 +321,8 @@ serialize_attr(struct buf *out, const struct xml_attr *a, unsigned *nsn)
 	int rc;
 
 	if (sp == NULL) {
-		rc = buf_printf(out, " %s='", a->name);
+		rc = buf_append(out, " ", 1) == -1 || buf_puts(out, a->name) == -1 ||
+		    buf_append(out, "='", 2) == -1 ? -1 : 0;
 	} else if ((size_t)(sp - a->name) == strlen(XML_NS_XMLURI) &&
 	    strncmp(a->name, XML_NS_XMLURI, (size_t)(sp - a->name)) == 0) {
 		rc = buf_printf(out, " xml:%s='", sp + 1);
@@ -345,7 +346,8 @@ xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
 
 	if (n->name == NULL)
 		return xml_escape(out, n->text, n->textlen, false);
-	if (buf_printf(out, "<%s", n->name) == -1)
+	/* appends, not printf: this runs for every element written */
+	if (buf_append(out, "<", 1) == -1 || buf_puts(out, n->name) == -1)
 		return -1;
 	if (parent_ns == NULL || strcmp(parent_ns, n->ns) != 0) {
 		if (buf_puts(out, " xmlns='") == -1 ||
@@ -363,7 +365,8 @@ xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
 	for (const struct xml_node *c = n->children; c != NULL; c = c->next)
 		if (xml_serialize(out, c, n->ns) == -1)
 			return -1;
-	return buf_printf(out, "</%s>", n->name);
+	return buf_append(out, "</", 2) == -1 || buf_puts(out, n->name) == -1 ?
+	    -1 : buf_append(out, ">", 1);
 }
 
 /* ---- stream parser ---- */

@@ -141,3 +141,56 @@ TEST(evloop_signal_and_defer)
 	ev_loop_free(loop);
 	signal(SIGUSR2, SIG_DFL);
 }
+
+/* A deferred callback that frees the owner of another pending entry. */
+struct owner {
+	struct ev_defer first, second;
+	int *ran_second;
+	struct owner **self;
+};
+
+static void
+free_owner(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct owner *o = d->data;
+
+	ev_defer_cancel(loop, &o->second);
+	*o->self = NULL;
+	free(o);
+}
+
+static void
+second_ran(struct ev_loop *loop, struct ev_defer *d)
+{
+	(void)loop;
+	*((struct owner *)d->data)->ran_second += 1;
+}
+
+static void
+stop_defer(struct ev_loop *loop, struct ev_defer *d)
+{
+	(void)d;
+	ev_break(loop);
+}
+
+TEST(evloop_defer_cancel_from_callback)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct owner *o = calloc(1, sizeof(*o));
+	struct ev_defer stop;
+	int ran = 0;
+
+	CHECK(o != NULL);
+	o->ran_second = &ran;
+	o->self = &o;
+	ev_defer_init(&o->first, free_owner, o);
+	ev_defer_init(&o->second, second_ran, o);
+	ev_defer_init(&stop, stop_defer, NULL);
+	ev_defer(loop, &o->first);
+	ev_defer(loop, &o->second);
+	ev_defer(loop, &stop);
+	ev_run(loop);
+	CHECK(o == NULL);
+	CHECK_INT(ran, 0);
+	ev_loop_free(loop);
+}

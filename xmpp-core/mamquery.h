@@ -1,0 +1,71 @@
+/*
+ * mamquery — XEP-0313 queries of an account's archive: the query form
+ * (with, start, end and the #extended before-id, after-id, ids), RSM paging
+ * (XEP-0059: max, after, before, empty before for the last page, index),
+ * flipped pages, form discovery and archive metadata, answered in the
+ * namespace asked (urn:xmpp:mam:2, :1, or :0 whose <fin/> is a message).
+ *
+ * One SQL statement per page returns the page, the size of the whole
+ * result set and how many of the ids the query names exist (an unknown id
+ * is item-not-found), on the account's pinned connection so the account's
+ * own earlier messages are there.  The connection is blocked meanwhile, so
+ * the results and the IQ answer keep their place among other stanzas.
+ * Results are written as stored, without re-parsing, and a page stops
+ * early (complete='false') rather than overflow the output buffer.
+ */
+#ifndef XMPP_MAMQUERY_H
+#define XMPP_MAMQUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jid.h"
+
+struct c2s;
+struct mam_config;
+struct xml_node;
+
+struct mam_query {
+	const char *ns;		/* the query's namespace (points into the IQ) */
+	const char *queryid;	/* or NULL */
+	bool with;
+	char with_bare[2 * JID_PART_MAX + 2];
+	char with_res[JID_PART_MAX + 1];
+	int64_t lo, hi;		/* the result set: lo < id < hi */
+	int64_t plo, phi;	/* this page: the same narrowed by RSM after/before */
+	bool after, before;	/* RSM <after/>, <before/> (empty or not) */
+	bool backward;		/* a page from the end (RSM <before/>) */
+	unsigned max;		/* results wanted (capped) */
+	long long index;	/* RSM <index/>, -1 when absent */
+	bool flip;		/* #extended <flip-page/> */
+	int64_t *ids;		/* #extended ids, or NULL */
+	size_t nids;
+	int64_t *refs;		/* ids that must be in the archive */
+	size_t nrefs;
+};
+
+/*
+ * Reads a <query/> into out.  -1 with the error type and condition of the
+ * answer (bad-request, feature-not-implemented, item-not-found for an id
+ * that cannot be ours, not-acceptable beyond the limits).
+ */
+int mam_query_parse(const struct xml_node *q, const struct mam_config *cfg,
+    struct mam_query *out, const char **type, const char **cond);
+void mam_query_free(struct mam_query *q);
+
+/* Archive ids as text: decimal, no sign or leading zero; -1 if malformed. */
+int mam_id_parse(const char *s, int64_t *out);
+/* XEP-0082 DateTime to microseconds since the epoch; -1 if malformed. */
+int mam_time_parse(const char *s, int64_t *out);
+/* Microseconds to "YYYY-MM-DDThh:mm:ss.uuuuuuZ" (buf >= 32). */
+char *mam_time_format(int64_t us, char *buf, size_t len);
+
+/* Runs a query IQ (takes iq). */
+void mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *q);
+/* The form of the namespace asked (XEP-0313 §4.1.5). */
+void mamquery_form(struct c2s *c, const struct xml_node *iq, const char *ns);
+/* First and last message of the archive (takes iq). */
+void mamquery_metadata(struct c2s *c, struct xml_node *iq);
+
+#endif
