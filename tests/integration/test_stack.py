@@ -16,8 +16,9 @@ import urllib.request
 import pytest
 
 from edgetest import BUILD, REPO
+from xmpptest import Raw
 
-STACK_PORTS = [5050, 3478, 3443, 5222, 5223]
+STACK_PORTS = [5050, 3478, 3443, 5222, 5223, 7777]
 
 
 def port_busy(port):
@@ -123,6 +124,42 @@ def test_stack_up_usable_and_stops(stack):
             got += chunk
         c.close()
         assert b"urn:ietf:params:xml:ns:xmpp-tls" in got, got
+
+    # the SOCKS5 proxy (XEP-0065) greets on both addresses
+    for host in ("127.0.0.1", "::1"):
+        c = socket.create_connection((host, 7777), timeout=10)
+        c.sendall(b"\x05\x01\x00")
+        assert c.recv(2) == b"\x05\x00"
+        c.close()
+
+    # an account made with the printed command logs in; the server lists
+    # its services under names that resolve here, and hands out upload
+    # slots for upload-gw and TURN credentials for turnd
+    conf = os.path.join(run, "etc", "xmpp-core.toml")
+    assert conf in text
+    r = subprocess.run([os.path.join(BUILD, "bin", "xmppctl"), "-c", conf, "adduser",
+                        "stackuser@localhost"], input="stack horse battery staple\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    x = Raw(5222)
+    x.session("stackuser", "stack horse battery staple")
+    x.send("<iq type='get' id='di' to='localhost'>"
+           "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+    items = x.recv_until("</iq>")
+    for svc in ("upload.localhost", "proxy.localhost", "pubsub.localhost"):
+        assert "jid='%s'" % svc in items, items
+    x.send("<iq type='get' id='ph' to='proxy.localhost'>"
+           "<query xmlns='http://jabber.org/protocol/bytestreams'/></iq>")
+    sh = x.recv_until("</iq>")
+    assert "host='localhost'" in sh and "port='7777'" in sh, sh
+    x.send("<iq type='get' id='up' to='upload.localhost'><request "
+           "xmlns='urn:xmpp:http:upload:0' filename='a.txt' size='3'/></iq>")
+    slot = x.recv_until("</iq>")
+    assert "http://localhost:5050/upload/" in slot, slot
+    x.send("<iq type='get' id='ed' to='localhost'><services xmlns='urn:xmpp:extdisco:2'/></iq>")
+    ext = x.recv_until("</iq>")
+    assert "host='localhost'" in ext and "port='3478'" in ext and "password=" in ext, ext
+    x.close()
 
     # SIGTERM to the whole group: everything gone within 10 s
     os.killpg(proc.pid, signal.SIGTERM)
