@@ -60,15 +60,25 @@ static bool expire_running;
 
 static struct db_stmt st_max = {
 	"SELECT coalesce(max(id), 0) FROM mam_archive", 0, 0 };
-/* Every insert also counts the row in mam_stats (the same statement). */
+/*
+ * Every insert also counts its rows in mam_stats and, per conversation, in
+ * mam_with_stats (the same statement: both CTEs run with the insert).
+ * host/username are the parameters named by h and u.
+ */
+#define COUNT_WITH(h, u)						\
+	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
+	"SELECT " h ", " u ", wb, count(*) FROM ins GROUP BY wb "		\
+	"ON CONFLICT (host, username, with_bare) DO UPDATE "		\
+	"SET messages = ws.messages + EXCLUDED.messages) "
 #define COUNT_INSERTED							\
+	", " COUNT_WITH("$2", "$3")					\
 	"INSERT INTO mam_stats AS s (host, username, messages) "		\
 	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "		\
 	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages " \
 	"RETURNING s.messages"
 static struct db_stmt st_insert = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	"outgoing, stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING 1) "
+	"outgoing, stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING with_bare AS wb) "
 	COUNT_INSERTED, 7, 0 };
 /* The same, deciding by the stored preferences (XEP-0441 §3): a JID on the
  * never list wins over the always list, which wins over the default. */
@@ -83,22 +93,27 @@ static struct db_stmt st_insert_if = {
 	"WHEN p.mode = 'always' THEN true "
 	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
 	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
-	"ELSE false END RETURNING 1) " COUNT_INSERTED, 8, 0 };
+	"ELSE false END RETURNING with_bare AS wb) " COUNT_INSERTED, 8, 0 };
 static struct db_stmt st_insert_batch = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
 	"outgoing, stanza) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s FROM "
 	"unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]) "
-	"AS u(id, wb, wr, o, s) RETURNING 1) "
+	"AS u(id, wb, wr, o, s) RETURNING with_bare AS wb), "
+	COUNT_WITH("$1", "$2")
 	"INSERT INTO mam_stats AS s (host, username, messages) "
 	"SELECT $1, $2, count(*) FROM ins HAVING count(*) > 0 "
 	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages",
 	7, 0 };
 static struct db_stmt st_expire = {
 	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
-	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username), "
+	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username, with_bare), "
 	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
+	"gw AS (SELECT host, username, with_bare, count(*) AS n FROM d "
+	"GROUP BY host, username, with_bare), "
 	"u AS (UPDATE mam_stats s SET messages = greatest(s.messages - g.n, 0) FROM g "
-	"WHERE s.host = g.host AND s.username = g.username) "
+	"WHERE s.host = g.host AND s.username = g.username), "
+	"uw AS (UPDATE mam_with_stats s SET messages = greatest(s.messages - gw.n, 0) FROM gw "
+	"WHERE s.host = gw.host AND s.username = gw.username AND s.with_bare = gw.with_bare) "
 	"SELECT coalesce(sum(n), 0) FROM g", 2, 0 };
 
 /* ---- configuration ---- */

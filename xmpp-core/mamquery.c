@@ -28,8 +28,8 @@
  * One page: the page itself, the size of the result set and how many of
  * the named ids exist.  $3/$4 bound the page, $7/$8 the result set, $9 the
  * ids to check; the outer join gives one row even for an empty page.  The
- * size of a whole archive comes from mam_stats; a filtered set is counted
- * on its index.
+ * size of a whole archive comes from mam_stats, of a whole conversation
+ * from mam_with_stats; another filtered set is counted on its index.
  */
 #define PAGE_SQL(cond, order, total)					\
 	"WITH page AS (SELECT id, stanza FROM mam_archive WHERE host = $1 "	\
@@ -45,6 +45,10 @@
 /* $7/$8 are not used then, but stay typed the same way */
 #define COUNT_ALL "SELECT coalesce((SELECT messages FROM mam_stats WHERE host = $1 " \
 	"AND username = $2), 0) + 0 * ($7::bigint + $8::bigint)"
+/* a whole conversation: its size from mam_with_stats ($11 is '') */
+#define COUNT_WITH_ALL "SELECT coalesce((SELECT messages FROM mam_with_stats " \
+	"WHERE host = $1 AND username = $2 AND with_bare = $10), 0) " \
+	"+ 0 * ($7::bigint + $8::bigint + length($11))"
 #define WITH_COND "AND with_bare = $10 AND ($11 = '' OR with_res = $11)"
 #define IDS_COND "AND id = ANY($10::bigint[]) AND ($11 = '' OR with_bare = $11) " \
 	"AND ($12 = '' OR with_res = $12)"
@@ -55,6 +59,8 @@ static struct db_stmt st_fwd = { PAGE_SQL("", "ASC", COUNT("")), 9, 0 };
 static struct db_stmt st_back = { PAGE_SQL("", "DESC", COUNT("")), 9, 0 };
 static struct db_stmt st_with_fwd = { PAGE_SQL(WITH_COND, "ASC", COUNT(WITH_COND)), 11, 0 };
 static struct db_stmt st_with_back = { PAGE_SQL(WITH_COND, "DESC", COUNT(WITH_COND)), 11, 0 };
+static struct db_stmt st_with_all_fwd = { PAGE_SQL(WITH_COND, "ASC", COUNT_WITH_ALL), 11, 0 };
+static struct db_stmt st_with_all_back = { PAGE_SQL(WITH_COND, "DESC", COUNT_WITH_ALL), 11, 0 };
 static struct db_stmt st_ids = { PAGE_SQL(IDS_COND, "ASC", COUNT(IDS_COND)), 12, 0 };
 static struct db_stmt st_meta = {
 	"SELECT min(id), max(id) FROM mam_archive WHERE host = $1 AND username = $2",
@@ -644,7 +650,10 @@ mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *qn)
 	} else if (o->q.with) {
 		v[9] = o->q.with_bare;
 		v[10] = o->q.with_res;
-		st = o->q.backward ? &st_with_back : &st_with_fwd;
+		if (o->q.with_res[0] == '\0' && o->q.lo == 0 && o->q.hi == INT64_MAX)
+			st = o->q.backward ? &st_with_all_back : &st_with_all_fwd;
+		else
+			st = o->q.backward ? &st_with_back : &st_with_fwd;
 	} else if (o->q.lo == 0 && o->q.hi == INT64_MAX) {
 		st = o->q.backward ? &st_all_back : &st_all_fwd;
 	} else {

@@ -66,6 +66,8 @@ SELECT %d + g * 10000, 'localhost', 'owner', 'contact' || (g %% %d) || '@localho
        END
 FROM generate_series(0, %d - 1) g;
 INSERT INTO mam_stats (host, username, messages) VALUES ('localhost', 'owner', %d);
+INSERT INTO mam_with_stats (host, username, with_bare, messages)
+  SELECT host, username, with_bare, count(*) FROM mam_archive GROUP BY 1, 2, 3;
 """ % (start_us, CONTACTS, CONTACTS, CONTACTS, rows, rows))
     pg.psql("VACUUM ANALYZE mam_archive")
     return start_us, end_us

@@ -269,11 +269,18 @@ def test_filters(server):
         assert [x[2] for x in allr][:4] == ["b0", "c0", "b1", "c1"]
         assert len(allr) == 14
         # with: a bare JID matches every resource and both directions
-        res, _ = await mam(a, fields={"with": "fb@localhost"})
+        res, fin = await mam(a, fields={"with": "fb@localhost"})
         assert [body(r[2]) for r in res] == ["b%d" % i for i in range(6)] + ["to res2"]
+        # a whole conversation is counted (from its stored size), also on a
+        # page of it, and counts only that conversation
+        assert fin_set(fin)["count"] == 7
+        res, fin = await mam(a, fields={"with": "fb@localhost"}, rsm={"max": "2", "before": ""})
+        assert [body(r[2]) for r in res] == ["b5", "to res2"] and fin_set(fin)["count"] == 7
+        res, fin = await mam(a, fields={"with": "fc@localhost"}, rsm={"max": "0"})
+        assert fin_set(fin)["count"] == 6
         # with a full JID: only that resource
-        res, _ = await mam(a, fields={"with": "fb@localhost/res2"})
-        assert [body(r[2]) for r in res] == ["to res2"]
+        res, fin = await mam(a, fields={"with": "fb@localhost/res2"})
+        assert [body(r[2]) for r in res] == ["to res2"] and fin_set(fin)["count"] == 1
         # with one's own JID: only messages to oneself
         res, _ = await mam(a, fields={"with": "fa@localhost"})
         assert [body(r[2]) for r in res] == ["note to self"]
@@ -665,6 +672,9 @@ def test_expiry(pg):
             await next_body(a)
             res, _ = await mam(a)
             assert [body(r[2]) for r in res] == ["new"]
+            # the stored conversation size followed the expiry
+            res, fin = await mam(a, fields={"with": "eb@localhost"})
+            assert len(res) == 1 and fin_set(fin)["count"] == 1
             await disconnect(a, b)
 
         arun(scenario())
