@@ -56,7 +56,9 @@ static const char *const account_features[] = {
 	"http://jabber.org/protocol/pubsub#retrieve-items",
 	"http://jabber.org/protocol/pubsub#retrieve-subscriptions",
 	"http://jabber.org/protocol/pubsub#subscribe",
+	"urn:xmpp:bookmarks-conversion:0",	/* XEP-0411 §2: on the account */
 	"urn:xmpp:bookmarks:1#compat",
+	"urn:xmpp:pep-vcard-conversion:0",	/* XEP-0398 §2: on the account */
 };
 
 void
