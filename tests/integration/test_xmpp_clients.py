@@ -105,6 +105,10 @@ def arun(coro, timeout=120):
     return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
+def has_body(e):
+    return e.tag == tag(NS_CLIENT, "message") and e.find(tag(NS_CLIENT, "body")) is not None
+
+
 def features_of(q):
     return [f.get("var") for f in q.findall(tag(NS_DISCO_INFO, "feature"))]
 
@@ -186,4 +190,358 @@ def test_disco_and_caps_as_the_compliance_tester_sees_them(server):
                             to="disco2@localhost", ok=False))
         assert other.get("type") in ("result", "error")
         await c.close()
+    arun(scenario())
+
+
+# ---- the Conversations login sequence ----
+
+class Device:
+    """What a client app keeps between runs: roster version, the last MAM
+    id it saw, its push node."""
+
+    def __init__(self, user, resource="Conversations.Xk3a"):
+        self.user = user
+        self.resource = resource
+        self.roster_ver = ""
+        self.last_id = None
+        self.push_node = None
+        self.sm_id = None
+        self.h = 0
+        self.device_id = str(random.randint(1, 2 ** 31 - 1))
+
+
+def devicelist(dev_ids):
+    return "<list xmlns='%s'>%s</list>" % (OMEMO, "".join("<device id='%s'/>" % d
+                                                         for d in dev_ids))
+
+
+def bundle(dev_id):
+    return ("<bundle xmlns='%s'><signedPreKeyPublic signedPreKeyId='1'>BQ==</signedPreKeyPublic>"
+            "<signedPreKeySignature>AA==</signedPreKeySignature><identityKey>BQ==</identityKey>"
+            "<prekeys><preKeyPublic preKeyId='1'>BQ==</preKeyPublic></prekeys></bundle>" % OMEMO)
+
+
+async def publish(c, node, item_id, payload, opts=None, ok=True):
+    return await c.iq("<pubsub xmlns='%s'><publish node='%s'><item id='%s'>%s</item></publish>"
+                      "%s</pubsub>" % (NS_PS, node, item_id, payload, opts or ""),
+                      type="set", ok=ok)
+
+
+async def conversations_login(server, dev, direct_tls=False, mech="SCRAM-SHA-256-PLUS",
+                              inactive=False, steps=None, app=APP):
+    """Conversations' order after bind.  steps, if given, collects the step
+    names reached (a cut test aborts anywhere).  Returns (client, catch-up
+    messages [(id, message)])."""
+    def step(name):
+        if steps is not None:
+            steps.append(name)
+
+    c = XClient(server.port if not direct_tls else server.tls_port, dev.user, PW,
+                resource=dev.resource, direct_tls=direct_tls)
+    await c.connect(mech)
+    step("bound")
+    await c.sm_enable()
+    step("sm")
+    info = (await c.iq("<query xmlns='%s'/>" % NS_DISCO_INFO, to="localhost"))[0]
+    await c.iq("<query xmlns='%s'/>" % NS_DISCO_ITEMS, to="localhost")
+    acct = (await c.iq("<query xmlns='%s'/>" % NS_DISCO_INFO, to=c.bare))[0]
+    c.server_features = set(features_of(info))
+    c.account_features = set(features_of(acct))
+    step("disco")
+    r = await c.iq("<query xmlns='jabber:iq:roster' ver='%s'/>" % dev.roster_ver)
+    q = r.find(tag("jabber:iq:roster", "query"))
+    if q is not None:
+        dev.roster_ver = q.get("ver", "")
+    step("roster")
+    if NS_CARBONS in c.server_features:
+        await c.iq("<enable xmlns='%s'/>" % NS_CARBONS, type="set")
+    step("carbons")
+    if NS_BLOCKING in c.server_features:
+        await c.iq("<blocklist xmlns='%s'/>" % NS_BLOCKING)
+    step("blocklist")
+    await c.send("<%s xmlns='%s'/>" % ("inactive" if inactive else "active", NS_CSI))
+    await c.send("<presence>%s</presence>" % c.caps())
+    step("presence")
+    # OMEMO: devicelist (open, as the reference host forces), then the bundle
+    opts = publish_options(access_model="open")
+    await publish(c, OMEMO_DEVICES, "current", devicelist([dev.device_id]), opts)
+    await publish(c, "%s.bundles:%s" % (OMEMO, dev.device_id), "current",
+                  bundle(dev.device_id), opts)
+    step("omemo")
+    # MAM catch-up: after the last id seen, else the last day
+    caught = []
+    if dev.last_id:
+        fields = {"after-id": dev.last_id}
+    else:
+        fields = {"start": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                         time.gmtime(time.time() - 86400))}
+    after = ""
+    while True:
+        res, fin = await mam_fetch(c, fields, "<set xmlns='%s'><max>20</max>%s</set>"
+                                   % (NS_RSM, after))
+        caught += [(i, m) for i, m, _ in res]
+        last = fin.find("%s/%s" % (tag(NS_RSM, "set"), tag(NS_RSM, "last")))
+        if fin.get("complete") == "true" or last is None:
+            break
+        after = "<after>%s</after>" % last.text
+    if caught:
+        dev.last_id = caught[-1][0]
+    step("mam")
+    r = await c.iq("<pubsub xmlns='%s'><items node='urn:xmpp:bookmarks:1'/></pubsub>" % NS_PS,
+                   ok=False)
+    assert r.get("type") == "result" or r.find(".//{urn:ietf:params:xml:ns:xmpp-stanzas}"
+                                               "item-not-found") is not None, to_str(r)
+    step("bookmarks")
+    if NS_PUSH in c.account_features and app:
+        dev.push_node = dev.push_node or "node-" + dev.user
+        await c.iq("<enable xmlns='%s' jid='%s' node='%s'><x xmlns='%s' type='submit'>"
+                   "<field var='FORM_TYPE'><value>%s#publish-options</value></field>"
+                   "<field var='secret'><value>s3cr3t</value></field></x></enable>"
+                   % (NS_PUSH, app, dev.push_node, NS_DATA, NS_PS), type="set")
+    step("push")
+    dev.sm_id = c.sm_id
+    return c, caught
+
+
+class AppServer:
+    """A push app server: a session of the account 'app' answering every
+    publish with a result (as p2.siacs.eu does)."""
+
+    def __init__(self, server):
+        account(server, "app")
+        self.c = XClient(server.port, "app", PW, resource="push")
+
+    async def start(self):
+        await self.c.connect()
+        await self.c.send("<presence/>")
+        await self.c.ping()
+        return self
+
+    def notifications(self, node=None):
+        out = []
+        for e in self.c.take_all(lambda e: e.tag == tag(NS_CLIENT, "iq")
+                                 and e.get("type") == "set"):
+            pub = e.find(".//{%s}publish" % NS_PS)
+            self.c.raw("<iq type='result' id='%s' to='%s'/>" % (e.get("id"), e.get("from")))
+            if pub is not None and (node is None or pub.get("node") == node):
+                out.append(e)
+        return out
+
+    async def wait(self, node, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            n = self.notifications(node)
+            if n:
+                return n
+            await asyncio.sleep(0.05)
+        raise AssertionError("no push notification for %s" % node)
+
+
+def summary(n):
+    f = {}
+    for field in n.iter(tag(NS_DATA, "field")):
+        v = field.find(tag(NS_DATA, "value"))
+        f[field.get("var")] = v.text if v is not None else None
+    return f
+
+
+async def chat(c, to, body, mid=None):
+    mid = mid or c.next_id("m")
+    await c.send("<message type='chat' to='%s' id='%s'><body>%s</body>"
+                 "<request xmlns='urn:xmpp:receipts'/><markable xmlns='urn:xmpp:chat-markers:0'/>"
+                 "<origin-id xmlns='urn:xmpp:sid:0' id='%s'/></message>" % (to, mid, body, mid))
+    return mid
+
+
+async def befriend(server, a, b):
+    """Mutual presence subscription between two accounts (raw, both online)."""
+    ca = await XClient(server.port, a, PW, resource="setup").connect()
+    cb = await XClient(server.port, b, PW, resource="setup").connect()
+    for x in (ca, cb):
+        await x.iq("<query xmlns='jabber:iq:roster'/>")
+        await x.send("<presence/>")
+    for x, y in ((ca, cb), (cb, ca)):
+        await x.send("<presence type='subscribe' to='%s'/>" % y.bare)
+        await y.expect(is_presence(x.bare, "subscribe"), what="subscribe")
+        await y.send("<presence type='subscribed' to='%s'/>" % x.bare)
+    for x, y in ((ca, cb), (cb, ca)):
+        await x.expect(is_presence(y.bare, "subscribed"), what="subscribed")
+    await ca.ping()
+    await cb.ping()
+    await ca.close()
+    await cb.close()
+
+
+def test_conversations_login_sequence_and_restart_catch_up(server):
+    """The whole login, both transports; messages while the phone is away
+    (a desktop client of the same account online) come back through the
+    MAM catch-up with the same ids the desktop saw, nothing twice."""
+    for u in ("romeo", "juliet"):
+        account(server, u)
+
+    async def scenario():
+        await befriend(server, "romeo", "juliet")
+        app = await AppServer(server).start()
+        phone = Device("romeo")
+        c, caught = await conversations_login(server, phone)
+        assert c.tls_version == "TLSv1.3" and c.mech == "SCRAM-SHA-256-PLUS"
+        assert "tls-server-end-point" in c.cb_types and "tls-exporter" in c.cb_types
+        assert phone.roster_ver, "roster versioning"
+        # the server asked our caps once and the devicelist is readable by a stranger
+        await c.ping()
+        assert getattr(c, "caps_queries", 0) >= 1
+        j = XClient(server.port, "juliet", PW, resource="Dino.x1",
+                    features=["urn:xmpp:avatar:metadata+notify", "urn:xmpp:bookmarks:1+notify",
+                              OMEMO_DEVICES + "+notify"], name="Dino")
+        await j.connect("SCRAM-SHA-1")
+        await j.iq("<query xmlns='jabber:iq:roster'/>")
+        await j.send("<presence>%s</presence>" % j.caps())
+        # Dino gets romeo's devicelist as the last item when its caps are known
+        ev = await j.expect(is_event(OMEMO_DEVICES, c.bare), what="devicelist")
+        assert phone.device_id in to_str(ev)
+        await c.expect(is_presence(j.bare), what="juliet's presence")
+        m1 = await chat(j, c.bare, "hello phone")
+        got = await c.expect(is_msg("hello phone"), what="message")
+        sid1 = stanza_id(got, c.bare)
+        assert sid1, to_str(got)
+        # the desktop (Gajim) logs in; the phone goes away without a goodbye
+        desk = XClient(server.port, "romeo", PW, resource="gajim.PC", name="Gajim")
+        await desk.connect("SCRAM-SHA-256")
+        await desk.iq("<enable xmlns='%s'/>" % NS_CARBONS, type="set")
+        await desk.send("<presence><priority>1</priority>%s</presence>" % desk.caps())
+        await desk.ping()
+        phone.last_id = sid1
+        c.cut()
+        await asyncio.sleep(0.2)
+        bodies = ["while away %d" % i for i in range(5)]
+        for b in bodies:
+            await chat(j, "romeo@localhost", b)
+        seen = []
+        for b in bodies:
+            seen.append(stanza_id(await desk.expect(is_msg(b), what=b), "romeo@localhost"))
+        # the desktop answers; its message is archived with romeo's own id
+        await chat(desk, j.bare, "answer from desktop")
+        await j.expect(is_msg("answer from desktop"), what="answer")
+        # the phone's detached session got the bare-JID messages; the app
+        # restarts (new stream, no resume) and catches up through MAM
+        c2, caught = await conversations_login(server, phone)
+        ids = [i for i, _ in caught]
+        texts = [m.find(tag(NS_CLIENT, "body")).text for _, m in caught]
+        assert texts == bodies + ["answer from desktop"], texts
+        assert ids[:5] == seen, (ids, seen)
+        assert len(set(ids)) == len(ids)
+        # nothing of that came from offline storage as well
+        await c2.ping()
+        assert not c2.unread(has_body), [to_str(e) for e in c2.unread(has_body)]
+        await j.close()
+        await desk.close()
+        await c2.close()
+        await app.c.close()
+    arun(scenario())
+
+
+def rows(server, sql):
+    return server.pg.psql(sql).strip()
+
+
+def test_offline_message_archived_pushed_and_delivered_once(server):
+    """To an account without a session: archived, stored, one push; at the
+    next login offline storage delivers it once and MAM has it with the
+    same stanza-id (clients dedupe by it)."""
+    for u in ("ofa", "ofb"):
+        account(server, u)
+
+    async def scenario():
+        app = await AppServer(server).start()
+        dev = Device("ofa")
+        c, _ = await conversations_login(server, dev)
+        await c.close()			# a graceful end: no session left
+        await asyncio.sleep(0.2)
+        app.notifications()		# nothing so far
+        b = await XClient(server.port, "ofb", PW, resource="b").connect()
+        await b.send("<presence/>")
+        await chat(b, "ofa@localhost", "while you were out")
+        await b.ping()
+        n = await app.wait(dev.push_node)
+        assert len(n) == 1 and summary(n[0])["message-count"] == "1", [to_str(x) for x in n]
+        assert summary(n[0]).get("secret") == "s3cr3t"
+        await asyncio.sleep(0.5)
+        assert app.notifications() == [], "one notification only"
+        # the sender's own copy carries the sender's archive id
+        c2, caught = await conversations_login(server, dev)
+        off = await c2.expect(is_msg("while you were out"), what="offline message")
+        assert off.find(tag("urn:xmpp:delay", "delay")) is not None
+        sid = stanza_id(off, "ofa@localhost")
+        assert sid is not None, to_str(off)
+        assert [i for i, m in caught if m.find(tag(NS_CLIENT, "body")).text ==
+                "while you were out"] == [sid]
+        await c2.ping()
+        await asyncio.sleep(0.3)
+        assert not c2.unread(has_body), "delivered twice"
+        assert rows(server, "SELECT count(*) FROM offline WHERE username = 'ofa'") == "0"
+        # the delivering login is online: a new message is not pushed
+        await chat(b, "ofa@localhost", "now online")
+        await c2.expect(is_msg("now online"))
+        await asyncio.sleep(0.3)
+        assert app.notifications(dev.push_node) == []
+        await c2.close()
+        await b.close()
+        await app.c.close()
+    arun(scenario())
+
+
+def test_blocked_contact_not_archived_stored_or_pushed(server):
+    for u in ("blk", "eve", "friend"):
+        account(server, u)
+
+    async def scenario():
+        app = await AppServer(server).start()
+        dev = Device("blk")
+        c, _ = await conversations_login(server, dev)
+        await c.iq("<block xmlns='%s'><item jid='eve@localhost'/></block>" % NS_BLOCKING,
+                   type="set")
+        await c.close()
+        await asyncio.sleep(0.2)
+        app.notifications()
+        eve = await XClient(server.port, "eve", PW, resource="e").connect()
+        await eve.send("<presence/>")
+        await chat(eve, "blk@localhost", "let me in")
+        err = await eve.expect(lambda e: e.tag == tag(NS_CLIENT, "message") and
+                               e.get("type") == "error", what="bounce")
+        assert "service-unavailable" in to_str(err)
+        fr = await XClient(server.port, "friend", PW, resource="f").connect()
+        await chat(fr, "blk@localhost", "a friend's message")
+        await fr.ping()
+        n = await app.wait(dev.push_node)
+        assert len(n) == 1 and summary(n[0])["message-count"] == "1"
+        assert rows(server, "SELECT count(*) FROM mam_archive WHERE username = 'blk' "
+                    "AND with_bare = 'eve@localhost'") == "0"
+        assert rows(server, "SELECT count(*) FROM offline WHERE username = 'blk'") == "1"
+        # and while online: refused, not archived, nothing to carbons
+        c2, caught = await conversations_login(server, dev)
+        assert [m.find(tag(NS_CLIENT, "body")).text for _, m in caught][-1:] == \
+            ["a friend's message"]
+        await c2.expect(is_msg("a friend's message"))
+        await chat(eve, "blk@localhost", "still me")
+        await eve.expect(lambda e: e.get("type") == "error", what="second bounce")
+        await c2.ping()
+        assert not c2.unread(is_msg("still me"))
+        assert rows(server, "SELECT count(*) FROM mam_archive WHERE username = 'blk' "
+                    "AND with_bare = 'eve@localhost'") == "0"
+        # what blk sends to eve is refused, not archived, not copied to
+        # the other resource as sent
+        other = await XClient(server.port, "blk", PW, resource="desk").connect()
+        await other.iq("<enable xmlns='%s'/>" % NS_CARBONS, type="set")
+        await other.send("<presence/>")
+        await other.ping()
+        await chat(c2, "eve@localhost", "go away")
+        e = await c2.expect(lambda e: e.get("type") == "error", what="blocked error")
+        assert "urn:xmpp:blocking:errors" in to_str(e)
+        await other.ping()
+        assert not other.unread(lambda e: e.find(tag(NS_CARBONS, "sent")) is not None)
+        assert not eve.unread(is_msg("go away"))
+        assert rows(server, "SELECT count(*) FROM mam_archive WHERE username = 'blk' "
+                    "AND with_bare = 'eve@localhost'") == "0"
+        for x in (c2, other, eve, fr, app.c):
+            await x.close()
     arun(scenario())
