@@ -303,6 +303,7 @@ class XClient:
         e = await self._read_element()
         if e.tag == tag(NS_SM, "resumed"):
             self.sm_id = previd
+            self.h_in = h		# the count goes on from what we acknowledged
             self.jid = "%s/%s" % (self.bare, self.resource)
             # what was re-sent may already be in the parser
             self.start_reader()

@@ -86,7 +86,9 @@ def pg():
 def server(pg, tmp_path_factory):
     s = XmppServer(pg, extra=conf(str(tmp_path_factory.mktemp("cl")), free_port()))
     s.pg = pg
+    LOGGED.append(s)
     yield s
+    LOGGED.remove(s)
     if s.daemon:
         s.stop()
 
@@ -101,8 +103,20 @@ def account(server, name):
     return name
 
 
+LOGGED = []	# the servers whose log a failing scenario prints
+
+
 def arun(coro, timeout=120):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    starts = [(s, len(s.daemon.log())) for s in LOGGED if s.daemon]
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout))
+    except BaseException:
+        for s, start in starts:
+            if s.daemon:
+                print("---- xmpp-core log ----\n" + "\n".join(
+                    ln for ln in s.daemon.log()[start:].splitlines()
+                    if "debug: db" not in ln)[-20000:])
+        raise
 
 
 def has_body(e):
@@ -544,4 +558,166 @@ def test_blocked_contact_not_archived_stored_or_pushed(server):
                     "AND with_bare = 'eve@localhost'") == "0"
         for x in (c2, other, eve, fr, app.c):
             await x.close()
+    arun(scenario())
+
+
+async def mam_ids(c, with_jid=None):
+    fields = {"with": with_jid} if with_jid else None
+    res, _ = await mam_fetch(c, fields, "<set xmlns='%s'><max>250</max></set>" % NS_RSM)
+    return [(i, m.find(tag(NS_CLIENT, "body")).text if m.find(tag(NS_CLIENT, "body"))
+             is not None else None) for i, m, _ in res]
+
+
+def forwarded(e, kind):
+    w = e.find(tag(NS_CARBONS, kind))
+    if w is None:
+        return None
+    return w.find("%s/%s" % (tag(NS_FWD, "forwarded"), tag(NS_CLIENT, "message")))
+
+
+def test_carbons_and_archive_carry_the_same_ids(server):
+    for u in ("cara", "carb"):
+        account(server, u)
+
+    async def scenario():
+        a1 = await XClient(server.port, "cara", PW, resource="phone").connect()
+        a2 = await XClient(server.port, "cara", PW, resource="desk").connect()
+        b = await XClient(server.port, "carb", PW, resource="b").connect()
+        for x in (a1, a2):
+            await x.iq("<enable xmlns='%s'/>" % NS_CARBONS, type="set")
+            await x.send("<presence/>")
+        await b.send("<presence/>")
+        for x in (a1, a2, b):
+            await x.ping()
+        # to one resource: the other gets <received/> with the same stanza-id
+        await chat(b, "cara@localhost/phone", "to the phone")
+        m = await a1.expect(is_msg("to the phone"))
+        rc = await a2.expect(lambda e: forwarded(e, "received") is not None, what="received")
+        sid = stanza_id(m, "cara@localhost")
+        assert sid and stanza_id(forwarded(rc, "received"), "cara@localhost") == sid
+        # sent by one resource: <sent/> carries the sender's archive id,
+        # the recipient gets its own
+        await chat(a1, "carb@localhost", "from the phone")
+        sc = await a2.expect(lambda e: forwarded(e, "sent") is not None, what="sent")
+        own = stanza_id(forwarded(sc, "sent"), "cara@localhost")
+        got = await b.expect(is_msg("from the phone"))
+        theirs = stanza_id(got, "carb@localhost")
+        assert own and theirs
+        assert stanza_id(got, "cara@localhost") is None or True	# by= not theirs: ignored
+        ids = await mam_ids(a2, "carb@localhost")
+        assert ids[-2:] == [(sid, "to the phone"), (own, "from the phone")], ids
+        ids_b = await mam_ids(b, "cara@localhost")
+        assert ids_b[-1] == (theirs, "from the phone"), ids_b
+        for x in (a1, a2, b):
+            await x.close()
+    arun(scenario())
+
+
+def test_sm_resume_resends_with_the_archived_stanza_id(server):
+    for u in ("sma", "smb"):
+        account(server, u)
+
+    async def scenario():
+        dev = Device("sma")
+        a, _ = await conversations_login(server, dev, app=None)
+        a.auto_ack = False
+        b = await XClient(server.port, "smb", PW, resource="b").connect()
+        await b.send("<presence/>")
+        await a.ping()
+        h0 = a.h_in
+        await chat(b, "sma@localhost", "first")
+        m1 = await a.expect(is_msg("first"))
+        sid1 = stanza_id(m1, "sma@localhost")
+        a.cut()
+        await asyncio.sleep(0.3)
+        await chat(b, "sma@localhost", "while detached")
+        await b.ping()
+        r = XClient(server.port, "sma", PW, resource=dev.resource)
+        await r.connect(bind=False)
+        res = await r.resume(dev.sm_id, h0)
+        assert res.tag == tag(NS_SM, "resumed"), to_str(res)
+        again = await r.expect(is_msg("first"), what="re-sent first")
+        det = await r.expect(is_msg("while detached"), what="detached message")
+        assert stanza_id(again, "sma@localhost") == sid1
+        ids = await mam_ids(r, "smb@localhost")
+        assert ids == [(sid1, "first"), (stanza_id(det, "sma@localhost"), "while detached")]
+        # nothing went to offline storage: the session lives on
+        assert rows(server, "SELECT count(*) FROM offline WHERE username = 'sma'") == "0"
+        # the counters agree after the resume: ack everything, no stream error
+        await r.send("<a xmlns='%s' h='%d'/>" % (NS_SM, r.h_in))
+        await r.ping()
+        await chat(b, "sma@localhost", "after resume")
+        await r.expect(is_msg("after resume"))
+        await r.close()
+        await b.close()
+    arun(scenario())
+
+
+NICK = "http://jabber.org/protocol/nick"
+
+
+def test_csi_holds_across_sm_counters_and_resumption(server):
+    """Inactive (screen off): presence, chat states and PEP events are held
+    and not counted by SM until they are sent; the server's <r/> is not
+    triggered by them; a cut while they are held loses nothing (they come
+    after the resumption); a message sends everything held first, in order."""
+    for u in ("csa", "csb"):
+        account(server, u)
+
+    async def scenario():
+        await befriend(server, "csa", "csb")
+        dev = Device("csa")
+        a, _ = await conversations_login(server, dev, app=None)
+        b = await XClient(server.port, "csb", PW, resource="b",
+                          features=[NICK + "+notify"]).connect()
+        await b.iq("<query xmlns='jabber:iq:roster'/>")
+        await b.send("<presence>%s</presence>" % b.caps())
+        await a.expect(is_presence("csb@localhost/b"), what="b online")
+        await a.ack_sync()
+        await a.send("<inactive xmlns='%s'/>" % NS_CSI)
+        await a.ping()
+        n0 = len(a.stanzas)
+        await b.send("<presence><show>away</show></presence>")
+        await b.send("<presence><show>xa</show></presence>")
+        await b.send("<message type='chat' to='csa@localhost'><composing "
+                     "xmlns='http://jabber.org/protocol/chatstates'/></message>")
+        await publish(b, NICK, "current", "<nick xmlns='%s'>Bee</nick>" % NICK)
+        await b.ping()
+        await asyncio.sleep(0.5)
+        # nothing of it reached the inactive client, no <r/> for it either
+        assert [to_str(e) for e in a.stanzas[n0:]] == []
+        a.cut()
+        await asyncio.sleep(0.3)
+        r = XClient(server.port, "csa", PW, resource=dev.resource, features=a.features)
+        await r.connect(bind=False)
+        res = await r.resume(dev.sm_id, a.h_in)
+        assert res.tag == tag(NS_SM, "resumed"), to_str(res)
+        p = await r.expect(is_presence("csb@localhost/b"), what="held presence")
+        assert "xa" in to_str(p) and "away" not in to_str(p)
+        await r.expect(lambda e: "composing" in to_str(e), what="held chat state")
+        await r.expect(is_event(NICK, "csb@localhost"), what="held PEP event")
+        await r.ping()
+        # the counters agree: acking all of it is fine
+        await r.send("<a xmlns='%s' h='%d'/>" % (NS_SM, r.h_in))
+        # inactive again: a message flushes what is held, in order
+        await r.send("<inactive xmlns='%s'/>" % NS_CSI)
+        await r.ping()
+        await b.send("<presence/>")
+        await publish(b, NICK, "current", "<nick xmlns='%s'>Bea</nick>" % NICK)
+        await b.ping()
+        await asyncio.sleep(0.3)
+        assert not r.unread(lambda e: e.tag != tag(NS_SM, "r"))
+        await chat(b, "csa@localhost", "wake up")
+        got = await r.expect(is_msg("wake up"))
+        order = [e for e in r.stanzas if e.tag == tag(NS_CLIENT, "message") or
+                 e.tag == tag(NS_CLIENT, "presence")][-3:]
+        assert order[0].tag == tag(NS_CLIENT, "presence"), [to_str(e) for e in order]
+        assert is_event(NICK)(order[1]) and "Bea" in to_str(order[1])
+        assert order[2] is got
+        await r.ping()
+        await r.send("<a xmlns='%s' h='%d'/>" % (NS_SM, r.h_in))
+        await r.ping()
+        assert not r.closed
+        await r.close()
+        await b.close()
     arun(scenario())
