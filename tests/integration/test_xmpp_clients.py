@@ -721,3 +721,100 @@ def test_csi_holds_across_sm_counters_and_resumption(server):
         await r.close()
         await b.close()
     arun(scenario())
+
+
+TABLES = {
+    "roster": "username", "offline": "username", "mam_archive": "username",
+    "mam_stats": "username", "mam_prefs": "username", "pubsub_node": "username",
+    "push_registrations": "username", "private_storage": "username", "vcard": "username",
+    "blocklist": "username", "last_activity": "username",
+}
+
+
+def counts(server, user):
+    return {t: int(rows(server, "SELECT count(*) FROM %s WHERE %s = '%s'" % (t, col, user)))
+            for t, col in TABLES.items()}
+
+
+def test_account_removal_takes_every_row_and_cached_state(server):
+    """XEP-0077 removal after a life of use: nothing of the account is left
+    in any table, nor in memory: an account registered again with the
+    same name starts empty and its messages wake nobody's old phone."""
+    for u in ("gone", "stay"):
+        account(server, u)
+
+    async def scenario():
+        await befriend(server, "gone", "stay")
+        app = await AppServer(server).start()
+        dev = Device("gone")
+        c, _ = await conversations_login(server, dev)
+        await c.iq("<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>"
+                   "<conference jid='room@muc.localhost' autojoin='true'/></storage></query>",
+                   type="set")
+        await c.iq("<vCard xmlns='vcard-temp'><FN>Gone</FN></vCard>", type="set")
+        await c.iq("<block xmlns='%s'><item jid='spam@localhost'/></block>" % NS_BLOCKING,
+                   type="set")
+        await c.iq("<prefs xmlns='%s' default='always'><always/><never><jid>x@localhost"
+                   "</jid></never></prefs>" % NS_MAM, type="set")
+        # subscribed to a node of another account's... of the pubsub service
+        s = await XClient(server.port, "stay", PW, resource="s").connect()
+        await s.iq("<pubsub xmlns='%s'><create node='gone-news'/></pubsub>" % NS_PS,
+                   type="set", to="pubsub.localhost")
+        await c.iq("<pubsub xmlns='%s'><subscribe node='gone-news' jid='gone@localhost'/>"
+                   "</pubsub>" % NS_PS, type="set", to="pubsub.localhost")
+        await chat(s, "gone@localhost", "archived")
+        await c.expect(is_msg("archived"))
+        await c.close()
+        await asyncio.sleep(0.2)
+        await chat(s, "gone@localhost", "stored offline")
+        await s.ping()
+        await app.wait(dev.push_node)
+        await asyncio.sleep(0.3)
+        before = counts(server, "gone")
+        assert all(v > 0 for v in before.values()), before
+        assert rows(server, "SELECT count(*) FROM pubsub_subscription WHERE jid LIKE "
+                    "'gone@%'") == "1"
+        # the account removes itself (XEP-0077 §3.2)
+        c = await XClient(server.port, "gone", PW, resource="last").connect()
+        r = await c.iq("<query xmlns='jabber:iq:register'><remove/></query>", type="set")
+        assert r.get("type") == "result"
+        deadline = time.time() + 5
+        while time.time() < deadline and any(counts(server, "gone").values()):
+            await asyncio.sleep(0.1)
+        assert not any(counts(server, "gone").values()), counts(server, "gone")
+        assert rows(server, "SELECT count(*) FROM pubsub_subscription WHERE jid LIKE "
+                    "'gone@%'") == "0"
+        assert rows(server, "SELECT count(*) FROM users WHERE username = 'gone'") == "0"
+        # the contact keeps no subscription to (or from) the removed account
+        deadline = time.time() + 5
+        while time.time() < deadline and rows(
+                server, "SELECT count(*) FROM roster WHERE username = 'stay' AND "
+                "jid = 'gone@localhost' AND (sub_to OR sub_from)") != "0":
+            await asyncio.sleep(0.1)
+        assert rows(server, "SELECT count(*) FROM roster WHERE username = 'stay' AND "
+                    "jid = 'gone@localhost' AND (sub_to OR sub_from OR ask_in OR ask_out)") \
+            == "0", rows(server, "SELECT * FROM roster WHERE username = 'stay'")
+        # the same name registered again is a new, empty account
+        server.adduser("gone", PW)
+        n = XClient(server.port, "gone", PW, resource="new")
+        await n.connect()
+        q = (await n.iq("<query xmlns='jabber:iq:roster'/>")).find(tag("jabber:iq:roster",
+                                                                     "query"))
+        assert len(q) == 0, to_str(q)
+        bl = (await n.iq("<blocklist xmlns='%s'/>" % NS_BLOCKING))[0]
+        assert len(bl) == 0, to_str(bl)
+        res, _ = await mam_fetch(n)
+        assert res == []
+        await n.send("<presence/>")
+        await n.ping()
+        assert not n.unread(has_body), "old offline messages delivered"
+        await n.close()
+        await asyncio.sleep(0.2)
+        app.notifications()
+        await chat(s, "gone@localhost", "to the new account")
+        await s.ping()
+        await asyncio.sleep(1.0)
+        assert app.notifications() == [], "the old registration notified"
+        await s.close()
+        await app.c.close()
+    arun(scenario())
