@@ -424,10 +424,10 @@ pep_caps_ready(struct c2s *c)
 
 void
 pep_published(const struct ps_svc *svc, const char *node, const char *id,
-    const struct xml_node *payload)
+    const struct xml_node *payload, struct c2s *c)
 {
 	bookmarks_published(svc, node, id, payload);
-	avatar_published(svc, node, id, payload);
+	avatar_published(svc, node, id, payload, c);
 }
 
 void

@@ -818,3 +818,91 @@ def test_account_removal_takes_every_row_and_cached_state(server):
         await s.close()
         await app.c.close()
     arun(scenario())
+
+
+def test_dino_history_bookmarks_and_avatars(server):
+    """Dino: history pages backwards with `with` + before-id, bookmarks:1
+    with its publish-options (seen by a legacy client in private storage),
+    an avatar published by a contact reaching it as metadata and as the
+    XEP-0153 hash in presence."""
+    for u in ("dino", "dc"):
+        account(server, u)
+
+    async def scenario():
+        await befriend(server, "dino", "dc")
+        feats = ["urn:xmpp:avatar:metadata+notify", "urn:xmpp:bookmarks:1+notify",
+                 OMEMO_DEVICES + "+notify", "http://jabber.org/protocol/caps"]
+        d = XClient(server.port, "dino", PW, resource="dino.ab12", features=feats, name="Dino")
+        await d.connect("SCRAM-SHA-1")
+        await d.iq("<enable xmlns='%s'/>" % NS_CARBONS, type="set")
+        await d.iq("<query xmlns='jabber:iq:roster'/>")
+        await d.send("<presence>%s</presence>" % d.caps())
+        o = await XClient(server.port, "dc", PW, resource="o").connect()
+        await o.iq("<query xmlns='jabber:iq:roster'/>")
+        await o.send("<presence/>")
+        await d.expect(is_presence("dc@localhost/o"))
+        for i in range(15):
+            await chat(o, "dino@localhost", "o%02d" % i)
+            await chat(d, "dc@localhost", "d%02d" % i)
+        for i in range(15):
+            await d.expect(is_msg("o%02d" % i))
+        await o.ping()
+        # the newest page, then older ones with before-id, as Dino scrolls
+        pages, before_id = [], None
+        while True:
+            fields = {"with": "dc@localhost"}
+            if before_id:
+                fields["before-id"] = before_id
+            res, fin = await mam_fetch(d, fields, "<set xmlns='%s'><max>8</max><before/></set>"
+                                       % NS_RSM)
+            if not res:
+                break
+            pages.insert(0, [(i, m.find(tag(NS_CLIENT, "body")).text) for i, m, _ in res])
+            before_id = res[0][0]
+            if fin.get("complete") == "true":
+                break
+        flat = [x for p in pages for x in p]
+        texts = [t for _, t in flat]
+        assert sorted(texts) == sorted(["o%02d" % i for i in range(15)] +
+                                       ["d%02d" % i for i in range(15)]), texts
+        assert [i for i, _ in flat] == sorted(i for i, _ in flat), "chronological, no overlap"
+        assert texts.index("o00") < texts.index("o14") and texts.index("d00") < texts.index("d14")
+        # bookmarks:1 the way Dino publishes them
+        bm = ("<conference xmlns='urn:xmpp:bookmarks:1' name='Chat' autojoin='true'>"
+              "<nick>dino</nick></conference>")
+        await publish(d, "urn:xmpp:bookmarks:1", "room@muc.localhost", bm, publish_options(
+            persist_items="true", max_items="max", send_last_published_item="never",
+            access_model="whitelist"))
+        ev = await d.expect(is_event("urn:xmpp:bookmarks:1", "dino@localhost"), what="bm event")
+        assert "room@muc.localhost" in to_str(ev)
+        items = await d.iq("<pubsub xmlns='%s'><items node='urn:xmpp:bookmarks:1'/></pubsub>"
+                           % NS_PS)
+        assert "room@muc.localhost" in to_str(items)
+        legacy = await d.iq("<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/>"
+                            "</query>")
+        assert "room@muc.localhost" in to_str(legacy)
+        # a contact's bookmarks are not readable
+        r = await o.iq("<pubsub xmlns='%s'><items node='urn:xmpp:bookmarks:1'/></pubsub>" % NS_PS,
+                       to="dino@localhost", ok=False)
+        assert r.get("type") == "error"
+        # the contact publishes an avatar (XEP-0084): Dino gets the metadata
+        import base64 as b64
+        import hashlib
+        png = bytes(range(256)) * 4
+        h = hashlib.sha1(png).hexdigest()
+        await publish(o, "urn:xmpp:avatar:data", h, "<data xmlns='urn:xmpp:avatar:data'>%s</data>"
+                      % b64.b64encode(png).decode())
+        await publish(o, "urn:xmpp:avatar:metadata", h,
+                      "<metadata xmlns='urn:xmpp:avatar:metadata'><info id='%s' bytes='%d' "
+                      "type='image/png' width='16' height='16'/></metadata>" % (h, len(png)))
+        ev = await d.expect(is_event("urn:xmpp:avatar:metadata", "dc@localhost"), what="avatar")
+        assert h in to_str(ev)
+        assert not d.unread(is_event("urn:xmpp:avatar:data")), "data is not +notify"
+        # as Gajim and Dino do right after publishing: the new hash in it
+        await o.send("<presence/>")
+        p = await d.expect(lambda e: is_presence("dc@localhost/o")(e) and h in to_str(e),
+                           what="presence with the photo hash")
+        assert p.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo").text == h
+        await d.close()
+        await o.close()
+    arun(scenario())
