@@ -146,6 +146,7 @@ class XClient:
         self.tls_version = None
         self.cb_types = []
         self.mech = None
+        self.progress = []		# how far connect() got: tcp, tls, sasl
 
     # ---- transport ----
 
@@ -215,6 +216,7 @@ class XClient:
                                     ssl=self._ssl_ctx() if self.direct_tls else None,
                                     server_hostname="localhost" if self.direct_tls else None),
             timeout)
+        self.progress.append("tcp")
         if not self.direct_tls:
             f = await self._open_stream()
             assert f.find(tag(NS_TLS, "starttls")) is not None, to_str(f)
@@ -224,6 +226,7 @@ class XClient:
             assert e.tag == tag(NS_TLS, "proceed"), to_str(e)
             await self.writer.start_tls(self._ssl_ctx(), server_hostname="localhost")
         sslobj = self.writer.get_extra_info("ssl_object")
+        self.progress.append("tls")
         self.tls_version = sslobj.version()
         f = await self._open_stream()
         mechs = [m.text for m in f.iter(tag(NS_SASL, "mechanism"))]
@@ -231,6 +234,7 @@ class XClient:
         if mech not in mechs:
             raise AssertionError("%s not offered: %s" % (mech, mechs))
         await self._scram(mech, sslobj)
+        self.progress.append("sasl")
         f = await self._open_stream()
         self.bound_features = f
         if bind:

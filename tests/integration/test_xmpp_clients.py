@@ -242,7 +242,7 @@ async def publish(c, node, item_id, payload, opts=None, ok=True):
 
 
 async def conversations_login(server, dev, direct_tls=False, mech="SCRAM-SHA-256-PLUS",
-                              inactive=False, steps=None, app=APP):
+                              inactive=False, steps=None, app=APP, client=None):
     """Conversations' order after bind.  steps, if given, collects the step
     names reached (a cut test aborts anywhere).  Returns (client, catch-up
     messages [(id, message)])."""
@@ -250,8 +250,8 @@ async def conversations_login(server, dev, direct_tls=False, mech="SCRAM-SHA-256
         if steps is not None:
             steps.append(name)
 
-    c = XClient(server.port if not direct_tls else server.tls_port, dev.user, PW,
-                resource=dev.resource, direct_tls=direct_tls)
+    c = client or XClient(server.port if not direct_tls else server.tls_port, dev.user, PW,
+                          resource=dev.resource, direct_tls=direct_tls)
     await c.connect(mech)
     step("bound")
     await c.sm_enable()
@@ -906,3 +906,136 @@ def test_dino_history_bookmarks_and_avatars(server):
         await d.close()
         await o.close()
     arun(scenario())
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+STORM_USERS = 25		# two devices each: 50 logins at once
+
+
+@pytest.fixture(scope="module")
+def storm_server(pg, tmp_path_factory):
+    s = XmppServer(pg, extra=conf(str(tmp_path_factory.mktemp("st")), free_port()).replace(
+        'resume_timeout = "60s"', 'resume_timeout = "2s"').replace(
+        'min_interval = "0s"', 'min_interval = "0s"\nresume_timeout = "2s"\n'
+        'wake_on_timeout = false'), c2s_extra="max_connections_per_ip = 1000")
+    s.pg = pg
+    LOGGED.append(s)
+    for i in range(STORM_USERS):
+        s.adduser("storm%02d" % i, PW)
+    yield s
+    LOGGED.remove(s)
+    if s.daemon:
+        s.stop()
+
+
+async def storm_one(server, i, rnd, cut_after, stats):
+    """One device's login sequence and some traffic, its TCP connection cut
+    after cut_after seconds wherever it is (TLS handshake, SASL, bind, the
+    post-bind sequence, traffic) unless it finished; a finished one closes
+    its stream or is cut."""
+    user = "storm%02d" % (i % STORM_USERS)
+    dev = Device(user, resource="dev%d" % (i // STORM_USERS))
+    direct = i % 3 == 0
+    c = XClient(server.tls_port if direct else server.port, user, PW, resource=dev.resource,
+                direct_tls=direct)
+    steps = c.progress
+
+    async def life():
+        await conversations_login(server, dev, direct_tls=direct, client=c,
+                                  mech=("SCRAM-SHA-256-PLUS", "SCRAM-SHA-1",
+                                        "SCRAM-SHA-256")[i % 3],
+                                  inactive=(i % 4 == 0), steps=steps)
+        for k in range(5):
+            peer = "storm%02d@localhost" % rnd.randrange(STORM_USERS)
+            await chat(c, peer, "storm %d %d" % (i, k))
+            await publish(c, "http://jabber.org/protocol/nick", "current",
+                          "<nick xmlns='http://jabber.org/protocol/nick'>%d</nick>" % k)
+        await c.ping()
+
+    t = asyncio.ensure_future(life())
+    try:
+        await asyncio.wait_for(asyncio.shield(t), cut_after)
+        stats["completed"] += 1
+        if rnd.random() < 0.5:
+            await c.close()
+        else:
+            c.cut()
+    except asyncio.TimeoutError:
+        stats["cut"] += 1
+        stats["steps"][steps[-1] if steps else "connect"] += 1
+        c.cut() if c.writer else None
+        t.cancel()
+        try:
+            await t
+        except BaseException:
+            pass
+    except Exception as e:	# the server broke a login it should have served
+        stats["errors"].append("%s after %s: %r" % (user, steps, e))
+        if c.writer:
+            c.cut()
+
+
+async def storm_round(server, seed, n=2 * STORM_USERS):
+    rnd = random.Random(seed)
+    stats = {"completed": 0, "cut": 0, "errors": [], "steps": {}}
+    import collections
+    stats["steps"] = collections.Counter()
+    await asyncio.gather(*[storm_one(server, i, random.Random(seed * 1000 + i),
+                                     30 if rnd.random() < 0.25 else rnd.uniform(0, 4),
+                                     stats) for i in range(n)])
+    return stats
+
+
+ERROR_LINE = re.compile(r" (error|crit|alert|emerg): ")
+
+
+def test_fifty_logins_at_once_cut_at_random_points(storm_server):
+    """50 Conversations logins at once, each cut at a random moment (or
+    finished and closed or cut), three rounds: no login that was not cut
+    fails, the server serves a fresh login afterwards, every session ends
+    (detached ones expire), memory comes back (rounds 2 and 3 cost what
+    round 1 cost), and the log has no error-level line."""
+    server = storm_server
+    pid = server.daemon.proc.pid
+
+    async def scenario():
+        app = await AppServer(server).start()
+        results = []
+        rss = []
+        for rnd in range(3):
+            results.append(await storm_round(server, 7 + rnd))
+            # detached sessions expire (2 s), then the server is idle
+            await asyncio.sleep(3.5)
+            rss.append(rss_kib(pid))
+        for st in results:
+            assert not st["errors"], st["errors"][:5]
+        assert sum(st["completed"] for st in results) > 0
+        assert sum(st["cut"] for st in results) > 0
+        r = server.ctl("stats")
+        assert r.returncode == 0, r.stderr
+        conns = re.search(r"connections\D+(\d+)", r.stdout)
+        # a fresh login still works end to end
+        dev = Device("storm00", resource="fresh")
+        c, _ = await conversations_login(server, dev)
+        await chat(c, "storm01@localhost", "after the storm")
+        await c.ping()
+        await c.close()
+        await app.c.close()
+        return results, rss, r.stdout, conns
+    results, rss, stats_out, conns = arun(scenario(), timeout=300)
+    print("storm:", [(s["completed"], s["cut"], dict(s["steps"])) for s in results],
+          "rss KiB after each round:", rss, "stats:", stats_out.replace("\n", " "))
+    # what rounds 2 and 3 added over round 1: no growth per round
+    assert rss[2] - rss[0] < (8192 if SAN else 3072), rss
+    log = server.daemon.log()
+    bad = [ln for ln in log.splitlines() if ERROR_LINE.search(ln)]
+    assert not bad, bad[:10]
+    warns = [ln for ln in log.splitlines() if " warning: " in ln]
+    print("warnings:", len(warns), warns[:5])
