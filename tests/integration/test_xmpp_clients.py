@@ -1041,3 +1041,76 @@ def test_fifty_logins_at_once_cut_at_random_points(storm_server):
     assert not bad, bad[:10]
     warns = [ln for ln in log.splitlines() if " warning: " in ln]
     print("warnings:", len(warns), warns[:5])
+
+
+def test_phone_cut_pushed_and_resumed(server):
+    """Conversations loses its network: the session stays (push keepalive),
+    a contact's message wakes the app through its push server, the app
+    resumes and gets the message with the stanza-id MAM has; nothing went
+    to offline storage, nothing is pushed once it is back."""
+    for u in ("pha", "phb"):
+        account(server, u)
+
+    async def scenario():
+        app = await AppServer(server).start()
+        dev = Device("pha")
+        a, _ = await conversations_login(server, dev)
+        a.auto_ack = False
+        b = await XClient(server.port, "phb", PW, resource="b").connect()
+        await b.send("<presence/>")
+        await a.ack_sync()
+        h = a.h_in
+        await a.send("<a xmlns='%s' h='%d'/>" % (NS_SM, h))
+        a.cut()
+        await asyncio.sleep(0.3)
+        app.notifications()
+        await chat(b, "pha@localhost", "wake up phone")
+        n = await app.wait(dev.push_node)
+        assert summary(n[0])["message-count"] == "1", to_str(n[0])
+        r = XClient(server.port, "pha", PW, resource=dev.resource)
+        await r.connect(bind=False)
+        res = await r.resume(dev.sm_id, h)
+        assert res.tag == tag(NS_SM, "resumed"), to_str(res)
+        m = await r.expect(is_msg("wake up phone"))
+        ids = await mam_ids(r, "phb@localhost")
+        assert ids[-1] == (stanza_id(m, "pha@localhost"), "wake up phone"), ids
+        assert rows(server, "SELECT count(*) FROM offline WHERE username = 'pha'") == "0"
+        await chat(b, "pha@localhost", "you are back")
+        await r.expect(is_msg("you are back"))
+        await asyncio.sleep(0.5)
+        assert app.notifications(dev.push_node) == []
+        await r.close()
+        await b.close()
+        await app.c.close()
+    arun(scenario())
+
+
+def test_bookmarks_written_by_an_old_client_then_a_new_one(server):
+    """An old client (private XML) wrote the bookmarks, so the conversion
+    created urn:xmpp:bookmarks:1; Conversations then publishes with its
+    publish-options: they must match the node the conversion made."""
+    account(server, "bmk")
+
+    async def scenario():
+        old = await XClient(server.port, "bmk", PW, resource="psi").connect()
+        await old.iq("<query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>"
+                     "<conference jid='old@muc.localhost' autojoin='true' name='Old'>"
+                     "<nick>me</nick></conference></storage></query>", type="set")
+        await old.close()
+        dev = Device("bmk")
+        c, _ = await conversations_login(server, dev, app=None)
+        items = await c.iq("<pubsub xmlns='%s'><items node='urn:xmpp:bookmarks:1'/></pubsub>"
+                           % NS_PS)
+        assert "old@muc.localhost" in to_str(items)
+        for opts in (dict(persist_items="true", max_items="max",
+                          send_last_published_item="never", access_model="whitelist"),
+                     dict(persist_items="true", access_model="whitelist")):
+            r = await publish(c, "urn:xmpp:bookmarks:1", "new@muc.localhost",
+                              "<conference xmlns='urn:xmpp:bookmarks:1' autojoin='true'/>",
+                              publish_options(**opts), ok=False)
+            assert r.get("type") == "result", to_str(r)
+        legacy = await c.iq("<query xmlns='jabber:iq:private'><storage "
+                            "xmlns='storage:bookmarks'/></query>")
+        assert "new@muc.localhost" in to_str(legacy) and "old@muc.localhost" in to_str(legacy)
+        await c.close()
+    arun(scenario())
