@@ -1114,3 +1114,26 @@ def test_bookmarks_written_by_an_old_client_then_a_new_one(server):
         assert "new@muc.localhost" in to_str(legacy) and "old@muc.localhost" in to_str(legacy)
         await c.close()
     arun(scenario())
+
+
+def test_avatar_hash_in_directed_presence(server):
+    """XEP-0398 §4: the hash goes into directed presence (MUC joins) too."""
+    for u in ("dpa", "dpb"):
+        account(server, u)
+
+    async def scenario():
+        a = await XClient(server.port, "dpa", PW, resource="a").connect()
+        await a.iq("<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0K"
+                   "</BINVAL></PHOTO></vCard>", type="set")
+        b = await XClient(server.port, "dpb", PW, resource="b").connect()
+        await b.send("<presence/>")
+        await b.ping()
+        await a.send("<presence to='dpb@localhost/b'/>")
+        p = await b.expect(is_presence("dpa@localhost/a"), what="directed presence")
+        import base64 as b64
+        import hashlib
+        ph = p.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo")
+        assert ph is not None and ph.text == hashlib.sha1(b64.b64decode("iVBORw0K")).hexdigest()
+        await a.close()
+        await b.close()
+    arun(scenario())
