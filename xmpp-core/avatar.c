@@ -45,11 +45,14 @@ struct conv {
 	char type[PS_TEXT_MAX + 1];
 	bool disable;
 	struct xml_node *meta;	/* vCard -> PEP: metadata, after data */
+	struct c2s *c;		/* PEP -> vCard: the publisher, blocked until done */
 };
 
 static void
 conv_free(struct conv *v)
 {
+	if (v->c)
+		c2s_unblock(v->c);
 	xml_free(v->meta);
 	free(v);
 }
@@ -135,7 +138,7 @@ out:
 
 void
 avatar_published(const struct ps_svc *svc, const char *node, const char *id,
-    const struct xml_node *payload)
+    const struct xml_node *payload, struct c2s *c)
 {
 	struct xml_node *info = NULL;
 	struct conv *v;
@@ -170,8 +173,12 @@ avatar_published(const struct ps_svc *svc, const char *node, const char *id,
 	w[1] = v->id;
 	w[2] = srv.cfg->hosts[svc->host];
 	w[3] = svc->local;
-	if (db_query_key(srv.db, svc->jid, &st_data, w, vcard_got, v) == NULL)
+	if (db_query_key(srv.db, svc->jid, &st_data, w, vcard_got, v) == NULL) {
 		conv_free(v);
+		return;
+	}
+	if ((v->c = c) != NULL)
+		c2s_block(c);
 }
 
 /* ---- vCard -> PEP ---- */

@@ -14,9 +14,11 @@ struct xml_node;
 #define NS_AVATAR_DATA "urn:xmpp:avatar:data"
 #define NS_AVATAR_METADATA "urn:xmpp:avatar:metadata"
 
-/* An item the account published on one of its nodes. */
+/* An item the account published on one of its nodes, from session c (or
+ * NULL): c's later stanzas wait until the vCard and the XEP-0153 hash are
+ * converted, so the presence a client sends next carries the new hash. */
 void avatar_published(const struct ps_svc *svc, const char *node,
-    const char *id, const struct xml_node *payload);
+    const char *id, const struct xml_node *payload, struct c2s *c);
 /* The account stored the vCard vc (vcard.c). */
 void avatar_vcard_stored(struct c2s *c, const struct xml_node *vc);
 

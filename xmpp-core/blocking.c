@@ -610,6 +610,20 @@ blocking_route(struct xml_node *n, const struct jid *to, int host)
 }
 
 bool
+blocking_outgoing(struct c2s *c, struct xml_node *n)
+{
+	struct blist *b;
+	struct jid to;
+
+	if (nonempty == 0 || c->user == NULL || strcmp(stanza_type(n), "error") == 0 ||
+	    (b = hmap_get(&lists, c->user->bare)) == NULL ||
+	    stanza_jid(n, "to", &to) != 1 || !blist_match(b, &to))
+		return false;
+	refuse_outgoing(n);
+	return true;
+}
+
+bool
 blocking_drops(const struct user *u, const struct xml_node *n)
 {
 	char bare[2 * JID_PART_MAX + 2];

@@ -34,6 +34,9 @@ void blocking_session_end(struct c2s *c);
 bool blocking_iq(struct c2s *c, struct xml_node *n);
 /* router_route: true when n was taken (refused, or held for a lookup). */
 bool blocking_route(struct xml_node *n, const struct jid *to, int host);
+/* message_from_client: true when n was refused because its sender blocked
+ * the recipient (before it is archived or copied to the other resources). */
+bool blocking_outgoing(struct c2s *c, struct xml_node *n);
 /* router_send_available: true when n must not reach u. */
 bool blocking_drops(const struct user *u, const struct xml_node *n);
 /* At exit (router_cleanup). */

@@ -10,8 +10,11 @@
 #include "c2s.h"
 #include "carbons.h"
 #include "log.h"
+#include "pubsub.h"
 #include "server.h"
 #include "xml.h"
+
+#define NS_ADDRESS "http://jabber.org/protocol/address"
 
 struct csi {
 	bool inactive;
@@ -50,6 +53,32 @@ chatstate_only(const struct xml_node *m, unsigned depth)
 	return state;
 }
 
+/*
+ * A pubsub event notification (a contact's PEP nick, avatar, OMEMO
+ * devicelist, one's own bookmarks, a service's items): nothing the user
+ * waits for, so it waits like presence does (ejabberd's queue_pep,
+ * Prosody's mod_csi_simple).  Several events of one node are all kept:
+ * a node may carry many items (bookmarks), a later one does not replace
+ * an earlier one.
+ */
+static bool
+pubsub_event(const struct xml_node *m)
+{
+	const char *type = xml_attr(m, "type");
+	bool ev = false;
+
+	if (type && strcmp(type, "error") == 0)
+		return false;
+	for (const struct xml_node *e = xml_first_elem(m); e; e = xml_next_elem(e)) {
+		if (xml_is(e, "event", NS_PUBSUB_EVENT))
+			ev = true;
+		else if (strcmp(e->ns, NS_DELAY) != 0 && strcmp(e->ns, NS_ADDRESS) != 0 &&
+		    strcmp(e->ns, "urn:xmpp:hints") != 0)
+			return false;
+	}
+	return ev;
+}
+
 bool
 csi_holdable(const struct xml_node *n)
 {
@@ -59,7 +88,7 @@ csi_holdable(const struct xml_node *n)
 		type = xml_attr(n, "type");
 		return type == NULL || strcmp(type, "unavailable") == 0;
 	}
-	return xml_is(n, "message", NS_CLIENT) && chatstate_only(n, 0);
+	return xml_is(n, "message", NS_CLIENT) && (chatstate_only(n, 0) || pubsub_event(n));
 }
 
 unsigned

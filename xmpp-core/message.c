@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "blocking.h"
 #include "c2s.h"
 #include "carbons.h"
 #include "mam.h"
@@ -20,6 +21,8 @@ message_from_client(struct c2s *c, struct xml_node *n)
 	/* RFC 6121 §8.5.x: no 'to' means the sender's own bare JID */
 	if (xml_attr(n, "to") == NULL)
 		xml_set_attr(n, "to", c->user->bare);
+	if (blocking_outgoing(c, n))
+		return;
 	mam_outgoing(c, n);
 	carbons_sent(c, n);
 	router_route(n);

@@ -56,7 +56,9 @@ static const char *const account_features[] = {
 	"http://jabber.org/protocol/pubsub#retrieve-items",
 	"http://jabber.org/protocol/pubsub#retrieve-subscriptions",
 	"http://jabber.org/protocol/pubsub#subscribe",
+	"urn:xmpp:bookmarks-conversion:0",	/* XEP-0411 §2: on the account */
 	"urn:xmpp:bookmarks:1#compat",
+	"urn:xmpp:pep-vcard-conversion:0",	/* XEP-0398 §2: on the account */
 };
 
 void
@@ -422,10 +424,10 @@ pep_caps_ready(struct c2s *c)
 
 void
 pep_published(const struct ps_svc *svc, const char *node, const char *id,
-    const struct xml_node *payload)
+    const struct xml_node *payload, struct c2s *c)
 {
 	bookmarks_published(svc, node, id, payload);
-	avatar_published(svc, node, id, payload);
+	avatar_published(svc, node, id, payload, c);
 }
 
 void

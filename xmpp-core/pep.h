@@ -32,7 +32,7 @@ void pep_caps_ready(struct c2s *c);
 /* An item stored on an account's node by the account itself (not by a
  * conversion): bookmarks and avatar conversions look at it. */
 void pep_published(const struct ps_svc *svc, const char *node, const char *id,
-    const struct xml_node *payload);
+    const struct xml_node *payload, struct c2s *c);
 void pep_retracted(const struct ps_svc *svc, const char *node, const char *id);
 
 #endif

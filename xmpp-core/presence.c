@@ -533,9 +533,12 @@ presence_from_client(struct c2s *c, struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	/* directed presence (RFC 6121 §4.6) */
+	/* directed presence (RFC 6121 §4.6); MUC joins carry the avatar hash
+	 * too (XEP-0398 §4) */
 	if (type[0] == '\0' || strcmp(type, "unavailable") == 0)
 		directed_note(c, xml_attr(n, "to"), type[0] == '\0');
+	if (type[0] == '\0')
+		vcard_presence(c, n);
 	router_route(n);
 }
 

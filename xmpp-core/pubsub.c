@@ -238,7 +238,7 @@ published(void *arg, PGresult *res, const char *err)
 		ps_notify(&r->svc, r->node, &cfg, ev,
 		    PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2));
 	if (r->svc.pep && !r->internal)
-		pep_published(&r->svc, r->node, r->item, r->payload);
+		pep_published(&r->svc, r->node, r->item, r->payload, r->c);
 	if (r->done) {
 		r->done(r->done_arg, true);
 		r->done = NULL;

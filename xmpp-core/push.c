@@ -762,6 +762,29 @@ push_disco_account(struct xml_node *query)
 		xml_set_attr(xml_add(query, "feature", NULL), "var", NS_PUSH);
 }
 
+/*
+ * XEP-0077 removal: the rows went with the account (foreign key); what is
+ * in memory goes now, so that an account registered again under the name
+ * does not notify the old owner's devices.  A load in flight may have read
+ * the old rows: it is repeated.
+ */
+void
+push_account_removed(int host, const char *local)
+{
+	char bare[2 * JID_PART_MAX + 2];
+	struct push_acct *a;
+
+	snprintf(bare, sizeof(bare), "%s@%s", local, srv.cfg->hosts[host]);
+	if ((a = acct_find(bare)) == NULL)
+		return;
+	while (a->regs)
+		reg_remove(a->regs);
+	a->loaded = false;
+	a->ev_msgs = 0;
+	if (a->load)
+		a->reload = true;
+}
+
 /* ---- events ---- */
 
 void

@@ -52,6 +52,8 @@ void push_detached_stanza(struct c2s *c, const char *p, size_t len);
 void push_resumed(struct c2s *c);
 /* The session of c ends (router_unbind). */
 void push_session_end(struct c2s *c);
+/* register.c: the account was removed (its registrations in memory go). */
+void push_account_removed(int host, const char *local);
 void push_cleanup(void);
 
 /* ---- pure parts ---- */

@@ -377,12 +377,19 @@ vcard_presence(struct c2s *c, struct xml_node *p)
 	struct avatar *a = c->user ? hmap_get(&avatars, c->user->bare) : NULL;
 	struct xml_node *x;
 
-	/* a client that says something itself (even "not ready") is left alone */
-	if (a == NULL || !a->known || !a->has_vcard ||
-	    xml_child(p, "x", NS_VCARD_UPDATE) != NULL)
+	/*
+	 * A client's own <photo/> (a hash, or empty: no avatar) is left alone;
+	 * an <x/> without one ("not ready", XEP-0153 §4.2) gets ours, as
+	 * XEP-0398 §4 requires.
+	 */
+	if (a == NULL || !a->known || !a->has_vcard)
 		return;
-	if ((x = xml_add(p, "x", NS_VCARD_UPDATE)) == NULL)
+	if ((x = xml_child(p, "x", NS_VCARD_UPDATE)) != NULL) {
+		if (xml_child(x, "photo", NS_VCARD_UPDATE) != NULL)
+			return;
+	} else if ((x = xml_add(p, "x", NS_VCARD_UPDATE)) == NULL) {
 		return;
+	}
 	if (a->hash[0])
 		xml_add_with_text(x, "photo", NULL, a->hash);
 	else

@@ -241,15 +241,18 @@ def test_vcard(server):
             p = await recv(c2.presences)
         ph = p.xml.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo")
         assert ph is not None and ph.text == hashlib.sha1(photo).hexdigest()
-        # a client that sends its own update element is left alone
-        own = ET.fromstring("<x xmlns='vcard-temp:x:update'/>")
-        pr = c.make_presence()
-        pr.append(own)
-        pr.send()
-        p = await recv(c2.presences)
-        while str(p["from"]) != "vcarol@localhost/" + c.boundjid.resource:
+        # an update element without <photo/> ("not ready") gets the hash
+        # (XEP-0398 §4); a client's own <photo/>, even empty, is left alone
+        for own, want in (("<x xmlns='vcard-temp:x:update'/>", hashlib.sha1(photo).hexdigest()),
+                          ("<x xmlns='vcard-temp:x:update'><photo/></x>", None)):
+            pr = c.make_presence()
+            pr.append(ET.fromstring(own))
+            pr.send()
             p = await recv(c2.presences)
-        assert p.xml.find("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") is None
+            while str(p["from"]) != "vcarol@localhost/" + c.boundjid.resource:
+                p = await recv(c2.presences)
+            ph = p.xml.findall("{vcard-temp:x:update}x/{vcard-temp:x:update}photo")
+            assert len(ph) == 1 and ph[0].text == want, ET.tostring(p.xml)
         await disconnect(c, c2, d)
 
     arun(scenario())

@@ -99,6 +99,20 @@ TEST(xmpp_csi_holdable)
 	CHECK(!csi_holdable(m));
 	xml_free(m);
 
+	/* pubsub event notifications wait too; with anything else they do not */
+	m = msg("headline");
+	w = xml_add(m, "event", "http://jabber.org/protocol/pubsub#event");
+	xml_add(w, "items", "http://jabber.org/protocol/pubsub#event");
+	xml_add(m, "delay", NS_DELAY);
+	CHECK(csi_holdable(m));
+	xml_add_with_text(m, "body", NS_CLIENT, "hi");
+	CHECK(!csi_holdable(m));
+	xml_free(m);
+	m = msg("error");
+	xml_add(m, "event", "http://jabber.org/protocol/pubsub#event");
+	CHECK(!csi_holdable(m));
+	xml_free(m);
+
 	m = xml_new("iq", NS_CLIENT);
 	CHECK(!csi_holdable(m));
 	xml_free(m);
