@@ -725,6 +725,13 @@ c2s_readable(struct c2s *c)
 			c->shaper_tokens -= (uint64_t)n;
 		feed(c, buf, (size_t)n);
 	}
+	/* the last round may have emptied the bucket: arm its refill */
+	if (srv.cfg->shaper_rate && c->shaper_tokens == 0 && !c->dead &&
+	    !ev_timer_active(&c->shaper_timer)) {
+		want = 1;
+		if (!shaper_take(c, &want))
+			return;
+	}
 	c2s_update_events(c);
 }
 
