@@ -11,8 +11,9 @@ on a busy machine:
   cpu/login      server CPU per login (STARTTLS + SCRAM + bind + presence)
   cpu/message    server CPU per delivered ~230-byte chat message under a
                  saturating stream, with p50/p99 delivery latency, next to
-                 the floor: a bare loopback TCP read+write of one message of
-                 the same size (xmpp_floor.c), measured in the same run
+                 the floor: a bare write+read of one message of the same
+                 size through a loopback TCP connection in one thread
+                 (xmpp_floor.c), measured in the same run
   churn          once the largest N sessions have opened and closed: the
                  RSS kept, and CPU per login and per message again
 
@@ -83,7 +84,7 @@ def rss_kib(pid):
 def raise_nofile():
     """Enough descriptors for NMAX client connections here and NMAX server
     connections in the server (which inherits the limit)."""
-    need = NMAX + 4096
+    need = NMAX + 256
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= need:
         return
@@ -544,7 +545,7 @@ def main():
           % (",".join(map(str, LEVELS)), MSGS, size,
              "RSA-2048" if KEY == "rsa" else "ECDSA P-256",
              open("/proc/loadavg").read().split()[0]))
-    print("floor: bare loopback TCP read+write of %d bytes: %.2f us (median of 3)"
+    print("floor: bare loopback TCP write+read of %d bytes: %.2f us (median of 3)"
           % (size, floor))
     print("%-30s %10s %10s %10s %9s %9s" % ("figure", "xmpp-core", "prosody", "ejabberd",
                                            "/prosody", "/ejabberd"))
