@@ -12,6 +12,7 @@
 #include "c2s.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,12 @@
 #define READ_CHUNK 16384
 #define READ_ROUNDS 4
 #define CLOSE_LINGER_MS 2000
+#define TRIM_AFTER 64		/* sessions closed or parked before a malloc_trim */
 
 static size_t nconns;
 static struct c2s *all_head;
 static struct ev_timer park_timer;
+static unsigned freed_since_trim;
 
 static void c2s_update_events(struct c2s *c);
 static void c2s_readable(struct c2s *c);
@@ -176,6 +179,7 @@ c2s_finish(struct c2s *c)
 	close(c->fd);
 	c->fd = -1;
 	nconns--;
+	freed_since_trim++;
 	accept_release(c->ip);
 	log_debug("c2s %llu: closed", (unsigned long long)c->id);
 	c2s_unref(c);
@@ -866,7 +870,13 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 /*
  * Memory of idle sessions: expat keeps ~10 KiB per parser, so the parser
  * of a connection quiet for release_parser_after (checked as often) is
- * released (xml_stream_park) and recreated on its next bytes.
+ * released (xml_stream_park) and recreated on its next bytes.  A bound
+ * session's TLS leaves OpenSSL at the same time (tls_conn_park: ~14 KB
+ * down to a few hundred bytes; SASL, which needs channel bindings, is
+ * over by then).  What they free lies in the middle of the heap, which
+ * glibc does not give back by itself: after TRIM_AFTER sessions parked or
+ * closed, malloc_trim returns the free pages (a few ms for a large heap,
+ * at most once per period), so RSS follows the sessions down after churn.
  */
 static void
 park_cb(struct ev_loop *loop, struct ev_timer *t)
@@ -879,6 +889,18 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 		    now - c->last_read < srv.cfg->park_after_ms)
 			continue;
 		xml_stream_park(c->xs);
+		if (c->tls && c->state == C2S_BOUND && buf_pending(&c->out) == 0) {
+			bool was = tls_conn_parked(c->tls);
+
+			if (tls_conn_park(c->tls) == 0 && !was) {
+				log_debug("c2s %llu: TLS parked", (unsigned long long)c->id);
+				freed_since_trim++;
+			}
+		}
+	}
+	if (freed_since_trim >= TRIM_AFTER) {
+		malloc_trim(0);
+		freed_since_trim = 0;
 	}
 	ev_timer_start(loop, t, srv.cfg->park_after_ms);
 }

@@ -1,17 +1,20 @@
 """xmpp-core's transport under pressure: the input shaper keeps a fast
 sender going at its rate (it never stalls), the soft RLIMIT_NOFILE is
-raised to the hard one at start, and a server that runs out of
-descriptors pauses its listeners instead of spinning on accept(2), then
-serves again."""
+raised to the hard one at start, a server that runs out of descriptors
+pauses its listeners instead of spinning on accept(2), then serves again,
+and idle TLS 1.3 sessions leave OpenSSL (tls_conn_park) and keep working
+(TLS 1.2 ones stay with OpenSSL)."""
 
+import asyncio
 import os
+import ssl
 import time
 
 import pytest
 
 from edgetest import Daemon, binary
 from pgcluster import PgCluster
-from xmpptest import Raw, XmppServer
+from xmpptest import Raw, XmppServer, arun, connect, disconnect, online, recv
 
 PW = "correct horse battery staple"
 
@@ -113,5 +116,69 @@ def test_shaper_paces_a_fast_sender_without_stalling(pg):
         assert time.time() - t0 > 2.0, "the shaper must pace the sender"
         rcv.close()
         snd.close()
+    finally:
+        s.destroy()
+
+
+def raw_tls12_session(port, user, resource):
+    """A raw stream whose STARTTLS negotiates TLS 1.2."""
+    r = Raw(port)
+    r.send(Raw.HEADER)
+    r.recv_until("</stream:features>")
+    r.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    assert "<proceed" in r.recv_until("/>")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    r.sock = ctx.wrap_socket(r.sock, server_hostname="localhost")
+    assert r.sock.version() == "TLSv1.2"
+    r.session(user, PW, resource)
+    return r
+
+
+def test_idle_tls_sessions_leave_openssl_and_keep_working(pg):
+    s = XmppServer(pg)	# release_parser_after = 1s: TLS parks with the parser
+    try:
+        for u in ("alice", "bob", "carol"):
+            s.adduser(u, PW)
+        big = "y" * 100000	# several TLS records each way
+
+        async def scenario():
+            a = await connect("alice@localhost/park", PW, s.port)
+            b = await connect("bob@localhost/park", PW, s.tls_port, direct_tls=True)
+            await online(a)
+            await online(b)
+            carol = raw_tls12_session(s.port, "carol", "old")
+            await asyncio.sleep(2.5)
+            log = s.daemon.log()
+            assert log.count("TLS parked") == 2, "TLS 1.3 sessions park, TLS 1.2 stays"
+            sessions = s.ctl("sessions").stdout
+            assert sessions.count("TLSv1.3") == 2 and "TLSv1.2" in sessions, sessions
+            a.send_message(mto="bob@localhost/park", mbody=big, mtype="chat")
+            m = await recv(b.messages)
+            assert m["body"] == big
+            b.send_message(mto="alice@localhost/park", mbody="got it " + big, mtype="chat")
+            m = await recv(a.messages)
+            assert m["body"] == "got it " + big
+            a.send_message(mto="carol@localhost/old", mbody="to 1.2", mtype="chat")
+            loop = asyncio.get_running_loop()	# carol's socket blocks: not on the loop
+            got = ""
+            while "to 1.2" not in got and "</stream:stream>" not in got:
+                more = await loop.run_in_executor(None, carol.recv_until, "</message>")
+                assert more, got
+                got += more
+            carol.send("<message to='alice@localhost/park' type='chat'><body>from 1.2"
+                       "</body></message>")
+            m = await recv(a.messages)
+            assert m["body"] == "from 1.2"
+            await asyncio.sleep(2.5)	# quiet again: buffers and contexts go
+            await a["xep_0199"].ping("localhost")
+            await b["xep_0199"].ping("localhost")
+            carol.close()
+            await disconnect(a, b)
+        arun(scenario())
+        log = s.daemon.log()
+        assert "stream error" not in log and "TLS:" not in log, log[-2000:]
     finally:
         s.destroy()
