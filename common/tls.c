@@ -50,8 +50,8 @@ struct tls_server {
 
 struct tls_conn {
 	SSL *ssl;		/* NULL once parked */
-	struct tls_rec *rec;	/* the record layer once parked */
 	int fd;
+	bool parked;		/* rec carries the connection */
 	bool is_server;
 	bool done;
 	bool shut_sent;
@@ -60,10 +60,10 @@ struct tls_conn {
 	uint8_t seclen;		/* application secrets captured (0: none) */
 	uint64_t rrec, wrec;	/* records read / written so far */
 	uint64_t rmark, wmark;	/* ... when the application keys took over */
-	uint8_t rsec[48], wsec[48];	/* the application traffic secrets */
 	const char *version, *cipher;	/* once parked (OpenSSL's static names) */
-	char *alpn, *sni;	/* once parked; NULL when none */
+	char *alpn, *sni;	/* server: copied at the handshake; NULL when none */
 	char *err;		/* allocated at the first error */
+	struct tls_rec rec;	/* secrets from the key log; the records once parked */
 };
 
 #define ERR_LEN 160
@@ -311,7 +311,8 @@ keylog_cb(const SSL *ssl, const char *line)
 	    strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) != 0) ||
 	    (hex = strrchr(line, ' ')) == NULL)
 		return;
-	n = hex_secret(hex + 1, server_secret ? c->wsec : c->rsec, sizeof(c->rsec));
+	n = hex_secret(hex + 1, server_secret ? c->rec.wr.secret : c->rec.rd.secret,
+	    sizeof(c->rec.rd.secret));
 	if (n <= 0 || (c->seclen != 0 && c->seclen != n)) {
 		c->no_park = true;
 		return;
@@ -431,6 +432,8 @@ server_ctx(struct tls_server *srv, const struct tls_server_conf *conf,
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, srv);
+	/* one ticket is what a client resuming its one connection needs */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -635,7 +638,7 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
-	tlsrec_free(c->rec);
+	tlsrec_clear(&c->rec);
 	free(c->alpn);
 	free(c->sni);
 	free(c->err);
@@ -653,12 +656,10 @@ int
 tls_conn_park(struct tls_conn *c)
 {
 	const SSL_CIPHER *cipher;
-	struct tls_rec *rec;
 	uint16_t suite;
-	char *alpn = NULL, *sni = NULL;
 
-	if (c->rec != NULL) {
-		tlsrec_idle(c->rec);
+	if (c->parked) {
+		tlsrec_idle(&c->rec);
 		return 0;
 	}
 	if (!c->is_server || !c->done || c->shut_sent || c->no_park ||
@@ -670,30 +671,23 @@ tls_conn_park(struct tls_conn *c)
 	suite = (uint16_t)SSL_CIPHER_get_protocol_id(cipher);
 	if (!tlsrec_suite_ok(suite))
 		return -1;
-	if (((alpn = dup_or_null(tls_conn_alpn(c))) == NULL && tls_conn_alpn(c)[0]) ||
-	    ((sni = dup_or_null(tls_conn_sni(c))) == NULL && tls_conn_sni(c) != NULL) ||
-	    (rec = tlsrec_new(suite, c->rsec, c->wsec, c->seclen, c->rrec - c->rmark,
-	    c->wrec - c->wmark)) == NULL) {
-		free(alpn);
-		free(sni);
+	if (tlsrec_start(&c->rec, suite, c->seclen, c->rrec - c->rmark,
+	    c->wrec - c->wmark) < 0) {
+		c->no_park = true;
 		return -1;
 	}
 	c->version = SSL_get_version(c->ssl);
 	c->cipher = SSL_CIPHER_get_name(cipher);
-	c->alpn = alpn;
-	c->sni = sni;
 	SSL_free(c->ssl);
 	c->ssl = NULL;
-	OPENSSL_cleanse(c->rsec, sizeof(c->rsec));
-	OPENSSL_cleanse(c->wsec, sizeof(c->wsec));
-	c->rec = rec;
+	c->parked = true;
 	return 0;
 }
 
 bool
 tls_conn_parked(const struct tls_conn *c)
 {
-	return c->rec != NULL;
+	return c->parked;
 }
 
 /* Maps an SSL_* result to our codes, recording a readable error. */
@@ -744,6 +738,11 @@ tls_handshake(struct tls_conn *c)
 	if (r == 1) {
 		c->done = true;
 		c->rmark = c->rrec;	/* the client's Finished was the last one */
+		if (c->is_server) {
+			/* kept for tls_conn_alpn/sni once parked (small: now, not then) */
+			c->alpn = dup_or_null(tls_conn_alpn(c));
+			c->sni = dup_or_null(tls_conn_sni(c));
+		}
 		return TLS_OK;
 	}
 	r = map_result(c, r);
@@ -771,8 +770,8 @@ tls_read(struct tls_conn *c, void *buf, size_t len)
 
 	ssize_t r;
 
-	if (c->rec != NULL) {
-		r = tlsrec_read(c->rec, c->fd, buf, len, &why);
+	if (c->parked) {
+		r = tlsrec_read(&c->rec, c->fd, buf, len, &why);
 		return rec_result(c, r, why);
 	}
 	ERR_clear_error();
@@ -791,8 +790,8 @@ tls_write(struct tls_conn *c, const void *buf, size_t len)
 
 	if (len == 0)
 		return 0;
-	if (c->rec != NULL) {
-		ssize_t w = tlsrec_write(c->rec, c->fd, buf, len, &why);
+	if (c->parked) {
+		ssize_t w = tlsrec_write(&c->rec, c->fd, buf, len, &why);
 
 		return rec_result(c, w, why);
 	}
@@ -814,9 +813,9 @@ tls_shutdown(struct tls_conn *c)
 
 	if (c->shut_sent || !c->done)
 		return TLS_OK;
-	if (c->rec != NULL) {
+	if (c->parked) {
 		c->shut_sent = true;
-		return tlsrec_shutdown(c->rec, c->fd);
+		return tlsrec_shutdown(&c->rec, c->fd);
 	}
 	ERR_clear_error();
 	errno = 0;
@@ -834,8 +833,8 @@ tls_pending(struct tls_conn *c)
 {
 	int n;
 
-	if (c->rec != NULL)
-		return tlsrec_pending(c->rec);
+	if (c->parked)
+		return tlsrec_pending(&c->rec);
 	n = SSL_pending(c->ssl);
 
 	return n > 0 ? (size_t)n : 0;

@@ -94,7 +94,11 @@ ssize_t tls_read(struct tls_conn *c, void *buf, size_t len);
 ssize_t tls_write(struct tls_conn *c, const void *buf, size_t len);
 /* Sends close_notify once; TLS_OK, TLS_WANT_*, TLS_ERROR. */
 int tls_shutdown(struct tls_conn *c);
-/* Decrypted bytes buffered inside OpenSSL: read them before polling. */
+/*
+ * Bytes buffered inside (decrypted, or whole records a parked connection
+ * read ahead): > 0 means tls_read has more without the socket becoming
+ * readable again, so read them before polling.
+ */
 size_t tls_pending(struct tls_conn *c);
 
 bool tls_handshake_done(const struct tls_conn *c);

@@ -49,29 +49,6 @@
 #define CT_APPDATA 23
 #define HS_KEY_UPDATE 24
 
-struct dir {
-	uint8_t secret[48];
-	uint8_t key[32];
-	uint8_t iv[12];
-	uint64_t seq;
-	EVP_CIPHER_CTX *ctx;	/* only while active */
-};
-
-struct tls_rec {
-	const EVP_CIPHER *cipher;
-	bool sha384;
-	uint8_t hashlen, keylen;
-	bool eof;		/* close_notify received */
-	struct dir rd, wr;
-	unsigned char *in;	/* received bytes [in_off, in_len) */
-	size_t in_off, in_len;
-	const unsigned char *plain;	/* decrypted, not yet returned (inside in) */
-	size_t plain_len;
-	unsigned char *out;	/* ciphertext not yet written [out_off, out_len) */
-	size_t out_off, out_len;
-	size_t out_plain;	/* application bytes the pending records carry */
-};
-
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *aes128, *aes256, *chacha;
 static EVP_KDF *hkdf;
@@ -129,7 +106,7 @@ tlsrec_expand_label(bool sha384, const uint8_t *secret, const char *label,
 
 /* Keys for d's current secret (§7.3), sequence back to 0. */
 static int
-dir_keys(struct tls_rec *r, struct dir *d)
+dir_keys(struct tls_rec *r, struct tlsrec_dir *d)
 {
 	EVP_CIPHER_CTX_free(d->ctx);
 	d->ctx = NULL;
@@ -140,7 +117,7 @@ dir_keys(struct tls_rec *r, struct dir *d)
 
 /* application_traffic_secret_N+1 (§7.2). */
 static int
-dir_update(struct tls_rec *r, struct dir *d)
+dir_update(struct tls_rec *r, struct tlsrec_dir *d)
 {
 	uint8_t next[48];
 
@@ -153,7 +130,7 @@ dir_update(struct tls_rec *r, struct dir *d)
 
 /* The cipher context of d, keyed, with the nonce for its next record. */
 static EVP_CIPHER_CTX *
-dir_ctx(struct tls_rec *r, struct dir *d, int enc)
+dir_ctx(struct tls_rec *r, struct tlsrec_dir *d, int enc)
 {
 	unsigned char nonce[12];
 
@@ -176,42 +153,34 @@ dir_ctx(struct tls_rec *r, struct dir *d, int enc)
 	return d->ctx;
 }
 
-struct tls_rec *
-tlsrec_new(uint16_t suite, const uint8_t *rsec, const uint8_t *wsec,
-    size_t seclen, uint64_t rseq, uint64_t wseq)
+int
+tlsrec_start(struct tls_rec *r, uint16_t suite, size_t seclen, uint64_t rseq,
+    uint64_t wseq)
 {
-	struct tls_rec *r;
-
 	pthread_once(&fetch_once, fetch);
-	if (!tlsrec_suite_ok(suite) || seclen != (suite == 0x1302 ? 48u : 32u) ||
-	    (r = calloc(1, sizeof(*r))) == NULL)
-		return NULL;
+	if (!tlsrec_suite_ok(suite) || seclen != (suite == 0x1302 ? 48u : 32u))
+		return -1;
 	r->cipher = suite == 0x1301 ? aes128 : suite == 0x1302 ? aes256 : chacha;
 	r->sha384 = suite == 0x1302;
 	r->hashlen = (uint8_t)seclen;
 	r->keylen = suite == 0x1301 ? 16 : 32;
-	memcpy(r->rd.secret, rsec, seclen);
-	memcpy(r->wr.secret, wsec, seclen);
 	if (r->cipher == NULL || dir_keys(r, &r->rd) < 0 || dir_keys(r, &r->wr) < 0) {
-		tlsrec_free(r);
-		return NULL;
+		tlsrec_clear(r);
+		return -1;
 	}
 	r->rd.seq = rseq;
 	r->wr.seq = wseq;
-	return r;
+	return 0;
 }
 
 void
-tlsrec_free(struct tls_rec *r)
+tlsrec_clear(struct tls_rec *r)
 {
-	if (r == NULL)
-		return;
 	EVP_CIPHER_CTX_free(r->rd.ctx);
 	EVP_CIPHER_CTX_free(r->wr.ctx);
 	free(r->in);
 	free(r->out);
 	OPENSSL_cleanse(r, sizeof(*r));
-	free(r);
 }
 
 void
@@ -230,7 +199,13 @@ tlsrec_idle(struct tls_rec *r)
 size_t
 tlsrec_pending(const struct tls_rec *r)
 {
-	return r->plain_len;
+	size_t have = r->in_len - r->in_off, clen;
+
+	if (r->plain_len > 0 || have < REC_HDR)
+		return r->plain_len;
+	/* a whole record read ahead from the socket: epoll will not say so */
+	clen = (size_t)r->in[r->in_off + 3] << 8 | r->in[r->in_off + 4];
+	return have >= REC_HDR + clen ? have : 0;
 }
 
 /* ---- writing ---- */

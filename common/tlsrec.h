@@ -21,17 +21,47 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct tls_rec;
+#include <openssl/evp.h>
+
+/*
+ * Embedded in struct tls_conn (no allocation when a connection parks: a
+ * small block allocated then would land in the middle of the memory the
+ * connection just freed and keep that page).  Fields are tlsrec.c's.
+ */
+struct tlsrec_dir {
+	uint8_t secret[48];	/* the traffic secret (hash length bytes) */
+	uint8_t key[32];
+	uint8_t iv[12];
+	uint64_t seq;
+	EVP_CIPHER_CTX *ctx;	/* only while active */
+};
+
+struct tls_rec {
+	struct tlsrec_dir rd, wr;
+	const EVP_CIPHER *cipher;
+	bool sha384;
+	bool eof;		/* close_notify received */
+	uint8_t hashlen, keylen;
+	unsigned char *in;	/* received bytes [in_off, in_len) */
+	size_t in_off, in_len;
+	const unsigned char *plain;	/* decrypted, not yet returned (inside in) */
+	size_t plain_len;
+	unsigned char *out;	/* ciphertext not yet written [out_off, out_len) */
+	size_t out_off, out_len;
+	size_t out_plain;	/* application bytes the pending records carry */
+};
 
 /* Cipher suites tlsrec handles (IANA TLS 1.3 values). */
 bool tlsrec_suite_ok(uint16_t suite);
 /*
- * rsec/wsec: the traffic secrets we read and write with (hash length
- * bytes), rseq/wseq: the next record numbers under them.
+ * Starts the record layer on a zeroed r whose rd.secret / wr.secret hold
+ * the traffic secrets we read and write with (seclen bytes); rseq/wseq:
+ * the next record numbers under them.  0, or -1.
  */
-struct tls_rec *tlsrec_new(uint16_t suite, const uint8_t *rsec,
-    const uint8_t *wsec, size_t seclen, uint64_t rseq, uint64_t wseq);
-void tlsrec_free(struct tls_rec *r);
+int tlsrec_start(struct tls_rec *r, uint16_t suite, size_t seclen,
+    uint64_t rseq, uint64_t wseq);
+/* Frees what r holds and wipes it. */
+void tlsrec_clear(struct tls_rec *r);
 /* Frees cipher contexts and empty buffers of a connection gone quiet. */
 void tlsrec_idle(struct tls_rec *r);
 
@@ -45,7 +75,10 @@ ssize_t tlsrec_write(struct tls_rec *r, int fd, const void *buf, size_t len,
     const char **why);
 /* Queues and tries to send close_notify. */
 int tlsrec_shutdown(struct tls_rec *r, int fd);
-/* Decrypted bytes not yet returned by tlsrec_read. */
+/*
+ * Bytes tlsrec_read can return without the socket: decrypted ones, or
+ * whole records read ahead (a read takes as much as the socket has).
+ */
 size_t tlsrec_pending(const struct tls_rec *r);
 
 /* HKDF-Expand-Label with an empty context (RFC 8446 §7.1), for tests. */

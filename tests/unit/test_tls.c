@@ -351,6 +351,17 @@ park_suite(const char *suite)
 	/* many records, partial writes: the socketpair holds far less */
 	CHECK_INT(transfer(s, c, 250000), 0);
 	CHECK_INT(transfer(c, s, 250000), 0);
+	/* records read ahead are reported, so the caller reads before polling */
+	CHECK_INT(tls_write(c, "a", 1), 1);
+	CHECK_INT(tls_write(c, "b", 1), 1);
+	CHECK_INT(tls_write(c, "c", 1), 1);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), 1);
+	CHECK(buf[0] == 'a' && tls_pending(s) > 0);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), 1);
+	CHECK_INT(tls_read(s, buf + 1, sizeof(buf) - 1), 1);
+	CHECK(buf[0] == 'b' && buf[1] == 'c');
+	CHECK_INT(tls_pending(s), 0);
+	CHECK_INT(tls_read(s, buf, sizeof(buf)), TLS_WANT_READ);
 	/* idle again: contexts dropped, still the same keys */
 	CHECK_INT(tls_conn_park(s), 0);
 	CHECK_INT(transfer(s, c, 1), 0);
