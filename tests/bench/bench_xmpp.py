@@ -58,6 +58,7 @@ PW = "bench horse battery staple 42"
 HDR = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
        "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 FLOOR = os.path.join(BUILD, "bench", "xmpp_floor")
+TLS_MEM = os.path.join(BUILD, "bench", "tls_mem")
 
 
 def cpu_seconds(pid):
@@ -511,6 +512,29 @@ def run_ejabberd():
             shutil.rmtree(d, ignore_errors=True)
 
 
+def tls_memory():
+    """What OpenSSL holds per idle server connection, before and after
+    tls_conn_park (tls_mem.c: 1000 in-process connections)."""
+    d = tempfile.mkdtemp(prefix="edge-bench-tlsmem-")
+    try:
+        crt, key = make_cert(d)
+        out = subprocess.run([TLS_MEM, crt, key, "1000"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    print("OpenSSL per idle server connection (tls_mem, 1000 connections):")
+    sites = 0
+    for line in out:
+        if line.startswith("client"):
+            sites = -1
+        elif line.startswith(("server", "parked", "after")):
+            print("  " + line)
+            sites = 4 if line.startswith("server") and sites == 0 else -1
+        elif line.startswith("  ") and sites > 0:
+            print("  " + line)
+            sites -= 1
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -556,6 +580,7 @@ def main():
         if k == "cpu/message us":
             print("%-30s %10s %10s %10s" % ("  cpu/message / floor", fmt(a / floor),
                                           *(fmt(b / floor) if b else "-" for b in row)))
+    tls_memory()
     if results["ejabberd"] is None and shutil.which("ejabberdctl") is None:
         print("ejabberd: not installed (apt-get install ejabberd to compare)")
 
