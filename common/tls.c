@@ -9,10 +9,21 @@
  * builds a complete new set first and swaps it in only when every file
  * loaded; OpenSSL's reference counting keeps old contexts alive for the
  * connections still using them.
+ *
+ * Parking (tls_conn_park): a message callback counts the records each
+ * server connection reads and writes, and the key log callback hands over
+ * the TLS 1.3 application traffic secrets, noting how many records had
+ * been written when the server's write key changed to them (the server's
+ * Finished is on its way by then); the client's records under the new key
+ * start when the handshake completes.  With both counts the record layer
+ * can continue in tlsrec.c without OpenSSL.  A connection on which
+ * OpenSSL has seen any post-handshake message (a KeyUpdate) stays with
+ * OpenSSL, as does one with a record half read or half written.
  */
 #include "tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +32,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include "tlsrec.h"
 
 struct tls_ctxset {
 	SSL_CTX **ctx;
@@ -36,12 +49,44 @@ struct tls_server {
 };
 
 struct tls_conn {
-	SSL *ssl;
+	SSL *ssl;		/* NULL once parked */
+	int fd;
+	bool parked;		/* rec carries the connection */
 	bool is_server;
 	bool done;
 	bool shut_sent;
-	char err[160];
+	bool no_park;		/* OpenSSL saw a post-handshake message */
+	bool write_blocked;	/* OpenSSL holds a partly written record */
+	uint8_t seclen;		/* application secrets captured (0: none) */
+	uint64_t rrec, wrec;	/* records read / written so far */
+	uint64_t rmark, wmark;	/* ... when the application keys took over */
+	const char *version, *cipher;	/* once parked (OpenSSL's static names) */
+	char *alpn, *sni;	/* server: copied at the handshake; NULL when none */
+	char *err;		/* allocated at the first error */
+	struct tls_rec rec;	/* secrets from the key log; the records once parked */
 };
+
+#define ERR_LEN 160
+
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+static int conn_idx = -1;	/* SSL ex_data slot: the tls_conn */
+
+static void
+idx_init(void)
+{
+	conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+/* c's error buffer (a static one if there is no memory for it). */
+static char *
+conn_err(struct tls_conn *c)
+{
+	static char fallback[ERR_LEN];
+
+	if (c->err == NULL && (c->err = malloc(ERR_LEN)) == NULL)
+		return fallback;
+	return c->err;
+}
 
 static void
 set_err(char *err, size_t errlen, const char *what)
@@ -203,6 +248,80 @@ alpn_wire(const char *const *alpn, size_t n, size_t *len)
 	return w;
 }
 
+/* Counts records; a post-handshake message read keeps OpenSSL in charge. */
+static void
+msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+    SSL *ssl, void *arg)
+{
+	struct tls_conn *c = SSL_get_ex_data(ssl, conn_idx);
+	const unsigned char *p = buf;
+
+	(void)version;
+	(void)arg;
+	if (c == NULL)
+		return;
+	if (content_type == SSL3_RT_HEADER) {
+		if (write_p)
+			c->wrec++;
+		else
+			c->rrec++;
+		return;
+	}
+	/* our own tickets may be written after the handshake; nothing else */
+	if (content_type == SSL3_RT_HANDSHAKE && c->done && len > 0 &&
+	    !(write_p && p[0] == SSL3_MT_NEWSESSION_TICKET))
+		c->no_park = true;
+}
+
+static int
+hex_secret(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t n = strlen(hex);
+
+	if (n % 2 != 0 || n / 2 > cap)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char h = hex[i];
+		int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 :
+		    h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+
+		if (v < 0)
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return (int)(n / 2);
+}
+
+/*
+ * "SERVER_TRAFFIC_SECRET_0 <client random> <secret>" and the CLIENT_ one
+ * (NSS key log format): the secrets parking needs.
+ */
+static void
+keylog_cb(const SSL *ssl, const char *line)
+{
+	struct tls_conn *c = SSL_get_ex_data(ssl, conn_idx);
+	bool server_secret = strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0;
+	const char *hex;
+	int n;
+
+	if (c == NULL || !c->is_server || (!server_secret &&
+	    strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) != 0) ||
+	    (hex = strrchr(line, ' ')) == NULL)
+		return;
+	n = hex_secret(hex + 1, server_secret ? c->rec.wr.secret : c->rec.rd.secret,
+	    sizeof(c->rec.rd.secret));
+	if (n <= 0 || (c->seclen != 0 && c->seclen != n)) {
+		c->no_park = true;
+		return;
+	}
+	c->seclen = (uint8_t)n;
+	if (server_secret)
+		c->wmark = c->wrec;	/* our Finished was the last handshake record */
+}
+
 /* ---- contexts ---- */
 
 static int
@@ -300,9 +419,21 @@ server_ctx(struct tls_server *srv, const struct tls_server_conf *conf,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	}
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
+	/*
+	 * Nothing in the server-side session cache: resumption works with
+	 * stateless tickets (TLS 1.2 and 1.3; OpenSSL issues them only while
+	 * server caching is on), and no closed connection leaves a session
+	 * behind in memory.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER |
+	    SSL_SESS_CACHE_NO_INTERNAL);
+	SSL_CTX_set_msg_callback(ctx, msg_cb);
+	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_tlsext_servername_arg(ctx, srv);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, srv);
+	/* one ticket is what a client resuming its one connection needs */
+	SSL_CTX_set_num_tickets(ctx, 1);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -460,14 +591,17 @@ conn_new(SSL_CTX *ctx, int fd, bool is_server)
 {
 	struct tls_conn *c = calloc(1, sizeof(*c));
 
+	pthread_once(&idx_once, idx_init);
 	if (c == NULL)
 		return NULL;
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, fd) != 1 ||
+	    SSL_set_ex_data(c->ssl, conn_idx, c) != 1) {
 		SSL_free(c->ssl);
 		free(c);
 		ERR_clear_error();
 		return NULL;
 	}
+	c->fd = fd;
 	c->is_server = is_server;
 	if (is_server)
 		SSL_set_accept_state(c->ssl);
@@ -504,7 +638,56 @@ tls_conn_free(struct tls_conn *c)
 	if (c == NULL)
 		return;
 	SSL_free(c->ssl);
+	tlsrec_clear(&c->rec);
+	free(c->alpn);
+	free(c->sni);
+	free(c->err);
+	OPENSSL_cleanse(c, sizeof(*c));
 	free(c);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+int
+tls_conn_park(struct tls_conn *c)
+{
+	const SSL_CIPHER *cipher;
+	uint16_t suite;
+
+	if (c->parked) {
+		tlsrec_idle(&c->rec);
+		return 0;
+	}
+	if (!c->is_server || !c->done || c->shut_sent || c->no_park ||
+	    c->write_blocked || c->seclen == 0 ||
+	    SSL_version(c->ssl) != TLS1_3_VERSION || SSL_has_pending(c->ssl) ||
+	    strcmp(SSL_rstate_string(c->ssl), "RH") != 0 ||
+	    (cipher = SSL_get_current_cipher(c->ssl)) == NULL)
+		return -1;
+	suite = (uint16_t)SSL_CIPHER_get_protocol_id(cipher);
+	if (!tlsrec_suite_ok(suite))
+		return -1;
+	if (tlsrec_start(&c->rec, suite, c->seclen, c->rrec - c->rmark,
+	    c->wrec - c->wmark) < 0) {
+		c->no_park = true;
+		return -1;
+	}
+	c->version = SSL_get_version(c->ssl);
+	c->cipher = SSL_CIPHER_get_name(cipher);
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->parked = true;
+	return 0;
+}
+
+bool
+tls_conn_parked(const struct tls_conn *c)
+{
+	return c->parked;
 }
 
 /* Maps an SSL_* result to our codes, recording a readable error. */
@@ -523,20 +706,20 @@ map_result(struct tls_conn *c, int ret)
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0) {
 			if (errno == 0 || errno == ECONNRESET || errno == EPIPE) {
-				snprintf(c->err, sizeof(c->err), "%s",
+				snprintf(conn_err(c), ERR_LEN, "%s",
 				    errno ? strerror(errno) : "connection closed");
 				return errno == 0 ? 0 : TLS_ERROR;
 			}
-			snprintf(c->err, sizeof(c->err), "%s", strerror(errno));
+			snprintf(conn_err(c), ERR_LEN, "%s", strerror(errno));
 			return TLS_ERROR;
 		}
 		/* FALLTHROUGH */
 	default:
 		if (SSL_get_verify_result(c->ssl) != X509_V_OK && !c->done)
-			snprintf(c->err, sizeof(c->err), "certificate verify failed: %s",
+			snprintf(conn_err(c), ERR_LEN, "certificate verify failed: %s",
 			    X509_verify_cert_error_string(SSL_get_verify_result(c->ssl)));
 		else
-			set_err(c->err, sizeof(c->err), "TLS");
+			set_err(conn_err(c), ERR_LEN, "TLS");
 		ERR_clear_error();
 		return TLS_ERROR;
 	}
@@ -554,21 +737,43 @@ tls_handshake(struct tls_conn *c)
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->done = true;
+		c->rmark = c->rrec;	/* the client's Finished was the last one */
+		if (c->is_server) {
+			/* kept for tls_conn_alpn/sni once parked (small: now, not then) */
+			c->alpn = dup_or_null(tls_conn_alpn(c));
+			c->sni = dup_or_null(tls_conn_sni(c));
+		}
 		return TLS_OK;
 	}
 	r = map_result(c, r);
 	if (r == 0) {
-		snprintf(c->err, sizeof(c->err), "connection closed during handshake");
+		snprintf(conn_err(c), ERR_LEN, "connection closed during handshake");
 		return TLS_ERROR;
 	}
+	return r;
+}
+
+/* A reason from tlsrec as this connection's error. */
+static ssize_t
+rec_result(struct tls_conn *c, ssize_t r, const char *why)
+{
+	if (r == TLS_ERROR)
+		snprintf(conn_err(c), ERR_LEN, "TLS: %s", why ? why : "error");
 	return r;
 }
 
 ssize_t
 tls_read(struct tls_conn *c, void *buf, size_t len)
 {
+	const char *why = NULL;
 	size_t n = 0;
 
+	ssize_t r;
+
+	if (c->parked) {
+		r = tlsrec_read(&c->rec, c->fd, buf, len, &why);
+		return rec_result(c, r, why);
+	}
 	ERR_clear_error();
 	errno = 0;
 	if (SSL_read_ex(c->ssl, buf, len, &n) == 1)
@@ -579,16 +784,25 @@ tls_read(struct tls_conn *c, void *buf, size_t len)
 ssize_t
 tls_write(struct tls_conn *c, const void *buf, size_t len)
 {
+	const char *why = NULL;
 	size_t n = 0;
 	int r;
 
 	if (len == 0)
 		return 0;
+	if (c->parked) {
+		ssize_t w = tlsrec_write(&c->rec, c->fd, buf, len, &why);
+
+		return rec_result(c, w, why);
+	}
 	ERR_clear_error();
 	errno = 0;
-	if (SSL_write_ex(c->ssl, buf, len, &n) == 1)
+	if (SSL_write_ex(c->ssl, buf, len, &n) == 1) {
+		c->write_blocked = false;
 		return (ssize_t)n;
+	}
 	r = map_result(c, 0);
+	c->write_blocked = r == TLS_WANT_READ || r == TLS_WANT_WRITE;
 	return r == 0 ? TLS_ERROR : r;
 }
 
@@ -599,6 +813,10 @@ tls_shutdown(struct tls_conn *c)
 
 	if (c->shut_sent || !c->done)
 		return TLS_OK;
+	if (c->parked) {
+		c->shut_sent = true;
+		return tlsrec_shutdown(&c->rec, c->fd);
+	}
 	ERR_clear_error();
 	errno = 0;
 	r = SSL_shutdown(c->ssl);
@@ -613,7 +831,11 @@ tls_shutdown(struct tls_conn *c)
 size_t
 tls_pending(struct tls_conn *c)
 {
-	int n = SSL_pending(c->ssl);
+	int n;
+
+	if (c->parked)
+		return tlsrec_pending(&c->rec);
+	n = SSL_pending(c->ssl);
 
 	return n > 0 ? (size_t)n : 0;
 }
@@ -627,7 +849,7 @@ tls_handshake_done(const struct tls_conn *c)
 const char *
 tls_conn_error(const struct tls_conn *c)
 {
-	return c->err[0] ? c->err : "unknown TLS error";
+	return c->err && c->err[0] ? c->err : "unknown TLS error";
 }
 
 const char *
@@ -637,6 +859,8 @@ tls_conn_alpn(const struct tls_conn *c)
 	const unsigned char *p;
 	unsigned int len;
 
+	if (c->ssl == NULL)
+		return c->alpn ? c->alpn : "";
 	SSL_get0_alpn_selected(c->ssl, &p, &len);
 	if (p == NULL || len == 0)
 		return "";
@@ -648,19 +872,21 @@ tls_conn_alpn(const struct tls_conn *c)
 const char *
 tls_conn_sni(const struct tls_conn *c)
 {
+	if (c->ssl == NULL)
+		return c->sni;
 	return SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
 const char *
 tls_conn_version(const struct tls_conn *c)
 {
-	return SSL_get_version(c->ssl);
+	return c->ssl ? SSL_get_version(c->ssl) : c->version;
 }
 
 const char *
 tls_conn_cipher(const struct tls_conn *c)
 {
-	return SSL_get_cipher_name(c->ssl);
+	return c->ssl ? SSL_get_cipher_name(c->ssl) : c->cipher;
 }
 
 SSL *
@@ -698,7 +924,7 @@ tls_channel_binding(struct tls_conn *c, const char *type, uint8_t *out,
 {
 	static const char label[] = "EXPORTER-Channel-Binding";
 
-	if (!c->done)
+	if (!c->done || c->ssl == NULL)
 		return -1;
 	if (strcmp(type, "tls-exporter") == 0) {
 		/* RFC 9266 §2: 32 bytes, no context; TLS 1.3 (or 1.2 + EMS). */

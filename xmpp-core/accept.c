@@ -1,5 +1,11 @@
 /*
  * accept — listeners and per-address limits.  See accept.h.
+ *
+ * Every connection is a descriptor, so start-up raises the soft
+ * RLIMIT_NOFILE to the hard limit (systemd's default soft limit is 1024,
+ * its hard limit 524288).  When the process runs out of descriptors
+ * anyway, accept(2) keeps failing on a level-triggered listener: the
+ * listeners pause for ACCEPT_PAUSE_MS instead of spinning.
  */
 #include "accept.h"
 
@@ -7,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,6 +27,7 @@
 #include "server.h"
 
 #define ACCEPT_BATCH 64
+#define ACCEPT_PAUSE_MS 100
 
 struct listener {
 	struct ev_io io;
@@ -37,6 +45,8 @@ struct ipinfo {
 static struct listener *listeners;
 static size_t nlisteners;
 static struct hmap ips;		/* ip -> struct ipinfo */
+static struct ev_timer pause_timer;	/* listeners paused: out of descriptors */
+static bool pause_logged;	/* once per shortage, not every ACCEPT_PAUSE_MS */
 
 static struct ipinfo *
 ip_get(const char *ip, bool create)
@@ -130,6 +140,28 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 }
 
 static void
+pause_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)t;
+	for (size_t k = 0; k < nlisteners; k++)
+		ev_io_start(loop, &listeners[k].io, EPOLLIN);
+}
+
+/* Out of descriptors or memory: stop accepting for a moment. */
+static void
+accept_pause(struct listener *l, int err)
+{
+	if (!pause_logged)
+		log_warn("c2s: accept on %s: %s (%zu connections; pausing accepts "
+		    "for %d ms until it passes)", l->name, strerror(err), c2s_count(),
+		    ACCEPT_PAUSE_MS);
+	pause_logged = true;
+	for (size_t k = 0; k < nlisteners; k++)
+		ev_io_stop(srv.loop, &listeners[k].io);
+	ev_timer_start(srv.loop, &pause_timer, ACCEPT_PAUSE_MS);
+}
+
+static void
 accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 {
 	struct listener *l = io->data;
@@ -143,12 +175,32 @@ accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		sl = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_pause(l, errno);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("c2s: accept on %s: %s", l->name, strerror(errno));
 			return;
 		}
+		pause_logged = false;
 		accept_one(l, fd, &ss, sl);
 	}
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("c2s: raising the descriptor limit: %s", strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	log_info("c2s: descriptor limit %llu", (unsigned long long)rl.rlim_cur);
 }
 
 static int
@@ -179,6 +231,8 @@ accept_open(char *err, size_t errlen)
 {
 	const struct xmpp_config *cfg = srv.cfg;
 
+	raise_nofile();
+	ev_timer_init(&pause_timer, pause_cb, NULL);
 	hmap_init(&ips);
 	listeners = calloc(cfg->nlisten_starttls + cfg->nlisten_tls, sizeof(*listeners));
 	if (listeners == NULL) {
@@ -194,6 +248,7 @@ accept_open(char *err, size_t errlen)
 void
 accept_close(void)
 {
+	ev_timer_stop(srv.loop, &pause_timer);
 	for (size_t k = 0; k < nlisteners; k++) {
 		ev_io_stop(srv.loop, &listeners[k].io);
 		close(listeners[k].io.fd);

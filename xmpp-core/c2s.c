@@ -12,6 +12,7 @@
 #include "c2s.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,12 @@
 #define READ_CHUNK 16384
 #define READ_ROUNDS 4
 #define CLOSE_LINGER_MS 2000
+#define TRIM_AFTER 64		/* closes, parser releases, TLS parks before a malloc_trim */
 
 static size_t nconns;
 static struct c2s *all_head;
 static struct ev_timer park_timer;
+static unsigned freed_since_trim;
 
 static void c2s_update_events(struct c2s *c);
 static void c2s_readable(struct c2s *c);
@@ -176,6 +179,7 @@ c2s_finish(struct c2s *c)
 	close(c->fd);
 	c->fd = -1;
 	nconns--;
+	freed_since_trim++;
 	accept_release(c->ip);
 	log_debug("c2s %llu: closed", (unsigned long long)c->id);
 	c2s_unref(c);
@@ -359,7 +363,8 @@ c2s_update_events(struct c2s *c)
 		return;		/* the handshake drives the events itself */
 	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
 		ev |= EPOLLIN;
-	if (buf_pending(&c->out) > 0 || c->tls_want_write)
+	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
+	if ((buf_pending(&c->out) > 0 && !c->flush.pending) || c->tls_want_write)
 		ev |= EPOLLOUT;
 	if (ev != c->io.events || !c->io.active)
 		ev_io_start(srv.loop, &c->io, ev);
@@ -536,10 +541,32 @@ bind_reply(struct c2s *c, struct xml_node *iq, const char *cond)
 	xml_free(r);
 }
 
+/*
+ * A bound session's TLS leaves OpenSSL (tls_conn_park: ~14 KB down to a
+ * few hundred bytes; SASL, which needs channel bindings, is over): at
+ * once, so that a login storm holds OpenSSL state only for the logins in
+ * flight, or when idle if a record was half read then.  Again when idle:
+ * the cipher contexts go.
+ */
+static void
+tls_park(struct c2s *c)
+{
+	bool was;
+
+	if (c->tls == NULL)
+		return;
+	was = tls_conn_parked(c->tls);
+	if (tls_conn_park(c->tls) == 0 && !was) {
+		log_debug("c2s %llu: TLS parked", (unsigned long long)c->id);
+		freed_since_trim++;
+	}
+}
+
 void
 c2s_resumed(struct c2s *c)
 {
 	c->state = C2S_BOUND;
+	tls_park(c);
 	ev_timer_stop(srv.loop, &c->timer);
 	if (srv.cfg->idle_timeout_ms)
 		ev_timer_start(srv.loop, &c->timer, srv.cfg->idle_timeout_ms);
@@ -725,6 +752,16 @@ c2s_readable(struct c2s *c)
 			c->shaper_tokens -= (uint64_t)n;
 		feed(c, buf, (size_t)n);
 	}
+	/* records read ahead by a parked TLS: epoll will not report them */
+	if (c->tls && !c->dead && tls_pending(c->tls) > 0)
+		ev_defer(srv.loop, &c->resume);
+	/* the last round may have emptied the bucket: arm its refill */
+	if (srv.cfg->shaper_rate && c->shaper_tokens == 0 && !c->dead &&
+	    !ev_timer_active(&c->shaper_timer)) {
+		want = 1;
+		if (!shaper_take(c, &want))
+			return;
+	}
 	c2s_update_events(c);
 }
 
@@ -859,7 +896,12 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 /*
  * Memory of idle sessions: expat keeps ~10 KiB per parser, so the parser
  * of a connection quiet for release_parser_after (checked as often) is
- * released (xml_stream_park) and recreated on its next bytes.
+ * released (xml_stream_park) and recreated on its next bytes, and the
+ * TLS state of the bound ones is trimmed (tls_park).  What they free lies
+ * in the middle of the heap, which
+ * glibc does not give back by itself: after TRIM_AFTER sessions parked or
+ * closed, malloc_trim returns the free pages (a few ms for a large heap,
+ * at most once per period), so RSS follows the sessions down after churn.
  */
 static void
 park_cb(struct ev_loop *loop, struct ev_timer *t)
@@ -871,7 +913,14 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 		    (c->state != C2S_BOUND && c->state != C2S_NEGOTIATE) ||
 		    now - c->last_read < srv.cfg->park_after_ms)
 			continue;
-		xml_stream_park(c->xs);
+		if (xml_stream_park(c->xs))
+			freed_since_trim++;
+		if (c->state == C2S_BOUND)
+			tls_park(c);
+	}
+	if (freed_since_trim >= TRIM_AFTER) {
+		malloc_trim(0);
+		freed_since_trim = 0;
 	}
 	ev_timer_start(loop, t, srv.cfg->park_after_ms);
 }
