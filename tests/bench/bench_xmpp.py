@@ -44,6 +44,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from edgetest import BUILD, free_port  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
 from xmpptest import XmppServer  # noqa: E402
+sys.path.insert(0, HERE)
+from xmppservers import cpu_seconds  # noqa: E402
 
 LEVELS = sorted(int(x) for x in os.environ.get("XMPP_BENCH_SESSIONS", "1000,4000,8000").split(","))
 MSGS = int(os.environ.get("XMPP_BENCH_MESSAGES", "100000"))
@@ -59,19 +61,6 @@ HDR = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
        "xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>")
 FLOOR = os.path.join(BUILD, "bench", "xmpp_floor")
 TLS_MEM = os.path.join(BUILD, "bench", "tls_mem")
-
-
-def cpu_seconds(pid):
-    """CPU time of every thread of pid, from the scheduler's nanosecond
-    counters (/proc/PID/stat's ticks are too coarse for short phases)."""
-    total = 0
-    for t in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-                total += int(f.read().split()[0])
-        except OSError:
-            pass	# a thread that just ended
-    return total / 1e9
 
 
 def rss_kib(pid):
