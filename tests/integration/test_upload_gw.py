@@ -475,6 +475,12 @@ def test_log_names_forwarded_client(gw):
     gw.get("f/a.txt", {"X-Forwarded-For": "198.51.100.7, 203.0.113.9"})
     gw.get("f/a.txt", {"X-Real-IP": "2001:db8::5"})
     gw.get("f/a.txt", {"X-Real-IP": "evil\x01"})
+    # a request is logged when it completes, which may be just after the
+    # client has read the response
+    want = ('203.0.113.9 via 127.0.0.1:', '2001:db8::5 via 127.0.0.1:', 'evil\\x01 via')
+    deadline = time.time() + 5
+    while not all(w in gw.d.log() for w in want) and time.time() < deadline:
+        time.sleep(0.05)
     log = gw.d.log()
     assert '203.0.113.9 via 127.0.0.1:' in log
     assert '2001:db8::5 via 127.0.0.1:' in log
