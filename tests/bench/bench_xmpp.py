@@ -41,10 +41,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from edgetest import BUILD, free_port  # noqa: E402
-from pgcluster import PgCluster  # noqa: E402
-from xmpptest import XmppServer  # noqa: E402
+from edgetest import BUILD  # noqa: E402
 sys.path.insert(0, HERE)
+import xmppservers  # noqa: E402
 from xmppservers import cpu_seconds  # noqa: E402
 
 LEVELS = sorted(int(x) for x in os.environ.get("XMPP_BENCH_SESSIONS", "1000,4000,8000").split(","))
@@ -89,15 +88,7 @@ def raise_nofile():
 
 
 def make_cert(d):
-    """A self-signed certificate for localhost: RSA-2048 or ECDSA P-256."""
-    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
-    newkey = ["-newkey", "rsa:2048"] if KEY == "rsa" else \
-        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
-    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-                    "-keyout", key, "-out", crt], check=True, capture_output=True)
-    os.chmod(key, 0o600)
-    return crt, key
+    return xmppservers.make_cert(d, KEY)
 
 
 class Conn:
@@ -337,168 +328,24 @@ def floor_us(size):
 
 
 def run_xmpp_core():
-    pg = PgCluster()
-    try:
-        s = XmppServer(pg, start=False, c2s_extra="max_connections_per_ip = 1000000\n"
-                       'max_output_buffer = "64M"')
-        make_cert(s.tmp)	# replaces the test certificate: same type as the others
-        with open(s.conf) as f:
-            # the shaper as generous as Prosody's below (1000mb/s)
-            conf = f.read().replace('log_level = "debug"', 'log_level = "warn"') \
-                .replace('shaper_rate = "10M"', 'shaper_rate = "1000M"')
-        with open(s.conf, "w") as f:
-            f.write(conf)
-        s.start()
-        try:
-            return asyncio.run(bench_server("xmpp-core", s.port, s.daemon.proc.pid))
-        finally:
-            s.destroy()
-    finally:
-        pg.destroy()
-
-
-PROSODY_CFG = """
-run_as_root = true
-daemonize = false
-pidfile = "{d}/prosody.pid"
-data_path = "{d}/data"
-log = {{ warn = "{d}/prosody.log" }}
-modules_enabled = {{ "roster"; "saslauth"; "tls"; "disco"; "ping"; "register"; "posix"; "offline" }}
-modules_disabled = {{ "s2s" }}
-c2s_ports = {{ {port} }}
-c2s_require_encryption = true
-allow_registration = true
-registration_throttle_max = nil
-min_seconds_between_registrations = 0
-authentication = "internal_hashed"
-limits = {{ c2s = {{ rate = "1000mb/s" }} }}
-ssl = {{ certificate = "{crt}"; key = "{key}" }}
-VirtualHost "localhost"
-"""
+    with xmppservers.xmpp_core(key=KEY) as srv:
+        return asyncio.run(bench_server("xmpp-core", srv.port, srv.pid))
 
 
 def run_prosody():
+    """Prosody from Debian, its default (file) storage."""
     if shutil.which("prosody") is None:
         return None
-    d = tempfile.mkdtemp(prefix="edge-bench-prosody-")
-    os.makedirs(os.path.join(d, "data"))
-    crt, key = make_cert(d)
-    port = free_port()
-    cfg = os.path.join(d, "prosody.cfg.lua")
-    with open(cfg, "w") as f:
-        f.write(PROSODY_CFG.format(d=d, port=port, crt=crt, key=key))
-    p = subprocess.Popen(["prosody", "-F", "--config", cfg], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                import socket
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        return asyncio.run(bench_server("prosody", port, p.pid))
-    finally:
-        p.terminate()
-        p.wait(10)
-        shutil.rmtree(d, ignore_errors=True)
-
-
-EJABBERD_YML = """hosts: ["localhost"]
-loglevel: warning
-certfiles: ["{d}/both.pem"]
-registration_timeout: infinity
-auth_method: internal
-auth_password_format: scram
-listen:
-  - port: {port}
-    ip: "127.0.0.1"
-    module: ejabberd_c2s
-    starttls_required: true
-    max_stanza_size: 262144
-    backlog: 1024
-access_rules:
-  register:
-    allow: all
-modules:
-  mod_register:
-    ip_access: all
-    access: register
-  mod_roster: {{}}
-  mod_disco: {{}}
-  mod_ping: {{}}
-  mod_offline: {{}}
-"""
-
-
-def pids_of(pattern):
-    r = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
-    return [int(x) for x in r.stdout.split()]
+    with xmppservers.prosody(key=KEY) as srv:
+        return asyncio.run(bench_server("prosody", srv.port, srv.pid))
 
 
 def run_ejabberd():
     """ejabberd from Debian (mnesia storage), in a private node and spool."""
     if shutil.which("ejabberdctl") is None:
         return None
-    import pwd
-    d = tempfile.mkdtemp(prefix="edge-bench-ejabberd-")
-    crt, key = make_cert(d)
-    with open(os.path.join(d, "both.pem"), "w") as f:
-        f.write(open(crt).read() + open(key).read())
-    port = free_port()
-    node = "edgebench%d@localhost" % os.getpid()
-    with open(os.path.join(d, "ejabberd.yml"), "w") as f:
-        f.write(EJABBERD_YML.format(d=d, port=port))
-    with open(os.path.join(d, "ejabberdctl.cfg"), "w") as f:
-        f.write('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=%s/pid\n' % d)
-    shutil.copy("/etc/ejabberd/inetrc", d)
-    for sub in ("spool", "logs"):
-        os.makedirs(os.path.join(d, sub))
-    pw = pwd.getpwnam("ejabberd")
-    for root, dirs, files in os.walk(d):
-        for n in [root] + [os.path.join(root, x) for x in dirs + files]:
-            os.chown(n, pw.pw_uid, pw.pw_gid)
-    epmd_before = pids_of("epmd")
-    p = subprocess.Popen(["ejabberdctl", "--config-dir", d, "--ctl-config",
-                          os.path.join(d, "ejabberdctl.cfg"), "--config",
-                          os.path.join(d, "ejabberd.yml"), "--spool", os.path.join(d, "spool"),
-                          "--logs", os.path.join(d, "logs"), "--node", node, "foreground"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         # as ejabberd itself: ejabberdctl would su, and su's
-                         # PAM limits cap it at 1024 descriptors
-                         user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                         env=dict(os.environ, HOME=d))
-    beam = []
-    try:
-        import socket
-        for _ in range(300):
-            beam = pids_of("beam.*" + node.split("@")[0])
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                if beam:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        if not beam:
-            raise RuntimeError("ejabberd did not start")
-        return asyncio.run(bench_server("ejabberd", port, beam[0]))
-    finally:
-        for pid in beam:
-            try:
-                os.kill(pid, 15)
-            except OSError:
-                pass
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        for pid in set(pids_of("epmd")) - set(epmd_before):
-            os.kill(pid, 15)	# the epmd this run started
-        if os.environ.get("XMPP_BENCH_KEEP"):
-            print("ejabberd state kept in", d)
-        else:
-            shutil.rmtree(d, ignore_errors=True)
+    with xmppservers.ejabberd(key=KEY) as srv:
+        return asyncio.run(bench_server("ejabberd", srv.port, srv.pid))
 
 
 def tls_memory():

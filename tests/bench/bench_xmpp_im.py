@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import xmppservers  # noqa: E402
-from bench_xmpp import HDR, PW, Conn, login, open_tls, register, scram_client_final  # noqa: E402
+from bench_xmpp import HDR, login, open_tls, register, scram_client_final  # noqa: E402
 
 ARCHIVE = int(os.environ.get("XMPP_BENCH_ARCHIVE", "100000"))
 WINDOW = 1000

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
 from edgetest import free_port  # noqa: E402
 from pgcluster import PgCluster  # noqa: E402
-from xmpptest import XmppServer, make_cert  # noqa: E402
+from xmpptest import XmppServer  # noqa: E402
 
 def cpu_seconds(pid):
     """CPU time of every thread of pid, from the scheduler's nanosecond
@@ -36,6 +36,19 @@ def cpu_seconds(pid):
         except OSError:
             pass	# a thread that just ended
     return total / 1e9
+
+
+def make_cert(d, key="rsa"):
+    """A self-signed certificate for localhost: RSA-2048 or ECDSA P-256
+    (every server of one run gets the same type)."""
+    keyf, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+    newkey = ["-newkey", "rsa:2048"] if key == "rsa" else \
+        ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", keyf, "-out", crt], check=True, capture_output=True)
+    os.chmod(keyf, 0o600)
+    return crt, keyf
 
 
 def children(pid):
@@ -81,15 +94,18 @@ def wait_port(port, proc=None, timeout=30):
 
 
 @contextlib.contextmanager
-def xmpp_core(extra="", c2s_extra=""):
+def xmpp_core(extra="", c2s_extra="", key="rsa"):
     pg = PgCluster()
     s = None
     try:
         s = XmppServer(pg, start=False, extra=extra,
-                       c2s_extra="max_connections_per_ip = 100000\n"
+                       c2s_extra="max_connections_per_ip = 1000000\n"
                        'max_output_buffer = "64M"\n' + c2s_extra)
+        make_cert(s.tmp, key)	# replaces the test certificate: same type as the others
         with open(s.conf) as f:
-            conf = f.read().replace('log_level = "debug"', 'log_level = "warn"')
+            # the shaper as generous as Prosody's below (1000mb/s)
+            conf = f.read().replace('log_level = "debug"', 'log_level = "warn"') \
+                .replace('shaper_rate = "10M"', 'shaper_rate = "1000M"')
         with open(s.conf, "w") as f:
             f.write(conf)
         s.start()
@@ -122,7 +138,7 @@ VirtualHost "localhost"
 
 
 @contextlib.contextmanager
-def prosody(modules=(), extra="", sql=False):
+def prosody(modules=(), extra="", sql=False, key="rsa"):
     """Prosody 0.12; sql=True stores everything in a private PostgreSQL."""
     if shutil.which("prosody") is None:
         raise RuntimeError("prosody is not installed")
@@ -131,7 +147,7 @@ def prosody(modules=(), extra="", sql=False):
     p = None
     try:
         os.makedirs(os.path.join(d, "data"))
-        crt, key = make_cert(d)
+        crt, keyf = make_cert(d, key)
         port = free_port()
         if sql:
             pg = PgCluster(dbname="prosody")
@@ -139,7 +155,7 @@ def prosody(modules=(), extra="", sql=False):
                       'host = "%s"; port = %d; username = "postgres" }\n' % (pg.dir, pg.port))
         cfg = os.path.join(d, "prosody.cfg.lua")
         with open(cfg, "w") as f:
-            f.write(PROSODY_CFG.format(d=d, port=port, loglevel=os.environ.get("XMPP_BENCH_PROSODY_LOG", "warn"), crt=crt, key=key, extra=extra,
+            f.write(PROSODY_CFG.format(d=d, port=port, loglevel=os.environ.get("XMPP_BENCH_PROSODY_LOG", "warn"), crt=crt, key=keyf, extra=extra,
                                        modules="".join('"%s"; ' % m for m in modules)))
         p = subprocess.Popen(["prosody", "-F", "--config", cfg], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -205,7 +221,7 @@ def pids_of(pattern):
 
 
 @contextlib.contextmanager
-def ejabberd(modules="", sql=False):
+def ejabberd(modules="", sql=False, key="rsa"):
     """ejabberd from Debian in a private node and spool; sql=True stores
     everything (auth included) in a private PostgreSQL with ejabberd's
     own schema, as the reference host does."""
@@ -217,9 +233,9 @@ def ejabberd(modules="", sql=False):
     beam = []
     epmd_before = pids_of("epmd")
     try:
-        crt, key = make_cert(d)
+        crt, keyf = make_cert(d, key)
         with open(os.path.join(d, "both.pem"), "w") as f:
-            f.write(open(crt).read() + open(key).read())
+            f.write(open(crt).read() + open(keyf).read())
         port = free_port()
         storage = "auth_method: internal"
         if sql:
