@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "accountrm.h"
 #include "addr.h"
 #include "buf.h"
 #include "bytestream.h"
 #include "c2s.h"
 #include "db.h"
 #include "evloop.h"
+#include "jid.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -24,10 +26,19 @@
 #define CMD_MAX 256
 #define CLIENTS_MAX 8
 
+struct ctl_rm;
+
 struct ctl_client {
 	struct ev_io io;
 	struct buf in, out;
+	bool got_cmd;		/* one command per connection */
+	struct ctl_rm *rm;	/* a deluser in progress */
 	struct ctl_client *next;
+};
+
+struct ctl_rm {
+	struct ctl_client *cl;	/* NULL once the client went away */
+	char bare[2 * JID_PART_MAX + 2];
 };
 
 static struct ev_io listener;
@@ -46,6 +57,8 @@ client_free(struct ctl_client *cl)
 			break;
 		}
 	}
+	if (cl->rm)
+		cl->rm->cl = NULL;	/* the removal goes on; nobody to tell */
 	ev_io_stop(srv.loop, &cl->io);
 	close(cl->io.fd);
 	buf_free(&cl->in);
@@ -69,9 +82,70 @@ cmd_sessions(struct buf *o)
 }
 
 static void
+deluser_done(void *arg, int result, const char *err)
+{
+	struct ctl_rm *rm = arg;
+	struct ctl_client *cl = rm->cl;
+
+	if (result == -1)
+		log_warn("control: deluser %s: %s", rm->bare, err ? err : "failed");
+	if (cl) {
+		if (result == 1)
+			buf_printf(&cl->out, "ok\n");
+		else if (result == 0)
+			buf_printf(&cl->out, "error: no such account\n");
+		else
+			buf_printf(&cl->out, "error: %s\n", err ? err : "failed");
+		cl->rm = NULL;
+		ev_io_start(srv.loop, &cl->io, EPOLLOUT);
+	}
+	free(rm);
+}
+
+/* deluser USER@HOST: the answer comes when the rows are gone (0: pending). */
+static int
+cmd_deluser(struct ctl_client *cl, const char *arg)
+{
+	struct ctl_rm *rm;
+	struct user *u;
+	struct jid j;
+	int host;
+
+	if (jid_parse(arg, &j) == -1 || j.local[0] == '\0' || j.resource[0]) {
+		buf_printf(&cl->out, "error: not a valid USER@HOST\n");
+		return -1;
+	}
+	if ((host = router_host_index(j.domain)) < 0) {
+		buf_printf(&cl->out, "error: %s is not a host of this server\n", j.domain);
+		return -1;
+	}
+	if ((rm = calloc(1, sizeof(*rm))) == NULL ||
+	    (u = router_user_get(host, j.local)) == NULL) {
+		free(rm);
+		buf_printf(&cl->out, "error: out of memory\n");
+		return -1;
+	}
+	rm->cl = cl;
+	snprintf(rm->bare, sizeof(rm->bare), "%s", u->bare);
+	cl->rm = rm;
+	if (accountrm_start(u, deluser_done, rm) == -1) {
+		cl->rm = NULL;
+		free(rm);
+		buf_printf(&cl->out, "error: out of memory\n");
+		router_user_unref(u);
+		return -1;
+	}
+	router_user_unref(u);
+	return 0;
+}
+
+/* 0: answered in cl->out; 1: the answer comes later. */
+static int
 run_command(struct ctl_client *cl, const char *cmd)
 {
-	if (strcmp(cmd, "sessions") == 0) {
+	if (strncmp(cmd, "deluser ", 8) == 0) {
+		return cmd_deluser(cl, cmd + 8) == 0 ? 1 : 0;
+	} else if (strcmp(cmd, "sessions") == 0) {
 		cmd_sessions(&cl->out);
 	} else if (strcmp(cmd, "stats") == 0) {
 		buf_printf(&cl->out, "connections\t%zu\nusers_online\t%zu\n"
@@ -82,6 +156,7 @@ run_command(struct ctl_client *cl, const char *cmd)
 	} else {
 		buf_printf(&cl->out, "error: unknown command\n");
 	}
+	return 0;
 }
 
 static void
@@ -98,6 +173,8 @@ client_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			client_free(cl);
 			return;
 		}
+		if (cl->got_cmd)
+			return;		/* waiting for the answer: input ignored */
 		if (n > 0)
 			buf_append(&cl->in, tmp, (size_t)n);
 		if ((nl = memchr(cl->in.p, '\n', cl->in.len)) == NULL) {
@@ -106,8 +183,9 @@ client_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			return;
 		}
 		*nl = '\0';
-		run_command(cl, cl->in.p);
-		ev_io_start(srv.loop, io, EPOLLOUT);
+		cl->got_cmd = true;
+		if (run_command(cl, cl->in.p) == 0)
+			ev_io_start(srv.loop, io, EPOLLOUT);
 		return;
 	}
 	while (buf_pending(&cl->out) > 0) {

@@ -2,7 +2,10 @@
  * control — the local admin socket (unix, mode 0600) that xmppctl uses for
  * what only the running server knows: `sessions` lists the bound sessions
  * (JID, peer address, TLS version, seconds connected), `stats` prints
- * counters.  One command per connection, answered, then closed.
+ * counters, `deluser USER@HOST` removes an account as in-band removal does
+ * (accountrm.c) and answers "ok", "error: no such account" or "error: ..."
+ * once the rows are gone.  One command per connection, answered, then
+ * closed.
  */
 #ifndef XMPP_CONTROL_H
 #define XMPP_CONTROL_H

@@ -26,8 +26,8 @@
 enum subop { SUB_SUBSCRIBE, SUB_SUBSCRIBED, SUB_UNSUBSCRIBE, SUB_UNSUBSCRIBED, SUB_REMOVE };
 
 struct sub_job {
-	struct c2s *c;
-	struct user *u;		/* the session's account */
+	struct c2s *c;		/* the session that asked (blocked), or NULL */
+	struct user *u;		/* the account (own reference) */
 	struct user *cu;	/* the contact, when local (own reference) */
 	char contact[2 * JID_PART_MAX + 2];
 	int chost;
@@ -117,7 +117,8 @@ job_done(struct sub_job *j)
 	router_user_unref(j->u);
 	xml_free(j->n);
 	free(j);
-	c2s_unblock(c);
+	if (c)
+		c2s_unblock(c);
 }
 
 static void
@@ -331,7 +332,8 @@ own_ready(void *arg, struct user *u)
 }
 
 static void
-subscription(struct c2s *c, struct xml_node *n, enum subop op, const struct jid *to)
+subscription(struct user *u, struct c2s *c, struct xml_node *n, enum subop op,
+    const struct jid *to)
 {
 	struct sub_job *j = calloc(1, sizeof(*j));
 
@@ -340,24 +342,37 @@ subscription(struct c2s *c, struct xml_node *n, enum subop op, const struct jid 
 		return;
 	}
 	j->c = c;
-	j->u = c->user;
+	j->u = u;
 	router_user_ref(j->u);
 	j->op = op;
 	j->n = n;
 	jid_bare(to, j->contact, sizeof(j->contact));
 	j->chost = to->local[0] ? router_host_index(to->domain) : -1;
-	c2s_block(c);
+	if (c)
+		c2s_block(c);
 	roster_load(j->u, own_ready, j);
 }
 
-void
-presence_roster_removed(struct c2s *c, const char *bare)
+static void
+roster_removed(struct user *u, struct c2s *c, const char *bare)
 {
 	struct jid to;
 
 	if (jid_parse(bare, &to) == -1)
 		return;
-	subscription(c, NULL, SUB_REMOVE, &to);
+	subscription(u, c, NULL, SUB_REMOVE, &to);
+}
+
+void
+presence_roster_removed(struct c2s *c, const char *bare)
+{
+	roster_removed(c->user, c, bare);
+}
+
+void
+presence_user_roster_removed(struct user *u, const char *bare)
+{
+	roster_removed(u, NULL, bare);
 }
 
 /* ---- availability ---- */
@@ -524,7 +539,7 @@ presence_from_client(struct c2s *c, struct xml_node *n)
 			xml_free(n);	/* no subscriptions to oneself or servers */
 			return;
 		}
-		subscription(c, n, strcmp(type, "subscribe") == 0 ? SUB_SUBSCRIBE :
+		subscription(c->user, c, n, strcmp(type, "subscribe") == 0 ? SUB_SUBSCRIBE :
 		    strcmp(type, "subscribed") == 0 ? SUB_SUBSCRIBED :
 		    strcmp(type, "unsubscribe") == 0 ? SUB_UNSUBSCRIBE : SUB_UNSUBSCRIBED, &to);
 		return;

@@ -12,6 +12,7 @@
 #include "jid.h"
 
 struct c2s;
+struct user;
 struct xml_node;
 
 void presence_from_client(struct c2s *c, struct xml_node *n);
@@ -21,5 +22,7 @@ void presence_deliver(struct xml_node *n, const struct jid *to, int host);
 void presence_session_end(struct c2s *c);
 /* Roster item removal (RFC 6121 §2.5.2): cancels both directions. */
 void presence_roster_removed(struct c2s *c, const char *bare);
+/* The same for an account without a session (accountrm.c); holds u. */
+void presence_user_roster_removed(struct user *u, const char *bare);
 
 #endif

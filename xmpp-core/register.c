@@ -10,12 +10,10 @@
 #include <openssl/crypto.h>
 
 #include "account.h"
+#include "accountrm.h"
 #include "c2s.h"
 #include "iq.h"
 #include "log.h"
-#include "presence.h"
-#include "push.h"
-#include "roster.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -79,42 +77,11 @@ struct reg_ctx {
 	bool remove;
 };
 
-/*
- * An account removed: its contacts lose both directions of their
- * subscriptions, as if it had removed them from its roster (ejabberd and
- * Prosody do the same), so that nobody's presence goes on to a new
- * account of the same name.  JIDs are copied: the jobs change the roster.
- */
-static void
-unsubscribe_contacts(struct c2s *c)
-{
-	struct roster *r = c->user ? c->user->roster : NULL;
-	struct roster_item *it;
-	char **jids;
-	size_t n = 0;
-
-	if (r == NULL || !r->loaded || r->n == 0 ||
-	    (jids = calloc(r->n, sizeof(*jids))) == NULL)
-		return;
-	for (size_t i = 0; i < r->n; i++) {
-		it = &r->items[i];
-		if ((it->sub_to || it->sub_from || it->ask_out || it->ask_in) &&
-		    (jids[n] = strdup(it->jid)) != NULL)
-			n++;
-	}
-	for (size_t i = 0; i < n; i++) {
-		presence_roster_removed(c, jids[i]);
-		free(jids[i]);
-	}
-	free(jids);
-}
-
 static void
 reg_done(void *arg, bool ok, const char *err)
 {
 	struct reg_ctx *x = arg;
 	struct c2s *c = x->c;
-	struct user *u;
 
 	if (c->dead)
 		goto out;
@@ -129,17 +96,9 @@ reg_done(void *arg, bool ok, const char *err)
 		log_info("c2s %llu: %s: account %s@%s %s", (unsigned long long)c->id,
 		    c->peer, x->local, c2s_host(c), x->remove ? "removed" :
 		    c->authed ? "changed its password" : "registered");
-		if (x->remove) {
-			push_account_removed(c->host, x->local);
-			unsubscribe_contacts(c);
-		}
-		if (x->remove && (u = router_user_find(c->user ? c->user->bare : "")) != NULL) {
-			/* XEP-0077 §3.2: the account's sessions end */
-			for (struct c2s *s = u->sessions; s; s = s->next_session)
-				if (s != c)
-					c2s_stream_error(s, "not-authorized", "account removed");
+		/* the other sessions end with not-authorized (accountrm.c) */
+		if (x->remove)
 			c2s_stream_error(c, NULL, NULL);
-		}
 	}
 out:
 	xml_free(x->iq);
@@ -252,17 +211,10 @@ register_preauth(struct c2s *c, struct xml_node *iq)
 	free_secret(pw);
 }
 
-/* The roster is in memory before its rows go (unsubscribe_contacts). */
 static void
-remove_ready(void *arg, struct user *u)
+remove_done(void *arg, int result, const char *err)
 {
-	struct reg_ctx *x = arg;
-
-	(void)u;
-	if (x->c->dead)
-		reg_done(x, false, NULL);
-	else if (account_delete(c2s_host(x->c), x->c->local, reg_done, x) == NULL)
-		ctx_failed(x);
+	reg_done(arg, result == 1, result == -1 ? (err ? err : "failed") : NULL);
 }
 
 void
@@ -284,7 +236,8 @@ register_iq(struct c2s *c, struct xml_node *iq)
 			return;
 		}
 		x->remove = true;
-		roster_load(c->user, remove_ready, x);
+		if (accountrm_start(c->user, remove_done, x) == -1)
+			ctx_failed(x);
 		return;
 	}
 	if (check_fields(c, iq, q, local, &pw) == -1) {

@@ -4,7 +4,7 @@
  *
  *   xmppctl [-c file] adduser USER@HOST      password from stdin
  *   xmppctl [-c file] passwd USER@HOST       password from stdin
- *   xmppctl [-c file] deluser USER@HOST
+ *   xmppctl [-c file] deluser USER@HOST      (through the running server)
  *   xmppctl [-c file] listusers [HOST]
  *   xmppctl [-c file] sessions               live sessions (control_socket)
  *   xmppctl [-c file] stats                  live counters (control_socket)
@@ -13,12 +13,18 @@
  * A password is read from the terminal without echo (asked twice), or as
  * one line from stdin when that is not a terminal; it never appears on
  * the command line.  Unknown commands exit 2; failures exit 1.
+ *
+ * deluser asks a running server over its control socket, which removes
+ * the account as in-band removal does (sessions end, contacts'
+ * subscriptions are cancelled, push registrations go); when no server
+ * answers there it deletes the rows itself and says so.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -33,6 +39,7 @@
 #include "log.h"
 
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
+#define ANSWER_TIMEOUT_S 60
 #define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db"
 
 static int
@@ -94,39 +101,101 @@ parse_user(const struct xmpp_config *cfg, const char *arg, struct jid *j)
 	return 0;
 }
 
-/* Asks the running server over its control socket; prints the answer. */
+/* A connected control socket, or -1 (why in err). */
 static int
-control(const struct xmpp_config *cfg, const char *cmd)
+control_connect(const struct xmpp_config *cfg, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char buf[4096];
-	ssize_t n;
-	int fd, rc = 0;
+	int fd;
 
 	if (cfg->control_socket == NULL) {
-		fprintf(stderr, "xmppctl: no control_socket in the configuration\n");
-		return 1;
+		snprintf(err, errlen, "no control_socket in the configuration");
+		return -1;
 	}
 	if (strlen(cfg->control_socket) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "xmppctl: control_socket path too long\n");
-		return 1;
+		snprintf(err, errlen, "control_socket path too long");
+		return -1;
 	}
 	strcpy(sun.sun_path, cfg->control_socket);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "xmppctl: %s: %s (is xmpp-core running?)\n",
+		snprintf(err, errlen, "%s: %s (is xmpp-core running?)",
 		    cfg->control_socket, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+control_send(int fd, const char *cmd)
+{
+	char buf[1024];
+	size_t len;
+
+	snprintf(buf, sizeof(buf), "%s\n", cmd);
+	len = strlen(buf);
+	return write(fd, buf, len) == (ssize_t)len ? 0 : -1;
+}
+
+/* Asks the running server over its control socket; prints the answer. */
+static int
+control(const struct xmpp_config *cfg, const char *cmd)
+{
+	char buf[4096];
+	ssize_t n;
+	int fd, rc = 0;
+
+	if ((fd = control_connect(cfg, buf, sizeof(buf))) < 0) {
+		fprintf(stderr, "xmppctl: %s\n", buf);
 		return 1;
 	}
-	snprintf(buf, sizeof(buf), "%s\n", cmd);
-	if (write(fd, buf, strlen(buf)) < 0)
+	if (control_send(fd, cmd) == -1)
 		rc = 1;
 	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
 		fwrite(buf, 1, (size_t)n, stdout);
 	close(fd);
 	return rc;
+}
+
+/* deluser through the running server: 0 done, 1 failed, -1 no server there. */
+static int
+deluser_live(const struct xmpp_config *cfg, const struct jid *j)
+{
+	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
+	char cmd[2 * JID_PART_MAX + 16], ans[512];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = control_connect(cfg, ans, sizeof(ans))) < 0) {
+		fprintf(stderr, "xmppctl: %s: deleting %s@%s in the database directly "
+		    "(a running server would not know)\n", ans, j->local, j->domain);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "deluser %s@%s", j->local, j->domain);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (control_send(fd, cmd) == -1) {
+		fprintf(stderr, "xmppctl: %s: %s\n", cfg->control_socket, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	while (len < sizeof(ans) - 1 && (n = read(fd, ans + len, sizeof(ans) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	ans[len] = '\0';
+	ans[strcspn(ans, "\r\n")] = '\0';
+	if (strcmp(ans, "ok") == 0)
+		return 0;
+	if (strcmp(ans, "error: no such account") == 0)
+		fprintf(stderr, "xmppctl: %s@%s does not exist\n", j->local, j->domain);
+	else if (ans[0])
+		fprintf(stderr, "xmppctl: server: %s\n", ans);
+	else
+		fprintf(stderr, "xmppctl: no answer from the server on %s\n",
+		    cfg->control_socket);
+	return 1;
 }
 
 static int
@@ -207,6 +276,21 @@ main(int argc, char **argv)
 			fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
 		xmpp_config_free(cfg);
 		return rc;
+	}
+	if (strcmp(cmd, "deluser") == 0) {
+		struct jid j;
+
+		if (args.optind + 2 != argc) {
+			fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+			xmpp_config_free(cfg);
+			return 2;
+		}
+		rc = parse_user(cfg, argv[args.optind + 1], &j) == -1 ? 1 :
+		    deluser_live(cfg, &j);
+		if (rc != -1) {
+			xmpp_config_free(cfg);
+			return rc;
+		}
 	}
 	if ((pg = db_connect_sync(cfg->conninfo, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "xmppctl: database: %s\n", err);
