@@ -13,7 +13,25 @@
 
 #include <expat.h>
 
+#include "arena.h"
 #include "crypto.h"
+
+/*
+ * Each expat parser lives in an arena of its own (arena.h), so a released
+ * parser gives back whole pages instead of holes between the long-lived
+ * blocks of sessions.  Under AddressSanitizer expat uses the C heap, which
+ * ASan watches.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define XML_ARENA 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XML_ARENA 0
+#endif
+#endif
+#ifndef XML_ARENA
+#define XML_ARENA 1
+#endif
 
 /* ---- tree ---- */
 
@@ -373,6 +391,7 @@ xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
 
 struct xml_stream {
 	XML_Parser p;
+	struct arena *arena;	/* the parser's memory (XML_ARENA) */
 	struct xml_limits lim;
 	const struct xml_stream_cb *cb;
 	void *arg;
@@ -620,16 +639,62 @@ on_entity(void *ud, const XML_Char *name, int is_param, const XML_Char *value,
 	stream_fail(ud, "restricted-xml");
 }
 
+/*
+ * expat's memory suite carries no context: the arena of the parser being
+ * created or fed is this one (saved and restored around every call into
+ * expat, so a callback may use another stream).  free and realloc find the
+ * arena from the block itself.
+ */
+static struct arena *cur_arena;
+
+static void *
+xm_malloc(size_t n)
+{
+	return arena_malloc(cur_arena, n);
+}
+
+static void *
+xm_realloc(void *p, size_t n)
+{
+	return arena_realloc(cur_arena, p, n);
+}
+
+static const XML_Memory_Handling_Suite xml_mm = {
+	xm_malloc, xm_realloc, arena_release
+};
+
+static enum XML_Status
+parse(struct xml_stream *s, const char *data, int len)
+{
+	struct arena *saved = cur_arena;
+	enum XML_Status st;
+
+	cur_arena = s->arena;
+	st = XML_Parse(s->p, data, len, XML_FALSE);
+	cur_arena = saved;
+	return st;
+}
+
+static void
+parser_destroy(struct xml_stream *s);
+
 static int
 parser_create(struct xml_stream *s)
 {
 	unsigned long salt;
+	struct arena *saved = cur_arena;
 
-	if ((s->p = XML_ParserCreateNS("UTF-8", ' ')) == NULL)
-		return -1;
-	if (random_bytes(&salt, sizeof(salt)) == -1) {
-		XML_ParserFree(s->p);
-		s->p = NULL;
+	if (XML_ARENA) {
+		if ((s->arena = arena_new()) == NULL)
+			return -1;
+		cur_arena = s->arena;
+		s->p = XML_ParserCreate_MM("UTF-8", &xml_mm, " ");
+		cur_arena = saved;
+	} else {
+		s->p = XML_ParserCreateNS("UTF-8", ' ');
+	}
+	if (s->p == NULL || random_bytes(&salt, sizeof(salt)) == -1) {
+		parser_destroy(s);
 		return -1;
 	}
 	XML_SetHashSalt(s->p, salt);
@@ -660,6 +725,8 @@ parser_destroy(struct xml_stream *s)
 	if (s->p)
 		XML_ParserFree(s->p);
 	s->p = NULL;
+	arena_free(s->arena);
+	s->arena = NULL;
 }
 
 struct xml_stream *
@@ -723,7 +790,7 @@ feed_slice(struct xml_stream *s, const char *data, size_t len)
 	long consumed;
 
 	s->in_feed = true;
-	st = XML_Parse(s->p, data, (int)len, XML_FALSE);
+	st = parse(s, data, (int)len);
 	s->in_feed = false;
 	if (s->error)
 		return -1;
@@ -765,6 +832,12 @@ xml_stream_park(struct xml_stream *s)
 	return true;
 }
 
+size_t
+xml_stream_mem(const struct xml_stream *s)
+{
+	return s->arena ? arena_mapped(s->arena) : 0;
+}
+
 static int
 unpark(struct xml_stream *s)
 {
@@ -773,7 +846,7 @@ unpark(struct xml_stream *s)
 	if (parser_create(s) == -1)
 		return -1;
 	s->resuming = true;
-	st = XML_Parse(s->p, s->root.p, (int)s->root.len, XML_FALSE);
+	st = parse(s, s->root.p, (int)s->root.len);
 	s->resuming = false;
 	if (st != XML_STATUS_OK || s->depth != 1)
 		return -1;
