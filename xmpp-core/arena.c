@@ -73,6 +73,44 @@ class_size(unsigned c)
 	return base + ((c - 3) % 4 + 1) * (base >> 2);
 }
 
+/*
+ * A few chunks of freed arenas are kept for the next ones: a login
+ * replaces its parser three times (STARTTLS, SASL), and each mmap + munmap
+ * + first touch of 16 KiB costs more than the parse.  At most CACHE_MAX
+ * (256 KiB) stay mapped.
+ */
+#define CACHE_MAX 16
+static struct chunk *cache;
+static unsigned ncache;
+
+static struct chunk *
+chunk_get(void)
+{
+	struct chunk *ch = cache;
+	void *p;
+
+	if (ch != NULL) {
+		cache = ch->next;
+		ncache--;
+		return ch;
+	}
+	p = mmap(NULL, ARENA_CHUNK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+chunk_put(struct chunk *ch)
+{
+	if (ncache < CACHE_MAX) {
+		ch->next = cache;
+		cache = ch;
+		ncache++;
+		return;
+	}
+	munmap(ch, ARENA_CHUNK);
+}
+
 static void *
 map(size_t len)
 {
@@ -85,7 +123,7 @@ map(size_t len)
 struct arena *
 arena_new(void)
 {
-	struct chunk *ch = map(ARENA_CHUNK);
+	struct chunk *ch = chunk_get();
 	struct arena *a;
 
 	if (ch == NULL)
@@ -116,7 +154,7 @@ arena_free(struct arena *a)
 	/* the first chunk (holding *a) is last on the list */
 	for (ch = a->chunks; ch != NULL; ch = next) {
 		next = ch->next;
-		munmap(ch, ch->len);
+		chunk_put(ch);
 	}
 }
 
@@ -168,7 +206,7 @@ arena_malloc(struct arena *a, size_t n)
 		return h + 1;
 	}
 	if ((size_t)(a->end - a->cur) < sz) {
-		if ((ch = map(ARENA_CHUNK)) == NULL)
+		if ((ch = chunk_get()) == NULL)
 			return NULL;
 		/* the old tail is left unused: at most one class size a chunk */
 		ch->len = ARENA_CHUNK;

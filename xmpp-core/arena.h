@@ -1,7 +1,8 @@
 /*
  * arena — a private heap for one short-lived owner (an expat parser), made
  * of page-aligned chunks from mmap and returned with munmap when the owner
- * goes.  glibc interleaves a parser's ~44 blocks with the small long-lived
+ * goes (the last 16 freed chunks are kept for the next arenas).  glibc
+ * interleaves a parser's ~44 blocks with the small long-lived
  * blocks of sessions allocated meanwhile (during a login burst), so after
  * the parser is freed its pages stay pinned; an arena's pages are all its
  * own and leave with it.

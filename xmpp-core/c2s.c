@@ -265,17 +265,35 @@ c2s_send_str(struct c2s *c, const char *s)
 	c2s_send_raw(c, s, strlen(s));
 }
 
+/* Stanzas are serialised into one buffer kept between calls (a busy
+ * server does this for every delivery); a large one's is not kept. */
+static struct buf send_scratch;
+static bool send_scratch_busy;
+#define SEND_SCRATCH_KEEP (64 * 1024)
+
 void
 c2s_send(struct c2s *c, const struct xml_node *n)
 {
-	struct buf b;
+	struct buf own, *b = &send_scratch;
 
 	if (c->dead || (c->csi && csi_hold(c, n)))
 		return;
-	buf_init(&b);
-	if (xml_serialize(&b, n, NS_CLIENT) == 0)
-		c2s_send_stanza_raw(c, b.p, b.len);
-	buf_free(&b);
+	if (send_scratch_busy) {	/* a send from inside a send */
+		buf_init(&own);
+		b = &own;
+	} else {
+		send_scratch_busy = true;
+		buf_reset(b);
+	}
+	if (xml_serialize(b, n, NS_CLIENT) == 0)
+		c2s_send_stanza_raw(c, b->p, b->len);
+	if (b == &own) {
+		buf_free(&own);
+	} else {
+		if (b->cap > SEND_SCRATCH_KEEP)
+			buf_free(b);
+		send_scratch_busy = false;
+	}
 }
 
 void
@@ -805,7 +823,11 @@ io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			}
 			c2s_flush(c);
 		}
-		if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		/* woken while blocked: level-triggered input would wake the
+		 * loop again at once, so stop asking until resume_cb */
+		if ((revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->blocked)
+			c2s_update_events(c);
+		else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
 			c2s_readable(c);
 	}
 	c2s_unref(c);

@@ -54,6 +54,15 @@ static const char *const account_features[] = {
 	"urn:xmpp:sid:0",
 };
 
+/* Features that come with the archive ([mam] enabled): stanza-ids are
+ * archive ids. */
+static bool
+feature_on(const char *f)
+{
+	return srv.cfg->mam.enabled || (strncmp(f, "urn:xmpp:mam:", 13) != 0 &&
+	    strcmp(f, "urn:xmpp:sid:0") != 0);
+}
+
 static void
 add_contact_field(struct xml_node *x, const char *var, char *const *addrs, size_t n)
 {
@@ -77,7 +86,8 @@ server_info(struct xml_node *q)
 	xml_set_attr(id, "type", "im");
 	xml_set_attr(id, "name", "edge");
 	for (size_t i = 0; i < sizeof(server_features) / sizeof(server_features[0]); i++)
-		xml_set_attr(xml_add(q, "feature", NULL), "var", server_features[i]);
+		if (feature_on(server_features[i]))
+			xml_set_attr(xml_add(q, "feature", NULL), "var", server_features[i]);
 	if (cfg->nabuse + cfg->nadmin + cfg->nsupport == 0)
 		return;
 	/* XEP-0157 */
@@ -105,7 +115,8 @@ disco_init(void)
 	buf_init(&s);
 	buf_puts(&s, "server/im//edge<");
 	for (size_t i = 0; i < sizeof(server_features) / sizeof(server_features[0]); i++)
-		buf_printf(&s, "%s<", server_features[i]);
+		if (feature_on(server_features[i]))
+			buf_printf(&s, "%s<", server_features[i]);
 	if (cfg->nabuse + cfg->nadmin + cfg->nsupport) {
 		buf_puts(&s, "http://jabber.org/network/serverinfo<");
 		/* fields sorted by var: abuse, admin, support; values sorted */
@@ -166,7 +177,9 @@ disco_iq(struct c2s *c, struct xml_node *iq, bool to_account)
 			xml_set_attr(id, "category", "account");
 			xml_set_attr(id, "type", "registered");
 			for (size_t i = 0; i < sizeof(account_features) / sizeof(account_features[0]); i++)
-				xml_set_attr(xml_add(rq, "feature", NULL), "var", account_features[i]);
+				if (feature_on(account_features[i]))
+					xml_set_attr(xml_add(rq, "feature", NULL), "var",
+					    account_features[i]);
 			pep_disco_info(rq);
 			push_disco_account(rq);
 		} else {

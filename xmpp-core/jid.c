@@ -66,25 +66,51 @@ jid_parse(const char *s, struct jid *out)
 	return jid_domain_prep(tmp, out->domain);
 }
 
+/* Appends s at buf[at] like snprintf would (truncated, NUL-terminated);
+ * the new end.  These run for every stanza: no format parsing. */
+static size_t
+put(char *buf, size_t len, size_t at, const char *s, size_t n)
+{
+	if (at + 1 >= len)
+		return at;
+	if (n > len - 1 - at)
+		n = len - 1 - at;
+	memcpy(buf + at, s, n);
+	buf[at + n] = '\0';
+	return at + n;
+}
+
+static size_t
+bare_into(const struct jid *j, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if (j->local[0]) {
+		at = put(buf, len, at, j->local, strlen(j->local));
+		at = put(buf, len, at, "@", 1);
+	}
+	return put(buf, len, at, j->domain, strlen(j->domain));
+}
+
 const char *
 jid_bare(const struct jid *j, char *buf, size_t len)
 {
-	if (j->local[0])
-		snprintf(buf, len, "%s@%s", j->local, j->domain);
-	else
-		snprintf(buf, len, "%s", j->domain);
+	bare_into(j, buf, len);
 	return buf;
 }
 
 const char *
 jid_full(const struct jid *j, char *buf, size_t len)
 {
-	size_t n;
+	size_t at = bare_into(j, buf, len);
 
-	jid_bare(j, buf, len);
-	n = strlen(buf);
-	if (j->resource[0] && n < len)
-		snprintf(buf + n, len - n, "/%s", j->resource);
+	if (j->resource[0]) {
+		at = put(buf, len, at, "/", 1);
+		put(buf, len, at, j->resource, strlen(j->resource));
+	}
 	return buf;
 }
 

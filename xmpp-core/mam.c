@@ -40,6 +40,7 @@
 struct batch {
 	struct buf id, with_bare, with_res, outgoing, stanza;	/* array literals */
 	unsigned n;
+	size_t bytes;		/* the rows' cost, counted in pending */
 };
 
 struct mprefs {
@@ -123,27 +124,36 @@ mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *
 {
 	struct conf_table *t;
 	long long dp = 50, mp = 250, pr = 1000, eb = 1000;
-	uint64_t age = 0;
+	uint64_t age = 0, pend = 4 * 1024 * 1024;
+	bool on = true;
 	int rc;
 
 	t = conf_table(root, "mam", e, &rc);
 	if (rc == -1)
 		return -1;
-	if (rc == 1 && (conf_int(t, "max_page", 1, 10000, &mp, e) == -1 ||
+	if (rc == 1 && (conf_bool(t, "enabled", &on, e) == -1 ||
+	    conf_int(t, "max_page", 1, 10000, &mp, e) == -1 ||
 	    conf_int(t, "default_page", 1, 10000, &dp, e) == -1 ||
 	    conf_int(t, "max_prefs", 0, 100000, &pr, e) == -1 ||
 	    conf_int(t, "expire_batch", 1, 1000000, &eb, e) == -1 ||
-	    conf_duration_range(t, "max_age", 0, 100ULL * 365 * 86400, &age, e) == -1))
+	    conf_duration_range(t, "max_age", 0, 100ULL * 365 * 86400, &age, e) == -1 ||
+	    conf_size(t, "max_pending", &pend, e) == -1))
 		return -1;
+	if (pend < 64 * 1024 || pend > 1024ULL * 1024 * 1024) {
+		conf_errf(e, t, "max_pending", "must be between 64K and 1G");
+		return -1;
+	}
 	if (dp > mp) {
 		conf_errf(e, t, "default_page", "must not exceed max_page (%lld)", mp);
 		return -1;
 	}
+	m->enabled = on;
 	m->default_page = (unsigned)dp;
 	m->max_page = (unsigned)mp;
 	m->max_prefs = (unsigned)pr;
 	m->expire_batch = (unsigned)eb;
 	m->max_age = age;
+	m->max_pending = (size_t)pend;
 	return 0;
 }
 
@@ -169,20 +179,20 @@ next_id(void)
 int
 mam_pg_elem(struct buf *out, const char *s)
 {
-	const char *run = s;
+	size_t run;
 
 	if (buf_append(out, out->len ? ",\"" : "{\"", 2) == -1)
 		return -1;
-	for (; *s; s++) {
-		if (*s != '"' && *s != '\\')
-			continue;
-		if (buf_append(out, run, (size_t)(s - run)) == -1 ||
-		    buf_append(out, "\\", 1) == -1)
+	for (;;) {
+		run = strcspn(s, "\"\\");
+		if (buf_append(out, s, run) == -1)
 			return -1;
-		run = s;
+		if (s[run] == '\0')
+			break;
+		if (buf_append(out, "\\", 1) == -1 || buf_append(out, s + run, 1) == -1)
+			return -1;
+		s += run + 1;
 	}
-	if (buf_append(out, run, (size_t)(s - run)) == -1)
-		return -1;
 	return buf_append(out, "\"", 1);
 }
 
@@ -315,9 +325,14 @@ prefs_get(const char *bare)
 	return p;
 }
 
+static void pending_sub(size_t n);
+
+/* Drops the batch's rows (they are not written). */
 static void
 batch_reset(struct batch *b)
 {
+	pending_sub(b->bytes);
+	b->bytes = 0;
 	buf_free(&b->id);
 	buf_free(&b->with_bare);
 	buf_free(&b->with_res);
@@ -401,12 +416,101 @@ mam_prefs_stored(const char *bare, struct mam_prefs *src)
 
 /* ---- archiving ---- */
 
+/*
+ * Bytes of archive rows accepted but not yet written (rows in batches and
+ * inserts in flight).  The database may be slower than the clients: above
+ * max_pending, a client whose message added rows is not read any further
+ * (c2s_block) until the writes are down to half of it, so a burst costs
+ * bounded memory and no row is dropped.
+ */
+static size_t pending;
+static struct c2s **waiters;
+static size_t nwaiters, capwaiters;
+static uint64_t pauses, last_notice;
+
+/* The serialised stanza of the row being made (row_make to its use). */
+static struct buf scratch;
+#define SCRATCH_KEEP (64 * 1024)
+
+/* One insert in flight; p is NULL for an st_insert_if without a waiter. */
+struct write {
+	struct mprefs *p;
+	size_t bytes;
+};
+
+static void
+release_waiters(void)
+{
+	struct c2s **w = waiters;
+	size_t n = nwaiters;
+
+	waiters = NULL;
+	nwaiters = capwaiters = 0;
+	for (size_t i = 0; i < n; i++)
+		c2s_unblock(w[i]);
+	free(w);
+}
+
+static void
+pending_sub(size_t n)
+{
+	pending = n > pending ? 0 : pending - n;
+	if (nwaiters > 0 && pending <= srv.cfg->mam.max_pending / 2)
+		release_waiters();
+}
+
+bool
+mam_congested(void)
+{
+	return pending > srv.cfg->mam.max_pending;
+}
+
+void
+mam_throttle(struct c2s *c)
+{
+	struct c2s **nw;
+	uint64_t now;
+
+	if (stopping || !mam_congested())
+		return;
+	if (nwaiters == capwaiters) {
+		size_t ncap = capwaiters ? capwaiters * 2 : 16;
+
+		if ((nw = realloc(waiters, ncap * sizeof(*nw))) == NULL)
+			return;		/* not paused: memory is short anyway */
+		waiters = nw;
+		capwaiters = ncap;
+	}
+	c2s_block(c);
+	waiters[nwaiters++] = c;
+	pauses++;
+	now = ev_now(srv.loop);
+	if (last_notice == 0 || now - last_notice >= 60 * 1000) {
+		log_notice("mam: archive writes are behind (%zu bytes not yet in the "
+		    "database, max_pending %zu): senders wait for them "
+		    "(%llu pause%s since the last notice)", pending,
+		    srv.cfg->mam.max_pending, (unsigned long long)pauses,
+		    pauses == 1 ? "" : "s");
+		last_notice = now;
+		pauses = 0;
+	}
+}
+
+size_t
+mam_pending(void)
+{
+	return pending;
+}
+
 static void
 inserted(void *arg, PGresult *res, const char *err)
 {
-	(void)arg;
+	struct write *w = arg;
+
 	if (res == NULL && !stopping)
 		log_warn("mam: archiving failed: %s", err);
+	pending_sub(w->bytes);
+	free(w);
 }
 
 struct row {
@@ -414,7 +518,7 @@ struct row {
 	const char *v[8];
 	char full[JID_STR_MAX + 1];
 	char with_bare[2 * JID_PART_MAX + 2];
-	struct buf stanza;
+	size_t cost;		/* counted in pending */
 };
 
 /* Decimal without printf: this runs twice per message. */
@@ -433,8 +537,18 @@ id_text(int64_t id, char out[24])
 	out[n] = '\0';
 }
 
-/* The values of one archive row; stanza serialised without the carbons
- * <private/> hint (only for routing) and with its own xmlns. */
+static void
+scratch_done(void)
+{
+	if (scratch.cap > SCRATCH_KEEP)
+		buf_free(&scratch);
+	else
+		buf_reset(&scratch);
+}
+
+/* The values of one archive row; stanza serialised (into scratch, valid
+ * until scratch_done) without the carbons <private/> hint (only for
+ * routing) and with its own xmlns. */
 static int
 row_make(struct row *r, int host, const char *local, const struct jid *with,
     bool outgoing, const struct xml_node *n)
@@ -443,7 +557,7 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 	int rc;
 
 	id_text(next_id(), r->id);
-	buf_init(&r->stanza);
+	buf_reset(&scratch);
 	if (xml_child(n, "private", NS_CARBONS)) {
 		if ((copy = xml_copy(n)) == NULL)
 			return -1;
@@ -452,10 +566,10 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 			xml_free(pv);
 		}
 	}
-	rc = xml_serialize(&r->stanza, copy ? copy : n, NULL);
+	rc = xml_serialize(&scratch, copy ? copy : n, NULL);
 	xml_free(copy);
 	if (rc == -1) {
-		buf_free(&r->stanza);
+		scratch_done();
 		return -1;
 	}
 	jid_bare(with, r->with_bare, sizeof(r->with_bare));
@@ -467,25 +581,41 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 	r->v[3] = r->with_bare;
 	r->v[4] = with->resource;
 	r->v[5] = outgoing ? "t" : "f";
-	r->v[6] = r->stanza.p;
+	r->v[6] = scratch.p;
 	r->v[7] = r->full;
+	r->cost = scratch.len + strlen(r->with_bare) + strlen(with->resource) + 64;
 	return 0;
 }
 
-/* A row whose decision the database makes with the insert (st_insert_if). */
+/* A row whose decision the database makes with the insert (st_insert_if);
+ * without cb, its cost is carried by a struct write of its own. */
 static int
 archive_if(const char *bare, int host, const char *local, const struct jid *with,
     bool outgoing, const struct xml_node *n, struct row *r, db_cb *cb, void *arg)
 {
+	struct write *w = NULL;
 	struct db_req *q;
 
 	if (row_make(r, host, local, with, outgoing, n) == -1)
 		return -1;
+	if (cb == NULL) {
+		if ((w = malloc(sizeof(*w))) == NULL) {
+			scratch_done();
+			return -1;
+		}
+		w->p = NULL;
+		w->bytes = r->cost;
+		cb = inserted;
+		arg = w;
+	}
 	jid_full(with, r->full, sizeof(r->full));
-	q = db_query_key(srv.db, bare, &st_insert_if, r->v, cb ? cb : inserted, arg);
-	buf_free(&r->stanza);
+	pending += r->cost;	/* first: the callback may run inside the call */
+	q = db_query_key(srv.db, bare, &st_insert_if, r->v, cb, arg);
+	scratch_done();
 	if (q == NULL) {
 		log_warn("mam: archiving for %s failed: database queue full", bare);
+		pending_sub(r->cost);
+		free(w);
 		return -1;
 	}
 	return 0;
@@ -493,13 +623,33 @@ archive_if(const char *bare, int host, const char *local, const struct jid *with
 
 static void batch_flush(struct mprefs *p);
 
+/* Empties the batch; its buffers are kept while the account's inserts
+ * run (a burst reuses them), else freed. */
+static void
+batch_clear(struct batch *b, bool keep)
+{
+	struct buf *bufs[] = { &b->id, &b->with_bare, &b->with_res, &b->outgoing,
+	    &b->stanza };
+
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		if (keep && bufs[i]->cap <= BATCH_BYTES * 2)
+			buf_reset(bufs[i]);
+		else
+			buf_free(bufs[i]);
+	}
+	b->n = 0;
+}
+
 static void
 written(void *arg, PGresult *res, const char *err)
 {
-	struct mprefs *p = arg;
+	struct write *w = arg;
+	struct mprefs *p = w->p;
 
 	if (res == NULL && !stopping)
 		log_warn("mam: archiving for %s failed: %s", p->bare, err);
+	pending_sub(w->bytes);
+	free(w);
 	p->writes--;
 	if (p->writes == 0 && p->batch.n > 0) {
 		if (!stopping) {
@@ -508,8 +658,39 @@ written(void *arg, PGresult *res, const char *err)
 			batch_reset(&p->batch);
 			prefs_unref(p);		/* the batch's */
 		}
+	} else if (p->writes == 0) {
+		batch_clear(&p->batch, false);
 	}
 	prefs_unref(p);
+}
+
+/*
+ * Sends one insert of p's: 0, or -1 (nothing sent).  count: bytes join
+ * pending here (a batch's are in it already).  Everything is counted
+ * before the call: a connection that breaks while sending calls written()
+ * back at once.
+ */
+static int
+write_send(struct mprefs *p, struct db_stmt *st, const char *const *v, size_t bytes,
+    bool count)
+{
+	struct write *w = malloc(sizeof(*w));
+
+	if (w == NULL)
+		return -1;
+	w->p = p;
+	w->bytes = bytes;
+	p->writes++;
+	if (count)
+		pending += bytes;
+	if (db_query_key(srv.db, p->bare, st, v, written, w) == NULL) {
+		p->writes--;
+		if (count)
+			pending_sub(bytes);
+		free(w);
+		return -1;
+	}
+	return 0;
 }
 
 /* The collected rows in one statement; the batch's reference passes to it. */
@@ -520,10 +701,14 @@ batch_flush(struct mprefs *p)
 	char local[JID_PART_MAX + 1];
 	const char *v[7], *at = strchr(p->bare, '@');
 	unsigned n = b->n;
+	size_t bytes = b->bytes;
 
 	if (n == 0 || at == NULL)
 		return;
 	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
+	/* taken out of the batch first: written() may run inside the send */
+	b->n = 0;
+	b->bytes = 0;
 	if (mam_pg_close(&b->id) == 0 && mam_pg_close(&b->with_bare) == 0 &&
 	    mam_pg_close(&b->with_res) == 0 && mam_pg_close(&b->outgoing) == 0 &&
 	    mam_pg_close(&b->stanza) == 0) {
@@ -534,15 +719,15 @@ batch_flush(struct mprefs *p)
 		v[4] = b->with_res.p;
 		v[5] = b->outgoing.p;
 		v[6] = b->stanza.p;
-		if (db_query_key(srv.db, p->bare, &st_insert_batch, v, written, p) != NULL) {
-			p->writes++;
-			batch_reset(b);
+		if (write_send(p, &st_insert_batch, v, bytes, false) == 0) {
+			batch_clear(b, p->writes > 0);
 			return;
 		}
 	}
 	log_warn("mam: archiving %u message%s for %s failed: database queue full",
 	    n, n == 1 ? "" : "s", p->bare);
-	batch_reset(b);
+	pending_sub(bytes);
+	batch_clear(b, false);
 	prefs_unref(p);
 }
 
@@ -555,13 +740,15 @@ batch_add(struct mprefs *p, const struct row *r)
 		p->refs++;		/* the batch's, until it is sent */
 	if (mam_pg_elem(&b->id, r->id) == -1 || mam_pg_elem(&b->with_bare, r->with_bare) == -1 ||
 	    mam_pg_elem(&b->with_res, r->v[4]) == -1 || mam_pg_elem(&b->outgoing, r->v[5]) == -1 ||
-	    mam_pg_elem(&b->stanza, r->stanza.p) == -1) {
+	    mam_pg_elem(&b->stanza, r->v[6]) == -1) {
 		/* the array literals are broken now: send nothing of them */
 		log_warn("mam: archiving for %s failed: out of memory", p->bare);
 		batch_reset(b);
 		prefs_unref(p);
 		return -1;
 	}
+	b->bytes += r->cost;
+	pending += r->cost;
 	if (++b->n >= BATCH_ROWS || b->stanza.len >= BATCH_BYTES)
 		batch_flush(p);
 	return 0;
@@ -588,14 +775,15 @@ archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
 		return -1;
 	if (p->writes > 0) {
 		rc = batch_add(p, r);
-	} else if (db_query_key(srv.db, p->bare, &st_insert, r->v, written, p) == NULL) {
-		log_warn("mam: archiving for %s failed: database queue full", p->bare);
-		rc = -1;
 	} else {
-		p->writes++;
-		p->refs++;
+		p->refs++;		/* the write's */
+		if (write_send(p, &st_insert, r->v, r->cost, true) == -1) {
+			log_warn("mam: archiving for %s failed: database queue full", p->bare);
+			p->refs--;
+			rc = -1;
+		}
 	}
-	buf_free(&r->stanza);
+	scratch_done();
 	return rc;
 }
 
@@ -635,7 +823,7 @@ mam_outgoing(struct c2s *c, struct xml_node *n)
 	int d;
 
 	strip_forged(n);
-	if (c->user == NULL || !mam_archivable(n) ||
+	if (!srv.cfg->mam.enabled || c->user == NULL || !mam_archivable(n) ||
 	    (to = malloc(sizeof(*to))) == NULL)
 		return;
 	/* to oneself: archived once, as it arrives */
@@ -669,6 +857,7 @@ decided(void *arg, PGresult *res, const char *err)
 	struct pending *x = arg;
 
 	x->p->inflight--;
+	pending_sub(x->r.cost);
 	if (stopping) {
 		xml_free(x->n);
 	} else {
@@ -692,7 +881,7 @@ mam_incoming(struct xml_node *n, const struct jid *to, int host)
 	struct row *r;
 	int d;
 
-	if (to->local[0] == '\0' || !mam_archivable(n))
+	if (!srv.cfg->mam.enabled || to->local[0] == '\0' || !mam_archivable(n))
 		return false;
 	jid_bare(to, bare, sizeof(bare));
 	/* re-routed by stream management: archived when it first arrived */
@@ -756,8 +945,8 @@ mam_iq(struct c2s *c, struct xml_node *iq)
 	struct xml_node *q = xml_first_elem(iq);
 	bool get = strcmp(stanza_type(iq), "get") == 0;
 
-	if (q == NULL || mam_ns(q->ns) == NULL)
-		return false;
+	if (q == NULL || mam_ns(q->ns) == NULL || !srv.cfg->mam.enabled)
+		return false;	/* disabled: service-unavailable like any unknown */
 	if (strcmp(q->name, "prefs") == 0) {
 		mamprefs_iq(c, iq, q);
 	} else if (strcmp(q->name, "query") == 0 && get) {
@@ -846,10 +1035,12 @@ mam_shutdown(void)
 {
 	stopping = true;
 	ev_timer_stop(srv.loop, &expire_timer);
+	release_waiters();
 }
 
 void
 mam_cleanup(void)
 {
 	hmap_free(&accounts);
+	buf_free(&scratch);
 }

@@ -53,11 +53,13 @@ struct xml_node;
 
 /* [mam] */
 struct mam_config {
+	bool enabled;		/* false: no archiving, no stanza-ids, no queries */
 	unsigned default_page;	/* results per page without <max/> */
 	unsigned max_page;	/* <max/> above this is capped; also max ids */
 	unsigned max_prefs;	/* JIDs in the always + never lists */
 	uint64_t max_age;	/* seconds; 0: keep forever */
 	unsigned expire_batch;	/* rows deleted per expiry statement */
+	size_t max_pending;	/* archive bytes not yet written before senders wait */
 };
 
 int mam_config_load(struct mam_config *m, struct conf_table *root,
@@ -86,6 +88,13 @@ bool mam_incoming(struct xml_node *n, const struct jid *to, int host);
 
 /* Sends the account's collected archive rows now (before a query of it). */
 void mam_flush(const char *bare);
+
+/* Backpressure: more than max_pending archive bytes wait for the database.
+ * mam_throttle stops reading from c (after the stanza it is handling) until
+ * the writes are down to half of it; a no-op when they are not behind. */
+bool mam_congested(void);
+void mam_throttle(struct c2s *c);
+size_t mam_pending(void);
 
 /* <query/>, <prefs/>, <metadata/> IQs to one's own bare JID (true: taken). */
 bool mam_iq(struct c2s *c, struct xml_node *iq);

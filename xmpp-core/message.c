@@ -26,6 +26,9 @@ message_from_client(struct c2s *c, struct xml_node *n)
 	mam_outgoing(c, n);
 	carbons_sent(c, n);
 	router_route(n);
+	/* the archive rows this message made may be more than the database
+	 * keeps up with: later stanzas of c wait for it */
+	mam_throttle(c);
 }
 
 static void

@@ -32,6 +32,7 @@ import hmac
 import os
 import resource
 import shutil
+import signal
 import ssl
 import subprocess
 import sys
@@ -267,7 +268,21 @@ def progress(name, what):
     print("  %s: %s" % (name, what), file=sys.stderr, flush=True)
 
 
-async def bench_server(name, port, pid):
+def mam_switch(conf, pid):
+    """xmpp-core only: [mam] enabled on or off through a reload (the other
+    servers in this bench keep no archive)."""
+    def switch(on):
+        with open(conf) as f:
+            text = f.read()
+        text = text.replace("[mam]\nenabled = %s\n" % ("false" if on else "true"), "")
+        with open(conf, "w") as f:
+            f.write(text + "[mam]\nenabled = %s\n" % ("true" if on else "false"))
+        os.kill(pid, signal.SIGHUP)
+        time.sleep(1.0)
+    return switch
+
+
+async def bench_server(name, port, pid, mam=None):
     users = ["b%d" % i for i in range((NMAX + 9) // 10)]
     # the message stream has accounts of its own: the idle sessions use up
     # the others' ten sessions each
@@ -304,6 +319,14 @@ async def bench_server(name, port, pid):
     res["p99 latency ms"] = m["p99 ms"]
     res["_size"] = m["size"]
     progress(name, "%.2f us per message" % m["cpu us"])
+    if mam:
+        # the same without archiving, as the other two run here
+        mam(False)
+        m2 = await messages(port, pid, pair, "n")
+        mam(True)
+        res["cpu/message us, no archive"] = m2["cpu us"]
+        res["msgs/s, no archive"] = m2["msgs/s"]
+        progress(name, "%.2f us per message without the archive" % m2["cpu us"])
     await asyncio.sleep(2.0)
     # heap the burst left (counted in the churn figure below too)
     res["messages: heap kept MiB"] = (rss_kib(pid) - rss_s) / 1024
@@ -340,7 +363,8 @@ def floor_us(size):
 
 def run_xmpp_core():
     with xmppservers.xmpp_core(key=KEY) as srv:
-        return asyncio.run(bench_server("xmpp-core", srv.port, srv.pid))
+        return asyncio.run(bench_server("xmpp-core", srv.port, srv.pid,
+                                        mam_switch(srv.conf, srv.pid)))
 
 
 def run_prosody():
@@ -424,8 +448,8 @@ def main():
         row = [results[o][k] if results[o] else None for o in ("prosody", "ejabberd")]
         ratios = ["%.2f" % (a / b) if b and "after/before" not in k else "-" for b in row]
         print("%-30s %10s %10s %10s %9s %9s" % (k, fmt(a), fmt(row[0]), fmt(row[1]), *ratios))
-        if k == "cpu/message us":
-            print("%-30s %10s %10s %10s" % ("  cpu/message / floor", fmt(a / floor),
+        if k.startswith("cpu/message us"):
+            print("%-30s %10s %10s %10s" % ("  ... / floor", fmt(a / floor),
                                           *(fmt(b / floor) if b else "-" for b in row)))
     tls_memory()
     if results["ejabberd"] is None and shutil.which("ejabberdctl") is None:

@@ -109,7 +109,9 @@ def xmpp_core(extra="", c2s_extra="", key="rsa"):
         with open(s.conf, "w") as f:
             f.write(conf)
         s.start()
-        yield Server("xmpp-core", s.port, s.daemon.proc.pid, pg)
+        srv = Server("xmpp-core", s.port, s.daemon.proc.pid, pg)
+        srv.conf = s.conf	# for benchmarks that reload a changed setting
+        yield srv
     finally:
         if s is not None:
             s.destroy()

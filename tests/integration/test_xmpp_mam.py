@@ -5,6 +5,7 @@ what is and is not archived, offline storage, restarts, old namespaces."""
 
 import asyncio
 import re
+import signal
 import socket
 import ssl
 import struct
@@ -684,7 +685,7 @@ def test_expiry(pg):
 
 def test_config_errors(pg, tmp_path):
     for bad in ("max_page = 0", "default_page = 300\nmax_page = 100", "max_age = \"-1\"",
-                "max_prefs = -1"):
+                "max_prefs = -1", 'max_pending = "1K"', 'max_pending = "2G"'):
         s = XmppServer(pg, extra="[mam]\n%s\n" % bad, start=False)
         try:
             from edgetest import binary, run
@@ -753,5 +754,122 @@ def test_stream_management_requeue_keeps_the_archive_id(pg):
 
         arun(later())
         peer.close()
+    finally:
+        s.destroy()
+
+
+def test_archive_backpressure(pg):
+    """A database slower than the senders ([mam] max_pending): once 64 KiB of
+    archive rows wait for it, the sender is no longer read (its messages
+    stop flowing, others are still served), and when the database is back
+    every message is delivered and archived, in order, none lost."""
+    import subprocess
+    import threading
+    from pgcluster import PGBIN
+    s = XmppServer(pg, extra='[mam]\nmax_pending = "64K"\n',
+                   c2s_extra='max_output_buffer = "8M"\n')
+    locker = None
+    try:
+        for u in ("bpsend", "bprecv", "bpother"):
+            s.adduser(u, PW)
+        rcv = Raw(s.port)
+        rcv.session("bprecv", PW, "r")
+        snd = Raw(s.port)
+        snd.session("bpsend", PW, "s")
+        other = Raw(s.port)
+        other.session("bpother", PW, "o")
+        time.sleep(0.3)
+        locker = subprocess.Popen(
+            [PGBIN + "/psql", "-h", pg.dir, "-U", "postgres", "-d", pg.dbname,
+             "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        locker.stdin.write("BEGIN; LOCK TABLE mam_archive IN ACCESS EXCLUSIVE MODE;"
+                           " SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        n, pad = 1000, "x" * 300
+        data = "".join("<message to='bprecv@localhost' type='chat' id='m%d'>"
+                       "<body>%d %s</body></message>" % (i, i, pad) for i in range(n))
+        sender = threading.Thread(target=snd.send, args=(data,), daemon=True)
+        sender.start()
+        # what reaches the receiver while the archive cannot be written
+        got = read_re(rcv, "<body>%d " % (n - 1), timeout=3)
+        held = len(re.findall("<body>", got))
+        assert 0 < held < n // 4, held
+        assert "archive writes are behind" in s.daemon.log()
+        # a client that sends nothing to the archive is still served
+        other.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        t0 = time.time()
+        pong = read_re(other, r"<iq[^>]*id=.p1.", timeout=5)
+        assert re.search(r"<iq[^>]*id=.p1.", pong) and time.time() - t0 < 2, pong
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(10)
+        locker = None
+        got += read_re(rcv, "<body>%d " % (n - 1), timeout=20)
+        sender.join(10)
+        nums = [int(x) for x in re.findall(r"<body>(\d+) ", got)]
+        assert nums == list(range(n))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            counts = pg.psql("SELECT count(*) FROM mam_archive WHERE username IN "
+                             "('bpsend', 'bprecv') GROUP BY username").split()
+            if counts == [str(n), str(n)]:
+                break
+            time.sleep(0.2)
+        assert counts == [str(n), str(n)]
+        for r in (rcv, snd, other):
+            r.close()
+    finally:
+        if locker is not None:
+            locker.kill()
+            locker.wait()
+        s.destroy()
+
+
+def test_disabled(pg):
+    """[mam] enabled = false: no archive features, no stanza-ids (forged
+    ones still removed), queries answered service-unavailable, nothing
+    stored; a reload turns it back on."""
+    s = XmppServer(pg, extra="[mam]\nenabled = false\n")
+    try:
+        for u in ("offa", "offb"):
+            s.adduser(u, PW)
+        a = Raw(s.port)
+        a.session("offa", PW, "r")
+        b = Raw(s.port)
+        b.session("offb", PW, "r")
+        time.sleep(0.3)
+        a.send("<iq type='get' id='d1' to='offa@localhost'>"
+               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        info = read_re(a, "</iq>")
+        assert "disco#info" in info and "urn:xmpp:mam" not in info and SID not in info
+        a.send("<iq type='get' id='d2' to='localhost'>"
+               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+        info = read_re(a, "</iq>")
+        assert "urn:xmpp:ping" in info and SID not in info
+        b.send("<message to='offa@localhost' type='chat'><body>unarchived</body>"
+               "<stanza-id xmlns='urn:xmpp:sid:0' by='offa@localhost' id='forged'/></message>")
+        got = read_re(a, "unarchived</body>")
+        assert "unarchived" in got and "stanza-id" not in got, got
+        a.send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2'/></iq>")
+        err = read_re(a, "</iq>")
+        assert "type='error'" in err and "service-unavailable" in err, err
+        time.sleep(0.5)
+        assert pg.psql("SELECT count(*) FROM mam_archive WHERE username IN "
+                       "('offa', 'offb')").strip() == "0"
+        with open(s.conf) as f:
+            conf = f.read().replace("enabled = false", "enabled = true")
+        with open(s.conf, "w") as f:
+            f.write(conf)
+        s.daemon.signal(signal.SIGHUP)
+        deadline = time.time() + 5
+        while "configuration reloaded" not in s.daemon.log() and time.time() < deadline:
+            time.sleep(0.1)
+        b.send("<message to='offa@localhost' type='chat'><body>archived now</body></message>")
+        got = read_re(a, "</message>")
+        assert "archived now" in got and "stanza-id" in got, got
+        for r in (a, b):
+            r.close()
     finally:
         s.destroy()
