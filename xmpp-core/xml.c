@@ -307,27 +307,38 @@ xml_text(const struct xml_node *n)
 int
 xml_escape(struct buf *out, const char *s, size_t len, bool attr)
 {
-	size_t start = 0;
+	/* 1: escaped in text and attributes, 2: in attributes only */
+	static const uint8_t special[256] = {
+		['&'] = 1, ['<'] = 1, ['>'] = 1, ['\r'] = 1,
+		['"'] = 2, ['\''] = 2, ['\n'] = 2, ['\t'] = 2,
+	};
+	const uint8_t mask = attr ? 3 : 1;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t start = 0, i = 0;
 	const char *rep;
 
-	for (size_t i = 0; i < len; i++) {
+	/* most text has nothing to escape: one reservation, one copy */
+	if (buf_reserve(out, len) == -1)
+		return -1;
+	for (;;) {
+		while (i < len && !(special[u[i]] & mask))
+			i++;
+		if (i == len)
+			break;
 		switch (s[i]) {
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
-		case '"': rep = attr ? "&quot;" : NULL; break;
-		case '\'': rep = attr ? "&apos;" : NULL; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&apos;"; break;
 		case '\r': rep = "&#13;"; break;
-		case '\n': rep = attr ? "&#10;" : NULL; break;
-		case '\t': rep = attr ? "&#9;" : NULL; break;
-		default: rep = NULL; break;
+		case '\n': rep = "&#10;"; break;
+		default: rep = "&#9;"; break;
 		}
-		if (rep == NULL)
-			continue;
 		if (buf_append(out, s + start, i - start) == -1 ||
 		    buf_puts(out, rep) == -1)
 			return -1;
-		start = i + 1;
+		start = ++i;
 	}
 	return buf_append(out, s + start, len - start);
 }
@@ -339,8 +350,14 @@ serialize_attr(struct buf *out, const struct xml_attr *a, unsigned *nsn)
 	int rc;
 
 	if (sp == NULL) {
-		rc = buf_append(out, " ", 1) == -1 || buf_puts(out, a->name) == -1 ||
-		    buf_append(out, "='", 2) == -1 ? -1 : 0;
+		size_t nl = strlen(a->name);
+
+		if ((rc = buf_reserve(out, nl + 3)) == 0) {
+			out->p[out->len] = ' ';
+			memcpy(out->p + out->len + 1, a->name, nl);
+			memcpy(out->p + out->len + 1 + nl, "='", 3);
+			out->len += nl + 3;
+		}
 	} else if ((size_t)(sp - a->name) == strlen(XML_NS_XMLURI) &&
 	    strncmp(a->name, XML_NS_XMLURI, (size_t)(sp - a->name)) == 0) {
 		rc = buf_printf(out, " xml:%s='", sp + 1);

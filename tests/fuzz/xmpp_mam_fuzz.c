@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	static const struct mam_config cfg = { 20, 100, 10, 0, 1000 };
+	static const struct mam_config cfg = { .enabled = true, .default_page = 20,
+	    .max_page = 100, .max_prefs = 10, .max_age = 0, .expire_batch = 1000,
+	    .max_pending = 4 << 20 };
 	struct mam_query q;
 	struct xml_node *n;
 	const char *type, *cond;

@@ -69,3 +69,20 @@ TEST(jid_compare)
 	jid_set_resource(&b, "r1");
 	CHECK(jid_eq(&a, &b));
 }
+
+/* Printing into a short buffer truncates like snprintf and terminates. */
+TEST(jid_print_truncates)
+{
+	struct jid j;
+	char b[8], one[1] = { 'x' }, full[64];
+
+	CHECK_INT(jid_parse("juliet@example.com/balcony", &j), 0);
+	CHECK_STR(jid_bare(&j, b, sizeof(b)), "juliet@");
+	CHECK_STR(jid_full(&j, b, sizeof(b)), "juliet@");
+	CHECK_STR(jid_bare(&j, one, sizeof(one)), "");
+	CHECK_STR(jid_bare(&j, full, sizeof(full)), "juliet@example.com");
+	CHECK_STR(jid_full(&j, full, sizeof(full)), "juliet@example.com/balcony");
+	CHECK_STR(jid_full(&j, full, 20), "juliet@example.com/");
+	CHECK_INT(jid_parse("example.com", &j), 0);
+	CHECK_STR(jid_full(&j, full, sizeof(full)), "example.com");
+}

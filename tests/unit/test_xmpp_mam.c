@@ -197,7 +197,8 @@ TEST(xmpp_mam_pg_array)
 	buf_free(&b);
 }
 
-static const struct mam_config cfg = { 20, 100, 10, 0, 1000 };
+static const struct mam_config cfg = { .enabled = true, .default_page = 20, .max_page = 100,
+    .max_prefs = 10, .max_age = 0, .expire_batch = 1000, .max_pending = 4 << 20 };
 
 static int
 parse(const char *xml, struct mam_query *q, const char **cond)
