@@ -445,7 +445,7 @@ def main():
     print("%-30s %10s %10s %10s %9s %9s" % ("figure", "xmpp-core", "prosody", "ejabberd",
                                            "/prosody", "/ejabberd"))
     for k, a in ours.items():
-        row = [results[o][k] if results[o] else None for o in ("prosody", "ejabberd")]
+        row = [results[o].get(k) if results[o] else None for o in ("prosody", "ejabberd")]
         ratios = ["%.2f" % (a / b) if b and "after/before" not in k else "-" for b in row]
         print("%-30s %10s %10s %10s %9s %9s" % (k, fmt(a), fmt(row[0]), fmt(row[1]), *ratios))
         if k.startswith("cpu/message us"):
