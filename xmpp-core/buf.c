@@ -29,6 +29,15 @@ buf_reset(struct buf *b)
 		b->p[0] = '\0';
 }
 
+void
+buf_recycle(struct buf *b, size_t keep)
+{
+	if (b->cap > keep)
+		buf_free(b);
+	else
+		buf_reset(b);
+}
+
 int
 buf_reserve(struct buf *b, size_t extra)
 {

@@ -18,6 +18,9 @@ struct buf {
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
+/* Empties a buffer reused between calls: keeps its memory up to keep
+ * bytes of capacity, frees a larger one (one big stanza is not kept). */
+void buf_recycle(struct buf *b, size_t keep);
 int buf_reserve(struct buf *b, size_t extra);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);

@@ -266,10 +266,9 @@ c2s_send_str(struct c2s *c, const char *s)
 }
 
 /* Stanzas are serialised into one buffer kept between calls (a busy
- * server does this for every delivery); a large one's is not kept. */
+ * server does this for every delivery). */
 static struct buf send_scratch;
 static bool send_scratch_busy;
-#define SEND_SCRATCH_KEEP (64 * 1024)
 
 void
 c2s_send(struct c2s *c, const struct xml_node *n)
@@ -281,17 +280,14 @@ c2s_send(struct c2s *c, const struct xml_node *n)
 	if (send_scratch_busy) {	/* a send from inside a send */
 		buf_init(&own);
 		b = &own;
-	} else {
-		send_scratch_busy = true;
-		buf_reset(b);
 	}
+	send_scratch_busy = true;
 	if (xml_serialize(b, n, NS_CLIENT) == 0)
 		c2s_send_stanza_raw(c, b->p, b->len);
 	if (b == &own) {
 		buf_free(&own);
 	} else {
-		if (b->cap > SEND_SCRATCH_KEEP)
-			buf_free(b);
+		buf_recycle(b, 64 * 1024);
 		send_scratch_busy = false;
 	}
 }

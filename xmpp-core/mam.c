@@ -326,6 +326,7 @@ prefs_get(const char *bare)
 }
 
 static void pending_sub(size_t n);
+static void batch_clear(struct batch *b, bool keep);
 
 /* Drops the batch's rows (they are not written). */
 static void
@@ -333,12 +334,7 @@ batch_reset(struct batch *b)
 {
 	pending_sub(b->bytes);
 	b->bytes = 0;
-	buf_free(&b->id);
-	buf_free(&b->with_bare);
-	buf_free(&b->with_res);
-	buf_free(&b->outgoing);
-	buf_free(&b->stanza);
-	b->n = 0;
+	batch_clear(b, false);
 }
 
 static void
@@ -459,19 +455,13 @@ pending_sub(size_t n)
 		release_waiters();
 }
 
-bool
-mam_congested(void)
-{
-	return pending > srv.cfg->mam.max_pending;
-}
-
 void
 mam_throttle(struct c2s *c)
 {
 	struct c2s **nw;
 	uint64_t now;
 
-	if (stopping || !mam_congested())
+	if (stopping || pending <= srv.cfg->mam.max_pending)
 		return;
 	if (nwaiters == capwaiters) {
 		size_t ncap = capwaiters ? capwaiters * 2 : 16;
@@ -494,12 +484,6 @@ mam_throttle(struct c2s *c)
 		last_notice = now;
 		pauses = 0;
 	}
-}
-
-size_t
-mam_pending(void)
-{
-	return pending;
 }
 
 static void
@@ -540,10 +524,7 @@ id_text(int64_t id, char out[24])
 static void
 scratch_done(void)
 {
-	if (scratch.cap > SCRATCH_KEEP)
-		buf_free(&scratch);
-	else
-		buf_reset(&scratch);
+	buf_recycle(&scratch, SCRATCH_KEEP);
 }
 
 /* The values of one archive row; stanza serialised (into scratch, valid
@@ -726,8 +707,8 @@ batch_flush(struct mprefs *p)
 	}
 	log_warn("mam: archiving %u message%s for %s failed: database queue full",
 	    n, n == 1 ? "" : "s", p->bare);
-	pending_sub(bytes);
-	batch_clear(b, false);
+	b->bytes = bytes;
+	batch_reset(b);
 	prefs_unref(p);
 }
 

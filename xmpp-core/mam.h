@@ -89,12 +89,10 @@ bool mam_incoming(struct xml_node *n, const struct jid *to, int host);
 /* Sends the account's collected archive rows now (before a query of it). */
 void mam_flush(const char *bare);
 
-/* Backpressure: more than max_pending archive bytes wait for the database.
- * mam_throttle stops reading from c (after the stanza it is handling) until
+/* Backpressure: while more than max_pending archive bytes wait for the
+ * database, stops reading from c (after the stanza it is handling) until
  * the writes are down to half of it; a no-op when they are not behind. */
-bool mam_congested(void);
 void mam_throttle(struct c2s *c);
-size_t mam_pending(void);
 
 /* <query/>, <prefs/>, <metadata/> IQs to one's own bare JID (true: taken). */
 bool mam_iq(struct c2s *c, struct xml_node *iq);

@@ -89,6 +89,34 @@ class PgCluster:
             raise RuntimeError("psql failed: %s" % r.stderr)
         return r.stdout
 
+    def lock_table(self, table):
+        """A session holding an ACCESS EXCLUSIVE lock on table (a database
+        too slow for the server's writes) until unlock_table(it)."""
+        locker = subprocess.Popen(
+            [PGBIN + "/psql", "-h", self.dir, "-p", str(self.port), "-U", "postgres",
+             "-d", self.dbname, "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        locker.stdin.write("BEGIN; LOCK TABLE %s IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n"
+                           % table)
+        locker.stdin.flush()
+        line = locker.stdout.readline().strip()
+        if line != "locked":
+            locker.kill()
+            locker.wait()
+            raise RuntimeError("locking %s failed: %s" % (table, line))
+        return locker
+
+    @staticmethod
+    def unlock_table(locker):
+        """Commits (releases the lock) and ends the locking session."""
+        try:
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.close()
+            locker.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            locker.kill()
+            locker.wait()
+
     def destroy(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

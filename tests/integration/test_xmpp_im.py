@@ -6,7 +6,6 @@ import asyncio
 import re
 import signal
 import socket
-import subprocess
 import ssl
 import struct
 import time
@@ -14,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from pgcluster import PGBIN, PgCluster
+from pgcluster import PgCluster
 from xmpptest import (Client, Raw, XmppServer, arun, disconnect, online, recv,
                       safe_abort, until)
 
@@ -456,20 +455,11 @@ def test_sm_shutdown_stores_unacked(pg):
         time.sleep(0.3)
         # a slow database: the offline table is locked while the server
         # stops, so its writes wait; the server must wait for them
-        locker = subprocess.Popen(
-            [PGBIN + "/psql", "-h", pg.dir, "-U", "postgres", "-d", pg.dbname,
-             "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        locker.stdin.write("BEGIN; LOCK TABLE offline IN ACCESS EXCLUSIVE MODE;"
-                           " SELECT 'locked';\n")
-        locker.stdin.flush()
-        assert locker.stdout.readline().strip() == "locked"
+        locker = pg.lock_table("offline")
         s.daemon.signal(signal.SIGTERM)
         time.sleep(1.5)
         assert s.daemon.proc.poll() is None, "exited with writes pending"
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(10)
+        pg.unlock_table(locker)
         log = s.stop()
         assert "giving up" not in log
         s.start()

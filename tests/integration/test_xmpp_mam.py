@@ -763,9 +763,7 @@ def test_archive_backpressure(pg):
     archive rows wait for it, the sender is no longer read (its messages
     stop flowing, others are still served), and when the database is back
     every message is delivered and archived, in order, none lost."""
-    import subprocess
     import threading
-    from pgcluster import PGBIN
     s = XmppServer(pg, extra='[mam]\nmax_pending = "64K"\n',
                    c2s_extra='max_output_buffer = "8M"\n')
     locker = None
@@ -779,14 +777,7 @@ def test_archive_backpressure(pg):
         other = Raw(s.port)
         other.session("bpother", PW, "o")
         time.sleep(0.3)
-        locker = subprocess.Popen(
-            [PGBIN + "/psql", "-h", pg.dir, "-U", "postgres", "-d", pg.dbname,
-             "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        locker.stdin.write("BEGIN; LOCK TABLE mam_archive IN ACCESS EXCLUSIVE MODE;"
-                           " SELECT 'locked';\n")
-        locker.stdin.flush()
-        assert locker.stdout.readline().strip() == "locked"
+        locker = pg.lock_table("mam_archive")
         n, pad = 1000, "x" * 300
         data = "".join("<message to='bprecv@localhost' type='chat' id='m%d'>"
                        "<body>%d %s</body></message>" % (i, i, pad) for i in range(n))
@@ -802,9 +793,7 @@ def test_archive_backpressure(pg):
         t0 = time.time()
         pong = read_re(other, r"<iq[^>]*id=.p1.", timeout=5)
         assert re.search(r"<iq[^>]*id=.p1.", pong) and time.time() - t0 < 2, pong
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(10)
+        pg.unlock_table(locker)
         locker = None
         got += read_re(rcv, "<body>%d " % (n - 1), timeout=20)
         sender.join(10)
@@ -822,8 +811,7 @@ def test_archive_backpressure(pg):
             r.close()
     finally:
         if locker is not None:
-            locker.kill()
-            locker.wait()
+            pg.unlock_table(locker)
         s.destroy()
 
 
