@@ -69,7 +69,7 @@ buf_reserve(struct buf *b, size_t extra)
 }
 
 int
-buf_append(struct buf *b, const void *p, size_t n)
+buf_append_slow(struct buf *b, const void *p, size_t n)
 {
 	if (buf_reserve(b, n) == -1)
 		return -1;
@@ -78,12 +78,6 @@ buf_append(struct buf *b, const void *p, size_t n)
 	b->len += n;
 	b->p[b->len] = '\0';
 	return 0;
-}
-
-int
-buf_puts(struct buf *b, const char *s)
-{
-	return buf_append(b, s, strlen(s));
 }
 
 int

@@ -8,6 +8,7 @@
 #define XMPP_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char *p;
@@ -22,8 +23,21 @@ void buf_reset(struct buf *b);
  * bytes of capacity, frees a larger one (one big stanza is not kept). */
 void buf_recycle(struct buf *b, size_t keep);
 int buf_reserve(struct buf *b, size_t extra);
-int buf_append(struct buf *b, const void *p, size_t n);
-int buf_puts(struct buf *b, const char *s);
+int buf_append_slow(struct buf *b, const void *p, size_t n);
+/* Inline while the room is there: serialisers append many short pieces. */
+static inline int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	if (n >= b->cap - b->len)	/* cap 0: always; else cap > len */
+		return buf_append_slow(b, p, n);
+	if (n) {
+		memcpy(b->p + b->len, p, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+	}
+	return 0;
+}
+static inline int buf_puts(struct buf *b, const char *s) { return buf_append(b, s, strlen(s)); }
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drops n bytes from the front (lazily; compacts when half is consumed). */

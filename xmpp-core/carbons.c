@@ -85,15 +85,16 @@ carbons_sent(struct c2s *c, struct xml_node *n)
 	struct xml_node *p;
 	struct jid to;
 	char bare[2 * JID_PART_MAX + 2];
-	bool eligible;
+	bool private = false;
 
-	eligible = carbons_eligible(n);
-	/* XEP-0280 §7: the private element is not forwarded */
+	/* XEP-0280 §7: the private element is not forwarded (and the
+	 * message is not copied) */
 	while ((p = xml_child(n, "private", NS_CARBONS)) != NULL) {
+		private = true;
 		xml_detach(p);
 		xml_free(p);
 	}
-	if (!eligible || c->user == NULL || c->user->nsessions < 2)
+	if (private || c->user == NULL || c->user->nsessions < 2 || !carbons_eligible(n))
 		return;
 	/* to one's own bare JID every resource gets it anyway */
 	if (stanza_jid(n, "to", &to) == 1 && to.resource[0] == '\0' &&
@@ -111,7 +112,8 @@ carbons_received(struct user *u, const struct xml_node *n, const struct c2s *to)
 	struct jid fj;
 	char bare[2 * JID_PART_MAX + 2];
 
-	if (u == NULL || !carbons_eligible(n))
+	/* a single session that is the recipient has nobody to copy to */
+	if (u == NULL || (to != NULL && u->nsessions < 2) || !carbons_eligible(n))
 		return;
 	/* one's own resources writing to each other: the sender side has
 	 * already sent <sent/> copies (XEP-0280 §6, no double copies) */

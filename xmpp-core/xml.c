@@ -46,20 +46,56 @@ xstrdup(const char *s)
 	return p;
 }
 
-struct xml_node *
-xml_new(const char *name, const char *ns)
+/*
+ * Allocation: a stanza's tree is built and freed once per stanza, so each
+ * element carries its name and namespace in its own allocation, a text
+ * node its first run of text, and an attribute its name and value in one
+ * block ("name\0value\0"); the attribute array grows by doubling.
+ */
+static struct xml_node *
+node_new(const char *name, size_t nl, const char *ns, size_t nsl)
 {
-	struct xml_node *n = calloc(1, sizeof(*n));
+	struct xml_node *n = malloc(sizeof(*n) + nl + nsl + 2);
 
 	if (n == NULL)
 		return NULL;
-	n->name = xstrdup(name);
-	n->ns = xstrdup(ns ? ns : "");
-	if (n->name == NULL || n->ns == NULL) {
-		xml_free(n);
-		return NULL;
-	}
+	memset(n, 0, sizeof(*n));
+	n->name = (char *)(n + 1);
+	memcpy(n->name, name, nl);
+	n->name[nl] = '\0';
+	n->ns = n->name + nl + 1;
+	memcpy(n->ns, ns, nsl);
+	n->ns[nsl] = '\0';
 	return n;
+}
+
+static struct xml_node *
+text_new(const char *text, size_t len)
+{
+	struct xml_node *t = malloc(sizeof(*t) + len + 1);
+
+	if (t == NULL)
+		return NULL;
+	memset(t, 0, sizeof(*t));
+	t->text = (char *)(t + 1);
+	memcpy(t->text, text, len);
+	t->text[len] = '\0';
+	t->textlen = len;
+	return t;
+}
+
+static bool
+text_inline(const struct xml_node *t)
+{
+	return t->text == (const char *)(t + 1);
+}
+
+struct xml_node *
+xml_new(const char *name, const char *ns)
+{
+	if (ns == NULL)
+		ns = "";
+	return node_new(name, strlen(name), ns, strlen(ns));
 }
 
 void
@@ -116,7 +152,13 @@ xml_add_text(struct xml_node *parent, const char *text, size_t len)
 
 	if (t != NULL && t->name == NULL) {
 		/* coalesce adjacent character data (expat splits at lines) */
-		if ((p = realloc(t->text, t->textlen + len + 1)) == NULL)
+		if (text_inline(t)) {
+			if ((p = malloc(t->textlen + len + 1)) != NULL)
+				memcpy(p, t->text, t->textlen);
+		} else {
+			p = realloc(t->text, t->textlen + len + 1);
+		}
+		if (p == NULL)
 			return -1;
 		memcpy(p + t->textlen, text, len);
 		t->textlen += len;
@@ -124,15 +166,8 @@ xml_add_text(struct xml_node *parent, const char *text, size_t len)
 		t->text = p;
 		return 0;
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = text_new(text, len)) == NULL)
 		return -1;
-	if ((t->text = malloc(len + 1)) == NULL) {
-		free(t);
-		return -1;
-	}
-	memcpy(t->text, text, len);
-	t->text[len] = '\0';
-	t->textlen = len;
 	xml_append_child(parent, t);
 	return 0;
 }
@@ -148,33 +183,56 @@ xml_add_with_text(struct xml_node *parent, const char *name, const char *ns,
 	return n;
 }
 
-int
-xml_set_attr(struct xml_node *n, const char *name, const char *value)
+/* One block holding "name\0value\0"; a's name points at it. */
+static int
+attr_fill(struct xml_attr *a, const char *name, size_t nl, const char *value)
 {
-	struct xml_attr *a;
-	char *v;
+	size_t vl = strlen(value);
+	char *p = malloc(nl + vl + 2);
+
+	if (p == NULL)
+		return -1;
+	memcpy(p, name, nl);
+	p[nl] = '\0';
+	memcpy(p + nl + 1, value, vl + 1);
+	a->name = p;
+	a->value = p + nl + 1;
+	return 0;
+}
+
+/* name: nl bytes, not necessarily NUL-terminated. */
+static int
+attr_set(struct xml_node *n, const char *name, size_t nl, const char *value)
+{
+	struct xml_attr *a, old;
+	size_t cap;
 
 	for (size_t i = 0; i < n->nattrs; i++) {
-		if (strcmp(n->attrs[i].name, name) == 0) {
-			if ((v = xstrdup(value)) == NULL)
+		if (strncmp(n->attrs[i].name, name, nl) == 0 && n->attrs[i].name[nl] == '\0') {
+			old = n->attrs[i];
+			if (attr_fill(&n->attrs[i], name, nl, value) == -1)
 				return -1;
-			free(n->attrs[i].value);
-			n->attrs[i].value = v;
+			free(old.name);
 			return 0;
 		}
 	}
-	if ((a = realloc(n->attrs, (n->nattrs + 1) * sizeof(*a))) == NULL)
-		return -1;
-	n->attrs = a;
-	a[n->nattrs].name = xstrdup(name);
-	a[n->nattrs].value = xstrdup(value);
-	if (a[n->nattrs].name == NULL || a[n->nattrs].value == NULL) {
-		free(a[n->nattrs].name);
-		free(a[n->nattrs].value);
-		return -1;
+	/* capacity: 4, then doubled whenever a power of two is reached */
+	if (n->nattrs == 0 || (n->nattrs >= 4 && (n->nattrs & (n->nattrs - 1)) == 0)) {
+		cap = n->nattrs < 4 ? 4 : n->nattrs * 2;
+		if ((a = realloc(n->attrs, cap * sizeof(*a))) == NULL)
+			return -1;
+		n->attrs = a;
 	}
+	if (attr_fill(&n->attrs[n->nattrs], name, nl, value) == -1)
+		return -1;
 	n->nattrs++;
 	return 0;
+}
+
+int
+xml_set_attr(struct xml_node *n, const char *name, const char *value)
+{
+	return attr_set(n, name, strlen(name), value);
 }
 
 void
@@ -183,7 +241,6 @@ xml_del_attr(struct xml_node *n, const char *name)
 	for (size_t i = 0; i < n->nattrs; i++) {
 		if (strcmp(n->attrs[i].name, name) == 0) {
 			free(n->attrs[i].name);
-			free(n->attrs[i].value);
 			n->attrs[i] = n->attrs[--n->nattrs];
 			return;
 		}
@@ -210,14 +267,11 @@ xml_free(struct xml_node *n)
 		next = c->next;
 		xml_free(c);
 	}
-	for (size_t i = 0; i < n->nattrs; i++) {
-		free(n->attrs[i].name);
-		free(n->attrs[i].value);
-	}
+	for (size_t i = 0; i < n->nattrs; i++)
+		free(n->attrs[i].name);	/* the value is in the same block */
 	free(n->attrs);
-	free(n->name);
-	free(n->ns);
-	free(n->text);
+	if (n->name == NULL && !text_inline(n))
+		free(n->text);
 	free(n);
 }
 
@@ -226,17 +280,8 @@ xml_copy(const struct xml_node *n)
 {
 	struct xml_node *c, *cc;
 
-	if (n->name == NULL) {
-		if ((c = calloc(1, sizeof(*c))) == NULL)
-			return NULL;
-		if ((c->text = malloc(n->textlen + 1)) == NULL) {
-			free(c);
-			return NULL;
-		}
-		memcpy(c->text, n->text, n->textlen + 1);
-		c->textlen = n->textlen;
-		return c;
-	}
+	if (n->name == NULL)
+		return text_new(n->text, n->textlen);
 	if ((c = xml_new(n->name, n->ns)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n->nattrs; i++) {
@@ -257,7 +302,9 @@ fail:
 bool
 xml_is(const struct xml_node *n, const char *name, const char *ns)
 {
-	return n && n->name && (name == NULL || strcmp(n->name, name) == 0) &&
+	/* first bytes before the calls: most children differ there */
+	return n && n->name &&
+	    (name == NULL || (n->name[0] == name[0] && strcmp(n->name, name) == 0)) &&
 	    (ns == NULL || strcmp(n->ns, ns) == 0);
 }
 
@@ -321,9 +368,19 @@ xml_escape(struct buf *out, const char *s, size_t len, bool attr)
 	if (buf_reserve(out, len) == -1)
 		return -1;
 	for (;;) {
-		while (i < len && !(special[u[i]] & mask))
-			i++;
-		if (i == len)
+		/* strcspn is vectorised; it needs the NUL every string here
+		 * has at len (an attribute's namespace part has not) */
+		if (s[len] == '\0') {
+			i += strcspn(s + i, attr ? "&<>\r\"'\n\t" : "&<>\r");
+			if (i < len && s[i] == '\0') {	/* a NUL inside: not special */
+				i++;
+				continue;
+			}
+		} else {
+			while (i < len && !(special[u[i]] & mask))
+				i++;
+		}
+		if (i >= len)
 			break;
 		switch (s[i]) {
 		case '&': rep = "&amp;"; break;
@@ -467,16 +524,28 @@ static int
 set_attr(struct xml_node *n, const char *name, const char *value)
 {
 	const char *sp = strchr(name, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-	char *tmp;
-	int rc;
 
-	if (sp2 == NULL)
-		return xml_set_attr(n, name, value);
-	if ((tmp = strndup(name, (size_t)(sp2 - name))) == NULL)
-		return -1;
-	rc = xml_set_attr(n, tmp, value);
-	free(tmp);
-	return rc;
+	return attr_set(n, name, sp2 ? (size_t)(sp2 - name) : strlen(name), value);
+}
+
+/* An element's "URI local [prefix]" or "local", in place. */
+static void
+name_parts(const char *full, const char **ns, size_t *nsl, const char **local, size_t *ll)
+{
+	const char *sp = strchr(full, ' '), *sp2;
+
+	if (sp == NULL) {
+		*ns = "";
+		*nsl = 0;
+		*local = full;
+		*ll = strlen(full);
+		return;
+	}
+	*ns = full;
+	*nsl = (size_t)(sp - full);
+	*local = sp + 1;
+	sp2 = strchr(sp + 1, ' ');
+	*ll = sp2 ? (size_t)(sp2 - sp - 1) : strlen(sp + 1);
 }
 
 static void XMLCALL
@@ -495,12 +564,46 @@ on_nsdecl(void *ud, const XML_Char *prefix, const XML_Char *uri)
 	buf_puts(&s->root, "'");
 }
 
+/* The stream root: opened by the owner, remembered for resuming. */
+static void
+root_start(struct xml_stream *s, const XML_Char *name, const XML_Char **attrs)
+{
+	char *ns, *local, *prefix;
+
+	if ((local = split_name(name, &ns, &prefix)) == NULL) {
+		free(ns);
+		free(prefix);
+		stream_fail(s, "resource-constraint");
+		return;
+	}
+	s->depth = 1;
+	s->boundary = XML_GetCurrentByteIndex(s->p) +
+	    XML_GetCurrentByteCount(s->p);
+	if (!s->resuming) {
+		/* "<prefix:local" + declarations + ">" */
+		struct buf decls = s->root;
+
+		buf_init(&s->root);
+		buf_printf(&s->root, "<%s%s%s", prefix ? prefix : "", prefix ? ":" : "",
+		    local);
+		if (decls.p)
+			buf_append(&s->root, decls.p, decls.len);
+		buf_puts(&s->root, ">");
+		buf_free(&decls);
+		s->cb->open(s->arg, local, ns ? ns : "", (const char **)attrs);
+	}
+	free(local);
+	free(ns);
+	free(prefix);
+}
+
 static void XMLCALL
 on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
 	struct xml_stream *s = ud;
 	struct xml_node *n;
-	char *ns, *local, *prefix;
+	const char *ns, *local;
+	size_t nsl, ll;
 	unsigned na = 0;
 
 	if (s->stopped)
@@ -516,48 +619,21 @@ on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 		stream_fail(s, "policy-violation");
 		return;
 	}
-	if ((local = split_name(name, &ns, &prefix)) == NULL) {
-		free(ns);
-		free(prefix);
-		stream_fail(s, "resource-constraint");
-		return;
-	}
 	if (s->depth == 0) {
-		s->depth = 1;
-		s->boundary = XML_GetCurrentByteIndex(s->p) +
-		    XML_GetCurrentByteCount(s->p);
-		if (!s->resuming) {
-			/* "<prefix:local" + declarations + ">" */
-			struct buf decls = s->root;
-
-			buf_init(&s->root);
-			buf_printf(&s->root, "<%s%s%s", prefix ? prefix : "", prefix ? ":" : "",
-			    local);
-			if (decls.p)
-				buf_append(&s->root, decls.p, decls.len);
-			buf_puts(&s->root, ">");
-			buf_free(&decls);
-			s->cb->open(s->arg, local, ns ? ns : "", (const char **)attrs);
-		}
-		free(local);
-		free(ns);
-		free(prefix);
+		root_start(s, name, attrs);
 		return;
 	}
-	free(prefix);
 	if (s->depth > s->lim.max_depth) {
-		free(local);
-		free(ns);
 		stream_fail(s, "policy-violation");
 		return;
 	}
-	n = s->cur ? xml_add(s->cur, local, ns ? ns : "") : xml_new(local, ns ? ns : "");
-	free(local);
-	free(ns);
-	if (n == NULL) {
+	name_parts(name, &ns, &nsl, &local, &ll);
+	if ((n = node_new(local, ll, ns, nsl)) == NULL) {
 		stream_fail(s, "resource-constraint");
 		return;
 	}
+	if (s->cur)
+		xml_append_child(s->cur, n);
 	if (s->cur == NULL)
 		s->top = n;
 	s->cur = n;

@@ -72,6 +72,8 @@ bool xml_is(const struct xml_node *n, const char *name, const char *ns);
  */
 int xml_serialize(struct buf *out, const struct xml_node *n,
     const char *parent_ns);
+/* Appends s[0..len) escaped for text or (attr) a quoted attribute value;
+ * s[len] must be readable (a NUL there makes the scan faster). */
 int xml_escape(struct buf *out, const char *s, size_t len, bool attr);
 
 /* ---- stream parser ---- */
