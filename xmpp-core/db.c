@@ -18,6 +18,7 @@
 #include "log.h"
 
 #define DB_MAX_STMTS 256
+#define DB_MAX_PARAMS 32
 #define DB_BACKOFF_MIN 100
 #define DB_BACKOFF_MAX 10000
 
@@ -100,12 +101,7 @@ static void pool_kick(struct db *db);
 static void
 req_free(struct db_req *r)
 {
-	if (r->values) {
-		for (int i = 0; i < r->stmt->nparams; i++)
-			free(r->values[i]);
-		free(r->values);
-	}
-	free(r);
+	free(r);	/* the values are in the same block */
 }
 
 static void
@@ -452,7 +448,14 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 {
 	struct db_req *r;
 	struct db_conn *c = NULL;
+	size_t len[DB_MAX_PARAMS], total;
+	char *p;
 
+	if (stmt->nparams > DB_MAX_PARAMS) {
+		log_err("db: a statement has %d parameters, at most %d are supported",
+		    stmt->nparams, DB_MAX_PARAMS);
+		return NULL;
+	}
 	if (db->queued >= db->max_queue)
 		return NULL;
 	if (stmt->id == 0) {
@@ -460,19 +463,28 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 			return NULL;
 		stmt->id = ++next_stmt_id;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	/* the request, its value pointers and copies in one block */
+	total = sizeof(*r) + (size_t)stmt->nparams * sizeof(char *);
+	for (int i = 0; i < stmt->nparams; i++)
+		total += len[i] = values[i] ? strlen(values[i]) + 1 : 0;
+	if ((r = malloc(total)) == NULL)
 		return NULL;
+	memset(r, 0, sizeof(*r));
 	r->db = db;
 	r->stmt = stmt;
 	r->cb = cb;
 	r->arg = arg;
 	r->deadline = ev_now(db->loop) + db->timeout;
 	if (stmt->nparams > 0) {
-		if ((r->values = calloc((size_t)stmt->nparams, sizeof(char *))) == NULL)
-			goto fail;
+		r->values = (char **)(r + 1);
+		p = (char *)(r->values + stmt->nparams);
 		for (int i = 0; i < stmt->nparams; i++) {
-			if (values[i] && (r->values[i] = strdup(values[i])) == NULL)
-				goto fail;
+			if (values[i] == NULL) {
+				r->values[i] = NULL;
+				continue;
+			}
+			r->values[i] = memcpy(p, values[i], len[i]);
+			p += len[i];
 		}
 	}
 	db->queued++;
@@ -486,9 +498,6 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 		pool_kick(db);
 	}
 	return r;
-fail:
-	req_free(r);
-	return NULL;
 }
 
 struct db_req *
