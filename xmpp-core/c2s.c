@@ -380,6 +380,13 @@ c2s_update_events(struct c2s *c)
 	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
 	if ((buf_pending(&c->out) > 0 && !c->flush.pending) || c->tls_want_write)
 		ev |= EPOLLOUT;
+	/* a hung-up socket is reported whatever the mask: watched again
+	 * only to be read (and closed) */
+	if (c->hup && !(ev & EPOLLIN)) {
+		if (c->io.active)
+			ev_io_stop(srv.loop, &c->io);
+		return;
+	}
 	if (ev != c->io.events || !c->io.active)
 		ev_io_start(srv.loop, &c->io, ev);
 }
@@ -825,6 +832,16 @@ io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			c2s_update_events(c);
 		else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
 			c2s_readable(c);
+		/* a hang-up not read yet (blocked, shaped, closing): epoll
+		 * would report it again at once */
+		if ((revents & (EPOLLERR | EPOLLHUP)) && !c->dead) {
+			if (c->state == C2S_CLOSING) {
+				c2s_finish(c);	/* the peer is gone: nothing to wait for */
+			} else {
+				c->hup = true;
+				c2s_update_events(c);
+			}
+		}
 	}
 	c2s_unref(c);
 }

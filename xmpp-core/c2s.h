@@ -50,6 +50,7 @@ struct c2s {
 	bool starttls_pending;	/* <proceed/> queued; start TLS when flushed */
 	bool dead;		/* closed; only references keep it */
 	bool tls_want_write;	/* TLS read needs the socket writable */
+	bool hup;		/* hang-up seen while not reading: out of epoll */
 	bool overflow;		/* output over max_output_buffer: to be cut off */
 	unsigned blocked;
 	struct ev_io io;

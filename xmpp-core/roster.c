@@ -3,6 +3,7 @@
  */
 #include "roster.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,15 +67,68 @@ roster_free(struct roster *r)
 	for (size_t i = 0; i < r->n; i++)
 		item_clear(&r->items[i]);
 	free(r->items);
+	free(r->index);
 	free(r);
+}
+
+/* ---- the JID index: big rosters are searched on every presence ---- */
+
+static size_t
+jid_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void
+index_put(struct roster *r, size_t i)
+{
+	size_t mask = r->index_cap - 1, h = jid_hash(r->items[i].jid) & mask;
+
+	while (r->index[h] != 0)
+		h = (h + 1) & mask;
+	r->index[h] = (uint32_t)(i + 1);
+}
+
+/* Rebuilt at a size for n items; without memory, lookups scan instead. */
+static void
+index_build(struct roster *r, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap != r->index_cap) {
+		free(r->index);
+		r->index_cap = 0;
+		if ((r->index = malloc(cap * sizeof(*r->index))) == NULL)
+			return;
+		r->index_cap = cap;
+	}
+	memset(r->index, 0, cap * sizeof(*r->index));
+	for (size_t i = 0; i < r->n; i++)
+		index_put(r, i);
 }
 
 struct roster_item *
 roster_find(struct roster *r, const char *jid)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->items[i].jid, jid) == 0)
-			return &r->items[i];
+	size_t mask, h;
+	uint32_t k;
+
+	if (r->index_cap == 0) {
+		for (size_t i = 0; i < r->n; i++)
+			if (strcmp(r->items[i].jid, jid) == 0)
+				return &r->items[i];
+		return NULL;
+	}
+	mask = r->index_cap - 1;
+	for (h = jid_hash(jid) & mask; (k = r->index[h]) != 0; h = (h + 1) & mask)
+		if (strcmp(r->items[k - 1].jid, jid) == 0)
+			return &r->items[k - 1];
 	return NULL;
 }
 
@@ -98,6 +152,10 @@ item_append(struct roster *r, const char *jid)
 		return NULL;
 	}
 	r->n++;
+	if (r->index_cap >= 2 * r->n)
+		index_put(r, r->n - 1);
+	else
+		index_build(r, r->cap);
 	return it;
 }
 
@@ -355,6 +413,7 @@ roster_remove(struct user *u, const char *jid)
 		log_warn("roster: delete for %s dropped: database queue full", u->bare);
 	tmp = *it;
 	*it = r->items[--r->n];
+	index_build(r, r->cap);	/* the last item moved */
 	if (tmp.visible)
 		push(u, &tmp, true);
 	item_clear(&tmp);

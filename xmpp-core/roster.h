@@ -11,6 +11,7 @@
 #define XMPP_ROSTER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 
 struct c2s;
@@ -33,6 +34,8 @@ struct roster {
 	long long version;
 	struct roster_item *items;
 	size_t n, cap;
+	uint32_t *index;	/* open addressing: item index + 1, 0 free */
+	size_t index_cap;	/* a power of two >= 2 n; 0: no index (scan) */
 	struct roster_waiter *waiters;
 };
 

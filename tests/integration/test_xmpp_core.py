@@ -88,6 +88,56 @@ def test_sasl_mechanisms(server, mech, tls12):
     assert "authenticated %s@localhost (%s)" % (user, mech) in log
 
 
+def test_big_roster(server):
+    """A roster of hundreds of items (found through the roster's JID index,
+    rebuilt as it grows and after removals): every item is there once,
+    removed ones are gone, in memory and after a restart (loaded back), and
+    a subscription with the last contact still works."""
+    server.adduser("crowd", PW)
+    server.adduser("lastone", PW)
+    jids = ["p%03d@example.org" % i for i in range(300)]
+    gone = set(jids[::3])
+
+    async def scenario():
+        c = await connect("crowd@localhost/a", PW, server.port)
+        for i in range(0, len(jids), 50):
+            await asyncio.gather(*(c.update_roster(j, name="n" + j[:4]) for j in jids[i:i + 50]))
+        await asyncio.gather(*(c.del_roster_item(j) for j in sorted(gone)))
+        # renaming an item finds it, does not add a second one
+        await c.update_roster(jids[-1], name="renamed")
+        await c.update_roster("lastone@localhost", name="last")
+        await disconnect(c)
+        f = await connect("crowd@localhost/b", PW, server.port)
+        f.client_roster.version = None
+        await f.get_roster()
+        got = {j for j in f.client_roster if f.client_roster[j]["subscription"] != "remove"}
+        assert got == set(jids) - gone | {"lastone@localhost"}
+        assert f.client_roster[jids[-1]]["name"] == "renamed"
+        await disconnect(f)
+
+    arun(scenario())
+    server.stop()
+    server.start()
+
+    async def again():
+        f = await connect("crowd@localhost/c", PW, server.port)
+        l = await connect("lastone@localhost/x", PW, server.port)
+        f.client_roster.version = None
+        await f.get_roster()
+        got = {j for j in f.client_roster if f.client_roster[j]["subscription"] != "remove"}
+        assert got == set(jids) - gone | {"lastone@localhost"}
+        await online(f)
+        await online(l)
+        f.send_presence(pto="lastone@localhost", ptype="subscribe")
+        req = await recv(l.subscriptions)
+        assert req["from"].bare == "crowd@localhost"
+        l.send_presence(pto="crowd@localhost", ptype="subscribed")
+        await until(lambda: f.client_roster["lastone@localhost"]["subscription"] == "to")
+        await disconnect(f, l)
+
+    arun(again())
+
+
 def test_subscription_roster_push_and_presence(server):
     server.adduser("romeo", PW)
     server.adduser("juliet", PW)

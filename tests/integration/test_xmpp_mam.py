@@ -4,6 +4,7 @@ clients: paging a 1000-message archive both ways, filters, preferences,
 what is and is not archived, offline storage, restarts, old namespaces."""
 
 import asyncio
+import os
 import re
 import signal
 import socket
@@ -809,6 +810,54 @@ def test_archive_backpressure(pg):
         assert counts == [str(n), str(n)]
         for r in (rcv, snd, other):
             r.close()
+    finally:
+        if locker is not None:
+            pg.unlock_table(locker)
+        s.destroy()
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_reset_while_blocked(pg):
+    """A client resets its connection while its MAM query waits for a
+    locked archive: epoll reports a hang-up whatever events are asked for,
+    so the descriptor must leave epoll until the query is over (it spun the
+    loop before: ~100% of a core); then the connection is closed and
+    nothing of it stays."""
+    s = XmppServer(pg)
+    locker = None
+    try:
+        s.adduser("hupq", PW)
+        s.adduser("hupok", PW)
+        c = Raw(s.port)
+        c.session("hupq", PW, "r")
+        time.sleep(0.3)
+        locker = pg.lock_table("mam_archive")
+        c.send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2'/></iq>")
+        time.sleep(0.5)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+        time.sleep(0.3)
+        pid = s.daemon.proc.pid
+        cpu0 = proc_cpu_s(pid)
+        time.sleep(2.0)
+        used = proc_cpu_s(pid) - cpu0
+        assert used < 0.5, "%.2f s of CPU in 2 s with a reset connection waiting" % used
+        pg.unlock_table(locker)
+        locker = None
+        deadline = time.time() + 10
+        while "hupq@" in s.ctl("sessions").stdout and time.time() < deadline:
+            time.sleep(0.2)
+        assert "hupq@" not in s.ctl("sessions").stdout
+        ok = Raw(s.port)
+        ok.session("hupok", PW, "r")
+        ok.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        assert re.search(r"<iq[^>]*id=.p1.", read_re(ok, r"<iq[^>]*id=.p1."))
+        ok.close()
     finally:
         if locker is not None:
             pg.unlock_table(locker)
