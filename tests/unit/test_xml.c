@@ -3,6 +3,7 @@
 #include "../../xmpp-core/xml.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct collect {
 	int opens, closes, stanzas;
@@ -205,6 +206,74 @@ TEST(xml_tree_build)
 	CHECK_STR(b.p, "<body xmlns='jabber:client'>1 &lt; 2 &amp; \"3\"&#13;\n</body>");
 	xml_free(m);
 	xml_free(c);
+	buf_free(&b);
+}
+
+/* Attributes past the array's doublings, replaced, deleted and added
+ * again; text coalesced past a node's first run; copies of both; escaping
+ * with and without the NUL at len. */
+TEST(xml_tree_attrs_and_text)
+{
+	struct xml_node *m = xml_new("x", "urn:t"), *c;
+	char name[16], val[32];
+	struct buf b;
+	const char *v;
+
+	buf_init(&b);
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		CHECK_INT(xml_set_attr(m, name, val), 0);
+	}
+	CHECK_INT((int)m->nattrs, 40);
+	for (int i = 0; i < 40; i += 3) {
+		snprintf(name, sizeof(name), "a%d", i);
+		snprintf(val, sizeof(val), "replaced-%d-longer", i);
+		CHECK_INT(xml_set_attr(m, name, val), 0);
+	}
+	CHECK_INT((int)m->nattrs, 40);
+	for (int i = 1; i < 40; i += 3) {
+		snprintf(name, sizeof(name), "a%d", i);
+		xml_del_attr(m, name);
+	}
+	CHECK_INT((int)m->nattrs, 27);
+	for (int i = 40; i < 70; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		snprintf(val, sizeof(val), "v%d", i);
+		CHECK_INT(xml_set_attr(m, name, val), 0);
+	}
+	CHECK_INT((int)m->nattrs, 57);
+	/* text: several runs become one node */
+	CHECK_INT(xml_add_text(m, "ab", 2), 0);
+	CHECK_INT(xml_add_text(m, "<cd>", 4), 0);
+	CHECK_INT(xml_add_text(m, "ef", 2), 0);
+	CHECK(m->children == m->last && m->children->name == NULL);
+	CHECK_STR(m->children->text, "ab<cd>ef");
+	c = xml_copy(m);
+	xml_free(m);
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "a%d", i);
+		v = xml_attr(c, name);
+		if (i < 40 && i % 3 == 1) {
+			CHECK(v == NULL);
+		} else if (i < 40 && i % 3 == 0) {
+			snprintf(val, sizeof(val), "replaced-%d-longer", i);
+			CHECK_STR(v ? v : "(null)", val);
+		} else {
+			snprintf(val, sizeof(val), "v%d", i);
+			CHECK_STR(v ? v : "(null)", val);
+		}
+	}
+	CHECK_STR(c->children->text, "ab<cd>ef");
+	CHECK_INT((int)c->children->textlen, 8);
+	xml_free(c);
+	/* escaping: a string without its NUL at len, one with a NUL inside */
+	CHECK_INT(xml_escape(&b, "a&b'c<dXXX", 7, true), 0);
+	CHECK_STR(b.p, "a&amp;b&apos;c&lt;d");
+	buf_reset(&b);
+	CHECK_INT(xml_escape(&b, "a\0<b", 4, false), 0);
+	CHECK_INT((int)b.len, 7);
+	CHECK(memcmp(b.p, "a\0&lt;b", 7) == 0);
 	buf_free(&b);
 }
 
