@@ -57,6 +57,8 @@ struct c2s {
 	struct ev_timer timer;	/* auth timeout, idle timeout, close linger */
 	struct ev_timer shaper_timer;
 	struct c2s *all_prev, *all_next;
+	struct c2s *act_prev, *act_next;	/* not parked yet (park_cb) */
+	bool on_act;
 	struct ev_defer flush;
 	struct ev_defer resume;
 	struct tls_conn *tls;

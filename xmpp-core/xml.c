@@ -925,6 +925,12 @@ xml_stream_park(struct xml_stream *s)
 	return true;
 }
 
+bool
+xml_stream_parked(const struct xml_stream *s)
+{
+	return s->p == NULL;
+}
+
 size_t
 xml_stream_mem(const struct xml_stream *s)
 {

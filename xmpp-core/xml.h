@@ -122,6 +122,8 @@ int xml_stream_restart(struct xml_stream *s);
  * continues as if nothing happened.  true when parked.
  */
 bool xml_stream_park(struct xml_stream *s);
+/* True while the stream holds no parser (parked, or never fed). */
+bool xml_stream_parked(const struct xml_stream *s);
 /* Bytes mapped for the stream's parser (its arena; 0 when parked or when
  * the parser uses the C heap, as under AddressSanitizer). */
 size_t xml_stream_mem(const struct xml_stream *s);
