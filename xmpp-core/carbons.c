@@ -60,7 +60,7 @@ carbons_eligible(const struct xml_node *n)
 static void
 send_copy(struct c2s *s, const char *kind, const struct xml_node *n)
 {
-	struct xml_node *m, *w, *f, *copy;
+	struct xml_node *m, *w, *f, *self = (struct xml_node *)n, *next;
 	const char *type = xml_attr(n, "type");
 
 	if ((m = xml_new("message", NS_CLIENT)) == NULL)
@@ -69,13 +69,19 @@ send_copy(struct c2s *s, const char *kind, const struct xml_node *n)
 	    xml_set_attr(m, "to", s->full) == -1 ||
 	    (type && xml_set_attr(m, "type", type) == -1) ||
 	    (w = xml_add(m, kind, NS_CARBONS)) == NULL ||
-	    (f = xml_add(w, "forwarded", NS_FORWARD)) == NULL ||
-	    (copy = xml_copy(n)) == NULL) {
+	    (f = xml_add(w, "forwarded", NS_FORWARD)) == NULL) {
 		xml_free(m);
 		return;
 	}
-	xml_append_child(f, copy);
+	/* the message is lent to the wrapper for the send, not copied (what
+	 * c2s_send keeps, CSI's queue, it copies): linked as the only child,
+	 * unlinked before the wrapper is freed, n itself left as it was */
+	next = self->next;
+	self->next = NULL;
+	f->children = f->last = self;
 	c2s_send(s, m);
+	f->children = f->last = NULL;
+	self->next = next;
 	xml_free(m);
 }
 

@@ -200,22 +200,15 @@ attr_fill(struct xml_attr *a, const char *name, size_t nl, const char *value)
 	return 0;
 }
 
-/* name: nl bytes, not necessarily NUL-terminated. */
+/* A new attribute, known not to be there yet (the parser's: expat
+ * refuses duplicates; a copy's); name: nl bytes, not necessarily
+ * NUL-terminated. */
 static int
-attr_set(struct xml_node *n, const char *name, size_t nl, const char *value)
+attr_append(struct xml_node *n, const char *name, size_t nl, const char *value)
 {
-	struct xml_attr *a, old;
+	struct xml_attr *a;
 	size_t cap;
 
-	for (size_t i = 0; i < n->nattrs; i++) {
-		if (strncmp(n->attrs[i].name, name, nl) == 0 && n->attrs[i].name[nl] == '\0') {
-			old = n->attrs[i];
-			if (attr_fill(&n->attrs[i], name, nl, value) == -1)
-				return -1;
-			free(old.name);
-			return 0;
-		}
-	}
 	/* capacity: 4, then doubled whenever a power of two is reached */
 	if (n->nattrs == 0 || (n->nattrs >= 4 && (n->nattrs & (n->nattrs - 1)) == 0)) {
 		cap = n->nattrs < 4 ? 4 : n->nattrs * 2;
@@ -227,6 +220,23 @@ attr_set(struct xml_node *n, const char *name, size_t nl, const char *value)
 		return -1;
 	n->nattrs++;
 	return 0;
+}
+
+static int
+attr_set(struct xml_node *n, const char *name, size_t nl, const char *value)
+{
+	struct xml_attr old;
+
+	for (size_t i = 0; i < n->nattrs; i++) {
+		if (strncmp(n->attrs[i].name, name, nl) == 0 && n->attrs[i].name[nl] == '\0') {
+			old = n->attrs[i];
+			if (attr_fill(&n->attrs[i], name, nl, value) == -1)
+				return -1;
+			free(old.name);
+			return 0;
+		}
+	}
+	return attr_append(n, name, nl, value);
 }
 
 int
@@ -285,7 +295,8 @@ xml_copy(const struct xml_node *n)
 	if ((c = xml_new(n->name, n->ns)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n->nattrs; i++) {
-		if (xml_set_attr(c, n->attrs[i].name, n->attrs[i].value) == -1)
+		if (attr_append(c, n->attrs[i].name, strlen(n->attrs[i].name),
+		    n->attrs[i].value) == -1)
 			goto fail;
 	}
 	for (const struct xml_node *k = n->children; k != NULL; k = k->next) {
@@ -525,7 +536,7 @@ set_attr(struct xml_node *n, const char *name, const char *value)
 {
 	const char *sp = strchr(name, ' '), *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
 
-	return attr_set(n, name, sp2 ? (size_t)(sp2 - name) : strlen(name), value);
+	return attr_append(n, name, sp2 ? (size_t)(sp2 - name) : strlen(name), value);
 }
 
 /* An element's "URI local [prefix]" or "local", in place. */
