@@ -157,10 +157,13 @@ def test_437_allocation_mismatch(srv):
 def test_441_wrong_credentials_on_allocation(srv):
     c = srv.logged_in("alice")
     assert c.allocate().error() is None
+    alice = c.username, c.key
     u, p = rest_credentials(SECRET, "mallory")
     c.username, c.key = u, lt_key(u, c.realm, p)
     assert c.auth_request(REFRESH).error() == 441
-    u, p = rest_credentials(SECRET, "alice")
+    # alice's own credentials still work on it: she deletes it
+    c.username, c.key = alice
+    assert c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")]).error() is None
 
 
 def test_442_unsupported_transport(srv):

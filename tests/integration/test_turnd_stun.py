@@ -151,6 +151,28 @@ def lt_key(username, realm, password):
     return hashlib.md5(("%s:%s:%s" % (username, realm, password)).encode()).digest()
 
 
+# Local UDP ports of clients so far: turnd keeps an allocation for its
+# lifetime after the test that made it is over, so a later client that the
+# kernel gave the same port would meet it (441 instead of its own answer).
+_udp_ports_used = set()
+
+
+def _fresh_udp_socket(fam, server):
+    held = []
+    try:
+        while True:
+            s = socket.socket(fam, socket.SOCK_DGRAM)
+            s.connect(server)
+            key = (fam, s.getsockname()[1])
+            if key not in _udp_ports_used:
+                _udp_ports_used.add(key)
+                return s
+            held.append(s)	# kept open meanwhile: the kernel picks another
+    finally:
+        for h in held:
+            h.close()
+
+
 class Client:
     """One TURN client over UDP, TCP or TLS."""
 
@@ -159,8 +181,7 @@ class Client:
         self.transport = transport
         fam = family or (socket.AF_INET6 if ":" in server[0] else socket.AF_INET)
         if transport == "udp":
-            self.sock = socket.socket(fam, socket.SOCK_DGRAM)
-            self.sock.connect(server)
+            self.sock = _fresh_udp_socket(fam, server)
         else:
             raw = socket.create_connection(server, timeout=timeout)
             if transport == "tls":
