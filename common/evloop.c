@@ -133,6 +133,8 @@ ev_io_start(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 		errno = EBADF;
 		return -1;
 	}
+	bool in_epoll = io->active && io->events != 0;
+
 	if (io->active && io->events == events)
 		return 0;
 	if (!io->active) {
@@ -140,11 +142,19 @@ ev_io_start(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 			return -1;
 		io->gen = ++loop->gen;
 	}
-	ev.events = events;
-	ev.data.u64 = (uint64_t)(uint32_t)io->fd | (uint64_t)io->gen << 32;
-	if (epoll_ctl(loop->epfd, io->active ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
-	    io->fd, &ev) < 0)
-		return -1;
+	if (events == 0) {
+		/* asking for nothing keeps the descriptor out of epoll, which
+		 * reports a hang-up or an error whatever the mask (a watcher
+		 * waiting for something else would be woken over and over) */
+		if (in_epoll)
+			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	} else {
+		ev.events = events;
+		ev.data.u64 = (uint64_t)(uint32_t)io->fd | (uint64_t)io->gen << 32;
+		if (epoll_ctl(loop->epfd, in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		    io->fd, &ev) < 0)
+			return -1;
+	}
 	io->events = events;
 	io->active = true;
 	loop->fds[io->fd] = io;
@@ -156,7 +166,8 @@ ev_io_stop(struct ev_loop *loop, struct ev_io *io)
 {
 	if (!io->active)
 		return;
-	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+	if (io->events != 0)
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
 	if ((size_t)io->fd < loop->nfds && loop->fds[io->fd] == io)
 		loop->fds[io->fd] = NULL;
 	io->active = false;
@@ -412,8 +423,8 @@ ev_run(struct ev_loop *loop)
 			struct ev_io *io;
 
 			if ((size_t)fd >= loop->nfds || (io = loop->fds[fd]) == NULL ||
-			    io->gen != gen)
-				continue;	/* stopped during this batch */
+			    io->gen != gen || io->events == 0)
+				continue;	/* stopped or paused during this batch */
 			io->cb(loop, io, evs[i].events);
 		}
 		if (!loop->stop)

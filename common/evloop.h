@@ -61,7 +61,9 @@ uint64_t ev_now(const struct ev_loop *loop);
 uint64_t ev_clock_ms(void);
 
 void ev_io_init(struct ev_io *io, int fd, ev_io_cb *cb, void *data);
-/* Start or change interest.  -1 with errno on failure. */
+/* Start or change interest.  -1 with errno on failure.  events 0 keeps the
+ * watcher started but out of epoll (no hang-up or error reports either)
+ * until it asks for something again. */
 int ev_io_start(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 void ev_io_stop(struct ev_loop *loop, struct ev_io *io);
 

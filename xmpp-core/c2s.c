@@ -38,39 +38,27 @@
 #define TRIM_AFTER 64		/* closes, parser releases, TLS parks before a malloc_trim */
 
 static size_t nconns;
-static struct c2s *all_head;
+static LIST_HEAD(, c2s) all_conns = LIST_HEAD_INITIALIZER(all_conns);
 /* Connections park_cb has work for: those that read or wrote since it
  * last parked them.  Parked sessions are not on it, so an idle server's
  * timer costs nothing per session (100k of them would be ~10 ms per
  * period of cache misses if it walked them all). */
-static struct c2s *act_head;
+static LIST_HEAD(, c2s) act_conns = LIST_HEAD_INITIALIZER(act_conns);
 
 static void
 act_add(struct c2s *c)
 {
-	if (c->on_act)
-		return;
-	c->on_act = true;
-	c->act_prev = NULL;
-	c->act_next = act_head;
-	if (act_head)
-		act_head->act_prev = c;
-	act_head = c;
+	if (c->act.le_prev == NULL)
+		LIST_INSERT_HEAD(&act_conns, c, act);
 }
 
 static void
 act_del(struct c2s *c)
 {
-	if (!c->on_act)
-		return;
-	c->on_act = false;
-	if (c->act_prev)
-		c->act_prev->act_next = c->act_next;
-	else
-		act_head = c->act_next;
-	if (c->act_next)
-		c->act_next->act_prev = c->act_prev;
-	c->act_prev = c->act_next = NULL;
+	if (c->act.le_prev != NULL) {
+		LIST_REMOVE(c, act);
+		c->act.le_prev = NULL;
+	}
 }
 static struct ev_timer park_timer;
 static unsigned freed_since_trim;
@@ -89,7 +77,7 @@ c2s_count(void)
 struct c2s *
 c2s_first(void)
 {
-	return all_head;
+	return LIST_FIRST(&all_conns);
 }
 
 const char *
@@ -195,12 +183,7 @@ c2s_finish(struct c2s *c)
 	ev_io_stop(srv.loop, &c->io);
 	ev_timer_stop(srv.loop, &c->timer);
 	ev_timer_stop(srv.loop, &c->shaper_timer);
-	if (c->all_prev)
-		c->all_prev->all_next = c->all_next;
-	else
-		all_head = c->all_next;
-	if (c->all_next)
-		c->all_next->all_prev = c->all_prev;
+	LIST_REMOVE(c, all);
 	act_del(c);
 	ev_defer_cancel(srv.loop, &c->flush);
 	ev_defer_cancel(srv.loop, &c->resume);
@@ -415,13 +398,6 @@ c2s_update_events(struct c2s *c)
 	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
 	if ((buf_pending(&c->out) > 0 && !c->flush.pending) || c->tls_want_write)
 		ev |= EPOLLOUT;
-	/* a hung-up socket is reported whatever the mask: watched again
-	 * only to be read (and closed) */
-	if (c->hup && !(ev & EPOLLIN)) {
-		if (c->io.active)
-			ev_io_stop(srv.loop, &c->io);
-		return;
-	}
 	if (ev != c->io.events || !c->io.active)
 		ev_io_start(srv.loop, &c->io, ev);
 }
@@ -863,21 +839,12 @@ io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			c2s_flush(c);
 		}
 		/* woken while blocked: level-triggered input would wake the
-		 * loop again at once, so stop asking until resume_cb */
+		 * loop again at once, so stop asking until resume_cb (asking
+		 * for nothing also keeps a hang-up from waking it, evloop.h) */
 		if ((revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->blocked)
 			c2s_update_events(c);
 		else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
 			c2s_readable(c);
-		/* a hang-up not read yet (blocked, shaped, closing): epoll
-		 * would report it again at once */
-		if ((revents & (EPOLLERR | EPOLLHUP)) && !c->dead) {
-			if (c->state == C2S_CLOSING) {
-				c2s_finish(c);	/* the peer is gone: nothing to wait for */
-			} else {
-				c->hup = true;
-				c2s_update_events(c);
-			}
-		}
 	}
 	c2s_unref(c);
 }
@@ -944,10 +911,7 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 	ev_defer_init(&c->flush, flush_cb, c);
 	ev_defer_init(&c->resume, resume_cb, c);
 	nconns++;
-	c->all_next = all_head;
-	if (all_head)
-		all_head->all_prev = c;
-	all_head = c;
+	LIST_INSERT_HEAD(&all_conns, c, all);
 	act_add(c);
 	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, via);
 	ev_timer_start(srv.loop, &c->timer, srv.cfg->auth_timeout_ms);
@@ -981,8 +945,8 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 	uint64_t now = ev_now(loop);
 	struct c2s *c, *next;
 
-	for (c = act_head; c; c = next) {
-		next = c->act_next;
+	for (c = LIST_FIRST(&act_conns); c; c = next) {
+		next = LIST_NEXT(c, act);
 		if (c->dead || c->blocked || c->queue ||
 		    (c->state != C2S_BOUND && c->state != C2S_NEGOTIATE) ||
 		    now - c->last_read < srv.cfg->park_after_ms)
@@ -1019,10 +983,10 @@ c2s_shutdown(void)
 
 	ev_timer_stop(srv.loop, &park_timer);
 	sm_shutdown();
-	for (c = all_head; c; c = next) {
+	for (c = LIST_FIRST(&all_conns); c; c = next) {
 		c2s_ref(c);
 		c2s_stream_error(c, "system-shutdown", NULL);
-		next = c->all_next;
+		next = LIST_NEXT(c, all);
 		c2s_unref(c);
 	}
 }

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "buf.h"
@@ -50,15 +51,13 @@ struct c2s {
 	bool starttls_pending;	/* <proceed/> queued; start TLS when flushed */
 	bool dead;		/* closed; only references keep it */
 	bool tls_want_write;	/* TLS read needs the socket writable */
-	bool hup;		/* hang-up seen while not reading: out of epoll */
 	bool overflow;		/* output over max_output_buffer: to be cut off */
 	unsigned blocked;
 	struct ev_io io;
 	struct ev_timer timer;	/* auth timeout, idle timeout, close linger */
 	struct ev_timer shaper_timer;
-	struct c2s *all_prev, *all_next;
-	struct c2s *act_prev, *act_next;	/* not parked yet (park_cb) */
-	bool on_act;
+	LIST_ENTRY(c2s) all;	/* every connection */
+	LIST_ENTRY(c2s) act;	/* not parked yet (park_cb); le_prev NULL: off */
 	struct ev_defer flush;
 	struct ev_defer resume;
 	struct tls_conn *tls;
@@ -103,7 +102,7 @@ void c2s_shutdown(void);
 /* Counts an authentication failure against the peer's address. */
 void c2s_auth_failed(struct c2s *c);
 size_t c2s_count(void);
-/* All connections (follow ->all_next). */
+/* All connections (follow LIST_NEXT(c, all)). */
 struct c2s *c2s_first(void);
 
 /* Output (coalesced: flushed after the current loop batch). */

@@ -275,7 +275,7 @@ learn(struct caps_ent *e, const struct xml_node *q)
 static void
 announce(struct caps_ent *e)
 {
-	for (struct c2s *c = c2s_first(); c; c = c->all_next)
+	for (struct c2s *c = c2s_first(); c; c = LIST_NEXT(c, all))
 		if (c->user && !c->dead && sess_ent(c) == e)
 			pep_caps_ready(c);
 }

@@ -72,7 +72,7 @@ cmd_sessions(struct buf *o)
 {
 	uint64_t now = ev_now(srv.loop);
 
-	for (struct c2s *c = c2s_first(); c; c = c->all_next) {
+	for (struct c2s *c = c2s_first(); c; c = LIST_NEXT(c, all)) {
 		if (c->state != C2S_BOUND || c->full == NULL)
 			continue;
 		buf_printf(o, "%s\t%s\t%s\t%llu\n", c->full, c->peer,

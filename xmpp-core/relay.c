@@ -237,11 +237,8 @@ side_poll(struct stream *st, struct side *x, struct side *y)
 		ev |= EPOLLIN;
 	if (y->len > 0)
 		ev |= EPOLLOUT;
-	/* nothing to wait for on x: keep it out of epoll, where a HUP would
-	 * be reported over and over */
-	if (ev == 0)
-		ev_io_stop(srv.loop, &x->io);
-	else if (ev_io_start(srv.loop, &x->io, ev) == -1)
+	/* nothing to wait for on x: ev 0 keeps it out of epoll (evloop.h) */
+	if (ev_io_start(srv.loop, &x->io, ev) == -1)
 		log_warn("proxy65 %llu: epoll: %s", (unsigned long long)x->id, strerror(errno));
 }
 

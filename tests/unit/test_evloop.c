@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static int order[16], norder;
@@ -103,6 +104,42 @@ TEST(evloop_stale_events_skipped)
 	ev_run(loop);
 	CHECK_INT(p.calls, 1);
 	close(fa[0]); close(fa[1]); close(fb[0]); close(fb[1]);
+	ev_loop_free(loop);
+}
+
+static void
+count_io(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	(void)loop;
+	(void)revents;
+	*(int *)io->data += 1;
+}
+
+/* A watcher asking for nothing is not woken by its peer's hang-up (epoll
+ * reports EPOLLHUP whatever the mask); asking for input again delivers it. */
+TEST(evloop_nothing_asked_no_hangup)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct ev_io io;
+	struct ev_timer t;
+	int sv[2], calls = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	ev_io_init(&io, sv[0], count_io, &calls);
+	CHECK_INT(ev_io_start(loop, &io, EPOLLOUT), 0);
+	CHECK_INT(ev_io_start(loop, &io, 0), 0);
+	CHECK(io.active);
+	close(sv[1]);		/* EPOLLHUP on sv[0] */
+	ev_timer_init(&t, stop_timer, NULL);
+	ev_timer_start(loop, &t, 50);
+	ev_run(loop);
+	CHECK_INT(calls, 0);
+	CHECK_INT(ev_io_start(loop, &io, EPOLLIN), 0);
+	ev_timer_start(loop, &t, 50);
+	ev_run(loop);
+	CHECK(calls > 0);
+	ev_io_stop(loop, &io);
+	close(sv[0]);
 	ev_loop_free(loop);
 }
 
