@@ -451,14 +451,14 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 	size_t len[DB_MAX_PARAMS], total;
 	char *p;
 
-	if (stmt->nparams > DB_MAX_PARAMS) {
-		log_err("db: a statement has %d parameters, at most %d are supported",
-		    stmt->nparams, DB_MAX_PARAMS);
-		return NULL;
-	}
 	if (db->queued >= db->max_queue)
 		return NULL;
-	if (stmt->id == 0) {
+	if (stmt->id == 0) {	/* first use: checked once per statement */
+		if (stmt->nparams > DB_MAX_PARAMS) {
+			log_err("db: a statement has %d parameters, at most %d are supported",
+			    stmt->nparams, DB_MAX_PARAMS);
+			return NULL;
+		}
 		if (next_stmt_id + 1 >= DB_MAX_STMTS)
 			return NULL;
 		stmt->id = ++next_stmt_id;

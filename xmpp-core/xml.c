@@ -52,34 +52,48 @@ xstrdup(const char *s)
  * node its first run of text, and an attribute its name and value in one
  * block ("name\0value\0"); the attribute array grows by doubling.
  */
+/* Copies n bytes and a NUL; returns the byte after it. */
+static char *
+put(char *dst, const char *s, size_t n)
+{
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+	return dst + n + 1;
+}
+
+/* A zeroed node with extra bytes after it. */
+static struct xml_node *
+node_alloc(size_t extra)
+{
+	struct xml_node *n = malloc(sizeof(*n) + extra);
+
+	if (n)
+		memset(n, 0, sizeof(*n));
+	return n;
+}
+
 static struct xml_node *
 node_new(const char *name, size_t nl, const char *ns, size_t nsl)
 {
-	struct xml_node *n = malloc(sizeof(*n) + nl + nsl + 2);
+	struct xml_node *n = node_alloc(nl + nsl + 2);
 
 	if (n == NULL)
 		return NULL;
-	memset(n, 0, sizeof(*n));
 	n->name = (char *)(n + 1);
-	memcpy(n->name, name, nl);
-	n->name[nl] = '\0';
-	n->ns = n->name + nl + 1;
-	memcpy(n->ns, ns, nsl);
-	n->ns[nsl] = '\0';
+	n->ns = put(n->name, name, nl);
+	put(n->ns, ns, nsl);
 	return n;
 }
 
 static struct xml_node *
 text_new(const char *text, size_t len)
 {
-	struct xml_node *t = malloc(sizeof(*t) + len + 1);
+	struct xml_node *t = node_alloc(len + 1);
 
 	if (t == NULL)
 		return NULL;
-	memset(t, 0, sizeof(*t));
 	t->text = (char *)(t + 1);
-	memcpy(t->text, text, len);
-	t->text[len] = '\0';
+	put(t->text, text, len);
 	t->textlen = len;
 	return t;
 }
@@ -192,11 +206,9 @@ attr_fill(struct xml_attr *a, const char *name, size_t nl, const char *value)
 
 	if (p == NULL)
 		return -1;
-	memcpy(p, name, nl);
-	p[nl] = '\0';
-	memcpy(p + nl + 1, value, vl + 1);
 	a->name = p;
-	a->value = p + nl + 1;
+	a->value = put(p, name, nl);
+	put(a->value, value, vl);
 	return 0;
 }
 
