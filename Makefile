@@ -81,6 +81,7 @@ integration: bins
 # "N passed, N failed"; pytest prints its own summary.
 .PHONY: check
 check: deps
+	$(MAKE) --no-print-directory depcheck
 	$(MAKE) --no-print-directory bins $(BUILD)/bin/unit-tests
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory integration

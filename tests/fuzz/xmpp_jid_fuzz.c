@@ -5,9 +5,9 @@
  * for every accepted x, RFC 8264 §7); Punycode encodes and decodes back
  * to the same code points.
  */
-#include "../../xmpp-core/idna.h"
-#include "../../xmpp-core/jid.h"
-#include "../../xmpp-core/precis.h"
+#include "idna.h"
+#include "jid.h"
+#include "precis.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,11 +5,11 @@
  * archive id and an XEP-0082 time.  A parsed time written back must parse
  * to the same microsecond; a parsed query's bounds must be ordered sanely.
  */
-#include "../../xmpp-core/fragment.h"
-#include "../../xmpp-core/mam.h"
-#include "../../xmpp-core/mamquery.h"
-#include "../../xmpp-core/server.h"
-#include "../../xmpp-core/xml.h"
+#include "fragment.h"
+#include "mam.h"
+#include "mamquery.h"
+#include "server.h"
+#include "xml.h"
 
 #include <stdlib.h>
 #include <string.h>

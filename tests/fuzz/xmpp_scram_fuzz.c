@@ -3,7 +3,7 @@
  * (xmpp-core/scram.c).  The input is split at its first NUL into a
  * client-first and a client-final message.
  */
-#include "../../xmpp-core/scram.h"
+#include "scram.h"
 
 #include <stdlib.h>
 #include <string.h>

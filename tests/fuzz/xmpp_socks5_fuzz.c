@@ -5,7 +5,7 @@
  * prefix that holds it whole, never reads past what it was given, and the
  * reply fits its buffer; an accepted address is 40 lower-case hex digits.
  */
-#include "../../xmpp-core/socks5.h"
+#include "socks5.h"
 
 #include <stdlib.h>
 #include <string.h>

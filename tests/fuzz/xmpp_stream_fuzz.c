@@ -3,7 +3,7 @@
  * fed after a stream header in chunks whose sizes the input chooses; every
  * stanza is serialised and the result must parse again as one stanza.
  */
-#include "../../xmpp-core/xml.h"
+#include "xml.h"
 
 #include <stdlib.h>
 #include <string.h>

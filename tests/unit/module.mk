@@ -1,6 +1,8 @@
 # Unit tests: one binary per daemon, so two daemons may both have, say, a
 # listen_open() without clashing.  A test file belongs to a daemon by its
-# name prefix (below); every other tests/unit/test_*.c tests common/ only.
+# name prefix (below) or by its folder: tests/unit/<daemon>/**/test_*.c
+# (xmpp-core's mirror its folders: core/, im/, mam/ ...); every other
+# tests/unit/test_*.c tests common/ only.
 # Each binary links tests/unit/main.c, its tests, that daemon's non-main
 # objects (from UNIT_OBJS, by folder) and libedge.a.
 # $(BUILD)/bin/unit-tests runs them all and prints the total
@@ -11,10 +13,13 @@ unit_prefix_upload-gw           := upload
 unit_prefix_turnd               := stun turnd
 unit_prefix_portmap             := portmap
 unit_prefix_dumbclient-redirect := redirect
-unit_prefix_xmpp-core           := xml jid scram xmpp
+unit_prefix_xmpp-core           := xmpp
 
 UNIT_ALL_SRCS := $(wildcard tests/unit/test_*.c)
-unit_srcs = $(filter $(foreach p,$(unit_prefix_$(1)),tests/unit/test_$(p)%),$(UNIT_ALL_SRCS))
+# tests in sub-folders include t.h from here
+$(BUILD)/tests/unit/%.o: CPPFLAGS += -Itests/unit
+unit_srcs = $(filter $(foreach p,$(unit_prefix_$(1)),tests/unit/test_$(p)%),$(UNIT_ALL_SRCS)) \
+    $(wildcard tests/unit/$(1)/test_*.c tests/unit/$(1)/*/test_*.c)
 UNIT_COMMON_SRCS := $(filter-out $(foreach g,$(UNIT_GROUPS),$(call unit_srcs,$(g))),$(UNIT_ALL_SRCS))
 UNIT_BINS :=
 

@@ -1,0 +1,1106 @@
+/*
+ * c2s — client connections.  See c2s.h.
+ *
+ * Life of a connection: accept (per-IP limit and ban check) -> direct TLS
+ * handshake or plain stream -> stream header -> features -> STARTTLS
+ * (5222: required, nothing else is accepted before it) -> SASL (auth.c)
+ * -> stream restart -> bind -> session (router.c).  Output is appended to
+ * a per-connection buffer and written once per loop batch, so many
+ * stanzas to one client cost one write.  A client that stops reading is
+ * cut off when its buffer passes max_output_buffer.
+ */
+#include "c2s.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accept.h"
+#include "auth.h"
+#include "crypto.h"
+#include "disco.h"
+#include "log.h"
+#include "registry.h"
+#include "router.h"
+#include "server.h"
+#include "tls.h"
+#include "xml.h"
+
+#define READ_CHUNK 16384
+#define READ_ROUNDS 4
+#define CLOSE_LINGER_MS 2000
+#define TRIM_AFTER 64		/* closes, parser releases, TLS parks before a malloc_trim */
+
+static size_t nconns, ndetached;
+static LIST_HEAD(, c2s) all_conns = LIST_HEAD_INITIALIZER(all_conns);
+/* Connections park_cb has work for: those that read or wrote since it
+ * last parked them.  Parked sessions are not on it, so an idle server's
+ * timer costs nothing per session (100k of them would be ~10 ms per
+ * period of cache misses if it walked them all). */
+static LIST_HEAD(, c2s) act_conns = LIST_HEAD_INITIALIZER(act_conns);
+
+static void
+act_add(struct c2s *c)
+{
+	if (c->act.le_prev == NULL)
+		LIST_INSERT_HEAD(&act_conns, c, act);
+}
+
+static void
+act_del(struct c2s *c)
+{
+	if (c->act.le_prev != NULL) {
+		LIST_REMOVE(c, act);
+		c->act.le_prev = NULL;
+	}
+}
+static struct ev_timer park_timer;
+static unsigned freed_since_trim;
+
+static void c2s_update_events(struct c2s *c);
+static void c2s_readable(struct c2s *c);
+static void c2s_finish(struct c2s *c);
+static void handle_stanza(struct c2s *c, struct xml_node *n);
+
+size_t
+c2s_count(void)
+{
+	return nconns;
+}
+
+struct c2s *
+c2s_first(void)
+{
+	return LIST_FIRST(&all_conns);
+}
+
+const char *
+c2s_host(const struct c2s *c)
+{
+	return srv.cfg->hosts[c->host];
+}
+
+void
+c2s_auth_failed(struct c2s *c)
+{
+	c->auth_failures++;
+	accept_auth_failed(c->ip, c->id);
+}
+
+/* ---- transport: plain fd or TLS ---- */
+
+enum { TR_AGAIN = -2, TR_ERROR = -1 };
+
+static ssize_t
+tr_read(struct c2s *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_read(c->tls, buf, len);
+		c->tls_want_write = n == TLS_WANT_WRITE;
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = read(c->fd, buf, len);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+static ssize_t
+tr_write(struct c2s *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_write(c->tls, buf, len);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+/* ---- lifetime ---- */
+
+void
+c2s_ref(struct c2s *c)
+{
+	c->refs++;
+}
+
+void
+c2s_unref(struct c2s *c)
+{
+	struct xml_node *n, *next;
+
+	if (--c->refs > 0)
+		return;
+	for (n = c->queue; n; n = next) {
+		next = n->next;
+		xml_free(n);
+	}
+	xml_stream_free(c->xs);
+	auth_free(c->auth);
+	buf_free(&c->out);
+	registry_session_free(c);
+	free(c->stream_id);
+	free(c->local);
+	free(c->full);
+	free(c);
+}
+
+/* Tears the connection down now (after a final flush attempt). */
+static void
+c2s_finish(struct c2s *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (c->state != C2S_CLOSING) {
+		/* a module may keep the session, detached (it leaves c) */
+		if (c->state == C2S_BOUND && c->user)
+			(void)registry_connection_lost(c);
+		router_unbind(c);
+	}
+	c->state = C2S_CLOSING;
+	ev_io_stop(srv.loop, &c->io);
+	ev_timer_stop(srv.loop, &c->timer);
+	ev_timer_stop(srv.loop, &c->shaper_timer);
+	LIST_REMOVE(c, all);
+	act_del(c);
+	ev_defer_cancel(srv.loop, &c->flush);
+	ev_defer_cancel(srv.loop, &c->resume);
+	if (c->tls) {
+		if (tls_handshake_done(c->tls))
+			(void)tls_shutdown(c->tls);
+		tls_conn_free(c->tls);
+		c->tls = NULL;
+	}
+	close(c->fd);
+	c->fd = -1;
+	nconns--;
+	freed_since_trim++;
+	accept_release(c->ip);
+	log_debug("c2s %llu: closed", (unsigned long long)c->id);
+	c2s_unref(c);
+}
+
+/* Stops taking input, flushes what is queued, then finishes. */
+static void
+c2s_close(struct c2s *c)
+{
+	if (c->dead || c->state == C2S_CLOSING)
+		return;
+	router_unbind(c);
+	c->state = C2S_CLOSING;
+	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+send_header(struct c2s *c)
+{
+	char id[33];
+
+	random_hex(id, 16);
+	free(c->stream_id);
+	c->stream_id = strdup(id);
+	buf_printf(&c->out, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' id='%s' from='%s' "
+	    "version='1.0' xml:lang='en'>", id, c2s_host(c));
+}
+
+void
+c2s_stream_error(struct c2s *c, const char *cond, const char *text)
+{
+	if (c->detached) {
+		c2s_expire(c);	/* a detached session replaced by a new one */
+		return;
+	}
+	if (c->dead || c->state == C2S_CLOSING)
+		return;
+	if (c->state == C2S_HANDSHAKE) {
+		c2s_finish(c);
+		return;
+	}
+	if (c->state == C2S_STREAM && c->stream_id == NULL)
+		send_header(c);
+	if (cond) {
+		log_info("c2s %llu: %s: stream error %s%s%s", (unsigned long long)c->id,
+		    c->peer, cond, text ? ": " : "", text ? text : "");
+		buf_printf(&c->out, "<stream:error><%s xmlns='%s'/>", cond, NS_STREAMS_ERR);
+		if (text) {
+			buf_printf(&c->out, "<text xmlns='%s' xml:lang='en'>", NS_STREAMS_ERR);
+			xml_escape(&c->out, text, strlen(text), false);
+			buf_puts(&c->out, "</text>");
+		}
+		buf_puts(&c->out, "</stream:error>");
+	}
+	buf_puts(&c->out, "</stream:stream>");
+	c2s_close(c);
+}
+
+/* ---- output ---- */
+
+void
+c2s_send_raw(struct c2s *c, const char *s, size_t n)
+{
+	if (c->dead || c->detached || c->state == C2S_CLOSING || c->overflow)
+		return;
+	/*
+	 * A client that does not read is cut off and memory stays bounded.
+	 * Never synchronously: callers may be walking a session list.
+	 */
+	if (buf_pending(&c->out) + n > srv.cfg->max_out_buffer ||
+	    buf_append(&c->out, s, n) == -1)
+		c->overflow = true;
+	ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_send_str(struct c2s *c, const char *s)
+{
+	c2s_send_raw(c, s, strlen(s));
+}
+
+/* Stanzas are serialised into one buffer kept between calls (a busy
+ * server does this for every delivery). */
+static struct buf send_scratch;
+static bool send_scratch_busy;
+
+void
+c2s_send(struct c2s *c, const struct xml_node *n)
+{
+	struct buf own, *b = &send_scratch;
+
+	if (c->dead || (c->watch && registry_session_send(c, n)))
+		return;
+	if (send_scratch_busy) {	/* a send from inside a send */
+		buf_init(&own);
+		b = &own;
+	}
+	send_scratch_busy = true;
+	if (xml_serialize(b, n, NS_CLIENT) == 0)
+		c2s_send_stanza_raw(c, b->p, b->len);
+	if (b == &own) {
+		buf_free(&own);
+	} else {
+		buf_recycle(b, 64 * 1024);
+		send_scratch_busy = false;
+	}
+}
+
+void
+c2s_send_stanza_raw(struct c2s *c, const char *s, size_t n)
+{
+	if (c->watch)
+		registry_session_sent(c, s, n);
+	c2s_send_raw(c, s, n);
+}
+
+static void
+start_tls(struct c2s *c)
+{
+	c->starttls_pending = false;
+	if ((c->tls = tls_conn_server(srv.tls, c->fd)) == NULL) {
+		c2s_finish(c);
+		return;
+	}
+	c->state = C2S_HANDSHAKE;
+	free(c->stream_id);
+	c->stream_id = NULL;
+	xml_stream_restart(c->xs);
+	c2s_update_events(c);
+}
+
+static void
+c2s_flush(struct c2s *c)
+{
+	ssize_t n;
+
+	if (c->dead || c->state == C2S_HANDSHAKE)
+		return;
+	if (c->overflow) {
+		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
+		    (unsigned long long)c->id, c->peer,
+		    (unsigned long long)srv.cfg->max_out_buffer);
+		c2s_finish(c);
+		return;
+	}
+	while (buf_pending(&c->out) > 0) {
+		n = tr_write(c, buf_data(&c->out), buf_pending(&c->out));
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			log_debug("c2s %llu: write failed", (unsigned long long)c->id);
+			c2s_finish(c);
+			return;
+		}
+		buf_consume(&c->out, (size_t)n);
+		act_add(c);	/* a parked TLS keeps cipher state until parked again */
+	}
+	if (buf_pending(&c->out) == 0) {
+		/* idle connections keep no buffer (memory per session) */
+		buf_free(&c->out);
+		if (c->starttls_pending) {
+			start_tls(c);
+			return;
+		}
+		if (c->state == C2S_CLOSING) {
+			c2s_finish(c);
+			return;
+		}
+	}
+	c2s_update_events(c);
+}
+
+static void
+flush_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct c2s *c = d->data;
+
+	(void)loop;
+	c2s_ref(c);
+	c2s_flush(c);
+	c2s_unref(c);
+}
+
+static void
+c2s_update_events(struct c2s *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead)
+		return;
+	if (c->state == C2S_HANDSHAKE)
+		return;		/* the handshake drives the events itself */
+	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
+		ev |= EPOLLIN;
+	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
+	if ((buf_pending(&c->out) > 0 && !c->flush.pending) || c->tls_want_write)
+		ev |= EPOLLOUT;
+	if (ev != c->io.events || !c->io.active)
+		ev_io_start(srv.loop, &c->io, ev);
+}
+
+/* ---- blocking while an asynchronous step runs ---- */
+
+void
+c2s_block(struct c2s *c)
+{
+	c->blocked++;
+	c2s_ref(c);
+}
+
+void
+c2s_unblock(struct c2s *c)
+{
+	if (--c->blocked == 0 && !c->dead)
+		ev_defer(srv.loop, &c->resume);
+	c2s_unref(c);
+}
+
+static void
+resume_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct c2s *c = d->data;
+	struct xml_node *n;
+
+	(void)loop;
+	c2s_ref(c);
+	while (!c->dead && c->blocked == 0 && (n = c->queue) != NULL) {
+		c->queue = n->next;
+		if (c->queue == NULL)
+			c->queue_tail = NULL;
+		n->next = NULL;
+		handle_stanza(c, n);
+	}
+	if (!c->dead && c->blocked == 0 && c->state != C2S_CLOSING) {
+		c2s_update_events(c);
+		c2s_readable(c);	/* TLS may hold decrypted bytes */
+	}
+	c2s_unref(c);
+}
+
+/* ---- stream callbacks ---- */
+
+static void
+send_features(struct c2s *c)
+{
+	struct buf *b = &c->out;
+
+	buf_puts(b, "<stream:features>");
+	if (!c->secure) {
+		buf_printf(b, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
+	} else if (!c->authed) {
+		auth_features(c, b);
+		registry_stream_features(c, b);
+	} else {
+		buf_printf(b, "<bind xmlns='%s'/><session xmlns='%s'><optional/></session>",
+		    NS_BIND, NS_SESSION);
+		registry_stream_features(c, b);
+		disco_caps(b, c->host);
+	}
+	buf_puts(b, "</stream:features>");
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+on_open(void *arg, const char *name, const char *ns, const char **attrs)
+{
+	struct c2s *c = arg;
+	const char *to = NULL, *version = NULL;
+	char dom[JID_PART_MAX + 1];
+	int host = -1;
+
+	if (c->state != C2S_STREAM)
+		return;
+	for (size_t i = 0; attrs[i]; i += 2) {
+		if (strcmp(attrs[i], "to") == 0)
+			to = attrs[i + 1];
+		else if (strcmp(attrs[i], "version") == 0)
+			version = attrs[i + 1];
+	}
+	if (to && jid_domain_prep(to, dom) == 0) {
+		for (size_t i = 0; i < srv.cfg->nhosts; i++)
+			if (strcmp(srv.cfg->hosts[i], dom) == 0)
+				host = (int)i;
+	}
+	if (c->authed && host != c->host)
+		host = -1;	/* RFC 6120 §4.3.1: the same domain after a restart */
+	if (host >= 0)
+		c->host = host;
+	send_header(c);
+	c->state = C2S_NEGOTIATE;
+	if (strcmp(name, "stream") != 0 || strcmp(ns, XML_NS_STREAM) != 0) {
+		c2s_stream_error(c, "invalid-namespace", NULL);
+		return;
+	}
+	if (host < 0) {
+		c2s_stream_error(c, "host-unknown", NULL);
+		return;
+	}
+	if (version == NULL || strtol(version, NULL, 10) < 1) {
+		c2s_stream_error(c, "unsupported-version", NULL);
+		return;
+	}
+	send_features(c);
+}
+
+static void
+on_close(void *arg)
+{
+	c2s_stream_error(arg, NULL, NULL);
+}
+
+static void
+on_stanza(void *arg, struct xml_node *n)
+{
+	struct c2s *c = arg;
+
+	if (c->dead || c->state == C2S_CLOSING) {
+		xml_free(n);
+		return;
+	}
+	if (c->blocked || c->queue) {
+		if (c->queue_tail)
+			c->queue_tail->next = n;
+		else
+			c->queue = n;
+		c->queue_tail = n;
+		return;
+	}
+	handle_stanza(c, n);
+}
+
+static const struct xml_stream_cb stream_cb = { on_open, on_stanza, on_close };
+
+/* ---- negotiation ---- */
+
+static void
+handle_starttls(struct c2s *c, struct xml_node *n)
+{
+	xml_free(n);
+	if (c->secure) {
+		c2s_stream_error(c, "policy-violation", "TLS is already up");
+		return;
+	}
+	c2s_send_str(c, "<proceed xmlns='" NS_TLS "'/>");
+	/* RFC 6120 §5.4.3.3: TLS starts once <proceed/> is on the wire */
+	c->starttls_pending = true;
+	xml_stream_restart(c->xs);
+}
+
+static void
+bind_reply(struct c2s *c, struct xml_node *iq, const char *cond)
+{
+	struct xml_node *r = xml_new("iq", NS_CLIENT), *b, *e;
+	const char *id = xml_attr(iq, "id");
+
+	xml_set_attr(r, "id", id ? id : "");
+	if (cond) {
+		xml_set_attr(r, "type", "error");
+		e = xml_add(r, "error", NS_CLIENT);
+		xml_set_attr(e, "type", strcmp(cond, "resource-constraint") == 0 ?
+		    "wait" : strcmp(cond, "not-allowed") == 0 ? "cancel" : "modify");
+		xml_add(e, cond, NS_STANZAS);
+	} else {
+		xml_set_attr(r, "type", "result");
+		b = xml_add(r, "bind", NS_BIND);
+		xml_add_with_text(b, "jid", NULL, c->full);
+	}
+	c2s_send(c, r);
+	xml_free(r);
+}
+
+/*
+ * A bound session's TLS leaves OpenSSL (tls_conn_park: ~14 KB down to a
+ * few hundred bytes; SASL, which needs channel bindings, is over): at
+ * once, so that a login storm holds OpenSSL state only for the logins in
+ * flight, or when idle if a record was half read then.  Again when idle:
+ * the cipher contexts go.
+ */
+static void
+tls_park(struct c2s *c)
+{
+	bool was;
+
+	if (c->tls == NULL)
+		return;
+	was = tls_conn_parked(c->tls);
+	if (tls_conn_park(c->tls) == 0 && !was) {
+		log_debug("c2s %llu: TLS parked", (unsigned long long)c->id);
+		freed_since_trim++;
+	}
+}
+
+static void
+c2s_bound(struct c2s *c)
+{
+	c->state = C2S_BOUND;
+	tls_park(c);
+	ev_timer_stop(srv.loop, &c->timer);
+	if (srv.cfg->idle_timeout_ms)
+		ev_timer_start(srv.loop, &c->timer, srv.cfg->idle_timeout_ms);
+}
+
+void
+c2s_abort(struct c2s *c)
+{
+	c2s_finish(c);
+}
+
+/* ---- detached sessions ---- */
+
+size_t
+c2s_ndetached(void)
+{
+	return ndetached;
+}
+
+void
+c2s_watch(struct c2s *c, const struct module *m, bool on)
+{
+	if (on)
+		c->watch |= m->watch_bit;
+	else
+		c->watch &= ~m->watch_bit;
+}
+
+/* Moves the session (router entry, identity, the modules' state) from
+ * one struct c2s to another; from keeps no session. */
+static void
+move_session(struct c2s *from, struct c2s *to)
+{
+	struct c2s **pp;
+	size_t priv = registry_session_size();
+
+	for (pp = &from->user->sessions; *pp; pp = &(*pp)->next_session) {
+		if (*pp == from) {
+			*pp = to;
+			break;
+		}
+	}
+	to->next_session = from->next_session;
+	from->next_session = NULL;
+	to->id = from->id;	/* per-session state elsewhere is keyed by it */
+	to->user = from->user;
+	from->user = NULL;
+	free(to->full);
+	to->full = from->full;
+	to->resource = from->resource;
+	from->full = NULL;
+	from->resource = NULL;
+	if (to->local == NULL) {
+		to->local = from->local;
+		from->local = NULL;
+	}
+	to->host = from->host;
+	to->priority = from->priority;
+	to->available = from->available;
+	to->watch = from->watch;
+	from->watch = 0;
+	registry_session_free(to);	/* a new connection has none yet */
+	memcpy(to->priv, from->priv, priv);
+	memset(from->priv, 0, priv);
+	registry_session_moved(to);
+}
+
+struct c2s *
+c2s_detach(struct c2s *c)
+{
+	struct c2s *z;
+
+	if (c->user == NULL || c->detached ||
+	    (z = calloc(1, sizeof(*z) + registry_session_size())) == NULL)
+		return NULL;
+	z->id = c->id;
+	z->since = c->since;
+	z->fd = -1;
+	z->refs = 1;
+	z->state = C2S_BOUND;
+	z->detached = true;
+	z->secure = c->secure;
+	z->authed = true;
+	z->addr = c->addr;
+	memcpy(z->peer, c->peer, sizeof(z->peer));
+	memcpy(z->ip, c->ip, sizeof(z->ip));
+	buf_init(&z->out);
+	move_session(c, z);
+	ndetached++;
+	return z;
+}
+
+void
+c2s_attach(struct c2s *z, struct c2s *c)
+{
+	move_session(z, c);
+	z->detached = false;
+	ndetached--;
+	z->dead = true;
+	c2s_unref(z);
+	c2s_bound(c);
+}
+
+void
+c2s_expire(struct c2s *z)
+{
+	if (!z->detached)
+		return;
+	z->detached = false;	/* once */
+	z->dead = true;		/* what its end re-routes must not write to it */
+	ndetached--;
+	router_unbind(z);
+	c2s_unref(z);
+}
+
+static void
+handle_bind(struct c2s *c, struct xml_node *iq)
+{
+	struct xml_node *b = xml_child(iq, "bind", NS_BIND), *rn;
+	char res[JID_PART_MAX + 1], *txt = NULL;
+	const char *type = xml_attr(iq, "type"), *cond = NULL;
+
+	if (b == NULL || type == NULL || strcmp(type, "set") != 0) {
+		c2s_stream_error(c, "not-authorized", "bind a resource first");
+		xml_free(iq);
+		return;
+	}
+	res[0] = '\0';
+	if ((rn = xml_child(b, "resource", NS_BIND)) != NULL) {
+		txt = xml_text(rn);
+		if (txt && txt[0] && jid_resource_prep(txt, res) == -1)
+			cond = "bad-request";
+		free(txt);
+	}
+	if (cond == NULL && res[0] == '\0')
+		random_hex(res, 8);
+	if (cond == NULL && router_bind(c, res, &cond) == 0) {
+		c2s_bound(c);
+		log_info("c2s %llu: %s: bound %s", (unsigned long long)c->id, c->peer, c->full);
+	}
+	bind_reply(c, iq, cond);
+	xml_free(iq);
+}
+
+/* A top-level element of a module's namespace (SM, CSI): true when taken. */
+static bool
+module_element(struct c2s *c, struct xml_node *n, unsigned when)
+{
+	const struct stream_element *e;
+
+	if (strcmp(n->ns, NS_CLIENT) == 0 || (e = registry_element(n->ns, when)) == NULL)
+		return false;
+	e->fn(c, n);
+	return true;
+}
+
+/* An IQ before authentication (in-band registration): true when taken. */
+static bool
+preauth_iq(struct c2s *c, struct xml_node *n)
+{
+	struct iq_req r = { .c = c, .iq = n, .host = c->host, .scope = IQ_PREAUTH };
+	const struct iq_handler *h;
+
+	if (!xml_is(n, "iq", NS_CLIENT) || (r.q = xml_first_elem(n)) == NULL ||
+	    xml_next_elem(r.q) != NULL || (h = registry_iq(r.q, IQ_PREAUTH)) == NULL)
+		return false;
+	return h->fn(&r);
+}
+
+static void
+handle_stanza(struct c2s *c, struct xml_node *n)
+{
+	if (c->state == C2S_BOUND) {
+		if (module_element(c, n, ELEM_BOUND))
+			return;
+		if (strcmp(n->ns, NS_CLIENT) != 0 || !(strcmp(n->name, "message") == 0 ||
+		    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
+			xml_free(n);
+			c2s_stream_error(c, "unsupported-stanza-type", NULL);
+			return;
+		}
+		if (c->watch)
+			registry_session_received(c);
+		router_from_client(c, n);
+		return;
+	}
+	if (xml_is(n, "starttls", NS_TLS)) {
+		handle_starttls(c, n);
+		return;
+	}
+	if (!c->secure) {
+		if (xml_is(n, "auth", NS_SASL)) {
+			/* RFC 6120 §6.4.5: no SASL before TLS on this server */
+			c2s_send_str(c, "<failure xmlns='" NS_SASL "'><encryption-required/>"
+			    "</failure>");
+			xml_free(n);
+			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+			return;
+		}
+		xml_free(n);
+		c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+		return;
+	}
+	if (!c->authed) {
+		if (strcmp(n->ns, NS_SASL) == 0) {
+			auth_handle(c, n);
+			return;
+		}
+		if (preauth_iq(c, n))
+			return;
+		xml_free(n);
+		c2s_stream_error(c, "not-authorized", NULL);
+		return;
+	}
+	if (xml_is(n, "iq", NS_CLIENT)) {
+		handle_bind(c, n);
+		return;
+	}
+	if (module_element(c, n, ELEM_AUTHED))
+		return;
+	xml_free(n);
+	c2s_stream_error(c, "not-authorized", "bind a resource first");
+}
+
+void
+c2s_authenticated(struct c2s *c, const char *local)
+{
+	free(c->local);
+	c->local = strdup(local);
+	c->authed = true;
+	c->auth_failures = 0;
+	c->state = C2S_STREAM;
+	free(c->stream_id);
+	c->stream_id = NULL;
+	xml_stream_restart(c->xs);
+}
+
+/* ---- reading ---- */
+
+static bool
+shaper_take(struct c2s *c, size_t *want)
+{
+	uint64_t rate = srv.cfg->shaper_rate, now, add;
+
+	if (rate == 0)
+		return true;
+	now = ev_now(srv.loop);
+	add = (now - c->shaper_last) * rate / 1000;
+	if (add > 0) {
+		c->shaper_tokens = c->shaper_tokens + add > rate ? rate : c->shaper_tokens + add;
+		c->shaper_last = now;
+	}
+	if (c->shaper_tokens == 0) {
+		/* wait until about one chunk's worth has accumulated */
+		uint64_t ms = (READ_CHUNK < rate ? READ_CHUNK : rate) * 1000 / rate;
+
+		ev_timer_start(srv.loop, &c->shaper_timer, ms ? ms : 1);
+		c2s_update_events(c);
+		return false;
+	}
+	if (*want > c->shaper_tokens)
+		*want = (size_t)c->shaper_tokens;
+	return true;
+}
+
+static void
+feed(struct c2s *c, const char *data, size_t n)
+{
+	long used;
+
+	while (n > 0 && !c->dead && c->state != C2S_CLOSING) {
+		used = xml_stream_feed(c->xs, data, n);
+		if (used < 0) {
+			c2s_stream_error(c, xml_stream_error(c->xs), NULL);
+			return;
+		}
+		if (c->starttls_pending || c->state == C2S_HANDSHAKE)
+			return;	/* anything after <starttls/> is not ours */
+		data += used;
+		n -= (size_t)used;
+	}
+}
+
+static void
+c2s_readable(struct c2s *c)
+{
+	char buf[READ_CHUNK];
+	size_t want;
+	ssize_t n;
+
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		if (c->dead || c->blocked || c->state == C2S_CLOSING ||
+		    c->state == C2S_HANDSHAKE || c->starttls_pending)
+			return;
+		want = sizeof(buf);
+		if (!shaper_take(c, &want))
+			return;
+		n = tr_read(c, buf, want);
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			log_debug("c2s %llu: %s", (unsigned long long)c->id,
+			    n == 0 ? "peer closed" : "read error");
+			c2s_finish(c);
+			return;
+		}
+		c->last_read = ev_now(srv.loop);
+		act_add(c);
+		if (srv.cfg->shaper_rate)
+			c->shaper_tokens -= (uint64_t)n;
+		feed(c, buf, (size_t)n);
+	}
+	/* records read ahead by a parked TLS: epoll will not report them */
+	if (c->tls && !c->dead && tls_pending(c->tls) > 0)
+		ev_defer(srv.loop, &c->resume);
+	/* the last round may have emptied the bucket: arm its refill */
+	if (srv.cfg->shaper_rate && c->shaper_tokens == 0 && !c->dead &&
+	    !ev_timer_active(&c->shaper_timer)) {
+		want = 1;
+		if (!shaper_take(c, &want))
+			return;
+	}
+	c2s_update_events(c);
+}
+
+static void
+c2s_handshake(struct c2s *c)
+{
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_OK) {
+		c->secure = true;
+		c->state = C2S_STREAM;
+		log_debug("c2s %llu: TLS %s %s alpn=%s", (unsigned long long)c->id,
+		    tls_conn_version(c->tls), tls_conn_cipher(c->tls), tls_conn_alpn(c->tls));
+		c2s_update_events(c);
+		c2s_readable(c);
+		return;
+	}
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		ev_io_start(srv.loop, &c->io, rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
+		return;
+	}
+	log_info("c2s %llu: %s: TLS handshake failed: %s", (unsigned long long)c->id,
+	    c->peer, tls_conn_error(c->tls));
+	c2s_finish(c);
+}
+
+static void
+io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	struct c2s *c = io->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (c->state == C2S_HANDSHAKE) {
+		c2s_handshake(c);
+	} else {
+		if (revents & EPOLLOUT) {
+			if (c->tls_want_write) {
+				c->tls_want_write = false;
+				c2s_readable(c);
+			}
+			c2s_flush(c);
+		}
+		/* woken while blocked: level-triggered input would wake the
+		 * loop again at once, so stop asking until resume_cb (asking
+		 * for nothing also keeps a hang-up from waking it, evloop.h) */
+		if ((revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->blocked)
+			c2s_update_events(c);
+		else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			c2s_readable(c);
+	}
+	c2s_unref(c);
+}
+
+static void
+timer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct c2s *c = t->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (c->state == C2S_CLOSING)
+		c2s_finish(c);
+	else if (c->state == C2S_BOUND)
+		c2s_stream_error(c, "connection-timeout", NULL);
+	else
+		c2s_stream_error(c, "connection-timeout", "authentication took too long");
+	c2s_unref(c);
+}
+
+static void
+shaper_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct c2s *c = t->data;
+
+	(void)loop;
+	c2s_ref(c);
+	if (!c->dead && c->state != C2S_CLOSING) {
+		c2s_readable(c);
+		c2s_update_events(c);
+	}
+	c2s_unref(c);
+}
+
+/* ---- accepting ---- */
+
+int
+c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls,
+    const char *ip, const char *via)
+{
+	struct xml_limits lim = { srv.cfg->max_stanza, srv.cfg->max_depth,
+	    srv.cfg->max_attrs };
+	struct c2s *c;
+
+	if ((c = calloc(1, sizeof(*c) + registry_session_size())) == NULL)
+		return -1;
+	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+		free(c);
+		return -1;
+	}
+	c->refs = 1;
+	c->id = ++srv.next_conn_id;
+	c->since = c->last_read = ev_now(srv.loop);
+	c->fd = fd;
+	c->direct_tls = direct_tls;
+	memcpy(&c->addr, ss, sl);
+	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
+	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
+	c->shaper_tokens = srv.cfg->shaper_rate ? srv.cfg->shaper_rate : 1;
+	c->shaper_last = ev_now(srv.loop);
+	ev_io_init(&c->io, fd, io_cb, c);
+	ev_timer_init(&c->timer, timer_cb, c);
+	ev_timer_init(&c->shaper_timer, shaper_cb, c);
+	ev_defer_init(&c->flush, flush_cb, c);
+	ev_defer_init(&c->resume, resume_cb, c);
+	nconns++;
+	LIST_INSERT_HEAD(&all_conns, c, all);
+	act_add(c);
+	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, via);
+	ev_timer_start(srv.loop, &c->timer, srv.cfg->auth_timeout_ms);
+	if (direct_tls) {
+		if ((c->tls = tls_conn_server(srv.tls, fd)) == NULL) {
+			c2s_finish(c);	/* closes fd and releases ip itself */
+			return 0;
+		}
+		c->state = C2S_HANDSHAKE;
+		ev_io_start(srv.loop, &c->io, EPOLLIN);
+	} else {
+		c->state = C2S_STREAM;
+		c2s_update_events(c);
+	}
+	return 0;
+}
+
+/*
+ * Memory of idle sessions: expat keeps ~10 KiB per parser, so the parser
+ * of a connection quiet for release_parser_after (checked as often) is
+ * released (xml_stream_park) and recreated on its next bytes, and the
+ * TLS state of the bound ones is trimmed (tls_park).  What they free lies
+ * in the middle of the heap, which
+ * glibc does not give back by itself: after TRIM_AFTER sessions parked or
+ * closed, malloc_trim returns the free pages (a few ms for a large heap,
+ * at most once per period), so RSS follows the sessions down after churn.
+ */
+static void
+park_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	uint64_t now = ev_now(loop);
+	struct c2s *c, *next;
+
+	for (c = LIST_FIRST(&act_conns); c; c = next) {
+		next = LIST_NEXT(c, act);
+		if (c->dead || c->blocked || c->queue ||
+		    (c->state != C2S_BOUND && c->state != C2S_NEGOTIATE) ||
+		    now - c->last_read < srv.cfg->park_after_ms)
+			continue;
+		if (xml_stream_park(c->xs))
+			freed_since_trim++;
+		if (c->state == C2S_BOUND) {
+			tls_park(c);
+			/* nothing left to do until it reads or writes again
+			 * (a TLS that cannot park, 1.2, stays on the list) */
+			if (xml_stream_parked(c->xs) && c->tls && tls_conn_parked(c->tls))
+				act_del(c);
+		}
+	}
+	if (freed_since_trim >= TRIM_AFTER) {
+		malloc_trim(0);
+		freed_since_trim = 0;
+	}
+	ev_timer_start(loop, t, srv.cfg->park_after_ms);
+}
+
+void
+c2s_init(void)
+{
+	ev_timer_init(&park_timer, park_cb, NULL);
+	ev_timer_start(srv.loop, &park_timer, srv.cfg->park_after_ms);
+}
+
+/* Graceful stop: every client gets system-shutdown. */
+void
+c2s_shutdown(void)
+{
+	struct c2s *c, *next;
+
+	ev_timer_stop(srv.loop, &park_timer);
+	for (c = LIST_FIRST(&all_conns); c; c = next) {
+		c2s_ref(c);
+		c2s_stream_error(c, "system-shutdown", NULL);
+		next = LIST_NEXT(c, all);
+		c2s_unref(c);
+	}
+}

@@ -1,0 +1,144 @@
+/*
+ * c2s — client connections (accepted by accept.c): the transport (plain
+ * fd or TLS over it), stream negotiation
+ * (STARTTLS, SASL via auth.c, resource binding) and the output queue.
+ *
+ * Stanzas are processed strictly in order per connection: while an
+ * asynchronous step (a database query) is running the connection is
+ * "blocked": further stanzas wait in a short queue and the socket is not
+ * read, so the queue stays bounded by one read.  Connections are
+ * reference-counted so database callbacks can outlive a closed one.
+ */
+#ifndef XMPP_C2S_H
+#define XMPP_C2S_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "evloop.h"
+#include "jid.h"
+#include "registry.h"
+
+struct xml_node;
+struct xml_stream;
+struct tls_conn;
+struct auth;
+struct user;
+
+enum c2s_state {
+	C2S_HANDSHAKE,		/* TLS handshake running */
+	C2S_STREAM,		/* waiting for the stream header */
+	C2S_NEGOTIATE,		/* features sent */
+	C2S_BOUND,		/* resource bound: a session */
+	C2S_CLOSING,
+};
+
+struct c2s {
+	uint64_t id;
+	uint64_t since;		/* ev_now() at accept */
+	uint64_t last_read;	/* ev_now() of the last bytes read */
+	int fd;
+	unsigned refs;
+	enum c2s_state state;
+	bool direct_tls;
+	bool secure;		/* TLS is up */
+	bool authed;
+	bool starttls_pending;	/* <proceed/> queued; start TLS when flushed */
+	bool dead;		/* closed; only references keep it */
+	bool tls_want_write;	/* TLS read needs the socket writable */
+	bool overflow;		/* output over max_output_buffer: to be cut off */
+	unsigned blocked;
+	struct ev_io io;
+	struct ev_timer timer;	/* auth timeout, idle timeout, close linger */
+	struct ev_timer shaper_timer;
+	LIST_ENTRY(c2s) all;	/* every connection */
+	LIST_ENTRY(c2s) act;	/* not parked yet (park_cb); le_prev NULL: off */
+	struct ev_defer flush;
+	struct ev_defer resume;
+	struct tls_conn *tls;
+	struct xml_stream *xs;
+	struct buf out;
+	struct xml_node *queue, *queue_tail;	/* stanzas waiting while blocked */
+	char *stream_id;
+	struct sockaddr_storage addr;
+	char peer[64];
+	char ip[48];
+	int host;		/* index into cfg->hosts */
+	struct auth *auth;
+	unsigned auth_failures;
+	/* shaper: token bucket on bytes read */
+	uint64_t shaper_tokens, shaper_last;
+
+	/* the session, once bound */
+	struct user *user;
+	struct c2s *next_session;
+	char *local;		/* authenticated localpart */
+	char *full;		/* "local@domain/resource" once bound */
+	const char *resource;	/* points into full */
+	int priority;		/* routing (RFC 6121 §8.5.2), set by presence */
+	bool available;		/* sent available presence */
+	bool detached;		/* a session without a connection (c2s_detach) */
+	uint32_t watch;		/* modules watching its output (c2s_watch) */
+	/* the modules' per-session state (registry.h: session_size) */
+	uint64_t priv[];
+};
+
+/* Starts the periodic work (idle parser release). */
+void c2s_init(void);
+/* A new connection accepted by accept.c: 0, or -1 (fd not taken). */
+int c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+    bool direct_tls, const char *ip, const char *via);
+void c2s_shutdown(void);
+/* Counts an authentication failure against the peer's address. */
+void c2s_auth_failed(struct c2s *c);
+size_t c2s_count(void);
+/* All connections (follow LIST_NEXT(c, all)). */
+struct c2s *c2s_first(void);
+
+/* Output (coalesced: flushed after the current loop batch). */
+void c2s_send_raw(struct c2s *c, const char *s, size_t n);
+void c2s_send(struct c2s *c, const struct xml_node *n);
+void c2s_send_str(struct c2s *c, const char *s);
+/* A serialised stanza (counted and kept for XEP-0198 when enabled). */
+void c2s_send_stanza_raw(struct c2s *c, const char *s, size_t n);
+/* Sends a stream error (NULL cond: just </stream:stream>) and closes. */
+void c2s_stream_error(struct c2s *c, const char *cond, const char *text);
+
+void c2s_ref(struct c2s *c);
+void c2s_unref(struct c2s *c);
+void c2s_block(struct c2s *c);
+void c2s_unblock(struct c2s *c);
+
+/* Stream restart after SASL success (auth.c). */
+void c2s_authenticated(struct c2s *c, const char *local);
+/* A connection dropped now (its session, if any, lost as by a reset). */
+void c2s_abort(struct c2s *c);
+const char *c2s_host(const struct c2s *c);
+
+/* A module's state in a session (registry.h: session_size). */
+static inline void *
+c2s_priv(const struct c2s *c, const struct module *m)
+{
+	return (char *)c->priv + m->session_off;
+}
+
+/*
+ * Detached sessions: a module that keeps a session alive without its
+ * connection (connection_lost returned true) calls c2s_detach, which puts
+ * a transport-less struct c2s in its place in the router, with the
+ * session's identity and module state; writes to it reach only the
+ * session's watchers.  c2s_attach moves such a session onto a new
+ * authenticated connection (resumption: c becomes bound); c2s_expire
+ * ends it (the session_unbound hooks run, it leaves the router).
+ */
+struct c2s *c2s_detach(struct c2s *c);
+void c2s_attach(struct c2s *z, struct c2s *c);
+void c2s_expire(struct c2s *z);
+size_t c2s_ndetached(void);
+/* Starts / stops showing c's output to module m (session_send/_sent). */
+void c2s_watch(struct c2s *c, const struct module *m, bool on);
+
+#endif

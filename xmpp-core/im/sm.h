@@ -1,0 +1,42 @@
+/*
+ * sm — Stream Management (XEP-0198 v3): acknowledgements in both
+ * directions (h counters mod 2^32), resumption and the fate of unacked
+ * stanzas.
+ *
+ * Every stanza written to a session with SM enabled is kept (serialised)
+ * until the client acknowledges it; more than [sm] max_unacked cut the
+ * connection off.  When the connection of a resumable session is lost,
+ * the session is "detached": a transport-less struct c2s takes its place
+ * in the router (it stays reachable: stanzas for it join the unacked
+ * queue) for [sm] resume_timeout.  A <resume/> with the session's id on a
+ * new authenticated stream of the same account moves the session onto
+ * the new connection and re-sends what the client has not acknowledged.
+ * When a session really ends (graceful close, no resumption, timeout),
+ * unacked messages addressed to one resource go to the account's other
+ * available resources, or to offline storage when there are none
+ * (ejabberd's resend_on_timeout: if_offline); unacked IQ requests are
+ * answered with service-unavailable.  Nothing is dropped silently except
+ * presence and content-less messages (chat states), as offline storage
+ * would.
+ */
+#ifndef XMPP_SM_H
+#define XMPP_SM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NS_SM "urn:xmpp:sm:3"
+
+struct c2s;
+
+/* The interface push/ builds on (push/README.md): */
+/* [sm] resume_timeout in ms (0: no resumption). */
+uint64_t sm_resume_timeout(void);
+/* A detached session's resumption deadline, ms from now (push.c's keepalive). */
+void sm_set_timeout(struct c2s *c, uint64_t ms);
+/* Calls fn with each unacknowledged stanza of c (serialised), oldest first. */
+void sm_unacked_each(const struct c2s *c,
+    void (*fn)(void *arg, const char *p, size_t len), void *arg);
+
+#endif

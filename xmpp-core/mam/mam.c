@@ -1,0 +1,1114 @@
+/*
+ * mam — archiving, stanza-ids, preferences in memory and expiry of
+ * XEP-0313; the queries are in mamquery.c, the preferences protocol in
+ * mamprefs.c.  See mam.h.
+ */
+#include "mam.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "c2s.h"
+#include "conf.h"
+#include "db.h"
+#include "evloop.h"
+#include "iq.h"
+#include "log.h"
+#include "mamprefs.h"
+#include "mamquery.h"
+#include "roster.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+#define NS_HINTS "urn:xmpp:hints"
+/* While an account's insert runs, its next rows are collected and go in
+ * one statement when it returns (at most this many / this big). */
+#define BATCH_ROWS 200
+#define BATCH_BYTES (1024 * 1024)
+/* expiry runs every max_age / 4, between 1 s and 1 min */
+#define EXPIRE_MIN_MS 1000
+#define EXPIRE_MAX_MS (60 * 1000)
+
+/* Preferences of an account with sessions, or with messages waiting for
+ * the database's decision (inflight keeps their order). */
+struct batch {
+	struct buf id, with_bare, with_res, outgoing, stanza;	/* array literals */
+	unsigned n;
+	size_t bytes;		/* the rows' cost, counted in pending */
+};
+
+struct mprefs {
+	char *bare;
+	unsigned refs;		/* sessions, loads, writes, a pending batch */
+	unsigned inflight;	/* incoming messages waiting for the database */
+	unsigned writes;	/* archive inserts in flight */
+	bool loaded, loading;
+	struct mam_prefs p;
+	struct batch batch;	/* rows waiting for the insert in flight */
+};
+
+static struct hmap accounts;	/* bare JID -> struct mprefs */
+static int64_t last_id;
+static bool stopping;
+static struct ev_timer expire_timer;
+static bool expire_running;
+
+static struct db_stmt st_max = {
+	"SELECT coalesce(max(id), 0) FROM mam_archive", 0, 0 };
+/*
+ * Every insert also counts its rows in mam_stats and, per conversation, in
+ * mam_with_stats (the same statement: both CTEs run with the insert).
+ * host/username are the parameters named by h and u.
+ */
+#define COUNT_WITH(h, u)						\
+	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
+	"SELECT " h ", " u ", wb, count(*) FROM ins GROUP BY wb "		\
+	"ON CONFLICT (host, username, with_bare) DO UPDATE "		\
+	"SET messages = ws.messages + EXCLUDED.messages) "
+#define COUNT_INSERTED							\
+	", " COUNT_WITH("$2", "$3")					\
+	"INSERT INTO mam_stats AS s (host, username, messages) "		\
+	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "		\
+	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages " \
+	"RETURNING s.messages"
+static struct db_stmt st_insert = {
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING with_bare AS wb) "
+	COUNT_INSERTED, 7, 0 };
+/* The same, deciding by the stored preferences (XEP-0441 §3): a JID on the
+ * never list wins over the always list, which wins over the default. */
+static struct db_stmt st_insert_if = {
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) SELECT $1, u.host, u.username, $4, $5, $6, $7 FROM users u "
+	"LEFT JOIN mam_prefs p ON p.host = u.host AND p.username = u.username "
+	"WHERE u.host = $2 AND u.username = $3 AND CASE "
+	"WHEN p.mode IS NULL THEN true "
+	"WHEN p.never && ARRAY[$4, $8]::text[] THEN false "
+	"WHEN p.always && ARRAY[$4, $8]::text[] THEN true "
+	"WHEN p.mode = 'always' THEN true "
+	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
+	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
+	"ELSE false END RETURNING with_bare AS wb) " COUNT_INSERTED, 8, 0 };
+static struct db_stmt st_insert_batch = {
+	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s FROM "
+	"unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]) "
+	"AS u(id, wb, wr, o, s) RETURNING with_bare AS wb), "
+	COUNT_WITH("$1", "$2")
+	"INSERT INTO mam_stats AS s (host, username, messages) "
+	"SELECT $1, $2, count(*) FROM ins HAVING count(*) > 0 "
+	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages",
+	7, 0 };
+static struct db_stmt st_expire = {
+	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
+	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username, with_bare), "
+	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
+	"gw AS (SELECT host, username, with_bare, count(*) AS n FROM d "
+	"GROUP BY host, username, with_bare), "
+	"u AS (UPDATE mam_stats s SET messages = greatest(s.messages - g.n, 0) FROM g "
+	"WHERE s.host = g.host AND s.username = g.username), "
+	"uw AS (UPDATE mam_with_stats s SET messages = greatest(s.messages - gw.n, 0) FROM gw "
+	"WHERE s.host = gw.host AND s.username = gw.username AND s.with_bare = gw.with_bare) "
+	"SELECT coalesce(sum(n), 0) FROM g", 2, 0 };
+
+/* ---- configuration ---- */
+
+static int
+mam_module_config(struct conf_table *root, void **cfg, struct conf_err *e)
+{
+	if ((*cfg = calloc(1, sizeof(struct mam_config))) == NULL)
+		return -1;
+	return mam_config_load(*cfg, root, e);
+}
+
+static void
+mam_module_config_free(void *cfg)
+{
+	free(cfg);
+}
+
+int
+mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *e)
+{
+	struct conf_table *t;
+	long long dp = 50, mp = 250, pr = 1000, eb = 1000;
+	uint64_t age = 0, pend = 4 * 1024 * 1024;
+	bool on = true;
+	int rc;
+
+	t = conf_table(root, "mam", e, &rc);
+	if (rc == -1)
+		return -1;
+	if (rc == 1 && (conf_bool(t, "enabled", &on, e) == -1 ||
+	    conf_int(t, "max_page", 1, 10000, &mp, e) == -1 ||
+	    conf_int(t, "default_page", 1, 10000, &dp, e) == -1 ||
+	    conf_int(t, "max_prefs", 0, 100000, &pr, e) == -1 ||
+	    conf_int(t, "expire_batch", 1, 1000000, &eb, e) == -1 ||
+	    conf_duration_range(t, "max_age", 0, 100ULL * 365 * 86400, &age, e) == -1 ||
+	    conf_size(t, "max_pending", &pend, e) == -1))
+		return -1;
+	if (pend < 64 * 1024 || pend > 1024ULL * 1024 * 1024) {
+		conf_errf(e, t, "max_pending", "must be between 64K and 1G");
+		return -1;
+	}
+	if (dp > mp) {
+		conf_errf(e, t, "default_page", "must not exceed max_page (%lld)", mp);
+		return -1;
+	}
+	m->enabled = on;
+	m->default_page = (unsigned)dp;
+	m->max_page = (unsigned)mp;
+	m->max_prefs = (unsigned)pr;
+	m->expire_batch = (unsigned)eb;
+	m->max_age = age;
+	m->max_pending = (size_t)pend;
+	return 0;
+}
+
+/* ---- pure helpers ---- */
+
+int64_t
+mam_id_after(int64_t last, int64_t now_us)
+{
+	return now_us > last ? now_us : last + 1;
+}
+
+static int64_t
+next_id(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	last_id = mam_id_after(last_id, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+	return last_id;
+}
+
+/* Appends one quoted element to an array literal being built ("{" first). */
+int
+mam_pg_elem(struct buf *out, const char *s)
+{
+	size_t run;
+
+	if (buf_append(out, out->len ? ",\"" : "{\"", 2) == -1)
+		return -1;
+	for (;;) {
+		run = strcspn(s, "\"\\");
+		if (buf_append(out, s, run) == -1)
+			return -1;
+		if (s[run] == '\0')
+			break;
+		if (buf_append(out, "\\", 1) == -1 || buf_append(out, s + run, 1) == -1)
+			return -1;
+		s += run + 1;
+	}
+	return buf_append(out, "\"", 1);
+}
+
+int
+mam_pg_close(struct buf *out)
+{
+	return buf_puts(out, out->len ? "}" : "{}");
+}
+
+/* Payloads worth keeping besides <body/> (ejabberd's mod_mam stores the
+ * same kinds: end-to-end encrypted messages have no body). */
+static const struct {
+	const char *name, *ns;
+} payloads[] = {
+	{ "encrypted", "eu.siacs.conversations.axolotl" },	/* OMEMO (legacy) */
+	{ "encrypted", "urn:xmpp:omemo:2" },
+	{ "openpgp", "urn:xmpp:openpgp:0" },			/* XEP-0373 */
+	{ "x", "jabber:x:encrypted" },				/* XEP-0027 */
+	{ "x", "jabber:x:conference" },				/* XEP-0249 */
+	{ "retract", "urn:xmpp:message-retract:1" },		/* XEP-0424 */
+	{ "retract", "urn:xmpp:message-retract:0" },
+	{ "reactions", "urn:xmpp:reactions:0" },		/* XEP-0444 */
+};
+
+bool
+mam_archivable(const struct xml_node *n)
+{
+	const char *type = stanza_type(n);
+	bool store = false;
+
+	if (type[0] != '\0' && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+		return false;
+	for (const struct xml_node *c = xml_first_elem(n); c; c = xml_next_elem(c)) {
+		if (strcmp(c->ns, NS_HINTS) == 0) {
+			if (strcmp(c->name, "no-store") == 0 ||
+			    strcmp(c->name, "no-permanent-store") == 0)
+				return false;
+			store = store || strcmp(c->name, "store") == 0;
+		}
+		if (strcmp(c->ns, MAM_NS_CARBONS) == 0 &&
+		    (strcmp(c->name, "sent") == 0 || strcmp(c->name, "received") == 0))
+			return false;
+		if (strcmp(c->name, "result") == 0 && (strcmp(c->ns, NS_MAM2) == 0 ||
+		    strcmp(c->ns, NS_MAM1) == 0 || strcmp(c->ns, NS_MAM0) == 0))
+			return false;
+	}
+	if (store || xml_child(n, "body", NS_CLIENT))
+		return true;
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++)
+		if (xml_child(n, payloads[i].name, payloads[i].ns))
+			return true;
+	return false;
+}
+
+/* ---- ids ---- */
+
+static int
+mam_start(struct pg_conn *pg, char *err, size_t errlen)
+{
+	PGresult *r = db_exec_sync(pg, &st_max, NULL, err, errlen);
+
+	if (r == NULL)
+		return -1;
+	last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+/* stanza-ids by one of our accounts or hosts that did not come from us
+ * (XEP-0359 §4: the receiving entity must not trust them). */
+static void
+strip_forged(struct xml_node *n)
+{
+	struct xml_node *c, *next;
+	struct jid by;
+
+	for (c = xml_first_elem(n); c; c = next) {
+		next = xml_next_elem(c);
+		if (!xml_is(c, "stanza-id", NS_SID))
+			continue;
+		if (jid_parse(xml_attr(c, "by") ? xml_attr(c, "by") : "", &by) == 0 &&
+		    router_host_index(by.domain) < 0)
+			continue;
+		xml_detach(c);
+		xml_free(c);
+	}
+}
+
+/* Ours carry exactly the bare JID we wrote (forged ones were removed where
+ * clients send: mam_outgoing). */
+static bool
+has_own_sid(const struct xml_node *n, const char *bare)
+{
+	const char *by;
+
+	for (const struct xml_node *c = xml_first_elem(n); c; c = xml_next_elem(c))
+		if (xml_is(c, "stanza-id", NS_SID) && (by = xml_attr(c, "by")) != NULL &&
+		    strcmp(by, bare) == 0)
+			return true;
+	return false;
+}
+
+static void
+add_sid(struct xml_node *n, const char *bare, const char *id)
+{
+	struct xml_node *s = xml_add(n, "stanza-id", NS_SID);
+
+	if (s) {
+		xml_set_attr(s, "by", bare);
+		xml_set_attr(s, "id", id);
+	}
+}
+
+/* ---- preferences in memory ---- */
+
+static struct mprefs *
+prefs_get(const char *bare)
+{
+	struct mprefs *p = hmap_get(&accounts, bare);
+
+	if (p)
+		return p;
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->bare = strdup(bare)) == NULL ||
+	    hmap_put(&accounts, bare, p) == -1) {
+		if (p)
+			free(p->bare);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void pending_sub(size_t n);
+static void batch_clear(struct batch *b, bool keep);
+
+/* Drops the batch's rows (they are not written). */
+static void
+batch_reset(struct batch *b)
+{
+	pending_sub(b->bytes);
+	b->bytes = 0;
+	batch_clear(b, false);
+}
+
+static void
+prefs_unref(struct mprefs *p)
+{
+	if (--p->refs > 0)
+		return;
+	hmap_del(&accounts, p->bare);
+	mam_prefs_clear(&p->p);
+	batch_reset(&p->batch);
+	free(p->bare);
+	free(p);
+}
+
+static void
+prefs_loaded(void *arg, PGresult *res, const char *err)
+{
+	struct mprefs *p = arg;
+
+	p->loading = false;
+	if (res == NULL) {
+		if (!stopping)
+			log_warn("mam: loading the preferences of %s failed: %s", p->bare, err);
+	} else if (!p->loaded) {
+		mam_prefs_from_rows(&p->p, res);
+		p->loaded = true;
+	}
+	prefs_unref(p);
+}
+
+static void
+mam_session_start(struct c2s *c)
+{
+	struct mprefs *p = prefs_get(c->user->bare);
+	const char *v[2];
+
+	if (p == NULL)
+		return;
+	p->refs++;		/* the session's */
+	if (p->loaded || p->loading)
+		return;
+	/* until they are here the database decides (st_insert_if) */
+	v[0] = srv.cfg->hosts[c->host];
+	v[1] = c->local;
+	p->refs++;
+	p->loading = true;
+	if (db_query_key(srv.db, c->user->bare, &mamprefs_st_load, v, prefs_loaded, p) == NULL) {
+		p->loading = false;
+		p->refs--;
+	}
+}
+
+static void
+mam_session_end(struct c2s *c)
+{
+	struct mprefs *p = c->user ? hmap_get(&accounts, c->user->bare) : NULL;
+
+	if (p)
+		prefs_unref(p);
+}
+
+/* The stored (now authoritative) preferences go to memory as well. */
+void
+mam_prefs_stored(const char *bare, struct mam_prefs *src)
+{
+	struct mprefs *p = hmap_get(&accounts, bare);
+
+	if (p == NULL)
+		return;
+	mam_prefs_clear(&p->p);
+	p->p = *src;
+	memset(src, 0, sizeof(*src));
+	p->loaded = true;
+}
+
+/* ---- archiving ---- */
+
+/*
+ * Bytes of archive rows accepted but not yet written (rows in batches and
+ * inserts in flight).  The database may be slower than the clients: above
+ * max_pending, a client whose message added rows is not read any further
+ * (c2s_block) until the writes are down to half of it, so a burst costs
+ * bounded memory and no row is dropped.
+ */
+static size_t pending;
+static struct c2s **waiters;
+static size_t nwaiters, capwaiters;
+static uint64_t pauses, last_notice;
+
+/* The serialised stanza of the row being made (row_make to its use). */
+static struct buf scratch;
+#define SCRATCH_KEEP (64 * 1024)
+
+/* One insert in flight; p is NULL for an st_insert_if without a waiter. */
+struct write {
+	struct mprefs *p;
+	size_t bytes;
+};
+
+static void
+release_waiters(void)
+{
+	struct c2s **w = waiters;
+	size_t n = nwaiters;
+
+	waiters = NULL;
+	nwaiters = capwaiters = 0;
+	for (size_t i = 0; i < n; i++)
+		c2s_unblock(w[i]);
+	free(w);
+}
+
+static void
+pending_sub(size_t n)
+{
+	pending = n > pending ? 0 : pending - n;
+	if (nwaiters > 0 && pending <= mam_cfg()->max_pending / 2)
+		release_waiters();
+}
+
+static void
+mam_throttle(struct c2s *c)
+{
+	struct c2s **nw;
+	uint64_t now;
+
+	if (stopping || pending <= mam_cfg()->max_pending)
+		return;
+	if (nwaiters == capwaiters) {
+		size_t ncap = capwaiters ? capwaiters * 2 : 16;
+
+		if ((nw = realloc(waiters, ncap * sizeof(*nw))) == NULL)
+			return;		/* not paused: memory is short anyway */
+		waiters = nw;
+		capwaiters = ncap;
+	}
+	c2s_block(c);
+	waiters[nwaiters++] = c;
+	pauses++;
+	now = ev_now(srv.loop);
+	if (last_notice == 0 || now - last_notice >= 60 * 1000) {
+		log_notice("mam: archive writes are behind (%zu bytes not yet in the "
+		    "database, max_pending %zu): senders wait for them "
+		    "(%llu pause%s since the last notice)", pending,
+		    mam_cfg()->max_pending, (unsigned long long)pauses,
+		    pauses == 1 ? "" : "s");
+		last_notice = now;
+		pauses = 0;
+	}
+}
+
+static void
+inserted(void *arg, PGresult *res, const char *err)
+{
+	struct write *w = arg;
+
+	if (res == NULL && !stopping)
+		log_warn("mam: archiving failed: %s", err);
+	pending_sub(w->bytes);
+	free(w);
+}
+
+struct row {
+	char id[24];
+	const char *v[8];
+	char full[JID_STR_MAX + 1];
+	char with_bare[2 * JID_PART_MAX + 2];
+	size_t cost;		/* counted in pending */
+};
+
+/* Decimal without printf: this runs twice per message. */
+static void
+id_text(int64_t id, char out[24])
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + id % 10);
+		id /= 10;
+	} while (id > 0);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+}
+
+static void
+scratch_done(void)
+{
+	buf_recycle(&scratch, SCRATCH_KEEP);
+}
+
+/* The values of one archive row; stanza serialised (into scratch, valid
+ * until scratch_done) without the carbons <private/> hint (only for
+ * routing) and with its own xmlns. */
+static int
+row_make(struct row *r, int host, const char *local, const struct jid *with,
+    bool outgoing, const struct xml_node *n)
+{
+	struct xml_node *copy = NULL, *pv;
+	int rc;
+
+	id_text(next_id(), r->id);
+	buf_reset(&scratch);
+	if (xml_child(n, "private", MAM_NS_CARBONS)) {
+		if ((copy = xml_copy(n)) == NULL)
+			return -1;
+		while ((pv = xml_child(copy, "private", MAM_NS_CARBONS)) != NULL) {
+			xml_detach(pv);
+			xml_free(pv);
+		}
+	}
+	rc = xml_serialize(&scratch, copy ? copy : n, NULL);
+	xml_free(copy);
+	if (rc == -1) {
+		scratch_done();
+		return -1;
+	}
+	jid_bare(with, r->with_bare, sizeof(r->with_bare));
+	/* the full JID only for st_insert_if ($8), which formats it there */
+	r->full[0] = '\0';
+	r->v[0] = r->id;
+	r->v[1] = srv.cfg->hosts[host];
+	r->v[2] = local;
+	r->v[3] = r->with_bare;
+	r->v[4] = with->resource;
+	r->v[5] = outgoing ? "t" : "f";
+	r->v[6] = scratch.p;
+	r->v[7] = r->full;
+	r->cost = scratch.len + strlen(r->with_bare) + strlen(with->resource) + 64;
+	return 0;
+}
+
+/* A row whose decision the database makes with the insert (st_insert_if);
+ * without cb, its cost is carried by a struct write of its own. */
+static int
+archive_if(const char *bare, int host, const char *local, const struct jid *with,
+    bool outgoing, const struct xml_node *n, struct row *r, db_cb *cb, void *arg)
+{
+	struct write *w = NULL;
+	struct db_req *q;
+
+	if (row_make(r, host, local, with, outgoing, n) == -1)
+		return -1;
+	if (cb == NULL) {
+		if ((w = malloc(sizeof(*w))) == NULL) {
+			scratch_done();
+			return -1;
+		}
+		w->p = NULL;
+		w->bytes = r->cost;
+		cb = inserted;
+		arg = w;
+	}
+	jid_full(with, r->full, sizeof(r->full));
+	pending += r->cost;	/* first: the callback may run inside the call */
+	q = db_query_key(srv.db, bare, &st_insert_if, r->v, cb, arg);
+	scratch_done();
+	if (q == NULL) {
+		log_warn("mam: archiving for %s failed: database queue full", bare);
+		pending_sub(r->cost);
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+static void batch_flush(struct mprefs *p);
+
+/* Empties the batch; its buffers are kept while the account's inserts
+ * run (a burst reuses them), else freed. */
+static void
+batch_clear(struct batch *b, bool keep)
+{
+	struct buf *bufs[] = { &b->id, &b->with_bare, &b->with_res, &b->outgoing,
+	    &b->stanza };
+
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+		if (keep && bufs[i]->cap <= BATCH_BYTES * 2)
+			buf_reset(bufs[i]);
+		else
+			buf_free(bufs[i]);
+	}
+	b->n = 0;
+}
+
+static void
+written(void *arg, PGresult *res, const char *err)
+{
+	struct write *w = arg;
+	struct mprefs *p = w->p;
+
+	if (res == NULL && !stopping)
+		log_warn("mam: archiving for %s failed: %s", p->bare, err);
+	pending_sub(w->bytes);
+	free(w);
+	p->writes--;
+	if (p->writes == 0 && p->batch.n > 0) {
+		if (!stopping) {
+			batch_flush(p);
+		} else {
+			batch_reset(&p->batch);
+			prefs_unref(p);		/* the batch's */
+		}
+	} else if (p->writes == 0) {
+		batch_clear(&p->batch, false);
+	}
+	prefs_unref(p);
+}
+
+/*
+ * Sends one insert of p's: 0, or -1 (nothing sent).  count: bytes join
+ * pending here (a batch's are in it already).  Everything is counted
+ * before the call: a connection that breaks while sending calls written()
+ * back at once.
+ */
+static int
+write_send(struct mprefs *p, struct db_stmt *st, const char *const *v, size_t bytes,
+    bool count)
+{
+	struct write *w = malloc(sizeof(*w));
+
+	if (w == NULL)
+		return -1;
+	w->p = p;
+	w->bytes = bytes;
+	p->writes++;
+	if (count)
+		pending += bytes;
+	if (db_query_key(srv.db, p->bare, st, v, written, w) == NULL) {
+		p->writes--;
+		if (count)
+			pending_sub(bytes);
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* The collected rows in one statement; the batch's reference passes to it. */
+static void
+batch_flush(struct mprefs *p)
+{
+	struct batch *b = &p->batch;
+	char local[JID_PART_MAX + 1];
+	const char *v[7], *at = strchr(p->bare, '@');
+	unsigned n = b->n;
+	size_t bytes = b->bytes;
+
+	if (n == 0 || at == NULL)
+		return;
+	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
+	/* taken out of the batch first: written() may run inside the send */
+	b->n = 0;
+	b->bytes = 0;
+	if (mam_pg_close(&b->id) == 0 && mam_pg_close(&b->with_bare) == 0 &&
+	    mam_pg_close(&b->with_res) == 0 && mam_pg_close(&b->outgoing) == 0 &&
+	    mam_pg_close(&b->stanza) == 0) {
+		v[0] = at + 1;
+		v[1] = local;
+		v[2] = b->id.p;
+		v[3] = b->with_bare.p;
+		v[4] = b->with_res.p;
+		v[5] = b->outgoing.p;
+		v[6] = b->stanza.p;
+		if (write_send(p, &st_insert_batch, v, bytes, false) == 0) {
+			batch_clear(b, p->writes > 0);
+			return;
+		}
+	}
+	log_warn("mam: archiving %u message%s for %s failed: database queue full",
+	    n, n == 1 ? "" : "s", p->bare);
+	b->bytes = bytes;
+	batch_reset(b);
+	prefs_unref(p);
+}
+
+static int
+batch_add(struct mprefs *p, const struct row *r)
+{
+	struct batch *b = &p->batch;
+
+	if (b->n == 0)
+		p->refs++;		/* the batch's, until it is sent */
+	if (mam_pg_elem(&b->id, r->id) == -1 || mam_pg_elem(&b->with_bare, r->with_bare) == -1 ||
+	    mam_pg_elem(&b->with_res, r->v[4]) == -1 || mam_pg_elem(&b->outgoing, r->v[5]) == -1 ||
+	    mam_pg_elem(&b->stanza, r->v[6]) == -1) {
+		/* the array literals are broken now: send nothing of them */
+		log_warn("mam: archiving for %s failed: out of memory", p->bare);
+		batch_reset(b);
+		prefs_unref(p);
+		return -1;
+	}
+	b->bytes += r->cost;
+	pending += r->cost;
+	if (++b->n >= BATCH_ROWS || b->stanza.len >= BATCH_BYTES)
+		batch_flush(p);
+	return 0;
+}
+
+/*
+ * A row of an account whose preferences said yes: sent at once when no
+ * insert of the account is running, else collected for the next one, so a
+ * burst costs one statement per round trip.  The ids are already fixed,
+ * so the order in the archive is the order of the calls either way.
+ */
+static int
+archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
+    const struct xml_node *n, struct row *r)
+{
+	const char *at = strchr(p->bare, '@');
+	char local[JID_PART_MAX + 1];
+	int host, rc = 0;
+
+	if (at == NULL || (host = router_host_index(at + 1)) < 0)
+		return -1;
+	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
+	if (row_make(r, host, local, with, outgoing, n) == -1)
+		return -1;
+	if (p->writes > 0) {
+		rc = batch_add(p, r);
+	} else {
+		p->refs++;		/* the write's */
+		if (write_send(p, &st_insert, r->v, r->cost, true) == -1) {
+			log_warn("mam: archiving for %s failed: database queue full", p->bare);
+			p->refs--;
+			rc = -1;
+		}
+	}
+	scratch_done();
+	return rc;
+}
+
+void
+mam_flush(const char *bare)
+{
+	struct mprefs *p = hmap_get(&accounts, bare);
+
+	if (p && p->batch.n > 0)
+		batch_flush(p);
+}
+
+/* 1 archive, 0 not, 2 the database decides. */
+static int
+decide(const struct mprefs *p, struct user *u, const struct jid *contact)
+{
+	char bare[2 * JID_PART_MAX + 2];
+	struct roster_item *it;
+	int d;
+
+	if (p == NULL || !p->loaded)
+		return 2;
+	if ((d = mam_prefs_match(&p->p, contact)) != 2)
+		return d;
+	if (u == NULL || USER_ROSTER(u) == NULL || !USER_ROSTER(u)->loaded)
+		return 2;
+	it = roster_find(USER_ROSTER(u), jid_bare(contact, bare, sizeof(bare)));
+	return it && it->visible;
+}
+
+static void
+mam_outgoing(struct c2s *c, struct xml_node *n)
+{
+	char bare[2 * JID_PART_MAX + 2];
+	struct jid *to;
+	struct row *r;
+	int d;
+
+	strip_forged(n);
+	if (!mam_cfg()->enabled || c->user == NULL || !mam_archivable(n) ||
+	    (to = malloc(sizeof(*to))) == NULL)
+		return;
+	/* to oneself: archived once, as it arrives */
+	if (stanza_jid(n, "to", to) == 1 &&
+	    strcmp(jid_bare(to, bare, sizeof(bare)), c->user->bare) != 0 &&
+	    (d = decide(hmap_get(&accounts, c->user->bare), c->user, to)) != 0 &&
+	    (r = malloc(sizeof(*r))) != NULL) {
+		/* as ejabberd: the sender's own archive id travels with the
+		 * message, so its <sent/> carbons carry it */
+		if (d == 1 && archive_known(hmap_get(&accounts, c->user->bare), to, true, n, r) == 0)
+			add_sid(n, c->user->bare, r->id);
+		else if (d == 2)
+			archive_if(c->user->bare, c->host, c->local, to, true, n, r, NULL, NULL);
+		free(r);
+	}
+	free(to);
+}
+
+/* An incoming message waiting for the database's decision. */
+struct pending {
+	struct xml_node *n;
+	struct mprefs *p;
+	int host;
+	struct jid to;
+	struct row r;
+	struct hook_args a;	/* where delivery goes on */
+};
+
+static void
+decided(void *arg, PGresult *res, const char *err)
+{
+	struct pending *x = arg;
+
+	x->p->inflight--;
+	pending_sub(x->r.cost);
+	if (stopping) {
+		xml_free(x->n);
+	} else {
+		if (res == NULL)
+			log_warn("mam: archiving for %s failed: %s", x->p->bare, err);
+		else if (PQntuples(res) == 1)
+			add_sid(x->n, x->p->bare, x->r.id);
+		x->a.to = &x->to;
+		router_resume(&x->a);
+	}
+	prefs_unref(x->p);
+	free(x);
+}
+
+static bool
+mam_incoming(struct hook_args *a)
+{
+	struct xml_node *n = a->n;
+	const struct jid *to = a->to;
+	int host = a->host;
+	char bare[2 * JID_PART_MAX + 2];
+	struct mprefs *p;
+	struct pending *x;
+	struct jid *from;
+	struct row *r;
+	int d;
+
+	if (!mam_cfg()->enabled || to->local[0] == '\0' || !mam_archivable(n))
+		return false;
+	jid_bare(to, bare, sizeof(bare));
+	/* re-routed by stream management: archived when it first arrived */
+	if (has_own_sid(n, bare) || (from = malloc(sizeof(*from))) == NULL)
+		return false;
+	if (stanza_jid(n, "from", from) != 1) {
+		free(from);
+		return false;
+	}
+	p = hmap_get(&accounts, bare);
+	d = p && p->inflight ? 2 : decide(p, router_user_find(bare), from);
+	if (d == 0) {
+		free(from);
+		return false;
+	}
+	if (d == 1) {
+		if ((r = malloc(sizeof(*r))) != NULL && archive_known(p, from, false, n, r) == 0)
+			add_sid(n, bare, r->id);
+		free(r);
+		free(from);
+		return false;
+	}
+	/* the database decides; delivery waits for it, and so do later ones */
+	if ((p = prefs_get(bare)) == NULL) {
+		free(from);
+		return false;
+	}
+	p->refs++;
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		prefs_unref(p);
+		free(from);
+		return false;
+	}
+	x->n = n;
+	x->p = p;
+	x->host = host;
+	x->to = *to;
+	x->a = *a;
+	p->inflight++;
+	if (archive_if(bare, host, to->local, from, false, n, &x->r, decided, x) == -1) {
+		p->inflight--;
+		prefs_unref(p);
+		free(x);
+		free(from);
+		return false;
+	}
+	free(from);
+	return true;
+}
+
+static const char *
+mam_ns(const char *ns)
+{
+	if (strcmp(ns, NS_MAM2) == 0 || strcmp(ns, NS_MAM1) == 0 || strcmp(ns, NS_MAM0) == 0)
+		return ns;
+	return NULL;
+}
+
+static bool
+mam_iq(struct iq_req *r)
+{
+	struct c2s *c = r->c;
+	struct xml_node *iq = r->iq, *q = r->q;
+	bool get = strcmp(stanza_type(iq), "get") == 0;
+
+	if (mam_ns(q->ns) == NULL || !mam_cfg()->enabled)
+		return false;	/* disabled: service-unavailable like any unknown */
+	if (strcmp(q->name, "prefs") == 0) {
+		mamprefs_iq(c, iq, q);
+	} else if (strcmp(q->name, "query") == 0 && get) {
+		mamquery_form(c, iq, q->ns);
+		xml_free(iq);
+	} else if (strcmp(q->name, "query") == 0) {
+		mamquery_iq(c, iq, q);
+	} else if (strcmp(q->name, "metadata") == 0 && get && strcmp(q->ns, NS_MAM2) == 0) {
+		mamquery_metadata(c, iq);
+	} else {
+		iq_error(c, iq, "cancel", "feature-not-implemented");
+		xml_free(iq);
+	}
+	return true;
+}
+
+/* ---- expiry ---- */
+
+static void expire_run(void);
+
+static void
+expired(void *arg, PGresult *res, const char *err)
+{
+	long n;
+
+	(void)arg;
+	expire_running = false;
+	if (stopping)
+		return;
+	if (res == NULL) {
+		log_warn("mam: expiring old messages failed: %s", err);
+		return;
+	}
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (n > 0)
+		log_debug("mam: %ld expired message%s deleted", n, n == 1 ? "" : "s");
+	/* a full batch: more to do, in the next statement */
+	if (n >= (long)mam_cfg()->expire_batch)
+		expire_run();
+}
+
+static void
+expire_run(void)
+{
+	char cut[24], batch[16];
+	const char *v[2];
+	struct timespec ts;
+	int64_t now;
+
+	if (mam_cfg()->max_age == 0 || expire_running)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000;
+	snprintf(cut, sizeof(cut), "%lld",
+	    (long long)(now - (int64_t)mam_cfg()->max_age * 1000000));
+	snprintf(batch, sizeof(batch), "%u", mam_cfg()->expire_batch);
+	v[0] = cut;
+	v[1] = batch;
+	/* unkeyed: expiry never waits behind an account's own work */
+	if (db_query(srv.db, &st_expire, v, expired, NULL) != NULL)
+		expire_running = true;
+}
+
+static void
+expire_tick(struct ev_loop *loop, struct ev_timer *t)
+{
+	uint64_t every = mam_cfg()->max_age * 1000 / 4;
+
+	expire_run();
+	if (every < EXPIRE_MIN_MS)
+		every = EXPIRE_MIN_MS;
+	if (every > EXPIRE_MAX_MS)
+		every = EXPIRE_MAX_MS;
+	ev_timer_start(loop, t, every);
+}
+
+static void
+mam_init(void)
+{
+	ev_timer_init(&expire_timer, expire_tick, NULL);
+	ev_timer_start(srv.loop, &expire_timer, 1000);
+}
+
+static void
+mam_shutdown(void)
+{
+	stopping = true;
+	ev_timer_stop(srv.loop, &expire_timer);
+	release_waiters();
+}
+
+static void
+mam_cleanup(void)
+{
+	hmap_free(&accounts);
+	buf_free(&scratch);
+}
+
+static enum hook_rc
+out_hook(struct hook_args *a)
+{
+	mam_outgoing(a->c, a->n);
+	/* the archive rows this message makes may be more than the database
+	 * keeps up with: later stanzas of the sender wait for it */
+	mam_throttle(a->c);
+	return HOOK_NEXT;
+}
+
+static enum hook_rc
+in_hook(struct hook_args *a)
+{
+	return mam_incoming(a) ? HOOK_TAKEN : HOOK_NEXT;
+}
+
+/* The archive's features, while it is on ([mam] enabled); stanza-ids
+ * are archive ids. */
+static void
+mam_disco(enum disco_target t, int host, struct disco *d)
+{
+	(void)host;
+	if (!mam_cfg()->enabled)
+		return;
+	disco_add_feature(d, "urn:xmpp:sid:0");
+	if (t == DISCO_ACCOUNT) {
+		disco_add_feature(d, NS_MAM0);
+		disco_add_feature(d, NS_MAM1);
+		disco_add_feature(d, NS_MAM2);
+		disco_add_feature(d, NS_MAM2 "#extended");
+	}
+}
+
+static const struct iq_handler iqs[] = {
+	/* query, prefs, metadata (mam:2); others get mam_iq's errors */
+	{ IQ_ANY, NS_MAM0, IQ_CLIENT, mam_iq },
+	{ IQ_ANY, NS_MAM1, IQ_CLIENT, mam_iq },
+	{ IQ_ANY, NS_MAM2, IQ_CLIENT, mam_iq },
+	{ NULL, NULL, 0, NULL },
+};
+
+/* after blocking, before carbons (their copies carry the stanza-id) and
+ * before delivery (which waits for the id when the database decides) */
+static const struct hook hooks[] = {
+	{ EV_MESSAGE_OUT, 50, out_hook },
+	{ EV_MESSAGE_IN, 50, in_hook },
+	{ EV_MAX, 0, NULL },
+};
+
+static const char *const migrations[] = { "020_mam", "021_mam_with_stats", NULL };
+
+struct module mam_module = {
+	.name = "mam",
+	.folder = "mam",
+	.config_load = mam_module_config,
+	.config_free = mam_module_config_free,
+	.migrations = migrations,
+	.iqs = iqs,
+	.hooks = hooks,
+	.disco_info = mam_disco,
+	.start = mam_start,
+	.init = mam_init,
+	.stop = mam_shutdown,
+	.cleanup = mam_cleanup,
+	.session_bound = mam_session_start,
+	.session_unbound = mam_session_end,
+};

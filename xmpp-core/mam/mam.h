@@ -1,0 +1,95 @@
+/*
+ * mam — the message archive of each account (XEP-0313) with its
+ * preferences (XEP-0441, in the urn:xmpp:mam:N namespaces) and the
+ * archive ids handed out as XEP-0359 stanza-ids.
+ *
+ * What is archived: chat and normal messages that carry a conversation
+ * payload (a body, an end-to-end encrypted payload, a retraction, a
+ * reaction, a direct MUC invitation, or anything with the XEP-0334 <store/>
+ * hint), both when an account sends them (message_from_client) and when
+ * one receives them (message_deliver, before online delivery or offline
+ * storage).  Never groupchat, headlines, errors, carbon copies, archive
+ * results, messages with <no-store/> or <no-permanent-store/>, chat states,
+ * receipts or markers alone (as ejabberd's mod_mam).
+ *
+ * Ids are microseconds since the epoch, strictly increasing in the process
+ * and continued from the highest stored id at start, so every archive is
+ * ordered by id, time filters are id ranges, and an id is known before the
+ * database has stored the row: an incoming message gets its
+ * <stanza-id by='account' id='…'/> at once and is delivered without waiting.
+ * The row is written on the account's pinned database connection
+ * (db_query_key), so a later query of that account sees it.
+ *
+ * Preferences are read at resource binding and kept in memory while the
+ * account has sessions.  When they (or, for default='roster', the roster)
+ * are not in memory, the database decides with the insert itself and the
+ * message waits for that answer before it is delivered or stored offline,
+ * as do later messages to the same account meanwhile (order is kept).
+ */
+#ifndef XMPP_MAM_H
+#define XMPP_MAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "jid.h"
+#include "registry.h"
+
+#define NS_MAM0 "urn:xmpp:mam:0"
+#define NS_MAM1 "urn:xmpp:mam:1"
+#define NS_MAM2 "urn:xmpp:mam:2"
+#define NS_MAM2_EXT "urn:xmpp:mam:2#extended"
+#define NS_SID "urn:xmpp:sid:0"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_XDATA "jabber:x:data"
+
+struct c2s;
+struct conf_table;
+struct conf_err;
+struct xml_node;
+
+/* [mam] */
+struct mam_config {
+	bool enabled;		/* false: no archiving, no stanza-ids, no queries */
+	unsigned default_page;	/* results per page without <max/> */
+	unsigned max_page;	/* <max/> above this is capped; also max ids */
+	unsigned max_prefs;	/* JIDs in the always + never lists */
+	uint64_t max_age;	/* seconds; 0: keep forever */
+	unsigned expire_batch;	/* rows deleted per expiry statement */
+	size_t max_pending;	/* archive bytes not yet written before senders wait */
+};
+
+int mam_config_load(struct mam_config *m, struct conf_table *root,
+    struct conf_err *e);
+
+extern struct module mam_module;
+#define mam_cfg() ((const struct mam_config *)module_cfg(&mam_module))
+
+/* carbons' namespaces (XEP-0280), which the archive looks into */
+#define MAM_NS_CARBONS "urn:xmpp:carbons:2"
+#define MAM_NS_FORWARD "urn:xmpp:forward:0"
+
+/* Sends the account's collected archive rows now (before a query of it). */
+void mam_flush(const char *bare);
+
+/* The preferences an account just stored (mamprefs.c) replace the ones in
+ * memory; src is emptied. */
+struct mam_prefs;
+void mam_prefs_stored(const char *bare, struct mam_prefs *src);
+
+/* ---- pure parts (unit tests) ---- */
+
+/* Whether n is worth archiving (type and payload, hints). */
+bool mam_archivable(const struct xml_node *n);
+/* The next archive id after `last` for the time `now_us`. */
+int64_t mam_id_after(int64_t last, int64_t now_us);
+/* PostgreSQL array literals: elements appended quoted ("{" before the
+ * first), then closed ("{}" when empty). */
+int mam_pg_elem(struct buf *out, const char *s);
+int mam_pg_close(struct buf *out);
+
+#endif
