@@ -8,16 +8,48 @@
 #include <string.h>
 
 /*
- * IPv6 forms that embed an IPv4 address a gateway would translate to
- * (NAT64 64:ff9b::/96, 6to4 2002::/16) are refused too: otherwise
- * 64:ff9b::7f00:1 would reach 127.0.0.1 on a host behind NAT64.
+ * Every block the IANA special-purpose registries (RFC 6890, as updated)
+ * mark not globally reachable, and the IPv6 forms that embed an IPv4
+ * address a translator or tunnel would deliver to: a TURN relay is an open
+ * door into whatever network the host sits in (RFC 8656 §21), so a peer
+ * it may send to by default is one anybody on the Internet could reach.
  */
 static const char *const default_deny[] = {
-	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
-	"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16",
-	"198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-	"::/128", "::1/128", "::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16",
-	"100::/64", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+	/* IPv4 */
+	"0.0.0.0/8",		/* "this network" (RFC 791) */
+	"10.0.0.0/8",		/* private (RFC 1918) */
+	"100.64.0.0/10",	/* shared, CGNAT (RFC 6598) */
+	"127.0.0.0/8",		/* loopback */
+	"169.254.0.0/16",	/* link-local (RFC 3927) */
+	"172.16.0.0/12",	/* private */
+	"192.0.0.0/24",		/* IETF protocol assignments, DS-Lite B4 (RFC 6890) */
+	"192.0.2.0/24",		/* documentation, TEST-NET-1 (RFC 5737) */
+	"192.88.99.0/24",	/* deprecated 6to4 relay anycast (RFC 7526) */
+	"192.168.0.0/16",	/* private */
+	"198.18.0.0/15",	/* benchmarking (RFC 2544) */
+	"198.51.100.0/24",	/* documentation, TEST-NET-2 */
+	"203.0.113.0/24",	/* documentation, TEST-NET-3 */
+	"224.0.0.0/4",		/* multicast */
+	"240.0.0.0/4",		/* reserved, and the limited broadcast */
+	/* IPv6 */
+	"::/128", "::1/128",	/* unspecified, loopback */
+	"::/96",		/* IPv4-compatible (deprecated, RFC 4291) */
+	"::ffff:0:0/96",	/* IPv4-mapped */
+	"::ffff:0:0:0/96",	/* IPv4-translated, SIIT (RFC 7915, RFC 6052) */
+	"64:ff9b::/96",		/* NAT64 well-known prefix (RFC 6052) */
+	"64:ff9b:1::/48",	/* local-use IPv4/IPv6 translation (RFC 8215) */
+	"100::/64",		/* discard-only (RFC 6666) */
+	"100:0:0:1::/64",	/* dummy prefix (RFC 9780) */
+	"2001::/23",		/* IETF protocol assignments: Teredo 2001::/32
+				 * (embeds IPv4), benchmarking, ORCHID (RFC 2928) */
+	"2001:db8::/32",	/* documentation (RFC 3849) */
+	"2002::/16",		/* 6to4 (embeds IPv4, RFC 3056) */
+	"3fff::/20",		/* documentation (RFC 9637) */
+	"5f00::/16",		/* SRv6 SIDs (RFC 9602) */
+	"fc00::/7",		/* unique local (RFC 4193) */
+	"fe80::/10",		/* link-local */
+	"fec0::/10",		/* site-local (deprecated, RFC 3879) */
+	"ff00::/8",		/* multicast */
 };
 
 void

@@ -1,12 +1,13 @@
 /*
  * policy — which peer addresses a relay may send to.
  *
- * Denied by default: loopback, RFC 1918, CGNAT 100.64/10, link-local,
- * multicast, 0.0.0.0/8, broadcast, reserved, ::/128, ::1, IPv4-mapped and
- * -compatible ranges, NAT64 and 6to4 prefixes, fc00::/7, fe80::/10, multicast ff00::/8, and the
- * relay's own addresses.  A deny list adds ranges and wins over everything;
- * an allow list opens ranges the defaults (or own addresses) close.  IPv4-mapped IPv6 addresses are judged as the IPv4 address
- * they carry (the CVE-2020-26262 class of bypass).
+ * Denied by default: every block the IANA special-purpose registries mark
+ * not globally reachable, the IPv6 forms that embed an IPv4 address
+ * (mapped, compatible, SIIT, NAT64, 6to4, Teredo), and the relay's own
+ * addresses; the list is in policy.c and deploy/TURND.md.  A deny list adds
+ * ranges and wins over everything; an allow list opens ranges the defaults
+ * (or own addresses) close.  IPv4-mapped IPv6 addresses are judged as the
+ * IPv4 address they carry (the CVE-2020-26262 class of bypass).
  */
 #ifndef TURND_POLICY_H
 #define TURND_POLICY_H

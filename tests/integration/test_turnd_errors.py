@@ -32,7 +32,8 @@ def srv(tmp_path_factory):
     t = Turnd(d, root='secret_files = ["%s"]\n[[user_static]]\nname = "static"\npassword = "pw"'
               % old,
               relay='permission_lifetime = "2s"\nchannel_lifetime = "3s"',
-              limits="max_allocations_per_user = 2\nmax_permissions = 3\nmax_channels = 2")
+              limits="max_allocations_per_user = 2\nmax_permissions = 3\nmax_channels = 2",
+              allow=["192.0.2.0/24"])     # documentation peers stand in for the Internet
     yield t
     t.stop()
 
@@ -187,7 +188,8 @@ def test_443_peer_family_mismatch(srv):
 
 @pytest.mark.parametrize("bad", ["10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1",
                                  "169.254.1.1", "224.0.0.1", "0.0.0.0", "127.0.0.2",
-                                 "255.255.255.255"])
+                                 "255.255.255.255", "192.88.99.1", "198.51.100.1",
+                                 "203.0.113.1", "198.19.0.1"])
 def test_403_denied_peers_v4(srv, bad):
     c = srv.logged_in()
     assert c.allocate().error() is None
@@ -197,7 +199,11 @@ def test_403_denied_peers_v4(srv, bad):
 
 
 @pytest.mark.parametrize("bad", ["::", "fe80::1", "fc00::1", "fd12::1", "ff02::1",
-                                 "::ffff:127.0.0.1", "::ffff:10.0.0.1"])
+                                 "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+                                 "::ffff:0:127.0.0.1", "::ffff:0:8.8.8.8", "2001::1",
+                                 "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:2::1",
+                                 "2001:db8::1", "3fff::1", "5f00::1", "64:ff9b::7f00:1",
+                                 "2002:7f00:1::1"])
 def test_403_denied_peers_v6(srv, bad):
     c = srv.logged_in(v6=True)
     r = c.allocate(family=socket.AF_INET6)
@@ -207,7 +213,7 @@ def test_403_denied_peers_v6(srv, bad):
 
 
 def test_own_relay_address_refused_without_allow_list(tmp_path):
-    t = Turnd(tmp_path, allow_loopback=False)
+    t = Turnd(tmp_path, allow_loopback=False, allow=["192.0.2.0/24"])
     try:
         c = t.logged_in()
         assert c.allocate().error() is None

@@ -372,7 +372,7 @@ class Turnd:
     assembled from the given TOML fragments."""
 
     def __init__(self, tmp, root="", relay="", limits="", tls=False, allow_loopback=True,
-                 listen=None, notify=True):
+                 listen=None, notify=True, allow=(), argv_prefix=()):
         from edgetest import Daemon, binary
         self.tmp = str(tmp)
         self.port = free_udp_tcp_port()
@@ -392,15 +392,16 @@ class Turnd:
         lines.append(root)
         lines.append("[relay]")
         lines.append('ports = "20000-29999"')
-        if allow_loopback:
-            lines.append('allow_peers = ["127.0.0.1", "::1"]')
+        allow = (["127.0.0.1", "::1"] if allow_loopback else []) + list(allow)
+        if allow:
+            lines.append("allow_peers = [%s]" % ", ".join('"%s"' % a for a in allow))
         lines.append(relay)
         if limits:
             lines += ["[limits]", limits]
         self.conf = os.path.join(self.tmp, "turnd.toml")
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
-        self.d = Daemon([binary("turnd"), "-c", self.conf], notify=notify)
+        self.d = Daemon(list(argv_prefix) + [binary("turnd"), "-c", self.conf], notify=notify)
         if not notify:
             # No sd_notify (an unprivileged daemon cannot reach the test's
             # private socket): wait until Binding answers.

@@ -38,9 +38,17 @@ TEST(turnd_policy_defaults)
 	    "192.168.0.1", "100.127.255.255", "169.254.0.1", "224.1.1.1",
 	    "0.0.0.0", "0.1.2.3", "255.255.255.255", "::", "::1", "fe80::1",
 	    "fc00::1", "fdff::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8",
-	    "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1" };
-	static const char *allow[] = { "8.8.8.8", "192.0.2.1", "100.128.0.1",
-	    "2001:db8::1", "2a01:4f8::1", "172.32.0.1" };
+	    "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
+	    /* issue 20: SIIT (::ffff:0:a.b.c.d), Teredo and the rest of
+	     * 2001::/23, the 6to4 relay anycast, documentation, SRv6 SIDs,
+	     * the dummy prefix. */
+	    "::ffff:0:7f00:1", "::ffff:0:a00:1", "2001::5efe:7f00:1",
+	    "2001:0:4136:e378:8000:63bf:3fff:fdd2", "2001:2::1", "2001:1ff::1",
+	    "192.88.99.1", "192.0.2.1", "198.51.100.1", "203.0.113.1",
+	    "2001:db8::1", "3fff::1", "5f00::1", "100:0:0:1::1" };
+	static const char *allow[] = { "8.8.8.8", "100.128.0.1", "2a01:4f8::1",
+	    "172.32.0.1", "192.88.100.1", "2001:200::1", "2003::1",
+	    "::fffe:0:7f00:1", "2001:4860:4860::8888" };
 
 	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++) {
 		if (policy_peer_allowed(&p, sa(deny[i])))
@@ -67,9 +75,9 @@ TEST(turnd_policy_lists)
 	/* A mapped form never reaches what the IPv4 form may not, and an
 	 * IPv6-only relay cannot reach mapped peers at all. */
 	CHECK(!policy_peer_allowed(&p, sa("::ffff:127.0.0.1")));
-	policy_add_own(&p, sa("198.51.100.7"));
-	CHECK(!policy_peer_allowed(&p, sa("198.51.100.7")));
-	CHECK(policy_peer_allowed(&p, sa("198.51.100.8")));
+	policy_add_own(&p, sa("8.8.8.7"));
+	CHECK(!policy_peer_allowed(&p, sa("8.8.8.7")));
+	CHECK(policy_peer_allowed(&p, sa("8.8.8.8")));
 	CHECK_INT(addr_cidr_parse("1.2.3.4/33", &deny[0]), -1);
 	CHECK_INT(addr_cidr_parse("::/129", &deny[0]), -1);
 	CHECK_INT(addr_cidr_parse("host.example", &deny[0]), -1);
