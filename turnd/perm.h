@@ -10,6 +10,13 @@
 
 struct alloc;
 
+/*
+ * XOR-PEER-ADDRESS attributes one CreatePermission may carry (RFC 8656
+ * §9.1 allows several; browsers send one per request).  More get 400: the
+ * request is all or nothing, and this bounds the work one request costs.
+ */
+#define PERM_MAX_PER_REQUEST	16
+
 struct perm {
 	struct hnode node;
 	struct alloc *a;

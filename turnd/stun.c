@@ -68,8 +68,9 @@ stun_decode(uint8_t *buf, size_t len, struct stun_msg *m)
 {
 	size_t off;
 	uint16_t type;
-	bool after_mi = false, after_mi256 = false;
+	bool after_mi = false, after_mi256 = false, too_many = false;
 
+	m->too_many = false;
 	if (!stun_is_stun(buf, len) || len > 0xFFFF + STUN_HDR_LEN)
 		return -1;
 	if (rd16(buf + 2) + (size_t)STUN_HDR_LEN != len || (len & 3) != 0)
@@ -111,8 +112,13 @@ stun_decode(uint8_t *buf, size_t len, struct stun_msg *m)
 			off = next;
 			continue;
 		}
-		if (m->nattrs == STUN_MAX_ATTRS)
-			return -1;
+		/* Past the cap, keep checking the framing (a malformed
+		 * message stays unanswered) but record nothing. */
+		if (m->nattrs == STUN_MAX_ATTRS) {
+			too_many = true;
+			off = next;
+			continue;
+		}
 		if (at == STUN_A_MESSAGE_INTEGRITY) {
 			if (al != HMAC_SHA1_LEN)
 				return -1;
@@ -133,7 +139,8 @@ stun_decode(uint8_t *buf, size_t len, struct stun_msg *m)
 		m->nattrs++;
 		off = next;
 	}
-	return 0;
+	m->too_many = too_many;
+	return too_many ? -1 : 0;
 }
 
 const struct stun_attr *

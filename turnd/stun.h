@@ -104,6 +104,7 @@ struct stun_msg {
 	int mi;			/* index of MESSAGE-INTEGRITY or -1 */
 	int mi256;		/* index of MESSAGE-INTEGRITY-SHA256 or -1 */
 	bool fingerprint;	/* a FINGERPRINT was present (and correct) */
+	bool too_many;		/* well framed, more than STUN_MAX_ATTRS attributes */
 	size_t nunknown;	/* comprehension-required attributes we don't know */
 	uint16_t unknown[STUN_MAX_UNKNOWN];
 };
@@ -122,7 +123,9 @@ ssize_t stun_frame_len(const uint8_t *buf, size_t len);
 /*
  * Parses one STUN message occupying exactly len bytes.  -1 when it is
  * malformed (bad header, length, attribute framing, misplaced or wrong
- * FINGERPRINT); such packets are dropped without reply.
+ * FINGERPRINT); such packets are dropped without reply.  -1 with too_many
+ * set when it is well framed but carries more than STUN_MAX_ATTRS
+ * attributes: the header fields are valid then, and a request gets 400.
  */
 int stun_decode(uint8_t *buf, size_t len, struct stun_msg *m);
 

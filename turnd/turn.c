@@ -24,6 +24,11 @@
 
 #define RESP_MAX 1024
 
+/* A CreatePermission at the peer limit plus its credentials and the rest
+ * fits the decoder, so the limit's 400 is an authenticated one. */
+_Static_assert(PERM_MAX_PER_REQUEST + 12 <= STUN_MAX_ATTRS,
+    "PERM_MAX_PER_REQUEST does not fit in STUN_MAX_ATTRS");
+
 struct req {
 	struct turnd *td;
 	const struct client_ep *ep;
@@ -326,7 +331,7 @@ peer_addr(struct req *r, struct alloc *a, const struct stun_attr *pa,
 static void
 handle_create_permission(struct req *r, struct alloc *a)
 {
-	struct sockaddr_storage peers[STUN_MAX_ATTRS];
+	struct sockaddr_storage peers[PERM_MAX_PER_REQUEST];
 	uint64_t now = ev_now(r->td->loop);
 	size_t np = 0, fresh = 0;
 	uint8_t mem[RESP_MAX];
@@ -336,6 +341,16 @@ handle_create_permission(struct req *r, struct alloc *a)
 	for (size_t i = 0; i < r->m->nattrs; i++) {
 		if (r->m->attrs[i].type != STUN_A_XOR_PEER_ADDRESS)
 			continue;
+		if (np == PERM_MAX_PER_REQUEST) {
+			char cs[64];
+
+			log_info("CreatePermission with more than %d peers refused "
+			    "for %s (%s)", PERM_MAX_PER_REQUEST,
+			    auth_display_user(a->user),
+			    sa_str(&r->ep->addr.sa, cs, sizeof(cs)));
+			reply_error(r, 400);
+			return;
+		}
 		if ((err = peer_addr(r, a, &r->m->attrs[i], &peers[np])) != 0) {
 			reply_error(r, err);
 			return;
@@ -410,8 +425,19 @@ turn_handle(struct turnd *td, const struct client_ep *ep, struct alloc *a,
 {
 	struct stun_msg m;
 	struct req r = { .td = td, .ep = ep, .m = &m };
+	char cs[64];
 
 	if (stun_decode(buf, len, &m) < 0) {
+		/* Well framed but beyond the decoder's attribute cap: a bound
+		 * we chose, so the request is told (400), unauthenticated as
+		 * its integrity was not looked at. */
+		if (m.too_many && m.cls == STUN_REQUEST) {
+			log_info("%s: method 0x%03x with more than %d attributes",
+			    sa_str(&ep->addr.sa, cs, sizeof(cs)), m.method,
+			    STUN_MAX_ATTRS);
+			reply_error(&r, 400);
+			return;
+		}
 		td->stats.dropped++;
 		return;		/* malformed: no reply (§6.3) */
 	}

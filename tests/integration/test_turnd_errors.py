@@ -263,6 +263,47 @@ def test_permission_quota_508(srv):
     c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
 
 
+def test_400_too_many_peers(srv):
+    """Issue 20: at most 16 XOR-PEER-ADDRESS per CreatePermission; more get
+    a signed 400, and a request beyond the decoder's 40 attributes an
+    unsigned 400 instead of silence."""
+    c = srv.logged_in()
+    assert c.allocate().error() is None
+    peers = [("192.0.2.%d" % (i + 1), 1) for i in range(64)]
+    r = c.permit(*peers[:17])
+    assert r.error() == 400, r.error()
+    assert r.check_integrity(c.key)
+    r = c.permit(*peers)
+    assert r.error() == 400, r.error()
+    assert r.get(A_MESSAGE_INTEGRITY) is None
+    # Nothing was installed: the quota (3) is whole.
+    assert c.permit(*peers[:3]).error() is None
+    # Any request: a Binding with 41 comprehension-optional attributes.
+    m = Msg(BINDING, REQUEST, attrs=[(0x8077, b"x")] * 41)
+    r = c.request(m, auth=False, fingerprint=True)
+    assert r.cls == ERROR and r.error() == 400
+    assert r.get(A_FINGERPRINT) is not None
+    # Broken framing stays unanswered, whatever the attribute count.
+    m = Msg(BINDING, REQUEST, attrs=[(0x8077, b"x")] * 41)
+    data = bytearray(m.encode())
+    struct.pack_into("!H", data, len(data) - 8 + 2, 255)
+    c.send_raw(bytes(data))
+    assert c.recv_msg(m.tid, timeout=1.0) is None
+    assert "more than 16 peers" in srv.d.log()
+    c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+
+
+def test_16_peers_in_one_request(tmp_path):
+    t = Turnd(tmp_path, allow=["192.0.2.0/24"])
+    try:
+        c = t.logged_in()
+        assert c.allocate().error() is None
+        r = c.permit(*[("192.0.2.%d" % (i + 1), 1) for i in range(16)])
+        assert r.error() is None, r.error()
+    finally:
+        t.stop()
+
+
 def test_channel_rules(srv, peer):
     c = srv.logged_in()
     assert c.allocate().error() is None

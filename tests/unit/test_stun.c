@@ -212,6 +212,41 @@ TEST(stun_malformed)
 	CHECK_INT(stun_decode(buf, sizeof(sample_request), &m), -1);
 }
 
+/* Issue 20: a well-formed message with more attributes than the decoder
+ * holds is refused (-1) but told apart from a malformed one, so that a
+ * request gets 400 instead of silence; the framing after the cap is still
+ * checked. */
+TEST(stun_too_many_attributes)
+{
+	uint8_t out[1024], tid[12] = { 7 };
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct stun_buf b;
+	struct stun_msg m;
+
+	inet_pton(AF_INET, "8.8.8.8", &peer.sin_addr);
+	for (size_t n = STUN_MAX_ATTRS; n <= STUN_MAX_ATTRS + 1; n++) {
+		stun_build(&b, out, sizeof(out), TURN_CREATE_PERMISSION,
+		    STUN_REQUEST, tid);
+		for (size_t i = 0; i < n; i++)
+			stun_add_xaddr(&b, STUN_A_XOR_PEER_ADDRESS,
+			    (struct sockaddr *)&peer);
+		stun_add_fingerprint(&b);
+		CHECK(!b.err);
+		CHECK_INT(stun_decode(out, b.len, &m), n > STUN_MAX_ATTRS ? -1 : 0);
+		CHECK(m.too_many == (n > STUN_MAX_ATTRS));
+		CHECK(m.fingerprint);
+		CHECK_INT(m.method, TURN_CREATE_PERMISSION);
+		CHECK_INT(m.cls, STUN_REQUEST);
+	}
+	/* Broken framing past the cap is malformed, not "too many". */
+	out[b.len - 8 - 12 + 3] = 0xff;
+	CHECK_INT(stun_decode(out, b.len, &m), -1);
+	CHECK(!m.too_many);
+	/* So is a bad header. */
+	CHECK_INT(stun_decode(out, 10, &m), -1);
+	CHECK(!m.too_many);
+}
+
 TEST(stun_unknown_and_after_integrity)
 {
 	uint8_t out[256], tid[12] = { 1, 2, 3 };
