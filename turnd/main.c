@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "daemon.h"
 #include "hash.h"
+#include "hostaddr.h"
 #include "listen.h"
 #include "log.h"
 #include "reserve.h"
@@ -69,8 +70,11 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 	}
 	/* New handshakes get the new certificate, live connections (and
 	 * their allocations) keep the one they were accepted with. */
-	if (td->tls != NULL && nc->ntls_listen > 0 &&
-	    tlsconn_server_reload(td->tls, nc, err, sizeof(err)) < 0) {
+	/* The host's addresses are read again too: at least on every
+	 * reload, whatever the netlink watch may have missed. */
+	if (hostaddr_load(&nc->policy, err, sizeof(err)) < 0 ||
+	    (td->tls != NULL && nc->ntls_listen > 0 &&
+	    tlsconn_server_reload(td->tls, nc, err, sizeof(err)) < 0)) {
 		log_err("reload: %s (keeping the old configuration)", err);
 		config_free(nc);
 		daemon_notify("READY=1");
@@ -160,6 +164,10 @@ main(int argc, char **argv)
 	tables_init(&td);
 	if ((td.loop = ev_loop_new()) == NULL)
 		fatal("cannot create the event loop");
+	td.addr_watch.fd = -1;
+	if (hostaddr_watch(&td, err, sizeof(err)) < 0 ||
+	    hostaddr_load(&td.cfg->policy, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	alloc_init(&td);
 	if (listen_open(&td, err, sizeof(err)) < 0)
 		fatal("%s", err);
@@ -187,6 +195,7 @@ main(int argc, char **argv)
 		log_err("event loop failed");
 	daemon_notify("STOPPING=1");
 	ev_timer_stop(td.loop, &td.trim);
+	hostaddr_unwatch(&td);
 	conn_close_all(&td);
 	alloc_free_all(&td);
 	reserve_free_all(&td);

@@ -3,6 +3,8 @@
  */
 #include "policy.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,98 @@ policy_add_own(struct policy *p, const struct sockaddr *sa)
 	p->nown++;
 }
 
+/* sa as a prefix of the given length (host bits cleared); false if not IP. */
+static bool
+cidr_from(const struct sockaddr *sa, unsigned bits, struct addr_cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		c->bits = bits > 32 ? 32 : bits;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		c->bits = bits > 128 ? 128 : bits;
+	} else {
+		return false;
+	}
+	for (unsigned i = c->bits; i < 128; i++)
+		c->addr[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+	return true;
+}
+
+/* Leading one bits of a netmask; full length when there is none. */
+static unsigned
+mask_bits(const struct sockaddr *mask, int family)
+{
+	const uint8_t *m;
+	size_t n;
+	unsigned bits = 0;
+
+	if (mask == NULL || mask->sa_family != family)
+		return family == AF_INET ? 32 : 128;
+	if (family == AF_INET) {
+		m = (const uint8_t *)&((const struct sockaddr_in *)mask)->sin_addr;
+		n = 4;
+	} else {
+		m = ((const struct sockaddr_in6 *)mask)->sin6_addr.s6_addr;
+		n = 16;
+	}
+	for (size_t i = 0; i < n && m[i] == 0xff; i++)
+		bits += 8;
+	if (bits < n * 8)
+		for (uint8_t b = m[bits / 8]; b & 0x80; b = (uint8_t)(b << 1))
+			bits++;
+	return bits;
+}
+
+/*
+ * Each address as itself, a loopback interface's with its whole prefix
+ * (every address in 127.0.0.0/8 is the host's), and IPv4 broadcast
+ * addresses (a directed broadcast reaches every host on the link).
+ */
+static size_t
+host_entries(const struct ifaddrs *ifa, struct addr_cidr *out)
+{
+	size_t n = 0;
+
+	for (; ifa != NULL; ifa = ifa->ifa_next) {
+		const struct sockaddr *sa = ifa->ifa_addr;
+		unsigned bits;
+
+		if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+			continue;
+		bits = ifa->ifa_flags & IFF_LOOPBACK ?
+		    mask_bits(ifa->ifa_netmask, sa->sa_family) : 128;
+		if (out != NULL)
+			cidr_from(sa, bits, &out[n]);
+		n++;
+		if (sa->sa_family == AF_INET && (ifa->ifa_flags & IFF_BROADCAST) &&
+		    ifa->ifa_broadaddr != NULL &&
+		    ifa->ifa_broadaddr->sa_family == AF_INET) {
+			if (out != NULL)
+				cidr_from(ifa->ifa_broadaddr, 32, &out[n]);
+			n++;
+		}
+	}
+	return n;
+}
+
+int
+policy_set_host(struct policy *p, const struct ifaddrs *ifa)
+{
+	size_t n = host_entries(ifa, NULL);
+	struct addr_cidr *v = NULL;
+
+	if (n > 0 && (v = calloc(n, sizeof(*v))) == NULL)
+		return -1;
+	host_entries(ifa, v);
+	free(p->host);
+	p->host = v;
+	p->nhost = n;
+	return 0;
+}
+
 static bool
 in_list(const struct addr_cidr *l, size_t n, const struct sockaddr *sa)
 {
@@ -96,6 +190,20 @@ default_denied(const struct sockaddr *sa)
 		ready = true;
 	}
 	return in_list(parsed, sizeof(parsed) / sizeof(parsed[0]), sa);
+}
+
+/* An allow entry names sa itself (a whole-length prefix). */
+static bool
+named_in_allow(const struct policy *p, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < p->nallow; i++) {
+		const struct addr_cidr *c = &p->allow[i];
+
+		if (c->bits == (c->family == AF_INET ? 32u : 128u) &&
+		    addr_cidr_match(c, sa))
+			return true;
+	}
+	return false;
 }
 
 bool
@@ -120,12 +228,14 @@ policy_peer_allowed(const struct policy *p, const struct sockaddr *sa)
 		return false;
 	if (in_list(p->deny, p->ndeny, sa))
 		return false;
+	if (in_list(p->own, p->nown, sa) || in_list(p->host, p->nhost, sa))
+		return named_in_allow(p, sa);
 	if (in_list(p->allow, p->nallow, sa))
 		return true;
 	if (sa->sa_family == AF_INET &&
 	    ((const struct sockaddr_in *)sa)->sin_addr.s_addr == INADDR_BROADCAST)
 		return false;
-	return !default_denied(sa) && !in_list(p->own, p->nown, sa);
+	return !default_denied(sa);
 }
 
 void
@@ -133,6 +243,7 @@ policy_free(struct policy *p)
 {
 	free(p->allow);
 	free(p->deny);
-	p->allow = p->deny = NULL;
-	p->nallow = p->ndeny = 0;
+	free(p->host);
+	p->allow = p->deny = p->host = NULL;
+	p->nallow = p->ndeny = p->nhost = 0;
 }

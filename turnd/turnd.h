@@ -74,6 +74,7 @@ struct turnd {
 	struct conn *conns;	/* all TCP/TLS connections */
 	struct tls_server *tls;	/* NULL without TLS listeners */
 	struct ev_timer trim;	/* gives freed allocation memory back */
+	struct ev_io addr_watch;	/* netlink: the host's addresses changed */
 	struct turnd_stats stats;
 	bool stopping;
 };

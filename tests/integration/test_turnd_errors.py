@@ -17,7 +17,8 @@ from test_turnd_stun import (
     A_MESSAGE_INTEGRITY, A_MESSAGE_INTEGRITY_SHA256, A_NONCE, A_REALM,
     A_REQUESTED_ADDRESS_FAMILY, A_REQUESTED_TRANSPORT, A_RESERVATION_TOKEN,
     A_UNKNOWN_ATTRIBUTES, A_USERNAME, A_XOR_MAPPED_ADDRESS, A_XOR_PEER_ADDRESS,
-    SECRET, Client, Msg, Peer, Turnd, lt_key, rest_credentials, unxor_addr, xor_addr)
+    SECRET, Client, Msg, Peer, Turnd, doc_peers, lt_key, rest_credentials, unxor_addr,
+    xor_addr)
 
 UDP = b"\x11\0\0\0"
 
@@ -33,7 +34,7 @@ def srv(tmp_path_factory):
               % old,
               relay='permission_lifetime = "2s"\nchannel_lifetime = "3s"',
               limits="max_allocations_per_user = 2\nmax_permissions = 3\nmax_channels = 2",
-              allow=["192.0.2.0/24"])     # documentation peers stand in for the Internet
+              allow=["198.51.100.0/24"])     # documentation peers stand in for the Internet
     yield t
     t.stop()
 
@@ -188,7 +189,7 @@ def test_443_peer_family_mismatch(srv):
 
 @pytest.mark.parametrize("bad", ["10.1.2.3", "192.168.1.1", "172.16.0.1", "100.64.0.1",
                                  "169.254.1.1", "224.0.0.1", "0.0.0.0", "127.0.0.2",
-                                 "255.255.255.255", "192.88.99.1", "198.51.100.1",
+                                 "255.255.255.255", "192.88.99.1", "192.0.2.1",
                                  "203.0.113.1", "198.19.0.1"])
 def test_403_denied_peers_v4(srv, bad):
     c = srv.logged_in()
@@ -213,12 +214,12 @@ def test_403_denied_peers_v6(srv, bad):
 
 
 def test_own_relay_address_refused_without_allow_list(tmp_path):
-    t = Turnd(tmp_path, allow_loopback=False, allow=["192.0.2.0/24"])
+    t = Turnd(tmp_path, allow_loopback=False, allow=["198.51.100.0/24"])
     try:
         c = t.logged_in()
         assert c.allocate().error() is None
         assert c.permit(("127.0.0.1", 5000)).error() == 403
-        assert c.permit(("192.0.2.1", 5000)).error() is None   # a public-style peer
+        assert c.permit((doc_peers(1)[0], 5000)).error() is None   # a public-style peer
     finally:
         t.stop()
 
@@ -248,18 +249,19 @@ def test_486_per_user_quota_and_508_total(tmp_path):
 def test_permission_quota_508(srv):
     c = srv.logged_in()
     assert c.allocate().error() is None
+    p = doc_peers(9)
     for i in range(3):
-        assert c.permit(("192.0.2.%d" % (i + 1), 1)).error() is None
-    assert c.permit(("192.0.2.9", 1)).error() == 508
+        assert c.permit((p[i], 1)).error() is None
+    assert c.permit((p[8], 1)).error() == 508
     # Refreshing an existing one is fine.
-    assert c.permit(("192.0.2.1", 1)).error() is None
+    assert c.permit((p[0], 1)).error() is None
     c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
     # Several peers in one request: all or nothing.
     c = srv.logged_in()
     assert c.allocate().error() is None
-    assert c.permit(("192.0.2.1", 1), ("10.0.0.1", 1)).error() == 403
-    assert c.permit(("192.0.2.1", 1), ("192.0.2.2", 1), ("192.0.2.3", 1)).error() is None
-    assert c.permit(("192.0.2.4", 1), ("192.0.2.5", 1)).error() == 508
+    assert c.permit((p[0], 1), ("10.0.0.1", 1)).error() == 403
+    assert c.permit((p[0], 1), (p[1], 1), (p[2], 1)).error() is None
+    assert c.permit((p[3], 1), (p[4], 1)).error() == 508
     c.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
 
 
@@ -269,7 +271,7 @@ def test_400_too_many_peers(srv):
     unsigned 400 instead of silence."""
     c = srv.logged_in()
     assert c.allocate().error() is None
-    peers = [("192.0.2.%d" % (i + 1), 1) for i in range(64)]
+    peers = [(a, 1) for a in doc_peers(64)]
     r = c.permit(*peers[:17])
     assert r.error() == 400, r.error()
     assert r.check_integrity(c.key)
@@ -294,11 +296,11 @@ def test_400_too_many_peers(srv):
 
 
 def test_16_peers_in_one_request(tmp_path):
-    t = Turnd(tmp_path, allow=["192.0.2.0/24"])
+    t = Turnd(tmp_path, allow=["198.51.100.0/24"])
     try:
         c = t.logged_in()
         assert c.allocate().error() is None
-        r = c.permit(*[("192.0.2.%d" % (i + 1), 1) for i in range(16)])
+        r = c.permit(*[(a, 1) for a in doc_peers(16)])
         assert r.error() is None, r.error()
     finally:
         t.stop()
@@ -577,7 +579,8 @@ def test_stream_burst(tmp_path, peer, transport):
 def test_advertised_relay_address(tmp_path):
     """XOR-RELAYED-ADDRESS carries external_v4 (NAT'ed hosts) with the
     bound port; the advertised address is refused as a peer."""
-    t = Turnd(tmp_path, relay='external_v4 = "203.0.113.9"', allow_loopback=False)
+    t = Turnd(tmp_path, relay='external_v4 = "203.0.113.9"', allow_loopback=False,
+              allow=["203.0.113.0/24"])      # a range does not open an own address
     try:
         c = t.logged_in()
         host, port = c.relayed(c.allocate())
@@ -678,3 +681,129 @@ def test_connections_per_ip(tmp_path):
         assert again.request(Msg(BINDING, REQUEST), auth=False).cls == SUCCESS
     finally:
         t.stop()
+
+
+# --- issue 20: every address of the host is the relay's own ---------------
+
+def _in_netns(ns, fn):
+    """fn() run on a thread that entered network namespace ns: sockets it
+    makes stay there, usable from any thread."""
+    import ctypes
+    import threading
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+
+    def body():
+        with open("/run/netns/" + ns) as f:
+            if libc.setns(f.fileno(), 0x40000000) != 0:     # CLONE_NEWNET
+                out["err"] = OSError(ctypes.get_errno(), "setns " + ns)
+                return
+        try:
+            out["v"] = fn()
+        except BaseException as e:
+            out["err"] = e
+    th = threading.Thread(target=body)
+    th.start()
+    th.join()
+    if "err" in out:
+        raise out["err"]
+    return out["v"]
+
+
+def _wait_until(cond, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("%s not met within %ss" % (what, timeout))
+
+
+def _reload(t):
+    """SIGHUP, then wait for the READY=1 that ends the reload."""
+    import signal
+    n = len(t.d.notifications)
+    t.d.signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while not any("READY=1" in x for x in t.d.notifications[n:]):
+        assert time.time() < deadline, "no READY=1 after SIGHUP:\n" + t.d.log()
+        t.d.sock.settimeout(0.2)
+        try:
+            t.d.notifications.append(t.d.sock.recv(4096).decode())
+        except OSError:
+            pass
+
+
+def test_host_addresses_are_own(tmp_path):
+    """turnd in a namespace whose interface carries documentation
+    addresses, listening on one of them, with the documentation ranges and
+    127.0.0.0/8 opened by allow_peers: the host's other addresses, its
+    broadcast address and loopback stay refused, neighbours are reachable,
+    and addresses added or removed later are followed (netlink), across a
+    reload too."""
+    from netlab import can_create_netns, sh
+    ok, why = can_create_netns()
+    if not ok:
+        pytest.skip(why)
+    ns = "edge-turnd-%d-host" % os.getpid()
+    sh("ip", "netns", "add", ns)
+    t = None
+    try:
+        ex = lambda *a: sh("ip", "netns", "exec", ns, *a)
+        ex("ip", "link", "set", "lo", "up")
+        # A veth pair with both ends here (no dummy module everywhere).
+        ex("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+        ex("ip", "link", "set", "eth0", "up")
+        ex("ip", "link", "set", "eth1", "up")
+        for a in ("198.51.100.1/24", "203.0.113.1/24"):
+            ex("ip", "addr", "add", a, "broadcast", "+", "dev", "eth0")
+        for a in ("2001:db8:b::1/64", "2001:db8:c::1/64"):
+            ex("ip", "addr", "add", a, "dev", "eth0", "nodad")
+        t = Turnd(tmp_path, allow_loopback=False,
+                  listen='listen = ["198.51.100.1:%(port)d", "[2001:db8:b::1]:%(port)d"]',
+                  allow=["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                         "2001:db8::/32", "127.0.0.0/8"],
+                  argv_prefix=["ip", "netns", "exec", ns])
+
+        def client(host):
+            c = _in_netns(ns, lambda: Client((host, t.port)))
+            u, p = rest_credentials(SECRET, "u" + os.urandom(4).hex())
+            c.login(u, p)
+            return c
+
+        c = client("198.51.100.1")
+        assert c.allocate().error() is None
+        assert c.permit(("203.0.113.1", 5000)).error() == 403      # another address
+        assert c.permit(("198.51.100.1", 5000)).error() == 403     # the listen address
+        assert c.permit(("198.51.100.255", 5000)).error() == 403   # its broadcast
+        assert c.permit(("127.0.0.1", 5000)).error() == 403        # loopback, range opened
+        assert c.permit(("127.0.0.9", 5000)).error() == 403
+        assert c.permit(("203.0.113.50", 5000)).error() is None    # a neighbour
+        c6 = client("2001:db8:b::1")
+        assert c6.allocate(family=socket.AF_INET6).error() is None
+        assert c6.permit(("2001:db8:c::1", 5000)).error() == 403
+        assert c6.permit(("2001:db8:c::50", 5000)).error() is None
+
+        # An address that appears later is refused once the kernel said so,
+        # and opened again once it is gone.
+        assert c.permit(("192.0.2.7", 5000)).error() is None
+        ex("ip", "addr", "add", "192.0.2.7/24", "dev", "eth0")
+        _wait_until(lambda: c.permit(("192.0.2.7", 5000)).error() == 403,
+                    what="192.0.2.7 refused after it was added")
+        ex("ip", "addr", "del", "192.0.2.7/24", "dev", "eth0")
+        _wait_until(lambda: c.permit(("192.0.2.7", 5000)).error() is None,
+                    what="192.0.2.7 allowed after it was removed")
+
+        # A reload reads the addresses again: still refused after it.
+        _reload(t)
+        assert "configuration reloaded" in t.d.log()
+        assert c.permit(("203.0.113.1", 5000)).error() == 403
+        assert c6.permit(("2001:db8:c::1", 5000)).error() == 403
+        assert c.permit(("203.0.113.50", 5000)).error() is None
+        for x in (c, c6):
+            x.auth_request(REFRESH, [(A_LIFETIME, b"\0\0\0\0")])
+            x.close()
+    finally:
+        if t is not None:
+            t.stop()
+        sh("ip", "netns", "del", ns, check=False)

@@ -367,6 +367,25 @@ def make_cert(d, name="cert"):
     return crt, key
 
 
+def doc_peers(n, net="198.51.100."):
+    """n documentation addresses (allow them in the config) that are not
+    this host's: turnd refuses every address of the host as a peer."""
+    out = []
+    for i in range(1, 255):
+        a = net + str(i)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((a, 0))
+            continue            # ours
+        except OSError:
+            out.append(a)
+        finally:
+            s.close()
+        if len(out) == n:
+            return out
+    raise RuntimeError("not %d addresses in %s0/24 off this host" % (n, net))
+
+
 class Turnd:
     """turnd on 127.0.0.1 and ::1 with a REST secret file and a config
     assembled from the given TOML fragments."""

@@ -7,6 +7,8 @@
 #include "../../turnd/policy.h"
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,6 +87,80 @@ TEST(turnd_policy_lists)
 	CHECK_INT(addr_cidr_parse("2001:db8::/33", &deny[0]), 0);
 	CHECK(addr_cidr_match(&deny[0], sa("2001:db8:7fff::1")));
 	CHECK(!addr_cidr_match(&deny[0], sa("2001:db8:8000::1")));
+}
+
+/* Issue 20: every address of the host is the relay's own. */
+static struct sockaddr_storage ifa_ss[8][3];
+
+static void
+fake_ifa(struct ifaddrs *v, size_t i, const char *name, unsigned flags,
+    const char *addr, const char *mask, const char *brd)
+{
+	const char *s[3] = { addr, mask, brd };
+
+	for (size_t k = 0; k < 3; k++) {
+		if (s[k] != NULL)
+			memcpy(&ifa_ss[i][k], sa(s[k]), sizeof(ss));
+	}
+	memset(&v[i], 0, sizeof(v[i]));
+	v[i].ifa_name = (char *)name;
+	v[i].ifa_flags = flags;
+	v[i].ifa_addr = addr ? (struct sockaddr *)&ifa_ss[i][0] : NULL;
+	v[i].ifa_netmask = mask ? (struct sockaddr *)&ifa_ss[i][1] : NULL;
+	v[i].ifa_broadaddr = brd ? (struct sockaddr *)&ifa_ss[i][2] : NULL;
+	if (i > 0)
+		v[i - 1].ifa_next = &v[i];
+}
+
+TEST(turnd_policy_host_addresses)
+{
+	struct addr_cidr allow[4];
+	struct policy p = { .allow = allow, .nallow = 4 };
+	struct ifaddrs ifa[6];
+
+	/* The host's LAN and documentation ranges opened, as an operator
+	 * reaching an internal media server would: the host stays closed. */
+	CHECK_INT(addr_cidr_parse("198.51.100.0/24", &allow[0]), 0);
+	CHECK_INT(addr_cidr_parse("2001:db8::/32", &allow[1]), 0);
+	CHECK_INT(addr_cidr_parse("127.0.0.0/8", &allow[2]), 0);
+	CHECK_INT(addr_cidr_parse("127.0.0.1", &allow[3]), 0);
+	fake_ifa(ifa, 0, "lo", IFF_UP | IFF_LOOPBACK, "127.0.0.1", "255.0.0.0", NULL);
+	fake_ifa(ifa, 1, "lo", IFF_UP | IFF_LOOPBACK, "::1",
+	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL);
+	fake_ifa(ifa, 2, "eth0", IFF_UP | IFF_BROADCAST, "198.51.100.1",
+	    "255.255.255.0", "198.51.100.255");
+	fake_ifa(ifa, 3, "eth0", IFF_UP, "2001:db8:b::1", "ffff:ffff:ffff:ffff::", NULL);
+	fake_ifa(ifa, 4, "eth1", IFF_UP, NULL, NULL, NULL);	/* no address */
+	fake_ifa(ifa, 5, "eth1", 0, "8.8.8.7", "255.255.255.255", NULL); /* down */
+
+	CHECK(policy_peer_allowed(&p, sa("198.51.100.1")));	/* before */
+	CHECK_INT(policy_set_host(&p, ifa), 0);
+	CHECK_INT(p.nhost, 6);
+	CHECK(!policy_peer_allowed(&p, sa("198.51.100.1")));
+	CHECK(!policy_peer_allowed(&p, sa("198.51.100.255")));	/* broadcast */
+	CHECK(policy_peer_allowed(&p, sa("198.51.100.2")));	/* a neighbour */
+	CHECK(!policy_peer_allowed(&p, sa("2001:db8:b::1")));
+	CHECK(policy_peer_allowed(&p, sa("2001:db8:b::2")));
+	CHECK(!policy_peer_allowed(&p, sa("8.8.8.7")));	/* link down: still ours */
+	CHECK(policy_peer_allowed(&p, sa("8.8.8.8")));
+	/* Loopback's whole prefix is the host's; naming one address opens it. */
+	CHECK(!policy_peer_allowed(&p, sa("127.0.0.2")));
+	CHECK(policy_peer_allowed(&p, sa("127.0.0.1")));
+	CHECK(!policy_peer_allowed(&p, sa("::1")));
+	CHECK(!policy_peer_allowed(&p, sa("::ffff:198.51.100.1")));
+	/* A refresh replaces the list: an address gone is no longer ours. */
+	ifa[2].ifa_next = NULL;
+	CHECK_INT(policy_set_host(&p, ifa), 0);
+	CHECK_INT(p.nhost, 4);
+	CHECK(policy_peer_allowed(&p, sa("2001:db8:b::1")));
+	CHECK(!policy_peer_allowed(&p, sa("198.51.100.1")));
+	/* Configured own addresses follow the same rule. */
+	policy_add_own(&p, sa("198.51.100.7"));
+	CHECK(!policy_peer_allowed(&p, sa("198.51.100.7")));
+	CHECK_INT(policy_set_host(&p, NULL), 0);
+	CHECK_INT(p.nhost, 0);
+	CHECK(policy_peer_allowed(&p, sa("198.51.100.1")));
+	free(p.host);
 }
 
 TEST(turnd_rest_password)
