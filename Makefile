@@ -84,6 +84,7 @@ check: deps
 	$(MAKE) --no-print-directory depcheck
 	$(MAKE) --no-print-directory bins $(BUILD)/bin/unit-tests
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz-replay
 	$(MAKE) --no-print-directory integration
 
 .PHONY: run

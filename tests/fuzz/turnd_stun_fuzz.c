@@ -3,7 +3,7 @@
  * STUN messages (attributes, integrity, fingerprint, XOR addresses) and
  * the re-encoding of what was decoded.  Build and run:
  *
- *   make fuzz        (every tests/fuzz/*_fuzz.c, see tests/fuzz/module.mk)
+ *   make fuzz        (every tests/fuzz/NAME_fuzz.c, see tests/fuzz/module.mk)
  */
 #include "../../turnd/stun.h"
 

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct turnd td;
 static struct listener lst;
-static uint8_t key[16];
+static uint8_t key[AUTH_KEY_MAX];
+static size_t keylen;
 
 static void
 setup(void)
@@ -65,7 +66,7 @@ setup(void)
 	lst.tp = TP_UDP;
 	lst.fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	lst.addr.family = AF_INET;
-	auth_key("u", 1, "r", 1, "p", 1, false, key);
+	keylen = auth_key("u", 1, "r", 1, "p", 1, false, key);
 }
 
 /* Makes the message authentic: valid nonce, integrity, fingerprint. */
@@ -94,9 +95,9 @@ authenticate(uint8_t *buf, size_t len, const struct sockaddr *client)
 			memcpy(save, buf + 2, 2);
 			wr16(buf + 2, (uint16_t)(off + 4 + l - STUN_HDR_LEN));
 			if (l == 20)
-				hmac_sha1(key, sizeof(key), buf, off, mac);
+				hmac_sha1(key, keylen, buf, off, mac);
 			else
-				hmac_sha256(key, sizeof(key), buf, off, mac);
+				hmac_sha256(key, keylen, buf, off, mac);
 			memcpy(buf + 2, save, 2);
 			memcpy(buf + off + 4, mac, l);
 		} else if (t == STUN_A_FINGERPRINT && l == 4 && next == len) {

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: JID parsing and preparation (xmpp-core/jid.c,
+ * libFuzzer target: JID parsing and preparation (xmpp-core/core/jid/jid.c,
  * precis.c, idna.c).  A parsed JID printed back must parse to the same
  * JID; each part's preparation is idempotent (prep(prep(x)) == prep(x)
  * for every accepted x, RFC 8264 §7); Punycode encodes and decodes back

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: what a client's MAM query goes through
- * (xmpp-core/mamquery.c): the bytes as a <query/> element through the
+ * (xmpp-core/mam/mamquery.c): the bytes as a <query/> element through the
  * restricted parser, then the form/RSM parser; and the same bytes as an
  * archive id and an XEP-0082 time.  A parsed time written back must parse
  * to the same microsecond; a parsed query's bounds must be ordered sanely.

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: SCRAM client messages and SASL PLAIN
- * (xmpp-core/scram.c).  The input is split at its first NUL into a
+ * (xmpp-core/core/sasl/scram.c).  The input is split at its first NUL into a
  * client-first and a client-final message.
  */
 #include "scram.h"

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the SOCKS5 handshake codec of the XEP-0065 proxy
- * (xmpp-core/socks5.c), driven as bytestream.c drives it: a greeting,
+ * (xmpp-core/services/socks5.c), driven as bytestream.c drives it: a greeting,
  * then a request from what follows.  A message parses the same from any
  * prefix that holds it whole, never reads past what it was given, and the
  * reply fits its buffer; an accepted address is 40 lower-case hex digits.

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the XMPP stream parser (xmpp-core/xml.c).  Input is
+ * libFuzzer target: the XMPP stream parser (xmpp-core/core/xml/xml.c).  Input is
  * fed after a stream header in chunks whose sizes the input chooses; every
  * stanza is serialised and the result must parse again as one stanza.
  */
@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 static const char HDR[] = "<stream:stream xmlns='jabber:client' "
     "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
-static const struct xml_limits lim = { 65536, 16, 16 };
+static const struct xml_limits lim = { 65536, 16, 16, 0, 0 };
 static int reparsed;
 
 static void
@@ -46,7 +46,7 @@ f_stanza(void *arg, struct xml_node *n)
 	(void)arg;
 	buf_init(&b);
 	if (xml_serialize(&b, n, "jabber:client") == 0) {
-		s2 = xml_stream_new(&(struct xml_limits){ 1 << 22, 64, 64 }, &count_cb, NULL);
+		s2 = xml_stream_new(&(struct xml_limits){ 1 << 22, 64, 64, 0, 0 }, &count_cb, NULL);
 		reparsed = 0;
 		if (xml_stream_feed(s2, HDR, sizeof(HDR) - 1) < 0 ||
 		    xml_stream_feed(s2, b.p, b.len) < 0 || reparsed != 1)

@@ -127,7 +127,7 @@ def features_of(q):
     return [f.get("var") for f in q.findall(tag(NS_DISCO_INFO, "feature"))]
 
 
-# ---- what the feature owners say is advertised (deploy/XMPP-CORE.md) ----
+# ---- what the feature owners say is advertised (xmpp-core/DESIGN-NOTES.md) ----
 
 SERVER_FEATURES = {
     "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items",

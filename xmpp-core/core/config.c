@@ -113,6 +113,8 @@ load_c2s(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	if (rc == -1)
 		return -1;
 	c->max_stanza = 262144;
+	c->preauth_max_stanza = 16384;
+	c->preauth_max_bytes = 65536;
 	c->max_depth = 32;
 	c->max_attrs = 64;
 	c->max_sessions = 10;
@@ -139,6 +141,22 @@ load_c2s(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 		return -1;
 	}
 	c->max_stanza = sz;
+	/* a stream not yet authenticated: small stanzas, a budget in all */
+	sz = c->preauth_max_stanza;
+	if (conf_size(t, "preauth_max_stanza_size", &sz, e) == -1)
+		return -1;
+	if (sz < 1024 || sz > c->max_stanza) {
+		conf_errf(e, t, "preauth_max_stanza_size",
+		    "must be between 1K and max_stanza_size (%zu)", c->max_stanza);
+		return -1;
+	}
+	c->preauth_max_stanza = sz;
+	if (conf_size(t, "preauth_max_bytes", &c->preauth_max_bytes, e) == -1)
+		return -1;
+	if (c->preauth_max_bytes < 4096 || c->preauth_max_bytes > (1ULL << 30)) {
+		conf_errf(e, t, "preauth_max_bytes", "must be between 4K and 1G");
+		return -1;
+	}
 #define INTKEY(key, field, lo, hi) do { v = c->field;			\
 	if (conf_int(t, key, lo, hi, &v, e) == -1) return -1;		\
 	c->field = (unsigned)v; } while (0)

@@ -43,6 +43,8 @@ struct xmpp_config {
 	struct edge_addr *listen_tls;
 	size_t nlisten_tls;
 	size_t max_stanza;
+	size_t preauth_max_stanza;	/* before authentication */
+	uint64_t preauth_max_bytes;	/* read before authentication, in all */
 	unsigned max_depth;
 	unsigned max_attrs;
 	unsigned max_sessions;

@@ -19,21 +19,30 @@ alloc(size_t n, void **cfg)
 	return *cfg = calloc(1, n);
 }
 
+/* A table whose one setting is a count: *out = key's value (def when the
+ * table or the key is absent) within [min, max]. */
+static int
+count_table(struct conf_table *root, const char *table, const char *key,
+    long long min, long long max, long long def, unsigned *out, struct conf_err *e)
+{
+	struct conf_table *t;
+	long long v = def;
+	int rc;
+
+	t = conf_table(root, table, e, &rc);
+	if (rc == -1 || (rc == 1 && conf_int(t, key, min, max, &v, e) == -1))
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 int
 csi_config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
 	struct csi_config *m = alloc(sizeof(*m), cfg);
-	struct conf_table *t;
-	long long v = 100;
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	t = conf_table(root, "csi", e, &rc);
-	if (rc == -1 || (rc == 1 && conf_int(t, "max_queue", 1, 100000, &v, e) == -1))
-		return -1;
-	m->max_queue = (unsigned)v;
-	return 0;
+	return m == NULL ? -1 :
+	    count_table(root, "csi", "max_queue", 1, 100000, 100, &m->max_queue, e);
 }
 
 int
@@ -70,34 +79,18 @@ int
 offline_config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
 	struct offline_config *m = alloc(sizeof(*m), cfg);
-	struct conf_table *t;
-	long long v = 500;
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	t = conf_table(root, "offline", e, &rc);
-	if (rc == -1 || (rc == 1 && conf_int(t, "max_messages", 0, 100000, &v, e) == -1))
-		return -1;
-	m->max_messages = (unsigned)v;
-	return 0;
+	return m == NULL ? -1 :
+	    count_table(root, "offline", "max_messages", 0, 100000, 500, &m->max_messages, e);
 }
 
 int
 roster_config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
 	struct roster_config *m = alloc(sizeof(*m), cfg);
-	struct conf_table *t;
-	long long v = 2000;
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	t = conf_table(root, "roster", e, &rc);
-	if (rc == -1 || (rc == 1 && conf_int(t, "max_items", 1, 1000000, &v, e) == -1))
-		return -1;
-	m->max_items = (unsigned)v;
-	return 0;
+	return m == NULL ? -1 :
+	    count_table(root, "roster", "max_items", 1, 1000000, 2000, &m->max_items, e);
 }
 
 /* A size key between 1K and 16M. */
@@ -155,15 +148,7 @@ int
 blocking_config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
 	struct blocking_config *m = alloc(sizeof(*m), cfg);
-	struct conf_table *t;
-	long long v = 1000;
-	int rc;
 
-	if (m == NULL)
-		return -1;
-	t = conf_table(root, "blocking", e, &rc);
-	if (rc == -1 || (rc == 1 && conf_int(t, "max_items", 1, 100000, &v, e) == -1))
-		return -1;
-	m->max_items = (unsigned)v;
-	return 0;
+	return m == NULL ? -1 :
+	    count_table(root, "blocking", "max_items", 1, 100000, 1000, &m->max_items, e);
 }

@@ -85,11 +85,9 @@ send_ack(struct c2s *c, uint32_t h)
 	c2s_send_str(c, b);
 }
 
-/* Parses h; -1 when absent or not a 32-bit unsigned number. */
-static int
-parse_h(const struct xml_node *n, uint32_t *h)
+int
+sm_parse_h(const char *s, uint32_t *h)
 {
-	const char *s = xml_attr(n, "h");
 	char *end;
 	unsigned long long v;
 
@@ -103,14 +101,32 @@ parse_h(const struct xml_node *n, uint32_t *h)
 	return 0;
 }
 
+static int
+parse_h(const struct xml_node *n, uint32_t *h)
+{
+	return sm_parse_h(xml_attr(n, "h"), h);
+}
+
+int
+sm_ack_window(uint32_t h_out, uint32_t n, uint32_t h, uint32_t *drop)
+{
+	/* the first unacked stanza is number h_out - n; h counts up to it */
+	uint32_t k = h - (h_out - n);
+
+	if (k > n)
+		return -1;
+	*drop = k;
+	return 0;
+}
+
 /* The client acknowledged h: drops what it has; -1 if h is too high. */
 static int
 acked(struct sm *sm, uint32_t h)
 {
-	uint32_t k = h - (uint32_t)(sm->h_out - sm->n);
 	struct sm_item *i;
+	uint32_t k;
 
-	if (k > sm->n)
+	if (sm_ack_window((uint32_t)sm->h_out, sm->n, h, &k) == -1)
 		return -1;
 	while (k-- > 0) {
 		i = sm->head;

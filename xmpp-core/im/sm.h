@@ -39,4 +39,13 @@ void sm_set_timeout(struct c2s *c, uint64_t ms);
 void sm_unacked_each(const struct c2s *c,
     void (*fn)(void *arg, const char *p, size_t len), void *arg);
 
+/* The pure parts (unit tests, tests/fuzz/xmpp_sm_fuzz.c): */
+/* An 'h' attribute: decimal digits of a 32-bit unsigned number; 0, or -1
+ * (absent, empty, a sign, space, anything else, or too large). */
+int sm_parse_h(const char *s, uint32_t *h);
+/* With h_out stanzas sent in all (mod 2^32), the last n of them unacked,
+ * an ack of h drops *drop of them: 0, or -1 when h acknowledges stanzas
+ * never sent (XEP-0198 §4: undefined-condition). */
+int sm_ack_window(uint32_t h_out, uint32_t n, uint32_t h, uint32_t *drop);
+
 #endif

@@ -316,7 +316,8 @@ config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 
 	if ((*cfg = c) == NULL)
 		return -1;
-	c->min_password_entropy = 32;
+	/* without the table: registration off and no entropy floor for
+	 * password changes (32 bits once the table exists) */
 	t = conf_table(root, "registration", e, &rc);
 	if (rc <= 0)
 		return rc;

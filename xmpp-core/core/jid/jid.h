@@ -6,7 +6,7 @@
  * exclusions (" & ' / : < > @), the resourcepart with OpaqueString
  * (RFC 8265 §4.2), the domainpart with the IDNA2008 rules of idna.c
  * (RFC 7622 §3.2).  Prepared parts are at most 1023 bytes; preparation is
- * idempotent.  deploy/XMPP-CORE.md "JIDs: what of PRECIS is covered".
+ * idempotent.  xmpp-core/DESIGN-NOTES.md "JIDs: what of PRECIS is covered".
  */
 #ifndef XMPP_JID_H
 #define XMPP_JID_H

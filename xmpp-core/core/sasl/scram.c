@@ -238,8 +238,10 @@ scram_server_start(struct scram_server *s, enum scram_hash h, bool plus,
 		goto fail;
 	memcpy(s->cnonce, v, vlen);
 	s->cnonce[vlen] = '\0';
-	while (p < end)		/* extensions must at least be well-formed */
-		if (next_attr(&p, end, &k, &v, &vlen) == -1)
+	/* extensions must at least be well-formed; m= (RFC 5802 §5.1, a
+	 * mandatory extension we do not know) wherever it stands fails */
+	while (p < end)
+		if (next_attr(&p, end, &k, &v, &vlen) == -1 || k == 'm')
 			goto fail;
 	s->state = ST_FIRST;
 	return 0;
@@ -326,10 +328,10 @@ scram_server_final(struct scram_server *s, const char *msg, size_t len,
 		*err = "not-authorized";
 		goto out;
 	}
-	/* extensions, then p= last */
+	/* extensions (never m=, RFC 5802 §5.1), then p= last */
 	for (;;) {
 		pstart = p;
-		if (next_attr(&p, end, &k, &v, &vlen) == -1)
+		if (next_attr(&p, end, &k, &v, &vlen) == -1 || k == 'm')
 			goto out;
 		if (k == 'p')
 			break;

@@ -822,6 +822,7 @@ c2s_authenticated(struct c2s *c, const char *local)
 	c->state = C2S_STREAM;
 	free(c->stream_id);
 	c->stream_id = NULL;
+	xml_stream_set_max_stanza(c->xs, srv.cfg->max_stanza);
 	xml_stream_restart(c->xs);
 }
 
@@ -898,6 +899,15 @@ c2s_readable(struct c2s *c)
 		act_add(c);
 		if (srv.cfg->shaper_rate)
 			c->shaper_tokens -= (uint64_t)n;
+		if (!c->authed &&
+		    (c->preauth_bytes += (uint64_t)n) > srv.cfg->preauth_max_bytes) {
+			log_info("c2s %llu: %s: more than %llu bytes before authentication",
+			    (unsigned long long)c->id, c->peer,
+			    (unsigned long long)srv.cfg->preauth_max_bytes);
+			c2s_stream_error(c, "policy-violation",
+			    "too much input before authentication");
+			return;
+		}
 		feed(c, buf, (size_t)n);
 	}
 	/* records read ahead by a parked TLS: epoll will not report them */
@@ -1000,8 +1010,8 @@ int
 c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls,
     const char *ip, const char *via)
 {
-	struct xml_limits lim = { srv.cfg->max_stanza, srv.cfg->max_depth,
-	    srv.cfg->max_attrs };
+	struct xml_limits lim = { srv.cfg->preauth_max_stanza, srv.cfg->max_depth,
+	    srv.cfg->max_attrs, XML_MAX_HEADER, XML_MAX_ROOT_DECLS };
 	struct c2s *c;
 
 	if ((c = calloc(1, sizeof(*c) + registry_session_size())) == NULL)

@@ -69,6 +69,7 @@ struct c2s {
 	int host;		/* index into cfg->hosts */
 	struct auth *auth;
 	unsigned auth_failures;
+	uint64_t preauth_bytes;	/* read before authentication */
 	/* shaper: token bucket on bytes read */
 	uint64_t shaper_tokens, shaper_last;
 

@@ -42,7 +42,7 @@ struct xml_node *
 fragment_parse(const char *text, size_t len, const char *parent_ns)
 {
 	static const struct xml_stream_cb cb = { on_open, on_stanza, on_close };
-	struct xml_limits lim = { len + 1024, 64, 256 };
+	struct xml_limits lim = { len + 1024, 64, 256, 0, 0 };
 	struct parse p = { NULL };
 	struct xml_stream *s;
 	struct buf b;

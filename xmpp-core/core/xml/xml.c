@@ -458,13 +458,19 @@ int
 xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
 {
 	unsigned nsn = 0;
+	bool xmlns_xml;
 
 	if (n->name == NULL)
 		return xml_escape(out, n->text, n->textlen, false);
+	/* an element in the XML namespace keeps the xml: prefix: that
+	 * namespace cannot be declared as a default (Namespaces in XML §3),
+	 * and its children keep the default in force around it */
+	xmlns_xml = strcmp(n->ns, XML_NS_XMLURI) == 0;
 	/* appends, not printf: this runs for every element written */
-	if (buf_append(out, "<", 1) == -1 || buf_puts(out, n->name) == -1)
+	if (buf_append(out, "<", 1) == -1 || (xmlns_xml && buf_puts(out, "xml:") == -1) ||
+	    buf_puts(out, n->name) == -1)
 		return -1;
-	if (parent_ns == NULL || strcmp(parent_ns, n->ns) != 0) {
+	if (!xmlns_xml && (parent_ns == NULL || strcmp(parent_ns, n->ns) != 0)) {
 		if (buf_puts(out, " xmlns='") == -1 ||
 		    xml_escape(out, n->ns, strlen(n->ns), true) == -1 ||
 		    buf_append(out, "'", 1) == -1)
@@ -478,9 +484,10 @@ xml_serialize(struct buf *out, const struct xml_node *n, const char *parent_ns)
 	if (buf_append(out, ">", 1) == -1)
 		return -1;
 	for (const struct xml_node *c = n->children; c != NULL; c = c->next)
-		if (xml_serialize(out, c, n->ns) == -1)
+		if (xml_serialize(out, c, xmlns_xml ? parent_ns : n->ns) == -1)
 			return -1;
-	return buf_append(out, "</", 2) == -1 || buf_puts(out, n->name) == -1 ?
+	return buf_append(out, "</", 2) == -1 ||
+	    (xmlns_xml && buf_puts(out, "xml:") == -1) || buf_puts(out, n->name) == -1 ?
 	    -1 : buf_append(out, ">", 1);
 }
 
@@ -498,6 +505,8 @@ struct xml_stream {
 	long long boundary;	/* byte index where the current stanza may begin */
 	long long fed;		/* bytes fed to this parser */
 	long long stop_at;	/* restart: index right after the element */
+	unsigned root_decls;	/* namespace declarations seen on the root */
+	bool opened;		/* the root's start tag is complete */
 	const char *error;
 	bool stopped;
 	bool restart;
@@ -577,8 +586,12 @@ on_nsdecl(void *ud, const XML_Char *prefix, const XML_Char *uri)
 	struct xml_stream *s = ud;
 
 	/* remember the root's declarations so a parked parser can resume */
-	if (s->depth != 0 || s->resuming)
+	if (s->depth != 0 || s->resuming || s->stopped)
 		return;
+	if (++s->root_decls > s->lim.max_root_decls) {
+		stream_fail(s, "policy-violation");
+		return;
+	}
 	if (prefix)
 		buf_printf(&s->root, " xmlns:%s='", prefix);
 	else
@@ -600,8 +613,16 @@ root_start(struct xml_stream *s, const XML_Char *name, const XML_Char **attrs)
 		return;
 	}
 	s->depth = 1;
+	s->opened = true;
 	s->boundary = XML_GetCurrentByteIndex(s->p) +
 	    XML_GetCurrentByteCount(s->p);
+	if (!s->resuming && s->boundary > (long long)s->lim.max_header) {
+		free(local);
+		free(ns);
+		free(prefix);
+		stream_fail(s, "policy-violation");
+		return;
+	}
 	if (!s->resuming) {
 		/* "<prefix:local" + declarations + ">" */
 		struct buf decls = s->root;
@@ -827,6 +848,8 @@ parser_create(struct xml_stream *s)
 	/* stanzas must be handed over as soon as their end tag arrives */
 	XML_SetReparseDeferralEnabled(s->p, XML_FALSE);
 	s->depth = 0;
+	s->root_decls = 0;
+	s->opened = false;
 	s->boundary = s->fed = 0;
 	s->stop_at = -1;
 	s->stopped = s->restart = false;
@@ -854,6 +877,10 @@ xml_stream_new(const struct xml_limits *lim, const struct xml_stream_cb *cb,
 	if (s == NULL)
 		return NULL;
 	s->lim = *lim;
+	if (s->lim.max_header == 0)
+		s->lim.max_header = XML_MAX_HEADER;
+	if (s->lim.max_root_decls == 0)
+		s->lim.max_root_decls = XML_MAX_ROOT_DECLS;
 	s->cb = cb;
 	s->arg = arg;
 	if (parser_create(s) == -1) {
@@ -928,12 +955,20 @@ feed_slice(struct xml_stream *s, const char *data, size_t len)
 		return -1;
 	}
 	s->fed += (long long)len;
-	/* an unfinished token (a huge start tag) counts against the limit */
-	if (s->depth >= 1 && s->fed - s->boundary > (long long)s->lim.max_stanza) {
+	/* an unfinished token (a huge start tag) counts against the limit;
+	 * before the root, against the header's */
+	if ((s->depth >= 1 && s->fed - s->boundary > (long long)s->lim.max_stanza) ||
+	    (!s->opened && s->fed > (long long)s->lim.max_header)) {
 		s->error = "policy-violation";
 		return -1;
 	}
 	return (long)len;
+}
+
+void
+xml_stream_set_max_stanza(struct xml_stream *s, size_t max_stanza)
+{
+	s->lim.max_stanza = max_stanza;
 }
 
 bool

@@ -82,7 +82,16 @@ struct xml_limits {
 	size_t max_stanza;	/* bytes of one top-level element, 262144 c2s */
 	unsigned max_depth;	/* element nesting below the stream root */
 	unsigned max_attrs;	/* attributes per element */
+	/* bytes up to the end of the root's start tag (XML declaration
+	 * included) and namespace declarations on the root; 0: the
+	 * defaults below.  Both bound what a peer that never finishes its
+	 * stream header can make the parser hold and rescan. */
+	size_t max_header;
+	unsigned max_root_decls;
 };
+
+#define XML_MAX_HEADER		4096
+#define XML_MAX_ROOT_DECLS	16
 
 struct xml_stream_cb {
 	/* <stream:stream ...>: attrs as expat gives them (name, value, ..., NULL). */
@@ -107,6 +116,8 @@ void xml_stream_free(struct xml_stream *s);
  * xml_stream_error()).  After an error the stream stays failed.
  */
 long xml_stream_feed(struct xml_stream *s, const char *data, size_t len);
+/* The stanza limit from now on (an authenticated stream gets the full one). */
+void xml_stream_set_max_stanza(struct xml_stream *s, size_t max_stanza);
 /* RFC 6120 stream error condition of the failure. */
 const char *xml_stream_error(const struct xml_stream *s);
 /*

@@ -1,4 +1,4 @@
-/* Unit tests for xmpp-core/jid.c: RFC 7622 parsing and normalisation. */
+/* Unit tests for xmpp-core/core/jid/jid.c: RFC 7622 parsing and normalisation. */
 #include "t.h"
 #include "jid.h"
 

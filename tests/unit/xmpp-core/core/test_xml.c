@@ -1,4 +1,4 @@
-/* Unit tests for xmpp-core/xml.c: tree, serializer, stream framing, limits. */
+/* Unit tests for xmpp-core/core/xml/xml.c: tree, serializer, stream framing, limits. */
 #include "t.h"
 #include "xml.h"
 
@@ -43,7 +43,7 @@ c_close(void *arg)
 }
 
 static const struct xml_stream_cb ccb = { c_open, c_stanza, c_close };
-static const struct xml_limits lim = { 1024, 8, 8 };
+static const struct xml_limits lim = { 1024, 8, 8, 0, 0 };
 
 static const char HDR[] = "<?xml version='1.0'?><stream:stream "
     "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
@@ -299,6 +299,160 @@ TEST(xml_stream_park_resume)
 	CHECK_STR(c.out.p, "<presence/><message xml:lang='de'><body>a</body></message>"
 	    "<iq type='get'><q xmlns='urn:q'/></iq>"
 	    "<error xmlns='http://etherx.jabber.org/streams'><x xmlns='jabber:client'/></error>");
+	xml_stream_free(c.s);
+	buf_free(&c.out);
+}
+
+/* Feeds a header start, then filler until the stream fails; the bytes it
+ * took, or -1 when it never failed within max bytes. */
+static long
+header_bytes_until_error(const char *start, const char *filler, size_t max,
+    const char **cond, unsigned *opens)
+{
+	struct collect c = { 0 };
+	size_t fed = strlen(start), fl = strlen(filler);
+	long rc;
+
+	buf_init(&c.out);
+	c.s = xml_stream_new(&lim, &ccb, &c);
+	rc = xml_stream_feed(c.s, start, fed);
+	while (rc >= 0 && fed < max) {
+		rc = xml_stream_feed(c.s, filler, fl);
+		fed += fl;
+	}
+	*cond = rc < 0 ? xml_stream_error(c.s) : "ok";
+	*opens = c.opens;
+	xml_stream_free(c.s);
+	buf_free(&c.out);
+	return rc < 0 ? (long)fed : -1;
+}
+
+TEST(xml_stream_header_bounded)
+{
+	static char filler[512];
+	const char *cond;
+	unsigned opens;
+	long n;
+
+	/* an attribute value that never ends: refused at the header limit,
+	 * not at max_stanza, not never */
+	memset(filler, 'x', sizeof(filler) - 1);
+	n = header_bytes_until_error("<stream:stream xmlns:stream='http://etherx.jabber.org/"
+	    "streams' a='", filler, 1 << 20, &cond, &opens);
+	CHECK(n > 0 && n <= XML_MAX_HEADER + (long)sizeof(filler));
+	CHECK_STR(cond, "policy-violation");
+	CHECK_INT(opens, 0);
+	/* whitespace between attributes, a comment-free prolog that never
+	 * reaches the root: the same */
+	memset(filler, ' ', sizeof(filler) - 1);
+	n = header_bytes_until_error("<?xml version='1.0'?><stream:stream", filler, 1 << 20,
+	    &cond, &opens);
+	CHECK(n > 0 && n <= XML_MAX_HEADER + (long)sizeof(filler));
+	CHECK_STR(cond, "policy-violation");
+	/* namespace declarations on the root: at most XML_MAX_ROOT_DECLS */
+	{
+		struct buf b;
+		struct collect c = { 0 };
+
+		buf_init(&b);
+		buf_puts(&b, "<stream:stream xmlns='jabber:client' "
+		    "xmlns:stream='http://etherx.jabber.org/streams'");
+		for (int i = 0; i < XML_MAX_ROOT_DECLS; i++)
+			buf_printf(&b, " xmlns:p%d='urn:x'", i);
+		buf_puts(&b, ">");
+		buf_init(&c.out);
+		c.s = xml_stream_new(&lim, &ccb, &c);
+		CHECK_INT(xml_stream_feed(c.s, b.p, b.len), -1);
+		CHECK_STR(xml_stream_error(c.s), "policy-violation");
+		CHECK_INT(c.opens, 0);
+		xml_stream_free(c.s);
+		buf_free(&c.out);
+		/* one fewer is a stream */
+		buf_reset(&b);
+		buf_puts(&b, "<stream:stream xmlns='jabber:client' "
+		    "xmlns:stream='http://etherx.jabber.org/streams'");
+		for (int i = 0; i < XML_MAX_ROOT_DECLS - 2; i++)
+			buf_printf(&b, " xmlns:p%d='urn:x'", i);
+		buf_puts(&b, ">");
+		c = (struct collect){ 0 };
+		buf_init(&c.out);
+		c.s = xml_stream_new(&lim, &ccb, &c);
+		CHECK(xml_stream_feed(c.s, b.p, b.len) == (long)b.len);
+		CHECK_INT(c.opens, 1);
+		xml_stream_free(c.s);
+		buf_free(&c.out);
+		buf_free(&b);
+	}
+	/* a whole header longer than the limit, in one piece */
+	{
+		struct buf b;
+		struct collect c = { 0 };
+
+		buf_init(&b);
+		buf_puts(&b, "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' a='");
+		for (int i = 0; i < XML_MAX_HEADER; i++)
+			buf_puts(&b, "y");
+		buf_puts(&b, "'>");
+		buf_init(&c.out);
+		c.s = xml_stream_new(&lim, &ccb, &c);
+		CHECK_INT(xml_stream_feed(c.s, b.p, b.len), -1);
+		CHECK_STR(xml_stream_error(c.s), "policy-violation");
+		CHECK_INT(c.opens, 0);
+		xml_stream_free(c.s);
+		buf_free(&c.out);
+		buf_free(&b);
+	}
+}
+
+TEST(xml_stream_max_stanza_raised)
+{
+	struct collect c = { 0 };
+	char big[2000];
+
+	/* 1024 before authentication, then more */
+	memset(big, 'z', sizeof(big));
+	buf_init(&c.out);
+	c.s = xml_stream_new(&lim, &ccb, &c);
+	CHECK(xml_stream_feed(c.s, HDR, sizeof(HDR) - 1) == (long)sizeof(HDR) - 1);
+	xml_stream_set_max_stanza(c.s, 4096);
+	CHECK(xml_stream_feed(c.s, "<message><body>", 15) == 15);
+	CHECK(xml_stream_feed(c.s, big, sizeof(big)) == (long)sizeof(big));
+	CHECK(xml_stream_feed(c.s, "</body></message>", 17) == 17);
+	CHECK_INT(c.stanzas, 1);
+	xml_stream_set_max_stanza(c.s, 1024);
+	CHECK(xml_stream_feed(c.s, "<message><body>", 15) == 15);
+	CHECK_INT(xml_stream_feed(c.s, big, sizeof(big)), -1);
+	CHECK_STR(xml_stream_error(c.s), "policy-violation");
+	xml_stream_free(c.s);
+	buf_free(&c.out);
+}
+
+/* An element in the XML namespace (a client may write <xml:x/>) is
+ * written back with its prefix: declaring that namespace as a default
+ * is not well-formed, and a recipient's stream would break on it (found
+ * by tests/fuzz/xmpp_stream_fuzz.c). */
+TEST(xml_serialize_xml_namespace_element)
+{
+	struct collect c = { 0 }, again = { 0 };
+	static const char want[] = "<message><xml:lag a='1'><body>x</body>"
+	    "<y xmlns='urn:y'/></xml:lag><xml:e/></message>";
+
+	buf_init(&c.out);
+	c.s = xml_stream_new(&lim, &ccb, &c);
+	CHECK(feed_all(&c, HDR) >= 0);
+	CHECK(feed_all(&c, "<message><xml:lag a='1'><body>x</body><y xmlns='urn:y'/></xml:lag>"
+	    "<xml:e/></message>") >= 0);
+	CHECK_INT(c.stanzas, 1);
+	CHECK_STR(c.out.p, want);
+	/* and it parses again to the same */
+	buf_init(&again.out);
+	again.s = xml_stream_new(&lim, &ccb, &again);
+	CHECK(feed_all(&again, HDR) >= 0);
+	CHECK(feed_all(&again, c.out.p) >= 0);
+	CHECK_INT(again.stanzas, 1);
+	CHECK_STR(again.out.p, want);
+	xml_stream_free(again.s);
+	buf_free(&again.out);
 	xml_stream_free(c.s);
 	buf_free(&c.out);
 }

@@ -1,4 +1,4 @@
-/* Unit tests for xmpp-core/arena.c and the expat parser living in one. */
+/* Unit tests for xmpp-core/core/xml/arena.c and the expat parser living in one. */
 #include "t.h"
 #include "arena.h"
 #include "xml.h"
@@ -123,7 +123,7 @@ static const struct xml_stream_cb scb = { s_open, s_stanza, s_close };
 /* A long-lived busy stream: its parser's memory stays bounded. */
 TEST(xml_arena_stream_bounded)
 {
-	struct xml_limits lim = { 262144, 32, 64 };
+	struct xml_limits lim = { 262144, 32, 64, 0, 0 };
 	struct xml_stream *s = xml_stream_new(&lim, &scb, NULL);
 	char msg[9000], body[6000];
 	size_t after_first = 0, most = 0;

@@ -1,4 +1,4 @@
-/* Unit tests for xmpp-core/fragment.c: stored XML back into trees. */
+/* Unit tests for xmpp-core/core/xml/fragment.c: stored XML back into trees. */
 #include <string.h>
 
 #include "t.h"
@@ -49,4 +49,24 @@ TEST(xmpp_fragment_refuses_bad_xml)
 			CHECK(n == NULL);
 		xml_free(n);
 	}
+}
+
+/* A stored element larger than the stream header limit (4 KiB): the
+ * limit is for the root's start tag only, not for what follows its end. */
+TEST(xmpp_fragment_larger_than_header_limit)
+{
+	struct buf b;
+	struct xml_node *n;
+
+	buf_init(&b);
+	buf_puts(&b, "<x xmlns='jabber:x:data' type='submit'>");
+	for (int i = 0; i < 400; i++)
+		buf_printf(&b, "<field var='f%d'><value>v</value></field>", i);
+	buf_puts(&b, "</x>");
+	CHECK(b.len > 3 * XML_MAX_HEADER);
+	n = fragment_parse(b.p, b.len, "jabber:client");
+	CHECK(n != NULL);
+	CHECK(n && strcmp(n->name, "x") == 0);
+	xml_free(n);
+	buf_free(&b);
 }

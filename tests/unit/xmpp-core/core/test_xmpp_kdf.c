@@ -1,4 +1,4 @@
-/* Unit tests for xmpp-core/kdf.c: PBKDF2 on the worker thread. */
+/* Unit tests for xmpp-core/core/sasl/kdf.c: PBKDF2 on the worker thread. */
 #include <string.h>
 
 #include "t.h"

@@ -1,5 +1,5 @@
 /*
- * Unit tests for xmpp-core/precis.c and idna.c: the RFC 7622 §3.5 JID
+ * Unit tests for xmpp-core/core/jid/precis.c and idna.c: the RFC 7622 §3.5 JID
  * examples, the RFC 8265 §3.5 and §4.4 profile examples, case, width and
  * NFC cases, the RFC 5892 contextual rules, the Bidi Rule, domainparts
  * with A-labels (RFC 3492 §7.1 samples) and the limits; Python's NFC and

@@ -159,6 +159,17 @@ TEST(xmpp_imconf)
 	im_config_free(cfg);
 	CHECK_INT(im_load(csi_config_load, "[csi]\nmax_queue = 0\n", &cfg), -1);
 	im_config_free(cfg);
+	CHECK_INT(im_load(csi_config_load, "", &cfg), 0);
+	CHECK(((struct csi_config *)cfg)->max_queue == 100);
+	im_config_free(cfg);
+	CHECK_INT(im_load(roster_config_load, "[roster]\n", &cfg), 0);
+	CHECK(((struct roster_config *)cfg)->max_items == 2000);
+	im_config_free(cfg);
+	CHECK_INT(im_load(roster_config_load, "[roster]\nmax_items = 1000001\n", &cfg), -1);
+	im_config_free(cfg);
+	CHECK_INT(im_load(blocking_config_load, "[blocking]\nmax_items = 7\n", &cfg), 0);
+	CHECK(((struct blocking_config *)cfg)->max_items == 7);
+	im_config_free(cfg);
 	CHECK_INT(im_load(offline_config_load, "[offline]\nmax_messages = 0\n", &cfg), 0);
 	CHECK(((struct offline_config *)cfg)->max_messages == 0);
 	im_config_free(cfg);

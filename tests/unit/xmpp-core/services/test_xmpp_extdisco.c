@@ -1,5 +1,5 @@
-/* Unit tests for xmpp-core/extdisco.c (TURN REST credentials) and the
- * [extdisco] table of xmpp-core/svcconf.c. */
+/* Unit tests for xmpp-core/services/extdisco.c (TURN REST credentials) and the
+ * [extdisco] table of xmpp-core/services/svcconf.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

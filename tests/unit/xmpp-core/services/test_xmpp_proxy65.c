@@ -1,4 +1,4 @@
-/* Unit tests for the XEP-0065 proxy: the SOCKS5 codec (xmpp-core/socks5.c),
+/* Unit tests for the XEP-0065 proxy: the SOCKS5 codec (xmpp-core/services/socks5.c),
  * the stream hash (proxy65.c) and [proxy65] (proxyconf.c). */
 #include <stdio.h>
 #include <stdlib.h>

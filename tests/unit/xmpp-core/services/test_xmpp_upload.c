@@ -1,5 +1,5 @@
-/* Unit tests for xmpp-core/upload.c (slot names, upload-gw MACs) and the
- * [upload] table of xmpp-core/svcconf.c. */
+/* Unit tests for xmpp-core/services/upload.c (slot names, upload-gw MACs) and the
+ * [upload] table of xmpp-core/services/svcconf.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
