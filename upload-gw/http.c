@@ -94,21 +94,6 @@ upload_req_error(struct req *r, unsigned status, const char *note)
 	return upload_req_queue(r, status, resp);
 }
 
-enum MHD_Result
-upload_req_path_error(struct req *r, enum path_result pr)
-{
-	switch (pr) {
-	case PATH_NOT_FOUND:
-		return upload_req_error(r, 404, "outside the upload path");
-	case PATH_DIRECTORY:
-		return upload_req_error(r, 403, "directory");
-	case PATH_TOO_LONG:
-		return upload_req_error(r, 414, "path too long");
-	default:
-		return upload_req_error(r, 400, "unsafe path");
-	}
-}
-
 static enum MHD_Result
 options_handle(struct req *r)
 {
@@ -122,18 +107,13 @@ options_handle(struct req *r)
 	return upload_req_queue(r, 200, resp);
 }
 
-static enum req_method
-method_of(const char *m)
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
 {
-	if (strcmp(m, MHD_HTTP_METHOD_GET) == 0)
-		return REQ_GET;
-	if (strcmp(m, MHD_HTTP_METHOD_HEAD) == 0)
-		return REQ_HEAD;
-	if (strcmp(m, MHD_HTTP_METHOD_PUT) == 0)
-		return REQ_PUT;
-	if (strcmp(m, MHD_HTTP_METHOD_OPTIONS) == 0)
-		return REQ_OPTIONS;
-	return REQ_OTHER;
+	upload_head_add(cls, kind == MHD_GET_ARGUMENT_KIND ? HEAD_QUERY : HEAD_HEADER,
+	    key, value);
+	return MHD_YES;
 }
 
 static struct req *
@@ -149,23 +129,15 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	}
 	r->conn = conn;
 	r->t0 = ev_clock_ms();
-	r->method = method_of(method);
+	r->method = upload_head_method(method);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &r->head);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_header,
+	    &r->head);
 	r->tmp.fd = -1;
 	upload_path_for_log(method, r->method_name, sizeof(r->method_name));
 	upload_path_for_log(url, r->logpath, sizeof(r->logpath));
 	atomic_fetch_add(&active_requests, 1);
 	return r;
-}
-
-static bool
-has_body(struct MHD_Connection *c)
-{
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-	return (cl != NULL && strcmp(cl, "0") != 0) ||
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static enum MHD_Result
@@ -174,6 +146,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct req *r = *con_cls;
+	const char *note = NULL;
+	unsigned st;
 
 	(void)cls;
 	(void)version;
@@ -181,6 +155,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((r = req_new(conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		/* Answered before any body byte; the connection then closes. */
+		if ((st = upload_head_framing(&r->head, &note)) != 0)
+			return upload_req_error(r, st, note);
 		/*
 		 * Uploads are judged now, before the body.  Other methods are
 		 * answered once the (normally empty) request is complete:
@@ -188,11 +165,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		 * body sent with them is never read: answered now, and the
 		 * connection closes.
 		 */
-		if (r->method == REQ_PUT)
+		if (r->method == HEAD_PUT)
 			return upload_put_begin(r, url);
-		if (!has_body(conn))
+		if (!upload_head_has_body(&r->head))
 			return MHD_YES;
-	} else if (r->method == REQ_PUT) {
+	} else if (r->method == HEAD_PUT) {
 		if (!r->receiving)
 			return MHD_NO;
 		if (*upload_data_size != 0)
@@ -202,10 +179,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;	/* cannot happen: answered before the body */
 	}
 	switch (r->method) {
-	case REQ_GET:
-	case REQ_HEAD:
+	case HEAD_GET:
+	case HEAD_HEAD:
 		return upload_get_handle(r, url);
-	case REQ_OPTIONS:
+	case HEAD_OPTIONS:
 		return options_handle(r);
 	default:
 		return upload_req_error(r, 405, NULL);
@@ -266,7 +243,7 @@ log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 		why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
 		    toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
 		    "connection closed";
-		if (r->method == REQ_PUT && r->receiving)
+		if (r->method == HEAD_PUT && r->receiving)
 			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 			    "upload timed out, discarded" : "upload aborted, discarded";
 	}
@@ -293,7 +270,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
-	if (r->method == REQ_PUT)
+	if (r->method == HEAD_PUT)
 		upload_put_cleanup(r);
 	log_request(r, toe);
 	upload_config_put(r->cf);

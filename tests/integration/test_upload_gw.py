@@ -249,6 +249,61 @@ def test_refusals(tmp_path):
             g.stop()
 
 
+def read_to_close(s, timeout=10):
+    """Everything the server sends until it closes; fails if it does not."""
+    s.settimeout(timeout)
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return buf
+        buf += chunk
+
+
+@pytest.mark.parametrize("first,second", [(3, 30), (30, 3), (3, 3)])
+def test_two_content_lengths_refused(gw, first, second):
+    # RFC 9112 §6.3: differing Content-Length values make the framing
+    # invalid: 400 and close (libmicrohttpd alone reads by the first, a
+    # proxy might use the last: request smuggling).  Identical copies are
+    # refused as well, as nginx refuses them.
+    p = "cl/two.txt"
+    body = b"abc" + b"GET /upload/x HTTP/1.1\r\nHost: x\r\n\r\n"[:27]
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"PUT /upload/%s?v=%s HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s"
+                  % (p.encode(), mac_v1(p, first).encode(), first, second,
+                     body[:max(first, second)]))
+        resp = read_to_close(s)
+    finally:
+        s.close()
+    assert status_of(resp) == 400, resp
+    assert resp.count(b"HTTP/1.1 ") == 1, resp   # nothing read as a next request
+    assert gw.files() == []
+    # Any method: the framing is judged before the method.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"GET /upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                  b"Content-Length: %d\r\n\r\n" % second)
+        assert status_of(read_to_close(s)) == 400
+    finally:
+        s.close()
+
+
+def test_length_with_chunked_refused(gw):
+    # RFC 9112 §6.3 item 3: Content-Length beside Transfer-Encoding.
+    p = "cl/te.txt"
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"PUT /upload/%s?v=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                  % (p.encode(), mac_v1(p, 3).encode()))
+        assert status_of(read_to_close(s)) == 400
+    finally:
+        s.close()
+    assert gw.files() == []
+
+
 def test_refused_upload_is_not_read(gw):
     # With Expect: 100-continue the body is never requested on refusal.
     p = "e/x.bin"
