@@ -8,6 +8,7 @@
  * finished, aborted and timed-out requests alike.
  */
 #include "http.h"
+#include "conn.h"
 #include "evloop.h"
 #include "log.h"
 #include "request.h"
@@ -27,6 +28,7 @@ static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static int quiesced_fds[HTTP_MAX_DAEMONS];
 static size_t ndaemons;
 static atomic_int active_requests;
+static bool http_started;
 
 static const char *
 status_text(unsigned status)
@@ -152,6 +154,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		upload_conn_request_begins(conn);
 		if ((r = req_new(conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = r;
@@ -266,7 +269,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req *r = *con_cls;
 
 	(void)cls;
-	(void)conn;
+	upload_conn_request_ends(conn);
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
@@ -302,8 +305,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
-upload_http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
-    size_t errlen)
+upload_http_start(const struct upload_config *c, struct ev_loop *loop,
+    const int *fds, size_t n, char *err, size_t errlen)
 {
 	/*
 	 * Default: a thread per connection, so a request waiting on the disk
@@ -322,6 +325,10 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 	    MHD_OPTION_THREAD_POOL_SIZE;
 	size_t threads_val = per_conn ? HTTP_THREAD_STACK : (size_t)c->threads;
 
+	/* Per-client limits and the header deadline are conn.c's. */
+	if (upload_conn_start(c, loop, err, errlen) < 0)
+		return -1;
+
 	for (size_t i = 0; i < n && i < HTTP_MAX_DAEMONS; i++) {
 		struct MHD_Daemon *d;
 
@@ -331,7 +338,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip,
+		    MHD_OPTION_NOTIFY_CONNECTION, upload_conn_notify, NULL,
 		    MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
 		    threads_opt, threads_val,
@@ -339,6 +346,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		if (d == NULL) {
 			snprintf(err, errlen, "libmicrohttpd failed to start on listener %zu",
 			    i + 1);
+			http_started = true;
 			upload_http_stop(0);
 			return -1;
 		}
@@ -346,6 +354,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		quiesced_fds[ndaemons] = -1;
 		ndaemons++;
 	}
+	http_started = true;
 	return 0;
 }
 
@@ -368,4 +377,7 @@ upload_http_stop(unsigned grace_s)
 			close(quiesced_fds[i]);
 	}
 	ndaemons = 0;
+	if (http_started)
+		upload_conn_stop();
+	http_started = false;
 }
