@@ -45,7 +45,7 @@ resolve_parse_srv(const unsigned char *msg, int len, char *host,
 {
 	ns_msg h;
 	ns_rr rr;
-	int i, n, found = -1;
+	int i, n, used, found = -1;
 	unsigned best_prio = 0x10000, best_weight = 0;
 
 	if (ns_initparse(msg, len, &h) < 0)
@@ -64,8 +64,16 @@ resolve_parse_srv(const unsigned char *msg, int len, char *host,
 		rd = ns_rr_rdata(rr);
 		prio = (unsigned)rd[0] << 8 | rd[1];
 		weight = (unsigned)rd[2] << 8 | rd[3];
-		if (ns_name_uncompress(ns_msg_base(h), ns_msg_end(h), rd + 6,
-		    name, sizeof(name)) < 0)
+		/*
+		 * The target must end where the record does (RFC 2782), and
+		 * fit host whole: presentation form escapes odd bytes (\DDD),
+		 * so 255 wire bytes can take 1,000 characters, and a cut name
+		 * would be another host's.
+		 */
+		used = ns_name_uncompress(ns_msg_base(h), ns_msg_end(h), rd + 6,
+		    name, sizeof(name));
+		if (used < 0 || used != (int)ns_rr_rdlen(rr) - 6 ||
+		    strlen(name) >= hostlen)
 			continue;
 		if (prio > best_prio || (prio == best_prio && weight <= best_weight &&
 		    found >= 0))

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -327,6 +328,81 @@ get_secs(struct conf_table *t, const char *key, uint64_t min, uint64_t max,
 	return rc < 0 ? -1 : 0;
 }
 
+bool
+upload_config_exposed(const struct upload_config *c)
+{
+	for (size_t i = 0; i < c->nlisten; i++) {
+		const struct edge_addr *a = &c->listen[i];
+		const uint8_t *b6 = a->u.sin6.sin6_addr.s6_addr;
+
+		if (a->family == AF_UNIX)
+			continue;
+		if (a->family == AF_INET && !a->dualstack &&
+		    ntohl(a->u.sin.sin_addr.s_addr) >> 24 == 127)
+			continue;
+		if (a->family == AF_INET6 && !a->dualstack &&
+		    (IN6_IS_ADDR_LOOPBACK(&a->u.sin6.sin6_addr) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a->u.sin6.sin6_addr) && b6[12] == 127)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+/* The peers not counted against max_connections_per_ip: the proxy. */
+static int
+parse_exempt(struct upload_config *c, struct conf_table *t, struct conf_err *e)
+{
+	static const char *const defaults[] = { "127.0.0.1", "::1" };
+	const char *const *v = defaults;
+	char *const *arr;
+	size_t n = 2;
+	int rc;
+
+	if ((rc = conf_strarr(t, "per_ip_exempt", &arr, &n, e)) < 0)
+		return -1;
+	if (rc == 1)
+		v = (const char *const *)arr;
+	else
+		n = 2;
+	if (n > UPLOAD_MAX_EXEMPT) {
+		conf_errf(e, t, "per_ip_exempt", "at most %d entries", UPLOAD_MAX_EXEMPT);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (addr_cidr_parse(v[i], &c->exempt[i]) < 0) {
+			conf_errf(e, t, "per_ip_exempt", "\"%s\": expected an address "
+			    "or a prefix like \"192.0.2.0/24\"", v[i]);
+			return -1;
+		}
+	c->nexempt = n;
+	return 0;
+}
+
+static int
+parse_timeouts(struct upload_config *c, struct conf_table *t, struct conf_err *e)
+{
+	uint64_t v;
+	int rc;
+
+	if (get_secs(t, "connection_timeout", 1, 86400, &c->connection_timeout, e) < 0 ||
+	    get_secs(t, "shutdown_timeout", 0, 9, &c->shutdown_timeout, e) < 0 ||
+	    (rc = conf_duration_range(t, "header_timeout", 1, 3600, &v, e)) < 0)
+		return -1;
+	if (rc == 0) {
+		c->header_timeout = c->connection_timeout < UPLOAD_HEADER_TIMEOUT ?
+		    c->connection_timeout : UPLOAD_HEADER_TIMEOUT;
+		return 0;
+	}
+	if (v > c->connection_timeout) {
+		conf_errf(e, t, "header_timeout", "must not exceed connection_timeout "
+		    "(%us)", c->connection_timeout);
+		return -1;
+	}
+	c->header_timeout = (unsigned)v;
+	return 0;
+}
+
 static int
 parse_limits(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 {
@@ -336,12 +412,18 @@ parse_limits(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 
 	/* 0: a thread per connection (see http.c); N: a pool of N threads. */
 	c->threads = 0;
+	/*
+	 * Behind nginx on loopback every peer is the proxy, and a per-client
+	 * limit would be a global one; anywhere else clients connect
+	 * directly and one of them must not take every connection.
+	 */
+	c->max_connections_per_ip = upload_config_exposed(c) ?
+	    UPLOAD_PER_IP_EXPOSED : 0;
 	if (get_uint(t, "max_connections", 1, 1000000, &c->max_connections, e) < 0 ||
 	    get_uint(t, "max_connections_per_ip", 0, 1000000,
 	    &c->max_connections_per_ip, e) < 0 ||
 	    get_uint(t, "threads", 0, 256, &c->threads, e) < 0 ||
-	    get_secs(t, "connection_timeout", 1, 86400, &c->connection_timeout, e) < 0 ||
-	    get_secs(t, "shutdown_timeout", 0, 9, &c->shutdown_timeout, e) < 0)
+	    parse_timeouts(c, t, e) < 0 || parse_exempt(c, t, e) < 0)
 		return -1;
 	if ((rc = conf_size(t, "connection_memory", &mem, e)) < 0)
 		return -1;
@@ -417,7 +499,6 @@ upload_config_load(const char *path, struct conf_err *e)
 	c->fsync = true;
 	c->log_level = LOG_LVL_INFO;
 	c->max_connections = 1024;
-	c->max_connections_per_ip = 0;	/* off: behind nginx every peer is 127.0.0.1 */
 	c->connection_timeout = 60;
 	c->shutdown_timeout = 5;
 	c->connection_memory = 256 * 1024;

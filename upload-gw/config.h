@@ -21,6 +21,10 @@
 
 #define UPLOAD_DEFAULT_CONF "/etc/upload-gw/config.toml"
 #define UPLOAD_MAX_LISTEN 16
+#define UPLOAD_MAX_EXEMPT 64
+/* Defaults: per-client connections when not on loopback only; seconds. */
+#define UPLOAD_PER_IP_EXPOSED 32
+#define UPLOAD_HEADER_TIMEOUT 10
 
 struct upload_config {
 	int refs;			/* guarded by the config lock */
@@ -46,7 +50,10 @@ struct upload_config {
 
 	/* Fixed for the life of the process (listeners are not rebuilt). */
 	unsigned max_connections;
-	unsigned max_connections_per_ip;
+	unsigned max_connections_per_ip;	/* 0: no limit */
+	struct addr_cidr exempt[UPLOAD_MAX_EXEMPT];	/* not counted */
+	size_t nexempt;
+	unsigned header_timeout;	/* seconds to complete request headers */
 	unsigned connection_timeout;	/* seconds of inactivity */
 	unsigned shutdown_timeout;	/* seconds to let requests finish */
 	unsigned threads;		/* 0: one per connection; N: pool */
@@ -65,6 +72,9 @@ void upload_config_install(struct upload_config *c);
 /* A new reference to the current configuration; release with upload_config_put. */
 struct upload_config *upload_config_current(void);
 void upload_config_put(struct upload_config *c);
+
+/* True unless every listener is a loopback address or a unix socket. */
+bool upload_config_exposed(const struct upload_config *c);
 
 /* Normalizes uploadSubDir as Filer does (path.Join("/", dir) + "/"). */
 int upload_config_prefix(const char *subdir, char **out);

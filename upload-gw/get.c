@@ -8,7 +8,6 @@
  */
 #include "log.h"
 #include "mime.h"
-#include "range.h"
 #include "request.h"
 
 #include <errno.h>
@@ -25,39 +24,6 @@ struct file_meta {
 	char last_modified[32];
 	const char *type;
 };
-
-static const char *
-hdr(struct req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-/* RFC 9110 §13.2.2: If-None-Match wins over If-Modified-Since. */
-static bool
-not_modified(struct req *r, const struct stat *st, const struct file_meta *m)
-{
-	const char *inm = hdr(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	const char *ims;
-	time_t t;
-
-	if (inm != NULL)
-		return upload_etag_match_any(inm, m->etag);
-	ims = hdr(r, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-	return ims != NULL && upload_http_date_parse(ims, &t) == 0 && st->st_mtime <= t;
-}
-
-/* If-Range (§13.1.5): the range applies only to the same representation. */
-static bool
-if_range_ok(struct req *r, const struct file_meta *m)
-{
-	const char *ir = hdr(r, MHD_HTTP_HEADER_IF_RANGE);
-
-	if (ir == NULL)
-		return true;
-	if (ir[0] == '"')
-		return strcmp(ir, m->etag) == 0;
-	return strcmp(ir, m->last_modified) == 0;
-}
 
 /* RFC 5987/6266 filename*: attr-chars kept, the rest percent-encoded. */
 static void
@@ -96,29 +62,27 @@ static enum MHD_Result
 send_file(struct req *r, int fd, const struct stat *st,
     const struct file_meta *m)
 {
-	uint64_t size = (uint64_t)st->st_size, start = 0, len = size;
-	unsigned status = 200;
+	struct head_file f = { .size = (uint64_t)st->st_size, .mtime = st->st_mtime,
+	    .etag = m->etag, .last_modified = m->last_modified };
+	uint64_t start, len;
+	unsigned status;
 	struct MHD_Response *resp;
 	char cr[80];
 
-	switch (if_range_ok(r, m) ? upload_range_parse(hdr(r, MHD_HTTP_HEADER_RANGE),
-	    size, &start, &len) : RANGE_NONE) {
-	case RANGE_OK:
-		status = 206;
-		break;
-	case RANGE_UNSATISFIABLE:
+	status = upload_head_get(&r->head, &f, &start, &len);
+	if (status == 304 || status == 416) {
 		close(fd);
-		snprintf(cr, sizeof(cr), "bytes */%" PRIu64, size);
 		resp = MHD_create_response_from_buffer(0, (void *)"",
 		    MHD_RESPMEM_PERSISTENT);
 		if (resp == NULL)
 			return MHD_NO;
 		add_file_headers(r, resp, m);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-		r->note = "range not satisfiable";
-		return upload_req_queue(r, 416, resp);
-	case RANGE_NONE:
-		break;
+		if (status == 416) {
+			snprintf(cr, sizeof(cr), "bytes */%" PRIu64, f.size);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+			r->note = "range not satisfiable";
+		}
+		return upload_req_queue(r, status, resp);
 	}
 	if (len == 0) {
 		close(fd);
@@ -143,10 +107,10 @@ send_file(struct req *r, int fd, const struct stat *st,
 	}
 	if (status == 206) {
 		snprintf(cr, sizeof(cr), "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-		    start, start + len - 1, size);
+		    start, start + len - 1, f.size);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	}
-	r->bytes = r->method == REQ_HEAD ? 0 : len;
+	r->bytes = r->method == HEAD_HEAD ? 0 : len;
 	return upload_req_queue(r, status, resp);
 }
 
@@ -154,12 +118,14 @@ enum MHD_Result
 upload_get_handle(struct req *r, const char *url)
 {
 	struct file_meta m;
-	enum path_result pr;
+	const char *note = NULL;
 	struct stat st;
+	unsigned pst;
 	int fd;
 
-	if ((pr = upload_path_parse(url, r->cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
-		return upload_req_path_error(r, pr);
+	if ((pst = upload_head_path_status(upload_path_parse(url, r->cf->prefix,
+	    r->rel, sizeof(r->rel)), &note)) != 0)
+		return upload_req_error(r, pst, note);
 	if ((fd = upload_store_open_read(r->cf->store_fd, r->rel, &st)) < 0) {
 		switch (-fd) {
 		case ENOENT:
@@ -183,16 +149,5 @@ upload_get_handle(struct req *r, const char *url)
 	upload_http_date(st.st_mtime, m.last_modified, sizeof(m.last_modified));
 	if ((m.type = upload_mime_by_name(r->rel)) == NULL)
 		m.type = "application/octet-stream";
-	if (not_modified(r, &st, &m)) {
-		struct MHD_Response *resp;
-
-		close(fd);
-		resp = MHD_create_response_from_buffer(0, (void *)"",
-		    MHD_RESPMEM_PERSISTENT);
-		if (resp == NULL)
-			return MHD_NO;
-		add_file_headers(r, resp, &m);
-		return upload_req_queue(r, 304, resp);
-	}
 	return send_file(r, fd, &st, &m);
 }

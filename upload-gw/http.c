@@ -8,6 +8,7 @@
  * finished, aborted and timed-out requests alike.
  */
 #include "http.h"
+#include "conn.h"
 #include "evloop.h"
 #include "log.h"
 #include "request.h"
@@ -27,6 +28,7 @@ static struct MHD_Daemon *daemons[HTTP_MAX_DAEMONS];
 static int quiesced_fds[HTTP_MAX_DAEMONS];
 static size_t ndaemons;
 static atomic_int active_requests;
+static bool http_started;
 
 static const char *
 status_text(unsigned status)
@@ -94,21 +96,6 @@ upload_req_error(struct req *r, unsigned status, const char *note)
 	return upload_req_queue(r, status, resp);
 }
 
-enum MHD_Result
-upload_req_path_error(struct req *r, enum path_result pr)
-{
-	switch (pr) {
-	case PATH_NOT_FOUND:
-		return upload_req_error(r, 404, "outside the upload path");
-	case PATH_DIRECTORY:
-		return upload_req_error(r, 403, "directory");
-	case PATH_TOO_LONG:
-		return upload_req_error(r, 414, "path too long");
-	default:
-		return upload_req_error(r, 400, "unsafe path");
-	}
-}
-
 static enum MHD_Result
 options_handle(struct req *r)
 {
@@ -122,18 +109,13 @@ options_handle(struct req *r)
 	return upload_req_queue(r, 200, resp);
 }
 
-static enum req_method
-method_of(const char *m)
+static enum MHD_Result
+collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
 {
-	if (strcmp(m, MHD_HTTP_METHOD_GET) == 0)
-		return REQ_GET;
-	if (strcmp(m, MHD_HTTP_METHOD_HEAD) == 0)
-		return REQ_HEAD;
-	if (strcmp(m, MHD_HTTP_METHOD_PUT) == 0)
-		return REQ_PUT;
-	if (strcmp(m, MHD_HTTP_METHOD_OPTIONS) == 0)
-		return REQ_OPTIONS;
-	return REQ_OTHER;
+	upload_head_add(cls, kind == MHD_GET_ARGUMENT_KIND ? HEAD_QUERY : HEAD_HEADER,
+	    key, value);
+	return MHD_YES;
 }
 
 static struct req *
@@ -149,23 +131,15 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 	}
 	r->conn = conn;
 	r->t0 = ev_clock_ms();
-	r->method = method_of(method);
+	r->method = upload_head_method(method);
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &r->head);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_header,
+	    &r->head);
 	r->tmp.fd = -1;
 	upload_path_for_log(method, r->method_name, sizeof(r->method_name));
 	upload_path_for_log(url, r->logpath, sizeof(r->logpath));
 	atomic_fetch_add(&active_requests, 1);
 	return r;
-}
-
-static bool
-has_body(struct MHD_Connection *c)
-{
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-	return (cl != NULL && strcmp(cl, "0") != 0) ||
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
 static enum MHD_Result
@@ -174,13 +148,19 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct req *r = *con_cls;
+	const char *note = NULL;
+	unsigned st;
 
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
+		upload_conn_request_begins(conn);
 		if ((r = req_new(conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = r;
+		/* Answered before any body byte; the connection then closes. */
+		if ((st = upload_head_framing(&r->head, &note)) != 0)
+			return upload_req_error(r, st, note);
 		/*
 		 * Uploads are judged now, before the body.  Other methods are
 		 * answered once the (normally empty) request is complete:
@@ -188,11 +168,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		 * body sent with them is never read: answered now, and the
 		 * connection closes.
 		 */
-		if (r->method == REQ_PUT)
+		if (r->method == HEAD_PUT)
 			return upload_put_begin(r, url);
-		if (!has_body(conn))
+		if (!upload_head_has_body(&r->head))
 			return MHD_YES;
-	} else if (r->method == REQ_PUT) {
+	} else if (r->method == HEAD_PUT) {
 		if (!r->receiving)
 			return MHD_NO;
 		if (*upload_data_size != 0)
@@ -202,10 +182,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;	/* cannot happen: answered before the body */
 	}
 	switch (r->method) {
-	case REQ_GET:
-	case REQ_HEAD:
+	case HEAD_GET:
+	case HEAD_HEAD:
 		return upload_get_handle(r, url);
-	case REQ_OPTIONS:
+	case HEAD_OPTIONS:
 		return options_handle(r);
 	default:
 		return upload_req_error(r, 405, NULL);
@@ -266,7 +246,7 @@ log_request(struct req *r, enum MHD_RequestTerminationCode toe)
 		why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
 		    toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown" :
 		    "connection closed";
-		if (r->method == REQ_PUT && r->receiving)
+		if (r->method == HEAD_PUT && r->receiving)
 			why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ?
 			    "upload timed out, discarded" : "upload aborted, discarded";
 	}
@@ -289,11 +269,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req *r = *con_cls;
 
 	(void)cls;
-	(void)conn;
+	upload_conn_request_ends(conn);
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
-	if (r->method == REQ_PUT)
+	if (r->method == HEAD_PUT)
 		upload_put_cleanup(r);
 	log_request(r, toe);
 	upload_config_put(r->cf);
@@ -325,8 +305,8 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
-upload_http_start(const struct upload_config *c, const int *fds, size_t n, char *err,
-    size_t errlen)
+upload_http_start(const struct upload_config *c, struct ev_loop *loop,
+    const int *fds, size_t n, char *err, size_t errlen)
 {
 	/*
 	 * Default: a thread per connection, so a request waiting on the disk
@@ -345,6 +325,10 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 	    MHD_OPTION_THREAD_POOL_SIZE;
 	size_t threads_val = per_conn ? HTTP_THREAD_STACK : (size_t)c->threads;
 
+	/* Per-client limits and the header deadline are conn.c's. */
+	if (upload_conn_start(c, loop, err, errlen) < 0)
+		return -1;
+
 	for (size_t i = 0; i < n && i < HTTP_MAX_DAEMONS; i++) {
 		struct MHD_Daemon *d;
 
@@ -354,7 +338,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_CONNECTION_LIMIT, c->max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, c->max_connections_per_ip,
+		    MHD_OPTION_NOTIFY_CONNECTION, upload_conn_notify, NULL,
 		    MHD_OPTION_CONNECTION_TIMEOUT, c->connection_timeout,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->connection_memory,
 		    threads_opt, threads_val,
@@ -362,6 +346,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		if (d == NULL) {
 			snprintf(err, errlen, "libmicrohttpd failed to start on listener %zu",
 			    i + 1);
+			http_started = true;
 			upload_http_stop(0);
 			return -1;
 		}
@@ -369,6 +354,7 @@ upload_http_start(const struct upload_config *c, const int *fds, size_t n, char 
 		quiesced_fds[ndaemons] = -1;
 		ndaemons++;
 	}
+	http_started = true;
 	return 0;
 }
 
@@ -391,4 +377,7 @@ upload_http_stop(unsigned grace_s)
 			close(quiesced_fds[i]);
 	}
 	ndaemons = 0;
+	if (http_started)
+		upload_conn_stop();
+	http_started = false;
 }

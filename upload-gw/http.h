@@ -11,9 +11,11 @@
 
 #include "config.h"
 
+struct ev_loop;
+
 /* Serves on the bound sockets fds[n] with c's limits: 0, or -1 with message. */
-int upload_http_start(const struct upload_config *c, const int *fds, size_t n,
-    char *err, size_t errlen);
+int upload_http_start(const struct upload_config *c, struct ev_loop *loop,
+    const int *fds, size_t n, char *err, size_t errlen);
 /* Stops accepting, waits up to grace_s for requests in flight, stops. */
 void upload_http_stop(unsigned grace_s);
 

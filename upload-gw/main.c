@@ -87,6 +87,8 @@ warn_fixed(const struct upload_config *o, const struct upload_config *n)
 	if (o->max_connections != n->max_connections ||
 	    o->max_connections_per_ip != n->max_connections_per_ip ||
 	    o->connection_timeout != n->connection_timeout ||
+	    o->header_timeout != n->header_timeout || o->nexempt != n->nexempt ||
+	    memcmp(o->exempt, n->exempt, sizeof(o->exempt)) != 0 ||
 	    o->threads != n->threads || o->connection_memory != n->connection_memory)
 		log_warn("reload: connection limits, timeouts and threads change "
 		    "only on restart");
@@ -232,7 +234,7 @@ main(int argc, char **argv)
 	    ev_signal(m.loop, SIGHUP, on_reload, &m) < 0)
 		fatal("cannot set up signals");
 	upload_config_install(c);
-	if (upload_http_start(c, m.fds, m.nfds, err, sizeof(err)) < 0)
+	if (upload_http_start(c, m.loop, m.fds, m.nfds, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	ev_timer_init(&m.expire_timer, on_expire, &m);
 	expire_arm(&m, 1);

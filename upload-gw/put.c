@@ -1,14 +1,12 @@
 /*
  * put — uploads.  The whole answer is decided from the request line and
- * headers (path, MAC, Content-Length, size limit, existing name, disk
- * space); only then is the body streamed, chunk by chunk as it arrives,
- * into an anonymous temporary file, which becomes visible under its name
- * only once exactly Content-Length bytes are on disk.  Memory use does not
- * depend on the upload's size.
+ * headers (path, MAC, Content-Length, size limit: head.c; then existing
+ * name, disk space); only then is the body streamed, chunk by chunk as it
+ * arrives, into an anonymous temporary file, which becomes visible under
+ * its name only once exactly Content-Length bytes are on disk.  Memory
+ * use does not depend on the upload's size.
  */
 #include "log.h"
-#include "mac.h"
-#include "mime.h"
 #include "request.h"
 
 #include <errno.h>
@@ -17,42 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define OCTET_STREAM "application/octet-stream"
 /* With fsync on, start writeback every this many bytes (see put_data). */
 #define WRITEBACK_STEP (8u << 20)
-
-/* Strict decimal Content-Length: 0, or -1. */
-static int
-parse_length(const char *s, uint64_t *out)
-{
-	uint64_t n = 0;
-
-	if (s == NULL || *s == '\0' || strlen(s) > 19)
-		return -1;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	*out = n;
-	return 0;
-}
-
-static const char *
-mac_param(struct MHD_Connection *c)
-{
-	/* Filer's precedence: token, then v, then v2. */
-	static const char *const names[] = { "token", "v", "v2" };
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-		    names[i]);
-
-		if (v != NULL)
-			return v;
-	}
-	return NULL;
-}
 
 static enum MHD_Result
 store_error(struct req *r, int err, const char *what)
@@ -78,32 +42,13 @@ enum MHD_Result
 upload_put_begin(struct req *r, const char *url)
 {
 	struct upload_config *cf = r->cf;
-	const char *given, *ctype, *types[3];
-	enum path_result pr;
+	const char *note = NULL;
+	unsigned st;
 	int rc;
 
-	if ((pr = upload_path_parse(url, cf->prefix, r->rel, sizeof(r->rel))) != PATH_OK)
-		return upload_req_path_error(r, pr);
-	if ((given = mac_param(r->conn)) == NULL)
-		return upload_req_error(r, 403, "no MAC");
-	if (MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
-		return upload_req_error(r, 411, "chunked upload");
-	if (parse_length(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH), &r->expected) < 0)
-		return upload_req_error(r, 411, "no Content-Length");
-	ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_TYPE);
-	types[0] = ctype;
-	types[1] = upload_mime_by_name(r->rel);
-	if (types[1] == NULL)
-		types[1] = OCTET_STREAM;
-	types[2] = ctype == NULL || ctype[0] == '\0' ? OCTET_STREAM : NULL;
-	if (upload_mac_verify(cf->secret, cf->secret_len, r->rel, r->expected, types, 3,
-	    given) == MAC_NONE)
-		return upload_req_error(r, 403, "invalid MAC");
-	if (cf->max_file_size && r->expected > cf->max_file_size)
-		return upload_req_error(r, 413, "over max_file_size");
+	if ((st = upload_head_put(cf, url, &r->head, r->rel, sizeof(r->rel),
+	    &r->expected, &note)) != 0)
+		return upload_req_error(r, st, note);
 	if ((rc = upload_store_exists(cf->store_fd, r->rel)) != 0)
 		return rc > 0 ? upload_req_error(r, 409, "exists") :
 		    store_error(r, -rc, "checking name");

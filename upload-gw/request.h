@@ -11,22 +11,16 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "head.h"
 #include "path.h"
 #include "store.h"
-
-enum req_method {
-	REQ_GET,
-	REQ_HEAD,
-	REQ_PUT,
-	REQ_OPTIONS,
-	REQ_OTHER,
-};
 
 struct req {
 	struct upload_config *cf;
 	struct MHD_Connection *conn;
 	uint64_t t0;			/* monotonic ms */
-	enum req_method method;
+	enum head_method method;
+	struct req_head head;		/* collected once, on the first call */
 	char method_name[16];
 	char logpath[256];		/* escaped path, never the query */
 	unsigned status;		/* 0 until a response is queued */
@@ -52,8 +46,6 @@ enum MHD_Result upload_req_queue(struct req *r, unsigned status,
     struct MHD_Response *resp);
 /* A short text/plain answer as Go's http.Error writes it. */
 enum MHD_Result upload_req_error(struct req *r, unsigned status, const char *note);
-/* Maps a upload_path_parse result to its error answer. */
-enum MHD_Result upload_req_path_error(struct req *r, enum path_result pr);
 
 enum MHD_Result upload_put_begin(struct req *r, const char *url);
 enum MHD_Result upload_put_data(struct req *r, const char *data, size_t *size);

@@ -249,6 +249,61 @@ def test_refusals(tmp_path):
             g.stop()
 
 
+def read_to_close(s, timeout=10):
+    """Everything the server sends until it closes; fails if it does not."""
+    s.settimeout(timeout)
+    buf = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return buf
+        buf += chunk
+
+
+@pytest.mark.parametrize("first,second", [(3, 30), (30, 3), (3, 3)])
+def test_two_content_lengths_refused(gw, first, second):
+    # RFC 9112 §6.3: differing Content-Length values make the framing
+    # invalid: 400 and close (libmicrohttpd alone reads by the first, a
+    # proxy might use the last: request smuggling).  Identical copies are
+    # refused as well, as nginx refuses them.
+    p = "cl/two.txt"
+    body = b"abc" + b"GET /upload/x HTTP/1.1\r\nHost: x\r\n\r\n"[:27]
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"PUT /upload/%s?v=%s HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s"
+                  % (p.encode(), mac_v1(p, first).encode(), first, second,
+                     body[:max(first, second)]))
+        resp = read_to_close(s)
+    finally:
+        s.close()
+    assert status_of(resp) == 400, resp
+    assert resp.count(b"HTTP/1.1 ") == 1, resp   # nothing read as a next request
+    assert gw.files() == []
+    # Any method: the framing is judged before the method.
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"GET /upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                  b"Content-Length: %d\r\n\r\n" % second)
+        assert status_of(read_to_close(s)) == 400
+    finally:
+        s.close()
+
+
+def test_length_with_chunked_refused(gw):
+    # RFC 9112 §6.3 item 3: Content-Length beside Transfer-Encoding.
+    p = "cl/te.txt"
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    try:
+        s.sendall(b"PUT /upload/%s?v=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                  % (p.encode(), mac_v1(p, 3).encode()))
+        assert status_of(read_to_close(s)) == 400
+    finally:
+        s.close()
+    assert gw.files() == []
+
+
 def test_refused_upload_is_not_read(gw):
     # With Expect: 100-continue the body is never requested on refusal.
     p = "e/x.bin"
@@ -701,7 +756,8 @@ def test_sigterm_during_upload(tmp_path):
 
 
 def test_connection_limits_and_timeout(tmp_path):
-    g = Gw(tmp_path, extra='max_connections_per_ip = 2\nconnection_timeout = "1s"')
+    g = Gw(tmp_path, extra='max_connections_per_ip = 2\nconnection_timeout = "1s"\n'
+                           'per_ip_exempt = []')
     try:
         a = socket.create_connection(("127.0.0.1", g.port), timeout=5)
         b = socket.create_connection(("127.0.0.1", g.port), timeout=5)
@@ -766,4 +822,139 @@ def test_dual_stack_listenport(tmp_path):
         assert g.request("GET", "/upload/ds/a.txt", host="127.0.0.1")[2] == b"both"
         assert "listening on [::]:%d" % g.port in g.d.log()
     finally:
+        g.stop()
+
+
+# --- connection starvation (issue 20) ------------------------------------
+
+def wait_until(cond, timeout, what):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "timed out waiting for " + what
+        time.sleep(0.05)
+
+
+def closed_by_server(s):
+    """True once the server closed (or reset) s; never blocks."""
+    import select
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    if not p.poll(0):
+        return False
+    try:
+        return s.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+def open_by_server(socks):
+    """How many of socks the server still holds open."""
+    return sum(not closed_by_server(s) for s in socks)
+
+
+def daemon_sockets(pid):
+    fd_dir = "/proc/%d/fd" % pid
+    n = 0
+    for fd in os.listdir(fd_dir):
+        try:
+            n += os.readlink(os.path.join(fd_dir, fd)).startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def curl_get(port, path, source):
+    return subprocess.run(["curl", "-sS", "--max-time", "10", "--interface", source,
+                           "-o", "-", "-w", "\n%{http_code}",
+                           "http://127.0.0.1:%d/upload/%s" % (port, path)],
+                          capture_output=True, timeout=30)
+
+
+def test_slow_connections_do_not_starve_a_get(tmp_path):
+    # Reachable from anywhere (0.0.0.0; the traffic stays on loopback) with
+    # the default limits.  1,100 connections from one address that each
+    # send one byte held every one of the 1,024 slots before: the GET failed.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    port = free_port()
+    g = Gw(tmp_path, listen='listen = ["0.0.0.0:%d"]' % port, start=False)
+    g.port = port
+    g.d = Daemon([binary("upload-gw"), "-c", g.conf])
+    attackers = []
+    try:
+        assert g.put("s/file.txt", b"still served")[0] == 201
+        n = 1100
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"G")
+            attackers.append(s)
+        # Settled: every attacker connection accepted and held, or closed.
+        pid = g.d.proc.pid
+        wait_until(lambda: (daemon_sockets(pid) - 1) + (n - open_by_server(attackers)) >= n
+                   or daemon_sockets(pid) - 1 >= 1024, 60, "the daemon to take them")
+        for source in ("127.0.0.3", "127.0.0.1"):
+            r = curl_get(port, "s/file.txt", source)
+            assert r.returncode == 0 and r.stdout == b"still served\n200", \
+                (source, r.returncode, r.stdout, r.stderr)
+        assert open_by_server(attackers) <= 32
+        wait_until(lambda: "connection(s) over max_connections_per_ip" in g.d.log(),
+                   10, "the refusals to be logged")
+    finally:
+        for s in attackers:
+            s.close()
+        g.stop()
+
+
+def test_header_deadline_closes_trickling_connections(tmp_path):
+    # libmicrohttpd's timeout is for inactivity: a byte every 0.3 s kept a
+    # connection forever.  Headers must be complete within header_timeout.
+    g = Gw(tmp_path, extra='header_timeout = "2s"\nconnection_timeout = "30s"')
+    socks = []
+    try:
+        line = b"GET /upload/x HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+        t0 = time.time()
+        for _ in range(3):
+            socks.append(socket.create_connection(("127.0.0.1", g.port), timeout=10))
+        closed_at = {}
+        i = 0
+        while len(closed_at) < len(socks):
+            assert time.time() - t0 < 15, "still open after 15 s"
+            for k, s in enumerate(socks):
+                if k in closed_at:
+                    continue
+                try:
+                    s.sendall(line[i:i + 1])
+                except OSError:
+                    pass
+                if closed_by_server(s):
+                    closed_at[k] = time.time() - t0
+            i += 1
+            time.sleep(0.3)
+        assert all(1.5 <= t <= 10 for t in closed_at.values()), closed_at
+        # A slow body is not a slow header: headers at once, then the body
+        # over longer than header_timeout.
+        p = "slow/body.bin"
+        body = b"b" * 8
+        s = socket.create_connection(("127.0.0.1", g.port), timeout=20)
+        socks.append(s)
+        s.sendall(b"PUT /upload/%s?v=%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % (p.encode(), mac_v1(p, len(body)).encode(), len(body)))
+        for k in range(len(body)):
+            time.sleep(0.4)
+            s.sendall(body[k:k + 1])
+        resp = s.recv(4096)
+        assert status_of(resp) == 201, resp
+        # Kept alive after it, the connection gets header_timeout again.
+        t1 = time.time()
+        assert s.recv(4096) == b""
+        assert 1.5 <= time.time() - t1 <= 10
+        assert g.files() == [p]
+    finally:
+        for s in socks:
+            s.close()
         g.stop()

@@ -115,6 +115,39 @@ TEST(redirect_srv_best_record)
 	CHECK_INT(ttl, 120);
 }
 
+TEST(redirect_srv_target_never_truncated)
+{
+	struct msg m, rd = { .len = 0 };
+	char label[64], name[3 * 64], host[256];
+	uint16_t port = 0;
+	uint32_t ttl = 0;
+
+	/*
+	 * 193 bytes on the wire, 759 in presentation form (each byte \001):
+	 * cut to fit host, it would name another host.  Skipped instead.
+	 */
+	memset(label, 1, 63);
+	label[63] = '\0';
+	snprintf(name, sizeof(name), "%s.%s.%s", label, label, label);
+	begin(&m, "_xmpp-client._tcp.example.org", 33);
+	srv(&m, 300, 0, 0, 5222, name);
+	srv(&m, 300, 10, 0, 5223, "xmpp.example.org");
+	CHECK_INT(resolve_parse_srv(m.b, m.len, host, sizeof(host), &port, &ttl), 0);
+	CHECK_STR(host, "xmpp.example.org");
+	CHECK_INT(port, 5223);
+	/* A target that does not end where the record does is malformed. */
+	begin(&m, "_xmpp-client._tcp.example.org", 33);
+	put16(&rd, 0);
+	put16(&rd, 0);
+	put16(&rd, 5222);
+	put_name(&rd, "evil.example.org");
+	put16(&rd, 0);
+	rr(&m, 33, 300, rd.b, rd.len);
+	srv(&m, 300, 10, 0, 5223, "xmpp.example.org");
+	CHECK_INT(resolve_parse_srv(m.b, m.len, host, sizeof(host), &port, &ttl), 0);
+	CHECK_STR(host, "xmpp.example.org");
+}
+
 TEST(redirect_srv_dot_means_no_service)
 {
 	struct msg m;

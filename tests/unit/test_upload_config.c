@@ -122,3 +122,47 @@ TEST(upload_config_errors)
 	CHECK(load("secret = \"x\"\nstoreDir = \"/s\"\nlog_level = \"loud\"\n", &e) == NULL);
 	CHECK(strstr(e.msg, ":3: log_level:") != NULL);
 }
+
+TEST(upload_config_exposure_defaults)
+{
+	struct conf_err e;
+	struct upload_config *c;
+
+	/* Filer's usual [::]:5050 is reachable from anywhere: limits on. */
+	c = load("listenport = \"[::]:5050\"\nsecret = \"s\"\nstoreDir = \"x\"\n", &e);
+	CHECK(c != NULL);
+	CHECK(upload_config_exposed(c));
+	CHECK_INT(c->max_connections_per_ip, UPLOAD_PER_IP_EXPOSED);
+	CHECK_INT(c->header_timeout, 10);
+	CHECK_INT(c->nexempt, 2);
+	upload_config_free(c);
+	/* Loopback and unix sockets only (behind nginx): no per-client limit. */
+	c = load("listen = [\"127.0.0.1:5050\", \"[::1]:5050\", \"unix:/tmp/u.sock\"]\n"
+	    "secret = \"s\"\nstoreDir = \"x\"\nconnection_timeout = \"5s\"\n", &e);
+	CHECK(c != NULL);
+	CHECK(!upload_config_exposed(c));
+	CHECK_INT(c->max_connections_per_ip, 0);
+	CHECK_INT(c->header_timeout, 5);	/* never above connection_timeout */
+	upload_config_free(c);
+	c = load("listen = [\"127.0.0.1:5050\", \"192.0.2.1:5050\"]\nsecret = \"s\"\n"
+	    "storeDir = \"x\"\nmax_connections_per_ip = 0\nheader_timeout = \"3s\"\n"
+	    "per_ip_exempt = [\"2001:db8::/32\"]\n", &e);
+	CHECK(c != NULL);
+	CHECK(upload_config_exposed(c));
+	CHECK_INT(c->max_connections_per_ip, 0);
+	CHECK_INT(c->header_timeout, 3);
+	CHECK_INT(c->nexempt, 1);
+	upload_config_free(c);
+}
+
+TEST(upload_config_connection_key_errors)
+{
+	struct conf_err e;
+
+	CHECK(load("secret = \"s\"\nstoreDir = \"x\"\nheader_timeout = \"2m\"\n", &e) == NULL);
+	CHECK(strstr(e.msg, "header_timeout: must not exceed connection_timeout (60s)") != NULL);
+	CHECK(load("secret = \"s\"\nstoreDir = \"x\"\nheader_timeout = 0\n", &e) == NULL);
+	CHECK(strstr(e.msg, "header_timeout") != NULL);
+	CHECK(load("secret = \"s\"\nstoreDir = \"x\"\nper_ip_exempt = [\"nginx\"]\n", &e) == NULL);
+	CHECK(strstr(e.msg, ":3: per_ip_exempt: \"nginx\": expected an address") != NULL);
+}
