@@ -90,7 +90,11 @@ void tls_conn_free(struct tls_conn *c);
 int tls_handshake(struct tls_conn *c);
 /* >0 bytes, 0 when the peer closed, or TLS_WANT_* / TLS_ERROR. */
 ssize_t tls_read(struct tls_conn *c, void *buf, size_t len);
-/* >0 bytes written (may be partial), or TLS_WANT_* / TLS_ERROR. */
+/*
+ * >0 bytes written (may be partial), or TLS_WANT_* / TLS_ERROR.  After
+ * TLS_WANT_*, call again with (at least) the same bytes, as with
+ * SSL_write (they may have moved; tls_read calls in between are fine).
+ */
 ssize_t tls_write(struct tls_conn *c, const void *buf, size_t len);
 /* Sends close_notify once; TLS_OK, TLS_WANT_*, TLS_ERROR. */
 int tls_shutdown(struct tls_conn *c);

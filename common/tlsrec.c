@@ -290,14 +290,21 @@ tlsrec_write(struct tls_rec *r, int fd, const void *buf, size_t len, const char 
 	size_t take;
 	int rc;
 
-	if (r->out_len > r->out_off) {
-		if ((rc = flush(r, fd, why)) != TLS_OK)
-			return rc;
-		if (r->out_plain > 0) {
-			take = r->out_plain;
-			r->out_plain = 0;
-			return (ssize_t)take;
+	if (r->out_len > r->out_off && (rc = flush(r, fd, why)) != TLS_OK)
+		return rc;
+	/*
+	 * A write stopped half way holds the caller's bytes sealed: this is
+	 * its retry, and those records are out now (here or in a
+	 * tlsrec_read meanwhile).  Count them, seal nothing again.
+	 */
+	if (r->out_plain > 0) {
+		if (len < r->out_plain) {
+			*why = "write retried with fewer bytes";
+			return TLS_ERROR;
 		}
+		take = r->out_plain;
+		r->out_plain = 0;
+		return (ssize_t)take;
 	}
 	if (len == 0)
 		return 0;

@@ -69,7 +69,9 @@ ssize_t tlsrec_read(struct tls_rec *r, int fd, void *buf, size_t len,
     const char **why);
 /*
  * As SSL_write with partial writes: after TLS_WANT_WRITE, call again with
- * (at least) the same bytes; the result then counts them.
+ * (at least) the same bytes, whatever tlsrec_read calls come in between
+ * (they flush too); the result then counts them, sent once.  A retry with
+ * fewer bytes is an error.
  */
 ssize_t tlsrec_write(struct tls_rec *r, int fd, const void *buf, size_t len,
     const char **why);
