@@ -126,6 +126,20 @@ int tls_conn_park(struct tls_conn *c);
 bool tls_conn_parked(const struct tls_conn *c);
 
 /*
+ * A parked connection's peer that asks for KeyUpdates (RFC 8446 §4.6.3)
+ * and never reads makes us queue replies: one at most per connection (a
+ * waiting reply answers later requests too), 27 bytes, and at most
+ * `bytes` of them in the whole process (default 1 MiB, all threads); a
+ * request beyond the budget fails its connection ("TLS: key update
+ * replies over budget"), as do 32 KeyUpdates with no application data
+ * between ("TLS: too many key updates", OpenSSL's and BoringSSL's limit).
+ * Connections still on OpenSSL are bounded by OpenSSL.
+ */
+void tls_set_keyupdate_budget(size_t bytes);
+/* Bytes of KeyUpdate replies queued now, process-wide. */
+size_t tls_keyupdate_queued(void);
+
+/*
  * Channel binding data after the handshake: "tls-exporter" (RFC 9266),
  * "tls-server-end-point" (RFC 5929), "tls-unique" (RFC 5929, TLS 1.2 only).
  * 0 with *len set, or -1 when the type is unknown or unavailable here.
