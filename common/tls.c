@@ -690,6 +690,18 @@ tls_conn_parked(const struct tls_conn *c)
 	return c->parked;
 }
 
+void
+tls_set_keyupdate_budget(size_t bytes)
+{
+	tlsrec_set_budget(bytes);
+}
+
+size_t
+tls_keyupdate_queued(void)
+{
+	return tlsrec_queued();
+}
+
 /* Maps an SSL_* result to our codes, recording a readable error. */
 static int
 map_result(struct tls_conn *c, int ret)

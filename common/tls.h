@@ -90,7 +90,11 @@ void tls_conn_free(struct tls_conn *c);
 int tls_handshake(struct tls_conn *c);
 /* >0 bytes, 0 when the peer closed, or TLS_WANT_* / TLS_ERROR. */
 ssize_t tls_read(struct tls_conn *c, void *buf, size_t len);
-/* >0 bytes written (may be partial), or TLS_WANT_* / TLS_ERROR. */
+/*
+ * >0 bytes written (may be partial), or TLS_WANT_* / TLS_ERROR.  After
+ * TLS_WANT_*, call again with (at least) the same bytes, as with
+ * SSL_write (they may have moved; tls_read calls in between are fine).
+ */
 ssize_t tls_write(struct tls_conn *c, const void *buf, size_t len);
 /* Sends close_notify once; TLS_OK, TLS_WANT_*, TLS_ERROR. */
 int tls_shutdown(struct tls_conn *c);
@@ -120,6 +124,20 @@ SSL *tls_conn_ssl(struct tls_conn *c);
  */
 int tls_conn_park(struct tls_conn *c);
 bool tls_conn_parked(const struct tls_conn *c);
+
+/*
+ * A parked connection's peer that asks for KeyUpdates (RFC 8446 §4.6.3)
+ * and never reads makes us queue replies: one at most per connection (a
+ * waiting reply answers later requests too), 27 bytes, and at most
+ * `bytes` of them in the whole process (default 1 MiB, all threads); a
+ * request beyond the budget fails its connection ("TLS: key update
+ * replies over budget"), as do 32 KeyUpdates with no application data
+ * between ("TLS: too many key updates", OpenSSL's and BoringSSL's limit).
+ * Connections still on OpenSSL are bounded by OpenSSL.
+ */
+void tls_set_keyupdate_budget(size_t bytes);
+/* Bytes of KeyUpdate replies queued now, process-wide. */
+size_t tls_keyupdate_queued(void);
 
 /*
  * Channel binding data after the handshake: "tls-exporter" (RFC 9266),

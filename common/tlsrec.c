@@ -15,7 +15,8 @@
  * ends the stream, user_canceled is ignored, any other ends the
  * connection), KeyUpdate (§4.6.3: new read secret; when the peer asks,
  * our own KeyUpdate goes out before any further data, then the new write
- * secret).  Handshake messages must not be fragmented over records and a
+ * secret; requests arriving while it waits share it; limits in tlsrec.h).
+ * Handshake messages must not be fragmented over records and a
  * KeyUpdate must end its record (§5.1); other messages, unprotected
  * records, oversized records and failed authentication end the
  * connection (its fd is the caller's to close).
@@ -24,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,7 +44,10 @@
 #define REC_CIPHER_MAX (REC_PLAIN_MAX + 256)	/* §5.2 */
 #define IN_CAP (2 * (REC_HDR + REC_CIPHER_MAX))
 #define WRITE_RECORDS 4			/* per tlsrec_write call */
-#define OUT_MAX (1 << 20)		/* pending ciphertext beyond our own data */
+#define KU_RECORD (REC_HDR + 5 + 1 + REC_TAG)	/* our KeyUpdate, sealed */
+#define KU_ROW_MAX 32			/* KeyUpdates with no data between */
+/* pending ciphertext beyond our own data: a KeyUpdate, close_notify */
+#define OUT_MAX 64
 
 #define CT_ALERT 21
 #define CT_HANDSHAKE 22
@@ -52,6 +57,10 @@
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *aes128, *aes256, *chacha;
 static EVP_KDF *hkdf;
+
+/* Bytes of KeyUpdate replies queued in the process, and their bound. */
+static atomic_size_t ku_queued;
+static atomic_size_t ku_budget = TLSREC_KU_BUDGET;
 
 static void
 fetch(void)
@@ -66,6 +75,41 @@ bool
 tlsrec_suite_ok(uint16_t suite)
 {
 	return suite == 0x1301 || suite == 0x1302 || suite == 0x1303;
+}
+
+void
+tlsrec_set_budget(size_t bytes)
+{
+	atomic_store(&ku_budget, bytes);
+}
+
+size_t
+tlsrec_queued(void)
+{
+	return atomic_load(&ku_queued);
+}
+
+/* A KeyUpdate reply queued on r: charged to the process-wide budget. */
+static int
+ku_charge(struct tls_rec *r)
+{
+	if (atomic_fetch_add(&ku_queued, KU_RECORD) + KU_RECORD >
+	    atomic_load(&ku_budget)) {
+		atomic_fetch_sub(&ku_queued, KU_RECORD);
+		return -1;
+	}
+	r->ku_queued = true;
+	return 0;
+}
+
+/* r's reply is out (or r is going away). */
+static void
+ku_release(struct tls_rec *r)
+{
+	if (r->ku_queued) {
+		atomic_fetch_sub(&ku_queued, KU_RECORD);
+		r->ku_queued = false;
+	}
 }
 
 int
@@ -176,6 +220,7 @@ tlsrec_start(struct tls_rec *r, uint16_t suite, size_t seclen, uint64_t rseq,
 void
 tlsrec_clear(struct tls_rec *r)
 {
+	ku_release(r);
 	EVP_CIPHER_CTX_free(r->rd.ctx);
 	EVP_CIPHER_CTX_free(r->wr.ctx);
 	free(r->in);
@@ -277,6 +322,7 @@ flush(struct tls_rec *r, int fd, const char **why)
 		}
 		r->out_off += (size_t)n;
 	}
+	ku_release(r);
 	free(r->out);
 	r->out = NULL;
 	r->out_off = r->out_len = 0;
@@ -290,14 +336,21 @@ tlsrec_write(struct tls_rec *r, int fd, const void *buf, size_t len, const char 
 	size_t take;
 	int rc;
 
-	if (r->out_len > r->out_off) {
-		if ((rc = flush(r, fd, why)) != TLS_OK)
-			return rc;
-		if (r->out_plain > 0) {
-			take = r->out_plain;
-			r->out_plain = 0;
-			return (ssize_t)take;
+	if (r->out_len > r->out_off && (rc = flush(r, fd, why)) != TLS_OK)
+		return rc;
+	/*
+	 * A write stopped half way holds the caller's bytes sealed: this is
+	 * its retry, and those records are out now (here or in a
+	 * tlsrec_read meanwhile).  Count them, seal nothing again.
+	 */
+	if (r->out_plain > 0) {
+		if (len < r->out_plain) {
+			*why = "write retried with fewer bytes";
+			return TLS_ERROR;
 		}
+		take = r->out_plain;
+		r->out_plain = 0;
+		return (ssize_t)take;
 	}
 	if (len == 0)
 		return 0;
@@ -342,14 +395,33 @@ handshake_msg(struct tls_rec *r, const unsigned char *p, size_t n, const char **
 		*why = "unexpected post-handshake message";
 		return -1;
 	}
+	/* as OpenSSL and BoringSSL: 32 in a row, no data between, is abuse */
+	if (++r->ku_row > KU_ROW_MAX) {
+		*why = "too many key updates";
+		return -1;
+	}
 	if (dir_update(r, &r->rd) < 0) {
 		*why = "key update failed";
 		return -1;
 	}
-	if (p[4] == 1 && (seal(r, ku_not_requested, 5, CT_HANDSHAKE) < 0 ||
-	    dir_update(r, &r->wr) < 0)) {
-		*why = "key update failed";
-		return -1;
+	/*
+	 * Asked for ours: while our reply waits unsent behind a peer that
+	 * does not read, it answers later requests too (§4.6.3: "multiple
+	 * KeyUpdates while it is silent" get "a single update"; no data of
+	 * ours follows it before it is out, as tlsrec_write seals only into
+	 * an empty out).  So a connection holds one reply at most, and the
+	 * process a bounded number of them.
+	 */
+	if (p[4] == 1 && !r->ku_queued) {
+		if (ku_charge(r) < 0) {
+			*why = "key update replies over budget";
+			return -1;
+		}
+		if (seal(r, ku_not_requested, 5, CT_HANDSHAKE) < 0 ||
+		    dir_update(r, &r->wr) < 0) {
+			*why = "key update failed";
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -404,6 +476,8 @@ next_record(struct tls_rec *r, const char **why)
 	case CT_APPDATA:
 		r->plain = rec + REC_HDR;
 		r->plain_len = plen;
+		if (plen > 0)
+			r->ku_row = 0;
 		return plen > 0;
 	case CT_ALERT:
 		if (plen != 2) {

@@ -10,6 +10,12 @@
  * KeyUpdate in both directions (§4.6.3); anything else the peer sends
  * after the handshake ends the connection.
  *
+ * KeyUpdate requests cost the peer 27 bytes each and us a reply: a reply
+ * still waiting to be sent answers later requests as well, so there is at
+ * most one per connection; all replies queued in the process together
+ * stay within a budget (tls_set_keyupdate_budget in tls.h), and more than
+ * 32 KeyUpdates with no application data between end the connection.
+ *
  * Return values follow tls.h: bytes, 0 at the peer's close, TLS_WANT_READ,
  * TLS_WANT_WRITE or TLS_ERROR with a reason in *why.
  */
@@ -42,6 +48,8 @@ struct tls_rec {
 	bool sha384;
 	bool eof;		/* close_notify received */
 	uint8_t hashlen, keylen;
+	bool ku_queued;		/* our KeyUpdate reply is in out (budget charged) */
+	uint8_t ku_row;		/* KeyUpdates received since application data */
 	unsigned char *in;	/* received bytes [in_off, in_len) */
 	size_t in_off, in_len;
 	const unsigned char *plain;	/* decrypted, not yet returned (inside in) */
@@ -50,6 +58,13 @@ struct tls_rec {
 	size_t out_off, out_len;
 	size_t out_plain;	/* application bytes the pending records carry */
 };
+
+/* Default process-wide budget of queued KeyUpdate replies (~38,000). */
+#define TLSREC_KU_BUDGET (1u << 20)
+
+/* tls_set_keyupdate_budget, tls_keyupdate_queued (tls.h). */
+void tlsrec_set_budget(size_t bytes);
+size_t tlsrec_queued(void);
 
 /* Cipher suites tlsrec handles (IANA TLS 1.3 values). */
 bool tlsrec_suite_ok(uint16_t suite);
@@ -69,7 +84,9 @@ ssize_t tlsrec_read(struct tls_rec *r, int fd, void *buf, size_t len,
     const char **why);
 /*
  * As SSL_write with partial writes: after TLS_WANT_WRITE, call again with
- * (at least) the same bytes; the result then counts them.
+ * (at least) the same bytes, whatever tlsrec_read calls come in between
+ * (they flush too); the result then counts them, sent once.  A retry with
+ * fewer bytes is an error.
  */
 ssize_t tlsrec_write(struct tls_rec *r, int fd, const void *buf, size_t len,
     const char **why);

@@ -408,6 +408,59 @@ TEST(tls_park_key_update)
 	tls_server_free(srv);
 }
 
+/*
+ * An OpenSSL client asks for KeyUpdates while not reading our output: the
+ * requests share one reply (RFC 8446 §4.6.3), which OpenSSL accepts, and
+ * the stream stays whole; a write stopped meanwhile is retried after
+ * reads (issue 20).
+ */
+TEST(tls_park_key_update_backlog)
+{
+	static unsigned char out[300000], in[300000];
+	struct tls_server *srv = server(NULL, 0, false);
+	struct tls_client_conf cc = { 0 };
+	SSL_CTX *cctx = tls_client_ctx_new(&cc, NULL, 0);
+	struct tls_conn *s, *c;
+	size_t sent = 0, got = 0;
+	char ch;
+	ssize_t n;
+	int sv[2];
+
+	CHECK(srv != NULL && cctx != NULL);
+	CHECK_INT(parked_pair(srv, cctx, sv, &s, &c), 0);
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (unsigned char)(i * 13 + i / 509);
+	while ((n = tls_write(s, out + sent, sizeof(out) - sent)) > 0)
+		sent += (size_t)n;
+	CHECK_INT(n, TLS_WANT_WRITE);
+	for (int i = 0; i < 5; i++) {
+		CHECK(SSL_key_update(tls_conn_ssl(c), SSL_KEY_UPDATE_REQUESTED) == 1);
+		CHECK_INT(tls_write(c, "k", 1), 1);
+		CHECK_INT(tls_read(s, &ch, 1), 1);
+		CHECK_INT(tls_read(s, &ch, 1), TLS_WANT_WRITE);
+	}
+	CHECK_INT(tls_keyupdate_queued(), 27);
+	for (int spins = 0; got < sizeof(out) && spins < 100000; spins++) {
+		if (sent < sizeof(out) &&
+		    (n = tls_write(s, out + sent, sizeof(out) - sent)) > 0)
+			sent += (size_t)n;
+		if ((n = tls_read(c, in + got, sizeof(in) - got)) > 0)
+			got += (size_t)n;
+		else
+			CHECK(n == TLS_WANT_READ);
+		if (tls_read(s, &ch, 1) == TLS_ERROR)
+			break;
+	}
+	CHECK_INT(got, sizeof(out));
+	CHECK_MEM(in, out, sizeof(out));
+	CHECK_INT(tls_keyupdate_queued(), 0);
+	CHECK_INT(transfer(s, c, 1000), 0);
+	CHECK_INT(transfer(c, s, 1000), 0);
+	close_pair(s, c, sv);
+	SSL_CTX_free(cctx);
+	tls_server_free(srv);
+}
+
 /* Reads whatever is in the socket (what the peer's TLS wrote). */
 static ssize_t
 raw_take(int fd, unsigned char *buf, size_t cap)
