@@ -1,0 +1,398 @@
+"""Group chat (XEP-0045) on xmpp-core's conference.localhost against real
+peers: slixmpp clients, with raw stanzas where the xep_0045 plugin has no
+call for what is tested (presence order, status codes, error conditions).
+Every test uses its own accounts and rooms."""
+
+import asyncio
+import itertools
+
+import pytest
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+
+from pgcluster import PgCluster
+from xmpptest import XmppServer, arun, connect, disconnect, until
+
+PW = "correct horse battery staple"
+MUC = "http://jabber.org/protocol/muc"
+USER = MUC + "#user"
+OWNER = MUC + "#owner"
+XD = "jabber:x:data"
+SVC = "conference.localhost"
+ERR = "urn:ietf:params:xml:ns:xmpp-stanzas"
+_ids = itertools.count()
+
+MUC_CONF = """
+[muc]
+max_subject = 64
+max_name = 32
+max_nick = 20
+"""
+
+
+@pytest.fixture(scope="module")
+def pg():
+    cluster = PgCluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="module")
+def server(pg):
+    s = XmppServer(pg, extra=MUC_CONF)
+    yield s
+    if s.daemon:
+        s.stop()
+
+
+async def login(server, name):
+    server.adduser(name, PW)
+    c = await connect(name + "@localhost", PW, server.port)
+    record(c)
+    c.send_presence()
+    return c
+
+
+def record(c):
+    """Every presence, message and IQ c gets goes to c.got."""
+    c.got = []
+    for kind in ("presence", "message", "iq"):
+        c.register_handler(Callback("muc " + kind, MatchXPath("{jabber:client}%s" % kind),
+                                    lambda s: c.got.append(s.xml)))
+
+
+def from_room(c, room, kind=None):
+    return [s for s in c.got if (s.get("from") or "").split("/")[0] == room and
+            (kind is None or s.tag == "{jabber:client}" + kind)]
+
+
+def codes(p):
+    return sorted(int(s.get("code")) for s in p.findall("{%s}x/{%s}status" % (USER, USER)))
+
+
+def err_cond(s):
+    e = s.find("{jabber:client}error")
+    return None if e is None else [ch.tag.split("}")[1] for ch in e if ch.tag.startswith("{" + ERR)][0]
+
+
+async def wait_for(c, pred, timeout=15):
+    """The first stanza c got that satisfies pred (polled)."""
+    found = []
+
+    def check():
+        found[:] = [s for s in c.got if pred(s)]
+        return bool(found)
+    await until(check, timeout)
+    return found[0]
+
+
+def join_raw(c, room, nick, x="<x xmlns='%s'/>" % MUC):
+    c.send_raw("<presence to='%s/%s'>%s</presence>" % (room, nick, x))
+
+
+def iq_raw(c, to, typ, payload):
+    i = "q%d" % next(_ids)
+    c.send_raw("<iq type='%s' id='%s' to='%s'>%s</iq>" % (typ, i, to, payload))
+    return i
+
+
+async def iq_reply(c, i):
+    return await wait_for(c, lambda s: s.tag == "{jabber:client}iq" and s.get("id") == i)
+
+
+def self_presence(room, nick):
+    return lambda s: (s.tag == "{jabber:client}presence" and s.get("from") == room + "/" + nick
+                      and 110 in codes(s))
+
+
+async def create_instant(c, room, nick):
+    join_raw(c, room, nick)
+    p = await wait_for(c, self_presence(room, nick))
+    assert 201 in codes(p)
+    r = await iq_reply(c, iq_raw(c, room, "set",
+                                 "<query xmlns='%s'><x xmlns='%s' type='submit'/></query>" % (OWNER, XD)))
+    assert r.get("type") == "result"
+
+
+def configure(c, room, **fields):
+    body = "".join("<field var='muc#roomconfig_%s'><value>%s</value></field>" % kv
+                   for kv in fields.items())
+    return iq_raw(c, room, "set", "<query xmlns='%s'><x xmlns='%s' type='submit'>"
+                  "<field var='FORM_TYPE'><value>%s#roomconfig</value></field>%s</x></query>"
+                  % (OWNER, XD, MUC, body))
+
+
+def test_service_disco(server):
+    async def go():
+        a = await login(server, "svc1")
+        r = await iq_reply(a, iq_raw(a, SVC, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        q = r.find("{http://jabber.org/protocol/disco#info}query")
+        ident = q.find("{http://jabber.org/protocol/disco#info}identity")
+        assert (ident.get("category"), ident.get("type")) == ("conference", "text")
+        feats = [f.get("var") for f in q.findall("{http://jabber.org/protocol/disco#info}feature")]
+        assert MUC in feats
+        r = await iq_reply(a, iq_raw(a, "localhost", "get", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
+        items = [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")]
+        assert SVC in items
+        await disconnect(a)
+    arun(go())
+
+
+def test_reserved_room_locked_until_configured(server):
+    room = "locked@" + SVC
+
+    async def go():
+        a, b = await login(server, "lock1"), await login(server, "lock2")
+        join_raw(a, room, "owner")
+        p = await wait_for(a, self_presence(room, "owner"))
+        assert codes(p) == [110, 201]
+        join_raw(b, room, "bob")
+        e = await wait_for(b, lambda s: s.get("type") == "error" and s.get("from") == room + "/bob")
+        assert err_cond(e) == "item-not-found"
+        r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='%s'/>" % OWNER))
+        x = r.find("{%s}query/{%s}x" % (OWNER, XD))
+        vars_ = {f.get("var"): f for f in x.findall("{%s}field" % XD)}
+        for v in ("roomname", "roomdesc", "publicroom", "membersonly", "moderatedroom",
+                  "passwordprotectedroom", "roomsecret", "maxusers", "whois", "allowpm",
+                  "allowinvites", "changesubject"):
+            assert "muc#roomconfig_" + v in vars_
+        assert vars_["muc#roomconfig_publicroom"].findtext("{%s}value" % XD) == "0"
+        assert vars_["muc#roomconfig_maxusers"].findtext("{%s}value" % XD) == "500"
+        # a bad value changes nothing
+        r = await iq_reply(a, configure(a, room, maxusers="100000"))
+        assert r.get("type") == "error" and err_cond(r) == "not-acceptable"
+        r = await iq_reply(a, configure(a, room, roomname="x" * 33))
+        assert err_cond(r) == "not-acceptable"
+        r = await iq_reply(a, configure(a, room, roomname="Lounge", publicroom="1",
+                                        roomdesc="A place"))
+        assert r.get("type") == "result"
+        b.got.clear()
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        q = r.find("{http://jabber.org/protocol/disco#info}query")
+        feats = [f.get("var") for f in q.findall("{http://jabber.org/protocol/disco#info}feature")]
+        assert {MUC, "muc_public", "muc_open", "muc_semianonymous", "muc_unsecured"} <= set(feats)
+        assert q.find("{http://jabber.org/protocol/disco#info}identity").get("name") == "Lounge"
+        form = {f.get("var"): f.findtext("{%s}value" % XD) for f in q.iter("{%s}field" % XD)}
+        assert form["FORM_TYPE"] == MUC + "#roominfo"
+        assert form["muc#roominfo_occupants"] == "2"
+        assert form["muc#roominfo_description"] == "A place"
+        r = await iq_reply(b, iq_raw(b, SVC, "get", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
+        assert room in [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")]
+        # only owners configure
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='%s'/>" % OWNER))
+        assert err_cond(r) == "forbidden"
+        await disconnect(a, b)
+    arun(go())
+
+
+def test_join_order_history_subject(server):
+    room = "order@" + SVC
+
+    async def go():
+        a, b, c = [await login(server, "ord%d" % i) for i in range(3)]
+        await create_instant(a, room, "alice")
+        a.send_raw("<message to='%s' type='groupchat'><subject>Topic</subject></message>" % room)
+        await wait_for(a, lambda s: s.findtext("{jabber:client}subject") == "Topic")
+        for i in range(3):
+            a.send_raw("<message to='%s' type='groupchat' id='h%d'><body>m%d</body></message>" % (room, i, i))
+        await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "m2")
+        join_raw(b, room, "bob")
+        await wait_for(b, lambda s: s.findtext("{jabber:client}subject") is not None)
+        got = from_room(b, room)
+        kinds = [(s.tag.split("}")[1], s.get("from").split("/")[-1]) for s in got]
+        assert kinds[0] == ("presence", "alice")
+        assert kinds[1] == ("presence", "bob") and codes(got[1]) == [110]
+        assert [s.findtext("{jabber:client}body") for s in got[2:5]] == ["m0", "m1", "m2"]
+        for s in got[2:5]:
+            assert s.find("{urn:xmpp:delay}delay").get("from") == room
+        assert got[5].findtext("{jabber:client}subject") == "Topic"
+        # alice, the owner, sees bob's real JID
+        p = await wait_for(a, lambda s: s.get("from") == room + "/bob")
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("jid") == "ord1@localhost"
+        # history limits
+        join_raw(c, room, "carol", "<x xmlns='%s'><history maxstanzas='1'/></x>" % MUC)
+        await wait_for(c, lambda s: s.findtext("{jabber:client}subject") is not None)
+        assert [s.findtext("{jabber:client}body") for s in from_room(c, room, "message")
+                if s.findtext("{jabber:client}body")] == ["m2"]
+        # carol, a participant, does not (semi-anonymous)
+        p = await wait_for(c, lambda s: s.get("from") == room + "/bob")
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("jid") is None
+        # a groupchat message reaches everyone, the sender included
+        c.send_raw("<message to='%s' type='groupchat'><body>hello all</body></message>" % room)
+        for x in (a, b, c):
+            m = await wait_for(x, lambda s: s.findtext("{jabber:client}body") == "hello all")
+            assert m.get("from") == room + "/carol" and m.get("type") == "groupchat"
+        # oversized subject: refused, unchanged
+        b.send_raw("<message to='%s' type='groupchat' id='big'><subject>%s</subject></message>"
+                   % (room, "s" * 65))
+        e = await wait_for(b, lambda s: s.get("id") == "big" and s.get("type") == "error")
+        assert err_cond(e) == "not-acceptable"
+        await disconnect(a, b, c)
+    arun(go())
+
+
+def test_nicks_conflict_malformed_change_leave(server):
+    room = "nicks@" + SVC
+
+    async def go():
+        a, b = await login(server, "nick1"), await login(server, "nick2")
+        await create_instant(a, room, "Alice")
+        join_raw(b, room, "alice")          # case-insensitive: same nick
+        e = await wait_for(b, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "conflict"
+        b.got.clear()
+        join_raw(b, room, "x" * 21)         # over max_nick
+        e = await wait_for(b, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "jid-malformed"
+        b.got.clear()
+        join_raw(b, room, "\u0378bell")     # an unassigned code point
+        e = await wait_for(b, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "jid-malformed"
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        b.got.clear()
+        b.send_raw("<presence to='%s/robert'/>" % room)
+        p = await wait_for(b, lambda s: s.get("type") == "unavailable" and 303 in codes(s))
+        assert p.get("from") == room + "/bob" and codes(p) == [110, 303]
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("nick") == "robert"
+        await wait_for(b, self_presence(room, "robert"))
+        await wait_for(a, lambda s: s.get("from") == room + "/bob" and 303 in codes(s))
+        b.send_raw("<presence to='%s/robert' type='unavailable'/>" % room)
+        p = await wait_for(b, lambda s: s.get("type") == "unavailable" and
+                           s.get("from") == room + "/robert")
+        assert 110 in codes(p)
+        await wait_for(a, lambda s: s.get("type") == "unavailable" and
+                       s.get("from") == room + "/robert")
+        await disconnect(a, b)
+    arun(go())
+
+
+def test_multi_session_nick(server):
+    room = "multi@" + SVC
+
+    async def go():
+        server.adduser("ms1", PW)
+        a1 = await connect("ms1@localhost/one", PW, server.port)
+        a2 = await connect("ms1@localhost/two", PW, server.port)
+        b = await login(server, "ms2")
+        record(a1)
+        record(a2)
+        await create_instant(a1, room, "ann")
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        join_raw(a2, room, "ann")
+        await wait_for(a2, self_presence(room, "ann"))
+        b.send_raw("<message to='%s' type='groupchat'><body>to both</body></message>" % room)
+        for c in (a1, a2):
+            await wait_for(c, lambda s: s.findtext("{jabber:client}body") == "to both")
+        b.send_raw("<message to='%s/ann' type='chat'><body>pm</body></message>" % room)
+        for c in (a1, a2):
+            m = await wait_for(c, lambda s: s.findtext("{jabber:client}body") == "pm")
+            assert m.get("from") == room + "/bob"
+        # one session leaves: the occupant stays for the others
+        a2.send_raw("<presence to='%s/ann' type='unavailable'/>" % room)
+        await wait_for(a2, lambda s: s.get("type") == "unavailable" and 110 in codes(s))
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        form = {f.get("var"): f.findtext("{%s}value" % XD) for f in r.iter("{%s}field" % XD)}
+        assert form["muc#roominfo_occupants"] == "2"
+        assert not [s for s in b.got if s.get("type") == "unavailable" and
+                    s.get("from") == room + "/ann"]
+        # the last session ends its connection: the others see it leave
+        await disconnect(a1)
+        await wait_for(b, lambda s: s.get("type") == "unavailable" and s.get("from") == room + "/ann")
+        await disconnect(a2, b)
+    arun(go())
+
+
+def test_password_members_only_max_users(server):
+    room = "guarded@" + SVC
+
+    async def go():
+        a, b, c = [await login(server, "gd%d" % i) for i in range(3)]
+        await create_instant(a, room, "own")
+        r = await iq_reply(a, configure(a, room, passwordprotectedroom="1", roomsecret="s3cret",
+                                        maxusers="2"))
+        assert r.get("type") == "result"
+        join_raw(b, room, "bob")
+        e = await wait_for(b, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "not-authorized"
+        b.got.clear()
+        join_raw(b, room, "bob", "<x xmlns='%s'><password>wrong</password></x>" % MUC)
+        e = await wait_for(b, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "not-authorized"
+        join_raw(b, room, "bob", "<x xmlns='%s'><password>s3cret</password></x>" % MUC)
+        await wait_for(b, self_presence(room, "bob"))
+        join_raw(c, room, "carol", "<x xmlns='%s'><password>s3cret</password></x>" % MUC)
+        e = await wait_for(c, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "service-unavailable"
+        # members only: bob, not a member, is removed with 322
+        r = await iq_reply(a, configure(a, room, membersonly="1"))
+        assert r.get("type") == "result"
+        p = await wait_for(b, lambda s: s.get("type") == "unavailable" and 322 in codes(s))
+        assert 110 in codes(p)
+        c.got.clear()
+        join_raw(c, room, "carol", "<x xmlns='%s'><password>s3cret</password></x>" % MUC)
+        e = await wait_for(c, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "registration-required"
+        await disconnect(a, b, c)
+    arun(go())
+
+
+def test_private_messages_and_destroy(server):
+    room = "pmroom@" + SVC
+
+    async def go():
+        a, b, c = [await login(server, "pm%d" % i) for i in range(3)]
+        await create_instant(a, room, "ann")
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        b.send_raw("<message to='%s/ann' type='chat'><body>psst</body></message>" % room)
+        m = await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "psst")
+        assert m.get("from") == room + "/bob"
+        b.send_raw("<message to='%s/nobody' type='chat' id='n1'><body>x</body></message>" % room)
+        e = await wait_for(b, lambda s: s.get("id") == "n1")
+        assert err_cond(e) == "item-not-found"
+        # not an occupant: not-acceptable (and XEP-0410 self-ping says so too)
+        c.send_raw("<message to='%s' type='groupchat' id='g1'><body>x</body></message>" % room)
+        e = await wait_for(c, lambda s: s.get("id") == "g1")
+        assert err_cond(e) == "not-acceptable"
+        r = await iq_reply(c, iq_raw(c, room + "/ann", "get", "<ping xmlns='urn:xmpp:ping'/>"))
+        assert err_cond(r) == "not-acceptable"
+        r = await iq_reply(b, iq_raw(b, room + "/bob", "get", "<ping xmlns='urn:xmpp:ping'/>"))
+        assert r.get("type") == "result"
+        r = await iq_reply(a, configure(a, room, allowpm="none"))
+        b.send_raw("<message to='%s/ann' type='chat' id='n2'><body>x</body></message>" % room)
+        e = await wait_for(b, lambda s: s.get("id") == "n2")
+        assert err_cond(e) == "not-allowed"
+        # bob may not destroy; ann may, with a reason and an alternate venue
+        r = await iq_reply(b, iq_raw(b, room, "set", "<query xmlns='%s'><destroy/></query>" % OWNER))
+        assert err_cond(r) == "forbidden"
+        r = await iq_reply(a, iq_raw(a, room, "set", "<query xmlns='%s'><destroy jid='new@%s'>"
+                                     "<reason>moved</reason></destroy></query>" % (OWNER, SVC)))
+        assert r.get("type") == "result"
+        p = await wait_for(b, lambda s: s.get("type") == "unavailable" and
+                           s.find("{%s}x/{%s}destroy" % (USER, USER)) is not None)
+        d = p.find("{%s}x/{%s}destroy" % (USER, USER))
+        assert d.get("jid") == "new@" + SVC and d.findtext("{%s}reason" % USER) == "moved"
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        assert err_cond(r) == "item-not-found"
+        await disconnect(a, b, c)
+    arun(go())
+
+
+def test_bad_addresses(server):
+    async def go():
+        a = await login(server, "bad1")
+        a.send_raw("<presence to='%s/nick'/>" % SVC)
+        e = await wait_for(a, lambda s: s.get("type") == "error" and s.get("from") == SVC + "/nick")
+        assert err_cond(e) == "jid-malformed"
+        join_raw(a, "nonick@" + SVC, "")
+        a.send_raw("<presence to='nonick@%s'><x xmlns='%s'/></presence>" % (SVC, MUC))
+        e = await wait_for(a, lambda s: s.get("type") == "error" and s.get("from") == "nonick@" + SVC)
+        assert err_cond(e) == "jid-malformed"
+        r = await iq_reply(a, iq_raw(a, "nonick@" + SVC, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        assert err_cond(r) == "item-not-found"
+        await disconnect(a)
+    arun(go())

@@ -1,0 +1,278 @@
+/*
+ * muc — the conference.<host> service (XEP-0045) as a module: the
+ * EV_ROUTE hook that takes every stanza for the service and its rooms,
+ * the service's own disco, its item in the host's disco#items, the
+ * [muc] table, and the session lifecycle (a session that ends leaves its
+ * rooms; on shutdown every occupant gets 332).
+ *
+ * Rooms and occupants: mucroom.c; presence (join, nick, leave):
+ * mucpres.c; messages: mucmsg.c; room IQs (config, disco, destroy):
+ * mucowner.c; nicknames: mucnick.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "c2s.h"
+#include "mucconf.h"
+#include "mucint.h"
+#include "mucroom.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+static const char *const features[] = {
+	"http://jabber.org/protocol/disco#info",
+	"http://jabber.org/protocol/disco#items",
+	NS_MUC,
+};
+
+/* The host a service domain belongs to, or -1. */
+static int
+service_host(const char *domain)
+{
+	const struct muc_config *mc = muc_cfg();
+
+	if (!mc->enabled)
+		return -1;
+	if (mc->service_jid)
+		return strcmp(domain, mc->service_jid) == 0 ? 0 : -1;
+	if (strncmp(domain, "conference.", 11) != 0)
+		return -1;
+	return router_host_index(domain + 11);
+}
+
+static void
+service_jid(int host, char *out, size_t len)
+{
+	const struct muc_config *mc = muc_cfg();
+
+	if (mc->service_jid)
+		snprintf(out, len, "%s", mc->service_jid);
+	else
+		snprintf(out, len, "conference.%s", srv.cfg->hosts[host]);
+}
+
+static void
+muc_disco_items(struct xml_node *query, int host)
+{
+	char jid[JID_PART_MAX + 1];
+	struct xml_node *it;
+
+	if (!muc_cfg()->enabled || (muc_cfg()->service_jid && host != 0))
+		return;
+	service_jid(host, jid, sizeof(jid));
+	if ((it = xml_add(query, "item", NULL)) != NULL) {
+		xml_set_attr(it, "jid", jid);
+		xml_set_attr(it, "name", "Chatrooms");
+	}
+}
+
+static void
+service_info(struct xml_node *n)
+{
+	struct xml_node *r = stanza_iq_result(n), *q, *id;
+
+	if (r == NULL || (q = xml_add(r, "query", NS_DISCO_INFO)) == NULL) {
+		xml_free(r);
+		stanza_bounce(n, "wait", "resource-constraint");
+		return;
+	}
+	if ((id = xml_add(q, "identity", NULL)) != NULL) {
+		xml_set_attr(id, "category", "conference");
+		xml_set_attr(id, "type", "text");
+		xml_set_attr(id, "name", "Chatrooms");
+	}
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+		xml_set_attr(xml_add(q, "feature", NULL), "var", features[i]);
+	router_route(r);
+}
+
+struct list_arg {
+	struct xml_node *q;
+	const char *domain;
+};
+
+static void
+list_room(struct muc_room *r, void *arg)
+{
+	struct list_arg *l = arg;
+	const char *at = strchr(r->jid, '@');
+	struct xml_node *it;
+
+	if (!r->cfg.public_ || r->locked || at == NULL || strcmp(at + 1, l->domain) != 0)
+		return;
+	if ((it = xml_add(l->q, "item", NULL)) != NULL) {
+		xml_set_attr(it, "jid", r->jid);
+		xml_set_attr(it, "name", r->cfg.name ? r->cfg.name : r->local);
+	}
+}
+
+static void
+service_items(struct xml_node *n, const char *domain)
+{
+	struct xml_node *r = stanza_iq_result(n);
+	struct list_arg l = { .domain = domain };
+
+	if (r == NULL || (l.q = xml_add(r, "query", NS_DISCO_ITEMS)) == NULL) {
+		xml_free(r);
+		stanza_bounce(n, "wait", "resource-constraint");
+		return;
+	}
+	mucroom_each(list_room, &l);
+	router_route(r);
+}
+
+static void
+service_iq(struct xml_node *n, const struct jid *to)
+{
+	struct xml_node *q = xml_first_elem(n);
+	const char *type = stanza_type(n);
+
+	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+		return;
+	if (q == NULL || xml_next_elem(q) != NULL)
+		stanza_bounce(n, "modify", "bad-request");
+	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_INFO) &&
+	    xml_attr(q, "node") == NULL)
+		service_info(n);
+	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_ITEMS) &&
+	    xml_attr(q, "node") == NULL)
+		service_items(n, to->domain);
+	else
+		stanza_bounce(n, "cancel", "service-unavailable");
+}
+
+static bool
+muc_route(struct xml_node *n, const struct jid *to)
+{
+	char room[2 * JID_PART_MAX + 2];
+	struct muc_room *r;
+	int host;
+
+	if ((host = service_host(to->domain)) < 0)
+		return false;
+	if (to->local[0] == '\0') {
+		/* the service itself */
+		if (strcmp(n->name, "iq") == 0 && to->resource[0] == '\0')
+			service_iq(n, to);
+		else if (strcmp(n->name, "presence") == 0 && to->resource[0])
+			stanza_bounce(n, "modify", "jid-malformed");	/* no room */
+		else if (strcmp(n->name, "presence") != 0)
+			stanza_bounce(n, "cancel", "service-unavailable");
+		xml_free(n);
+		return true;
+	}
+	if (strcmp(n->name, "presence") == 0) {
+		mucpres_handle(n, to, host);
+		return true;
+	}
+	r = mucroom_find(jid_bare(to, room, sizeof(room)));
+	if (strcmp(n->name, "message") == 0) {
+		mucmsg_handle(r, n, to);
+	} else if (to->resource[0] == '\0') {
+		mucowner_iq(r, n);
+	} else {
+		mucmsg_occupant_iq(r, n, to);
+	}
+	return true;
+}
+
+static enum hook_rc
+route_hook(struct hook_args *a)
+{
+	return muc_route(a->n, a->to) ? HOOK_TAKEN : HOOK_NEXT;
+}
+
+/* A session that ends leaves every room it was in (§7.14 from the
+ * room's side: the others see it go). */
+static void
+session_unbound(struct c2s *c)
+{
+	struct muc_c2s *mc = muc_c2s(c);
+
+	while (mc->rooms)
+		mucpres_leave(mc->rooms, NULL);
+}
+
+static void
+session_moved(struct c2s *c)
+{
+	for (struct muc_sess *s = muc_c2s(c)->rooms; s; s = s->next_c2s)
+		s->c = c;
+}
+
+static void
+shutdown_room(struct muc_room *r, void *arg)
+{
+	static const unsigned self[] = { 332, 110, 0 };
+
+	(void)arg;
+	for (struct muc_occ *o = r->occs; o; o = o->next) {
+		for (struct muc_sess *s = o->sessions; s; s = s->next) {
+			struct xml_node *p = mucroom_presence(r, o, false,
+			    "unavailable", self);
+
+			if (p) {
+				mucroom_send_sess(s, p);
+				xml_free(p);
+			}
+		}
+	}
+}
+
+/* §7.2.x 332: the service is going down; rooms are memory only here. */
+static void
+muc_shutdown(void)
+{
+	mucroom_each(shutdown_room, NULL);
+	mucroom_cleanup();
+}
+
+static void
+muc_cleanup(void)
+{
+	mucroom_cleanup();
+}
+
+static void
+muc_stats(struct buf *b)
+{
+	buf_printf(b, "muc_rooms\t%zu\n", mucroom_count());
+}
+
+static int
+config_load(struct conf_table *root, void **cfg, struct conf_err *e)
+{
+	if ((*cfg = calloc(1, sizeof(struct muc_config))) == NULL)
+		return -1;
+	return muc_config_load(*cfg, root, e);
+}
+
+static void
+config_free(void *cfg)
+{
+	free(cfg);
+}
+
+static const struct hook hooks[] = {
+	{ EV_ROUTE, 0, route_hook },
+	{ EV_MAX, 0, NULL },
+};
+
+struct module muc_module = {
+	.name = "muc",
+	.folder = "muc",
+	.config_load = config_load,
+	.config_free = config_free,
+	.hooks = hooks,
+	.disco_items = muc_disco_items,
+	.session_size = sizeof(struct muc_c2s),
+	.session_unbound = session_unbound,
+	.session_moved = session_moved,
+	.shutdown = muc_shutdown,
+	.cleanup = muc_cleanup,
+	.stats = muc_stats,
+};
