@@ -396,3 +396,49 @@ def test_bad_addresses(server):
         assert err_cond(r) == "item-not-found"
         await disconnect(a)
     arun(go())
+
+
+def test_invitation_and_create_policy(server):
+    room = "invite@" + SVC
+
+    async def go():
+        a, b = await login(server, "inv1"), await login(server, "inv2")
+        await create_instant(a, room, "ann")
+        a.send_raw("<message to='%s'><x xmlns='%s'><invite to='inv2@localhost'>"
+                   "<reason>join us</reason></invite></x></message>" % (room, USER))
+        m = await wait_for(b, lambda s: s.find("{%s}x/{%s}invite" % (USER, USER)) is not None)
+        assert m.get("from") == room
+        inv = m.find("{%s}x/{%s}invite" % (USER, USER))
+        assert inv.get("from") == "inv1@localhost"
+        assert inv.findtext("{%s}reason" % USER) == "join us"
+        # a participant may not invite unless the room allows it
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        b.send_raw("<message to='%s' id='i2'><x xmlns='%s'><invite to='inv1@localhost'/>"
+                   "</x></message>" % (room, USER))
+        e = await wait_for(b, lambda s: s.get("id") == "i2")
+        assert err_cond(e) == "forbidden"
+        await disconnect(a, b)
+    arun(go())
+
+
+def test_admins_only_creation_and_332_on_shutdown(pg):
+    s = XmppServer(pg, extra='[muc]\ncreate = "admins"\nadmins = ["boss@localhost"]\n')
+    room = "staff@" + SVC
+
+    async def go():
+        a, b = await login(s, "boss"), await login(s, "worker")
+        join_raw(b, "other@" + SVC, "w")
+        e = await wait_for(b, lambda x: x.get("type") == "error")
+        assert err_cond(e) == "not-allowed"
+        await create_instant(a, room, "boss")
+        join_raw(b, room, "w")
+        await wait_for(b, self_presence(room, "w"))
+        s.daemon.proc.terminate()
+        p = await wait_for(b, lambda x: x.get("type") == "unavailable" and 332 in codes(x))
+        assert p.get("from") == room + "/w"
+        await disconnect(a, b)
+    try:
+        arun(go())
+    finally:
+        s.destroy()
