@@ -45,8 +45,9 @@ def server(pg):
         s.stop()
 
 
-async def login(server, name):
-    server.adduser(name, PW)
+async def login(server, name, new=True):
+    if new:
+        server.adduser(name, PW)
     c = await connect(name + "@localhost", PW, server.port)
     record(c)
     c.send_presence()
@@ -440,5 +441,83 @@ def test_admins_only_creation_and_332_on_shutdown(pg):
         await disconnect(a, b)
     try:
         arun(go())
+    finally:
+        s.destroy()
+
+
+def stats(s):
+    r = s.ctl("stats")
+    assert r.returncode == 0, r.stderr
+    return dict(l.split("\t", 1) for l in r.stdout.splitlines() if "\t" in l)
+
+
+def test_persistent_room_survives_restart(pg):
+    s = XmppServer(pg, extra="[muc]\nhistory = 2\n")
+    room, temp = "keep@" + SVC, "gone@" + SVC
+
+    async def first():
+        a, b = await login(s, "keep1"), await login(s, "keep2")
+        await create_instant(a, room, "ann")
+        r = await iq_reply(a, configure(a, room, roomname="Kept", membersonly="0",
+                                        passwordprotectedroom="1", roomsecret="pw"))
+        assert r.get("type") == "result"
+        a.send_raw("<message to='%s' type='groupchat'><subject>Stays</subject></message>" % room)
+        await wait_for(a, lambda x: x.findtext("{jabber:client}subject") == "Stays")
+        for i in range(3):
+            a.send_raw("<message to='%s' type='groupchat'><body>k%d</body></message>" % (room, i))
+        await wait_for(a, lambda x: x.findtext("{jabber:client}body") == "k2")
+        # a temporary room
+        await create_instant(b, temp, "bob")
+        r = await iq_reply(b, configure(b, temp, persistentroom="0"))
+        assert r.get("type") == "result"
+        await disconnect(a, b)
+        await until(lambda: stats(s).get("muc_rooms") == "0")
+
+    async def second():
+        assert stats(s).get("muc_rooms") == "0"       # nothing loaded at start
+        a, b = await login(s, "keep1", False), await login(s, "keep2", False)
+        r = await iq_reply(b, iq_raw(b, temp, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        assert err_cond(r) == "item-not-found"
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        q = r.find("{http://jabber.org/protocol/disco#info}query")
+        assert q.find("{http://jabber.org/protocol/disco#info}identity").get("name") == "Kept"
+        feats = [f.get("var") for f in q.findall("{http://jabber.org/protocol/disco#info}feature")]
+        assert "muc_persistent" in feats and "muc_passwordprotected" in feats
+        assert stats(s).get("muc_rooms") == "0"       # a disco does not keep it
+        join_raw(b, room, "bob")
+        e = await wait_for(b, lambda x: x.get("type") == "error" and x.tag.endswith("presence"))
+        assert err_cond(e) == "not-authorized"
+        join_raw(b, room, "bob", "<x xmlns='%s'><password>pw</password></x>" % MUC)
+        await wait_for(b, lambda x: x.findtext("{jabber:client}subject") is not None)
+        got = from_room(b, room, "message")
+        assert [m.findtext("{jabber:client}body") for m in got[:-1]] == ["k1", "k2"]
+        assert all(m.find("{urn:xmpp:delay}delay") is not None for m in got[:-1])
+        assert got[-1].findtext("{jabber:client}subject") == "Stays"
+        assert got[-1].get("from") == room + "/ann"
+        # the creator is still its owner
+        join_raw(a, room, "ann")
+        p = await wait_for(a, self_presence(room, "ann"))
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("affiliation") == "owner"
+        r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='%s'/>" % OWNER))
+        assert r.get("type") == "result"
+        # destroyed: gone from the database too
+        r = await iq_reply(a, iq_raw(a, room, "set", "<query xmlns='%s'><destroy/></query>" % OWNER))
+        assert r.get("type") == "result"
+        await disconnect(a, b)
+
+    try:
+        arun(first())
+        s.stop()
+        s.start()
+        arun(second())
+        s.stop()
+        s.start()
+
+        async def third():
+            c = await login(s, "keep3")
+            r = await iq_reply(c, iq_raw(c, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+            assert err_cond(r) == "item-not-found"
+            await disconnect(c)
+        arun(third())
     finally:
         s.destroy()

@@ -18,6 +18,7 @@
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucroom.h"
+#include "mucstore.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -145,11 +146,118 @@ service_iq(struct xml_node *n, const struct jid *to)
 		stanza_bounce(n, "cancel", "service-unavailable");
 }
 
+/*
+ * Rooms not in memory are looked up in the database first; the stanzas
+ * for a room being loaded wait, in order, and are routed again when it
+ * is there (or known not to exist).
+ */
+#define MUC_LOAD_QUEUE	32	/* stanzas waiting for one room */
+#define MUC_MAX_LOADS	1024	/* rooms being loaded at once */
+
+struct loading {
+	unsigned n;
+	struct xml_node *q[MUC_LOAD_QUEUE];
+	char jid[];
+};
+
+static struct hmap loads;
+static const char *absent;	/* the room just found not to exist */
+static bool stopping;
+
+static void room_stanza(struct xml_node *n, const struct jid *to, int host);
+
+static void
+loaded(void *arg, struct muc_room *r, const char *err)
+{
+	struct loading *l = arg;
+	struct jid to;
+	int host;
+
+	hmap_del(&loads, l->jid);
+	if (r == NULL && err == NULL)
+		absent = l->jid;
+	for (unsigned i = 0; i < l->n; i++) {
+		struct xml_node *n = l->q[i];
+
+		if (stopping || stanza_jid(n, "to", &to) != 1 ||
+		    (host = service_host(to.domain)) < 0) {
+			xml_free(n);
+		} else if (err) {
+			stanza_bounce(n, "wait", "internal-server-error");
+			xml_free(n);
+		} else {
+			room_stanza(n, &to, host);
+		}
+	}
+	absent = NULL;
+	free(l);
+}
+
+/* true: n waits for its room to be loaded (or was refused for it). */
 static bool
-muc_route(struct xml_node *n, const struct jid *to)
+wait_for_room(struct xml_node *n, const char *room, int host)
+{
+	struct loading *l;
+	size_t len;
+
+	if (mucroom_find(room) != NULL && hmap_get(&loads, room) == NULL)
+		return false;
+	if (absent && strcmp(absent, room) == 0)
+		return false;
+	if ((l = hmap_get(&loads, room)) == NULL) {
+		len = strlen(room) + 1;
+		if (loads.n >= MUC_MAX_LOADS || (l = calloc(1, sizeof(*l) + len)) == NULL)
+			goto busy;
+		memcpy(l->jid, room, len);
+		if (hmap_put(&loads, room, l) == -1) {
+			free(l);
+			goto busy;
+		}
+		if (mucstore_load(room, host, loaded, l) == -1) {
+			hmap_del(&loads, room);
+			free(l);
+			goto busy;
+		}
+	}
+	if (l->n >= MUC_LOAD_QUEUE)
+		goto busy;
+	l->q[l->n++] = n;
+	return true;
+busy:
+	stanza_bounce(n, "wait", "resource-constraint");
+	xml_free(n);
+	return true;
+}
+
+static void
+room_stanza(struct xml_node *n, const struct jid *to, int host)
 {
 	char room[2 * JID_PART_MAX + 2];
 	struct muc_room *r;
+
+	jid_bare(to, room, sizeof(room));
+	if (wait_for_room(n, room, host))
+		return;
+	if (strcmp(n->name, "presence") == 0) {
+		mucpres_handle(n, to, host);
+		return;
+	}
+	r = mucroom_find(room);
+	if (strcmp(n->name, "message") == 0)
+		mucmsg_handle(r, n, to);
+	else if (to->resource[0] == '\0')
+		mucowner_iq(r, n);
+	else
+		mucmsg_occupant_iq(r, n, to);
+	/* a room loaded for a disco or an owner's request, with nobody in
+	 * it, does not stay (memory holds rooms people are in) */
+	if ((r = mucroom_find(room)) != NULL)
+		mucroom_release(r);
+}
+
+static bool
+muc_route(struct xml_node *n, const struct jid *to)
+{
 	int host;
 
 	if ((host = service_host(to->domain)) < 0)
@@ -165,18 +273,7 @@ muc_route(struct xml_node *n, const struct jid *to)
 		xml_free(n);
 		return true;
 	}
-	if (strcmp(n->name, "presence") == 0) {
-		mucpres_handle(n, to, host);
-		return true;
-	}
-	r = mucroom_find(jid_bare(to, room, sizeof(room)));
-	if (strcmp(n->name, "message") == 0) {
-		mucmsg_handle(r, n, to);
-	} else if (to->resource[0] == '\0') {
-		mucowner_iq(r, n);
-	} else {
-		mucmsg_occupant_iq(r, n, to);
-	}
+	room_stanza(n, to, host);
 	return true;
 }
 
@@ -227,20 +324,23 @@ shutdown_room(struct muc_room *r, void *arg)
 static void
 muc_shutdown(void)
 {
+	stopping = true;
 	mucroom_each(shutdown_room, NULL);
 	mucroom_cleanup();
 }
 
+/* What waits for the database is dropped when the pool fails it. */
 static void
 muc_cleanup(void)
 {
 	mucroom_cleanup();
+	hmap_free(&loads);
 }
 
 static void
 muc_stats(struct buf *b)
 {
-	buf_printf(b, "muc_rooms\t%zu\n", mucroom_count());
+	buf_printf(b, "muc_rooms\t%zu\nmuc_loading\t%zu\n", mucroom_count(), loads.n);
 }
 
 static int
@@ -262,9 +362,12 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
+static const char *const migrations[] = { "050_muc", NULL };
+
 struct module muc_module = {
 	.name = "muc",
 	.folder = "muc",
+	.migrations = migrations,
 	.config_load = config_load,
 	.config_free = config_free,
 	.hooks = hooks,

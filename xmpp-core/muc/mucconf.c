@@ -75,6 +75,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 
 	memset(m, 0, sizeof(*m));
 	m->enabled = true;
+	m->default_persistent = true;
 	m->history_bytes = 1024 * 1024;
 	m->max_subject = 1024;
 	m->max_name = 256;
@@ -99,6 +100,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    size_key(t, "max_password", 1, 1024, &m->max_password, e) == -1 ||
 	    size_key(t, "max_nick", 1, JID_PART_MAX, &m->max_nick, e) == -1 ||
 	    conf_int(t, "max_rooms_per_session", 1, 10000, &per_session, e) == -1 ||
+	    conf_bool(t, "default_persistent", &m->default_persistent, e) == -1 ||
 	    conf_bool(t, "default_public", &m->default_public, e) == -1 ||
 	    conf_bool(t, "default_moderated", &m->default_moderated, e) == -1 ||
 	    conf_bool(t, "default_members_only", &m->default_members_only, e) == -1 ||

@@ -37,6 +37,7 @@ struct muc_config {
 	size_t max_nick;		/* bytes of a nickname */
 	unsigned max_rooms_per_session;	/* rooms one session may be in */
 	/* new rooms */
+	bool default_persistent;
 	bool default_public;
 	bool default_moderated;
 	bool default_members_only;

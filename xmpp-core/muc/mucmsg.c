@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "buf.h"
 #include "c2s.h"
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucnick.h"
 #include "mucroom.h"
+#include "mucstore.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -75,6 +78,8 @@ subject(struct muc_room *r, struct muc_occ *o, struct xml_node *n,
 	} else {
 		free(text);
 	}
+	if (r->stored)
+		mucstore_subject(r);
 	mucroom_fanout(r, m, NULL);
 	xml_free(m);
 	xml_free(n);
@@ -99,8 +104,15 @@ groupchat(struct muc_room *r, struct muc_sess *s, struct xml_node *n)
 		return;
 	}
 	mucroom_fanout(r, m, NULL);
-	if (xml_child(m, "body", NS_CLIENT) != NULL)
-		mucroom_hist_add(r, m);
+	if (xml_child(m, "body", NS_CLIENT) != NULL) {
+		struct buf b;
+
+		buf_init(&b);
+		mucroom_hist_add(r, m, time(NULL), r->stored ? &b : NULL);
+		if (r->stored && b.p)
+			mucstore_history(r, b.p);
+		buf_free(&b);
+	}
 	xml_free(m);
 	xml_free(n);
 }

@@ -14,6 +14,7 @@
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucroom.h"
+#include "mucstore.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -80,6 +81,8 @@ config_form(const struct muc_room *r, struct xml_node *q)
 	field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_CONFIG);
 	field(x, "muc#roomconfig_roomname", "text-single", "Name", r->cfg.name);
 	field(x, "muc#roomconfig_roomdesc", "text-single", "Description", r->cfg.desc);
+	field(x, "muc#roomconfig_persistentroom", "boolean",
+	    "Kept when empty", b(r->cfg.persistent));
 	field(x, "muc#roomconfig_publicroom", "boolean", "Listed in the directory",
 	    b(r->cfg.public_));
 	field(x, "muc#roomconfig_membersonly", "boolean", "Members only",
@@ -162,6 +165,8 @@ apply_field(struct muc_roomcfg *c, const char *var, const char *v)
 		return set_str(&c->desc, v, mc->max_description);
 	if (strcmp(var, "muc#roomconfig_roomsecret") == 0)
 		return set_str(&c->password, v, mc->max_password);
+	if (strcmp(var, "muc#roomconfig_persistentroom") == 0)
+		return parse_bool(v, &c->persistent);
 	if (strcmp(var, "muc#roomconfig_publicroom") == 0)
 		return parse_bool(v, &c->public_);
 	if (strcmp(var, "muc#roomconfig_membersonly") == 0)
@@ -245,11 +250,65 @@ announce_change(struct muc_room *r, bool was_anyone)
 	xml_free(m);
 }
 
+/* A checked configuration takes effect (c is taken). */
+static void
+apply(struct muc_room *r, struct muc_roomcfg *c)
+{
+	bool was_locked = r->locked, was_anyone = r->cfg.whois_anyone;
+
+	cfg_free(&r->cfg);
+	r->cfg = *c;
+	r->locked = false;
+	if (!was_locked)
+		announce_change(r, was_anyone);
+	/* members only now excludes who is not a member (322, §9.4) */
+	if (r->cfg.members_only) {
+		struct muc_occ *o = r->occs, *next;
+
+		for (; o; o = next) {
+			next = o->next;
+			if (o->aff < MUC_AFF_MEMBER)
+				mucpres_remove(r, o, 322);
+		}
+		mucroom_release(r);
+	}
+}
+
+struct pending {
+	struct xml_node *iq;
+	struct muc_roomcfg c;
+	char jid[];
+};
+
+static void
+saved(void *arg, int rc)
+{
+	struct pending *p = arg;
+	struct muc_room *r = mucroom_find(p->jid);
+	struct xml_node *res;
+
+	if (rc != 0) {
+		cfg_free(&p->c);
+		stanza_bounce(p->iq, "wait", rc == 1 ? "resource-constraint" :
+		    "internal-server-error");
+	} else {
+		if ((res = stanza_iq_result(p->iq)) != NULL)
+			router_route(res);
+		if (r) {
+			r->stored = true;
+			apply(r, &p->c);
+		} else {
+			cfg_free(&p->c);
+		}
+	}
+	xml_free(p->iq);
+	free(p);
+}
+
 static void
 submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 {
 	struct muc_roomcfg c;
-	bool was_locked = r->locked, was_anyone = r->cfg.whois_anyone;
 	struct xml_node *f, *v, *res;
 	char *val;
 	int bad = 0;
@@ -278,26 +337,34 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 		iq_err(n, "modify", "not-acceptable");
 		return;
 	}
-	cfg_free(&r->cfg);
-	r->cfg = c;
-	r->locked = false;
+	if (c.persistent) {
+		/* the owner hears back once the room is stored */
+		size_t len = strlen(r->jid) + 1;
+		struct pending *p = malloc(sizeof(*p) + len);
+
+		if (p == NULL) {
+			cfg_free(&c);
+			iq_err(n, "wait", "resource-constraint");
+			return;
+		}
+		p->iq = n;
+		p->c = c;
+		memcpy(p->jid, r->jid, len);
+		if (mucstore_save(r, &p->c, saved, p) == -1) {
+			cfg_free(&p->c);
+			free(p);
+			iq_err(n, "wait", "resource-constraint");
+		}
+		return;
+	}
+	if (r->stored) {
+		mucstore_delete(r->jid);	/* now temporary */
+		r->stored = false;
+	}
 	if ((res = stanza_iq_result(n)) != NULL)
 		router_route(res);
 	xml_free(n);
-	if (!was_locked)
-		announce_change(r, was_anyone);
-	/* §9.8-style: members only now excludes who is not a member (322) */
-	if (r->cfg.members_only) {
-		struct muc_occ *o = r->occs, *next;
-
-		for (; o; o = next) {
-			next = o->next;
-			if (o->aff < MUC_AFF_MEMBER)
-				mucpres_remove(r, o, 322);
-		}
-		if (r->nocc == 0)
-			mucroom_destroy(r, NULL);
-	}
+	apply(r, &c);
 }
 
 static void
@@ -325,6 +392,8 @@ destroy(struct muc_room *r, struct xml_node *n, const struct xml_node *d)
 			xml_add_with_text(dx, "reason", NULL, t);
 		free(t);
 	}
+	if (r->stored)
+		mucstore_delete(r->jid);
 	mucroom_destroy(r, dx);
 	xml_free(dx);
 	if ((res = stanza_iq_result(n)) != NULL)
@@ -389,7 +458,7 @@ info(struct muc_room *r, struct xml_node *n)
 	const char *feat[] = {
 		"http://jabber.org/protocol/disco#info", NS_MUC,
 		c->public_ ? "muc_public" : "muc_hidden",
-		"muc_temporary",
+		c->persistent ? "muc_persistent" : "muc_temporary",
 		c->members_only ? "muc_membersonly" : "muc_open",
 		c->moderated ? "muc_moderated" : "muc_unmoderated",
 		c->whois_anyone ? "muc_nonanonymous" : "muc_semianonymous",

@@ -18,6 +18,7 @@
 #include "mucint.h"
 #include "mucnick.h"
 #include "mucroom.h"
+#include "mucstore.h"
 #include "router.h"
 #include "server.h"
 #include "stanza.h"
@@ -234,6 +235,29 @@ entry_refused(const struct muc_room *r, enum muc_aff a, const struct xml_node *x
 }
 
 static void
+instant_saved(void *arg, int rc)
+{
+	struct muc_room *r = mucroom_find(arg);
+
+	if (rc == 0 && r)
+		r->stored = true;
+	free(arg);
+}
+
+/* A gc-1.0 instant room is configured at once: persistent ones are
+ * stored now (when the creator is at its limit, it stays temporary). */
+static void
+store_instant(struct muc_room *r)
+{
+	char *jid;
+
+	if (r->locked || !r->cfg.persistent || (jid = strdup(r->jid)) == NULL)
+		return;
+	if (mucstore_save(r, &r->cfg, instant_saved, jid) == -1)
+		free(jid);
+}
+
+static void
 join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to,
     int host, const char *nick, const char *key)
 {
@@ -301,11 +325,12 @@ join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to
 	o->pres = keep_presence(n);
 	join_replies(r, o->sessions, created, strcmp(nick, to->resource) != 0,
 	    new_occ, x);
+	if (created)
+		store_instant(r);
 	xml_free(n);
 	return;
 gone:
-	if (r->nocc == 0)
-		mucroom_destroy(r, NULL);
+	mucroom_release(r);
 }
 
 /* §7.6: unavailable from the old nick with 303, available from the new. */
@@ -362,8 +387,7 @@ mucpres_leave(struct muc_sess *s, const struct xml_node *why)
 	broadcast_occ(r, o, "unavailable", self, others, NULL);
 	mucroom_occ_free(r, o);
 	/* rooms are not persistent yet: the last one out closes it */
-	if (r->nocc == 0)
-		mucroom_destroy(r, NULL);
+	mucroom_release(r);
 }
 
 void

@@ -68,6 +68,7 @@ mucroom_create(const char *jid, const char *local, int host, const char *creator
 	r->creator = strdup(creator);
 	r->host = host;
 	r->locked = true;
+	r->cfg.persistent = mc->default_persistent;
 	r->cfg.public_ = mc->default_public;
 	r->cfg.moderated = mc->default_moderated;
 	r->cfg.members_only = mc->default_members_only;
@@ -142,6 +143,21 @@ mucroom_destroy(struct muc_room *r, const struct xml_node *dx)
 	hmap_del(&rooms, r->jid);
 	creator_count(r->creator, -1);
 	room_free(r);
+}
+
+void
+mucroom_evict(struct muc_room *r)
+{
+	hmap_del(&rooms, r->jid);
+	creator_count(r->creator, -1);
+	room_free(r);
+}
+
+void
+mucroom_release(struct muc_room *r)
+{
+	if (r->nocc == 0)
+		mucroom_evict(r);
 }
 
 void
@@ -471,7 +487,8 @@ mucroom_presence(const struct muc_room *r, const struct muc_occ *o,
 /* ---- history ---- */
 
 void
-mucroom_hist_add(struct muc_room *r, const struct xml_node *msg)
+mucroom_hist_add(struct muc_room *r, const struct xml_node *msg, time_t at,
+    struct buf *out)
 {
 	const struct muc_config *mc = muc_cfg();
 	struct muc_hist *h;
@@ -486,7 +503,12 @@ mucroom_hist_add(struct muc_room *r, const struct xml_node *msg)
 		return;
 	}
 	size = b.len;
-	buf_free(&b);
+	if (out) {
+		buf_free(out);
+		*out = b;
+	} else {
+		buf_free(&b);
+	}
 	if (size > mc->history_bytes)
 		return;
 	/* oldest out until the new one fits both bounds */
@@ -502,7 +524,7 @@ mucroom_hist_add(struct muc_room *r, const struct xml_node *msg)
 	h = &r->hist[(r->hist_first + r->hist_n) % r->hist_cap];
 	if ((h->msg = xml_copy(msg)) == NULL)
 		return;
-	h->at = time(NULL);
+	h->at = at;
 	h->size = size;
 	r->hist_bytes += size;
 	r->hist_n++;

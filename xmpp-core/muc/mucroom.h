@@ -5,8 +5,10 @@
  * as ejabberd and Prosody allow), its subject and its recent history.
  *
  * Rooms live in memory while someone is in them: a room is created by
- * the first join (mucpres.c) and goes when the last occupant leaves or
- * an owner destroys it.  Each session in a room is one struct muc_sess,
+ * the first join (mucpres.c) or loaded from the database on first use
+ * (persistent rooms, mucstore.c), and leaves memory when the last
+ * occupant leaves (a temporary room is then gone for good) or an owner
+ * destroys it.  Each session in a room is one struct muc_sess,
  * linked both from its occupant and from the session (its per-session
  * state), so a session that ends leaves every room it was in without a
  * scan, and a resumed session (XEP-0198) takes its rooms along.
@@ -41,6 +43,7 @@ enum muc_pm { MUC_PM_ANYONE, MUC_PM_PARTICIPANTS, MUC_PM_MODERATORS, MUC_PM_NONE
 
 struct muc_roomcfg {
 	char *name, *desc, *password;	/* NULL when unset */
+	bool persistent;		/* kept in the database, lives on empty */
 	bool public_, members_only, moderated, password_protected;
 	bool whois_anyone;		/* non-anonymous */
 	bool change_subject;		/* participants may change it */
@@ -87,6 +90,7 @@ struct muc_room {
 	char *creator;			/* bare JID counted against its room limit */
 	struct muc_roomcfg cfg;
 	bool locked;			/* created, not configured yet (§10.1.2) */
+	bool stored;			/* has its row in muc_room */
 	char *subject;			/* NULL: none set */
 	char *subject_by;		/* the nick that set it */
 	struct muc_occ *occs, *occs_tail;
@@ -110,6 +114,10 @@ struct muc_room *mucroom_find(const char *jid);
 /* A new room owned by creator, locked: NULL on ENOMEM. */
 struct muc_room *mucroom_create(const char *jid, const char *local, int host,
     const char *creator);
+/* Frees a room nobody is in (its state stays in the database). */
+void mucroom_evict(struct muc_room *r);
+/* mucroom_evict when nobody is left. */
+void mucroom_release(struct muc_room *r);
 /* Unavailable presence to everyone (with destroy when dx is set: the
  * <destroy/> of muc#user), then gone. */
 void mucroom_destroy(struct muc_room *r, const struct xml_node *dx);
@@ -164,7 +172,10 @@ struct xml_node *mucroom_presence(const struct muc_room *r,
 
 /* ---- history ---- */
 
-void mucroom_hist_add(struct muc_room *r, const struct xml_node *msg);
+/* Keeps msg (sent at 'at'); out, when set, gets its serialisation. */
+struct buf;
+void mucroom_hist_add(struct muc_room *r, const struct xml_node *msg,
+    time_t at, struct buf *out);
 struct muc_histreq {
 	long maxstanzas, maxchars;	/* -1: no limit */
 	time_t since;			/* 0: any */
