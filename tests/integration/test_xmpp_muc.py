@@ -461,6 +461,9 @@ def test_persistent_room_survives_restart(pg):
         r = await iq_reply(a, configure(a, room, roomname="Kept", membersonly="0",
                                         passwordprotectedroom="1", roomsecret="pw"))
         assert r.get("type") == "result"
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='outcast' jid='spam@localhost'/>"
+                                        "<item affiliation='member' jid='keep2@localhost'/>"))
+        assert r.get("type") == "result"
         a.send_raw("<message to='%s' type='groupchat'><subject>Stays</subject></message>" % room)
         await wait_for(a, lambda x: x.findtext("{jabber:client}subject") == "Stays")
         for i in range(3):
@@ -500,6 +503,10 @@ def test_persistent_room_survives_restart(pg):
         assert p.find("{%s}x/{%s}item" % (USER, USER)).get("affiliation") == "owner"
         r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='%s'/>" % OWNER))
         assert r.get("type") == "result"
+        r = await iq_reply(a, admin_get(a, room, "affiliation='outcast'"))
+        assert items_of(r) == [("spam@localhost", "outcast")]
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert items_of(r) == [("keep2@localhost", "member")]
         # destroyed: gone from the database too
         r = await iq_reply(a, iq_raw(a, room, "set", "<query xmlns='%s'><destroy/></query>" % OWNER))
         assert r.get("type") == "result"
@@ -521,3 +528,108 @@ def test_persistent_room_survives_restart(pg):
         arun(third())
     finally:
         s.destroy()
+
+
+ADMIN = MUC + "#admin"
+
+
+def admin_set(c, room, items):
+    return iq_raw(c, room, "set", "<query xmlns='%s'>%s</query>" % (ADMIN, items))
+
+
+def admin_get(c, room, what):
+    return iq_raw(c, room, "get", "<query xmlns='%s'><item %s/></query>" % (ADMIN, what))
+
+
+def items_of(iq):
+    return [(i.get("jid"), i.get("affiliation")) for i in iq.iter("{%s}item" % ADMIN)]
+
+
+def test_affiliations_kick_ban(server):
+    room = "ruled@" + SVC
+
+    async def go():
+        a, b, c = [await login(server, "rule%d" % i) for i in range(3)]
+        await create_instant(a, room, "ann")
+        for x, nick in ((b, "bob"), (c, "cat")):
+            join_raw(x, room, nick)
+            await wait_for(x, self_presence(room, nick))
+        r = await iq_reply(a, admin_get(a, room, "affiliation='owner'"))
+        assert items_of(r) == [("rule0@localhost", "owner")]
+        # a member: everyone sees the new affiliation
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='member' jid='rule1@localhost/x'/>"))
+        assert r.get("type") == "result"
+        p = await wait_for(c, lambda s: s.get("from") == room + "/bob" and
+                           s.find("{%s}x/{%s}item[@affiliation='member']" % (USER, USER)) is not None)
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert items_of(r) == [("rule1@localhost", "member")]
+        # not an admin: may neither read nor change the lists (semi-anonymous)
+        r = await iq_reply(b, admin_get(b, room, "affiliation='member'"))
+        assert err_cond(r) == "forbidden"
+        r = await iq_reply(b, admin_set(b, room, "<item nick='cat' role='none'/>"))
+        assert err_cond(r) == "forbidden"
+        # the last owner stays; a bad item changes nothing of the rest
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='none' jid='rule0@localhost'/>"))
+        assert err_cond(r) == "conflict"
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='member' jid='rule2@localhost'/>"
+                                        "<item affiliation='bogus' jid='x@localhost'/>"))
+        assert r.get("type") == "error"
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert items_of(r) == [("rule1@localhost", "member")]
+        # kick with a reason: 307 to everyone, 110 to the kicked
+        r = await iq_reply(a, admin_set(a, room, "<item nick='cat' role='none'><reason>calm down</reason></item>"))
+        assert r.get("type") == "result"
+        p = await wait_for(c, lambda s: s.get("type") == "unavailable" and 307 in codes(s))
+        assert codes(p) == [110, 307]
+        it = p.find("{%s}x/{%s}item" % (USER, USER))
+        assert it.findtext("{%s}reason" % USER) == "calm down"
+        assert it.find("{%s}actor" % USER).get("nick") == "ann"
+        await wait_for(b, lambda s: s.get("from") == room + "/cat" and 307 in codes(s))
+        # ban: 301, and no way back in
+        join_raw(c, room, "cat")
+        await wait_for(c, lambda s: s.get("from") == room + "/cat" and 110 in codes(s)
+                       and s.get("type") != "unavailable")
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='outcast' jid='rule2@localhost'/>"))
+        assert r.get("type") == "result"
+        p = await wait_for(c, lambda s: s.get("type") == "unavailable" and 301 in codes(s))
+        c.got.clear()
+        join_raw(c, room, "cat")
+        e = await wait_for(c, lambda s: s.get("type") == "error")
+        assert err_cond(e) == "forbidden"
+        r = await iq_reply(a, admin_get(a, room, "affiliation='outcast'"))
+        assert items_of(r) == [("rule2@localhost", "outcast")]
+        # an owner cannot be kicked
+        r = await iq_reply(a, admin_set(a, room, "<item nick='ann' role='none'/>"))
+        assert err_cond(r) == "not-allowed"
+        await disconnect(a, b, c)
+    arun(go())
+
+
+def test_voice_in_moderated_room(server):
+    room = "quiet@" + SVC
+
+    async def go():
+        a, d = await login(server, "voice1"), await login(server, "voice2")
+        await create_instant(a, room, "ann")
+        r = await iq_reply(a, configure(a, room, moderatedroom="1"))
+        assert r.get("type") == "result"
+        join_raw(d, room, "dan")
+        p = await wait_for(d, self_presence(room, "dan"))
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("role") == "visitor"
+        d.send_raw("<message to='%s' type='groupchat' id='v1'><body>hi</body></message>" % room)
+        e = await wait_for(d, lambda s: s.get("id") == "v1" and s.get("type") == "error")
+        assert err_cond(e) == "forbidden"
+        r = await iq_reply(a, admin_set(a, room, "<item nick='dan' role='participant'/>"))
+        assert r.get("type") == "result"
+        await wait_for(d, lambda s: s.get("from") == room + "/dan" and
+                       s.find("{%s}x/{%s}item[@role='participant']" % (USER, USER)) is not None)
+        d.send_raw("<message to='%s' type='groupchat'><body>now I may</body></message>" % room)
+        await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "now I may")
+        r = await iq_reply(a, admin_get(a, room, "role='participant'"))
+        assert [i.get("nick") for i in r.iter("{%s}item" % ADMIN)] == ["dan"]
+        r = await iq_reply(a, admin_set(a, room, "<item nick='dan' role='visitor'/>"))
+        assert r.get("type") == "result"
+        await wait_for(d, lambda s: s.get("from") == room + "/dan" and
+                       s.find("{%s}x/{%s}item[@role='visitor']" % (USER, USER)) is not None)
+        await disconnect(a, d)
+    arun(go())

@@ -16,10 +16,20 @@ void mucpres_handle(struct xml_node *n, const struct jid *to, int host);
 /* Removes an occupant's session as if it had left (session ended). */
 struct muc_sess;
 void mucpres_leave(struct muc_sess *s, const struct xml_node *why);
-/* Removes o with an unavailable presence carrying code (and 110 to it),
- * as when a change of configuration excludes it (§9.x, 322). */
+/* Removes o with an unavailable presence carrying code (and 110 to it):
+ * kicked (307), banned (301), no longer a member (321, 322); extra's
+ * children (actor, reason) go into the item. */
 struct muc_occ;
-void mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code);
+void mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code,
+    const struct xml_node *extra);
+/* o's current presence to everyone (a role or affiliation changed). */
+void mucpres_broadcast(struct muc_room *r, struct muc_occ *o,
+    const struct xml_node *extra);
+/* The role an affiliation enters with. */
+#include "mucroom.h"
+enum muc_role mucpres_role_for(const struct muc_room *r, enum muc_aff a);
+/* mucadmin.c: muc#admin (affiliation and role lists, kick, ban, voice) */
+void mucadmin_iq(struct muc_room *r, struct xml_node *n, struct xml_node *q);
 /* mucmsg.c: a message to room@service or room@service/nick */
 void mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to);
 /* An IQ to room@service/nick: self-ping (XEP-0410) is answered. */

@@ -268,7 +268,7 @@ apply(struct muc_room *r, struct muc_roomcfg *c)
 		for (; o; o = next) {
 			next = o->next;
 			if (o->aff < MUC_AFF_MEMBER)
-				mucpres_remove(r, o, 322);
+				mucpres_remove(r, o, 322, NULL);
 		}
 		mucroom_release(r);
 	}
@@ -524,6 +524,8 @@ mucowner_iq(struct muc_room *r, struct xml_node *n)
 		xml_free(n);
 	} else if (xml_is(q, "query", NS_MUC_OWNER)) {
 		owner(r, n, q, get);
+	} else if (xml_is(q, "query", NS_MUC "#admin")) {
+		mucadmin_iq(r, n, q);
 	} else {
 		iq_err(n, "cancel", "service-unavailable");
 	}

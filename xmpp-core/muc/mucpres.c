@@ -59,20 +59,30 @@ sees_jid(const struct muc_room *r, const struct muc_occ *viewer)
 /* o's presence to every occupant, o itself with self codes. */
 static void
 broadcast_occ(struct muc_room *r, struct muc_occ *o, const char *type,
-    const unsigned *self, const unsigned *others, const char *nick_attr)
+    const unsigned *self, const unsigned *others, const char *nick_attr,
+    const struct xml_node *extra)
 {
 	struct xml_node *anon, *full, *mine;
+	struct xml_node *ps[3];
 
 	anon = mucroom_presence(r, o, false, type, others);
 	full = mucroom_presence(r, o, true, type, others);
 	mine = mucroom_presence(r, o, true, type, self);
-	if (nick_attr) {
-		struct xml_node *ps[3] = { anon, full, mine };
+	ps[0] = anon;
+	ps[1] = full;
+	ps[2] = mine;
+	for (int i = 0; i < 3; i++) {
+		struct xml_node *it = ps[i] ? xml_first_elem(xml_child(ps[i], "x",
+		    NS_MUC_USER)) : NULL;
 
-		for (int i = 0; i < 3; i++)
-			if (ps[i])
-				xml_set_attr(xml_first_elem(xml_child(ps[i], "x",
-				    NS_MUC_USER)), "nick", nick_attr);
+		if (it == NULL)
+			continue;
+		if (nick_attr)
+			xml_set_attr(it, "nick", nick_attr);
+		/* <actor/> and <reason/> of a kick or ban (§8.2, §9.1) */
+		for (const struct xml_node *e = extra ? xml_first_elem(extra) : NULL;
+		    e; e = xml_next_elem(e))
+			xml_append_child(it, xml_copy(e));
 	}
 	for (struct muc_occ *v = r->occs; v; v = v->next) {
 		struct xml_node *p = v == o ? mine : sees_jid(r, v) ? full : anon;
@@ -164,7 +174,7 @@ join_replies(struct muc_room *r, struct muc_sess *s, bool created, bool renamed,
 		self[k++] = 210;
 	self[k] = 0;
 	if (new_occ) {
-		broadcast_occ(r, o, NULL, self, others, NULL);
+		broadcast_occ(r, o, NULL, self, others, NULL, NULL);
 	} else if ((p = mucroom_presence(r, o, true, NULL, self)) != NULL) {
 		mucroom_send_sess(s, p);
 		xml_free(p);
@@ -353,14 +363,14 @@ change_nick(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
 		pres_error(n, "modify", "not-acceptable");
 		return;
 	}
-	broadcast_occ(r, o, "unavailable", self303, others303, nick);
+	broadcast_occ(r, o, "unavailable", self303, others303, nick, NULL);
 	if (mucroom_occ_rename(r, o, nick, key) == -1) {
 		pres_error(n, "wait", "resource-constraint");
 		return;
 	}
 	xml_free(o->pres);
 	o->pres = keep_presence(n);
-	broadcast_occ(r, o, NULL, self110, none, NULL);
+	broadcast_occ(r, o, NULL, self110, none, NULL, NULL);
 	xml_free(n);
 }
 
@@ -384,19 +394,35 @@ mucpres_leave(struct muc_sess *s, const struct xml_node *why)
 		xml_free(o->pres);
 		o->pres = keep_presence(why);
 	}
-	broadcast_occ(r, o, "unavailable", self, others, NULL);
+	broadcast_occ(r, o, "unavailable", self, others, NULL, NULL);
 	mucroom_occ_free(r, o);
 	/* rooms are not persistent yet: the last one out closes it */
 	mucroom_release(r);
 }
 
 void
-mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code)
+mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code,
+    const struct xml_node *extra)
 {
 	const unsigned self[] = { code, 110, 0 }, others[] = { code, 0 };
 
-	broadcast_occ(r, o, "unavailable", self, others, NULL);
+	broadcast_occ(r, o, "unavailable", self, others, NULL, extra);
 	mucroom_occ_free(r, o);
+}
+
+void
+mucpres_broadcast(struct muc_room *r, struct muc_occ *o,
+    const struct xml_node *extra)
+{
+	static const unsigned self[] = { 110, 0 }, others[] = { 0 };
+
+	broadcast_occ(r, o, NULL, self, others, NULL, extra);
+}
+
+enum muc_role
+mucpres_role_for(const struct muc_room *r, enum muc_aff a)
+{
+	return role_for(r, a);
 }
 
 void
@@ -450,7 +476,7 @@ mucpres_handle(struct xml_node *n, const struct jid *to, int host)
 	{
 		static const unsigned self[] = { 110, 0 }, others[] = { 0 };
 
-		broadcast_occ(r, s->occ, NULL, self, others, NULL);
+		broadcast_occ(r, s->occ, NULL, self, others, NULL, NULL);
 	}
 	xml_free(n);
 }

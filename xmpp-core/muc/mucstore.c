@@ -48,6 +48,13 @@ static struct db_stmt st_save = {
 	"max_users = EXCLUDED.max_users RETURNING jid), "
 	"a AS (INSERT INTO muc_affiliation (room, jid, affiliation) "
 	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 17, 0 };
+static struct db_stmt st_aff_set = {
+	"INSERT INTO muc_affiliation (room, jid, affiliation) "
+	"SELECT $1, $2, $3::smallint WHERE EXISTS (SELECT 1 FROM muc_room "
+	"WHERE jid = $1) ON CONFLICT (room, jid) DO UPDATE "
+	"SET affiliation = EXCLUDED.affiliation", 3, 0 };
+static struct db_stmt st_aff_del = {
+	"DELETE FROM muc_affiliation WHERE room = $1 AND jid = $2", 2, 0 };
 static struct db_stmt st_subject = {
 	"UPDATE muc_room SET subject = $2, subject_by = $3 WHERE jid = $1", 3, 0 };
 /* The new message in, the oldest beyond the room's history out (the
@@ -62,8 +69,6 @@ static struct db_stmt st_hist_add = {
 static struct db_stmt st_delete = {
 	"DELETE FROM muc_room WHERE jid = $1", 1, 0 };
 
-/* Affiliations read per room at most (owners and members a room keeps). */
-#define MUC_MAX_AFFS 10000
 
 struct load {
 	void (*done)(void *arg, struct muc_room *r, const char *err);
@@ -245,6 +250,17 @@ saved(void *arg, PGresult *res, const char *err)
 	free(s);
 }
 
+static void
+aff_written(void *arg, PGresult *res, const char *err)
+{
+	struct save *s = arg;
+
+	if (res == NULL)
+		log_warn("muc: storing an affiliation: %s", err);
+	s->done(s->arg, res == NULL ? -1 : 0);
+	free(s);
+}
+
 int
 mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
     void (*done)(void *arg, int rc), void *arg)
@@ -267,6 +283,27 @@ mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
 	snprintf(mu, sizeof(mu), "%u", c->max_users);
 	snprintf(lim, sizeof(lim), "%u", muc_cfg()->max_rooms_per_creator);
 	if (db_query_key(srv.db, r->jid, &st_save, v, saved, s) == NULL) {
+		free(s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mucstore_aff(const struct muc_room *r, const char *bare, int aff,
+    void (*done)(void *arg, int rc), void *arg)
+{
+	struct save *s = malloc(sizeof(*s));
+	char a[8];
+	const char *v[3] = { r->jid, bare, a };
+
+	if (s == NULL)
+		return -1;
+	s->done = done;
+	s->arg = arg;
+	snprintf(a, sizeof(a), "%d", aff);
+	if (db_query_key(srv.db, r->jid, aff == MUC_AFF_NONE ? &st_aff_del :
+	    &st_aff_set, v, aff_written, s) == NULL) {
 		free(s);
 		return -1;
 	}

@@ -29,6 +29,11 @@ int mucstore_load(const char *jid, int host,
  */
 int mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
     void (*done)(void *arg, int rc), void *arg);
+/* One affiliation (MUC_AFF_NONE deletes it): done(arg, 0 / -1). */
+int mucstore_aff(const struct muc_room *r, const char *bare, int aff,
+    void (*done)(void *arg, int rc), void *arg);
+/* Affiliations a room keeps at most (and reads when loaded). */
+#define MUC_MAX_AFFS 10000
 void mucstore_subject(const struct muc_room *r);
 void mucstore_history(const struct muc_room *r, const char *stanza);
 void mucstore_delete(const char *jid);
