@@ -633,3 +633,38 @@ def test_voice_in_moderated_room(server):
                        s.find("{%s}x/{%s}item[@role='visitor']" % (USER, USER)) is not None)
         await disconnect(a, d)
     arun(go())
+
+
+def test_room_limits(pg):
+    s = XmppServer(pg, extra='[muc]\nmax_rooms_per_creator = 1\nmax_presence = "2K"\n')
+    first, second = "lim1@" + SVC, "lim2@" + SVC
+
+    async def go():
+        a = await login(s, "limit1")
+        await create_instant(a, first, "ann")
+        # while the first is in memory the second is refused at once
+        join_raw(a, second, "ann")
+        e = await wait_for(a, lambda x: x.get("type") == "error" and x.tag.endswith("presence"))
+        assert err_cond(e) == "resource-constraint"
+        a.send_raw("<presence to='%s/ann' type='unavailable'/>" % first)
+        await until(lambda: stats(s).get("muc_rooms") == "0")
+        # out of memory it still counts: the database refuses to store a second
+        a.got.clear()
+        join_raw(a, second, "ann")
+        await wait_for(a, self_presence(second, "ann"))
+        r = await iq_reply(a, iq_raw(a, second, "set", "<query xmlns='%s'><x xmlns='%s' "
+                                     "type='submit'/></query>" % (OWNER, XD)))
+        assert err_cond(r) == "resource-constraint"
+        # as a temporary room it may be
+        r = await iq_reply(a, configure(a, second, persistentroom="0"))
+        assert r.get("type") == "result"
+        # an oversized presence is refused and changes nothing
+        a.got.clear()
+        a.send_raw("<presence to='%s/ann'><status>%s</status></presence>" % (second, "x" * 3000))
+        e = await wait_for(a, lambda x: x.get("type") == "error" and x.tag.endswith("presence"))
+        assert err_cond(e) == "not-acceptable"
+        await disconnect(a)
+    try:
+        arun(go())
+    finally:
+        s.destroy()

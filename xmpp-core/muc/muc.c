@@ -235,6 +235,10 @@ room_stanza(struct xml_node *n, const struct jid *to, int host)
 	char room[2 * JID_PART_MAX + 2];
 	struct muc_room *r;
 
+	if (stopping) {
+		xml_free(n);	/* rooms are gone; occupants were told (332) */
+		return;
+	}
 	jid_bare(to, room, sizeof(room));
 	if (wait_for_room(n, room, host))
 		return;

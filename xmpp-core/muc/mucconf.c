@@ -82,6 +82,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	m->max_description = 1024;
 	m->max_password = 256;
 	m->max_nick = 128;
+	m->max_presence = 16 * 1024;
 	t = conf_table(root, "muc", e, &rc);
 	if (rc == -1)
 		return -1;
@@ -99,6 +100,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    size_key(t, "max_description", 1, 65536, &m->max_description, e) == -1 ||
 	    size_key(t, "max_password", 1, 1024, &m->max_password, e) == -1 ||
 	    size_key(t, "max_nick", 1, JID_PART_MAX, &m->max_nick, e) == -1 ||
+	    size_key(t, "max_presence", 1024, 1024 * 1024, &m->max_presence, e) == -1 ||
 	    conf_int(t, "max_rooms_per_session", 1, 10000, &per_session, e) == -1 ||
 	    conf_bool(t, "default_persistent", &m->default_persistent, e) == -1 ||
 	    conf_bool(t, "default_public", &m->default_public, e) == -1 ||

@@ -35,6 +35,7 @@ struct muc_config {
 	size_t max_description;		/* bytes of a description */
 	size_t max_password;		/* bytes of a room password */
 	size_t max_nick;		/* bytes of a nickname */
+	size_t max_presence;		/* serialised bytes of an occupant's presence */
 	unsigned max_rooms_per_session;	/* rooms one session may be in */
 	/* new rooms */
 	bool default_persistent;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "c2s.h"
 #include "mucconf.h"
 #include "mucint.h"
@@ -48,6 +49,18 @@ keep_presence(const struct xml_node *n)
 		xml_free(x);
 	}
 	return p;
+}
+
+static bool
+too_large(const struct xml_node *n, size_t max)
+{
+	struct buf b;
+	bool big;
+
+	buf_init(&b);
+	big = xml_serialize(&b, n, NS_CLIENT) == -1 || b.len > max;
+	buf_free(&b);
+	return big;
 }
 
 static bool
@@ -460,6 +473,12 @@ mucpres_handle(struct xml_node *n, const struct jid *to, int host)
 	    sizeof(nick))) < 0 || (size_t)len > mc->max_nick ||
 	    mucnick_key(nick, key, sizeof(key)) < 0) {
 		pres_error(n, "modify", "jid-malformed");
+		return;
+	}
+	/* occupants' presences are kept and repeated to everyone who
+	 * joins: bounded (500 occupants with large presences add up) */
+	if (too_large(n, mc->max_presence)) {
+		pres_error(n, "modify", "not-acceptable");
 		return;
 	}
 	if (s == NULL) {
