@@ -441,6 +441,8 @@ def test_admins_only_creation_and_332_on_shutdown(pg):
         await disconnect(a, b)
     try:
         arun(go())
+        # one SIGTERM only: stop() below checks the exit status and the log
+        s.daemon.proc.wait(10)
     finally:
         s.destroy()
 
