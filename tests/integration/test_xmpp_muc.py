@@ -670,3 +670,45 @@ def test_room_limits(pg):
         arun(go())
     finally:
         s.destroy()
+
+
+def test_public_rooms_paged(pg):
+    s = XmppServer(pg)
+    # sorted before the other tests' rooms (one database for the module)
+    names = ["0pa@" + SVC, "0pb@" + SVC, "0pc@" + SVC, "0pd@" + SVC]
+
+    def items(c, rsm=""):
+        return iq_raw(c, SVC, "get", "<query xmlns='http://jabber.org/protocol/disco#items'>%s</query>"
+                      % rsm)
+
+    async def go():
+        a = await login(s, "pager")
+        for i, room in enumerate(names):
+            await create_instant(a, room, "ann")
+            r = await iq_reply(a, configure(a, room, publicroom="0" if i == 3 else "1",
+                                            persistentroom="0" if i == 1 else "1",
+                                            roomname="Room %d" % i))
+            assert r.get("type") == "result"
+        # the persistent ones leave memory and are listed from the database
+        for room in (names[0], names[2]):
+            a.send_raw("<presence to='%s/ann' type='unavailable'/>" % room)
+        await until(lambda: stats(s).get("muc_rooms") == "2")
+        r = await iq_reply(a, items(a))
+        got = [(i.get("jid"), i.get("name")) for i in r.iter("{http://jabber.org/protocol/disco#items}item")]
+        assert got[:3] == [(names[0], "Room 0"), (names[1], "Room 1"), (names[2], "Room 2")]
+        assert names[3] not in [j for j, _ in got]
+        rsm = "{http://jabber.org/protocol/rsm}"
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set>"))
+        assert [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")] == names[:2]
+        last = r.find(".//%sset/%slast" % (rsm, rsm)).text
+        assert last == names[1]
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
+                                    "<after>%s</after></set>" % last))
+        assert [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")][0] == names[2]
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><before/></set>"))
+        assert err_cond(r) == "feature-not-implemented"
+        await disconnect(a)
+    try:
+        arun(go())
+    finally:
+        s.destroy()

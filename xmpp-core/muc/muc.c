@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "c2s.h"
+#include "log.h"
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucroom.h"
@@ -91,39 +92,145 @@ service_info(struct xml_node *n)
 	router_route(r);
 }
 
-struct list_arg {
-	struct xml_node *q;
-	const char *domain;
+/*
+ * The service's disco#items (XEP-0045 §6.3): its public rooms in JID
+ * order, paged with RSM (XEP-0059 <max/> and <after/>): the persistent
+ * ones from the database, merged with the temporary ones in memory.
+ */
+#define MUC_DISCO_PAGE	100	/* items per page, and without <max/> */
+#define NS_RSM		"http://jabber.org/protocol/rsm"
+
+struct listing {
+	struct xml_node *iq;
+	unsigned max;
+	bool rsm;
+	char after[2 * JID_PART_MAX + 2];
+	char domain[JID_PART_MAX + 1];
+	const struct muc_room **tmp;	/* temporary public rooms, sorted */
+	size_t ntmp;
 };
 
-static void
-list_room(struct muc_room *r, void *arg)
+static int
+by_jid(const void *a, const void *b)
 {
-	struct list_arg *l = arg;
-	const char *at = strchr(r->jid, '@');
-	struct xml_node *it;
-
-	if (!r->cfg.public_ || r->locked || at == NULL || strcmp(at + 1, l->domain) != 0)
-		return;
-	if ((it = xml_add(l->q, "item", NULL)) != NULL) {
-		xml_set_attr(it, "jid", r->jid);
-		xml_set_attr(it, "name", r->cfg.name ? r->cfg.name : r->local);
-	}
+	return strcmp((*(const struct muc_room *const *)a)->jid,
+	    (*(const struct muc_room *const *)b)->jid);
 }
 
 static void
-service_items(struct xml_node *n, const char *domain)
+collect_room(struct muc_room *r, void *arg)
 {
-	struct xml_node *r = stanza_iq_result(n);
-	struct list_arg l = { .domain = domain };
+	struct listing *l = arg;
+	const char *at = strchr(r->jid, '@');
 
-	if (r == NULL || (l.q = xml_add(r, "query", NS_DISCO_ITEMS)) == NULL) {
-		xml_free(r);
+	if (r->stored || !r->cfg.public_ || r->locked || at == NULL ||
+	    strcmp(at + 1, l->domain) != 0 || strcmp(r->jid, l->after) <= 0)
+		return;
+	l->tmp[l->ntmp++] = r;
+}
+
+static void
+add_item(struct xml_node *q, const char *jid, const char *name,
+    const char **first, const char **last)
+{
+	struct xml_node *it = xml_add(q, "item", NULL);
+
+	if (it == NULL)
+		return;
+	xml_set_attr(it, "jid", jid);
+	if (name && name[0])
+		xml_set_attr(it, "name", name);
+	if (*first == NULL)
+		*first = xml_attr(it, "jid");
+	*last = xml_attr(it, "jid");
+}
+
+static void
+public_got(void *arg, PGresult *res, const char *err)
+{
+	struct listing *l = arg;
+	struct xml_node *r, *q, *set;
+	const char *first = NULL, *last = NULL;
+	unsigned n = 0;
+	size_t t = 0;
+	int i = 0, rows;
+
+	if (res == NULL) {
+		log_warn("muc: public rooms of %s: %s", l->domain, err);
+		stanza_bounce(l->iq, "wait", "internal-server-error");
+		goto out;
+	}
+	if ((l->tmp = calloc(mucroom_count() + 1, sizeof(*l->tmp))) == NULL ||
+	    (r = stanza_iq_result(l->iq)) == NULL) {
+		stanza_bounce(l->iq, "wait", "resource-constraint");
+		goto out;
+	}
+	mucroom_each(collect_room, l);
+	qsort(l->tmp, l->ntmp, sizeof(*l->tmp), by_jid);
+	rows = PQntuples(res);
+	q = xml_add(r, "query", NS_DISCO_ITEMS);
+	while (q && n < l->max && (i < rows || t < l->ntmp)) {
+		if (t < l->ntmp && (i == rows || strcmp(l->tmp[t]->jid,
+		    PQgetvalue(res, i, 0)) < 0)) {
+			add_item(q, l->tmp[t]->jid, l->tmp[t]->cfg.name ?
+			    l->tmp[t]->cfg.name : l->tmp[t]->local, &first, &last);
+			t++;
+		} else {
+			add_item(q, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			    &first, &last);
+			i++;
+		}
+		n++;
+	}
+	/* a page that may go on says where it ended, asked or not */
+	if (q && first && (l->rsm || i < rows || t < l->ntmp) &&
+	    (set = xml_add(q, "set", NS_RSM)) != NULL) {
+		xml_add_with_text(set, "first", NULL, first);
+		xml_add_with_text(set, "last", NULL, last);
+	}
+	router_route(r);
+out:
+	xml_free(l->iq);
+	free(l->tmp);
+	free(l);
+}
+
+static void
+service_items(struct xml_node *n, const struct xml_node *q, const char *domain)
+{
+	const struct xml_node *set = xml_child(q, "set", NS_RSM), *e;
+	struct listing *l = calloc(1, sizeof(*l));
+	char *v;
+
+	if (l == NULL) {
 		stanza_bounce(n, "wait", "resource-constraint");
 		return;
 	}
-	mucroom_each(list_room, &l);
-	router_route(r);
+	l->max = MUC_DISCO_PAGE;
+	l->rsm = set != NULL;
+	snprintf(l->domain, sizeof(l->domain), "%s", domain);
+	if (set && xml_child(set, "before", NS_RSM)) {
+		/* backwards paging is not offered */
+		stanza_bounce(n, "cancel", "feature-not-implemented");
+		free(l);
+		return;
+	}
+	if (set && (e = xml_child(set, "max", NS_RSM)) != NULL && (v = xml_text(e))) {
+		unsigned long m = strtoul(v, NULL, 10);
+
+		l->max = m < MUC_DISCO_PAGE ? (unsigned)m : MUC_DISCO_PAGE;
+		free(v);
+	}
+	if (set && (e = xml_child(set, "after", NS_RSM)) != NULL && (v = xml_text(e))) {
+		snprintf(l->after, sizeof(l->after), "%s", v);
+		free(v);
+	}
+	if ((l->iq = xml_copy(n)) == NULL ||
+	    mucstore_public(domain, l->after, l->max + 1, public_got, l) == -1) {
+		xml_free(l->iq);
+		free(l);
+		stanza_bounce(n, "wait", "resource-constraint");
+	}
 }
 
 static void
@@ -141,7 +248,7 @@ service_iq(struct xml_node *n, const struct jid *to)
 		service_info(n);
 	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_ITEMS) &&
 	    xml_attr(q, "node") == NULL)
-		service_items(n, to->domain);
+		service_items(n, q, to->domain);
 	else
 		stanza_bounce(n, "cancel", "service-unavailable");
 }

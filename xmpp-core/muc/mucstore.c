@@ -30,10 +30,11 @@ static struct db_stmt st_history = {
 /* A new room only while its creator is under the limit; the creator is
  * its first owner. */
 static struct db_stmt st_save = {
-	"WITH r AS (INSERT INTO muc_room (jid, created_by, name, description, "
-	"password, public, members_only, moderated, password_protected, "
-	"whois_anyone, change_subject, allow_invites, allow_pm, max_users, "
-	"subject, subject_by) SELECT $1, $2, $3, $4, $5, $6::boolean, $7::boolean, "
+	"WITH r AS (INSERT INTO muc_room (jid, service, created_by, name, "
+	"description, password, public, members_only, moderated, "
+	"password_protected, whois_anyone, change_subject, allow_invites, "
+	"allow_pm, max_users, subject, subject_by) SELECT $1, split_part($1, '@', 2), "
+	"$2, $3, $4, $5, $6::boolean, $7::boolean, "
 	"$8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, "
 	"$13::smallint, $14::integer, $15, $16 WHERE EXISTS (SELECT 1 FROM muc_room "
 	"WHERE jid = $1) OR (SELECT count(*) FROM muc_room WHERE created_by = $2) "
@@ -66,6 +67,9 @@ static struct db_stmt st_hist_add = {
 	"WHERE room = $1 AND seq < COALESCE((SELECT min(s.seq) FROM (SELECT seq "
 	"FROM muc_history WHERE room = $1 ORDER BY seq DESC "
 	"LIMIT $3::integer - 1) s), 9223372036854775807)", 3, 0 };
+static struct db_stmt st_public = {
+	"SELECT jid, name FROM muc_room WHERE service = $1 AND public "
+	"AND jid > $2 ORDER BY jid LIMIT $3::integer", 3, 0 };
 static struct db_stmt st_delete = {
 	"DELETE FROM muc_room WHERE jid = $1", 1, 0 };
 
@@ -308,6 +312,17 @@ mucstore_aff(const struct muc_room *r, const char *bare, int aff,
 		return -1;
 	}
 	return 0;
+}
+
+int
+mucstore_public(const char *service, const char *after, unsigned limit,
+    db_cb *cb, void *arg)
+{
+	char lim[16];
+	const char *v[3] = { service, after, lim };
+
+	snprintf(lim, sizeof(lim), "%u", limit);
+	return db_query(srv.db, &st_public, v, cb, arg) == NULL ? -1 : 0;
 }
 
 static const char what_subject[] = "storing a subject",

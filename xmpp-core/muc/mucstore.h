@@ -34,6 +34,11 @@ int mucstore_aff(const struct muc_room *r, const char *bare, int aff,
     void (*done)(void *arg, int rc), void *arg);
 /* Affiliations a room keeps at most (and reads when loaded). */
 #define MUC_MAX_AFFS 10000
+/* Public persistent rooms of a service after a JID, in JID order:
+ * rows (jid, name) to cb.  -1: not queued. */
+#include "db.h"
+int mucstore_public(const char *service, const char *after, unsigned limit,
+    db_cb *cb, void *arg);
 void mucstore_subject(const struct muc_room *r);
 void mucstore_history(const struct muc_room *r, const char *stanza);
 void mucstore_delete(const char *jid);

@@ -8,6 +8,7 @@
 
 CREATE TABLE muc_room (
     jid                 text PRIMARY KEY,
+    service             text NOT NULL,
     created_by          text NOT NULL,
     name                text,
     description         text,
@@ -26,6 +27,8 @@ CREATE TABLE muc_room (
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX muc_room_created_by ON muc_room (created_by);
+-- the service's disco#items: its public rooms in JID order (RSM pages)
+CREATE INDEX muc_room_public ON muc_room (service, jid) WHERE public;
 
 CREATE TABLE muc_affiliation (
     room        text NOT NULL REFERENCES muc_room (jid) ON DELETE CASCADE,
