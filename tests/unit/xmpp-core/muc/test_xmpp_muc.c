@@ -1,11 +1,19 @@
 /* Unit tests for xmpp-core's room nicknames (mucnick.c: the RFC 8266
- * Nickname profile) and the [muc] table (mucconf.c). */
+ * Nickname profile), the [muc] table (mucconf.c) and the room state
+ * that needs no session (mucroom.c: history ring, affiliations, nick
+ * index). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "t.h"
+#include "config.h"
 #include "mucconf.h"
 #include "mucnick.h"
+#include "mucroom.h"
+#include "server.h"
+#include "xml.h"
 
 static long
 enforce(const char *in, char *out)
@@ -72,4 +80,92 @@ TEST(xmpp_muc_config)
 	CHECK(load("[muc]\nmax_nick = 0\n", &m, &e) == -1);
 	CHECK(load("[muc]\nadmins = [\"not a jid@\"]\n", &m, &e) == -1);
 	CHECK(load("[muc]\nservice_jid = \"Conference.Example\"\n", &m, &e) == -1);
+}
+
+static struct xml_node *
+msg(int i)
+{
+	struct xml_node *m = xml_new("message", "jabber:client");
+	char body[32];
+
+	snprintf(body, sizeof(body), "message %d", i);
+	xml_set_attr(m, "type", "groupchat");
+	xml_set_attr(m, "from", "r@conference.example.org/n");
+	xml_add_with_text(m, "body", NULL, body);
+	return m;
+}
+
+static char *
+hist_body(const struct muc_room *r, unsigned i)
+{
+	const struct muc_hist *h = &r->hist[(r->hist_first + i) % r->hist_cap];
+
+	return xml_text(xml_child(h->msg, "body", NULL));
+}
+
+TEST(xmpp_muc_room_state)
+{
+	struct xmpp_config cfg, *saved = srv.cfg;
+	struct muc_config mc;
+	struct conf_err e;
+	struct muc_room *r;
+	struct muc_occ *o;
+	struct xml_node *m;
+	char *b;
+	size_t one;
+
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK(load("[muc]\nhistory = 3\n", &mc, &e) == 0);
+	cfg.mods[muc_module.id] = &mc;
+	srv.cfg = &cfg;
+	r = mucroom_create("r@conference.example.org", "r", 0, "a@example.org");
+	CHECK(r != NULL);
+	CHECK(mucroom_find("r@conference.example.org") == r);
+	CHECK_INT(mucroom_count_by("a@example.org"), 1);
+	CHECK_INT(mucroom_aff(r, "a@example.org"), MUC_AFF_OWNER);
+	CHECK_INT(mucroom_aff(r, "b@example.org"), MUC_AFF_NONE);
+	CHECK(mucroom_set_aff(r, "b@example.org", MUC_AFF_OUTCAST) == 0);
+	CHECK_INT(mucroom_aff(r, "b@example.org"), MUC_AFF_OUTCAST);
+	CHECK(mucroom_set_aff(r, "b@example.org", MUC_AFF_NONE) == 0);
+	CHECK_INT(r->affs.n, 1);
+	/* the ring keeps the newest `history` messages, oldest first */
+	for (int i = 0; i < 5; i++) {
+		m = msg(i);
+		mucroom_hist_add(r, m, 1000 + i, NULL);
+		xml_free(m);
+	}
+	CHECK_INT(r->hist_n, 3);
+	b = hist_body(r, 0);
+	CHECK_STR(b, "message 2");
+	free(b);
+	b = hist_body(r, 2);
+	CHECK_STR(b, "message 4");
+	free(b);
+	one = r->hist_bytes / 3;
+	/* ... and no more bytes than history_bytes */
+	mc.history_bytes = 2 * one + 1;
+	m = msg(5);
+	mucroom_hist_add(r, m, 1005, NULL);
+	xml_free(m);
+	CHECK_INT(r->hist_n, 2);
+	CHECK(r->hist_bytes <= mc.history_bytes);
+	b = hist_body(r, 1);
+	CHECK_STR(b, "message 5");
+	free(b);
+	/* the nick index follows a rename */
+	o = mucroom_occ_new(r, "Ann", "ann", "a@example.org");
+	CHECK(o != NULL);
+	CHECK(mucroom_occ_by_nick(r, "ann") == o);
+	CHECK(mucroom_occ_rename(r, o, "Bea", "bea") == 0);
+	CHECK(mucroom_occ_by_nick(r, "ann") == NULL);
+	CHECK(mucroom_occ_by_nick(r, "bea") == o);
+	CHECK_STR(o->full, "r@conference.example.org/Bea");
+	CHECK_INT(r->nocc, 1);
+	mucroom_occ_free(r, o);
+	CHECK_INT(r->nocc, 0);
+	mucroom_evict(r);
+	CHECK(mucroom_find("r@conference.example.org") == NULL);
+	CHECK_INT(mucroom_count_by("a@example.org"), 0);
+	mucroom_cleanup();
+	srv.cfg = saved;
 }
