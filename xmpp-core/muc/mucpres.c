@@ -69,6 +69,21 @@ sees_jid(const struct muc_room *r, const struct muc_occ *viewer)
 	return r->cfg.whois_anyone || viewer->role == MUC_ROLE_MODERATOR;
 }
 
+struct view {
+	const struct muc_room *r;
+	const struct muc_occ *self;
+	bool full;
+};
+
+/* Who gets which variant of an occupant's presence. */
+static bool
+view_wants(const struct muc_occ *v, void *arg)
+{
+	const struct view *w = arg;
+
+	return v != w->self && sees_jid(w->r, v) == w->full;
+}
+
 /* o's presence to every occupant, o itself with self codes. */
 static void
 broadcast_occ(struct muc_room *r, struct muc_occ *o, const char *type,
@@ -97,11 +112,16 @@ broadcast_occ(struct muc_room *r, struct muc_occ *o, const char *type,
 		    e; e = xml_next_elem(e))
 			xml_append_child(it, xml_copy(e));
 	}
-	for (struct muc_occ *v = r->occs; v; v = v->next) {
-		struct xml_node *p = v == o ? mine : sees_jid(r, v) ? full : anon;
+	/* one serialisation per variant, whatever the room's size */
+	{
+		struct view vf = { r, o, true }, va = { r, o, false };
 
-		if (p)
-			mucroom_send_occ(v, p);
+		if (full)
+			mucroom_fanout_if(r, full, view_wants, &vf);
+		if (anon)
+			mucroom_fanout_if(r, anon, view_wants, &va);
+		if (mine)
+			mucroom_send_occ(o, mine);
 	}
 	xml_free(anon);
 	xml_free(full);

@@ -405,9 +405,22 @@ mucroom_send_occ(const struct muc_occ *o, struct xml_node *n)
 /* Serialised stanzas (no 'to') are kept from one fan-out to the next. */
 static struct buf fan_body, fan_copy;
 
+static bool
+not_skipped(const struct muc_occ *o, void *arg)
+{
+	return o != arg;
+}
+
 void
 mucroom_fanout(struct muc_room *r, const struct xml_node *n,
     const struct muc_occ *skip)
+{
+	mucroom_fanout_if(r, n, not_skipped, (void *)skip);
+}
+
+void
+mucroom_fanout_if(struct muc_room *r, const struct xml_node *n,
+    bool (*want)(const struct muc_occ *o, void *arg), void *arg)
 {
 	struct xml_node *w = (struct xml_node *)n;
 	size_t head = 1 + strlen(n->name);
@@ -416,7 +429,7 @@ mucroom_fanout(struct muc_room *r, const struct xml_node *n,
 	if (xml_serialize(&fan_body, n, NS_CLIENT) == -1 || fan_body.len < head)
 		goto out;
 	for (struct muc_occ *o = r->occs; o; o = o->next) {
-		if (o == skip)
+		if (!want(o, arg))
 			continue;
 		for (struct muc_sess *s = o->sessions; s; s = s->next) {
 			struct c2s *c = s->c;

@@ -159,6 +159,9 @@ int mucroom_occ_rename(struct muc_room *r, struct muc_occ *o, const char *nick,
  */
 void mucroom_fanout(struct muc_room *r, const struct xml_node *n,
     const struct muc_occ *skip);
+/* The same to the occupants for which want(o, arg) is true. */
+void mucroom_fanout_if(struct muc_room *r, const struct xml_node *n,
+    bool (*want)(const struct muc_occ *o, void *arg), void *arg);
 /* n to every session of o ('to' set on n for each). */
 void mucroom_send_occ(const struct muc_occ *o, struct xml_node *n);
 void mucroom_send_sess(const struct muc_sess *s, struct xml_node *n);
