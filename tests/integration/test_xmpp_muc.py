@@ -412,6 +412,18 @@ def test_invitation_and_create_policy(server):
         inv = m.find("{%s}x/{%s}invite" % (USER, USER))
         assert inv.get("from") == "inv1@localhost"
         assert inv.findtext("{%s}reason" % USER) == "join us"
+        # the invitee declines: the inviter hears it from the room
+        b.send_raw("<message to='%s'><x xmlns='%s'><decline to='inv1@localhost'>"
+                   "<reason>busy</reason></decline></x></message>" % (room, USER))
+        m = await wait_for(a, lambda s: s.find("{%s}x/{%s}decline" % (USER, USER)) is not None)
+        d = m.find("{%s}x/{%s}decline" % (USER, USER))
+        assert m.get("from") == room and d.get("from") == "inv2@localhost"
+        assert d.findtext("{%s}reason" % USER) == "busy"
+        # the room relays declines to no stranger
+        b.send_raw("<message to='%s' id='d2'><x xmlns='%s'><decline to='nobody@localhost'/>"
+                   "</x></message>" % (room, USER))
+        e = await wait_for(b, lambda s: s.get("id") == "d2")
+        assert err_cond(e) == "item-not-found"
         # a participant may not invite unless the room allows it
         join_raw(b, room, "bob")
         await wait_for(b, self_presence(room, "bob"))

@@ -203,6 +203,49 @@ invite(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
 	xml_free(n);
 }
 
+/*
+ * §7.8.2: an invitee declines; the room passes it on to the inviter.
+ * Only to someone the room knows (an occupant or an affiliated JID), so
+ * the room relays no messages to strangers.
+ */
+static void
+decline(struct muc_room *r, struct xml_node *n, struct xml_node *dec)
+{
+	const char *to = xml_attr(dec, "to"), *from = xml_attr(n, "from");
+	char bare[2 * JID_PART_MAX + 2], fbare[2 * JID_PART_MAX + 2];
+	struct xml_node *m, *x, *d, *reason;
+	bool known;
+	struct jid j, f;
+
+	if (to == NULL || jid_parse(to, &j) == -1 || from == NULL ||
+	    jid_parse(from, &f) == -1) {
+		msg_error(n, "modify", "jid-malformed");
+		return;
+	}
+	jid_bare(&j, bare, sizeof(bare));
+	known = mucroom_aff(r, bare) >= MUC_AFF_MEMBER;
+	for (struct muc_occ *o = r->occs; o && !known; o = o->next)
+		known = strcmp(o->bare, bare) == 0;
+	if (!known) {
+		msg_error(n, "cancel", "item-not-found");
+		return;
+	}
+	if ((m = xml_new("message", NS_CLIENT)) == NULL ||
+	    (x = xml_add(m, "x", NS_MUC_USER)) == NULL ||
+	    (d = xml_add(x, "decline", NULL)) == NULL) {
+		xml_free(m);
+		msg_error(n, "wait", "resource-constraint");
+		return;
+	}
+	xml_set_attr(m, "from", r->jid);
+	xml_set_attr(m, "to", to);
+	xml_set_attr(d, "from", jid_bare(&f, fbare, sizeof(fbare)));
+	if ((reason = xml_child(dec, "reason", NULL)) != NULL)
+		xml_append_child(d, xml_copy(reason));
+	router_route(m);
+	xml_free(n);
+}
+
 void
 mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 {
@@ -218,6 +261,12 @@ mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 	}
 	if (r == NULL) {
 		msg_error(n, "cancel", "item-not-found");
+		return;
+	}
+	if (!to->resource[0] && strcmp(type, "groupchat") != 0 &&
+	    (x = xml_child(n, "x", NS_MUC_USER)) != NULL &&
+	    (inv = xml_child(x, "decline", NULL)) != NULL) {
+		decline(r, n, inv);	/* invitees are not in the room */
 		return;
 	}
 	if (s == NULL) {
