@@ -645,6 +645,35 @@ def test_voice_in_moderated_room(server):
         assert r.get("type") == "result"
         await wait_for(d, lambda s: s.get("from") == room + "/dan" and
                        s.find("{%s}x/{%s}item[@role='visitor']" % (USER, USER)) is not None)
+        # a voice request (§7.13): the moderator gets a form and approves it
+        req = ("<message to='%s'><x xmlns='%s' type='submit'>"
+               "<field var='FORM_TYPE'><value>%s#request</value></field>"
+               "<field var='muc#role'><value>participant</value></field></x></message>"
+               % (room, XD, MUC))
+        d.send_raw(req)
+        f = await wait_for(a, lambda s: s.get("from") == room and
+                           s.find("{%s}x[@type='form']" % XD) is not None)
+        vals = {x.get("var"): x.findtext("{%s}value" % XD) for x in f.iter("{%s}field" % XD)}
+        assert vals["FORM_TYPE"] == MUC + "#request" and vals["muc#roomnick"] == "dan"
+        assert vals["muc#jid"] == "voice2@localhost"
+        a.send_raw("<message to='%s'><x xmlns='%s' type='submit'>"
+                   "<field var='FORM_TYPE'><value>%s#request</value></field>"
+                   "<field var='muc#role'><value>participant</value></field>"
+                   "<field var='muc#roomnick'><value>dan</value></field>"
+                   "<field var='muc#request_allow'><value>true</value></field></x></message>"
+                   % (room, XD, MUC))
+        d.got.clear()
+        await wait_for(d, lambda s: s.get("from") == room + "/dan" and
+                       s.find("{%s}x/{%s}item[@role='participant']" % (USER, USER)) is not None)
+        # a visitor cannot approve anything
+        r = await iq_reply(a, admin_set(a, room, "<item nick='dan' role='visitor'/>"))
+        d.send_raw("<message to='%s' id='ap'><x xmlns='%s' type='submit'>"
+                   "<field var='FORM_TYPE'><value>%s#request</value></field>"
+                   "<field var='muc#roomnick'><value>dan</value></field>"
+                   "<field var='muc#request_allow'><value>true</value></field></x></message>"
+                   % (room, XD, MUC))
+        e = await wait_for(d, lambda s: s.get("id") == "ap")
+        assert err_cond(e) == "forbidden"
         await disconnect(a, d)
     arun(go())
 

@@ -311,6 +311,7 @@ role_effect(struct muc_room *r, struct change *ch)
 		return;
 	}
 	ch->occ->role = (enum muc_role)ch->to;
+	ch->occ->voice_requested = false;
 	mucpres_broadcast(r, ch->occ, ch->extra);
 }
 

@@ -6,6 +6,8 @@
 #ifndef XMPP_MUCINT_H
 #define XMPP_MUCINT_H
 
+#include <stdbool.h>
+
 #include "jid.h"
 
 struct muc_room;
@@ -35,6 +37,10 @@ void mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 /* An IQ to room@service/nick: self-ping (XEP-0410) is answered. */
 void mucmsg_occupant_iq(struct muc_room *r, struct xml_node *n,
     const struct jid *to);
+/* mucvoice.c: a muc#request form from an occupant (voice request or a
+ * moderator's answer): true when it was one (n taken). */
+bool mucvoice_message(struct muc_room *r, struct muc_sess *s,
+    struct xml_node *n);
 /* mucowner.c: an IQ to room@service (owner, disco) */
 void mucowner_iq(struct muc_room *r, struct xml_node *n);
 

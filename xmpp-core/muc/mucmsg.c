@@ -286,6 +286,8 @@ mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 		invite(r, s, n, inv);
 		return;
 	}
+	if (mucvoice_message(r, s, n))
+		return;
 	msg_error(n, "modify", "bad-request");
 }
 

@@ -75,6 +75,7 @@ struct muc_occ {
 	enum muc_role role;
 	enum muc_aff aff;
 	struct xml_node *pres;		/* the latest presence, payload only */
+	bool voice_requested;		/* a voice request is with the moderators */
 };
 
 struct muc_hist {
