@@ -753,3 +753,35 @@ def test_public_rooms_paged(pg):
         arun(go())
     finally:
         s.destroy()
+
+
+def test_iq_to_occupants_relayed(server):
+    room = "relay@" + SVC
+
+    async def go():
+        a, b = await login(server, "rel1"), await login(server, "rel2")
+        r = await iq_reply(a, iq_raw(a, "rel1@localhost", "set",
+                                     "<vCard xmlns='vcard-temp'><FN>Ann A.</FN></vCard>"))
+        assert r.get("type") == "result"
+        await create_instant(a, room, "ann")
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        # vCard: answered for ann's account, seen as from her occupant JID
+        i = iq_raw(b, room + "/ann", "get", "<vCard xmlns='vcard-temp'/>")
+        r = await iq_reply(b, i)
+        assert r.get("type") == "result" and r.get("from") == room + "/ann"
+        assert r.findtext("{vcard-temp}vCard/{vcard-temp}FN") == "Ann A."
+        # anything else: to ann's client (slixmpp answers version queries)
+        i = iq_raw(b, room + "/ann", "get", "<query xmlns='jabber:iq:version'/>")
+        r = await iq_reply(b, i)
+        assert r.get("type") == "result" and r.get("from") == room + "/ann"
+        assert r.find("{jabber:iq:version}query") is not None
+        # ann's client saw the request from bob's occupant JID, not his JID
+        q = await wait_for(a, lambda s: s.tag == "{jabber:client}iq" and
+                           s.find("{jabber:iq:version}query") is not None)
+        assert q.get("from") == room + "/bob"
+        i = iq_raw(b, room + "/nobody", "get", "<query xmlns='jabber:iq:version'/>")
+        r = await iq_reply(b, i)
+        assert err_cond(r) == "item-not-found"
+        await disconnect(a, b)
+    arun(go())

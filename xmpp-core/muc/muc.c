@@ -359,7 +359,7 @@ room_stanza(struct xml_node *n, const struct jid *to, int host)
 	else if (to->resource[0] == '\0')
 		mucowner_iq(r, n);
 	else
-		mucmsg_occupant_iq(r, n, to);
+		muciq_handle(r, n, to);
 	/* a room loaded for a disco or an owner's request, with nobody in
 	 * it, does not stay (memory holds rooms people are in) */
 	if ((r = mucroom_find(room)) != NULL)
@@ -445,6 +445,7 @@ static void
 muc_cleanup(void)
 {
 	mucroom_cleanup();
+	muciq_cleanup();
 	hmap_free(&loads);
 }
 

@@ -34,9 +34,10 @@ enum muc_role mucpres_role_for(const struct muc_room *r, enum muc_aff a);
 void mucadmin_iq(struct muc_room *r, struct xml_node *n, struct xml_node *q);
 /* mucmsg.c: a message to room@service or room@service/nick */
 void mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to);
-/* An IQ to room@service/nick: self-ping (XEP-0410) is answered. */
-void mucmsg_occupant_iq(struct muc_room *r, struct xml_node *n,
-    const struct jid *to);
+/* muciq.c: an IQ to room@service/nick: self-ping (XEP-0410) answered,
+ * others relayed to the occupant and their answers back. */
+void muciq_handle(struct muc_room *r, struct xml_node *n, const struct jid *to);
+void muciq_cleanup(void);
 /* mucvoice.c: a muc#request form from an occupant (voice request or a
  * moderator's answer): true when it was one (n taken). */
 bool mucvoice_message(struct muc_room *r, struct muc_sess *s,

@@ -290,36 +290,3 @@ mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 		return;
 	msg_error(n, "modify", "bad-request");
 }
-
-/*
- * XEP-0410: a ping to one's own occupant JID is answered by the room
- * (a client that fell out gets not-acceptable and rejoins).  IQs to
- * other occupants are not relayed yet: feature-not-implemented.
- */
-void
-mucmsg_occupant_iq(struct muc_room *r, struct xml_node *n, const struct jid *to)
-{
-	const char *type = stanza_type(n), *from = xml_attr(n, "from");
-	struct c2s *c = muc_session_of(from ? from : "");
-	struct muc_sess *s = r && c ? mucroom_sess_of(r, c) : NULL;
-	struct xml_node *q = xml_first_elem(n), *res;
-	char key[JID_PART_MAX + 1];
-
-	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
-		xml_free(n);
-		return;
-	}
-	if (s == NULL) {
-		msg_error(n, "cancel", "not-acceptable");
-		return;
-	}
-	if (q && xml_is(q, "ping", "urn:xmpp:ping") && strcmp(type, "get") == 0 &&
-	    mucnick_key(to->resource, key, sizeof(key)) >= 0 &&
-	    strcmp(key, s->occ->key) == 0) {
-		if ((res = stanza_iq_result(n)) != NULL)
-			router_route(res);
-		xml_free(n);
-		return;
-	}
-	msg_error(n, "cancel", "feature-not-implemented");
-}
