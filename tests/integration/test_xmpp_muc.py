@@ -679,7 +679,8 @@ def test_voice_in_moderated_room(server):
 
 
 def test_room_limits(pg):
-    s = XmppServer(pg, extra='[muc]\nmax_rooms_per_creator = 1\nmax_presence = "2K"\n')
+    s = XmppServer(pg, extra='[muc]\nmax_rooms_per_creator = 1\nmax_presence = "2K"\n'
+                   'message_rate = 1\nmessage_burst = 3\n')
     first, second = "lim1@" + SVC, "lim2@" + SVC
 
     async def go():
@@ -706,6 +707,16 @@ def test_room_limits(pg):
         a.send_raw("<presence to='%s/ann'><status>%s</status></presence>" % (second, "x" * 3000))
         e = await wait_for(a, lambda x: x.get("type") == "error" and x.tag.endswith("presence"))
         assert err_cond(e) == "not-acceptable"
+        # the room's flood limit: a burst of 3, then 1 a second
+        for i in range(6):
+            a.send_raw("<message to='%s' type='groupchat' id='f%d'><body>f%d</body></message>"
+                       % (second, i, i))
+        e = await wait_for(a, lambda x: (x.get("id") or "").startswith("f") and
+                           x.get("type") == "error")
+        assert err_cond(e) == "policy-violation"
+        assert [x.findtext("{jabber:client}body") for x in a.got
+                if x.get("type") == "groupchat" and x.findtext("{jabber:client}body")][:3] == \
+            ["f0", "f1", "f2"]
         await disconnect(a)
     try:
         arun(go())

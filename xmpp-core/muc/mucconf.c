@@ -69,7 +69,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 {
 	struct conf_table *t;
 	long long rooms = 10000, per_creator = 100, occ = 500, defmax = 500,
-	    hist = 100, per_session = 100;
+	    hist = 100, per_session = 100, rate = 5, burst = 20;
 	char dom[JID_PART_MAX + 1];
 	int rc;
 
@@ -102,6 +102,8 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    size_key(t, "max_nick", 1, JID_PART_MAX, &m->max_nick, e) == -1 ||
 	    size_key(t, "max_presence", 1024, 1024 * 1024, &m->max_presence, e) == -1 ||
 	    conf_int(t, "max_rooms_per_session", 1, 10000, &per_session, e) == -1 ||
+	    conf_int(t, "message_rate", 0, 100000, &rate, e) == -1 ||
+	    conf_int(t, "message_burst", 1, 100000, &burst, e) == -1 ||
 	    conf_bool(t, "default_persistent", &m->default_persistent, e) == -1 ||
 	    conf_bool(t, "default_public", &m->default_public, e) == -1 ||
 	    conf_bool(t, "default_moderated", &m->default_moderated, e) == -1 ||
@@ -123,5 +125,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	m->default_max_users = (unsigned)defmax;
 	m->history = (unsigned)hist;
 	m->max_rooms_per_session = (unsigned)per_session;
+	m->message_rate = (unsigned)rate;
+	m->message_burst = (unsigned)burst;
 	return 0;
 }

@@ -37,6 +37,8 @@ struct muc_config {
 	size_t max_nick;		/* bytes of a nickname */
 	size_t max_presence;		/* serialised bytes of an occupant's presence */
 	unsigned max_rooms_per_session;	/* rooms one session may be in */
+	unsigned message_rate;		/* messages per second per occupant, 0: off */
+	unsigned message_burst;		/* ... allowed in a burst */
 	/* new rooms */
 	bool default_persistent;
 	bool default_public;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "evloop.h"
 #include "c2s.h"
 #include "mucconf.h"
 #include "mucint.h"
@@ -246,6 +247,33 @@ decline(struct muc_room *r, struct xml_node *n, struct xml_node *dec)
 	xml_free(n);
 }
 
+/*
+ * The room's own flood limit, a token bucket per occupant ([muc]
+ * message_rate per second, message_burst at once): a busy room stays
+ * usable for the others even when the c2s shaper lets a sender through.
+ */
+static bool
+flooding(struct muc_occ *o)
+{
+	const struct muc_config *mc = muc_cfg();
+	uint64_t now = ev_now(srv.loop), cap, add;
+
+	if (mc->message_rate == 0)
+		return false;
+	cap = (uint64_t)mc->message_burst * 1000;
+	if (o->rate_last == 0) {
+		o->rate_tokens = cap;
+	} else {
+		add = (now - o->rate_last) * mc->message_rate;
+		o->rate_tokens = o->rate_tokens + add > cap ? cap : o->rate_tokens + add;
+	}
+	o->rate_last = now;
+	if (o->rate_tokens < 1000)
+		return true;
+	o->rate_tokens -= 1000;
+	return false;
+}
+
 void
 mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 {
@@ -271,6 +299,10 @@ mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 	}
 	if (s == NULL) {
 		msg_error(n, "modify", "not-acceptable");	/* §7.4 */
+		return;
+	}
+	if (flooding(s->occ)) {
+		msg_error(n, "wait", "policy-violation");
 		return;
 	}
 	if (to->resource[0]) {

@@ -76,6 +76,8 @@ struct muc_occ {
 	enum muc_aff aff;
 	struct xml_node *pres;		/* the latest presence, payload only */
 	bool voice_requested;		/* a voice request is with the moderators */
+	uint64_t rate_tokens;		/* message bucket, in 1/1000 messages */
+	uint64_t rate_last;		/* ev_now() of its last refill */
 };
 
 struct muc_hist {
