@@ -468,10 +468,12 @@ def stats(s):
 def test_persistent_room_survives_restart(pg):
     s = XmppServer(pg, extra="[muc]\nhistory = 2\n")
     room, temp = "keep@" + SVC, "gone@" + SVC
+    seen = {}
 
     async def first():
         a, b = await login(s, "keep1"), await login(s, "keep2")
         await create_instant(a, room, "ann")
+        seen["ann"] = occ_id(await wait_for(a, self_presence(room, "ann")))
         r = await iq_reply(a, configure(a, room, roomname="Kept", membersonly="0",
                                         passwordprotectedroom="1", roomsecret="pw"))
         assert r.get("type") == "result"
@@ -515,6 +517,7 @@ def test_persistent_room_survives_restart(pg):
         join_raw(a, room, "ann")
         p = await wait_for(a, self_presence(room, "ann"))
         assert p.find("{%s}x/{%s}item" % (USER, USER)).get("affiliation") == "owner"
+        assert occ_id(p) == seen["ann"]         # XEP-0421 ids survive the restart
         r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='%s'/>" % OWNER))
         assert r.get("type") == "result"
         r = await iq_reply(a, admin_get(a, room, "affiliation='outcast'"))
@@ -794,5 +797,42 @@ def test_iq_to_occupants_relayed(server):
         i = iq_raw(b, room + "/nobody", "get", "<query xmlns='jabber:iq:version'/>")
         r = await iq_reply(b, i)
         assert err_cond(r) == "item-not-found"
+        await disconnect(a, b)
+    arun(go())
+
+
+OCC = "urn:xmpp:occupant-id:0"
+
+
+def occ_id(s):
+    e = s.find("{%s}occupant-id" % OCC)
+    return None if e is None else e.get("id")
+
+
+def test_occupant_ids(server):
+    room = "ids@" + SVC
+
+    async def go():
+        a, b = await login(server, "oid1"), await login(server, "oid2")
+        await create_instant(a, room, "ann")
+        r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        assert OCC in [f.get("var") for f in r.iter("{http://jabber.org/protocol/disco#info}feature")]
+        join_raw(b, room, "bob")
+        p = await wait_for(b, self_presence(room, "bob"))
+        bob_id = occ_id(p)
+        ann_id = occ_id(await wait_for(b, lambda s: s.get("from") == room + "/ann"))
+        assert bob_id and ann_id and bob_id != ann_id
+        # a forged id is replaced by the room's
+        b.send_raw("<message to='%s' type='groupchat'><body>mine</body>"
+                   "<occupant-id xmlns='%s' id='%s'/></message>" % (room, OCC, ann_id))
+        m = await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "mine")
+        assert [e.get("id") for e in m.findall("{%s}occupant-id" % OCC)] == [bob_id]
+        # the same after leaving, renaming and coming back
+        b.send_raw("<presence to='%s/bob' type='unavailable'/>" % room)
+        await wait_for(b, lambda s: s.get("type") == "unavailable" and 110 in codes(s))
+        b.got.clear()
+        join_raw(b, room, "robert")
+        p = await wait_for(b, self_presence(room, "robert"))
+        assert occ_id(p) == bob_id
         await disconnect(a, b)
     arun(go())

@@ -39,6 +39,7 @@ relayed(const struct xml_node *n, const struct muc_occ *o)
 		return NULL;
 	xml_del_attr(m, "to");
 	xml_set_attr(m, "from", o->full);
+	mucroom_stamp_occ_id(m, o);
 	return m;
 }
 

@@ -44,7 +44,8 @@ keep_presence(const struct xml_node *n)
 	xml_del_attr(p, "from");
 	xml_del_attr(p, "type");
 	while ((x = xml_child(p, "x", NS_MUC)) != NULL ||
-	    (x = xml_child(p, "x", NS_MUC_USER)) != NULL) {
+	    (x = xml_child(p, "x", NS_MUC_USER)) != NULL ||
+	    (x = xml_child(p, "occupant-id", NS_OCCUPANT_ID)) != NULL) {
 		xml_detach(x);
 		xml_free(x);
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "c2s.h"
 #include "mucconf.h"
 #include "router.h"
@@ -77,6 +78,10 @@ mucroom_create(const char *jid, const char *local, int host, const char *creator
 	r->cfg.allow_pm = MUC_PM_ANYONE;
 	r->cfg.max_users = mc->default_max_users;
 	r->hist_cap = mc->history;
+	if (random_hex(r->salt, 16) == -1) {
+		free(r);
+		return NULL;
+	}
 	if (r->hist_cap)
 		r->hist = calloc(r->hist_cap, sizeof(*r->hist));
 	if (r->jid == NULL || r->local == NULL || r->creator == NULL ||
@@ -263,6 +268,33 @@ occ_full(const struct muc_room *r, const char *nick)
 	return s;
 }
 
+/* Stable per room and bare JID, across rejoins and restarts, and says
+ * nothing about the JID without the room's salt. */
+static void
+occ_id(const struct muc_room *r, const char *bare, char out[48])
+{
+	uint8_t mac[HMAC_SHA256_LEN];
+
+	if (hmac_sha256(r->salt, strlen(r->salt), bare, strlen(bare), mac) == -1) {
+		out[0] = '\0';
+		return;
+	}
+	base64_encode(mac, sizeof(mac), out);
+}
+
+void
+mucroom_stamp_occ_id(struct xml_node *n, const struct muc_occ *o)
+{
+	struct xml_node *e;
+
+	while ((e = xml_child(n, "occupant-id", NS_OCCUPANT_ID)) != NULL) {
+		xml_detach(e);
+		xml_free(e);
+	}
+	if (o->occ_id[0] && (e = xml_add(n, "occupant-id", NS_OCCUPANT_ID)) != NULL)
+		xml_set_attr(e, "id", o->occ_id);
+}
+
 struct muc_occ *
 mucroom_occ_new(struct muc_room *r, const char *nick, const char *key,
     const char *bare)
@@ -275,6 +307,7 @@ mucroom_occ_new(struct muc_room *r, const char *nick, const char *key,
 	o->key = strdup(key);
 	o->bare = strdup(bare);
 	o->full = occ_full(r, nick);
+	occ_id(r, bare, o->occ_id);
 	if (o->nick == NULL || o->key == NULL || o->bare == NULL || o->full == NULL ||
 	    hmap_put(&r->by_key, key, o) == -1) {
 		free(o->nick);
@@ -490,6 +523,7 @@ mucroom_presence(const struct muc_room *r, const struct muc_occ *o,
 	if (with_jid)
 		xml_set_attr(it, "jid", o->bare);
 	(void)r;
+	mucroom_stamp_occ_id(p, o);
 	for (; codes && *codes; codes++) {
 		snprintf(code, sizeof(code), "%u", *codes);
 		xml_set_attr(xml_add(x, "status", NULL), "code", code);

@@ -33,6 +33,7 @@ struct xml_node;
 #define NS_MUC_CONFIG	NS_MUC "#roomconfig"
 #define NS_MUC_INFO	NS_MUC "#roominfo"
 #define NS_XDATA	"jabber:x:data"
+#define NS_OCCUPANT_ID	"urn:xmpp:occupant-id:0"
 
 enum muc_role { MUC_ROLE_NONE, MUC_ROLE_VISITOR, MUC_ROLE_PARTICIPANT,
     MUC_ROLE_MODERATOR };
@@ -74,6 +75,7 @@ struct muc_occ {
 	char *full;			/* room@service/nick */
 	enum muc_role role;
 	enum muc_aff aff;
+	char occ_id[48];		/* XEP-0421: HMAC(room salt, bare JID) */
 	struct xml_node *pres;		/* the latest presence, payload only */
 	bool voice_requested;		/* a voice request is with the moderators */
 	uint64_t rate_tokens;		/* message bucket, in 1/1000 messages */
@@ -94,6 +96,8 @@ struct muc_room {
 	struct muc_roomcfg cfg;
 	bool locked;			/* created, not configured yet (§10.1.2) */
 	bool stored;			/* has its row in muc_room */
+	/* key of its occupant ids (XEP-0421): random, kept with the room */
+	char salt[33];
 	char *subject;			/* NULL: none set */
 	char *subject_by;		/* the nick that set it */
 	struct muc_occ *occs, *occs_tail;
@@ -175,6 +179,10 @@ void mucroom_send_sess(const struct muc_sess *s, struct xml_node *n);
 struct xml_node *mucroom_presence(const struct muc_room *r,
     const struct muc_occ *o, bool with_jid, const char *type,
     const unsigned *codes);
+
+/* Removes any occupant-id a client put into n and adds o's (XEP-0421 §4:
+ * only the room's may reach the others). */
+void mucroom_stamp_occ_id(struct xml_node *n, const struct muc_occ *o);
 
 /* ---- history ---- */
 

@@ -18,7 +18,7 @@
 static struct db_stmt st_load = {
 	"SELECT created_by, name, description, password, public, members_only, "
 	"moderated, password_protected, whois_anyone, change_subject, "
-	"allow_invites, allow_pm, max_users, subject, subject_by, "
+	"allow_invites, allow_pm, max_users, subject, subject_by, occupant_salt, "
 	"(SELECT string_agg(a.jid || ' ' || a.affiliation, E'\\n') FROM "
 	"(SELECT jid, affiliation FROM muc_affiliation WHERE room = $1 "
 	"ORDER BY jid LIMIT $2::integer) a) "
@@ -33,10 +33,11 @@ static struct db_stmt st_save = {
 	"WITH r AS (INSERT INTO muc_room (jid, service, created_by, name, "
 	"description, password, public, members_only, moderated, "
 	"password_protected, whois_anyone, change_subject, allow_invites, "
-	"allow_pm, max_users, subject, subject_by) SELECT $1, split_part($1, '@', 2), "
+	"allow_pm, max_users, subject, subject_by, occupant_salt) "
+	"SELECT $1, split_part($1, '@', 2), "
 	"$2, $3, $4, $5, $6::boolean, $7::boolean, "
 	"$8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, "
-	"$13::smallint, $14::integer, $15, $16 WHERE EXISTS (SELECT 1 FROM muc_room "
+	"$13::smallint, $14::integer, $15, $16, $18 WHERE EXISTS (SELECT 1 FROM muc_room "
 	"WHERE jid = $1) OR (SELECT count(*) FROM muc_room WHERE created_by = $2) "
 	"< $17::integer ON CONFLICT (jid) DO UPDATE SET name = EXCLUDED.name, "
 	"description = EXCLUDED.description, password = EXCLUDED.password, "
@@ -48,7 +49,7 @@ static struct db_stmt st_save = {
 	"allow_invites = EXCLUDED.allow_invites, allow_pm = EXCLUDED.allow_pm, "
 	"max_users = EXCLUDED.max_users RETURNING jid), "
 	"a AS (INSERT INTO muc_affiliation (room, jid, affiliation) "
-	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 17, 0 };
+	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 18, 0 };
 static struct db_stmt st_aff_set = {
 	"INSERT INTO muc_affiliation (room, jid, affiliation) "
 	"SELECT $1, $2, $3::smallint WHERE EXISTS (SELECT 1 FROM muc_room "
@@ -150,7 +151,8 @@ room_from_row(const struct load *l, PGresult *res)
 	r->subject_by = opt(res, 14);
 	/* the creator's ownership comes from the table like everyone's */
 	mucroom_set_aff(r, r->creator, MUC_AFF_NONE);
-	load_affs(r, PQgetisnull(res, 0, 15) ? NULL : PQgetvalue(res, 0, 15));
+	snprintf(r->salt, sizeof(r->salt), "%s", PQgetvalue(res, 0, 15));
+	load_affs(r, PQgetisnull(res, 0, 16) ? NULL : PQgetvalue(res, 0, 16));
 	r->locked = false;
 	r->stored = true;
 	return r;
@@ -271,12 +273,13 @@ mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
 {
 	struct save *s = malloc(sizeof(*s));
 	char pm[8], mu[16], lim[16];
-	const char *v[17] = {
+	const char *v[18] = {
 		r->jid, r->creator, c->name, c->desc, c->password,
 		c->public_ ? "t" : "f", c->members_only ? "t" : "f",
 		c->moderated ? "t" : "f", c->password_protected ? "t" : "f",
 		c->whois_anyone ? "t" : "f", c->change_subject ? "t" : "f",
 		c->allow_invites ? "t" : "f", pm, mu, r->subject, r->subject_by, lim,
+		r->salt,
 	};
 
 	if (s == NULL)

@@ -24,6 +24,7 @@ CREATE TABLE muc_room (
     max_users           integer NOT NULL,
     subject             text,
     subject_by          text,
+    occupant_salt       text NOT NULL,      -- key of its XEP-0421 ids
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX muc_room_created_by ON muc_room (created_by);
