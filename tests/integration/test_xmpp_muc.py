@@ -836,3 +836,26 @@ def test_occupant_ids(server):
         assert occ_id(p) == bob_id
         await disconnect(a, b)
     arun(go())
+
+
+def test_service_turned_off_on_reload(pg):
+    import signal
+    s = XmppServer(pg)
+    room = "reload@" + SVC
+
+    async def go():
+        a = await login(s, "rl1")
+        await create_instant(a, room, "ann")
+        with open(s.conf, "a") as f:
+            f.write("\n[muc]\nenabled = false\n")
+        s.daemon.proc.send_signal(signal.SIGHUP)
+        p = await wait_for(a, lambda x: x.get("type") == "unavailable" and 332 in codes(x))
+        assert p.get("from") == room + "/ann"
+        await until(lambda: stats(s).get("muc_rooms") == "0")
+        r = await iq_reply(a, iq_raw(a, "localhost", "get", "<query xmlns='http://jabber.org/protocol/disco#items'/>"))
+        assert SVC not in [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")]
+        await disconnect(a)
+    try:
+        arun(go())
+    finally:
+        s.destroy()

@@ -431,7 +431,50 @@ shutdown_room(struct muc_room *r, void *arg)
 	}
 }
 
-/* §7.2.x 332: the service is going down; rooms are memory only here. */
+struct orphans {
+	char **jids;
+	size_t n, cap;
+};
+
+static void
+find_orphan(struct muc_room *r, void *arg)
+{
+	struct orphans *o = arg;
+	const char *at = strchr(r->jid, '@');
+
+	if (at && service_host(at + 1) >= 0)
+		return;
+	if (o->n < o->cap && (o->jids[o->n] = strdup(r->jid)) != NULL)
+		o->n++;
+}
+
+/*
+ * A reload that turned the service off or moved it: the rooms it no
+ * longer serves end as on shutdown (332, their state stays stored), so
+ * no occupant waits in a room nothing routes to.
+ */
+static void
+muc_reload(void)
+{
+	struct orphans o = { .cap = mucroom_count() };
+	struct muc_room *r;
+
+	if (o.cap == 0 || (o.jids = calloc(o.cap, sizeof(*o.jids))) == NULL)
+		return;
+	mucroom_each(find_orphan, &o);
+	for (size_t i = 0; i < o.n; i++) {
+		if ((r = mucroom_find(o.jids[i])) != NULL) {
+			shutdown_room(r, NULL);
+			while (r->occs)
+				mucroom_occ_free(r, r->occs);
+			mucroom_evict(r);
+		}
+		free(o.jids[i]);
+	}
+	free(o.jids);
+}
+
+/* §7.2.x 332: the service is going down (persistent rooms are stored). */
 static void
 muc_shutdown(void)
 {
@@ -487,6 +530,7 @@ struct module muc_module = {
 	.session_size = sizeof(struct muc_c2s),
 	.session_unbound = session_unbound,
 	.session_moved = session_moved,
+	.reload = muc_reload,
 	.shutdown = muc_shutdown,
 	.cleanup = muc_cleanup,
 	.stats = muc_stats,
