@@ -430,7 +430,8 @@ mucpres_leave(struct muc_sess *s, const struct xml_node *why)
 	}
 	broadcast_occ(r, o, "unavailable", self, others, NULL, NULL);
 	mucroom_occ_free(r, o);
-	/* rooms are not persistent yet: the last one out closes it */
+	/* the last one out: a temporary room ends, a persistent one leaves
+	 * memory (its state is in the database) */
 	mucroom_release(r);
 }
 
