@@ -485,6 +485,8 @@ def test_persistent_room_survives_restart(pg):
         for i in range(3):
             a.send_raw("<message to='%s' type='groupchat'><body>k%d</body></message>" % (room, i))
         await wait_for(a, lambda x: x.findtext("{jabber:client}body") == "k2")
+        seen["sids"] = [x.find("{urn:xmpp:sid:0}stanza-id").get("id") for x in a.got
+                        if x.findtext("{jabber:client}body") in ("k1", "k2")]
         # a temporary room
         await create_instant(b, temp, "bob")
         r = await iq_reply(b, configure(b, temp, persistentroom="0"))
@@ -510,6 +512,8 @@ def test_persistent_room_survives_restart(pg):
         await wait_for(b, lambda x: x.findtext("{jabber:client}subject") is not None)
         got = from_room(b, room, "message")
         assert [m.findtext("{jabber:client}body") for m in got[:-1]] == ["k1", "k2"]
+        # history carries the stanza-ids the messages had when sent
+        assert [m.find("{urn:xmpp:sid:0}stanza-id").get("id") for m in got[:-1]] == seen["sids"]
         assert all(m.find("{urn:xmpp:delay}delay") is not None for m in got[:-1])
         assert got[-1].findtext("{jabber:client}subject") == "Stays"
         assert got[-1].get("from") == room + "/ann"
@@ -816,7 +820,8 @@ def test_occupant_ids(server):
         a, b = await login(server, "oid1"), await login(server, "oid2")
         await create_instant(a, room, "ann")
         r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
-        assert OCC in [f.get("var") for f in r.iter("{http://jabber.org/protocol/disco#info}feature")]
+        feats = [f.get("var") for f in r.iter("{http://jabber.org/protocol/disco#info}feature")]
+        assert OCC in feats and "urn:xmpp:sid:0" in feats
         join_raw(b, room, "bob")
         p = await wait_for(b, self_presence(room, "bob"))
         bob_id = occ_id(p)
@@ -827,6 +832,14 @@ def test_occupant_ids(server):
                    "<occupant-id xmlns='%s' id='%s'/></message>" % (room, OCC, ann_id))
         m = await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "mine")
         assert [e.get("id") for e in m.findall("{%s}occupant-id" % OCC)] == [bob_id]
+        # XEP-0359: the room's stanza-id, a forged one of the room's dropped
+        b.send_raw("<message to='%s' type='groupchat'><body>sid</body>"
+                   "<stanza-id xmlns='urn:xmpp:sid:0' by='%s' id='forged'/></message>" % (room, room))
+        m = await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "sid")
+        sids = [(e.get("by"), e.get("id")) for e in m.findall("{urn:xmpp:sid:0}stanza-id")]
+        assert len(sids) == 1 and sids[0][0] == room and sids[0][1] != "forged"
+        mine = await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "sid")
+        assert mine.find("{urn:xmpp:sid:0}stanza-id").get("id") == sids[0][1]
         # the same after leaving, renaming and coming back
         b.send_raw("<presence to='%s/bob' type='unavailable'/>" % room)
         await wait_for(b, lambda s: s.get("type") == "unavailable" and 110 in codes(s))

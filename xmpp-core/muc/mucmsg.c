@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "evloop.h"
 #include "c2s.h"
 #include "mucconf.h"
@@ -87,6 +88,32 @@ subject(struct muc_room *r, struct muc_occ *o, struct xml_node *n,
 	xml_free(n);
 }
 
+/*
+ * XEP-0359: the room names each groupchat message (replies, reactions
+ * and corrections in groups refer to it); a stanza-id claiming to be the
+ * room's that the sender put in is dropped first (§6).
+ */
+static void
+stamp_stanza_id(const struct muc_room *r, struct xml_node *m)
+{
+	struct xml_node *e, *next;
+	char id[25];
+
+	for (e = xml_first_elem(m); e; e = next) {
+		const char *by = xml_attr(e, "by");
+
+		next = xml_next_elem(e);
+		if (xml_is(e, "stanza-id", NS_SID) && by && strcmp(by, r->jid) == 0) {
+			xml_detach(e);
+			xml_free(e);
+		}
+	}
+	if (random_hex(id, 12) == -1 || (e = xml_add(m, "stanza-id", NS_SID)) == NULL)
+		return;
+	xml_set_attr(e, "id", id);
+	xml_set_attr(e, "by", r->jid);
+}
+
 static void
 groupchat(struct muc_room *r, struct muc_sess *s, struct xml_node *n)
 {
@@ -105,6 +132,7 @@ groupchat(struct muc_room *r, struct muc_sess *s, struct xml_node *n)
 		msg_error(n, "wait", "resource-constraint");
 		return;
 	}
+	stamp_stanza_id(r, m);
 	mucroom_fanout(r, m, NULL);
 	if (xml_child(m, "body", NS_CLIENT) != NULL) {
 		struct buf b;

@@ -456,7 +456,7 @@ info(struct muc_room *r, struct xml_node *n)
 	const struct muc_roomcfg *c = &r->cfg;
 	struct xml_node *res = stanza_iq_result(n), *q, *id, *x;
 	const char *feat[] = {
-		"http://jabber.org/protocol/disco#info", NS_MUC, NS_OCCUPANT_ID,
+		"http://jabber.org/protocol/disco#info", NS_MUC, NS_OCCUPANT_ID, NS_SID,
 		c->public_ ? "muc_public" : "muc_hidden",
 		c->persistent ? "muc_persistent" : "muc_temporary",
 		c->members_only ? "muc_membersonly" : "muc_open",

@@ -34,6 +34,7 @@ struct xml_node;
 #define NS_MUC_INFO	NS_MUC "#roominfo"
 #define NS_XDATA	"jabber:x:data"
 #define NS_OCCUPANT_ID	"urn:xmpp:occupant-id:0"
+#define NS_SID		"urn:xmpp:sid:0"
 
 enum muc_role { MUC_ROLE_NONE, MUC_ROLE_VISITOR, MUC_ROLE_PARTICIPANT,
     MUC_ROLE_MODERATOR };
