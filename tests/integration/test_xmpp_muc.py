@@ -872,3 +872,46 @@ def test_service_turned_off_on_reload(pg):
         arun(go())
     finally:
         s.destroy()
+
+
+def test_room_vcard_avatar(pg):
+    import base64
+    import hashlib
+    s = XmppServer(pg)
+    room = "avatar@" + SVC
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    b64 = base64.b64encode(png).decode()
+    sha = hashlib.sha1(png).hexdigest()
+    vcard = ("<vCard xmlns='vcard-temp'><FN>Room</FN><PHOTO><TYPE>image/png</TYPE>"
+             "<BINVAL>%s</BINVAL></PHOTO></vCard>" % b64)
+
+    async def go():
+        a, b = await login(s, "av1"), await login(s, "av2")
+        await create_instant(a, room, "ann")
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        r = await iq_reply(b, iq_raw(b, room, "set", vcard))
+        assert err_cond(r) == "forbidden"
+        r = await iq_reply(a, iq_raw(a, room, "set", vcard))
+        assert r.get("type") == "result"
+        p = await wait_for(b, lambda x: x.get("from") == room and x.tag.endswith("presence"))
+        assert p.findtext("{vcard-temp:x:update}x/{vcard-temp:x:update}photo") == sha
+        assert 104 in codes(p)
+        r = await iq_reply(b, iq_raw(b, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        feats = [f.get("var") for f in r.iter("{http://jabber.org/protocol/disco#info}feature")]
+        form = {f.get("var"): f.findtext("{%s}value" % XD) for f in r.iter("{%s}field" % XD)}
+        assert "vcard-temp" in feats and form["muc#roominfo_avatarhash"] == sha
+        await disconnect(a, b)
+
+    async def after():
+        c = await login(s, "av3")
+        r = await iq_reply(c, iq_raw(c, room, "get", "<vCard xmlns='vcard-temp'/>"))
+        assert r.findtext("{vcard-temp}vCard/{vcard-temp}PHOTO/{vcard-temp}BINVAL") == b64
+        await disconnect(c)
+    try:
+        arun(go())
+        s.stop()
+        s.start()
+        arun(after())
+    finally:
+        s.destroy()

@@ -83,6 +83,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	m->max_password = 256;
 	m->max_nick = 128;
 	m->max_presence = 16 * 1024;
+	m->max_room_vcard = 128 * 1024;
 	t = conf_table(root, "muc", e, &rc);
 	if (rc == -1)
 		return -1;
@@ -101,6 +102,7 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    size_key(t, "max_password", 1, 1024, &m->max_password, e) == -1 ||
 	    size_key(t, "max_nick", 1, JID_PART_MAX, &m->max_nick, e) == -1 ||
 	    size_key(t, "max_presence", 1024, 1024 * 1024, &m->max_presence, e) == -1 ||
+	    size_key(t, "max_room_vcard", 1024, 16 * 1024 * 1024, &m->max_room_vcard, e) == -1 ||
 	    conf_int(t, "max_rooms_per_session", 1, 10000, &per_session, e) == -1 ||
 	    conf_int(t, "message_rate", 0, 100000, &rate, e) == -1 ||
 	    conf_int(t, "message_burst", 1, 100000, &burst, e) == -1 ||

@@ -36,6 +36,7 @@ struct muc_config {
 	size_t max_password;		/* bytes of a room password */
 	size_t max_nick;		/* bytes of a nickname */
 	size_t max_presence;		/* serialised bytes of an occupant's presence */
+	size_t max_room_vcard;		/* serialised bytes of a room's vCard */
 	unsigned max_rooms_per_session;	/* rooms one session may be in */
 	unsigned message_rate;		/* messages per second per occupant, 0: off */
 	unsigned message_burst;		/* ... allowed in a burst */

@@ -42,6 +42,10 @@ void muciq_cleanup(void);
  * moderator's answer): true when it was one (n taken). */
 bool mucvoice_message(struct muc_room *r, struct muc_sess *s,
     struct xml_node *n);
+/* mucvcard.c: vcard-temp on the room JID (n taken); the photo hash. */
+void mucvcard_iq(struct muc_room *r, struct xml_node *n,
+    const struct xml_node *q);
+void mucvcard_hash(const struct xml_node *vc, char out[41]);
 /* mucowner.c: an IQ to room@service (owner, disco) */
 void mucowner_iq(struct muc_room *r, struct xml_node *n);
 

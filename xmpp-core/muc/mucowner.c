@@ -457,6 +457,7 @@ info(struct muc_room *r, struct xml_node *n)
 	struct xml_node *res = stanza_iq_result(n), *q, *id, *x;
 	const char *feat[] = {
 		"http://jabber.org/protocol/disco#info", NS_MUC, NS_OCCUPANT_ID, NS_SID,
+		"vcard-temp",
 		c->public_ ? "muc_public" : "muc_hidden",
 		c->persistent ? "muc_persistent" : "muc_temporary",
 		c->members_only ? "muc_membersonly" : "muc_open",
@@ -489,6 +490,9 @@ info(struct muc_room *r, struct xml_node *n)
 		    r->subject ? r->subject : "");
 		field(x, "muc#roomconfig_changesubject", NULL,
 		    "Occupants may change the subject", b(c->change_subject));
+		if (r->avatar[0])	/* XEP-0486 */
+			field(x, "muc#roominfo_avatarhash", "text-multi", "Avatar hash",
+			    r->avatar);
 	}
 	router_route(res);
 	xml_free(n);
@@ -526,6 +530,8 @@ mucowner_iq(struct muc_room *r, struct xml_node *n)
 		owner(r, n, q, get);
 	} else if (xml_is(q, "query", NS_MUC "#admin")) {
 		mucadmin_iq(r, n, q);
+	} else if (xml_is(q, "vCard", "vcard-temp")) {
+		mucvcard_iq(r, n, q);
 	} else {
 		iq_err(n, "cancel", "service-unavailable");
 	}

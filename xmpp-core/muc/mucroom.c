@@ -116,6 +116,7 @@ room_free(struct muc_room *r)
 	free(r->cfg.password);
 	free(r->subject);
 	free(r->subject_by);
+	free(r->vcard);
 	free(r->jid);
 	free(r->local);
 	free(r->creator);

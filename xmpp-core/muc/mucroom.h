@@ -99,6 +99,8 @@ struct muc_room {
 	bool stored;			/* has its row in muc_room */
 	/* key of its occupant ids (XEP-0421): random, kept with the room */
 	char salt[33];
+	char *vcard;			/* its vCard as serialised, NULL: none */
+	char avatar[41];		/* hex SHA-1 of its photo, "": none */
 	char *subject;			/* NULL: none set */
 	char *subject_by;		/* the nick that set it */
 	struct muc_occ *occs, *occs_tail;

@@ -11,6 +11,7 @@
 #include "fragment.h"
 #include "log.h"
 #include "mucconf.h"
+#include "mucint.h"
 #include "mucroom.h"
 #include "server.h"
 #include "xml.h"
@@ -19,6 +20,7 @@ static struct db_stmt st_load = {
 	"SELECT created_by, name, description, password, public, members_only, "
 	"moderated, password_protected, whois_anyone, change_subject, "
 	"allow_invites, allow_pm, max_users, subject, subject_by, occupant_salt, "
+	"vcard, "
 	"(SELECT string_agg(a.jid || ' ' || a.affiliation, E'\\n') FROM "
 	"(SELECT jid, affiliation FROM muc_affiliation WHERE room = $1 "
 	"ORDER BY jid LIMIT $2::integer) a) "
@@ -57,6 +59,8 @@ static struct db_stmt st_aff_set = {
 	"SET affiliation = EXCLUDED.affiliation", 3, 0 };
 static struct db_stmt st_aff_del = {
 	"DELETE FROM muc_affiliation WHERE room = $1 AND jid = $2", 2, 0 };
+static struct db_stmt st_vcard = {
+	"UPDATE muc_room SET vcard = $2 WHERE jid = $1", 2, 0 };
 static struct db_stmt st_subject = {
 	"UPDATE muc_room SET subject = $2, subject_by = $3 WHERE jid = $1", 3, 0 };
 /* The new message in, the oldest beyond the room's history out (the
@@ -152,7 +156,14 @@ room_from_row(const struct load *l, PGresult *res)
 	/* the creator's ownership comes from the table like everyone's */
 	mucroom_set_aff(r, r->creator, MUC_AFF_NONE);
 	snprintf(r->salt, sizeof(r->salt), "%s", PQgetvalue(res, 0, 15));
-	load_affs(r, PQgetisnull(res, 0, 16) ? NULL : PQgetvalue(res, 0, 16));
+	if ((r->vcard = opt(res, 16)) != NULL) {
+		struct xml_node *vc = fragment_parse(r->vcard, strlen(r->vcard),
+		    NS_CLIENT);
+
+		mucvcard_hash(vc, r->avatar);
+		xml_free(vc);
+	}
+	load_affs(r, PQgetisnull(res, 0, 17) ? NULL : PQgetvalue(res, 0, 17));
 	r->locked = false;
 	r->stored = true;
 	return r;
@@ -243,6 +254,7 @@ mucstore_load(const char *jid, int host,
 struct save {
 	void (*done)(void *arg, int rc);
 	void *arg;
+	const char *what;	/* for the log */
 };
 
 static void
@@ -262,7 +274,7 @@ aff_written(void *arg, PGresult *res, const char *err)
 	struct save *s = arg;
 
 	if (res == NULL)
-		log_warn("muc: storing an affiliation: %s", err);
+		log_warn("muc: %s: %s", s->what, err);
 	s->done(s->arg, res == NULL ? -1 : 0);
 	free(s);
 }
@@ -308,6 +320,7 @@ mucstore_aff(const struct muc_room *r, const char *bare, int aff,
 		return -1;
 	s->done = done;
 	s->arg = arg;
+	s->what = "storing an affiliation";
 	snprintf(a, sizeof(a), "%d", aff);
 	if (db_query_key(srv.db, r->jid, aff == MUC_AFF_NONE ? &st_aff_del :
 	    &st_aff_set, v, aff_written, s) == NULL) {
@@ -326,6 +339,25 @@ mucstore_public(const char *service, const char *after, unsigned limit,
 
 	snprintf(lim, sizeof(lim), "%u", limit);
 	return db_query(srv.db, &st_public, v, cb, arg) == NULL ? -1 : 0;
+}
+
+int
+mucstore_vcard(const struct muc_room *r, void (*done)(void *arg, int rc),
+    void *arg)
+{
+	struct save *s = malloc(sizeof(*s));
+	const char *v[2] = { r->jid, r->vcard };
+
+	if (s == NULL)
+		return -1;
+	s->done = done;
+	s->arg = arg;
+	s->what = "storing a room's vCard";
+	if (db_query_key(srv.db, r->jid, &st_vcard, v, aff_written, s) == NULL) {
+		free(s);
+		return -1;
+	}
+	return 0;
 }
 
 static const char what_subject[] = "storing a subject",

@@ -39,6 +39,9 @@ int mucstore_aff(const struct muc_room *r, const char *bare, int aff,
 #include "db.h"
 int mucstore_public(const char *service, const char *after, unsigned limit,
     db_cb *cb, void *arg);
+/* The room's vCard (r->vcard): done(arg, 0 / -1).  -1: not queued. */
+int mucstore_vcard(const struct muc_room *r, void (*done)(void *arg, int rc),
+    void *arg);
 void mucstore_subject(const struct muc_room *r);
 void mucstore_history(const struct muc_room *r, const char *stanza);
 void mucstore_delete(const char *jid);

@@ -25,6 +25,7 @@ CREATE TABLE muc_room (
     subject             text,
     subject_by          text,
     occupant_salt       text NOT NULL,      -- key of its XEP-0421 ids
+    vcard               text,               -- vcard-temp, as serialised
     created_at          timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX muc_room_created_by ON muc_room (created_by);
