@@ -244,18 +244,26 @@ mucroom_sess_of(const struct muc_room *r, const struct c2s *c)
 	return NULL;
 }
 
+/*
+ * A stanza from a local session carries the 'from' the router stamped,
+ * c->full, already prepared: split, not parsed again (this runs for
+ * every message to a room).  Anything else finds no session.
+ */
 struct c2s *
 muc_session_of(const char *full)
 {
-	struct jid j;
+	const char *slash = strchr(full, '/');
 	char bare[2 * JID_PART_MAX + 2];
 	struct user *u;
+	size_t n;
 
-	if (jid_parse(full, &j) == -1 || j.resource[0] == '\0')
+	if (slash == NULL || slash[1] == '\0' || (n = (size_t)(slash - full)) >= sizeof(bare))
 		return NULL;
-	if ((u = router_user_find(jid_bare(&j, bare, sizeof(bare)))) == NULL)
+	memcpy(bare, full, n);
+	bare[n] = '\0';
+	if ((u = router_user_find(bare)) == NULL)
 		return NULL;
-	return router_session(u, j.resource);
+	return router_session(u, slash + 1);
 }
 
 static char *
