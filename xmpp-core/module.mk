@@ -9,7 +9,7 @@ XMPP_CORE_DIRS := xmpp-core/core xmpp-core/core/xml xmpp-core/core/jid \
                   xmpp-core/core/jid/unicode xmpp-core/core/stream \
                   xmpp-core/core/sasl xmpp-core/core/route xmpp-core/core/db
 XMPP_MOD_DIRS  := xmpp-core/im xmpp-core/mam xmpp-core/pubsub xmpp-core/push \
-                  xmpp-core/services xmpp-core/register
+                  xmpp-core/services xmpp-core/register xmpp-core/muc
 XMPP_DIRS := $(XMPP_CORE_DIRS) $(XMPP_MOD_DIRS)
 XMPP_INC  := $(addprefix -I,$(XMPP_DIRS)) -I/usr/include/postgresql
 

@@ -28,6 +28,8 @@ extern struct module upload_module, extdisco_module, proxy65_module,
     serverinfo_module;
 /* register/ */
 extern struct module register_module;
+/* muc/ */
+extern struct module muc_module;
 
 struct module *const registry_modules[] = {
 	&core_module,
@@ -54,6 +56,7 @@ struct module *const registry_modules[] = {
 	&proxy65_module,
 	&serverinfo_module,
 	&register_module,
+	&muc_module,
 };
 
 const size_t registry_nmodules = sizeof(registry_modules) / sizeof(registry_modules[0]);

@@ -247,8 +247,9 @@ def test_service_basics(server):
         assert "http://jabber.org/network/serverinfo" in vals
         assert "mailto:abuse@localhost" in vals
         items = await c["xep_0030"].get_items(jid="localhost")
-        # the PubSub service runs by default ([pubsub] service)
-        assert items["disco_items"]["items"] == {("pubsub.localhost", None, "Publish-Subscribe")}
+        # the PubSub and MUC services run by default ([pubsub] service, [muc] enabled)
+        assert items["disco_items"]["items"] == {("pubsub.localhost", None, "Publish-Subscribe"),
+                                                 ("conference.localhost", None, "Chatrooms")}
         v = await c["xep_0092"].get_version("localhost")
         assert v["software_version"]["name"] == "edge xmpp-core"
         await c["xep_0199"].ping("localhost")

@@ -1,0 +1,537 @@
+/*
+ * muc — the conference.<host> service (XEP-0045) as a module: the
+ * EV_ROUTE hook that takes every stanza for the service and its rooms,
+ * the service's own disco, its item in the host's disco#items, the
+ * [muc] table, and the session lifecycle (a session that ends leaves its
+ * rooms; on shutdown every occupant gets 332).
+ *
+ * Rooms and occupants: mucroom.c; presence (join, nick, leave):
+ * mucpres.c; messages: mucmsg.c; room IQs (config, disco, destroy):
+ * mucowner.c; nicknames: mucnick.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "c2s.h"
+#include "log.h"
+#include "mucconf.h"
+#include "mucint.h"
+#include "mucroom.h"
+#include "mucstore.h"
+#include "router.h"
+#include "server.h"
+#include "stanza.h"
+#include "xml.h"
+
+static const char *const features[] = {
+	"http://jabber.org/protocol/disco#info",
+	"http://jabber.org/protocol/disco#items",
+	NS_MUC,
+};
+
+/* The host a service domain belongs to, or -1. */
+static int
+service_host(const char *domain)
+{
+	const struct muc_config *mc = muc_cfg();
+
+	if (!mc->enabled)
+		return -1;
+	if (mc->service_jid)
+		return strcmp(domain, mc->service_jid) == 0 ? 0 : -1;
+	if (strncmp(domain, "conference.", 11) != 0)
+		return -1;
+	return router_host_index(domain + 11);
+}
+
+static void
+service_jid(int host, char *out, size_t len)
+{
+	const struct muc_config *mc = muc_cfg();
+
+	if (mc->service_jid)
+		snprintf(out, len, "%s", mc->service_jid);
+	else
+		snprintf(out, len, "conference.%s", srv.cfg->hosts[host]);
+}
+
+static void
+muc_disco_items(struct xml_node *query, int host)
+{
+	char jid[JID_PART_MAX + 1];
+	struct xml_node *it;
+
+	if (!muc_cfg()->enabled || (muc_cfg()->service_jid && host != 0))
+		return;
+	service_jid(host, jid, sizeof(jid));
+	if ((it = xml_add(query, "item", NULL)) != NULL) {
+		xml_set_attr(it, "jid", jid);
+		xml_set_attr(it, "name", "Chatrooms");
+	}
+}
+
+static void
+service_info(struct xml_node *n)
+{
+	struct xml_node *r = stanza_iq_result(n), *q, *id;
+
+	if (r == NULL || (q = xml_add(r, "query", NS_DISCO_INFO)) == NULL) {
+		xml_free(r);
+		stanza_bounce(n, "wait", "resource-constraint");
+		return;
+	}
+	if ((id = xml_add(q, "identity", NULL)) != NULL) {
+		xml_set_attr(id, "category", "conference");
+		xml_set_attr(id, "type", "text");
+		xml_set_attr(id, "name", "Chatrooms");
+	}
+	for (size_t i = 0; i < sizeof(features) / sizeof(features[0]); i++)
+		xml_set_attr(xml_add(q, "feature", NULL), "var", features[i]);
+	router_route(r);
+}
+
+/*
+ * The service's disco#items (XEP-0045 §6.3): its public rooms in JID
+ * order, paged with RSM (XEP-0059 <max/> and <after/>): the persistent
+ * ones from the database, merged with the temporary ones in memory.
+ */
+#define MUC_DISCO_PAGE	100	/* items per page, and without <max/> */
+#define NS_RSM		"http://jabber.org/protocol/rsm"
+
+struct listing {
+	struct xml_node *iq;
+	unsigned max;
+	bool rsm;
+	char after[2 * JID_PART_MAX + 2];
+	char domain[JID_PART_MAX + 1];
+	const struct muc_room **tmp;	/* temporary public rooms, sorted */
+	size_t ntmp;
+};
+
+static int
+by_jid(const void *a, const void *b)
+{
+	return strcmp((*(const struct muc_room *const *)a)->jid,
+	    (*(const struct muc_room *const *)b)->jid);
+}
+
+static void
+collect_room(struct muc_room *r, void *arg)
+{
+	struct listing *l = arg;
+	const char *at = strchr(r->jid, '@');
+
+	if (r->stored || !r->cfg.public_ || r->locked || at == NULL ||
+	    strcmp(at + 1, l->domain) != 0 || strcmp(r->jid, l->after) <= 0)
+		return;
+	l->tmp[l->ntmp++] = r;
+}
+
+static void
+add_item(struct xml_node *q, const char *jid, const char *name,
+    const char **first, const char **last)
+{
+	struct xml_node *it = xml_add(q, "item", NULL);
+
+	if (it == NULL)
+		return;
+	xml_set_attr(it, "jid", jid);
+	if (name && name[0])
+		xml_set_attr(it, "name", name);
+	if (*first == NULL)
+		*first = xml_attr(it, "jid");
+	*last = xml_attr(it, "jid");
+}
+
+static void
+public_got(void *arg, PGresult *res, const char *err)
+{
+	struct listing *l = arg;
+	struct xml_node *r, *q, *set;
+	const char *first = NULL, *last = NULL;
+	unsigned n = 0;
+	size_t t = 0;
+	int i = 0, rows;
+
+	if (res == NULL) {
+		log_warn("muc: public rooms of %s: %s", l->domain, err);
+		stanza_bounce(l->iq, "wait", "internal-server-error");
+		goto out;
+	}
+	if ((l->tmp = calloc(mucroom_count() + 1, sizeof(*l->tmp))) == NULL ||
+	    (r = stanza_iq_result(l->iq)) == NULL) {
+		stanza_bounce(l->iq, "wait", "resource-constraint");
+		goto out;
+	}
+	mucroom_each(collect_room, l);
+	qsort(l->tmp, l->ntmp, sizeof(*l->tmp), by_jid);
+	rows = PQntuples(res);
+	q = xml_add(r, "query", NS_DISCO_ITEMS);
+	while (q && n < l->max && (i < rows || t < l->ntmp)) {
+		if (t < l->ntmp && (i == rows || strcmp(l->tmp[t]->jid,
+		    PQgetvalue(res, i, 0)) < 0)) {
+			add_item(q, l->tmp[t]->jid, l->tmp[t]->cfg.name ?
+			    l->tmp[t]->cfg.name : l->tmp[t]->local, &first, &last);
+			t++;
+		} else {
+			add_item(q, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+			    &first, &last);
+			i++;
+		}
+		n++;
+	}
+	/* a page that may go on says where it ended, asked or not */
+	if (q && first && (l->rsm || i < rows || t < l->ntmp) &&
+	    (set = xml_add(q, "set", NS_RSM)) != NULL) {
+		xml_add_with_text(set, "first", NULL, first);
+		xml_add_with_text(set, "last", NULL, last);
+	}
+	router_route(r);
+out:
+	xml_free(l->iq);
+	free(l->tmp);
+	free(l);
+}
+
+static void
+service_items(struct xml_node *n, const struct xml_node *q, const char *domain)
+{
+	const struct xml_node *set = xml_child(q, "set", NS_RSM), *e;
+	struct listing *l = calloc(1, sizeof(*l));
+	char *v;
+
+	if (l == NULL) {
+		stanza_bounce(n, "wait", "resource-constraint");
+		return;
+	}
+	l->max = MUC_DISCO_PAGE;
+	l->rsm = set != NULL;
+	snprintf(l->domain, sizeof(l->domain), "%s", domain);
+	if (set && xml_child(set, "before", NS_RSM)) {
+		/* backwards paging is not offered */
+		stanza_bounce(n, "cancel", "feature-not-implemented");
+		free(l);
+		return;
+	}
+	if (set && (e = xml_child(set, "max", NS_RSM)) != NULL && (v = xml_text(e))) {
+		unsigned long m = strtoul(v, NULL, 10);
+
+		l->max = m < MUC_DISCO_PAGE ? (unsigned)m : MUC_DISCO_PAGE;
+		free(v);
+	}
+	if (set && (e = xml_child(set, "after", NS_RSM)) != NULL && (v = xml_text(e))) {
+		snprintf(l->after, sizeof(l->after), "%s", v);
+		free(v);
+	}
+	if ((l->iq = xml_copy(n)) == NULL ||
+	    mucstore_public(domain, l->after, l->max + 1, public_got, l) == -1) {
+		xml_free(l->iq);
+		free(l);
+		stanza_bounce(n, "wait", "resource-constraint");
+	}
+}
+
+static void
+service_iq(struct xml_node *n, const struct jid *to)
+{
+	struct xml_node *q = xml_first_elem(n);
+	const char *type = stanza_type(n);
+
+	if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+		return;
+	if (q == NULL || xml_next_elem(q) != NULL)
+		stanza_bounce(n, "modify", "bad-request");
+	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_INFO) &&
+	    xml_attr(q, "node") == NULL)
+		service_info(n);
+	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_ITEMS) &&
+	    xml_attr(q, "node") == NULL)
+		service_items(n, q, to->domain);
+	else
+		stanza_bounce(n, "cancel", "service-unavailable");
+}
+
+/*
+ * Rooms not in memory are looked up in the database first; the stanzas
+ * for a room being loaded wait, in order, and are routed again when it
+ * is there (or known not to exist).
+ */
+#define MUC_LOAD_QUEUE	32	/* stanzas waiting for one room */
+#define MUC_MAX_LOADS	1024	/* rooms being loaded at once */
+
+struct loading {
+	unsigned n;
+	struct xml_node *q[MUC_LOAD_QUEUE];
+	char jid[];
+};
+
+static struct hmap loads;
+static const char *absent;	/* the room just found not to exist */
+static bool stopping;
+
+static void room_stanza(struct xml_node *n, const struct jid *to, int host);
+
+static void
+loaded(void *arg, struct muc_room *r, const char *err)
+{
+	struct loading *l = arg;
+	struct jid to;
+	int host;
+
+	hmap_del(&loads, l->jid);
+	if (r == NULL && err == NULL)
+		absent = l->jid;
+	for (unsigned i = 0; i < l->n; i++) {
+		struct xml_node *n = l->q[i];
+
+		if (stopping || stanza_jid(n, "to", &to) != 1 ||
+		    (host = service_host(to.domain)) < 0) {
+			xml_free(n);
+		} else if (err) {
+			stanza_bounce(n, "wait", "internal-server-error");
+			xml_free(n);
+		} else {
+			room_stanza(n, &to, host);
+		}
+	}
+	absent = NULL;
+	free(l);
+}
+
+/* true: n waits for its room to be loaded (or was refused for it). */
+static bool
+wait_for_room(struct xml_node *n, const char *room, int host)
+{
+	struct loading *l;
+	size_t len;
+
+	if (mucroom_find(room) != NULL && hmap_get(&loads, room) == NULL)
+		return false;
+	if (absent && strcmp(absent, room) == 0)
+		return false;
+	if ((l = hmap_get(&loads, room)) == NULL) {
+		len = strlen(room) + 1;
+		if (loads.n >= MUC_MAX_LOADS || (l = calloc(1, sizeof(*l) + len)) == NULL)
+			goto busy;
+		memcpy(l->jid, room, len);
+		if (hmap_put(&loads, room, l) == -1) {
+			free(l);
+			goto busy;
+		}
+		if (mucstore_load(room, host, loaded, l) == -1) {
+			hmap_del(&loads, room);
+			free(l);
+			goto busy;
+		}
+	}
+	if (l->n >= MUC_LOAD_QUEUE)
+		goto busy;
+	l->q[l->n++] = n;
+	return true;
+busy:
+	stanza_bounce(n, "wait", "resource-constraint");
+	xml_free(n);
+	return true;
+}
+
+static void
+room_stanza(struct xml_node *n, const struct jid *to, int host)
+{
+	char room[2 * JID_PART_MAX + 2];
+	struct muc_room *r;
+
+	if (stopping) {
+		xml_free(n);	/* rooms are gone; occupants were told (332) */
+		return;
+	}
+	jid_bare(to, room, sizeof(room));
+	if (wait_for_room(n, room, host))
+		return;
+	if (strcmp(n->name, "presence") == 0) {
+		mucpres_handle(n, to, host);
+		return;
+	}
+	r = mucroom_find(room);
+	if (strcmp(n->name, "message") == 0)
+		mucmsg_handle(r, n, to);
+	else if (to->resource[0] == '\0')
+		mucowner_iq(r, n);
+	else
+		muciq_handle(r, n, to);
+	/* a room loaded for a disco or an owner's request, with nobody in
+	 * it, does not stay (memory holds rooms people are in) */
+	if ((r = mucroom_find(room)) != NULL)
+		mucroom_release(r);
+}
+
+static bool
+muc_route(struct xml_node *n, const struct jid *to)
+{
+	int host;
+
+	if ((host = service_host(to->domain)) < 0)
+		return false;
+	if (to->local[0] == '\0') {
+		/* the service itself */
+		if (strcmp(n->name, "iq") == 0 && to->resource[0] == '\0')
+			service_iq(n, to);
+		else if (strcmp(n->name, "presence") == 0 && to->resource[0])
+			stanza_bounce(n, "modify", "jid-malformed");	/* no room */
+		else if (strcmp(n->name, "presence") != 0)
+			stanza_bounce(n, "cancel", "service-unavailable");
+		xml_free(n);
+		return true;
+	}
+	room_stanza(n, to, host);
+	return true;
+}
+
+static enum hook_rc
+route_hook(struct hook_args *a)
+{
+	return muc_route(a->n, a->to) ? HOOK_TAKEN : HOOK_NEXT;
+}
+
+/* A session that ends leaves every room it was in (§7.14 from the
+ * room's side: the others see it go). */
+static void
+session_unbound(struct c2s *c)
+{
+	struct muc_c2s *mc = muc_c2s(c);
+
+	while (mc->rooms)
+		mucpres_leave(mc->rooms, NULL);
+}
+
+static void
+session_moved(struct c2s *c)
+{
+	for (struct muc_sess *s = muc_c2s(c)->rooms; s; s = s->next_c2s)
+		s->c = c;
+}
+
+static void
+shutdown_room(struct muc_room *r, void *arg)
+{
+	static const unsigned self[] = { 332, 110, 0 };
+
+	(void)arg;
+	for (struct muc_occ *o = r->occs; o; o = o->next) {
+		for (struct muc_sess *s = o->sessions; s; s = s->next) {
+			struct xml_node *p = mucroom_presence(r, o, false,
+			    "unavailable", self);
+
+			if (p) {
+				mucroom_send_sess(s, p);
+				xml_free(p);
+			}
+		}
+	}
+}
+
+struct orphans {
+	char **jids;
+	size_t n, cap;
+};
+
+static void
+find_orphan(struct muc_room *r, void *arg)
+{
+	struct orphans *o = arg;
+	const char *at = strchr(r->jid, '@');
+
+	if (at && service_host(at + 1) >= 0)
+		return;
+	if (o->n < o->cap && (o->jids[o->n] = strdup(r->jid)) != NULL)
+		o->n++;
+}
+
+/*
+ * A reload that turned the service off or moved it: the rooms it no
+ * longer serves end as on shutdown (332, their state stays stored), so
+ * no occupant waits in a room nothing routes to.
+ */
+static void
+muc_reload(void)
+{
+	struct orphans o = { .cap = mucroom_count() };
+	struct muc_room *r;
+
+	if (o.cap == 0 || (o.jids = calloc(o.cap, sizeof(*o.jids))) == NULL)
+		return;
+	mucroom_each(find_orphan, &o);
+	for (size_t i = 0; i < o.n; i++) {
+		if ((r = mucroom_find(o.jids[i])) != NULL) {
+			shutdown_room(r, NULL);
+			while (r->occs)
+				mucroom_occ_free(r, r->occs);
+			mucroom_evict(r);
+		}
+		free(o.jids[i]);
+	}
+	free(o.jids);
+}
+
+/* §7.2.x 332: the service is going down (persistent rooms are stored). */
+static void
+muc_shutdown(void)
+{
+	stopping = true;
+	mucroom_each(shutdown_room, NULL);
+	mucroom_cleanup();
+}
+
+/* What waits for the database is dropped when the pool fails it. */
+static void
+muc_cleanup(void)
+{
+	mucroom_cleanup();
+	muciq_cleanup();
+	hmap_free(&loads);
+}
+
+static void
+muc_stats(struct buf *b)
+{
+	buf_printf(b, "muc_rooms\t%zu\nmuc_loading\t%zu\n", mucroom_count(), loads.n);
+}
+
+static int
+config_load(struct conf_table *root, void **cfg, struct conf_err *e)
+{
+	if ((*cfg = calloc(1, sizeof(struct muc_config))) == NULL)
+		return -1;
+	return muc_config_load(*cfg, root, e);
+}
+
+static void
+config_free(void *cfg)
+{
+	free(cfg);
+}
+
+static const struct hook hooks[] = {
+	{ EV_ROUTE, 0, route_hook },
+	{ EV_MAX, 0, NULL },
+};
+
+static const char *const migrations[] = { "050_muc", NULL };
+
+struct module muc_module = {
+	.name = "muc",
+	.folder = "muc",
+	.migrations = migrations,
+	.config_load = config_load,
+	.config_free = config_free,
+	.hooks = hooks,
+	.disco_items = muc_disco_items,
+	.session_size = sizeof(struct muc_c2s),
+	.session_unbound = session_unbound,
+	.session_moved = session_moved,
+	.reload = muc_reload,
+	.shutdown = muc_shutdown,
+	.cleanup = muc_cleanup,
+	.stats = muc_stats,
+};

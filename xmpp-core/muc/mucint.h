@@ -1,0 +1,52 @@
+/*
+ * mucint — what the files of muc/ share (not an interface for other
+ * folders): the handlers muc.c routes a room's stanzas to.  Each takes
+ * ownership of n.
+ */
+#ifndef XMPP_MUCINT_H
+#define XMPP_MUCINT_H
+
+#include <stdbool.h>
+
+#include "jid.h"
+
+struct muc_room;
+struct xml_node;
+
+/* mucpres.c: presence to room@service/nick (join, change, nick, leave) */
+void mucpres_handle(struct xml_node *n, const struct jid *to, int host);
+/* Removes an occupant's session as if it had left (session ended). */
+struct muc_sess;
+void mucpres_leave(struct muc_sess *s, const struct xml_node *why);
+/* Removes o with an unavailable presence carrying code (and 110 to it):
+ * kicked (307), banned (301), no longer a member (321, 322); extra's
+ * children (actor, reason) go into the item. */
+struct muc_occ;
+void mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code,
+    const struct xml_node *extra);
+/* o's current presence to everyone (a role or affiliation changed). */
+void mucpres_broadcast(struct muc_room *r, struct muc_occ *o,
+    const struct xml_node *extra);
+/* The role an affiliation enters with. */
+#include "mucroom.h"
+enum muc_role mucpres_role_for(const struct muc_room *r, enum muc_aff a);
+/* mucadmin.c: muc#admin (affiliation and role lists, kick, ban, voice) */
+void mucadmin_iq(struct muc_room *r, struct xml_node *n, struct xml_node *q);
+/* mucmsg.c: a message to room@service or room@service/nick */
+void mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to);
+/* muciq.c: an IQ to room@service/nick: self-ping (XEP-0410) answered,
+ * others relayed to the occupant and their answers back. */
+void muciq_handle(struct muc_room *r, struct xml_node *n, const struct jid *to);
+void muciq_cleanup(void);
+/* mucvoice.c: a muc#request form from an occupant (voice request or a
+ * moderator's answer): true when it was one (n taken). */
+bool mucvoice_message(struct muc_room *r, struct muc_sess *s,
+    struct xml_node *n);
+/* mucvcard.c: vcard-temp on the room JID (n taken); the photo hash. */
+void mucvcard_iq(struct muc_room *r, struct xml_node *n,
+    const struct xml_node *q);
+void mucvcard_hash(const struct xml_node *vc, char out[41]);
+/* mucowner.c: an IQ to room@service (owner, disco) */
+void mucowner_iq(struct muc_room *r, struct xml_node *n);
+
+#endif
