@@ -146,7 +146,8 @@ def test_stack_up_usable_and_stops(stack):
     x.send("<iq type='get' id='di' to='localhost'>"
            "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
     items = x.recv_until("</iq>")
-    for svc in ("upload.localhost", "proxy.localhost", "pubsub.localhost"):
+    for svc in ("upload.localhost", "proxy.localhost", "pubsub.localhost",
+                "conference.localhost"):
         assert "jid='%s'" % svc in items, items
     x.send("<iq type='get' id='ph' to='proxy.localhost'>"
            "<query xmlns='http://jabber.org/protocol/bytestreams'/></iq>")
