@@ -73,6 +73,14 @@ ev_loop_free(struct ev_loop *loop)
 	if (loop == NULL)
 		return;
 	if (loop->sigfd >= 0) {
+		struct signalfd_siginfo si;
+
+		/* signals that came after the loop's last turn (a second
+		 * SIGTERM while shutting down) are the loop's: taken here, not
+		 * left to kill the process with their default action the
+		 * moment they are unblocked */
+		while (read(loop->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+			;
 		close(loop->sigfd);
 		sigprocmask(SIG_UNBLOCK, &loop->sigmask, NULL);
 	}

@@ -51,6 +51,8 @@ struct ev_defer {
 };
 
 struct ev_loop *ev_loop_new(void);
+/* Frees the loop; signals it watches that are still pending are dropped,
+ * then unblocked. */
 void ev_loop_free(struct ev_loop *loop);
 /* Runs until ev_break(); 0, or -1 if epoll itself failed. */
 int ev_run(struct ev_loop *loop);

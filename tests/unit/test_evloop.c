@@ -179,6 +179,20 @@ TEST(evloop_signal_and_defer)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+/* A signal that arrives after the loop's last turn (a second SIGTERM
+ * during shutdown) must not kill the process when the loop is freed: it
+ * was blocked for the loop, whose default action was never wanted. */
+TEST(evloop_free_drops_pending_signals)
+{
+	struct ev_loop *loop = ev_loop_new();
+
+	CHECK_INT(ev_signal(loop, SIGUSR1, on_sig, NULL), 0);
+	raise(SIGUSR1);		/* pending: blocked, not read */
+	ev_loop_free(loop);	/* before the fix: killed here (default action) */
+	CHECK(1);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 /* A deferred callback that frees the owner of another pending entry. */
 struct owner {
 	struct ev_defer first, second;
