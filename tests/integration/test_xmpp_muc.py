@@ -915,3 +915,45 @@ def test_room_vcard_avatar(pg):
         arun(after())
     finally:
         s.destroy()
+
+
+def test_blocking_applies_to_rooms(server):
+    """XEP-0191 on what a room sends: an occupant whose account blocks the
+    conference service stays in the room (the unavailable presence of
+    §3.3 goes to the service, not to the room) but gets nothing from it
+    until it unblocks; a blocked room JID makes it leave (§3.3)."""
+    room = "blkroom@" + SVC
+    blk = "urn:xmpp:blocking"
+
+    def block(c, op, jid):
+        return iq_raw(c, "blk2@localhost", "set",
+                      "<%s xmlns='%s'><item jid='%s'/></%s>" % (op, blk, jid, op))
+
+    async def roundtrip(c):
+        # anything the server sent c before this answer is in c.got
+        r = await iq_reply(c, iq_raw(c, "localhost", "get", "<ping xmlns='urn:xmpp:ping'/>"))
+        assert r.get("type") == "result"
+
+    async def go():
+        a, b = await login(server, "blk1"), await login(server, "blk2")
+        await create_instant(a, room, "ann")
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        assert (await iq_reply(b, block(b, "block", SVC))).get("type") == "result"
+        a.send_raw("<message to='%s' type='groupchat'><body>hidden</body></message>" % room)
+        # ann's own echo proves the room sent it to its occupants
+        await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "hidden")
+        await roundtrip(b)
+        assert not [s for s in b.got if s.findtext("{jabber:client}body") == "hidden"]
+        # still an occupant: nobody saw bob leave
+        assert not [s for s in a.got if s.get("from") == room + "/bob" and
+                    s.get("type") == "unavailable"]
+        assert (await iq_reply(b, block(b, "unblock", SVC))).get("type") == "result"
+        a.send_raw("<message to='%s' type='groupchat'><body>seen</body></message>" % room)
+        await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "seen")
+        # the room's own JID blocked: bob leaves it
+        assert (await iq_reply(b, block(b, "block", room))).get("type") == "result"
+        await wait_for(a, lambda s: s.get("from") == room + "/bob" and
+                       s.get("type") == "unavailable")
+        await disconnect(a, b)
+    arun(go())

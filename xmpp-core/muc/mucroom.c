@@ -429,10 +429,20 @@ mucroom_occ_rename(struct muc_room *r, struct muc_occ *o, const char *nick,
 
 /* ---- output ---- */
 
+/* What the room sends an account goes through delivery's checks
+ * (EV_DELIVER: XEP-0191, an account that blocked the room, the
+ * conference domain or an occupant's room JID gets nothing from it). */
+static bool
+deliverable(const struct c2s *c, const struct xml_node *n)
+{
+	return c->user == NULL || router_deliverable(c->user, n);
+}
+
 void
 mucroom_send_sess(const struct muc_sess *s, struct xml_node *n)
 {
-	if (s->c->full == NULL || xml_set_attr(n, "to", s->c->full) == -1)
+	if (s->c->full == NULL || !deliverable(s->c, n) ||
+	    xml_set_attr(n, "to", s->c->full) == -1)
 		return;
 	c2s_send(s->c, n);
 }
@@ -471,7 +481,8 @@ mucroom_fanout_if(struct muc_room *r, const struct xml_node *n,
 	if (xml_serialize(&fan_body, n, NS_CLIENT) == -1 || fan_body.len < head)
 		goto out;
 	for (struct muc_occ *o = r->occs; o; o = o->next) {
-		if (!want(o, arg))
+		/* one account per occupant: its sessions share the verdict */
+		if (!want(o, arg) || (o->sessions && !deliverable(o->sessions->c, n)))
 			continue;
 		for (struct muc_sess *s = o->sessions; s; s = s->next) {
 			struct c2s *c = s->c;
