@@ -918,10 +918,12 @@ def test_room_vcard_avatar(pg):
 
 
 def test_blocking_applies_to_rooms(server):
-    """XEP-0191 on what a room sends: an occupant whose account blocks the
-    conference service stays in the room (the unavailable presence of
-    §3.3 goes to the service, not to the room) but gets nothing from it
-    until it unblocks; a blocked room JID makes it leave (§3.3)."""
+    """XEP-0191 on rooms: an occupant whose account blocks another
+    occupant's room JID stays in the room (it never sent that JID
+    presence, so no §3.3 unavailable goes there, which the room would
+    take as leaving) and gets nothing from that occupant, groupchat or
+    private, while the others still reach it; blocking the room's own JID
+    makes it leave under its own nick (§3.3)."""
     room = "blkroom@" + SVC
     blk = "urn:xmpp:blocking"
 
@@ -934,26 +936,31 @@ def test_blocking_applies_to_rooms(server):
         r = await iq_reply(c, iq_raw(c, "localhost", "get", "<ping xmlns='urn:xmpp:ping'/>"))
         assert r.get("type") == "result"
 
+    def left(c):
+        return [s for s in c.got if s.get("from") == room + "/bob" and
+                s.get("type") == "unavailable"]
+
     async def go():
-        a, b = await login(server, "blk1"), await login(server, "blk2")
+        a, b, c = [await login(server, "blk%d" % i) for i in (1, 2, 3)]
         await create_instant(a, room, "ann")
-        join_raw(b, room, "bob")
-        await wait_for(b, self_presence(room, "bob"))
-        assert (await iq_reply(b, block(b, "block", SVC))).get("type") == "result"
+        for x, nick in ((b, "bob"), (c, "cid")):
+            join_raw(x, room, nick)
+            await wait_for(x, self_presence(room, nick))
+        assert (await iq_reply(b, block(b, "block", room + "/ann"))).get("type") == "result"
+        a.send_raw("<message to='%s/bob' type='chat'><body>private</body></message>" % room)
         a.send_raw("<message to='%s' type='groupchat'><body>hidden</body></message>" % room)
         # ann's own echo proves the room sent it to its occupants
         await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "hidden")
-        await roundtrip(b)
-        assert not [s for s in b.got if s.findtext("{jabber:client}body") == "hidden"]
-        # still an occupant: nobody saw bob leave
-        assert not [s for s in a.got if s.get("from") == room + "/bob" and
-                    s.get("type") == "unavailable"]
-        assert (await iq_reply(b, block(b, "unblock", SVC))).get("type") == "result"
+        c.send_raw("<message to='%s' type='groupchat'><body>from-c</body></message>" % room)
+        await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "from-c")
+        assert not [s for s in b.got if s.findtext("{jabber:client}body") in ("hidden", "private")]
+        await roundtrip(a)
+        assert not left(a), "bob must still be in the room"
+        assert (await iq_reply(b, block(b, "unblock", room + "/ann"))).get("type") == "result"
         a.send_raw("<message to='%s' type='groupchat'><body>seen</body></message>" % room)
         await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "seen")
-        # the room's own JID blocked: bob leaves it
+        # the room's own JID blocked: bob leaves it, under his nick
         assert (await iq_reply(b, block(b, "block", room))).get("type") == "result"
-        await wait_for(a, lambda s: s.get("from") == room + "/bob" and
-                       s.get("type") == "unavailable")
-        await disconnect(a, b)
+        await wait_for(a, lambda s: left(a) and s in left(a))
+        await disconnect(a, b, c)
     arun(go())

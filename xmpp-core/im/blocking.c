@@ -278,19 +278,63 @@ push(struct change *x)
 	xml_free(p);
 }
 
-/* §3.3: a newly blocked contact sees the account go unavailable. */
+static void
+send_unavailable(const struct c2s *s, const char *to)
+{
+	struct xml_node *p = xml_new("presence", NS_CLIENT);
+
+	if (p == NULL)
+		return;
+	xml_set_attr(p, "type", "unavailable");
+	xml_set_attr(p, "from", s->full);
+	xml_set_attr(p, "to", to);
+	router_route(p);
+}
+
+/* Whether the blocklist item (domain, domain/resource, bare or full JID)
+ * covers the JID to. */
+static bool
+item_covers(const char *item, const char *to)
+{
+	struct forms f;
+	struct jid j;
+
+	if (jid_parse(to, &j) == -1)
+		return false;
+	forms_of(&j, &f);
+	return strcmp(item, f.full) == 0 || strcmp(item, f.bare) == 0 ||
+	    strcmp(item, f.domres) == 0 || strcmp(item, f.domain) == 0;
+}
+
+/*
+ * §3.3: a newly blocked contact sees the account go unavailable, but
+ * only where it was entitled to the account's presence (RFC 6121): a
+ * bare JID with a 'from' subscription, and every JID the item covers
+ * that a session sent directed presence to (a MUC occupant blocking the
+ * room leaves it under its own nick; blocking another occupant's room
+ * JID, which it never sent presence to, keeps it in the room).
+ */
 static void
 presence_gone(struct c2s *c, const char *jid)
 {
-	struct xml_node *p;
+	struct roster *r = USER_ROSTER(c->user);
+	struct roster_item *it = r && r->loaded ? roster_find(r, jid) : NULL;
+	bool subscribed = it && it->sub_from;
+	size_t i;
 
 	for (struct c2s *s = c->user->sessions; s; s = s->next_session) {
-		if (!s->available || (p = xml_new("presence", NS_CLIENT)) == NULL)
+		struct hmap *d = PSESS(s)->directed;
+
+		if (!s->available)
 			continue;
-		xml_set_attr(p, "type", "unavailable");
-		xml_set_attr(p, "from", s->full);
-		xml_set_attr(p, "to", jid);
-		router_route(p);
+		if (subscribed)
+			send_unavailable(s, jid);
+		for (struct hmap_ent *e = d ? hmap_first(d, &i) : NULL; e; e = hmap_next(d, e, &i))
+			/* (a subscribed contact's resources had the bare one) */
+			if (item_covers(jid, e->key) && !(subscribed &&
+			    strncmp(e->key, jid, strlen(jid)) == 0 &&
+			    (e->key[strlen(jid)] == '/' || e->key[strlen(jid)] == '\0')))
+				send_unavailable(s, e->key);
 	}
 }
 
