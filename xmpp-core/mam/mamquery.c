@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "c2s.h"
 #include "db.h"
+#include "form.h"
 #include "iq.h"
 #include "log.h"
 #include "mam.h"
@@ -668,19 +669,6 @@ mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *qn)
 	buf_free(&ids);
 }
 
-static void
-add_field(struct xml_node *x, const char *type, const char *var, const char *value)
-{
-	struct xml_node *f = xml_add(x, "field", NULL);
-
-	if (f == NULL)
-		return;
-	xml_set_attr(f, "type", type);
-	xml_set_attr(f, "var", var);
-	if (value)
-		xml_add_with_text(f, "value", NULL, value);
-}
-
 void
 mamquery_form(struct c2s *c, const struct xml_node *iq, const char *ns)
 {
@@ -693,13 +681,13 @@ mamquery_form(struct c2s *c, const struct xml_node *iq, const char *ns)
 		return;
 	}
 	xml_set_attr(x, "type", "form");
-	add_field(x, "hidden", "FORM_TYPE", ns);
-	add_field(x, "jid-single", "with", NULL);
-	add_field(x, "text-single", "start", NULL);
-	add_field(x, "text-single", "end", NULL);
-	add_field(x, "text-single", "before-id", NULL);
-	add_field(x, "text-single", "after-id", NULL);
-	add_field(x, "list-multi", "ids", NULL);
+	form_field(x, "FORM_TYPE", "hidden", NULL, ns);
+	form_field(x, "with", "jid-single", NULL, NULL);
+	form_field(x, "start", "text-single", NULL, NULL);
+	form_field(x, "end", "text-single", NULL, NULL);
+	form_field(x, "before-id", "text-single", NULL, NULL);
+	form_field(x, "after-id", "text-single", NULL, NULL);
+	form_field(x, "ids", "list-multi", NULL, NULL);
 	/* §4.1.5: the ids list is open, not enumerated */
 	if ((f = x->last) != NULL && (val = xml_add(f, "validate", NS_XDATA_VALIDATE)) != NULL) {
 		xml_set_attr(val, "datatype", "xs:string");

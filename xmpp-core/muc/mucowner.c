@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "c2s.h"
+#include "form.h"
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucroom.h"
@@ -30,24 +31,6 @@ iq_err(struct xml_node *n, const char *type, const char *cond)
 {
 	stanza_bounce(n, type, cond);
 	xml_free(n);
-}
-
-static struct xml_node *
-field(struct xml_node *x, const char *var, const char *type, const char *label,
-    const char *value)
-{
-	struct xml_node *f = xml_add(x, "field", NULL);
-
-	if (f == NULL)
-		return NULL;
-	xml_set_attr(f, "var", var);
-	if (type)
-		xml_set_attr(f, "type", type);
-	if (label)
-		xml_set_attr(f, "label", label);
-	if (value)
-		xml_add_with_text(f, "value", NULL, value);
-	return f;
 }
 
 static void
@@ -78,45 +61,45 @@ config_form(const struct muc_room *r, struct xml_node *q)
 		return;
 	xml_set_attr(x, "type", "form");
 	xml_add_with_text(x, "title", NULL, "Room configuration");
-	field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_CONFIG);
-	field(x, "muc#roomconfig_roomname", "text-single", "Name", r->cfg.name);
-	field(x, "muc#roomconfig_roomdesc", "text-single", "Description", r->cfg.desc);
-	field(x, "muc#roomconfig_persistentroom", "boolean",
+	form_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_CONFIG);
+	form_field(x, "muc#roomconfig_roomname", "text-single", "Name", r->cfg.name);
+	form_field(x, "muc#roomconfig_roomdesc", "text-single", "Description", r->cfg.desc);
+	form_field(x, "muc#roomconfig_persistentroom", "boolean",
 	    "Kept when empty", b(r->cfg.persistent));
-	field(x, "muc#roomconfig_publicroom", "boolean", "Listed in the directory",
+	form_field(x, "muc#roomconfig_publicroom", "boolean", "Listed in the directory",
 	    b(r->cfg.public_));
-	field(x, "muc#roomconfig_membersonly", "boolean", "Members only",
+	form_field(x, "muc#roomconfig_membersonly", "boolean", "Members only",
 	    b(r->cfg.members_only));
-	field(x, "muc#roomconfig_moderatedroom", "boolean", "Moderated",
+	form_field(x, "muc#roomconfig_moderatedroom", "boolean", "Moderated",
 	    b(r->cfg.moderated));
-	field(x, "muc#roomconfig_passwordprotectedroom", "boolean",
+	form_field(x, "muc#roomconfig_passwordprotectedroom", "boolean",
 	    "Password required", b(r->cfg.password_protected));
-	field(x, "muc#roomconfig_roomsecret", "text-private", "Password",
+	form_field(x, "muc#roomconfig_roomsecret", "text-private", "Password",
 	    r->cfg.password);
 	snprintf(num, sizeof(num), "%u", r->cfg.max_users);
-	if ((f = field(x, "muc#roomconfig_maxusers", "list-single",
+	if ((f = form_field(x, "muc#roomconfig_maxusers", "list-single",
 	    "Maximum number of occupants", num)) != NULL) {
 		for (const unsigned *o = maxusers_opts; *o && *o <= mc->max_occupants; o++) {
 			snprintf(num, sizeof(num), "%u", *o);
 			option(f, num, num);
 		}
 	}
-	if ((f = field(x, "muc#roomconfig_whois", "list-single",
+	if ((f = form_field(x, "muc#roomconfig_whois", "list-single",
 	    "Who may see real JIDs", r->cfg.whois_anyone ? "anyone" :
 	    "moderators")) != NULL) {
 		option(f, "Moderators only", "moderators");
 		option(f, "Anyone", "anyone");
 	}
-	if ((f = field(x, "muc#roomconfig_allowpm", "list-single",
+	if ((f = form_field(x, "muc#roomconfig_allowpm", "list-single",
 	    "Who may send private messages", pm_names[r->cfg.allow_pm])) != NULL) {
 		option(f, "Anyone", "anyone");
 		option(f, "Participants", "participants");
 		option(f, "Moderators", "moderators");
 		option(f, "Nobody", "none");
 	}
-	field(x, "muc#roomconfig_allowinvites", "boolean",
+	form_field(x, "muc#roomconfig_allowinvites", "boolean",
 	    "Occupants may invite others", b(r->cfg.allow_invites));
-	field(x, "muc#roomconfig_changesubject", "boolean",
+	form_field(x, "muc#roomconfig_changesubject", "boolean",
 	    "Occupants may change the subject", b(r->cfg.change_subject));
 }
 
@@ -481,17 +464,17 @@ info(struct muc_room *r, struct xml_node *n)
 		xml_set_attr(xml_add(q, "feature", NULL), "var", feat[i]);
 	if ((x = xml_add(q, "x", NS_XDATA)) != NULL) {
 		xml_set_attr(x, "type", "result");
-		field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_INFO);
-		field(x, "muc#roominfo_description", NULL, "Description",
+		form_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_INFO);
+		form_field(x, "muc#roominfo_description", NULL, "Description",
 		    c->desc ? c->desc : "");
 		snprintf(num, sizeof(num), "%u", r->nocc);
-		field(x, "muc#roominfo_occupants", NULL, "Number of occupants", num);
-		field(x, "muc#roominfo_subject", NULL, "Subject",
+		form_field(x, "muc#roominfo_occupants", NULL, "Number of occupants", num);
+		form_field(x, "muc#roominfo_subject", NULL, "Subject",
 		    r->subject ? r->subject : "");
-		field(x, "muc#roomconfig_changesubject", NULL,
+		form_field(x, "muc#roomconfig_changesubject", NULL,
 		    "Occupants may change the subject", b(c->change_subject));
 		if (r->avatar[0])	/* XEP-0486 */
-			field(x, "muc#roominfo_avatarhash", "text-multi", "Avatar hash",
+			form_field(x, "muc#roominfo_avatarhash", "text-multi", "Avatar hash",
 			    r->avatar);
 	}
 	router_route(res);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mucint.h"
+#include "form.h"
 #include "mucnick.h"
 #include "mucroom.h"
 #include "router.h"
@@ -43,22 +44,6 @@ value_is(const struct xml_node *x, const char *var, const char *want)
 	return eq;
 }
 
-static void
-add_field(struct xml_node *x, const char *var, const char *type,
-    const char *label, const char *val)
-{
-	struct xml_node *f = xml_add(x, "field", NULL);
-
-	if (f == NULL)
-		return;
-	xml_set_attr(f, "var", var);
-	if (type)
-		xml_set_attr(f, "type", type);
-	if (label)
-		xml_set_attr(f, "label", label);
-	xml_add_with_text(f, "value", NULL, val);
-}
-
 static bool
 is_moderator(const struct muc_occ *o, void *arg)
 {
@@ -83,11 +68,11 @@ request(struct muc_room *r, struct muc_occ *o)
 	xml_set_attr(m, "from", r->jid);
 	xml_set_attr(x, "type", "form");
 	xml_add_with_text(x, "title", NULL, "Voice request");
-	add_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_REQUEST);
-	add_field(x, "muc#role", "list-single", "Requested role", "participant");
-	add_field(x, "muc#jid", "jid-single", "User ID", o->bare);
-	add_field(x, "muc#roomnick", "text-single", "Room nickname", o->nick);
-	add_field(x, "muc#request_allow", "boolean", "Grant voice?", "false");
+	form_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_REQUEST);
+	form_field(x, "muc#role", "list-single", "Requested role", "participant");
+	form_field(x, "muc#jid", "jid-single", "User ID", o->bare);
+	form_field(x, "muc#roomnick", "text-single", "Room nickname", o->nick);
+	form_field(x, "muc#request_allow", "boolean", "Grant voice?", "false");
 	mucroom_fanout_if(r, m, is_moderator, NULL);
 	xml_free(m);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "form.h"
 #include "xml.h"
 
 static const char *const access_names[] = { "open", "presence", "whitelist" };
@@ -188,29 +189,11 @@ ps_form_type(const struct xml_node *x)
 	return NULL;
 }
 
-static struct xml_node *
-field(struct xml_node *x, const char *var, const char *type, const char *label,
-    const char *value)
-{
-	struct xml_node *f = xml_add(x, "field", NULL);
-
-	if (f == NULL)
-		return NULL;
-	xml_set_attr(f, "var", var);
-	if (type)
-		xml_set_attr(f, "type", type);
-	if (label)
-		xml_set_attr(f, "label", label);
-	if (value)
-		xml_add_with_text(f, "value", NULL, value);
-	return f;
-}
-
 static void
 list_field(struct xml_node *x, const char *var, const char *label,
     const char *const *names, size_t n, unsigned cur)
 {
-	struct xml_node *f = field(x, var, "list-single", label, names[cur]), *o;
+	struct xml_node *f = form_field(x, var, "list-single", label, names[cur]), *o;
 
 	for (size_t i = 0; f && i < n; i++)
 		if ((o = xml_add(f, "option", NULL)) != NULL)
@@ -226,7 +209,7 @@ ps_config_form(const struct ps_config *c, const char *type)
 	if (x == NULL)
 		return NULL;
 	xml_set_attr(x, "type", type);
-	field(x, "FORM_TYPE", "hidden", NULL, NS_PUBSUB_NODE_CONFIG);
+	form_field(x, "FORM_TYPE", "hidden", NULL, NS_PUBSUB_NODE_CONFIG);
 	list_field(x, "pubsub#access_model", "Who may subscribe and retrieve items",
 	    access_names, NELEM(access_names), c->access);
 	list_field(x, "pubsub#publish_model", "Who may publish",
@@ -234,18 +217,18 @@ ps_config_form(const struct ps_config *c, const char *type)
 	list_field(x, "pubsub#send_last_published_item", "When to send the last item",
 	    sendlast_names, NELEM(sendlast_names), c->send_last);
 	snprintf(n, sizeof(n), "%u", c->max_items);
-	field(x, "pubsub#max_items", "text-single", "Items to keep", n);
-	field(x, "pubsub#persist_items", "boolean", "Store items", c->persist ? "1" : "0");
-	field(x, "pubsub#deliver_notifications", "boolean", "Deliver event notifications",
+	form_field(x, "pubsub#max_items", "text-single", "Items to keep", n);
+	form_field(x, "pubsub#persist_items", "boolean", "Store items", c->persist ? "1" : "0");
+	form_field(x, "pubsub#deliver_notifications", "boolean", "Deliver event notifications",
 	    c->deliver_notifications ? "1" : "0");
-	field(x, "pubsub#deliver_payloads", "boolean", "Deliver payloads with notifications",
+	form_field(x, "pubsub#deliver_payloads", "boolean", "Deliver payloads with notifications",
 	    c->deliver_payloads ? "1" : "0");
-	field(x, "pubsub#notify_retract", "boolean", "Notify when items are retracted",
+	form_field(x, "pubsub#notify_retract", "boolean", "Notify when items are retracted",
 	    c->notify_retract ? "1" : "0");
-	field(x, "pubsub#notify_delete", "boolean", "Notify when the node is deleted",
+	form_field(x, "pubsub#notify_delete", "boolean", "Notify when the node is deleted",
 	    c->notify_delete ? "1" : "0");
-	field(x, "pubsub#title", "text-single", "Title", c->title);
-	field(x, "pubsub#type", "text-single", "Payload type", c->type);
+	form_field(x, "pubsub#title", "text-single", "Title", c->title);
+	form_field(x, "pubsub#type", "text-single", "Payload type", c->type);
 	return x;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "form.h"
 #include "fragment.h"
 #include "server.h"
 #include "stanza.h"
@@ -135,18 +136,6 @@ push_form_check(const struct xml_node *x)
 	return 0;
 }
 
-static int
-add_field(struct xml_node *x, const char *var, const char *type, const char *value)
-{
-	struct xml_node *f = xml_add(x, "field", NS_XDATA);
-
-	if (f == NULL || xml_set_attr(f, "var", var) == -1 ||
-	    (type && xml_set_attr(f, "type", type) == -1) ||
-	    xml_add_with_text(f, "value", NS_XDATA, value) == NULL)
-		return -1;
-	return 0;
-}
-
 struct xml_node *
 push_notification(const char *from, const char *to, const char *id,
     const char *node, const struct push_summary *s, const struct xml_node *form)
@@ -166,18 +155,18 @@ push_notification(const char *from, const char *to, const char *id,
 	    (p = xml_add(p, "notification", NS_PUSH)) == NULL ||
 	    (x = xml_add(p, "x", NS_XDATA)) == NULL ||
 	    xml_set_attr(x, "type", "submit") == -1 ||
-	    add_field(x, "FORM_TYPE", "hidden", FORM_SUMMARY) == -1)
+	    form_field(x, "FORM_TYPE", "hidden", NULL, FORM_SUMMARY) == NULL)
 		goto out;
 	snprintf(num, sizeof(num), "%u", s->messages);
-	if (add_field(x, "message-count", NULL, num) == -1)
+	if (form_field(x, "message-count", NULL, NULL, num) == NULL)
 		goto out;
 	snprintf(num, sizeof(num), "%u", s->subscriptions);
-	if (s->subscriptions && add_field(x, "pending-subscription-count", NULL, num) == -1)
+	if (s->subscriptions && form_field(x, "pending-subscription-count", NULL, NULL, num) == NULL)
 		goto out;
 	if (s->sender && s->sender[0] &&
-	    add_field(x, "last-message-sender", NULL, s->sender) == -1)
+	    form_field(x, "last-message-sender", NULL, NULL, s->sender) == NULL)
 		goto out;
-	if (s->body && add_field(x, "last-message-body", NULL, s->body) == -1)
+	if (s->body && form_field(x, "last-message-body", NULL, NULL, s->body) == NULL)
 		goto out;
 	if (form) {
 		if ((po = xml_add(ps, "publish-options", NS_PUBSUB)) == NULL ||

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "form.h"
 #include "iq.h"
 #include "registry.h"
 #include "server.h"
@@ -83,10 +84,8 @@ add_field(struct xml_node *x, const char *var, char *const *addrs, size_t n)
 {
 	struct xml_node *f;
 
-	if (n == 0)
+	if (n == 0 || (f = form_field(x, var, NULL, NULL, NULL)) == NULL)
 		return;
-	f = xml_add(x, "field", "jabber:x:data");
-	xml_set_attr(f, "var", var);
 	for (size_t i = 0; i < n; i++)
 		xml_add_with_text(f, "value", NULL, addrs[i]);
 }
@@ -96,17 +95,14 @@ static void
 contact_disco(enum disco_target t, int host, struct disco *d)
 {
 	const struct contact_config *cc = contact_cfg();
-	struct xml_node *x, *f;
+	struct xml_node *x;
 
 	(void)host;
 	if (t != DISCO_SERVER || cc->nabuse + cc->nadmin + cc->nsupport == 0 ||
 	    (x = xml_new("x", "jabber:x:data")) == NULL)
 		return;
 	xml_set_attr(x, "type", "result");
-	f = xml_add(x, "field", NULL);
-	xml_set_attr(f, "var", "FORM_TYPE");
-	xml_set_attr(f, "type", "hidden");
-	xml_add_with_text(f, "value", NULL, "http://jabber.org/network/serverinfo");
+	form_field(x, "FORM_TYPE", "hidden", NULL, "http://jabber.org/network/serverinfo");
 	add_field(x, "abuse-addresses", cc->abuse, cc->nabuse);
 	add_field(x, "admin-addresses", cc->admin, cc->nadmin);
 	add_field(x, "support-addresses", cc->support, cc->nsupport);

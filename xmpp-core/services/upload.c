@@ -1,6 +1,7 @@
 /*
  * upload — XEP-0363 slots for upload-gw.  See upload.h.
  */
+#include "form.h"
 #include "upload.h"
 
 #include <inttypes.h>
@@ -144,7 +145,7 @@ static void
 info(const struct xml_node *iq)
 {
 	const struct svc_config *sc = upload_cfg();
-	struct xml_node *r = stanza_iq_result(iq), *q, *id, *x, *f;
+	struct xml_node *r = stanza_iq_result(iq), *q, *id, *x;
 	char max[24];
 
 	if (r == NULL)
@@ -160,14 +161,9 @@ info(const struct xml_node *iq)
 	/* XEP-0363 §3: the size limit as an XEP-0128 form */
 	x = xml_add(q, "x", "jabber:x:data");
 	xml_set_attr(x, "type", "result");
-	f = xml_add(x, "field", NULL);
-	xml_set_attr(f, "var", "FORM_TYPE");
-	xml_set_attr(f, "type", "hidden");
-	xml_add_with_text(f, "value", NULL, NS_UPLOAD);
-	f = xml_add(x, "field", NULL);
-	xml_set_attr(f, "var", "max-file-size");
+	form_field(x, "FORM_TYPE", "hidden", NULL, NS_UPLOAD);
 	snprintf(max, sizeof(max), "%" PRIu64, sc->upload_max);
-	xml_add_with_text(f, "value", NULL, max);
+	form_field(x, "max-file-size", NULL, NULL, max);
 	reply(r);
 }
 

@@ -1,5 +1,6 @@
 /* Unit tests for xmpp-core/core/xml/xml.c: tree, serializer, stream framing, limits. */
 #include "t.h"
+#include "form.h"
 #include "xml.h"
 
 #include <stdlib.h>
@@ -455,4 +456,19 @@ TEST(xml_serialize_xml_namespace_element)
 	buf_free(&again.out);
 	xml_stream_free(c.s);
 	buf_free(&c.out);
+}
+
+TEST(xml_form_field)
+{
+	struct xml_node *x = xml_new("x", "jabber:x:data");
+	struct buf b;
+
+	CHECK(form_field(x, "FORM_TYPE", "hidden", NULL, "urn:example") != NULL);
+	CHECK(form_field(x, "n", NULL, "Number", NULL) != NULL);
+	buf_init(&b);
+	CHECK_INT(xml_serialize(&b, x, NULL), 0);
+	CHECK_STR(b.p, "<x xmlns='jabber:x:data'><field var='FORM_TYPE' type='hidden'>"
+	    "<value>urn:example</value></field><field var='n' label='Number'/></x>");
+	buf_free(&b);
+	xml_free(x);
 }
