@@ -23,22 +23,22 @@
 #include "server.h"
 #include "tls.h"
 
-#define CMD_MAX 256
+#define CMD_MAX 1024
 #define CLIENTS_MAX 8
-
-struct ctl_rm;
 
 struct ctl_client {
 	struct ev_io io;
 	struct buf in, out;
 	bool got_cmd;		/* one command per connection */
-	struct ctl_rm *rm;	/* a deluser in progress */
+	struct ctl_req *req;	/* a command whose answer comes later */
 	struct ctl_client *next;
 };
 
-struct ctl_rm {
+/* A command being answered; it outlives a client that went away. */
+struct ctl_req {
 	struct ctl_client *cl;	/* NULL once the client went away */
-	char bare[2 * JID_PART_MAX + 2];
+	struct buf out;
+	char bare[2 * JID_PART_MAX + 2];	/* deluser's account */
 };
 
 static struct ev_io listener;
@@ -57,8 +57,8 @@ client_free(struct ctl_client *cl)
 			break;
 		}
 	}
-	if (cl->rm)
-		cl->rm->cl = NULL;	/* the removal goes on; nobody to tell */
+	if (cl->req)
+		cl->req->cl = NULL;	/* the command goes on; nobody to tell */
 	ev_io_stop(srv.loop, &cl->io);
 	close(cl->io.fd);
 	buf_free(&cl->in);
@@ -81,79 +81,100 @@ cmd_sessions(struct buf *o)
 	}
 }
 
+struct buf *
+ctl_out(struct ctl_req *req)
+{
+	return &req->out;
+}
+
+void
+ctl_done(struct ctl_req *req)
+{
+	struct ctl_client *cl = req->cl;
+
+	if (cl) {
+		buf_append(&cl->out, buf_data(&req->out), buf_pending(&req->out));
+		cl->req = NULL;
+		ev_io_start(srv.loop, &cl->io, EPOLLOUT);
+	}
+	buf_free(&req->out);
+	free(req);
+}
+
 static void
 deluser_done(void *arg, int result, const char *err)
 {
-	struct ctl_rm *rm = arg;
-	struct ctl_client *cl = rm->cl;
+	struct ctl_req *req = arg;
 
 	if (result == -1)
-		log_warn("control: deluser %s: %s", rm->bare, err ? err : "failed");
-	if (cl) {
-		if (result == 1)
-			buf_printf(&cl->out, "ok\n");
-		else if (result == 0)
-			buf_printf(&cl->out, "error: no such account\n");
-		else
-			buf_printf(&cl->out, "error: %s\n", err ? err : "failed");
-		cl->rm = NULL;
-		ev_io_start(srv.loop, &cl->io, EPOLLOUT);
-	}
-	free(rm);
+		log_warn("control: deluser %s: %s", req->bare, err ? err : "failed");
+	if (result == 1)
+		buf_printf(&req->out, "ok\n");
+	else if (result == 0)
+		buf_printf(&req->out, "error: no such account\n");
+	else
+		buf_printf(&req->out, "error: %s\n", err ? err : "failed");
+	ctl_done(req);
 }
 
-/* deluser USER@HOST: the answer comes when the rows are gone (0: pending). */
+/* deluser USER@HOST: the answer comes when the rows are gone (1: pending). */
 static int
-cmd_deluser(struct ctl_client *cl, const char *arg)
+cmd_deluser(struct ctl_req *req, const char *arg)
 {
-	struct ctl_rm *rm;
 	struct user *u;
 	struct jid j;
 	int host;
 
 	if (jid_parse(arg, &j) == -1 || j.local[0] == '\0' || j.resource[0]) {
-		buf_printf(&cl->out, "error: not a valid USER@HOST\n");
-		return -1;
+		buf_printf(&req->out, "error: not a valid USER@HOST\n");
+		return 0;
 	}
 	if ((host = router_host_index(j.domain)) < 0) {
-		buf_printf(&cl->out, "error: %s is not a host of this server\n", j.domain);
-		return -1;
+		buf_printf(&req->out, "error: %s is not a host of this server\n", j.domain);
+		return 0;
 	}
-	if ((rm = calloc(1, sizeof(*rm))) == NULL ||
-	    (u = router_user_get(host, j.local)) == NULL) {
-		free(rm);
-		buf_printf(&cl->out, "error: out of memory\n");
-		return -1;
+	if ((u = router_user_get(host, j.local)) == NULL) {
+		buf_printf(&req->out, "error: out of memory\n");
+		return 0;
 	}
-	rm->cl = cl;
-	snprintf(rm->bare, sizeof(rm->bare), "%s", u->bare);
-	cl->rm = rm;
-	if (accountrm_start(u, deluser_done, rm) == -1) {
-		cl->rm = NULL;
-		free(rm);
-		buf_printf(&cl->out, "error: out of memory\n");
+	snprintf(req->bare, sizeof(req->bare), "%s", u->bare);
+	if (accountrm_start(u, deluser_done, req) == -1) {
+		buf_printf(&req->out, "error: out of memory\n");
 		router_user_unref(u);
-		return -1;
+		return 0;
 	}
 	router_user_unref(u);
-	return 0;
+	return 1;
 }
 
-/* 0: answered in cl->out; 1: the answer comes later. */
+/* 0: answered in req->out; 1: the answer comes later (ctl_done). */
 static int
-run_command(struct ctl_client *cl, const char *cmd)
+run_command(struct ctl_req *req, char *line)
 {
-	if (strncmp(cmd, "deluser ", 8) == 0) {
-		return cmd_deluser(cl, cmd + 8) == 0 ? 1 : 0;
-	} else if (strcmp(cmd, "sessions") == 0) {
-		cmd_sessions(&cl->out);
-	} else if (strcmp(cmd, "stats") == 0) {
-		buf_printf(&cl->out, "connections\t%zu\nusers_online\t%zu\n"
+	const struct ctl_command *mc;
+	char *args;
+	size_t n;
+
+	n = strcspn(line, " ");
+	args = line + n;
+	if (*args)
+		*args++ = '\0';
+	args += strspn(args, " ");
+	if (strcmp(line, "deluser") == 0) {
+		return cmd_deluser(req, args);
+	} else if (strcmp(line, "sessions") == 0 && *args == '\0') {
+		cmd_sessions(&req->out);
+	} else if (strcmp(line, "stats") == 0 && *args == '\0') {
+		buf_printf(&req->out, "connections\t%zu\nusers_online\t%zu\n"
 		    "db_connected\t%u\ndb_queued\t%zu\n", c2s_count(), router_nusers(),
 		    db_connected(srv.db), db_queued(srv.db));
-		registry_stats(&cl->out);
+		registry_stats(&req->out);
+	} else if (strcmp(line, "help") == 0 && *args == '\0') {
+		registry_commands_help(&req->out);
+	} else if ((mc = registry_command(line)) != NULL) {
+		return mc->fn(req, args);
 	} else {
-		buf_printf(&cl->out, "error: unknown command\n");
+		buf_printf(&req->out, "error: unknown command\n");
 	}
 	return 0;
 }
@@ -182,9 +203,17 @@ client_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			return;
 		}
 		*nl = '\0';
+		if (nl > cl->in.p && nl[-1] == '\r')
+			nl[-1] = '\0';
 		cl->got_cmd = true;
-		if (run_command(cl, cl->in.p) == 0)
+		if ((cl->req = calloc(1, sizeof(*cl->req))) == NULL) {
+			buf_printf(&cl->out, "error: out of memory\n");
 			ev_io_start(srv.loop, io, EPOLLOUT);
+			return;
+		}
+		cl->req->cl = cl;
+		if (run_command(cl->req, cl->in.p) == 0)
+			ctl_done(cl->req);
 		return;
 	}
 	while (buf_pending(&cl->out) > 0) {

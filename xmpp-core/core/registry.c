@@ -159,6 +159,36 @@ check_elements(const struct module *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* the control socket's own commands (control.c) */
+static const char *const core_commands[] = { "sessions", "stats", "deluser",
+    "help", NULL };
+
+static int
+check_commands(const struct module *m, char *err, size_t errlen)
+{
+	for (const struct ctl_command *c = m->commands; c && c->name; c++) {
+		if (c->fn == NULL || c->usage == NULL || c->help == NULL ||
+		    c->name[0] == '\0' || strpbrk(c->name, " \t\n") != NULL)
+			return fail(err, errlen, "module %s: command \"%s\" needs a "
+			    "one-word name, usage, help and a handler", m->name, c->name);
+		for (const char *const *k = core_commands; *k; k++)
+			if (strcmp(*k, c->name) == 0)
+				return fail(err, errlen, "module %s: command %s is the "
+				    "core's own", m->name, c->name);
+		for (size_t i = 0; i <= m->id; i++) {
+			for (const struct ctl_command *d = mods[i]->commands; d && d->name; d++) {
+				if (d == c)
+					break;
+				if (strcmp(d->name, c->name) == 0)
+					return fail(err, errlen, "modules %s and %s both "
+					    "have the command %s", mods[i]->name, m->name,
+					    c->name);
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 check_results(const struct module *m, char *err, size_t errlen)
 {
@@ -324,6 +354,7 @@ registry_check_modules(struct module *const *list, size_t n, bool migrations,
 		if (add_hooks(m, err, errlen) == -1 ||
 		    check_elements(m, err, errlen) == -1 ||
 		    check_results(m, err, errlen) == -1 ||
+		    check_commands(m, err, errlen) == -1 ||
 		    check_features(m, server_features, "server", err, errlen) == -1 ||
 		    check_features(m, account_features, "account", err, errlen) == -1)
 			return -1;
@@ -422,6 +453,24 @@ registry_element(const char *ns, unsigned when)
 			if ((e->when & when) && strcmp(e->ns, ns) == 0)
 				return e;
 	return NULL;
+}
+
+const struct ctl_command *
+registry_command(const char *name)
+{
+	for (size_t k = 0; k < nmods; k++)
+		for (const struct ctl_command *c = mods[k]->commands; c && c->name; c++)
+			if (strcmp(c->name, name) == 0)
+				return c;
+	return NULL;
+}
+
+void
+registry_commands_help(struct buf *b)
+{
+	for (size_t k = 0; k < nmods; k++)
+		for (const struct ctl_command *c = mods[k]->commands; c && c->name; c++)
+			buf_printf(b, "%s\t%s\n", c->usage, c->help);
 }
 
 void

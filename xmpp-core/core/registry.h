@@ -187,6 +187,23 @@ void disco_add_identity(struct disco *d, const char *category, const char *type,
 /* An extension form (XEP-0128): x is copied. */
 void disco_add_form(struct disco *d, const struct xml_node *x);
 
+/* ---- admin commands (xmppctl, over the control socket) ---- */
+
+/*
+ * A line "NAME ARGS" on the control socket runs the command of that name
+ * (control.h: ctl_out, ctl_done).  fn: 0 when the answer is complete in
+ * ctl_out(req), 1 when it comes later (ctl_done).  An answer beginning
+ * with "error: " makes xmppctl exit 1.  Names are unique among modules
+ * and the core's own (sessions, stats, deluser, help).
+ */
+struct ctl_req;
+struct ctl_command {
+	const char *name;	/* "rooms" */
+	const char *usage;	/* "rooms [SERVICE]": for xmppctl help */
+	const char *help;	/* one line of what it does */
+	int (*fn)(struct ctl_req *req, const char *args);
+};
+
 /* ---- the module ---- */
 
 struct module {
@@ -206,6 +223,7 @@ struct module {
 	const struct iq_result_handler *iq_results;
 	const struct hook *hooks;		/* ended by { EV_MAX } */
 	const struct stream_element *elements;	/* ended by { NULL } */
+	const struct ctl_command *commands;	/* ended by { NULL } */
 	/* stream features it offers on c now (c->secure, c->authed, c->state) */
 	void (*stream_features)(struct c2s *c, struct buf *b);
 
@@ -285,6 +303,10 @@ const void *module_cfg(const struct module *m);
 const struct iq_handler *registry_iq(const struct xml_node *q, unsigned scope);
 const struct iq_result_handler *registry_iq_result(const char *id);
 const struct stream_element *registry_element(const char *ns, unsigned when);
+/* The module command of that name, NULL when none; "usage\thelp\n"
+ * lines of every module command. */
+const struct ctl_command *registry_command(const char *name);
+void registry_commands_help(struct buf *b);
 void registry_stream_features(struct c2s *c, struct buf *b);
 
 size_t registry_session_size(void);

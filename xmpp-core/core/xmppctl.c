@@ -9,6 +9,8 @@
  *   xmppctl [-c file] sessions               live sessions (control_socket)
  *   xmppctl [-c file] stats                  live counters (control_socket)
  *   xmppctl [-c file] init-db                apply schema migrations
+ *   xmppctl [-c file] help                   the running server's commands
+ *   xmppctl [-c file] COMMAND [ARGS...]      one of those (rooms, room ...)
  *
  * A password is read from the terminal without echo (asked twice), or as
  * one line from stdin when that is not a terminal; it never appears on
@@ -18,6 +20,11 @@
  * the account as in-band removal does (sessions end, contacts'
  * subscriptions are cancelled, push registrations go); when no server
  * answers there it deletes the rows itself and says so.
+ *
+ * Any other command goes to the running server as one line (the words
+ * joined by spaces): the modules' commands (group chat rooms ...) live
+ * there, `help` lists them.  An answer "error: ..." exits 1 (2 when the
+ * server does not know the command).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,7 +47,8 @@
 
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
 #define ANSWER_TIMEOUT_S 60
-#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db"
+#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db | help | COMMAND [ARGS]"
+#define LINE_MAX_ 1024	/* control.c's CMD_MAX */
 
 static int
 read_line(const char *prompt, char *buf, size_t len)
@@ -131,7 +139,7 @@ control_connect(const struct xmpp_config *cfg, char *err, size_t errlen)
 static int
 control_send(int fd, const char *cmd)
 {
-	char buf[1024];
+	char buf[LINE_MAX_ + 2];
 	size_t len;
 
 	snprintf(buf, sizeof(buf), "%s\n", cmd);
@@ -139,24 +147,93 @@ control_send(int fd, const char *cmd)
 	return write(fd, buf, len) == (ssize_t)len ? 0 : -1;
 }
 
-/* Asks the running server over its control socket; prints the answer. */
+/*
+ * Asks the running server over its control socket and prints the answer:
+ * 0, or 1 when it failed or answered "error: ...", 2 for a command it
+ * does not know.
+ */
 static int
 control(const struct xmpp_config *cfg, const char *cmd)
 {
-	char buf[4096];
+	struct timeval tv = { .tv_sec = ANSWER_TIMEOUT_S };
+	char *ans = NULL, *p;
+	size_t len = 0, cap = 0;
 	ssize_t n;
 	int fd, rc = 0;
+	char err[512];
 
-	if ((fd = control_connect(cfg, buf, sizeof(buf))) < 0) {
-		fprintf(stderr, "xmppctl: %s\n", buf);
+	if ((fd = control_connect(cfg, err, sizeof(err))) < 0) {
+		fprintf(stderr, "xmppctl: %s\n", err);
 		return 1;
 	}
-	if (control_send(fd, cmd) == -1)
-		rc = 1;
-	while (rc == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, stdout);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (control_send(fd, cmd) == -1) {
+		fprintf(stderr, "xmppctl: %s: %s\n", cfg->control_socket, strerror(errno));
+		close(fd);
+		return 1;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 16384;
+			if ((p = realloc(ans, cap)) == NULL) {
+				fprintf(stderr, "xmppctl: out of memory\n");
+				rc = 1;
+				break;
+			}
+			ans = p;
+		}
+		if ((n = read(fd, ans + len, cap - len - 1)) <= 0) {
+			if (n < 0) {
+				fprintf(stderr, "xmppctl: no answer from the server on %s: %s\n",
+				    cfg->control_socket, strerror(errno));
+				rc = 1;
+			}
+			break;
+		}
+		len += (size_t)n;
+	}
 	close(fd);
+	if (rc == 0 && len == 0) {
+		fprintf(stderr, "xmppctl: no answer from the server on %s\n",
+		    cfg->control_socket);
+		rc = 1;
+	} else if (rc == 0) {
+		ans[len] = '\0';
+		if (strcmp(ans, "error: unknown command\n") == 0) {
+			fprintf(stderr, "xmppctl: unknown command \"%.*s\" (xmppctl help "
+			    "lists the server's)\nusage: xmppctl [-c file] %s\n",
+			    (int)strcspn(cmd, " "), cmd, USAGE);
+			rc = 2;
+		} else if (strncmp(ans, "error: ", 7) == 0) {
+			fprintf(stderr, "xmppctl: %s", ans + 7);
+			rc = 1;
+		} else {
+			fwrite(ans, 1, len, stdout);
+		}
+	}
+	free(ans);
 	return rc;
+}
+
+/* The words of a server command as one line: -1 if they cannot be. */
+static int
+join_words(int argc, char **argv, char *out, size_t len)
+{
+	size_t at = 0, n;
+
+	for (int i = 0; i < argc; i++) {
+		if (strpbrk(argv[i], "\r\n") != NULL || argv[i][0] == '\0')
+			return -1;
+		n = strlen(argv[i]);
+		if (at + n + 1 >= len)
+			return -1;
+		if (i)
+			out[at++] = ' ';
+		memcpy(out + at, argv[i], n);
+		at += n;
+	}
+	out[at] = '\0';
+	return 0;
 }
 
 /* deluser through the running server: 0 done, 1 failed, -1 no server there. */
@@ -258,22 +335,24 @@ main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[args.optind];
-	if (strcmp(cmd, "adduser") != 0 && strcmp(cmd, "passwd") != 0 &&
-	    strcmp(cmd, "deluser") != 0 && strcmp(cmd, "listusers") != 0 &&
-	    strcmp(cmd, "init-db") != 0 && strcmp(cmd, "sessions") != 0 &&
-	    strcmp(cmd, "stats") != 0) {
-		fprintf(stderr, "xmppctl: unknown command \"%s\"\nusage: xmppctl [-c file] %s\n",
-		    cmd, USAGE);
-		return 2;
-	}
 	if ((cfg = xmpp_config_load(args.conf_path, &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
-	if (strcmp(cmd, "sessions") == 0 || strcmp(cmd, "stats") == 0) {
-		rc = args.optind + 1 == argc ? control(cfg, cmd) : 2;
-		if (rc == 2)
-			fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+	if (strcmp(cmd, "adduser") != 0 && strcmp(cmd, "passwd") != 0 &&
+	    strcmp(cmd, "deluser") != 0 && strcmp(cmd, "listusers") != 0 &&
+	    strcmp(cmd, "init-db") != 0) {
+		/* sessions, stats, help and the modules' commands */
+		char line[LINE_MAX_];
+
+		if (join_words(argc - args.optind, argv + args.optind, line,
+		    sizeof(line)) == -1) {
+			fprintf(stderr, "xmppctl: a command is one line of at most %d "
+			    "bytes, without empty words\n", LINE_MAX_ - 1);
+			rc = 2;
+		} else {
+			rc = control(cfg, line);
+		}
 		xmpp_config_free(cfg);
 		return rc;
 	}

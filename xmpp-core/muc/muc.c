@@ -261,9 +261,16 @@ service_iq(struct xml_node *n, const struct jid *to)
 #define MUC_LOAD_QUEUE	32	/* stanzas waiting for one room */
 #define MUC_MAX_LOADS	1024	/* rooms being loaded at once */
 
+/* What waits for a room being loaded: a stanza, or a command (fn). */
+struct waiter {
+	struct xml_node *n;
+	void (*fn)(void *arg, struct muc_room *r, const char *err);
+	void *arg;
+};
+
 struct loading {
 	unsigned n;
-	struct xml_node *q[MUC_LOAD_QUEUE];
+	struct waiter q[MUC_LOAD_QUEUE];
 	char jid[];
 };
 
@@ -284,9 +291,16 @@ loaded(void *arg, struct muc_room *r, const char *err)
 	if (r == NULL && err == NULL)
 		absent = l->jid;
 	for (unsigned i = 0; i < l->n; i++) {
-		struct xml_node *n = l->q[i];
+		struct xml_node *n = l->q[i].n;
 
-		if (stopping || stanza_jid(n, "to", &to) != 1 ||
+		if (n == NULL) {
+			if (stopping)
+				l->q[i].fn(l->q[i].arg, NULL, "the service is stopping");
+			else if (err)
+				l->q[i].fn(l->q[i].arg, NULL, err);
+			else
+				l->q[i].fn(l->q[i].arg, mucroom_find(l->jid), NULL);
+		} else if (stopping || stanza_jid(n, "to", &to) != 1 ||
 		    (host = service_host(to.domain)) < 0) {
 			xml_free(n);
 		} else if (err) {
@@ -300,40 +314,79 @@ loaded(void *arg, struct muc_room *r, const char *err)
 	free(l);
 }
 
+/* The load of room under way, started if need be; NULL when no more can
+ * wait for it. */
+static struct loading *
+load_of(const char *room, int host)
+{
+	struct loading *l;
+	size_t len;
+
+	if ((l = hmap_get(&loads, room)) == NULL) {
+		len = strlen(room) + 1;
+		if (loads.n >= MUC_MAX_LOADS || (l = calloc(1, sizeof(*l) + len)) == NULL)
+			return NULL;
+		memcpy(l->jid, room, len);
+		if (hmap_put(&loads, room, l) == -1) {
+			free(l);
+			return NULL;
+		}
+		if (mucstore_load(room, host, loaded, l) == -1) {
+			hmap_del(&loads, room);
+			free(l);
+			return NULL;
+		}
+	}
+	return l->n < MUC_LOAD_QUEUE ? l : NULL;
+}
+
 /* true: n waits for its room to be loaded (or was refused for it). */
 static bool
 wait_for_room(struct xml_node *n, const char *room, int host)
 {
 	struct loading *l;
-	size_t len;
 
 	if (mucroom_find(room) != NULL && hmap_get(&loads, room) == NULL)
 		return false;
 	if (absent && strcmp(absent, room) == 0)
 		return false;
-	if ((l = hmap_get(&loads, room)) == NULL) {
-		len = strlen(room) + 1;
-		if (loads.n >= MUC_MAX_LOADS || (l = calloc(1, sizeof(*l) + len)) == NULL)
-			goto busy;
-		memcpy(l->jid, room, len);
-		if (hmap_put(&loads, room, l) == -1) {
-			free(l);
-			goto busy;
-		}
-		if (mucstore_load(room, host, loaded, l) == -1) {
-			hmap_del(&loads, room);
-			free(l);
-			goto busy;
-		}
+	if ((l = load_of(room, host)) == NULL) {
+		stanza_bounce(n, "wait", "resource-constraint");
+		xml_free(n);
+		return true;
 	}
-	if (l->n >= MUC_LOAD_QUEUE)
-		goto busy;
-	l->q[l->n++] = n;
+	l->q[l->n++].n = n;
 	return true;
-busy:
-	stanza_bounce(n, "wait", "resource-constraint");
-	xml_free(n);
-	return true;
+}
+
+int
+muc_service_host(const char *domain)
+{
+	return service_host(domain);
+}
+
+int
+muc_room_get(const char *room, int host,
+    void (*fn)(void *arg, struct muc_room *r, const char *err), void *arg)
+{
+	struct muc_room *r;
+	struct loading *l;
+
+	if (stopping) {
+		fn(arg, NULL, "the service is stopping");
+		return 0;
+	}
+	if ((r = mucroom_find(room)) != NULL && hmap_get(&loads, room) == NULL) {
+		fn(arg, r, NULL);
+		return 0;
+	}
+	if ((l = load_of(room, host)) == NULL)
+		return -1;
+	l->q[l->n].n = NULL;
+	l->q[l->n].fn = fn;
+	l->q[l->n].arg = arg;
+	l->n++;
+	return 0;
 }
 
 static void
@@ -526,6 +579,7 @@ struct module muc_module = {
 	.config_load = config_load,
 	.config_free = config_free,
 	.hooks = hooks,
+	.commands = mucctl_commands,
 	.disco_items = muc_disco_items,
 	.session_size = sizeof(struct muc_c2s),
 	.session_unbound = session_unbound,

@@ -424,6 +424,32 @@ set(struct muc_room *r, struct xml_node *n, const struct xml_node *q,
 	mucroom_release(r);
 }
 
+const char *
+mucadmin_set_aff(struct muc_room *r, const char *bare, enum muc_aff to,
+    const char *reason, void (*done)(void *arg, int rc), void *arg)
+{
+	enum muc_aff from = mucroom_aff(r, bare);
+	struct change ch = { .is_aff = true, .to = (int)to };
+
+	if (from == MUC_AFF_OWNER && to != MUC_AFF_OWNER && owners(r) <= 1)
+		return "a room keeps at least one owner (make another owner first)";
+	if (to != MUC_AFF_NONE && from == MUC_AFF_NONE && r->affs.n >= MUC_MAX_AFFS)
+		return "the room has as many affiliations as it keeps";
+	snprintf(ch.bare, sizeof(ch.bare), "%s", bare);
+	if ((ch.extra = xml_new("x", NS_MUC_USER)) == NULL ||
+	    (reason && reason[0] &&
+	    xml_add_with_text(ch.extra, "reason", NULL, reason) == NULL) ||
+	    mucroom_set_aff(r, bare, to) == -1) {
+		xml_free(ch.extra);
+		return "out of memory";
+	}
+	aff_effect(r, &ch);
+	xml_free(ch.extra);
+	if (!r->stored || mucstore_aff(r, bare, (int)to, done, arg) == -1)
+		done(arg, r->stored ? -1 : 0);
+	return NULL;
+}
+
 void
 mucadmin_iq(struct muc_room *r, struct xml_node *n, struct xml_node *q)
 {

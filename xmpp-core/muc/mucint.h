@@ -48,5 +48,25 @@ void mucvcard_iq(struct muc_room *r, struct xml_node *n,
 void mucvcard_hash(const struct xml_node *vc, char out[41]);
 /* mucowner.c: an IQ to room@service (owner, disco) */
 void mucowner_iq(struct muc_room *r, struct xml_node *n);
+/* Destroys r as an owner's <destroy/> does (alternate venue, reason:
+ * NULL for none; the stored room goes too): -1 on ENOMEM. */
+int mucowner_destroy(struct muc_room *r, const char *alt, const char *reason);
+/* mucadmin.c: bare's affiliation set to `to` as an owner's muc#admin
+ * set would (the occupants' presences, 301/321 removals), reason in the
+ * items: NULL and done(arg, 0 / -1) once stored (at once for a
+ * temporary room), or why it cannot be (done not called). */
+const char *mucadmin_set_aff(struct muc_room *r, const char *bare,
+    enum muc_aff to, const char *reason, void (*done)(void *arg, int rc),
+    void *arg);
+/* muc.c: the host a service domain belongs to, or -1; room (a bare room
+ * JID) in memory, loaded if need be: fn(arg, r, err) once, r NULL with
+ * err NULL when there is no such room (fn may release r).  -1: too many
+ * loads waiting (fn not called). */
+int muc_service_host(const char *domain);
+int muc_room_get(const char *room, int host,
+    void (*fn)(void *arg, struct muc_room *r, const char *err), void *arg);
+/* mucctl.c: the xmppctl commands */
+#include "registry.h"
+extern const struct ctl_command mucctl_commands[];
 
 #endif

@@ -350,35 +350,48 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 	apply(r, &c);
 }
 
-static void
-destroy(struct muc_room *r, struct xml_node *n, const struct xml_node *d)
+int
+mucowner_destroy(struct muc_room *r, const char *alt, const char *reason)
 {
-	struct xml_node *dx = xml_new("destroy", NS_MUC_USER), *res, *reason;
-	const char *alt = xml_attr(d, "jid");
-	struct jid j;
+	struct xml_node *dx = xml_new("destroy", NS_MUC_USER);
 
-	if (dx == NULL) {
-		iq_err(n, "wait", "resource-constraint");
-		return;
-	}
-	if (alt && jid_parse(alt, &j) == -1) {
-		xml_free(dx);
-		iq_err(n, "modify", "jid-malformed");
-		return;
-	}
+	if (dx == NULL)
+		return -1;
 	if (alt)
 		xml_set_attr(dx, "jid", alt);
-	if ((reason = xml_child(d, "reason", NULL)) != NULL) {
-		char *t = xml_text(reason);
-
-		if (t && strlen(t) <= muc_cfg()->max_description)
-			xml_add_with_text(dx, "reason", NULL, t);
-		free(t);
-	}
+	if (reason && reason[0])
+		xml_add_with_text(dx, "reason", NULL, reason);
 	if (r->stored)
 		mucstore_delete(r->jid);
 	mucroom_destroy(r, dx);
 	xml_free(dx);
+	return 0;
+}
+
+static void
+destroy(struct muc_room *r, struct xml_node *n, const struct xml_node *d)
+{
+	const char *alt = xml_attr(d, "jid");
+	struct xml_node *res, *reason;
+	char *t = NULL;
+	struct jid j;
+	int rc;
+
+	if (alt && jid_parse(alt, &j) == -1) {
+		iq_err(n, "modify", "jid-malformed");
+		return;
+	}
+	if ((reason = xml_child(d, "reason", NULL)) != NULL &&
+	    (t = xml_text(reason)) != NULL && strlen(t) > muc_cfg()->max_description) {
+		free(t);
+		t = NULL;
+	}
+	rc = mucowner_destroy(r, alt, t);
+	free(t);
+	if (rc == -1) {
+		iq_err(n, "wait", "resource-constraint");
+		return;
+	}
 	if ((res = stanza_iq_result(n)) != NULL)
 		router_route(res);
 	xml_free(n);

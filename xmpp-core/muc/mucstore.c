@@ -75,6 +75,9 @@ static struct db_stmt st_hist_add = {
 static struct db_stmt st_public = {
 	"SELECT jid, name FROM muc_room WHERE service = $1 AND public "
 	"AND jid > $2 ORDER BY jid LIMIT $3::integer", 3, 0 };
+static struct db_stmt st_list = {
+	"SELECT jid, public, members_only, password_protected FROM muc_room "
+	"WHERE $1 = '' OR service = $1 ORDER BY jid", 1, 0 };
 static struct db_stmt st_delete = {
 	"DELETE FROM muc_room WHERE jid = $1", 1, 0 };
 
@@ -339,6 +342,14 @@ mucstore_public(const char *service, const char *after, unsigned limit,
 
 	snprintf(lim, sizeof(lim), "%u", limit);
 	return db_query(srv.db, &st_public, v, cb, arg) == NULL ? -1 : 0;
+}
+
+int
+mucstore_list(const char *service, db_cb *cb, void *arg)
+{
+	const char *v[1] = { service ? service : "" };
+
+	return db_query(srv.db, &st_list, v, cb, arg) == NULL ? -1 : 0;
 }
 
 int

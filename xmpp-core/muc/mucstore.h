@@ -39,6 +39,9 @@ int mucstore_aff(const struct muc_room *r, const char *bare, int aff,
 #include "db.h"
 int mucstore_public(const char *service, const char *after, unsigned limit,
     db_cb *cb, void *arg);
+/* Every persistent room (of service; NULL: of all), in JID order: rows
+ * (jid, public, members_only, password_protected) to cb.  -1: not queued. */
+int mucstore_list(const char *service, db_cb *cb, void *arg);
 /* The room's vCard (r->vcard): done(arg, 0 / -1).  -1: not queued. */
 int mucstore_vcard(const struct muc_room *r, void (*done)(void *arg, int rc),
     void *arg);

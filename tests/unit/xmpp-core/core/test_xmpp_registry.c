@@ -160,6 +160,51 @@ TEST(xmpp_registry_other_conflicts)
 	registry_reset();
 }
 
+static int
+no_cmd(struct ctl_req *req, const char *args)
+{
+	(void)req, (void)args;
+	return 0;
+}
+
+TEST(xmpp_registry_commands)
+{
+	static const struct ctl_command mine[] = {
+		{ "frob", "frob X", "frobs", no_cmd }, { NULL, NULL, NULL, NULL } };
+	static const struct ctl_command rooms[] = {
+		{ "rooms", "rooms", "again", no_cmd }, { NULL, NULL, NULL, NULL } };
+	static const struct ctl_command core[] = {
+		{ "sessions", "sessions", "mine", no_cmd }, { NULL, NULL, NULL, NULL } };
+	static const struct ctl_command twice[] = {
+		{ "frob", "frob", "one", no_cmd }, { "frob", "frob", "two", no_cmd },
+		{ NULL, NULL, NULL, NULL } };
+	static const struct ctl_command spaced[] = {
+		{ "fr ob", "fr ob", "x", no_cmd }, { NULL, NULL, NULL, NULL } };
+	static const struct ctl_command nohelp[] = {
+		{ "frob", "frob", NULL, no_cmd }, { NULL, NULL, NULL, NULL } };
+	struct module m = { .name = "tester", .folder = "tests" };
+
+	m.commands = mine;
+	CHECK_INT(check_with(&m, false), 0);
+	CHECK(registry_command("frob") == &mine[0]);
+	CHECK(registry_command("rooms") != NULL);	/* muc's */
+	CHECK(registry_command("fro") == NULL);
+	m.commands = rooms;
+	CHECK_INT(check_with(&m, false), -1);
+	CHECK(says("muc and tester", "rooms"));
+	m.commands = core;
+	CHECK_INT(check_with(&m, false), -1);
+	CHECK(says("sessions", "core's own"));
+	m.commands = twice;
+	CHECK_INT(check_with(&m, false), -1);
+	CHECK(says("tester and tester", "frob"));
+	m.commands = spaced;
+	CHECK_INT(check_with(&m, false), -1);
+	m.commands = nohelp;
+	CHECK_INT(check_with(&m, false), -1);
+	registry_reset();
+}
+
 TEST(xmpp_registry_migrations_owned)
 {
 	size_t n = 0;
