@@ -764,8 +764,34 @@ def test_public_rooms_paged(pg):
         r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
                                     "<after>%s</after></set>" % last))
         assert [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")][0] == names[2]
-        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><before/></set>"))
-        assert err_cond(r) == "feature-not-implemented"
+        # the whole list forwards, page by page; its count; then backwards
+        every, after = [], ""
+        while True:
+            r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
+                                        "%s</set>" % after))
+            page = [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")]
+            count = int(r.find(".//%sset/%scount" % (rsm, rsm)).text)
+            if not page:
+                break
+            every += page
+            after = "<after>%s</after>" % page[-1]
+        assert every == sorted(every) and len(every) == len(set(every)) == count >= 3
+        assert every[:3] == names[:3]
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
+                                    "<before/></set>"))
+        assert [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")] == every[-2:]
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max>"
+                                    "<before>%s</before></set>" % names[2]))
+        assert [i.get("jid") for i in r.iter("{http://jabber.org/protocol/disco#items}item")] == names[:2]
+        assert r.find(".//%sset/%sfirst" % (rsm, rsm)).text == names[0]
+        # <max>0</max>: the count alone (XEP-0059 §2.6)
+        r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'><max>0</max></set>"))
+        assert not list(r.iter("{http://jabber.org/protocol/disco#items}item"))
+        assert int(r.find(".//%sset/%scount" % (rsm, rsm)).text) == count
+        for bad in ("<max>-1</max>", "<max>x</max>", "<after>not a room</after>",
+                    "<before>x@elsewhere.example</before>"):
+            r = await iq_reply(a, items(a, "<set xmlns='http://jabber.org/protocol/rsm'>%s</set>" % bad))
+            assert err_cond(r) == "bad-request", bad
         await disconnect(a)
     try:
         arun(go())

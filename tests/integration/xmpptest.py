@@ -302,5 +302,5 @@ class Raw:
             pass
 
 
-def arun(coro):
-    return asyncio.run(asyncio.wait_for(coro, 60))
+def arun(coro, timeout=60):
+    return asyncio.run(asyncio.wait_for(coro, timeout))

@@ -29,6 +29,8 @@ static const char *const features[] = {
 	"http://jabber.org/protocol/disco#info",
 	"http://jabber.org/protocol/disco#items",
 	NS_MUC,
+	/* rooms have vCards, their avatars (XEP-0486 §3) */
+	"vcard-temp",
 };
 
 /* The host a service domain belongs to, or -1. */
@@ -94,8 +96,11 @@ service_info(struct xml_node *n)
 
 /*
  * The service's disco#items (XEP-0045 §6.3): its public rooms in JID
- * order, paged with RSM (XEP-0059 <max/> and <after/>): the persistent
- * ones from the database, merged with the temporary ones in memory.
+ * order, paged with RSM (XEP-0059: <max/>, <after/>, <before/> with a
+ * JID or empty for the last page, <count/> of the whole list): the
+ * persistent ones from the database, merged with the temporary ones in
+ * memory.  One statement returns the page (a row more than asked, from
+ * the side the page is taken) and the number of stored public rooms.
  */
 #define MUC_DISCO_PAGE	100	/* items per page, and without <max/> */
 #define NS_RSM		"http://jabber.org/protocol/rsm"
@@ -104,17 +109,27 @@ struct listing {
 	struct xml_node *iq;
 	unsigned max;
 	bool rsm;
-	char after[2 * JID_PART_MAX + 2];
+	bool backward;			/* <before/>: the page ends at before */
+	char after[2 * JID_PART_MAX + 2];	/* "": from the first */
+	char before[2 * JID_PART_MAX + 2];	/* "": to the last */
 	char domain[JID_PART_MAX + 1];
-	const struct muc_room **tmp;	/* temporary public rooms, sorted */
-	size_t ntmp;
+	size_t ntmp;			/* temporary public rooms in range */
+	size_t tmp_all;			/* ... and in all */
+	struct item { const char *jid, *name; } *items;
+	size_t nitems;
 };
 
 static int
-by_jid(const void *a, const void *b)
+by_item(const void *a, const void *b)
 {
-	return strcmp((*(const struct muc_room *const *)a)->jid,
-	    (*(const struct muc_room *const *)b)->jid);
+	return strcmp(((const struct item *)a)->jid, ((const struct item *)b)->jid);
+}
+
+static bool
+in_range(const struct listing *l, const char *jid)
+{
+	return (l->after[0] == '\0' || strcmp(jid, l->after) > 0) &&
+	    (l->before[0] == '\0' || strcmp(jid, l->before) < 0);
 }
 
 static void
@@ -124,75 +139,102 @@ collect_room(struct muc_room *r, void *arg)
 	const char *at = strchr(r->jid, '@');
 
 	if (r->stored || !r->cfg.public_ || r->locked || at == NULL ||
-	    strcmp(at + 1, l->domain) != 0 || strcmp(r->jid, l->after) <= 0)
+	    strcmp(at + 1, l->domain) != 0)
 		return;
-	l->tmp[l->ntmp++] = r;
-}
-
-static void
-add_item(struct xml_node *q, const char *jid, const char *name,
-    const char **first, const char **last)
-{
-	struct xml_node *it = xml_add(q, "item", NULL);
-
-	if (it == NULL)
+	l->tmp_all++;
+	if (!in_range(l, r->jid) || l->items == NULL)
 		return;
-	xml_set_attr(it, "jid", jid);
-	if (name && name[0])
-		xml_set_attr(it, "name", name);
-	if (*first == NULL)
-		*first = xml_attr(it, "jid");
-	*last = xml_attr(it, "jid");
+	l->items[l->nitems].jid = r->jid;
+	l->items[l->nitems].name = r->cfg.name ? r->cfg.name : r->local;
+	l->nitems++;
 }
 
 static void
 public_got(void *arg, PGresult *res, const char *err)
 {
 	struct listing *l = arg;
-	struct xml_node *r, *q, *set;
-	const char *first = NULL, *last = NULL;
-	unsigned n = 0;
-	size_t t = 0;
-	int i = 0, rows;
+	struct xml_node *r = NULL, *q, *set, *it, *first = NULL, *last = NULL;
+	long long stored = 0;
+	size_t from, n;
+	int rows;
 
 	if (res == NULL) {
 		log_warn("muc: public rooms of %s: %s", l->domain, err);
 		stanza_bounce(l->iq, "wait", "internal-server-error");
 		goto out;
 	}
-	if ((l->tmp = calloc(mucroom_count() + 1, sizeof(*l->tmp))) == NULL ||
-	    (r = stanza_iq_result(l->iq)) == NULL) {
+	rows = PQntuples(res);
+	if ((l->items = calloc(mucroom_count() + (size_t)rows + 1,
+	    sizeof(*l->items))) == NULL || (r = stanza_iq_result(l->iq)) == NULL ||
+	    (q = xml_add(r, "query", NS_DISCO_ITEMS)) == NULL) {
 		stanza_bounce(l->iq, "wait", "resource-constraint");
+		xml_free(r);
 		goto out;
 	}
-	mucroom_each(collect_room, l);
-	qsort(l->tmp, l->ntmp, sizeof(*l->tmp), by_jid);
-	rows = PQntuples(res);
-	q = xml_add(r, "query", NS_DISCO_ITEMS);
-	while (q && n < l->max && (i < rows || t < l->ntmp)) {
-		if (t < l->ntmp && (i == rows || strcmp(l->tmp[t]->jid,
-		    PQgetvalue(res, i, 0)) < 0)) {
-			add_item(q, l->tmp[t]->jid, l->tmp[t]->cfg.name ?
-			    l->tmp[t]->cfg.name : l->tmp[t]->local, &first, &last);
-			t++;
-		} else {
-			add_item(q, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-			    &first, &last);
-			i++;
+	for (int i = 0; i < rows; i++) {
+		if (PQgetisnull(res, i, 0)) {
+			stored = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+			continue;
 		}
-		n++;
+		l->items[l->nitems].jid = PQgetvalue(res, i, 0);
+		l->items[l->nitems].name = PQgetvalue(res, i, 1);
+		l->nitems++;
+	}
+	mucroom_each(collect_room, l);
+	qsort(l->items, l->nitems, sizeof(*l->items), by_item);
+	/* the page: the max items nearest the side it is taken from */
+	n = l->nitems < l->max ? l->nitems : l->max;
+	from = l->backward ? l->nitems - n : 0;
+	for (size_t k = from; k < from + n; k++) {
+		if ((it = xml_add(q, "item", NULL)) == NULL)
+			break;
+		xml_set_attr(it, "jid", l->items[k].jid);
+		if (l->items[k].name && l->items[k].name[0])
+			xml_set_attr(it, "name", l->items[k].name);
+		if (first == NULL)
+			first = it;
+		last = it;
 	}
 	/* a page that may go on says where it ended, asked or not */
-	if (q && first && (l->rsm || i < rows || t < l->ntmp) &&
-	    (set = xml_add(q, "set", NS_RSM)) != NULL) {
-		xml_add_with_text(set, "first", NULL, first);
-		xml_add_with_text(set, "last", NULL, last);
+	if ((l->rsm || l->nitems > n) && (set = xml_add(q, "set", NS_RSM)) != NULL) {
+		if (first) {
+			xml_add_with_text(set, "first", NULL, xml_attr(first, "jid"));
+			xml_add_with_text(set, "last", NULL, xml_attr(last, "jid"));
+		}
+		if (l->rsm) {
+			char cnt[24];
+
+			snprintf(cnt, sizeof(cnt), "%lld", stored + (long long)l->tmp_all);
+			xml_add_with_text(set, "count", NULL, cnt);
+		}
 	}
 	router_route(r);
 out:
 	xml_free(l->iq);
-	free(l->tmp);
+	free(l->items);
 	free(l);
+}
+
+/* RSM's <after/> or <before/> value into out: -1 when not a room JID of
+ * domain (the request is then bad). */
+static int
+rsm_jid(const struct xml_node *e, const char *domain, char *out, size_t len)
+{
+	char *v = xml_text(e);
+	struct jid j;
+	int rc = 0;
+
+	if (v == NULL)
+		return -1;
+	if (v[0] == '\0' && strcmp(e->name, "before") == 0)
+		out[0] = '\0';		/* the last page */
+	else if (jid_parse(v, &j) == -1 || j.local[0] == '\0' || j.resource[0] ||
+	    strcmp(j.domain, domain) != 0)
+		rc = -1;
+	else
+		jid_bare(&j, out, len);
+	free(v);
+	return rc;
 }
 
 static void
@@ -200,7 +242,7 @@ service_items(struct xml_node *n, const struct xml_node *q, const char *domain)
 {
 	const struct xml_node *set = xml_child(q, "set", NS_RSM), *e;
 	struct listing *l = calloc(1, sizeof(*l));
-	char *v;
+	char *v, *end;
 
 	if (l == NULL) {
 		stanza_bounce(n, "wait", "resource-constraint");
@@ -209,28 +251,58 @@ service_items(struct xml_node *n, const struct xml_node *q, const char *domain)
 	l->max = MUC_DISCO_PAGE;
 	l->rsm = set != NULL;
 	snprintf(l->domain, sizeof(l->domain), "%s", domain);
-	if (set && xml_child(set, "before", NS_RSM)) {
-		/* backwards paging is not offered */
-		stanza_bounce(n, "cancel", "feature-not-implemented");
-		free(l);
-		return;
-	}
-	if (set && (e = xml_child(set, "max", NS_RSM)) != NULL && (v = xml_text(e))) {
-		unsigned long m = strtoul(v, NULL, 10);
+	if (set && (e = xml_child(set, "max", NS_RSM)) != NULL) {
+		unsigned long m;
 
+		if ((v = xml_text(e)) == NULL)
+			goto bad;
+		m = strtoul(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0') {
+			free(v);
+			goto bad;
+		}
 		l->max = m < MUC_DISCO_PAGE ? (unsigned)m : MUC_DISCO_PAGE;
 		free(v);
 	}
-	if (set && (e = xml_child(set, "after", NS_RSM)) != NULL && (v = xml_text(e))) {
-		snprintf(l->after, sizeof(l->after), "%s", v);
-		free(v);
+	if (set && (e = xml_child(set, "after", NS_RSM)) != NULL &&
+	    rsm_jid(e, domain, l->after, sizeof(l->after)) == -1)
+		goto bad;
+	if (set && (e = xml_child(set, "before", NS_RSM)) != NULL) {
+		if (rsm_jid(e, domain, l->before, sizeof(l->before)) == -1)
+			goto bad;
+		l->backward = true;
 	}
 	if ((l->iq = xml_copy(n)) == NULL ||
-	    mucstore_public(domain, l->after, l->max + 1, public_got, l) == -1) {
+	    mucstore_public(domain, l->after, l->before, l->backward, l->max + 1,
+	    public_got, l) == -1) {
 		xml_free(l->iq);
 		free(l);
 		stanza_bounce(n, "wait", "resource-constraint");
 	}
+	return;
+bad:
+	free(l);
+	stanza_bounce(n, "modify", "bad-request");
+}
+
+/* The service's own vCard: its name; nobody sets it over XMPP. */
+static void
+service_vcard(struct xml_node *n, const char *type)
+{
+	struct xml_node *r, *vc;
+
+	if (strcmp(type, "set") == 0) {
+		stanza_bounce(n, "auth", "forbidden");
+		return;
+	}
+	if ((r = stanza_iq_result(n)) == NULL ||
+	    (vc = xml_add(r, "vCard", "vcard-temp")) == NULL ||
+	    xml_add_with_text(vc, "FN", NULL, "Chatrooms") == NULL) {
+		xml_free(r);
+		stanza_bounce(n, "wait", "resource-constraint");
+		return;
+	}
+	router_route(r);
 }
 
 static void
@@ -249,6 +321,8 @@ service_iq(struct xml_node *n, const struct jid *to)
 	else if (strcmp(type, "get") == 0 && xml_is(q, "query", NS_DISCO_ITEMS) &&
 	    xml_attr(q, "node") == NULL)
 		service_items(n, q, to->domain);
+	else if (xml_is(q, "vCard", "vcard-temp"))
+		service_vcard(n, type);
 	else
 		stanza_bounce(n, "cancel", "service-unavailable");
 }

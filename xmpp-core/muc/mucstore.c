@@ -72,9 +72,15 @@ static struct db_stmt st_hist_add = {
 	"WHERE room = $1 AND seq < COALESCE((SELECT min(s.seq) FROM (SELECT seq "
 	"FROM muc_history WHERE room = $1 ORDER BY seq DESC "
 	"LIMIT $3::integer - 1) s), 9223372036854775807)", 3, 0 };
-static struct db_stmt st_public = {
-	"SELECT jid, name FROM muc_room WHERE service = $1 AND public "
-	"AND jid > $2 ORDER BY jid LIMIT $3::integer", 3, 0 };
+/* The page of public rooms nearest after ($2, "": none) or before ($3)
+ * in the asked direction, and a row with a NULL jid counting them all. */
+#define PUBLIC_PAGE(dir) \
+	"SELECT NULL::text, NULL::text, count(*) FROM muc_room WHERE " \
+	"service = $1 AND public UNION ALL (SELECT jid, name, 0 FROM muc_room " \
+	"WHERE service = $1 AND public AND jid > $2 AND ($3 = '' OR jid < $3) " \
+	"ORDER BY jid " dir " LIMIT $4::integer)"
+static struct db_stmt st_public = { PUBLIC_PAGE("ASC"), 4, 0 };
+static struct db_stmt st_public_back = { PUBLIC_PAGE("DESC"), 4, 0 };
 static struct db_stmt st_list = {
 	"SELECT jid, public, members_only, password_protected FROM muc_room "
 	"WHERE $1 = '' OR service = $1 ORDER BY jid", 1, 0 };
@@ -334,14 +340,15 @@ mucstore_aff(const struct muc_room *r, const char *bare, int aff,
 }
 
 int
-mucstore_public(const char *service, const char *after, unsigned limit,
-    db_cb *cb, void *arg)
+mucstore_public(const char *service, const char *after, const char *before,
+    bool backward, unsigned limit, db_cb *cb, void *arg)
 {
 	char lim[16];
-	const char *v[3] = { service, after, lim };
+	const char *v[4] = { service, after, before, lim };
 
 	snprintf(lim, sizeof(lim), "%u", limit);
-	return db_query(srv.db, &st_public, v, cb, arg) == NULL ? -1 : 0;
+	return db_query(srv.db, backward ? &st_public_back : &st_public, v, cb,
+	    arg) == NULL ? -1 : 0;
 }
 
 int

@@ -34,11 +34,13 @@ int mucstore_aff(const struct muc_room *r, const char *bare, int aff,
     void (*done)(void *arg, int rc), void *arg);
 /* Affiliations a room keeps at most (and reads when loaded). */
 #define MUC_MAX_AFFS 10000
-/* Public persistent rooms of a service after a JID, in JID order:
- * rows (jid, name) to cb.  -1: not queued. */
+/* Public persistent rooms of a service between two JIDs ("": open),
+ * in JID order (descending when backward), at most limit: rows (jid,
+ * name, 0), and one row (NULL, NULL, how many public rooms the service
+ * stores).  -1: not queued. */
 #include "db.h"
-int mucstore_public(const char *service, const char *after, unsigned limit,
-    db_cb *cb, void *arg);
+int mucstore_public(const char *service, const char *after, const char *before,
+    bool backward, unsigned limit, db_cb *cb, void *arg);
 /* Every persistent room (of service; NULL: of all), in JID order: rows
  * (jid, public, members_only, password_protected) to cb.  -1: not queued. */
 int mucstore_list(const char *service, db_cb *cb, void *arg);
