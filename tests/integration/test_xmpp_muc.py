@@ -435,6 +435,51 @@ def test_invitation_and_create_policy(server):
     arun(go())
 
 
+def test_invitation_into_members_only_room_makes_a_member(server):
+    room = "invite-members@" + SVC
+
+    async def go():
+        a, b, c = (await login(server, "minv1"), await login(server, "minv2"),
+                   await login(server, "minv3"))
+        await create_instant(a, room, "ann")
+        r = await iq_reply(a, configure(a, room, membersonly="1", allowinvites="0"))
+        assert r.get("type") == "result"
+        join_raw(b, room, "bob")
+        e = await wait_for(b, lambda s: s.get("from") == room + "/bob" and s.get("type") == "error")
+        assert err_cond(e) == "registration-required"
+        # the owner invites: the invitee is a member and may enter
+        a.send_raw("<message to='%s'><x xmlns='%s'><invite to='MInv2@localhost'/></x></message>"
+                   % (room, USER))
+        await wait_for(b, lambda s: s.find("{%s}x/{%s}invite" % (USER, USER)) is not None)
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert items_of(r) == [("minv2@localhost", "member")]
+        join_raw(b, room, "bob2")
+        p = await wait_for(b, self_presence(room, "bob2"))
+        assert p.find("{%s}x/{%s}item" % (USER, USER)).get("affiliation") == "member"
+        # a member may not invite where participants may not
+        b.send_raw("<message to='%s' id='mi2'><x xmlns='%s'><invite to='minv3@localhost'/>"
+                   "</x></message>" % (room, USER))
+        e = await wait_for(b, lambda s: s.get("id") == "mi2")
+        assert err_cond(e) == "forbidden"
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert items_of(r) == [("minv2@localhost", "member")]
+        # when they may, the invitee becomes a member too; an outcast stays out
+        r = await iq_reply(a, configure(a, room, allowinvites="1"))
+        assert r.get("type") == "result"
+        r = await iq_reply(a, admin_set(a, room, "<item affiliation='outcast' jid='out@localhost'/>"))
+        assert r.get("type") == "result"
+        for who in ("minv3", "out"):
+            b.send_raw("<message to='%s'><x xmlns='%s'><invite to='%s@localhost'/></x></message>"
+                       % (room, USER, who))
+        await wait_for(c, lambda s: s.find("{%s}x/{%s}invite" % (USER, USER)) is not None)
+        r = await iq_reply(a, admin_get(a, room, "affiliation='member'"))
+        assert sorted(items_of(r)) == [("minv2@localhost", "member"), ("minv3@localhost", "member")]
+        r = await iq_reply(a, admin_get(a, room, "affiliation='outcast'"))
+        assert items_of(r) == [("out@localhost", "outcast")]
+        await disconnect(a, b, c)
+    arun(go())
+
+
 def test_admins_only_creation_and_332_on_shutdown(pg):
     s = XmppServer(pg, extra='[muc]\ncreate = "admins"\nadmins = ["boss@localhost"]\n')
     room = "staff@" + SVC

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "evloop.h"
 #include "c2s.h"
+#include "log.h"
 #include "mucconf.h"
 #include "mucint.h"
 #include "mucnick.h"
@@ -196,17 +197,33 @@ private_message(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
 	xml_free(n);
 }
 
-/* §7.8.2: <invite to=.../> in muc#user, passed on from the room. */
+static void
+member_stored(void *arg, int rc)
+{
+	if (rc != 0)
+		log_warn("muc: %s: an invitee's membership was not stored",
+		    (const char *)arg);
+	free(arg);
+}
+
+/*
+ * §7.8.2: <invite to=.../> in muc#user, passed on from the room.  In a
+ * members-only room the invitee becomes a member (an outcast stays one),
+ * so only those who may make members invite there: admins and owners,
+ * and members too when the room lets participants invite.
+ */
 static void
 invite(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
     struct xml_node *inv)
 {
 	struct xml_node *m, *x, *i, *reason;
 	const char *to = xml_attr(inv, "to");
-	char bare[2 * JID_PART_MAX + 2];
+	char bare[2 * JID_PART_MAX + 2], *what;
 	struct jid j;
 
-	if (!r->cfg.allow_invites && s->occ->role < MUC_ROLE_MODERATOR) {
+	if (r->cfg.members_only ? s->occ->aff < MUC_AFF_ADMIN &&
+	    !(r->cfg.allow_invites && s->occ->aff >= MUC_AFF_MEMBER) :
+	    !r->cfg.allow_invites && s->occ->role < MUC_ROLE_MODERATOR) {
 		msg_error(n, "auth", "forbidden");
 		return;
 	}
@@ -221,6 +238,17 @@ invite(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
 		msg_error(n, "wait", "resource-constraint");
 		return;
 	}
+	jid_bare(&j, bare, sizeof(bare));
+	if (r->cfg.members_only && mucroom_aff(r, bare) == MUC_AFF_NONE) {
+		if ((what = strdup(r->jid)) == NULL ||
+		    mucadmin_set_aff(r, bare, MUC_AFF_MEMBER, NULL, member_stored,
+		    what) != NULL) {
+			free(what);
+			xml_free(m);
+			msg_error(n, "wait", "resource-constraint");
+			return;
+		}
+	}
 	xml_set_attr(m, "from", r->jid);
 	xml_set_attr(m, "to", to);
 	xml_set_attr(i, "from", s->occ->bare);
@@ -228,7 +256,6 @@ invite(struct muc_room *r, struct muc_sess *s, struct xml_node *n,
 		xml_append_child(i, xml_copy(reason));
 	if (r->cfg.password_protected && r->cfg.password)
 		xml_add_with_text(x, "password", NULL, r->cfg.password);
-	(void)bare;
 	router_route(m);
 	xml_free(n);
 }
