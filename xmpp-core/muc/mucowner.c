@@ -397,6 +397,17 @@ destroy(struct muc_room *r, struct xml_node *n, const struct xml_node *d)
 	xml_free(n);
 }
 
+static bool
+from_owner(const struct muc_room *r, const struct xml_node *n)
+{
+	const char *from = xml_attr(n, "from");
+	char bare[2 * JID_PART_MAX + 2];
+	struct jid j;
+
+	return from && jid_parse(from, &j) == 0 &&
+	    mucroom_aff(r, jid_bare(&j, bare, sizeof(bare))) == MUC_AFF_OWNER;
+}
+
 static void
 owner(struct muc_room *r, struct xml_node *n, struct xml_node *q, bool get)
 {
@@ -509,7 +520,9 @@ mucowner_iq(struct muc_room *r, struct xml_node *n)
 		iq_err(n, "modify", "bad-request");
 		return;
 	}
-	if (r == NULL || (r->locked && !xml_is(q, "query", NS_MUC_OWNER))) {
+	/* a locked room (§10.1.2) exists for its owner only, who may look
+	 * at it and configure it */
+	if (r == NULL || (r->locked && !from_owner(r, n))) {
 		iq_err(n, "cancel", "item-not-found");
 		return;
 	}
