@@ -420,6 +420,19 @@ mam_query_parse(const struct xml_node *qn, const struct mam_config *cfg,
 	return 0;
 }
 
+int
+mam_query_parse_page(const struct xml_node *qn, unsigned default_page,
+    unsigned max_page, struct mam_query *q, const char **type,
+    const char **cond)
+{
+	struct mam_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.default_page = default_page;
+	cfg.max_page = max_page;
+	return mam_query_parse(qn, &cfg, q, type, cond);
+}
+
 void
 mam_query_free(struct mam_query *q)
 {

@@ -52,6 +52,11 @@ struct mam_query {
  */
 int mam_query_parse(const struct xml_node *q, const struct mam_config *cfg,
     struct mam_query *out, const char **type, const char **cond);
+/* The same with the page sizes given (another archive's, such as a
+ * room's, with its own limits). */
+int mam_query_parse_page(const struct xml_node *q, unsigned default_page,
+    unsigned max_page, struct mam_query *out, const char **type,
+    const char **cond);
 void mam_query_free(struct mam_query *q);
 
 /* Archive ids as text: decimal, no sign or leading zero; -1 if malformed. */

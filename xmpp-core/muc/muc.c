@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mucconf.h"
 #include "mucint.h"
+#include "mucmam.h"
 #include "mucroom.h"
 #include "mucstore.h"
 #include "router.h"
@@ -644,7 +645,7 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
-static const char *const migrations[] = { "050_muc", NULL };
+static const char *const migrations[] = { "050_muc", "051_muc_archive", NULL };
 
 struct module muc_module = {
 	.name = "muc",
@@ -655,6 +656,7 @@ struct module muc_module = {
 	.hooks = hooks,
 	.commands = mucctl_commands,
 	.disco_items = muc_disco_items,
+	.start = mucmam_start,
 	.session_size = sizeof(struct muc_c2s),
 	.session_unbound = session_unbound,
 	.session_moved = session_moved,

@@ -69,13 +69,15 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 {
 	struct conf_table *t;
 	long long rooms = 10000, per_creator = 100, occ = 500, defmax = 500,
-	    hist = 100, per_session = 100, rate = 5, burst = 20;
+	    hist = 100, per_session = 100, rate = 5, burst = 20,
+	    apage = 50, amaxpage = 250, amax = 0;
 	char dom[JID_PART_MAX + 1];
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->enabled = true;
 	m->default_persistent = true;
+	m->default_archive = true;
 	m->history_bytes = 1024 * 1024;
 	m->max_subject = 1024;
 	m->max_name = 256;
@@ -110,8 +112,16 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    conf_bool(t, "default_public", &m->default_public, e) == -1 ||
 	    conf_bool(t, "default_moderated", &m->default_moderated, e) == -1 ||
 	    conf_bool(t, "default_members_only", &m->default_members_only, e) == -1 ||
-	    conf_bool(t, "default_whois_anyone", &m->default_whois_anyone, e) == -1))
+	    conf_bool(t, "default_whois_anyone", &m->default_whois_anyone, e) == -1 ||
+	    conf_bool(t, "default_archive", &m->default_archive, e) == -1 ||
+	    conf_int(t, "archive_page", 1, 10000, &apage, e) == -1 ||
+	    conf_int(t, "archive_max_page", 1, 10000, &amaxpage, e) == -1 ||
+	    conf_int(t, "archive_max_messages", 0, 1000000000000LL, &amax, e) == -1))
 		return -1;
+	if (apage > amaxpage) {
+		conf_errf(e, t, "archive_page", "must not exceed archive_max_page");
+		return -1;
+	}
 	if (defmax > occ) {
 		conf_errf(e, t, "default_max_users", "must not exceed max_occupants");
 		return -1;
@@ -129,5 +139,8 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	m->max_rooms_per_session = (unsigned)per_session;
 	m->message_rate = (unsigned)rate;
 	m->message_burst = (unsigned)burst;
+	m->archive_page = (unsigned)apage;
+	m->archive_max_page = (unsigned)amaxpage;
+	m->archive_max_messages = (unsigned long long)amax;
 	return 0;
 }

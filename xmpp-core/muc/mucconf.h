@@ -40,12 +40,17 @@ struct muc_config {
 	unsigned max_rooms_per_session;	/* rooms one session may be in */
 	unsigned message_rate;		/* messages per second per occupant, 0: off */
 	unsigned message_burst;		/* ... allowed in a burst */
+	/* room archives (XEP-0313 on the room JID, mucmam.c) */
+	unsigned archive_page;		/* results per page without <max/> */
+	unsigned archive_max_page;	/* <max/> above it is capped; ids at most */
+	unsigned long long archive_max_messages;	/* per room, 0: no cap */
 	/* new rooms */
 	bool default_persistent;
 	bool default_public;
 	bool default_moderated;
 	bool default_members_only;
 	bool default_whois_anyone;	/* non-anonymous */
+	bool default_archive;		/* archived (`mam`) */
 };
 
 int muc_config_load(struct muc_config *m, struct conf_table *root,

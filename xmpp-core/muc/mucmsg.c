@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mucconf.h"
 #include "mucint.h"
+#include "mucmam.h"
 #include "mucnick.h"
 #include "mucroom.h"
 #include "mucstore.h"
@@ -91,25 +92,29 @@ subject(struct muc_room *r, struct muc_occ *o, struct xml_node *n,
 
 /*
  * XEP-0359: the room names each groupchat message (replies, reactions
- * and corrections in groups refer to it); a stanza-id claiming to be the
- * room's that the sender put in is dropped first (§6).
+ * and corrections in groups refer to it) with its archive id
+ * (mucmam.c); a stanza-id claiming to be the room's that the sender put
+ * in is dropped first (§6), and so is a muc#user payload, where the
+ * room's own word on the sender's real JID goes (XEP-0313 §5.1.2).
  */
 static void
-stamp_stanza_id(const struct muc_room *r, struct xml_node *m)
+stamp_stanza_id(const struct muc_room *r, struct xml_node *m, int64_t sid)
 {
 	struct xml_node *e, *next;
-	char id[25];
+	char id[24];
 
 	for (e = xml_first_elem(m); e; e = next) {
 		const char *by = xml_attr(e, "by");
 
 		next = xml_next_elem(e);
-		if (xml_is(e, "stanza-id", NS_SID) && by && strcmp(by, r->jid) == 0) {
+		if ((xml_is(e, "stanza-id", NS_SID) && by && strcmp(by, r->jid) == 0) ||
+		    xml_is(e, "x", NS_MUC_USER)) {
 			xml_detach(e);
 			xml_free(e);
 		}
 	}
-	if (random_hex(id, 12) == -1 || (e = xml_add(m, "stanza-id", NS_SID)) == NULL)
+	snprintf(id, sizeof(id), "%lld", (long long)sid);
+	if ((e = xml_add(m, "stanza-id", NS_SID)) == NULL)
 		return;
 	xml_set_attr(e, "id", id);
 	xml_set_attr(e, "by", r->jid);
@@ -120,6 +125,7 @@ groupchat(struct muc_room *r, struct muc_sess *s, struct xml_node *n)
 {
 	struct muc_occ *o = s->occ;
 	struct xml_node *sub = xml_child(n, "subject", NS_CLIENT), *m;
+	int64_t sid;
 
 	if (sub && xml_child(n, "body", NS_CLIENT) == NULL) {
 		subject(r, o, n, sub);
@@ -133,14 +139,17 @@ groupchat(struct muc_room *r, struct muc_sess *s, struct xml_node *n)
 		msg_error(n, "wait", "resource-constraint");
 		return;
 	}
-	stamp_stanza_id(r, m);
+	sid = mucmam_next_id();
+	stamp_stanza_id(r, m, sid);
 	mucroom_fanout(r, m, NULL);
-	if (xml_child(m, "body", NS_CLIENT) != NULL) {
+	if (mucmam_archivable(m)) {
 		struct buf b;
 
 		buf_init(&b);
-		mucroom_hist_add(r, m, time(NULL), r->stored ? &b : NULL);
-		if (r->stored && b.p)
+		mucroom_hist_add_id(r, m, time(NULL), sid, r->stored ? &b : NULL);
+		if (mucmam_on(r) && b.p)
+			mucmam_store(r->jid, o, sid, b.p);
+		else if (r->stored && b.p)
 			mucstore_history(r, b.p);
 		buf_free(&b);
 	}

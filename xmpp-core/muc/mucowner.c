@@ -14,6 +14,7 @@
 #include "form.h"
 #include "mucconf.h"
 #include "mucint.h"
+#include "mucmam.h"
 #include "mucroom.h"
 #include "mucstore.h"
 #include "router.h"
@@ -101,6 +102,9 @@ config_form(const struct muc_room *r, struct xml_node *q)
 	    "Occupants may invite others", b(r->cfg.allow_invites));
 	form_field(x, "muc#roomconfig_changesubject", "boolean",
 	    "Occupants may change the subject", b(r->cfg.change_subject));
+	/* ejabberd's name (what clients look for); Prosody's is accepted */
+	form_field(x, "mam", "boolean", "Archive messages (persistent rooms)",
+	    b(r->cfg.archive));
 }
 
 static int
@@ -162,6 +166,9 @@ apply_field(struct muc_roomcfg *c, const char *var, const char *v)
 		return parse_bool(v, &c->allow_invites);
 	if (strcmp(var, "muc#roomconfig_changesubject") == 0)
 		return parse_bool(v, &c->change_subject);
+	if (strcmp(var, "mam") == 0 ||
+	    strcmp(var, "muc#roomconfig_enablearchiving") == 0)
+		return parse_bool(v, &c->archive);
 	if (strcmp(var, "muc#roomconfig_maxusers") == 0) {
 		n = strtoul(v, &end, 10);
 		if (v[0] < '0' || v[0] > '9' || *end || n < 1 || n > mc->max_occupants)
@@ -486,6 +493,7 @@ info(struct muc_room *r, struct xml_node *n)
 	}
 	for (size_t i = 0; i < sizeof(feat) / sizeof(feat[0]); i++)
 		xml_set_attr(xml_add(q, "feature", NULL), "var", feat[i]);
+	mucmam_features(r, q);
 	if ((x = xml_add(q, "x", NS_XDATA)) != NULL) {
 		xml_set_attr(x, "type", "result");
 		form_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_INFO);
@@ -541,6 +549,8 @@ mucowner_iq(struct muc_room *r, struct xml_node *n)
 		mucadmin_iq(r, n, q);
 	} else if (xml_is(q, "vCard", "vcard-temp")) {
 		mucvcard_iq(r, n, q);
+	} else if (mucmam_iq(r, n, q) || mucmod_iq(r, n, q)) {
+		/* archive queries, moderation: taken */
 	} else {
 		iq_err(n, "cancel", "service-unavailable");
 	}

@@ -77,6 +77,7 @@ mucroom_create(const char *jid, const char *local, int host, const char *creator
 	r->cfg.change_subject = true;
 	r->cfg.allow_pm = MUC_PM_ANYONE;
 	r->cfg.max_users = mc->default_max_users;
+	r->cfg.archive = mc->default_archive;
 	r->hist_cap = mc->history;
 	if (random_hex(r->salt, 16) == -1) {
 		free(r);
@@ -557,12 +558,45 @@ void
 mucroom_hist_add(struct muc_room *r, const struct xml_node *msg, time_t at,
     struct buf *out)
 {
+	mucroom_hist_add_id(r, msg, at, 0, out);
+}
+
+void
+mucroom_hist_replace(struct muc_room *r, int64_t id, const struct xml_node *msg)
+{
+	struct xml_node *m;
+	struct buf b;
+
+	for (unsigned i = 0; i < r->hist_n; i++) {
+		struct muc_hist *h = &r->hist[(r->hist_first + i) % r->hist_cap];
+
+		if (h->id != id)
+			continue;
+		buf_init(&b);
+		if (xml_serialize(&b, msg, NS_CLIENT) == -1 ||
+		    (m = xml_copy(msg)) == NULL) {
+			buf_free(&b);
+			return;
+		}
+		xml_free(h->msg);
+		h->msg = m;
+		r->hist_bytes = r->hist_bytes - h->size + b.len;
+		h->size = b.len;
+		buf_free(&b);
+		return;
+	}
+}
+
+void
+mucroom_hist_add_id(struct muc_room *r, const struct xml_node *msg, time_t at,
+    int64_t id, struct buf *out)
+{
 	const struct muc_config *mc = muc_cfg();
 	struct muc_hist *h;
 	struct buf b;
 	size_t size;
 
-	if (r->hist_cap == 0)
+	if (r->hist_cap == 0 && out == NULL)
 		return;
 	buf_init(&b);
 	if (xml_serialize(&b, msg, NS_CLIENT) == -1) {
@@ -576,7 +610,8 @@ mucroom_hist_add(struct muc_room *r, const struct xml_node *msg, time_t at,
 	} else {
 		buf_free(&b);
 	}
-	if (size > mc->history_bytes)
+	/* (out has the serialisation even when the ring keeps nothing) */
+	if (r->hist_cap == 0 || size > mc->history_bytes)
 		return;
 	/* oldest out until the new one fits both bounds */
 	while (r->hist_n > 0 && (r->hist_n == r->hist_cap ||
@@ -592,6 +627,7 @@ mucroom_hist_add(struct muc_room *r, const struct xml_node *msg, time_t at,
 	if ((h->msg = xml_copy(msg)) == NULL)
 		return;
 	h->at = at;
+	h->id = id;
 	h->size = size;
 	r->hist_bytes += size;
 	r->hist_n++;

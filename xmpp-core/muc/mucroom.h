@@ -52,6 +52,7 @@ struct muc_roomcfg {
 	bool allow_invites;		/* participants may invite */
 	enum muc_pm allow_pm;
 	unsigned max_users;
+	bool archive;			/* `mam`: archived when persistent */
 };
 
 struct muc_room;
@@ -87,6 +88,7 @@ struct muc_hist {
 	struct xml_node *msg;		/* from room/nick, no 'to' */
 	time_t at;
 	size_t size;			/* serialised bytes */
+	int64_t id;			/* its stanza-id, 0: none known */
 };
 
 struct muc_room {
@@ -193,6 +195,12 @@ void mucroom_stamp_occ_id(struct xml_node *n, const struct muc_occ *o);
 struct buf;
 void mucroom_hist_add(struct muc_room *r, const struct xml_node *msg,
     time_t at, struct buf *out);
+/* The same for a message with the room's stanza-id id. */
+void mucroom_hist_add_id(struct muc_room *r, const struct xml_node *msg,
+    time_t at, int64_t id, struct buf *out);
+/* The kept message with stanza-id id becomes msg (a tombstone). */
+void mucroom_hist_replace(struct muc_room *r, int64_t id,
+    const struct xml_node *msg);
 struct muc_histreq {
 	long maxstanzas, maxchars;	/* -1: no limit */
 	time_t since;			/* 0: any */

@@ -23,23 +23,28 @@ static struct db_stmt st_load = {
 	"vcard, "
 	"(SELECT string_agg(a.jid || ' ' || a.affiliation, E'\\n') FROM "
 	"(SELECT jid, affiliation FROM muc_affiliation WHERE room = $1 "
-	"ORDER BY jid LIMIT $2::integer) a) "
+	"ORDER BY jid LIMIT $2::integer) a), archive "
 	"FROM muc_room WHERE jid = $1", 2, 0 };
 static struct db_stmt st_history = {
 	"SELECT extract(epoch FROM h.at)::bigint, h.stanza FROM (SELECT at, seq, "
 	"stanza FROM muc_history WHERE room = $1 ORDER BY seq DESC "
 	"LIMIT $2::integer) h ORDER BY h.seq", 2, 0 };
+/* An archived room's history is the newest of its archive (mucmam.c). */
+static struct db_stmt st_archive_tail = {
+	"SELECT a.id / 1000000, a.stanza, a.id FROM (SELECT id, stanza FROM "
+	"muc_archive WHERE room = $1 ORDER BY id DESC LIMIT $2::integer) a "
+	"ORDER BY a.id", 2, 0 };
 /* A new room only while its creator is under the limit; the creator is
  * its first owner. */
 static struct db_stmt st_save = {
 	"WITH r AS (INSERT INTO muc_room (jid, service, created_by, name, "
 	"description, password, public, members_only, moderated, "
 	"password_protected, whois_anyone, change_subject, allow_invites, "
-	"allow_pm, max_users, subject, subject_by, occupant_salt) "
+	"allow_pm, max_users, subject, subject_by, occupant_salt, archive) "
 	"SELECT $1, split_part($1, '@', 2), "
 	"$2, $3, $4, $5, $6::boolean, $7::boolean, "
 	"$8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, "
-	"$13::smallint, $14::integer, $15, $16, $18 WHERE EXISTS (SELECT 1 FROM muc_room "
+	"$13::smallint, $14::integer, $15, $16, $18, $19::boolean WHERE EXISTS (SELECT 1 FROM muc_room "
 	"WHERE jid = $1) OR (SELECT count(*) FROM muc_room WHERE created_by = $2) "
 	"< $17::integer ON CONFLICT (jid) DO UPDATE SET name = EXCLUDED.name, "
 	"description = EXCLUDED.description, password = EXCLUDED.password, "
@@ -49,9 +54,9 @@ static struct db_stmt st_save = {
 	"whois_anyone = EXCLUDED.whois_anyone, "
 	"change_subject = EXCLUDED.change_subject, "
 	"allow_invites = EXCLUDED.allow_invites, allow_pm = EXCLUDED.allow_pm, "
-	"max_users = EXCLUDED.max_users RETURNING jid), "
+	"max_users = EXCLUDED.max_users, archive = EXCLUDED.archive RETURNING jid), "
 	"a AS (INSERT INTO muc_affiliation (room, jid, affiliation) "
-	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 18, 0 };
+	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 19, 0 };
 static struct db_stmt st_aff_set = {
 	"INSERT INTO muc_affiliation (room, jid, affiliation) "
 	"SELECT $1, $2, $3::smallint WHERE EXISTS (SELECT 1 FROM muc_room "
@@ -173,6 +178,7 @@ room_from_row(const struct load *l, PGresult *res)
 		xml_free(vc);
 	}
 	load_affs(r, PQgetisnull(res, 0, 17) ? NULL : PQgetvalue(res, 0, 17));
+	c->archive = tf(res, 18);
 	r->locked = false;
 	r->stored = true;
 	return r;
@@ -193,7 +199,9 @@ history_got(void *arg, PGresult *res, const char *err)
 
 			if (m == NULL)
 				continue;
-			mucroom_hist_add(r, m, strtoll(PQgetvalue(res, i, 0), NULL, 10), NULL);
+			mucroom_hist_add_id(r, m, strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			    PQnfields(res) > 2 ? strtoll(PQgetvalue(res, i, 2), NULL, 10) : 0,
+			    NULL);
 			xml_free(m);
 		}
 	}
@@ -230,7 +238,8 @@ room_got(void *arg, PGresult *res, const char *err)
 		return;
 	}
 	snprintf(lim, sizeof(lim), "%u", l->r->hist_cap);
-	if (db_query_key(srv.db, l->jid, &st_history, v, history_got, l) == NULL) {
+	if (db_query_key(srv.db, l->jid, l->r->cfg.archive ? &st_archive_tail :
+	    &st_history, v, history_got, l) == NULL) {
 		l->done(l->arg, l->r, NULL);
 		free(l);
 	}
@@ -294,13 +303,13 @@ mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
 {
 	struct save *s = malloc(sizeof(*s));
 	char pm[8], mu[16], lim[16];
-	const char *v[18] = {
+	const char *v[19] = {
 		r->jid, r->creator, c->name, c->desc, c->password,
 		c->public_ ? "t" : "f", c->members_only ? "t" : "f",
 		c->moderated ? "t" : "f", c->password_protected ? "t" : "f",
 		c->whois_anyone ? "t" : "f", c->change_subject ? "t" : "f",
 		c->allow_invites ? "t" : "f", pm, mu, r->subject, r->subject_by, lim,
-		r->salt,
+		r->salt, c->archive ? "t" : "f",
 	};
 
 	if (s == NULL)
