@@ -1,7 +1,8 @@
 /*
  * mucstore — persistent rooms in PostgreSQL (sql/050_muc.sql) through
  * the async pool: loading a room on first use (configuration,
- * affiliations, subject, then its history), saving a configuration
+ * affiliations, subject, then its history: the newest rows of its
+ * archive, or of muc_history when archiving is off), saving a configuration
  * (the answer to the owner waits for it), the subject, each history
  * message, deleting a room.  Every request is keyed by the room's JID,
  * so one room's statements run in the order they were issued.
