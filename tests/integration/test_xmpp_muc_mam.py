@@ -455,6 +455,15 @@ def test_archiving_off(server, pg):
         r = await iq_reply(a, configure(a, room2, _mam="maybe"))
         assert err_cond(r) == "not-acceptable"
         assert MAM in await disco(a, room2)
+        # a room made temporary loses its archive with its row
+        say(a, room2, "kept for now")
+        await said(a, room2, "kept for now")
+        count = "SELECT count(*) FROM muc_archive WHERE room = '%s'" % room2
+        await until(lambda: pg.psql(count).strip() == "1", 30)
+        r = await iq_reply(a, configure(a, room2, persistentroom="0"))
+        assert r.get("type") == "result"
+        await until(lambda: pg.psql(count).strip() == "0", 30)
+        assert MAM not in await disco(a, room2)
         await disconnect(a, b, c)
     arun(go())
 
