@@ -23,7 +23,6 @@
 #include "mamquery.h"
 #include "mucconf.h"
 #include "mucroom.h"
-#include "router.h"
 #include "server.h"
 #include "stanza.h"
 #include "xml.h"

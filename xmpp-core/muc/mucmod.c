@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "buf.h"
-#include "c2s.h"
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
