@@ -110,7 +110,7 @@ def test_room_shows_configuration_affiliations_occupants(server, pg):
         kv = {f[0]: f[1] for f in out if len(f) == 2}
         assert kv["jid"] == room and kv["name"] == "Tab here"
         assert kv["persistent"] == "yes" and kv["password_protected"] == "yes"
-        assert kv["whois"] == "anyone" and kv["occupants"] == "2"
+        assert kv["whois"] == "anyone" and kv["occupants"] == "2" and kv["archive"] == "yes"
         assert "s3cret" not in "\n".join("\t".join(f) for f in out)
         assert ["affiliation", "ctlshow1@localhost", "owner"] in out
         occ = [f for f in out if f[0] == "occupant"]

@@ -245,14 +245,15 @@ show(struct buf *o, const struct muc_room *r)
 	buf_printf(o, "\npersistent\t%s\npublic\t%s\nmembers_only\t%s\n"
 	    "moderated\t%s\npassword_protected\t%s\nwhois\t%s\n"
 	    "change_subject\t%s\nallow_invites\t%s\nallow_pm\t%s\n"
-	    "max_users\t%u\nlocked\t%s\nsubject\t",
+	    "max_users\t%u\narchive\t%s\nlocked\t%s\nsubject\t",
 	    c->persistent ? "yes" : "no", c->public_ ? "yes" : "no",
 	    c->members_only ? "yes" : "no", c->moderated ? "yes" : "no",
 	    c->password_protected ? "yes" : "no",
 	    c->whois_anyone ? "anyone" : "moderators",
 	    c->change_subject ? "participants" : "moderators",
 	    c->allow_invites ? "participants" : "moderators",
-	    pm[c->allow_pm], c->max_users, r->locked ? "yes" : "no");
+	    pm[c->allow_pm], c->max_users, c->archive && c->persistent ? "yes" : "no",
+	    r->locked ? "yes" : "no");
 	put_text(o, r->subject);
 	buf_printf(o, "\navatar\t%s\noccupants\t%u\n", r->avatar[0] ? r->avatar : "-",
 	    r->nocc);
