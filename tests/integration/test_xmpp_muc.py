@@ -1035,3 +1035,72 @@ def test_blocking_applies_to_rooms(server):
         await wait_for(a, lambda s: left(a) and s in left(a))
         await disconnect(a, b, c)
     arun(go())
+
+
+def configure_raw(c, room, fields_xml):
+    return iq_raw(c, room, "set", "<query xmlns='%s'><x xmlns='%s' type='submit'>"
+                  "<field var='FORM_TYPE'><value>%s#roomconfig</value></field>%s</x></query>"
+                  % (OWNER, XD, MUC, fields_xml))
+
+
+def test_language_and_presence_broadcast_by_role(server):
+    room = "hushed@" + SVC
+
+    def pres_of(c, nick):
+        return [s for s in c.got if s.tag == "{jabber:client}presence" and
+                s.get("from") == room + "/" + nick]
+
+    async def go():
+        a, b, c = (await login(server, "pb1"), await login(server, "pb2"),
+                   await login(server, "pb3"))
+        await create_instant(a, room, "ann")
+        # the form offers both; bad values change nothing
+        r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='%s'/>" % OWNER))
+        fields = {f.get("var"): f for f in r.iter("{%s}field" % XD)}
+        pb = fields["muc#roomconfig_presencebroadcast"]
+        assert pb.get("type") == "list-multi"
+        assert sorted(v.text for v in pb.findall("{%s}value" % XD)) == ["moderator", "participant", "visitor"]
+        assert "muc#roomconfig_lang" in fields
+        for bad in ("<field var='muc#roomconfig_lang'><value>not a tag!</value></field>",
+                    "<field var='muc#roomconfig_lang'><value>toolongsubtag</value></field>",
+                    "<field var='muc#roomconfig_presencebroadcast'><value>owner</value></field>"):
+            r = await iq_reply(a, configure_raw(a, room, bad))
+            assert err_cond(r) == "not-acceptable", bad
+        r = await iq_reply(a, configure_raw(
+            a, room, "<field var='muc#roomconfig_lang'><value>de-CH</value></field>"
+            "<field var='muc#roomconfig_presencebroadcast'><value>moderator</value></field>"))
+        assert r.get("type") == "result"
+        r = await iq_reply(a, iq_raw(a, room, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>"))
+        langs = [f.findtext("{%s}value" % XD) for f in r.iter("{%s}field" % XD)
+                 if f.get("var") == "muc#roominfo_lang"]
+        assert langs == ["de-CH"]
+        # participants see the moderators only; moderators see everyone
+        join_raw(b, room, "bob")
+        await wait_for(b, self_presence(room, "bob"))
+        join_raw(c, room, "cat")
+        await wait_for(c, self_presence(room, "cat"))
+        await wait_for(a, lambda s: s.get("from") == room + "/cat")
+        assert pres_of(c, "ann") and not pres_of(c, "bob")
+        assert pres_of(a, "bob") and pres_of(a, "cat")
+        assert not pres_of(b, "cat")
+        # bob becomes a moderator: the others see him enter; and leave
+        r = await iq_reply(a, admin_set(a, room, "<item nick='bob' role='moderator'/>"))
+        assert r.get("type") == "result"
+        p = await wait_for(c, lambda s: s.get("from") == room + "/bob")
+        assert p.get("type") is None and p.find("{%s}x/{%s}item[@role='moderator']" % (USER, USER)) is not None
+        r = await iq_reply(a, admin_set(a, room, "<item nick='bob' role='participant'/>"))
+        assert r.get("type") == "result"
+        await wait_for(c, lambda s: s.get("from") == room + "/bob" and s.get("type") == "unavailable")
+        await wait_for(b, lambda s: s.get("from") == room + "/bob" and
+                       s.find("{%s}x/{%s}item[@role='participant']" % (USER, USER)) is not None)
+        # cat leaves: nobody but the moderators hears it
+        c.send_raw("<presence to='%s/cat' type='unavailable'/>" % room)
+        await wait_for(a, lambda s: s.get("from") == room + "/cat" and s.get("type") == "unavailable")
+        # messages still reach everyone
+        a.send_raw("<message to='%s' type='groupchat'><body>all of you</body></message>" % room)
+        await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "all of you")
+        assert not [s for s in b.got if s.get("from") == room + "/cat"]
+        await disconnect(a, b, c)
+        out = server.ctl("room", room).stdout
+        assert "lang\tde-CH\n" in out and "presence_broadcast\tmoderator\n" in out
+    arun(go())

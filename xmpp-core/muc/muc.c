@@ -645,7 +645,8 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
-static const char *const migrations[] = { "050_muc", "051_muc_archive", NULL };
+static const char *const migrations[] = { "050_muc", "051_muc_archive",
+    "052_muc_config", NULL };
 
 struct module muc_module = {
 	.name = "muc",

@@ -255,6 +255,10 @@ show(struct buf *o, const struct muc_room *r)
 	    pm[c->allow_pm], c->max_users, c->archive && c->persistent ? "yes" : "no",
 	    r->locked ? "yes" : "no");
 	put_text(o, r->subject);
+	buf_printf(o, "\nlang\t%s\npresence_broadcast\t", c->lang);
+	for (int k = MUC_ROLE_MODERATOR, n = 0; k >= MUC_ROLE_VISITOR; k--)
+		if (c->presence_broadcast & (1u << k))
+			buf_printf(o, "%s%s", n++ ? "," : "", muc_role_name((enum muc_role)k));
 	buf_printf(o, "\navatar\t%s\noccupants\t%u\n", r->avatar[0] ? r->avatar : "-",
 	    r->nocc);
 	for (e = hmap_first(&r->affs, &i); e; e = hmap_next(&r->affs, e, &i))

@@ -65,6 +65,8 @@ config_form(const struct muc_room *r, struct xml_node *q)
 	form_field(x, "FORM_TYPE", "hidden", NULL, NS_MUC_CONFIG);
 	form_field(x, "muc#roomconfig_roomname", "text-single", "Name", r->cfg.name);
 	form_field(x, "muc#roomconfig_roomdesc", "text-single", "Description", r->cfg.desc);
+	form_field(x, "muc#roomconfig_lang", "text-single", "Natural language (en, de ...)",
+	    r->cfg.lang);
 	form_field(x, "muc#roomconfig_persistentroom", "boolean",
 	    "Kept when empty", b(r->cfg.persistent));
 	form_field(x, "muc#roomconfig_publicroom", "boolean", "Listed in the directory",
@@ -105,6 +107,71 @@ config_form(const struct muc_room *r, struct xml_node *q)
 	/* ejabberd's name (what clients look for); Prosody's is accepted */
 	form_field(x, "mam", "boolean", "Archive messages (persistent rooms)",
 	    b(r->cfg.archive));
+	if ((f = form_field(x, "muc#roomconfig_presencebroadcast", "list-multi",
+	    "Roles whose presence is broadcast", NULL)) != NULL) {
+		/* the values, then the options (XEP-0004's schema order) */
+		for (int k = MUC_ROLE_MODERATOR; k >= MUC_ROLE_VISITOR; k--)
+			if (r->cfg.presence_broadcast & (1u << k))
+				xml_add_with_text(f, "value", NULL,
+				    muc_role_name((enum muc_role)k));
+		for (int k = MUC_ROLE_MODERATOR; k >= MUC_ROLE_VISITOR; k--)
+			option(f, k == MUC_ROLE_MODERATOR ? "Moderator" :
+			    k == MUC_ROLE_PARTICIPANT ? "Participant" : "Visitor",
+			    muc_role_name((enum muc_role)k));
+	}
+}
+
+/* An RFC 5646 language tag as far as its syntax goes: subtags of 1-8
+ * letters or digits, the first letters only. */
+static bool
+lang_ok(const char *v)
+{
+	size_t run = 0;
+	bool first = true;
+
+	if (strlen(v) >= sizeof(((struct muc_roomcfg *)0)->lang))
+		return false;
+	for (const char *p = v; ; p++) {
+		if (*p == '-' || *p == '\0') {
+			if (run == 0 || run > 8)
+				return false;
+			if (*p == '\0')
+				return true;
+			run = 0;
+			first = false;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (!first && *p >= '0' && *p <= '9')) {
+			run++;
+		} else {
+			return false;
+		}
+	}
+}
+
+/* The roles of a muc#roomconfig_presencebroadcast field: -1 if unknown. */
+static int
+parse_broadcast(const struct xml_node *f, unsigned *out)
+{
+	unsigned m = 0;
+
+	for (const struct xml_node *v = xml_first_elem(f); v; v = xml_next_elem(v)) {
+		char *t;
+		int k, got = -1;
+
+		if (strcmp(v->name, "value") != 0)
+			continue;
+		if ((t = xml_text(v)) == NULL)
+			return -1;
+		for (k = MUC_ROLE_VISITOR; k <= MUC_ROLE_MODERATOR; k++)
+			if (strcmp(t, muc_role_name((enum muc_role)k)) == 0)
+				got = k;
+		free(t);
+		if (got < 0)
+			return -1;
+		m |= 1u << got;
+	}
+	*out = m;
+	return 0;
 }
 
 static int
@@ -152,6 +219,12 @@ apply_field(struct muc_roomcfg *c, const char *var, const char *v)
 		return set_str(&c->desc, v, mc->max_description);
 	if (strcmp(var, "muc#roomconfig_roomsecret") == 0)
 		return set_str(&c->password, v, mc->max_password);
+	if (strcmp(var, "muc#roomconfig_lang") == 0) {
+		if (v[0] && !lang_ok(v))
+			return -1;
+		snprintf(c->lang, sizeof(c->lang), "%s", v);
+		return 0;
+	}
 	if (strcmp(var, "muc#roomconfig_persistentroom") == 0)
 		return parse_bool(v, &c->persistent);
 	if (strcmp(var, "muc#roomconfig_publicroom") == 0)
@@ -312,6 +385,10 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 
 		if (strcmp(f->name, "field") != 0 || var == NULL)
 			continue;
+		if (strcmp(var, "muc#roomconfig_presencebroadcast") == 0) {
+			bad = parse_broadcast(f, &c.presence_broadcast) == -1;
+			continue;
+		}
 		v = xml_child(f, "value", NULL);
 		if ((val = v ? xml_text(v) : strdup("")) == NULL) {
 			bad = 1;
@@ -503,6 +580,9 @@ info(struct muc_room *r, struct xml_node *n)
 		form_field(x, "muc#roominfo_occupants", NULL, "Number of occupants", num);
 		form_field(x, "muc#roominfo_subject", NULL, "Subject",
 		    r->subject ? r->subject : "");
+		if (c->lang[0])
+			form_field(x, "muc#roominfo_lang", NULL, "Natural language",
+			    c->lang);
 		form_field(x, "muc#roomconfig_changesubject", NULL,
 		    "Occupants may change the subject", b(c->change_subject));
 		if (r->avatar[0])	/* XEP-0486 */

@@ -70,63 +70,100 @@ sees_jid(const struct muc_room *r, const struct muc_occ *viewer)
 	return r->cfg.whois_anyone || viewer->role == MUC_ROLE_MODERATOR;
 }
 
+/* Which occupants get a variant of a presence. */
+enum audience { TO_MODERATORS, TO_ALL, TO_OTHERS_THAN_MODERATORS };
+
 struct view {
 	const struct muc_room *r;
 	const struct muc_occ *self;
 	bool full;
+	enum audience who;
 };
 
-/* Who gets which variant of an occupant's presence. */
 static bool
 view_wants(const struct muc_occ *v, void *arg)
 {
 	const struct view *w = arg;
+	bool mod = v->role == MUC_ROLE_MODERATOR;
 
-	return v != w->self && sees_jid(w->r, v) == w->full;
+	return v != w->self && sees_jid(w->r, v) == w->full &&
+	    (w->who == TO_ALL || mod == (w->who == TO_MODERATORS));
 }
 
-/* o's presence to every occupant, o itself with self codes. */
+/* Whether occupants who are not moderators see o's presence
+ * (muc#roomconfig_presencebroadcast); moderators see everyone's. */
+static bool
+broadcast_role(const struct muc_room *r, enum muc_role role)
+{
+	return (r->cfg.presence_broadcast & (1u << role)) != 0;
+}
+
+/* The anonymous and full variants of a presence, one serialisation
+ * each, to the audience. */
+static void
+fan_variants(struct muc_room *r, struct muc_occ *o, struct xml_node *anon,
+    struct xml_node *full, enum audience who)
+{
+	struct view vf = { r, o, true, who }, va = { r, o, false, who };
+
+	if (full)
+		mucroom_fanout_if(r, full, view_wants, &vf);
+	if (anon)
+		mucroom_fanout_if(r, anon, view_wants, &va);
+}
+
+static void
+add_extra(struct xml_node *p, const char *nick_attr, const struct xml_node *extra)
+{
+	struct xml_node *it = p ? xml_first_elem(xml_child(p, "x", NS_MUC_USER)) : NULL;
+
+	if (it == NULL)
+		return;
+	if (nick_attr)
+		xml_set_attr(it, "nick", nick_attr);
+	/* <actor/> and <reason/> of a kick or ban (§8.2, §9.1) */
+	for (const struct xml_node *e = extra ? xml_first_elem(extra) : NULL;
+	    e; e = xml_next_elem(e))
+		xml_append_child(it, xml_copy(e));
+}
+
+/*
+ * o's presence to every occupant, o itself with self codes.  Moderators
+ * get every presence; the others only those of roles the room
+ * broadcasts: an occupant whose role becomes hidden leaves their view
+ * (unavailable), one whose role becomes broadcast enters it.
+ */
 static void
 broadcast_occ(struct muc_room *r, struct muc_occ *o, const char *type,
     const unsigned *self, const unsigned *others, const char *nick_attr,
     const struct xml_node *extra)
 {
+	bool avail = type == NULL, show = avail && broadcast_role(r, o->role);
+	bool plain = show || (!avail && o->shown), gone = avail && !show && o->shown;
 	struct xml_node *anon, *full, *mine;
-	struct xml_node *ps[3];
 
+	o->shown = show;
 	anon = mucroom_presence(r, o, false, type, others);
 	full = mucroom_presence(r, o, true, type, others);
 	mine = mucroom_presence(r, o, true, type, self);
-	ps[0] = anon;
-	ps[1] = full;
-	ps[2] = mine;
-	for (int i = 0; i < 3; i++) {
-		struct xml_node *it = ps[i] ? xml_first_elem(xml_child(ps[i], "x",
-		    NS_MUC_USER)) : NULL;
-
-		if (it == NULL)
-			continue;
-		if (nick_attr)
-			xml_set_attr(it, "nick", nick_attr);
-		/* <actor/> and <reason/> of a kick or ban (§8.2, §9.1) */
-		for (const struct xml_node *e = extra ? xml_first_elem(extra) : NULL;
-		    e; e = xml_next_elem(e))
-			xml_append_child(it, xml_copy(e));
-	}
+	add_extra(anon, nick_attr, extra);
+	add_extra(full, nick_attr, extra);
+	add_extra(mine, nick_attr, extra);
 	/* one serialisation per variant, whatever the room's size */
-	{
-		struct view vf = { r, o, true }, va = { r, o, false };
-
-		if (full)
-			mucroom_fanout_if(r, full, view_wants, &vf);
-		if (anon)
-			mucroom_fanout_if(r, anon, view_wants, &va);
-		if (mine)
-			mucroom_send_occ(o, mine);
-	}
+	fan_variants(r, o, anon, full, plain ? TO_ALL : TO_MODERATORS);
+	if (mine)
+		mucroom_send_occ(o, mine);
 	xml_free(anon);
 	xml_free(full);
 	xml_free(mine);
+	if (gone) {
+		/* the others than moderators see it leave */
+		anon = mucroom_presence(r, o, false, "unavailable", others);
+		full = mucroom_presence(r, o, true, "unavailable", others);
+		fan_variants(r, o, anon, full, TO_OTHERS_THAN_MODERATORS);
+		xml_free(anon);
+		xml_free(full);
+	}
 }
 
 static void
@@ -192,7 +229,7 @@ join_replies(struct muc_room *r, struct muc_sess *s, bool created, bool renamed,
 	struct xml_node *p;
 
 	for (struct muc_occ *v = r->occs; v; v = v->next) {
-		if (v == o)
+		if (v == o || (!v->shown && o->role != MUC_ROLE_MODERATOR))
 			continue;
 		if ((p = mucroom_presence(r, v, sees_jid(r, o), NULL, NULL)) != NULL) {
 			mucroom_send_sess(s, p);

@@ -78,6 +78,7 @@ mucroom_create(const char *jid, const char *local, int host, const char *creator
 	r->cfg.allow_pm = MUC_PM_ANYONE;
 	r->cfg.max_users = mc->default_max_users;
 	r->cfg.archive = mc->default_archive;
+	r->cfg.presence_broadcast = MUC_PB_ALL;
 	r->hist_cap = mc->history;
 	if (random_hex(r->salt, 16) == -1) {
 		free(r);

@@ -40,6 +40,9 @@ enum muc_role { MUC_ROLE_NONE, MUC_ROLE_VISITOR, MUC_ROLE_PARTICIPANT,
     MUC_ROLE_MODERATOR };
 enum muc_aff { MUC_AFF_OUTCAST, MUC_AFF_NONE, MUC_AFF_MEMBER, MUC_AFF_ADMIN,
     MUC_AFF_OWNER };
+/* muc#roomconfig_presencebroadcast: every role's presence is seen */
+#define MUC_PB_ALL	((1u << MUC_ROLE_VISITOR) | (1u << MUC_ROLE_PARTICIPANT) | \
+	(1u << MUC_ROLE_MODERATOR))
 /* muc#roomconfig_allowpm */
 enum muc_pm { MUC_PM_ANYONE, MUC_PM_PARTICIPANTS, MUC_PM_MODERATORS, MUC_PM_NONE };
 
@@ -52,6 +55,8 @@ struct muc_roomcfg {
 	bool allow_invites;		/* participants may invite */
 	enum muc_pm allow_pm;
 	unsigned max_users;
+	char lang[36];			/* muc#roomconfig_lang (RFC 5646), "" */
+	unsigned presence_broadcast;	/* roles others see: 1 << enum muc_role */
 	bool archive;			/* `mam`: archived when persistent */
 };
 
@@ -80,6 +85,7 @@ struct muc_occ {
 	char occ_id[48];		/* XEP-0421: HMAC(room salt, bare JID) */
 	struct xml_node *pres;		/* the latest presence, payload only */
 	bool voice_requested;		/* a voice request is with the moderators */
+	bool shown;			/* non-moderators have its presence */
 	uint64_t rate_tokens;		/* message bucket, in 1/1000 messages */
 	uint64_t rate_last;		/* ev_now() of its last refill */
 };

@@ -23,7 +23,7 @@ static struct db_stmt st_load = {
 	"vcard, "
 	"(SELECT string_agg(a.jid || ' ' || a.affiliation, E'\\n') FROM "
 	"(SELECT jid, affiliation FROM muc_affiliation WHERE room = $1 "
-	"ORDER BY jid LIMIT $2::integer) a), archive "
+	"ORDER BY jid LIMIT $2::integer) a), archive, lang, presence_broadcast "
 	"FROM muc_room WHERE jid = $1", 2, 0 };
 static struct db_stmt st_history = {
 	"SELECT extract(epoch FROM h.at)::bigint, h.stanza FROM (SELECT at, seq, "
@@ -40,11 +40,13 @@ static struct db_stmt st_save = {
 	"WITH r AS (INSERT INTO muc_room (jid, service, created_by, name, "
 	"description, password, public, members_only, moderated, "
 	"password_protected, whois_anyone, change_subject, allow_invites, "
-	"allow_pm, max_users, subject, subject_by, occupant_salt, archive) "
+	"allow_pm, max_users, subject, subject_by, occupant_salt, archive, "
+	"lang, presence_broadcast) "
 	"SELECT $1, split_part($1, '@', 2), "
 	"$2, $3, $4, $5, $6::boolean, $7::boolean, "
 	"$8::boolean, $9::boolean, $10::boolean, $11::boolean, $12::boolean, "
-	"$13::smallint, $14::integer, $15, $16, $18, $19::boolean WHERE EXISTS (SELECT 1 FROM muc_room "
+	"$13::smallint, $14::integer, $15, $16, $18, $19::boolean, $20, "
+	"$21::smallint WHERE EXISTS (SELECT 1 FROM muc_room "
 	"WHERE jid = $1) OR (SELECT count(*) FROM muc_room WHERE created_by = $2) "
 	"< $17::integer ON CONFLICT (jid) DO UPDATE SET name = EXCLUDED.name, "
 	"description = EXCLUDED.description, password = EXCLUDED.password, "
@@ -54,9 +56,11 @@ static struct db_stmt st_save = {
 	"whois_anyone = EXCLUDED.whois_anyone, "
 	"change_subject = EXCLUDED.change_subject, "
 	"allow_invites = EXCLUDED.allow_invites, allow_pm = EXCLUDED.allow_pm, "
-	"max_users = EXCLUDED.max_users, archive = EXCLUDED.archive RETURNING jid), "
+	"max_users = EXCLUDED.max_users, archive = EXCLUDED.archive, "
+	"lang = EXCLUDED.lang, presence_broadcast = EXCLUDED.presence_broadcast "
+	"RETURNING jid), "
 	"a AS (INSERT INTO muc_affiliation (room, jid, affiliation) "
-	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 19, 0 };
+	"SELECT jid, $2, 4 FROM r ON CONFLICT DO NOTHING) SELECT 1 FROM r", 21, 0 };
 static struct db_stmt st_aff_set = {
 	"INSERT INTO muc_affiliation (room, jid, affiliation) "
 	"SELECT $1, $2, $3::smallint WHERE EXISTS (SELECT 1 FROM muc_room "
@@ -179,6 +183,10 @@ room_from_row(const struct load *l, PGresult *res)
 	}
 	load_affs(r, PQgetisnull(res, 0, 17) ? NULL : PQgetvalue(res, 0, 17));
 	c->archive = tf(res, 18);
+	if (!PQgetisnull(res, 0, 19))
+		snprintf(c->lang, sizeof(c->lang), "%s", PQgetvalue(res, 0, 19));
+	c->presence_broadcast = (unsigned)strtoul(PQgetvalue(res, 0, 20), NULL, 10) &
+	    MUC_PB_ALL;
 	r->locked = false;
 	r->stored = true;
 	return r;
@@ -302,14 +310,14 @@ mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
     void (*done)(void *arg, int rc), void *arg)
 {
 	struct save *s = malloc(sizeof(*s));
-	char pm[8], mu[16], lim[16];
-	const char *v[19] = {
+	char pm[8], mu[16], lim[16], pb[8];
+	const char *v[21] = {
 		r->jid, r->creator, c->name, c->desc, c->password,
 		c->public_ ? "t" : "f", c->members_only ? "t" : "f",
 		c->moderated ? "t" : "f", c->password_protected ? "t" : "f",
 		c->whois_anyone ? "t" : "f", c->change_subject ? "t" : "f",
 		c->allow_invites ? "t" : "f", pm, mu, r->subject, r->subject_by, lim,
-		r->salt, c->archive ? "t" : "f",
+		r->salt, c->archive ? "t" : "f", c->lang[0] ? c->lang : NULL, pb,
 	};
 
 	if (s == NULL)
@@ -318,6 +326,7 @@ mucstore_save(const struct muc_room *r, const struct muc_roomcfg *c,
 	s->arg = arg;
 	snprintf(pm, sizeof(pm), "%d", (int)c->allow_pm);
 	snprintf(mu, sizeof(mu), "%u", c->max_users);
+	snprintf(pb, sizeof(pb), "%u", c->presence_broadcast);
 	snprintf(lim, sizeof(lim), "%u", muc_cfg()->max_rooms_per_creator);
 	if (db_query_key(srv.db, r->jid, &st_save, v, saved, s) == NULL) {
 		free(s);
