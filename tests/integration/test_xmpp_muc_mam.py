@@ -719,3 +719,54 @@ def test_migration_moves_history():
     finally:
         s.destroy()
         pg.destroy()
+
+
+def test_archive_expiry_by_age(pg):
+    """[muc] archive_max_age: messages older than it go (the rows and the
+    room's count); the rest stay and page as before."""
+    s = XmppServer(pg, extra='[muc]\nmessage_rate = 0\narchive_max_age = "1h"\n')
+    room = "ageing@" + SVC
+
+    async def post():
+        a = await login(s, "age1")
+        await create(a, room, "ann")
+        for i in range(5):
+            say(a, room, "m%d" % i)
+        await said(a, room, "m4")
+        await disconnect(a)
+
+    async def check():
+        a = await login(s, "age1", new=False)
+        r, res = await query(a, room)
+        assert bodies(res) == ["m3", "m4"] and fin(r)["count"] == "2"
+        # the archive's metadata: its first and last message (XEP-0313 §7.1)
+        m = await iq_reply(a, iq_raw(a, room, "get", "<metadata xmlns='urn:xmpp:mam:2'/>"))
+        md = m.find("{urn:xmpp:mam:2}metadata")
+        assert md.find("{urn:xmpp:mam:2}start").get("id") == ids_of(res)[0]
+        assert md.find("{urn:xmpp:mam:2}end").get("id") == ids_of(res)[-1]
+        assert md.find("{urn:xmpp:mam:2}end").get("timestamp").endswith("Z")
+        m = await iq_reply(a, iq_raw(a, room, "set", "<metadata xmlns='urn:xmpp:mam:2'/>"))
+        assert err_cond(m) == "bad-request"
+        await disconnect(a)
+
+    try:
+        arun(post())
+        s.stop()
+        # three of them two hours old (ids are microseconds since the epoch)
+        pg.psql("UPDATE muc_archive SET id = id - 7200000000 WHERE room = '%s' AND id IN "
+                "(SELECT id FROM muc_archive WHERE room = '%s' ORDER BY id LIMIT 3)" % (room, room))
+        s.start()
+        deadline = time.time() + 30
+        while pg.psql("SELECT count(*) FROM muc_archive WHERE room = '%s'" % room).strip() != "2":
+            assert time.time() < deadline, "old room messages were not expired"
+            time.sleep(0.2)
+        assert pg.psql("SELECT messages FROM muc_archive_stats WHERE room = '%s'" % room).strip() == "2"
+        arun(check())
+        bad = XmppServer(pg, extra='[muc]\narchive_max_age = "forever"\n', start=False)
+        try:
+            r = subprocess.run([binary("xmpp-core"), "-c", bad.conf, "-t"], capture_output=True, text=True)
+            assert r.returncode != 0 and "archive_max_age" in r.stderr
+        finally:
+            bad.destroy()
+    finally:
+        s.destroy()

@@ -607,6 +607,7 @@ static void
 muc_shutdown(void)
 {
 	stopping = true;
+	mucmam_shutdown();
 	mucroom_each(shutdown_room, NULL);
 	mucroom_cleanup();
 }
@@ -658,6 +659,7 @@ struct module muc_module = {
 	.commands = mucctl_commands,
 	.disco_items = muc_disco_items,
 	.start = mucmam_start,
+	.init = mucmam_init,
 	.session_size = sizeof(struct muc_c2s),
 	.session_unbound = session_unbound,
 	.session_moved = session_moved,

@@ -116,7 +116,9 @@ muc_config_load(struct muc_config *m, struct conf_table *root, struct conf_err *
 	    conf_bool(t, "default_archive", &m->default_archive, e) == -1 ||
 	    conf_int(t, "archive_page", 1, 10000, &apage, e) == -1 ||
 	    conf_int(t, "archive_max_page", 1, 10000, &amaxpage, e) == -1 ||
-	    conf_int(t, "archive_max_messages", 0, 1000000000000LL, &amax, e) == -1))
+	    conf_int(t, "archive_max_messages", 0, 1000000000000LL, &amax, e) == -1 ||
+	    conf_duration_range(t, "archive_max_age", 0, 100ULL * 365 * 86400,
+	    &m->archive_max_age, e) == -1))
 		return -1;
 	if (apage > amaxpage) {
 		conf_errf(e, t, "archive_page", "must not exceed archive_max_page");

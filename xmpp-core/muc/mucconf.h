@@ -44,6 +44,7 @@ struct muc_config {
 	unsigned archive_page;		/* results per page without <max/> */
 	unsigned archive_max_page;	/* <max/> above it is capped; ids at most */
 	unsigned long long archive_max_messages;	/* per room, 0: no cap */
+	uint64_t archive_max_age;	/* seconds a message is kept, 0: forever */
 	/* new rooms */
 	bool default_persistent;
 	bool default_public;

@@ -19,10 +19,12 @@
 #include "buf.h"
 #include "c2s.h"
 #include "db.h"
+#include "evloop.h"
 #include "log.h"
 #include "mamquery.h"
 #include "mucconf.h"
 #include "mucroom.h"
+#include "router.h"
 #include "server.h"
 #include "stanza.h"
 #include "xml.h"
@@ -146,6 +148,94 @@ mucmam_archivable(const struct xml_node *m)
 		if (xml_child(m, payloads[i].name, payloads[i].ns))
 			return true;
 	return false;
+}
+
+/*
+ * Expiry ([muc] archive_max_age): the oldest messages of every room go
+ * in batches, the rooms' sizes with them, every max_age / 4 (between 1 s
+ * and 1 min).  The history rings of rooms in memory keep what they hold.
+ */
+#define EXPIRE_BATCH	1000
+#define EXPIRE_MIN_MS	1000
+#define EXPIRE_MAX_MS	60000
+
+static struct db_stmt st_expire = {
+	"WITH d AS (DELETE FROM muc_archive WHERE (room, id) IN (SELECT room, id "
+	"FROM muc_archive WHERE id < $1 ORDER BY id LIMIT $2::integer) "
+	"RETURNING room), g AS (SELECT room, count(*) AS n FROM d GROUP BY room), "
+	"u AS (UPDATE muc_archive_stats s SET messages = greatest(s.messages - g.n, 0) "
+	"FROM g WHERE s.room = g.room) SELECT coalesce(sum(n), 0) FROM g", 2, 0 };
+
+static struct ev_timer expire_timer;
+static bool expire_running, expire_stopping;
+
+static void expire_run(void);
+
+static void
+expired(void *arg, PGresult *res, const char *err)
+{
+	long n;
+
+	(void)arg;
+	expire_running = false;
+	if (expire_stopping)
+		return;
+	if (res == NULL) {
+		log_warn("muc: expiring old room messages failed: %s", err);
+		return;
+	}
+	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	if (n > 0)
+		log_debug("muc: %ld expired room message%s deleted", n, n == 1 ? "" : "s");
+	if (n >= EXPIRE_BATCH)
+		expire_run();	/* a full batch: there is more */
+}
+
+static void
+expire_run(void)
+{
+	uint64_t age = muc_cfg()->archive_max_age;
+	char cut[24], batch[16];
+	const char *v[2] = { cut, batch };
+	struct timespec ts;
+
+	if (age == 0 || expire_running)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(cut, sizeof(cut), "%lld",
+	    (long long)(((int64_t)ts.tv_sec - (int64_t)age) * 1000000));
+	snprintf(batch, sizeof(batch), "%d", EXPIRE_BATCH);
+	/* unkeyed: expiry never waits behind a room's own work */
+	if (db_query(srv.db, &st_expire, v, expired, NULL) != NULL)
+		expire_running = true;
+}
+
+static void
+expire_tick(struct ev_loop *loop, struct ev_timer *t)
+{
+	uint64_t every = muc_cfg()->archive_max_age * 1000 / 4;
+
+	expire_run();
+	if (every < EXPIRE_MIN_MS)
+		every = EXPIRE_MIN_MS;
+	if (every > EXPIRE_MAX_MS)
+		every = EXPIRE_MAX_MS;
+	ev_timer_start(loop, t, every);
+}
+
+void
+mucmam_init(void)
+{
+	expire_stopping = false;
+	ev_timer_init(&expire_timer, expire_tick, NULL);
+	ev_timer_start(srv.loop, &expire_timer, EXPIRE_MIN_MS);
+}
+
+void
+mucmam_shutdown(void)
+{
+	expire_stopping = true;
+	ev_timer_stop(srv.loop, &expire_timer);
 }
 
 static void
@@ -473,6 +563,60 @@ query(struct muc_room *r, struct xml_node *n, const struct xml_node *qn,
 	buf_free(&ids);
 }
 
+/* ---- metadata (XEP-0313 §7.1: the first and last message) ---- */
+
+static struct db_stmt st_meta = {
+	"SELECT min(id), max(id) FROM muc_archive WHERE room = $1", 1, 0 };
+
+static void
+meta_edge(struct xml_node *m, const char *name, const char *id)
+{
+	struct xml_node *e = xml_add(m, name, NULL);
+	char stamp[40];
+	int64_t us = 0;
+
+	mam_id_parse(id, &us);
+	if (e) {
+		xml_set_attr(e, "id", id);
+		xml_set_attr(e, "timestamp", mam_time_format(us, stamp, sizeof(stamp)));
+	}
+}
+
+static void
+meta_got(void *arg, PGresult *res, const char *err)
+{
+	struct xml_node *n = arg, *r, *m;
+
+	if (res == NULL) {
+		log_warn("muc: archive metadata: %s", err);
+		stanza_bounce(n, "wait", "internal-server-error");
+	} else if ((r = stanza_iq_result(n)) == NULL ||
+	    (m = xml_add(r, "metadata", NS_MAM2)) == NULL) {
+		xml_free(r);
+		stanza_bounce(n, "wait", "resource-constraint");
+	} else {
+		/* an empty archive has neither start nor end */
+		if (!PQgetisnull(res, 0, 0)) {
+			meta_edge(m, "start", PQgetvalue(res, 0, 0));
+			meta_edge(m, "end", PQgetvalue(res, 0, 1));
+		}
+		router_route(r);
+	}
+	xml_free(n);
+}
+
+static void
+metadata(struct muc_room *r, struct xml_node *n)
+{
+	const char *v[1] = { r->jid };
+
+	/* keyed by the room: the rows it wrote before are counted */
+	if (db_query_key(srv.db, r->jid, &st_meta, v, meta_got, n) == NULL) {
+		stanza_bounce(n, "wait", "resource-constraint");
+		xml_free(n);
+	}
+}
+
 bool
 mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 {
@@ -482,7 +626,8 @@ mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 	struct c2s *c;
 	struct jid j;
 
-	if (!xml_is(q, "query", NS_MAM2) && !xml_is(q, "query", NS_MAM1))
+	if (!xml_is(q, "query", NS_MAM2) && !xml_is(q, "query", NS_MAM1) &&
+	    !xml_is(q, "metadata", NS_MAM2))
 		return false;
 	c = muc_session_of(from ? from : "");
 	if (c == NULL || jid_parse(from, &j) == -1 ||
@@ -492,6 +637,13 @@ mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 	} else if (!mucmam_on(r)) {
 		stanza_bounce(n, "cancel", "feature-not-implemented");
 		xml_free(n);
+	} else if (strcmp(q->name, "metadata") == 0) {
+		if (get) {
+			metadata(r, n);
+		} else {
+			stanza_bounce(n, "modify", "bad-request");
+			xml_free(n);
+		}
 	} else if (get) {
 		/* §4.1.5: the query form */
 		mamquery_form(c, n, q->ns);

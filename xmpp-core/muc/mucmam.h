@@ -43,6 +43,9 @@ struct xml_node;
 
 /* Start-up: ids continue from the highest stored one. */
 int mucmam_start(PGconn *pg, char *err, size_t errlen);
+/* The expiry timer ([muc] archive_max_age): started, stopped. */
+void mucmam_init(void);
+void mucmam_shutdown(void);
 /* The next id (a stanza-id of the room). */
 int64_t mucmam_next_id(void);
 /* Whether the room archives (persistent, stored, `mam` on). */
