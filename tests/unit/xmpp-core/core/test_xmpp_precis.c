@@ -486,7 +486,7 @@ TEST(xmpp_precis_nfkc)
 TEST(xmpp_precis_nfkc_quick_check)
 {
 	uint32_t a[] = { 'a', 0xe9, 0x3c3 };
-	uint32_t b[] = { 'a', 0xfb01 };
+	uint32_t b[3] = { 'a', 0xfb01 };	/* room for "afi" */
 	uint32_t c[] = { 'e', 0x301 };
 
 	CHECK(precis_is_nfkc(a, 3));
