@@ -414,9 +414,10 @@ precis_is_nfc(const uint32_t *cp, size_t n)
 }
 
 /*
- * NFC or NFKC (UAX #15 D120, D121): decompose (canonically, or with the
- * compatibility decompositions too), order, compose.  The decomposed
- * form must fit in cap (and PRECIS_CAP); the result is never longer.
+ * NFC or NFKC (UAX #15 §1.2): decompose (canonically, or with the
+ * compatibility decompositions too), order, compose canonically.  The
+ * decomposed form must fit in cap (and PRECIS_CAP); the result is never
+ * longer.
  */
 static long
 normalize(uint32_t *cp, size_t n, size_t cap, bool compat)
