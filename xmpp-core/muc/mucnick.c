@@ -1,5 +1,10 @@
 /*
  * mucnick — the Nickname profile (RFC 8266).  See mucnick.h.
+ *
+ * Both forms are rounds for precis_enforce(), which repeats them until
+ * the result is stable (RFC 8266 §4, RFC 8264 §7): NFKC can produce
+ * spaces the mapping rule has not seen yet (U+00A8 DIAERESIS is
+ * U+0020 U+0308) and case mapping can make NFKC apply again (U+03D4).
  */
 #include "mucnick.h"
 
@@ -9,42 +14,62 @@
 
 #include "precis.h"
 
-/* General category Zs other than U+0020 (Unicode 15). */
-static bool
-is_space(uint32_t c)
-{
-	return c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
-	    c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
-/* RFC 8266 §2.2 rules 1-2 and 4, then the FreeformClass (§2.1). */
-static long
-nick_round(const uint32_t *in, size_t n, uint32_t *out)
+/*
+ * RFC 8266 §2.1 Additional Mapping Rule: non-ASCII spaces (Zs) to
+ * U+0020, leading and trailing spaces removed, interior runs of spaces
+ * made one.  Returns the count (0 when nothing but spaces).
+ */
+static size_t
+map_spaces(const uint32_t *in, size_t n, uint32_t *out)
 {
 	size_t o = 0;
 	bool space = false;
-	long m;
 
 	for (size_t i = 0; i < n; i++) {
-		uint32_t c = is_space(in[i]) ? ' ' : in[i];
-
-		if (c == ' ') {
+		if (precis_is_space(in[i])) {
 			space = true;
 			continue;
 		}
 		if (space && o > 0)
 			out[o++] = ' ';
 		space = false;
-		out[o++] = c;
+		out[o++] = in[i];
 	}
-	if (o == 0)
-		return -1;
-	precis_map_width(out, o);
-	if ((m = precis_nfc(out, o, PRECIS_CAP)) <= 0)
+	return o;
+}
+
+/*
+ * One round of §2.3 (enforcement: Additional Mapping Rule, then NFKC) or
+ * of §2.4 (comparison: Additional Mapping Rule, toLowerCase, NFKC), with
+ * the FreeformClass of §2.2.  There is no width mapping rule (NFKC does
+ * it) and no directionality rule; an empty result is refused.
+ */
+static long
+rules(const uint32_t *in, size_t n, uint32_t *out, bool compare)
+{
+	uint32_t w[PRECIS_CAP];
+	size_t o;
+	long m;
+
+	if (!compare) {
+		o = map_spaces(in, n, out);
+	} else {
+		o = map_spaces(in, n, w);
+		if ((m = precis_map_lower(w, o, out, PRECIS_CAP)) < 0)
+			return -1;
+		o = (size_t)m;
+	}
+	if (o == 0 || (m = precis_nfkc(out, o, PRECIS_CAP)) <= 0)
 		return -1;
 	if (precis_check(out, (size_t)m, PRECIS_FREEFORM) == -1)
 		return -1;
 	return m;
+}
+
+static long
+nick_round(const uint32_t *in, size_t n, uint32_t *out)
+{
+	return rules(in, n, out, false);
 }
 
 long
@@ -56,14 +81,7 @@ mucnick_enforce(const char *in, size_t len, char *out, size_t cap)
 static long
 key_round(const uint32_t *in, size_t n, uint32_t *out)
 {
-	uint32_t w[PRECIS_CAP];
-	long m;
-
-	if ((m = nick_round(in, n, w)) < 0 ||
-	    (m = precis_map_lower(w, (size_t)m, out, PRECIS_CAP)) <= 0 ||
-	    (m = precis_nfc(out, (size_t)m, PRECIS_CAP)) <= 0)
-		return -1;
-	return m;
+	return rules(in, n, out, true);
 }
 
 long

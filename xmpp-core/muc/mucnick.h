@@ -1,14 +1,11 @@
 /*
  * mucnick — room nicknames: the PRECIS Nickname profile (RFC 8266) as
- * XEP-0045 §7.2.6 asks for them.  Enforcement maps non-ASCII spaces to
- * U+0020, strips leading and trailing spaces and collapses runs of them,
- * maps fullwidth/halfwidth forms to their decompositions and normalises
- * to NFC, then requires FreeformClass; the comparison key adds
- * toLowerCase (RFC 8266 §2.4), so "Alice" and "alice" are one nick.
- *
- * RFC 8266 normalises with NFKC; precis.c has NFC plus the width mapping
- * (the compatibility decompositions nicknames meet in practice), so other
- * compatibility characters (ligatures, superscripts) are kept as given.
+ * XEP-0045 §7.2.6 asks for them.  Enforcement (RFC 8266 §2.3) maps
+ * non-ASCII spaces to U+0020, strips leading and trailing spaces and
+ * collapses runs of them, normalises to NFKC (so fullwidth forms,
+ * ligatures and superscripts become what they stand for), then requires
+ * FreeformClass; the comparison key (§2.4) lower-cases before NFKC, so
+ * "Alice", "alice" and "ａｌｉｃｅ" are one nick.
  */
 #ifndef XMPP_MUCNICK_H
 #define XMPP_MUCNICK_H

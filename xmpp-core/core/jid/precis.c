@@ -1,11 +1,12 @@
 /*
  * precis — PRECIS string classes and the RFC 8265 profiles of RFC 7622.
  * See precis.h.  All Unicode data is in unicode_tables.c (generated);
- * this file owns the algorithms: UTF-8, the mappings, NFC after UAX #15
- * (canonical decomposition, canonical ordering, canonical composition,
- * with Hangul done arithmetically and the NFC_Quick_Check to skip the
- * work for strings that are already normalised), the derived-property
- * check with RFC 5892 Appendix A contexts, and the Bidi Rule.
+ * this file owns the algorithms: UTF-8, the mappings, NFC and NFKC after
+ * UAX #15 (canonical or compatibility decomposition, canonical ordering,
+ * canonical composition, shared by both forms, with Hangul done
+ * arithmetically and a quick check to skip the work for strings that are
+ * already normalised), the derived-property check with RFC 5892
+ * Appendix A contexts, and the Bidi Rule.
  *
  * Buffers are on the stack (PRECIS_CAP code points each), nothing is
  * allocated, and every write is checked against its capacity.
@@ -255,6 +256,55 @@ nfd_push(uint32_t c, uint32_t *out, size_t o, size_t cap, int depth)
 	return (long)o;
 }
 
+/* The compatibility decomposition entry of c (see utab_kdecomp), or -1. */
+static long
+kdecomp_find(uint32_t c)
+{
+	size_t lo = 0, hi = UTAB_NKDECOMP;
+
+	if (c < 0xa0)
+		return -1;	/* nothing below NO-BREAK SPACE (generator) */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t k = utab_kdecomp[mid] >> 15;
+
+		if (c < k)
+			hi = mid;
+		else if (c > k)
+			lo = mid + 1;
+		else
+			return (long)mid;
+	}
+	return -1;
+}
+
+/*
+ * Appends the full compatibility decomposition of c (precomputed by the
+ * generator, UTF-16 in the pool), or its canonical one when it has none:
+ * new count or -1.
+ */
+static long
+nfkd_push(uint32_t c, uint32_t *out, size_t o, size_t cap)
+{
+	long e = kdecomp_find(c);
+	size_t k, end;
+
+	if (e < 0)
+		return nfd_push(c, out, o, cap, 0);
+	k = utab_kdecomp[e] & 0x7fff;
+	end = utab_kdecomp[e + 1] & 0x7fff;
+	while (k < end) {
+		uint32_t u = utab_kpool[k++];
+
+		if (u - 0xd800 < 0x400)	/* a surrogate pair */
+			u = 0x10000 + ((u - 0xd800) << 10 | (utab_kpool[k++] - 0xdc00u));
+		if (o >= cap)
+			return -1;
+		out[o++] = u;
+	}
+	return (long)o;
+}
+
 static unsigned
 ccc(uint32_t c)
 {
@@ -363,29 +413,73 @@ precis_is_nfc(const uint32_t *cp, size_t n)
 	return true;
 }
 
-long
-precis_nfc(uint32_t *cp, size_t n, size_t cap)
+/*
+ * NFC or NFKC (UAX #15 §1.2): decompose (canonically, or with the
+ * compatibility decompositions too), order, compose canonically.  The
+ * decomposed form must fit in cap (and PRECIS_CAP); the result is never
+ * longer.
+ */
+static long
+normalize(uint32_t *cp, size_t n, size_t cap, bool compat)
 {
 	uint32_t tmp[PRECIS_CAP];
 	long o = 0;
 
-	if (precis_is_nfc(cp, n))
-		return (long)n;
 	if (cap > PRECIS_CAP)
 		cap = PRECIS_CAP;
-	for (size_t i = 0; i < n; i++)
-		if ((o = nfd_push(cp[i], tmp, (size_t)o, cap, 0)) < 0)
+	for (size_t i = 0; i < n; i++) {
+		o = compat ? nfkd_push(cp[i], tmp, (size_t)o, cap) :
+		    nfd_push(cp[i], tmp, (size_t)o, cap, 0);
+		if (o < 0)
 			return -1;
+	}
 	nfd_reorder(tmp, (size_t)o);
 	o = (long)nfc_compose(tmp, (size_t)o);
 	memcpy(cp, tmp, (size_t)o * sizeof(*cp));
 	return o;
 }
 
+long
+precis_nfc(uint32_t *cp, size_t n, size_t cap)
+{
+	if (precis_is_nfc(cp, n))
+		return (long)n;
+	return normalize(cp, n, cap, false);
+}
+
+/*
+ * NFC with no compatibility decomposition in sight is NFKC: NFKD is then
+ * NFD, and composing it gives the string back.
+ */
+bool
+precis_is_nfkc(const uint32_t *cp, size_t n)
+{
+	if (!precis_is_nfc(cp, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (kdecomp_find(cp[i]) >= 0)
+			return false;
+	return true;
+}
+
+long
+precis_nfkc(uint32_t *cp, size_t n, size_t cap)
+{
+	if (precis_is_nfkc(cp, n))
+		return (long)n;
+	return normalize(cp, n, cap, true);
+}
+
 bool
 precis_is_mark(uint32_t cp)
 {
 	return cp >= 0x300 && UTAB_MARK(prop(cp));
+}
+
+bool
+precis_is_space(uint32_t cp)
+{
+	return cp == ' ' || (cp >= 0x80 && UTAB_ZS(prop(cp)));
 }
 
 static unsigned
@@ -569,7 +663,7 @@ opaque_round(const uint32_t *in, size_t n, uint32_t *out)
 	long m;
 
 	for (size_t i = 0; i < n; i++)
-		out[i] = in[i] >= 0x80 && UTAB_ZS(prop(in[i])) ? ' ' : in[i];
+		out[i] = precis_is_space(in[i]) ? ' ' : in[i];
 	if ((m = precis_nfc(out, n, PRECIS_CAP)) <= 0)
 		return -1;
 	if (precis_check(out, (size_t)m, PRECIS_FREEFORM) == -1)

@@ -3,13 +3,16 @@
  * examples, the RFC 8265 §3.5 and §4.4 profile examples, case, width and
  * NFC cases, the RFC 5892 contextual rules, the Bidi Rule, domainparts
  * with A-labels (RFC 3492 §7.1 samples) and the limits; Python's NFC and
- * NFC(lower()) of random strings (precis_vectors.h, from the generator).
+ * NFC(lower()) of random strings (precis_vectors.h, from the generator);
+ * NFKC: cases, limits, Python's NFKC of random strings and hashes of
+ * Python's NFC and NFKC of every code point (precis_nfkc_vectors.h).
  */
 #include "t.h"
 #include "idna.h"
 #include "jid.h"
 #include "precis.h"
 #include "precis_vectors.h"
+#include "precis_nfkc_vectors.h"
 
 #include <stdlib.h>
 
@@ -430,4 +433,137 @@ TEST(xmpp_precis_idempotent)
 		    precis_vectors[i][0]);
 		CHECK(stable(buf));
 	}
+}
+
+/* NFKC of UTF-8 s, as UTF-8 ("ERR" when refused) */
+static const char *
+nfkc(const char *s)
+{
+	static uint32_t cp[PRECIS_CAP];
+	static char out[4 * PRECIS_CAP + 1];
+	long n = precis_decode(s, strlen(s), cp, PRECIS_CAP);
+
+	if (n < 0 || (n = precis_nfkc(cp, (size_t)n, PRECIS_CAP)) < 0 ||
+	    precis_encode(cp, (size_t)n, out, sizeof(out)) < 0)
+		return "ERR";
+	return out;
+}
+
+TEST(xmpp_precis_nfkc)
+{
+	CHECK_STR(nfkc(""), "");
+	CHECK_STR(nfkc("abc"), "abc");
+	CHECK_STR(nfkc("\xef\xac\x81"), "fi");			/* ﬁ */
+	CHECK_STR(nfkc("\xe2\x85\xa3"), "IV");			/* Ⅳ */
+	CHECK_STR(nfkc("\xc2\xb2"), "2");			/* ² */
+	CHECK_STR(nfkc("\xef\xbc\xa1\xef\xbd\x82"), "Ab");	/* fullwidth */
+	CHECK_STR(nfkc("\xef\xbd\xb6"), "\xe3\x82\xab");	/* halfwidth ｶ */
+	CHECK_STR(nfkc("\xc2\xa0"), " ");			/* NBSP */
+	CHECK_STR(nfkc("\xc2\xa8"), " \xcc\x88");		/* ¨: space + U+0308 */
+	CHECK_STR(nfkc("\xf0\x9d\x90\x80"), "A");		/* U+1D400 math bold A */
+	/* canonical parts too: ẛ is ſ + U+0307, ſ is s, so ṡ */
+	CHECK_STR(nfkc("\xe1\xba\x9b"), "\xe1\xb9\xa1");
+	/* ϔ is ϒ + U+0308, ϒ is Υ: Ϋ (U+03AB) */
+	CHECK_STR(nfkc("\xcf\x94"), "\xce\xab");
+	/* the decomposed tail composes with what follows: ﬁ + U+0301 */
+	CHECK_STR(nfkc("\xef\xac\x81\xcc\x81"), "f\xc3\xad");
+	/* and halfwidth ｶ + halfwidth voiced mark: ガ */
+	CHECK_STR(nfkc("\xef\xbd\xb6\xef\xbe\x9e"), "\xe3\x82\xac");
+	/* Hangul: ㈎ is ( + 가 + ), the jamo composed again */
+	CHECK_STR(nfkc("\xe3\x88\x8e"), "(\xea\xb0\x80)");
+	CHECK_STR(nfkc("\xea\xb0\x80\xe1\x86\xa8"), "\xea\xb0\x81");
+	/* outside the BMP on both sides: U+107BA is U+1DF1E */
+	CHECK_STR(nfkc("\xf0\x90\x9e\xba"), "\xf0\x9d\xbc\x9e");
+	/* U+FDFA: the longest expansion, 18 code points */
+	CHECK_STR(nfkc("\xef\xb7\xba"),
+	    "\xd8\xb5\xd9\x84\xd9\x89 \xd8\xa7\xd9\x84\xd9\x84\xd9\x87 "
+	    "\xd8\xb9\xd9\x84\xd9\x8a\xd9\x87 \xd9\x88\xd8\xb3\xd9\x84\xd9\x85");
+	/* NFC is unchanged: no compatibility decompositions there */
+	CHECK_STR(res("\xef\xac\x81"), "\xef\xac\x81");
+	CHECK_STR(local("\xe2\x85\xa3"), "ERR");
+}
+
+TEST(xmpp_precis_nfkc_quick_check)
+{
+	uint32_t a[] = { 'a', 0xe9, 0x3c3 };
+	uint32_t b[3] = { 'a', 0xfb01 };	/* room for "afi" */
+	uint32_t c[] = { 'e', 0x301 };
+
+	CHECK(precis_is_nfkc(a, 3));
+	CHECK(!precis_is_nfkc(b, 2));
+	CHECK(precis_is_nfc(b, 2));
+	CHECK(!precis_is_nfkc(c, 2));
+	CHECK_INT(precis_nfkc(b, 2, 2), -1);	/* "afi" does not fit in 2 */
+	CHECK_INT(precis_nfkc(b, 2, 3), 3);
+	CHECK_INT(b[1], 'f');
+}
+
+TEST(xmpp_precis_nfkc_limits)
+{
+	static uint32_t cp[PRECIS_CAP];
+	size_t k = PRECIS_CAP / 18, i;
+
+	/* 227 U+FDFA are 4086 code points: they fit; 228 do not */
+	for (i = 0; i < k; i++)
+		cp[i] = 0xfdfa;
+	CHECK_INT(precis_nfkc(cp, k, PRECIS_CAP), (long)(18 * k));
+	CHECK_INT(cp[18 * k - 1], 0x645);
+	for (i = 0; i < k + 1; i++)
+		cp[i] = 0xfdfa;
+	CHECK_INT(precis_nfkc(cp, k + 1, PRECIS_CAP), -1);
+	/* a smaller cap is honoured too */
+	cp[0] = 0xfdfa;
+	CHECK_INT(precis_nfkc(cp, 1, 17), -1);
+	CHECK_INT(precis_nfkc(cp, 1, 18), 18);
+	/* a whole buffer of them: refused, nothing written past the end */
+	for (i = 0; i < PRECIS_CAP; i++)
+		cp[i] = 0xfdfa;
+	CHECK_INT(precis_nfkc(cp, PRECIS_CAP, PRECIS_CAP), -1);
+}
+
+TEST(xmpp_precis_nfkc_python_vectors)
+{
+	size_t n = sizeof(precis_nfkc_vectors) / sizeof(precis_nfkc_vectors[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		CHECK_STR(nfkc(precis_nfkc_vectors[i][0]), precis_nfkc_vectors[i][1]);
+		/* idempotent */
+		CHECK_STR(nfkc(precis_nfkc_vectors[i][1]), precis_nfkc_vectors[i][1]);
+	}
+}
+
+/* FNV-1a over code points, then a separator (unicode_tables.py fnv()) */
+static uint64_t
+fnv(uint64_t h, const uint32_t *cp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ cp[i]) * 0x100000001b3ULL;
+	return (h ^ 0x110000) * 0x100000001b3ULL;
+}
+
+TEST(xmpp_precis_nfkc_every_code_point)
+{
+	uint64_t h[4] = { 0xcbf29ce484222325ULL, 0xcbf29ce484222325ULL,
+	    0xcbf29ce484222325ULL, 0xcbf29ce484222325ULL };
+
+	for (uint32_t c = 0; c < 0x110000; c++) {
+		uint32_t cp[PRECIS_CAP];
+		long n;
+
+		if (c >= 0xd800 && c <= 0xdfff)
+			continue;
+		for (int k = 0; k < 4; k++) {
+			cp[0] = c;
+			cp[1] = 0x301;
+			n = k & 1 ? precis_nfkc(cp, k < 2 ? 1 : 2, PRECIS_CAP) :
+			    precis_nfc(cp, k < 2 ? 1 : 2, PRECIS_CAP);
+			if (n < 0)
+				n = 0;
+			h[k] = fnv(h[k], cp, (size_t)n);
+		}
+	}
+	CHECK(h[0] == PRECIS_HASH_NFC);
+	CHECK(h[1] == PRECIS_HASH_NFKC);
+	CHECK(h[2] == PRECIS_HASH_NFC_ACUTE);
+	CHECK(h[3] == PRECIS_HASH_NFKC_ACUTE);
 }

@@ -1,7 +1,9 @@
 /* Unit tests for xmpp-core's room nicknames (mucnick.c: the RFC 8266
- * Nickname profile), the [muc] table (mucconf.c) and the room state
- * that needs no session (mucroom.c: history ring, affiliations, nick
- * index). */
+ * Nickname profile, its §3 examples, NFKC, and random nicknames checked
+ * against a Python implementation in mucnick_vectors.h, written by the
+ * Unicode table generator), the [muc] table (mucconf.c) and the room
+ * state that needs no session (mucroom.c: history ring, affiliations,
+ * nick index). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "config.h"
 #include "mucconf.h"
 #include "mucnick.h"
+#include "mucnick_vectors.h"
 #include "mucroom.h"
 #include "server.h"
 #include "xml.h"
@@ -46,6 +49,118 @@ TEST(xmpp_muc_nick_enforce)
 	/* idempotent */
 	CHECK(enforce("Ann Lee", out) > 0);
 	CHECK_STR(out, "Ann Lee");
+}
+
+/* The comparison key of the enforced nick ("ERR" when either refuses). */
+static const char *
+key(const char *nick)
+{
+	static char k[1024];
+	char e[1024];
+
+	if (enforce(nick, e) < 0 || mucnick_key(e, k, sizeof(k)) < 0)
+		return "ERR";
+	return k;
+}
+
+TEST(xmpp_muc_nick_rfc8266)
+{
+	char out[1024];
+
+	/* RFC 8266 §3, table 1: the output for comparison */
+	CHECK_STR(key("Foo"), "foo");
+	CHECK_STR(key("foo"), "foo");
+	CHECK_STR(key("Foo Bar"), "foo bar");
+	CHECK_STR(key("foo bar"), "foo bar");
+	CHECK_STR(key("\xce\xa3"), "\xcf\x83");		/* Σ: σ */
+	CHECK_STR(key("\xcf\x83"), "\xcf\x83");		/* σ */
+	CHECK_STR(key("\xcf\x82"), "\xcf\x82");		/* ς stays final */
+	/* 8: ϔ is Ϋ under NFKC, then ϋ (U+03CB) once lower-cased: the
+	 * rounds repeat until stable */
+	CHECK_STR(key("\xcf\x94"), "\xcf\x8b");
+	CHECK(enforce("\xcf\x94", out) > 0);
+	CHECK_STR(out, "\xce\xab");
+	CHECK_STR(key("\xe2\x99\x9a"), "\xe2\x99\x9a");	/* ♚ */
+	/* 10: ROMAN NUMERAL FOUR */
+	CHECK_STR(key("Richard \xe2\x85\xa3"), "richard iv");
+	CHECK(enforce("Richard \xe2\x85\xa3", out) > 0);
+	CHECK_STR(out, "Richard IV");
+	/* enforcement does not case-map (§2.3 note) */
+	CHECK(enforce("Foo Bar", out) > 0);
+	CHECK_STR(out, "Foo Bar");
+}
+
+TEST(xmpp_muc_nick_nfkc)
+{
+	char out[1024];
+
+	/* the ligature ﬁ, fullwidth and math letters, superscripts */
+	CHECK(enforce("\xef\xac\x81sh", out) > 0);
+	CHECK_STR(out, "fish");
+	CHECK_STR(key("\xef\xbc\xa6\xef\xbd\x8f\xef\xbd\x8f"), "foo");
+	CHECK_STR(key("\xf0\x9d\x90\x85\xf0\x9d\x90\xa8\xf0\x9d\x90\xa8"), "foo");
+	CHECK(enforce("x\xc2\xb2", out) > 0);
+	CHECK_STR(out, "x2");
+	/* ᾛ: canonical only, kept; lower-cased ᾓ for comparison */
+	CHECK(enforce("\xe1\xbe\x9b", out) > 0);
+	CHECK_STR(out, "\xe1\xbe\x9b");
+	CHECK_STR(key("\xe1\xbe\x9b"), "\xe1\xbe\x93");
+	/* halfwidth katakana and its voiced mark compose: ガ */
+	CHECK(enforce("\xef\xbd\xb6\xef\xbe\x9e", out) > 0);
+	CHECK_STR(out, "\xe3\x82\xac");
+	/* U+FDFA is 18 code points with spaces in them */
+	CHECK(enforce("\xef\xb7\xba", out) == 33);
+	CHECK_STR(out, "\xd8\xb5\xd9\x84\xd9\x89 \xd8\xa7\xd9\x84\xd9\x84\xd9\x87 "
+	    "\xd8\xb9\xd9\x84\xd9\x8a\xd9\x87 \xd9\x88\xd8\xb3\xd9\x84\xd9\x85");
+	/* NFKC's own spaces are mapped in the next round: ¨ is U+0020
+	 * U+0308, and the leading space goes */
+	CHECK(enforce("a \xc2\xa8", out) > 0);
+	CHECK_STR(out, "a \xcc\x88");
+	CHECK(enforce("\xc2\xa8", out) > 0);
+	CHECK_STR(out, "\xcc\x88");
+	/* spaces only, once NFKC has run: refused */
+	CHECK(enforce("\xe2\x80\x83\xc2\xa0", out) == -1);
+	/* too long for the buffers: refused, not overflowed */
+	{
+		static char big[3 * 1024 + 1];
+
+		for (size_t i = 0; i < 1024; i++)
+			memcpy(big + 3 * i, "\xef\xb7\xba", 3);
+		big[3 * 1024] = '\0';
+		CHECK(enforce(big, out) == -1);
+		big[3 * 30] = '\0';	/* 30 x 33 bytes fit in 1024 */
+		CHECK(enforce(big, out) == 30 * 33);
+	}
+}
+
+TEST(xmpp_muc_nick_python_vectors)
+{
+	size_t n = sizeof(mucnick_vectors) / sizeof(mucnick_vectors[0]);
+	size_t accepted = 0;
+	char out[1024], again[1024], k[1024];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *s = mucnick_vectors[i][0];
+		const char *e = mucnick_vectors[i][1];
+		const char *kk = mucnick_vectors[i][2];
+
+		if (e == NULL) {
+			CHECK(enforce(s, out) == -1);
+			continue;
+		}
+		accepted++;
+		CHECK(enforce(s, out) >= 0);
+		CHECK_STR(out, e);
+		CHECK(enforce(out, again) >= 0);
+		CHECK_STR(again, out);
+		if (kk == NULL) {
+			CHECK(mucnick_key(out, k, sizeof(k)) == -1);
+			continue;
+		}
+		CHECK(mucnick_key(out, k, sizeof(k)) >= 0);
+		CHECK_STR(k, kk);
+	}
+	CHECK(accepted > n / 4);
 }
 
 static int

@@ -66,10 +66,22 @@ extern const struct utab_run utab_width[65];
 extern const uint64_t utab_decomp[2061];
 /* indexes into utab_decomp of the primary composites, sorted by (a, b) */
 extern const uint16_t utab_comp[941];
+/*
+ * compatibility decompositions (NFKD, fully decomposed, canonically
+ * ordered) of every code point whose NFKD is not its NFD: entries
+ * c << 15 | offset into utab_kpool (UTF-16), sorted by c, the length
+ * being the next entry's offset minus this one's; the last entry is a
+ * sentinel.  No entry is below U+00A0 or a Hangul syllable, and none
+ * is longer than UTAB_KDECOMP_MAX code points.
+ */
+extern const uint32_t utab_kdecomp[3751];
+extern const uint16_t utab_kpool[5679];
 
 #define UTAB_NLOWER 181
 #define UTAB_NWIDTH 65
 #define UTAB_NDECOMP 2061
 #define UTAB_NCOMP 941
+#define UTAB_NKDECOMP 3750
+#define UTAB_KDECOMP_MAX 18
 
 #endif
