@@ -1104,3 +1104,54 @@ def test_language_and_presence_broadcast_by_role(server):
         out = server.ctl("room", room).stdout
         assert "lang\tde-CH\n" in out and "presence_broadcast\tmoderator\n" in out
     arun(go())
+
+
+def test_bookmarked_room_autojoined_after_reconnect(server):
+    """XEP-0402 (and its XEP-0048 view): a client bookmarks a persistent
+    room with autojoin; its next session reads the bookmark, joins under
+    the bookmarked nick and gets the room's history, as Conversations,
+    Dino and Gajim do at login."""
+    room = "bookmarked@" + SVC
+    ps = "http://jabber.org/protocol/pubsub"
+
+    async def go():
+        a = await login(server, "bmj1")
+        await create_instant(a, room, "ann")
+        a.send_raw("<message to='%s' type='groupchat'><body>before you left</body></message>" % room)
+        await wait_for(a, lambda s: s.findtext("{jabber:client}body") == "before you left")
+        r = await iq_reply(a, iq_raw(a, "bmj1@localhost", "set",
+                                     "<pubsub xmlns='%s'><publish node='urn:xmpp:bookmarks:1'>"
+                                     "<item id='%s'><conference xmlns='urn:xmpp:bookmarks:1' "
+                                     "name='Ours' autojoin='true'><nick>annie</nick></conference>"
+                                     "</item></publish><publish-options><x xmlns='%s' type='submit'>"
+                                     "<field var='FORM_TYPE' type='hidden'><value>%s#publish-options"
+                                     "</value></field><field var='pubsub#persist_items'><value>true"
+                                     "</value></field><field var='pubsub#access_model'><value>"
+                                     "whitelist</value></field></x></publish-options></pubsub>"
+                                     % (ps, room, XD, ps)))
+        assert r.get("type") == "result"
+        await disconnect(a)
+        b = await login(server, "bmj1", new=False)
+        r = await iq_reply(b, iq_raw(b, "bmj1@localhost", "get",
+                                     "<pubsub xmlns='%s'><items node='urn:xmpp:bookmarks:1'/></pubsub>" % ps))
+        conf = [(i.get("id"), i.find("{urn:xmpp:bookmarks:1}conference")) for i in r.iter("{%s}item" % ps)]
+        assert [(j, c.get("autojoin"), c.findtext("{urn:xmpp:bookmarks:1}nick")) for j, c in conf] == \
+            [(room, "true", "annie")]
+        for jid, c in conf:
+            join_raw(b, jid, c.findtext("{urn:xmpp:bookmarks:1}nick"))
+        await wait_for(b, self_presence(room, "annie"))
+        h = await wait_for(b, lambda s: s.findtext("{jabber:client}body") == "before you left")
+        assert h.find("{urn:xmpp:delay}delay") is not None
+        # the same bookmark, as an old client reads it (XEP-0048 in private storage)
+        # (converted in the background: polled)
+        for _ in range(100):
+            r = await iq_reply(b, iq_raw(b, "bmj1@localhost", "get",
+                                         "<query xmlns='jabber:iq:private'><storage "
+                                         "xmlns='storage:bookmarks'/></query>"))
+            old = r.find(".//{storage:bookmarks}conference")
+            if old is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert old is not None and old.get("jid") == room and old.get("autojoin") in ("true", "1")
+        await disconnect(b)
+    arun(go())
