@@ -5,9 +5,8 @@ seeing what the commands do.  Every test uses its own accounts and rooms."""
 import pytest
 
 from pgcluster import PgCluster
-from test_xmpp_muc import (MUC, OWNER, SVC, XD, admin_get, codes, configure,
-                           create_instant, iq_raw, iq_reply, items_of, join_raw,
-                           login, self_presence, wait_for)
+from test_xmpp_muc import (MUC, SVC, admin_get, codes, configure, create_instant,
+                           iq_reply, items_of, join_raw, login, self_presence, wait_for)
 from xmpptest import XmppServer, arun, disconnect, until
 
 

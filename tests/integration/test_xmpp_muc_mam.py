@@ -10,12 +10,10 @@ import subprocess
 import time
 
 import pytest
-from slixmpp.xmlstream.handler import Callback
-from slixmpp.xmlstream.matcher import MatchXPath
 
 from edgetest import binary
 from pgcluster import PgCluster
-from xmpptest import XmppServer, arun, connect, disconnect, until
+from xmpptest import XmppServer, arun, disconnect, until
 
 PW = "correct horse battery staple"
 MUC = "http://jabber.org/protocol/muc"
@@ -58,52 +56,18 @@ def server(pg):
         s.stop()
 
 
-# ---- helpers (as test_xmpp_muc.py's) ----
+# ---- helpers: test_xmpp_muc.py's, with a longer wait ----
 
-async def login(server, name, new=True):
-    if new:
-        server.adduser(name, PW)
-    c = await connect(name + "@localhost", PW, server.port)
-    c.got = []
-    for kind in ("presence", "message", "iq"):
-        c.register_handler(Callback("mam " + kind, MatchXPath(C + kind),
-                                    lambda s, c=c: c.got.append(s.xml)))
-    c.send_presence()
-    return c
-
-
-def codes(p):
-    return sorted(int(s.get("code")) for s in p.findall("{%s}x/{%s}status" % (USER, USER)))
-
-
-def err_cond(s):
-    e = s.find(C + "error")
-    return None if e is None else [ch.tag.split("}")[1] for ch in e if ch.tag.startswith("{" + ERR)][0]
+from test_xmpp_muc import codes, err_cond, iq_raw, login, self_presence  # noqa: E402
+from test_xmpp_muc import wait_for as _wait_for  # noqa: E402
 
 
 async def wait_for(c, pred, timeout=30):
-    found = []
-
-    def check():
-        found[:] = [s for s in c.got if pred(s)]
-        return bool(found)
-    await until(check, timeout)
-    return found[0]
-
-
-def iq_raw(c, to, typ, payload):
-    i = "q%d" % next(_ids)
-    c.send_raw("<iq type='%s' id='%s' to='%s'>%s</iq>" % (typ, i, to, payload))
-    return i
+    return await _wait_for(c, pred, timeout)
 
 
 async def iq_reply(c, i):
     return await wait_for(c, lambda s: s.tag == C + "iq" and s.get("id") == i)
-
-
-def self_presence(room, nick):
-    return lambda s: (s.tag == C + "presence" and s.get("from") == room + "/" + nick
-                      and 110 in codes(s))
 
 
 async def join(c, room, nick, history=""):

@@ -544,11 +544,7 @@ queried(void *arg, PGresult *res, const char *err)
 	struct qop *o = arg;
 	struct mam_query *q = &o->q;
 	struct c2s *c = o->c;
-	int n, first, last;
-	size_t budget, used = 0;
-	long long total;
-	bool more = false;
-	int64_t index = -1;
+	struct mam_page pg;
 
 	if (c->dead || c->user == NULL) {
 		qop_end(o);
@@ -565,47 +561,60 @@ queried(void *arg, PGresult *res, const char *err)
 		qop_end(o);
 		return;
 	}
-	total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	mam_page_cut(q, res, buf_pending(&c->out), RESULT_OVERHEAD, &pg);
+	for (int i = 0; i <= pg.last - pg.first; i++)
+		send_result(o, res, q->flip ? pg.last - i : pg.first + i);
+	send_fin(o, res, pg.first, pg.last, !pg.more && (q->max > 0 || pg.total == 0),
+	    pg.index);
+	qop_end(o);
+}
+
+void
+mam_page_cut(const struct mam_query *q, PGresult *res, size_t out_pending,
+    size_t overhead, struct mam_page *pg)
+{
+	size_t budget, used = 0;
+	int n;
+
+	pg->total = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	n = PQgetisnull(res, 0, 2) ? 0 : PQntuples(res);
-	first = 0;
-	last = n - 1;
+	pg->first = 0;
+	pg->last = n - 1;
+	pg->more = false;
+	pg->index = -1;
 	/* one row more than asked says there is more */
 	if (n > (int)q->max) {
-		more = true;
+		pg->more = true;
 		if (q->backward)
-			first++;
+			pg->first++;
 		else
-			last--;
+			pg->last--;
 	}
 	/* never more than half the output buffer at once (at least one) */
 	budget = srv.cfg->max_out_buffer / 2;
-	budget = buf_pending(&c->out) < budget ? budget - buf_pending(&c->out) : 0;
-	for (int i = 0; i <= last - first; i++) {
-		int row = q->backward ? last - i : first + i;
+	budget = out_pending < budget ? budget - out_pending : 0;
+	for (int i = 0; i <= pg->last - pg->first; i++) {
+		int row = q->backward ? pg->last - i : pg->first + i;
 
-		used += (size_t)PQgetlength(res, row, 3) + RESULT_OVERHEAD;
+		used += (size_t)PQgetlength(res, row, 3) + overhead;
 		if (i > 0 && used > budget) {
-			more = true;
+			pg->more = true;
 			if (q->backward)
-				first = row + 1;
+				pg->first = row + 1;
 			else
-				last = row - 1;
+				pg->last = row - 1;
 			break;
 		}
 	}
 	/* the position is known where the page starts or ends the set */
-	if (first <= last && !q->after && !q->backward)
-		index = q->index >= 0 ? q->index : 0;
-	else if (first <= last && q->backward && q->phi == q->hi)
-		index = total - (last - first + 1);
-	for (int i = 0; i <= last - first; i++)
-		send_result(o, res, q->flip ? last - i : first + i);
-	send_fin(o, res, first, last, !more && (q->max > 0 || total == 0), index);
-	qop_end(o);
+	if (pg->first <= pg->last && !q->after && !q->backward)
+		pg->index = q->index >= 0 ? q->index : 0;
+	else if (pg->first <= pg->last && q->backward && q->phi == q->hi)
+		pg->index = pg->total - (pg->last - pg->first + 1);
 }
 
-static void
-id_array(struct buf *b, const int64_t *v, size_t n)
+void
+mam_id_array(struct buf *b, const int64_t *v, size_t n)
 {
 	buf_append(b, "{", 1);
 	for (size_t i = 0; i < n; i++)
@@ -643,7 +652,7 @@ mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *qn)
 	snprintf(off, sizeof(off), "%lld", o->q.index > 0 ? o->q.index : 0LL);
 	buf_init(&refs);
 	buf_init(&ids);
-	id_array(&refs, o->q.refs, o->q.nrefs);
+	mam_id_array(&refs, o->q.refs, o->q.nrefs);
 	v[0] = srv.cfg->hosts[c->host];
 	v[1] = c->local;
 	v[2] = plo;
@@ -654,7 +663,7 @@ mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *qn)
 	v[7] = hi;
 	v[8] = refs.p;
 	if (o->q.ids) {
-		id_array(&ids, o->q.ids, o->q.nids);
+		mam_id_array(&ids, o->q.ids, o->q.nids);
 		o->q.backward = false;
 		v[9] = ids.p;
 		v[10] = o->q.with ? o->q.with_bare : "";

@@ -59,6 +59,27 @@ int mam_query_parse_page(const struct xml_node *q, unsigned default_page,
     const char **cond);
 void mam_query_free(struct mam_query *q);
 
+/*
+ * The page of a result set to send (rows first..last of res, a page
+ * statement's answer: column 0 the set's size, 2 NULL for no rows, 3 the
+ * stored stanza), cut to the asked max (a row more than asked says there
+ * is more) and to half the output buffer left after out_pending (each
+ * result costing its stanza plus overhead, at least one result); the RSM
+ * index where the page starts or ends the set, else -1.
+ */
+#include <libpq-fe.h>
+struct mam_page {
+	int first, last;
+	bool more;
+	long long total;
+	int64_t index;
+};
+void mam_page_cut(const struct mam_query *q, PGresult *res, size_t out_pending,
+    size_t overhead, struct mam_page *pg);
+/* ids as a PostgreSQL array literal ({1,2,3}) appended to b. */
+struct buf;
+void mam_id_array(struct buf *b, const int64_t *v, size_t n);
+
 /* Archive ids as text: decimal, no sign or leading zero; -1 if malformed. */
 int mam_id_parse(const char *s, int64_t *out);
 /* XEP-0082 DateTime to microseconds since the epoch; -1 if malformed. */
