@@ -145,7 +145,11 @@ async def joins(srv, room):
                 raise ConnectionError("joiner closed")
         c.buf = b""
     c.w.close()
-    return {"join ms": 1000 * sum(walls) / JOINS, "join cpu ms": 1000 * sum(cpus) / JOINS,
+    if os.environ.get("XMPP_BENCH_DEBUG"):
+        print("joins (ms):", " ".join("%.1f" % (w * 1000) for w in walls))
+    return {"join ms": 1000 * sum(walls) / JOINS,
+            "join ms median": 1000 * sorted(walls)[JOINS // 2],
+            "join ms max": 1000 * max(walls), "join cpu ms": 1000 * sum(cpus) / JOINS,
             "join db ms": 1000 * sum(dbs) / JOINS,
             "presences": sum(pres) / JOINS, "history": sum(hist) / JOINS}
 
@@ -312,7 +316,9 @@ ROWS = [
     ("%d:bytes", "bytes/stanza received", "%.0f", None),
 ]
 JOIN_ROWS = [
-    ("join ms", "join wall ms", "%.1f", False),
+    ("join ms", "join wall ms (mean)", "%.1f", False),
+    ("join ms median", "join wall ms (median)", "%.1f", False),
+    ("join ms max", "join wall ms (slowest)", "%.1f", False),
     ("join cpu ms", "join server CPU ms", "%.2f", False),
     ("join db ms", "join PostgreSQL CPU ms", "%.2f", False),
     ("presences", "presences per join", "%.0f", None),
