@@ -9,10 +9,15 @@
  * not depend on the scheduler or on the machine's load.  A server that
  * reads and writes many messages per system call can go below it.
  *
+ * With a third argument, the floor of a fan-out (bench_muc.py): the
+ * message written once to each of that many connections, then read from
+ * each, so the sockets and their buffers are as many as a room's
+ * occupants.  Still one write and one read per delivered message.
+ *
  * Prints the CPU time (user + system) per write+read in nanoseconds, the
  * best of five rounds of count/5.
  *
- *   xmpp_floor count size
+ *   xmpp_floor count size [connections]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -65,38 +70,45 @@ tcp_pair(int *a, int *b)
 int
 main(int argc, char **argv)
 {
-	long count;
+	long count, fan = 1;
 	size_t size;
-	int a, b;
+	int *a, *b;
 	char *msg;
 	long long best = -1;
 
-	if (argc != 3 || (count = atol(argv[1]) / 5) <= 0 ||
-	    (size = (size_t)atol(argv[2])) == 0 || size > 65536) {
-		fprintf(stderr, "usage: xmpp_floor count size\n");
+	if ((argc != 3 && argc != 4) || (count = atol(argv[1]) / 5) <= 0 ||
+	    (size = (size_t)atol(argv[2])) == 0 || size > 65536 ||
+	    (argc == 4 && ((fan = atol(argv[3])) <= 0 || fan > 10000))) {
+		fprintf(stderr, "usage: xmpp_floor count size [connections]\n");
 		return 2;
 	}
-	if ((msg = malloc(size)) == NULL)
+	count = (count + fan - 1) / fan;	/* rounds of fan deliveries */
+	if ((msg = malloc(size)) == NULL || (a = calloc((size_t)fan, sizeof(int))) == NULL ||
+	    (b = calloc((size_t)fan, sizeof(int))) == NULL)
 		die("malloc");
 	memset(msg, 'x', size);
-	tcp_pair(&a, &b);
+	for (long k = 0; k < fan; k++)
+		tcp_pair(&a[k], &b[k]);
 	for (int round = 0; round < 5; round++) {
 		long long t0 = cpu_ns(), t;
 
 		for (long i = 0; i < count; i++) {
-			size_t got = 0;
+			for (long k = 0; k < fan; k++)
+				if (write(a[k], msg, size) != (ssize_t)size)
+					die("write");
+			for (long k = 0; k < fan; k++) {
+				size_t got = 0;
 
-			if (write(a, msg, size) != (ssize_t)size)
-				die("write");
-			while (got < size) {
-				ssize_t r = read(b, msg + got, size - got);
+				while (got < size) {
+					ssize_t r = read(b[k], msg + got, size - got);
 
-				if (r <= 0)
-					die("read");
-				got += (size_t)r;
+					if (r <= 0)
+						die("read");
+					got += (size_t)r;
+				}
 			}
 		}
-		t = (cpu_ns() - t0) / count;
+		t = (cpu_ns() - t0) / (count * fan);
 		if (best < 0 || t < best)
 			best = t;
 	}

@@ -111,6 +111,14 @@ def xmpp_core(extra="", c2s_extra="", key="rsa"):
         s.start()
         srv = Server("xmpp-core", s.port, s.daemon.proc.pid, pg)
         srv.conf = s.conf	# for benchmarks that reload a changed setting
+
+        def stop():
+            s.stop()
+
+        def start():
+            s.start()
+            srv.pid = s.daemon.proc.pid
+        srv.stop, srv.start = stop, start
         yield srv
     finally:
         if s is not None:
@@ -136,12 +144,14 @@ limits = {{ c2s = {{ rate = "1000mb/s" }} }}
 ssl = {{ certificate = "{crt}"; key = "{key}" }}
 {extra}
 VirtualHost "localhost"
+{components}
 """
 
 
 @contextlib.contextmanager
-def prosody(modules=(), extra="", sql=False, key="rsa"):
-    """Prosody 0.12; sql=True stores everything in a private PostgreSQL."""
+def prosody(modules=(), extra="", sql=False, key="rsa", components=""):
+    """Prosody 0.12; sql=True stores everything in a private PostgreSQL;
+    components: configuration after the VirtualHost (e.g. PROSODY_MUC)."""
     if shutil.which("prosody") is None:
         raise RuntimeError("prosody is not installed")
     d = tempfile.mkdtemp(prefix="edge-bench-prosody-")
@@ -158,19 +168,32 @@ def prosody(modules=(), extra="", sql=False, key="rsa"):
         cfg = os.path.join(d, "prosody.cfg.lua")
         with open(cfg, "w") as f:
             f.write(PROSODY_CFG.format(d=d, port=port, loglevel=os.environ.get("XMPP_BENCH_PROSODY_LOG", "warn"), crt=crt, key=keyf, extra=extra,
-                                       modules="".join('"%s"; ' % m for m in modules)))
-        p = subprocess.Popen(["prosody", "-F", "--config", cfg], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        wait_port(port, p)
-        yield Server("prosody", port, p.pid, pg)
-    finally:
-        if p is not None:
+                                       modules="".join('"%s"; ' % m for m in modules),
+                                       components=components))
+
+        def start():
+            nonlocal p
+            p = subprocess.Popen(["prosody", "-F", "--config", cfg], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            wait_port(port, p)
+            srv.pid = p.pid
+
+        def stop():
+            nonlocal p
             p.terminate()
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            p = None
+        srv = Server("prosody", port, None, pg)
+        srv.start, srv.stop = start, stop
+        start()
+        yield srv
+    finally:
+        if p is not None:
+            stop()
         if pg is not None:
             pg.destroy()
         shutil.rmtree(d, ignore_errors=True)
@@ -223,7 +246,7 @@ def pids_of(pattern):
 
 
 @contextlib.contextmanager
-def ejabberd(modules="", sql=False, key="rsa"):
+def ejabberd(modules="", sql=False, key="rsa", yml_extra=""):
     """ejabberd from Debian in a private node and spool; sql=True stores
     everything (auth included) in a private PostgreSQL with ejabberd's
     own schema, as the reference host does."""
@@ -249,7 +272,8 @@ def ejabberd(modules="", sql=False, key="rsa"):
             storage = EJABBERD_SQL.format(pgport=pg.port)
         node = "edgebench%d@localhost" % os.getpid()
         with open(os.path.join(d, "ejabberd.yml"), "w") as f:
-            f.write(EJABBERD_YML.format(d=d, port=port, storage=storage, modules=modules))
+            f.write(EJABBERD_YML.format(d=d, port=port, storage=storage, modules=modules)
+                    + yml_extra)
         with open(os.path.join(d, "ejabberdctl.cfg"), "w") as f:
             f.write('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=%s/pid\n' % d)
         shutil.copy("/etc/ejabberd/inetrc", d)
@@ -259,28 +283,52 @@ def ejabberd(modules="", sql=False, key="rsa"):
         for root, dirs, files in os.walk(d):
             for n in [root] + [os.path.join(root, x) for x in dirs + files]:
                 os.chown(n, pw.pw_uid, pw.pw_gid)
-        p = subprocess.Popen(["ejabberdctl", "--config-dir", d, "--ctl-config",
-                              os.path.join(d, "ejabberdctl.cfg"), "--config",
-                              os.path.join(d, "ejabberd.yml"), "--spool", os.path.join(d, "spool"),
-                              "--logs", os.path.join(d, "logs"), "--node", node, "foreground"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             # as ejabberd itself: ejabberdctl would su, and su's
-                             # PAM limits cap it at 1024 descriptors
-                             user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                             env=dict(os.environ, HOME=d))
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            beam = pids_of("beam.*" + node.split("@")[0])
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                if beam:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        if not beam:
-            raise RuntimeError("ejabberd did not start (logs in %s)" % d)
-        yield Server("ejabberd", port, beam[0], pg)
+        srv = Server("ejabberd", port, None, pg)
+
+        def start():
+            nonlocal p, beam
+            p = subprocess.Popen(["ejabberdctl", "--config-dir", d, "--ctl-config",
+                                  os.path.join(d, "ejabberdctl.cfg"), "--config",
+                                  os.path.join(d, "ejabberd.yml"), "--spool",
+                                  os.path.join(d, "spool"), "--logs", os.path.join(d, "logs"),
+                                  "--node", node, "foreground"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 # as ejabberd itself: ejabberdctl would su, and su's
+                                 # PAM limits cap it at 1024 descriptors
+                                 user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                                 env=dict(os.environ, HOME=d))
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                beam = pids_of("beam.*" + node.split("@")[0])
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    if beam:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            if not beam:
+                raise RuntimeError("ejabberd did not start (logs in %s)" % d)
+            srv.pid = beam[0]
+
+        def stop():
+            nonlocal p, beam
+            for pid in beam:
+                try:
+                    os.kill(pid, 15)
+                except OSError:
+                    pass
+            beam = []
+            if p is not None:
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            p = None
+        srv.start, srv.stop = start, stop
+        start()
+        yield srv
     finally:
         for pid in beam:
             try:
@@ -301,3 +349,48 @@ def ejabberd(modules="", sql=False, key="rsa"):
             print("ejabberd state kept in", d)
         else:
             shutil.rmtree(d, ignore_errors=True)
+
+
+# Group chat as the reference host runs it (issue 13), for bench_muc.py:
+# conference.localhost, persistent rooms, archive on, 100 messages of
+# history on join.  On all three alike: occupant limits above the 500 of
+# the largest benchmark room (plus the joiners it measures) and no
+# per-occupant message rate limit (the benchmark saturates a room).
+
+# xmpp-core: [muc] (its archive is the room history in PostgreSQL,
+# muc_history; room MAM is not there yet)
+XMPP_CORE_MUC = """[muc]
+message_rate = 0
+max_occupants = 1000
+default_max_users = 1000
+history = 100
+"""
+
+# ejabberd: mod_muc with PostgreSQL, every room archived by mod_mam (SQL);
+# users' own archives stay off, as groupchat never goes there anyway
+EJABBERD_MUC = """  mod_muc:
+    host: "conference.localhost"
+    db_type: sql
+    history_size: 100
+    max_users: 1000
+    max_user_conferences: 1000
+    default_room_options:
+      persistent: true
+      mam: true
+      max_users: 1000
+  mod_mam:
+    db_type: sql
+    default: never
+"""
+
+# Prosody: the muc component with mod_muc_mam on mod_storage_sql
+PROSODY_MUC = """
+Component "conference.localhost" "muc"
+modules_enabled = { "muc_mam" }
+muc_room_default_persistent = true
+muc_room_default_history_length = 100
+max_history_messages = 100
+muc_log_all_rooms = true
+muc_log_expires_after = "never"
+storage_archive_item_limit = 10000000
+"""
