@@ -389,6 +389,7 @@ def test_archiving_off(server, pg):
         await create(a, room, "ann", _mam="0")
         assert MAM not in await disco(a, room) and MODERATE not in await disco(a, room)
         await join(b, room, "bob")
+        assert 170 not in codes([x for x in b.got if x.get("from") == room + "/bob"][0])
         say(b, room, "not kept")
         m = await said(a, room, "not kept")
         sid = sid_of(m, room)
@@ -409,6 +410,9 @@ def test_archiving_off(server, pg):
         r = await iq_reply(a, configure(a, room2, enablearchiving="1"))
         assert r.get("type") == "result"
         assert MAM in await disco(a, room2)
+        # the occupants are told (§10.2.1: 104 with 170, logging on)
+        await wait_for(a, lambda x: x.get("from") == room2 and x.tag == C + "message" and
+                       codes(x) == [104, 170])
         # a temporary room is never archived
         tmp = "tmpa@" + SVC
         await create(a, tmp, "ann", persistentroom="0")
@@ -426,6 +430,8 @@ def test_archiving_off(server, pg):
         await until(lambda: pg.psql(count).strip() == "1", 30)
         r = await iq_reply(a, configure(a, room2, persistentroom="0"))
         assert r.get("type") == "result"
+        await wait_for(a, lambda x: x.get("from") == room2 and x.tag == C + "message" and
+                       codes(x) == [104, 171])
         await until(lambda: pg.psql(count).strip() == "0", 30)
         assert MAM not in await disco(a, room2)
         await disconnect(a, b, c)

@@ -293,9 +293,10 @@ cfg_dup(struct muc_roomcfg *dst, const struct muc_roomcfg *src)
 	return 0;
 }
 
-/* §10.2.1: 104 to everyone, with 172/173 when anonymity changed. */
+/* §10.2.1: 104 to everyone, with 172/173 when anonymity changed and
+ * 170/171 when archiving did. */
 static void
-announce_change(struct muc_room *r, bool was_anyone)
+announce_change(struct muc_room *r, bool was_anyone, bool was_logged)
 {
 	struct xml_node *m = xml_new("message", NS_CLIENT), *x;
 
@@ -309,13 +310,17 @@ announce_change(struct muc_room *r, bool was_anyone)
 	if (was_anyone != r->cfg.whois_anyone)
 		xml_set_attr(xml_add(x, "status", NULL), "code",
 		    r->cfg.whois_anyone ? "172" : "173");
+	if (was_logged != mucmam_on(r))
+		xml_set_attr(xml_add(x, "status", NULL), "code",
+		    mucmam_on(r) ? "170" : "171");
 	mucroom_fanout(r, m, NULL);
 	xml_free(m);
 }
 
-/* A checked configuration takes effect (c is taken). */
+/* A checked configuration takes effect (c is taken); was_logged:
+ * whether the room archived before. */
 static void
-apply(struct muc_room *r, struct muc_roomcfg *c)
+apply(struct muc_room *r, struct muc_roomcfg *c, bool was_logged)
 {
 	bool was_locked = r->locked, was_anyone = r->cfg.whois_anyone;
 
@@ -323,7 +328,7 @@ apply(struct muc_room *r, struct muc_roomcfg *c)
 	r->cfg = *c;
 	r->locked = false;
 	if (!was_locked)
-		announce_change(r, was_anyone);
+		announce_change(r, was_anyone, was_logged);
 	/* members only now excludes who is not a member (322, §9.4) */
 	if (r->cfg.members_only) {
 		struct muc_occ *o = r->occs, *next;
@@ -358,8 +363,10 @@ saved(void *arg, int rc)
 		if ((res = stanza_iq_result(p->iq)) != NULL)
 			router_route(res);
 		if (r) {
+			bool was_logged = mucmam_on(r);
+
 			r->stored = true;
-			apply(r, &p->c);
+			apply(r, &p->c, was_logged);
 		} else {
 			cfg_free(&p->c);
 		}
@@ -375,6 +382,7 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 	struct xml_node *f, *v, *res;
 	char *val;
 	int bad = 0;
+	bool was_logged;
 
 	if (cfg_dup(&c, &r->cfg) == -1) {
 		iq_err(n, "wait", "resource-constraint");
@@ -424,6 +432,7 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 		}
 		return;
 	}
+	was_logged = mucmam_on(r);
 	if (r->stored) {
 		mucstore_delete(r->jid);	/* now temporary */
 		r->stored = false;
@@ -431,7 +440,7 @@ submit(struct muc_room *r, struct xml_node *n, const struct xml_node *x)
 	if ((res = stanza_iq_result(n)) != NULL)
 		router_route(res);
 	xml_free(n);
-	apply(r, &c);
+	apply(r, &c, was_logged);
 }
 
 int

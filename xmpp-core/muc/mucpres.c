@@ -17,6 +17,7 @@
 #include "c2s.h"
 #include "mucconf.h"
 #include "mucint.h"
+#include "mucmam.h"
 #include "mucnick.h"
 #include "mucroom.h"
 #include "mucstore.h"
@@ -224,7 +225,7 @@ join_replies(struct muc_room *r, struct muc_sess *s, bool created, bool renamed,
     bool new_occ, const struct xml_node *x)
 {
 	struct muc_occ *o = s->occ;
-	unsigned self[5], others[1] = { 0 }, k = 0;
+	unsigned self[6], others[1] = { 0 }, k = 0;
 	struct muc_histreq q;
 	struct xml_node *p;
 
@@ -239,6 +240,8 @@ join_replies(struct muc_room *r, struct muc_sess *s, bool created, bool renamed,
 	if (r->cfg.whois_anyone)
 		self[k++] = 100;
 	self[k++] = 110;
+	if (mucmam_on(r))
+		self[k++] = 170;	/* §7.2.12: what is said is archived */
 	if (created)
 		self[k++] = 201;
 	if (renamed)
