@@ -5,9 +5,11 @@
 #include "crypto.h"
 #include "path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,9 +172,30 @@ upload_store_tmp_discard(int root, struct store_tmp *t)
 	t->fd = -1;
 }
 
-/* Opens (creating) the parent directory of rel: fd or -errno. */
+/*
+ * Directories whose fsync makes one upload durable: the one its name was
+ * linked into, and the parent of every directory created for it (the
+ * new directory's own entry).  At most PATH_MAX_DEPTH.
+ */
+struct dirset {
+	int fd[PATH_MAX_DEPTH + 1];
+	size_t n;
+};
+
+static void
+dirset_close(struct dirset *ds)
+{
+	for (size_t i = 0; i < ds->n; i++)
+		close(ds->fd[i]);
+	ds->n = 0;
+}
+
+/*
+ * Opens (creating) the parent directory of rel: fd or -errno.  With ds,
+ * the parents of directories created on the way are kept open in it.
+ */
 static int
-open_parent(int root, const char *rel, const char **base)
+open_parent(int root, const char *rel, const char **base, struct dirset *ds)
 {
 	const char *s = rel, *slash;
 	int cur = dup(root);
@@ -190,7 +213,11 @@ open_parent(int root, const char *rel, const char **base)
 		}
 		memcpy(seg, s, l);
 		seg[l] = '\0';
-		if (mkdirat(cur, seg, DIR_MODE) < 0 && errno != EEXIST) {
+		if (mkdirat(cur, seg, DIR_MODE) == 0) {
+			if (ds != NULL && ds->n < PATH_MAX_DEPTH &&
+			    (ds->fd[ds->n] = dup(cur)) >= 0)
+				ds->n++;
+		} else if (errno != EEXIST) {
 			int e = errno;
 
 			close(cur);
@@ -234,9 +261,90 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
 	}
 }
 
+/*
+ * Group commit of directory fsyncs.  Uploads that finish together queue
+ * their directories here; one of them (the leader) takes the whole queue
+ * and fsyncs each distinct directory once, the others wait for it.  A
+ * directory is only ever covered by an fsync that started after its
+ * entry was queued, so after the link; each caller still waits for its
+ * own directories, and gets their own result.  On journalling
+ * filesystems one fsync commits every queued link at once, so N uploads
+ * finishing together cost about one journal commit instead of N.
+ */
+struct dsync_node {
+	struct dsync_node *next;
+	int fd;
+	int rc;
+	bool done;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct dsync_node *queue;
+	bool busy;
+} dsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false };
+
+/* Under the lock, which it drops while syncing: one batch. */
+static void
+dsync_lead(void)
+{
+	struct dsync_node *batch = dsync.queue, *n, *m;
+
+	dsync.queue = NULL;
+	dsync.busy = true;
+	pthread_mutex_unlock(&dsync.lock);
+	for (n = batch; n != NULL; n = n->next) {
+		struct stat sn, sm;
+
+		n->rc = 1;	/* not yet synced */
+		if (fstat(n->fd, &sn) == 0)
+			for (m = batch; m != n; m = m->next)
+				if (fstat(m->fd, &sm) == 0 && sm.st_dev == sn.st_dev &&
+				    sm.st_ino == sn.st_ino) {
+					n->rc = m->rc;
+					break;
+				}
+		if (n->rc == 1)
+			n->rc = fsync(n->fd) < 0 ? -errno : 0;
+	}
+	pthread_mutex_lock(&dsync.lock);
+	for (n = batch; n != NULL; n = n->next)
+		n->done = true;
+	dsync.busy = false;
+	pthread_cond_broadcast(&dsync.cond);
+}
+
+/* fsyncs every directory of ds (in a shared batch): 0, or -errno. */
+static int
+dsync_all(const struct dirset *ds)
+{
+	struct dsync_node nodes[PATH_MAX_DEPTH + 1];
+	int rc = 0;
+
+	pthread_mutex_lock(&dsync.lock);
+	for (size_t i = 0; i < ds->n; i++) {
+		nodes[i] = (struct dsync_node){ .next = dsync.queue, .fd = ds->fd[i] };
+		dsync.queue = &nodes[i];
+	}
+	for (size_t i = 0; i < ds->n; i++) {
+		while (!nodes[i].done) {
+			if (!dsync.busy)
+				dsync_lead();
+			else
+				pthread_cond_wait(&dsync.cond, &dsync.lock);
+		}
+		if (nodes[i].rc < 0 && rc == 0)
+			rc = nodes[i].rc;
+	}
+	pthread_mutex_unlock(&dsync.lock);
+	return rc;
+}
+
 int
 upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
 {
+	struct dirset ds = { .n = 0 };
 	const char *base = NULL;
 	int dfd, rc = 0;
 
@@ -249,22 +357,66 @@ upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool dur
 	 * and the link (it spares young directories, so once is enough).
 	 */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((dfd = open_parent(root, rel, &base)) < 0) {
+		dirset_close(&ds);
+		if ((dfd = open_parent(root, rel, &base, durable ? &ds : NULL)) < 0) {
 			rc = dfd;
 			goto out;
 		}
 		rc = link_into(root, t, dfd, base);
-		if (rc == 0 && durable && fsync(dfd) < 0)
-			rc = -errno;
-		close(dfd);
-		if (rc != -ENOENT)
-			break;
+		if (rc == -ENOENT && attempt == 0) {
+			close(dfd);
+			continue;
+		}
+		if (rc == 0 && durable) {
+			/* The file's own directory is synced with the others. */
+			ds.fd[ds.n++] = dfd;
+			if ((rc = dsync_all(&ds)) < 0) {
+				/* Not durable: not there either, as far as we can. */
+				unlinkat(dfd, base, 0);
+				t->named = false;
+			}
+		} else {
+			close(dfd);
+		}
+		break;
 	}
 out:
+	dirset_close(&ds);
 	if (rc == 0)
 		t->named = false;	/* nothing left to unlink */
 	upload_store_tmp_discard(root, t);
 	return rc;
+}
+
+int
+upload_store_tmp_sweep(int root, unsigned *removed)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*removed = 0;
+	fd = upload_store_openat(root, PATH_TMPDIR, O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if ((d = fdopendir(fd)) == NULL) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		/* Only files: nothing else is ever created here. */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			(*removed)++;
+	}
+	closedir(d);
+	unlinkat(root, PATH_TMPDIR, AT_REMOVEDIR);
+	return 0;
 }
 
 int

@@ -189,3 +189,31 @@ TEST(upload_store_named_fallback)
 	close(root);
 	rm_tree(dir);
 }
+
+/* What a killed run leaves on a filesystem without O_TMPFILE. */
+TEST(upload_store_sweep_after_crash)
+{
+	char dir[64], tmpdir[128];
+	struct store_tmp a, b;
+	struct stat st;
+	unsigned removed = 99;
+	int root;
+
+	CHECK(scratch(dir, sizeof(dir), &root) == 0);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/%s", dir, PATH_TMPDIR);
+	/* Nothing to do: no directory at all. */
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &a), 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &b), 0);
+	CHECK(write(a.fd, "partial", 7) == 7);
+	/* The process died: descriptors gone, names left behind. */
+	close(a.fd);
+	close(b.fd);
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 2);
+	CHECK(stat(tmpdir, &st) < 0 && errno == ENOENT);
+	CHECK_INT(upload_store_exists(root, "x"), 0);
+	close(root);
+	rm_tree(dir);
+}
