@@ -274,6 +274,9 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
 struct dsync_node {
 	struct dsync_node *next;
 	int fd;
+	dev_t dev;		/* identity, when known, to sync each once */
+	ino_t ino;
+	bool known;
 	int rc;
 	bool done;
 };
@@ -295,16 +298,12 @@ dsync_lead(void)
 	dsync.busy = true;
 	pthread_mutex_unlock(&dsync.lock);
 	for (n = batch; n != NULL; n = n->next) {
-		struct stat sn, sm;
-
 		n->rc = 1;	/* not yet synced */
-		if (fstat(n->fd, &sn) == 0)
-			for (m = batch; m != n; m = m->next)
-				if (fstat(m->fd, &sm) == 0 && sm.st_dev == sn.st_dev &&
-				    sm.st_ino == sn.st_ino) {
-					n->rc = m->rc;
-					break;
-				}
+		for (m = batch; n->known && m != n; m = m->next)
+			if (m->known && m->dev == n->dev && m->ino == n->ino) {
+				n->rc = m->rc;
+				break;
+			}
 		if (n->rc == 1)
 			n->rc = fsync(n->fd) < 0 ? -errno : 0;
 	}
@@ -320,11 +319,20 @@ static int
 dsync_all(const struct dirset *ds)
 {
 	struct dsync_node nodes[PATH_MAX_DEPTH + 1];
+	struct stat st;
 	int rc = 0;
 
+	for (size_t i = 0; i < ds->n; i++) {
+		nodes[i] = (struct dsync_node){ .fd = ds->fd[i] };
+		if (fstat(ds->fd[i], &st) == 0) {
+			nodes[i].dev = st.st_dev;
+			nodes[i].ino = st.st_ino;
+			nodes[i].known = true;
+		}
+	}
 	pthread_mutex_lock(&dsync.lock);
 	for (size_t i = 0; i < ds->n; i++) {
-		nodes[i] = (struct dsync_node){ .next = dsync.queue, .fd = ds->fd[i] };
+		nodes[i].next = dsync.queue;
 		dsync.queue = &nodes[i];
 	}
 	for (size_t i = 0; i < ds->n; i++) {
