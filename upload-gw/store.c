@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -150,6 +151,12 @@ upload_store_tmp_create_named(int root, struct store_tmp *t)
 		return -e;
 	}
 	close(dfd);
+	/*
+	 * Held for the file's life: the start-up sweep takes only files
+	 * nobody holds, so a second daemon on the same store (or a restart
+	 * while an old process still drains) never removes a live upload.
+	 */
+	flock(fd, LOCK_EX | LOCK_NB);
 	t->fd = fd;
 	t->named = true;
 	return 0;
@@ -416,11 +423,19 @@ upload_store_tmp_sweep(int root, unsigned *removed)
 		return -e;
 	}
 	while ((de = readdir(d)) != NULL) {
+		int f;
+
 		if (de->d_name[0] == '.')
 			continue;
-		/* Only files: nothing else is ever created here. */
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+		/* Only unlocked files: a locked one is a live upload's. */
+		f = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (f < 0)
+			continue;
+		if (flock(f, LOCK_EX | LOCK_NB) == 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
 			(*removed)++;
+		close(f);
 	}
 	closedir(d);
 	unlinkat(root, PATH_TMPDIR, AT_REMOVEDIR);

@@ -50,10 +50,11 @@ int upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel,
 void upload_store_tmp_discard(int root, struct store_tmp *t);
 
 /*
- * Start-up cleanup, before any upload runs: removes the temporary files
- * an earlier run left in PATH_TMPDIR when it was killed (the fallback
- * files; an O_TMPFILE dies with its process), and the directory if that
- * leaves it empty.  *removed counts them.  0, or -errno.
+ * Start-up cleanup: removes the temporary files an earlier run left in
+ * PATH_TMPDIR when it was killed (the fallback files; an O_TMPFILE dies
+ * with its process), and the directory if that leaves it empty.  Files
+ * still locked by a running writer (flock, held by every fallback file's
+ * creator) are kept.  *removed counts them.  0, or -errno.
  */
 int upload_store_tmp_sweep(int root, unsigned *removed);
 

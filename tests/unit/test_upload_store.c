@@ -208,11 +208,18 @@ TEST(upload_store_sweep_after_crash)
 	CHECK_INT(upload_store_tmp_create_named(root, &a), 0);
 	CHECK_INT(upload_store_tmp_create_named(root, &b), 0);
 	CHECK(write(a.fd, "partial", 7) == 7);
-	/* The process died: descriptors gone, names left behind. */
+	/* A live upload (its lock held) is kept. */
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 0);
+	CHECK_INT(count_entries(tmpdir), 2);
+	/* The process died: descriptors (and locks) gone, names left behind. */
 	close(a.fd);
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 1);
+	CHECK_INT(count_entries(tmpdir), 1);
 	close(b.fd);
 	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
-	CHECK_INT(removed, 2);
+	CHECK_INT(removed, 1);
 	CHECK(stat(tmpdir, &st) < 0 && errno == ENOENT);
 	CHECK_INT(upload_store_exists(root, "x"), 0);
 	close(root);
