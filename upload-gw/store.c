@@ -274,9 +274,11 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
  * and fsyncs each distinct directory once, the others wait for it.  A
  * directory is only ever covered by an fsync that started after its
  * entry was queued, so after the link; each caller still waits for its
- * own directories, and gets their own result.  On journalling
- * filesystems one fsync commits every queued link at once, so N uploads
- * finishing together cost about one journal commit instead of N.
+ * own directories, and gets their own result.  What is shared is synced
+ * once: the store's root, parent of the new directory each slot usually
+ * gets, or a directory many uploads go to; and on journalling
+ * filesystems the first fsync commits every queued link at once, so N
+ * uploads finishing together cost about one journal commit instead of N.
  */
 struct dsync_node {
 	struct dsync_node *next;
