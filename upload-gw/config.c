@@ -5,6 +5,9 @@
  * Filer compatibility notes: Filer decodes config.toml into a Go struct
  * with BurntSushi/toml, which matches keys case-insensitively, so
  * "storeDir", "StoreDir" and "storedir" are one key (CONF_KEYS_NOCASE).
+ * Filer's keys are ListenPort, UnixSocket, Secret, StoreDir, UploadSubDir
+ * and LogLevel (its config.example.toml has all but UnixSocket); every
+ * one is understood here.
  * Filer's "listenport" is a Go listen address ("127.0.0.1:5050",
  * "[::]:5050", ":5050"), or a socket path when UnixSocket = true.
  */
@@ -447,10 +450,49 @@ parse_limits(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 	return 0;
 }
 
+/*
+ * log_level (edge's names) or Filer's logLevel, whose "info", "warn" and
+ * "error" mean what they mean to Filer; Filer falls back to "warn" on
+ * anything else, a configuration check here says what is wrong instead.
+ */
+static int
+parse_log_level(struct upload_config *c, struct conf_table *t, struct conf_err *e)
+{
+	const char *lvl = NULL, *filer = NULL;
+	int rl, rf;
+
+	if ((rl = conf_str(t, "log_level", &lvl, e)) < 0 ||
+	    (rf = conf_str(t, "logLevel", &filer, e)) < 0)
+		return -1;
+	if (rl == 1 && rf == 1) {
+		conf_errf(e, t, "logLevel", "give either log_level or logLevel, not both");
+		return -1;
+	}
+	if (rl == 1 && log_level_parse(lvl, &c->log_level) < 0) {
+		conf_errf(e, t, "log_level",
+		    "\"%s\": expected error, warn, notice, info or debug", lvl);
+		return -1;
+	}
+	if (rf == 1) {
+		if (strcmp(filer, "error") == 0)
+			c->log_level = LOG_LVL_ERR;
+		else if (strcmp(filer, "warn") == 0)
+			c->log_level = LOG_LVL_WARN;
+		else if (strcmp(filer, "info") == 0)
+			c->log_level = LOG_LVL_INFO;
+		else {
+			conf_errf(e, t, "logLevel",
+			    "\"%s\": expected \"info\", \"warn\" or \"error\"", filer);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 parse_extras(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 {
-	const char *user = NULL, *lvl = NULL;
+	const char *user = NULL;
 	int rc;
 
 	if (conf_size(t, "max_file_size", &c->max_file_size, e) < 0 ||
@@ -468,14 +510,7 @@ parse_extras(struct upload_config *c, struct conf_table *t, struct conf_err *e)
 		conf_errf(e, t, "user", "out of memory");
 		return -1;
 	}
-	if ((rc = conf_str(t, "log_level", &lvl, e)) < 0)
-		return -1;
-	if (rc == 1 && log_level_parse(lvl, &c->log_level) < 0) {
-		conf_errf(e, t, "log_level",
-		    "\"%s\": expected err, warn, notice, info or debug", lvl);
-		return -1;
-	}
-	return 0;
+	return parse_log_level(c, t, e);
 }
 
 struct upload_config *

@@ -1,6 +1,6 @@
 /*
  * config — upload-gw's configuration: Prosody Filer's config.toml keys
- * (listenport, UnixSocket, secret, storeDir, uploadSubDir; matched
+ * (listenport, UnixSocket, secret, storeDir, uploadSubDir, logLevel; matched
  * case-insensitively as Go's TOML decoder does) plus edge's extras.
  *
  * A parsed configuration is immutable and reference-counted: request

@@ -103,13 +103,16 @@ upload_head_has_body(const struct req_head *h)
 }
 
 const char *
-upload_head_mac(const struct req_head *h)
+upload_head_mac(const struct req_head *h, enum mac_kind *form)
 {
+	/* Filer's order: a URL carrying several names is judged by the first. */
+	*form = MAC_V2;
+	if (h->mac_v2 != NULL)
+		return h->mac_v2;
 	if (h->mac_token != NULL)
 		return h->mac_token;
-	if (h->mac_v != NULL)
-		return h->mac_v;
-	return h->mac_v2;
+	*form = MAC_V1;
+	return h->mac_v;
 }
 
 /* Strict decimal Content-Length (no sign, no spaces, no list): 0, or -1. */
@@ -141,6 +144,9 @@ upload_head_path_status(enum path_result pr, const char **note)
 	case PATH_DIRECTORY:
 		*note = "directory";
 		return 403;
+	case PATH_HIDDEN:
+		*note = "hidden name";
+		return 403;
 	case PATH_TOO_LONG:
 		*note = "path too long";
 		return 414;
@@ -155,13 +161,14 @@ upload_head_put(const struct upload_config *cf, const char *url,
     const struct req_head *h, char *rel, size_t rellen, uint64_t *expected,
     const char **note)
 {
-	const char *given, *types[3];
+	const char *given, *types[2] = { NULL, NULL };
+	enum mac_kind form;
 	unsigned st;
 
 	if ((st = upload_head_path_status(upload_path_parse(url, cf->prefix, rel,
 	    rellen), note)) != 0)
 		return st;
-	if ((given = upload_head_mac(h)) == NULL) {
+	if ((given = upload_head_mac(h, &form)) == NULL) {
 		*note = "no MAC";
 		return 403;
 	}
@@ -173,13 +180,18 @@ upload_head_put(const struct upload_config *cf, const char *url,
 		*note = "no Content-Length";
 		return 411;
 	}
-	types[0] = h->content_type;
-	if ((types[1] = upload_mime_by_name(rel)) == NULL)
+	/*
+	 * v2 binds the type: the one the request declares, else Filer's
+	 * (by extension) or the default a server signs for no type.
+	 */
+	if (h->content_type != NULL && h->content_type[0] != '\0') {
+		types[0] = h->content_type;
+	} else {
+		types[0] = upload_mime_by_name(rel);
 		types[1] = OCTET_STREAM;
-	types[2] = h->content_type == NULL || h->content_type[0] == '\0' ?
-	    OCTET_STREAM : NULL;
-	if (upload_mac_verify(cf->secret, cf->secret_len, rel, *expected, types, 3,
-	    given) == MAC_NONE) {
+	}
+	if (upload_mac_verify(cf->secret, cf->secret_len, rel, *expected, form,
+	    types, 2, given) == MAC_NONE) {
 		*note = "invalid MAC";
 		return 403;
 	}

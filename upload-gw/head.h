@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "mac.h"
 #include "path.h"
 #include "range.h"
 
@@ -76,14 +77,21 @@ unsigned upload_head_framing(const struct req_head *h, const char **note);
 /* True if the request announces a body (non-zero length or chunked). */
 bool upload_head_has_body(const struct req_head *h);
 
-/* The MAC parameter by Filer's precedence: token, then v, then v2. */
-const char *upload_head_mac(const struct req_head *h);
+/*
+ * The MAC parameter by Filer's precedence (v2, then token, then v) and
+ * the form its name stands for (*form: MAC_V2 for v2 and token, MAC_V1
+ * for v); NULL when there is none.
+ */
+const char *upload_head_mac(const struct req_head *h, enum mac_kind *form);
 
 /*
  * The whole header-only judgement of a PUT to url: 0 (rel holds the
  * store-relative name, *expected the length), or the status to answer
  * with *note: 400/404/403/414 (path), 403 (no or wrong MAC), 411 (no
- * usable length, chunked), 413 (over max_file_size).  rellen >=
+ * usable length, chunked), 413 (over max_file_size).  A v2 MAC covers
+ * the request's own Content-Type; only a request without one may carry
+ * a MAC over Filer's type for the extension or application/octet-stream
+ * (what Prosody and xmpp-core sign when the client declared no type).  rellen >=
  * PATH_MAX_LEN + 1.  Call after upload_head_framing accepted the request.
  */
 unsigned upload_head_put(const struct upload_config *cf, const char *url,

@@ -50,25 +50,28 @@ upload_mac_compute(const void *secret, size_t secret_len, const char *path,
 
 enum mac_kind
 upload_mac_verify(const void *secret, size_t secret_len, const char *path,
-    uint64_t size, const char *const *types, size_t ntypes, const char *given)
+    uint64_t size, enum mac_kind form, const char *const *types, size_t ntypes,
+    const char *given)
 {
 	uint8_t want[HMAC_SHA256_LEN], got[HMAC_SHA256_LEN];
-	enum mac_kind found = MAC_NONE;
+	bool found = false;
 
 	if (given == NULL || strlen(given) != 2 * HMAC_SHA256_LEN ||
 	    hex_decode(given, 2 * HMAC_SHA256_LEN, got, sizeof(got)) !=
 	    HMAC_SHA256_LEN)
 		return MAC_NONE;
-	/* Every candidate is computed and compared: no early exit. */
-	if (mac_raw(secret, secret_len, path, size, NULL, want) == 0 &&
-	    ct_equal(want, got, sizeof(got)))
-		found = MAC_V1;
+	if (form == MAC_V1)
+		return mac_raw(secret, secret_len, path, size, NULL, want) == 0 &&
+		    ct_equal(want, got, sizeof(got)) ? MAC_V1 : MAC_NONE;
+	if (form != MAC_V2)
+		return MAC_NONE;
+	/* Every candidate type is computed and compared: no early exit. */
 	for (size_t i = 0; i < ntypes; i++) {
 		if (types[i] == NULL)
 			continue;
 		if (mac_raw(secret, secret_len, path, size, types[i], want) == 0 &&
-		    ct_equal(want, got, sizeof(got)) && found == MAC_NONE)
-			found = MAC_V2;
+		    ct_equal(want, got, sizeof(got)))
+			found = true;
 	}
-	return found;
+	return found ? MAC_V2 : MAC_NONE;
 }

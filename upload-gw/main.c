@@ -14,6 +14,7 @@
 #include "expire.h"
 #include "http.h"
 #include "log.h"
+#include "path.h"
 #include "store.h"
 
 #include <signal.h>
@@ -184,12 +185,41 @@ static int
 check_store(struct upload_config *c)
 {
 	char err[256];
+	unsigned removed;
+	int rc;
 
+	if ((rc = upload_store_tmp_sweep(c->store_fd, &removed)) < 0)
+		log_warn("storeDir %s: cannot clean %s: %s", c->store_dir, PATH_TMPDIR,
+		    strerror(-rc));
+	else if (removed > 0)
+		log_notice("storeDir %s: removed %u unfinished upload(s) left by an "
+		    "earlier run", c->store_dir, removed);
 	if (upload_store_probe(c->store_fd, err, sizeof(err)) < 0) {
 		log_err("storeDir %s: %s", c->store_dir, err);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * GNU-style --help and --version, which packagers and sysadmins try
+ * first, mean -h and -V (usage or version on stdout, exit 0); the
+ * common parser knows only short options.  Nothing after "--" is an
+ * option, nor is the file name after -c.
+ */
+static void
+long_options(int argc, char **argv)
+{
+	static char opt_h[] = "-h", opt_v[] = "-V";
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-c") == 0)
+			i++;
+		else if (strcmp(argv[i], "--help") == 0)
+			argv[i] = opt_h;
+		else if (strcmp(argv[i], "--version") == 0)
+			argv[i] = opt_v;
+	}
 }
 
 int
@@ -201,6 +231,7 @@ main(int argc, char **argv)
 	struct conf_err e;
 	char err[512];
 
+	long_options(argc, argv);
 	daemon_parse_args(argc, argv, UPLOAD_DEFAULT_CONF, NULL, &args);
 	log_init("upload-gw", args.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	m.conf_path = args.conf_path;

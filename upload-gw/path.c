@@ -27,9 +27,22 @@ check_segment(const char *s, size_t len, int depth)
 		return PATH_BAD;
 	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
 		return PATH_BAD;
-	if (depth == 1 && len == sizeof(PATH_TMPDIR) - 1 &&
-	    memcmp(s, PATH_TMPDIR, len) == 0)
-		return PATH_NOT_FOUND;
+	for (size_t i = 0; i < len; i++) {
+		/* A separator elsewhere (Windows, some proxies' normalisers). */
+		if (s[i] == '\\')
+			return PATH_BAD;
+		/*
+		 * Still an escape after the one decoding ("%252e" came in):
+		 * whatever decodes it again would read another name.
+		 */
+		if (s[i] == '%' && i + 2 < len &&
+		    hexval((unsigned char)s[i + 1]) >= 0 &&
+		    hexval((unsigned char)s[i + 2]) >= 0)
+			return PATH_BAD;
+	}
+	/* Hidden names: upload-gw's own (PATH_TMPDIR) and anyone's dotfiles. */
+	if (s[0] == '.')
+		return PATH_HIDDEN;
 	return PATH_OK;
 }
 

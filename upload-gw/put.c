@@ -15,8 +15,15 @@
 #include <string.h>
 #include <unistd.h>
 
-/* With fsync on, start writeback every this many bytes (see put_data). */
-#define WRITEBACK_STEP (8u << 20)
+/*
+ * With fsync on, the disk writes the body while it is still arriving
+ * (see writeback): each WB_WINDOW bytes completed are sent to the disk at
+ * once, and the window WB_LAG behind is waited for, so an upload never
+ * has more than (WB_LAG + 1) * WB_WINDOW bytes dirty or in flight, and the
+ * fdatasync before 201 finds at most that much left to write.
+ */
+#define WB_WINDOW ((uint64_t)4 << 20)
+#define WB_LAG 2
 
 static enum MHD_Result
 store_error(struct req *r, int err, const char *what)
@@ -66,6 +73,34 @@ upload_put_begin(struct req *r, const char *url)
 	return MHD_YES;
 }
 
+/*
+ * sync_file_range(2) on whole windows of what is written: WRITE starts
+ * the just-completed window without waiting; WAIT_BEFORE | WRITE |
+ * WAIT_AFTER on an older one waits until it is on the disk (it has had
+ * WB_LAG windows' time to get there, so normally this costs nothing),
+ * which bounds the dirty pages and gives the client backpressure when
+ * the disk is slower than the network.  Durability still comes from the
+ * fdatasync at the end: sync_file_range commits no metadata and flushes
+ * no disk cache.  A failure here is the upload's write error.
+ */
+static void
+writeback(struct req *r)
+{
+	while (r->write_err == 0 && r->received - r->flushed >= WB_WINDOW) {
+		uint64_t start = r->flushed;
+
+		if (sync_file_range(r->tmp.fd, (off_t)start, (off_t)WB_WINDOW,
+		    SYNC_FILE_RANGE_WRITE) < 0)
+			r->write_err = errno;
+		else if (start >= WB_LAG * WB_WINDOW &&
+		    sync_file_range(r->tmp.fd, (off_t)(start - WB_LAG * WB_WINDOW),
+		    (off_t)WB_WINDOW, SYNC_FILE_RANGE_WAIT_BEFORE |
+		    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+			r->write_err = errno;
+		r->flushed += WB_WINDOW;
+	}
+}
+
 enum MHD_Result
 upload_put_data(struct req *r, const char *data, size_t *size)
 {
@@ -91,16 +126,8 @@ upload_put_data(struct req *r, const char *data, size_t *size)
 		}
 		off += (size_t)w;
 	}
-	/*
-	 * Start writeback as the body streams in, so the fsync before 201
-	 * waits for the last few MiB rather than the whole file.
-	 */
-	if (r->cf->fsync && r->write_err == 0 &&
-	    r->received - r->flushed >= WRITEBACK_STEP) {
-		sync_file_range(r->tmp.fd, (off_t)r->flushed,
-		    (off_t)(r->received - r->flushed), SYNC_FILE_RANGE_WRITE);
-		r->flushed = r->received;
-	}
+	if (r->cf->fsync && r->write_err == 0)
+		writeback(r);
 	return MHD_YES;
 }
 

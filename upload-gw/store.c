@@ -5,12 +5,15 @@
 #include "crypto.h"
 #include "path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -148,6 +151,12 @@ upload_store_tmp_create_named(int root, struct store_tmp *t)
 		return -e;
 	}
 	close(dfd);
+	/*
+	 * Held for the file's life: the start-up sweep takes only files
+	 * nobody holds, so a second daemon on the same store (or a restart
+	 * while an old process still drains) never removes a live upload.
+	 */
+	flock(fd, LOCK_EX | LOCK_NB);
 	t->fd = fd;
 	t->named = true;
 	return 0;
@@ -170,9 +179,30 @@ upload_store_tmp_discard(int root, struct store_tmp *t)
 	t->fd = -1;
 }
 
-/* Opens (creating) the parent directory of rel: fd or -errno. */
+/*
+ * Directories whose fsync makes one upload durable: the one its name was
+ * linked into, and the parent of every directory created for it (the
+ * new directory's own entry).  At most PATH_MAX_DEPTH.
+ */
+struct dirset {
+	int fd[PATH_MAX_DEPTH + 1];
+	size_t n;
+};
+
+static void
+dirset_close(struct dirset *ds)
+{
+	for (size_t i = 0; i < ds->n; i++)
+		close(ds->fd[i]);
+	ds->n = 0;
+}
+
+/*
+ * Opens (creating) the parent directory of rel: fd or -errno.  With ds,
+ * the parents of directories created on the way are kept open in it.
+ */
 static int
-open_parent(int root, const char *rel, const char **base)
+open_parent(int root, const char *rel, const char **base, struct dirset *ds)
 {
 	const char *s = rel, *slash;
 	int cur = dup(root);
@@ -190,7 +220,11 @@ open_parent(int root, const char *rel, const char **base)
 		}
 		memcpy(seg, s, l);
 		seg[l] = '\0';
-		if (mkdirat(cur, seg, DIR_MODE) < 0 && errno != EEXIST) {
+		if (mkdirat(cur, seg, DIR_MODE) == 0) {
+			if (ds != NULL && ds->n < PATH_MAX_DEPTH &&
+			    (ds->fd[ds->n] = dup(cur)) >= 0)
+				ds->n++;
+		} else if (errno != EEXIST) {
 			int e = errno;
 
 			close(cur);
@@ -234,9 +268,100 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
 	}
 }
 
+/*
+ * Group commit of directory fsyncs.  Uploads that finish together queue
+ * their directories here; one of them (the leader) takes the whole queue
+ * and fsyncs each distinct directory once, the others wait for it.  A
+ * directory is only ever covered by an fsync that started after its
+ * entry was queued, so after the link; each caller still waits for its
+ * own directories, and gets their own result.  What is shared is synced
+ * once: the store's root, parent of the new directory each slot usually
+ * gets, or a directory many uploads go to; and on journalling
+ * filesystems the first fsync commits every queued link at once, so N
+ * uploads finishing together cost about one journal commit instead of N.
+ */
+struct dsync_node {
+	struct dsync_node *next;
+	int fd;
+	dev_t dev;		/* identity, when known, to sync each once */
+	ino_t ino;
+	bool known;
+	int rc;
+	bool done;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct dsync_node *queue;
+	bool busy;
+} dsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false };
+
+/* Under the lock, which it drops while syncing: one batch. */
+static void
+dsync_lead(void)
+{
+	struct dsync_node *batch = dsync.queue, *n, *m;
+
+	dsync.queue = NULL;
+	dsync.busy = true;
+	pthread_mutex_unlock(&dsync.lock);
+	for (n = batch; n != NULL; n = n->next) {
+		n->rc = 1;	/* not yet synced */
+		for (m = batch; n->known && m != n; m = m->next)
+			if (m->known && m->dev == n->dev && m->ino == n->ino) {
+				n->rc = m->rc;
+				break;
+			}
+		if (n->rc == 1)
+			n->rc = fsync(n->fd) < 0 ? -errno : 0;
+	}
+	pthread_mutex_lock(&dsync.lock);
+	for (n = batch; n != NULL; n = n->next)
+		n->done = true;
+	dsync.busy = false;
+	pthread_cond_broadcast(&dsync.cond);
+}
+
+/* fsyncs every directory of ds (in a shared batch): 0, or -errno. */
+static int
+dsync_all(const struct dirset *ds)
+{
+	struct dsync_node nodes[PATH_MAX_DEPTH + 1];
+	struct stat st;
+	int rc = 0;
+
+	for (size_t i = 0; i < ds->n; i++) {
+		nodes[i] = (struct dsync_node){ .fd = ds->fd[i] };
+		if (fstat(ds->fd[i], &st) == 0) {
+			nodes[i].dev = st.st_dev;
+			nodes[i].ino = st.st_ino;
+			nodes[i].known = true;
+		}
+	}
+	pthread_mutex_lock(&dsync.lock);
+	for (size_t i = 0; i < ds->n; i++) {
+		nodes[i].next = dsync.queue;
+		dsync.queue = &nodes[i];
+	}
+	for (size_t i = 0; i < ds->n; i++) {
+		while (!nodes[i].done) {
+			if (!dsync.busy)
+				dsync_lead();
+			else
+				pthread_cond_wait(&dsync.cond, &dsync.lock);
+		}
+		if (nodes[i].rc < 0 && rc == 0)
+			rc = nodes[i].rc;
+	}
+	pthread_mutex_unlock(&dsync.lock);
+	return rc;
+}
+
 int
 upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool durable)
 {
+	struct dirset ds = { .n = 0 };
 	const char *base = NULL;
 	int dfd, rc = 0;
 
@@ -249,22 +374,74 @@ upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel, bool dur
 	 * and the link (it spares young directories, so once is enough).
 	 */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((dfd = open_parent(root, rel, &base)) < 0) {
+		dirset_close(&ds);
+		if ((dfd = open_parent(root, rel, &base, durable ? &ds : NULL)) < 0) {
 			rc = dfd;
 			goto out;
 		}
 		rc = link_into(root, t, dfd, base);
-		if (rc == 0 && durable && fsync(dfd) < 0)
-			rc = -errno;
-		close(dfd);
-		if (rc != -ENOENT)
-			break;
+		if (rc == -ENOENT && attempt == 0) {
+			close(dfd);
+			continue;
+		}
+		if (rc == 0 && durable) {
+			/* The file's own directory is synced with the others. */
+			ds.fd[ds.n++] = dfd;
+			if ((rc = dsync_all(&ds)) < 0) {
+				/* Not durable: not there either, as far as we can. */
+				unlinkat(dfd, base, 0);
+				t->named = false;
+			}
+		} else {
+			close(dfd);
+		}
+		break;
 	}
 out:
+	dirset_close(&ds);
 	if (rc == 0)
 		t->named = false;	/* nothing left to unlink */
 	upload_store_tmp_discard(root, t);
 	return rc;
+}
+
+int
+upload_store_tmp_sweep(int root, unsigned *removed)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	*removed = 0;
+	fd = upload_store_openat(root, PATH_TMPDIR, O_RDONLY | O_DIRECTORY);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	if ((d = fdopendir(fd)) == NULL) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	while ((de = readdir(d)) != NULL) {
+		int f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		/* Only unlocked files: a locked one is a live upload's. */
+		f = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (f < 0)
+			continue;
+		if (flock(f, LOCK_EX | LOCK_NB) == 0 &&
+		    unlinkat(dirfd(d), de->d_name, 0) == 0)
+			(*removed)++;
+		close(f);
+	}
+	closedir(d);
+	unlinkat(root, PATH_TMPDIR, AT_REMOVEDIR);
+	return 0;
 }
 
 int

@@ -50,6 +50,15 @@ int upload_store_tmp_commit(int root, struct store_tmp *t, const char *rel,
 void upload_store_tmp_discard(int root, struct store_tmp *t);
 
 /*
+ * Start-up cleanup: removes the temporary files an earlier run left in
+ * PATH_TMPDIR when it was killed (the fallback files; an O_TMPFILE dies
+ * with its process), and the directory if that leaves it empty.  Files
+ * still locked by a running writer (flock, held by every fallback file's
+ * creator) are kept.  *removed counts them.  0, or -errno.
+ */
+int upload_store_tmp_sweep(int root, unsigned *removed);
+
+/*
  * Start-up self-test: creates, links and removes a file in the store's
  * private directory, proving the store is writable and that finished
  * uploads can be linked into place.  0, or -1 with message.

@@ -4,13 +4,22 @@
 #   PUT  1 MiB files, concurrency 1 and 16 (unique signed URLs; nginx dav)
 #   PUT + GET of one 1 GiB file (curl), and each server's peak RSS.
 # Prints MiB/s side by side and upload-gw/nginx ratios.  upload-gw runs
-# with its defaults, which fsync every upload before answering 201 (nginx
-# never fsyncs); the fsync=false lines are a second upload-gw instance
-# configured like nginx behaves.  All servers run side by side; each case
+# with its defaults, durable: a 201 only once the file's data and its
+# directory entry are on disk (nginx never fsyncs); the "not durable"
+# lines are a second upload-gw instance with fsync = false, which
+# promises what nginx promises.  All servers run side by side; each case
 # runs ROUNDS times alternating between them and the median round counts,
-# which keeps other load on a shared machine from deciding the ratio.
+# which keeps other load on a shared machine from deciding the ratio; the
+# range is that of the per-round ratios (each round's figures measured
+# back to back).
+# Durability is only measured on a disk: the files live in BENCH_DIR
+# (default /var/tmp), whose filesystem is printed, and tmpfs is refused
+# (where fsync costs nothing) unless ALLOW_TMPFS=1.  A "disk" line gives
+# what the disk itself sustains durably (dd conv=fdatasync, and the
+# latency of one 4 KiB O_DSYNC write), the ceiling for durable PUTs.
 # Env: DURATION (s per wrk run, default 3), ROUNDS (default 3), BIG_MIB
-# (default 1024), GW_THREADS, GW_EXTRA (extra upload-gw config lines).
+# (default 1024), BENCH_DIR, GW_THREADS, GW_EXTRA (extra upload-gw config
+# lines).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +37,20 @@ for t in wrk curl nginx openssl python3; do
 done
 [ -x "$BIN/upload-gw" ] || { echo "bench_upload: $BIN/upload-gw not built"; exit 1; }
 
-TMP=$(mktemp -d /var/tmp/edge-bench-upload.XXXXXX)
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+FSTYPE=$(findmnt -no FSTYPE -T "$BENCH_DIR" 2>/dev/null || stat -f -c %T "$BENCH_DIR")
+FSDEV=$(findmnt -no SOURCE -T "$BENCH_DIR" 2>/dev/null || echo "?")
+FSNOTE=""
+# ext4 without a journal (no jbd2 entry): fsync still works, crash
+# recovery is fsck's.
+if [ "$FSTYPE" = ext4 ] && ! ls /proc/fs/jbd2 2>/dev/null | grep -q "^${FSDEV##*/}-"; then
+	FSNOTE=", no journal"
+fi
+if [ "$FSTYPE" = tmpfs ] && [ -z "${ALLOW_TMPFS:-}" ]; then
+	echo "bench_upload: $BENCH_DIR is tmpfs, where fsync is free; use a disk (BENCH_DIR)"
+	exit 1
+fi
+TMP=$(mktemp -d "$BENCH_DIR/edge-bench-upload.XXXXXX")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -64,6 +86,21 @@ for i in range(n):
 print("}")
 PY
 }
+
+# What the disk itself does durably, before anything else runs.
+disk_probe() {
+	local t0 t1
+	t0=$(date +%s.%N)
+	dd if=/dev/zero of="$TMP/dd.bin" bs=1M count=512 conv=fdatasync status=none
+	t1=$(date +%s.%N)
+	DISK_SEQ=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", 512 / (b - a) }')
+	t0=$(date +%s.%N)
+	dd if=/dev/zero of="$TMP/dd.bin" bs=4k count=200 oflag=dsync status=none
+	t1=$(date +%s.%N)
+	DISK_LAT=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", (b - a) * 1e6 / 200 }')
+	rm -f "$TMP/dd.bin"
+}
+disk_probe
 
 # --- servers ---------------------------------------------------------------
 GW_PORT=$(free_port)
@@ -211,21 +248,50 @@ for round in $(seq "$ROUNDS"); do
 		clean "$TMP/gw-store/$s-big-r$round" "$TMP/ngx/root/upload/$s-big-r$round"
 	done
 done
+# Per-round ratios of a to b (both recorded in round order): "min-max".
+ratio_range() {	# ratio_range KEY_A KEY_B
+	paste -d' ' <(tr ' ' '\n' <<<"${R[$1]}" | grep .) <(tr ' ' '\n' <<<"${R[$2]}" | grep .) |
+		awk '$2 > 0 { r = $1 / $2; if (NR == 1 || r < lo) lo = r; if (NR == 1 || r > hi) hi = r }
+		    END { printf "%.2f-%.2f", lo, hi }'
+}
+declare -A RANGE
+for a in gw gwns; do
+	for c in put1 put16 bigput; do RANGE[$a,$c]=$(ratio_range "$a,$c" "ngx,$c"); done
+done
+for c in get1 get16 bigget; do RANGE[gw,$c]=$(ratio_range "gw,$c" "ngx,$c"); done
+for c in put1 put16 bigput; do RANGE[dur,$c]=$(ratio_range "gw,$c" "gwns,$c"); done
 for k in "${!R[@]}"; do R[$k]=$(median "${R[$k]}"); done
 R[gw,rss]=$(peak_rss "$GW_MAIN")
 R[ngx,rss]=$(peak_rss "$NGX_PID")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-printf '\n%-34s %12s %12s %8s\n' "upload-gw vs nginx $(nginx -v 2>&1 | sed 's/.*\///')" "upload-gw" "nginx" "ratio"
-row() { printf '%-34s %10s/s %10s/s %7sx\n' "$1" "$2 MiB" "$3 MiB" "$(ratio "$2" "$3")"; }
-row "GET 1 MiB, concurrency 1" "${R[gw,get1]}" "${R[ngx,get1]}"
-row "GET 1 MiB, concurrency 16" "${R[gw,get16]}" "${R[ngx,get16]}"
-row "PUT 1 MiB, concurrency 1 (fsync)" "${R[gw,put1]}" "${R[ngx,put1]}"
-row "PUT 1 MiB, concurrency 16 (fsync)" "${R[gw,put16]}" "${R[ngx,put16]}"
-row "PUT 1 MiB, conc. 1 (fsync=false)" "${R[gwns,put1]}" "${R[ngx,put1]}"
-row "PUT 1 MiB, conc. 16 (fsync=false)" "${R[gwns,put16]}" "${R[ngx,put16]}"
-row "PUT $BIG_MIB MiB file (fsync)" "${R[gw,bigput]}" "${R[ngx,bigput]}"
-row "PUT $BIG_MIB MiB file (fsync=false)" "${R[gwns,bigput]}" "${R[ngx,bigput]}"
-row "GET $BIG_MIB MiB file (curl)" "${R[gw,bigget]}" "${R[ngx,bigget]}"
-printf '%-34s %9s KiB %9s KiB %7sx\n' "peak RSS (largest process)" "${R[gw,rss]}" "${R[ngx,rss]}" \
+printf '\nfiles on %s (%s on %s%s); disk alone, durably: %s MiB/s sequential\n' \
+	"$BENCH_DIR" "$FSTYPE" "$FSDEV" "$FSNOTE" "$DISK_SEQ"
+printf '(512 MiB, dd conv=fdatasync), %s us per 4 KiB O_DSYNC write; load average %s\n' \
+	"$DISK_LAT" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%s rounds of %ss, median round; range = per-round ratios\n' "$ROUNDS" "$DURATION"
+printf '\n%-36s %12s %12s %7s %11s\n' "upload-gw vs nginx $(nginx -v 2>&1 | sed 's/.*\///')" "upload-gw" "nginx" "ratio" "range"
+row() { printf '%-36s %10s/s %10s/s %6sx %11s\n' "$1" "$2 MiB" "$3 MiB" "$(ratio "$2" "$3")" "$4"; }
+row "GET 1 MiB, concurrency 1" "${R[gw,get1]}" "${R[ngx,get1]}" "${RANGE[gw,get1]}"
+row "GET 1 MiB, concurrency 16" "${R[gw,get16]}" "${R[ngx,get16]}" "${RANGE[gw,get16]}"
+for c in put1 put16 bigput; do
+	case $c in
+	put1) what="PUT 1 MiB, concurrency 1" ;;
+	put16) what="PUT 1 MiB, concurrency 16" ;;
+	bigput) what="PUT $BIG_MIB MiB file" ;;
+	esac
+	row "$what, durable" "${R[gw,$c]}" "${R[ngx,$c]}" "${RANGE[gw,$c]}"
+	row "$what, not durable" "${R[gwns,$c]}" "${R[ngx,$c]}" "${RANGE[gwns,$c]}"
+done
+row "GET $BIG_MIB MiB file (curl)" "${R[gw,bigget]}" "${R[ngx,bigget]}" "${RANGE[gw,bigget]}"
+printf '%-36s %9s KiB %9s KiB %6sx\n' "peak RSS (largest process)" "${R[gw,rss]}" "${R[ngx,rss]}" \
 	"$(ratio "${R[gw,rss]}" "${R[ngx,rss]}")"
+printf '\n%-36s %12s %12s %7s %11s\n' "what durability costs upload-gw" "durable" "not durable" "ratio" "range"
+for c in put1 put16 bigput; do
+	case $c in
+	put1) what="PUT 1 MiB, concurrency 1" ;;
+	put16) what="PUT 1 MiB, concurrency 16" ;;
+	bigput) what="PUT $BIG_MIB MiB file" ;;
+	esac
+	row "$what" "${R[gw,$c]}" "${R[gwns,$c]}" "${RANGE[dur,$c]}"
+done

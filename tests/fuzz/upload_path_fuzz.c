@@ -36,14 +36,16 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	upload_path_for_log(s, log, sizeof(log));
 	if (upload_path_parse(s, "/upload/", out, sizeof(out)) == PATH_OK) {
 		/* A parsed path is relative, bounded and free of traversal. */
-		if (out[0] == '/' || strlen(out) > PATH_MAX_LEN ||
+		if (out[0] == '/' || out[0] == '.' || strlen(out) > PATH_MAX_LEN ||
+		    strstr(out, "/.") != NULL || strchr(out, '\\') != NULL ||
 		    strstr(out, "//") != NULL || strcmp(out, "..") == 0 ||
 		    strncmp(out, "../", 3) == 0 || strstr(out, "/../") != NULL)
 			abort();
 		types[0] = upload_mime_by_name(out);
 		upload_mime_is_inline(types[0]);
 		upload_path_basename(out);
-		upload_mac_verify("k", 1, out, size, types, 2, hdr);
+		upload_mac_verify("k", 1, out, size, MAC_V2, types, 2, hdr);
+		upload_mac_verify("k", 1, out, size, MAC_V1, types, 2, hdr);
 	}
 	upload_path_parse(s, "/", out, sizeof(out));
 	if (upload_range_parse(hdr, size, &start, &len) == RANGE_OK &&

@@ -175,16 +175,32 @@ def test_prosody_v2_client_type(gw):
 
 
 def test_filer_v2_extension_type(gw):
-    # Filer's computation: the Go mime table's type for the extension,
-    # whatever the client put in Content-Type.
+    # Filer's computation, the Go mime table's type for the extension,
+    # serves requests that declare no Content-Type.
     path = "uuid-1/notes.txt"
     body = b"hello world\n"
     mac = mac_v2(path, len(body), "text/plain; charset=utf-8")
-    st, _, _ = gw.put(path, body, mac=mac, kind="token", ctype="text/plain")
-    assert st == 201
+    assert gw.put(path, body, mac=mac, kind="token")[0] == 201
     # Unknown extension without Content-Type: application/octet-stream.
     mac = mac_v2("uuid-2/blob.omemo", 3, "application/octet-stream")
     assert gw.put("uuid-2/blob.omemo", b"abc", mac=mac, kind="v2")[0] == 201
+
+
+def test_v2_mac_binds_the_request_content_type(gw):
+    # A v2 MAC covers one type: the request must declare that one.
+    path = "ct/photo.png"
+    body = b"\x89PNG" + b"x" * 60
+    mac = mac_v2(path, len(body), "image/png")
+    for other in ("text/html", "image/png; x=1", "application/octet-stream",
+                  "IMAGE/PNG"):
+        assert gw.put(path, body, mac=mac, kind="v2", ctype=other)[0] == 403, other
+    # Filer's extension type does not rescue a MAC for another type.
+    mac_foo = mac_v2(path, len(body), "application/x-foo")
+    assert gw.put(path, body, mac=mac_foo, kind="v2", ctype="image/png")[0] == 403
+    assert gw.put(path, body, mac=mac, kind="token", ctype="text/plain")[0] == 403
+    assert gw.files() == []
+    assert gw.put(path, body, mac=mac, kind="v2", ctype="image/png")[0] == 201
+    assert gw.files() == [path]
 
 
 def test_empty_file(gw):
@@ -194,8 +210,25 @@ def test_empty_file(gw):
     assert gw.get("z/empty.bin", {"Range": "bytes=0-"})[0] == 416
 
 
-def test_token_accepts_v1_form_like_filer(gw):
-    assert gw.put("t/x.bin", b"12345", mac=mac_v1("t/x.bin", 5), kind="token")[0] == 201
+def test_mac_form_follows_the_parameter(gw):
+    # As Filer: "v" is v1 (path size), "v2" and "token" are v2 (path NUL
+    # size NUL type); a MAC under the other name is refused, nothing stored.
+    p = "form/x.bin"
+    v1 = mac_v1(p, 5)
+    v2 = mac_v2(p, 5, "application/octet-stream")
+    assert gw.put(p, b"12345", mac=v1, kind="v2")[0] == 403
+    assert gw.put(p, b"12345", mac=v1, kind="token")[0] == 403
+    assert gw.put(p, b"12345", mac=v2, kind="v")[0] == 403
+    assert gw.files() == []
+    # Filer's precedence: v2, then token, then v; the first decides.
+    url = "/upload/%s?v=%s&v2=%s" % (p, v1, "0" * 64)
+    assert gw.request("PUT", url, body=b"12345")[0] == 403
+    url = "/upload/%s?v=%s&token=%s" % (p, "0" * 64, v2)
+    assert gw.request("PUT", url, body=b"12345")[0] == 201
+    assert gw.put("form/y.bin", b"12", mac=mac_v1("form/y.bin", 2), kind="v")[0] == 201
+    assert gw.put("form/z.bin", b"1", mac=mac_v2("form/z.bin", 1, "a/b"), kind="v2",
+                  ctype="a/b")[0] == 201
+    assert gw.files() == ["form/x.bin", "form/y.bin", "form/z.bin"]
 
 
 def test_curl_put_get_with_expect_continue(gw, tmp_path):
@@ -330,7 +363,16 @@ def test_refused_upload_is_not_read(gw):
     ("/upload/./a", 400),
     ("/upload/a%zz", 400),
     ("/upload/a%2", 400),
-    ("/upload/.upload-gw.tmp/x", 404),
+    ("/upload/.upload-gw.tmp/x", 403),
+    ("/upload/.tmp/x", 403),
+    ("/upload/a/.hidden", 403),
+    ("/upload/%2ehidden", 403),
+    ("/upload/a%5cb", 400),
+    ("/upload/a%5C..%5Cb", 400),
+    ("/upload/a\\b", 400),
+    ("/upload/%252e%252e/x", 400),
+    ("/upload/a/%252e%252e", 400),
+    ("/upload/a/%252f", 400),
     ("/etc/passwd", 404),
     ("/uploadx/a", 404),
     ("/upload/", 403),

@@ -173,7 +173,7 @@ def test_prosody_issued_urls_work_unchanged(stack):
         # A second PUT to the same slot is refused, the file kept.
         assert http_do("PUT", put, b"x" * len(body), {"Content-Type": ctype})[0] == 409
     # A slot is bound to its size and (v2) to its type: the declared one,
-    # or the extension's, nothing else.
+    # sent as the PUT's Content-Type, nothing else.
     slots = request_slots(c2s, [("v2.upload.localhost", "a.png", 10, "application/x-foo"),
                                 ("v1.upload.localhost", "b.png", 10, "image/png")])
     assert http_do("PUT", slots[0][0], b"x" * 11, {"Content-Type": "application/x-foo"})[0] == 403

@@ -58,16 +58,19 @@ TEST(upload_head_put_decisions)
 	struct req_head h = { 0 };
 	char rel[PATH_MAX_LEN + 1], mac[65];
 	const char *note = NULL;
+	enum mac_kind form;
 	uint64_t len = 0;
 
 	CHECK_INT(upload_head_put(&cf, "/upload/a/b.txt", &h, rel, sizeof(rel),
 	    &len, &note), 403);
 	CHECK_STR(note, "no MAC");
+	CHECK(upload_head_mac(&h, &form) == NULL);
 	CHECK_INT(upload_mac_compute("k", 1, "a/b.txt", 3, NULL, mac), 0);
-	/* First of each name wins, token before v before v2, names caseless. */
+	/* First of each name wins, names caseless. */
 	upload_head_add(&h, HEAD_QUERY, "V", mac);
 	upload_head_add(&h, HEAD_QUERY, "v", "00");
-	CHECK_STR(upload_head_mac(&h), mac);
+	CHECK_STR(upload_head_mac(&h, &form), mac);
+	CHECK_INT(form, MAC_V1);
 	CHECK_INT(upload_head_put(&cf, "/upload/a/b.txt", &h, rel, sizeof(rel),
 	    &len, &note), 411);
 	upload_head_add(&h, HEAD_HEADER, "Content-Length", "+3");
@@ -93,6 +96,68 @@ TEST(upload_head_put_decisions)
 	upload_head_add(&h, HEAD_HEADER, "Transfer-Encoding", "chunked");
 	CHECK_INT(upload_head_put(&cf, "/upload/a/b.txt", &h, rel, sizeof(rel),
 	    &len, &note), 411);
+}
+
+/* Filer's precedence (v2, token, v) and the form each name stands for. */
+TEST(upload_head_mac_names)
+{
+	struct req_head h = { 0 };
+	enum mac_kind form;
+
+	upload_head_add(&h, HEAD_QUERY, "v", "1");
+	CHECK_STR(upload_head_mac(&h, &form), "1");
+	CHECK_INT(form, MAC_V1);
+	upload_head_add(&h, HEAD_QUERY, "token", "2");
+	CHECK_STR(upload_head_mac(&h, &form), "2");
+	CHECK_INT(form, MAC_V2);
+	upload_head_add(&h, HEAD_QUERY, "V2", "3");
+	CHECK_STR(upload_head_mac(&h, &form), "3");
+	CHECK_INT(form, MAC_V2);
+}
+
+static unsigned
+put_with(const char *param, const char *mac, const char *ctype, const char *url)
+{
+	struct upload_config cf = { .secret = "k", .secret_len = 1,
+	    .prefix = "/upload/" };
+	struct req_head h = { 0 };
+	char rel[PATH_MAX_LEN + 1];
+	const char *note = NULL;
+	uint64_t len;
+
+	upload_head_add(&h, HEAD_QUERY, param, mac);
+	upload_head_add(&h, HEAD_HEADER, "Content-Length", "3");
+	if (ctype != NULL)
+		upload_head_add(&h, HEAD_HEADER, "Content-Type", ctype);
+	return upload_head_put(&cf, url, &h, rel, sizeof(rel), &len, &note);
+}
+
+TEST(upload_head_mac_form_and_type)
+{
+	char v1[65], png[65], foo[65], oct[65];
+
+	CHECK_INT(upload_mac_compute("k", 1, "a/b.png", 3, NULL, v1), 0);
+	CHECK_INT(upload_mac_compute("k", 1, "a/b.png", 3, "image/png", png), 0);
+	CHECK_INT(upload_mac_compute("k", 1, "a/b.png", 3, "x/foo", foo), 0);
+	CHECK_INT(upload_mac_compute("k", 1, "a/b.png", 3,
+	    "application/octet-stream", oct), 0);
+	/* v is v1 only; v2 and token are v2 only. */
+	CHECK_INT(put_with("v", v1, NULL, "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("v2", v1, NULL, "/upload/a/b.png"), 403);
+	CHECK_INT(put_with("token", v1, NULL, "/upload/a/b.png"), 403);
+	CHECK_INT(put_with("v", png, NULL, "/upload/a/b.png"), 403);
+	/* v2 covers the request's own Content-Type, and only it. */
+	CHECK_INT(put_with("v2", foo, "x/foo", "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("token", foo, "x/foo", "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("v2", foo, "image/png", "/upload/a/b.png"), 403);
+	CHECK_INT(put_with("v2", png, "x/foo", "/upload/a/b.png"), 403);
+	CHECK_INT(put_with("v2", oct, "x/foo", "/upload/a/b.png"), 403);
+	CHECK_INT(put_with("v2", png, "image/png", "/upload/a/b.png"), 0);
+	/* Without one: Filer's type for the extension, or the default. */
+	CHECK_INT(put_with("v2", png, NULL, "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("v2", oct, NULL, "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("v2", png, "", "/upload/a/b.png"), 0);
+	CHECK_INT(put_with("v2", foo, NULL, "/upload/a/b.png"), 403);
 }
 
 TEST(upload_head_get_decisions)

@@ -31,30 +31,40 @@ TEST(upload_mac_verify_forms)
 	const char *types[] = { "image/png", NULL, "text/plain; charset=utf-8" };
 	char upper[65];
 
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3,
 	    UPLOAD_MAC_V1_VECTOR), MAC_V1);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V2, types, 3,
 	    UPLOAD_MAC_V2_VECTOR), MAC_V2);
+	/* The form is the parameter's: a v1 MAC is no v2 MAC, nor back. */
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V2, types, 3,
+	    UPLOAD_MAC_V1_VECTOR), MAC_NONE);
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3,
+	    UPLOAD_MAC_V2_VECTOR), MAC_NONE);
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_NONE, types, 3,
+	    UPLOAD_MAC_V1_VECTOR), MAC_NONE);
 	/* Hex in either case. */
 	strcpy(upper, UPLOAD_MAC_V1_VECTOR);
 	for (char *p = upper; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3, upper), MAC_V1);
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3,
+	    upper), MAC_V1);
 	/* Wrong size, path, secret, type set, garbage. */
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 6, types, 3,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 6, MAC_V1, types, 3,
 	    UPLOAD_MAC_V1_VECTOR), MAC_NONE);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/c.txt", 5, types, 3,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/c.txt", 5, MAC_V1, types, 3,
 	    UPLOAD_MAC_V1_VECTOR), MAC_NONE);
-	CHECK_INT(upload_mac_verify("other!", 6, "a/b.txt", 5, types, 3,
+	CHECK_INT(upload_mac_verify("other!", 6, "a/b.txt", 5, MAC_V1, types, 3,
 	    UPLOAD_MAC_V1_VECTOR), MAC_NONE);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 2,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V2, types, 2,
 	    UPLOAD_MAC_V2_VECTOR), MAC_NONE);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3, ""), MAC_NONE);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3, NULL), MAC_NONE);
-	upper[0] = 'z';
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3, upper),
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3, ""),
 	    MAC_NONE);
-	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, types, 3,
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V2, types, 3, NULL),
+	    MAC_NONE);
+	upper[0] = 'z';
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3, upper),
+	    MAC_NONE);
+	CHECK_INT(upload_mac_verify(SECRET, 6, "a/b.txt", 5, MAC_V1, types, 3,
 	    UPLOAD_MAC_V1_VECTOR "00"), MAC_NONE);
 }

@@ -18,13 +18,15 @@ TEST(upload_path_ok)
 	CHECK_STR(out, "abc/def/file.jpg");
 	CHECK_INT(parse("/upload/x/Fot%C3%B3%201%20(2).jpg", out), PATH_OK);
 	CHECK_STR(out, "x/Fot\xc3\xb3 1 (2).jpg");
-	/* Decoded once: %2525 is "%25", not "%". */
-	CHECK_INT(parse("/upload/a/b%2525", out), PATH_OK);
-	CHECK_STR(out, "a/b%25");
+	/* A percent sign that is no escape after decoding is a name. */
+	CHECK_INT(parse("/upload/a/100%25%20sure.txt", out), PATH_OK);
+	CHECK_STR(out, "a/100% sure.txt");
+	CHECK_INT(parse("/upload/a/b%25", out), PATH_OK);
+	CHECK_STR(out, "a/b%");
+	CHECK_INT(parse("/upload/a/b%25z", out), PATH_OK);
 	CHECK_INT(parse("/upload/a+b", out), PATH_OK);
 	CHECK_STR(out, "a+b");
-	CHECK_INT(parse("/upload/...", out), PATH_OK);
-	CHECK_INT(parse("/upload/.hidden", out), PATH_OK);
+	CHECK_INT(parse("/upload/a/b.c.", out), PATH_OK);
 	CHECK_INT(upload_path_parse("/f/x", "/", out, sizeof(out)), PATH_OK);
 	CHECK_STR(out, "f/x");
 }
@@ -53,8 +55,24 @@ TEST(upload_path_refused)
 		{ "/upload", PATH_NOT_FOUND },
 		{ "/uploadx/a", PATH_NOT_FOUND },
 		{ "/other/a", PATH_NOT_FOUND },
-		{ "/upload/" PATH_TMPDIR "/abc", PATH_NOT_FOUND },
-		{ "/upload/%2eupload-gw.tmp/abc", PATH_NOT_FOUND },
+		{ "/upload/" PATH_TMPDIR "/abc", PATH_HIDDEN },
+		{ "/upload/%2eupload-gw.tmp/abc", PATH_HIDDEN },
+		{ "/upload/.tmp/x", PATH_HIDDEN },
+		{ "/upload/a/.hidden", PATH_HIDDEN },
+		{ "/upload/...", PATH_HIDDEN },
+		{ "/upload/.x/", PATH_HIDDEN },
+		/* Backslash, raw or encoded: a separator somewhere else. */
+		{ "/upload/a%5cb", PATH_BAD },
+		{ "/upload/a%5Cb", PATH_BAD },
+		{ "/upload/a\\b", PATH_BAD },
+		{ "/upload/%5c..%5cx", PATH_BAD },
+		/* Escapes left after decoding once: never decoded twice. */
+		{ "/upload/%252e%252e/x", PATH_BAD },
+		{ "/upload/a/%252e%252e", PATH_BAD },
+		{ "/upload/a/b%2525", PATH_BAD },
+		{ "/upload/a/%252fb", PATH_BAD },
+		{ "/upload/a/%255c", PATH_BAD },
+		{ "/upload/a/x%25AF", PATH_BAD },
 	};
 	char out[PATH_MAX_LEN + 1];
 

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -186,6 +187,96 @@ TEST(upload_store_named_fallback)
 	/* The private directory is never reachable as an upload path. */
 	CHECK_INT(stat(tmpdir, &st), 0);
 	CHECK_INT(st.st_mode & 07777, 0700);
+	close(root);
+	rm_tree(dir);
+}
+
+/* What a killed run leaves on a filesystem without O_TMPFILE. */
+TEST(upload_store_sweep_after_crash)
+{
+	char dir[64], tmpdir[128];
+	struct store_tmp a, b;
+	struct stat st;
+	unsigned removed = 99;
+	int root;
+
+	CHECK(scratch(dir, sizeof(dir), &root) == 0);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/%s", dir, PATH_TMPDIR);
+	/* Nothing to do: no directory at all. */
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &a), 0);
+	CHECK_INT(upload_store_tmp_create_named(root, &b), 0);
+	CHECK(write(a.fd, "partial", 7) == 7);
+	/* A live upload (its lock held) is kept. */
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 0);
+	CHECK_INT(count_entries(tmpdir), 2);
+	/* The process died: descriptors (and locks) gone, names left behind. */
+	close(a.fd);
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 1);
+	CHECK_INT(count_entries(tmpdir), 1);
+	close(b.fd);
+	CHECK_INT(upload_store_tmp_sweep(root, &removed), 0);
+	CHECK_INT(removed, 1);
+	CHECK(stat(tmpdir, &st) < 0 && errno == ENOENT);
+	CHECK_INT(upload_store_exists(root, "x"), 0);
+	close(root);
+	rm_tree(dir);
+}
+
+/* Durable commits from many threads at once share directory fsyncs. */
+struct committer {
+	int root;
+	int id;
+	int failed;
+};
+
+static void *
+commit_many(void *arg)
+{
+	struct committer *c = arg;
+	char rel[64];
+
+	for (int i = 0; i < 25; i++) {
+		/* Half share one directory, half get new ones (and parents). */
+		if (i % 2)
+			snprintf(rel, sizeof(rel), "shared/t%d-%d", c->id, i);
+		else
+			snprintf(rel, sizeof(rel), "own%d/d%d/f", c->id, i);
+		if (put(c->root, rel, "data") != 0)
+			c->failed++;
+	}
+	return NULL;
+}
+
+TEST(upload_store_group_commit)
+{
+	struct committer c[8];
+	pthread_t th[8];
+	char dir[64], rel[64];
+	int root;
+
+	CHECK(scratch(dir, sizeof(dir), &root) == 0);
+	for (int i = 0; i < 8; i++) {
+		c[i] = (struct committer){ .root = root, .id = i };
+		CHECK_INT(pthread_create(&th[i], NULL, commit_many, &c[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(c[i].failed, 0);
+	}
+	for (int i = 0; i < 8; i++)
+		for (int j = 0; j < 25; j++) {
+			if (j % 2)
+				snprintf(rel, sizeof(rel), "shared/t%d-%d", i, j);
+			else
+				snprintf(rel, sizeof(rel), "own%d/d%d/f", i, j);
+			CHECK_INT(upload_store_exists(root, rel), 1);
+		}
+	/* A name taken meanwhile still loses, durable or not. */
+	CHECK_INT(put(root, "shared/t0-1", "again"), -EEXIST);
 	close(root);
 	rm_tree(dir);
 }
