@@ -303,6 +303,15 @@ def test_upload_slot_accepted_by_upload_gw(server, gw):
         assert st == 409
         st, body = http_req("GET", get)
         assert st == 200 and body == data
+        # names upload-gw would refuse to store are given another one
+        for name, stored in ((".profile", "_profile"), ("50%2e.txt", "50_2e.txt")):
+            slot = (await c["xep_0363"].request_slot("upload.localhost", name, 3,
+                                                     "text/plain"))["http_upload_slot"]
+            st, _ = http_req("PUT", slot["put"]["url"], b"abc", {"Content-Type": "text/plain"})
+            assert st == 201, name
+            assert slot["get"]["url"].endswith("/" + stored)
+            st, body = http_req("GET", slot["get"]["url"])
+            assert st == 200 and body == b"abc"
         # the MAC binds the size: a different length is refused
         slot = (await c["xep_0363"].request_slot("upload.localhost", "a.txt", 10,
                                                  "text/plain"))["http_upload_slot"]

@@ -59,6 +59,12 @@ upload_disco_items(struct xml_node *query, int hostidx)
 }
 
 static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool
 unreserved(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -87,6 +93,11 @@ upload_name(const char *in, char *out, size_t outlen, char *dec, size_t declen)
 
 		if (c < 0x20 || c == 0x7f)
 			continue;
+		/* what upload-gw refuses as a stored name: a hidden name (its
+		 * own temporary files are dot names) and an escape left after
+		 * the one decoding of the URL ("100%25" stored as is) */
+		if ((c == '.' && n == 0) || (c == '%' && is_hex(p[1]) && is_hex(p[2])))
+			c = '_';
 		dec[n++] = (char)c;
 		if (unreserved(c)) {
 			out[o++] = (char)c;
@@ -98,7 +109,7 @@ upload_name(const char *in, char *out, size_t outlen, char *dec, size_t declen)
 	}
 	dec[n] = '\0';
 	out[o] = '\0';
-	if (n == 0 || strcmp(dec, ".") == 0 || strcmp(dec, "..") == 0) {
+	if (n == 0 || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
 		snprintf(dec, declen, "file");
 		snprintf(out, outlen, "file");
 	}

@@ -38,6 +38,12 @@ TEST(xmpp_upload_name)
 	CHECK_STR(enc_of("", dec), "file");
 	CHECK_STR(enc_of("a\r\nb\x7f.txt", dec), "ab.txt");
 	CHECK_STR(enc_of("100%?#&.txt", dec), "100%25%3F%23%26.txt");
+	/* names upload-gw refuses to store: hidden ones, escapes */
+	CHECK_STR(enc_of(".bashrc", dec), "_bashrc");
+	CHECK_STR(dec, "_bashrc");
+	CHECK_STR(enc_of("dir/.hidden.txt", dec), "_hidden.txt");
+	CHECK_STR(enc_of("a%2e%2E%zz.txt", dec), "a_2e_2E%25zz.txt");
+	CHECK_STR(dec, "a_2e_2E%zz.txt");
 	/* long names keep their end (the extension) on a UTF-8 boundary */
 	memset(big, 'a', sizeof(big));
 	for (int i = 0; i < 190; i += 2)
