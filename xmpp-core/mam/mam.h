@@ -61,6 +61,8 @@ struct mam_config {
 	uint64_t max_age;	/* seconds; 0: keep forever */
 	unsigned expire_batch;	/* rows deleted per expiry statement */
 	size_t max_pending;	/* archive bytes not yet written before senders wait */
+	unsigned batch_rows;	/* rows per archive statement at most */
+	unsigned batch_delay_ms;	/* a batch collects rows this long at most */
 };
 
 int mam_config_load(struct mam_config *m, struct conf_table *root,
