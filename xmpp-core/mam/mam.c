@@ -22,6 +22,7 @@
 #include "roster.h"
 #include "router.h"
 #include "server.h"
+#include "sm.h"
 #include "stanza.h"
 #include "xml.h"
 
@@ -888,9 +889,15 @@ expire_tick(struct ev_loop *loop, struct ev_timer *t)
 	ev_timer_start(loop, t, every);
 }
 
+/* Stream-management acks wait for the archive rows they cover. */
+static const struct sm_durability durability = {
+	mamwrite_mark, mamwrite_durable, mamwrite_wait,
+};
+
 static void
 mam_init(void)
 {
+	sm_set_durability(&durability);
 	ev_timer_init(&expire_timer, expire_tick, NULL);
 	ev_timer_start(srv.loop, &expire_timer, 1000);
 }
