@@ -24,6 +24,7 @@ load, 2000), MAM_LOAD_SAT (per pair saturating, 10000), MAM_LOAD_WINDOW (200).
 
 import asyncio
 import os
+import re
 import sys
 import time
 
@@ -42,6 +43,13 @@ BODY = "x" * 160
 
 def rows(srv):
     return int(srv.pg.psql("SELECT count(*) FROM mam_archive").strip())
+
+
+def writer_stats(srv):
+    """(rows, statements) the archive writer has committed so far."""
+    out = srv.ctl("stats").stdout
+    get = lambda k: int(re.search(r"^%s\t(\d+)$" % k, out, re.M).group(1))
+    return get("mam_rows_written"), get("mam_batches")
 
 
 async def settle(srv, want, timeout=120):
@@ -94,20 +102,24 @@ async def pair_run(snd, rcv, to, count, window, lat):
 
 async def phase(srv, pairs, count, window, archived):
     lat = []
-    before = rows(srv)
+    before = srv.expected
+    w0 = writer_stats(srv)
     cpu0, db0 = srv.cpu(), srv.db_cpu()
     t0 = time.perf_counter()
     await asyncio.gather(*(pair_run(s, r, to, count, window, lat) for s, r, to in pairs))
     wall = time.perf_counter() - t0
     if archived:
-        await settle(srv, before + 2 * count * len(pairs))
+        srv.expected += 2 * count * len(pairs)
+        await settle(srv, srv.expected)
     cpu1, db1 = srv.cpu(), srv.db_cpu()
+    w1 = writer_stats(srv)
     n = count * len(pairs)
     lat.sort()
     return {"msgs/s": n / wall, "p50 ms": lat[len(lat) // 2] * 1000,
             "p99 ms": lat[int(len(lat) * 0.99)] * 1000,
             "core us": (cpu1 - cpu0) * 1e6 / n, "pg us": (db1 - db0) * 1e6 / n,
-            "total us": (cpu1 - cpu0 + db1 - db0) * 1e6 / n}
+            "total us": (cpu1 - cpu0 + db1 - db0) * 1e6 / n,
+            "rows/statement": (w1[0] - w0[0]) / max(w1[1] - w0[1], 1)}
 
 
 async def bench(srv):
@@ -123,6 +135,7 @@ async def bench(srv):
     for _, r, _ in pairs:
         r.buf = b""
     switch = mam_switch(srv.conf, srv.pid)
+    srv.expected = rows(srv)
     res = {}
     for on in (True, False):
         switch(on)
@@ -141,7 +154,8 @@ def main():
     print("%-34s %10s %10s %8s" % ("pairs=%d window=%d" % (PAIRS, WINDOW), "mam on", "mam off",
                                     "on/off"))
     for load in ("light", "sat"):
-        for k in ("msgs/s", "p50 ms", "p99 ms", "core us", "pg us", "total us"):
+        for k in ("msgs/s", "p50 ms", "p99 ms", "core us", "pg us", "total us",
+                  "rows/statement"):
             a, b = res[(load, True)][k], res[(load, False)][k]
             print("%-34s %10.2f %10.2f %8s" % ("%s %s" % (load, k), a, b,
                                                 "%.2f" % (a / b) if b else "-"))

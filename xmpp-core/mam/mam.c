@@ -995,7 +995,8 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
-static const char *const migrations[] = { "020_mam", "021_mam_with_stats", NULL };
+static const char *const migrations[] = { "020_mam", "021_mam_with_stats",
+    "022_mam_archive_owner", NULL };
 
 struct module mam_module = {
 	.name = "mam",

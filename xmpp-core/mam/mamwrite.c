@@ -4,6 +4,8 @@
  */
 #include "mamwrite.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,8 @@
 #include "c2s.h"
 #include "db.h"
 #include "evloop.h"
+#include "hmap.h"
+#include "jid.h"
 #include "log.h"
 #include "mam.h"
 #include "server.h"
@@ -19,48 +23,60 @@
 #define BATCH_BYTES (1024 * 1024)
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
-#define NCOLS 7
+#define NCOLS 7		/* a row's values */
+#define NSTATS 7	/* the counts: with (host, local, bare, n), stats (host, local, n) */
 
 /*
  * One statement for the rows of several accounts (all pinned to one
- * connection): ids already stored (a batch sent again after its commit's
- * answer was lost) are skipped, and only the rows really inserted count
- * in mam_stats and mam_with_stats.
+ * connection); rows of accounts that are gone are left out (022: no
+ * foreign key checks every row).  The first attempt adds the counts of
+ * mam_stats and mam_with_stats made here (per account and conversation,
+ * not per row); an attempt after a failure skips ids already stored (its
+ * commit's answer may have been lost) and counts only the rows really
+ * inserted.
  */
-#define BATCH_SQL(rows)							\
-	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, "	\
-	"with_res, outgoing, stanza) " rows " ON CONFLICT (id) DO NOTHING "	\
-	"RETURNING host, username, with_bare), "				\
-	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
-	"SELECT host, username, with_bare, count(*) FROM ins GROUP BY 1, 2, 3 "	\
-	"ON CONFLICT (host, username, with_bare) DO UPDATE "		\
-	"SET messages = ws.messages + EXCLUDED.messages) "		\
-	"INSERT INTO mam_stats AS s (host, username, messages) "		\
-	"SELECT host, username, count(*) FROM ins GROUP BY 1, 2 "		\
-	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages"
 #define UNNEST "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], " \
 	"$6::boolean[], $7::text[]) AS u(id, h, n, wb, wr, o, s)"
+#define INSERT_ROWS							\
+	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, " \
+	"stanza) SELECT u.* FROM " UNNEST " WHERE EXISTS (SELECT 1 FROM users x " \
+	"WHERE x.host = u.h AND x.username = u.n)"
+#define UPSERT_WITH(src)						\
+	"INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " src \
+	" ON CONFLICT (host, username, with_bare) DO UPDATE "		\
+	"SET messages = ws.messages + EXCLUDED.messages"
+#define UPSERT_STATS(src)						\
+	"INSERT INTO mam_stats AS s (host, username, messages) " src	\
+	" ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages"
 static struct db_stmt st_batch = {
-	BATCH_SQL("SELECT * FROM " UNNEST), NCOLS, 0 };
-/* After a failed statement: rows of accounts removed meanwhile (whose
- * insert breaks the foreign key) are left out. */
-static struct db_stmt st_batch_guarded = {
-	BATCH_SQL("SELECT u.* FROM " UNNEST " WHERE EXISTS (SELECT 1 FROM users x "
-	"WHERE x.host = u.h AND x.username = u.n)"), NCOLS, 0 };
+	"WITH ins AS (" INSERT_ROWS "), "
+	"w AS (" UPSERT_WITH("SELECT * FROM unnest($8::text[], $9::text[], $10::text[], "
+	"$11::bigint[])") ") "
+	UPSERT_STATS("SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[])"),
+	NCOLS + NSTATS, 0 };
+static struct db_stmt st_batch_again = {
+	"WITH ins AS (" INSERT_ROWS " ON CONFLICT (id) DO NOTHING "
+	"RETURNING host, username, with_bare), "
+	"w AS (" UPSERT_WITH("SELECT host, username, with_bare, count(*) FROM ins "
+	"GROUP BY 1, 2, 3") ") "
+	UPSERT_STATS("SELECT host, username, count(*) FROM ins GROUP BY 1, 2"),
+	NCOLS, 0 };
 
 struct wslot;
 
 struct wbatch {
 	struct wbatch *next;
 	struct wslot *s;
-	struct buf col[NCOLS];	/* array literals: id, host, local, wb, wr, o, stanza */
+	struct buf col[NCOLS + NSTATS];	/* array literals: id, host, local, wb, wr,
+					 * o, stanza, then the counts' */
+	struct hmap counts;	/* "host\tlocal[\twith]" -> rows (uintptr_t) */
 	unsigned n;
 	size_t bytes;		/* counted in pending */
 	uint64_t first, last;	/* sequence numbers of its rows */
 	uint64_t since;		/* ev_now() of its first row */
 	char *key;		/* one of its accounts: the connection's key */
 	unsigned tries;
-	bool closed, guarded, in_db;
+	bool closed, again, in_db;
 	struct ev_timer retry;
 };
 
@@ -270,8 +286,9 @@ static void batch_send(struct wbatch *b);
 static void
 batch_free(struct wbatch *b)
 {
-	for (int i = 0; i < NCOLS; i++)
+	for (int i = 0; i < NCOLS + NSTATS; i++)
 		buf_free(&b->col[i]);
+	hmap_free(&b->counts);
 	ev_timer_stop(srv.loop, &b->retry);
 	free(b->key);
 	free(b);
@@ -315,10 +332,7 @@ batch_done(void *arg, PGresult *res, const char *err)
 		if (b->tries == 0 || b->tries % 20 == 0)
 			log_warn("mam: archiving %u message%s failed (%s): trying again",
 			    b->n, b->n == 1 ? "" : "s", err);
-		/* a statement error (not a lost connection): perhaps an account
-		 * removed meanwhile; the guarded statement leaves it out */
-		if (strstr(err, "connection") == NULL && strstr(err, "not available") == NULL)
-			b->guarded = true;
+		b->again = true;
 		after = (uint64_t)RETRY_MIN_MS << (b->tries < 5 ? b->tries : 5);
 		b->tries++;
 		ev_timer_start(srv.loop, &b->retry, after > RETRY_MAX_MS ? RETRY_MAX_MS : after);
@@ -336,25 +350,57 @@ batch_done(void *arg, PGresult *res, const char *err)
 	run_waiters();
 }
 
+/* The counts as array literals: with_stats in col[7..10], stats in
+ * col[11..13]. */
+static int
+counts_close(struct wbatch *b)
+{
+	struct hmap_ent *e;
+	char n[24];
+	size_t i;
+	char *k, *t1, *t2;
+	int rc = 0;
+
+	for (e = hmap_first(&b->counts, &i); e && rc == 0; e = hmap_next(&b->counts, e, &i)) {
+		if ((k = strdup(e->key)) == NULL)
+			return -1;
+		t1 = strchr(k, '\t');
+		*t1++ = '\0';
+		snprintf(n, sizeof(n), "%lu", (unsigned long)(uintptr_t)e->val);
+		if ((t2 = strchr(t1, '\t')) != NULL) {
+			*t2++ = '\0';
+			rc = mam_pg_elem(&b->col[7], k) | mam_pg_elem(&b->col[8], t1) |
+			    mam_pg_elem(&b->col[9], t2) | mam_pg_elem(&b->col[10], n);
+		} else {
+			rc = mam_pg_elem(&b->col[11], k) | mam_pg_elem(&b->col[12], t1) |
+			    mam_pg_elem(&b->col[13], n);
+		}
+		free(k);
+	}
+	return rc;
+}
+
 static void
 batch_send(struct wbatch *b)
 {
-	const char *v[NCOLS];
+	const char *v[NCOLS + NSTATS];
 
 	if (stopping)
 		return;
 	if (!b->closed) {
-		for (int i = 0; i < NCOLS; i++)
+		if (counts_close(b) == -1)
+			b->again = true;	/* counted by the database instead */
+		for (int i = 0; i < NCOLS + NSTATS; i++)
 			if (mam_pg_close(&b->col[i]) == -1)
 				goto later;
 		b->closed = true;
 	}
-	for (int i = 0; i < NCOLS; i++)
+	for (int i = 0; i < NCOLS + NSTATS; i++)
 		v[i] = b->col[i].p;
 	b->in_db = true;
 	b->s->in_db++;
 	/* the callback may run inside the call (a connection breaking) */
-	if (db_query_key(srv.db, b->key, b->guarded ? &st_batch_guarded : &st_batch, v,
+	if (db_query_key(srv.db, b->key, b->again ? &st_batch_again : &st_batch, v,
 	    batch_done, b) != NULL)
 		return;
 	b->in_db = false;
@@ -453,12 +499,34 @@ batch_new(struct wslot *s, const char *bare)
 		free(b);
 		return NULL;
 	}
-	for (int i = 0; i < NCOLS; i++)
+	for (int i = 0; i < NCOLS + NSTATS; i++)
 		buf_init(&b->col[i]);
+	hmap_init(&b->counts);
 	b->s = s;
 	b->since = ev_now(srv.loop);
 	ev_timer_init(&b->retry, retry_cb, b);
 	return b;
+}
+
+/* The row counts once for its account and once for its conversation. */
+static int
+count(struct wbatch *b, const struct mamwrite_row *r)
+{
+	char key[3 * (2 * JID_PART_MAX + 2) + 4];
+	int len;
+	uintptr_t n;
+
+	len = snprintf(key, sizeof(key), "%s\t%s", r->host, r->local);
+	if (len < 0 || (size_t)len >= sizeof(key))
+		return -1;
+	n = (uintptr_t)hmap_get(&b->counts, key);
+	if (hmap_put(&b->counts, key, (void *)(n + 1)) == -1)
+		return -1;
+	if (snprintf(key + len, sizeof(key) - len, "\t%s", r->with_bare) >=
+	    (int)(sizeof(key) - len))
+		return -1;
+	n = (uintptr_t)hmap_get(&b->counts, key);
+	return hmap_put(&b->counts, key, (void *)(n + 1));
 }
 
 int
@@ -491,6 +559,8 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 		}
 		return -1;
 	}
+	if (count(b, r) == -1)
+		b->again = true;	/* counted by the database instead */
 	if (b->n++ == 0)
 		b->first = seq + 1;
 	b->last = ++seq;
