@@ -25,6 +25,7 @@ load, 2000), MAM_LOAD_SAT (per pair saturating, 10000), MAM_LOAD_WINDOW (200).
 import asyncio
 import os
 import re
+import signal
 import sys
 import time
 
@@ -32,13 +33,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import xmppservers  # noqa: E402
-from bench_xmpp import login, mam_switch, register  # noqa: E402
+from bench_xmpp import login, register  # noqa: E402
 
 PAIRS = int(os.environ.get("MAM_LOAD_PAIRS", "10"))
 LIGHT = int(os.environ.get("MAM_LOAD_LIGHT", "2000"))
 SAT = int(os.environ.get("MAM_LOAD_SAT", "10000"))
 WINDOW = int(os.environ.get("MAM_LOAD_WINDOW", "200"))
+DELAY = os.environ.get("MAM_LOAD_DELAY")	# [mam] batch_delay_ms, default the server's
 BODY = "x" * 160
+
+
+def mam_switch(srv):
+    """[mam] enabled on or off through a reload (SIGHUP)."""
+    def switch(on):
+        with open(srv.conf) as f:
+            text = f.read()
+        text = re.sub(r"\n\[mam\]\n.*", "", text, flags=re.S)
+        text += "\n[mam]\nenabled = %s\n" % ("true" if on else "false")
+        if DELAY is not None:
+            text += "batch_delay_ms = %s\n" % DELAY
+        with open(srv.conf, "w") as f:
+            f.write(text)
+        os.kill(srv.pid, signal.SIGHUP)
+        time.sleep(1.0)
+    return switch
 
 
 def rows(srv):
@@ -134,7 +152,7 @@ async def bench(srv):
     await asyncio.sleep(0.5)
     for _, r, _ in pairs:
         r.buf = b""
-    switch = mam_switch(srv.conf, srv.pid)
+    switch = mam_switch(srv)
     srv.expected = rows(srv)
     res = {}
     for on in (True, False):

@@ -16,6 +16,7 @@ as XEP-0198 §4 asks of a client) is exactly known."""
 import re
 import signal
 import socket
+import threading
 import ssl
 import time
 import uuid
@@ -287,3 +288,28 @@ def test_core_crash_unacked_are_resent(server, pg):
     ids = pg.psql("SELECT id FROM mam_archive WHERE username IN ('%s', '%s')" % (a, b)).split()
     assert len(ids) == len(set(ids))
     snd.close()
+
+
+def test_account_removed_while_rows_pending(server, pg):
+    a, b = fresh(server, "xa"), fresh(server, "xb")
+    snd, rcv = SmClient(server, a, "s"), SmClient(server, b, "r")
+    locker = pg.lock_table("mam_archive")
+    done = []
+    try:
+        snd.send(chat(b, 1))
+        rcv.until(lambda: len(rcv.msgids()) == 1, "the message")
+        wait_for(lambda: stat(server, "mam_durable") == "no", "rows pending")
+        # the removal's trigger waits for the lock like the batch does
+        t = threading.Thread(target=lambda: done.append(server.ctl("deluser", b + "@localhost")))
+        t.start()
+    finally:
+        pg.unlock_table(locker)
+    t.join(DEADLINE)
+    assert done and done[0].returncode == 0, done
+    snd.send("<r xmlns='%s'/>" % SM)
+    snd.until(lambda: snd.acked() == 1, "<a h='1'/>")
+    assert archived_ids(pg, a, True) == ["m1"]
+    assert archived_ids(pg, b, False) == []
+    assert pg.psql("SELECT count(*) FROM mam_stats WHERE username = '%s'" % b).strip() == "0"
+    snd.close()
+    rcv.close()

@@ -111,7 +111,7 @@ int
 mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *e)
 {
 	struct conf_table *t;
-	long long dp = 50, mp = 250, pr = 1000, eb = 1000, br = 500, bd = 2;
+	long long dp = 50, mp = 250, pr = 1000, eb = 1000, br = 500, bd = 10;
 	uint64_t age = 0, pend = 4 * 1024 * 1024;
 	bool on = true;
 	int rc;
