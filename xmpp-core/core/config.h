@@ -59,6 +59,13 @@ struct xmpp_config {
 	uint64_t auth_fail_window_ms;
 	uint64_t ban_time_ms;
 
+	/* [sasl2] XEP-0388 with Bind2; [fast] XEP-0484 tokens */
+	bool sasl2_enabled;
+	bool fast_enabled;
+	uint64_t fast_lifetime_s;	/* a token's validity */
+	uint64_t fast_rotate_s;		/* a token used this old gets a successor */
+	unsigned fast_max_tokens;	/* clients with tokens per account */
+
 	/* every module's own tables, by module id (registry.h) */
 	void *mods[REGISTRY_MAX];
 };

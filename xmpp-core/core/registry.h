@@ -165,12 +165,25 @@ bool hooks_any(enum hook_event ev);
 
 #define ELEM_AUTHED	0x01	/* authenticated, no resource bound yet */
 #define ELEM_BOUND	0x02	/* a bound session */
+/*
+ * Inline in a SASL2 <authenticate/> (XEP-0388 §2.4: ELEM_SASL2, called
+ * once authenticated, before anything is bound: SM's <resume/>) or in
+ * its Bind2 <bind/> (XEP-0386: ELEM_BIND2, called once bound: SM's
+ * <enable/>, carbons, CSI).  What fn sends then (c2s_send*) goes into
+ * the <success/> (ELEM_SASL2) or its <bound/> (ELEM_BIND2) element;
+ * c2s_send_after_inline is for what must follow the <success/>.
+ * Advertised: ELEM_BIND2 as <feature var=ns/> in Bind2's <inline/>,
+ * ELEM_SASL2 as <inline_name xmlns=ns/> in SASL2's <inline/>.
+ */
+#define ELEM_SASL2	0x04
+#define ELEM_BIND2	0x08
 
 struct stream_element {
 	const char *ns;
 	unsigned when;		/* ELEM_* */
 	/* ownership of n passes */
 	void (*fn)(struct c2s *c, struct xml_node *n);
+	const char *inline_name;	/* ELEM_SASL2: the feature element's name */
 };
 
 /* ---- disco ---- */
@@ -308,6 +321,8 @@ const struct stream_element *registry_element(const char *ns, unsigned when);
 const struct ctl_command *registry_command(const char *name);
 void registry_commands_help(struct buf *b);
 void registry_stream_features(struct c2s *c, struct buf *b);
+/* The inline features of ELEM_SASL2 or ELEM_BIND2 elements (above). */
+void registry_inline_features(struct buf *b, unsigned when);
 
 size_t registry_session_size(void);
 size_t registry_user_size(void);

@@ -25,7 +25,9 @@ static struct db_stmt st_create = {
 	"sha1_server, sha256_salt, sha256_iter, sha256_stored, sha256_server) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	"ON CONFLICT DO NOTHING RETURNING 1", 10, 0 };
+/* a new password ends every FAST token of the account (002_fast.sql) */
 static struct db_stmt st_passwd = {
+	"WITH t AS (DELETE FROM fast_tokens WHERE host = $1 AND username = $2) "
 	"UPDATE users SET sha1_salt = $3, sha1_iter = $4, sha1_stored = $5, "
 	"sha1_server = $6, sha256_salt = $7, sha256_iter = $8, sha256_stored = $9, "
 	"sha256_server = $10 WHERE host = $1 AND username = $2 RETURNING 1", 10, 0 };
