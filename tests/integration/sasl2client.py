@@ -47,6 +47,15 @@ def ssdp(algo, mechs, cbs):
     return base64.b64encode(hashlib.new(algo, s.encode()).digest()).decode()
 
 
+def tls_context(tls12=False):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
 class Closed(Exception):
     pass
 
@@ -54,13 +63,10 @@ class Closed(Exception):
 class S2:
     """One connection.  features: the pre-auth <stream:features/>."""
 
-    def __init__(self, port, direct_tls=False, session=None, tls12=False):
+    def __init__(self, port, direct_tls=False, session=None, tls12=False, ctx=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.ctx = ssl.create_default_context()
-        self.ctx.check_hostname = False
-        self.ctx.verify_mode = ssl.CERT_NONE
-        if tls12:
-            self.ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        # a resumed session needs the context it came from (ssl module)
+        self.ctx = ctx or tls_context(tls12)
         self.session = session
         self.parser = None
         self.pending = []

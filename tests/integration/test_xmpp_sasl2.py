@@ -1,5 +1,6 @@
-"""SASL2 (XEP-0388), Bind2 (XEP-0386), FAST (XEP-0484) and inline stream
-management resumption (XEP-0198) on xmpp-core's c2s: raw-socket tests for every success and failure branch
+"""SASL2 (XEP-0388), Bind2 (XEP-0386), FAST (XEP-0484), inline stream
+management resumption (XEP-0198) and TLS 1.3 session resumption on
+xmpp-core's c2s: raw-socket tests for every success and failure branch
 (sasl2client.py), xmpp.js 0.14 from node as the real peer (xmppjs/), and
 slixmpp on SASL1 side by side."""
 
@@ -9,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 
@@ -16,7 +18,7 @@ import pytest
 
 from pgcluster import PgCluster
 from sasl2client import (NS_BIND2, NS_FAST, NS_SASL, NS_SASL2, NS_SM, Closed, S2,
-                         failure_cond, success_parts, tag)
+                         failure_cond, success_parts, tag, tls_context)
 from xmpptest import XmppServer, arun, connect, disconnect, recv
 
 PW = "sasl2-test-password-123"
@@ -485,6 +487,104 @@ def test_inline_resume_with_fast_in_one_round_trip(server):
         d.close()
         await disconnect(peer)
     arun(scenario(), 90)
+
+
+# ---- TLS 1.3 resumption ----
+
+def ticket_file(dirpath, *keys, mode=0o600):
+    path = os.path.join(dirpath, "tickets.key")
+    with open(path, "w") as f:
+        f.write("# TLS session ticket keys, newest first\n")
+        for k in keys:
+            f.write(k.hex() + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def test_tls_session_resumption_with_ticket_keys(pg):
+    """Stateless tickets under keys from a file: a reconnect resumes TLS
+    (PSK-DHE, no certificate signature), across a restart too, with the
+    FAST token bound to the connection (HT-SHA-256-ENDP); SIGHUP rotates
+    the keys; a resumed session parks when idle and keeps working."""
+    import signal
+    k1, k2 = os.urandom(80), os.urandom(80)
+    d = tempfile.mkdtemp(prefix="edge-tickets-")
+    keyfile = ticket_file(d, k1)
+    s = edited_server(pg, {"[tls]\n": "[tls]\nticket_key_file = \"%s\"\n" % keyfile})
+    try:
+        s.adduser("tick", PW)
+        agent = ua()
+        ctx = tls_context()
+        c = S2(s.tls_port, direct_tls=True, ctx=ctx)
+        assert not c.sock.session_reused
+        e = c.scram("tick", PW, extra=S2.user_agent(agent) +
+                    "<request-token xmlns='%s' mechanism='HT-SHA-256-ENDP'/>" % NS_FAST)
+        token = success_parts(e)[2].get("token")
+        c.after_success()	# TLS 1.3 tickets come after the handshake
+        sess = c.sock.session
+        assert sess is not None and sess.has_ticket
+        c.close()
+        # direct TLS and STARTTLS both resume; FAST's channel binding too
+        r = S2(s.tls_port, direct_tls=True, session=sess, ctx=ctx)
+        assert r.sock.session_reused, "TLS resumed"
+        assert r.sock.version() == "TLSv1.3"
+        e = r.ht("tick", token, "HT-SHA-256-ENDP", extra=S2.user_agent(agent) +
+                 "<fast xmlns='%s'/>" % NS_FAST + bind("t"))
+        aid = success_parts(e)[0]
+        r.after_success()
+        # idle: the resumed session leaves OpenSSL like any other, and works
+        time.sleep(2.5)
+        r.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+        pong = r.next()
+        assert pong.get("id") == "p1" and pong.get("type") == "result"
+        assert "TLS parked" in s.daemon.log()
+        sess = r.sock.session
+        r.close()
+        st = S2(s.port, session=sess, ctx=ctx)
+        assert st.sock.session_reused, "STARTTLS resumes too"
+        st.close()
+        # a restart with the same key file resumes
+        s.stop()
+        s.start()
+        r = S2(s.tls_port, direct_tls=True, session=sess, ctx=ctx)
+        assert r.sock.session_reused, "resumed across a restart"
+        sess = r.sock.session
+        assert success_parts(r.scram("tick", PW))[0] == "tick@localhost"
+        r.close()
+        # rotation: a new key first, the old still opens tickets (SIGHUP)
+        ticket_file(d, k2, k1)
+        s.daemon.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        r = S2(s.tls_port, direct_tls=True, session=sess, ctx=ctx)
+        assert r.sock.session_reused, "old key still accepted"
+        success_parts(r.scram("tick", PW))
+        r.after_success()
+        fresh = r.sock.session	# sealed under k2 now
+        r.close()
+        ticket_file(d, k2)
+        s.daemon.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        r = S2(s.tls_port, direct_tls=True, session=sess, ctx=ctx)
+        assert not r.sock.session_reused, "a retired key: full handshake"
+        r.close()
+        r = S2(s.tls_port, direct_tls=True, session=fresh, ctx=ctx)
+        assert r.sock.session_reused
+        r.close()
+    finally:
+        s.destroy()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_ticket_key_file_refused_when_bad(pg):
+    d = tempfile.mkdtemp(prefix="edge-tickets-")
+    try:
+        for keyfile, why in ((ticket_file(d, os.urandom(80), mode=0o644), "group or other"),
+                             (ticket_file(d, os.urandom(79)), "not 160 hex digits")):
+            with pytest.raises(RuntimeError) as ex:
+                edited_server(pg, {"[tls]\n": "[tls]\nticket_key_file = \"%s\"\n" % keyfile})
+            assert why in str(ex.value) or "tickets.key" in str(ex.value), ex.value
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---- xmpp.js, the real peer ----

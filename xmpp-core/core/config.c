@@ -205,7 +205,8 @@ load_tls(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	if (conf_str(t, "cert_file", &c->cert_file, e) == -1 ||
 	    conf_str(t, "key_file", &c->key_file, e) == -1 ||
 	    conf_str(t, "dh_file", &c->dh_file, e) == -1 ||
-	    conf_str(t, "ciphers", &c->ciphers, e) == -1)
+	    conf_str(t, "ciphers", &c->ciphers, e) == -1 ||
+	    conf_str(t, "ticket_key_file", &c->ticket_key_file, e) == -1)
 		return -1;
 	if (c->cert_file == NULL || c->key_file == NULL) {
 		conf_errf(e, t, c->cert_file ? "key_file" : "cert_file", "required");

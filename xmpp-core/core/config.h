@@ -36,6 +36,7 @@ struct xmpp_config {
 
 	/* [tls] */
 	const char *cert_file, *key_file, *dh_file, *ciphers;
+	const char *ticket_key_file;	/* TLS session ticket keys, optional */
 
 	/* [c2s] */
 	struct edge_addr *listen_starttls;
