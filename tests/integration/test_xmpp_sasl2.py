@@ -238,6 +238,11 @@ def test_failure_branches(server):
     _fail(server, "<abort xmlns='%s'/>" % NS_SASL2, "aborted")
     _fail(server, "<next xmlns='%s' task='UPGR-SCRAM-SHA-256'/>" % NS_SASL2, "malformed-request")
     _fail(server, "<task-data xmlns='%s'/>" % NS_SASL2, "malformed-request")
+    # an upgrade task we do not know is not asked for: plain success
+    c = S2(server.port)
+    e = c.scram("bob", PW, extra="<upgrade xmlns='urn:xmpp:sasl:upgrade:0'>UPGR-BLOOP</upgrade>")
+    assert success_parts(e)[0] == "bob@localhost"
+    c.close()
 
 
 def test_wrong_password_abort_and_unknown_element(server):
@@ -438,6 +443,23 @@ def test_fast_tokens_bounded_and_revoked(pg):
         s.destroy()
 
 
+def test_inband_password_change_revokes_tokens(server):
+    server.adduser("ibchg", PW)
+    agent = ua()
+    token = request_token(server, "ibchg", agent)
+    c = S2(server.port)
+    success_parts(c.scram("ibchg", PW, extra=S2.user_agent(ua()) + bind("chg")))
+    c.after_success()
+    c.send("<iq type='set' id='pw'><query xmlns='jabber:iq:register'><username>ibchg</username>"
+           "<password>Another-Strong-Pass-9182</password></query></iq>")
+    r = c.next()
+    assert r.get("id") == "pw" and r.get("type") == "result", ET_str(r)
+    c.close()
+    d, e = fast_login(server, "ibchg", agent, token)
+    assert failure_cond(e) == "not-authorized", "XEP-0077 change ends the tokens"
+    d.close()
+
+
 def test_inline_resume_with_fast_in_one_round_trip(server):
     async def scenario():
         agent = ua()
@@ -487,6 +509,94 @@ def test_inline_resume_with_fast_in_one_round_trip(server):
         d.close()
         await disconnect(peer)
     arun(scenario(), 90)
+
+
+# ---- XEP-0480 upgrade tasks ----
+
+NS_UPGRADE = "urn:xmpp:sasl:upgrade:0"
+NS_SCRAM_UPGRADE = "urn:xmpp:scram-upgrade:0"
+UPGRADE = "<upgrade xmlns='%s'>UPGR-SCRAM-SHA-256</upgrade>" % NS_UPGRADE
+
+
+def sha1_only(pg, user):
+    """An imported account: SCRAM-SHA-1 keys only."""
+    pg.psql("UPDATE users SET sha256_salt = NULL, sha256_iter = NULL, sha256_stored = NULL, "
+            "sha256_server = NULL WHERE username = '%s'" % user)
+
+
+def test_scram_upgrade_task_for_sha1_only_accounts(server, pg):
+    import hashlib
+    server.adduser("upg", PW)
+    sha1_only(pg, "upg")
+    c = S2(server.port)
+    assert [u.text for u in c.auth_feature().findall(tag(NS_UPGRADE, "upgrade"))] == \
+        ["UPGR-SCRAM-SHA-256"]
+    # no SHA-256 keys: SCRAM-SHA-256 fails as a wrong password would
+    assert failure_cond(c.scram("upg", PW, "SCRAM-SHA-256")) == "not-authorized"
+    # SCRAM-SHA-1 and PLAIN work; without <upgrade/> nothing changes
+    assert success_parts(c.scram("upg", PW, "SCRAM-SHA-1"))[0] == "upg@localhost"
+    c.close()
+    c = S2(server.port)
+    assert success_parts(c.authenticate("PLAIN", b"\0upg\0" + PW.encode()))[0]
+    c.close()
+    # the task: <continue/>, <next/>, salt, SaltedPassword, <success/>
+    c = S2(server.port)
+    e = c.scram("upg", PW, "SCRAM-SHA-1", extra=UPGRADE + bind("up"))
+    assert e.tag == tag(NS_SASL2, "continue"), ET_str(e)
+    assert [t.text for t in e.iter(tag(NS_SASL2, "task"))] == ["UPGR-SCRAM-SHA-256"]
+    assert base64.b64decode(e.findtext(tag(NS_SASL2, "additional-data"))).startswith(b"v=")
+    c.send("<next xmlns='%s' task='UPGR-SCRAM-SHA-256'/>" % NS_SASL2)
+    td = c.next(tag(NS_SASL2, "task-data"))
+    salt = td.find(tag(NS_SCRAM_UPGRADE, "salt"))
+    sp = hashlib.pbkdf2_hmac("sha256", PW.encode(), base64.b64decode(salt.text),
+                             int(salt.get("iterations")))
+    c.send("<task-data xmlns='%s'><hash xmlns='%s'>%s</hash></task-data>"
+           % (NS_SASL2, NS_SCRAM_UPGRADE, base64.b64encode(sp).decode()))
+    aid, bound, _ = success_parts(c.next())
+    assert aid.startswith("upg@localhost/up/") and bound is not None
+    c.close()
+    # SHA-256 works now, with the keys the client derived
+    c = S2(server.port)
+    assert success_parts(c.scram("upg", PW, "SCRAM-SHA-256"))[0] == "upg@localhost"
+    # an account that has the keys: <upgrade/> asks for nothing, success at once
+    e = S2(server.port).scram("upg", PW, "SCRAM-SHA-1", extra=UPGRADE)
+    assert success_parts(e)[0] == "upg@localhost"
+    c.close()
+
+
+def test_scram_upgrade_task_failures(server, pg):
+    server.adduser("upgbad", PW)
+    sha1_only(pg, "upgbad")
+
+    def to_continue():
+        c = S2(server.port)
+        e = c.scram("upgbad", PW, "SCRAM-SHA-1", extra=UPGRADE)
+        assert e.tag == tag(NS_SASL2, "continue")
+        return c
+
+    c = to_continue()
+    c.send("<next xmlns='%s' task='UPGR-SCRAM-SHA-512'/>" % NS_SASL2)
+    assert failure_cond(c.next()) == "malformed-request"
+    c.close()
+    c = to_continue()
+    c.send("<task-data xmlns='%s'><hash xmlns='%s'>AAAA</hash></task-data>"
+           % (NS_SASL2, NS_SCRAM_UPGRADE))
+    assert failure_cond(c.next()) == "malformed-request", "task data before <next/>"
+    c.close()
+    for bad in ("AAAA", "!!", ""):
+        c = to_continue()
+        c.send("<next xmlns='%s' task='UPGR-SCRAM-SHA-256'/>" % NS_SASL2)
+        c.next(tag(NS_SASL2, "task-data"))
+        c.send("<task-data xmlns='%s'><hash xmlns='%s'>%s</hash></task-data>"
+               % (NS_SASL2, NS_SCRAM_UPGRADE, bad))
+        assert failure_cond(c.next()) == "malformed-request"
+        # not authenticated: the stream is as it was
+        c.send("<message to='bob@localhost'><body>x</body></message>")
+        assert c.closed()
+    # still SHA-1 only: nothing was stored
+    c = S2(server.port)
+    assert failure_cond(c.scram("upgbad", PW, "SCRAM-SHA-256")) == "not-authorized"
+    c.close()
 
 
 # ---- TLS 1.3 resumption ----

@@ -30,7 +30,9 @@
 #define MAX_FAILURES 3
 
 enum mech { M_PLAIN, M_SCRAM, M_HT };
-enum step { S_WAIT_FIRST, S_LOOKUP, S_WAIT_FINAL, S_DONE };
+enum step { S_WAIT_FIRST, S_LOOKUP, S_WAIT_FINAL, S_CONTINUE, S_TASK, S_STORE, S_DONE };
+
+#define NS_SCRAM_UPGRADE "urn:xmpp:scram-upgrade:0"
 
 struct auth {
 	enum auth_profile profile;
@@ -44,6 +46,8 @@ struct auth {
 	char *password;		/* PLAIN only, wiped after the check */
 	bool found;		/* PLAIN: the account exists */
 	uint8_t mac[FAST_MAC_LEN];	/* M_HT: the client's initiator MAC */
+	bool no256;		/* the account has SCRAM-SHA-1 keys only */
+	uint8_t up_salt[SCRAM_SALT_LEN];	/* XEP-0480: the new keys' salt */
 };
 
 static const char *const cb_types[] = {
@@ -79,17 +83,34 @@ cb_data(struct c2s *c, const char *type, uint8_t *out, size_t cap, size_t *len)
 	return 0;
 }
 
+#define CB_KNOWN 0x80
+
+/*
+ * Which types can be computed on c, each tried once per connection (the
+ * stream features ask a dozen times, and every try is an exporter run
+ * or a certificate hash).  tls-unique counts only where it is defined.
+ */
 static bool
 cb_available(struct c2s *c, const char *type)
 {
 	uint8_t tmp[128];
-	size_t len;
+	size_t len, i;
 	SSL *ssl;
 
-	if (strcmp(type, "tls-unique") == 0 && c->tls &&
-	    (ssl = tls_conn_ssl(c->tls)) != NULL && SSL_version(ssl) >= TLS1_3_VERSION)
-		return false;
-	return cb_data(c, type, tmp, sizeof(tmp), &len) == 0;
+	if (!(c->cb_avail & CB_KNOWN) && c->tls && (ssl = tls_conn_ssl(c->tls)) != NULL) {
+		c->cb_avail = CB_KNOWN;
+		for (i = 0; i < NCB; i++) {
+			if (strcmp(cb_types[i], "tls-unique") == 0 &&
+			    SSL_version(ssl) >= TLS1_3_VERSION)
+				continue;
+			if (cb_data(c, cb_types[i], tmp, sizeof(tmp), &len) == 0)
+				c->cb_avail |= 1u << i;
+		}
+	}
+	for (i = 0; i < NCB; i++)
+		if (strcmp(cb_types[i], type) == 0)
+			return (c->cb_avail & (1u << i)) != 0;
+	return false;
 }
 
 /* The channel-binding types advertised on c (XEP-0440). */
@@ -317,6 +338,113 @@ fake_keys(struct c2s *c, struct scram_keys *k)
 	random_bytes(k->server, sizeof(k->server));
 }
 
+/* ---- XEP-0480 upgrade tasks: SHA-1-only accounts gain SHA-256 keys ---- */
+
+static bool
+upgrade_due(struct c2s *c)
+{
+	return c->auth->profile == AUTH_SASL2 && c->auth->no256 &&
+	    sasl2_upgrade_requested(c);
+}
+
+/* Authenticated, but first the task the client asked for (§2.2). */
+static void
+upgrade_continue(struct c2s *c, const char *extra)
+{
+	char b64[base64_encoded_len(128)];
+
+	buf_printf(&c->out, "<continue xmlns='%s'>", NS_SASL2);
+	if (extra && strlen(extra) <= 128) {
+		base64_encode(extra, strlen(extra), b64);
+		buf_printf(&c->out, "<additional-data>%s</additional-data>", b64);
+	}
+	buf_puts(&c->out, "<tasks><task>UPGR-SCRAM-SHA-256</task></tasks>"
+	    "<text>SCRAM-SHA-256 credentials are missing</text></continue>");
+	c2s_send_raw(c, "", 0);
+	c->auth->step = S_CONTINUE;
+}
+
+void
+auth_next(struct c2s *c, struct xml_node *n)
+{
+	struct auth *a = c->auth;
+	const char *task = xml_attr(n, "task");
+	char salt[base64_encoded_len(SCRAM_SALT_LEN)];
+
+	if (a == NULL || a->profile != AUTH_SASL2 || a->step != S_CONTINUE) {
+		failure_p(c, AUTH_SASL2, "malformed-request", "no task was offered");
+		return;
+	}
+	if (task == NULL || strcmp(task, "UPGR-SCRAM-SHA-256") != 0) {
+		failure(c, "malformed-request", "not the task offered");
+		return;
+	}
+	/* XEP-0480 §3: salt and iterations, the client sends SaltedPassword */
+	if (random_bytes(a->up_salt, sizeof(a->up_salt)) == -1) {
+		failure(c, "temporary-auth-failure", "no randomness");
+		return;
+	}
+	base64_encode(a->up_salt, sizeof(a->up_salt), salt);
+	buf_printf(&c->out, "<task-data xmlns='%s'><salt xmlns='%s' iterations='%u'>%s</salt>"
+	    "</task-data>", NS_SASL2, NS_SCRAM_UPGRADE, srv.cfg->scram_iterations, salt);
+	c2s_send_raw(c, "", 0);
+	a->step = S_TASK;
+}
+
+static void
+upgraded(void *arg, bool ok, const char *err)
+{
+	struct c2s *c = arg;
+	struct auth *a = c->auth;
+
+	if (!c->dead && a != NULL && a->step == S_STORE) {
+		if (err) {
+			failure(c, "temporary-auth-failure", err);
+		} else {
+			/* !ok: another login stored them first; as good */
+			log_info("c2s %llu: %s: %s: SCRAM-SHA-256 keys %s (XEP-0480)",
+			    (unsigned long long)c->id, c->peer, a->local,
+			    ok ? "added" : "were there");
+			success(c, NULL, 0, NULL);
+		}
+	}
+	c2s_unblock(c);
+}
+
+void
+auth_task_data(struct c2s *c, struct xml_node *n)
+{
+	struct auth *a = c->auth;
+	struct xml_node *h = xml_child(n, "hash", NS_SCRAM_UPGRADE);
+	uint8_t salted[SCRAM_HASH_MAX + 4];
+	struct scram_keys k;
+	long len;
+
+	if (a == NULL || a->profile != AUTH_SASL2 || a->step != S_TASK) {
+		failure_p(c, AUTH_SASL2, "malformed-request", "no task data was asked for");
+		return;
+	}
+	if (h == NULL || (len = auth_decode(h, (char *)salted, sizeof(salted))) !=
+	    (long)scram_hash_len(SCRAM_SHA256)) {
+		failure(c, "malformed-request", "bad upgrade hash");
+		return;
+	}
+	if (scram_keys_from_salted(SCRAM_SHA256, salted, a->up_salt, sizeof(a->up_salt),
+	    srv.cfg->scram_iterations, &k) == -1) {
+		OPENSSL_cleanse(salted, sizeof(salted));
+		failure(c, "temporary-auth-failure", "key derivation failed");
+		return;
+	}
+	OPENSSL_cleanse(salted, sizeof(salted));
+	a->step = S_STORE;
+	c2s_block(c);
+	if (account_add_sha256(c2s_host(c), a->local, &k, upgraded, c) == NULL) {
+		failure(c, "temporary-auth-failure", "database busy");
+		c2s_unblock(c);
+	}
+	OPENSSL_cleanse(&k, sizeof(k));
+}
+
 static void
 plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 {
@@ -325,7 +453,9 @@ plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 
 	(void)unused;
 	if (!c->dead && a != NULL && a->step == S_LOOKUP) {
-		if (ok && a->found)
+		if (ok && a->found && upgrade_due(c))
+			upgrade_continue(c, NULL);
+		else if (ok && a->found)
 			success(c, NULL, 0, NULL);
 		else
 			failure(c, "not-authorized", a->found ? "wrong password" : "no such user");
@@ -359,12 +489,15 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		failure(c, "temporary-auth-failure", err);
 		goto out;
 	}
+	a->no256 = found && !keys->have[SCRAM_SHA256];
 	if (a->mech == M_PLAIN) {
 		/* an unknown user costs the same PBKDF2 run (no timing oracle) */
+		enum scram_hash h = a->no256 ? SCRAM_SHA1 : SCRAM_SHA256;
+
 		if (!found)
 			fake_keys(c, &fk);
 		a->found = found;
-		if (kdf_check(SCRAM_SHA256, found ? &keys->k[SCRAM_SHA256] : &fk,
+		if (kdf_check(h, found ? &keys->k[h] : &fk,
 		    a->password, plain_checked, c) != NULL) {
 			OPENSSL_cleanse(&fk, sizeof(fk));
 			return;	/* still blocked: plain_checked unblocks */
@@ -373,6 +506,9 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		failure(c, "temporary-auth-failure", "password check queue full");
 		goto out;
 	}
+	/* no keys of this hash (SHA-1 only): it fails as a wrong password */
+	if (found && !keys->have[a->hash])
+		found = false;
 	if (!found)
 		fake_keys(c, &fk);
 	set_ssdp(c, a);
@@ -457,7 +593,10 @@ scram_final(struct c2s *c, const char *msg, size_t len)
 		failure(c, err, "wrong password or proof");
 		return;
 	}
-	success(c, out, strlen(out), NULL);
+	if (upgrade_due(c))
+		upgrade_continue(c, out);
+	else
+		success(c, out, strlen(out), NULL);
 }
 
 static void

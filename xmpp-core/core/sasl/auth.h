@@ -4,7 +4,8 @@
  * and XEP-0388 ("SASL2", whose elements sasl2.c parses): SCRAM-SHA-1/
  * -256 (+PLUS with the channel bindings tls.h provides, XEP-0440 types
  * advertised, XEP-0474 downgrade protection in server-first), PLAIN,
- * and on SASL2 the FAST token mechanisms HT-SHA-256-* (fast.h).  The
+ * and on SASL2 the FAST token mechanisms HT-SHA-256-* (fast.h) and the
+ * XEP-0480 task UPGR-SCRAM-SHA-256 (SHA-1-only accounts).  The
  * account's keys are fetched asynchronously; an unknown user gets a
  * deterministic fake salt so the exchange looks the same as for a real
  * one.  Failures of either profile count towards the per-IP ban.
@@ -56,6 +57,9 @@ void auth_start(struct c2s *c, const char *mech, const char *resp, size_t len);
 /* Decodes an element's base64 text ("=" or nothing: empty): length or -1. */
 long auth_decode(struct xml_node *n, char *out, size_t cap);
 void auth_response(struct c2s *c, struct xml_node *n);
+/* XEP-0480 upgrade task: <next/>, then the client's <task-data/>. */
+void auth_next(struct c2s *c, struct xml_node *n);
+void auth_task_data(struct c2s *c, struct xml_node *n);
 void auth_fail(struct c2s *c, const char *cond, const char *why);
 void auth_free(struct auth *a);
 

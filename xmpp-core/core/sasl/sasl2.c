@@ -23,6 +23,8 @@
 #include "token.h"
 #include "xml.h"
 
+#define NS_UPGRADE "urn:xmpp:sasl:upgrade:0"
+
 struct sasl2 {
 	/* the connection's user agent (XEP-0388 §2.5.1), kept for xmppctl */
 	char *agent, *software, *device;
@@ -33,6 +35,7 @@ struct sasl2 {
 	char request[FAST_MECH_MAX];		/* <request-token mechanism=/> */
 	bool fast;				/* <fast/> came with it */
 	bool invalidate;			/* <fast invalidate='true'/> */
+	bool upgrade;				/* XEP-0480 UPGR-SCRAM-SHA-256 */
 	/* between the exchange and <success/> */
 	struct auth_outcome o;
 	uint8_t extra[128];
@@ -44,6 +47,12 @@ bool
 sasl2_fast_enabled(void)
 {
 	return srv.cfg->sasl2_enabled && srv.cfg->fast_enabled;
+}
+
+bool
+sasl2_upgrade_requested(const struct c2s *c)
+{
+	return c->sasl2 && c->sasl2->upgrade;
 }
 
 const char *
@@ -65,7 +74,7 @@ request_clear(struct sasl2 *s)
 	xml_free(s->req);
 	s->req = s->bind = NULL;
 	s->tag[0] = s->request[0] = '\0';
-	s->fast = s->invalidate = false;
+	s->fast = s->invalidate = s->upgrade = false;
 	OPENSSL_cleanse(&s->o, sizeof(s->o));
 	OPENSSL_cleanse(s->token, sizeof(s->token));
 	s->expiry[0] = '\0';
@@ -114,7 +123,8 @@ sasl2_features(struct c2s *c, struct buf *b)
 				    fast_mech_name(order[i]));
 		buf_puts(b, "</fast>");
 	}
-	buf_puts(b, "</inline></authentication>");
+	buf_printf(b, "</inline><upgrade xmlns='%s'>UPGR-SCRAM-SHA-256</upgrade>"
+	    "</authentication>", NS_UPGRADE);
 }
 
 /* ---- <authenticate/> ---- */
@@ -266,6 +276,13 @@ parse_request(struct c2s *c, struct sasl2 *s, struct xml_node *n,
 		} else if (xml_is(e, "fast", NS_FAST)) {
 			if (s->fast || parse_fast(s, e) == -1)
 				return -1;
+		} else if (xml_is(e, "upgrade", NS_UPGRADE)) {
+			/* XEP-0480 §2.2: tasks we do not know are not asked for */
+			char *t = xml_text(e);
+
+			if (t && strcmp(t, "UPGR-SCRAM-SHA-256") == 0)
+				s->upgrade = true;
+			free(t);
 		} else if (strcmp(e->ns, NS_SASL2) == 0) {
 			return -1;	/* <supported/> is in no schema we offer */
 		}
@@ -323,8 +340,10 @@ sasl2_handle(struct c2s *c, struct xml_node *n)
 		auth_response(c, n);
 	else if (strcmp(n->name, "abort") == 0)
 		auth_fail(c, "aborted", "client aborted");
-	else if (strcmp(n->name, "next") == 0 || strcmp(n->name, "task-data") == 0)
-		auth_fail(c, "malformed-request", "no task was offered");
+	else if (strcmp(n->name, "next") == 0)
+		auth_next(c, n);
+	else if (strcmp(n->name, "task-data") == 0)
+		auth_task_data(c, n);
 	else
 		c2s_stream_error(c, "unsupported-stanza-type", NULL);
 	xml_free(n);

@@ -45,6 +45,8 @@ const char *sasl2_agent(const struct c2s *c);
 void sasl2_user_agent(const struct c2s *c, const char **software,
     const char **device);
 bool sasl2_fast_enabled(void);
+/* The client asked for XEP-0480's UPGR-SCRAM-SHA-256. */
+bool sasl2_upgrade_requested(const struct c2s *c);
 void sasl2_free(struct sasl2 *s);
 /* Bind2's resource: tag "/" 8 hex digits of SHA-256(user NUL agent id),
  * stable per device, the id not revealed; random without an id. */

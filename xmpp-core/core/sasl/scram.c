@@ -57,18 +57,15 @@ hash(enum scram_hash h, const uint8_t *in, size_t len, uint8_t *out)
 }
 
 int
-scram_derive(enum scram_hash h, const char *password, size_t pwlen,
+scram_keys_from_salted(enum scram_hash h, const uint8_t *salted,
     const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out)
 {
-	uint8_t salted[SCRAM_HASH_MAX], ckey[SCRAM_HASH_MAX];
+	uint8_t ckey[SCRAM_HASH_MAX];
 	size_t hl = scram_hash_len(h);
 	int rc = -1;
 
 	if (saltlen == 0 || saltlen > SCRAM_SALT_MAX || iter == 0)
 		return -1;
-	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
-	    (int)iter, md_of(h), (int)hl, salted) != 1)
-		goto out;
 	if (hmac(h, salted, hl, "Client Key", 10, ckey) == -1 ||
 	    hash(h, ckey, hl, out->stored) == -1 ||
 	    hmac(h, salted, hl, "Server Key", 10, out->server) == -1)
@@ -79,8 +76,24 @@ scram_derive(enum scram_hash h, const char *password, size_t pwlen,
 	out->iter = iter;
 	rc = 0;
 out:
-	OPENSSL_cleanse(salted, sizeof(salted));
 	OPENSSL_cleanse(ckey, sizeof(ckey));
+	return rc;
+}
+
+int
+scram_derive(enum scram_hash h, const char *password, size_t pwlen,
+    const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out)
+{
+	uint8_t salted[SCRAM_HASH_MAX];
+	int rc;
+
+	if (saltlen == 0 || saltlen > SCRAM_SALT_MAX || iter == 0)
+		return -1;
+	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
+	    (int)iter, md_of(h), (int)scram_hash_len(h), salted) != 1)
+		return -1;
+	rc = scram_keys_from_salted(h, salted, salt, saltlen, iter, out);
+	OPENSSL_cleanse(salted, sizeof(salted));
 	return rc;
 }
 

@@ -35,6 +35,9 @@ const char *scram_mech_name(enum scram_hash h, bool plus);
 /* PBKDF2 + the RFC 5802 key schedule.  0 / -1. */
 int scram_derive(enum scram_hash h, const char *password, size_t pwlen,
     const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out);
+/* The keys from SaltedPassword itself (XEP-0480's upgrade hash). */
+int scram_keys_from_salted(enum scram_hash h, const uint8_t *salted,
+    const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out);
 /* Fresh random salt, then scram_derive. */
 int scram_make_keys(enum scram_hash h, const char *password, unsigned iter,
     struct scram_keys *out);

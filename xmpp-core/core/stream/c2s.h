@@ -75,6 +75,7 @@ struct c2s {
 	 * follow it to inline_after (c2s_send_after_inline) */
 	struct buf *inline_out, *inline_after;
 	unsigned auth_failures;
+	uint8_t cb_avail;	/* auth.c: channel bindings TLS offers, cached */
 	uint64_t preauth_bytes;	/* read before authentication */
 	/* shaper: token bucket on bytes read */
 	uint64_t shaper_tokens, shaper_last;
