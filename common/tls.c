@@ -29,15 +29,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#include "conf.h"
-#include "crypto.h"
 #include "tlsrec.h"
+#include "tlsticket.h"
 
 struct tls_ctxset {
 	SSL_CTX **ctx;
@@ -45,22 +42,12 @@ struct tls_ctxset {
 	size_t n;
 };
 
-/* Session ticket keys from ticket_key_file: [0] seals new tickets. */
-struct ticket_key {
-	uint8_t name[16], aes[32], hmac[32];
-};
-
-struct tickets {
-	size_t n;
-	struct ticket_key k[TLS_TICKET_KEYS_MAX];
-};
-
 struct tls_server {
 	struct tls_ctxset *set;
 	unsigned char *alpn_wire;	/* length-prefixed list */
 	size_t alpn_len;
 	bool alpn_strict;
-	struct tickets *tickets;	/* NULL: OpenSSL's own keys, per context */
+	struct tlsticket_keys *tickets;	/* NULL: OpenSSL's own keys, per context */
 };
 
 struct tls_conn {
@@ -393,110 +380,15 @@ load_dh(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* ---- session tickets (RFC 8446 §4.6.1, RFC 5077 §4 layout) ---- */
+/* ---- session tickets: keys from a file (tlsticket.c) ---- */
 
-/*
- * Seals (enc) or opens a ticket with our keys: AES-256-CBC and
- * HMAC-SHA-256 under the key named in the ticket.  Opening with an older
- * key than the current one asks OpenSSL for a fresh ticket (2); an
- * unknown name is a full handshake (0), never an error.
- */
 static int
 ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
 {
 	struct tls_server *srv = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), srv_idx);
-	struct tickets *t = srv ? srv->tickets : NULL;
-	const struct ticket_key *k = NULL;
-	OSSL_PARAM params[2];
-	size_t i;
 
-	if (t == NULL || t->n == 0)
-		return enc ? -1 : 0;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (enc) {
-		k = &t->k[0];
-		memcpy(name, k->name, sizeof(k->name));
-		if (RAND_bytes(iv, 16) != 1 ||
-		    EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 ||
-		    EVP_MAC_init(hctx, k->hmac, sizeof(k->hmac), params) != 1)
-			return -1;
-		return 1;
-	}
-	for (i = 0; i < t->n && k == NULL; i++)
-		if (CRYPTO_memcmp(name, t->k[i].name, sizeof(t->k[i].name)) == 0)
-			k = &t->k[i];
-	if (k == NULL)
-		return 0;
-	if (EVP_MAC_init(hctx, k->hmac, sizeof(k->hmac), params) != 1 ||
-	    EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
-		return -1;
-	return k == &t->k[0] ? 1 : 2;
-}
-
-/*
- * The key file: one key per line, 160 hex digits (80 bytes: name, AES
- * key, HMAC key; `openssl rand -hex 80`), the newest first; at most
- * TLS_TICKET_KEYS_MAX lines.  A secret: refused when group or other may
- * read it.
- */
-static struct tickets *
-tickets_load(const char *path, char *err, size_t errlen)
-{
-	struct tickets *t = calloc(1, sizeof(*t));
-	struct conf_err ce;
-	char *text = NULL, *line, *save = NULL;
-	uint8_t raw[80];
-
-	if (t == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	if (conf_read_secret_file(path, &text, &ce) == -1) {
-		snprintf(err, errlen, "%s", ce.msg);
-		goto fail;
-	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		size_t len = strcspn(line, " \t\r");
-
-		if (len == 0 || line[0] == '#')
-			continue;
-		if (t->n == TLS_TICKET_KEYS_MAX || len != 160 ||
-		    hex_decode(line, len, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
-			snprintf(err, errlen, "%s: key %zu: %s", path, t->n + 1,
-			    t->n == TLS_TICKET_KEYS_MAX ? "too many keys" :
-			    "not 160 hex digits");
-			goto fail;
-		}
-		memcpy(t->k[t->n].name, raw, 16);
-		memcpy(t->k[t->n].aes, raw + 16, 32);
-		memcpy(t->k[t->n].hmac, raw + 48, 32);
-		t->n++;
-	}
-	OPENSSL_cleanse(raw, sizeof(raw));
-	if (t->n == 0) {
-		snprintf(err, errlen, "%s: no key", path);
-		goto fail;
-	}
-	conf_secret_free(text);
-	return t;
-fail:
-	OPENSSL_cleanse(raw, sizeof(raw));
-	conf_secret_free(text);
-	OPENSSL_cleanse(t, sizeof(*t));
-	free(t);
-	return NULL;
-}
-
-static void
-tickets_free(struct tickets *t)
-{
-	if (t) {
-		OPENSSL_cleanse(t, sizeof(*t));
-		free(t);
-	}
+	return tlsticket_crypt(srv ? srv->tickets : NULL, name, iv, cctx, hctx, enc);
 }
 
 static SSL_CTX *
@@ -628,7 +520,7 @@ tls_server_new(const struct tls_server_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	if (conf->ticket_key_file &&
-	    (srv->tickets = tickets_load(conf->ticket_key_file, err, errlen)) == NULL) {
+	    (srv->tickets = tlsticket_load(conf->ticket_key_file, err, errlen)) == NULL) {
 		tls_server_free(srv);
 		return NULL;
 	}
@@ -644,25 +536,25 @@ int
 tls_server_reload(struct tls_server *srv, const struct tls_server_conf *conf,
     char *err, size_t errlen)
 {
-	struct tickets *t = NULL;
+	struct tlsticket_keys *t = NULL;
 	struct tls_ctxset *s;
 
 	/* the key file is re-read: rotation is a new first line, SIGHUP */
 	if (conf->ticket_key_file &&
-	    (t = tickets_load(conf->ticket_key_file, err, errlen)) == NULL)
+	    (t = tlsticket_load(conf->ticket_key_file, err, errlen)) == NULL)
 		return -1;
 	if ((s = ctxset_new(srv, conf, err, errlen)) == NULL) {
-		tickets_free(t);
+		tlsticket_free(t);
 		return -1;
 	}
 	if (server_apply_alpn(srv, conf, err, errlen) < 0) {
-		tickets_free(t);
+		tlsticket_free(t);
 		ctxset_free(s);
 		return -1;
 	}
 	ctxset_free(srv->set);
 	srv->set = s;
-	tickets_free(srv->tickets);
+	tlsticket_free(srv->tickets);
 	srv->tickets = t;
 	return 0;
 }
@@ -674,7 +566,7 @@ tls_server_free(struct tls_server *srv)
 		return;
 	ctxset_free(srv->set);
 	free(srv->alpn_wire);
-	tickets_free(srv->tickets);
+	tlsticket_free(srv->tickets);
 	free(srv);
 }
 
