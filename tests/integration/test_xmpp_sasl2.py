@@ -245,6 +245,27 @@ def test_failure_branches(server):
     c.close()
 
 
+def test_sasl2_before_tls_is_refused(server):
+    import socket
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream="
+               "'http://etherx.jabber.org/streams' to='localhost' version='1.0'>").encode())
+    time.sleep(0.2)
+    s.sendall(("<authenticate xmlns='%s' mechanism='PLAIN'><initial-response>AGJvYgB4"
+               "</initial-response></authenticate>" % NS_SASL2).encode())
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    text = data.decode()
+    assert "<authentication" not in text, "SASL2 is not offered before TLS"
+    assert "<failure xmlns='urn:xmpp:sasl:2'><encryption-required" in text
+    assert "policy-violation" in text
+    s.close()
+
+
 def test_wrong_password_abort_and_unknown_element(server):
     c = S2(server.port)
     assert failure_cond(c.scram("bob", "wrong")) == "not-authorized"

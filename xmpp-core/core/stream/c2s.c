@@ -824,6 +824,14 @@ handle_stanza(struct c2s *c, struct xml_node *n)
 			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
 			return;
 		}
+		if (xml_is(n, "authenticate", NS_SASL2)) {
+			/* the same for SASL2 (XEP-0388 §2.6.2: RFC 6120's conditions) */
+			c2s_send_str(c, "<failure xmlns='" NS_SASL2 "'><encryption-required xmlns='"
+			    NS_SASL "'/></failure>");
+			xml_free(n);
+			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+			return;
+		}
 		xml_free(n);
 		c2s_stream_error(c, "policy-violation", "STARTTLS is required");
 		return;
