@@ -481,6 +481,50 @@ def test_inband_password_change_revokes_tokens(server):
     d.close()
 
 
+def test_expired_token_refused(server, pg):
+    agent = ua()
+    token = request_token(server, "judy", agent)
+    pg.psql("UPDATE fast_tokens SET cur_expires = now() - interval '1 second', "
+            "new_expires = now() - interval '1 second' WHERE username = 'judy'")
+    c, e = fast_login(server, "judy", agent, token)
+    assert failure_cond(e) == "not-authorized"
+    c.close()
+
+
+@pytest.mark.parametrize("table,why", [
+    ("[fast]\ntoken_lifetime = \"10s\"\n", "between 1 minute and 10 years"),
+    ("[fast]\ntoken_lifetime = \"1h\"\nrotate_after = \"2h\"\n", "not be longer than token_lifetime"),
+    ("[fast]\nmax_tokens_per_account = 0\n", "max_tokens_per_account"),
+    ("[sasl2]\nenabled = \"yes\"\n", "enabled"),
+])
+def test_config_limits(pg, table, why):
+    with pytest.raises(RuntimeError) as ex:
+        XmppServer(pg, extra=table)
+    assert why in str(ex.value), ex.value
+
+
+def test_sasl2_and_fast_can_be_turned_off(pg):
+    s = XmppServer(pg, extra="[fast]\nenabled = false\n")
+    try:
+        s.adduser("nofast", PW)
+        c = S2(s.port)
+        assert c.auth_feature() is not None and c.fast_mechanisms() == []
+        e = c.scram("nofast", PW, extra=S2.user_agent(ua()) +
+                    "<request-token xmlns='%s' mechanism='HT-SHA-256-NONE'/>" % NS_FAST)
+        assert failure_cond(e) == "malformed-request", "no FAST offered, none to ask for"
+        c.close()
+    finally:
+        s.destroy()
+    s = XmppServer(pg, extra="[sasl2]\nenabled = false\n")
+    try:
+        c = S2(s.port)
+        assert c.auth_feature() is None
+        c.send("<authenticate xmlns='%s' mechanism='PLAIN'/>" % NS_SASL2)
+        assert c.closed()
+    finally:
+        s.destroy()
+
+
 def test_inline_resume_with_fast_in_one_round_trip(server):
     async def scenario():
         agent = ua()
