@@ -136,6 +136,9 @@ def test_bind2_inline_sm_carbons_csi_and_user_agent(server):
     assert aid.startswith("carol@localhost/Conv/") and len(aid.split("/")[2]) == 8, aid
     en = bound.find(tag(NS_SM, "enabled"))
     assert en is not None and en.get("resume") == "true" and en.get("id")
+    meta = bound.find("{urn:xmpp:mam:2}metadata")
+    assert meta is not None and len(meta) == 0, "an empty archive: no start, no end"
+
     f = c.after_success()
     assert len(f) == 0, "a bound stream has nothing left to negotiate"
     r = server.ctl("sessions")
@@ -152,6 +155,32 @@ def test_bind2_inline_sm_carbons_csi_and_user_agent(server):
     assert success_parts(e3)[0] != aid
     for x in (d, g):
         x.close()
+
+
+def test_bind2_mam_metadata(server):
+    """XEP-0386 §3.2: <bound/> tells where the archive stands."""
+    async def scenario():
+        peer = await connect("mallory@localhost/x", PW, server.port)
+        for i in range(3):
+            peer.send_message(mto="oscar@localhost", mbody="archived %d" % i, mtype="chat")
+        await asyncio.sleep(1.0)
+        await disconnect(peer)
+    arun(scenario())
+    c = S2(server.port)
+    e = c.scram("oscar", PW, extra=S2.user_agent(ua()) + bind("m"))
+    _, bound, _ = success_parts(e)
+    meta = bound.find("{urn:xmpp:mam:2}metadata")
+    start, end = meta.find("{urn:xmpp:mam:2}start"), meta.find("{urn:xmpp:mam:2}end")
+    assert start is not None and end is not None, ET_str(e)
+    assert int(start.get("id")) < int(end.get("id")) and end.get("timestamp").endswith("Z")
+    # the query agrees
+    c.after_success()
+    c.send("<iq type='get' id='m1'><metadata xmlns='urn:xmpp:mam:2'/></iq>")
+    r = c.next()
+    while r.get("id") != "m1":
+        r = c.next()
+    assert r.find("{urn:xmpp:mam:2}metadata/{urn:xmpp:mam:2}end").get("id") == end.get("id")
+    c.close()
 
 
 def test_inline_carbons_take_effect(server):

@@ -618,6 +618,16 @@ registry_session_bound(struct c2s *c)
 		MOD->session_bound(c);
 }
 
+unsigned
+registry_bind2_bound(struct c2s *c, struct buf *b)
+{
+	unsigned later = 0;
+
+	EACH(bind2_bound)
+		later += MOD->bind2_bound(c, b) == 1;
+	return later;
+}
+
 void
 registry_session_unbound(struct c2s *c)
 {

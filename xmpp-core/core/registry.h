@@ -270,6 +270,11 @@ struct module {
 	void (*stop)(void);		/* the loop has ended, the pool is still there */
 	void (*cleanup)(void);		/* the pool is gone: free everything */
 	void (*session_bound)(struct c2s *c);
+	/* a session was bound inline (Bind2, XEP-0386 §3.2): what the module
+	 * appends to b goes into the <bound/> of the SASL2 <success/> (MAM's
+	 * <metadata/>).  0: done; 1: it appends later and then calls
+	 * sasl2_bound_done(c) once (sasl2.h), the <success/> waiting */
+	int (*bind2_bound)(struct c2s *c, struct buf *b);
 	void (*session_unbound)(struct c2s *c);	/* before it leaves the router */
 	/* the connection of a bound session is lost: true when the module
 	 * keeps the session, detached (c2s_detach); at most one does */
@@ -336,6 +341,8 @@ void registry_shutdown(void);
 void registry_stop(void);
 void registry_cleanup(void);
 void registry_session_bound(struct c2s *c);
+/* The modules' bind2_bound: how many of them answer later. */
+unsigned registry_bind2_bound(struct c2s *c, struct buf *b);
 void registry_session_unbound(struct c2s *c);
 bool registry_connection_lost(struct c2s *c);
 void registry_session_moved(struct c2s *c);

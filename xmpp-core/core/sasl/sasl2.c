@@ -41,6 +41,11 @@ struct sasl2 {
 	uint8_t extra[128];
 	char token[FAST_TOKEN_LEN + 1];		/* issued, for <success/> */
 	char expiry[32];
+	/* what goes into the <success/> (cap: SASL2-level results, bnd:
+	 * <bound/>'s) and after it; late: modules still adding to bnd */
+	struct buf cap, bnd, after;
+	bool bound;
+	unsigned late;
 };
 
 bool
@@ -78,6 +83,11 @@ request_clear(struct sasl2 *s)
 	OPENSSL_cleanse(&s->o, sizeof(s->o));
 	OPENSSL_cleanse(s->token, sizeof(s->token));
 	s->expiry[0] = '\0';
+	buf_free(&s->cap);
+	buf_free(&s->bnd);
+	buf_free(&s->after);
+	s->bound = false;
+	s->late = 0;
 }
 
 void
@@ -430,33 +440,16 @@ bind2(struct c2s *c, struct sasl2 *s, bool *bound)
 	*bound = true;
 }
 
+/* The <success/> with everything gathered, then the features. */
 static void
-finish(struct c2s *c)
+emit(struct c2s *c, struct sasl2 *s)
 {
-	struct sasl2 *s = c->sasl2;
-	struct buf cap, bnd, after, *b = &c->out;
-	bool bound = false, alive;
+	struct buf *b = &c->out;
 	char bare[2 * JID_PART_MAX + 2];
-	char *b64 = NULL;
+	char *b64;
 
-	buf_init(&cap);
-	buf_init(&bnd);
-	buf_init(&after);
-	c->inline_after = &after;
-	/* XEP-0198 §4 / XEP-0386 §3.2: a resumption first; if it worked
-	 * there is nothing to bind */
-	c->inline_out = &cap;
-	alive = run_inline(c, s->req, ELEM_SASL2);
-	if (alive && c->state != C2S_BOUND && s->bind) {
-		bind2(c, s, &bound);
-		c->inline_out = &bnd;
-		if (bound)
-			alive = run_inline(c, s->bind, ELEM_BIND2);
-	}
 	c->inline_out = NULL;
 	c->inline_after = NULL;
-	if (!alive)
-		goto out;
 	buf_printf(b, "<success xmlns='%s'>", NS_SASL2);
 	if (s->o.extralen && (b64 = malloc(base64_encoded_len(s->o.extralen))) != NULL) {
 		base64_encode(s->extra, s->o.extralen, b64);
@@ -467,10 +460,10 @@ finish(struct c2s *c)
 	buf_puts(b, "<authorization-identifier>");
 	xml_escape(b, c->full ? c->full : bare, strlen(c->full ? c->full : bare), false);
 	buf_puts(b, "</authorization-identifier>");
-	buf_append(b, buf_data(&cap), buf_pending(&cap));
-	if (bound) {
+	buf_append(b, buf_data(&s->cap), buf_pending(&s->cap));
+	if (s->bound) {
 		buf_printf(b, "<bound xmlns='%s'>", NS_BIND2);
-		buf_append(b, buf_data(&bnd), buf_pending(&bnd));
+		buf_append(b, buf_data(&s->bnd), buf_pending(&s->bnd));
 		buf_puts(b, "</bound>");
 	}
 	if (s->token[0] && s->expiry[0])
@@ -479,13 +472,63 @@ finish(struct c2s *c)
 	buf_puts(b, "</success>");
 	/* §2.6.1: the features of the authenticated stream follow at once */
 	c2s_send_features(c);
-	buf_append(b, buf_data(&after), buf_pending(&after));
+	buf_append(b, buf_data(&s->after), buf_pending(&s->after));
 	c2s_send_raw(c, "", 0);
-out:
-	buf_free(&cap);
-	buf_free(&bnd);
-	buf_free(&after);
 	request_clear(s);
+}
+
+static void
+finish(struct c2s *c)
+{
+	struct sasl2 *s = c->sasl2;
+	bool alive;
+
+	buf_init(&s->cap);
+	buf_init(&s->bnd);
+	buf_init(&s->after);
+	c->inline_after = &s->after;
+	/* XEP-0198 §4 / XEP-0386 §3.2: a resumption first; if it worked
+	 * there is nothing to bind */
+	c->inline_out = &s->cap;
+	alive = run_inline(c, s->req, ELEM_SASL2);
+	if (alive && c->state != C2S_BOUND && s->bind) {
+		bind2(c, s, &s->bound);
+		c->inline_out = &s->bnd;
+		if (s->bound)
+			alive = run_inline(c, s->bind, ELEM_BIND2);
+		if (alive && s->bound)
+			s->late = registry_bind2_bound(c, &s->bnd);
+	}
+	if (!alive) {
+		c->inline_out = NULL;
+		c->inline_after = NULL;
+		request_clear(s);
+		return;
+	}
+	if (s->late == 0) {
+		emit(c, s);
+		return;
+	}
+	/* a module answers later: what reaches the session meanwhile waits
+	 * behind the <success/>, and so does the client's input */
+	c->inline_out = &s->after;
+	c2s_block(c);
+}
+
+void
+sasl2_bound_done(struct c2s *c)
+{
+	struct sasl2 *s = c->sasl2;
+
+	if (s == NULL || s->late == 0)
+		return;
+	if (--s->late > 0)
+		return;
+	if (!c->dead && c->state != C2S_CLOSING)
+		emit(c, s);
+	else
+		request_clear(s);
+	c2s_unblock(c);
 }
 
 static void

@@ -10,7 +10,8 @@
  * token is stored or rotated (core/db/token.c, waited for: a token is
  * never handed out before it is durable), then the inline requests run
  * in XEP-0388's order (SM <resume/> first, then the bind with its
- * features, XEP-0386 §3.2) and one <success/> carries every result,
+ * features, XEP-0386 §3.2; the modules' additions to <bound/>, MAM's
+ * <metadata/>, may take a query) and one <success/> carries every result,
  * followed by the features of the authenticated stream, without a
  * stream restart.  A failure leaves the stream as it was.
  */
@@ -45,6 +46,8 @@ const char *sasl2_agent(const struct c2s *c);
 void sasl2_user_agent(const struct c2s *c, const char **software,
     const char **device);
 bool sasl2_fast_enabled(void);
+/* A module's late part of <bound/> is in (registry.h: bind2_bound). */
+void sasl2_bound_done(struct c2s *c);
 /* The client asked for XEP-0480's UPGR-SCRAM-SHA-256. */
 bool sasl2_upgrade_requested(const struct c2s *c);
 void sasl2_free(struct sasl2 *s);
