@@ -554,6 +554,20 @@ def test_sasl2_and_fast_can_be_turned_off(pg):
         s.destroy()
 
 
+def test_expired_rows_go_when_a_token_is_issued(server, pg):
+    server.adduser("peggyx", PW)
+    a1, a2, a3 = ua(), ua(), ua()
+    request_token(server, "peggyx", a1)
+    request_token(server, "peggyx", a2)
+    pg.psql("UPDATE fast_tokens SET cur_expires = now() - interval '1 second', "
+            "new_expires = now() - interval '1 second' WHERE username = 'peggyx' "
+            "AND agent = '%s'" % a1)
+    request_token(server, "peggyx", a3)
+    agents = [l.split("\t")[0] for l in server.ctl("fast-tokens", "peggyx@localhost")
+              .stdout.splitlines()]
+    assert sorted(agents) == sorted([a2, a3]), agents
+
+
 def test_inline_resume_with_fast_in_one_round_trip(server):
     async def scenario():
         agent = ua()

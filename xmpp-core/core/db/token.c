@@ -21,7 +21,8 @@ static struct db_stmt st_get = {
 	"coalesce(extract(epoch FROM now() - new_issued)::bigint, 0) "
 	"FROM fast_tokens WHERE host = $1 AND username = $2 AND agent = $3", 3, 0 };
 /* the other clients' rows beyond the bound go, least recently used
- * first (one snapshot: the subquery does not see this insert) */
+ * first (one snapshot: the subquery does not see this insert), and
+ * those whose tokens have all expired */
 static struct db_stmt st_issue = {
 	"WITH t AS (INSERT INTO fast_tokens AS f (host, username, agent, software, "
 	"device, new_hash, new_mech, new_expires, new_issued) VALUES ($1, $2, $3, $4, "
@@ -35,9 +36,11 @@ static struct db_stmt st_issue = {
 	"new_hash = EXCLUDED.new_hash, new_mech = EXCLUDED.new_mech, "
 	"new_expires = EXCLUDED.new_expires, new_issued = now(), used_at = now() "
 	"RETURNING to_char(new_expires AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')), "
-	"d AS (DELETE FROM fast_tokens WHERE host = $1 AND username = $2 AND agent IN "
+	"d AS (DELETE FROM fast_tokens WHERE host = $1 AND username = $2 AND agent <> $3 "
+	"AND (greatest(cur_expires, new_expires) IS NULL OR "
+	"greatest(cur_expires, new_expires) < now() OR agent IN "
 	"(SELECT agent FROM fast_tokens WHERE host = $1 AND username = $2 AND agent <> $3 "
-	"ORDER BY used_at DESC OFFSET $10::integer - 1)) "
+	"ORDER BY used_at DESC OFFSET $10::integer - 1))) "
 	"SELECT * FROM t", 10, 0 };
 static struct db_stmt st_promote = {
 	"UPDATE fast_tokens SET cur_hash = new_hash, cur_mech = new_mech, "
