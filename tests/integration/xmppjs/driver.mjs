@@ -15,8 +15,15 @@ import readline from "node:readline";
 import { client, xml } from "@xmpp/client";
 
 // Debian 12's node 18 has WebCrypto only as node:crypto's (xmpp.js's
-// HT-SHA-256-NONE wants the global; it looks it up when it runs)
+// HT-SHA-256-NONE wants the global; it looks it up when it runs), and no
+// ES2023 toSorted (@xmpp/resolve's, when it resolves a domain)
 globalThis.crypto ??= webcrypto;
+if (!Array.prototype.toSorted)
+  Object.defineProperty(Array.prototype, "toSorted", {
+    value(cmp) {
+      return [...this].sort(cmp);
+    },
+  });
 
 const [service, domain, username, initialPassword] = process.argv.slice(2);
 let password = initialPassword;
