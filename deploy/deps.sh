@@ -12,6 +12,7 @@ PKGS=(
 	# local stack and tests
 	postgresql curl procps iproute2 nftables
 	python3 python3-pytest python3-slixmpp python3-aiohttp
+	nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
 	coturn prosody prosody-modules
 	# benchmarks: the programs a user would otherwise run
 	nginx-light wrk iptables ejabberd erlang-p1-pgsql lua-dbi-postgresql
@@ -27,7 +28,24 @@ done
 if ! grep -q XML_SetReparseDeferralEnabled /usr/include/expat.h 2>/dev/null; then
 	missing+=(libexpat1 libexpat1-dev)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm comes with nodesource's nodejs, separately with Debian's
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# xmpp.js for test_xmpp_sasl2.py, pinned by its package-lock.json, into
+# tests/integration/xmppjs/node_modules (nothing global)
+npm_deps() {
+	local d
+	d="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/xmppjs"
+	if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules/@xmpp/client" ]; then
+		echo "deps.sh: npm ci in $d"
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+	npm_deps
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing packages: ${missing[*]}" >&2
@@ -49,3 +67,4 @@ if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2
 	apt-get update -qq
 fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_deps

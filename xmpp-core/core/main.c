@@ -48,7 +48,7 @@ tls_load(const struct xmpp_config *cfg, struct tls_server *reload, char *err,
 	struct tls_server_conf tc = {
 		.certs = &cert, .ncerts = 1, .dh_file = cfg->dh_file,
 		.ciphers = cfg->ciphers, .alpn = alpn, .nalpn = 1,
-		.alpn_strict = false,
+		.alpn_strict = false, .ticket_key_file = cfg->ticket_key_file,
 	};
 
 	if (reload)

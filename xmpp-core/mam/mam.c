@@ -1111,4 +1111,5 @@ struct module mam_module = {
 	.cleanup = mam_cleanup,
 	.session_bound = mam_session_start,
 	.session_unbound = mam_session_end,
+	.bind2_bound = mamquery_bind2_bound,
 };

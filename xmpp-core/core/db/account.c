@@ -25,12 +25,18 @@ static struct db_stmt st_create = {
 	"sha1_server, sha256_salt, sha256_iter, sha256_stored, sha256_server) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	"ON CONFLICT DO NOTHING RETURNING 1", 10, 0 };
+/* a new password ends every FAST token of the account (002_fast.sql) */
 static struct db_stmt st_passwd = {
+	"WITH t AS (DELETE FROM fast_tokens WHERE host = $1 AND username = $2) "
 	"UPDATE users SET sha1_salt = $3, sha1_iter = $4, sha1_stored = $5, "
 	"sha1_server = $6, sha256_salt = $7, sha256_iter = $8, sha256_stored = $9, "
 	"sha256_server = $10 WHERE host = $1 AND username = $2 RETURNING 1", 10, 0 };
 static struct db_stmt st_delete = {
 	"DELETE FROM users WHERE host = $1 AND username = $2 RETURNING 1", 2, 0 };
+static struct db_stmt st_add256 = {
+	"UPDATE users SET sha256_salt = $3, sha256_iter = $4, sha256_stored = $5, "
+	"sha256_server = $6 WHERE host = $1 AND username = $2 AND sha256_stored IS NULL "
+	"RETURNING 1", 6, 0 };
 static struct db_stmt st_list = {
 	"SELECT username, host FROM users WHERE $1::text IS NULL OR host = $1 "
 	"ORDER BY host, username", 1, 0 };
@@ -82,6 +88,7 @@ make_row(struct keyrow *r, const char *host, const char *user,
 static int
 parse_keys(PGresult *res, struct account_keys *out)
 {
+	memset(out, 0, sizeof(*out));
 	for (int h = 0; h < 2; h++) {
 		struct scram_keys *k = &out->k[h];
 		size_t hl = scram_hash_len((enum scram_hash)h);
@@ -90,6 +97,9 @@ parse_keys(PGresult *res, struct account_keys *out)
 		const char *sv = PQgetvalue(res, 0, 4 * h + 3);
 		ssize_t n;
 
+		/* SHA-1 only: an imported account until its upgrade (XEP-0480) */
+		if (h == SCRAM_SHA256 && PQgetisnull(res, 0, 4 * h + 2))
+			continue;
 		n = base64_decode(salt, strlen(salt), k->salt, sizeof(k->salt));
 		if (n <= 0)
 			return -1;
@@ -99,6 +109,7 @@ parse_keys(PGresult *res, struct account_keys *out)
 		    base64_decode(sv, strlen(sv), k->server, sizeof(k->server)) != (ssize_t)hl ||
 		    k->iter == 0)
 			return -1;
+		out->have[h] = true;
 	}
 	return 0;
 }
@@ -243,6 +254,25 @@ account_delete(const char *host, const char *user, account_done_cb *cb, void *ar
 	const char *v[2] = { host, user };
 
 	return query_done(&st_delete, v, cb, arg);
+}
+
+struct db_req *
+account_add_sha256(const char *host, const char *user, const struct scram_keys *k,
+    account_done_cb *cb, void *arg)
+{
+	char salt[base64_encoded_len(SCRAM_SALT_MAX)], iter[16];
+	char stored[base64_encoded_len(SCRAM_HASH_MAX)], server[base64_encoded_len(SCRAM_HASH_MAX)];
+	const char *v[6] = { host, user, salt, iter, stored, server };
+	struct db_req *r;
+
+	base64_encode(k->salt, k->saltlen, salt);
+	snprintf(iter, sizeof(iter), "%u", k->iter);
+	base64_encode(k->stored, scram_hash_len(SCRAM_SHA256), stored);
+	base64_encode(k->server, scram_hash_len(SCRAM_SHA256), server);
+	r = query_done(&st_add256, v, cb, arg);
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(server, sizeof(server));
+	return r;
 }
 
 static int

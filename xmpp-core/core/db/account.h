@@ -17,6 +17,7 @@ struct db_req;
 
 struct account_keys {
 	struct scram_keys k[2];	/* [SCRAM_SHA1], [SCRAM_SHA256] */
+	bool have[2];		/* SHA-256 may be missing (003_scram_upgrade.sql) */
 };
 
 /* found: the account exists and keys are filled; err set on DB failure. */
@@ -37,6 +38,10 @@ int account_set_password(const char *host, const char *user,
     const char *password, unsigned iter, account_done_cb *cb, void *arg);
 struct db_req *account_delete(const char *host, const char *user,
     account_done_cb *cb, void *arg);
+/* XEP-0480: stores SHA-256 keys for an account that has none (ok false:
+ * it has them already, or is gone). */
+struct db_req *account_add_sha256(const char *host, const char *user,
+    const struct scram_keys *k, account_done_cb *cb, void *arg);
 
 /* Blocking versions for xmppctl: 1 done, 0 exists/missing, -1 error. */
 int account_create_sync(PGconn *c, const char *host, const char *user,
