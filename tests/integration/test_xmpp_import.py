@@ -9,6 +9,7 @@ archive with the same stanza-ids, vCard avatar, private XML, bookmarks,
 OMEMO devices, blocklist, archive preferences and the room (config,
 members, subject, archive)."""
 
+import asyncio
 import os
 import shutil
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 import importpeers as P
 from pgcluster import PgCluster
-from xmpptest import XmppServer, arun
+from xmpptest import XmppServer, arun, connect, disconnect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import xmppservers  # noqa: E402
@@ -35,9 +36,12 @@ def source():
                               schema="pg.new.sql") as ej:
         state = arun(P.populate(ej.port), timeout=300)
         ej.stop()
-        # an old host that kept plain passwords (auth_password_format: plain):
+        # alice and bob keep what ejabberd made at in-band registration
+        # (SCRAM-SHA-1 only, Debian's default); carol and dave are as on an
+        # old host that kept plain passwords (auth_password_format: plain),
         # converted to SCRAM-SHA-1 and SCRAM-SHA-256 at import
-        for u, pw in P.PW.items():
+        for u in ("carol", "dave"):
+            pw = P.PW[u]
             ej.pg.psql("UPDATE users SET password = '%s', serverkey = '', salt = '', "
                        "iterationcount = 0 WHERE username = '%s'"
                        % (pw.replace("'", "''"), u))
@@ -100,3 +104,36 @@ def test_rerun_skips_what_is_there(source, target):
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("already in xmpp-core") == 5
     assert count(pg, "mam_archive") == before
+
+
+def test_sha1_only_accounts_upgrade(source, target):
+    """ejabberd's SCRAM-SHA-1-only accounts: SCRAM-SHA-256 is not offered
+    while some account lacks its keys (an exchange that cannot succeed);
+    a PLAIN login makes the missing keys, after which it is offered."""
+    s, pg = target
+    assert pg.psql("SELECT username FROM users WHERE sha256_stored IS NULL "
+                   "ORDER BY 1").split() == ["alice", "bob"]
+    s.start()
+    try:
+        async def go():
+            c = await P.login(s.port, "alice", mech="SCRAM-SHA-1")
+            await disconnect(c)
+            with pytest.raises(AssertionError):
+                await P.login(s.port, "alice", mech="SCRAM-SHA-256", timeout=5)
+            for u in ("alice", "bob"):
+                c = await P.login(s.port, u, mech="PLAIN")
+                await disconnect(c)
+            await asyncio.sleep(1)
+            assert pg.psql("SELECT count(*) FROM users WHERE sha256_stored IS NULL "
+                           "OR sha1_stored IS NULL").strip() == "0"
+            for u in P.PW:
+                c = await P.login(s.port, u, mech="SCRAM-SHA-256")
+                await disconnect(c)
+            c = await P.login(s.port, "alice", mech="SCRAM-SHA-1")
+            await disconnect(c)
+            with pytest.raises(AssertionError):
+                await connect("alice@localhost", "wrong password", s.port,
+                              mech="PLAIN", timeout=5)
+        arun(go(), timeout=120)
+    finally:
+        s.stop()

@@ -35,7 +35,7 @@ static const struct iq_handler iqs[] = {
 };
 
 static const char *const features[] = { NS_DISCO_INFO, NS_DISCO_ITEMS, NULL };
-static const char *const migrations[] = { "001_init", NULL };
+static const char *const migrations[] = { "001_init", "002_scram_optional", NULL };
 
 struct module core_module = {
 	.name = "core",

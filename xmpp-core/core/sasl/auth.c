@@ -34,6 +34,7 @@ struct auth {
 	char local[JID_PART_MAX + 1];
 	char *password;		/* PLAIN only, wiped after the check */
 	bool found;		/* PLAIN: the account exists */
+	bool upgrade;		/* PLAIN: it lacks a hash's keys (imported) */
 };
 
 static const char *const cb_types[] = {
@@ -94,12 +95,21 @@ auth_features(struct c2s *c, struct buf *b)
 {
 	bool plus = plus_available(c);
 
+	/* a hash only while every account of the host has its keys: an
+	 * exchange that cannot succeed is never offered (account.h) */
+	bool s256 = account_hash_offered(c2s_host(c), SCRAM_SHA256);
+	bool s1 = account_hash_offered(c2s_host(c), SCRAM_SHA1);
+
 	buf_printf(b, "<mechanisms xmlns='%s'>", NS_SASL);
-	if (plus)
-		buf_puts(b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>"
-		    "<mechanism>SCRAM-SHA-1-PLUS</mechanism>");
-	buf_puts(b, "<mechanism>SCRAM-SHA-256</mechanism><mechanism>SCRAM-SHA-1</mechanism>"
-	    "<mechanism>PLAIN</mechanism></mechanisms>");
+	if (plus && s256)
+		buf_puts(b, "<mechanism>SCRAM-SHA-256-PLUS</mechanism>");
+	if (plus && s1)
+		buf_puts(b, "<mechanism>SCRAM-SHA-1-PLUS</mechanism>");
+	if (s256)
+		buf_puts(b, "<mechanism>SCRAM-SHA-256</mechanism>");
+	if (s1)
+		buf_puts(b, "<mechanism>SCRAM-SHA-1</mechanism>");
+	buf_puts(b, "<mechanism>PLAIN</mechanism></mechanisms>");
 	if (plus) {
 		/* XEP-0440: which channel-binding types we support */
 		buf_puts(b, "<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>");
@@ -225,6 +235,15 @@ fake_keys(struct c2s *c, struct scram_keys *k)
 }
 
 static void
+upgraded(void *arg, bool ok, const char *err)
+{
+	(void)arg;
+	if (!ok)
+		log_warn("sasl: storing the missing SCRAM keys failed: %s",
+		    err ? err : "account gone");
+}
+
+static void
 plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 {
 	struct c2s *c = arg;
@@ -232,6 +251,12 @@ plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 
 	(void)unused;
 	if (!c->dead && a != NULL && a->step == S_LOOKUP) {
+		/* an imported account gets the keys it lacks (both hashes anew) */
+		if (ok && a->found && a->upgrade &&
+		    account_set_password(c2s_host(c), a->local, a->password,
+		    srv.cfg->scram_iterations, upgraded, NULL) == -1)
+			log_warn("sasl: %s@%s: no SCRAM key upgrade (queue full)",
+			    a->local, c2s_host(c));
 		if (ok && a->found)
 			success(c, NULL);
 		else
@@ -247,6 +272,7 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 	struct auth *a = c->auth;
 	struct scram_keys fk;
 	const char *first;
+	enum scram_hash h;
 
 	if (c->dead || a == NULL || a->step != S_LOOKUP)
 		goto out;
@@ -259,7 +285,9 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		if (!found)
 			fake_keys(c, &fk);
 		a->found = found;
-		if (kdf_check(SCRAM_SHA256, found ? &keys->k[SCRAM_SHA256] : &fk,
+		a->upgrade = found && (!keys->have[SCRAM_SHA1] || !keys->have[SCRAM_SHA256]);
+		h = found && !keys->have[SCRAM_SHA256] ? SCRAM_SHA1 : SCRAM_SHA256;
+		if (kdf_check(h, found ? &keys->k[h] : &fk,
 		    a->password, plain_checked, c) != NULL) {
 			OPENSSL_cleanse(&fk, sizeof(fk));
 			return;	/* still blocked: plain_checked unblocks */
@@ -268,6 +296,10 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		failure(c, "temporary-auth-failure", "password check queue full");
 		goto out;
 	}
+	/* no keys for this hash (offered before the host's accounts were
+	 * counted): it fails as a wrong password would */
+	if (found && !keys->have[a->hash])
+		found = false;
 	if (!found)
 		fake_keys(c, &fk);
 	first = scram_server_first(&a->scram, found ? &keys->k[a->hash] : &fk, NULL);
@@ -403,6 +435,10 @@ handle_auth(struct c2s *c, struct xml_node *n)
 		a->hash = strncmp(mech, "SCRAM-SHA-1", 11) == 0 &&
 		    (mech[11] == '\0' || mech[11] == '-') ? SCRAM_SHA1 : SCRAM_SHA256;
 		a->plus = strstr(mech, "-PLUS") != NULL;
+		if (!account_hash_offered(c2s_host(c), a->hash)) {
+			failure(c, "invalid-mechanism", mech);	/* not offered */
+			return;
+		}
 	} else {
 		failure(c, "invalid-mechanism", mech);
 		return;
