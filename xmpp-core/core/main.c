@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "accept.h"
+#include "account.h"
 #include "c2s.h"
 #include "control.h"
 #include "crypto.h"
@@ -150,6 +151,8 @@ migrate(const struct xmpp_config *cfg)
 	}
 	if (db_migrate(pg, err, sizeof(err)) == -1)
 		fatal("database migration: %s", err);
+	if (account_census_sync(pg, err, sizeof(err)) == -1)
+		fatal("database: %s", err);
 	if (registry_start(pg, err, sizeof(err)) == -1)
 		fatal("database: %s", err);
 	PQfinish(pg);

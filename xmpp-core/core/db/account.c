@@ -37,6 +37,11 @@ static struct db_stmt st_add256 = {
 	"UPDATE users SET sha256_salt = $3, sha256_iter = $4, sha256_stored = $5, "
 	"sha256_server = $6 WHERE host = $1 AND username = $2 AND sha256_stored IS NULL "
 	"RETURNING 1", 6, 0 };
+/* hosts with accounts lacking a hash's keys */
+static struct db_stmt st_census = {
+	"SELECT host, bool_or(sha1_stored IS NULL), bool_or(sha256_stored IS NULL) "
+	"FROM users WHERE sha1_stored IS NULL OR sha256_stored IS NULL GROUP BY host",
+	0, 0 };
 static struct db_stmt st_list = {
 	"SELECT username, host FROM users WHERE $1::text IS NULL OR host = $1 "
 	"ORDER BY host, username", 1, 0 };
@@ -97,9 +102,12 @@ parse_keys(PGresult *res, struct account_keys *out)
 		const char *sv = PQgetvalue(res, 0, 4 * h + 3);
 		ssize_t n;
 
-		/* SHA-1 only: an imported account until its upgrade (XEP-0480) */
-		if (h == SCRAM_SHA256 && PQgetisnull(res, 0, 4 * h + 2))
+		/* an imported account may have keys for one hash only */
+		if (!(out->have[h] = !PQgetisnull(res, 0, 4 * h + 2))) {
+			memset(k, 0, sizeof(*k));
 			continue;
+		}
+
 		n = base64_decode(salt, strlen(salt), k->salt, sizeof(k->salt));
 		if (n <= 0)
 			return -1;
@@ -111,7 +119,7 @@ parse_keys(PGresult *res, struct account_keys *out)
 			return -1;
 		out->have[h] = true;
 	}
-	return 0;
+	return out->have[SCRAM_SHA1] || out->have[SCRAM_SHA256] ? 0 : -1;
 }
 
 struct keys_ctx {
@@ -162,6 +170,7 @@ account_get_keys(const char *host, const char *user, account_keys_cb *cb,
 struct done_ctx {
 	account_done_cb *cb;
 	void *arg;
+	bool census;		/* keys changed: count the hosts again */
 };
 
 static void
@@ -169,6 +178,8 @@ done(void *arg, PGresult *res, const char *err)
 {
 	struct done_ctx *x = arg;
 
+	if (x->census && res && PQntuples(res) > 0)
+		account_census();
 	x->cb(x->arg, res && PQntuples(res) > 0, res ? NULL : err);
 	free(x);
 }
@@ -183,6 +194,7 @@ query_done(struct db_stmt *st, const char *const *v, account_done_cb *cb, void *
 		return NULL;
 	x->cb = cb;
 	x->arg = arg;
+	x->census = st == &st_passwd || st == &st_add256;
 	if ((r = db_query(srv.db, st, v, done, x)) == NULL)
 		free(x);
 	return r;
@@ -336,6 +348,71 @@ account_list_sync(PGconn *c, const char *host, char *err, size_t errlen)
 		printf("%s@%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 	PQclear(res);
 	return 0;
+}
+
+struct census_row {
+	char *host;
+	bool lacks[2];
+};
+static struct census_row *census;
+static size_t ncensus;
+
+bool
+account_hash_offered(const char *host, enum scram_hash h)
+{
+	for (size_t i = 0; i < ncensus; i++)
+		if (strcmp(census[i].host, host) == 0)
+			return !census[i].lacks[h];
+	return true;
+}
+
+static void
+census_set(PGresult *res)
+{
+	struct census_row *n = calloc((size_t)PQntuples(res) + 1, sizeof(*n));
+	size_t k = 0;
+
+	if (n == NULL)
+		return;	/* keep the last count */
+	for (int i = 0; i < PQntuples(res); i++) {
+		if ((n[k].host = strdup(PQgetvalue(res, i, 0))) == NULL)
+			continue;
+		n[k].lacks[SCRAM_SHA1] = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+		n[k].lacks[SCRAM_SHA256] = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+		k++;
+	}
+	for (size_t i = 0; i < ncensus; i++)
+		free(census[i].host);
+	free(census);
+	census = n;
+	ncensus = k;
+}
+
+int
+account_census_sync(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *res = db_exec_sync(c, &st_census, NULL, err, errlen);
+
+	if (res == NULL)
+		return -1;
+	census_set(res);
+	PQclear(res);
+	return 0;
+}
+
+static void
+census_got(void *arg, PGresult *res, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (res)
+		census_set(res);
+}
+
+void
+account_census(void)
+{
+	db_query(srv.db, &st_census, NULL, census_got, NULL);
 }
 
 unsigned

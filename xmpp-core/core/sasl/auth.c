@@ -47,6 +47,7 @@ struct auth {
 	bool found;		/* PLAIN: the account exists */
 	uint8_t mac[FAST_MAC_LEN];	/* M_HT: the client's initiator MAC */
 	bool no256;		/* the account has SCRAM-SHA-1 keys only */
+	bool upgrade;		/* PLAIN: it lacks a hash's keys (imported) */
 	uint8_t up_salt[SCRAM_SALT_LEN];	/* XEP-0480: the new keys' salt */
 };
 
@@ -143,14 +144,21 @@ auth_fast_available(struct c2s *c, enum fast_cb cb)
 static size_t
 mech_list(struct c2s *c, const char **out)
 {
+	/* a hash only while every account of the host has its keys: an
+	 * exchange that cannot succeed is never offered (account.h) */
+	bool s256 = account_hash_offered(c2s_host(c), SCRAM_SHA256);
+	bool s1 = account_hash_offered(c2s_host(c), SCRAM_SHA1);
+	bool plus = plus_available(c);
 	size_t n = 0;
 
-	if (plus_available(c)) {
+	if (plus && s256)
 		out[n++] = "SCRAM-SHA-256-PLUS";
+	if (plus && s1)
 		out[n++] = "SCRAM-SHA-1-PLUS";
-	}
-	out[n++] = "SCRAM-SHA-256";
-	out[n++] = "SCRAM-SHA-1";
+	if (s256)
+		out[n++] = "SCRAM-SHA-256";
+	if (s1)
+		out[n++] = "SCRAM-SHA-1";
 	out[n++] = "PLAIN";
 	return n;
 }
@@ -446,6 +454,15 @@ auth_task_data(struct c2s *c, struct xml_node *n)
 }
 
 static void
+keys_made(void *arg, bool ok, const char *err)
+{
+	(void)arg;
+	if (!ok)
+		log_warn("sasl: storing the missing SCRAM keys failed: %s",
+		    err ? err : "account gone");
+}
+
+static void
 plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 {
 	struct c2s *c = arg;
@@ -453,7 +470,14 @@ plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 
 	(void)unused;
 	if (!c->dead && a != NULL && a->step == S_LOOKUP) {
-		if (ok && a->found && upgrade_due(c))
+		/* an imported account gets the keys it lacks (both hashes
+		 * anew) from the password it just proved */
+		if (ok && a->found && a->upgrade &&
+		    account_set_password(c2s_host(c), a->local, a->password,
+		    srv.cfg->scram_iterations, keys_made, NULL) == -1)
+			log_warn("sasl: %s@%s: no SCRAM key upgrade (queue full)",
+			    a->local, c2s_host(c));
+		if (ok && a->found && upgrade_due(c) && !a->upgrade)
 			upgrade_continue(c, NULL);
 		else if (ok && a->found)
 			success(c, NULL, 0, NULL);
@@ -490,6 +514,7 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		goto out;
 	}
 	a->no256 = found && !keys->have[SCRAM_SHA256];
+	a->upgrade = found && (!keys->have[SCRAM_SHA1] || !keys->have[SCRAM_SHA256]);
 	if (a->mech == M_PLAIN) {
 		/* an unknown user costs the same PBKDF2 run (no timing oracle) */
 		enum scram_hash h = a->no256 ? SCRAM_SHA1 : SCRAM_SHA256;
@@ -506,7 +531,8 @@ got_keys(void *arg, bool found, const struct account_keys *keys, const char *err
 		failure(c, "temporary-auth-failure", "password check queue full");
 		goto out;
 	}
-	/* no keys of this hash (SHA-1 only): it fails as a wrong password */
+	/* no keys of this hash (offered before the host's accounts were
+	 * counted, or SHA-1 only): it fails as a wrong password would */
 	if (found && !keys->have[a->hash])
 		found = false;
 	if (!found)
@@ -748,6 +774,10 @@ choose(struct c2s *c, struct auth *a, const char *mech)
 		a->hash = strncmp(mech, "SCRAM-SHA-1", 11) == 0 &&
 		    (mech[11] == '\0' || mech[11] == '-') ? SCRAM_SHA1 : SCRAM_SHA256;
 		a->plus = strstr(mech, "-PLUS") != NULL;
+		if (!account_hash_offered(c2s_host(c), a->hash)) {
+			failure(c, "invalid-mechanism", mech);	/* not offered */
+			return -1;
+		}
 	} else if (a->profile == AUTH_SASL2 && fast_mech_parse(mech, &cb) == 0 &&
 	    sasl2_fast_enabled() && auth_fast_available(c, cb)) {
 		a->mech = M_HT;
