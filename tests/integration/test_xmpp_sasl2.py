@@ -641,12 +641,20 @@ def test_scram_upgrade_task_for_sha1_only_accounts(server, pg):
         ["UPGR-SCRAM-SHA-256"]
     # no SHA-256 keys: SCRAM-SHA-256 fails as a wrong password would
     assert failure_cond(c.scram("upg", PW, "SCRAM-SHA-256")) == "not-authorized"
-    # SCRAM-SHA-1 and PLAIN work; without <upgrade/> nothing changes
+    # SCRAM-SHA-1 works; without <upgrade/> nothing changes
     assert success_parts(c.scram("upg", PW, "SCRAM-SHA-1"))[0] == "upg@localhost"
     c.close()
+    # a PLAIN login makes the missing keys from the password (as a
+    # password change would: issue 16's imported accounts)
     c = S2(server.port)
     assert success_parts(c.authenticate("PLAIN", b"\0upg\0" + PW.encode()))[0]
     c.close()
+    keys = "SELECT sha256_stored IS NOT NULL FROM users WHERE username = 'upg'"
+    deadline = time.time() + 30
+    while pg.psql(keys).strip() != "t":
+        assert time.time() < deadline, "PLAIN login made no SHA-256 keys"
+        time.sleep(0.1)
+    sha1_only(pg, "upg")
     # the task: <continue/>, <next/>, salt, SaltedPassword, <success/>
     c = S2(server.port)
     e = c.scram("upg", PW, "SCRAM-SHA-1", extra=UPGRADE + bind("up"))
@@ -705,6 +713,16 @@ def test_scram_upgrade_task_failures(server, pg):
     c = S2(server.port)
     assert failure_cond(c.scram("upgbad", PW, "SCRAM-SHA-256")) == "not-authorized"
     c.close()
+    # a PLAIN login gives it its keys: no account of the host lacks them
+    # any more (the next tests are offered SCRAM-SHA-256 again)
+    c = S2(server.port)
+    assert success_parts(c.authenticate("PLAIN", b"\0upgbad\0" + PW.encode()))[0]
+    c.close()
+    keys = "SELECT sha256_stored IS NOT NULL FROM users WHERE username = 'upgbad'"
+    deadline = time.time() + 30
+    while pg.psql(keys).strip() != "t":
+        assert time.time() < deadline, "PLAIN login made no SHA-256 keys"
+        time.sleep(0.1)
 
 
 # ---- TLS 1.3 resumption ----

@@ -470,19 +470,21 @@ plain_checked(void *arg, bool ok, const struct scram_keys *unused)
 
 	(void)unused;
 	if (!c->dead && a != NULL && a->step == S_LOOKUP) {
-		/* an imported account gets the keys it lacks (both hashes
-		 * anew) from the password it just proved */
-		if (ok && a->found && a->upgrade &&
-		    account_set_password(c2s_host(c), a->local, a->password,
-		    srv.cfg->scram_iterations, keys_made, NULL) == -1)
-			log_warn("sasl: %s@%s: no SCRAM key upgrade (queue full)",
-			    a->local, c2s_host(c));
-		if (ok && a->found && upgrade_due(c) && !a->upgrade)
+		if (ok && a->found && upgrade_due(c)) {
+			/* the client asked for the XEP-0480 task: it runs it */
 			upgrade_continue(c, NULL);
-		else if (ok && a->found)
+		} else if (ok && a->found) {
+			/* an imported account gets the keys it lacks (both
+			 * hashes anew) from the password it just proved */
+			if (a->upgrade && account_set_password(c2s_host(c), a->local,
+			    a->password, srv.cfg->scram_iterations, keys_made,
+			    NULL) == -1)
+				log_warn("sasl: %s@%s: no SCRAM key upgrade (queue full)",
+				    a->local, c2s_host(c));
 			success(c, NULL, 0, NULL);
-		else
+		} else {
 			failure(c, "not-authorized", a->found ? "wrong password" : "no such user");
+		}
 	}
 	c2s_unblock(c);
 }
