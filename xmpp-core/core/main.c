@@ -174,6 +174,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (args.check_only) {
+		struct tls_server *t;
+
+		/* the certificate, its key and the ticket keys as the server
+		 * would load them: a file it cannot read is an error here */
+		if ((t = tls_load(srv.cfg, NULL, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "%s: tls: %s\n", conf_path, err);
+			xmpp_config_free(srv.cfg);
+			return 1;
+		}
+		tls_server_free(t);
 		printf("%s: configuration OK\n", conf_path);
 		xmpp_config_free(srv.cfg);
 		return 0;
