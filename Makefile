@@ -63,9 +63,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-.PHONY: deps
+# The packages each target needs (deploy/deps.sh: run < check < bench).
+.PHONY: deps deps-run deps-bench
 deps:
-	@bash deploy/deps.sh
+	@bash deploy/deps.sh check
+deps-run:
+	@bash deploy/deps.sh run
+deps-bench:
+	@bash deploy/deps.sh bench
 
 .PHONY: unit
 unit: $(BUILD)/bin/unit-tests
@@ -88,12 +93,12 @@ check: deps
 	$(MAKE) --no-print-directory integration
 
 .PHONY: run
-run: deps
+run: deps-run
 	$(MAKE) --no-print-directory bins
 	EDGE_BUILD=$(abspath $(BUILD)) bash deploy/run-stack.sh
 
 .PHONY: bench
-bench: deps
+bench: deps-bench
 	$(MAKE) --no-print-directory bins
 	EDGE_BUILD=$(abspath $(BUILD)) bash tests/bench/run.sh $(BENCH)
 

@@ -39,11 +39,24 @@ void
 daemon_parse_args(int argc, char **argv, const char *default_conf,
     const char *extra_usage, struct daemon_args *out)
 {
+	static char opt_h[] = "-h", opt_v[] = "-V";
 	const char *prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	int c;
 
 	memset(out, 0, sizeof(*out));
 	out->conf_path = default_conf;
+	/* GNU-style --help and --version, which packagers and sysadmins try
+	 * first, mean -h and -V; options end at "--" or at the first word
+	 * that is none (xmppctl's command), and the file name after -c is
+	 * none either */
+	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "-c") == 0)
+			i++;
+		else if (strcmp(argv[i], "--help") == 0)
+			argv[i] = opt_h;
+		else if (strcmp(argv[i], "--version") == 0)
+			argv[i] = opt_v;
+	}
 	while ((c = getopt(argc, argv, "c:dhntV")) != -1) {
 		switch (c) {
 		case 'c':

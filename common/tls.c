@@ -34,6 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "tlsrec.h"
+#include "tlsticket.h"
 
 struct tls_ctxset {
 	SSL_CTX **ctx;
@@ -46,6 +47,7 @@ struct tls_server {
 	unsigned char *alpn_wire;	/* length-prefixed list */
 	size_t alpn_len;
 	bool alpn_strict;
+	struct tlsticket_keys *tickets;	/* NULL: OpenSSL's own keys, per context */
 };
 
 struct tls_conn {
@@ -70,11 +72,13 @@ struct tls_conn {
 
 static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
 static int conn_idx = -1;	/* SSL ex_data slot: the tls_conn */
+static int srv_idx = -1;	/* SSL_CTX ex_data slot: the tls_server */
 
 static void
 idx_init(void)
 {
 	conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	srv_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 /* c's error buffer (a static one if there is no memory for it). */
@@ -376,6 +380,17 @@ load_dh(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- session tickets: keys from a file (tlsticket.c) ---- */
+
+static int
+ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	struct tls_server *srv = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), srv_idx);
+
+	return tlsticket_crypt(srv ? srv->tickets : NULL, name, iv, cctx, hctx, enc);
+}
+
 static SSL_CTX *
 server_ctx(struct tls_server *srv, const struct tls_server_conf *conf,
     const struct tls_cert_conf *cc, char *err, size_t errlen)
@@ -434,6 +449,14 @@ server_ctx(struct tls_server *srv, const struct tls_server_conf *conf,
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, srv);
 	/* one ticket is what a client resuming its one connection needs */
 	SSL_CTX_set_num_tickets(ctx, 1);
+	/* our keys when configured: tickets survive a reload or a restart
+	 * (and, later, work on another node with the same file); resumption
+	 * is PSK with (EC)DHE only (SSL_OP_ALLOW_NO_DHE_KEX stays off), and
+	 * no early data (max_early_data 0, OpenSSL's default) */
+	pthread_once(&idx_once, idx_init);
+	SSL_CTX_set_ex_data(ctx, srv_idx, srv);
+	if (conf->ticket_key_file)
+		SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -496,6 +519,11 @@ tls_server_new(const struct tls_server_conf *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	if (conf->ticket_key_file &&
+	    (srv->tickets = tlsticket_load(conf->ticket_key_file, err, errlen)) == NULL) {
+		tls_server_free(srv);
+		return NULL;
+	}
 	if (server_apply_alpn(srv, conf, err, errlen) < 0 ||
 	    (srv->set = ctxset_new(srv, conf, err, errlen)) == NULL) {
 		tls_server_free(srv);
@@ -508,16 +536,26 @@ int
 tls_server_reload(struct tls_server *srv, const struct tls_server_conf *conf,
     char *err, size_t errlen)
 {
-	struct tls_ctxset *s = ctxset_new(srv, conf, err, errlen);
+	struct tlsticket_keys *t = NULL;
+	struct tls_ctxset *s;
 
-	if (s == NULL)
+	/* the key file is re-read: rotation is a new first line, SIGHUP */
+	if (conf->ticket_key_file &&
+	    (t = tlsticket_load(conf->ticket_key_file, err, errlen)) == NULL)
 		return -1;
+	if ((s = ctxset_new(srv, conf, err, errlen)) == NULL) {
+		tlsticket_free(t);
+		return -1;
+	}
 	if (server_apply_alpn(srv, conf, err, errlen) < 0) {
+		tlsticket_free(t);
 		ctxset_free(s);
 		return -1;
 	}
 	ctxset_free(srv->set);
 	srv->set = s;
+	tlsticket_free(srv->tickets);
+	srv->tickets = t;
 	return 0;
 }
 
@@ -528,6 +566,7 @@ tls_server_free(struct tls_server *srv)
 		return;
 	ctxset_free(srv->set);
 	free(srv->alpn_wire);
+	tlsticket_free(srv->tickets);
 	free(srv);
 }
 

@@ -17,7 +17,10 @@
  * state (~14 KB) for a TLS 1.3 server connection and carries on with a
  * small record layer of our own (tlsrec.c), ~300 bytes while quiet.
  * The session server-side cache is off (stateless tickets resume), so
- * closed connections leave nothing behind.
+ * closed connections leave nothing behind.  Ticket keys are OpenSSL's
+ * own per context (lost on reload), or read from ticket_key_file (kept
+ * across reloads and restarts, rotated by a new first line and a
+ * reload); TLS 1.3 resumption is PSK with (EC)DHE, no 0-RTT.
  */
 #ifndef EDGE_TLS_H
 #define EDGE_TLS_H
@@ -48,7 +51,10 @@ struct tls_server_conf {
 	size_t nalpn;
 	bool alpn_strict;		/* no overlap with the client's list: fail */
 	const char *client_ca_file;	/* optional: request and verify client certs */
+	const char *ticket_key_file;	/* optional: session ticket keys (tls.c) */
 };
+
+#define TLS_TICKET_KEYS_MAX 8	/* lines of a ticket key file */
 
 struct tls_client_conf {
 	const char *ca_file;		/* NULL: the system's trust store */

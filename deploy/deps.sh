@@ -1,21 +1,50 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages edge needs to build, run and test, skipping
-# what is already present.  Used by `make run`, `make check` and .ci/run.
-# Services that packages would start on install (postgresql, nginx, coturn,
-# prosody) are kept from starting: tests start their own private instances.
+# Installs the Debian 12 packages edge needs, skipping what is already
+# present, in three tiers (each includes the ones before it):
+#
+#   deps.sh run     building and running the local stack (`make run`):
+#                   the build libraries, PostgreSQL, openssl, curl
+#   deps.sh check   and what the tests talk to (`make check`, .ci/run;
+#                   the default): pytest, slixmpp, node for xmpp.js,
+#                   coturn, Prosody, ejabberd
+#   deps.sh bench   and what the benchmarks compare with (`make bench`):
+#                   nginx, wrk, iptables
+#
+# Services those packages would start are kept from starting while they
+# are installed (policy-rc.d), and the ones this script installed are
+# disabled at boot afterwards (systemctl / update-rc.d): every test and
+# the local stack start private instances of their own, and a daemon that
+# came back at the next boot would take the stack's ports.
 set -euo pipefail
+
+tier="${1:-check}"
+case "$tier" in
+run|check|bench) ;;
+*) echo "usage: deps.sh [run|check|bench]" >&2; exit 2 ;;
+esac
 
 PKGS=(
 	# build
 	build-essential pkg-config openssl
 	libssl-dev libpq-dev libmicrohttpd-dev libnftnl-dev libmnl-dev libexpat1-dev
-	# local stack and tests
+	# the local stack
 	postgresql curl procps iproute2 nftables
-	python3 python3-pytest python3-slixmpp python3-aiohttp
-	coturn prosody prosody-modules
-	# benchmarks: the programs a user would otherwise run
-	nginx-light wrk iptables ejabberd erlang-p1-pgsql lua-dbi-postgresql
 )
+if [ "$tier" != run ]; then
+	PKGS+=(
+		# the tests and the real peers they talk to
+		python3 python3-pytest python3-slixmpp python3-aiohttp
+		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
+		coturn prosody prosody-modules
+		ejabberd erlang-p1-pgsql lua-dbi-postgresql
+	)
+fi
+if [ "$tier" = bench ]; then
+	# the programs a user would otherwise run
+	PKGS+=(nginx-light wrk iptables)
+fi
+# services of those packages that must not start at boot
+SERVICES=(postgresql coturn prosody ejabberd nginx)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -27,7 +56,27 @@ done
 if ! grep -q XML_SetReparseDeferralEnabled /usr/include/expat.h 2>/dev/null; then
 	missing+=(libexpat1 libexpat1-dev)
 fi
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm comes with nodesource's nodejs, separately with Debian's
+if [ "$tier" != run ]; then
+	command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
+
+# xmpp.js for test_xmpp_sasl2.py, pinned by its package-lock.json, into
+# tests/integration/xmppjs/node_modules (nothing global)
+npm_deps() {
+	local d
+	[ "$tier" != run ] || return 0
+	d="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/xmppjs"
+	if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules/@xmpp/client" ]; then
+		echo "deps.sh: npm ci in $d"
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+	npm_deps
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: missing packages: ${missing[*]}" >&2
@@ -49,3 +98,21 @@ if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2
 	apt-get update -qq
 fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# what was installed here does not come back at the next boot
+for svc in "${SERVICES[@]}"; do
+	installed_here=0
+	for p in "${missing[@]}"; do
+		case "$p" in "$svc"|"$svc"-*) installed_here=1 ;; esac
+	done
+	[ $installed_here = 1 ] || continue
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		systemctl disable --quiet "$svc" 2>/dev/null || true
+	fi
+	if [ -e "/etc/init.d/$svc" ] && command -v update-rc.d >/dev/null; then
+		update-rc.d "$svc" disable >/dev/null 2>&1 || true
+	fi
+	# the unit's enablement symlinks even without a running systemd
+	rm -f /etc/systemd/system/multi-user.target.wants/"$svc".service
+done
+npm_deps

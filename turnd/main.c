@@ -151,6 +151,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (args.check_only) {
+		/* the TURNS certificate and key as the relay would load them */
+		if (td.cfg->ntls_listen > 0) {
+			struct tls_server *t = tlsconn_server_new(td.cfg, err, sizeof(err));
+
+			if (t == NULL) {
+				fprintf(stderr, "%s: tls: %s\n", conf_path, err);
+				config_free(td.cfg);
+				return 1;
+			}
+			tlsconn_server_free(t);
+		}
 		config_free(td.cfg);
 		printf("%s: configuration ok\n", conf_path);
 		return 0;

@@ -201,27 +201,6 @@ check_store(struct upload_config *c)
 	return 0;
 }
 
-/*
- * GNU-style --help and --version, which packagers and sysadmins try
- * first, mean -h and -V (usage or version on stdout, exit 0); the
- * common parser knows only short options.  Nothing after "--" is an
- * option, nor is the file name after -c.
- */
-static void
-long_options(int argc, char **argv)
-{
-	static char opt_h[] = "-h", opt_v[] = "-V";
-
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "-c") == 0)
-			i++;
-		else if (strcmp(argv[i], "--help") == 0)
-			argv[i] = opt_h;
-		else if (strcmp(argv[i], "--version") == 0)
-			argv[i] = opt_v;
-	}
-}
-
 int
 main(int argc, char **argv)
 {
@@ -231,7 +210,6 @@ main(int argc, char **argv)
 	struct conf_err e;
 	char err[512];
 
-	long_options(argc, argv);
 	daemon_parse_args(argc, argv, UPLOAD_DEFAULT_CONF, NULL, &args);
 	log_init("upload-gw", args.debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	m.conf_path = args.conf_path;

@@ -11,11 +11,15 @@ XMPP_CORE_DIRS := xmpp-core/core xmpp-core/core/xml xmpp-core/core/jid \
 XMPP_MOD_DIRS  := xmpp-core/im xmpp-core/mam xmpp-core/pubsub xmpp-core/push \
                   xmpp-core/services xmpp-core/register xmpp-core/muc
 XMPP_DIRS := $(XMPP_CORE_DIRS) $(XMPP_MOD_DIRS)
-XMPP_INC  := $(addprefix -I,$(XMPP_DIRS)) -I/usr/include/postgresql
+# import/: xmppctl's importer and exporter (a tool: linked into xmppctl
+# and the unit tests, never into the server)
+XMPP_TOOL_DIRS := xmpp-core/import
+XMPP_INC  := $(addprefix -I,$(XMPP_DIRS) $(XMPP_TOOL_DIRS)) -I/usr/include/postgresql
 
 XMPP_SRCS := $(filter-out xmpp-core/core/main.c xmpp-core/core/xmppctl.c,\
                  $(foreach d,$(XMPP_DIRS),$(wildcard $(d)/*.c))) xmpp-core/modules.c
 XMPP_OBJS := $(XMPP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/xmpp-core/migrations.o
+XMPP_TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(foreach d,$(XMPP_TOOL_DIRS),$(wildcard $(d)/*.c)))
 XMPP_LIBS := -lexpat -lpq -lssl -lcrypto -lm
 XMPP_SQL  := $(sort $(foreach d,$(XMPP_DIRS),$(wildcard $(d)/sql/*.sql)))
 
@@ -28,13 +32,13 @@ $(BUILD)/bin/xmpp-core: $(BUILD)/xmpp-core/core/main.o $(XMPP_OBJS) $(LIBEDGE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS) $(XMPP_LIBS)
 
-$(BUILD)/bin/xmppctl: $(BUILD)/xmpp-core/core/xmppctl.o $(XMPP_OBJS) $(LIBEDGE)
+$(BUILD)/bin/xmppctl: $(BUILD)/xmpp-core/core/xmppctl.o $(XMPP_TOOL_OBJS) $(XMPP_OBJS) $(LIBEDGE)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS) $(XMPP_LIBS)
 
 BINS += $(BUILD)/bin/xmpp-core $(BUILD)/bin/xmppctl
 INSTALL_SBIN += $(BUILD)/bin/xmpp-core $(BUILD)/bin/xmppctl
-UNIT_OBJS += $(XMPP_OBJS)
+UNIT_OBJS += $(XMPP_OBJS) $(XMPP_TOOL_OBJS)
 UNIT_LIBS += $(XMPP_LIBS)
 
 # The schema travels inside the binary: every folder's sql/NNN_name.sql,

@@ -238,7 +238,7 @@ sql_database: "ejabberd"
 sql_username: "postgres"
 sql_password: ""
 sql_pool_size: 3
-new_sql_schema: false"""
+new_sql_schema: {new}"""
 
 
 def pids_of(pattern):
@@ -247,10 +247,11 @@ def pids_of(pattern):
 
 
 @contextlib.contextmanager
-def ejabberd(modules="", sql=False, key="rsa", yml_extra=""):
+def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
     """ejabberd from Debian in a private node and spool; sql=True stores
     everything (auth included) in a private PostgreSQL with ejabberd's
-    own schema, as the reference host does."""
+    own schema, as the reference host does (schema "pg.new.sql": the
+    multi-host schema with new_sql_schema: true, the reference host's)."""
     if shutil.which("ejabberdctl") is None:
         raise RuntimeError("ejabberd is not installed")
     d = tempfile.mkdtemp(prefix="edge-bench-ejabberd-")
@@ -268,9 +269,10 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra=""):
             pg = PgCluster(dbname="ejabberd", tcp_port=free_port())
             subprocess.run(["/usr/lib/postgresql/15/bin/psql", "-h", pg.dir, "-p", str(pg.port),
                             "-U", "postgres", "-d", "ejabberd", "-q", "-v", "ON_ERROR_STOP=1",
-                            "-f", "/usr/share/ejabberd/sql/pg.sql"],
+                            "-f", "/usr/share/ejabberd/sql/" + schema],
                            check=True, capture_output=True)
-            storage = EJABBERD_SQL.format(pgport=pg.port)
+            storage = EJABBERD_SQL.format(pgport=pg.port,
+                                          new="true" if schema == "pg.new.sql" else "false")
         node = "edgebench%d@localhost" % os.getpid()
         with open(os.path.join(d, "ejabberd.yml"), "w") as f:
             f.write(EJABBERD_YML.format(d=d, port=port, storage=storage, modules=modules)

@@ -148,6 +148,14 @@ def test_check_config(tmp_path):
     os.chmod(secret, 0o644)
     r = run([binary("turnd"), "-t", "-c", str(good)])
     assert r.returncode == 1
+    os.chmod(secret, 0o600)
+    # TURNS: the certificate and key are loaded as the relay would
+    nocert = tmp_path / "nocert.toml"
+    nocert.write_text('listen = ["127.0.0.1:3478"]\nrealm = "r"\nsecret_file = "%s"\n'
+                      'tls_listen = ["127.0.0.1:5349"]\ntls_cert = "%s"\ntls_key = "%s"\n'
+                      % (secret, tmp_path / "missing.pem", tmp_path / "missing.key"))
+    r = run([binary("turnd"), "-t", "-c", str(nocert)])
+    assert r.returncode == 1 and "missing.pem" in r.stderr, r.stderr
 
 
 def test_reload_swaps_certificate_keeps_allocations(tmp_path):

@@ -523,8 +523,19 @@ def test_config_check_and_reload(server):
     import os
     import signal
     from edgetest import REPO, binary, run
-    r = run([binary("xmpp-core"), "-t", "-c", os.path.join(REPO, "deploy/xmpp-core.toml")])
+    # the shipped example checks, with its certificate where this test has one
+    with open(os.path.join(REPO, "deploy/xmpp-core.toml")) as f:
+        shipped = f.read()
+    assert "/etc/edge/tls/example.org.fullchain.pem" in shipped
+    example = os.path.join(server.tmp, "example.toml")
+    with open(example, "w") as f:
+        f.write(shipped.replace("/etc/edge/tls/example.org.fullchain.pem", server.cert)
+                .replace("/etc/edge/tls/example.org.key", server.key))
+    r = run([binary("xmpp-core"), "-t", "-c", example])
     assert r.returncode == 0, r.stderr
+    # ... and fails, naming the file, where the certificate is missing
+    r = run([binary("xmpp-core"), "-t", "-c", os.path.join(REPO, "deploy/xmpp-core.toml")])
+    assert r.returncode == 1 and "/etc/edge/tls/example.org.fullchain.pem" in r.stderr, r.stderr
     bad = os.path.join(server.tmp, "bad.toml")
     with open(bad, "w") as f:
         f.write('hosts = ["localhost"]\n[database]\nconninfo = "x"\n[tls]\n'

@@ -791,9 +791,11 @@ def test_reload_keeps_streams(pg):
 
 def test_config_errors(tmp_path):
     from edgetest import binary, run
+    from xmpptest import make_cert
+    cert, key = make_cert(str(tmp_path))	# -t loads them
     base = ('hosts = ["localhost"]\n[database]\nconninfo = "x"\n[tls]\n'
-            'cert_file = "a"\nkey_file = "b"\n[c2s]\nlisten = ["127.0.0.1:1"]\n'
-            '[proxy65]\n')
+            'cert_file = "%s"\nkey_file = "%s"\n[c2s]\nlisten = ["127.0.0.1:1"]\n'
+            '[proxy65]\n' % (cert, key))
     cases = [
         ('listen = ["unix:/tmp/x"]', "proxy65.listen: a TCP address"),
         ('listen = ["[::]:0"]', "proxy65.listen:"),

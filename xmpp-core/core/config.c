@@ -205,10 +205,52 @@ load_tls(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	if (conf_str(t, "cert_file", &c->cert_file, e) == -1 ||
 	    conf_str(t, "key_file", &c->key_file, e) == -1 ||
 	    conf_str(t, "dh_file", &c->dh_file, e) == -1 ||
-	    conf_str(t, "ciphers", &c->ciphers, e) == -1)
+	    conf_str(t, "ciphers", &c->ciphers, e) == -1 ||
+	    conf_str(t, "ticket_key_file", &c->ticket_key_file, e) == -1)
 		return -1;
 	if (c->cert_file == NULL || c->key_file == NULL) {
 		conf_errf(e, t, c->cert_file ? "key_file" : "cert_file", "required");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_sasl2(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
+{
+	struct conf_table *t;
+	long long v;
+	int rc;
+
+	c->sasl2_enabled = true;
+	c->fast_enabled = true;
+	c->fast_lifetime_s = 14 * 86400;
+	c->fast_rotate_s = 86400;
+	c->fast_max_tokens = 10;
+	t = conf_table(root, "sasl2", e, &rc);
+	if (rc == -1 || (rc == 1 && conf_bool(t, "enabled", &c->sasl2_enabled, e) == -1))
+		return -1;
+	t = conf_table(root, "fast", e, &rc);
+	if (rc == -1)
+		return -1;
+	if (rc == 0)
+		return 0;
+	v = c->fast_max_tokens;
+	c->fast_rotate_s = UINT64_MAX;	/* not given: from the lifetime */
+	if (conf_bool(t, "enabled", &c->fast_enabled, e) == -1 ||
+	    conf_duration(t, "token_lifetime", &c->fast_lifetime_s, e) == -1 ||
+	    conf_duration(t, "rotate_after", &c->fast_rotate_s, e) == -1 ||
+	    conf_int(t, "max_tokens_per_account", 1, 1000, &v, e) == -1)
+		return -1;
+	c->fast_max_tokens = (unsigned)v;
+	if (c->fast_lifetime_s < 60 || c->fast_lifetime_s > 3650ULL * 86400) {
+		conf_errf(e, t, "token_lifetime", "must be between 1 minute and 10 years");
+		return -1;
+	}
+	if (c->fast_rotate_s == UINT64_MAX)
+		c->fast_rotate_s = c->fast_lifetime_s / 2 < 86400 ? c->fast_lifetime_s / 2 : 86400;
+	if (c->fast_rotate_s > c->fast_lifetime_s) {
+		conf_errf(e, t, "rotate_after", "must not be longer than token_lifetime");
 		return -1;
 	}
 	return 0;
@@ -272,6 +314,7 @@ xmpp_config_load(const char *path, struct conf_err *e)
 	    load_database(c, c->doc->root, e) == -1 ||
 	    load_tls(c, c->doc->root, e) == -1 ||
 	    load_c2s(c, c->doc->root, e) == -1 ||
+	    load_sasl2(c, c->doc->root, e) == -1 ||
 	    registry_config_load(c->mods, c->doc->root, e) == -1 ||
 	    conf_check_unused(c->doc->root, e) == -1)
 		goto fail;

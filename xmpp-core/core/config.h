@@ -36,6 +36,7 @@ struct xmpp_config {
 
 	/* [tls] */
 	const char *cert_file, *key_file, *dh_file, *ciphers;
+	const char *ticket_key_file;	/* TLS session ticket keys, optional */
 
 	/* [c2s] */
 	struct edge_addr *listen_starttls;
@@ -58,6 +59,13 @@ struct xmpp_config {
 	unsigned auth_fail_limit;	/* failures per IP before a ban */
 	uint64_t auth_fail_window_ms;
 	uint64_t ban_time_ms;
+
+	/* [sasl2] XEP-0388 with Bind2; [fast] XEP-0484 tokens */
+	bool sasl2_enabled;
+	bool fast_enabled;
+	uint64_t fast_lifetime_s;	/* a token's validity */
+	uint64_t fast_rotate_s;		/* a token used this old gets a successor */
+	unsigned fast_max_tokens;	/* clients with tokens per account */
 
 	/* every module's own tables, by module id (registry.h) */
 	void *mods[REGISTRY_MAX];

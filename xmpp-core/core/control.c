@@ -20,6 +20,7 @@
 #include "log.h"
 #include "registry.h"
 #include "router.h"
+#include "sasl2.h"
 #include "server.h"
 #include "tls.h"
 
@@ -71,13 +72,17 @@ static void
 cmd_sessions(struct buf *o)
 {
 	uint64_t now = ev_now(srv.loop);
+	const char *sw, *dev;
 
+	/* the SASL2 user agent last (XEP-0388 §2.5.1; "-": not given) */
 	for (struct c2s *c = c2s_first(); c; c = LIST_NEXT(c, all)) {
 		if (c->state != C2S_BOUND || c->full == NULL)
 			continue;
-		buf_printf(o, "%s\t%s\t%s\t%llu\n", c->full, c->peer,
+		sasl2_user_agent(c, &sw, &dev);
+		buf_printf(o, "%s\t%s\t%s\t%llu\t%s\t%s\n", c->full, c->peer,
 		    c->tls ? tls_conn_version(c->tls) : "-",
-		    (unsigned long long)((now - c->since) / 1000));
+		    (unsigned long long)((now - c->since) / 1000), sw[0] ? sw : "-",
+		    dev[0] ? dev : "-");
 	}
 }
 

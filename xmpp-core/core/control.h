@@ -1,7 +1,8 @@
 /*
  * control — the local admin socket (unix, mode 0600) that xmppctl uses for
  * what only the running server knows: `sessions` lists the bound sessions
- * (JID, peer address, TLS version, seconds connected), `stats` prints
+ * (JID, peer address, TLS version, seconds connected, the SASL2 user
+ * agent's software and device), `stats` prints
  * counters, `deluser USER@HOST` removes an account as in-band removal does
  * (accountrm.c) and answers "ok", "error: no such account" or "error: ..."
  * once the rows are gone, `help` lists the modules' commands

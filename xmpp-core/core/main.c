@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "accept.h"
+#include "account.h"
 #include "c2s.h"
 #include "control.h"
 #include "crypto.h"
@@ -48,7 +49,7 @@ tls_load(const struct xmpp_config *cfg, struct tls_server *reload, char *err,
 	struct tls_server_conf tc = {
 		.certs = &cert, .ncerts = 1, .dh_file = cfg->dh_file,
 		.ciphers = cfg->ciphers, .alpn = alpn, .nalpn = 1,
-		.alpn_strict = false,
+		.alpn_strict = false, .ticket_key_file = cfg->ticket_key_file,
 	};
 
 	if (reload)
@@ -150,6 +151,8 @@ migrate(const struct xmpp_config *cfg)
 	}
 	if (db_migrate(pg, err, sizeof(err)) == -1)
 		fatal("database migration: %s", err);
+	if (account_census_sync(pg, err, sizeof(err)) == -1)
+		fatal("database: %s", err);
 	if (registry_start(pg, err, sizeof(err)) == -1)
 		fatal("database: %s", err);
 	PQfinish(pg);
@@ -171,6 +174,16 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (args.check_only) {
+		struct tls_server *t;
+
+		/* the certificate, its key and the ticket keys as the server
+		 * would load them: a file it cannot read is an error here */
+		if ((t = tls_load(srv.cfg, NULL, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "%s: tls: %s\n", conf_path, err);
+			xmpp_config_free(srv.cfg);
+			return 1;
+		}
+		tls_server_free(t);
 		printf("%s: configuration OK\n", conf_path);
 		xmpp_config_free(srv.cfg);
 		return 0;

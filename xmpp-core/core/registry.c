@@ -455,6 +455,21 @@ registry_element(const char *ns, unsigned when)
 	return NULL;
 }
 
+void
+registry_inline_features(struct buf *b, unsigned when)
+{
+	for (size_t k = 0; k < nmods; k++)
+		for (const struct stream_element *e = mods[k]->elements;
+		    e && e->ns; e++) {
+			if (!(e->when & when))
+				continue;
+			if (when == ELEM_BIND2)
+				buf_printf(b, "<feature var='%s'/>", e->ns);
+			else if (e->inline_name)
+				buf_printf(b, "<%s xmlns='%s'/>", e->inline_name, e->ns);
+		}
+}
+
 const struct ctl_command *
 registry_command(const char *name)
 {
@@ -601,6 +616,16 @@ registry_session_bound(struct c2s *c)
 {
 	EACH(session_bound)
 		MOD->session_bound(c);
+}
+
+unsigned
+registry_bind2_bound(struct c2s *c, struct buf *b)
+{
+	unsigned later = 0;
+
+	EACH(bind2_bound)
+		later += MOD->bind2_bound(c, b) == 1;
+	return later;
 }
 
 void

@@ -165,12 +165,25 @@ bool hooks_any(enum hook_event ev);
 
 #define ELEM_AUTHED	0x01	/* authenticated, no resource bound yet */
 #define ELEM_BOUND	0x02	/* a bound session */
+/*
+ * Inline in a SASL2 <authenticate/> (XEP-0388 §2.4: ELEM_SASL2, called
+ * once authenticated, before anything is bound: SM's <resume/>) or in
+ * its Bind2 <bind/> (XEP-0386: ELEM_BIND2, called once bound: SM's
+ * <enable/>, carbons, CSI).  What fn sends then (c2s_send*) goes into
+ * the <success/> (ELEM_SASL2) or its <bound/> (ELEM_BIND2) element;
+ * c2s_send_after_inline is for what must follow the <success/>.
+ * Advertised: ELEM_BIND2 as <feature var=ns/> in Bind2's <inline/>,
+ * ELEM_SASL2 as <inline_name xmlns=ns/> in SASL2's <inline/>.
+ */
+#define ELEM_SASL2	0x04
+#define ELEM_BIND2	0x08
 
 struct stream_element {
 	const char *ns;
 	unsigned when;		/* ELEM_* */
 	/* ownership of n passes */
 	void (*fn)(struct c2s *c, struct xml_node *n);
+	const char *inline_name;	/* ELEM_SASL2: the feature element's name */
 };
 
 /* ---- disco ---- */
@@ -257,6 +270,11 @@ struct module {
 	void (*stop)(void);		/* the loop has ended, the pool is still there */
 	void (*cleanup)(void);		/* the pool is gone: free everything */
 	void (*session_bound)(struct c2s *c);
+	/* a session was bound inline (Bind2, XEP-0386 §3.2): what the module
+	 * appends to b goes into the <bound/> of the SASL2 <success/> (MAM's
+	 * <metadata/>).  0: done; 1: it appends later and then calls
+	 * sasl2_bound_done(c) once (sasl2.h), the <success/> waiting */
+	int (*bind2_bound)(struct c2s *c, struct buf *b);
 	void (*session_unbound)(struct c2s *c);	/* before it leaves the router */
 	/* the connection of a bound session is lost: true when the module
 	 * keeps the session, detached (c2s_detach); at most one does */
@@ -308,6 +326,8 @@ const struct stream_element *registry_element(const char *ns, unsigned when);
 const struct ctl_command *registry_command(const char *name);
 void registry_commands_help(struct buf *b);
 void registry_stream_features(struct c2s *c, struct buf *b);
+/* The inline features of ELEM_SASL2 or ELEM_BIND2 elements (above). */
+void registry_inline_features(struct buf *b, unsigned when);
 
 size_t registry_session_size(void);
 size_t registry_user_size(void);
@@ -321,6 +341,8 @@ void registry_shutdown(void);
 void registry_stop(void);
 void registry_cleanup(void);
 void registry_session_bound(struct c2s *c);
+/* The modules' bind2_bound: how many of them answer later. */
+unsigned registry_bind2_bound(struct c2s *c, struct buf *b);
 void registry_session_unbound(struct c2s *c);
 bool registry_connection_lost(struct c2s *c);
 void registry_session_moved(struct c2s *c);

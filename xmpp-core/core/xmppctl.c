@@ -9,6 +9,7 @@
  *   xmppctl [-c file] sessions               live sessions (control_socket)
  *   xmppctl [-c file] stats                  live counters (control_socket)
  *   xmppctl [-c file] init-db                apply schema migrations
+ *   xmppctl [-c file] import SOURCE ...      move a host over (import/README.md)
  *   xmppctl [-c file] help                   the running server's commands
  *   xmppctl [-c file] COMMAND [ARGS...]      one of those (rooms, room ...)
  *
@@ -44,10 +45,12 @@
 #include "db.h"
 #include "jid.h"
 #include "log.h"
+#include "xmppimport.h"
 
 #define DEFAULT_CONF "/etc/edge/xmpp-core.toml"
 #define ANSWER_TIMEOUT_S 60
-#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db | help | COMMAND [ARGS]"
+#define USAGE "adduser|passwd|deluser USER@HOST | listusers [HOST] | sessions | stats | init-db | " \
+	IMPORT_USAGE " | help | COMMAND [ARGS]"
 #define LINE_MAX_ 1024	/* control.c's CMD_MAX */
 
 static int
@@ -329,7 +332,11 @@ main(int argc, char **argv)
 	int rc;
 
 	log_init("xmppctl", LOG_LVL_WARN);
+	/* options end at the command: "import ejabberd --from ..." keeps
+	 * its own (GNU getopt would otherwise take them as ours) */
+	setenv("POSIXLY_CORRECT", "1", 1);
 	daemon_parse_args(argc, argv, DEFAULT_CONF, USAGE, &args);
+	unsetenv("POSIXLY_CORRECT");
 	if (args.optind >= argc) {
 		fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
 		return 2;
@@ -341,7 +348,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "adduser") != 0 && strcmp(cmd, "passwd") != 0 &&
 	    strcmp(cmd, "deluser") != 0 && strcmp(cmd, "listusers") != 0 &&
-	    strcmp(cmd, "init-db") != 0) {
+	    strcmp(cmd, "init-db") != 0 && strcmp(cmd, "import") != 0 &&
+	    strcmp(cmd, "export") != 0) {
 		/* sessions, stats, help and the modules' commands */
 		char line[LINE_MAX_];
 
@@ -381,11 +389,18 @@ main(int argc, char **argv)
 		rc = 1;
 	} else if (strcmp(cmd, "init-db") == 0) {
 		rc = args.optind + 1 == argc ? 0 : 2;
+	} else if (strcmp(cmd, "import") == 0 || strcmp(cmd, "export") == 0) {
+		/* its own usage message on 2 */
+		rc = import_command(cfg, pg, argc - args.optind, argv + args.optind);
+		if (rc == 2)
+			rc = 3;
 	} else {
 		rc = run(cfg, pg, cmd, argc - args.optind - 1, argv + args.optind + 1);
 	}
 	if (rc == 2)
 		fprintf(stderr, "usage: xmppctl [-c file] %s\n", USAGE);
+	if (rc == 3)
+		rc = 2;
 	PQfinish(pg);
 	xmpp_config_free(cfg);
 	return rc;

@@ -34,6 +34,15 @@ carbons_iq(struct iq_req *r)
 	return true;
 }
 
+/* Bind2 inline (XEP-0386 §3.2): <enable/> before the session starts. */
+static void
+carbons_inline(struct c2s *c, struct xml_node *n)
+{
+	if (strcmp(n->name, "enable") == 0)
+		ENABLED(c) = true;
+	xml_free(n);
+}
+
 bool
 carbons_eligible(const struct xml_node *n)
 {
@@ -153,6 +162,11 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
+static const struct stream_element elements[] = {
+	{ NS_CARBONS, ELEM_BIND2, carbons_inline, NULL },
+	{ NULL, 0, NULL, NULL },
+};
+
 static const char *const features[] = { NS_CARBONS, NULL };
 
 struct module carbons_module = {
@@ -160,6 +174,7 @@ struct module carbons_module = {
 	.folder = "im",
 	.iqs = iqs,
 	.hooks = hooks,
+	.elements = elements,
 	.server_features = features,
 	.session_size = sizeof(bool),
 };

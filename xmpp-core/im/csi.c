@@ -234,8 +234,8 @@ csi_moved(struct c2s *c)
 }
 
 static const struct stream_element elements[] = {
-	{ NS_CSI, ELEM_BOUND, csi_element },
-	{ NULL, 0, NULL },
+	{ NS_CSI, ELEM_BOUND | ELEM_BIND2, csi_element, NULL },	/* Bind2 too */
+	{ NULL, 0, NULL, NULL },
 };
 
 struct module csi_module = {

@@ -404,6 +404,7 @@ enable(struct c2s *c, const struct xml_node *n)
 static void
 resume(struct c2s *c, const struct xml_node *n)
 {
+	static const char r[] = "<r xmlns='" NS_SM "'/>";
 	const char *previd = xml_attr(n, "previd");
 	struct sm *sm;
 	struct c2s *z;
@@ -448,11 +449,13 @@ resume(struct c2s *c, const struct xml_node *n)
 	snprintf(b, sizeof(b), "<resumed xmlns='" NS_SM "' h='%" PRIu32 "' previd='%s'/>",
 	    sm->h_in, sm->id);
 	c2s_send_str(c, b);
+	/* inline in SASL2 (XEP-0198 §4): <resumed/> goes into the
+	 * <success/>, the stanzas after it */
 	for (struct sm_item *i = sm->head; i; i = i->next)
-		c2s_send_raw(c, i->data, i->len);
+		c2s_send_after_inline(c, i->data, i->len);
 	sm->since_r = 0;
 	if (sm->n)
-		c2s_send_str(c, "<r xmlns='" NS_SM "'/>");
+		c2s_send_after_inline(c, r, sizeof(r) - 1);
 	log_info("c2s %llu: %s: resumed %s, %u stanzas re-sent",
 	    (unsigned long long)c->id, c->peer, c->full, sm->n);
 }
@@ -597,8 +600,9 @@ sm_session_free(struct c2s *c)
 }
 
 static const struct stream_element elements[] = {
-	{ NS_SM, ELEM_AUTHED | ELEM_BOUND, sm_element },
-	{ NULL, 0, NULL },
+	/* also inline: <resume/> in SASL2, <enable/> in Bind2 */
+	{ NS_SM, ELEM_AUTHED | ELEM_BOUND | ELEM_SASL2 | ELEM_BIND2, sm_element, "sm" },
+	{ NULL, 0, NULL, NULL },
 };
 
 /* First in modules.c: a session's unacked stanzas are re-routed while

@@ -1015,4 +1015,5 @@ struct module mam_module = {
 	.stats = mam_stats,
 	.session_bound = mam_session_start,
 	.session_unbound = mam_session_end,
+	.bind2_bound = mamquery_bind2_bound,
 };

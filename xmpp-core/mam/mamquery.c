@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mam.h"
 #include "router.h"
+#include "sasl2.h"
 #include "server.h"
 #include "stanza.h"
 #include "xml.h"
@@ -784,4 +785,68 @@ mamquery_metadata(struct c2s *c, struct xml_node *iq)
 		c2s_unblock(c);
 		free(o);
 	}
+}
+
+/* ---- Bind2: the archive's edges in <bound/> ---- */
+
+struct bop {
+	struct c2s *c;
+	struct buf *b;
+};
+
+static void
+buf_edge(struct buf *b, const char *name, const char *id)
+{
+	char stamp[40];
+	int64_t us = 0;
+
+	mam_id_parse(id, &us);
+	buf_printf(b, "<%s id='", name);
+	xml_escape(b, id, strlen(id), true);
+	buf_printf(b, "' timestamp='%s'/>", mam_time_format(us, stamp, sizeof(stamp)));
+}
+
+static void
+bound_meta_done(void *arg, PGresult *res, const char *err)
+{
+	struct bop *o = arg;
+
+	if (!o->c->dead) {
+		if (res == NULL) {
+			/* the client queries as after a legacy bind */
+			log_warn("mam: metadata of %s failed: %s", o->c->full, err);
+		} else {
+			buf_printf(o->b, "<metadata xmlns='%s'>", NS_MAM2);
+			if (!PQgetisnull(res, 0, 0)) {
+				buf_edge(o->b, "start", PQgetvalue(res, 0, 0));
+				buf_edge(o->b, "end", PQgetvalue(res, 0, 1));
+			}
+			buf_puts(o->b, "</metadata>");
+		}
+	}
+	sasl2_bound_done(o->c);
+	c2s_unref(o->c);
+	free(o);
+}
+
+int
+mamquery_bind2_bound(struct c2s *c, struct buf *b)
+{
+	struct bop *o = calloc(1, sizeof(*o));
+	const char *v[2] = { srv.cfg->hosts[c->host], c->local };
+
+	if (o == NULL || c->user == NULL) {
+		free(o);
+		return 0;
+	}
+	o->c = c;
+	o->b = b;
+	c2s_ref(c);
+	mam_flush(c->user->bare);
+	if (db_query_key(srv.db, c->user->bare, &st_meta, v, bound_meta_done, o) == NULL) {
+		c2s_unref(c);
+		free(o);
+		return 0;
+	}
+	return 1;
 }

@@ -22,6 +22,7 @@
 
 #include "jid.h"
 
+struct buf;
 struct c2s;
 struct mam_config;
 struct xml_node;
@@ -93,5 +94,8 @@ void mamquery_iq(struct c2s *c, struct xml_node *iq, const struct xml_node *q);
 void mamquery_form(struct c2s *c, const struct xml_node *iq, const char *ns);
 /* First and last message of the archive (takes iq). */
 void mamquery_metadata(struct c2s *c, struct xml_node *iq);
+/* Bind2 (XEP-0386 §3.2): the same <metadata/> into the <bound/> b
+ * (registry.h bind2_bound). */
+int mamquery_bind2_bound(struct c2s *c, struct buf *b);
 
 #endif

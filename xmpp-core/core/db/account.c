@@ -25,12 +25,23 @@ static struct db_stmt st_create = {
 	"sha1_server, sha256_salt, sha256_iter, sha256_stored, sha256_server) "
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
 	"ON CONFLICT DO NOTHING RETURNING 1", 10, 0 };
+/* a new password ends every FAST token of the account (002_fast.sql) */
 static struct db_stmt st_passwd = {
+	"WITH t AS (DELETE FROM fast_tokens WHERE host = $1 AND username = $2) "
 	"UPDATE users SET sha1_salt = $3, sha1_iter = $4, sha1_stored = $5, "
 	"sha1_server = $6, sha256_salt = $7, sha256_iter = $8, sha256_stored = $9, "
 	"sha256_server = $10 WHERE host = $1 AND username = $2 RETURNING 1", 10, 0 };
 static struct db_stmt st_delete = {
 	"DELETE FROM users WHERE host = $1 AND username = $2 RETURNING 1", 2, 0 };
+static struct db_stmt st_add256 = {
+	"UPDATE users SET sha256_salt = $3, sha256_iter = $4, sha256_stored = $5, "
+	"sha256_server = $6 WHERE host = $1 AND username = $2 AND sha256_stored IS NULL "
+	"RETURNING 1", 6, 0 };
+/* hosts with accounts lacking a hash's keys */
+static struct db_stmt st_census = {
+	"SELECT host, bool_or(sha1_stored IS NULL), bool_or(sha256_stored IS NULL) "
+	"FROM users WHERE sha1_stored IS NULL OR sha256_stored IS NULL GROUP BY host",
+	0, 0 };
 static struct db_stmt st_list = {
 	"SELECT username, host FROM users WHERE $1::text IS NULL OR host = $1 "
 	"ORDER BY host, username", 1, 0 };
@@ -82,6 +93,7 @@ make_row(struct keyrow *r, const char *host, const char *user,
 static int
 parse_keys(PGresult *res, struct account_keys *out)
 {
+	memset(out, 0, sizeof(*out));
 	for (int h = 0; h < 2; h++) {
 		struct scram_keys *k = &out->k[h];
 		size_t hl = scram_hash_len((enum scram_hash)h);
@@ -89,6 +101,12 @@ parse_keys(PGresult *res, struct account_keys *out)
 		const char *st = PQgetvalue(res, 0, 4 * h + 2);
 		const char *sv = PQgetvalue(res, 0, 4 * h + 3);
 		ssize_t n;
+
+		/* an imported account may have keys for one hash only */
+		if (!(out->have[h] = !PQgetisnull(res, 0, 4 * h + 2))) {
+			memset(k, 0, sizeof(*k));
+			continue;
+		}
 
 		n = base64_decode(salt, strlen(salt), k->salt, sizeof(k->salt));
 		if (n <= 0)
@@ -99,8 +117,9 @@ parse_keys(PGresult *res, struct account_keys *out)
 		    base64_decode(sv, strlen(sv), k->server, sizeof(k->server)) != (ssize_t)hl ||
 		    k->iter == 0)
 			return -1;
+		out->have[h] = true;
 	}
-	return 0;
+	return out->have[SCRAM_SHA1] || out->have[SCRAM_SHA256] ? 0 : -1;
 }
 
 struct keys_ctx {
@@ -151,6 +170,7 @@ account_get_keys(const char *host, const char *user, account_keys_cb *cb,
 struct done_ctx {
 	account_done_cb *cb;
 	void *arg;
+	bool census;		/* keys changed: count the hosts again */
 };
 
 static void
@@ -158,6 +178,8 @@ done(void *arg, PGresult *res, const char *err)
 {
 	struct done_ctx *x = arg;
 
+	if (x->census && res && PQntuples(res) > 0)
+		account_census();
 	x->cb(x->arg, res && PQntuples(res) > 0, res ? NULL : err);
 	free(x);
 }
@@ -172,6 +194,7 @@ query_done(struct db_stmt *st, const char *const *v, account_done_cb *cb, void *
 		return NULL;
 	x->cb = cb;
 	x->arg = arg;
+	x->census = st == &st_passwd || st == &st_add256;
 	if ((r = db_query(srv.db, st, v, done, x)) == NULL)
 		free(x);
 	return r;
@@ -245,6 +268,25 @@ account_delete(const char *host, const char *user, account_done_cb *cb, void *ar
 	return query_done(&st_delete, v, cb, arg);
 }
 
+struct db_req *
+account_add_sha256(const char *host, const char *user, const struct scram_keys *k,
+    account_done_cb *cb, void *arg)
+{
+	char salt[base64_encoded_len(SCRAM_SALT_MAX)], iter[16];
+	char stored[base64_encoded_len(SCRAM_HASH_MAX)], server[base64_encoded_len(SCRAM_HASH_MAX)];
+	const char *v[6] = { host, user, salt, iter, stored, server };
+	struct db_req *r;
+
+	base64_encode(k->salt, k->saltlen, salt);
+	snprintf(iter, sizeof(iter), "%u", k->iter);
+	base64_encode(k->stored, scram_hash_len(SCRAM_SHA256), stored);
+	base64_encode(k->server, scram_hash_len(SCRAM_SHA256), server);
+	r = query_done(&st_add256, v, cb, arg);
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(server, sizeof(server));
+	return r;
+}
+
 static int
 sync_rows(PGconn *c, struct db_stmt *st, const char *const *v, char *err,
     size_t errlen)
@@ -306,6 +348,71 @@ account_list_sync(PGconn *c, const char *host, char *err, size_t errlen)
 		printf("%s@%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 	PQclear(res);
 	return 0;
+}
+
+struct census_row {
+	char *host;
+	bool lacks[2];
+};
+static struct census_row *census;
+static size_t ncensus;
+
+bool
+account_hash_offered(const char *host, enum scram_hash h)
+{
+	for (size_t i = 0; i < ncensus; i++)
+		if (strcmp(census[i].host, host) == 0)
+			return !census[i].lacks[h];
+	return true;
+}
+
+static void
+census_set(PGresult *res)
+{
+	struct census_row *n = calloc((size_t)PQntuples(res) + 1, sizeof(*n));
+	size_t k = 0;
+
+	if (n == NULL)
+		return;	/* keep the last count */
+	for (int i = 0; i < PQntuples(res); i++) {
+		if ((n[k].host = strdup(PQgetvalue(res, i, 0))) == NULL)
+			continue;
+		n[k].lacks[SCRAM_SHA1] = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+		n[k].lacks[SCRAM_SHA256] = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+		k++;
+	}
+	for (size_t i = 0; i < ncensus; i++)
+		free(census[i].host);
+	free(census);
+	census = n;
+	ncensus = k;
+}
+
+int
+account_census_sync(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *res = db_exec_sync(c, &st_census, NULL, err, errlen);
+
+	if (res == NULL)
+		return -1;
+	census_set(res);
+	PQclear(res);
+	return 0;
+}
+
+static void
+census_got(void *arg, PGresult *res, const char *err)
+{
+	(void)arg;
+	(void)err;
+	if (res)
+		census_set(res);
+}
+
+void
+account_census(void)
+{
+	db_query(srv.db, &st_census, NULL, census_got, NULL);
 }
 
 unsigned

@@ -17,6 +17,9 @@ struct db_req;
 
 struct account_keys {
 	struct scram_keys k[2];	/* [SCRAM_SHA1], [SCRAM_SHA256] */
+	bool have[2];		/* false: no keys for that hash (an imported
+				 * account: 003_scram_upgrade.sql,
+				 * 004_scram_optional.sql) */
 };
 
 /* found: the account exists and keys are filled; err set on DB failure. */
@@ -37,6 +40,10 @@ int account_set_password(const char *host, const char *user,
     const char *password, unsigned iter, account_done_cb *cb, void *arg);
 struct db_req *account_delete(const char *host, const char *user,
     account_done_cb *cb, void *arg);
+/* XEP-0480: stores SHA-256 keys for an account that has none (ok false:
+ * it has them already, or is gone). */
+struct db_req *account_add_sha256(const char *host, const char *user,
+    const struct scram_keys *k, account_done_cb *cb, void *arg);
 
 /* Blocking versions for xmppctl: 1 done, 0 exists/missing, -1 error. */
 int account_create_sync(PGconn *c, const char *host, const char *user,
@@ -47,6 +54,16 @@ int account_delete_sync(PGconn *c, const char *host, const char *user,
     char *err, size_t errlen);
 /* Prints "user@host" lines of a host (all hosts with NULL); -1 on error. */
 int account_list_sync(PGconn *c, const char *host, char *err, size_t errlen);
+
+/*
+ * Whether every account of host has keys for hash h, so that its SCRAM
+ * mechanisms may be offered (before the user is known, RFC 6120 §6.3.3).
+ * Counted at start-up (account_census_sync) and again after each key
+ * upgrade or password change (account_census).
+ */
+bool account_hash_offered(const char *host, enum scram_hash h);
+int account_census_sync(PGconn *c, char *err, size_t errlen);
+void account_census(void);
 
 /* Estimated entropy of a password in bits (character classes x length). */
 unsigned account_password_entropy(const char *pw);

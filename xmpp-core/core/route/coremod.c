@@ -3,11 +3,14 @@
  * #items (disco.c), the RFC 3921 session IQ kept for old clients, and the
  * base schema (core/db/sql/001_init.sql: accounts, and the roster and
  * offline tables that came with the first schema; modules' tables are in
- * their folders).  It is the first module of xmpp-core/modules.c.
+ * their folders; 002_fast.sql: the FAST tokens of core/sasl, 003: SHA-1-only
+ * accounts for XEP-0480 upgrades), and the
+ * FAST admin commands (fastctl.c).  It is the first module of xmpp-core/modules.c.
  */
 #include <string.h>
 
 #include "disco.h"
+#include "fastctl.h"
 #include "iq.h"
 #include "registry.h"
 #include "server.h"
@@ -35,13 +38,15 @@ static const struct iq_handler iqs[] = {
 };
 
 static const char *const features[] = { NS_DISCO_INFO, NS_DISCO_ITEMS, NULL };
-static const char *const migrations[] = { "001_init", NULL };
+static const char *const migrations[] = { "001_init", "002_fast", "003_scram_upgrade",
+    "004_scram_optional", NULL };
 
 struct module core_module = {
 	.name = "core",
 	.folder = "core",
 	.migrations = migrations,
 	.iqs = iqs,
+	.commands = fastctl_commands,
 	.server_features = features,
 	.account_features = features,
 };

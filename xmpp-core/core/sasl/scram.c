@@ -57,18 +57,15 @@ hash(enum scram_hash h, const uint8_t *in, size_t len, uint8_t *out)
 }
 
 int
-scram_derive(enum scram_hash h, const char *password, size_t pwlen,
+scram_keys_from_salted(enum scram_hash h, const uint8_t *salted,
     const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out)
 {
-	uint8_t salted[SCRAM_HASH_MAX], ckey[SCRAM_HASH_MAX];
+	uint8_t ckey[SCRAM_HASH_MAX];
 	size_t hl = scram_hash_len(h);
 	int rc = -1;
 
 	if (saltlen == 0 || saltlen > SCRAM_SALT_MAX || iter == 0)
 		return -1;
-	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
-	    (int)iter, md_of(h), (int)hl, salted) != 1)
-		goto out;
 	if (hmac(h, salted, hl, "Client Key", 10, ckey) == -1 ||
 	    hash(h, ckey, hl, out->stored) == -1 ||
 	    hmac(h, salted, hl, "Server Key", 10, out->server) == -1)
@@ -79,8 +76,24 @@ scram_derive(enum scram_hash h, const char *password, size_t pwlen,
 	out->iter = iter;
 	rc = 0;
 out:
-	OPENSSL_cleanse(salted, sizeof(salted));
 	OPENSSL_cleanse(ckey, sizeof(ckey));
+	return rc;
+}
+
+int
+scram_derive(enum scram_hash h, const char *password, size_t pwlen,
+    const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out)
+{
+	uint8_t salted[SCRAM_HASH_MAX];
+	int rc;
+
+	if (saltlen == 0 || saltlen > SCRAM_SALT_MAX || iter == 0)
+		return -1;
+	if (PKCS5_PBKDF2_HMAC(password, (int)pwlen, salt, (int)saltlen,
+	    (int)iter, md_of(h), (int)scram_hash_len(h), salted) != 1)
+		return -1;
+	rc = scram_keys_from_salted(h, salted, salt, saltlen, iter, out);
+	OPENSSL_cleanse(salted, sizeof(salted));
 	return rc;
 }
 
@@ -267,11 +280,12 @@ scram_server_first(struct scram_server *s, const struct scram_keys *keys,
 	snprintf(s->nonce, sizeof(s->nonce), "%s%s", s->cnonce, snonce);
 	s->keys = *keys;
 	base64_encode(keys->salt, keys->saltlen, salt64);
-	n = snprintf(NULL, 0, "r=%s,s=%s,i=%u", s->nonce, salt64, keys->iter);
+	n = snprintf(NULL, 0, "r=%s,s=%s,i=%u%s%s", s->nonce, salt64, keys->iter,
+	    s->ssdp[0] ? ",h=" : "", s->ssdp);
 	if ((s->server_first = malloc((size_t)n + 1)) == NULL)
 		return NULL;
-	snprintf(s->server_first, (size_t)n + 1, "r=%s,s=%s,i=%u", s->nonce,
-	    salt64, keys->iter);
+	snprintf(s->server_first, (size_t)n + 1, "r=%s,s=%s,i=%u%s%s", s->nonce,
+	    salt64, keys->iter, s->ssdp[0] ? ",h=" : "", s->ssdp);
 	s->state = ST_SENT;
 	return s->server_first;
 }
@@ -371,6 +385,58 @@ out:
 	free(am);
 	OPENSSL_cleanse(ckey, sizeof(ckey));
 	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	/* "i;octet" (RFC 4790 §9.3): strcmp compares unsigned bytes */
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Appends the sorted list joined by 0x1E; -1 when it does not fit. */
+static int
+ssdp_list(char *s, size_t *len, size_t cap, const char *const *v, size_t n)
+{
+	const char *sorted[16];
+
+	if (n > sizeof(sorted) / sizeof(sorted[0]))
+		return -1;
+	memcpy(sorted, v, n * sizeof(*v));
+	qsort(sorted, n, sizeof(*sorted), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(sorted[i]);
+
+		if (*len + l + 2 > cap)
+			return -1;
+		if (i > 0)
+			s[(*len)++] = 0x1e;
+		memcpy(s + *len, sorted[i], l);
+		*len += l;
+	}
+	return 0;
+}
+
+int
+scram_ssdp(enum scram_hash h, const char *const *mechs, size_t nmechs,
+    const char *const *cbs, size_t ncbs, char *out, size_t outlen)
+{
+	uint8_t d[SCRAM_HASH_MAX];
+	char s[1024];
+	size_t len = 0;
+
+	if (ssdp_list(s, &len, sizeof(s), mechs, nmechs) == -1)
+		return -1;
+	if (cbs != NULL) {
+		s[len++] = 0x1f;
+		if (ssdp_list(s, &len, sizeof(s), cbs, ncbs) == -1)
+			return -1;
+	}
+	if (hash(h, (const uint8_t *)s, len, d) == -1 ||
+	    base64_encoded_len(scram_hash_len(h)) > outlen)
+		return -1;
+	base64_encode(d, scram_hash_len(h), out);
+	return 0;
 }
 
 void

@@ -35,6 +35,9 @@ const char *scram_mech_name(enum scram_hash h, bool plus);
 /* PBKDF2 + the RFC 5802 key schedule.  0 / -1. */
 int scram_derive(enum scram_hash h, const char *password, size_t pwlen,
     const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out);
+/* The keys from SaltedPassword itself (XEP-0480's upgrade hash). */
+int scram_keys_from_salted(enum scram_hash h, const uint8_t *salted,
+    const uint8_t *salt, size_t saltlen, unsigned iter, struct scram_keys *out);
 /* Fresh random salt, then scram_derive. */
 int scram_make_keys(enum scram_hash h, const char *password, unsigned iter,
     struct scram_keys *out);
@@ -55,8 +58,18 @@ struct scram_server {
 	char *client_first_bare;
 	char *server_first;
 	struct scram_keys keys;
+	char ssdp[64];		/* XEP-0474 hash for server-first ("h="), "" none */
 	int state;
 };
+
+/*
+ * XEP-0474 (SSDP, 0.5.0 §5.1): base64 of H(sorted mechanisms joined by
+ * 0x1E [, 0x1F, sorted channel-binding types joined by 0x1E]) with the
+ * hash of the SCRAM mechanism in use; cbs NULL when XEP-0440 was not
+ * advertised.  0, or -1 when it does not fit.
+ */
+int scram_ssdp(enum scram_hash h, const char *const *mechs, size_t nmechs,
+    const char *const *cbs, size_t ncbs, char *out, size_t outlen);
 
 /*
  * Parses client-first.  Returns 0, or -1 with *err set to a SASL failure
@@ -65,8 +78,8 @@ struct scram_server {
 int scram_server_start(struct scram_server *s, enum scram_hash h, bool plus,
     bool plus_offered, const char *msg, size_t len, const char **err);
 /*
- * Builds server-first with the stored keys (snonce NULL: random).  The
- * result stays owned by s.
+ * Builds server-first with the stored keys (snonce NULL: random), with
+ * ",h=" s->ssdp appended when set.  The result stays owned by s.
  */
 const char *scram_server_first(struct scram_server *s,
     const struct scram_keys *keys, const char *snonce);

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "registry.h"
 #include "router.h"
+#include "sasl2.h"
 #include "server.h"
 #include "tls.h"
 #include "xml.h"
@@ -150,6 +151,7 @@ c2s_unref(struct c2s *c)
 	}
 	xml_stream_free(c->xs);
 	auth_free(c->auth);
+	sasl2_free(c->sasl2);
 	buf_free(&c->out);
 	registry_session_free(c);
 	free(c->stream_id);
@@ -256,6 +258,11 @@ c2s_send_raw(struct c2s *c, const char *s, size_t n)
 {
 	if (c->dead || c->detached || c->state == C2S_CLOSING || c->overflow)
 		return;
+	if (c->inline_out) {
+		if (buf_append(c->inline_out, s, n) == -1)
+			c->overflow = true;
+		return;
+	}
 	/*
 	 * A client that does not read is cut off and memory stays bounded.
 	 * Never synchronously: callers may be walking a session list.
@@ -264,6 +271,17 @@ c2s_send_raw(struct c2s *c, const char *s, size_t n)
 	    buf_append(&c->out, s, n) == -1)
 		c->overflow = true;
 	ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_send_after_inline(struct c2s *c, const char *s, size_t n)
+{
+	if (c->inline_after == NULL) {
+		c2s_send_raw(c, s, n);
+		return;
+	}
+	if (!c->dead && buf_append(c->inline_after, s, n) == -1)
+		c->overflow = true;
 }
 
 void
@@ -439,10 +457,14 @@ send_features(struct c2s *c)
 	struct buf *b = &c->out;
 
 	buf_puts(b, "<stream:features>");
-	if (!c->secure) {
+	if (c->state == C2S_BOUND) {
+		/* after a SASL2 success with Bind2 or a resumption: nothing is
+		 * left to negotiate (a client must not see bind or sm again) */
+	} else if (!c->secure) {
 		buf_printf(b, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
 	} else if (!c->authed) {
 		auth_features(c, b);
+		sasl2_features(c, b);
 		registry_stream_features(c, b);
 	} else {
 		buf_printf(b, "<bind xmlns='%s'/><session xmlns='%s'><optional/></session>",
@@ -452,6 +474,13 @@ send_features(struct c2s *c)
 	}
 	buf_puts(b, "</stream:features>");
 	ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_send_features(struct c2s *c)
+{
+	if (!c->dead && c->state != C2S_CLOSING)
+		send_features(c);
 }
 
 static void
@@ -724,12 +753,20 @@ handle_bind(struct c2s *c, struct xml_node *iq)
 	}
 	if (cond == NULL && res[0] == '\0')
 		random_hex(res, 8);
-	if (cond == NULL && router_bind(c, res, &cond) == 0) {
-		c2s_bound(c);
-		log_info("c2s %llu: %s: bound %s", (unsigned long long)c->id, c->peer, c->full);
-	}
+	if (cond == NULL)
+		(void)c2s_bind(c, res, &cond);
 	bind_reply(c, iq, cond);
 	xml_free(iq);
+}
+
+int
+c2s_bind(struct c2s *c, const char *resource, const char **cond)
+{
+	if (router_bind(c, resource, cond) == -1)
+		return -1;
+	c2s_bound(c);
+	log_info("c2s %llu: %s: bound %s", (unsigned long long)c->id, c->peer, c->full);
+	return 0;
 }
 
 /* A top-level element of a module's namespace (SM, CSI): true when taken. */
@@ -787,6 +824,14 @@ handle_stanza(struct c2s *c, struct xml_node *n)
 			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
 			return;
 		}
+		if (xml_is(n, "authenticate", NS_SASL2)) {
+			/* the same for SASL2 (XEP-0388 §2.6.2: RFC 6120's conditions) */
+			c2s_send_str(c, "<failure xmlns='" NS_SASL2 "'><encryption-required xmlns='"
+			    NS_SASL "'/></failure>");
+			xml_free(n);
+			c2s_stream_error(c, "policy-violation", "STARTTLS is required");
+			return;
+		}
 		xml_free(n);
 		c2s_stream_error(c, "policy-violation", "STARTTLS is required");
 		return;
@@ -794,6 +839,10 @@ handle_stanza(struct c2s *c, struct xml_node *n)
 	if (!c->authed) {
 		if (strcmp(n->ns, NS_SASL) == 0) {
 			auth_handle(c, n);
+			return;
+		}
+		if (strcmp(n->ns, NS_SASL2) == 0) {
+			sasl2_handle(c, n);
 			return;
 		}
 		if (preauth_iq(c, n))
@@ -824,6 +873,16 @@ c2s_authenticated(struct c2s *c, const char *local)
 	c->stream_id = NULL;
 	xml_stream_set_max_stanza(c->xs, srv.cfg->max_stanza);
 	xml_stream_restart(c->xs);
+}
+
+void
+c2s_authenticated_inline(struct c2s *c, const char *local)
+{
+	free(c->local);
+	c->local = strdup(local);
+	c->authed = true;
+	c->auth_failures = 0;
+	xml_stream_set_max_stanza(c->xs, srv.cfg->max_stanza);
 }
 
 /* ---- reading ---- */

@@ -26,6 +26,7 @@ struct xml_node;
 struct xml_stream;
 struct tls_conn;
 struct auth;
+struct sasl2;
 struct user;
 
 enum c2s_state {
@@ -68,7 +69,13 @@ struct c2s {
 	char ip[48];
 	int host;		/* index into cfg->hosts */
 	struct auth *auth;
+	struct sasl2 *sasl2;	/* SASL2 exchange, the client's user agent (sasl2.h) */
+	/* SASL2 inline features (registry.h ELEM_SASL2/BIND2): while set,
+	 * output goes here, to be wrapped into <success/>, and what must
+	 * follow it to inline_after (c2s_send_after_inline) */
+	struct buf *inline_out, *inline_after;
 	unsigned auth_failures;
+	uint8_t cb_avail;	/* auth.c: channel bindings TLS offers, cached */
 	uint64_t preauth_bytes;	/* read before authentication */
 	/* shaper: token bucket on bytes read */
 	uint64_t shaper_tokens, shaper_last;
@@ -115,6 +122,15 @@ void c2s_unblock(struct c2s *c);
 
 /* Stream restart after SASL success (auth.c). */
 void c2s_authenticated(struct c2s *c, const char *local);
+/* SASL2 success: authenticated, no stream restart (XEP-0388 §2.6.1). */
+void c2s_authenticated_inline(struct c2s *c, const char *local);
+/* Binds resource (RFC 6120 §7 or Bind2): 0, or -1 with a stanza error
+ * condition. */
+int c2s_bind(struct c2s *c, const char *resource, const char **cond);
+/* The stream features for c's state (after a SASL2 <success/>). */
+void c2s_send_features(struct c2s *c);
+/* Inline processing: output after the <success/> (else c2s_send_raw). */
+void c2s_send_after_inline(struct c2s *c, const char *s, size_t n);
 /* A connection dropped now (its session, if any, lost as by a reset). */
 void c2s_abort(struct c2s *c);
 const char *c2s_host(const struct c2s *c);
