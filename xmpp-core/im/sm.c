@@ -34,6 +34,8 @@ struct sm {
 	bool resume;
 	uint32_t h_in;		/* stanzas handled from the client */
 	uint32_t h_out;		/* stanzas sent to the client */
+	uint32_t h_acked;	/* the last h we acknowledged (durable) */
+	uint64_t mark;		/* detached: the durability mark then */
 	unsigned n;		/* unacked (the last n of h_out) */
 	unsigned since_r;	/* sent since our last <r/> */
 	struct sm_item *head, *tail;
@@ -212,6 +214,8 @@ sm_detach(struct c2s *c)
 	csi_flush(c);	/* what CSI held joins the unacked queue */
 	if (!sm->resume || (z = c2s_detach(c)) == NULL)
 		return false;
+	/* every stanza h_in counts made its archive rows by now */
+	sm->mark = durability ? durability->mark() : 0;
 	ev_timer_start(srv.loop, &sm->timer, sm_cfg()->resume_timeout_ms);
 	log_info("c2s %llu: %s: detached, %u unacked, resumable for %llu s",
 	    (unsigned long long)z->id, z->full, sm->n,
@@ -402,7 +406,7 @@ enable(struct c2s *c, const struct xml_node *n)
 }
 
 static void
-resume(struct c2s *c, const struct xml_node *n)
+resume(struct c2s *c, const struct xml_node *n, bool durable)
 {
 	static const char r[] = "<r xmlns='" NS_SM "'/>";
 	const char *previd = xml_attr(n, "previd");
@@ -439,6 +443,10 @@ resume(struct c2s *c, const struct xml_node *n)
 		    "acknowledged more stanzas than were sent");
 		return;
 	}
+	/* not durable yet and no time to wait (inline in SASL2): the h we
+	 * last acknowledged; the client sends the rest again */
+	if (!durable)
+		sm->h_in = sm->h_acked;
 	ev_timer_stop(srv.loop, &sm->timer);
 	c2s_attach(z, c);	/* sm is c's now (sm_moved) */
 	{
@@ -448,6 +456,7 @@ resume(struct c2s *c, const struct xml_node *n)
 	}
 	snprintf(b, sizeof(b), "<resumed xmlns='" NS_SM "' h='%" PRIu32 "' previd='%s'/>",
 	    sm->h_in, sm->id);
+	sm->h_acked = sm->h_in;
 	c2s_send_str(c, b);
 	/* inline in SASL2 (XEP-0198 §4): <resumed/> goes into the
 	 * <success/>, the stanzas after it */
@@ -482,7 +491,6 @@ struct ackwait {
 	struct xml_node *resume;	/* a <resume/> waiting, or NULL */
 };
 
-static void resume(struct c2s *c, const struct xml_node *n);
 
 static void
 ack_durable(void *arg, bool ok)
@@ -492,12 +500,14 @@ ack_durable(void *arg, bool ok)
 
 	if (w->resume) {
 		if (ok && !c->dead)
-			resume(c, w->resume);
+			resume(c, w->resume, true);
 		xml_free(w->resume);
 		c2s_unblock(c);		/* input goes on */
 	} else {
-		if (ok && !c->dead && SM(c))
+		if (ok && !c->dead && SM(c)) {
 			send_ack(c, w->h);
+			SM(c)->h_acked = w->h;
+		}
 		c2s_unref(c);
 	}
 	free(w);
@@ -513,6 +523,7 @@ answer_r(struct c2s *c, struct sm *sm)
 
 	if (durable_now(&mark)) {
 		send_ack(c, sm->h_in);
+		sm->h_acked = sm->h_in;
 		return;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -526,16 +537,34 @@ answer_r(struct c2s *c, struct sm *sm)
 	}
 }
 
-/* A <resume/> tells the client how many of the old connection's stanzas
- * were handled: only once those are durable (the stream's later input
- * waits).  True when n was taken. */
+/*
+ * A <resume/> tells the client how many of the old connection's stanzas
+ * were handled: only once those are durable (the rows made before the
+ * connection was lost, or all so far when it is not known lost yet); the
+ * stream's later input waits.  Inline in SASL2 there is no waiting: the
+ * h last acknowledged is told instead.  True when n was taken.
+ */
 static bool
 resume_later(struct c2s *c, struct xml_node *n)
 {
+	const char *previd = xml_attr(n, "previd");
+	struct sm *old = previd ? hmap_get(&resumable, previd) : NULL;
 	struct ackwait *w;
 	uint64_t mark;
 
-	if (durable_now(&mark) || (w = calloc(1, sizeof(*w))) == NULL)
+	if (durable_now(&mark))
+		return false;
+	if (old && old->c->detached) {
+		if (durability->durable(old->mark))
+			return false;
+		mark = old->mark;
+	}
+	if (c->inline_out) {
+		resume(c, n, false);
+		xml_free(n);
+		return true;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return false;
 	w->c = c;
 	w->resume = n;
@@ -559,7 +588,7 @@ sm_element(struct c2s *c, struct xml_node *n)
 	} else if (strcmp(n->name, "resume") == 0) {
 		if (resume_later(c, n))
 			return;
-		resume(c, n);
+		resume(c, n, true);
 	} else if (strcmp(n->name, "r") == 0 && sm) {
 		log_debug("c2s %llu: sm: <r/> h=%" PRIu32, (unsigned long long)c->id, sm->h_in);
 		answer_r(c, sm);
