@@ -108,12 +108,12 @@ class SmClient(Raw):
         return a[-1] if a else 0
 
     def barrier(self):
-        """<r/> and a ping, until the ping's answer: an ack not sent by then
-        is held back (acks are never delayed by anything else)."""
-        pid = "p%s" % uuid.uuid4().hex[:8]
-        self.send("<r xmlns='%s'/><iq type='get' id='%s'><ping xmlns='urn:xmpp:ping'/></iq>"
-                  % (SM, pid))
-        self.until(lambda: "id='%s'" % pid in self.buf, "the ping's answer")
+        """<r/> and a second <enable/> (a nonza: h does not count it), until
+        its <failed/>: an ack not sent by then is held back (acks are never
+        delayed by anything else)."""
+        n = self.buf.count("<failed")
+        self.send("<r xmlns='%s'/><enable xmlns='%s'/>" % (SM, SM))
+        self.until(lambda: self.buf.count("<failed") > n, "the <failed/> of <enable/>")
 
     def msgids(self):
         return re.findall(r"<message [^>]*id='(m\d+)'", self.buf)
@@ -313,3 +313,62 @@ def test_account_removed_while_rows_pending(server, pg):
     assert pg.psql("SELECT count(*) FROM mam_stats WHERE username = '%s'" % b).strip() == "0"
     snd.close()
     rcv.close()
+
+
+def test_offline_with_preferences_in_memory_waits(server, pg):
+    """The recipient has a session that takes no messages (no presence):
+    its preferences are in memory, the row goes in a batch, and offline
+    storage waits for that batch's commit."""
+    a, b = fresh(server, "qa"), fresh(server, "qb")
+    snd = SmClient(server, a, "s")
+    quiet = Raw(server.port)
+    quiet.starttls()
+    assert "<success" in quiet.login_plain(b, PW)
+    quiet.send(quiet.HEADER)
+    quiet.recv_until("</stream:features>")
+    quiet.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+               "<resource>q</resource></bind></iq>")
+    assert "</jid>" in quiet.recv_until("</iq>")
+    snd.barrier()	# the preferences are loaded by now (same connection order)
+    locker = pg.lock_table("mam_archive")
+    try:
+        snd.send(chat(b, 1))
+        wait_for(lambda: stat(server, "mam_durable") == "no", "the row pending")
+        snd.barrier()
+        assert offline(pg, b) == 0
+        assert snd.acks() == [0]	# barrier's first <r/>, before the message
+    finally:
+        pg.unlock_table(locker)
+    wait_for(lambda: offline(pg, b) == 1, "offline storage")
+    snd.until(lambda: snd.acked() == 1, "<a h='1'/>")
+    assert archived_ids(pg, b, False) == ["m1"]
+    quiet.close()
+    snd.close()
+
+
+@pytest.mark.parametrize("rows,delay", [(1, 0), (500, 1000)])
+def test_batch_limits(pg, rows, delay):
+    """batch_rows = 1: one statement per row; a long batch_delay_ms: a burst
+    goes in one statement per database connection (3 here)."""
+    s = XmppServer(pg, extra="[sm]\nresume_timeout = 300\n[mam]\nbatch_rows = %d\n"
+                   "batch_delay_ms = %d\n" % (rows, delay))
+    try:
+        a, b = fresh(s, "la"), fresh(s, "lb")
+        snd, rcv = SmClient(s, a, "s"), SmClient(s, b, "r")
+        snd.barrier()
+        r0, b0 = int(stat(s, "mam_rows_written")), int(stat(s, "mam_batches"))
+        snd.send("".join(chat(b, i) for i in range(1, 11)) + "<r xmlns='%s'/>" % SM)
+        rcv.until(lambda: len(rcv.msgids()) == 10, "ten messages")
+        snd.until(lambda: snd.acked() == 10, "<a h='10'/>")
+        nrows = int(stat(s, "mam_rows_written")) - r0
+        nbatches = int(stat(s, "mam_batches")) - b0
+        assert nrows == 20
+        if rows == 1:
+            assert nbatches == 20
+        else:
+            assert nbatches <= 3
+        assert sorted(archived_ids(pg, b, False)) == sorted("m%d" % i for i in range(1, 11))
+        snd.close()
+        rcv.close()
+    finally:
+        s.destroy()
