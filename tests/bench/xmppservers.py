@@ -111,6 +111,7 @@ def xmpp_core(extra="", c2s_extra="", key="rsa"):
         s.start()
         srv = Server("xmpp-core", s.port, s.daemon.proc.pid, pg)
         srv.conf = s.conf	# for benchmarks that reload a changed setting
+        srv.ctl = s.ctl
 
         def stop():
             s.stop()

@@ -41,6 +41,7 @@ struct sm {
 };
 
 static struct hmap resumable;	/* id -> struct sm */
+static const struct sm_durability *durability;	/* the archive's, or NULL */
 
 /* the session's state once enabled */
 #define SM(c) (*(struct sm **)c2s_priv((c), &sm_module))
@@ -459,6 +460,94 @@ resume(struct c2s *c, const struct xml_node *n)
 	    (unsigned long long)c->id, c->peer, c->full, sm->n);
 }
 
+/* ---- acknowledgements wait for the archive (sm_set_durability) ---- */
+
+void
+sm_set_durability(const struct sm_durability *d)
+{
+	durability = d;
+}
+
+/* Whether what was handled so far is durable; *mark says up to where. */
+static bool
+durable_now(uint64_t *mark)
+{
+	*mark = durability ? durability->mark() : 0;
+	return durability == NULL || durability->durable(*mark);
+}
+
+struct ackwait {
+	struct c2s *c;
+	uint32_t h;
+	struct xml_node *resume;	/* a <resume/> waiting, or NULL */
+};
+
+static void resume(struct c2s *c, const struct xml_node *n);
+
+static void
+ack_durable(void *arg, bool ok)
+{
+	struct ackwait *w = arg;
+	struct c2s *c = w->c;
+
+	if (w->resume) {
+		if (ok && !c->dead)
+			resume(c, w->resume);
+		xml_free(w->resume);
+		c2s_unblock(c);		/* input goes on */
+	} else {
+		if (ok && !c->dead && SM(c))
+			send_ack(c, w->h);
+		c2s_unref(c);
+	}
+	free(w);
+}
+
+/* An <r/>: the ack of what was handled until now, once it is durable (an
+ * ack the client cannot have yet is no ack: it asks again). */
+static void
+answer_r(struct c2s *c, struct sm *sm)
+{
+	struct ackwait *w;
+	uint64_t mark;
+
+	if (durable_now(&mark)) {
+		send_ack(c, sm->h_in);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return;
+	w->c = c;
+	w->h = sm->h_in;
+	c2s_ref(c);
+	if (durability->wait(mark, ack_durable, w) == -1) {
+		c2s_unref(c);
+		free(w);
+	}
+}
+
+/* A <resume/> tells the client how many of the old connection's stanzas
+ * were handled: only once those are durable (the stream's later input
+ * waits).  True when n was taken. */
+static bool
+resume_later(struct c2s *c, struct xml_node *n)
+{
+	struct ackwait *w;
+	uint64_t mark;
+
+	if (durable_now(&mark) || (w = calloc(1, sizeof(*w))) == NULL)
+		return false;
+	w->c = c;
+	w->resume = n;
+	c2s_block(c);
+	if (durability->wait(mark, ack_durable, w) == -1) {
+		c2s_unblock(c);
+		free(w);
+		return false;
+	}
+	return true;
+}
+
 static void
 sm_element(struct c2s *c, struct xml_node *n)
 {
@@ -468,10 +557,12 @@ sm_element(struct c2s *c, struct xml_node *n)
 	if (strcmp(n->name, "enable") == 0) {
 		enable(c, n);
 	} else if (strcmp(n->name, "resume") == 0) {
+		if (resume_later(c, n))
+			return;
 		resume(c, n);
 	} else if (strcmp(n->name, "r") == 0 && sm) {
 		log_debug("c2s %llu: sm: <r/> h=%" PRIu32, (unsigned long long)c->id, sm->h_in);
-		send_ack(c, sm->h_in);
+		answer_r(c, sm);
 	} else if (strcmp(n->name, "a") == 0 && sm) {
 		if (parse_h(n, &h) == -1)
 			c2s_stream_error(c, "invalid-xml", "bad h");

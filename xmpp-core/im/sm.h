@@ -39,6 +39,20 @@ void sm_set_timeout(struct c2s *c, uint64_t ms);
 void sm_unacked_each(const struct c2s *c,
     void (*fn)(void *arg, const char *p, size_t len), void *arg);
 
+/*
+ * The interface mam/ builds on (mam/README.md): a writer whose rows an
+ * acknowledgement depends on (the archive).  An <a h='…'/> and the h of a
+ * <resumed/> are sent only once durable(mark()) of the moment they were
+ * asked for: wait(mark, fn, arg) calls fn(arg, true) once it is (or
+ * fn(arg, false) when the server stops first), 0, or -1 (not called).
+ */
+struct sm_durability {
+	uint64_t (*mark)(void);
+	bool (*durable)(uint64_t mark);
+	int (*wait)(uint64_t mark, void (*fn)(void *arg, bool durable), void *arg);
+};
+void sm_set_durability(const struct sm_durability *d);
+
 /* The pure parts (unit tests, tests/fuzz/xmpp_sm_fuzz.c): */
 /* An 'h' attribute: decimal digits of a 32-bit unsigned number; 0, or -1
  * (absent, empty, a sign, space, anything else, or too large). */

@@ -18,37 +18,30 @@
 #include "log.h"
 #include "mamprefs.h"
 #include "mamquery.h"
+#include "mamwrite.h"
 #include "roster.h"
 #include "router.h"
 #include "server.h"
+#include "sm.h"
 #include "stanza.h"
 #include "xml.h"
 
 #define NS_HINTS "urn:xmpp:hints"
-/* While an account's insert runs, its next rows are collected and go in
- * one statement when it returns (at most this many / this big). */
-#define BATCH_ROWS 200
-#define BATCH_BYTES (1024 * 1024)
 /* expiry runs every max_age / 4, between 1 s and 1 min */
 #define EXPIRE_MIN_MS 1000
 #define EXPIRE_MAX_MS (60 * 1000)
+/* a decided insert that failed is sent again after this (doubling) */
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 2000
 
 /* Preferences of an account with sessions, or with messages waiting for
  * the database's decision (inflight keeps their order). */
-struct batch {
-	struct buf id, with_bare, with_res, outgoing, stanza;	/* array literals */
-	unsigned n;
-	size_t bytes;		/* the rows' cost, counted in pending */
-};
-
 struct mprefs {
 	char *bare;
-	unsigned refs;		/* sessions, loads, writes, a pending batch */
+	unsigned refs;		/* sessions, loads, waiting messages */
 	unsigned inflight;	/* incoming messages waiting for the database */
-	unsigned writes;	/* archive inserts in flight */
 	bool loaded, loading;
 	struct mam_prefs p;
-	struct batch batch;	/* rows waiting for the insert in flight */
 };
 
 static struct hmap accounts;	/* bare JID -> struct mprefs */
@@ -60,27 +53,11 @@ static bool expire_running;
 static struct db_stmt st_max = {
 	"SELECT coalesce(max(id), 0) FROM mam_archive", 0, 0 };
 /*
- * Every insert also counts its rows in mam_stats and, per conversation, in
- * mam_with_stats (the same statement: both CTEs run with the insert).
- * host/username are the parameters named by h and u.
+ * A row whose archiving the stored preferences decide (XEP-0441 §3: a JID
+ * on the never list wins over the always list, which wins over the
+ * default), counted in mam_stats and mam_with_stats with the insert; an
+ * id already stored (sent again after a lost answer) is skipped.
  */
-#define COUNT_WITH(h, u)						\
-	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
-	"SELECT " h ", " u ", wb, count(*) FROM ins GROUP BY wb "		\
-	"ON CONFLICT (host, username, with_bare) DO UPDATE "		\
-	"SET messages = ws.messages + EXCLUDED.messages) "
-#define COUNT_INSERTED							\
-	", " COUNT_WITH("$2", "$3")					\
-	"INSERT INTO mam_stats AS s (host, username, messages) "		\
-	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "		\
-	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages " \
-	"RETURNING s.messages"
-static struct db_stmt st_insert = {
-	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	"outgoing, stanza) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING with_bare AS wb) "
-	COUNT_INSERTED, 7, 0 };
-/* The same, deciding by the stored preferences (XEP-0441 §3): a JID on the
- * never list wins over the always list, which wins over the default. */
 static struct db_stmt st_insert_if = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
 	"outgoing, stanza) SELECT $1, u.host, u.username, $4, $5, $6, $7 FROM users u "
@@ -92,17 +69,16 @@ static struct db_stmt st_insert_if = {
 	"WHEN p.mode = 'always' THEN true "
 	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
 	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
-	"ELSE false END RETURNING with_bare AS wb) " COUNT_INSERTED, 8, 0 };
-static struct db_stmt st_insert_batch = {
-	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	"outgoing, stanza) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s FROM "
-	"unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]) "
-	"AS u(id, wb, wr, o, s) RETURNING with_bare AS wb), "
-	COUNT_WITH("$1", "$2")
+	"ELSE false END ON CONFLICT (id) DO NOTHING RETURNING with_bare AS wb), "
+	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) "
+	"SELECT $2, $3, wb, count(*) FROM ins GROUP BY wb "
+	"ON CONFLICT (host, username, with_bare) DO UPDATE "
+	"SET messages = ws.messages + EXCLUDED.messages) "
 	"INSERT INTO mam_stats AS s (host, username, messages) "
-	"SELECT $1, $2, count(*) FROM ins HAVING count(*) > 0 "
-	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages",
-	7, 0 };
+	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "
+	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages "
+	"RETURNING s.messages", 8, 0 };
+
 static struct db_stmt st_expire = {
 	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
 	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username, with_bare), "
@@ -135,7 +111,7 @@ int
 mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *e)
 {
 	struct conf_table *t;
-	long long dp = 50, mp = 250, pr = 1000, eb = 1000;
+	long long dp = 50, mp = 250, pr = 1000, eb = 1000, br = 500, bd = 10;
 	uint64_t age = 0, pend = 4 * 1024 * 1024;
 	bool on = true;
 	int rc;
@@ -149,6 +125,8 @@ mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *
 	    conf_int(t, "max_prefs", 0, 100000, &pr, e) == -1 ||
 	    conf_int(t, "expire_batch", 1, 1000000, &eb, e) == -1 ||
 	    conf_duration_range(t, "max_age", 0, 100ULL * 365 * 86400, &age, e) == -1 ||
+	    conf_int(t, "batch_rows", 1, 10000, &br, e) == -1 ||
+	    conf_int(t, "batch_delay_ms", 0, 1000, &bd, e) == -1 ||
 	    conf_size(t, "max_pending", &pend, e) == -1))
 		return -1;
 	if (pend < 64 * 1024 || pend > 1024ULL * 1024 * 1024) {
@@ -166,6 +144,8 @@ mam_config_load(struct mam_config *m, struct conf_table *root, struct conf_err *
 	m->expire_batch = (unsigned)eb;
 	m->max_age = age;
 	m->max_pending = (size_t)pend;
+	m->batch_rows = (unsigned)br;
+	m->batch_delay_ms = (unsigned)bd;
 	return 0;
 }
 
@@ -337,18 +317,6 @@ prefs_get(const char *bare)
 	return p;
 }
 
-static void pending_sub(size_t n);
-static void batch_clear(struct batch *b, bool keep);
-
-/* Drops the batch's rows (they are not written). */
-static void
-batch_reset(struct batch *b)
-{
-	pending_sub(b->bytes);
-	b->bytes = 0;
-	batch_clear(b, false);
-}
-
 static void
 prefs_unref(struct mprefs *p)
 {
@@ -356,7 +324,6 @@ prefs_unref(struct mprefs *p)
 		return;
 	hmap_del(&accounts, p->bare);
 	mam_prefs_clear(&p->p);
-	batch_reset(&p->batch);
 	free(p->bare);
 	free(p);
 }
@@ -424,90 +391,9 @@ mam_prefs_stored(const char *bare, struct mam_prefs *src)
 
 /* ---- archiving ---- */
 
-/*
- * Bytes of archive rows accepted but not yet written (rows in batches and
- * inserts in flight).  The database may be slower than the clients: above
- * max_pending, a client whose message added rows is not read any further
- * (c2s_block) until the writes are down to half of it, so a burst costs
- * bounded memory and no row is dropped.
- */
-static size_t pending;
-static struct c2s **waiters;
-static size_t nwaiters, capwaiters;
-static uint64_t pauses, last_notice;
-
 /* The serialised stanza of the row being made (row_make to its use). */
 static struct buf scratch;
 #define SCRATCH_KEEP (64 * 1024)
-
-/* One insert in flight; p is NULL for an st_insert_if without a waiter. */
-struct write {
-	struct mprefs *p;
-	size_t bytes;
-};
-
-static void
-release_waiters(void)
-{
-	struct c2s **w = waiters;
-	size_t n = nwaiters;
-
-	waiters = NULL;
-	nwaiters = capwaiters = 0;
-	for (size_t i = 0; i < n; i++)
-		c2s_unblock(w[i]);
-	free(w);
-}
-
-static void
-pending_sub(size_t n)
-{
-	pending = n > pending ? 0 : pending - n;
-	if (nwaiters > 0 && pending <= mam_cfg()->max_pending / 2)
-		release_waiters();
-}
-
-static void
-mam_throttle(struct c2s *c)
-{
-	struct c2s **nw;
-	uint64_t now;
-
-	if (stopping || pending <= mam_cfg()->max_pending)
-		return;
-	if (nwaiters == capwaiters) {
-		size_t ncap = capwaiters ? capwaiters * 2 : 16;
-
-		if ((nw = realloc(waiters, ncap * sizeof(*nw))) == NULL)
-			return;		/* not paused: memory is short anyway */
-		waiters = nw;
-		capwaiters = ncap;
-	}
-	c2s_block(c);
-	waiters[nwaiters++] = c;
-	pauses++;
-	now = ev_now(srv.loop);
-	if (last_notice == 0 || now - last_notice >= 60 * 1000) {
-		log_notice("mam: archive writes are behind (%zu bytes not yet in the "
-		    "database, max_pending %zu): senders wait for them "
-		    "(%llu pause%s since the last notice)", pending,
-		    mam_cfg()->max_pending, (unsigned long long)pauses,
-		    pauses == 1 ? "" : "s");
-		last_notice = now;
-		pauses = 0;
-	}
-}
-
-static void
-inserted(void *arg, PGresult *res, const char *err)
-{
-	struct write *w = arg;
-
-	if (res == NULL && !stopping)
-		log_warn("mam: archiving failed: %s", err);
-	pending_sub(w->bytes);
-	free(w);
-}
 
 struct row {
 	char id[24];
@@ -580,202 +466,135 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 	return 0;
 }
 
+/*
+ * A decided insert (st_insert_if) in flight: its values kept, because a
+ * failed one is sent again until it is committed (the durable mark waits
+ * for its ticket); then cb, if any, learns whether the row was stored.
+ */
+struct ifwrite {
+	struct ifwrite *next;	/* in retrying */
+	char *key;
+	const char *v[8];
+	uint64_t ticket;
+	size_t cost;
+	unsigned tries;
+	db_cb *cb;
+	void *arg;
+	struct ev_timer retry;
+	char data[];		/* key, then the values */
+};
+
+/* failed ones waiting to be sent again (finished at stop) */
+static struct ifwrite *retrying;
+
+static void ifwrite_send(struct ifwrite *w);
+
+static void
+ifwrite_done(void *arg, PGresult *res, const char *err)
+{
+	struct ifwrite *w = arg;
+	uint64_t after;
+
+	if (res == NULL && !stopping) {
+		if (w->tries == 0 || w->tries % 20 == 0)
+			log_warn("mam: archiving for %s failed (%s): trying again", w->key, err);
+		after = (uint64_t)RETRY_MIN_MS << (w->tries < 5 ? w->tries : 5);
+		w->tries++;
+		w->next = retrying;
+		retrying = w;
+		ev_timer_start(srv.loop, &w->retry, after > RETRY_MAX_MS ? RETRY_MAX_MS : after);
+		return;
+	}
+	mamwrite_ticket_done(w->ticket, w->cost);
+	if (w->cb)
+		w->cb(w->arg, res, err);
+	ev_timer_stop(srv.loop, &w->retry);
+	free(w);
+}
+
+static void
+ifwrite_retry(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct ifwrite **pp;
+
+	(void)loop;
+	for (pp = &retrying; *pp && *pp != t->data; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = (*pp)->next;
+	ifwrite_send(t->data);
+}
+
+static void
+ifwrite_send(struct ifwrite *w)
+{
+	if (db_query_key(srv.db, w->key, &st_insert_if, w->v, ifwrite_done, w) == NULL)
+		ifwrite_done(w, NULL, "database queue full");
+}
+
 /* A row whose decision the database makes with the insert (st_insert_if);
- * without cb, its cost is carried by a struct write of its own. */
+ * cb (or nothing) learns the outcome. */
 static int
 archive_if(const char *bare, int host, const char *local, const struct jid *with,
     bool outgoing, const struct xml_node *n, struct row *r, db_cb *cb, void *arg)
 {
-	struct write *w = NULL;
-	struct db_req *q;
+	size_t len[8], klen = strlen(bare) + 1, total;
+	struct ifwrite *w;
+	char *p;
 
 	if (row_make(r, host, local, with, outgoing, n) == -1)
 		return -1;
-	if (cb == NULL) {
-		if ((w = malloc(sizeof(*w))) == NULL) {
-			scratch_done();
-			return -1;
-		}
-		w->p = NULL;
-		w->bytes = r->cost;
-		cb = inserted;
-		arg = w;
-	}
 	jid_full(with, r->full, sizeof(r->full));
-	pending += r->cost;	/* first: the callback may run inside the call */
-	q = db_query_key(srv.db, bare, &st_insert_if, r->v, cb, arg);
+	total = sizeof(*w) + klen;
+	for (int i = 0; i < 8; i++)
+		total += len[i] = strlen(r->v[i]) + 1;
+	if ((w = calloc(1, total)) == NULL) {
+		scratch_done();
+		return -1;
+	}
+	p = w->data;
+	w->key = memcpy(p, bare, klen);
+	p += klen;
+	for (int i = 0; i < 8; i++) {
+		w->v[i] = memcpy(p, r->v[i], len[i]);
+		p += len[i];
+	}
 	scratch_done();
-	if (q == NULL) {
-		log_warn("mam: archiving for %s failed: database queue full", bare);
-		pending_sub(r->cost);
-		free(w);
-		return -1;
-	}
+	w->cost = r->cost;
+	w->cb = cb;
+	w->arg = arg;
+	ev_timer_init(&w->retry, ifwrite_retry, w);
+	w->ticket = mamwrite_ticket(w->cost);
+	ifwrite_send(w);
 	return 0;
 }
 
-static void batch_flush(struct mprefs *p);
-
-/* Empties the batch; its buffers are kept while the account's inserts
- * run (a burst reuses them), else freed. */
-static void
-batch_clear(struct batch *b, bool keep)
-{
-	struct buf *bufs[] = { &b->id, &b->with_bare, &b->with_res, &b->outgoing,
-	    &b->stanza };
-
-	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
-		if (keep && bufs[i]->cap <= BATCH_BYTES * 2)
-			buf_reset(bufs[i]);
-		else
-			buf_free(bufs[i]);
-	}
-	b->n = 0;
-}
-
-static void
-written(void *arg, PGresult *res, const char *err)
-{
-	struct write *w = arg;
-	struct mprefs *p = w->p;
-
-	if (res == NULL && !stopping)
-		log_warn("mam: archiving for %s failed: %s", p->bare, err);
-	pending_sub(w->bytes);
-	free(w);
-	p->writes--;
-	if (p->writes == 0 && p->batch.n > 0) {
-		if (!stopping) {
-			batch_flush(p);
-		} else {
-			batch_reset(&p->batch);
-			prefs_unref(p);		/* the batch's */
-		}
-	} else if (p->writes == 0) {
-		batch_clear(&p->batch, false);
-	}
-	prefs_unref(p);
-}
-
-/*
- * Sends one insert of p's: 0, or -1 (nothing sent).  count: bytes join
- * pending here (a batch's are in it already).  Everything is counted
- * before the call: a connection that breaks while sending calls written()
- * back at once.
- */
-static int
-write_send(struct mprefs *p, struct db_stmt *st, const char *const *v, size_t bytes,
-    bool count)
-{
-	struct write *w = malloc(sizeof(*w));
-
-	if (w == NULL)
-		return -1;
-	w->p = p;
-	w->bytes = bytes;
-	p->writes++;
-	if (count)
-		pending += bytes;
-	if (db_query_key(srv.db, p->bare, st, v, written, w) == NULL) {
-		p->writes--;
-		if (count)
-			pending_sub(bytes);
-		free(w);
-		return -1;
-	}
-	return 0;
-}
-
-/* The collected rows in one statement; the batch's reference passes to it. */
-static void
-batch_flush(struct mprefs *p)
-{
-	struct batch *b = &p->batch;
-	char local[JID_PART_MAX + 1];
-	const char *v[7], *at = strchr(p->bare, '@');
-	unsigned n = b->n;
-	size_t bytes = b->bytes;
-
-	if (n == 0 || at == NULL)
-		return;
-	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
-	/* taken out of the batch first: written() may run inside the send */
-	b->n = 0;
-	b->bytes = 0;
-	if (mam_pg_close(&b->id) == 0 && mam_pg_close(&b->with_bare) == 0 &&
-	    mam_pg_close(&b->with_res) == 0 && mam_pg_close(&b->outgoing) == 0 &&
-	    mam_pg_close(&b->stanza) == 0) {
-		v[0] = at + 1;
-		v[1] = local;
-		v[2] = b->id.p;
-		v[3] = b->with_bare.p;
-		v[4] = b->with_res.p;
-		v[5] = b->outgoing.p;
-		v[6] = b->stanza.p;
-		if (write_send(p, &st_insert_batch, v, bytes, false) == 0) {
-			batch_clear(b, p->writes > 0);
-			return;
-		}
-	}
-	log_warn("mam: archiving %u message%s for %s failed: database queue full",
-	    n, n == 1 ? "" : "s", p->bare);
-	b->bytes = bytes;
-	batch_reset(b);
-	prefs_unref(p);
-}
-
-static int
-batch_add(struct mprefs *p, const struct row *r)
-{
-	struct batch *b = &p->batch;
-
-	if (b->n == 0)
-		p->refs++;		/* the batch's, until it is sent */
-	if (mam_pg_elem(&b->id, r->id) == -1 || mam_pg_elem(&b->with_bare, r->with_bare) == -1 ||
-	    mam_pg_elem(&b->with_res, r->v[4]) == -1 || mam_pg_elem(&b->outgoing, r->v[5]) == -1 ||
-	    mam_pg_elem(&b->stanza, r->v[6]) == -1) {
-		/* the array literals are broken now: send nothing of them */
-		log_warn("mam: archiving for %s failed: out of memory", p->bare);
-		batch_reset(b);
-		prefs_unref(p);
-		return -1;
-	}
-	b->bytes += r->cost;
-	pending += r->cost;
-	if (++b->n >= BATCH_ROWS || b->stanza.len >= BATCH_BYTES)
-		batch_flush(p);
-	return 0;
-}
-
-/*
- * A row of an account whose preferences said yes: sent at once when no
- * insert of the account is running, else collected for the next one, so a
- * burst costs one statement per round trip.  The ids are already fixed,
- * so the order in the archive is the order of the calls either way.
- */
+/* A row of an account whose preferences said yes: to the batch of its
+ * database connection (mamwrite.c).  Ids are fixed here, so the order in
+ * the archive is the order of the calls. */
 static int
 archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
     const struct xml_node *n, struct row *r)
 {
 	const char *at = strchr(p->bare, '@');
 	char local[JID_PART_MAX + 1];
-	int host, rc = 0;
+	struct mamwrite_row w;
+	int host, rc;
 
 	if (at == NULL || (host = router_host_index(at + 1)) < 0)
 		return -1;
 	snprintf(local, sizeof(local), "%.*s", (int)(at - p->bare), p->bare);
 	if (row_make(r, host, local, with, outgoing, n) == -1)
 		return -1;
-	if (p->writes > 0) {
-		rc = batch_add(p, r);
-	} else {
-		p->refs++;		/* the write's */
-		if (write_send(p, &st_insert, r->v, r->cost, true) == -1) {
-			log_warn("mam: archiving for %s failed: database queue full", p->bare);
-			p->refs--;
-			rc = -1;
-		}
-	}
+	w.id = r->id;
+	w.host = r->v[1];
+	w.local = local;
+	w.with_bare = r->with_bare;
+	w.with_res = with->resource;
+	w.outgoing = outgoing;
+	w.stanza = scratch.p;
+	if ((rc = mamwrite_add(p->bare, &w)) == -1)
+		log_warn("mam: archiving for %s failed: out of memory", p->bare);
 	scratch_done();
 	return rc;
 }
@@ -783,10 +602,7 @@ archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
 void
 mam_flush(const char *bare)
 {
-	struct mprefs *p = hmap_get(&accounts, bare);
-
-	if (p && p->batch.n > 0)
-		batch_flush(p);
+	mamwrite_flush(bare);
 }
 
 /* 1 archive, 0 not, 2 the database decides. */
@@ -835,7 +651,8 @@ mam_outgoing(struct c2s *c, struct xml_node *n)
 	free(to);
 }
 
-/* An incoming message waiting for the database's decision. */
+/* An incoming message waiting for the database's decision, or for its
+ * row to be committed before it goes to offline storage. */
 struct pending {
 	struct xml_node *n;
 	struct mprefs *p;
@@ -846,24 +663,74 @@ struct pending {
 };
 
 static void
-decided(void *arg, PGresult *res, const char *err)
+pending_resume(struct pending *x)
 {
-	struct pending *x = arg;
-
-	x->p->inflight--;
-	pending_sub(x->r.cost);
 	if (stopping) {
 		xml_free(x->n);
 	} else {
-		if (res == NULL)
-			log_warn("mam: archiving for %s failed: %s", x->p->bare, err);
-		else if (PQntuples(res) == 1)
-			add_sid(x->n, x->p->bare, x->r.id);
 		x->a.to = &x->to;
 		router_resume(&x->a);
 	}
 	prefs_unref(x->p);
 	free(x);
+}
+
+static void
+decided(void *arg, PGresult *res, const char *err)
+{
+	struct pending *x = arg;
+
+	x->p->inflight--;
+	if (!stopping) {
+		if (res == NULL)
+			log_warn("mam: archiving for %s failed: %s", x->p->bare, err);
+		else if (PQntuples(res) == 1)
+			add_sid(x->n, x->p->bare, x->r.id);
+	}
+	pending_resume(x);
+}
+
+static void
+committed(void *arg, bool durable)
+{
+	struct pending *x = arg;
+
+	(void)durable;		/* false: stopping, the message is dropped */
+	pending_resume(x);
+}
+
+/* No session of the account takes messages now: this one goes to offline
+ * storage (message.c), and may do so only once its row is committed. */
+static bool
+offline_bound(const char *bare, const struct jid *to)
+{
+	struct user *u = router_user_find(bare);
+
+	if (u == NULL)
+		return true;
+	for (const struct c2s *s = u->sessions; s; s = s->next_session)
+		if (!s->detached && (s->available ||
+		    (to->resource[0] && strcmp(s->resource, to->resource) == 0)))
+			return false;
+	return true;
+}
+
+static struct pending *
+pending_new(struct hook_args *a, struct mprefs *p)
+{
+	struct pending *x;
+
+	p->refs++;
+	if ((x = calloc(1, sizeof(*x))) == NULL) {
+		prefs_unref(p);
+		return NULL;
+	}
+	x->n = a->n;
+	x->p = p;
+	x->host = a->host;
+	x->to = *a->to;
+	x->a = *a;
+	return x;
 }
 
 static bool
@@ -896,28 +763,27 @@ mam_incoming(struct hook_args *a)
 		return false;
 	}
 	if (d == 1) {
-		if ((r = malloc(sizeof(*r))) != NULL && archive_known(p, from, false, n, r) == 0)
+		x = NULL;
+		if ((r = malloc(sizeof(*r))) != NULL && archive_known(p, from, false, n, r) == 0) {
 			add_sid(n, bare, r->id);
+			/* online: delivered at once; offline: stored once the row is */
+			if (offline_bound(bare, to) && !mamwrite_durable(mamwrite_mark()) &&
+			    (x = pending_new(a, p)) != NULL &&
+			    mamwrite_wait(mamwrite_mark(), committed, x) == -1) {
+				prefs_unref(p);
+				free(x);
+				x = NULL;
+			}
+		}
 		free(r);
 		free(from);
-		return false;
+		return x != NULL;
 	}
 	/* the database decides; delivery waits for it, and so do later ones */
-	if ((p = prefs_get(bare)) == NULL) {
+	if ((p = prefs_get(bare)) == NULL || (x = pending_new(a, p)) == NULL) {
 		free(from);
 		return false;
 	}
-	p->refs++;
-	if ((x = calloc(1, sizeof(*x))) == NULL) {
-		prefs_unref(p);
-		free(from);
-		return false;
-	}
-	x->n = n;
-	x->p = p;
-	x->host = host;
-	x->to = *to;
-	x->a = *a;
 	p->inflight++;
 	if (archive_if(bare, host, to->local, from, false, n, &x->r, decided, x) == -1) {
 		p->inflight--;
@@ -1023,26 +889,61 @@ expire_tick(struct ev_loop *loop, struct ev_timer *t)
 	ev_timer_start(loop, t, every);
 }
 
+/* Stream-management acks wait for the archive rows they cover. */
+static const struct sm_durability durability = {
+	mamwrite_mark, mamwrite_durable, mamwrite_wait,
+};
+
 static void
 mam_init(void)
 {
+	sm_set_durability(&durability);
 	ev_timer_init(&expire_timer, expire_tick, NULL);
 	ev_timer_start(srv.loop, &expire_timer, 1000);
 }
 
+/* SIGTERM: collected rows go now; the server waits for the database. */
 static void
-mam_shutdown(void)
+mam_drain(void)
 {
+	mamwrite_drain();
+}
+
+static void
+mam_stop(void)
+{
+	struct ifwrite *w;
+
 	stopping = true;
 	ev_timer_stop(srv.loop, &expire_timer);
-	release_waiters();
+	mamwrite_stop();
+	while ((w = retrying) != NULL) {
+		retrying = w->next;
+		ev_timer_stop(srv.loop, &w->retry);
+		ifwrite_done(w, NULL, "shutting down");
+	}
 }
 
 static void
 mam_cleanup(void)
 {
+	mamwrite_cleanup();
 	hmap_free(&accounts);
 	buf_free(&scratch);
+}
+
+static void
+mam_stats(struct buf *b)
+{
+	uint64_t rows, batches, retries;
+	char line[160];
+
+	mamwrite_stats(&rows, &batches, &retries);
+	snprintf(line, sizeof(line), "mam_rows_written\t%llu\nmam_batches\t%llu\n"
+	    "mam_retries\t%llu\nmam_durable\t%s\n", (unsigned long long)rows,
+	    (unsigned long long)batches, (unsigned long long)retries,
+	    mamwrite_durable(mamwrite_mark()) ? "yes" : "no");
+	buf_puts(b, line);
 }
 
 static enum hook_rc
@@ -1051,7 +952,7 @@ out_hook(struct hook_args *a)
 	mam_outgoing(a->c, a->n);
 	/* the archive rows this message makes may be more than the database
 	 * keeps up with: later stanzas of the sender wait for it */
-	mam_throttle(a->c);
+	mamwrite_throttle(a->c);
 	return HOOK_NEXT;
 }
 
@@ -1094,7 +995,8 @@ static const struct hook hooks[] = {
 	{ EV_MAX, 0, NULL },
 };
 
-static const char *const migrations[] = { "020_mam", "021_mam_with_stats", NULL };
+static const char *const migrations[] = { "020_mam", "021_mam_with_stats",
+    "022_mam_archive_owner", NULL };
 
 struct module mam_module = {
 	.name = "mam",
@@ -1107,8 +1009,10 @@ struct module mam_module = {
 	.disco_info = mam_disco,
 	.start = mam_start,
 	.init = mam_init,
-	.stop = mam_shutdown,
+	.shutdown = mam_drain,
+	.stop = mam_stop,
 	.cleanup = mam_cleanup,
+	.stats = mam_stats,
 	.session_bound = mam_session_start,
 	.session_unbound = mam_session_end,
 	.bind2_bound = mamquery_bind2_bound,

@@ -17,8 +17,10 @@
  * ordered by id, time filters are id ranges, and an id is known before the
  * database has stored the row: an incoming message gets its
  * <stanza-id by='account' id='…'/> at once and is delivered without waiting.
- * The row is written on the account's pinned database connection
- * (db_query_key), so a later query of that account sees it.
+ * The row is written in the background (mamwrite.c: batches per database
+ * connection, on the one the account is pinned to, so a later query of
+ * the account sees it once mam_flush has sent them); stream-management
+ * acks and offline storage wait until the rows they cover are committed.
  *
  * Preferences are read at resource binding and kept in memory while the
  * account has sessions.  When they (or, for default='roster', the roster)
@@ -61,6 +63,8 @@ struct mam_config {
 	uint64_t max_age;	/* seconds; 0: keep forever */
 	unsigned expire_batch;	/* rows deleted per expiry statement */
 	size_t max_pending;	/* archive bytes not yet written before senders wait */
+	unsigned batch_rows;	/* rows per archive statement at most */
+	unsigned batch_delay_ms;	/* a batch collects rows this long at most */
 };
 
 int mam_config_load(struct mam_config *m, struct conf_table *root,

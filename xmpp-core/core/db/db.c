@@ -442,6 +442,18 @@ key_hash(const char *key)
 	return h;
 }
 
+unsigned
+db_key_conn(const struct db *db, const char *key)
+{
+	return key_hash(key) % db->nconns;
+}
+
+unsigned
+db_pool_size(const struct db *db)
+{
+	return db->nconns;
+}
+
 struct db_req *
 db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
     const char *const *values, db_cb *cb, void *arg)
@@ -489,7 +501,7 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 	}
 	db->queued++;
 	if (key) {
-		c = &db->conns[key_hash(key) % db->nconns];
+		c = &db->conns[db_key_conn(db, key)];
 		q_push(&c->own, r);
 		if (c->state == C_IDLE)
 			conn_dispatch(c);

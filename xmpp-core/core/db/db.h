@@ -59,6 +59,13 @@ struct db_req *db_query(struct db *db, struct db_stmt *stmt,
  */
 struct db_req *db_query_key(struct db *db, const char *key,
     struct db_stmt *stmt, const char *const *values, db_cb *cb, void *arg);
+/*
+ * The connection a key is pinned to (0 .. db_pool_size() - 1): keys that
+ * share one may go in one request (mam's archive batches), which then
+ * stays in order with every other request of those keys.
+ */
+unsigned db_key_conn(const struct db *db, const char *key);
+unsigned db_pool_size(const struct db *db);
 /* The callback will not be called; the query may still run. */
 void db_cancel(struct db_req *r);
 

@@ -334,3 +334,37 @@ TEST(xmpp_mam_query_ids_limit)
 	mam_query_free(&q);
 	buf_free(&b);
 }
+
+/* [mam]: the writer's bounds (batch_rows, batch_delay_ms) and max_pending. */
+static int
+load(const char *text, struct mam_config *m)
+{
+	struct conf_err e;
+	struct conf_doc *d = conf_parse_string("t.toml", text, 0, &e);
+	int rc;
+
+	if (d == NULL)
+		return -2;
+	memset(m, 0, sizeof(*m));
+	rc = mam_config_load(m, d->root, &e);
+	conf_free(d);
+	return rc;
+}
+
+TEST(xmpp_mam_config_writer)
+{
+	struct mam_config m;
+
+	CHECK_INT(load("", &m), 0);
+	CHECK_INT(m.batch_rows, 500);
+	CHECK_INT(m.batch_delay_ms, 10);
+	CHECK_INT(load("[mam]\nbatch_rows = 1\nbatch_delay_ms = 0\n", &m), 0);
+	CHECK_INT(m.batch_rows, 1);
+	CHECK_INT(m.batch_delay_ms, 0);
+	CHECK_INT(load("[mam]\nbatch_rows = 10000\nbatch_delay_ms = 1000\n", &m), 0);
+	CHECK_INT(load("[mam]\nbatch_rows = 0\n", &m), -1);
+	CHECK_INT(load("[mam]\nbatch_rows = 10001\n", &m), -1);
+	CHECK_INT(load("[mam]\nbatch_delay_ms = -1\n", &m), -1);
+	CHECK_INT(load("[mam]\nbatch_delay_ms = 1001\n", &m), -1);
+	CHECK_INT(load("[mam]\nmax_pending = \"32K\"\n", &m), -1);
+}

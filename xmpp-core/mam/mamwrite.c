@@ -1,0 +1,648 @@
+/*
+ * mamwrite — archive rows to PostgreSQL in batches, the durable mark and
+ * the backpressure on senders.  See mamwrite.h.
+ */
+#include "mamwrite.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "c2s.h"
+#include "db.h"
+#include "evloop.h"
+#include "hmap.h"
+#include "jid.h"
+#include "log.h"
+#include "mam.h"
+#include "server.h"
+
+/* a batch also goes at once when its stanzas reach this */
+#define BATCH_BYTES (1024 * 1024)
+#define RETRY_MIN_MS 100
+#define RETRY_MAX_MS 2000
+#define NCOLS 7		/* a row's values */
+#define NSTATS 7	/* the counts: with (host, local, bare, n), stats (host, local, n) */
+
+/*
+ * One statement for the rows of several accounts (all pinned to one
+ * connection); rows of accounts that are gone are left out (022: no
+ * foreign key checks every row).  The first attempt adds the counts of
+ * mam_stats and mam_with_stats made here (per account and conversation,
+ * not per row); an attempt after a failure skips ids already stored (its
+ * commit's answer may have been lost) and counts only the rows really
+ * inserted.
+ */
+#define UNNEST "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], " \
+	"$6::boolean[], $7::text[]) AS u(id, h, n, wb, wr, o, s)"
+#define INSERT_ROWS							\
+	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, " \
+	"stanza) SELECT u.* FROM " UNNEST " WHERE EXISTS (SELECT 1 FROM users x " \
+	"WHERE x.host = u.h AND x.username = u.n)"
+#define UPSERT_WITH(src)						\
+	"INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " src \
+	" ON CONFLICT (host, username, with_bare) DO UPDATE "		\
+	"SET messages = ws.messages + EXCLUDED.messages"
+#define UPSERT_STATS(src)						\
+	"INSERT INTO mam_stats AS s (host, username, messages) " src	\
+	" ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages"
+static struct db_stmt st_batch = {
+	"WITH ins AS (" INSERT_ROWS "), "
+	"w AS (" UPSERT_WITH("SELECT * FROM unnest($8::text[], $9::text[], $10::text[], "
+	"$11::bigint[])") ") "
+	UPSERT_STATS("SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[])"),
+	NCOLS + NSTATS, 0 };
+static struct db_stmt st_batch_again = {
+	"WITH ins AS (" INSERT_ROWS " ON CONFLICT (id) DO NOTHING "
+	"RETURNING host, username, with_bare), "
+	"w AS (" UPSERT_WITH("SELECT host, username, with_bare, count(*) FROM ins "
+	"GROUP BY 1, 2, 3") ") "
+	UPSERT_STATS("SELECT host, username, count(*) FROM ins GROUP BY 1, 2"),
+	NCOLS, 0 };
+
+struct wslot;
+
+struct wbatch {
+	struct wbatch *next;
+	struct wslot *s;
+	struct buf col[NCOLS + NSTATS];	/* array literals: id, host, local, wb, wr,
+					 * o, stanza, then the counts' */
+	struct hmap counts;	/* "host\tlocal[\twith]" -> rows (uintptr_t) */
+	unsigned n;
+	size_t bytes;		/* counted in pending */
+	uint64_t first, last;	/* sequence numbers of its rows */
+	uint64_t since;		/* ev_now() of its first row */
+	char *key;		/* one of its accounts: the connection's key */
+	unsigned tries;
+	bool closed, again, in_db;
+	struct ev_timer retry;
+};
+
+/* The rows of the accounts of one database connection. */
+struct wslot {
+	struct wbatch *open;		/* collecting rows */
+	struct wbatch *sent, **tail;	/* sent, not committed yet; oldest first */
+	unsigned in_db;			/* of those, in the database's hands now */
+	struct ev_timer delay;
+};
+
+struct waiter {
+	uint64_t mark;
+	void (*fn)(void *, bool);
+	void *arg;
+};
+
+static struct wslot *slots;
+static unsigned nslots;
+static uint64_t seq;
+static uint64_t *tickets;	/* outstanding ones, unordered */
+static size_t ntickets, captickets;
+static struct waiter *waiters;	/* by mark */
+static size_t nwaiters, capwaiters, firstwaiter;
+static bool stopping, draining;
+static uint64_t st_rows, st_batches, st_retries;
+
+/* backpressure (see mamwrite.h) */
+static size_t pending;
+static struct c2s **blocked;
+static size_t nblocked, capblocked;
+static uint64_t pauses, last_notice;
+
+/* ---- backpressure ---- */
+
+static void
+release_blocked(void)
+{
+	struct c2s **w = blocked;
+	size_t n = nblocked;
+
+	blocked = NULL;
+	nblocked = capblocked = 0;
+	for (size_t i = 0; i < n; i++)
+		c2s_unblock(w[i]);
+	free(w);
+}
+
+static void
+pending_sub(size_t n)
+{
+	pending = n > pending ? 0 : pending - n;
+	if (nblocked > 0 && pending <= mam_cfg()->max_pending / 2)
+		release_blocked();
+}
+
+void
+mamwrite_throttle(struct c2s *c)
+{
+	struct c2s **nw;
+	uint64_t now;
+
+	if (stopping || pending <= mam_cfg()->max_pending)
+		return;
+	if (nblocked == capblocked) {
+		size_t ncap = capblocked ? capblocked * 2 : 16;
+
+		if ((nw = realloc(blocked, ncap * sizeof(*nw))) == NULL)
+			return;		/* not paused: memory is short anyway */
+		blocked = nw;
+		capblocked = ncap;
+	}
+	c2s_block(c);
+	blocked[nblocked++] = c;
+	pauses++;
+	now = ev_now(srv.loop);
+	if (last_notice == 0 || now - last_notice >= 60 * 1000) {
+		log_notice("mam: archive writes are behind (%zu bytes not yet in the "
+		    "database, max_pending %zu): senders wait for them "
+		    "(%llu pause%s since the last notice)", pending,
+		    mam_cfg()->max_pending, (unsigned long long)pauses,
+		    pauses == 1 ? "" : "s");
+		last_notice = now;
+		pauses = 0;
+	}
+}
+
+/* ---- the durable mark ---- */
+
+/* The lowest sequence number not committed yet, or seq + 1. */
+static uint64_t
+lowest_open(void)
+{
+	uint64_t lo = seq + 1;
+
+	for (unsigned i = 0; i < nslots; i++) {
+		const struct wslot *s = &slots[i];
+
+		/* a slot's batches hold increasing numbers, oldest first */
+		if (s->sent && s->sent->first < lo)
+			lo = s->sent->first;
+		else if (s->sent == NULL && s->open && s->open->first < lo)
+			lo = s->open->first;
+	}
+	for (size_t i = 0; i < ntickets; i++)
+		if (tickets[i] < lo)
+			lo = tickets[i];
+	return lo;
+}
+
+uint64_t
+mamwrite_mark(void)
+{
+	return seq;
+}
+
+bool
+mamwrite_durable(uint64_t mark)
+{
+	return mark < lowest_open();
+}
+
+static void
+run_waiters(void)
+{
+	uint64_t lo = lowest_open();
+	struct waiter w;
+
+	while (firstwaiter < nwaiters && waiters[firstwaiter].mark < lo) {
+		w = waiters[firstwaiter++];
+		w.fn(w.arg, true);	/* may add waiters */
+	}
+	if (firstwaiter == nwaiters)
+		firstwaiter = nwaiters = 0;
+}
+
+int
+mamwrite_wait(uint64_t mark, void (*fn)(void *, bool), void *arg)
+{
+	struct waiter *nw;
+	size_t i;
+
+	if (mark < lowest_open()) {
+		fn(arg, true);
+		return 0;
+	}
+	if (firstwaiter > 0 && nwaiters == capwaiters) {
+		memmove(waiters, waiters + firstwaiter,
+		    (nwaiters - firstwaiter) * sizeof(*waiters));
+		nwaiters -= firstwaiter;
+		firstwaiter = 0;
+	}
+	if (nwaiters == capwaiters) {
+		size_t ncap = capwaiters ? capwaiters * 2 : 64;
+
+		if ((nw = realloc(waiters, ncap * sizeof(*nw))) == NULL)
+			return -1;
+		waiters = nw;
+		capwaiters = ncap;
+	}
+	/* marks come in order (callers pass mamwrite_mark()); keep it so */
+	for (i = nwaiters; i > firstwaiter && waiters[i - 1].mark > mark; i--)
+		waiters[i] = waiters[i - 1];
+	waiters[i].mark = mark;
+	waiters[i].fn = fn;
+	waiters[i].arg = arg;
+	nwaiters++;
+	return 0;
+}
+
+uint64_t
+mamwrite_ticket(size_t bytes)
+{
+	uint64_t *nt;
+
+	pending += bytes;
+	if (ntickets == captickets) {
+		size_t ncap = captickets ? captickets * 2 : 16;
+
+		if ((nt = realloc(tickets, ncap * sizeof(*nt))) == NULL)
+			return ++seq;	/* not tracked: the mark does not wait */
+		tickets = nt;
+		captickets = ncap;
+	}
+	tickets[ntickets++] = ++seq;
+	return seq;
+}
+
+void
+mamwrite_ticket_done(uint64_t ticket, size_t bytes)
+{
+	for (size_t i = 0; i < ntickets; i++) {
+		if (tickets[i] == ticket) {
+			tickets[i] = tickets[--ntickets];
+			break;
+		}
+	}
+	pending_sub(bytes);
+	run_waiters();
+}
+
+/* ---- batches ---- */
+
+static void slot_kick(struct wslot *s);
+static void batch_send(struct wbatch *b);
+
+static void
+batch_free(struct wbatch *b)
+{
+	for (int i = 0; i < NCOLS + NSTATS; i++)
+		buf_free(&b->col[i]);
+	hmap_free(&b->counts);
+	ev_timer_stop(srv.loop, &b->retry);
+	free(b->key);
+	free(b);
+}
+
+static void
+unlink_sent(struct wbatch *b)
+{
+	struct wslot *s = b->s;
+	struct wbatch **pp;
+
+	for (pp = &s->sent; *pp && *pp != b; pp = &(*pp)->next)
+		;
+	if (*pp == NULL)
+		return;
+	*pp = b->next;
+	if (s->tail == &b->next)
+		s->tail = pp;
+}
+
+static void
+retry_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	batch_send(t->data);
+}
+
+static void
+batch_done(void *arg, PGresult *res, const char *err)
+{
+	struct wbatch *b = arg;
+	struct wslot *s = b->s;
+	uint64_t after;
+
+	b->in_db = false;
+	s->in_db--;
+	if (res == NULL) {
+		if (stopping)
+			return;		/* mamwrite_cleanup frees it */
+		st_retries++;
+		if (b->tries == 0 || b->tries % 20 == 0)
+			log_warn("mam: archiving %u message%s failed (%s): trying again",
+			    b->n, b->n == 1 ? "" : "s", err);
+		b->again = true;
+		after = (uint64_t)RETRY_MIN_MS << (b->tries < 5 ? b->tries : 5);
+		b->tries++;
+		ev_timer_start(srv.loop, &b->retry, after > RETRY_MAX_MS ? RETRY_MAX_MS : after);
+		return;
+	}
+	if (b->tries > 0)
+		log_notice("mam: %u message%s archived after %u attempt%s", b->n,
+		    b->n == 1 ? "" : "s", b->tries + 1, b->tries ? "s" : "");
+	st_rows += b->n;
+	st_batches++;
+	unlink_sent(b);
+	pending_sub(b->bytes);
+	batch_free(b);
+	slot_kick(s);
+	run_waiters();
+}
+
+/* The counts as array literals: with_stats in col[7..10], stats in
+ * col[11..13]. */
+static int
+counts_close(struct wbatch *b)
+{
+	struct hmap_ent *e;
+	char n[24];
+	size_t i;
+	char *k, *t1, *t2;
+	int rc = 0;
+
+	for (e = hmap_first(&b->counts, &i); e && rc == 0; e = hmap_next(&b->counts, e, &i)) {
+		if ((k = strdup(e->key)) == NULL)
+			return -1;
+		t1 = strchr(k, '\t');
+		*t1++ = '\0';
+		snprintf(n, sizeof(n), "%lu", (unsigned long)(uintptr_t)e->val);
+		if ((t2 = strchr(t1, '\t')) != NULL) {
+			*t2++ = '\0';
+			rc = mam_pg_elem(&b->col[7], k) | mam_pg_elem(&b->col[8], t1) |
+			    mam_pg_elem(&b->col[9], t2) | mam_pg_elem(&b->col[10], n);
+		} else {
+			rc = mam_pg_elem(&b->col[11], k) | mam_pg_elem(&b->col[12], t1) |
+			    mam_pg_elem(&b->col[13], n);
+		}
+		free(k);
+	}
+	return rc;
+}
+
+static void
+batch_send(struct wbatch *b)
+{
+	const char *v[NCOLS + NSTATS];
+
+	if (stopping)
+		return;
+	if (!b->closed) {
+		if (counts_close(b) == -1)
+			b->again = true;	/* counted by the database instead */
+		for (int i = 0; i < NCOLS + NSTATS; i++)
+			if (mam_pg_close(&b->col[i]) == -1)
+				goto later;
+		b->closed = true;
+	}
+	for (int i = 0; i < NCOLS + NSTATS; i++)
+		v[i] = b->col[i].p;
+	b->in_db = true;
+	b->s->in_db++;
+	/* the callback may run inside the call (a connection breaking) */
+	if (db_query_key(srv.db, b->key, b->again ? &st_batch_again : &st_batch, v,
+	    batch_done, b) != NULL)
+		return;
+	b->in_db = false;
+	b->s->in_db--;
+later:
+	/* the queue is full or memory short: the same again shortly */
+	if (b->tries++ == 0)
+		log_warn("mam: archiving %u message%s delayed: database queue full",
+		    b->n, b->n == 1 ? "" : "s");
+	st_retries++;
+	ev_timer_start(srv.loop, &b->retry, RETRY_MIN_MS);
+}
+
+/* The collecting batch goes to the database. */
+static void
+slot_send(struct wslot *s)
+{
+	struct wbatch *b = s->open;
+
+	if (b == NULL)
+		return;
+	s->open = NULL;
+	ev_timer_stop(srv.loop, &s->delay);
+	b->next = NULL;
+	*s->tail = b;
+	s->tail = &b->next;
+	batch_send(b);
+}
+
+static bool
+batch_full(const struct wbatch *b)
+{
+	return b->n >= mam_cfg()->batch_rows || b->col[6].len >= BATCH_BYTES;
+}
+
+/*
+ * Sends the collecting batch when it is due: full, or its delay is over
+ * and nothing of the connection is in the database's hands (then what
+ * came meanwhile goes in one statement).
+ */
+static void
+slot_kick(struct wslot *s)
+{
+	struct wbatch *b = s->open;
+	uint64_t now, due;
+
+	if (b == NULL)
+		return;
+	if (batch_full(b) || draining) {
+		slot_send(s);
+		return;
+	}
+	if (s->in_db > 0)
+		return;		/* batch_done kicks again */
+	now = ev_now(srv.loop);
+	due = b->since + mam_cfg()->batch_delay_ms;
+	if (now >= due)
+		slot_send(s);
+	else if (!ev_timer_active(&s->delay))
+		ev_timer_start(srv.loop, &s->delay, due - now);
+}
+
+static void
+delay_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct wslot *s = t->data;
+
+	(void)loop;
+	if (s->open && s->in_db == 0)
+		slot_send(s);
+}
+
+static struct wslot *
+slot_of(const char *bare)
+{
+	if (slots == NULL) {
+		nslots = db_pool_size(srv.db);
+		if ((slots = calloc(nslots, sizeof(*slots))) == NULL) {
+			nslots = 0;
+			return NULL;
+		}
+		for (unsigned i = 0; i < nslots; i++) {
+			slots[i].tail = &slots[i].sent;
+			ev_timer_init(&slots[i].delay, delay_cb, &slots[i]);
+		}
+	}
+	return &slots[db_key_conn(srv.db, bare)];
+}
+
+static struct wbatch *
+batch_new(struct wslot *s, const char *bare)
+{
+	struct wbatch *b = calloc(1, sizeof(*b));
+
+	if (b == NULL || (b->key = strdup(bare)) == NULL) {
+		free(b);
+		return NULL;
+	}
+	for (int i = 0; i < NCOLS + NSTATS; i++)
+		buf_init(&b->col[i]);
+	hmap_init(&b->counts);
+	b->s = s;
+	b->since = ev_now(srv.loop);
+	ev_timer_init(&b->retry, retry_cb, b);
+	return b;
+}
+
+/* The row counts once for its account and once for its conversation. */
+static int
+count(struct wbatch *b, const struct mamwrite_row *r)
+{
+	char key[3 * (2 * JID_PART_MAX + 2) + 4];
+	int len;
+	uintptr_t n;
+
+	len = snprintf(key, sizeof(key), "%s\t%s", r->host, r->local);
+	if (len < 0 || (size_t)len >= sizeof(key))
+		return -1;
+	n = (uintptr_t)hmap_get(&b->counts, key);
+	if (hmap_put(&b->counts, key, (void *)(n + 1)) == -1)
+		return -1;
+	if (snprintf(key + len, sizeof(key) - len, "\t%s", r->with_bare) >=
+	    (int)(sizeof(key) - len))
+		return -1;
+	n = (uintptr_t)hmap_get(&b->counts, key);
+	return hmap_put(&b->counts, key, (void *)(n + 1));
+}
+
+int
+mamwrite_add(const char *bare, const struct mamwrite_row *r)
+{
+	const char *v[NCOLS] = { r->id, r->host, r->local, r->with_bare, r->with_res,
+	    r->outgoing ? "t" : "f", r->stanza };
+	struct wslot *s = slot_of(bare);
+	size_t len[NCOLS], cost = 64;
+	struct wbatch *b;
+	int i;
+
+	if (s == NULL)
+		return -1;
+	if ((b = s->open) == NULL && (b = s->open = batch_new(s, bare)) == NULL)
+		return -1;
+	for (i = 0; i < NCOLS; i++) {
+		len[i] = b->col[i].len;
+		if (mam_pg_elem(&b->col[i], v[i]) == -1)
+			break;
+		cost += b->col[i].len - len[i];
+	}
+	if (i < NCOLS) {
+		/* the row is taken out again: the literals stay whole */
+		while (i-- > 0)
+			b->col[i].len = len[i];
+		if (b->n == 0) {
+			s->open = NULL;
+			batch_free(b);
+		}
+		return -1;
+	}
+	if (count(b, r) == -1)
+		b->again = true;	/* counted by the database instead */
+	if (b->n++ == 0)
+		b->first = seq + 1;
+	b->last = ++seq;
+	b->bytes += cost;
+	pending += cost;
+	slot_kick(s);
+	return 0;
+}
+
+void
+mamwrite_flush(const char *bare)
+{
+	struct wslot *s;
+
+	if (slots == NULL)
+		return;
+	s = &slots[db_key_conn(srv.db, bare)];
+	slot_send(s);
+}
+
+/* ---- lifecycle ---- */
+
+/* SIGTERM: what is collected goes now; shutdown waits for the database. */
+void
+mamwrite_drain(void)
+{
+	draining = true;
+	for (unsigned i = 0; i < nslots; i++)
+		slot_send(&slots[i]);
+}
+
+void
+mamwrite_stop(void)
+{
+	uint64_t lost = 0;
+
+	stopping = true;
+	for (unsigned i = 0; i < nslots; i++) {
+		ev_timer_stop(srv.loop, &slots[i].delay);
+		for (struct wbatch *b = slots[i].sent; b; b = b->next) {
+			ev_timer_stop(srv.loop, &b->retry);
+			lost += b->n;
+		}
+		if (slots[i].open)
+			lost += slots[i].open->n;
+	}
+	if (lost)
+		log_warn("mam: %llu message%s not archived at shutdown (none of them "
+		    "acknowledged)", (unsigned long long)lost, lost == 1 ? "" : "s");
+	release_blocked();
+	for (size_t i = firstwaiter; i < nwaiters; i++)
+		waiters[i].fn(waiters[i].arg, false);
+	free(waiters);
+	waiters = NULL;
+	nwaiters = capwaiters = firstwaiter = 0;
+}
+
+void
+mamwrite_cleanup(void)
+{
+	struct wbatch *b, *next;
+
+	for (unsigned i = 0; i < nslots; i++) {
+		for (b = slots[i].sent; b; b = next) {
+			next = b->next;
+			batch_free(b);
+		}
+		if (slots[i].open)
+			batch_free(slots[i].open);
+	}
+	free(slots);
+	slots = NULL;
+	nslots = 0;
+	free(tickets);
+	tickets = NULL;
+	ntickets = captickets = 0;
+}
+
+void
+mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries)
+{
+	*rows = st_rows;
+	*batches = st_batches;
+	*retries = st_retries;
+}

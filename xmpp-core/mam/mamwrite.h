@@ -1,0 +1,70 @@
+/*
+ * mamwrite — the archive's writer: rows go to PostgreSQL in the
+ * background, in batches, and whoever promised something on the strength
+ * of a row (a stream-management ack, offline storage) waits until it is
+ * committed.  Private to mam/.
+ *
+ * Each row joins the batch of the database connection its account is
+ * pinned to (db_key_conn), so a later query of the account on that
+ * connection runs after it, and one batch only ever touches the stats
+ * rows of its own accounts (no lock order between connections).  A batch
+ * is one multi-row statement (unnest of arrays: one round trip, one
+ * commit): sent when [mam] batch_delay_ms has passed since its first row
+ * and the previous batch of its connection is back, at once when it holds
+ * [mam] batch_rows rows or BATCH_BYTES.  A batch that fails (connection
+ * lost, PostgreSQL restarting, a statement error) is sent again after a
+ * back-off until it is committed; ids make that idempotent (ON CONFLICT
+ * DO NOTHING).
+ *
+ * Every row has a sequence number.  The durable mark is the highest n
+ * such that every row numbered n or lower is committed; mamwrite_wait()
+ * calls back once the mark reaches a given number.  Rows not yet committed
+ * count in bytes against [mam] max_pending: above it, a client whose
+ * message made rows is not read any further until they are down to half.
+ */
+#ifndef XMPP_MAMWRITE_H
+#define XMPP_MAMWRITE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct c2s;
+
+/* One row's values (text, as PostgreSQL reads them). */
+struct mamwrite_row {
+	const char *id, *host, *local, *with_bare, *with_res, *stanza;
+	bool outgoing;
+};
+
+/* Adds a row of account bare: 0, or -1 (out of memory; not archived). */
+int mamwrite_add(const char *bare, const struct mamwrite_row *r);
+/* Sends bare's collected rows now (a query of the account follows). */
+void mamwrite_flush(const char *bare);
+
+/* The number of the last row handed out so far (written or not). */
+uint64_t mamwrite_mark(void);
+/* Whether every row up to mark is committed. */
+bool mamwrite_durable(uint64_t mark);
+/* fn(arg) once mark is durable (at once, inside the call, if it is):
+ * 0, or -1 (out of memory: not called).  durable is false only when the
+ * server stops first. */
+int mamwrite_wait(uint64_t mark, void (*fn)(void *arg, bool durable), void *arg);
+
+/* A row written elsewhere (mam's decided inserts) that the mark must wait
+ * for: a ticket, and its end once committed. */
+uint64_t mamwrite_ticket(size_t bytes);
+void mamwrite_ticket_done(uint64_t ticket, size_t bytes);
+
+/* Above max_pending, c is not read until the writes catch up. */
+void mamwrite_throttle(struct c2s *c);
+
+/* SIGTERM: every collected row is sent now. */
+void mamwrite_drain(void);
+/* The loop has ended: nothing is sent again; waiters are told. */
+void mamwrite_stop(void);
+void mamwrite_cleanup(void);
+/* Statistics for tests and xmppctl: rows written, batches, retries. */
+void mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries);
+
+#endif
