@@ -276,10 +276,12 @@ async def verify(port, state, muc=True):
     assert r["carol@localhost"][2] == ["Later"]
     assert "dave@localhost" not in r	# only a request: not an item yet
     # the archive pages with the same stanza-ids (clients do not fetch it again)
-    assert await mam_ids(a) == state["alice_ids"]
+    got = await mam_ids(a)
+    assert got == state["alice_ids"], (got, state["alice_ids"])
     b = await login(port, "bob")
     await b.get_roster()
-    assert await mam_ids(b) == state["bob_ids"]
+    got = await mam_ids(b)
+    assert got == state["bob_ids"], (got, state["bob_ids"])
     # vCard avatar, private XML, PEP: bookmarks (owner only), OMEMO (anyone)
     vc = await iq(b, "get", "<vCard xmlns='vcard-temp'/>", to="alice@localhost")
     binval = vc.xml.find(".//{vcard-temp}BINVAL")
