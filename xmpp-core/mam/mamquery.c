@@ -738,6 +738,16 @@ add_edge(struct xml_node *m, const char *name, const char *id)
 	}
 }
 
+void
+mam_metadata_fill(struct xml_node *m, PGresult *res)
+{
+	/* an empty archive has neither start nor end */
+	if (PQgetisnull(res, 0, 0))
+		return;
+	add_edge(m, "start", PQgetvalue(res, 0, 0));
+	add_edge(m, "end", PQgetvalue(res, 0, 1));
+}
+
 static void
 meta_done(void *arg, PGresult *res, const char *err)
 {
@@ -749,11 +759,8 @@ meta_done(void *arg, PGresult *res, const char *err)
 			log_warn("mam: metadata of %s failed: %s", o->c->full, err);
 			iq_error(o->c, o->iq, "wait", "internal-server-error");
 		} else if ((r = stanza_iq_result(o->iq)) != NULL) {
-			/* an empty archive has neither start nor end */
-			if ((m = xml_add(r, "metadata", NS_MAM2)) != NULL && !PQgetisnull(res, 0, 0)) {
-				add_edge(m, "start", PQgetvalue(res, 0, 0));
-				add_edge(m, "end", PQgetvalue(res, 0, 1));
-			}
+			if ((m = xml_add(r, "metadata", NS_MAM2)) != NULL)
+				mam_metadata_fill(m, res);
 			iq_reply(o->c, r);
 		}
 	}

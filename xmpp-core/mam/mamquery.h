@@ -77,6 +77,10 @@ struct mam_page {
 };
 void mam_page_cut(const struct mam_query *q, PGresult *res, size_t out_pending,
     size_t overhead, struct mam_page *pg);
+/* <start/> and <end/> of a <metadata/> answer (XEP-0313 §7.1) from a row
+ * (min id, max id), NULL for an empty archive: nothing added then. */
+struct xml_node;
+void mam_metadata_fill(struct xml_node *m, PGresult *res);
 /* ids as a PostgreSQL array literal ({1,2,3}) appended to b. */
 struct buf;
 void mam_id_array(struct buf *b, const int64_t *v, size_t n);

@@ -525,20 +525,6 @@ static struct db_stmt st_meta = {
 	"SELECT min(id), max(id) FROM muc_archive WHERE room = $1", 1, 0 };
 
 static void
-meta_edge(struct xml_node *m, const char *name, const char *id)
-{
-	struct xml_node *e = xml_add(m, name, NULL);
-	char stamp[40];
-	int64_t us = 0;
-
-	mam_id_parse(id, &us);
-	if (e) {
-		xml_set_attr(e, "id", id);
-		xml_set_attr(e, "timestamp", mam_time_format(us, stamp, sizeof(stamp)));
-	}
-}
-
-static void
 meta_got(void *arg, PGresult *res, const char *err)
 {
 	struct xml_node *n = arg, *r, *m;
@@ -551,11 +537,7 @@ meta_got(void *arg, PGresult *res, const char *err)
 		xml_free(r);
 		stanza_bounce(n, "wait", "resource-constraint");
 	} else {
-		/* an empty archive has neither start nor end */
-		if (!PQgetisnull(res, 0, 0)) {
-			meta_edge(m, "start", PQgetvalue(res, 0, 0));
-			meta_edge(m, "end", PQgetvalue(res, 0, 1));
-		}
+		mam_metadata_fill(m, res);
 		router_route(r);
 	}
 	xml_free(n);
