@@ -406,8 +406,11 @@ def test_fast_token_login(server, mech):
     c.close()
     # bound to the mechanism, the user agent and the user
     other = "HT-SHA-256-ENDP" if mech == "HT-SHA-256-NONE" else "HT-SHA-256-NONE"
+    # a token one character off (never the character it already ends with)
+    wrong = token[:-1] + ("B" if token[-1] == "A" else "A")
+    assert wrong != token
     for args in (("frank", agent, token, other), ("frank", ua(), token, mech),
-                 ("grace", agent, token, mech), ("frank", agent, token[:-1] + "A", mech)):
+                 ("grace", agent, token, mech), ("frank", agent, wrong, mech)):
         c, e = fast_login(server, *args)
         assert failure_cond(e) == "not-authorized", args
         c.close()
