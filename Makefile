@@ -6,7 +6,8 @@
 #   make run             install deps, build, run the local stack under ./run/
 #   make bench           benchmarks against the programs a user would otherwise run
 #   make fuzz            libFuzzer targets (clang), FUZZ_SECONDS each
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install         the FHS layout (deploy/README.md): PREFIX=/usr, DESTDIR=
+#   make deb             Debian packages (debian/, dpkg-buildpackage) into $(BUILD)/deb
 #
 # Each daemon folder contributes a module.mk; see common/module.mk for the
 # pattern.  BUILD=dir lets several trees build side by side.
@@ -17,8 +18,12 @@ BUILD   ?= build-san
 else
 BUILD   ?= build
 endif
-PREFIX  ?= /usr/local
+PREFIX  ?= /usr
 DESTDIR ?=
+SBINDIR ?= $(PREFIX)/sbin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/edge
+SYSCONFDIR ?= /etc
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -102,10 +107,44 @@ bench: deps-bench
 	$(MAKE) --no-print-directory bins
 	EDGE_BUILD=$(abspath $(BUILD)) bash tests/bench/run.sh $(BENCH)
 
+# The install layout (one for make install and the Debian package):
+#   $(SBINDIR)                      the daemons and xmppctl
+#   $(UNITDIR)                      the systemd units (their paths follow SBINDIR)
+#   $(PREFIX)/lib/sysusers.d        users xmpp-core, turnd, upload-gw and the
+#   $(PREFIX)/lib/tmpfiles.d        groups of the shared secrets; /etc/edge, /var/lib/edge
+#   $(SYSCONFDIR)/edge/<daemon>.toml  the example configs, never over an existing file
+#   $(DOCDIR)                       the references; examples/ (configs, nginx site)
+# The SQL migrations are compiled into xmpp-core (xmpp-core/core/db/sql/embed.sh).
+# Nothing is enabled or started: that is the sysadmin's step (deploy/README.md).
+DEPLOY_UNITS := xmpp-core turnd upload-gw portmap dumbclient-redirect
+# deploy/ name -> installed name under $(SYSCONFDIR)/edge
+DEPLOY_CONFS := xmpp-core.toml:xmpp-core.toml turnd.toml.example:turnd.toml \
+                upload-gw.toml.example:upload-gw.toml portmap.toml:portmap.toml \
+                dumbclient-redirect.toml:dumbclient-redirect.toml
+DEPLOY_DOCS  := README.md XMPP-CORE.md UPLOAD-GW.md TURND.md PORTMAP.md REDIRECT.md MIGRATION.md
+
 .PHONY: install
 install: bins
-	install -d $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(PREFIX)/sbin/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/edge
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/edge/secrets
+	install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)/
+	for u in $(DEPLOY_UNITS); do \
+	    sed 's|/usr/sbin/|$(SBINDIR)/|g' deploy/$$u.service > $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
+	    mv $(DESTDIR)$(UNITDIR)/$$u.service.tmp $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
+	done
+	install -m 0644 deploy/edge-sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/edge.conf
+	install -m 0644 deploy/edge-tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/edge.conf
+	for c in $(DEPLOY_CONFS); do \
+	    src=$${c%%:*}; dst=$${c##*:}; \
+	    install -m 0644 deploy/$$src $(DESTDIR)$(DOCDIR)/examples/$$dst || exit 1; \
+	    [ -e $(DESTDIR)$(SYSCONFDIR)/edge/$$dst ] || \
+	        install -m 0644 deploy/$$src $(DESTDIR)$(SYSCONFDIR)/edge/$$dst || exit 1; \
+	done
+	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
 
 .PHONY: clean
 clean:

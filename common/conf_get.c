@@ -309,10 +309,17 @@ conf_read_secret_file(const char *path, char **out, struct conf_err *e)
 		snprintf(e->msg, sizeof(e->msg), "%s: not a regular file", path);
 		goto out;
 	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	/*
+	 * Group read is allowed: a secret shared by two daemons (xmpp-core
+	 * and turnd, xmpp-core and upload-gw) is one file readable by a group
+	 * of exactly those users (deploy/sysusers.d).  Anything more than
+	 * group read, and any access by others, is refused.
+	 */
+	if (st.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO)) {
 		snprintf(e->msg, sizeof(e->msg),
-		    "%s: secret file is accessible by group or others (mode %04o); "
-		    "chmod 0600 it", path, (unsigned)(st.st_mode & 07777));
+		    "%s: secret file is accessible by others or writable by group "
+		    "(mode %04o); chmod 0600 it, or 0640 with a group of the daemons "
+		    "sharing it", path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {

@@ -19,7 +19,7 @@
 #include "conf.h"
 #include "log.h"
 
-#define UPLOAD_DEFAULT_CONF "/etc/upload-gw/config.toml"
+#define UPLOAD_DEFAULT_CONF "/etc/edge/upload-gw.toml"
 #define UPLOAD_MAX_LISTEN 16
 #define UPLOAD_MAX_EXEMPT 64
 /* Defaults: per-client connections when not on loopback only; seconds. */

@@ -678,7 +678,7 @@ def test_example_config_checks(tmp_path):
     sec = tmp_path / "secret"
     sec.write_text("abc\n")
     os.chmod(str(sec), 0o600)
-    text = text.replace("/etc/upload-gw/secret", str(sec))
+    text = text.replace("/etc/edge/secrets/upload.secret", str(sec))
     conf = tmp_path / "c.toml"
     conf.write_text(text)
     r = run([binary("upload-gw"), "-t", "-c", str(conf)])

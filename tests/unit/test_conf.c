@@ -179,8 +179,17 @@ TEST(conf_secret_file_mode)
 	CHECK_INT(conf_read_secret_file(path, &s, &e), 0);
 	CHECK_STR(s, "s3cret");
 	conf_secret_free(s);
+	/* group read: a secret shared by the daemons of one group */
 	chmod(path, 0640);
+	CHECK_INT(conf_read_secret_file(path, &s, &e), 0);
+	CHECK_STR(s, "s3cret");
+	conf_secret_free(s);
+	s = NULL;
+	chmod(path, 0660);
 	CHECK_INT(conf_read_secret_file(path, &s, &e), -1);
-	CHECK(strstr(e.msg, "accessible by group or others") != NULL);
+	CHECK(strstr(e.msg, "writable by group") != NULL);
+	chmod(path, 0604);
+	CHECK_INT(conf_read_secret_file(path, &s, &e), -1);
+	CHECK(strstr(e.msg, "accessible by others") != NULL);
 	unlink(path);
 }
