@@ -131,7 +131,7 @@ install: bins
 	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/edge/secrets
 	install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(SBINDIR)/
 	for u in $(DEPLOY_UNITS); do \
-	    sed 's|/usr/sbin/|$(SBINDIR)/|g' deploy/$$u.service > $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
+	    sed 's|/usr/sbin/|$(SBINDIR)/|g; s|/usr/share/doc/edge/|$(DOCDIR)/|g' deploy/$$u.service > $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
 	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service.tmp && \
 	    mv $(DESTDIR)$(UNITDIR)/$$u.service.tmp $(DESTDIR)$(UNITDIR)/$$u.service || exit 1; \
 	done
@@ -146,8 +146,23 @@ install: bins
 	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
 
+# Debian packages with Debian's tooling (debian/, debhelper), built from a
+# copy of the tree in $(BUILD)/deb so nothing is written beside the
+# checkout; the .debs land in $(BUILD)/deb.  The copy keeps the files'
+# times and builds into this $(BUILD), so objects already made are reused.
+DEB_SRC := $(BUILD)/deb/edge-$(VERSION)
+.PHONY: deb
+deb: bins
+	rm -rf $(DEB_SRC) && mkdir -p $(DEB_SRC)
+	git ls-files -co --exclude-standard -z | \
+	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+	    tar --null -T - -cf - | tar -C $(DEB_SRC) -xpf -
+	cd $(DEB_SRC) && DEB_BUILD_DIR=$(abspath $(BUILD)) \
+	    dpkg-buildpackage -b -us -uc --no-pre-clean
+	@ls $(BUILD)/deb/*.deb
+
 .PHONY: clean
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -37,6 +37,9 @@ if [ "$tier" != run ]; then
 		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
 		coturn prosody prosody-modules
 		ejabberd erlang-p1-pgsql lua-dbi-postgresql
+		# test_deploy_*: systemd-analyze/-sysusers/-tmpfiles (systemd
+		# need not be PID 1), make deb and its checks
+		systemd debhelper dpkg-dev lintian
 	)
 fi
 if [ "$tier" = bench ]; then

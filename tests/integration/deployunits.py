@@ -32,7 +32,10 @@ fresh tmpfs holding the unit's RuntimeDirectory=, the test's sd_notify
 socket and, when given, a PostgreSQL socket directory as /run/postgresql.
 """
 
+import hashlib
+import hmac
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -41,6 +44,8 @@ import subprocess
 import time
 
 from edgetest import BUILD, REPO, SAN, san_env
+
+PGBIN = "/usr/lib/postgresql/15/bin"
 
 
 def parse_unit(path):
@@ -384,3 +389,131 @@ class UnitRun:
         if getattr(self, "err", None):
             self.err.close()
             self.err = None
+
+
+# -- what the tests put into a tree and how they look at a daemon ------
+
+def make_cert(tree, name, cn):
+    """A self-signed certificate for cn and its key in /etc/edge/tls, as
+    acme.sh's --reloadcmd of deploy/README.md leaves them (root:edge-tls 0640)."""
+    d = tree.path("/etc/edge/tls")
+    crt, key = os.path.join(d, name + ".fullchain.pem"), os.path.join(d, name + ".key")
+    new_crt, new_key = crt + ".new", key + ".new"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:%s,DNS:*.%s" % (cn, cn),
+                    "-keyout", new_key, "-out", new_crt], check=True, capture_output=True)
+    for p in (new_crt, new_key):
+        os.chown(p, 0, tree.gid("edge-tls"))
+        os.chmod(p, 0o640)
+    os.rename(new_key, key)
+    os.rename(new_crt, crt)
+    return open(crt).read()
+
+
+def write_secret(tree, name, group, value, mode=0o640):
+    p = tree.path("/etc/edge/secrets/" + name)
+    tmp = p + ".new"
+    with open(tmp, "w") as f:
+        f.write(value + "\n")
+    os.chown(tmp, 0, tree.gid(group))
+    os.chmod(tmp, mode)
+    os.rename(tmp, p)
+    return p
+
+
+def edit_config(tree, name, replace=(), append=""):
+    p = tree.path("/etc/edge/%s.toml" % name)
+    text = open(p).read()
+    for a, b in replace:
+        assert a in text, (name, a)
+        text = text.replace(a, b)
+    with open(p, "w") as f:
+        f.write(text + append)
+
+
+def served_cert(unit, addr, port, sni="example.org"):
+    """The PEM certificate the daemon serves on addr:port (in its netns)."""
+    host = "[%s]" % addr if ":" in addr else addr
+    r = unit.nsenter(["openssl", "s_client", "-connect", "%s:%d" % (host, port),
+                      "-servername", sni], input=b"", timeout=20)
+    m = re.search(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", r.stdout, re.S)
+    assert m, (r.stdout + r.stderr).decode(errors="replace")
+    return m.group(0).decode()
+
+
+def wait_for(cond, what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def pem_body(pem):
+    return "".join(pem.strip().splitlines()[1:-1])
+
+
+class PeerPostgres:
+    """A private PostgreSQL whose only local authentication is `peer`, as
+    Debian's pg_hba.conf has it.  It runs with the tree's passwd (the users
+    sysusers made) laid over /etc, so it maps a client's uid to the name
+    xmpp-core as a host with the package installed would."""
+
+    def __init__(self, tree):
+        import pwd
+        self.pw = pwd.getpwnam("postgres")
+        self.dir = os.path.join(tree.work, "pg")
+        self.sock = os.path.join(self.dir, "sock")
+        os.makedirs(self.sock)
+        for p in (self.dir, self.sock):
+            os.chown(p, self.pw.pw_uid, self.pw.pw_gid)
+            os.chmod(p, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        subprocess.run(["runuser", "-u", "postgres", "--", PGBIN + "/initdb", "-D", self.data,
+                        "--auth-local=peer", "--auth-host=reject", "-U", "postgres",
+                        "--no-sync", "-E", "UTF8", "--locale=C"],
+                       check=True, capture_output=True, cwd=self.dir)
+        self.log = open(os.path.join(self.dir, "log"), "wb")
+        script = ("mount -t overlay overlay -o ro,lowerdir=%s:/etc /etc && exec setpriv "
+                  "--reuid=%d --regid=%d --clear-groups %s/postgres -D %s -k %s "
+                  "-c listen_addresses= -c fsync=off -c max_connections=30 "
+                  "-c shared_buffers=16MB"
+                  % (tree.path("/etc"), self.pw.pw_uid, self.pw.pw_gid, PGBIN, self.data, self.sock))
+        self.proc = subprocess.Popen(["unshare", "-m", "sh", "-c", script],
+                                     stdout=self.log, stderr=self.log, cwd=self.dir)
+        wait_for(lambda: subprocess.run([PGBIN + "/pg_isready", "-h", self.sock, "-d", "postgres"],
+                                        capture_output=True).returncode == 0 or
+                 self.proc.poll() is not None, "postgres")
+        assert self.proc.poll() is None, open(os.path.join(self.dir, "log")).read()
+        # the README's two commands
+        self.psql('CREATE ROLE "xmpp-core" LOGIN')
+        self.psql('CREATE DATABASE xmpp OWNER "xmpp-core"')
+
+    def psql(self, sql, db="postgres"):
+        r = subprocess.run(["runuser", "-u", "postgres", "--", PGBIN + "/psql", "-h", self.sock,
+                            "-d", db, "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def upload_put(unit, path, body, secret):
+    mac = hmac.new(secret.encode(), ("%s %d" % (path, len(body))).encode(),
+                   hashlib.sha256).hexdigest()
+    r = unit.nsenter(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT",
+                      "--data-binary", body, "http://[::1]:5050/upload/%s?v=%s" % (path, mac)],
+                     text=True)
+    return r.stdout
