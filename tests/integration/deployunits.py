@@ -267,6 +267,7 @@ class UnitRun:
             sh.append(
                 "awk '{print $5}' /proc/self/mountinfo | while read -r mp; do "
                 "case \"$mp\" in /dev|/dev/*|/proc|/proc/*|/sys|/sys/*) continue ;; esac; "
+                "[ -e \"$mp\" ] || continue; "	# shadowed: under our /run or /tmp
                 "for k in %s; do [ \"$mp\" = \"$k\" ] && continue 2; done; "
                 "mount -o remount,bind,ro \"$mp\"; done" % keep)
         nofile = unit_value(svc, "LimitNOFILE")
