@@ -23,6 +23,7 @@ DESTDIR ?=
 SBINDIR ?= $(PREFIX)/sbin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR  ?= $(PREFIX)/share/doc/edge
+MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -114,6 +115,7 @@ bench: deps-bench
 #   $(PREFIX)/lib/tmpfiles.d        groups of the shared secrets; /etc/edge, /var/lib/edge
 #   $(SYSCONFDIR)/edge/<daemon>.toml  the example configs, never over an existing file
 #   $(DOCDIR)                       the references; examples/ (configs, nginx site)
+#   $(MANDIR)/man5, man8            the man pages (deploy/man)
 # The SQL migrations are compiled into xmpp-core (xmpp-core/core/db/sql/embed.sh).
 # Nothing is enabled or started: that is the sysadmin's step (deploy/README.md).
 DEPLOY_UNITS := xmpp-core turnd upload-gw portmap dumbclient-redirect
@@ -123,8 +125,23 @@ DEPLOY_CONFS := xmpp-core.toml:xmpp-core.toml turnd.toml.example:turnd.toml \
                 dumbclient-redirect.toml:dumbclient-redirect.toml
 DEPLOY_DOCS  := README.md XMPP-CORE.md UPLOAD-GW.md TURND.md PORTMAP.md REDIRECT.md MIGRATION.md
 
+# Man pages (section 8: the daemons and xmppctl, 5: their configs), each
+# from deploy/man/NAME.SECTION.md by our own deploy/man/mkman.awk.  Dated
+# by SOURCE_DATE_EPOCH (dpkg-buildpackage sets it) or the VERSION file.
+MAN_SRCS  := $(wildcard deploy/man/*.md)
+MAN_PAGES := $(patsubst deploy/man/%.md,$(BUILD)/man/%,$(MAN_SRCS))
+MAN_DATE  ?= $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(stat -c %Y VERSION)} +%F)
+
+.PHONY: man
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: deploy/man/%.md deploy/man/mkman.awk VERSION
+	@mkdir -p $(@D)
+	awk -v version=$(VERSION) -v date=$(MAN_DATE) -f deploy/man/mkman.awk $< > $@.tmp
+	mv $@.tmp $@
+
 .PHONY: install
-install: bins
+install: bins man
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/edge
@@ -145,6 +162,10 @@ install: bins
 	done
 	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
+	for m in $(MAN_PAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+	    install -d $$d && install -m 0644 $$m $$d/ || exit 1; \
+	done
 
 # Debian packages with Debian's tooling (debian/, debhelper), built from a
 # copy of the tree in $(BUILD)/deb so nothing is written beside the

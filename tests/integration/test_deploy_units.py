@@ -251,3 +251,23 @@ def test_dumbclient_redirect_unit(tree):
         assert unit.proc.returncode == 0
     finally:
         unit.cleanup()
+
+
+def test_man_pages(tree):
+    """make install puts a page for each daemon (8) and its config (5);
+    each renders without a warning from man/groff."""
+    daemons = UNITS + ["xmppctl"]
+    for d in daemons:
+        assert os.path.exists(tree.path("/usr/share/man/man8/%s.8" % d)), d
+    for d in UNITS:
+        assert os.path.exists(tree.path("/usr/share/man/man5/%s.toml.5" % d)), d
+    if not shutil.which("man"):
+        pytest.skip("man-db not installed")
+    for sec, names in (("8", daemons), ("5", [u + ".toml" for u in UNITS])):
+        for n in names:
+            page = tree.path("/usr/share/man/man%s/%s.%s" % (sec, n, sec))
+            r = subprocess.run(["man", "--warnings", "-l", page], capture_output=True,
+                               text=True, timeout=60, env=dict(os.environ, MANWIDTH="80",
+                                                               MAN_KEEP_FORMATTING="0"))
+            assert r.returncode == 0 and r.stderr.strip() == "", (page, r.stderr)
+            assert "NAME" in r.stdout and n in r.stdout
