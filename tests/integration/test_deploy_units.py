@@ -267,7 +267,7 @@ def test_man_pages(tree):
         for n in names:
             page = tree.path("/usr/share/man/man%s/%s.%s" % (sec, n, sec))
             r = subprocess.run(["man", "--warnings", "-l", page], capture_output=True,
-                               text=True, timeout=60, env=dict(os.environ, MANWIDTH="80",
-                                                               MAN_KEEP_FORMATTING="0"))
+                               text=True, timeout=60, env=dict(os.environ, MANWIDTH="80"))
             assert r.returncode == 0 and r.stderr.strip() == "", (page, r.stderr)
-            assert "NAME" in r.stdout and n in r.stdout
+            text = re.sub(".\b", "", r.stdout)	# overstrike bold, as man pipes it
+            assert "NAME" in text and n in text, text
