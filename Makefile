@@ -174,10 +174,16 @@ install: bins man
 DEB_SRC := $(BUILD)/deb/edge-$(VERSION)
 .PHONY: deb
 deb: bins
-	rm -rf $(DEB_SRC) && mkdir -p $(DEB_SRC)
-	git ls-files -co --exclude-standard -z | \
+	rm -rf $(BUILD)/deb && mkdir -p $(DEB_SRC)
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -co --exclude-standard -z | \
 	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
-	    tar --null -T - -cf - | tar -C $(DEB_SRC) -xpf -
+	    tar --null -T - -cf - | tar -C $(DEB_SRC) -xpf -; \
+	else \
+	    tar --exclude=./.git --exclude='./build*' --exclude=./run \
+	        --exclude=./tests/integration/xmppjs/node_modules -cf - . | \
+	    tar -C $(DEB_SRC) -xpf -; \
+	fi
 	cd $(DEB_SRC) && DEB_BUILD_DIR=$(abspath $(BUILD)) \
 	    dpkg-buildpackage -b -us -uc --no-pre-clean
 	@ls $(BUILD)/deb/*.deb
