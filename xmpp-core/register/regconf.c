@@ -227,6 +227,26 @@ load_rules(struct reg_config *c, struct conf_table *t, struct conf_err *e)
 	return 0;
 }
 
+static int
+load_invites(struct reg_config *c, struct conf_table *t, struct conf_err *e)
+{
+	uint64_t ttl = c->invite_ttl_s;
+	const char *url = NULL;
+
+	if (conf_duration_range(t, "invite_ttl", 60, 366 * 86400, &ttl, e) == -1 ||
+	    conf_str(t, "invite_url", &url, e) == -1)
+		return -1;
+	c->invite_ttl_s = (unsigned)ttl;
+	if (url == NULL)
+		return 0;
+	if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) ||
+	    strlen(url) > 500) {
+		conf_errf(e, t, "invite_url", "an http(s) URL the token is appended to");
+		return -1;
+	}
+	return (c->invite_url = strdup(url)) ? 0 : -1;
+}
+
 int
 regconf_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
@@ -239,6 +259,7 @@ regconf_load(struct conf_table *root, void **cfg, struct conf_err *e)
 
 	if ((*cfg = c) == NULL)
 		return -1;
+	c->invite_ttl_s = 7 * 86400;
 	/* without the table: registration off and no entropy floor for
 	 * password changes (32 bits once the table exists) */
 	t = conf_table(root, "registration", e, &rc);
@@ -258,7 +279,8 @@ regconf_load(struct conf_table *root, void **cfg, struct conf_err *e)
 		}
 	}
 	c->nallow = n;
-	if (load_captcha(c, t, e) == -1 || load_rules(c, t, e) == -1)
+	if (load_captcha(c, t, e) == -1 || load_rules(c, t, e) == -1 ||
+	    load_invites(c, t, e) == -1)
 		return -1;
 	return 0;
 }
@@ -280,6 +302,7 @@ regconf_free(void *cfg)
 	free(c->welcome_subject);
 	free(c->welcome_body);
 	strv_free(c->watchers, c->nwatchers);
+	free(c->invite_url);
 	OPENSSL_cleanse(c->key, sizeof(c->key));
 	free(c);
 }

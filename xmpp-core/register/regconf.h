@@ -48,6 +48,9 @@ struct reg_config {
 	char *welcome_subject, *welcome_body;	/* NULL: none */
 	char **watchers;			/* bare JIDs */
 	size_t nwatchers;
+
+	unsigned invite_ttl_s;			/* xmppctl invite's default */
+	char *invite_url;			/* landing page base, NULL: none */
 };
 
 int regconf_load(struct conf_table *root, void **cfg, struct conf_err *e);

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "crypto.h"
 #include "form.h"
+#include "invite.h"
 #include "iq.h"
 #include "log.h"
 #include "regconf.h"
@@ -50,6 +51,8 @@ register_allowed(const struct c2s *c)
 {
 	const struct reg_config *cfg = reg_cfg();
 
+	if (invite_session((struct c2s *)c)->invited)
+		return true;	/* an invitation opens a closed host */
 	if (!cfg->enabled)
 		return false;
 	if (cfg->nallow == 0)
@@ -152,6 +155,9 @@ struct reg_ctx {
 	struct xml_node *iq;
 	char local[JID_PART_MAX + 1];
 	bool remove;
+	bool invited;			/* the session's invitation is marked used */
+	char inviter[JID_PART_MAX + 1];
+	char *password;			/* kept while the invitation is marked */
 };
 
 static void
@@ -198,6 +204,8 @@ reg_done(void *arg, bool ok, const char *err)
 	struct reg_ctx *x = arg;
 	struct c2s *c = x->c;
 
+	if (x->invited && (err || !ok))
+		invite_release(c, x->local);	/* nothing half-made */
 	if (c->dead)
 		goto out;
 	if (err) {
@@ -211,16 +219,21 @@ reg_done(void *arg, bool ok, const char *err)
 		log_info("c2s %llu: %s: account %s@%s %s", (unsigned long long)c->id,
 		    c->peer, x->local, c2s_host(c), x->remove ? "removed" :
 		    c->authed ? "changed its password" : "registered");
-		if (!c->authed) {
+		if (!c->authed && x->invited) {
+			if (x->inviter[0])
+				invite_subscribe(c->host, x->local, x->inviter);
+		} else if (!c->authed) {
 			throttle_count((const struct sockaddr *)&c->addr);
-			announce(c, x->local);
 		}
+		if (!c->authed)
+			announce(c, x->local);
 		/* the other sessions end with not-authorized (accountrm.c) */
 		if (x->remove)
 			c2s_stream_error(c, NULL, NULL);
 	}
 out:
 	xml_free(x->iq);
+	free_secret(x->password);
 	free(x);
 	c2s_unblock(c);
 }
@@ -461,6 +474,59 @@ check_captcha(struct c2s *c, struct xml_node *iq, const struct submit *s)
 	}
 }
 
+/* The invitation is marked used, or it was gone: then the account. */
+static void
+invite_marked(void *arg, int ok, const char *inviter)
+{
+	struct reg_ctx *x = arg;
+	struct c2s *c = x->c;
+
+	if (ok != 1 || c->dead) {
+		if (ok == 1)
+			invite_release(c, x->local);
+		if (!c->dead && ok == 0)
+			error(c, x->iq, "cancel", "item-not-found",
+			    "The invitation was used already");
+		else if (!c->dead)
+			error(c, x->iq, "wait", "internal-server-error", NULL);
+		xml_free(x->iq);
+		free_secret(x->password);
+		free(x);
+		c2s_unblock(c);
+		return;
+	}
+	x->invited = true;
+	snprintf(x->inviter, sizeof(x->inviter), "%s", inviter);
+	if (account_create(c2s_host(c), x->local, x->password, srv.cfg->scram_iterations,
+	    reg_done, x) == -1) {
+		invite_release(c, x->local);
+		free_secret(x->password);
+		x->password = NULL;
+		ctx_failed(x);
+	}
+}
+
+/* An invited registration: no captcha, no throttle (the invitation
+ * vouches), the invitation used up with the account. */
+static void
+register_invited(struct c2s *c, struct xml_node *iq, const char *local, struct submit *s)
+{
+	struct reg_ctx *x = ctx_new(c, iq, local);
+
+	if (x == NULL) {
+		error(c, iq, "wait", "resource-constraint", NULL);
+		xml_free(iq);
+		return;
+	}
+	x->password = s->password;
+	s->password = NULL;
+	if (invite_consume(c, local, invite_marked, x) == -1) {
+		free_secret(x->password);
+		x->password = NULL;
+		ctx_failed(x);
+	}
+}
+
 static void
 register_preauth(struct c2s *c, struct xml_node *iq)
 {
@@ -472,7 +538,7 @@ register_preauth(struct c2s *c, struct xml_node *iq)
 	struct reg_ctx *x;
 
 	if (strcmp(type, "get") == 0) {
-		if (cfg->captcha == CAPTCHA_OFF)
+		if (cfg->captcha == CAPTCHA_OFF || invite_session(c)->invited)
 			form_legacy(c, iq, false);
 		else
 			form_captcha(c, iq);
@@ -486,6 +552,11 @@ register_preauth(struct c2s *c, struct xml_node *iq)
 	submit_read(q, &s);
 	if (check_fields(c, iq, &s, local, true) == -1)
 		goto fail;
+	if (invite_session(c)->invited) {
+		register_invited(c, iq, local, &s);
+		submit_free(&s);
+		return;
+	}
 	if (!throttle_allows(cfg, (const struct sockaddr *)&c->addr)) {
 		log_info("c2s %llu: %s: registration throttled", (unsigned long long)c->id,
 		    c->peer);
@@ -626,7 +697,11 @@ bob_iq(struct iq_req *r)
 static void
 features(struct c2s *c, struct buf *b)
 {
-	if (c->secure && !c->authed && register_allowed(c))
+	if (!c->secure || c->authed)
+		return;
+	/* XEP-0445 §3: invitations are accepted here */
+	buf_puts(b, "<register xmlns='urn:xmpp:ibr-token:0'/>");
+	if (register_allowed(c))
 		buf_puts(b, "<register xmlns='http://jabber.org/features/iq-register'/>");
 }
 
@@ -651,18 +726,23 @@ static const struct iq_handler iqs[] = {
 	{ "query", NS_REGISTER, IQ_PREAUTH, preauth_iq },
 	{ "query", NS_REGISTER, IQ_CLIENT | IQ_SERVER, session_iq },
 	{ "data", NS_BOB, IQ_PREAUTH, bob_iq },
+	{ "preauth", "urn:xmpp:pars:0", IQ_PREAUTH, invite_preauth_iq },
 	{ NULL, NULL, 0, NULL },
 };
 
 static const char *const server_features[] = { NS_REGISTER, NULL };
+static const char *const migrations[] = { "060_invites", NULL };
 
 struct module register_module = {
 	.name = "register",
 	.folder = "register",
 	.config_load = regconf_load,
 	.config_free = regconf_free,
+	.migrations = migrations,
 	.iqs = iqs,
+	.commands = invite_commands,
 	.stream_features = features,
+	.session_size = sizeof(struct reg_session),
 	.server_features = server_features,
 	.init = apply_key,
 	.reload = apply_key,
