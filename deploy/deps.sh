@@ -37,6 +37,7 @@ if [ "$tier" != run ]; then
 		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
 		coturn prosody prosody-modules
 		ejabberd erlang-p1-pgsql lua-dbi-postgresql
+		tesseract-ocr	# the OCR our captchas must defeat (test_xmpp_register_ocr.py)
 	)
 fi
 if [ "$tier" = bench ]; then

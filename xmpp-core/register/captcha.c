@@ -30,7 +30,7 @@
 #include "crypto.h"
 #include "png.h"
 
-#define CAPTCHA_MAX	1024
+#define CAPTCHA_MAX	4096	/* ~0.6 MB; full: resource-constraint */
 #define RATE_WINDOW_MS	60000
 
 struct challenge {

@@ -1,6 +1,7 @@
 /*
- * register: the PNG encoder (checksum vectors, the stored deflate
- * blocks read back), captcha texts and the life of a challenge.
+ * register: the [registration] table, the throttle, the PNG encoder
+ * (checksum vectors, the stored deflate blocks read back), captcha
+ * texts and the life of a challenge.
  *
  * xmpp_captcha_sample is the test-only way to get pictures with their
  * answers: with EDGE_CAPTCHA_SAMPLE=DIR (and EDGE_CAPTCHA_SAMPLE_N) it
@@ -19,6 +20,9 @@
 #include "captcha.h"
 #include "crypto.h"
 #include "png.h"
+#include "conf.h"
+#include "regconf.h"
+#include "throttle.h"
 
 static uint32_t
 rd32(const uint8_t *p)
@@ -222,4 +226,102 @@ TEST(xmpp_captcha_sample)
 	}
 	fclose(ans);
 	captcha_clear();
+}
+
+static struct reg_config *
+load(const char *text, char *err, size_t errlen)
+{
+	struct conf_err e = { { 0 } };
+	struct conf_doc *d = conf_parse_string("t.toml", text, 0, &e);
+	void *cfg = NULL;
+
+	if (d == NULL) {
+		snprintf(err, errlen, "%s", e.msg);
+		return NULL;
+	}
+	if (regconf_load(d->root, &cfg, &e) == -1) {
+		snprintf(err, errlen, "%s", e.msg);
+		regconf_free(cfg);
+		cfg = NULL;
+	}
+	conf_free(d);
+	return cfg;
+}
+
+TEST(xmpp_register_config)
+{
+	char err[700];
+	struct reg_config *c;
+
+	/* public: captcha and throttle; trusted networks: neither */
+	CHECK((c = load("[registration]\nenabled = true\n", err, sizeof(err))) != NULL);
+	CHECK_INT(c->captcha, CAPTCHA_IMAGE);
+	CHECK_INT(c->throttle_ip, 1);
+	CHECK_INT(c->throttle_subnet, 3);
+	CHECK_INT(c->limits.per_minute, 10);
+	CHECK(regconf_reserved(c, "admin") && regconf_reserved(c, "postmaster"));
+	CHECK(!regconf_reserved(c, "alice"));
+	regconf_free(c);
+	CHECK((c = load("[registration]\nenabled = true\nallow_from = [\"127.0.0.0/8\"]\n"
+	    "reserved = [\"Boss\"]\nwatchers = [\"a@b.example\"]\n", err, sizeof(err))) != NULL);
+	CHECK_INT(c->captcha, CAPTCHA_OFF);
+	CHECK_INT(c->throttle_ip, 0);
+	CHECK(regconf_reserved(c, "boss") && !regconf_reserved(c, "admin"));
+	CHECK_INT(c->nwatchers, 1);
+	CHECK_STR(c->watchers[0], "a@b.example");
+	regconf_free(c);
+	/* errors name the key */
+	CHECK(load("[registration]\ncaptcha = \"question\"\n", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "captcha") != NULL);
+	CHECK(load("[registration]\ncaptcha = \"maybe\"\n", err, sizeof(err)) == NULL);
+	CHECK(load("[registration]\nwatchers = [\"a@b/c\"]\n", err, sizeof(err)) == NULL);
+	CHECK(strstr(err, "watchers") != NULL);
+	CHECK(load("[registration]\nreserved = [\"a@b\"]\n", err, sizeof(err)) == NULL);
+	CHECK(load("[registration]\ninvite_url = \"ftp://x\"\n", err, sizeof(err)) == NULL);
+	CHECK((c = load("[registration]\ncaptcha = \"question\"\n[[registration.question]]\n"
+	    "text = \"2 + 2?\"\nanswers = [\"4\", \"four\"]\n", err, sizeof(err))) != NULL);
+	CHECK_INT(c->captcha, CAPTCHA_QUESTION);
+	CHECK_INT(c->nquestions, 1);
+	CHECK_INT(c->questions[0].nanswers, 2);
+	regconf_free(c);
+}
+
+TEST(xmpp_register_throttle)
+{
+	struct reg_config c = { .throttle_ip = 1, .throttle_subnet = 2, .prefix4 = 24,
+	    .prefix6 = 64, .throttle_period_ms = 600000 };
+	struct sockaddr_in a, b, far;
+	struct sockaddr_in6 s6a, s6b, s6c;
+
+	throttle_clear();
+	loopback(&a, "192.0.2.10");
+	loopback(&b, "192.0.2.11");
+	loopback(&far, "198.51.100.1");
+	CHECK(throttle_allows(&c, (struct sockaddr *)&a));
+	throttle_count((struct sockaddr *)&a);
+	CHECK(!throttle_allows(&c, (struct sockaddr *)&a));
+	CHECK(throttle_allows(&c, (struct sockaddr *)&b));
+	throttle_count((struct sockaddr *)&b);
+	/* two in 192.0.2.0/24 now: the subnet is full, another is not */
+	loopback(&b, "192.0.2.99");
+	CHECK(!throttle_allows(&c, (struct sockaddr *)&b));
+	CHECK(throttle_allows(&c, (struct sockaddr *)&far));
+	/* IPv6 by /64 */
+	memset(&s6a, 0, sizeof(s6a));
+	s6a.sin6_family = AF_INET6;
+	s6b = s6c = s6a;
+	inet_pton(AF_INET6, "2001:db8:1:2::1", &s6a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2::2", &s6b.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &s6c.sin6_addr);
+	throttle_count((struct sockaddr *)&s6a);
+	CHECK(!throttle_allows(&c, (struct sockaddr *)&s6a));
+	CHECK(throttle_allows(&c, (struct sockaddr *)&s6b));
+	throttle_count((struct sockaddr *)&s6b);
+	inet_pton(AF_INET6, "2001:db8:1:2::3", &s6b.sin6_addr);
+	CHECK(!throttle_allows(&c, (struct sockaddr *)&s6b));
+	CHECK(throttle_allows(&c, (struct sockaddr *)&s6c));
+	/* off */
+	c.throttle_ip = c.throttle_subnet = 0;
+	CHECK(throttle_allows(&c, (struct sockaddr *)&a));
+	throttle_clear();
 }
