@@ -156,6 +156,7 @@ struct reg_ctx {
 	char local[JID_PART_MAX + 1];
 	bool remove;
 	bool invited;			/* the session's invitation is marked used */
+	bool counted;			/* by the throttle */
 	char inviter[JID_PART_MAX + 1];
 	char *password;			/* kept while the invitation is marked */
 };
@@ -204,8 +205,19 @@ reg_done(void *arg, bool ok, const char *err)
 	struct reg_ctx *x = arg;
 	struct c2s *c = x->c;
 
+	bool created = !err && ok && !c->authed && !x->remove;
+
 	if (x->invited && (err || !ok))
 		invite_release(c, x->local);	/* nothing half-made */
+	/* a new account gets its welcome, subscription and count even when
+	 * its client left before the answer */
+	if (created) {
+		if (x->invited && x->inviter[0])
+			invite_subscribe(c->host, x->local, x->inviter);
+		announce(c, x->local);
+	} else if (x->counted) {
+		throttle_uncount((const struct sockaddr *)&c->addr);
+	}
 	if (c->dead)
 		goto out;
 	if (err) {
@@ -219,14 +231,6 @@ reg_done(void *arg, bool ok, const char *err)
 		log_info("c2s %llu: %s: account %s@%s %s", (unsigned long long)c->id,
 		    c->peer, x->local, c2s_host(c), x->remove ? "removed" :
 		    c->authed ? "changed its password" : "registered");
-		if (!c->authed && x->invited) {
-			if (x->inviter[0])
-				invite_subscribe(c->host, x->local, x->inviter);
-		} else if (!c->authed) {
-			throttle_count((const struct sockaddr *)&c->addr);
-		}
-		if (!c->authed)
-			announce(c, x->local);
 		/* the other sessions end with not-authorized (accountrm.c) */
 		if (x->remove)
 			c2s_stream_error(c, NULL, NULL);
@@ -570,9 +574,13 @@ register_preauth(struct c2s *c, struct xml_node *iq)
 		error(c, iq, "wait", "resource-constraint", NULL);
 		goto fail;
 	}
+	throttle_count((const struct sockaddr *)&c->addr);
+	x->counted = true;
 	if (account_create(c2s_host(c), local, s.password, srv.cfg->scram_iterations,
-	    reg_done, x) == -1)
+	    reg_done, x) == -1) {
+		throttle_uncount((const struct sockaddr *)&c->addr);
 		ctx_failed(x);
+	}
 	submit_free(&s);
 	return;
 fail:

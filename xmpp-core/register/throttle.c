@@ -1,7 +1,9 @@
 /*
  * throttle — recent registrations by address.  See throttle.h.
  *
- * A ring of the last THROTTLE_MAX registrations (address and time).
+ * A ring of the last THROTTLE_MAX registrations (address and time),
+ * counted when the account is asked for, so that parallel sessions from
+ * one address cannot all pass; one that fails is struck out again.
  * Checking scans it: registrations are rare next to everything else a
  * server does, and a ring cannot grow.  An address is compared in full
  * (IPv4, IPv6 /128) for throttle_per_ip and under its prefix for
@@ -22,6 +24,7 @@
 struct rec {
 	uint8_t a[16];
 	bool v4;
+	bool gone;	/* that registration failed */
 	uint64_t at;
 };
 
@@ -88,7 +91,7 @@ throttle_allows(const struct reg_config *c, const struct sockaddr *sa)
 
 		if (now - r->at >= c->throttle_period_ms)
 			break;		/* newest first: the rest are older */
-		if (r->v4 != me.v4)
+		if (r->v4 != me.v4 || r->gone)
 			continue;
 		if (prefix_eq(r->a, me.a, me.v4 ? 32 : 128))
 			same++;
@@ -114,6 +117,23 @@ throttle_count(const struct sockaddr *sa)
 	head = (head + 1) % THROTTLE_MAX;
 	if (count < THROTTLE_MAX)
 		count++;
+}
+
+void
+throttle_uncount(const struct sockaddr *sa)
+{
+	struct rec me;
+
+	if (!addr_of(sa, &me))
+		return;
+	for (size_t i = 0; i < count; i++) {
+		struct rec *r = &ring[(head + THROTTLE_MAX - 1 - i) % THROTTLE_MAX];
+
+		if (!r->gone && r->v4 == me.v4 && memcmp(r->a, me.a, 16) == 0) {
+			r->gone = true;
+			return;
+		}
+	}
 }
 
 void

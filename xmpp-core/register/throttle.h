@@ -14,8 +14,10 @@ struct sockaddr;
 
 /* Whether sa may register one more account now under c's limits. */
 bool throttle_allows(const struct reg_config *c, const struct sockaddr *sa);
-/* Counts an account registered from sa. */
+/* Counts an account being registered from sa; throttle_uncount when
+ * that registration failed. */
 void throttle_count(const struct sockaddr *sa);
+void throttle_uncount(const struct sockaddr *sa);
 void throttle_clear(void);
 
 #endif

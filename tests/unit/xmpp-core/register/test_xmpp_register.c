@@ -320,6 +320,11 @@ TEST(xmpp_register_throttle)
 	inet_pton(AF_INET6, "2001:db8:1:2::3", &s6b.sin6_addr);
 	CHECK(!throttle_allows(&c, (struct sockaddr *)&s6b));
 	CHECK(throttle_allows(&c, (struct sockaddr *)&s6c));
+	/* a registration that failed does not count */
+	throttle_uncount((struct sockaddr *)&a);
+	CHECK(throttle_allows(&c, (struct sockaddr *)&a));
+	throttle_count((struct sockaddr *)&a);
+	CHECK(!throttle_allows(&c, (struct sockaddr *)&a));
 	/* off */
 	c.throttle_ip = c.throttle_subnet = 0;
 	CHECK(throttle_allows(&c, (struct sockaddr *)&a));
