@@ -254,20 +254,23 @@ regconf_load(struct conf_table *root, void **cfg, struct conf_err *e)
 	struct conf_table *t;
 	char *const *v;
 	size_t n = 0;
-	long long ent = 32;
+	long long ent;
 	int rc;
 
 	if ((*cfg = c) == NULL)
 		return -1;
 	c->invite_ttl_s = 7 * 86400;
 	/* without the table: registration off and no entropy floor for
-	 * password changes (32 bits once the table exists) */
+	 * password changes; with it 32 bits on trusted networks, 64 on a
+	 * public host (the reference host's rule) */
 	t = conf_table(root, "registration", e, &rc);
 	if (rc <= 0)
 		return rc;
 	if (conf_bool(t, "enabled", &c->enabled, e) == -1 ||
-	    conf_strarr(t, "allow_from", &v, &n, e) == -1 ||
-	    conf_int(t, "min_password_entropy", 0, 256, &ent, e) == -1)
+	    conf_strarr(t, "allow_from", &v, &n, e) == -1)
+		return -1;
+	ent = n ? 32 : 64;
+	if (conf_int(t, "min_password_entropy", 0, 256, &ent, e) == -1)
 		return -1;
 	c->min_password_entropy = (unsigned)ent;
 	if (n && (c->allow = calloc(n, sizeof(*c->allow))) == NULL)

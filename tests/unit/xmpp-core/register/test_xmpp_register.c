@@ -259,6 +259,7 @@ TEST(xmpp_register_config)
 	CHECK_INT(c->throttle_ip, 1);
 	CHECK_INT(c->throttle_subnet, 3);
 	CHECK_INT(c->limits.per_minute, 10);
+	CHECK_INT(c->min_password_entropy, 64);
 	CHECK(regconf_reserved(c, "admin") && regconf_reserved(c, "postmaster"));
 	CHECK(!regconf_reserved(c, "alice"));
 	regconf_free(c);
@@ -266,6 +267,7 @@ TEST(xmpp_register_config)
 	    "reserved = [\"Boss\"]\nwatchers = [\"a@b.example\"]\n", err, sizeof(err))) != NULL);
 	CHECK_INT(c->captcha, CAPTCHA_OFF);
 	CHECK_INT(c->throttle_ip, 0);
+	CHECK_INT(c->min_password_entropy, 32);
 	CHECK(regconf_reserved(c, "boss") && !regconf_reserved(c, "admin"));
 	CHECK_INT(c->nwatchers, 1);
 	CHECK_STR(c->watchers[0], "a@b.example");
