@@ -4,8 +4,10 @@ roster subscription, XEP-0445 pre-authenticated registration):
 presents it (<preauth xmlns='urn:xmpp:pars:0'/>) and registers, on a host
 with registration closed and on a public one (no captcha then); the new
 account and the inviter are subscribed both ways (seen by slixmpp);
-single use (also when two sessions race with one token), expiry, and an
-invitation whose registration failed stays usable."""
+single use (also when two sessions race with one token), expiry, an
+invitation whose registration failed stays usable, and an existing
+account accepting a contact invitation with a tokened subscription
+request (XEP-0379 §3)."""
 
 import asyncio
 import itertools
@@ -166,3 +168,48 @@ def test_invite_on_public_host_needs_no_captcha(public):
     r.close()
     items = roster_of("host2inviter@localhost", public.port)
     assert items["pubinvitee@localhost"]["subscription"] == "both", items
+
+
+def test_existing_account_accepts_contact_invitation(closed):
+    """XEP-0379 §3: someone with an account already opens the URI: a
+    subscription request carrying the token; both end up subscribed to
+    each other at once, and the token works only once (a second request
+    with it is an ordinary one, waiting for the inviter)."""
+    closed.adduser("hostess", PW)
+    closed.adduser("guest1", PW)
+    closed.adduser("guest2", PW)
+    _, _, token = invite(closed, "hostess@localhost")
+
+    async def scenario():
+        g = await connect("guest1@localhost", PW, closed.port)
+        await g.get_roster()
+        g.send_presence()
+        g.send_raw("<presence to='hostess@localhost' type='subscribe'>"
+                   "<preauth xmlns='urn:xmpp:pars:0' token='%s'/></presence>" % token)
+        # approved at once: guest1's roster has hostess both ways
+        while True:
+            push = await asyncio.wait_for(g.roster_pushes.get(), 15)
+            item = push["roster"]["items"].get("hostess@localhost")
+            if item and item["subscription"] == "both":
+                break
+        h = await connect("guest2@localhost", PW, closed.port)
+        await h.get_roster()
+        h.send_raw("<presence to='hostess@localhost' type='subscribe'>"
+                   "<preauth xmlns='urn:xmpp:pars:0' token='%s'/></presence>" % token)
+        # an ordinary request now: guest2's roster shows it pending
+        while True:
+            push = await asyncio.wait_for(h.roster_pushes.get(), 15)
+            item = push["roster"]["items"].get("hostess@localhost")
+            if item and item["ask"] == "subscribe":
+                break
+        assert item["subscription"] == "none"
+        await disconnect(g, h)
+    arun(scenario())
+    items = roster_of("guest1@localhost", closed.port)
+    assert items["hostess@localhost"]["subscription"] == "both", items
+    items = roster_of("hostess@localhost", closed.port)
+    assert items["guest1@localhost"]["subscription"] == "both", items
+    # guest2's request waits for hostess (RFC 6121 §3.1.3): not approved
+    assert items.get("guest2@localhost", {}).get("subscription", "none") == "none", items
+    items = roster_of("guest2@localhost", closed.port)
+    assert items["hostess@localhost"]["subscription"] == "none", items

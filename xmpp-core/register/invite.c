@@ -399,3 +399,147 @@ const struct ctl_command invite_commands[] = {
 	    "single use, expiring after TTL (default [registration] invite_ttl)", cmd_invite },
 	{ NULL, NULL, NULL, NULL },
 };
+
+/* ---- an existing account accepts a contact invitation (XEP-0379 §3) ---- */
+
+/*
+ * <presence type='subscribe' to='inviter'><preauth token=.../></presence>
+ * from a local account: a valid token of that inviter is used up by the
+ * subscriber and the two are subscribed both ways: the inviter's item
+ * pre-approves the request (RFC 6121 §3.4) and is subscribed to the
+ * subscriber, whose item is marked 'from'; then the request goes on to
+ * im/presence, which completes it as a pre-approved one.  Any other
+ * token is dropped and the request goes on as an ordinary one (§3.2).
+ * The token never travels further.
+ */
+
+#define NS_PARS "urn:xmpp:pars:0"
+
+static struct db_stmt st_use_sub = {
+	"UPDATE reg_invite SET used_by = $4, used_at = now() "
+	"WHERE token_hash = $1 AND host = $2 AND inviter = $3 AND used_by IS NULL "
+	"AND expires > now() RETURNING 1", 4, 0 };
+
+struct accept {
+	struct hook_args a;	/* where routing goes on */
+	int host;
+	char inviter[JID_PART_MAX + 1];
+	char inviter_bare[2 * JID_PART_MAX + 2];
+};
+
+static void
+accept_resume(struct accept *k)
+{
+	struct c2s *c = k->a.c;
+
+	if (c->dead)
+		xml_free(k->a.n);
+	else
+		router_resume(&k->a);
+	free(k);
+	c2s_unblock(c);
+}
+
+static void
+subscriber_ready(void *arg, struct user *u)
+{
+	struct accept *k = arg;
+	struct roster *r = USER_ROSTER(u);
+	struct roster_item *it;
+
+	if (r && r->loaded && ((it = roster_find(r, k->inviter_bare)) != NULL ||
+	    (it = roster_add(r, k->inviter_bare)) != NULL)) {
+		it->sub_from = true;
+		it->ask_in = false;
+		it->visible = true;
+		roster_commit(u, it);
+	}
+	router_user_unref(u);
+	accept_resume(k);
+}
+
+static void
+inviter_ready(void *arg, struct user *u)
+{
+	struct accept *k = arg;
+	struct roster *r = USER_ROSTER(u);
+	struct roster_item *it;
+	struct user *s = k->a.c->user;
+
+	if (r && r->loaded && r->exists && ((it = roster_find(r, s->bare)) != NULL ||
+	    (it = roster_add(r, s->bare)) != NULL)) {
+		it->sub_to = true;
+		it->approved = true;
+		it->visible = true;
+		roster_commit(u, it);
+		router_user_unref(u);
+		router_user_ref(s);
+		roster_load(s, subscriber_ready, k);
+		return;
+	}
+	router_user_unref(u);
+	accept_resume(k);
+}
+
+static void
+sub_used(void *arg, PGresult *res, const char *err)
+{
+	struct accept *k = arg;
+	struct user *u;
+
+	if (res == NULL)
+		log_warn("invitation: %s", err);
+	if (res == NULL || PQntuples(res) != 1 || k->a.c->dead ||
+	    (u = router_user_get(k->host, k->inviter)) == NULL) {
+		accept_resume(k);	/* an ordinary request */
+		return;
+	}
+	log_info("invitation: %s accepted the invitation of %s", k->a.c->user->bare,
+	    k->inviter_bare);
+	roster_load(u, inviter_ready, k);
+}
+
+static enum hook_rc
+subscribe_hook(struct hook_args *a)
+{
+	struct xml_node *n = a->n, *p;
+	char token[INVITE_TOKEN_LEN + 1], hash[65];
+	const char *t, *v[4];
+	struct accept *k;
+	struct jid to;
+	int host;
+
+	if (strcmp(stanza_type(n), "subscribe") != 0 ||
+	    (p = xml_child(n, "preauth", NS_PARS)) == NULL)
+		return HOOK_NEXT;
+	t = xml_attr(p, "token");
+	snprintf(token, sizeof(token), "%s", token_ok(t) ? t : "");
+	xml_detach(p);
+	xml_free(p);
+	if (token[0] == '\0' || stanza_jid(n, "to", &to) != 1 || to.local[0] == '\0' ||
+	    (host = router_host_index(to.domain)) < 0 || host != a->c->host ||
+	    (k = calloc(1, sizeof(*k))) == NULL)
+		return HOOK_NEXT;
+	k->a = *a;
+	k->host = host;
+	snprintf(k->inviter, sizeof(k->inviter), "%s", to.local);
+	snprintf(k->inviter_bare, sizeof(k->inviter_bare), "%s@%s", to.local,
+	    srv.cfg->hosts[host]);
+	for (char *q = token; *q; q++)
+		*q = (char)tolower((unsigned char)*q);
+	token_hash(token, hash);
+	OPENSSL_cleanse(token, sizeof(token));
+	v[0] = hash;
+	v[1] = srv.cfg->hosts[host];
+	v[2] = k->inviter;
+	v[3] = a->c->user->bare;
+	c2s_block(a->c);
+	if (db_query(srv.db, &st_use_sub, v, sub_used, k) == NULL)
+		sub_used(k, NULL, "the database queue is full");
+	return HOOK_TAKEN;
+}
+
+const struct hook invite_hooks[] = {
+	{ EV_PRESENCE_OUT, 10, subscribe_hook },
+	{ EV_MAX, 0, NULL },
+};

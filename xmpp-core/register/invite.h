@@ -5,7 +5,8 @@
  * xmlns='urn:xmpp:pars:0'/>, XEP-0445 §4), and the registration that
  * follows is allowed even where open registration is off, needs no
  * captcha, uses the invitation up, and subscribes the new account and
- * the inviter to each other.
+ * the inviter to each other.  Someone with an account already sends the
+ * token in a subscription request instead (XEP-0379 §3): pre-approved.
  */
 #ifndef XMPP_INVITE_H
 #define XMPP_INVITE_H
@@ -40,5 +41,7 @@ void invite_release(struct c2s *c, const char *local);
 void invite_subscribe(int host, const char *a, const char *b);
 
 extern const struct ctl_command invite_commands[];
+/* <presence type='subscribe'/> with a token (XEP-0379 §3). */
+extern const struct hook invite_hooks[];
 
 #endif

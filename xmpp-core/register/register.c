@@ -749,6 +749,7 @@ struct module register_module = {
 	.migrations = migrations,
 	.iqs = iqs,
 	.commands = invite_commands,
+	.hooks = invite_hooks,
 	.stream_features = features,
 	.session_size = sizeof(struct reg_session),
 	.server_features = server_features,
