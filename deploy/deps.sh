@@ -40,6 +40,7 @@ if [ "$tier" != run ]; then
 		# test_deploy_*: systemd-analyze/-sysusers/-tmpfiles (systemd
 		# need not be PID 1), make deb and its checks
 		systemd debhelper dpkg-dev lintian
+		tesseract-ocr	# the OCR our captchas must defeat (test_xmpp_register_ocr.py)
 	)
 fi
 if [ "$tier" = bench ]; then
