@@ -7,20 +7,16 @@ real peer, with a slixmpp user on TCP on the other side."""
 import asyncio
 import base64
 import json
-import os
-import queue
-import shutil
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
 
 from edgetest import free_port
 from pgcluster import PgCluster
-from wsclient import BINARY, CLOSE, CONT, NS_FRAMING, PING, PONG, TEXT, WS, Closed, http_request
+from wsclient import BINARY, CLOSE, CONT, NS_FRAMING, PING, PONG, TEXT, WS, http_request
 from xmpptest import XmppServer, arun, connect, disconnect, recv
+from xmppjsweb import Cut, XmppJsWeb
 
 PW = "web-test-password-123"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
@@ -330,123 +326,6 @@ def test_per_ip_limit_counts_the_forwarded_address(server):
 
 # ---- xmpp.js over WebSocket with a slixmpp user on TCP ----
 
-XMPPJS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xmppjs")
-
-
-class Cut:
-    """A TCP forwarder the test can cut: the socket drops under xmpp.js
-    (no <close/>, no close frame), as when a phone loses its network."""
-
-    def __init__(self, port):
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(8)
-        self.port = self.lsock.getsockname()[1]
-        self.target = port
-        self.pairs = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.target))
-            with self.lock:
-                self.pairs.append((c, u))
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        with self.lock:
-            pairs, self.pairs = self.pairs, []
-        for c, u in pairs:
-            for s in (c, u):
-                try:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
-                    s.close()
-                except OSError:
-                    pass
-
-    def close(self):
-        self.cut()
-        self.lsock.close()
-
-
-class XmppJsWeb:
-    """tests/integration/xmppjs/webdriver.mjs: xmpp.js 0.14 over WebSocket."""
-
-    def __init__(self, url, user):
-        assert shutil.which("node"), "node is needed (deploy/deps.sh installs it)"
-        assert os.path.isdir(os.path.join(XMPPJS, "node_modules", "@xmpp", "client")), \
-            "npm ci in tests/integration/xmppjs (deploy/deps.sh does it)"
-        env = dict(os.environ, NODE_NO_WARNINGS="1")
-        self.proc = subprocess.Popen(
-            ["node", "--experimental-websocket", "webdriver.mjs", url, "localhost", user, PW],
-            cwd=XMPPJS, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.events = queue.Queue()
-        self.seen = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            try:
-                self.events.put(json.loads(line))
-            except ValueError:
-                self.events.put({"ev": "stderr", "data": line})
-
-    def cmd(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-
-    def wait(self, ev, timeout=20, allow_errors=False, **match):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                e = self.events.get(timeout=max(0.01, deadline - time.time()))
-            except queue.Empty:
-                break
-            self.seen.append(e)
-            if e["ev"] == "error" and not allow_errors:
-                raise AssertionError("xmpp.js: %s" % e)
-            if e["ev"] == ev and all(e.get(k) == v for k, v in match.items()):
-                return e
-        raise AssertionError("no %s from xmpp.js; saw %s" % (ev, [
-            x for x in self.seen[-30:] if x["ev"] not in ("in", "out")] +
-            [x.get("data", "")[:300] for x in self.seen[-12:]]))
-
-    async def await_(self, ev, **kw):
-        return await asyncio.get_running_loop().run_in_executor(
-            None, lambda: self.wait(ev, **kw))
-
-    def close(self):
-        try:
-            self.cmd("quit")
-            self.proc.wait(5)
-        except Exception:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def test_xmppjs_over_websocket_with_tcp_peer_and_sm_resumption(server):
     cut = Cut(server.web)
     js = None
@@ -460,7 +339,7 @@ def test_xmppjs_over_websocket_with_tcp_peer_and_sm_resumption(server):
         await disconnect(d)
         erin = await connect("erin@localhost", PW, server.port)
         erin.send_presence()
-        js = XmppJsWeb("ws://127.0.0.1:%d/ws" % cut.port, "dave")
+        js = XmppJsWeb("ws://127.0.0.1:%d/ws" % cut.port, "dave", PW)
         on = await js.await_("online")
         full = on["jid"]
         assert full.startswith("dave@localhost/web"), on

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 import time
 
@@ -20,9 +21,15 @@ class Closed(Exception):
     pass
 
 
-def http_request(host, port, raw, timeout=10):
-    """Sends raw bytes, returns (status, headers dict lowercased, rest)."""
+def http_request(host, port, raw, timeout=10, tls=False):
+    """Sends raw bytes, returns (socket, status, headers dict lowercased,
+    what followed the headers); tls: HTTPS (any certificate)."""
     s = socket.create_connection((host, port), timeout=timeout)
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s, server_hostname="localhost")
     s.sendall(raw)
     data = b""
     while b"\r\n\r\n" not in data:
@@ -44,7 +51,7 @@ class WS:
     """One WebSocket connection to /ws with the xmpp subprotocol."""
 
     def __init__(self, port, host="127.0.0.1", headers=None, protocol="xmpp",
-                 path="/ws", timeout=10):
+                 path="/ws", timeout=10, tls=False):
         key = base64.b64encode(os.urandom(16)).decode()
         hdr = ("GET %s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
@@ -55,7 +62,7 @@ class WS:
             hdr += "%s: %s\r\n" % (k, v)
         hdr += "\r\n"
         self.sock, self.status, self.headers, self.buf = http_request(
-            host, port, hdr.encode(), timeout)
+            host, port, hdr.encode(), timeout, tls)
         self.timeout = timeout
         if self.status == 101:
             want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
@@ -95,7 +102,7 @@ class WS:
             self.sock.settimeout(max(0.05, deadline - time.monotonic()))
             try:
                 chunk = self.sock.recv(65536)
-            except socket.timeout:
+            except (socket.timeout, ssl.SSLWantReadError):
                 raise TimeoutError("no frame")
             if not chunk:
                 raise Closed("connection closed")
