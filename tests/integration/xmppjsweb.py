@@ -14,6 +14,12 @@ import time
 XMPPJS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "xmppjs")
 
 
+def node_options():
+    """node's command-line options (node 20 has a WebSocket behind a flag)."""
+    r = subprocess.run(["node", "--help"], capture_output=True, text=True, timeout=20)
+    return r.stdout
+
+
 class Cut:
     """A TCP forwarder the test can cut: the socket drops under xmpp.js
     (no <close/>, no close frame), as when a phone loses its network."""
@@ -80,9 +86,9 @@ class XmppJsWeb:
         assert os.path.isdir(os.path.join(XMPPJS, "node_modules", "@xmpp", "client")), \
             "npm ci in tests/integration/xmppjs (deploy/deps.sh does it)"
         env = dict(os.environ, NODE_NO_WARNINGS="1", NODE_TLS_REJECT_UNAUTHORIZED="0")
+        flags = [f for f in ("--experimental-websocket",) if f in node_options()]
         self.proc = subprocess.Popen(
-            ["node", "--experimental-websocket", "webdriver.mjs", url, "localhost", user,
-             password],
+            ["node"] + flags + ["webdriver.mjs", url, "localhost", user, password],
             cwd=XMPPJS, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.events = queue.Queue()
