@@ -7,12 +7,13 @@ real peer, with a slixmpp user on TCP on the other side."""
 import asyncio
 import base64
 import json
+import signal
 import subprocess
 import time
 
 import pytest
 
-from edgetest import free_port
+from edgetest import binary, free_port, run
 from pgcluster import PgCluster
 from wsclient import BINARY, CLOSE, CONT, NS_FRAMING, PING, PONG, TEXT, WS, http_request
 from xmpptest import XmppServer, arun, connect, disconnect, recv
@@ -79,6 +80,28 @@ def stream_error(w):
     assert seen[-1] == "<close xmlns='%s'/>" % NS_FRAMING, seen
     assert code == 1000
     return errs[0]
+
+
+# ---- config ----
+
+@pytest.mark.parametrize("web,msg", [
+    ('websocket_url = "http://xmpp.example.org/ws"', "web.websocket_url: a ws:// or wss:// URL"),
+    ('websocket_url = "wss://"', "web.websocket_url:"),
+    ('websocket_url = "wss://x.example/<ws>"', "web.websocket_url:"),
+    ('trusted_proxies = ["nginx.local"]', 'web.trusted_proxies: "nginx.local" is not an address'),
+    ('listen = ["unix:/tmp/x.sock"]', "web.listen: a TCP address"),
+    ('listen = []', "web.listen: between 1 and 16 addresses"),
+    ('ping_after = "0s"', "web.ping_after"),
+    ('bosh_url = "https://x/bosh"', "bosh_url"),
+])
+def test_web_config_errors(pg, web, msg):
+    s = XmppServer(pg, start=False, c2s_extra="\n[web]\n%s\n" % web)
+    try:
+        r = run([binary("xmpp-core"), "-t", "-c", s.conf])
+        assert r.returncode != 0
+        assert msg in r.stderr + r.stdout, r.stderr
+    finally:
+        s.destroy()
 
 
 # ---- HTTP: host-meta, handshake refusals ----
@@ -393,3 +416,28 @@ def test_xmppjs_over_websocket_with_tcp_peer_and_sm_resumption(server):
         if js:
             js.close()
         cut.close()
+
+
+def test_sigterm_with_websocket_sessions(pg):
+    """A graceful stop tells WebSocket sessions system-shutdown, closes
+    them, and the server exits in time (the upgraded sockets go back to
+    libmicrohttpd before it stops)."""
+    wp = free_port()
+    s = XmppServer(pg, c2s_extra='\n[web]\nlisten = ["127.0.0.1:%d"]\n' % wp)
+    try:
+        s.adduser("zoe", PW)
+        a = WS(wp)
+        login(a, "zoe", "one")
+        b = WS(wp)	# not yet authenticated
+        b.open()
+        b.recv()
+        b.recv()
+        s.daemon.signal(signal.SIGTERM)
+        for w in (a, b):
+            assert "<system-shutdown" in stream_error(w)
+            assert w.eof()
+            w.close()
+        log = s.stop()
+        assert "web:" in log
+    finally:
+        s.destroy()
