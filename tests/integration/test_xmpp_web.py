@@ -92,7 +92,7 @@ def stream_error(w):
     ('listen = ["unix:/tmp/x.sock"]', "web.listen: a TCP address"),
     ('listen = []', "web.listen: between 1 and 16 addresses"),
     ('ping_after = "0s"', "web.ping_after"),
-    ('bosh_url = "https://x/bosh"', "bosh_url"),
+    ('bosh_url = "ftp://xmpp.example.org/bosh"', "web.bosh_url: an https:// or http:// URL"),
 ])
 def test_web_config_errors(pg, web, msg):
     s = XmppServer(pg, start=False, c2s_extra="\n[web]\n%s\n" % web)

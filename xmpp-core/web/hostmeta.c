@@ -17,11 +17,16 @@ hostmeta_write(struct buf *b, const struct web_config *cf, bool json)
 		if (cf->websocket_url)
 			buf_printf(b, "{\"rel\":\"" REL_WEBSOCKET "\",\"href\":\"%s\"}",
 			    cf->websocket_url);
+		if (cf->bosh_url)
+			buf_printf(b, "%s{\"rel\":\"" REL_BOSH "\",\"href\":\"%s\"}",
+			    cf->websocket_url ? "," : "", cf->bosh_url);
 		buf_puts(b, "]}\n");
 		return;
 	}
 	buf_puts(b, "<?xml version='1.0' encoding='utf-8'?>\n<XRD xmlns='" NS_XRD "'>\n");
 	if (cf->websocket_url)
 		buf_printf(b, "  <Link rel='" REL_WEBSOCKET "' href='%s'/>\n", cf->websocket_url);
+	if (cf->bosh_url)
+		buf_printf(b, "  <Link rel='" REL_BOSH "' href='%s'/>\n", cf->bosh_url);
 	buf_puts(b, "</XRD>\n");
 }

@@ -1,7 +1,7 @@
 /*
  * hostmeta — XEP-0156 discovery over HTTP: /.well-known/host-meta (an
  * RFC 6415 XRD) and host-meta.json (its JSON form), linking the public
- * WebSocket URL of [web] websocket_url.  Both are answered with
+ * WebSocket and BOSH URLs of [web] websocket_url and bosh_url.  Both are answered with
  * Access-Control-Allow-Origin: * (XEP-0156 §3.3: web clients of other
  * origins read them).
  */
@@ -15,6 +15,7 @@ struct web_config;
 
 #define NS_XRD "http://docs.oasis-open.org/ns/xri/xrd-1.0"
 #define REL_WEBSOCKET "urn:xmpp:alt-connections:websocket"
+#define REL_BOSH "urn:xmpp:alt-connections:xbosh"
 
 /* The document into b; json picks the form. */
 void hostmeta_write(struct buf *b, const struct web_config *cf, bool json);

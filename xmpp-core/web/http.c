@@ -23,6 +23,7 @@
 
 #include "accept.h"
 #include "addr.h"
+#include "bosh.h"
 #include "buf.h"
 #include "evloop.h"
 #include "hostmeta.h"
@@ -53,6 +54,8 @@ struct req {
 	char ip[48];		/* the client (proxy.h) */
 	char peer[128];		/* for logs: "client via proxy" or the peer */
 	bool secure;		/* from a trusted proxy or loopback */
+	struct buf body;	/* a BOSH request's body */
+	struct bosh_req *bosh;	/* held by its session (bosh.h) */
 };
 
 static struct web_daemon daemons[WEB_MAX_LISTEN];
@@ -213,6 +216,7 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 		snprintf(r->peer, sizeof(r->peer), "%.120s", ptxt);
 	/* TLS is the proxy's: a session is as safe as the path to it */
 	r->secure = is_loopback(sa) || addr_cidr_match_any(cf->trusted, cf->ntrusted, sa);
+	buf_init(&r->body);
 	nrequests++;
 	return r;
 }
@@ -379,6 +383,63 @@ websocket(struct MHD_Connection *conn, struct req *r, const char *method,
 	return queue(conn, r, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 }
 
+static void
+add_cors(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, OPTIONS");
+	MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+	MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+}
+
+static enum MHD_Result
+bosh_reply(struct MHD_Connection *conn, struct req *r, unsigned status, struct buf *b)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(buf_pending(b),
+	    (void *)buf_data(b), MHD_RESPMEM_MUST_COPY);
+
+	buf_free(b);
+	if (resp == NULL)
+		return MHD_NO;
+	add_cors(resp);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/xml; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(conn, r, status, resp);
+}
+
+/* XEP-0124 over POST /bosh: the body complete, or the held request back */
+static enum MHD_Result
+bosh(struct MHD_Connection *conn, struct req *r, const char *method)
+{
+	struct bosh_client cl = { &r->client, r->ip, r->peer, r->secure };
+	struct MHD_Response *resp;
+	unsigned status;
+	struct buf out;
+
+	buf_init(&out);
+	if (strcmp(method, "OPTIONS") == 0) {
+		if ((resp = MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT)) == NULL)
+			return MHD_NO;
+		add_cors(resp);
+		return queue(conn, r, MHD_HTTP_NO_CONTENT, resp);
+	}
+	if (strcmp(method, "POST") != 0)
+		return answer_text(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "BOSH (XEP-0124): POST only\n", MHD_HTTP_HEADER_ALLOW, "POST, OPTIONS");
+	if (r->bosh) {
+		bosh_answer(r->bosh, &out);
+		return bosh_reply(conn, r, MHD_HTTP_OK, &out);
+	}
+	if (bosh_request(conn, buf_data(&r->body), buf_pending(&r->body), &cl, &r->bosh,
+	    &out, &status) == 1) {
+		buf_free(&r->body);
+		return MHD_YES;	/* held: suspended until answered */
+	}
+	buf_free(&r->body);
+	return bosh_reply(conn, r, status, &out);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -394,13 +455,27 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((r = req_new(conn, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = r;
-		if (!get && !options)	/* no body is ever read here */
+		if (strcmp(url, "/bosh") == 0 && strcmp(method, "POST") == 0)
+			return MHD_YES;	/* the only body read here */
+		if (!get && !options)
 			return answer_text(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "method not allowed\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
 		return MHD_YES;
 	}
-	if (*upload_data_size != 0)
-		return MHD_NO;
+	if (*upload_data_size != 0) {
+		if (strcmp(url, "/bosh") != 0 || strcmp(method, "POST") != 0)
+			return MHD_NO;
+		/* a stanza and the <body/> around it, no more */
+		if (buf_pending(&r->body) + *upload_data_size > srv.cfg->max_stanza + 4096 ||
+		    buf_append(&r->body, upload_data, *upload_data_size) == -1) {
+			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
+			return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, "/bosh") == 0)
+		return bosh(conn, r, method);
 	if (strcmp(url, "/.well-known/host-meta") == 0)
 		return hostmeta(conn, r, false, options);
 	if (strcmp(url, "/.well-known/host-meta.json") == 0)
@@ -421,6 +496,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	bosh_req_done(r->bosh);
+	buf_free(&r->body);
 	log_info("web: %s \"%s %s\" %u %llums%s%s%s", r->peer, r->method, r->path,
 	    r->status, (unsigned long long)(ev_now(srv.loop) - r->t0),
 	    toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? " (connection ended)" : "",
@@ -446,6 +523,7 @@ web_http_open(const struct web_config *cf, char *err, size_t errlen)
 	const union MHD_DaemonInfo *di;
 	char e2[256];
 
+	bosh_init(kick_all);
 	for (size_t i = 0; i < cf->nlisten; i++) {
 		struct web_daemon *wd = &daemons[ndaemons];
 		int fd = addr_listen(&cf->listen[i], SOCK_STREAM, 1024, 0, e2, sizeof(e2));
@@ -480,7 +558,7 @@ web_http_open(const struct web_config *cf, char *err, size_t errlen)
 		ev_defer_init(&wd->run, run_cb, wd);
 		ev_io_start(srv.loop, &wd->io, EPOLLIN);
 		ndaemons++;
-		log_info("web: listening on %s (host-meta, WebSocket /ws)", wd->name);
+		log_info("web: listening on %s (host-meta, WebSocket /ws, BOSH /bosh)", wd->name);
 	}
 	return 0;
 }
@@ -500,6 +578,7 @@ void
 web_http_close(void)
 {
 	wsxmpp_abort_all();
+	bosh_abort_all();
 	for (size_t i = 0; i < ndaemons; i++) {
 		struct web_daemon *wd = &daemons[i];
 

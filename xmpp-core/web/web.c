@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 
+#include "bosh.h"
 #include "buf.h"
 #include "http.h"
 #include "log.h"
@@ -33,7 +34,11 @@ config_load(struct conf_table *root, void **cfg, struct conf_err *e)
 {
 	if ((*cfg = calloc(1, sizeof(struct web_config))) == NULL)
 		return -1;
-	return web_config_load(*cfg, root, e);
+	if (web_config_load(*cfg, root, e) == -1) {
+		web_config_free(*cfg);	/* what was read before the error */
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -64,8 +69,8 @@ web_reload(void)
 static void
 stats(struct buf *b)
 {
-	buf_printf(b, "web_requests\t%zu\nweb_websockets\t%zu\n", web_http_requests(),
-	    wsxmpp_count());
+	buf_printf(b, "web_requests\t%zu\nweb_websockets\t%zu\nweb_bosh_sessions\t%zu\n",
+	    web_http_requests(), wsxmpp_count(), bosh_count());
 }
 
 struct module web_module = {

@@ -45,17 +45,17 @@ load_listen(struct web_config *w, struct conf_table *t, struct conf_err *e)
 	return 0;
 }
 
-/* ws:// or wss://, then something a URL may hold; written into XML and
- * JSON verbatim, so nothing that would need escaping there. */
+/* s:// or (plain) p://, then something a URL may hold; written into XML
+ * and JSON verbatim, so nothing that would need escaping there. */
 static bool
-valid_ws_url(const char *u)
+valid_url(const char *u, const char *s, const char *p)
 {
 	const char *rest;
 
-	if (strncmp(u, "wss://", 6) == 0)
-		rest = u + 6;
-	else if (strncmp(u, "ws://", 5) == 0)
-		rest = u + 5;
+	if (strncmp(u, s, strlen(s)) == 0)
+		rest = u + strlen(s);
+	else if (strncmp(u, p, strlen(p)) == 0)
+		rest = u + strlen(p);
 	else
 		return false;
 	if (*rest == '\0' || *rest == '/' || strlen(u) > 512)
@@ -95,7 +95,7 @@ int
 web_config_load(struct web_config *w, struct conf_table *root, struct conf_err *e)
 {
 	struct conf_table *t;
-	const char *url = NULL;
+	const char *url = NULL, *burl = NULL;
 	long long v;
 	int rc;
 
@@ -104,9 +104,17 @@ web_config_load(struct web_config *w, struct conf_table *root, struct conf_err *
 	if (rc <= 0)
 		return rc;
 	if (load_listen(w, t, e) == -1 || load_proxies(w, t, e) == -1 ||
-	    conf_str(t, "websocket_url", &url, e) == -1)
+	    conf_str(t, "websocket_url", &url, e) == -1 ||
+	    conf_str(t, "bosh_url", &burl, e) == -1)
 		return -1;
-	if (url && !valid_ws_url(url)) {
+	if (burl && !valid_url(burl, "https://", "http://")) {
+		conf_errf(e, t, "bosh_url", "an https:// or http:// URL with a host "
+		    "(\"https://xmpp.example.org/bosh\"), not \"%s\"", burl);
+		return -1;
+	}
+	if (burl && (w->bosh_url = strdup(burl)) == NULL)
+		return -1;
+	if (url && !valid_url(url, "wss://", "ws://")) {
 		conf_errf(e, t, "websocket_url", "a ws:// or wss:// URL with a host "
 		    "(\"wss://xmpp.example.org/ws\"), not \"%s\"", url);
 		return -1;
@@ -132,5 +140,6 @@ void
 web_config_free(struct web_config *w)
 {
 	free(w->websocket_url);
+	free(w->bosh_url);
 	memset(w, 0, sizeof(*w));
 }

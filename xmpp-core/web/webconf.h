@@ -24,6 +24,7 @@ struct web_config {
 	struct edge_addr listen[WEB_MAX_LISTEN];
 	size_t nlisten;
 	char *websocket_url;	/* XEP-0156 link; NULL: none announced */
+	char *bosh_url;
 	struct addr_cidr trusted[WEB_MAX_PROXIES];
 	size_t ntrusted;
 	uint64_t ping_after_ms;	/* a quiet WebSocket gets a ping */

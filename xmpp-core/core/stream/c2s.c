@@ -198,7 +198,7 @@ c2s_finish(struct c2s *c)
 	}
 	if (c->tr)
 		c->tr->close(c);	/* releases the fd */
-	else
+	else if (c->fd >= 0)
 		close(c->fd);
 	c->tr_ctx = NULL;
 	c->fd = -1;
@@ -415,8 +415,8 @@ c2s_update_events(struct c2s *c)
 {
 	uint32_t ev = 0;
 
-	if (c->dead)
-		return;
+	if (c->dead || c->fd < 0)
+		return;		/* a transport without a socket (BOSH) drives itself */
 	if (c->state == C2S_HANDSHAKE)
 		return;		/* the handshake drives the events itself */
 	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
@@ -1176,6 +1176,13 @@ c2s_wake(struct c2s *c)
 {
 	if (!c->dead)
 		ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_input(struct c2s *c)
+{
+	if (!c->dead)
+		ev_defer(srv.loop, &c->resume);
 }
 
 /*

@@ -143,6 +143,9 @@ struct c2s *c2s_accept_transport(int fd, const struct sockaddr_storage *ss,
     void *ctx, bool secure);
 /* The transport has output to write (c2s_flush after this batch). */
 void c2s_wake(struct c2s *c);
+/* ... or input the session has not seen (a transport without a socket,
+ * fd -1: BOSH, whose input comes in HTTP requests). */
+void c2s_input(struct c2s *c);
 void c2s_shutdown(void);
 /* Counts an authentication failure against the peer's address. */
 void c2s_auth_failed(struct c2s *c);
