@@ -1,8 +1,8 @@
 """Debian's nginx in front of xmpp-core's web listener, with the site of
 deploy/nginx-xmpp.conf (its ports, names and certificate paths replaced
-for the test): host-meta and XMPP over WebSocket through TLS, xmpp.js
-over wss:// with a slixmpp user on TCP, and X-Forwarded-For as nginx
-writes it: the address nginx saw, never what the client claimed."""
+for the test): host-meta, XMPP over WebSocket and BOSH through TLS,
+xmpp.js over wss:// with a slixmpp user on TCP, and X-Forwarded-For as
+nginx writes it: the address nginx saw, never what the client claimed."""
 
 import base64
 import os
@@ -179,3 +179,21 @@ def test_xmppjs_over_wss_through_nginx(stack):
     finally:
         if js:
             js.close()
+
+
+def test_bosh_through_nginx(stack):
+    body = ("<body xmlns='http://jabber.org/protocol/httpbind' rid='77' to='localhost' "
+            "wait='5' hold='1' ver='1.6' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>")
+    r = subprocess.run(["curl", "-sS", "-k", "--max-time", "15", "-H",
+                        "Content-Type: text/xml; charset=utf-8", "--data-binary", body,
+                        "https://localhost:%d/bosh" % stack.https],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert "sid='" in r.stdout and "<stream:features" in r.stdout, r.stdout
+    sid = r.stdout.split("sid='")[1].split("'")[0]
+    end = ("<body xmlns='http://jabber.org/protocol/httpbind' rid='78' sid='%s' "
+           "type='terminate'/>" % sid)
+    r = subprocess.run(["curl", "-sS", "-k", "--max-time", "15", "--data-binary", end,
+                        "https://localhost:%d/bosh" % stack.https],
+                       capture_output=True, text=True, timeout=20)
+    assert "type='terminate'" in r.stdout, r.stdout

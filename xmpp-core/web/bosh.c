@@ -429,7 +429,7 @@ take(struct bosh *b, struct xml_node *body, const char **cond)
 	uint64_t pause = attr_u64(body, "pause", &ok);
 
 	if (ok) {
-		if (pause > BOSH_MAXPAUSE) {
+		if (pause < 1 || pause > BOSH_MAXPAUSE) {
 			*cond = "policy-violation";
 			return -1;
 		}
@@ -613,6 +613,16 @@ bosh_request(struct MHD_Connection *conn, const char *text, size_t len,
 		goto out;
 	}
 	if (rid > b->rid + 1) {
+		struct bosh_req *e;
+
+		TAILQ_FOREACH(e, &b->early, q)
+			if (e->rid == rid)
+				break;
+		if (e) {	/* the same early rid twice: one waits, not both */
+			free(q);
+			terminate_body(out, "item-not-found");
+			goto out;
+		}
 		/* early: it waits for the missing requests */
 		q->early = true;
 		q->body = body;
