@@ -356,6 +356,9 @@ next_frame(struct ws *w)
 	r = 1;
 	switch (f.opcode) {
 	case WS_PING:
+		/* a peer that pings without reading gets no unbounded pongs */
+		if (buf_pending(&w->out) > srv.cfg->max_out_buffer)
+			return fail(w, WS_CLOSE_POLICY, "pings while not reading");
 		if (!w->close_sent)
 			frame3(w, WS_PONG, pl, (size_t)f.len, NULL, 0, NULL, 0);
 		c2s_wake(w->c);
