@@ -151,6 +151,13 @@ def test_websocket_handshake_refusals(server):
         "Sec-WebSocket-Protocol: xmpp\r\n\r\n").encode())
     s.close()
     assert st == 426 and hdrs.get("sec-websocket-version") == "13"
+    # ~7 KiB of headers pass (a browser's cookies through nginx), more is 431
+    w = WS(server.web, headers={"Cookie": "c=" + "x" * 6000})
+    assert w.status == 101
+    w.close()
+    w = WS(server.web, headers={"Cookie": "c=" + "x" * 20000})
+    assert w.status == 431
+    w.close()
     s, st, _, _ = http_request("127.0.0.1", server.web, (
         "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         "Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n"
