@@ -36,6 +36,7 @@ if [ "$tier" != run ]; then
 		python3 python3-pytest python3-slixmpp python3-aiohttp
 		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
 		nginx-light	# in front of xmpp-core's web listener (test_xmpp_web_nginx.py)
+		chromium	# Strophe.js over BOSH and WebSocket (test_xmpp_web_browser.py)
 		coturn prosody prosody-modules
 		ejabberd erlang-p1-pgsql lua-dbi-postgresql
 	)

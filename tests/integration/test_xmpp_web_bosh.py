@@ -130,6 +130,14 @@ def test_bosh_messages_both_ways_with_tcp_peer(server):
         st, _, text = t.result
         assert st == 200 and "<body>hello back</body>" in text, text
         assert "<message xmlns='jabber:client'" in text
+        # what comes while no request is held answers the next one at once
+        cid.send_message(mto="bea@localhost/bosh", mbody="between requests", mtype="chat")
+        # no request is held meanwhile: it waits in the session (the window
+        # only makes the case likely; the answer is right either way)
+        await asyncio.sleep(0.5)
+        t0 = time.monotonic()
+        st, _, text = await loop.run_in_executor(None, b.send)
+        assert "<body>between requests</body>" in text and time.monotonic() - t0 < 2, text
         b.send(type="terminate")
         await disconnect(cid)
 

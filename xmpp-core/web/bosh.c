@@ -414,8 +414,9 @@ hold(struct bosh *b, struct bosh_req *q)
 	ev_timer_start(srv.loop, &q->wait, b->wait_ms);
 	ev_timer_stop(srv.loop, &b->idle);
 	MHD_suspend_connection(q->conn);
-	/* more than hold waiting: the oldest goes back (XEP-0124 §11) */
-	if (b->nheld > b->hold && !b->first)
+	/* more than hold waiting: the oldest goes back (XEP-0124 §11); what
+	 * came while no request was held goes out at once */
+	if (!b->first && (b->nheld > b->hold || buf_pending(&b->outq) > 0 || b->ended))
 		answer_oldest(b);
 }
 
@@ -491,7 +492,7 @@ take_early(struct bosh *b)
 		b->nheld++;
 		ev_timer_start(srv.loop, &q->wait, b->wait_ms);
 		ev_timer_stop(srv.loop, &b->idle);
-		if (b->nheld > b->hold)
+		if (b->nheld > b->hold || buf_pending(&b->outq) > 0)
 			answer_oldest(b);
 	}
 }
@@ -612,6 +613,9 @@ bosh_request(struct MHD_Connection *conn, const char *text, size_t len,
 		terminate_body(out, "internal-server-error");
 		goto out;
 	}
+	log_debug("c2s %llu: bosh: rid %llu (last %llu, %u held)",
+	    (unsigned long long)b->c->id, (unsigned long long)rid,
+	    (unsigned long long)b->rid, b->nheld);
 	if (rid > b->rid + 1) {
 		struct bosh_req *e;
 
