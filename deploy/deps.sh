@@ -70,7 +70,7 @@ npm_deps() {
 	[ "$tier" != run ] || return 0
 	d="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/xmppjs"
 	if [ -f "$d/package-lock.json" ] && { [ ! -d "$d/node_modules/@xmpp/client" ] ||
-	    [ ! -d "$d/node_modules/ws" ]; }; then
+	    [ ! -d "$d/node_modules/ws" ] || [ ! -d "$d/node_modules/strophe.js" ]; }; then
 		echo "deps.sh: npm ci in $d"
 		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
 	fi
