@@ -35,6 +35,8 @@ if [ "$tier" != run ]; then
 		# the tests and the real peers they talk to
 		python3 python3-pytest python3-slixmpp python3-aiohttp
 		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
+		nginx-light	# in front of xmpp-core's web listener (test_xmpp_web_nginx.py)
+		chromium	# Strophe.js over BOSH and WebSocket (test_xmpp_web_browser.py)
 		coturn prosody prosody-modules
 		ejabberd erlang-p1-pgsql lua-dbi-postgresql
 		# test_deploy_*: systemd-analyze/-sysusers/-tmpfiles (systemd
@@ -71,7 +73,8 @@ npm_deps() {
 	local d
 	[ "$tier" != run ] || return 0
 	d="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/xmppjs"
-	if [ -f "$d/package-lock.json" ] && [ ! -d "$d/node_modules/@xmpp/client" ]; then
+	if [ -f "$d/package-lock.json" ] && { [ ! -d "$d/node_modules/@xmpp/client" ] ||
+	    [ ! -d "$d/node_modules/ws" ] || [ ! -d "$d/node_modules/strophe.js" ]; }; then
 		echo "deps.sh: npm ci in $d"
 		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
 	fi

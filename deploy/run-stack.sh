@@ -167,12 +167,20 @@ transport = "tcp"
 [proxy65]
 listen = ["127.0.0.1:7777", "[::1]:7777"]
 host = "localhost"
+
+[web]
+listen = ["127.0.0.1:5080", "[::1]:5080"]
+websocket_url = "ws://localhost:5080/ws"
+bosh_url = "http://localhost:5080/bosh"
+trusted_proxies = ["127.0.0.1", "::1"]
 CONF
 	start xmpp-core "$BIN/xmpp-core" -c "$RUN/etc/xmpp-core.toml"
 	listening+=("xmpp-core   localhost c2s 5222 (STARTTLS), 5223 (direct TLS) on 127.0.0.1 and ::1; in-band registration open from loopback")
 	listening+=("            add a user: $BIN/xmppctl -c $RUN/etc/xmpp-core.toml adduser you@localhost   (password on stdin)")
 	listening+=("            file upload via upload.localhost -> http://localhost:5050/upload/; STUN/TURN via XEP-0215 (localhost:3478, turns 3443)")
 	listening+=("            SOCKS5 file-transfer proxy proxy.localhost -> localhost:7777 (XEP-0065); MAM, PEP, push, carbons, SM on")
+	listening+=("            web 5080 on 127.0.0.1 and ::1: WebSocket ws://localhost:5080/ws (RFC 7395), BOSH http://localhost:5080/bosh,")
+	listening+=("            host-meta http://localhost:5080/.well-known/host-meta (and .json)")
 	listening+=("postgres    unix socket in $PGDIR (psql -h $PGDIR -U postgres xmpp)")
 fi
 

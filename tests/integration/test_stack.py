@@ -18,7 +18,7 @@ import pytest
 from edgetest import BUILD, REPO
 from xmpptest import Raw
 
-STACK_PORTS = [5050, 3478, 3443, 5222, 5223, 7777]
+STACK_PORTS = [5050, 3478, 3443, 5222, 5223, 7777, 5080]
 
 
 def port_busy(port):
@@ -124,6 +124,13 @@ def test_stack_up_usable_and_stops(stack):
             got += chunk
         c.close()
         assert b"urn:ietf:params:xml:ns:xmpp-tls" in got, got
+
+    # xmpp-core's web listener: host-meta (XEP-0156) on both addresses
+    assert "ws://localhost:5080/ws" in text
+    for host in ("127.0.0.1", "[::1]"):
+        with urllib.request.urlopen("http://%s:5080/.well-known/host-meta.json" % host,
+                                    timeout=10) as r:
+            assert b"ws://localhost:5080/ws" in r.read()
 
     # the SOCKS5 proxy (XEP-0065) greets on both addresses
     for host in ("127.0.0.1", "::1"):

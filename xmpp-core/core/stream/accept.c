@@ -103,12 +103,29 @@ accept_auth_failed(const char *ip, uint64_t conn_id)
 	}
 }
 
+int
+accept_admit(const char *ip, const char **why)
+{
+	struct ipinfo *i = ip_get(ip, true);
+	uint64_t now = ev_now(srv.loop);
+
+	if (i == NULL || i->banned_until > now || i->conns >= srv.cfg->max_conn_per_ip) {
+		*why = i == NULL ? "out of memory" : i->banned_until > now ? "banned" :
+		    "too many connections";
+		if (i)
+			ip_maybe_free(ip, i);
+		return -1;
+	}
+	i->banned_until = 0;
+	i->conns++;
+	return 0;
+}
+
 static void
 accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl)
 {
-	struct ipinfo *i;
 	char ip[ADDR_STRLEN], *colon;
-	uint64_t now = ev_now(srv.loop);
+	const char *why;
 
 	addr_format_sa((struct sockaddr *)ss, sl, ip, sizeof(ip));
 	/* "1.2.3.4:5" / "[::1]:5" -> address only */
@@ -119,17 +136,11 @@ accept_one(struct listener *l, int fd, struct sockaddr_storage *ss, socklen_t sl
 	} else if ((colon = strrchr(ip, ':')) != NULL) {
 		*colon = '\0';
 	}
-	i = ip_get(ip, true);
-	if (i == NULL || i->banned_until > now || i->conns >= srv.cfg->max_conn_per_ip) {
-		log_info("c2s: %s refused (%s)", ip, i == NULL ? "out of memory" :
-		    i->banned_until > now ? "banned" : "too many connections");
+	if (accept_admit(ip, &why) == -1) {
+		log_info("c2s: %s refused (%s)", ip, why);
 		close(fd);
-		if (i)
-			ip_maybe_free(ip, i);
 		return;
 	}
-	i->banned_until = 0;
-	i->conns++;
 	/* output is already coalesced per loop turn (c2s.c): Nagle would only
 	 * hold back the tail of a burst for the peer's delayed ACK (~40 ms) */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));

@@ -16,6 +16,9 @@ void accept_close(void);
 void accept_cleanup(void);
 /* An authentication failure from ip; bans it when there were too many. */
 void accept_auth_failed(const char *ip, uint64_t conn_id);
+/* A new connection from ip (the client's address, also through a
+ * proxy: web/): 0 and counted, or -1 with why (banned, too many). */
+int accept_admit(const char *ip, const char **why);
 /* A connection from ip ended. */
 void accept_release(const char *ip);
 

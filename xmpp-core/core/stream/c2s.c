@@ -91,15 +91,15 @@ c2s_auth_failed(struct c2s *c)
 	accept_auth_failed(c->ip, c->id);
 }
 
-/* ---- transport: plain fd or TLS ---- */
-
-enum { TR_AGAIN = -2, TR_ERROR = -1 };
+/* ---- transport: plain fd, TLS, or another (c2s.h) ---- */
 
 static ssize_t
 tr_read(struct c2s *c, void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->tr)
+		return c->tr->read(c, buf, len);
 	if (c->tls) {
 		n = tls_read(c->tls, buf, len);
 		c->tls_want_write = n == TLS_WANT_WRITE;
@@ -118,6 +118,8 @@ tr_write(struct c2s *c, const void *buf, size_t len)
 {
 	ssize_t n;
 
+	if (c->tr)
+		return c->tr->write(c, buf, len);
 	if (c->tls) {
 		n = tls_write(c->tls, buf, len);
 		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
@@ -128,6 +130,13 @@ tr_write(struct c2s *c, const void *buf, size_t len)
 	if (n < 0)
 		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
 	return n;
+}
+
+/* Output not yet on the wire: ours and what the transport holds. */
+static size_t
+out_pending(const struct c2s *c)
+{
+	return buf_pending(&c->out) + (c->tr ? c->tr->output_pending(c) : 0);
 }
 
 /* ---- lifetime ---- */
@@ -187,7 +196,11 @@ c2s_finish(struct c2s *c)
 		tls_conn_free(c->tls);
 		c->tls = NULL;
 	}
-	close(c->fd);
+	if (c->tr)
+		c->tr->close(c);	/* releases the fd */
+	else if (c->fd >= 0)
+		close(c->fd);
+	c->tr_ctx = NULL;
 	c->fd = -1;
 	nconns--;
 	freed_since_trim++;
@@ -366,7 +379,12 @@ c2s_flush(struct c2s *c)
 		buf_consume(&c->out, (size_t)n);
 		act_add(c);	/* a parked TLS keeps cipher state until parked again */
 	}
-	if (buf_pending(&c->out) == 0) {
+	if (c->tr && buf_pending(&c->out) == 0 && c->tr->flush(c) == TR_ERROR) {
+		log_debug("c2s %llu: write failed", (unsigned long long)c->id);
+		c2s_finish(c);
+		return;
+	}
+	if (out_pending(c) == 0) {
 		/* idle connections keep no buffer (memory per session) */
 		buf_free(&c->out);
 		if (c->starttls_pending) {
@@ -397,14 +415,14 @@ c2s_update_events(struct c2s *c)
 {
 	uint32_t ev = 0;
 
-	if (c->dead)
-		return;
+	if (c->dead || c->fd < 0)
+		return;		/* a transport without a socket (BOSH) drives itself */
 	if (c->state == C2S_HANDSHAKE)
 		return;		/* the handshake drives the events itself */
 	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
 		ev |= EPOLLIN;
 	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
-	if ((buf_pending(&c->out) > 0 && !c->flush.pending) || c->tls_want_write)
+	if ((out_pending(c) > 0 && !c->flush.pending) || c->tls_want_write)
 		ev |= EPOLLOUT;
 	if (ev != c->io.events || !c->io.active)
 		ev_io_start(srv.loop, &c->io, ev);
@@ -970,7 +988,8 @@ c2s_readable(struct c2s *c)
 		feed(c, buf, (size_t)n);
 	}
 	/* records read ahead by a parked TLS: epoll will not report them */
-	if (c->tls && !c->dead && tls_pending(c->tls) > 0)
+	if (!c->dead && ((c->tls && tls_pending(c->tls) > 0) ||
+	    (c->tr && c->tr->input_pending(c))))
 		ev_defer(srv.loop, &c->resume);
 	/* the last round may have emptied the bucket: arm its refill */
 	if (srv.cfg->shaper_rate && c->shaper_tokens == 0 && !c->dead &&
@@ -1065,25 +1084,24 @@ shaper_cb(struct ev_loop *loop, struct ev_timer *t)
 
 /* ---- accepting ---- */
 
-int
-c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls,
-    const char *ip, const char *via)
+/* A connection's state, on no list yet; NULL when out of memory. */
+static struct c2s *
+c2s_new(int fd, const struct sockaddr_storage *ss, socklen_t sl, const char *ip)
 {
 	struct xml_limits lim = { srv.cfg->preauth_max_stanza, srv.cfg->max_depth,
 	    srv.cfg->max_attrs, XML_MAX_HEADER, XML_MAX_ROOT_DECLS };
 	struct c2s *c;
 
 	if ((c = calloc(1, sizeof(*c) + registry_session_size())) == NULL)
-		return -1;
+		return NULL;
 	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
 		free(c);
-		return -1;
+		return NULL;
 	}
 	c->refs = 1;
 	c->id = ++srv.next_conn_id;
 	c->since = c->last_read = ev_now(srv.loop);
 	c->fd = fd;
-	c->direct_tls = direct_tls;
 	memcpy(&c->addr, ss, sl);
 	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
 	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
@@ -1094,11 +1112,29 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 	ev_timer_init(&c->shaper_timer, shaper_cb, c);
 	ev_defer_init(&c->flush, flush_cb, c);
 	ev_defer_init(&c->resume, resume_cb, c);
+	return c;
+}
+
+static void
+c2s_add(struct c2s *c, const char *via)
+{
 	nconns++;
 	LIST_INSERT_HEAD(&all_conns, c, all);
 	act_add(c);
 	log_debug("c2s %llu: %s connected on %s", (unsigned long long)c->id, c->peer, via);
 	ev_timer_start(srv.loop, &c->timer, srv.cfg->auth_timeout_ms);
+}
+
+int
+c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls,
+    const char *ip, const char *via)
+{
+	struct c2s *c;
+
+	if ((c = c2s_new(fd, ss, sl, ip)) == NULL)
+		return -1;
+	c->direct_tls = direct_tls;
+	c2s_add(c, via);
 	if (direct_tls) {
 		if ((c->tls = tls_conn_server(srv.tls, fd)) == NULL) {
 			c2s_finish(c);	/* closes fd and releases ip itself */
@@ -1111,6 +1147,42 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 		c2s_update_events(c);
 	}
 	return 0;
+}
+
+struct c2s *
+c2s_accept_transport(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+    const char *ip, const char *peer, const struct c2s_transport *tr, void *ctx,
+    bool secure)
+{
+	struct c2s *c;
+
+	if ((c = c2s_new(fd, ss, sl, ip)) == NULL)
+		return NULL;
+	if (peer)
+		snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->tr = tr;
+	c->tr_ctx = ctx;
+	c->secure = secure;
+	c->state = C2S_STREAM;
+	c2s_add(c, tr->name);
+	c2s_update_events(c);
+	if (tr->input_pending(c))	/* bytes that came with the upgrade */
+		ev_defer(srv.loop, &c->resume);
+	return c;
+}
+
+void
+c2s_wake(struct c2s *c)
+{
+	if (!c->dead)
+		ev_defer(srv.loop, &c->flush);
+}
+
+void
+c2s_input(struct c2s *c)
+{
+	if (!c->dead)
+		ev_defer(srv.loop, &c->resume);
 }
 
 /*
@@ -1141,7 +1213,8 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 			tls_park(c);
 			/* nothing left to do until it reads or writes again
 			 * (a TLS that cannot park, 1.2, stays on the list) */
-			if (xml_stream_parked(c->xs) && c->tls && tls_conn_parked(c->tls))
+			if (xml_stream_parked(c->xs) && (c->tr ||
+			    (c->tls && tls_conn_parked(c->tls))))
 				act_del(c);
 		}
 	}

@@ -28,6 +28,35 @@ struct tls_conn;
 struct auth;
 struct sasl2;
 struct user;
+struct c2s;
+
+/*
+ * A transport other than the socket itself (web/: WebSocket), for a
+ * connection made by c2s_accept_transport: what the session reads is the
+ * XML stream the transport makes of its framing (a stream header for a
+ * WebSocket <open/> ...), what the session writes is XML text the
+ * transport frames.  Without one (c->tr NULL) the connection is the fd,
+ * with TLS over it when c->tls: the TCP path pays one branch, nothing
+ * more.  read and write answer like read(2) and send(2), with TR_AGAIN
+ * and TR_ERROR; a transport that finds a stream-level fault itself calls
+ * c2s_stream_error and answers TR_AGAIN.
+ */
+enum { TR_AGAIN = -2, TR_ERROR = -1 };
+
+struct c2s_transport {
+	const char *name;	/* "websocket": logs */
+	ssize_t (*read)(struct c2s *c, void *buf, size_t len);
+	ssize_t (*write)(struct c2s *c, const void *buf, size_t len);
+	/* input already taken from the socket (epoll will not report it) */
+	bool (*input_pending)(const struct c2s *c);
+	/* output framed but not yet written */
+	size_t (*output_pending)(const struct c2s *c);
+	/* writes what it holds: 0, TR_AGAIN or TR_ERROR */
+	int (*flush)(struct c2s *c);
+	/* the connection ends: a last write attempt, then the socket and the
+	 * transport's state go (c->tr_ctx) */
+	void (*close)(struct c2s *c);
+};
 
 enum c2s_state {
 	C2S_HANDSHAKE,		/* TLS handshake running */
@@ -60,6 +89,8 @@ struct c2s {
 	struct ev_defer flush;
 	struct ev_defer resume;
 	struct tls_conn *tls;
+	const struct c2s_transport *tr;	/* NULL: the fd (and tls) */
+	void *tr_ctx;
 	struct xml_stream *xs;
 	struct buf out;
 	struct xml_node *queue, *queue_tail;	/* stanzas waiting while blocked */
@@ -99,6 +130,22 @@ void c2s_init(void);
 /* A new connection accepted by accept.c: 0, or -1 (fd not taken). */
 int c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
     bool direct_tls, const char *ip, const char *via);
+/*
+ * A connection over another transport (the WebSocket of an HTTP upgrade):
+ * ip is the client's address (through trusted proxies), already admitted
+ * by accept_admit; secure says whether the path to the client is
+ * protected (TLS ended by a trusted proxy, or loopback).  The session is
+ * the same as on TCP.  NULL on failure (nothing taken: the caller closes
+ * and calls accept_release).
+ */
+struct c2s *c2s_accept_transport(int fd, const struct sockaddr_storage *ss,
+    socklen_t sl, const char *ip, const char *peer, const struct c2s_transport *tr,
+    void *ctx, bool secure);
+/* The transport has output to write (c2s_flush after this batch). */
+void c2s_wake(struct c2s *c);
+/* ... or input the session has not seen (a transport without a socket,
+ * fd -1: BOSH, whose input comes in HTTP requests). */
+void c2s_input(struct c2s *c);
 void c2s_shutdown(void);
 /* Counts an authentication failure against the peer's address. */
 void c2s_auth_failed(struct c2s *c);
