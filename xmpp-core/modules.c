@@ -30,6 +30,8 @@ extern struct module upload_module, extdisco_module, proxy65_module,
 extern struct module register_module;
 /* muc/ */
 extern struct module muc_module;
+/* s2s/ */
+extern struct module s2s_module;
 
 struct module *const registry_modules[] = {
 	&core_module,
@@ -57,6 +59,7 @@ struct module *const registry_modules[] = {
 	&serverinfo_module,
 	&register_module,
 	&muc_module,
+	&s2s_module,
 };
 
 const size_t registry_nmodules = sizeof(registry_modules) / sizeof(registry_modules[0]);
