@@ -380,8 +380,9 @@ ctl_s2s(struct ctl_req *req, const char *args)
 			    c->to[0] ? c->to : "-", tlsv, c->peer,
 			    (unsigned long long)((now - c->last_active) / 1000));
 		for (size_t i = 0; !c->out && i < c->nauthed; i++)
-			buf_printf(b, "%s\tin\t%s\tdialback\t%s\t%s\t0\t%llu\n",
-			    c->authed[i].remote, c->authed[i].local, tlsv, c->peer,
+			buf_printf(b, "%s\tin\t%s\t%s\t%s\t%s\t0\t%llu\n",
+			    c->authed[i].remote, c->authed[i].local, c->authed[i].how,
+			    tlsv, c->peer,
 			    (unsigned long long)((now - c->last_active) / 1000));
 	}
 	return 0;

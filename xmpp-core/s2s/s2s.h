@@ -80,6 +80,7 @@ enum s2s_state {
 struct s2s_pair {
 	char remote[DOMAIN_MAX];
 	char local[DOMAIN_MAX];
+	const char *how;	/* "dialback", "sasl-external" */
 };
 
 struct s2s_conn {
@@ -116,11 +117,15 @@ struct s2s_conn {
 	size_t ntargets, next_target;
 	char fail_why[160];
 	bool features_seen;
+	bool peer_dialback;		/* the peer offered dialback */
+	enum { SASL_NONE, SASL_SENT, SASL_DONE } sasl;	/* XEP-0178 */
 
 	/* in */
 	struct s2s_pair *authed;
 	size_t nauthed;
 	char to[DOMAIN_MAX];		/* the local domain its header named */
+	char hdr_from[DOMAIN_MAX];	/* the remote domain its header named */
+	bool peer_cert_ok;		/* its certificate verifies for hdr_from */
 };
 
 /* s2s.c */

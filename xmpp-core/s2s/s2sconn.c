@@ -50,12 +50,17 @@
 static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
 static SSL_CTX *client_ctx;
+static struct tls_server *server_tls;	/* asks peers for their certificates */
 
 static void conn_finish(struct s2s_conn *c);
 static void update_events(struct s2s_conn *c);
 static void readable(struct s2s_conn *c);
 static void connect_next(struct s2s_conn *c);
 static void io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
+static int server_tls_init(char *err, size_t errlen);
+static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
+    const char *how);
+static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
 
 size_t
 s2s_conn_count(void)
@@ -285,7 +290,7 @@ conn_flush(struct s2s_conn *c)
 		buf_free(&c->obuf);
 		if (c->starttls_pending) {
 			c->starttls_pending = false;
-			if ((c->tls = tls_conn_server(srv.tls, c->fd)) == NULL) {
+			if ((c->tls = tls_conn_server(server_tls, c->fd)) == NULL) {
 				conn_finish(c);
 				return;
 			}
@@ -392,7 +397,8 @@ s2s_conn_send_verifies(struct s2s_conn *c)
 {
 	struct s2s_link *l = c->link;
 
-	if (l == NULL || c->state != S2S_OPEN || !c->features_seen)
+	if (l == NULL || c->state != S2S_OPEN || !c->features_seen ||
+	    c->sasl == SASL_SENT)
 		return;
 	for (struct s2s_dbv *v = l->verifies; v; v = v->next) {
 		if (v->sent)
@@ -493,6 +499,13 @@ in_db_result(struct s2s_conn *c, struct xml_node *n)
 		send_db(c, "result", to, from, NULL, "valid", NULL);
 		goto out;
 	}
+	/* verify = "certificate": dialback only backs a valid certificate */
+	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !cert_valid_for(c->tls, fdom)) {
+		log_notice("s2s %llu in: %s: dialback from %s refused: its certificate "
+		    "does not verify", (unsigned long long)c->id, c->peer, fdom);
+		send_db(c, "result", to, from, NULL, "invalid", NULL);
+		goto out;
+	}
 	if (c->nauthed >= S2S_MAX_DOMAINS ||
 	    s2s_link_verify(to, fdom, c->id, c->stream_id, key) == -1) {
 		send_db(c, "result", to, from, NULL, "invalid", NULL);
@@ -531,27 +544,19 @@ void
 s2s_conn_verified(uint64_t in_id, const char *local, const char *remote, bool valid)
 {
 	struct s2s_conn *c;
-	struct s2s_pair *p;
 
 	LIST_FOREACH(c, &conns, entry)
 		if (c->id == in_id && !c->out)
 			break;
 	if (c == NULL || c->dead || c->state != S2S_OPEN)
 		return;
-	if (valid && !pair_authed(c, remote, local) && c->nauthed < S2S_MAX_DOMAINS) {
-		if ((p = realloc(c->authed, (c->nauthed + 1) * sizeof(*p))) == NULL) {
+	if (valid && !pair_authed(c, remote, local)) {
+		if (!add_pair(c, remote, local, "dialback"))
 			valid = false;
-		} else {
-			c->authed = p;
-			snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
-			snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
-			c->nauthed++;
-			/* authenticated now: the idle time-out replaces the auth one */
-			ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		else
 			log_info("s2s %llu in: %s authenticated as %s (dialback, %s)",
 			    (unsigned long long)c->id, c->peer, remote,
 			    c->tls ? tls_conn_version(c->tls) : "-");
-		}
 	}
 	send_db(c, "result", local, remote, NULL, valid ? "valid" : "invalid", NULL);
 }
@@ -622,7 +627,9 @@ in_element(struct s2s_conn *c, struct xml_node *n)
 		s2s_conn_stream_error(c, "policy-violation", "STARTTLS is required");
 		return;
 	}
-	if (xml_is(n, "result", NS_DIALBACK)) {
+	if (xml_is(n, "auth", NS_SASL)) {
+		in_sasl_auth(c, n);
+	} else if (xml_is(n, "result", NS_DIALBACK)) {
 		in_db_result(c, n);
 	} else if (xml_is(n, "verify", NS_DIALBACK)) {
 		in_db_verify(c, n);
@@ -642,13 +649,80 @@ static void
 in_features(struct s2s_conn *c)
 {
 	buf_puts(&c->obuf, "<stream:features>");
-	if (!c->secure)
+	if (!c->secure) {
 		buf_printf(&c->obuf, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
-	else
-		buf_printf(&c->obuf, "<dialback xmlns='%s'><errors/></dialback>",
-		    NS_DIALBACK_FEATURE);
+	} else if (c->sasl != SASL_DONE) {
+		c->peer_cert_ok = c->hdr_from[0] && cert_valid_for(c->tls, c->hdr_from);
+		/* XEP-0178 §3: EXTERNAL only when the certificate verifies */
+		if (c->peer_cert_ok)
+			buf_printf(&c->obuf, "<mechanisms xmlns='%s'><mechanism>EXTERNAL"
+			    "</mechanism></mechanisms>", NS_SASL);
+		if (c->peer_cert_ok || s2s_cfg()->verify == S2S_VERIFY_DIALBACK)
+			buf_printf(&c->obuf, "<dialback xmlns='%s'><errors/></dialback>",
+			    NS_DIALBACK_FEATURE);
+	}
 	buf_puts(&c->obuf, "</stream:features>");
 	ev_defer(srv.loop, &c->flush);
+}
+
+static bool
+add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *how)
+{
+	struct s2s_pair *p;
+
+	if (pair_authed(c, remote, local))
+		return true;
+	if (c->nauthed >= S2S_MAX_DOMAINS ||
+	    (p = realloc(c->authed, (c->nauthed + 1) * sizeof(*p))) == NULL)
+		return false;
+	c->authed = p;
+	snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
+	snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
+	p[c->nauthed].how = how;
+	c->nauthed++;
+	/* authenticated now: the idle time-out replaces the auth one */
+	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+	return true;
+}
+
+/* XEP-0178 §3 / RFC 6120 §6.4: SASL EXTERNAL with the peer's certificate;
+ * the authorization identity, when given, must be its header's 'from'. */
+static void
+in_sasl_auth(struct s2s_conn *c, struct xml_node *n)
+{
+	const char *mech = xml_attr(n, "mechanism");
+	char *text = xml_text(n), authz[DOMAIN_MAX];
+	ssize_t len = 0;
+
+	authz[0] = '\0';
+	if (text && text[0] && strcmp(text, "=") != 0) {
+		if ((len = base64_decode(text, strlen(text), (uint8_t *)authz,
+		    sizeof(authz) - 1)) < 0)
+			len = -1;
+		else
+			authz[len] = '\0';
+	}
+	if (mech == NULL || strcmp(mech, "EXTERNAL") != 0 || !c->peer_cert_ok ||
+	    c->sasl == SASL_DONE || c->to[0] == '\0' || len < 0 ||
+	    (authz[0] && strcmp(authz, c->hdr_from) != 0) ||
+	    s2s_config_blocked(s2s_cfg(), c->hdr_from) ||
+	    !add_pair(c, c->hdr_from, c->to, "sasl-external")) {
+		log_info("s2s %llu in: %s: SASL EXTERNAL for %s refused",
+		    (unsigned long long)c->id, c->peer, c->hdr_from[0] ? c->hdr_from : "-");
+		send_str(c, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+		    "<not-authorized/></failure>");
+		goto out;
+	}
+	log_info("s2s %llu in: %s authenticated as %s (SASL EXTERNAL, %s)",
+	    (unsigned long long)c->id, c->peer, c->hdr_from, tls_conn_version(c->tls));
+	send_str(c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+	c->sasl = SASL_DONE;
+	c->state = S2S_STREAM;	/* RFC 6120 §6.4.6: a new stream follows */
+	c->stream_id[0] = '\0';
+	xml_stream_restart(c->xs);
+out:
+	free(text);
+	xml_free(n);
 }
 
 /* ---- outgoing stream elements ---- */
@@ -676,10 +750,41 @@ start_client_tls(struct s2s_conn *c)
 }
 
 static void
-out_features(struct s2s_conn *c, struct xml_node *n)
+out_dialback(struct s2s_conn *c)
 {
 	struct s2s_link *l = c->link;
 	char key[DIALBACK_KEY_LEN + 1];
+
+	/* XEP-0220 §2.1.1: our key for this stream (the id the peer gave) */
+	if (c->stream_id[0] == '\0' ||
+	    dialback_key(l->remote, l->local, c->stream_id, key) == -1) {
+		out_fail(c, "no stream id for dialback");
+		return;
+	}
+	send_db(c, "result", l->local, l->remote, NULL, NULL, key);
+}
+
+static bool
+offers_external(const struct xml_node *features)
+{
+	struct xml_node *m = xml_child(features, "mechanisms", NS_SASL);
+
+	for (struct xml_node *e = m ? xml_first_elem(m) : NULL; e; e = xml_next_elem(e)) {
+		char *t = xml_text(e);
+		bool yes = t && strcmp(t, "EXTERNAL") == 0;
+
+		free(t);
+		if (yes)
+			return true;
+	}
+	return false;
+}
+
+static void
+out_features(struct s2s_conn *c, struct xml_node *n)
+{
+	struct s2s_link *l = c->link;
+	char b64[base64_encoded_len(DOMAIN_MAX)];
 
 	if (!c->secure) {
 		if (xml_child(n, "starttls", NS_TLS) == NULL) {
@@ -689,6 +794,16 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 		send_str(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
 		return;
 	}
+	if (c->sasl == SASL_DONE) {
+		/* the stream after SASL (RFC 6120 §6.4.6): authenticated */
+		snprintf(l->auth, sizeof(l->auth), "sasl-external");
+		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		log_info("s2s %llu out: %s -> %s authenticated (SASL EXTERNAL, %s)",
+		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->tls));
+		s2s_link_ready(l);
+		s2s_conn_send_verifies(c);
+		return;
+	}
 	if (c->features_seen)
 		return;
 	c->features_seen = true;
@@ -696,13 +811,45 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 		out_fail(c, "the peer's certificate does not verify for its domain");
 		return;
 	}
-	/* XEP-0220 §2.1.1: our key for this stream (the id the peer gave) */
-	if (c->stream_id[0] == '\0' ||
-	    dialback_key(l->remote, l->local, c->stream_id, key) == -1) {
-		out_fail(c, "no stream id for dialback");
+	c->peer_dialback = xml_child(n, "dialback", NS_DIALBACK_FEATURE) != NULL;
+	/* XEP-0178: offered means our certificate verified for our domain */
+	if (offers_external(n)) {
+		base64_encode(l->local, strlen(l->local), b64);
+		c->sasl = SASL_SENT;
+		send_str(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+		    "mechanism='EXTERNAL'>");
+		send_str(c, b64);
+		send_str(c, "</auth>");
 		return;
 	}
-	send_db(c, "result", l->local, l->remote, NULL, NULL, key);
+	out_dialback(c);
+	s2s_conn_send_verifies(c);
+}
+
+static void
+out_sasl(struct s2s_conn *c, struct xml_node *n)
+{
+	if (c->sasl != SASL_SENT) {
+		out_fail(c, "unexpected SASL answer");
+		return;
+	}
+	if (xml_is(n, "success", NS_SASL)) {
+		c->sasl = SASL_DONE;
+		c->state = S2S_STREAM;
+		c->stream_id[0] = '\0';
+		xml_stream_restart(c->xs);
+		send_header(c);
+		return;
+	}
+	/* XEP-0178 §4: fall back to dialback where the peer offers it */
+	c->sasl = SASL_NONE;
+	log_info("s2s %llu out: %s: SASL EXTERNAL refused%s", (unsigned long long)c->id,
+	    c->peer, c->peer_dialback ? ", trying dialback" : "");
+	if (!c->peer_dialback || s2s_cfg()->verify == S2S_VERIFY_CERT) {
+		out_fail(c, "SASL EXTERNAL refused");
+		return;
+	}
+	out_dialback(c);
 	s2s_conn_send_verifies(c);
 }
 
@@ -755,6 +902,8 @@ out_element(struct s2s_conn *c, struct xml_node *n)
 		start_client_tls(c);
 	} else if (xml_is(n, "failure", NS_TLS)) {
 		out_fail(c, "STARTTLS failed");
+	} else if (xml_is(n, "success", NS_SASL) || xml_is(n, "failure", NS_SASL)) {
+		out_sasl(c, n);
 	} else if (xml_is(n, "result", NS_DIALBACK)) {
 		out_db_result(c, n);
 	} else if (xml_is(n, "verify", NS_DIALBACK)) {
@@ -804,6 +953,10 @@ on_open(void *arg, const char *name, const char *ns, const char **attrs)
 		snprintf(c->to, sizeof(c->to), "%s", dom);
 	else
 		c->to[0] = '\0';
+	for (size_t i = 0; attrs[i]; i += 2)
+		if (strcmp(attrs[i], "from") == 0 && c->sasl != SASL_DONE &&
+		    jid_domain_prep(attrs[i + 1], dom) == 0)
+			snprintf(c->hdr_from, sizeof(c->hdr_from), "%s", dom);
 	send_header(c);
 	c->state = S2S_OPEN;
 	if (strcmp(name, "stream") != 0 || strcmp(ns, XML_NS_STREAM) != 0) {
@@ -1233,6 +1386,50 @@ s2s_conn_tls_free(void)
 {
 	SSL_CTX_free(client_ctx);
 	client_ctx = NULL;
+	tls_server_free(server_tls);
+	server_tls = NULL;
+}
+
+/* Any certificate is let through the handshake: whether it verifies is
+ * judged afterwards (cert_valid_for), so that a peer with an untrusted
+ * one can still use dialback (verify = "dialback"). */
+static int
+accept_any_cert(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+/* The server side of our s2s TLS: the core's certificate, and the
+ * peer's certificate asked for (RFC 6120 §13.7.2, XEP-0178). */
+static int
+server_tls_init(char *err, size_t errlen)
+{
+	struct tls_cert_conf cert = { srv.cfg->cert_file, srv.cfg->key_file };
+	struct tls_server_conf sc = {
+		.certs = &cert,
+		.ncerts = 1,
+		.dh_file = srv.cfg->dh_file,
+		.ciphers = srv.cfg->ciphers,
+	};
+	const char *ca = s2s_cfg()->ca_file;
+	SSL_CTX *ctx;
+
+	if (server_tls == NULL) {
+		if ((server_tls = tls_server_new(&sc, err, errlen)) == NULL)
+			return -1;
+	} else if (tls_server_reload(server_tls, &sc, err, errlen) == -1) {
+		return -1;
+	}
+	ctx = tls_server_ctx(server_tls);
+	if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
+	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		snprintf(err, errlen, "s2s: cannot load the CA file %s", ca ? ca : "(system)");
+		return -1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, accept_any_cert);
+	return 0;
 }
 
 int
@@ -1251,5 +1448,5 @@ s2s_conn_tls_init(char *err, size_t errlen)
 		return -1;
 	SSL_CTX_free(client_ctx);
 	client_ctx = ctx;
-	return 0;
+	return server_tls_init(err, errlen);
 }
