@@ -17,7 +17,7 @@ import pytest
 
 from edgetest import free_port, run
 from pgcluster import PgCluster
-from s2slab import S2sServer, make_domain_cert
+from s2slab import S2sServer, make_ca, make_domain_cert
 from xmpptest import arun, connect, disconnect, online, recv, until
 
 PROSODY = shutil.which("prosody")
@@ -29,10 +29,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Prosody:
-    def __init__(self, tmp, core):
+    def __init__(self, tmp, core, domain=P, ca=None):
         self.tmp = tmp
         os.makedirs(os.path.join(tmp, "data"))
-        self.cert, self.key = make_domain_cert(tmp, P)
+        self.cert, self.key = make_domain_cert(tmp, domain, ca)
+        cafile = 'cafile = "%s"; ' % ca[0] if ca else ""
+        secure = "true" if ca else "false"
         self.c2s = free_port()
         self.s2s = free_port()
         self.cfg = os.path.join(tmp, "prosody.cfg.lua")
@@ -55,14 +57,15 @@ s2s_direct_tls_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
 s2s_require_encryption = true
-s2s_secure_auth = false
+s2s_secure_auth = {secure}
 authentication = "internal_hashed"
 lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport} }} }}
 VirtualHost "{p}"
-    ssl = {{ certificate = "{cert}", key = "{key}" }}
+    ssl = {{ certificate = "{cert}", key = "{key}"; {cafile} }}
 """.format(tmp=tmp, mods=os.path.join(HERE, "prosody"), c2s=self.c2s, s2s=self.s2s,
-           e=E, eport=core.s2s_port, p=P, cert=self.cert, key=self.key))
-        r = run(["prosodyctl", "--config", self.cfg, "register", "bob", P, "bob-pw-2"])
+           e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
+           cafile=cafile, secure=secure))
+        r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
         assert r.returncode == 0, r.stdout + r.stderr
         self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -179,3 +182,55 @@ def test_subscription_handshake_both_ways(peers):
         await disconnect(alice, bob)
 
     arun(scenario(), 120)
+
+
+E2 = "e2.s2s.test"
+P2 = "p2.s2s.test"
+
+
+@pytest.fixture(scope="module")
+def certpeers(tmp_path_factory):
+    """Both certificates from one lab CA that both trust; Prosody with
+    s2s_secure_auth = true (a valid certificate is required)."""
+    tmp = str(tmp_path_factory.mktemp("ca"))
+    ca = make_ca(tmp)
+    pg = PgCluster()
+    core = S2sServer(pg, E2, ca=ca, s2s_extra='ca_file = "%s"\nverify = "certificate"\n' % ca[0],
+                     start=False)
+    prosody = None
+    try:
+        prosody = Prosody(str(tmp_path_factory.mktemp("prosody2")), core, P2, ca)
+        core.routes[P2] = "127.0.0.1:%d" % prosody.s2s
+        core.write_conf()
+        core.start()
+        core.adduser("alice", "alice-pw-2")
+        yield core, prosody
+        print("---- xmpp-core ----\n%s\n---- prosody ----\n%s"
+              % (core.log()[-20000:], prosody.log()[-30000:]))
+    finally:
+        if prosody:
+            prosody.stop()
+        core.destroy()
+        pg.destroy()
+
+
+def test_certificate_auth_with_prosody(certpeers):
+    core, prosody = certpeers
+
+    async def scenario():
+        alice = await connect("alice@%s/pc" % E2, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/gajim" % P2, "bob-pw-2", prosody.c2s)
+        await online(alice)
+        await online(bob)
+        alice.send_message(mto="bob@%s/gajim" % P2, mbody="signed")
+        m = await recv(bob.messages, 30)
+        assert m["body"] == "signed"
+        bob.send_message(mto="alice@%s/pc" % E2, mbody="signed back")
+        m = await recv(alice.messages, 30)
+        assert m["body"] == "signed back"
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+    links = core.links()
+    assert any(l[0] == P2 and l[1] == "out" and l[3] == "sasl-external" for l in links), links
+    assert any(l[0] == P2 and l[1] == "in" and l[3] == "sasl-external" for l in links), links
