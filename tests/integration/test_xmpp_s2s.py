@@ -5,6 +5,7 @@ handshake between slixmpp clients; bounces for unreachable domains;
 stream errors for spoofed 'from', unknown 'to' and garbage."""
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -25,14 +26,28 @@ def pg():
     cluster.destroy()
 
 
+TIMEOUT = 3	# connect_timeout of A, seconds
+
+
 @pytest.fixture(scope="module")
-def pair(pg):
-    a = S2sServer(pg, A, start=False)
+def blackhole():
+    """A port that takes TCP connections and never says a word."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    yield s.getsockname()[1]
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def pair(pg, blackhole):
+    a = S2sServer(pg, A, start=False, s2s_extra='connect_timeout = "%ds"\n' % TIMEOUT)
     b = S2sServer(pg, B, start=False)
     a.route_to(b)
     b.route_to(a)
     # a domain whose server is down: a free port nobody listens on
     a.routes["down.s2s.test"] = "127.0.0.1:%d" % free_port()
+    a.routes["silent.s2s.test"] = "127.0.0.1:%d" % blackhole
     a.write_conf()
     b.write_conf()
     a.start()
@@ -192,4 +207,65 @@ def test_unknown_to_and_plaintext_and_garbage(pair):
     finally:
         r.close()
     # the server is still fine
+    assert a.daemon.proc.poll() is None
+
+
+def test_silent_server_times_out(pair):
+    a, _ = pair
+
+    async def scenario():
+        alice = await connect("alice@%s/slow" % A, "alice-pw-1", a.port)
+        await online(alice)
+        t0 = time.time()
+        for i in range(3):
+            alice.send_message(mto="nobody@silent.s2s.test", mbody="queued %d" % i)
+        conds = []
+        while len(conds) < 3:
+            m = await recv(alice.messages, TIMEOUT + 20)
+            if m["type"] == "error":
+                conds.append(m["error"]["condition"])
+        took = time.time() - t0
+        assert conds == ["remote-server-timeout"] * 3, conds
+        # RFC 6120 §8.3.3.17: bounced once the configured time-out passed
+        assert TIMEOUT - 0.5 <= took < TIMEOUT + 3, took
+        await disconnect(alice)
+        return took
+
+    print("bounced after %.2f s (connect_timeout %d s)" % (arun(scenario(), 60), TIMEOUT))
+
+
+def test_oversized_stanza_stream_error(pair):
+    a, _ = pair
+    r = RawS2s(a.s2s_port)
+    try:
+        r.starttls(B, A)
+        r.send("<message from='x@%s' to='alice@%s'><body>" % (B, A) + "x" * 600000 +
+               "</body></message>")
+        got = r.recv_until("</stream:stream>", 20)
+        assert "<policy-violation" in got or "<not-well-formed" in got, got[-500:]
+    finally:
+        r.close()
+
+
+def test_peer_restart_traffic_resumes(pair):
+    a, b = pair
+
+    async def exchange(tag):
+        alice = await connect("alice@%s/r%s" % (A, tag), "alice-pw-1", a.port)
+        bob = await connect("bob@%s/r%s" % (B, tag), "bob-pw-1", b.port)
+        await online(alice)
+        await online(bob)
+        alice.send_message(mto="bob@%s/r%s" % (B, tag), mbody="before/after " + tag)
+        while True:
+            m = await recv(bob.messages, 20)
+            if m["body"] == "before/after " + tag:
+                break
+        await disconnect(alice, bob)
+
+    arun(exchange("1"), 60)
+    b.stop()
+    b.start()
+    # A learns of the restart from B's <system-shutdown/>, and the next
+    # stanza sets a new link up, xmpp-core A untouched
+    arun(exchange("2"), 60)
     assert a.daemon.proc.poll() is None
