@@ -56,6 +56,7 @@ class S2sServer:
         self.cert, self.key = make_domain_cert(self.tmp, domain, ca)
         self.port = free_port()
         self.s2s_port = free_port()
+        self.s2s_tls_port = free_port()
         self.dbname = "s2s_" + domain.replace(".", "_").replace("-", "_")
         pg.psql("CREATE DATABASE %s" % self.dbname, db="postgres")
         conninfo = pg.conninfo.replace("dbname=%s" % pg.dbname, "dbname=%s" % self.dbname)
@@ -92,15 +93,20 @@ auth_fail_limit = 1000
 [s2s]
 enabled = true
 listen = ["127.0.0.1:%d", "[::1]:%d"]
+listen_tls = ["127.0.0.1:%d"]
 shaper_rate = "10M"
 %s
 [s2s.routes]
 %s
 """ % (self.domain, os.path.join(self.tmp, "control.sock"), self.conninfo, self.cert,
-                self.key, self.port, self.s2s_port, self.s2s_port, self.s2s_extra, routes))
+                self.key, self.port, self.s2s_port, self.s2s_port, self.s2s_tls_port,
+                self.s2s_extra, routes))
 
-    def route_to(self, other):
-        self.routes[other.domain] = "127.0.0.1:%d" % other.s2s_port
+    def route_to(self, other, direct_tls=False):
+        if direct_tls:
+            self.routes[other.domain] = "tls:127.0.0.1:%d" % other.s2s_tls_port
+        else:
+            self.routes[other.domain] = "127.0.0.1:%d" % other.s2s_port
 
     def start(self):
         self.daemon = Daemon([binary("xmpp-core"), "-c", self.conf], ready_timeout=30)

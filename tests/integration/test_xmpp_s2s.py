@@ -1,5 +1,5 @@
 """s2s between two xmpp-core instances on loopback (static routes):
-STARTTLS both ways, Server Dialback with the verify step on the peer's
+direct TLS (XEP-0368) one way, STARTTLS the other, Server Dialback with the verify step on the peer's
 own stream, then messages, iq ping to a full JID and the subscription
 handshake between slixmpp clients; bounces for unreachable domains;
 stream errors for spoofed 'from', unknown 'to' and garbage."""
@@ -43,7 +43,7 @@ def blackhole():
 def pair(pg, blackhole):
     a = S2sServer(pg, A, start=False, s2s_extra='connect_timeout = "%ds"\n' % TIMEOUT)
     b = S2sServer(pg, B, start=False)
-    a.route_to(b)
+    a.route_to(b, direct_tls=True)	# XEP-0368 one way, STARTTLS the other
     b.route_to(a)
     # a domain whose server is down: a free port nobody listens on
     a.routes["down.s2s.test"] = "127.0.0.1:%d" % free_port()
@@ -92,6 +92,9 @@ def test_message_and_ping(pair):
     assert any(l[0] == B and l[1] == "out" and l[3] == "dialback" for l in links_a), links_a
     assert any(l[0] == B and l[1] == "in" and l[3] == "dialback" for l in links_a), links_a
     assert "TLSv1.3" in " ".join(" ".join(l) for l in links_a)
+    assert "s2s: listening on 127.0.0.1:%d (direct TLS)" % b.s2s_tls_port in b.log()
+    out = [l for l in links_a if l[0] == B and l[1] == "out"][0]
+    assert out[5] == "127.0.0.1:%d" % b.s2s_tls_port, out
 
 
 def test_subscription_handshake(pair):

@@ -29,10 +29,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Prosody:
-    def __init__(self, tmp, core, domain=P, ca=None):
+    def __init__(self, tmp, core, domain=P, ca=None, direct_tls=False):
         self.tmp = tmp
+        self.s2s_tls = free_port()
+        tls_route = ", %d" % core.s2s_tls_port if direct_tls else ""
         os.makedirs(os.path.join(tmp, "data"))
         self.cert, self.key = make_domain_cert(tmp, domain, ca)
+        # Prosody's direct TLS ports find their certificates by name (SNI)
+        os.makedirs(os.path.join(tmp, "certs"))
+        shutil.copy(self.cert, os.path.join(tmp, "certs", domain + ".crt"))
+        shutil.copy(self.key, os.path.join(tmp, "certs", domain + ".key"))
         cafile = 'cafile = "%s"; ' % ca[0] if ca else ""
         secure = "true" if ca else "false"
         self.c2s = free_port()
@@ -43,6 +49,8 @@ class Prosody:
 run_as_root = true
 pidfile = "{tmp}/prosody.pid"
 data_path = "{tmp}/data"
+certificates = "{tmp}/certs"
+ssl = {{ {cafile} }}
 plugin_paths = {{ "{mods}" }}
 log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{tmp}/prosody.log" }} }}
 modules_enabled = {{ "roster", "saslauth", "tls", "dialback", "disco", "ping", "posix",
@@ -53,18 +61,18 @@ c2s_direct_tls_ports = {{ }}
 legacy_ssl_ports = {{ }}
 s2s_ports = {{ {s2s} }}
 s2s_interfaces = {{ "127.0.0.1" }}
-s2s_direct_tls_ports = {{ }}
+s2s_direct_tls_ports = {{ {s2s_tls} }}
 http_ports = {{ }}
 https_ports = {{ }}
 s2s_require_encryption = true
 s2s_secure_auth = {secure}
 authentication = "internal_hashed"
-lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport} }} }}
+lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport}{tls_route} }} }}
 VirtualHost "{p}"
     ssl = {{ certificate = "{cert}", key = "{key}"; {cafile} }}
 """.format(tmp=tmp, mods=os.path.join(HERE, "prosody"), c2s=self.c2s, s2s=self.s2s,
            e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
-           cafile=cafile, secure=secure))
+           cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route))
         r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
         assert r.returncode == 0, r.stdout + r.stderr
         self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
@@ -191,7 +199,8 @@ P2 = "p2.s2s.test"
 @pytest.fixture(scope="module")
 def certpeers(tmp_path_factory):
     """Both certificates from one lab CA that both trust; Prosody with
-    s2s_secure_auth = true (a valid certificate is required)."""
+    s2s_secure_auth = true (a valid certificate is required); both sides
+    connect with direct TLS (XEP-0368)."""
     tmp = str(tmp_path_factory.mktemp("ca"))
     ca = make_ca(tmp)
     pg = PgCluster()
@@ -199,8 +208,9 @@ def certpeers(tmp_path_factory):
                      start=False)
     prosody = None
     try:
-        prosody = Prosody(str(tmp_path_factory.mktemp("prosody2")), core, P2, ca)
-        core.routes[P2] = "127.0.0.1:%d" % prosody.s2s
+        prosody = Prosody(str(tmp_path_factory.mktemp("prosody2")), core, P2, ca,
+                          direct_tls=True)
+        core.routes[P2] = "tls:127.0.0.1:%d" % prosody.s2s_tls
         core.write_conf()
         core.start()
         core.adduser("alice", "alice-pw-2")
@@ -234,3 +244,8 @@ def test_certificate_auth_with_prosody(certpeers):
     links = core.links()
     assert any(l[0] == P2 and l[1] == "out" and l[3] == "sasl-external" for l in links), links
     assert any(l[0] == P2 and l[1] == "in" and l[3] == "sasl-external" for l in links), links
+    out = [l for l in links if l[0] == P2 and l[1] == "out"][0]
+    assert out[5] == "127.0.0.1:%d" % prosody.s2s_tls, out
+    # Prosody came in on our direct TLS port
+    assert "lab direct TLS route for %s" % E2 in prosody.log()
+    assert "(direct TLS)" in [l for l in core.log().splitlines() if "in: connection from" in l][0]

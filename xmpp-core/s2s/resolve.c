@@ -39,6 +39,7 @@ struct resolve_req {
 	char domain[256];	/* A-label */
 	char host[256];		/* static route, "" for DNS */
 	int port;
+	bool direct_tls;
 	uint64_t cache_ms;
 	bool cancelled;		/* by the loop; freed when it comes back */
 	struct s2s_target t[MAX_TARGETS];
@@ -310,7 +311,7 @@ lookup(struct resolve_req *q)
 	bool refused = false;
 
 	if (q->host[0]) {
-		add_addrs(q, q->host, q->port, false);
+		add_addrs(q, q->host, q->port, q->direct_tls);
 		return;
 	}
 	snprintf(name, sizeof(name), "_xmpps-server._tcp.%s", q->domain);
@@ -357,7 +358,8 @@ run_query(struct resolve_req *q)
 	struct cached *c;
 	uint64_t now = ev_clock_ms();
 
-	snprintf(key, sizeof(key), "%s %s %d", q->domain, q->host, q->port);
+	snprintf(key, sizeof(key), "%s %s %d %d", q->domain, q->host, q->port,
+	    q->direct_tls);
 	if ((c = hmap_get(&R.cache, key)) != NULL) {
 		if (c->expires > now) {
 			memcpy(q->t, c->t, c->n * sizeof(c->t[0]));
@@ -518,8 +520,8 @@ resolve_shutdown(void)
 }
 
 struct resolve_req *
-resolve_query(const char *domain, const char *host, int port, uint64_t cache_ms,
-    resolve_cb *cb, void *arg)
+resolve_query(const char *domain, const char *host, int port, bool direct_tls,
+    uint64_t cache_ms, resolve_cb *cb, void *arg)
 {
 	struct resolve_req *q;
 
@@ -532,6 +534,7 @@ resolve_query(const char *domain, const char *host, int port, uint64_t cache_ms,
 	if (host)
 		snprintf(q->host, sizeof(q->host), "%s", host);
 	q->port = port;
+	q->direct_tls = direct_tls;
 	q->cache_ms = cache_ms;
 	q->cb = cb;
 	q->arg = arg;

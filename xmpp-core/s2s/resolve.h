@@ -36,12 +36,12 @@ void resolve_shutdown(void);
 
 /*
  * Looks domain (a normalised domainpart) up; host/port set: a static
- * route, only host's addresses are looked up.  cache_ms bounds how long
+ * route, only host's addresses are looked up (direct_tls: its kind).  cache_ms bounds how long
  * an answer without a TTL of its own (getaddrinfo's) is kept.  cb runs on
  * the loop, later, unless the request is cancelled first.  NULL on ENOMEM.
  */
 struct resolve_req *resolve_query(const char *domain, const char *host, int port,
-    uint64_t cache_ms, resolve_cb *cb, void *arg);
+    bool direct_tls, uint64_t cache_ms, resolve_cb *cb, void *arg);
 void resolve_cancel(struct resolve_req *r);
 /* Forgets every cached answer (xmppctl, tests of a peer that moved). */
 void resolve_flush(void);

@@ -143,7 +143,8 @@ void s2s_deliver(struct xml_node *n);
 
 /* s2sconn.c */
 struct s2s_conn *s2s_conn_connect(struct s2s_link *l);
-int s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl);
+int s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+    bool direct_tls);
 void s2s_conn_send(struct s2s_conn *c, const char *s, size_t n);
 void s2s_conn_send_verifies(struct s2s_conn *c);
 void s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text);

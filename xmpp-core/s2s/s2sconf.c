@@ -15,28 +15,29 @@
 #include "jid.h"
 
 static int
-get_listen(struct s2s_config *c, struct conf_table *t, struct conf_err *e)
+get_listen(struct conf_table *t, const char *key, int port, struct edge_addr **out,
+    size_t *n, struct conf_err *e)
 {
 	char *const *v;
 	size_t nv;
 	char err[256];
 	int rc;
 
-	if ((rc = conf_strarr(t, "listen", &v, &nv, e)) <= 0)
+	if ((rc = conf_strarr(t, key, &v, &nv, e)) <= 0)
 		return rc;
-	if ((c->listen = calloc(nv ? nv : 1, sizeof(*c->listen))) == NULL)
+	if ((*out = calloc(nv ? nv : 1, sizeof(**out))) == NULL)
 		return -1;
 	for (size_t i = 0; i < nv; i++) {
-		if (addr_parse(v[i], 5269, &c->listen[i], err, sizeof(err)) == -1) {
-			conf_errf(e, t, "listen", "%s", err);
+		if (addr_parse(v[i], port, &(*out)[i], err, sizeof(err)) == -1) {
+			conf_errf(e, t, key, "%s", err);
 			return -1;
 		}
 	}
-	c->nlisten = nv;
+	*n = nv;
 	return 1;
 }
 
-/* "host:port", "[v6]:port" or "host" (5269). */
+/* "host:port", "[v6]:port" or "host" (5269); "tls:" before it: direct TLS. */
 static int
 parse_target(const char *s, struct s2s_route *r)
 {
@@ -45,6 +46,10 @@ parse_target(const char *s, struct s2s_route *r)
 	long port = 5269;
 	size_t hl;
 
+	if (strncmp(s, "tls:", 4) == 0) {
+		r->direct_tls = true;
+		s += 4;
+	}
 	if (s[0] == '[') {
 		if ((end = strchr(s, ']')) == NULL)
 			return -1;
@@ -200,7 +205,9 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	if (rc == 0)
 		return 0;
 	if (conf_bool(t, "enabled", &c->enabled, e) == -1 ||
-	    get_listen(c, t, e) == -1 || get_verify(c, t, e) == -1 ||
+	    get_listen(t, "listen", 5269, &c->listen, &c->nlisten, e) == -1 ||
+	    get_listen(t, "listen_tls", 5270, &c->listen_tls, &c->nlisten_tls, e) == -1 ||
+	    get_verify(c, t, e) == -1 ||
 	    conf_str(t, "ca_file", &c->ca_file, e) == -1 ||
 	    conf_str(t, "dialback_secret_file", &c->dialback_secret_file, e) == -1 ||
 	    ms_key(t, "connect_timeout", 1, 3600, &c->connect_timeout_ms, e) == -1 ||
@@ -236,6 +243,7 @@ void
 s2s_config_free(struct s2s_config *c)
 {
 	free(c->listen);
+	free(c->listen_tls);
 	free(c->routes);
 }
 

@@ -26,12 +26,15 @@ struct s2s_route {
 	const char *domain;	/* normalised domainpart */
 	char host[256];		/* IP literal or host name, no brackets */
 	int port;
+	bool direct_tls;	/* "tls:host:port": XEP-0368 TLS from the first byte */
 };
 
 struct s2s_config {
 	bool enabled;
 	struct edge_addr *listen;
 	size_t nlisten;
+	struct edge_addr *listen_tls;	/* direct TLS (XEP-0368), none by default */
+	size_t nlisten_tls;
 	enum s2s_verify verify;
 	const char *ca_file;		/* trust for peers' certificates; NULL: system */
 	const char *dialback_secret_file;	/* NULL: random per start */

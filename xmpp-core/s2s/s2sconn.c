@@ -50,6 +50,8 @@
 static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
 static SSL_CTX *client_ctx;
+static SSL_CTX *client_ctx_direct;	/* the same with ALPN xmpp-server (XEP-0368) */
+static const char *const alpn_s2s[] = { "xmpp-server" };
 static struct tls_server *server_tls;	/* asks peers for their certificates */
 
 static void conn_finish(struct s2s_conn *c);
@@ -735,12 +737,13 @@ out_fail(struct s2s_conn *c, const char *why)
 }
 
 static void
-start_client_tls(struct s2s_conn *c)
+start_client_tls(struct s2s_conn *c, bool direct)
 {
 	char alabel[DOMAIN_MAX];
 
 	if (resolve_alabel(c->link->remote, alabel, sizeof(alabel)) < 0 ||
-	    (c->tls = tls_conn_client(client_ctx, c->fd, alabel, NULL)) == NULL) {
+	    (c->tls = tls_conn_client(direct ? client_ctx_direct : client_ctx, c->fd,
+	    alabel, NULL)) == NULL) {
 		snprintf(c->fail_why, sizeof(c->fail_why), "TLS set-up failed");
 		conn_finish(c);
 		return;
@@ -899,7 +902,7 @@ out_element(struct s2s_conn *c, struct xml_node *n)
 		out_features(c, n);
 	} else if (xml_is(n, "proceed", NS_TLS)) {
 		xml_stream_restart(c->xs);
-		start_client_tls(c);
+		start_client_tls(c, false);
 	} else if (xml_is(n, "failure", NS_TLS)) {
 		out_fail(c, "STARTTLS failed");
 	} else if (xml_is(n, "success", NS_SASL) || xml_is(n, "failure", NS_SASL)) {
@@ -1135,7 +1138,7 @@ connected(struct s2s_conn *c)
 	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
 	    c->peer, c->link->remote);
 	if (c->targets[c->next_target - 1].direct_tls) {
-		start_client_tls(c);
+		start_client_tls(c, true);
 		return;
 	}
 	c->state = S2S_STREAM;
@@ -1317,7 +1320,7 @@ s2s_conn_connect(struct s2s_link *l)
 	c->link = l;
 	c->state = S2S_RESOLVING;
 	c->rq = resolve_query(l->remote, r ? r->host : NULL, r ? r->port : 0,
-	    cfg->resolve_cache_ms, resolved, c);
+	    r && r->direct_tls, cfg->resolve_cache_ms, resolved, c);
 	if (c->rq == NULL) {
 		c->link = NULL;
 		c->dead = true;
@@ -1332,7 +1335,7 @@ s2s_conn_connect(struct s2s_link *l)
 }
 
 int
-s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl)
+s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls)
 {
 	struct s2s_conn *c;
 	char *colon;
@@ -1352,9 +1355,19 @@ s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 	}
 	c->state = S2S_STREAM;
 	ev_io_init(&c->io, fd, io_cb, c);
+	if (direct_tls) {
+		/* XEP-0368: TLS from the first byte, no STARTTLS */
+		if ((c->tls = tls_conn_server(server_tls, fd)) == NULL) {
+			c->fd = -1;
+			conn_finish(c);
+			return -1;
+		}
+		c->state = S2S_HANDSHAKE;
+	}
 	ev_io_start(srv.loop, &c->io, EPOLLIN);
 	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->auth_timeout_ms);
-	log_debug("s2s %llu in: connection from %s", (unsigned long long)c->id, c->peer);
+	log_debug("s2s %llu in: connection from %s%s", (unsigned long long)c->id, c->peer,
+	    direct_tls ? " (direct TLS)" : "");
 	return 0;
 }
 
@@ -1386,6 +1399,8 @@ s2s_conn_tls_free(void)
 {
 	SSL_CTX_free(client_ctx);
 	client_ctx = NULL;
+	SSL_CTX_free(client_ctx_direct);
+	client_ctx_direct = NULL;
 	tls_server_free(server_tls);
 	server_tls = NULL;
 }
@@ -1412,6 +1427,8 @@ server_tls_init(char *err, size_t errlen)
 		.ncerts = 1,
 		.dh_file = srv.cfg->dh_file,
 		.ciphers = srv.cfg->ciphers,
+		.alpn = alpn_s2s,
+		.nalpn = 1,
 	};
 	const char *ca = s2s_cfg()->ca_file;
 	SSL_CTX *ctx;
@@ -1448,5 +1465,11 @@ s2s_conn_tls_init(char *err, size_t errlen)
 		return -1;
 	SSL_CTX_free(client_ctx);
 	client_ctx = ctx;
+	tc.alpn = alpn_s2s;
+	tc.nalpn = 1;
+	if ((ctx = tls_client_ctx_new(&tc, err, errlen)) == NULL)
+		return -1;
+	SSL_CTX_free(client_ctx_direct);
+	client_ctx_direct = ctx;
 	return server_tls_init(err, errlen);
 }

@@ -17,6 +17,7 @@
 
 struct s2s_listener {
 	struct ev_io io;
+	bool direct_tls;
 	char name[ADDR_STRLEN];
 };
 
@@ -42,35 +43,47 @@ accept_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			return;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
-		if (s2s_conn_accept(fd, &ss, sl) == -1)
+		if (s2s_conn_accept(fd, &ss, sl, l->direct_tls) == -1)
 			close(fd);
 	}
+}
+
+static int
+listen_list(const struct edge_addr *a, size_t n, bool tls, char *err, size_t errlen)
+{
+	char e2[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct s2s_listener *l = &listeners[nlisteners];
+		int fd = addr_listen(&a[i], SOCK_STREAM, 512, 0, e2, sizeof(e2));
+
+		if (fd == -1) {
+			snprintf(err, errlen, "s2s: %s", e2);
+			return -1;
+		}
+		addr_format(&a[i], l->name, sizeof(l->name));
+		l->direct_tls = tls;
+		ev_io_init(&l->io, fd, accept_cb, l);
+		ev_io_start(srv.loop, &l->io, EPOLLIN);
+		nlisteners++;
+		log_info("s2s: listening on %s%s", l->name, tls ? " (direct TLS)" : "");
+	}
+	return 0;
 }
 
 int
 s2s_listen_open(char *err, size_t errlen)
 {
 	const struct s2s_config *cfg = s2s_cfg();
-	char e2[256];
+	size_t n = cfg->nlisten + cfg->nlisten_tls;
 
-	if ((listeners = calloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*listeners))) == NULL) {
+	if ((listeners = calloc(n ? n : 1, sizeof(*listeners))) == NULL) {
 		snprintf(err, errlen, "s2s: out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < cfg->nlisten; i++) {
-		struct s2s_listener *l = &listeners[i];
-		int fd = addr_listen(&cfg->listen[i], SOCK_STREAM, 512, 0, e2, sizeof(e2));
-
-		if (fd == -1) {
-			snprintf(err, errlen, "s2s: %s", e2);
-			return -1;
-		}
-		addr_format(&cfg->listen[i], l->name, sizeof(l->name));
-		ev_io_init(&l->io, fd, accept_cb, l);
-		ev_io_start(srv.loop, &l->io, EPOLLIN);
-		nlisteners++;
-		log_info("s2s: listening on %s", l->name);
-	}
+	if (listen_list(cfg->listen, cfg->nlisten, false, err, errlen) == -1 ||
+	    listen_list(cfg->listen_tls, cfg->nlisten_tls, true, err, errlen) == -1)
+		return -1;
 	return 0;
 }
 

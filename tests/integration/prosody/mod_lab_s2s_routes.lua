@@ -2,8 +2,10 @@
 --
 -- Prosody 0.12 finds remote servers only through DNS; the tests run
 -- peers on loopback ports instead.  lab_s2s_routes = { ["domain"] =
--- { "127.0.0.1", port } } makes the outgoing s2s connection to those
--- domains go to that address (and skips their _xmpps-server lookup).
+-- { "127.0.0.1", port [, tls_port] } } makes the outgoing s2s connection
+-- to those domains go to that address: with a tls_port as Prosody's
+-- _xmpps-server (direct TLS, XEP-0368) target, else its _xmpps-server
+-- lookup is skipped.
 -- Written for the tests; it wraps net.resolvers.service.new, which
 -- mod_s2s calls for every new outgoing connection.
 local service = require "net.resolvers.service";
@@ -17,6 +19,10 @@ service.new = function (hostname, srvname, proto, extra)
 	local r = routes[hostname];
 	if r then
 		if srvname == "xmpps-server" then
+			if r[3] then
+				module:log("debug", "lab direct TLS route for %s: %s:%d", hostname, r[1], r[3]);
+				return manual.new({ { "tcp4", r[1], r[3], extra } }, "tcp", extra);
+			end
 			return manual.new({}, "tcp", extra);
 		end
 		module:log("debug", "lab route for %s: %s:%d", hostname, r[1], r[2]);
