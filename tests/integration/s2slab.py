@@ -137,7 +137,7 @@ shaper_rate = "10M"
         """xmppctl s2s as a list of field lists."""
         r = self.ctl("s2s")
         assert r.returncode == 0, r.stderr
-        return [l.split("\t") for l in r.stdout.splitlines() if l]
+        return [l.split("\t") for l in r.stdout.splitlines() if "\t" in l]
 
 
 class RawS2s:

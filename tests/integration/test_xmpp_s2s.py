@@ -272,3 +272,32 @@ def test_peer_restart_traffic_resumes(pair):
     # stanza sets a new link up, xmpp-core A untouched
     arun(exchange("2"), 60)
     assert a.daemon.proc.poll() is None
+
+
+def test_xmppctl_lists_and_closes_links(pair):
+    a, b = pair
+
+    async def exchange(tag):
+        alice = await connect("alice@%s/c%s" % (A, tag), "alice-pw-1", a.port)
+        bob = await connect("bob@%s/c%s" % (B, tag), "bob-pw-1", b.port)
+        await online(alice)
+        await online(bob)
+        alice.send_message(mto="bob@%s/c%s" % (B, tag), mbody="ctl " + tag)
+        while (await recv(bob.messages, 20))["body"] != "ctl " + tag:
+            pass
+        await disconnect(alice, bob)
+
+    arun(exchange("1"), 60)
+    links = a.links()
+    # remote, direction, local, auth, TLS, peer, queued, idle seconds
+    out = [l for l in links if l[0] == B and l[1] == "out"]
+    assert len(out) == 1 and len(out[0]) == 8 and out[0][2] == A, links
+    r = a.ctl("s2s", "close", B)
+    assert r.returncode == 0 and r.stdout.startswith("closed "), r.stdout + r.stderr
+    deadline = time.time() + 10
+    while any(l[0] == B for l in a.links()):
+        assert time.time() < deadline, a.links()
+        time.sleep(0.05)
+    r = a.ctl("s2s", "close", B)
+    assert r.returncode == 1 and "no connection" in r.stdout + r.stderr
+    arun(exchange("2"), 60)	# the next stanza sets a new link up

@@ -362,6 +362,8 @@ ctl_s2s(struct ctl_req *req, const char *args)
 		buf_printf(b, "error: usage: s2s [close DOMAIN]\n");
 		return 0;
 	}
+	if (s2s_conn_first() == NULL)
+		buf_puts(b, "no s2s connections\n");	/* an answer is never empty */
 	for (struct s2s_conn *c = s2s_conn_first(); c; c = s2s_conn_next(c)) {
 		const char *tlsv = c->tls && tls_handshake_done(c->tls) ?
 		    tls_conn_version(c->tls) : "-";
