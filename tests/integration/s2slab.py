@@ -2,11 +2,13 @@
 with [s2s] enabled (static routes to each other on loopback), sharing one
 PgCluster with a database each, and a raw s2s client for negative tests."""
 
+import json
 import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -50,8 +52,11 @@ class S2sServer:
     """xmpp-core serving `domain`, s2s on a free port, against its own
     database in the shared cluster."""
 
-    def __init__(self, pg, domain, routes=None, s2s_extra="", ca=None, start=True):
+    def __init__(self, pg, domain, routes=None, s2s_extra="", ca=None, start=True,
+                 netns=None, addr="127.0.0.1"):
         self.domain = domain
+        self.netns = netns	# run inside this network namespace
+        self.addr = addr	# where its listeners are
         self.tmp = tempfile.mkdtemp(prefix="edge-s2s-")
         self.cert, self.key = make_domain_cert(self.tmp, domain, ca)
         self.port = free_port()
@@ -86,21 +91,26 @@ cert_file = "%s"
 key_file = "%s"
 
 [c2s]
-listen = ["127.0.0.1:%d"]
+listen = ["%s:%d"]
 shaper_rate = "10M"
 auth_fail_limit = 1000
 
 [s2s]
 enabled = true
-listen = ["127.0.0.1:%d", "[::1]:%d"]
-listen_tls = ["127.0.0.1:%d"]
+listen = [%s]
+listen_tls = ["%s:%d"]
 shaper_rate = "10M"
 %s
 [s2s.routes]
 %s
 """ % (self.domain, os.path.join(self.tmp, "control.sock"), self.conninfo, self.cert,
-                self.key, self.port, self.s2s_port, self.s2s_port, self.s2s_tls_port,
-                self.s2s_extra, routes))
+                self.key, self.addr, self.port, self.s2s_listen(), self.addr,
+                self.s2s_tls_port, self.s2s_extra, routes))
+
+    def s2s_listen(self):
+        if self.addr != "127.0.0.1":
+            return '"%s:%d"' % (self.addr, self.s2s_port)
+        return '"127.0.0.1:%d", "[::1]:%d"' % (self.s2s_port, self.s2s_port)
 
     def route_to(self, other, direct_tls=False):
         if direct_tls:
@@ -109,7 +119,8 @@ shaper_rate = "10M"
             self.routes[other.domain] = "127.0.0.1:%d" % other.s2s_port
 
     def start(self):
-        self.daemon = Daemon([binary("xmpp-core"), "-c", self.conf], ready_timeout=30)
+        ns = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.daemon = Daemon(ns + [binary("xmpp-core"), "-c", self.conf], ready_timeout=30)
 
     def stop(self):
         log = self.daemon.stop()
@@ -204,3 +215,41 @@ class RawS2s:
             self.sock.close()
         except OSError:
             pass
+
+
+# ---- a client run inside a namespace: python3 s2slab.py recv|send ... ----
+
+def _client_main(argv):
+    """recv JID PW ADDR PORT: prints "ready", then the first message's
+    sender and body as JSON.  send JID PW ADDR PORT TO BODY: sends, then
+    prints the first error (or "sent" after 2 s without one)."""
+    import asyncio
+    from xmpptest import Client
+
+    mode, jid, pw, addr, port = argv[:5]
+
+    async def run_it():
+        c = Client(jid, pw)
+        c.connect((addr, int(port)), force_starttls=True)
+        await asyncio.wait_for(c.started.wait(), 20)
+        await c.get_roster()
+        c.send_presence()
+        if mode == "recv":
+            print("ready", flush=True)
+            m = await asyncio.wait_for(c.messages.get(), 60)
+            print(json.dumps({"from": str(m["from"]), "body": m["body"]}), flush=True)
+        else:
+            c.send_message(mto=argv[5], mbody=argv[6])
+            try:
+                m = await asyncio.wait_for(c.messages.get(), 3)
+                print(json.dumps({"error": m["error"]["condition"]}), flush=True)
+            except asyncio.TimeoutError:
+                print(json.dumps({"sent": True}), flush=True)
+        c.disconnect()
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run_it())
+
+
+if __name__ == "__main__":
+    _client_main(sys.argv[1:])

@@ -216,14 +216,14 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	    ms_key(t, "resolve_cache", 0, 86400, &c->resolve_cache_ms, e) == -1 ||
 	    conf_int(t, "queue_max_stanzas", 1, 1000000, &qn, e) == -1 ||
 	    size_key(t, "queue_max_bytes", 1024, 1ULL << 30, &c->queue_max_bytes, e) == -1 ||
-	    size_key(t, "max_stanza", 16384, 16 * 1024 * 1024, &stanza, e) == -1 ||
+	    size_key(t, "max_stanza_size", 16384, 16 * 1024 * 1024, &stanza, e) == -1 ||
 	    size_key(t, "shaper_rate", 0, 1ULL << 32, &c->shaper_rate, e) == -1 ||
 	    size_key(t, "max_out_buffer", 65536, 1ULL << 30, &c->max_out_buffer, e) == -1 ||
-	    conf_int(t, "max_conn_per_ip", 1, 100000, &conns, e) == -1 ||
+	    conf_int(t, "max_connections_per_ip", 1, 100000, &conns, e) == -1 ||
 	    get_blocklist(c, t, e) == -1 || get_routes(c, t, e) == -1)
 		return -1;
 	if (c->shaper_rate != 0 && c->shaper_rate < stanza / 64) {
-		conf_errf(e, t, "shaper_rate", "must be 0 (off) or at least max_stanza / 64");
+		conf_errf(e, t, "shaper_rate", "must be 0 (off) or at least max_stanza_size / 64");
 		return -1;
 	}
 	c->queue_max_stanzas = (unsigned)qn;

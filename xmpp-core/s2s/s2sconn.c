@@ -1348,7 +1348,7 @@ s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool di
 	if ((colon = strrchr(c->ip, c->peer[0] == '[' ? ']' : ':')) != NULL)
 		*colon = '\0';
 	if (s2s_conn_per_ip(c->ip) > s2s_cfg()->max_conn_per_ip) {
-		log_notice("s2s in: %s: over max_conn_per_ip, refused", c->peer);
+		log_notice("s2s in: %s: over max_connections_per_ip, refused", c->peer);
 		c->fd = -1;
 		conn_finish(c);
 		return -1;
