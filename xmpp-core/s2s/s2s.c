@@ -299,8 +299,18 @@ route_hook(struct hook_args *a)
 
 	if (s2s_local_domain(a->to->domain))
 		return HOOK_NEXT;
-	if (!cfg->enabled || stopping)
-		return HOOK_NEXT;	/* the router says remote-server-not-found */
+	if (!cfg->enabled || stopping) {
+		/* presence broadcasts and probes for remote contacts go nowhere
+		 * without s2s, quietly; a subscription request and the rest
+		 * get the router's remote-server-not-found */
+		if (strcmp(a->n->name, "presence") == 0 &&
+		    strcmp(stanza_type(a->n), "subscribe") != 0 &&
+		    strcmp(stanza_type(a->n), "error") != 0) {
+			xml_free(a->n);
+			return HOOK_TAKEN;
+		}
+		return HOOK_NEXT;
+	}
 	if (stanza_jid(a->n, "from", &from) != 1 || !s2s_local_domain(from.domain)) {
 		xml_free(a->n);	/* only our own entities send out */
 		return HOOK_TAKEN;
