@@ -301,3 +301,4 @@ def test_xmppctl_lists_and_closes_links(pair):
     r = a.ctl("s2s", "close", B)
     assert r.returncode == 1 and "no connection" in r.stdout + r.stderr
     arun(exchange("2"), 60)	# the next stanza sets a new link up
+
