@@ -27,6 +27,8 @@ def pg():
 
 
 TIMEOUT = 3	# connect_timeout of A, seconds
+AUTH_TIMEOUT = 2	# auth_timeout of A
+PER_IP = 6	# max_connections_per_ip of A
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,8 @@ def blackhole():
 
 @pytest.fixture(scope="module")
 def pair(pg, blackhole):
-    a = S2sServer(pg, A, start=False, s2s_extra='connect_timeout = "%ds"\n' % TIMEOUT)
+    a = S2sServer(pg, A, start=False, s2s_extra='connect_timeout = "%ds"\nauth_timeout = "%ds"\n'
+                  'max_connections_per_ip = %d\n' % (TIMEOUT, AUTH_TIMEOUT, PER_IP))
     b = S2sServer(pg, B, start=False)
     a.route_to(b, direct_tls=True)	# XEP-0368 one way, STARTTLS the other
     b.route_to(a)
@@ -302,3 +305,26 @@ def test_xmppctl_lists_and_closes_links(pair):
     assert r.returncode == 1 and "no connection" in r.stdout + r.stderr
     arun(exchange("2"), 60)	# the next stanza sets a new link up
 
+
+
+def test_slowloris_and_connections_per_ip(pair):
+    a, _ = pair
+    # a stream that never authenticates is cut at auth_timeout
+    r = RawS2s(a.s2s_port)
+    try:
+        t0 = time.time()
+        r.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' ")
+        got = r.recv_until("</stream:stream>", AUTH_TIMEOUT + 10)
+        assert "<connection-timeout" in got, got
+        assert AUTH_TIMEOUT - 0.5 <= time.time() - t0 < AUTH_TIMEOUT + 3
+    finally:
+        r.close()
+    # connections beyond max_connections_per_ip are closed at once (the
+    # links from b already hold some)
+    socks = [RawS2s(a.s2s_port) for _ in range(PER_IP + 1)]
+    try:
+        assert socks[-1].closed(timeout=5)
+    finally:
+        for s in socks:
+            s.close()
+    assert "over max_connections_per_ip" in a.log()

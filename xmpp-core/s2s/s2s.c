@@ -469,9 +469,16 @@ s2s_reload(void)
 static void
 s2s_shutdown(void)
 {
+	struct s2s_link *l, *next;
+
 	stopping = true;
 	s2s_listen_close();
 	s2s_conn_close_all();
+	/* what still waits goes back to its senders while they are there */
+	for (l = LIST_FIRST(&links); l; l = next) {
+		next = LIST_NEXT(l, entry);
+		link_bounce_all(l, "cancel", "remote-server-not-found");
+	}
 }
 
 static void
@@ -479,9 +486,23 @@ s2s_cleanup(void)
 {
 	struct s2s_link *l;
 
+	s2s_conn_free_all();
 	resolve_shutdown();
+	/* the loop has ended (what waited was bounced at shutdown): no
+	 * routing any more, only freeing */
 	while ((l = LIST_FIRST(&links)) != NULL) {
-		link_bounce_all(l, "cancel", "remote-server-not-found");
+		struct s2s_qitem *q;
+		struct s2s_dbv *v;
+
+		while ((q = l->q) != NULL) {
+			l->q = q->next;
+			xml_free(q->n);
+			free(q);
+		}
+		while ((v = l->verifies) != NULL) {
+			l->verifies = v->next;
+			free(v);
+		}
 		link_free(l);
 	}
 	s2s_conn_tls_free();

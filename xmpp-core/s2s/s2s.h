@@ -152,6 +152,7 @@ void s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *tex
 void s2s_conn_verified(uint64_t in_id, const char *local, const char *remote,
     bool valid);
 void s2s_conn_close_all(void);
+void s2s_conn_free_all(void);
 int s2s_conn_tls_init(char *err, size_t errlen);
 void s2s_conn_tls_free(void);
 /* Closes the link's or an incoming stream's connection (xmppctl). */

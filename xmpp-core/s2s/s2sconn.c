@@ -1387,6 +1387,19 @@ s2s_conn_close_all(void)
 	}
 }
 
+/* After the loop: what is left is closed and freed, nothing reported. */
+void
+s2s_conn_free_all(void)
+{
+	struct s2s_conn *c;
+
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		c->link = NULL;
+		c->fail_why[0] = '\0';
+		conn_finish(c);
+	}
+}
+
 void
 s2s_conn_close(struct s2s_conn *c)
 {
