@@ -149,9 +149,20 @@ def test_unreachable_domains_bounce(pair):
             assert m["error"]["condition"] == cond, m
             assert m["from"].bare == to
             assert time.time() - t0 < 30
+        # a domain that just failed is not tried again at once: the next
+        # stanza bounces without a connection attempt
+        alice.send_message(mto="nobody@down.s2s.test", mbody="again?")
+        while True:
+            m = await recv(alice.messages, 30)
+            if m["type"] == "error":
+                break
+        assert m["error"]["condition"] == "remote-server-not-found", m
         await disconnect(alice)
 
     arun(scenario(), 90)
+    log = a.log()
+    assert "down.s2s.test: next attempt in 1 s at the earliest" in log
+    assert "down.s2s.test failed: no attempt now (backing off" in log
 
 
 def test_spoofed_from_gets_invalid_from(pair):

@@ -11,7 +11,10 @@
  * queued stanza is bounced to its sender, RFC 6120 §8.3.3:
  * <remote-server-not-found/> for a domain that cannot be reached,
  * <remote-server-timeout/> when it took too long.  A lost link is
- * set up again by the next stanza; an idle one is closed.
+ * set up again by the next stanza; an idle one is closed.  A domain
+ * whose link could not be set up is not tried again for a while
+ * (1 s, doubling up to 5 min; stanzas for it bounce at once meanwhile),
+ * so a dead server is not hammered by every stanza for it.
  */
 #include "s2s.h"
 
@@ -24,6 +27,7 @@
 #include "control.h"
 #include "crypto.h"
 #include "dialback.h"
+#include "hmap.h"
 #include "log.h"
 #include "registry.h"
 #include "router.h"
@@ -34,7 +38,16 @@
 
 extern struct module s2s_module;
 
+#define BACKOFF_FIRST_MS 1000
+#define BACKOFF_MAX_MS (300 * 1000)
+
+struct backoff {
+	uint64_t ms;		/* the last wait */
+	uint64_t until;		/* no new attempt before (monotonic ms) */
+};
+
 static LIST_HEAD(, s2s_link) links = LIST_HEAD_INITIALIZER(links);
+static struct hmap backoffs;	/* remote domain -> struct backoff */
 static size_t nlinks;
 static bool stopping;
 static uint64_t bounced;
@@ -109,10 +122,18 @@ link_idle(const struct s2s_link *l)
 static bool
 link_connect(struct s2s_link *l)
 {
+	struct backoff *b = hmap_get(&backoffs, l->remote);
+
 	if (l->conn)
 		return true;
+	if (b && ev_now(srv.loop) < b->until) {
+		log_debug("s2s: %s: not retried before %llu ms more", l->remote,
+		    (unsigned long long)(b->until - ev_now(srv.loop)));
+		return false;
+	}
 	if (stopping || (l->conn = s2s_conn_connect(l)) == NULL)
 		return false;
+	l->tried = true;
 	l->timed_out = false;
 	ev_timer_start(srv.loop, &l->timer, s2s_cfg()->connect_timeout_ms);
 	return true;
@@ -141,6 +162,38 @@ link_bounce_all(struct s2s_link *l, const char *type, const char *cond)
 	}
 }
 
+static void
+backoff_failed(const char *remote)
+{
+	struct backoff *b = hmap_get(&backoffs, remote);
+
+	if (b == NULL) {
+		if ((b = calloc(1, sizeof(*b))) == NULL)
+			return;
+		if (hmap_put(&backoffs, remote, b) == -1) {
+			free(b);
+			return;
+		}
+	}
+	b->ms = b->ms ? b->ms * 2 : BACKOFF_FIRST_MS;
+	if (b->ms > BACKOFF_MAX_MS)
+		b->ms = BACKOFF_MAX_MS;
+	b->until = ev_now(srv.loop) + b->ms;
+	log_info("s2s: %s: next attempt in %llu s at the earliest", remote,
+	    (unsigned long long)(b->ms / 1000));
+}
+
+static void
+backoffs_free(void)
+{
+	size_t i;
+
+	for (struct hmap_ent *e = hmap_first(&backoffs, &i); e;
+	    e = hmap_next(&backoffs, e, &i))
+		free(e->val);
+	hmap_free(&backoffs);
+}
+
 void
 s2s_link_lost(struct s2s_link *l, const char *why, bool timeout)
 {
@@ -149,6 +202,9 @@ s2s_link_lost(struct s2s_link *l, const char *why, bool timeout)
 	timeout = timeout || l->timed_out;
 	l->ready = false;
 	ev_timer_stop(srv.loop, &l->timer);
+	if (l->tried && !was)
+		backoff_failed(l->remote);
+	l->tried = false;
 	if (l->q || l->verifies)
 		log_info("s2s: %s -> %s failed: %s%s", l->local, l->remote, why,
 		    l->qn ? "; bouncing what waited" : "");
@@ -164,25 +220,19 @@ static void
 link_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct s2s_link *l = t->data;
+	struct s2s_conn *c = l->conn;
 
 	(void)loop;
-	if (l->conn == NULL || l->ready)
+	if (c == NULL || l->ready)
 		return;
-	l->timed_out = true;
-	/* closing the connection reports back through s2s_link_lost */
-	snprintf(l->conn->fail_why, sizeof(l->conn->fail_why),
-	    "not set up within %llus",
+	/* the connection goes on its own (a stream lingers a moment to say
+	 * goodbye); the senders are told now */
+	l->conn = NULL;
+	c->link = NULL;
+	snprintf(c->fail_why, sizeof(c->fail_why), "not set up within %llus",
 	    (unsigned long long)(s2s_cfg()->connect_timeout_ms / 1000));
-	s2s_conn_stream_error(l->conn, NULL, NULL);
-	/* a connection still resolving or connecting is gone at once; one
-	 * with a stream lingers: do not keep the senders waiting for it */
-	if (l->conn) {
-		struct s2s_conn *c = l->conn;
-
-		l->conn = NULL;
-		c->link = NULL;
-		s2s_link_lost(l, "timed out", true);
-	}
+	s2s_conn_stream_error(c, "connection-timeout", NULL);
+	s2s_link_lost(l, "timed out", true);
 }
 
 static int
@@ -208,7 +258,9 @@ s2s_link_ready(struct s2s_link *l)
 	struct s2s_qitem *q;
 
 	l->ready = true;
+	l->tried = false;
 	l->since = ev_now(srv.loop);
+	free(hmap_del(&backoffs, l->remote));
 	ev_timer_stop(srv.loop, &l->timer);
 	while ((q = l->q) != NULL && l->conn) {
 		l->q = q->next;
@@ -287,7 +339,7 @@ link_send(struct s2s_link *l, struct xml_node *n)
 	l->qn++;
 	l->qbytes += q->bytes;
 	if (!link_connect(l))
-		s2s_link_lost(l, "cannot start a connection", false);
+		s2s_link_lost(l, "no attempt now (backing off after a failure)", false);
 }
 
 static enum hook_rc
@@ -507,6 +559,7 @@ s2s_cleanup(void)
 	}
 	s2s_conn_tls_free();
 	dialback_clear();
+	backoffs_free();
 }
 
 static void

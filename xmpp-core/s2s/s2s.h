@@ -58,9 +58,8 @@ struct s2s_link {
 	unsigned qn;
 	size_t qbytes;
 	struct s2s_dbv *verifies;
-	struct ev_timer timer;		/* set-up deadline, then reconnect backoff */
-	uint64_t backoff_ms;
-	unsigned failures;
+	struct ev_timer timer;		/* set-up deadline */
+	bool tried;			/* a connection was started */
 	char auth[16];			/* "dialback" */
 	bool timed_out;		/* the set-up deadline passed */
 	uint64_t since;			/* ready since (monotonic ms) */
