@@ -15,8 +15,9 @@ import time
 from edgetest import Daemon, binary, free_port, run
 
 
-def make_domain_cert(dirpath, domain, ca=None):
-    """A certificate for domain: self-signed, or signed by ca=(crt, key)."""
+def make_domain_cert(dirpath, domain, ca=None, san=None):
+    """A certificate for domain: self-signed, or signed by ca=(crt, key);
+    san: its subjectAltName (default DNS:domain)."""
     key = os.path.join(dirpath, "key.pem")
     crt = os.path.join(dirpath, "cert.pem")
     if ca is None:
@@ -28,7 +29,7 @@ def make_domain_cert(dirpath, domain, ca=None):
         csr = os.path.join(dirpath, "req.csr")
         ext = os.path.join(dirpath, "ext.cnf")
         with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:%s\n" % domain)
+            f.write("subjectAltName=%s\n" % (san or "DNS:" + domain))
         subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
                         "-subj", "/CN=%s" % domain, "-keyout", key, "-out", csr],
                        check=True, capture_output=True)
@@ -53,12 +54,12 @@ class S2sServer:
     database in the shared cluster."""
 
     def __init__(self, pg, domain, routes=None, s2s_extra="", ca=None, start=True,
-                 netns=None, addr="127.0.0.1"):
+                 netns=None, addr="127.0.0.1", san=None):
         self.domain = domain
         self.netns = netns	# run inside this network namespace
         self.addr = addr	# where its listeners are
         self.tmp = tempfile.mkdtemp(prefix="edge-s2s-")
-        self.cert, self.key = make_domain_cert(self.tmp, domain, ca)
+        self.cert, self.key = make_domain_cert(self.tmp, domain, ca, san)
         self.port = free_port()
         self.s2s_port = free_port()
         self.s2s_tls_port = free_port()
