@@ -152,7 +152,8 @@ TEST(xmpp_s2s_config)
 	    "connect_timeout = \"5s\"\nqueue_max_stanzas = 10\n"
 	    "blocklist = [\"evil.example\"]\n"
 	    "[s2s.routes]\n\"a.example\" = \"127.0.0.1:5270\"\n"
-	    "\"b.example\" = \"[::1]:5271\"\n\"c.example\" = \"xmpp.c.example\"\n",
+	    "\"b.example\" = \"[::1]:5271\"\n\"c.example\" = \"xmpp.c.example\"\n"
+	    "\"e.example\" = \"tls:192.0.2.7:5270\"\n",
 	    &c, &e, &d), 0);
 	CHECK(c.enabled);
 	CHECK_INT(c.nlisten, 1);	/* [::]:5269 */
@@ -162,8 +163,13 @@ TEST(xmpp_s2s_config)
 	CHECK((r = s2s_config_route(&c, "b.example")) != NULL);
 	CHECK_STR(r->host, "::1");
 	CHECK_INT(r->port, 5271);
+	CHECK(!r->direct_tls);
 	CHECK((r = s2s_config_route(&c, "c.example")) != NULL);
 	CHECK_INT(r->port, 5269);
+	CHECK((r = s2s_config_route(&c, "e.example")) != NULL);
+	CHECK(r->direct_tls);
+	CHECK_STR(r->host, "192.0.2.7");
+	CHECK_INT(r->port, 5270);
 	CHECK(s2s_config_route(&c, "d.example") == NULL);
 	CHECK(s2s_config_blocked(&c, "evil.example"));
 	CHECK(s2s_config_blocked(&c, "muc.evil.example"));
