@@ -80,6 +80,8 @@ struct s2s_pair {
 	char remote[DOMAIN_MAX];
 	char local[DOMAIN_MAX];
 	const char *how;	/* "dialback", "sasl-external" */
+	double tokens;		/* stanza_rate bucket */
+	uint64_t last;
 };
 
 struct s2s_conn {
@@ -107,6 +109,7 @@ struct s2s_conn {
 	char ip[ADDR_STRLEN];
 	char stream_id[64];		/* ours (in) or the peer's (out) */
 	uint64_t shaper_tokens, shaper_last;
+	uint64_t paused_until;		/* stanza_rate: no reading before */
 	uint64_t last_active;
 
 	/* out */

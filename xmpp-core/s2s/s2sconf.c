@@ -186,7 +186,7 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 {
 	struct conf_table *t;
 	uint64_t stanza = 524288;
-	long long qn = 1000, conns = 16;
+	long long qn = 1000, conns = 16, rate = 0, burst = 0;
 	int rc;
 
 	c->connect_timeout_ms = 60000;
@@ -220,6 +220,8 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	    size_key(t, "shaper_rate", 0, 1ULL << 32, &c->shaper_rate, e) == -1 ||
 	    size_key(t, "max_out_buffer", 65536, 1ULL << 30, &c->max_out_buffer, e) == -1 ||
 	    conf_int(t, "max_connections_per_ip", 1, 100000, &conns, e) == -1 ||
+	    conf_int(t, "stanza_rate", 0, 1000000, &rate, e) == -1 ||
+	    conf_int(t, "stanza_burst", 0, 10000000, &burst, e) == -1 ||
 	    get_blocklist(c, t, e) == -1 || get_routes(c, t, e) == -1)
 		return -1;
 	if (c->shaper_rate != 0 && c->shaper_rate < stanza / 64) {
@@ -229,6 +231,8 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	c->queue_max_stanzas = (unsigned)qn;
 	c->max_stanza = (size_t)stanza;
 	c->max_conn_per_ip = (unsigned)conns;
+	c->stanza_rate = (unsigned)rate;
+	c->stanza_burst = burst ? (unsigned)burst : (unsigned)rate;
 	if (c->enabled && c->nlisten == 0) {
 		/* dual-stack 5269, as the c2s listeners default to theirs */
 		if ((c->listen = calloc(1, sizeof(*c->listen))) == NULL)

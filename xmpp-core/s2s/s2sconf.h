@@ -46,6 +46,8 @@ struct s2s_config {
 	uint64_t queue_max_bytes;
 	size_t max_stanza;
 	uint64_t shaper_rate;		/* bytes/s read per connection, 0 = off */
+	unsigned stanza_rate;		/* stanzas/s per remote domain and stream, 0 = off */
+	unsigned stanza_burst;
 	uint64_t max_out_buffer;
 	unsigned max_conn_per_ip;	/* incoming */
 	char *const *blocklist;		/* remote domains we never talk to */

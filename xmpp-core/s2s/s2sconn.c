@@ -44,6 +44,7 @@
 
 #define READ_CHUNK 16384
 #define READ_ROUNDS 8
+#define RATE_CHUNK 1024
 #define CLOSE_LINGER_MS 2000
 #define ATTEMPT_MS 10000	/* one address's TCP connect */
 
@@ -339,7 +340,8 @@ update_events(struct s2s_conn *c)
 	if (c->dead || c->state == S2S_HANDSHAKE || c->state == S2S_CONNECTING ||
 	    c->state == S2S_RESOLVING)
 		return;
-	if (c->state != S2S_CLOSING && (s2s_cfg()->shaper_rate == 0 || c->shaper_tokens > 0))
+	if (c->state != S2S_CLOSING && (s2s_cfg()->shaper_rate == 0 || c->shaper_tokens > 0) &&
+	    c->paused_until <= ev_now(srv.loop))
 		ev |= EPOLLIN;
 	if ((buf_pending(&c->obuf) > 0 && !c->flush.pending) || c->tls_want_write)
 		ev |= EPOLLOUT;
@@ -464,14 +466,42 @@ cert_valid_for(struct tls_conn *t, const char *domain)
 
 /* ---- incoming stream elements ---- */
 
-static bool
-pair_authed(const struct s2s_conn *c, const char *remote, const char *local)
+static struct s2s_pair *
+pair_find(const struct s2s_conn *c, const char *remote, const char *local)
 {
 	for (size_t i = 0; i < c->nauthed; i++)
 		if (strcmp(c->authed[i].remote, remote) == 0 &&
 		    strcmp(c->authed[i].local, local) == 0)
-			return true;
-	return false;
+			return &c->authed[i];
+	return NULL;
+}
+
+static bool
+pair_authed(const struct s2s_conn *c, const char *remote, const char *local)
+{
+	return pair_find(c, remote, local) != NULL;
+}
+
+/*
+ * stanza_rate: a token bucket per authenticated domain of the stream.
+ * A domain over its rate is not cut off: the stream is not read until
+ * its bucket has a token again (TCP pushes back on the sender).
+ */
+static void
+rate_take(struct s2s_conn *c, struct s2s_pair *p)
+{
+	const struct s2s_config *cfg = s2s_cfg();
+	uint64_t now = ev_now(srv.loop);
+
+	if (cfg->stanza_rate == 0)
+		return;
+	p->tokens += (double)(now - p->last) * cfg->stanza_rate / 1000.0;
+	if (p->tokens > cfg->stanza_burst)
+		p->tokens = cfg->stanza_burst;
+	p->last = now;
+	p->tokens -= 1;
+	if (p->tokens < 0)
+		c->paused_until = now + (uint64_t)(-p->tokens * 1000.0 / cfg->stanza_rate) + 1;
 }
 
 /* XEP-0220 §2.1.1: an Originating Server asks us to accept its domain. */
@@ -581,6 +611,7 @@ static void
 in_stanza(struct s2s_conn *c, struct xml_node *n)
 {
 	struct jid from, to;
+	struct s2s_pair *p;
 
 	if (stanza_jid(n, "from", &from) != 1) {
 		s2s_conn_stream_error(c, "improper-addressing", "no valid 'from'");
@@ -598,7 +629,7 @@ in_stanza(struct s2s_conn *c, struct xml_node *n)
 		return;
 	}
 	/* RFC 6120 §4.9.3.10: only what this stream authenticated */
-	if (!pair_authed(c, from.domain, to.domain)) {
+	if ((p = pair_find(c, from.domain, to.domain)) == NULL) {
 		s2s_conn_stream_error(c, "invalid-from", NULL);
 		xml_free(n);
 		return;
@@ -606,6 +637,7 @@ in_stanza(struct s2s_conn *c, struct xml_node *n)
 	c->last_active = ev_now(srv.loop);
 	log_debug("s2s %llu in: %s from %s", (unsigned long long)c->id, n->name,
 	    from.domain);
+	rate_take(c, p);
 	to_client_ns(n);
 	s2s_deliver(n);
 }
@@ -681,6 +713,8 @@ add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *
 	snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
 	snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
 	p[c->nauthed].how = how;
+	p[c->nauthed].tokens = s2s_cfg()->stanza_burst;
+	p[c->nauthed].last = ev_now(srv.loop);
 	c->nauthed++;
 	/* authenticated now: the idle time-out replaces the auth one */
 	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
@@ -1059,7 +1093,17 @@ readable(struct s2s_conn *c)
 		if (c->dead || c->state == S2S_CLOSING || c->state == S2S_HANDSHAKE ||
 		    c->starttls_pending)
 			return;
-		want = sizeof(buf);
+		if (c->paused_until > ev_now(srv.loop)) {
+			if (!ev_timer_active(&c->shaper_timer))
+				ev_timer_start(srv.loop, &c->shaper_timer,
+				    c->paused_until - ev_now(srv.loop));
+			if (c->io.events & EPOLLIN)
+				ev_io_start(srv.loop, &c->io, c->io.events & ~(uint32_t)EPOLLIN);
+			return;
+		}
+		/* with a stanza rate, small reads: a pause takes effect within
+		 * about a stanza, not after a whole chunk of them */
+		want = s2s_cfg()->stanza_rate ? RATE_CHUNK : sizeof(buf);
 		if (!shaper_take(c, &want))
 			return;
 		n = tr_read(c, buf, want);
