@@ -496,7 +496,7 @@ s2s_open(char *err, size_t errlen)
 		snprintf(err, errlen, "s2s: cannot set up the dialback secret");
 		return -1;
 	}
-	if (s2s_conn_tls_init(err, errlen) == -1)
+	if (s2stls_init(err, errlen) == -1)
 		return -1;
 	if (resolve_init(srv.loop) == -1) {
 		snprintf(err, errlen, "s2s: resolver thread: %s", strerror(errno));
@@ -512,7 +512,7 @@ s2s_reload(void)
 
 	if (!s2s_cfg()->enabled)
 		return;
-	if (s2s_conn_tls_init(err, sizeof(err)) == -1)
+	if (s2stls_init(err, sizeof(err)) == -1)
 		log_err("s2s: reload: %s (the old TLS settings stay)", err);
 	if (s2s_cfg()->dialback_secret_file && load_secret() == -1)
 		log_err("s2s: reload: dialback secret not changed");
@@ -557,7 +557,7 @@ s2s_cleanup(void)
 		}
 		link_free(l);
 	}
-	s2s_conn_tls_free();
+	s2stls_free();
 	dialback_clear();
 	backoffs_free();
 }

@@ -24,6 +24,8 @@
 #include "resolve.h"
 #include "s2sconf.h"
 
+#include <openssl/ssl.h>
+
 #define NS_SERVER "jabber:server"
 #define NS_DIALBACK "jabber:server:dialback"
 #define NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
@@ -155,8 +157,6 @@ void s2s_conn_verified(uint64_t in_id, const char *local, const char *remote,
     bool valid);
 void s2s_conn_close_all(void);
 void s2s_conn_free_all(void);
-int s2s_conn_tls_init(char *err, size_t errlen);
-void s2s_conn_tls_free(void);
 /* Closes the link's or an incoming stream's connection (xmppctl). */
 void s2s_conn_close(struct s2s_conn *c);
 void s2s_conn_idle_check(struct s2s_conn *c);
@@ -164,6 +164,14 @@ struct s2s_conn *s2s_conn_first(void);
 struct s2s_conn *s2s_conn_next(struct s2s_conn *c);
 size_t s2s_conn_count(void);
 unsigned s2s_conn_per_ip(const char *ip);
+
+/* s2stls.c: contexts (re)made from the current config; 0 or -1 */
+int s2stls_init(char *err, size_t errlen);
+void s2stls_free(void);
+SSL_CTX *s2stls_client_ctx(bool direct_tls);
+struct tls_server *s2stls_server(void);
+/* The peer's certificate chains to a trusted CA and names domain. */
+bool s2stls_cert_valid(struct tls_conn *t, const char *domain);
 
 /* s2slisten.c */
 int s2s_listen_open(char *err, size_t errlen);

@@ -31,8 +31,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
-#include <openssl/x509v3.h>
-
 #include "crypto.h"
 #include "dialback.h"
 #include "jid.h"
@@ -50,17 +48,12 @@
 
 static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
-static SSL_CTX *client_ctx;
-static SSL_CTX *client_ctx_direct;	/* the same with ALPN xmpp-server (XEP-0368) */
-static const char *const alpn_s2s[] = { "xmpp-server" };
-static struct tls_server *server_tls;	/* asks peers for their certificates */
 
 static void conn_finish(struct s2s_conn *c);
 static void update_events(struct s2s_conn *c);
 static void readable(struct s2s_conn *c);
 static void connect_next(struct s2s_conn *c);
 static void io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
-static int server_tls_init(char *err, size_t errlen);
 static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
     const char *how);
 static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
@@ -293,7 +286,7 @@ conn_flush(struct s2s_conn *c)
 		buf_free(&c->obuf);
 		if (c->starttls_pending) {
 			c->starttls_pending = false;
-			if ((c->tls = tls_conn_server(server_tls, c->fd)) == NULL) {
+			if ((c->tls = tls_conn_server(s2stls_server(), c->fd)) == NULL) {
 				conn_finish(c);
 				return;
 			}
@@ -412,58 +405,6 @@ s2s_conn_send_verifies(struct s2s_conn *c)
 	}
 }
 
-/* ---- certificates (RFC 6125, XEP-0178 §3) ---- */
-
-/* id-on-xmppAddr (RFC 6120 §13.7.1.4) */
-#define OID_XMPPADDR "1.3.6.1.5.5.7.8.5"
-
-static bool
-xmppaddr_match(X509 *cert, const char *domain)
-{
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	ASN1_OBJECT *want = OBJ_txt2obj(OID_XMPPADDR, 1);
-	bool ok = false;
-
-	for (int i = 0; names && want && i < sk_GENERAL_NAME_num(names) && !ok; i++) {
-		GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		ASN1_TYPE *v;
-
-		if (g->type != GEN_OTHERNAME || OBJ_cmp(g->d.otherName->type_id, want) != 0)
-			continue;
-		v = g->d.otherName->value;
-		if (v->type != V_ASN1_UTF8STRING)
-			continue;
-		ok = (size_t)ASN1_STRING_length(v->value.utf8string) == strlen(domain) &&
-		    memcmp(ASN1_STRING_get0_data(v->value.utf8string), domain,
-		    strlen(domain)) == 0;
-	}
-	GENERAL_NAMES_free(names);
-	ASN1_OBJECT_free(want);
-	return ok;
-}
-
-/* The chain verifies to a trusted CA and the certificate names domain,
- * as a DNS-ID (wildcards in the left-most label, RFC 6125 §6.4.3) or
- * an XmppAddr; CN-IDs are not considered. */
-static bool
-cert_valid_for(struct tls_conn *t, const char *domain)
-{
-	SSL *ssl = tls_conn_ssl(t);
-	X509 *cert;
-	char alabel[DOMAIN_MAX];
-	bool ok;
-
-	if (ssl == NULL || (cert = SSL_get1_peer_certificate(ssl)) == NULL)
-		return false;
-	ok = SSL_get_verify_result(ssl) == X509_V_OK &&
-	    ((resolve_alabel(domain, alabel, sizeof(alabel)) >= 0 &&
-	    X509_check_host(cert, alabel, 0, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1) ||
-	    xmppaddr_match(cert, domain));
-	X509_free(cert);
-	return ok;
-}
-
 /* ---- incoming stream elements ---- */
 
 static struct s2s_pair *
@@ -532,7 +473,7 @@ in_db_result(struct s2s_conn *c, struct xml_node *n)
 		goto out;
 	}
 	/* verify = "certificate": dialback only backs a valid certificate */
-	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !cert_valid_for(c->tls, fdom)) {
+	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !s2stls_cert_valid(c->tls, fdom)) {
 		log_notice("s2s %llu in: %s: dialback from %s refused: its certificate "
 		    "does not verify", (unsigned long long)c->id, c->peer, fdom);
 		send_db(c, "result", to, from, NULL, "invalid", NULL);
@@ -686,7 +627,7 @@ in_features(struct s2s_conn *c)
 	if (!c->secure) {
 		buf_printf(&c->obuf, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
 	} else if (c->sasl != SASL_DONE) {
-		c->peer_cert_ok = c->hdr_from[0] && cert_valid_for(c->tls, c->hdr_from);
+		c->peer_cert_ok = c->hdr_from[0] && s2stls_cert_valid(c->tls, c->hdr_from);
 		/* XEP-0178 §3: EXTERNAL only when the certificate verifies */
 		if (c->peer_cert_ok)
 			buf_printf(&c->obuf, "<mechanisms xmlns='%s'><mechanism>EXTERNAL"
@@ -776,7 +717,7 @@ start_client_tls(struct s2s_conn *c, bool direct)
 	char alabel[DOMAIN_MAX];
 
 	if (resolve_alabel(c->link->remote, alabel, sizeof(alabel)) < 0 ||
-	    (c->tls = tls_conn_client(direct ? client_ctx_direct : client_ctx, c->fd,
+	    (c->tls = tls_conn_client(s2stls_client_ctx(direct), c->fd,
 	    alabel, NULL)) == NULL) {
 		snprintf(c->fail_why, sizeof(c->fail_why), "TLS set-up failed");
 		conn_finish(c);
@@ -1146,7 +1087,7 @@ handshake(struct s2s_conn *c)
 	c->secure = true;
 	c->state = S2S_STREAM;
 	if (c->out) {
-		c->cert_ok = cert_valid_for(c->tls, c->link->remote);
+		c->cert_ok = s2stls_cert_valid(c->tls, c->link->remote);
 		log_debug("s2s %llu out: %s: TLS %s, certificate %s",
 		    (unsigned long long)c->id, c->peer, tls_conn_version(c->tls),
 		    c->cert_ok ? "valid" : "not trusted");
@@ -1401,7 +1342,7 @@ s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool di
 	ev_io_init(&c->io, fd, io_cb, c);
 	if (direct_tls) {
 		/* XEP-0368: TLS from the first byte, no STARTTLS */
-		if ((c->tls = tls_conn_server(server_tls, fd)) == NULL) {
+		if ((c->tls = tls_conn_server(s2stls_server(), fd)) == NULL) {
 			c->fd = -1;
 			conn_finish(c);
 			return -1;
@@ -1449,84 +1390,4 @@ s2s_conn_close(struct s2s_conn *c)
 {
 	snprintf(c->fail_why, sizeof(c->fail_why), "closed by the administrator");
 	s2s_conn_stream_error(c, "policy-violation", "closed by the administrator");
-}
-
-void
-s2s_conn_tls_free(void)
-{
-	SSL_CTX_free(client_ctx);
-	client_ctx = NULL;
-	SSL_CTX_free(client_ctx_direct);
-	client_ctx_direct = NULL;
-	tls_server_free(server_tls);
-	server_tls = NULL;
-}
-
-/* Any certificate is let through the handshake: whether it verifies is
- * judged afterwards (cert_valid_for), so that a peer with an untrusted
- * one can still use dialback (verify = "dialback"). */
-static int
-accept_any_cert(int ok, X509_STORE_CTX *x)
-{
-	(void)ok;
-	(void)x;
-	return 1;
-}
-
-/* The server side of our s2s TLS: the core's certificate, and the
- * peer's certificate asked for (RFC 6120 §13.7.2, XEP-0178). */
-static int
-server_tls_init(char *err, size_t errlen)
-{
-	struct tls_cert_conf cert = { srv.cfg->cert_file, srv.cfg->key_file };
-	struct tls_server_conf sc = {
-		.certs = &cert,
-		.ncerts = 1,
-		.dh_file = srv.cfg->dh_file,
-		.ciphers = srv.cfg->ciphers,
-		.alpn = alpn_s2s,
-		.nalpn = 1,
-	};
-	const char *ca = s2s_cfg()->ca_file;
-	SSL_CTX *ctx;
-
-	if (server_tls == NULL) {
-		if ((server_tls = tls_server_new(&sc, err, errlen)) == NULL)
-			return -1;
-	} else if (tls_server_reload(server_tls, &sc, err, errlen) == -1) {
-		return -1;
-	}
-	ctx = tls_server_ctx(server_tls);
-	if ((ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) :
-	    SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-		snprintf(err, errlen, "s2s: cannot load the CA file %s", ca ? ca : "(system)");
-		return -1;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, accept_any_cert);
-	return 0;
-}
-
-int
-s2s_conn_tls_init(char *err, size_t errlen)
-{
-	const char *ca = s2s_cfg()->ca_file;
-	struct tls_client_conf tc = {
-		.ca_file = ca,
-		.verify = false,	/* judged after the handshake: cert_valid_for */
-		.cert_file = srv.cfg->cert_file,
-		.key_file = srv.cfg->key_file,
-	};
-	SSL_CTX *ctx;
-
-	if ((ctx = tls_client_ctx_new(&tc, err, errlen)) == NULL)
-		return -1;
-	SSL_CTX_free(client_ctx);
-	client_ctx = ctx;
-	tc.alpn = alpn_s2s;
-	tc.nalpn = 1;
-	if ((ctx = tls_client_ctx_new(&tc, err, errlen)) == NULL)
-		return -1;
-	SSL_CTX_free(client_ctx_direct);
-	client_ctx_direct = ctx;
-	return server_tls_init(err, errlen);
 }
