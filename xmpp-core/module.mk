@@ -10,7 +10,8 @@ XMPP_CORE_DIRS := xmpp-core/core xmpp-core/core/xml xmpp-core/core/jid \
                   xmpp-core/core/sasl xmpp-core/core/route xmpp-core/core/db
 XMPP_MOD_DIRS  := xmpp-core/im xmpp-core/mam xmpp-core/pubsub xmpp-core/push \
                   xmpp-core/services xmpp-core/register xmpp-core/muc \
-                  xmpp-core/web
+                  xmpp-core/web \
+                  xmpp-core/s2s
 XMPP_DIRS := $(XMPP_CORE_DIRS) $(XMPP_MOD_DIRS)
 # import/: xmppctl's importer and exporter (a tool: linked into xmppctl
 # and the unit tests, never into the server)
@@ -21,7 +22,7 @@ XMPP_SRCS := $(filter-out xmpp-core/core/main.c xmpp-core/core/xmppctl.c,\
                  $(foreach d,$(XMPP_DIRS),$(wildcard $(d)/*.c))) xmpp-core/modules.c
 XMPP_OBJS := $(XMPP_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/xmpp-core/migrations.o
 XMPP_TOOL_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(foreach d,$(XMPP_TOOL_DIRS),$(wildcard $(d)/*.c)))
-XMPP_LIBS := -lexpat -lpq -lmicrohttpd -lssl -lcrypto -lm
+XMPP_LIBS := -lexpat -lpq -lmicrohttpd -lssl -lcrypto -lm -lresolv
 XMPP_SQL  := $(sort $(foreach d,$(XMPP_DIRS),$(wildcard $(d)/sql/*.sql)))
 
 # Headers of the core and modules are found by name; the tests and fuzz

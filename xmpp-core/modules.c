@@ -32,6 +32,8 @@ extern struct module register_module;
 extern struct module muc_module;
 /* web/ */
 extern struct module web_module;
+/* s2s/ */
+extern struct module s2s_module;
 
 struct module *const registry_modules[] = {
 	&core_module,
@@ -60,6 +62,7 @@ struct module *const registry_modules[] = {
 	&register_module,
 	&muc_module,
 	&web_module,
+	&s2s_module,
 };
 
 const size_t registry_nmodules = sizeof(registry_modules) / sizeof(registry_modules[0]);

@@ -1,9 +1,11 @@
 /*
  * presence — broadcast, probes and subscriptions.  See presence.h.
  *
- * Only local contacts are reachable until s2s exists: presence for a
- * remote contact is not sent, subscription requests to one bounce with
- * remote-server-not-found.
+ * A remote contact (another server, over s2s) gets what RFC 6121 says
+ * the user's server sends it (subscription stanzas stamped with the bare
+ * JID, broadcasts, probes), through the router; what it sends back is
+ * applied to the local account's roster on arrival (inbound_*).  Both
+ * sides of a local pair are applied in one job.
  */
 #include "presence.h"
 
@@ -57,6 +59,43 @@ send_all(struct user *to, struct xml_node *p)
 	xml_free(p);
 }
 
+/* A contact on another server (its presence goes through the router). */
+static bool
+remote_contact(const char *jid)
+{
+	struct jid j;
+
+	return jid_parse(jid, &j) == 0 && router_host_index(j.domain) < 0;
+}
+
+static void
+route_new(struct xml_node *p)
+{
+	if (p)
+		router_route(p);
+}
+
+/* Presence of each available session of u (or unavailable) to a remote
+ * contact's bare JID (RFC 6121 §3.1.5, §3.3.2, §4.3.2). */
+static void
+presence_remote(struct user *u, const char *contact, bool unavailable)
+{
+	struct xml_node *p;
+
+	for (struct c2s *s = u->sessions; s; s = s->next_session) {
+		if (!s->available)
+			continue;
+		if (unavailable || PSESS(s)->presence == NULL)
+			p = sub_stanza("unavailable", s->full, contact);
+		else if ((p = xml_copy(PSESS(s)->presence)) != NULL) {
+			xml_set_attr(p, "from", s->full);
+			xml_set_attr(p, "to", contact);
+		}
+		if (p)
+			router_route(p);
+	}
+}
+
 /* Presence of each available session of 'from' to the available sessions
  * of 'to' (after a subscription is approved). */
 static void
@@ -93,6 +132,15 @@ broadcast(struct c2s *c, const struct xml_node *n)
 		for (size_t i = 0; i < r->n; i++) {
 			if (!r->items[i].sub_from)
 				continue;
+			if (remote_contact(r->items[i].jid)) {
+				struct xml_node *q = xml_copy(p);
+
+				if (q) {
+					xml_set_attr(q, "to", r->items[i].jid);
+					router_route(q);
+				}
+				continue;
+			}
 			if ((cu = router_user_find(r->items[i].jid)) == NULL)
 				continue;
 			xml_set_attr(p, "to", r->items[i].jid);
@@ -131,6 +179,11 @@ forward(struct sub_job *j, const char *type)
 		xml_set_attr(p, "to", j->contact);
 	} else {
 		p = sub_stanza(type, j->u->bare, j->contact);
+	}
+	if (j->cu == NULL && j->chost < 0) {
+		if (p)
+			router_route(p);	/* RFC 6121 §3.1.2: to the contact's server */
+		return;
 	}
 	send_all(j->cu, p);
 }
@@ -211,6 +264,10 @@ apply_subscribed(struct sub_job *j, struct roster_item *ui, struct roster *cr)
 		}
 		if (j->cu)
 			presence_all(j->u, j->cu, false);
+		else if (j->chost < 0) {
+			forward(j, "subscribed");
+			presence_remote(j->u, j->contact, false);
+		}
 	} else if (!ui->sub_from && !ui->approved) {
 		ui->approved = true;
 		ui->visible = true;
@@ -223,6 +280,10 @@ contact_unsubscribe(struct sub_job *j, struct roster *cr)
 {
 	struct roster_item *ci;
 
+	if (j->cu == NULL && j->chost < 0) {
+		forward(j, "unsubscribe");
+		return;
+	}
 	if (j->cu == NULL || !cr->exists ||
 	    (ci = roster_find(cr, j->u->bare)) == NULL || !(ci->sub_from || ci->ask_in))
 		return;
@@ -237,6 +298,11 @@ contact_unsubscribed(struct sub_job *j, struct roster *cr)
 {
 	struct roster_item *ci;
 
+	if (j->cu == NULL && j->chost < 0) {
+		forward(j, "unsubscribed");
+		presence_remote(j->u, j->contact, true);
+		return;
+	}
 	if (j->cu == NULL || !cr->exists ||
 	    (ci = roster_find(cr, j->u->bare)) == NULL || !(ci->sub_to || ci->ask_out))
 		return;
@@ -265,7 +331,7 @@ sub_apply(struct sub_job *j)
 			return;
 		apply_subscribe(j, ui, cr);
 		if (j->cu == NULL && j->chost < 0)
-			stanza_bounce(j->n, "cancel", "remote-server-not-found");
+			forward(j, "subscribe");
 		break;
 	case SUB_SUBSCRIBED:
 		if (ui == NULL && (ui = roster_add(ur, j->contact)) == NULL)
@@ -424,8 +490,12 @@ initial_ready(void *arg, struct user *u)
 		for (size_t i = 0; i < r->n; i++) {
 			struct roster_item *it = &r->items[i];
 
-			/* probes, answered locally from the contacts' sessions */
-			if (it->sub_to && (cu = router_user_find(it->jid)) != NULL) {
+			/* RFC 6121 §4.3.1: a remote contact's server is probed */
+			if (it->sub_to && remote_contact(it->jid)) {
+				if ((p = sub_stanza("probe", u->bare, it->jid)) != NULL)
+					router_route(p);
+			} else if (it->sub_to && (cu = router_user_find(it->jid)) != NULL) {
+				/* probes, answered locally from the contacts' sessions */
 				for (struct c2s *s = cu->sessions; s; s = s->next_session) {
 					if (!s->available || (p = xml_copy(PSESS(s)->presence)) == NULL)
 						continue;
@@ -586,15 +656,108 @@ presence_from_client(struct c2s *c, struct xml_node *n)
 	router_route(n);
 }
 
+/* ---- from remote contacts (RFC 6121 §3, contact's server side) ---- */
+
+static void
+inbound_apply(struct sub_job *j, const char *type)
+{
+	struct roster *ur = USER_ROSTER(j->u);
+	struct roster_item *ui;
+
+	if (ur == NULL || !ur->loaded)
+		return;
+	ui = roster_find(ur, j->contact);
+	if (strcmp(type, "probe") == 0) {
+		/* §4.3.2: answered for a contact with a 'from' subscription */
+		if (ui && ui->sub_from)
+			presence_remote(j->u, j->contact, false);
+	} else if (!ur->exists) {
+		/* §3.1.3: no such user */
+		if (strcmp(type, "subscribe") == 0)
+			route_new(sub_stanza("unsubscribed", j->u->bare, j->contact));
+	} else if (strcmp(type, "subscribe") == 0) {
+		if (ui && ui->sub_from) {
+			route_new(sub_stanza("subscribed", j->u->bare, j->contact));
+		} else if (ui && ui->approved) {
+			ui->sub_from = true;
+			ui->approved = false;
+			roster_commit(j->u, ui);
+			route_new(sub_stanza("subscribed", j->u->bare, j->contact));
+			presence_remote(j->u, j->contact, false);
+		} else if (ui || (ui = roster_add(ur, j->contact)) != NULL) {
+			if (!ui->ask_in) {
+				ui->ask_in = true;
+				roster_commit(j->u, ui);
+			}
+			/* offline: redelivered at login (initial_ready) */
+			send_all(j->u, sub_stanza("subscribe", j->contact, j->u->bare));
+		}
+	} else if (strcmp(type, "subscribed") == 0) {
+		inbound_subscribed(j, ui);
+	} else if (strcmp(type, "unsubscribe") == 0) {
+		if (ui && (ui->sub_from || ui->ask_in)) {
+			ui->sub_from = ui->ask_in = false;
+			roster_commit(j->u, ui);
+			send_all(j->u, sub_stanza("unsubscribe", j->contact, j->u->bare));
+		}
+	} else if (strcmp(type, "unsubscribed") == 0) {
+		if (ui && (ui->sub_to || ui->ask_out)) {
+			ui->sub_to = ui->ask_out = false;
+			roster_commit(j->u, ui);
+			send_all(j->u, sub_stanza("unsubscribed", j->contact, j->u->bare));
+		}
+	}
+}
+
+static void
+inbound_ready(void *arg, struct user *u)
+{
+	struct sub_job *j = arg;
+
+	(void)u;
+	inbound_apply(j, stanza_type(j->n));
+	job_done(j);
+}
+
+/* A subscription stanza or probe from a remote entity to a local account. */
+static void
+inbound(struct xml_node *n, const struct jid *to, int host)
+{
+	struct sub_job *j;
+	struct jid from;
+
+	if (stanza_jid(n, "from", &from) != 1 || from.local[0] == '\0' ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		xml_free(n);
+		return;
+	}
+	if ((j->u = router_user_get(host, to->local)) == NULL) {
+		free(j);
+		xml_free(n);
+		return;
+	}
+	j->n = n;
+	j->chost = -1;
+	jid_bare(&from, j->contact, sizeof(j->contact));
+	roster_load(j->u, inbound_ready, j);
+}
+
 static void
 presence_deliver(struct xml_node *n, const struct jid *to, int host)
 {
 	char bare[2 * JID_PART_MAX + 2];
 	const char *type = stanza_type(n);
+	const char *from = xml_attr(n, "from");
 	struct user *u;
 	struct c2s *s;
 
-	(void)host;
+	if (to->local[0] && from && remote_contact(from) &&
+	    (strcmp(type, "subscribe") == 0 || strcmp(type, "subscribed") == 0 ||
+	    strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0 ||
+	    strcmp(type, "probe") == 0)) {
+		inbound(n, to, host);
+		return;
+	}
 	if (to->local[0] == '\0' || (type[0] && strcmp(type, "unavailable") != 0 &&
 	    strcmp(type, "error") != 0)) {
 		xml_free(n);

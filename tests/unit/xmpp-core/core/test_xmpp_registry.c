@@ -113,9 +113,9 @@ TEST(xmpp_registry_other_conflicts)
 	static const char *const feat[] = { "urn:xmpp:carbons:2", NULL };
 	static const char *const acct[] = { "http://jabber.org/protocol/disco#items", NULL };
 	static const struct stream_element sm[] = {
-		{ "urn:xmpp:sm:3", ELEM_BOUND, no_el }, { NULL, 0, NULL } };
+		{ "urn:xmpp:sm:3", ELEM_BOUND, no_el, NULL }, { NULL, 0, NULL, NULL } };
 	static const struct stream_element sm_preauth[] = {
-		{ "urn:xmpp:sm:3", 0x80, no_el }, { NULL, 0, NULL } };
+		{ "urn:xmpp:sm:3", 0x80, no_el, NULL }, { NULL, 0, NULL, NULL } };
 	static const struct iq_result_handler caps[] = {
 		{ "caps_x", never_result }, { NULL, NULL } };
 	static const struct iq_result_handler cap[] = {

@@ -1,0 +1,131 @@
+"""s2s through DNS: two xmpp-core instances in a network namespace on
+documentation addresses, a lab DNS server (netlab.py's) answering SRV
+and A records, /etc/netns/NAME/resolv.conf pointing at it.  a.dns.test
+has two _xmpp-server SRV records (priority 0 to a port nobody listens
+on, priority 10 to the real server): the resolver thread orders them
+and falls back; b.dns.test has no SRV record, only an A record: RFC 6120
+§3.2.2, the domain itself on 5269.  A domain without records bounces."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from netlab import PY, can_create_netns, sh
+from pgcluster import PgCluster
+from s2slab import S2sServer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+A4, B4, DNS4 = "192.0.2.1", "192.0.2.2", "192.0.2.53"
+A, B = "a.dns.test", "b.dns.test"
+
+ok, why = can_create_netns()
+pytestmark = pytest.mark.skipif(not ok, reason=why)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    ns = "edge-s2sdns-%d" % os.getpid()
+    tmp = tempfile.mkdtemp(prefix="edge-s2s-dns-")
+    etc = "/etc/netns/%s" % ns
+    procs, servers = [], []
+    pg = None
+    sh("ip", "netns", "add", ns)
+    try:
+        os.makedirs(etc)
+        with open(os.path.join(etc, "resolv.conf"), "w") as f:
+            f.write("nameserver %s\noptions timeout:1 attempts:1\n" % DNS4)
+        ex = lambda *a: sh("ip", "netns", "exec", ns, *a)
+        ex("ip", "link", "set", "lo", "up")
+        for a in (A4, B4, DNS4):	# on the namespace's own loopback
+            ex("ip", "addr", "add", a + "/32", "dev", "lo")
+        zone = os.path.join(tmp, "zone.json")
+        with open(zone, "w") as f:
+            json.dump({
+                "_xmpp-server._tcp.%s." % A: {"SRV": [[10, 0, 5269, "xmpp.%s" % A],
+                                                      [0, 0, 5999, "xmpp.%s" % A]],
+                                              "ttl": 30},
+                "xmpp.%s." % A: {"A": [A4]},
+                "%s." % B: {"A": [B4]},
+            }, f)
+        p = subprocess.Popen(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "netlab.py"),
+                              "dns", DNS4, "53", zone], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert "listening" in p.stdout.readline()
+        pg = PgCluster()
+        a = S2sServer(pg, A, netns=ns, addr=A4, start=False)
+        b = S2sServer(pg, B, netns=ns, addr=B4, start=False)
+        servers = [a, b]
+        for x in servers:
+            x.s2s_port = 5269
+            x.write_conf()
+            x.start()
+        a.adduser("alice", "alice-pw-4")
+        b.adduser("bob", "bob-pw-4")
+        yield ns, a, b, zone
+        for x in servers:
+            print("---- %s ----\n%s" % (x.domain, x.log()[-15000:]))
+    finally:
+        for x in servers:
+            x.destroy()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if pg:
+            pg.destroy()
+        sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(etc, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def client(ns, *args):
+    return subprocess.Popen(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "s2slab.py")]
+                            + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONPATH=HERE))
+
+
+def exchange(ns, frm, to):
+    """frm = (jid, pw, server), to = (jid, pw, server): the received message."""
+    r = client(ns, "recv", to[0] + "/lab", to[1], to[2].addr, str(to[2].port))
+    try:
+        assert r.stdout.readline().strip() == "ready", r.stderr.read()
+        s = client(ns, "send", frm[0] + "/lab", frm[1], frm[2].addr, str(frm[2].port),
+                   to[0] + "/lab", "via DNS")
+        out, err = s.communicate(timeout=60)
+        assert json.loads(out.strip().splitlines()[-1]) == {"sent": True}, out + err
+        line = r.stdout.readline()
+        assert line, r.stderr.read()
+        return json.loads(line)
+    finally:
+        if r.poll() is None:
+            r.kill()
+        r.wait()
+
+
+def test_srv_order_and_a_fallback(lab):
+    ns, a, b, _ = lab
+    # a -> b: no SRV for b.dns.test, its A record on 5269
+    m = exchange(ns, ("alice@" + A, "alice-pw-4", a), ("bob@" + B, "bob-pw-4", b))
+    assert m == {"from": "alice@%s/lab" % A, "body": "via DNS"}
+    # b dialled back a.dns.test through its SRV records: priority 0
+    # refused, then priority 10
+    log = b.log()
+    assert "%s:5999" % A4 in log, log[-3000:]
+    m = exchange(ns, ("bob@" + B, "bob-pw-4", b), ("alice@" + A, "alice-pw-4", a))
+    assert m["body"] == "via DNS"
+
+
+def test_domain_without_records_bounces(lab):
+    ns, a, _, _ = lab
+    t0 = time.time()
+    s = client(ns, "send", "alice@%s/x" % A, "alice-pw-4", a.addr, str(a.port),
+               "nobody@nothing.dns.test", "hello?")
+    out, err = s.communicate(timeout=60)
+    assert json.loads(out.strip().splitlines()[-1]) == {"error": "remote-server-not-found"}, out + err
+    assert time.time() - t0 < 30

@@ -1,0 +1,251 @@
+"""s2s between xmpp-core and Prosody 0.12 (Debian's), both directions:
+STARTTLS, Server Dialback on untrusted (self-signed) certificates with
+the verify step on the other server's own stream, messages, iq ping to
+a full JID and the subscription handshake with presence.  Prosody runs
+as a test process with its own config dir and ports; it reaches
+xmpp-core through a static route of a small lab module
+(prosody/mod_lab_s2s_routes.lua), xmpp-core reaches it through
+[s2s.routes]."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from edgetest import free_port, run
+from pgcluster import PgCluster
+from s2slab import S2sServer, make_ca, make_domain_cert
+from xmpptest import arun, connect, disconnect, online, recv, until
+
+PROSODY = shutil.which("prosody")
+pytestmark = pytest.mark.skipif(PROSODY is None, reason="prosody is installed by deploy/deps.sh")
+
+E = "e.s2s.test"	# xmpp-core
+P = "p.s2s.test"	# Prosody
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Prosody:
+    def __init__(self, tmp, core, domain=P, ca=None, direct_tls=False):
+        self.tmp = tmp
+        self.s2s_tls = free_port()
+        tls_route = ", %d" % core.s2s_tls_port if direct_tls else ""
+        os.makedirs(os.path.join(tmp, "data"))
+        self.cert, self.key = make_domain_cert(tmp, domain, ca)
+        # Prosody's direct TLS ports find their certificates by name (SNI)
+        os.makedirs(os.path.join(tmp, "certs"))
+        shutil.copy(self.cert, os.path.join(tmp, "certs", domain + ".crt"))
+        shutil.copy(self.key, os.path.join(tmp, "certs", domain + ".key"))
+        cafile = 'cafile = "%s"; ' % ca[0] if ca else ""
+        secure = "true" if ca else "false"
+        self.c2s = free_port()
+        self.s2s = free_port()
+        self.cfg = os.path.join(tmp, "prosody.cfg.lua")
+        with open(self.cfg, "w") as f:
+            f.write("""
+run_as_root = true
+pidfile = "{tmp}/prosody.pid"
+data_path = "{tmp}/data"
+certificates = "{tmp}/certs"
+ssl = {{ {cafile} }}
+plugin_paths = {{ "{mods}" }}
+log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{tmp}/prosody.log" }} }}
+modules_enabled = {{ "roster", "saslauth", "tls", "dialback", "disco", "ping", "posix",
+                     "lab_s2s_routes" }}
+c2s_ports = {{ {c2s} }}
+c2s_interfaces = {{ "127.0.0.1" }}
+c2s_direct_tls_ports = {{ }}
+legacy_ssl_ports = {{ }}
+s2s_ports = {{ {s2s} }}
+s2s_interfaces = {{ "127.0.0.1" }}
+s2s_direct_tls_ports = {{ {s2s_tls} }}
+http_ports = {{ }}
+https_ports = {{ }}
+s2s_require_encryption = true
+s2s_secure_auth = {secure}
+authentication = "internal_hashed"
+lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport}{tls_route} }} }}
+VirtualHost "{p}"
+    ssl = {{ certificate = "{cert}", key = "{key}"; {cafile} }}
+""".format(tmp=tmp, mods=os.path.join(HERE, "prosody"), c2s=self.c2s, s2s=self.s2s,
+           e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
+           cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route))
+        r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
+        assert r.returncode == 0, r.stdout + r.stderr
+        self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.s2s), timeout=1).close()
+                break
+            except OSError:
+                assert self.proc.poll() is None, self.log()
+                assert time.time() < deadline, "prosody did not start:\n" + self.log()
+                time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.tmp, "prosody.log")) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory):
+    pg = PgCluster()
+    core = S2sServer(pg, E, start=False)
+    prosody = None
+    try:
+        prosody = Prosody(str(tmp_path_factory.mktemp("prosody")), core)
+        core.routes[P] = "127.0.0.1:%d" % prosody.s2s
+        core.write_conf()
+        core.start()
+        core.adduser("alice", "alice-pw-2")
+        yield core, prosody
+        print("---- xmpp-core ----\n%s\n---- prosody ----\n%s"
+              % (core.log()[-20000:], prosody.log()[-30000:]))
+    finally:
+        if prosody:
+            prosody.stop()
+        core.destroy()
+        pg.destroy()
+
+
+def test_messages_and_ping_both_ways(peers):
+    core, prosody = peers
+
+    async def scenario():
+        alice = await connect("alice@%s/pc" % E, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/gajim" % P, "bob-pw-2", prosody.c2s)
+        await online(alice)
+        await online(bob)
+        # Prosody -> xmpp-core first: Prosody opens the link, we dial back
+        bob.send_message(mto="alice@%s/pc" % E, mbody="from prosody")
+        m = await recv(alice.messages, 30)
+        assert m["body"] == "from prosody" and m["from"].full == "bob@%s/gajim" % P
+        # xmpp-core -> Prosody: our link, Prosody dials back to us
+        alice.send_message(mto="bob@%s/gajim" % P, mbody="from xmpp-core")
+        m = await recv(bob.messages, 30)
+        assert m["body"] == "from xmpp-core" and m["from"].full == "alice@%s/pc" % E
+        assert await alice["xep_0199"].ping("bob@%s/gajim" % P, timeout=15) is not None
+        assert await bob["xep_0199"].ping("alice@%s/pc" % E, timeout=15) is not None
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+    links = core.links()
+    assert any(l[0] == P and l[1] == "out" and l[3] == "dialback" for l in links), links
+    assert any(l[0] == P and l[1] == "in" and l[3] == "dialback" for l in links), links
+
+
+def test_subscription_handshake_both_ways(peers):
+    core, prosody = peers
+
+    async def scenario():
+        alice = await connect("alice@%s/sub" % E, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/sub" % P, "bob-pw-2", prosody.c2s)
+        await online(alice)
+        await online(bob)
+        # alice (xmpp-core) subscribes to bob (Prosody), bob approves
+        alice.send_presence(pto="bob@%s" % P, ptype="subscribe")
+        while (await recv(bob.subscriptions, 30))["type"] != "subscribe":
+            pass
+        bob.send_presence(pto="alice@%s" % E, ptype="subscribed")
+        while (await recv(alice.subscriptions, 30))["type"] != "subscribed":
+            pass
+        await until(lambda: alice.client_roster["bob@%s" % P]["subscription"] in ("to", "both"), 30)
+        # ... and bob subscribes back, alice approves
+        bob.send_presence(pto="alice@%s" % E, ptype="subscribe")
+        while (await recv(alice.subscriptions, 30))["type"] != "subscribe":
+            pass
+        alice.send_presence(pto="bob@%s" % P, ptype="subscribed")
+        while (await recv(bob.subscriptions, 30))["type"] != "subscribed":
+            pass
+        await until(lambda: bob.client_roster["alice@%s" % E]["subscription"] == "both", 30)
+        await until(lambda: alice.client_roster["bob@%s" % P]["subscription"] == "both", 30)
+        # presence now flows both ways
+        bob.send_presence(pstatus="bob here")
+        while True:
+            p = await recv(alice.presences, 30)
+            if p["from"].bare == "bob@%s" % P and p["status"] == "bob here":
+                break
+        alice.send_presence(pstatus="alice here")
+        while True:
+            p = await recv(bob.presences, 30)
+            if p["from"].bare == "alice@%s" % E and p["status"] == "alice here":
+                break
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+
+
+E2 = "e2.s2s.test"
+P2 = "p2.s2s.test"
+
+
+@pytest.fixture(scope="module")
+def certpeers(tmp_path_factory):
+    """Both certificates from one lab CA that both trust; Prosody with
+    s2s_secure_auth = true (a valid certificate is required); both sides
+    connect with direct TLS (XEP-0368)."""
+    tmp = str(tmp_path_factory.mktemp("ca"))
+    ca = make_ca(tmp)
+    pg = PgCluster()
+    core = S2sServer(pg, E2, ca=ca, s2s_extra='ca_file = "%s"\nverify = "certificate"\n' % ca[0],
+                     start=False)
+    prosody = None
+    try:
+        prosody = Prosody(str(tmp_path_factory.mktemp("prosody2")), core, P2, ca,
+                          direct_tls=True)
+        core.routes[P2] = "tls:127.0.0.1:%d" % prosody.s2s_tls
+        core.write_conf()
+        core.start()
+        core.adduser("alice", "alice-pw-2")
+        yield core, prosody
+        print("---- xmpp-core ----\n%s\n---- prosody ----\n%s"
+              % (core.log()[-20000:], prosody.log()[-30000:]))
+    finally:
+        if prosody:
+            prosody.stop()
+        core.destroy()
+        pg.destroy()
+
+
+def test_certificate_auth_with_prosody(certpeers):
+    core, prosody = certpeers
+
+    async def scenario():
+        alice = await connect("alice@%s/pc" % E2, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/gajim" % P2, "bob-pw-2", prosody.c2s)
+        await online(alice)
+        await online(bob)
+        alice.send_message(mto="bob@%s/gajim" % P2, mbody="signed")
+        m = await recv(bob.messages, 30)
+        assert m["body"] == "signed"
+        bob.send_message(mto="alice@%s/pc" % E2, mbody="signed back")
+        m = await recv(alice.messages, 30)
+        assert m["body"] == "signed back"
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+    links = core.links()
+    assert any(l[0] == P2 and l[1] == "out" and l[3] == "sasl-external" for l in links), links
+    assert any(l[0] == P2 and l[1] == "in" and l[3] == "sasl-external" for l in links), links
+    out = [l for l in links if l[0] == P2 and l[1] == "out"][0]
+    assert out[5] == "127.0.0.1:%d" % prosody.s2s_tls, out
+    # Prosody came in on our direct TLS port
+    assert "lab direct TLS route for %s" % E2 in prosody.log()
+    assert "(direct TLS)" in [l for l in core.log().splitlines() if "in: connection from" in l][0]

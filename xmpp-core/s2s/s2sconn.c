@@ -1,0 +1,1393 @@
+/*
+ * s2sconn — server-to-server streams, both directions (RFC 6120 §4,
+ * §5, XEP-0220).  See s2s.h.
+ *
+ * Outgoing: resolve (resolve.c), connect to each address in turn, open
+ * a jabber:server stream, STARTTLS (required: a peer that does not
+ * offer it is not talked to), restart, then authenticate with Server
+ * Dialback: <db:result/> with our key, the peer checks it with us on a
+ * stream of its own.  The same stream carries the <db:verify/> requests
+ * of our incoming streams to that peer (XEP-0220 §2.1.2: to the
+ * Authoritative Server).
+ *
+ * Incoming: header, <starttls required/>, TLS, restart, the dialback
+ * feature; each <db:result/> is checked with the sender's
+ * authoritative server over our outgoing link to it, and answered
+ * valid or invalid; every domain pair answered valid may send stanzas
+ * (piggybacking, XEP-0220 §4.4).  A stanza's 'from' must be one of
+ * them (<invalid-from/>), its 'to' one of ours (<host-unknown/>).
+ *
+ * The stream parser is the core's (core/xml), TLS is common/tls.c;
+ * nothing here is shared with c2s.c beyond those layers.
+ */
+#include "s2s.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "crypto.h"
+#include "dialback.h"
+#include "jid.h"
+#include "log.h"
+#include "server.h"
+#include "stanza.h"
+#include "tls.h"
+#include "xml.h"
+
+#define READ_CHUNK 16384
+#define READ_ROUNDS 8
+#define RATE_CHUNK 1024
+#define CLOSE_LINGER_MS 2000
+#define ATTEMPT_MS 10000	/* one address's TCP connect */
+
+static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
+static size_t nconns;
+
+static void conn_finish(struct s2s_conn *c);
+static void update_events(struct s2s_conn *c);
+static void readable(struct s2s_conn *c);
+static void connect_next(struct s2s_conn *c);
+static void io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
+static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
+    const char *how);
+static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
+
+size_t
+s2s_conn_count(void)
+{
+	return nconns;
+}
+
+struct s2s_conn *
+s2s_conn_first(void)
+{
+	return LIST_FIRST(&conns);
+}
+
+struct s2s_conn *
+s2s_conn_next(struct s2s_conn *c)
+{
+	return LIST_NEXT(c, entry);
+}
+
+unsigned
+s2s_conn_per_ip(const char *ip)
+{
+	unsigned n = 0;
+	struct s2s_conn *c;
+
+	LIST_FOREACH(c, &conns, entry)
+		if (!c->out && !c->dead && strcmp(c->ip, ip) == 0)
+			n++;
+	return n;
+}
+
+/* ---- transport ---- */
+
+enum { TR_AGAIN = -2, TR_ERROR = -1 };
+
+static ssize_t
+tr_read(struct s2s_conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_read(c->tls, buf, len);
+		c->tls_want_write = n == TLS_WANT_WRITE;
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = read(c->fd, buf, len);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+static ssize_t
+tr_write(struct s2s_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = tls_write(c->tls, buf, len);
+		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+			return TR_AGAIN;
+		return n < 0 ? TR_ERROR : n;
+	}
+	n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	if (n < 0)
+		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
+	return n;
+}
+
+/* ---- lifetime ---- */
+
+static void
+conn_ref(struct s2s_conn *c)
+{
+	c->refs++;
+}
+
+static void
+conn_unref(struct s2s_conn *c)
+{
+	if (--c->refs > 0)
+		return;
+	xml_stream_free(c->xs);
+	buf_free(&c->obuf);
+	free(c->targets);
+	free(c->authed);
+	free(c);
+}
+
+static const char *
+dir(const struct s2s_conn *c)
+{
+	return c->out ? "out" : "in";
+}
+
+static void
+conn_finish(struct s2s_conn *c)
+{
+	struct s2s_link *l = c->link;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	log_info("s2s %llu %s: %s closed%s%s", (unsigned long long)c->id, dir(c),
+	    c->peer[0] ? c->peer : (l ? l->remote : "?"),
+	    c->fail_why[0] ? ": " : "", c->fail_why);
+	if (c->rq) {
+		resolve_cancel(c->rq);
+		c->rq = NULL;
+	}
+	if (c->fd >= 0) {
+		ev_io_stop(srv.loop, &c->io);
+		if (c->tls) {
+			if (tls_handshake_done(c->tls))
+				(void)tls_shutdown(c->tls);
+			tls_conn_free(c->tls);
+			c->tls = NULL;
+		}
+		close(c->fd);
+		c->fd = -1;
+	}
+	ev_timer_stop(srv.loop, &c->timer);
+	ev_timer_stop(srv.loop, &c->shaper_timer);
+	ev_defer_cancel(srv.loop, &c->flush);
+	ev_defer_cancel(srv.loop, &c->resume);
+	LIST_REMOVE(c, entry);
+	nconns--;
+	if (l) {
+		c->link = NULL;
+		if (l->conn == c)
+			l->conn = NULL;
+		s2s_link_lost(l, c->fail_why[0] ? c->fail_why : "connection closed",
+		    false);
+	}
+	conn_unref(c);
+}
+
+static void
+conn_close(struct s2s_conn *c)
+{
+	c->state = S2S_CLOSING;
+	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+send_header(struct s2s_conn *c)
+{
+	char id[33];
+
+	if (c->out) {
+		/* RFC 6120 §4.7.1: 'from' our domain, 'to' theirs */
+		buf_printf(&c->obuf, "<?xml version='1.0'?><stream:stream "
+		    "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+		    "xmlns:db='jabber:server:dialback' from='%s' to='%s' version='1.0'>",
+		    c->link->local, c->link->remote);
+		return;
+	}
+	random_hex(id, 16);
+	snprintf(c->stream_id, sizeof(c->stream_id), "%s", id);
+	buf_printf(&c->obuf, "<?xml version='1.0'?><stream:stream "
+	    "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+	    "xmlns:db='jabber:server:dialback' id='%s'", id);
+	if (c->to[0])
+		buf_printf(&c->obuf, " from='%s'", c->to);
+	buf_puts(&c->obuf, " version='1.0'>");
+}
+
+void
+s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text)
+{
+	if (c->dead || c->state == S2S_CLOSING)
+		return;
+	if (c->state != S2S_OPEN && c->state != S2S_STREAM) {
+		if (cond)
+			snprintf(c->fail_why, sizeof(c->fail_why), "%s", cond);
+		conn_finish(c);
+		return;
+	}
+	if (!c->out && c->stream_id[0] == '\0')
+		send_header(c);
+	if (cond) {
+		log_info("s2s %llu %s: %s: stream error %s%s%s", (unsigned long long)c->id,
+		    dir(c), c->peer, cond, text ? ": " : "", text ? text : "");
+		snprintf(c->fail_why, sizeof(c->fail_why), "stream error %s", cond);
+		buf_printf(&c->obuf, "<stream:error><%s xmlns='%s'/>", cond, NS_STREAMS_ERR);
+		if (text) {
+			buf_printf(&c->obuf, "<text xmlns='%s'>", NS_STREAMS_ERR);
+			xml_escape(&c->obuf, text, strlen(text), false);
+			buf_puts(&c->obuf, "</text>");
+		}
+		buf_puts(&c->obuf, "</stream:error>");
+	}
+	buf_puts(&c->obuf, "</stream:stream>");
+	conn_close(c);
+}
+
+/* ---- output ---- */
+
+static void
+conn_flush(struct s2s_conn *c)
+{
+	ssize_t n;
+
+	if (c->dead || c->state == S2S_HANDSHAKE || c->state == S2S_CONNECTING ||
+	    c->state == S2S_RESOLVING)
+		return;
+	if (c->overflow) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "output over %llu bytes",
+		    (unsigned long long)s2s_cfg()->max_out_buffer);
+		conn_finish(c);
+		return;
+	}
+	while (buf_pending(&c->obuf) > 0) {
+		n = tr_write(c, buf_data(&c->obuf), buf_pending(&c->obuf));
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			snprintf(c->fail_why, sizeof(c->fail_why), "write failed");
+			conn_finish(c);
+			return;
+		}
+		buf_consume(&c->obuf, (size_t)n);
+	}
+	if (buf_pending(&c->obuf) == 0) {
+		buf_free(&c->obuf);
+		if (c->starttls_pending) {
+			c->starttls_pending = false;
+			if ((c->tls = tls_conn_server(s2stls_server(), c->fd)) == NULL) {
+				conn_finish(c);
+				return;
+			}
+			c->state = S2S_HANDSHAKE;
+			c->stream_id[0] = '\0';
+			ev_io_start(srv.loop, &c->io, EPOLLIN);
+			return;
+		}
+		if (c->state == S2S_CLOSING) {
+			conn_finish(c);
+			return;
+		}
+	}
+	update_events(c);
+}
+
+static void
+flush_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct s2s_conn *c = d->data;
+
+	(void)loop;
+	conn_ref(c);
+	conn_flush(c);
+	conn_unref(c);
+}
+
+static void
+resume_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	struct s2s_conn *c = d->data;
+
+	(void)loop;
+	conn_ref(c);
+	readable(c);
+	conn_unref(c);
+}
+
+static void
+update_events(struct s2s_conn *c)
+{
+	uint32_t ev = 0;
+
+	if (c->dead || c->state == S2S_HANDSHAKE || c->state == S2S_CONNECTING ||
+	    c->state == S2S_RESOLVING)
+		return;
+	if (c->state != S2S_CLOSING && (s2s_cfg()->shaper_rate == 0 || c->shaper_tokens > 0) &&
+	    c->paused_until <= ev_now(srv.loop))
+		ev |= EPOLLIN;
+	if ((buf_pending(&c->obuf) > 0 && !c->flush.pending) || c->tls_want_write)
+		ev |= EPOLLOUT;
+	if (ev != c->io.events || !c->io.active)
+		ev_io_start(srv.loop, &c->io, ev);
+}
+
+void
+s2s_conn_send(struct s2s_conn *c, const char *s, size_t n)
+{
+	if (c->dead || c->state == S2S_CLOSING)
+		return;
+	if (buf_pending(&c->obuf) + n > s2s_cfg()->max_out_buffer)
+		c->overflow = true;
+	else if (buf_append(&c->obuf, s, n) == -1)
+		c->overflow = true;
+	c->last_active = ev_now(srv.loop);
+	ev_defer(srv.loop, &c->flush);
+}
+
+static void
+send_str(struct s2s_conn *c, const char *s)
+{
+	s2s_conn_send(c, s, strlen(s));
+}
+
+/* <db:NAME from= to= [id=] [type=]>key</db:NAME> */
+static void
+send_db(struct s2s_conn *c, const char *name, const char *from, const char *to,
+    const char *id, const char *type, const char *key)
+{
+	struct buf b;
+
+	buf_init(&b);
+	buf_printf(&b, "<db:%s from='", name);
+	xml_escape(&b, from, strlen(from), true);
+	buf_puts(&b, "' to='");
+	xml_escape(&b, to, strlen(to), true);
+	buf_puts(&b, "'");
+	if (id) {
+		buf_puts(&b, " id='");
+		xml_escape(&b, id, strlen(id), true);
+		buf_puts(&b, "'");
+	}
+	if (type)
+		buf_printf(&b, " type='%s'", type);
+	if (key)
+		buf_printf(&b, ">%s</db:%s>", key, name);
+	else
+		buf_puts(&b, "/>");
+	s2s_conn_send(c, b.p, b.len);
+	buf_free(&b);
+}
+
+void
+s2s_conn_send_verifies(struct s2s_conn *c)
+{
+	struct s2s_link *l = c->link;
+
+	if (l == NULL || c->state != S2S_OPEN || !c->features_seen ||
+	    c->sasl == SASL_SENT)
+		return;
+	for (struct s2s_dbv *v = l->verifies; v; v = v->next) {
+		if (v->sent)
+			continue;
+		v->sent = true;
+		send_db(c, "verify", l->local, l->remote, v->stream_id, NULL, v->key);
+	}
+}
+
+/* ---- incoming stream elements ---- */
+
+static struct s2s_pair *
+pair_find(const struct s2s_conn *c, const char *remote, const char *local)
+{
+	for (size_t i = 0; i < c->nauthed; i++)
+		if (strcmp(c->authed[i].remote, remote) == 0 &&
+		    strcmp(c->authed[i].local, local) == 0)
+			return &c->authed[i];
+	return NULL;
+}
+
+static bool
+pair_authed(const struct s2s_conn *c, const char *remote, const char *local)
+{
+	return pair_find(c, remote, local) != NULL;
+}
+
+/*
+ * stanza_rate: a token bucket per authenticated domain of the stream.
+ * A domain over its rate is not cut off: the stream is not read until
+ * its bucket has a token again (TCP pushes back on the sender).
+ */
+static void
+rate_take(struct s2s_conn *c, struct s2s_pair *p)
+{
+	const struct s2s_config *cfg = s2s_cfg();
+	uint64_t now = ev_now(srv.loop);
+
+	if (cfg->stanza_rate == 0)
+		return;
+	p->tokens += (double)(now - p->last) * cfg->stanza_rate / 1000.0;
+	if (p->tokens > cfg->stanza_burst)
+		p->tokens = cfg->stanza_burst;
+	p->last = now;
+	p->tokens -= 1;
+	if (p->tokens < 0)
+		c->paused_until = now + (uint64_t)(-p->tokens * 1000.0 / cfg->stanza_rate) + 1;
+}
+
+/* XEP-0220 §2.1.1: an Originating Server asks us to accept its domain. */
+static void
+in_db_result(struct s2s_conn *c, struct xml_node *n)
+{
+	const char *from = xml_attr(n, "from"), *to = xml_attr(n, "to");
+	char fdom[JID_PART_MAX + 1], *key = xml_text(n);
+
+	if (from == NULL || to == NULL || jid_domain_prep(from, fdom) == -1 ||
+	    key == NULL || key[0] == '\0' || strlen(key) > 128) {
+		s2s_conn_stream_error(c, "improper-addressing", "bad <db:result/>");
+		goto out;
+	}
+	if (!s2s_local_domain(to)) {
+		/* §2.4: a domain we do not serve */
+		send_db(c, "result", to, from, NULL, "error", NULL);
+		goto out;
+	}
+	if (s2s_config_blocked(s2s_cfg(), fdom) || s2s_local_domain(fdom)) {
+		log_notice("s2s %llu in: %s: dialback from %s refused (blocked)",
+		    (unsigned long long)c->id, c->peer, fdom);
+		send_db(c, "result", to, from, NULL, "invalid", NULL);
+		goto out;
+	}
+	if (pair_authed(c, fdom, to)) {
+		send_db(c, "result", to, from, NULL, "valid", NULL);
+		goto out;
+	}
+	/* verify = "certificate": dialback only backs a valid certificate */
+	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !s2stls_cert_valid(c->tls, fdom)) {
+		log_notice("s2s %llu in: %s: dialback from %s refused: its certificate "
+		    "does not verify", (unsigned long long)c->id, c->peer, fdom);
+		send_db(c, "result", to, from, NULL, "invalid", NULL);
+		goto out;
+	}
+	if (c->nauthed >= S2S_MAX_DOMAINS ||
+	    s2s_link_verify(to, fdom, c->id, c->stream_id, key) == -1) {
+		send_db(c, "result", to, from, NULL, "invalid", NULL);
+		goto out;
+	}
+	log_debug("s2s %llu in: %s: verifying %s -> %s with its authoritative server",
+	    (unsigned long long)c->id, c->peer, fdom, to);
+out:
+	free(key);
+	xml_free(n);
+}
+
+/* XEP-0220 §2.1.3: we are the Authoritative Server of 'to'. */
+static void
+in_db_verify(struct s2s_conn *c, struct xml_node *n)
+{
+	const char *from = xml_attr(n, "from"), *to = xml_attr(n, "to"),
+	    *id = xml_attr(n, "id");
+	char *key = xml_text(n);
+	bool ok;
+
+	if (from == NULL || to == NULL || id == NULL || key == NULL) {
+		s2s_conn_stream_error(c, "improper-addressing", "bad <db:verify/>");
+		goto out;
+	}
+	/* the Receiving Server ('from') got the key on a stream from us
+	 * ('to') with that id */
+	ok = s2s_local_domain(to) && dialback_check(from, to, id, key);
+	send_db(c, "verify", to, from, id, ok ? "valid" : "invalid", NULL);
+out:
+	free(key);
+	xml_free(n);
+}
+
+void
+s2s_conn_verified(uint64_t in_id, const char *local, const char *remote, bool valid)
+{
+	struct s2s_conn *c;
+
+	LIST_FOREACH(c, &conns, entry)
+		if (c->id == in_id && !c->out)
+			break;
+	if (c == NULL || c->dead || c->state != S2S_OPEN)
+		return;
+	if (valid && !pair_authed(c, remote, local)) {
+		if (!add_pair(c, remote, local, "dialback"))
+			valid = false;
+		else
+			log_info("s2s %llu in: %s authenticated as %s (dialback, %s)",
+			    (unsigned long long)c->id, c->peer, remote,
+			    c->tls ? tls_conn_version(c->tls) : "-");
+	}
+	send_db(c, "result", local, remote, NULL, valid ? "valid" : "invalid", NULL);
+}
+
+/* ns "jabber:server" -> "jabber:client" in place: the two have the same
+ * length, and the rest of the server knows stanzas in jabber:client. */
+static void
+to_client_ns(struct xml_node *n)
+{
+	for (; n; n = n->next) {
+		if (n->name == NULL)
+			continue;
+		if (strcmp(n->ns, NS_SERVER) == 0)
+			memcpy(n->ns, NS_CLIENT, sizeof(NS_CLIENT) - 1);
+		to_client_ns(n->children);
+	}
+}
+
+static void
+in_stanza(struct s2s_conn *c, struct xml_node *n)
+{
+	struct jid from, to;
+	struct s2s_pair *p;
+
+	if (stanza_jid(n, "from", &from) != 1) {
+		s2s_conn_stream_error(c, "improper-addressing", "no valid 'from'");
+		xml_free(n);
+		return;
+	}
+	if (stanza_jid(n, "to", &to) != 1) {
+		s2s_conn_stream_error(c, "improper-addressing", "no valid 'to'");
+		xml_free(n);
+		return;
+	}
+	if (!s2s_local_domain(to.domain)) {
+		s2s_conn_stream_error(c, "host-unknown", NULL);
+		xml_free(n);
+		return;
+	}
+	/* RFC 6120 §4.9.3.10: only what this stream authenticated */
+	if ((p = pair_find(c, from.domain, to.domain)) == NULL) {
+		s2s_conn_stream_error(c, "invalid-from", NULL);
+		xml_free(n);
+		return;
+	}
+	c->last_active = ev_now(srv.loop);
+	log_debug("s2s %llu in: %s from %s", (unsigned long long)c->id, n->name,
+	    from.domain);
+	rate_take(c, p);
+	to_client_ns(n);
+	s2s_deliver(n);
+}
+
+static void
+in_element(struct s2s_conn *c, struct xml_node *n)
+{
+	if (xml_is(n, "starttls", NS_TLS)) {
+		xml_free(n);
+		if (c->secure) {
+			s2s_conn_stream_error(c, "policy-violation", "TLS is already on");
+			return;
+		}
+		send_str(c, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+		c->starttls_pending = true;
+		xml_stream_restart(c->xs);
+		return;
+	}
+	if (!c->secure) {
+		xml_free(n);
+		s2s_conn_stream_error(c, "policy-violation", "STARTTLS is required");
+		return;
+	}
+	if (xml_is(n, "auth", NS_SASL)) {
+		in_sasl_auth(c, n);
+	} else if (xml_is(n, "result", NS_DIALBACK)) {
+		in_db_result(c, n);
+	} else if (xml_is(n, "verify", NS_DIALBACK)) {
+		in_db_verify(c, n);
+	} else if (strcmp(n->ns, NS_SERVER) == 0 && (strcmp(n->name, "message") == 0 ||
+	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
+		in_stanza(c, n);
+	} else if (c->nauthed == 0) {
+		xml_free(n);
+		s2s_conn_stream_error(c, "not-authorized", NULL);
+	} else {
+		xml_free(n);
+		s2s_conn_stream_error(c, "unsupported-stanza-type", NULL);
+	}
+}
+
+static void
+in_features(struct s2s_conn *c)
+{
+	buf_puts(&c->obuf, "<stream:features>");
+	if (!c->secure) {
+		buf_printf(&c->obuf, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
+	} else if (c->sasl != SASL_DONE) {
+		c->peer_cert_ok = c->hdr_from[0] && s2stls_cert_valid(c->tls, c->hdr_from);
+		/* XEP-0178 §3: EXTERNAL only when the certificate verifies */
+		if (c->peer_cert_ok)
+			buf_printf(&c->obuf, "<mechanisms xmlns='%s'><mechanism>EXTERNAL"
+			    "</mechanism></mechanisms>", NS_SASL);
+		if (c->peer_cert_ok || s2s_cfg()->verify == S2S_VERIFY_DIALBACK)
+			buf_printf(&c->obuf, "<dialback xmlns='%s'><errors/></dialback>",
+			    NS_DIALBACK_FEATURE);
+	}
+	buf_puts(&c->obuf, "</stream:features>");
+	ev_defer(srv.loop, &c->flush);
+}
+
+static bool
+add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *how)
+{
+	struct s2s_pair *p;
+
+	if (pair_authed(c, remote, local))
+		return true;
+	if (c->nauthed >= S2S_MAX_DOMAINS ||
+	    (p = realloc(c->authed, (c->nauthed + 1) * sizeof(*p))) == NULL)
+		return false;
+	c->authed = p;
+	snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
+	snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
+	p[c->nauthed].how = how;
+	p[c->nauthed].tokens = s2s_cfg()->stanza_burst;
+	p[c->nauthed].last = ev_now(srv.loop);
+	c->nauthed++;
+	/* authenticated now: the idle time-out replaces the auth one */
+	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+	return true;
+}
+
+/* XEP-0178 §3 / RFC 6120 §6.4: SASL EXTERNAL with the peer's certificate;
+ * the authorization identity, when given, must be its header's 'from'. */
+static void
+in_sasl_auth(struct s2s_conn *c, struct xml_node *n)
+{
+	const char *mech = xml_attr(n, "mechanism");
+	char *text = xml_text(n), authz[DOMAIN_MAX];
+	ssize_t len = 0;
+
+	authz[0] = '\0';
+	if (text && text[0] && strcmp(text, "=") != 0) {
+		if ((len = base64_decode(text, strlen(text), (uint8_t *)authz,
+		    sizeof(authz) - 1)) < 0)
+			len = -1;
+		else
+			authz[len] = '\0';
+	}
+	if (mech == NULL || strcmp(mech, "EXTERNAL") != 0 || !c->peer_cert_ok ||
+	    c->sasl == SASL_DONE || c->to[0] == '\0' || len < 0 ||
+	    (authz[0] && strcmp(authz, c->hdr_from) != 0) ||
+	    s2s_config_blocked(s2s_cfg(), c->hdr_from) ||
+	    !add_pair(c, c->hdr_from, c->to, "sasl-external")) {
+		log_info("s2s %llu in: %s: SASL EXTERNAL for %s refused",
+		    (unsigned long long)c->id, c->peer, c->hdr_from[0] ? c->hdr_from : "-");
+		send_str(c, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+		    "<not-authorized/></failure>");
+		goto out;
+	}
+	log_info("s2s %llu in: %s authenticated as %s (SASL EXTERNAL, %s)",
+	    (unsigned long long)c->id, c->peer, c->hdr_from, tls_conn_version(c->tls));
+	send_str(c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+	c->sasl = SASL_DONE;
+	c->state = S2S_STREAM;	/* RFC 6120 §6.4.6: a new stream follows */
+	c->stream_id[0] = '\0';
+	xml_stream_restart(c->xs);
+out:
+	free(text);
+	xml_free(n);
+}
+
+/* ---- outgoing stream elements ---- */
+
+static void
+out_fail(struct s2s_conn *c, const char *why)
+{
+	snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
+	s2s_conn_stream_error(c, NULL, NULL);
+}
+
+static void
+start_client_tls(struct s2s_conn *c, bool direct)
+{
+	char alabel[DOMAIN_MAX];
+
+	if (resolve_alabel(c->link->remote, alabel, sizeof(alabel)) < 0 ||
+	    (c->tls = tls_conn_client(s2stls_client_ctx(direct), c->fd,
+	    alabel, NULL)) == NULL) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "TLS set-up failed");
+		conn_finish(c);
+		return;
+	}
+	c->state = S2S_HANDSHAKE;
+	ev_io_start(srv.loop, &c->io, EPOLLOUT);
+}
+
+static void
+out_dialback(struct s2s_conn *c)
+{
+	struct s2s_link *l = c->link;
+	char key[DIALBACK_KEY_LEN + 1];
+
+	/* XEP-0220 §2.1.1: our key for this stream (the id the peer gave) */
+	if (c->stream_id[0] == '\0' ||
+	    dialback_key(l->remote, l->local, c->stream_id, key) == -1) {
+		out_fail(c, "no stream id for dialback");
+		return;
+	}
+	send_db(c, "result", l->local, l->remote, NULL, NULL, key);
+}
+
+static bool
+offers_external(const struct xml_node *features)
+{
+	struct xml_node *m = xml_child(features, "mechanisms", NS_SASL);
+
+	for (struct xml_node *e = m ? xml_first_elem(m) : NULL; e; e = xml_next_elem(e)) {
+		char *t = xml_text(e);
+		bool yes = t && strcmp(t, "EXTERNAL") == 0;
+
+		free(t);
+		if (yes)
+			return true;
+	}
+	return false;
+}
+
+static void
+out_features(struct s2s_conn *c, struct xml_node *n)
+{
+	struct s2s_link *l = c->link;
+	char b64[base64_encoded_len(DOMAIN_MAX)];
+
+	if (!c->secure) {
+		if (xml_child(n, "starttls", NS_TLS) == NULL) {
+			out_fail(c, "the peer offers no STARTTLS");
+			return;
+		}
+		send_str(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+		return;
+	}
+	if (c->sasl == SASL_DONE) {
+		/* the stream after SASL (RFC 6120 §6.4.6): authenticated */
+		snprintf(l->auth, sizeof(l->auth), "sasl-external");
+		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		log_info("s2s %llu out: %s -> %s authenticated (SASL EXTERNAL, %s)",
+		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->tls));
+		s2s_link_ready(l);
+		s2s_conn_send_verifies(c);
+		return;
+	}
+	if (c->features_seen)
+		return;
+	c->features_seen = true;
+	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !c->cert_ok) {
+		out_fail(c, "the peer's certificate does not verify for its domain");
+		return;
+	}
+	c->peer_dialback = xml_child(n, "dialback", NS_DIALBACK_FEATURE) != NULL;
+	/* XEP-0178: offered means our certificate verified for our domain */
+	if (offers_external(n)) {
+		base64_encode(l->local, strlen(l->local), b64);
+		c->sasl = SASL_SENT;
+		send_str(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+		    "mechanism='EXTERNAL'>");
+		send_str(c, b64);
+		send_str(c, "</auth>");
+		return;
+	}
+	out_dialback(c);
+	s2s_conn_send_verifies(c);
+}
+
+static void
+out_sasl(struct s2s_conn *c, struct xml_node *n)
+{
+	if (c->sasl != SASL_SENT) {
+		out_fail(c, "unexpected SASL answer");
+		return;
+	}
+	if (xml_is(n, "success", NS_SASL)) {
+		c->sasl = SASL_DONE;
+		c->state = S2S_STREAM;
+		c->stream_id[0] = '\0';
+		xml_stream_restart(c->xs);
+		send_header(c);
+		return;
+	}
+	/* XEP-0178 §4: fall back to dialback where the peer offers it */
+	c->sasl = SASL_NONE;
+	log_info("s2s %llu out: %s: SASL EXTERNAL refused%s", (unsigned long long)c->id,
+	    c->peer, c->peer_dialback ? ", trying dialback" : "");
+	if (!c->peer_dialback || s2s_cfg()->verify == S2S_VERIFY_CERT) {
+		out_fail(c, "SASL EXTERNAL refused");
+		return;
+	}
+	out_dialback(c);
+	s2s_conn_send_verifies(c);
+}
+
+static void
+out_db_result(struct s2s_conn *c, struct xml_node *n)
+{
+	struct s2s_link *l = c->link;
+	const char *type = xml_attr(n, "type");
+
+	if (type && strcmp(type, "valid") == 0) {
+		snprintf(l->auth, sizeof(l->auth), "dialback");
+		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		log_info("s2s %llu out: %s -> %s authenticated (dialback, %s%s)",
+		    (unsigned long long)c->id, l->local, l->remote,
+		    tls_conn_version(c->tls), c->cert_ok ? ", certificate valid" : "");
+		s2s_link_ready(l);
+		return;
+	}
+	out_fail(c, type && strcmp(type, "error") == 0 ?
+	    "dialback refused (error)" : "dialback refused (invalid)");
+}
+
+static void
+out_db_verify(struct s2s_conn *c, struct xml_node *n)
+{
+	struct s2s_link *l = c->link;
+	const char *id = xml_attr(n, "id"), *type = xml_attr(n, "type");
+	struct s2s_dbv **pp, *v;
+
+	if (id == NULL)
+		return;
+	for (pp = &l->verifies; (v = *pp) != NULL; pp = &v->next) {
+		if (v->sent && strcmp(v->stream_id, id) == 0) {
+			*pp = v->next;
+			s2s_conn_verified(v->in_id, l->local, l->remote,
+			    type && strcmp(type, "valid") == 0);
+			free(v);
+			return;
+		}
+	}
+}
+
+static void
+out_element(struct s2s_conn *c, struct xml_node *n)
+{
+	if (xml_is(n, "features", XML_NS_STREAM)) {
+		out_features(c, n);
+	} else if (xml_is(n, "proceed", NS_TLS)) {
+		xml_stream_restart(c->xs);
+		start_client_tls(c, false);
+	} else if (xml_is(n, "failure", NS_TLS)) {
+		out_fail(c, "STARTTLS failed");
+	} else if (xml_is(n, "success", NS_SASL) || xml_is(n, "failure", NS_SASL)) {
+		out_sasl(c, n);
+	} else if (xml_is(n, "result", NS_DIALBACK)) {
+		out_db_result(c, n);
+	} else if (xml_is(n, "verify", NS_DIALBACK)) {
+		out_db_verify(c, n);
+	} else if (xml_is(n, "error", XML_NS_STREAM)) {
+		struct xml_node *e = xml_first_elem(n);
+
+		snprintf(c->fail_why, sizeof(c->fail_why), "stream error from peer: %s",
+		    e ? e->name : "?");
+		s2s_conn_stream_error(c, NULL, NULL);
+	} else {
+		/* stanzas come on the peer's own stream to us, not this one */
+		s2s_conn_stream_error(c, "unsupported-stanza-type", NULL);
+	}
+	xml_free(n);
+}
+
+/* ---- the parser's callbacks ---- */
+
+static void
+on_open(void *arg, const char *name, const char *ns, const char **attrs)
+{
+	struct s2s_conn *c = arg;
+	const char *to = NULL, *id = NULL, *version = NULL;
+	char dom[JID_PART_MAX + 1];
+
+	if (c->state != S2S_STREAM)
+		return;
+	for (size_t i = 0; attrs[i]; i += 2) {
+		if (strcmp(attrs[i], "to") == 0)
+			to = attrs[i + 1];
+		else if (strcmp(attrs[i], "id") == 0)
+			id = attrs[i + 1];
+		else if (strcmp(attrs[i], "version") == 0)
+			version = attrs[i + 1];
+	}
+	if (c->out) {
+		c->state = S2S_OPEN;
+		if (strcmp(name, "stream") != 0 || strcmp(ns, XML_NS_STREAM) != 0) {
+			out_fail(c, "not an XMPP stream");
+			return;
+		}
+		snprintf(c->stream_id, sizeof(c->stream_id), "%s", id ? id : "");
+		return;
+	}
+	if (to && jid_domain_prep(to, dom) == 0 && s2s_local_domain(dom))
+		snprintf(c->to, sizeof(c->to), "%s", dom);
+	else
+		c->to[0] = '\0';
+	for (size_t i = 0; attrs[i]; i += 2)
+		if (strcmp(attrs[i], "from") == 0 && c->sasl != SASL_DONE &&
+		    jid_domain_prep(attrs[i + 1], dom) == 0)
+			snprintf(c->hdr_from, sizeof(c->hdr_from), "%s", dom);
+	send_header(c);
+	c->state = S2S_OPEN;
+	if (strcmp(name, "stream") != 0 || strcmp(ns, XML_NS_STREAM) != 0) {
+		s2s_conn_stream_error(c, "invalid-namespace", NULL);
+		return;
+	}
+	/* RFC 6120 §4.9.3.6: a 'to' we do not serve; none at all is allowed */
+	if (to && c->to[0] == '\0') {
+		s2s_conn_stream_error(c, "host-unknown", NULL);
+		return;
+	}
+	if (version == NULL || strtol(version, NULL, 10) < 1) {
+		s2s_conn_stream_error(c, "unsupported-version", NULL);
+		return;
+	}
+	in_features(c);
+}
+
+static void
+on_stanza(void *arg, struct xml_node *n)
+{
+	struct s2s_conn *c = arg;
+
+	if (c->dead || c->state != S2S_OPEN) {
+		xml_free(n);
+		return;
+	}
+	if (c->out)
+		out_element(c, n);
+	else
+		in_element(c, n);
+}
+
+static void
+on_close(void *arg)
+{
+	s2s_conn_stream_error(arg, NULL, NULL);
+}
+
+static const struct xml_stream_cb stream_cb = { on_open, on_stanza, on_close };
+
+/* ---- input ---- */
+
+/* Token bucket of shaper_rate bytes a second, one second deep. */
+static bool
+shaper_take(struct s2s_conn *c, size_t *want)
+{
+	uint64_t rate = s2s_cfg()->shaper_rate, now = ev_now(srv.loop), ms;
+
+	if (rate == 0)
+		return true;
+	if (now > c->shaper_last) {
+		c->shaper_tokens += (now - c->shaper_last) * rate / 1000;
+		if (c->shaper_tokens > rate)
+			c->shaper_tokens = rate;
+		c->shaper_last = now;
+	}
+	if (c->shaper_tokens == 0) {
+		ms = 1000 * READ_CHUNK / rate;
+		if (!ev_timer_active(&c->shaper_timer))
+			ev_timer_start(srv.loop, &c->shaper_timer, ms ? ms : 1);
+		if (c->io.events & EPOLLIN)
+			ev_io_start(srv.loop, &c->io, c->io.events & ~(uint32_t)EPOLLIN);
+		return false;
+	}
+	if (*want > c->shaper_tokens)
+		*want = (size_t)c->shaper_tokens;
+	return true;
+}
+
+static void
+feed(struct s2s_conn *c, const char *data, size_t n)
+{
+	long used;
+
+	while (n > 0 && !c->dead && c->state != S2S_CLOSING) {
+		used = xml_stream_feed(c->xs, data, n);
+		if (used < 0) {
+			s2s_conn_stream_error(c, xml_stream_error(c->xs), NULL);
+			return;
+		}
+		if (c->starttls_pending || c->state == S2S_HANDSHAKE)
+			return;	/* what follows is TLS */
+		data += used;
+		n -= (size_t)used;
+	}
+}
+
+static void
+readable(struct s2s_conn *c)
+{
+	char buf[READ_CHUNK];
+	size_t want;
+	ssize_t n;
+
+	for (int round = 0; round < READ_ROUNDS; round++) {
+		if (c->dead || c->state == S2S_CLOSING || c->state == S2S_HANDSHAKE ||
+		    c->starttls_pending)
+			return;
+		if (c->paused_until > ev_now(srv.loop)) {
+			if (!ev_timer_active(&c->shaper_timer))
+				ev_timer_start(srv.loop, &c->shaper_timer,
+				    c->paused_until - ev_now(srv.loop));
+			if (c->io.events & EPOLLIN)
+				ev_io_start(srv.loop, &c->io, c->io.events & ~(uint32_t)EPOLLIN);
+			return;
+		}
+		/* with a stanza rate, small reads: a pause takes effect within
+		 * about a stanza, not after a whole chunk of them */
+		want = s2s_cfg()->stanza_rate ? RATE_CHUNK : sizeof(buf);
+		if (!shaper_take(c, &want))
+			return;
+		n = tr_read(c, buf, want);
+		if (n == TR_AGAIN)
+			break;
+		if (n <= 0) {
+			if (c->fail_why[0] == '\0')
+				snprintf(c->fail_why, sizeof(c->fail_why), "%s",
+				    n == 0 ? "peer closed" : "read error");
+			conn_finish(c);
+			return;
+		}
+		if (s2s_cfg()->shaper_rate)
+			c->shaper_tokens -= (uint64_t)n;
+		c->last_active = ev_now(srv.loop);
+		feed(c, buf, (size_t)n);
+	}
+	if (c->tls && !c->dead && tls_pending(c->tls) > 0)
+		ev_defer(srv.loop, &c->resume);	/* epoll will not report it */
+	update_events(c);
+}
+
+/* ---- TLS ---- */
+
+static void
+handshake(struct s2s_conn *c)
+{
+	int rc = tls_handshake(c->tls);
+
+	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
+		ev_io_start(srv.loop, &c->io, rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
+		return;
+	}
+	if (rc != TLS_OK) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "TLS handshake failed: %s",
+		    tls_conn_error(c->tls));
+		conn_finish(c);
+		return;
+	}
+	c->secure = true;
+	c->state = S2S_STREAM;
+	if (c->out) {
+		c->cert_ok = s2stls_cert_valid(c->tls, c->link->remote);
+		log_debug("s2s %llu out: %s: TLS %s, certificate %s",
+		    (unsigned long long)c->id, c->peer, tls_conn_version(c->tls),
+		    c->cert_ok ? "valid" : "not trusted");
+		c->stream_id[0] = '\0';
+		send_header(c);
+		conn_flush(c);
+		return;
+	}
+	log_debug("s2s %llu in: %s: TLS %s", (unsigned long long)c->id, c->peer,
+	    tls_conn_version(c->tls));
+	update_events(c);
+	readable(c);
+}
+
+/* ---- outgoing connection set-up ---- */
+
+static void
+connected(struct s2s_conn *c)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) == -1)
+		err = errno;
+	if (err != 0) {
+		log_debug("s2s %llu out: %s: connect: %s", (unsigned long long)c->id,
+		    c->peer, strerror(err));
+		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(err));
+		connect_next(c);
+		return;
+	}
+	ev_timer_stop(srv.loop, &c->timer);
+	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
+	    c->peer, c->link->remote);
+	if (c->targets[c->next_target - 1].direct_tls) {
+		start_client_tls(c, true);
+		return;
+	}
+	c->state = S2S_STREAM;
+	send_header(c);
+	conn_flush(c);
+}
+
+static void
+connect_next(struct s2s_conn *c)
+{
+	const struct s2s_target *t;
+	int fd, one = 1;
+
+	if (c->fd >= 0) {
+		ev_io_stop(srv.loop, &c->io);
+		close(c->fd);
+		c->fd = -1;
+	}
+	if (c->next_target >= c->ntargets) {
+		if (c->fail_why[0] == '\0')
+			snprintf(c->fail_why, sizeof(c->fail_why), "no address answered");
+		conn_finish(c);
+		return;
+	}
+	t = &c->targets[c->next_target++];
+	addr_format_sa((const struct sockaddr *)&t->ss, t->len, c->peer, sizeof(c->peer));
+	fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "socket: %s", strerror(errno));
+		connect_next(c);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	ev_io_init(&c->io, fd, io_cb, c);
+	if (connect(fd, (const struct sockaddr *)&t->ss, t->len) == -1 &&
+	    errno != EINPROGRESS) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(errno));
+		connect_next(c);
+		return;
+	}
+	c->state = S2S_CONNECTING;
+	ev_io_start(srv.loop, &c->io, EPOLLOUT);
+	ev_timer_start(srv.loop, &c->timer, ATTEMPT_MS);
+}
+
+static void
+resolved(void *arg, const struct s2s_target *t, size_t n, const char *why)
+{
+	struct s2s_conn *c = arg;
+
+	c->rq = NULL;
+	if (n == 0) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
+		conn_finish(c);
+		return;
+	}
+	if ((c->targets = malloc(n * sizeof(*t))) == NULL) {
+		conn_finish(c);
+		return;
+	}
+	memcpy(c->targets, t, n * sizeof(*t));
+	c->ntargets = n;
+	connect_next(c);
+}
+
+/* ---- events ---- */
+
+static void
+io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	struct s2s_conn *c = io->data;
+
+	(void)loop;
+	conn_ref(c);
+	if (c->state == S2S_CONNECTING) {
+		connected(c);
+	} else if (c->state == S2S_HANDSHAKE) {
+		handshake(c);
+	} else {
+		if (revents & EPOLLOUT) {
+			if (c->tls_want_write) {
+				c->tls_want_write = false;
+				readable(c);
+			}
+			conn_flush(c);
+		}
+		if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			readable(c);
+	}
+	conn_unref(c);
+}
+
+static void
+timer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct s2s_conn *c = t->data;
+	uint64_t idle = s2s_cfg()->idle_timeout_ms, now = ev_now(loop);
+
+	conn_ref(c);
+	if (c->state == S2S_CLOSING) {
+		conn_finish(c);
+	} else if (c->state == S2S_CONNECTING) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "%s: connect timed out", c->peer);
+		connect_next(c);
+	} else if ((c->out && c->link && c->link->ready) || (!c->out && c->nauthed)) {
+		if (now - c->last_active >= idle) {
+			snprintf(c->fail_why, sizeof(c->fail_why), "idle");
+			log_info("s2s %llu %s: %s idle for %llus, closing",
+			    (unsigned long long)c->id, dir(c), c->peer,
+			    (unsigned long long)(idle / 1000));
+			s2s_conn_stream_error(c, NULL, NULL);
+		} else {
+			ev_timer_start(loop, t, idle - (now - c->last_active));
+		}
+	} else {
+		s2s_conn_stream_error(c, "connection-timeout",
+		    "authentication took too long");
+	}
+	conn_unref(c);
+}
+
+static void
+shaper_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct s2s_conn *c = t->data;
+
+	(void)loop;
+	conn_ref(c);
+	if (!c->dead && c->state != S2S_CLOSING) {
+		readable(c);
+		update_events(c);
+	}
+	conn_unref(c);
+}
+
+static struct s2s_conn *
+conn_new(bool out)
+{
+	struct s2s_conn *c = calloc(1, sizeof(*c));
+	struct xml_limits lim = {
+		.max_stanza = s2s_cfg()->max_stanza,
+		.max_depth = srv.cfg->max_depth,
+		.max_attrs = srv.cfg->max_attrs,
+	};
+
+	if (c == NULL)
+		return NULL;
+	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->id = ++srv.next_conn_id;
+	c->out = out;
+	c->fd = -1;
+	c->refs = 1;
+	c->shaper_tokens = s2s_cfg()->shaper_rate;
+	c->shaper_last = ev_now(srv.loop);
+	c->last_active = ev_now(srv.loop);
+	buf_init(&c->obuf);
+	ev_timer_init(&c->timer, timer_cb, c);
+	ev_timer_init(&c->shaper_timer, shaper_cb, c);
+	ev_defer_init(&c->flush, flush_cb, c);
+	ev_defer_init(&c->resume, resume_cb, c);
+	LIST_INSERT_HEAD(&conns, c, entry);
+	nconns++;
+	return c;
+}
+
+struct s2s_conn *
+s2s_conn_connect(struct s2s_link *l)
+{
+	const struct s2s_config *cfg = s2s_cfg();
+	const struct s2s_route *r = s2s_config_route(cfg, l->remote);
+	struct s2s_conn *c;
+
+	if ((c = conn_new(true)) == NULL)
+		return NULL;
+	c->link = l;
+	c->state = S2S_RESOLVING;
+	c->rq = resolve_query(l->remote, r ? r->host : NULL, r ? r->port : 0,
+	    r && r->direct_tls, cfg->resolve_cache_ms, resolved, c);
+	if (c->rq == NULL) {
+		c->link = NULL;
+		c->dead = true;
+		LIST_REMOVE(c, entry);
+		nconns--;
+		conn_unref(c);
+		return NULL;
+	}
+	log_debug("s2s %llu out: %s -> %s: resolving%s", (unsigned long long)c->id,
+	    l->local, l->remote, r ? " (static route)" : "");
+	return c;
+}
+
+int
+s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls)
+{
+	struct s2s_conn *c;
+	char *colon;
+
+	if ((c = conn_new(false)) == NULL)
+		return -1;
+	c->fd = fd;
+	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
+	snprintf(c->ip, sizeof(c->ip), "%s", c->peer[0] == '[' ? c->peer + 1 : c->peer);
+	if ((colon = strrchr(c->ip, c->peer[0] == '[' ? ']' : ':')) != NULL)
+		*colon = '\0';
+	if (s2s_conn_per_ip(c->ip) > s2s_cfg()->max_conn_per_ip) {
+		log_notice("s2s in: %s: over max_connections_per_ip, refused", c->peer);
+		c->fd = -1;
+		conn_finish(c);
+		return -1;
+	}
+	c->state = S2S_STREAM;
+	ev_io_init(&c->io, fd, io_cb, c);
+	if (direct_tls) {
+		/* XEP-0368: TLS from the first byte, no STARTTLS */
+		if ((c->tls = tls_conn_server(s2stls_server(), fd)) == NULL) {
+			c->fd = -1;
+			conn_finish(c);
+			return -1;
+		}
+		c->state = S2S_HANDSHAKE;
+	}
+	ev_io_start(srv.loop, &c->io, EPOLLIN);
+	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->auth_timeout_ms);
+	log_debug("s2s %llu in: connection from %s%s", (unsigned long long)c->id, c->peer,
+	    direct_tls ? " (direct TLS)" : "");
+	return 0;
+}
+
+void
+s2s_conn_close_all(void)
+{
+	struct s2s_conn *c, *next;
+
+	for (c = LIST_FIRST(&conns); c; c = next) {
+		next = LIST_NEXT(c, entry);
+		conn_ref(c);
+		if (c->state == S2S_OPEN || c->state == S2S_STREAM)
+			s2s_conn_stream_error(c, "system-shutdown", NULL);
+		else
+			conn_finish(c);
+		conn_unref(c);
+	}
+}
+
+/* After the loop: what is left is closed and freed, nothing reported. */
+void
+s2s_conn_free_all(void)
+{
+	struct s2s_conn *c;
+
+	while ((c = LIST_FIRST(&conns)) != NULL) {
+		c->link = NULL;
+		c->fail_why[0] = '\0';
+		conn_finish(c);
+	}
+}
+
+void
+s2s_conn_close(struct s2s_conn *c)
+{
+	snprintf(c->fail_why, sizeof(c->fail_why), "closed by the administrator");
+	s2s_conn_stream_error(c, "policy-violation", "closed by the administrator");
+}
