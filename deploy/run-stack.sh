@@ -173,6 +173,10 @@ listen = ["127.0.0.1:5080", "[::1]:5080"]
 websocket_url = "ws://localhost:5080/ws"
 bosh_url = "http://localhost:5080/bosh"
 trusted_proxies = ["127.0.0.1", "::1"]
+
+[s2s]
+enabled = true
+listen = ["127.0.0.1:5269", "[::1]:5269"]
 CONF
 	start xmpp-core "$BIN/xmpp-core" -c "$RUN/etc/xmpp-core.toml"
 	listening+=("xmpp-core   localhost c2s 5222 (STARTTLS), 5223 (direct TLS) on 127.0.0.1 and ::1; in-band registration open from loopback")
@@ -181,6 +185,7 @@ CONF
 	listening+=("            SOCKS5 file-transfer proxy proxy.localhost -> localhost:7777 (XEP-0065); MAM, PEP, push, carbons, SM on")
 	listening+=("            web 5080 on 127.0.0.1 and ::1: WebSocket ws://localhost:5080/ws (RFC 7395), BOSH http://localhost:5080/bosh,")
 	listening+=("            host-meta http://localhost:5080/.well-known/host-meta (and .json)")
+	listening+=("            s2s 5269 on 127.0.0.1 and ::1 (STARTTLS, dialback; a self-signed certificate federates by dialback only)")
 	listening+=("postgres    unix socket in $PGDIR (psql -h $PGDIR -U postgres xmpp)")
 fi
 

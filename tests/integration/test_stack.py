@@ -18,7 +18,7 @@ import pytest
 from edgetest import BUILD, REPO
 from xmpptest import Raw
 
-STACK_PORTS = [5050, 3478, 3443, 5222, 5223, 7777, 5080]
+STACK_PORTS = [5050, 3478, 3443, 5222, 5223, 7777, 5080, 5269]
 
 
 def port_busy(port):
@@ -124,6 +124,20 @@ def test_stack_up_usable_and_stops(stack):
             got += chunk
         c.close()
         assert b"urn:ietf:params:xml:ns:xmpp-tls" in got, got
+
+    # s2s on 5269 (loopback): a server stream gets STARTTLS (required) and dialback
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        c = socket.create_connection((host, 5269), timeout=10)
+        c.sendall(b"<?xml version='1.0'?><stream:stream to='localhost' from='example.org' "
+                  b"version='1.0' xmlns='jabber:server' xmlns:db='jabber:server:dialback' "
+                  b"xmlns:stream='http://etherx.jabber.org/streams'>")
+        got = b""
+        while b"</stream:features>" not in got:
+            chunk = c.recv(4096)
+            assert chunk, got
+            got += chunk
+        c.close()
+        assert b"urn:ietf:params:xml:ns:xmpp-tls" in got and b"<required" in got, got
 
     # xmpp-core's web listener: host-meta (XEP-0156) on both addresses
     assert "ws://localhost:5080/ws" in text
