@@ -20,7 +20,7 @@ import slixmpp
 
 from pgcluster import PgCluster
 from regtest import RawFrom, captcha_answer, error_of, reg_server
-from xmpptest import Client, arun, connect, disconnect, online, recv
+from xmpptest import Client, XmppServer, arun, connect, disconnect, online, recv
 
 PW = "correct horse battery staple"
 WELCOME_SUBJECT = "Welcome to localhost"
@@ -264,3 +264,66 @@ def test_question_captcha(question):
     assert error_of(r.submit("boss", PW, ch, "Blue", field="qa")) == "conflict"
     assert error_of(r.submit("q1", PW, ch, " Blue ", field="qa")) is None
     r.close()
+
+
+def test_captcha_picture_over_http(pg):
+    """With [web] and captcha_url, the form's <media> also names the
+    picture on the web listener (XEP-0221 http URI): the same PNG as the
+    XEP-0231 data, served while the challenge is pending, never cached,
+    gone once answered; other names under /captcha/ are 404."""
+    import urllib.error
+    import urllib.request
+    from edgetest import free_port
+    wp = free_port()
+    base = "http://127.0.0.1:%d/captcha/" % wp
+    s = reg_server(pg, """enabled = true
+captcha = true
+captcha_url = "%s"
+throttle_per_ip = 0
+throttle_per_subnet = 0
+""" % base, extra='\n[web]\nlisten = ["127.0.0.1:%d"]\n' % wp)
+    try:
+        r = RawFrom(s.port, "127.3.1.1")
+        r.open()
+        form, challenge = r.form()
+        assert challenge, form
+        url = base + challenge + ".png"
+        assert ">%s</uri>" % url in form, form
+        bob = re.search(r"<data[^>]*urn:xmpp:bob[^>]*>([^<]+)</data>", form)
+        with urllib.request.urlopen(url, timeout=10) as h:
+            png = h.read()
+            assert h.headers["Content-Type"] == "image/png"
+            assert h.headers["Cache-Control"] == "no-store"
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert png == base64.b64decode(bob.group(1))
+        for bad in (base + "0" * 32 + ".png", base + challenge, base + challenge + ".gif",
+                    base + "../" + challenge + ".png"):
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(bad, timeout=10)
+            assert e.value.code == 404, bad
+        assert error_of(r.submit("httpcap", PW, challenge, captcha_answer(challenge))) is None
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, timeout=10)
+        assert e.value.code == 404
+        r.close()
+    finally:
+        s.destroy()
+
+
+@pytest.mark.parametrize("bad", ["ftp://x/captcha/", "https://x/captcha", "captcha/"])
+def test_captcha_url_must_be_a_base(pg, bad):
+    """captcha_url is validated: an http(s) URL ending in '/'."""
+    from edgetest import binary, run
+    s = XmppServer(pg, start=False)
+    try:
+        conf = open(s.conf).read()
+        assert "[registration]\n" in conf
+        with open(s.conf, "w") as f:
+            f.write(conf.replace("[registration]\n",
+                                 "[registration]\ncaptcha_url = \"%s\"\n" % bad, 1))
+        r = run([binary("xmpp-core"), "-t", "-c", s.conf])
+        assert r.returncode != 0
+        assert "registration.captcha_url: an http(s) URL ending in /" in r.stderr + r.stdout, \
+            r.stderr
+    finally:
+        s.destroy()

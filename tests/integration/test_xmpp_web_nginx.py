@@ -126,6 +126,15 @@ def test_host_meta_through_nginx(stack):
     assert " 301" in head.splitlines()[0]
 
 
+def test_captcha_path_reaches_xmpp_core(stack):
+    """deploy's site passes /captcha/ to xmpp-core (its own 404 text for a
+    challenge that does not exist), and nothing else outside the XMPP paths."""
+    head, body = curl("https://localhost:%d/captcha/%s.png" % (stack.https, "0" * 32))
+    assert " 404" in head.splitlines()[0] and "no such challenge" in body, (head, body)
+    head, body = curl("https://localhost:%d/register-nothing" % stack.https)
+    assert " 404" in head.splitlines()[0] and "no such challenge" not in body
+
+
 def sessions(s):
     r = s.ctl("sessions")
     assert r.returncode == 0, r.stderr

@@ -120,7 +120,7 @@ static int
 load_captcha(struct reg_config *c, struct conf_table *t, struct conf_err *e)
 {
 	struct conf_value *v = conf_lookup(t, "captcha");
-	const char *key_file = NULL;
+	const char *key_file = NULL, *url = NULL;
 	long long per_min = 10;
 	uint64_t ttl = 300;
 	char *secret;
@@ -140,8 +140,21 @@ load_captcha(struct reg_config *c, struct conf_table *t, struct conf_err *e)
 	if (conf_int(t, "captcha_per_minute", 1, 1000, &per_min, e) == -1 ||
 	    conf_duration_range(t, "captcha_ttl", 1, 3600, &ttl, e) == -1 ||
 	    conf_str(t, "captcha_key_file", &key_file, e) == -1 ||
+	    conf_str(t, "captcha_url", &url, e) == -1 ||
 	    load_questions(c, t, e) == -1)
 		return -1;
+	if (url != NULL) {
+		size_t n = strlen(url);
+
+		if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) ||
+		    n > 500 || url[n - 1] != '/') {
+			conf_errf(e, t, "captcha_url", "an http(s) URL ending in / "
+			    "(the web listener's /captcha/, as the public sees it)");
+			return -1;
+		}
+		if ((c->captcha_url = strdup(url)) == NULL)
+			return -1;
+	}
 	if (c->captcha == CAPTCHA_QUESTION && c->nquestions == 0) {
 		conf_errf(e, t, "captcha", "\"question\" needs [[registration.question]] tables");
 		return -1;
@@ -306,6 +319,7 @@ regconf_free(void *cfg)
 	free(c->welcome_body);
 	strv_free(c->watchers, c->nwatchers);
 	free(c->invite_url);
+	free(c->captcha_url);
 	OPENSSL_cleanse(c->key, sizeof(c->key));
 	free(c);
 }

@@ -51,6 +51,7 @@ struct reg_config {
 
 	unsigned invite_ttl_s;			/* xmppctl invite's default */
 	char *invite_url;			/* landing page base, NULL: none */
+	char *captcha_url;			/* web listener's /captcha/ base, NULL: cid only */
 };
 
 int regconf_load(struct conf_table *root, void **cfg, struct conf_err *e);

@@ -357,7 +357,18 @@ captcha_form(struct c2s *c, struct xml_node *q, const struct xml_node *iq,
 	snprintf(uri, sizeof(uri), "cid:%s", cid);
 	if (xml_set_attr(m, "width", w) == -1 || xml_set_attr(m, "height", h) == -1 ||
 	    (u = xml_add_with_text(m, "uri", NULL, uri)) == NULL ||
-	    xml_set_attr(u, "type", "image/png") == -1 || required(f) == NULL)
+	    xml_set_attr(u, "type", "image/png") == -1)
+		return -1;
+	/* the same picture over http (XEP-0221), for clients without BoB */
+	if (cfg->captcha_url) {
+		char url[512 + CAPTCHA_ID_LEN + 8];	/* regconf: at most 500 */
+
+		snprintf(url, sizeof(url), "%s%s.png", cfg->captcha_url, id);
+		if ((u = xml_add_with_text(m, "uri", NULL, url)) == NULL ||
+		    xml_set_attr(u, "type", "image/png") == -1)
+			return -1;
+	}
+	if (required(f) == NULL)
 		return -1;
 	return add_bob(q, id, cid);
 }

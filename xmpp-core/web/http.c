@@ -25,6 +25,7 @@
 #include "addr.h"
 #include "bosh.h"
 #include "buf.h"
+#include "captcha.h"
 #include "evloop.h"
 #include "hostmeta.h"
 #include "log.h"
@@ -262,6 +263,37 @@ answer_text(struct MHD_Connection *conn, struct req *r, unsigned status,
 	return queue(conn, r, status, resp);
 }
 
+/* GET /captcha/<id>.png: a pending registration challenge's picture
+ * (register/captcha.h), the http alternative to its XEP-0231 data */
+static enum MHD_Result
+captcha(struct MHD_Connection *conn, struct req *r, const char *url)
+{
+	const char *id = url + sizeof("/captcha/") - 1;
+	size_t n = strlen(id);
+	char sid[CAPTCHA_ID_LEN + 1];
+	struct MHD_Response *resp;
+	struct buf b;
+
+	if (n != CAPTCHA_ID_LEN + 4 || strcmp(id + CAPTCHA_ID_LEN, ".png") != 0)
+		return answer_text(conn, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
+	memcpy(sid, id, CAPTCHA_ID_LEN);
+	sid[CAPTCHA_ID_LEN] = '\0';
+	buf_init(&b);
+	if (captcha_png(sid, &b) == -1) {
+		buf_free(&b);
+		return answer_text(conn, r, MHD_HTTP_NOT_FOUND,
+		    "no such challenge (answered, expired or never issued)\n", NULL, NULL);
+	}
+	resp = MHD_create_response_from_buffer(buf_pending(&b), (void *)buf_data(&b),
+	    MHD_RESPMEM_MUST_COPY);
+	buf_free(&b);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "image/png");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return queue(conn, r, MHD_HTTP_OK, resp);
+}
+
 static enum MHD_Result
 hostmeta(struct MHD_Connection *conn, struct req *r, bool json, bool options)
 {
@@ -491,6 +523,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return hostmeta(conn, r, true, options);
 	if (strcmp(url, "/ws") == 0)
 		return websocket(conn, r, method, version);
+	if (strncmp(url, "/captcha/", 9) == 0 && !options)
+		return captcha(conn, r, url);
 	return answer_text(conn, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
