@@ -85,7 +85,7 @@ unit: $(BUILD)/bin/unit-tests
 .PHONY: integration
 integration: bins
 	EDGE_BUILD=$(abspath $(BUILD)) EDGE_SAN=$(SAN) /usr/bin/python3 -m pytest \
-	    -q -c tests/integration/pytest.ini tests/integration $(PYTEST_ARGS); \
+	    -q --durations=25 -c tests/integration/pytest.ini tests/integration $(PYTEST_ARGS); \
 	    rc=$$?; [ $$rc = 5 ] && echo "integration: no tests collected" && rc=0; exit $$rc
 
 # check = deps + build + every test.  The unit runner prints
