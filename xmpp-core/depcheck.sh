@@ -13,72 +13,59 @@
 #             "Interface headers:" line of import/README.md.
 #
 # Prints each offending include as file:line and exits 1 if there is one.
+# One pass: the header owners, interface lines and every include line are
+# collected once and judged by awk (a shell loop per include took 15 s).
 set -eu
 cd "$(dirname "$0")"
 
-fail=0
-common=$(cd ../common && ls *.h | tr '\n' ' ')
-core=$(find core -name '*.h' -exec basename {} \; | tr '\n' ' ')
 mods=$(for d in */; do d=${d%/}; [ "$d" = core ] || echo "$d"; done)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-# owner <header>: the module folder that holds it, or nothing
-owner() {
-	for m in $mods; do
-		if [ -n "$(find "$m" -name "$1" -print -quit)" ]; then
-			echo "$m"
-			return
-		fi
-	done
+(cd ../common && ls *.h) | sed 's/^/common /' > "$tmp/headers"
+find core -name '*.h' | sed 's|.*/||; s/^/core /' >> "$tmp/headers"
+for m in $mods; do
+	# a header in two module folders belongs to the first, as before
+	find "$m" -name '*.h' | sed "s|.*/||; s/^/mod $m /" >> "$tmp/headers"
+	[ -f "$m/README.md" ] &&
+	    sed -n 's/^Interface headers: *//p' "$m/README.md" | tr -d '`,' |
+	    tr ' ' '\n' | sed "/^\$/d; s/^/iface $m /" >> "$tmp/headers"
+done
+# file:line:#include "h" for every C file of the core and the modules
+# shellcheck disable=SC2086
+find core $mods -name '*.[ch]' -exec grep -Hn '^#include "' {} + > "$tmp/includes" || true
+
+awk -v out="$tmp/out" '
+FNR == NR {
+	if ($1 == "common" || $1 == "core") known[$2] = 1
+	else if ($1 == "mod") { if (!($3 in owner)) owner[$3] = $2 }
+	else if ($1 == "iface") iface[$2 " " $3] = 1
+	next
 }
+{
+	file = $0; sub(/:.*/, "", file)
+	rest = substr($0, length(file) + 2)
+	n = rest; sub(/:.*/, "", n)
+	h = rest; sub(/^[^"]*"/, "", h); sub(/".*/, "", h)
+	dir = file; sub(/\/.*/, "", dir)
+	if (h in known) next
+	o = (h in owner) ? owner[h] : ""
+	if (file == "core/xmppctl.c" && o == "import" && (("import " h) in iface)) next
+	if (dir == "core") {
+		printf "%s:%s: core includes module header %s\n", file, n, h > out
+		next
+	}
+	if (o == "") {
+		printf "%s:%s: %s is in no xmpp-core folder\n", file, n, h > out
+		next
+	}
+	if (o == dir || dir == "import") next
+	if ((o " " h) in iface) next
+	printf "%s:%s: %s includes %s/%s, which %s/README.md does not list as an interface header\n", file, n, dir, o, h, o > out
+}' "$tmp/headers" "$tmp/includes"
 
-# interface <folder>: the headers its README.md exports
-interface() {
-	[ -f "$1/README.md" ] || return 0
-	sed -n 's/^Interface headers: *//p' "$1/README.md" | tr -d '`,' 
-}
-
-in_list() {
-	case " $2 " in *" $1 "*) return 0 ;; esac
-	return 1
-}
-
-check() {	# check <file> <folder or core>
-	grep -n '^#include "' "$1" | while IFS= read -r line; do
-		n=${line%%:*}
-		h=$(echo "$line" | sed 's/.*#include "\([^"]*\)".*/\1/')
-		in_list "$h" "$common" && continue
-		in_list "$h" "$core" && continue
-		if [ "$1" = core/xmppctl.c ] && [ "$(owner "$h")" = import ] &&
-		    in_list "$h" "$(interface import)"; then
-			continue
-		fi
-		if [ "$2" = core ]; then
-			echo "$1:$n: core includes module header $h"
-			echo x
-			continue
-		fi
-		o=$(owner "$h")
-		if [ -z "$o" ]; then
-			echo "$1:$n: $h is in no xmpp-core folder"
-			echo x
-			continue
-		fi
-		[ "$o" = "$2" ] && continue
-		[ "$2" = import ] && continue
-		in_list "$h" "$(interface "$o")" && continue
-		echo "$1:$n: $2 includes $o/$h, which $o/README.md does not list as an interface header"
-		echo x
-	done
-}
-
-out=$(
-	for f in $(find core -name '*.[ch]'); do check "$f" core; done
-	for m in $mods; do
-		for f in $(find "$m" -name '*.[ch]'); do check "$f" "$m"; done
-	done
-)
-if echo "$out" | grep -qx x; then
-	echo "$out" | grep -vx x >&2
+if [ -s "$tmp/out" ]; then
+	cat "$tmp/out" >&2
 	echo "depcheck: xmpp-core layering broken (see xmpp-core/README.md)" >&2
 	exit 1
 fi
