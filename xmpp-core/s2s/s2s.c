@@ -427,8 +427,8 @@ ctl_s2s(struct ctl_req *req, const char *args)
 	if (s2s_conn_first() == NULL)
 		buf_puts(b, "no s2s connections\n");	/* an answer is never empty */
 	for (struct s2s_conn *c = s2s_conn_first(); c; c = s2s_conn_next(c)) {
-		const char *tlsv = c->tls && tls_handshake_done(c->tls) ?
-		    tls_conn_version(c->tls) : "-";
+		const char *tlsv = c->conn.tls && tls_handshake_done(c->conn.tls) ?
+		    tls_conn_version(c->conn.tls) : "-";
 		unsigned queued = c->out && c->link ? c->link->qn : 0;
 
 		if (c->dead)

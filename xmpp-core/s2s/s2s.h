@@ -20,6 +20,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "conn.h"
 #include "evloop.h"
 #include "resolve.h"
 #include "s2sconf.h"
@@ -67,10 +68,10 @@ struct s2s_link {
 	uint64_t since;			/* ready since (monotonic ms) */
 };
 
+/* (a connect or TLS handshake in progress: conn.connecting, conn.handshake) */
 enum s2s_state {
 	S2S_RESOLVING,		/* out: waiting for the resolver */
-	S2S_CONNECTING,		/* out: TCP connect in progress */
-	S2S_HANDSHAKE,		/* TLS handshake */
+	S2S_SETUP,		/* TCP connect, direct TLS: no stream yet */
 	S2S_STREAM,		/* waiting for the peer's stream header */
 	S2S_OPEN,		/* streams open both ways */
 	S2S_CLOSING,		/* flushing a last word, then closed */
@@ -90,27 +91,17 @@ struct s2s_conn {
 	LIST_ENTRY(s2s_conn) entry;
 	uint64_t id;
 	bool out;
-	int fd;
 	unsigned refs;
 	bool dead;
 	enum s2s_state state;
-	struct ev_io io;
-	struct ev_timer timer;		/* auth / idle / linger */
-	struct ev_timer shaper_timer;
-	struct ev_defer flush;
-	struct ev_defer resume;		/* TLS holds decrypted input */
-	struct tls_conn *tls;
-	bool tls_want_write;
+	/* the socket, TLS, output, shaper and parser (core/stream/conn.h) */
+	struct conn conn;
+	struct ev_timer timer;		/* connect attempt / auth / idle / linger */
 	bool secure;
 	bool cert_ok;			/* out: the peer's certificate verifies for remote */
-	bool starttls_pending;		/* in: <proceed/> queued, TLS after it */
-	struct xml_stream *xs;
-	struct buf obuf;
-	bool overflow;
 	char peer[ADDR_STRLEN];
 	char ip[ADDR_STRLEN];
 	char stream_id[64];		/* ours (in) or the peer's (out) */
-	uint64_t shaper_tokens, shaper_last;
 	uint64_t paused_until;		/* stanza_rate: no reading before */
 	uint64_t last_active;
 
@@ -147,8 +138,9 @@ void s2s_deliver(struct xml_node *n);
 
 /* s2sconn.c */
 struct s2s_conn *s2s_conn_connect(struct s2s_link *l);
+/* An accepted socket from ip: 0 (taken), or -1 (refused: the caller closes). */
 int s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
-    bool direct_tls);
+    const char *ip, bool direct_tls);
 void s2s_conn_send(struct s2s_conn *c, const char *s, size_t n);
 void s2s_conn_send_verifies(struct s2s_conn *c);
 void s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text);
