@@ -103,6 +103,46 @@ def test_message_and_ping(pair):
     assert out[5] == "127.0.0.1:%d" % b.s2s_tls_port, out
 
 
+def test_server_iqs_from_the_other_server(pair):
+    """IQs to the other server's own domain (IQ_REMOTE): ping, disco,
+    version, time, uptime are answered to a remote sender; what only a
+    local account may ask (carbons) gets service-unavailable."""
+    a, b = pair
+
+    async def scenario():
+        import xml.etree.ElementTree as ET
+        from slixmpp.exceptions import IqError
+
+        alice = await connect("alice@%s/iq" % A, "alice-pw-1", a.port)
+        bob = await connect("bob@%s/iq" % B, "bob-pw-1", b.port)
+        assert await alice["xep_0199"].ping(B, timeout=15) is not None
+        assert await bob["xep_0199"].ping(A, timeout=15) is not None
+        info = await alice["xep_0030"].get_info(jid=B, timeout=10)
+        q = info["disco_info"]
+        assert ("server", "im") in [(i[0], i[1]) for i in q["identities"]], q
+        assert "urn:xmpp:ping" in q["features"] and "jabber:iq:version" in q["features"]
+        items = await bob["xep_0030"].get_items(jid=A, timeout=10)
+        assert items["type"] == "result" and items["from"] == A
+        v = await alice["xep_0092"].get_version(B, timeout=10)
+        assert v["software_version"]["name"] == "edge xmpp-core", v
+        t = bob.make_iq_get(ito=A)
+        t.append(ET.Element("{urn:xmpp:time}time"))
+        r = await t.send(timeout=10)
+        assert r.xml.find("{urn:xmpp:time}time/{urn:xmpp:time}utc").text.endswith("Z")
+        last = alice.make_iq_get(queryxmlns="jabber:iq:last", ito=B)
+        r = await last.send(timeout=10)
+        assert int(r.xml.find("{jabber:iq:last}query").get("seconds")) >= 0
+        # carbons are for the host's own accounts: not answered to a remote one
+        iq = alice.make_iq_set(ito=B)
+        iq.append(ET.Element("{urn:xmpp:carbons:2}enable"))
+        with pytest.raises(IqError) as e:
+            await iq.send(timeout=10)
+        assert e.value.iq["error"]["condition"] == "service-unavailable"
+        await disconnect(alice, bob)
+
+    arun(scenario(), 90)
+
+
 def test_subscription_handshake(pair):
     a, b = pair
 

@@ -151,6 +151,32 @@ def test_messages_and_ping_both_ways(peers):
     assert any(l[0] == P and l[1] == "in" and l[3] == "dialback" for l in links), links
 
 
+def test_server_iqs_both_ways(peers):
+    """A Prosody user asks our domain itself (ping, disco#info and
+    #items, version: IQ_REMOTE), and ours asks Prosody's."""
+    core, prosody = peers
+
+    async def scenario():
+        alice = await connect("alice@%s/iq" % E, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/iq" % P, "bob-pw-2", prosody.c2s)
+        assert await bob["xep_0199"].ping(E, timeout=20) is not None
+        info = await bob["xep_0030"].get_info(jid=E, timeout=15)
+        q = info["disco_info"]
+        assert ("server", "im") in [(i[0], i[1]) for i in q["identities"]], q
+        assert "urn:xmpp:ping" in q["features"], q
+        items = await bob["xep_0030"].get_items(jid=E, timeout=15)
+        assert items["type"] == "result" and items["from"] == E
+        v = await bob["xep_0092"].get_version(E, timeout=15)
+        assert v["software_version"]["name"] == "edge xmpp-core", v
+        # the other way: Prosody's domain answers ours
+        assert await alice["xep_0199"].ping(P, timeout=20) is not None
+        info = await alice["xep_0030"].get_info(jid=P, timeout=15)
+        assert "urn:xmpp:ping" in info["disco_info"]["features"]
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+
+
 def test_subscription_handshake_both_ways(peers):
     core, prosody = peers
 
