@@ -17,7 +17,7 @@ import pytest
 
 from edgetest import free_port, run
 from pgcluster import PgCluster
-from s2slab import S2sServer, make_ca, make_domain_cert
+from s2slab import MUC, S2sServer, Seen, body, make_ca, make_domain_cert, muc_codes, muc_item
 from xmpptest import arun, connect, disconnect, online, recv, until
 
 PROSODY = shutil.which("prosody")
@@ -39,6 +39,10 @@ class Prosody:
         os.makedirs(os.path.join(tmp, "certs"))
         shutil.copy(self.cert, os.path.join(tmp, "certs", domain + ".crt"))
         shutil.copy(self.key, os.path.join(tmp, "certs", domain + ".key"))
+        # its MUC service, conference.<domain>, a host of its own for s2s
+        self.muc = "conference." + domain
+        os.makedirs(os.path.join(tmp, "muc"))
+        self.muc_cert, self.muc_key = make_domain_cert(os.path.join(tmp, "muc"), self.muc, ca)
         cafile = 'cafile = "%s"; ' % ca[0] if ca else ""
         secure = "true" if ca else "false"
         self.c2s = free_port()
@@ -67,12 +71,17 @@ https_ports = {{ }}
 s2s_require_encryption = true
 s2s_secure_auth = {secure}
 authentication = "internal_hashed"
-lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport}{tls_route} }} }}
+lab_s2s_routes = {{ ["{e}"] = {{ "127.0.0.1", {eport}{tls_route} }},
+                   ["conference.{e}"] = {{ "127.0.0.1", {eport} }} }}
 VirtualHost "{p}"
     ssl = {{ certificate = "{cert}", key = "{key}"; {cafile} }}
+Component "{muc}" "muc"
+    ssl = {{ certificate = "{muc_cert}", key = "{muc_key}"; {cafile} }}
+    muc_room_locking = false
 """.format(tmp=tmp, mods=os.path.join(HERE, "prosody"), c2s=self.c2s, s2s=self.s2s,
            e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
-           cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route))
+           cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route,
+           muc=self.muc, muc_cert=self.muc_cert, muc_key=self.muc_key))
         r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
         assert r.returncode == 0, r.stdout + r.stderr
         self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
@@ -112,6 +121,7 @@ def peers(tmp_path_factory):
     try:
         prosody = Prosody(str(tmp_path_factory.mktemp("prosody")), core)
         core.routes[P] = "127.0.0.1:%d" % prosody.s2s
+        core.routes[prosody.muc] = "127.0.0.1:%d" % prosody.s2s
         core.write_conf()
         core.start()
         core.adduser("alice", "alice-pw-2")
@@ -213,6 +223,64 @@ def test_subscription_handshake_both_ways(peers):
             p = await recv(bob.presences, 30)
             if p["from"].bare == "alice@%s" % E and p["status"] == "alice here":
                 break
+        await disconnect(alice, bob)
+
+    arun(scenario(), 120)
+
+
+def test_muc_across_both_ways(peers):
+    """bob of Prosody in a room of ours (join, history, groupchat both
+    ways, a private message, a kick), and alice of ours in a room of
+    Prosody's MUC (join, groupchat both ways)."""
+    core, prosody = peers
+    ours = "lounge@conference." + E
+    theirs = "hall@" + prosody.muc
+
+    async def scenario():
+        alice = await connect("alice@%s/muc" % E, "alice-pw-2", core.port)
+        bob = await connect("bob@%s/muc" % P, "bob-pw-2", prosody.c2s)
+        sa, sb = Seen(alice), Seen(bob)
+        alice.send_presence()
+        bob.send_presence()
+        alice.send_raw("<presence to='%s/alice'/>" % ours)
+        await sa.first(lambda s: s.get("from") == ours + "/alice" and 201 in muc_codes(s))
+        alice.send_raw("<message to='%s' type='groupchat'><body>before bob</body></message>"
+                       % ours)
+        await sa.first(lambda s: body(s) == "before bob")
+        # Prosody's user joins ours: alice, himself, the history
+        bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>" % (ours, MUC))
+        p = await sb.first(lambda s: s.get("from") == ours + "/bob" and 110 in muc_codes(s), 30)
+        await sb.first(lambda s: s.get("from") == ours + "/alice" and s.tag.endswith("presence"))
+        m = await sb.first(lambda s: body(s) == "before bob")
+        assert m.find("{urn:xmpp:delay}delay") is not None
+        p = await sa.first(lambda s: s.get("from") == ours + "/bob")
+        assert muc_item(p).get("jid") == "bob@%s" % P
+        bob.send_raw("<message to='%s' type='groupchat'><body>hello from prosody</body>"
+                     "</message>" % ours)
+        for x in (sa, sb):
+            await x.first(lambda s: body(s) == "hello from prosody" and
+                          s.get("from") == ours + "/bob")
+        alice.send_raw("<message to='%s/bob' type='chat'><body>private</body></message>"
+                       % ours)
+        assert (await sb.first(lambda s: body(s) == "private")).get("from") == ours + "/alice"
+        alice.send_raw("<iq type='set' id='k' to='%s'><query xmlns='%s#admin'>"
+                       "<item nick='bob' role='none'/></query></iq>" % (ours, MUC))
+        p = await sb.first(lambda s: s.get("type") == "unavailable" and 307 in muc_codes(s))
+        assert 110 in muc_codes(p)
+        # ours in Prosody's room
+        bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>" % (theirs, MUC))
+        await sb.first(lambda s: s.get("from") == theirs + "/bob" and 110 in muc_codes(s), 30)
+        alice.send_raw("<presence to='%s/alice'><x xmlns='%s'/></presence>" % (theirs, MUC))
+        p = await sa.first(lambda s: s.get("from") == theirs + "/alice" and 110 in muc_codes(s),
+                           30)
+        await sa.first(lambda s: s.get("from") == theirs + "/bob" and s.tag.endswith("presence"))
+        alice.send_raw("<message to='%s' type='groupchat'><body>from xmpp-core</body></message>"
+                       % theirs)
+        for x in (sa, sb):
+            await x.first(lambda s: body(s) == "from xmpp-core" and
+                          s.get("from") == theirs + "/alice")
+        bob.send_raw("<message to='%s' type='groupchat'><body>and back</body></message>" % theirs)
+        await sa.first(lambda s: body(s) == "and back" and s.get("from") == theirs + "/bob")
         await disconnect(alice, bob)
 
     arun(scenario(), 120)

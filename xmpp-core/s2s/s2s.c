@@ -62,24 +62,6 @@ s2s_cfg(void)
 	return c ? c : &defaults;
 }
 
-/* A local host, or a subdomain of one (conference.<host>, upload ...). */
-bool
-s2s_local_domain(const char *domain)
-{
-	size_t dl = strlen(domain), hl;
-
-	for (size_t i = 0; i < srv.cfg->nhosts; i++) {
-		const char *h = srv.cfg->hosts[i];
-
-		hl = strlen(h);
-		if (dl == hl && strcmp(domain, h) == 0)
-			return true;
-		if (dl > hl && domain[dl - hl - 1] == '.' && strcmp(domain + dl - hl, h) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* ---- links ---- */
 
 static void link_timer_cb(struct ev_loop *loop, struct ev_timer *t);
@@ -115,7 +97,7 @@ link_free(struct s2s_link *l)
 static bool
 link_idle(const struct s2s_link *l)
 {
-	return l->conn == NULL && l->q == NULL && l->verifies == NULL;
+	return l->conn == NULL && l->q == NULL && l->verifies == NULL && l->bouncing == 0;
 }
 
 /* Starts the connection and its deadline; false when it cannot start. */
@@ -139,27 +121,39 @@ link_connect(struct s2s_link *l)
 	return true;
 }
 
+/*
+ * Every waiting stanza back to its sender, and every dialback it was to
+ * verify answered invalid.  A bounce is routed, and what its sender does
+ * about it may come back here: a room removing the occupant whose
+ * messages bounced tells that occupant, over this very link.  So the
+ * queue is taken off the link first, and the link is not freed while
+ * it bounces (bouncing).
+ */
 static void
 link_bounce_all(struct s2s_link *l, const char *type, const char *cond)
 {
-	struct s2s_qitem *q;
-	struct s2s_dbv *v;
+	struct s2s_qitem *q = l->q, *qn;
+	struct s2s_dbv *v = l->verifies, *vn;
 
-	while ((q = l->q) != NULL) {
-		l->q = q->next;
+	l->q = NULL;
+	l->qtail = &l->q;
+	l->qn = 0;
+	l->qbytes = 0;
+	l->verifies = NULL;
+	l->bouncing++;
+	for (; q; q = qn) {
+		qn = q->next;
 		stanza_bounce(q->n, type, cond);
 		xml_free(q->n);
 		free(q);
 		bounced++;
 	}
-	l->qtail = &l->q;
-	l->qn = 0;
-	l->qbytes = 0;
-	while ((v = l->verifies) != NULL) {
-		l->verifies = v->next;
+	for (; v; v = vn) {
+		vn = v->next;
 		s2s_conn_verified(v->in_id, l->local, l->remote, false);
 		free(v);
 	}
+	l->bouncing--;
 }
 
 static void
@@ -349,7 +343,7 @@ route_hook(struct hook_args *a)
 	struct jid from;
 	struct s2s_link *l;
 
-	if (s2s_local_domain(a->to->domain))
+	if (router_local_domain(a->to->domain))
 		return HOOK_NEXT;
 	if (!cfg->enabled || stopping) {
 		/* presence broadcasts and probes for remote contacts go nowhere
@@ -363,7 +357,7 @@ route_hook(struct hook_args *a)
 		}
 		return HOOK_NEXT;
 	}
-	if (stanza_jid(a->n, "from", &from) != 1 || !s2s_local_domain(from.domain)) {
+	if (stanza_jid(a->n, "from", &from) != 1 || !router_local_domain(from.domain)) {
 		xml_free(a->n);	/* only our own entities send out */
 		return HOOK_TAKEN;
 	}

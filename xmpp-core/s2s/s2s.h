@@ -65,6 +65,7 @@ struct s2s_link {
 	bool tried;			/* a connection was started */
 	char auth[16];			/* "dialback" */
 	bool timed_out;		/* the set-up deadline passed */
+	unsigned bouncing;		/* in link_bounce_all: not to be freed */
 	uint64_t since;			/* ready since (monotonic ms) */
 };
 
@@ -125,7 +126,6 @@ struct s2s_conn {
 
 /* s2s.c */
 const struct s2s_config *s2s_cfg(void);
-bool s2s_local_domain(const char *domain);
 /* The link's connection is gone (conn->link is cleared by the caller). */
 void s2s_link_lost(struct s2s_link *l, const char *why, bool timeout);
 void s2s_link_ready(struct s2s_link *l);

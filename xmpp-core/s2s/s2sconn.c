@@ -36,6 +36,7 @@
 #include "dialback.h"
 #include "jid.h"
 #include "log.h"
+#include "router.h"
 #include "server.h"
 #include "stanza.h"
 #include "tls.h"
@@ -302,12 +303,12 @@ in_db_result(struct s2s_conn *c, struct xml_node *n)
 		s2s_conn_stream_error(c, "improper-addressing", "bad <db:result/>");
 		goto out;
 	}
-	if (!s2s_local_domain(to)) {
+	if (!router_local_domain(to)) {
 		/* §2.4: a domain we do not serve */
 		send_db(c, "result", to, from, NULL, "error", NULL);
 		goto out;
 	}
-	if (s2s_config_blocked(s2s_cfg(), fdom) || s2s_local_domain(fdom)) {
+	if (s2s_config_blocked(s2s_cfg(), fdom) || router_local_domain(fdom)) {
 		log_notice("s2s %llu in: %s: dialback from %s refused (blocked)",
 		    (unsigned long long)c->id, c->peer, fdom);
 		send_db(c, "result", to, from, NULL, "invalid", NULL);
@@ -351,7 +352,7 @@ in_db_verify(struct s2s_conn *c, struct xml_node *n)
 	}
 	/* the Receiving Server ('from') got the key on a stream from us
 	 * ('to') with that id */
-	ok = s2s_local_domain(to) && dialback_check(from, to, id, key);
+	ok = router_local_domain(to) && dialback_check(from, to, id, key);
 	send_db(c, "verify", to, from, id, ok ? "valid" : "invalid", NULL);
 out:
 	free(key);
@@ -409,7 +410,7 @@ in_stanza(struct s2s_conn *c, struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (!s2s_local_domain(to.domain)) {
+	if (!router_local_domain(to.domain)) {
 		s2s_conn_stream_error(c, "host-unknown", NULL);
 		xml_free(n);
 		return;
@@ -769,7 +770,7 @@ on_open(void *arg, const char *name, const char *ns, const char **attrs)
 		snprintf(c->stream_id, sizeof(c->stream_id), "%s", id ? id : "");
 		return;
 	}
-	if (to && jid_domain_prep(to, dom) == 0 && s2s_local_domain(dom))
+	if (to && jid_domain_prep(to, dom) == 0 && router_local_domain(dom))
 		snprintf(c->to, sizeof(c->to), "%s", dom);
 	else
 		c->to[0] = '\0';
