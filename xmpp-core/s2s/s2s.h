@@ -36,6 +36,7 @@ struct xml_node;
 struct xml_stream;
 struct tls_conn;
 struct s2s_conn;
+struct s2s_attempt;
 
 /* A db:verify an incoming stream waits for (XEP-0220 §2.1.2). */
 struct s2s_dbv {
@@ -69,7 +70,7 @@ struct s2s_link {
 	uint64_t since;			/* ready since (monotonic ms) */
 };
 
-/* (a connect or TLS handshake in progress: conn.connecting, conn.handshake) */
+/* (a TLS handshake in progress: conn.handshake) */
 enum s2s_state {
 	S2S_RESOLVING,		/* out: waiting for the resolver */
 	S2S_SETUP,		/* TCP connect, direct TLS: no stream yet */
@@ -111,6 +112,9 @@ struct s2s_conn {
 	struct resolve_req *rq;
 	struct s2s_target *targets;
 	size_t ntargets, next_target;
+	struct s2s_attempt *attempts;	/* TCP connects in flight (s2sdial.c) */
+	unsigned nattempts;
+	struct ev_timer dial_timer;	/* the next address's start */
 	char fail_why[160];
 	bool features_seen;
 	bool peer_dialback;		/* the peer offered dialback */
@@ -156,6 +160,15 @@ struct s2s_conn *s2s_conn_first(void);
 struct s2s_conn *s2s_conn_next(struct s2s_conn *c);
 size_t s2s_conn_count(void);
 unsigned s2s_conn_per_ip(const char *ip);
+
+/* One of the addresses connected: fd is the connection's now (s2sdial.c). */
+void s2s_conn_dialed(struct s2s_conn *c, int fd, const struct s2s_target *t);
+/* None did (c->fail_why says why): the connection ends. */
+void s2s_conn_dial_failed(struct s2s_conn *c);
+
+/* s2sdial.c: c->targets raced (RFC 8305); stop: what is in flight closed */
+void s2s_dial_start(struct s2s_conn *c);
+void s2s_dial_stop(struct s2s_conn *c);
 
 /* s2stls.c: contexts (re)made from the current config; 0 or -1 */
 int s2stls_init(char *err, size_t errlen);

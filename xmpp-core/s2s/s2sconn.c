@@ -2,7 +2,7 @@
  * s2sconn — server-to-server streams, both directions (RFC 6120 §4,
  * §5, XEP-0220).  See s2s.h.
  *
- * Outgoing: resolve (resolve.c), connect to each address in turn, open
+ * Outgoing: resolve (resolve.c), connect (s2sdial.c: addresses raced), open
  * a jabber:server stream, STARTTLS (required: a peer that does not
  * offer it is not talked to), restart, then authenticate with Server
  * Dialback: <db:result/> with our key, the peer checks it with us on a
@@ -45,13 +45,11 @@
 #define READ_ROUNDS 8
 #define RATE_CHUNK 1024
 #define CLOSE_LINGER_MS 2000
-#define ATTEMPT_MS 10000	/* one address's TCP connect */
 
 static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
 
 static void finish(struct s2s_conn *c);
-static void connect_next(struct s2s_conn *c);
 static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
     const char *how);
 static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
@@ -126,6 +124,7 @@ finish(struct s2s_conn *c)
 		resolve_cancel(c->rq);
 		c->rq = NULL;
 	}
+	s2s_dial_stop(c);
 	conn_stop(&c->conn, true);
 	ev_timer_stop(srv.loop, &c->timer);
 	LIST_REMOVE(c, entry);
@@ -916,76 +915,37 @@ tr_tls_server(void *o)
 	return s2stls_server();
 }
 
-/* ---- outgoing connection set-up ---- */
-
-static void
-tr_connected(void *o)
-{
-	struct s2s_conn *c = o;
-	int err = 0;
-	socklen_t l = sizeof(err);
-
-	if (getsockopt(c->conn.fd, SOL_SOCKET, SO_ERROR, &err, &l) == -1)
-		err = errno;
-	if (err != 0) {
-		log_debug("s2s %llu out: %s: connect: %s", (unsigned long long)c->id,
-		    c->peer, strerror(err));
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(err));
-		connect_next(c);
-		return;
-	}
-	ev_timer_stop(srv.loop, &c->timer);
-	c->fail_why[0] = '\0';	/* what earlier addresses did is past */
-	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
-	    c->peer, c->link->remote);
-	if (c->targets[c->next_target - 1].direct_tls) {
-		start_client_tls(c, true);
-		return;
-	}
-	c->state = S2S_STREAM;
-	send_header(c);
-	conn_flush(&c->conn);
-}
-
 static const struct conn_ops ops = {
 	.name = "s2s", .rounds = READ_ROUNDS, .ref = tr_ref, .unref = tr_unref,
 	.want = tr_want, .got = tr_got, .rate = tr_rate, .parse_error = tr_parse_error,
 	.done = tr_done, .secured = tr_secured, .tls_server = tr_tls_server,
-	.connected = tr_connected,
 };
 
-static void
-connect_next(struct s2s_conn *c)
-{
-	const struct s2s_target *t;
-	int fd, one = 1;
+/* ---- outgoing connection set-up (the TCP part: s2sdial.c) ---- */
 
-	conn_set_fd(&c->conn, -1);	/* the last attempt's socket goes */
-	if (c->next_target >= c->ntargets) {
-		if (c->fail_why[0] == '\0')
-			snprintf(c->fail_why, sizeof(c->fail_why), "no address answered");
-		finish(c);
-		return;
-	}
-	t = &c->targets[c->next_target++];
+void
+s2s_conn_dialed(struct s2s_conn *c, int fd, const struct s2s_target *t)
+{
+	hold(c);
 	addr_format_sa((const struct sockaddr *)&t->ss, t->len, c->peer, sizeof(c->peer));
-	fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "socket: %s", strerror(errno));
-		connect_next(c);
-		return;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fail_why[0] = '\0';	/* what other addresses did is past */
+	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
+	    c->peer, c->link ? c->link->remote : "?");
 	conn_set_fd(&c->conn, fd);
-	if (connect(fd, (const struct sockaddr *)&t->ss, t->len) == -1 &&
-	    errno != EINPROGRESS) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(errno));
-		connect_next(c);
-		return;
+	if (t->direct_tls) {
+		start_client_tls(c, true);
+	} else {
+		c->state = S2S_STREAM;
+		send_header(c);
+		conn_flush(&c->conn);
 	}
-	c->state = S2S_SETUP;
-	conn_connect(&c->conn, fd);
-	ev_timer_start(srv.loop, &c->timer, ATTEMPT_MS);
+	release(c);
+}
+
+void
+s2s_conn_dial_failed(struct s2s_conn *c)
+{
+	finish(c);
 }
 
 static void
@@ -1005,7 +965,8 @@ resolved(void *arg, const struct s2s_target *t, size_t n, const char *why)
 	}
 	memcpy(c->targets, t, n * sizeof(*t));
 	c->ntargets = n;
-	connect_next(c);
+	c->state = S2S_SETUP;
+	s2s_dial_start(c);
 }
 
 /* ---- events ---- */
@@ -1019,9 +980,6 @@ timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	hold(c);
 	if (c->state == S2S_CLOSING) {
 		finish(c);
-	} else if (c->conn.connecting) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: connect timed out", c->peer);
-		connect_next(c);
 	} else if ((c->out && c->link && c->link->ready) || (!c->out && c->nauthed)) {
 		if (now - c->last_active >= idle) {
 			snprintf(c->fail_why, sizeof(c->fail_why), "idle");

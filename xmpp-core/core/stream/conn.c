@@ -54,7 +54,6 @@ conn_set_fd(struct conn *k, int fd)
 	if (k->fd >= 0 && k->fd != fd)
 		close(k->fd);
 	k->fd = fd;
-	k->connecting = false;
 	ev_io_init(&k->io, fd, io_cb, k);
 }
 
@@ -166,8 +165,7 @@ conn_flush(struct conn *k)
 {
 	ssize_t n;
 
-	if (k->closed || k->connecting || k->handshake ||
-	    (k->fd < 0 && k->ops->write == NULL))
+	if (k->closed || k->handshake || (k->fd < 0 && k->ops->write == NULL))
 		return;
 	if (k->overflow) {
 		k->ops->done(k->owner, "output buffer full");
@@ -218,8 +216,7 @@ conn_closing(struct conn *k)
 static size_t
 can_read(struct conn *k)
 {
-	if (k->closed || k->closing || k->connecting || k->handshake ||
-	    k->starttls_pending)
+	if (k->closed || k->closing || k->handshake || k->starttls_pending)
 		return 0;
 	return k->ops->want(k->owner);
 }
@@ -229,9 +226,9 @@ conn_update(struct conn *k)
 {
 	uint32_t ev = 0;
 
-	/* a transport without a socket (BOSH) drives itself; connect and
-	 * handshake ask for the events they need */
-	if (k->closed || k->fd < 0 || k->connecting || k->handshake)
+	/* a transport without a socket (BOSH) drives itself; the handshake
+	 * asks for the events it needs */
+	if (k->closed || k->fd < 0 || k->handshake)
 		return;
 	if ((k->shaper_tokens > 0 || k->ops->rate(k->owner) == 0) && can_read(k) > 0)
 		ev |= EPOLLIN;
@@ -351,7 +348,7 @@ conn_resume(struct conn *k)
 		ev_defer(srv.loop, &k->resume);
 }
 
-/* ---- TLS and connecting ---- */
+/* ---- TLS ---- */
 
 int
 conn_tls_server(struct conn *k, struct tls_server *ts)
@@ -378,14 +375,6 @@ conn_starttls(struct conn *k)
 {
 	k->starttls_pending = true;
 	xml_stream_restart(k->xs);
-}
-
-void
-conn_connect(struct conn *k, int fd)
-{
-	conn_set_fd(k, fd);
-	k->connecting = true;
-	ev_io_start(srv.loop, &k->io, EPOLLOUT);
 }
 
 static void
@@ -419,10 +408,7 @@ io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 
 	(void)loop;
 	k->ops->ref(o);
-	if (k->connecting) {
-		k->connecting = false;
-		k->ops->connected(o);
-	} else if (k->handshake) {
+	if (k->handshake) {
 		handshake(k);
 	} else {
 		if (revents & EPOLLOUT) {

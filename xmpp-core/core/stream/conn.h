@@ -11,8 +11,9 @@
  * with a failure, TLS contexts, the stanzas themselves through the
  * parser callbacks), and holds a reference on the owner around every
  * call, so the owner may close itself from any of them.  What the
- * engine keeps of its own is only the transport's state: connecting,
- * TLS handshake, STARTTLS pending, closing.
+ * engine keeps of its own is only the transport's state: TLS
+ * handshake, STARTTLS pending, closing.  How a socket comes to be (an
+ * accept, s2s's raced connects) is the owner's.
  *
  * Another transport below the stream (web/'s WebSocket and BOSH: the
  * c2s_transport seam of c2s.h) plugs in through the read / write /
@@ -67,8 +68,6 @@ struct conn_ops {
 	void (*secured)(void *o);
 	/* STARTTLS (<proceed/> written): the server context to use */
 	struct tls_server *(*tls_server)(void *o);
-	/* a connect (conn_connect) finished: SO_ERROR says how */
-	void (*connected)(void *o);
 	/* the resume defer ran (conn_resume): before it reads again */
 	void (*resumed)(void *o);
 
@@ -92,7 +91,6 @@ struct conn {
 	uint64_t shaper_tokens, shaper_last;
 	const struct conn_ops *ops;
 	void *owner;
-	bool connecting;	/* TCP connect in progress */
 	bool handshake;		/* TLS handshake in progress */
 	bool starttls_pending;	/* <proceed/> queued: TLS once it is written */
 	bool tls_want_write;	/* a TLS read needs the socket writable */
@@ -107,7 +105,8 @@ struct conn {
  */
 int conn_init(struct conn *k, int fd, const struct conn_ops *ops, void *o,
     const struct xml_limits *lim, const struct xml_stream_cb *cb);
-/* A new socket (each connect attempt): events are not asked for yet. */
+/* The socket, once there is one (an outgoing connection's, connected):
+ * events are not asked for yet. */
 void conn_set_fd(struct conn *k, int fd);
 /* Stops everything and frees TLS; close_fd: the fd too (else the owner's
  * transport closes it).  The parser and buffer stay until conn_free. */
@@ -143,8 +142,6 @@ void conn_closing(struct conn *k);
 /* No input before ms from now (a stanza rate): the shaper's timer. */
 void conn_pause(struct conn *k, uint64_t ms);
 
-/* TCP connect started on fd (EINPROGRESS): connected() when it ends. */
-void conn_connect(struct conn *k, int fd);
 /* TLS from the first byte (direct TLS) or after STARTTLS: the handshake
  * runs, then secured(); 0, or -1 (nothing changed). */
 int conn_tls_server(struct conn *k, struct tls_server *ts);
