@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class Prosody:
-    def __init__(self, tmp, core, domain=P, ca=None, direct_tls=False):
+    def __init__(self, tmp, core, domain=P, ca=None, direct_tls=False, bidi=False):
         self.tmp = tmp
         self.s2s_tls = free_port()
         tls_route = ", %d" % core.s2s_tls_port if direct_tls else ""
@@ -44,6 +44,7 @@ class Prosody:
         os.makedirs(os.path.join(tmp, "muc"))
         self.muc_cert, self.muc_key = make_domain_cert(os.path.join(tmp, "muc"), self.muc, ca)
         cafile = 'cafile = "%s"; ' % ca[0] if ca else ""
+        bidi_mod = ', "s2s_bidi"' if bidi else ""
         secure = "true" if ca else "false"
         self.c2s = free_port()
         self.s2s = free_port()
@@ -58,7 +59,7 @@ ssl = {{ {cafile} }}
 plugin_paths = {{ "{mods}" }}
 log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{tmp}/prosody.log" }} }}
 modules_enabled = {{ "roster", "saslauth", "tls", "dialback", "disco", "ping", "posix",
-                     "lab_s2s_routes" }}
+                     "lab_s2s_routes"{bidi_mod} }}
 c2s_ports = {{ {c2s} }}
 c2s_interfaces = {{ "127.0.0.1" }}
 c2s_direct_tls_ports = {{ }}
@@ -81,7 +82,7 @@ Component "{muc}" "muc"
 """.format(tmp=tmp, mods=os.path.join(HERE, "prosody"), c2s=self.c2s, s2s=self.s2s,
            e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
            cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route,
-           muc=self.muc, muc_cert=self.muc_cert, muc_key=self.muc_key))
+           muc=self.muc, muc_cert=self.muc_cert, muc_key=self.muc_key, bidi_mod=bidi_mod))
         r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
         assert r.returncode == 0, r.stdout + r.stderr
         self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
@@ -293,8 +294,8 @@ P2 = "p2.s2s.test"
 @pytest.fixture(scope="module")
 def certpeers(tmp_path_factory):
     """Both certificates from one lab CA that both trust; Prosody with
-    s2s_secure_auth = true (a valid certificate is required); both sides
-    connect with direct TLS (XEP-0368)."""
+    s2s_secure_auth = true (a valid certificate is required) and
+    mod_s2s_bidi; both sides connect with direct TLS (XEP-0368)."""
     tmp = str(tmp_path_factory.mktemp("ca"))
     ca = make_ca(tmp)
     pg = PgCluster()
@@ -303,7 +304,7 @@ def certpeers(tmp_path_factory):
     prosody = None
     try:
         prosody = Prosody(str(tmp_path_factory.mktemp("prosody2")), core, P2, ca,
-                          direct_tls=True)
+                          direct_tls=True, bidi=True)
         core.routes[P2] = "tls:127.0.0.1:%d" % prosody.s2s_tls
         core.write_conf()
         core.start()
@@ -318,28 +319,44 @@ def certpeers(tmp_path_factory):
         pg.destroy()
 
 
-def test_certificate_auth_with_prosody(certpeers):
+def p2_links(core):
+    return [(l[1], l[3], l[5], l[8]) for l in core.links() if l[0] == P2]
+
+
+def test_certificate_auth_and_bidi_with_prosody(certpeers):
+    """SASL EXTERNAL with direct TLS, and one connection for both ways
+    (XEP-0288): first Prosody's (it came in on our direct TLS port, we
+    answer on it), then, that one closed, ours (Prosody answers on it)."""
     core, prosody = certpeers
 
-    async def scenario():
-        alice = await connect("alice@%s/pc" % E2, "alice-pw-2", core.port)
-        bob = await connect("bob@%s/gajim" % P2, "bob-pw-2", prosody.c2s)
+    async def scenario(first_from_prosody, tag):
+        alice = await connect("alice@%s/%s" % (E2, tag), "alice-pw-2", core.port)
+        bob = await connect("bob@%s/%s" % (P2, tag), "bob-pw-2", prosody.c2s)
         await online(alice)
         await online(bob)
-        alice.send_message(mto="bob@%s/gajim" % P2, mbody="signed")
-        m = await recv(bob.messages, 30)
-        assert m["body"] == "signed"
-        bob.send_message(mto="alice@%s/pc" % E2, mbody="signed back")
-        m = await recv(alice.messages, 30)
-        assert m["body"] == "signed back"
+        a_to_b = lambda: alice.send_message(mto="bob@%s/%s" % (P2, tag), mbody="signed")
+        b_to_a = lambda: bob.send_message(mto="alice@%s/%s" % (E2, tag), mbody="signed back")
+        for send, c, body in ((b_to_a, alice, "signed back"), (a_to_b, bob, "signed")) \
+                if first_from_prosody else ((a_to_b, bob, "signed"), (b_to_a, alice, "signed back")):
+            send()
+            assert (await recv(c.messages, 30))["body"] == body
         await disconnect(alice, bob)
 
-    arun(scenario(), 120)
-    links = core.links()
-    assert any(l[0] == P2 and l[1] == "out" and l[3] == "sasl-external" for l in links), links
-    assert any(l[0] == P2 and l[1] == "in" and l[3] == "sasl-external" for l in links), links
-    out = [l for l in links if l[0] == P2 and l[1] == "out"][0]
-    assert out[5] == "127.0.0.1:%d" % prosody.s2s_tls, out
-    # Prosody came in on our direct TLS port
+    arun(scenario(True, "in"), 120)
+    links = p2_links(core)
+    assert [(d, how, bidi) for d, how, _, bidi in links] == \
+        [("in", "sasl-external", "bidi")], links
     assert "lab direct TLS route for %s" % E2 in prosody.log()
     assert "(direct TLS)" in [l for l in core.log().splitlines() if "in: connection from" in l][0]
+
+    r = core.ctl("s2s", "close", P2)
+    assert r.returncode == 0, r.stdout + r.stderr
+    deadline = time.time() + 20
+    while p2_links(core):
+        assert time.time() < deadline, p2_links(core)
+        time.sleep(0.05)
+    arun(scenario(False, "out"), 120)
+    links = p2_links(core)
+    assert [(d, how, bidi) for d, how, _, bidi in links] == \
+        [("out", "sasl-external", "bidi")], links
+    assert links[0][2] == "127.0.0.1:%d" % prosody.s2s_tls, links

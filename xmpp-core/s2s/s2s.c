@@ -97,7 +97,8 @@ link_free(struct s2s_link *l)
 static bool
 link_idle(const struct s2s_link *l)
 {
-	return l->conn == NULL && l->q == NULL && l->verifies == NULL && l->bouncing == 0;
+	return l->conn == NULL && l->bidi == NULL && l->q == NULL && l->verifies == NULL &&
+	    l->bouncing == 0;
 }
 
 /* Starts the connection and its deadline; false when it cannot start. */
@@ -229,6 +230,14 @@ link_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	s2s_link_lost(l, "timed out", true);
 }
 
+/* The connection the link's stanzas go on: its own once authenticated,
+ * else an incoming bidi stream from the remote domain; NULL: neither. */
+static struct s2s_conn *
+link_stream(const struct s2s_link *l)
+{
+	return l->ready && l->conn ? l->conn : l->bidi;
+}
+
 static int
 link_write(struct s2s_link *l, const struct xml_node *n)
 {
@@ -241,22 +250,18 @@ link_write(struct s2s_link *l, const struct xml_node *n)
 		buf_free(&b);
 		return -1;
 	}
-	s2s_conn_send(l->conn, b.p, b.len);
+	s2s_conn_send(link_stream(l), b.p, b.len);
 	buf_free(&b);
 	return 0;
 }
 
-void
-s2s_link_ready(struct s2s_link *l)
+/* What waited goes on the link's stream now. */
+static void
+link_drain(struct s2s_link *l)
 {
 	struct s2s_qitem *q;
 
-	l->ready = true;
-	l->tried = false;
-	l->since = ev_now(srv.loop);
-	free(hmap_del(&backoffs, l->remote));
-	ev_timer_stop(srv.loop, &l->timer);
-	while ((q = l->q) != NULL && l->conn) {
+	while ((q = l->q) != NULL && link_stream(l)) {
 		l->q = q->next;
 		(void)link_write(l, q->n);
 		xml_free(q->n);
@@ -265,6 +270,36 @@ s2s_link_ready(struct s2s_link *l)
 	l->qtail = &l->q;
 	l->qn = 0;
 	l->qbytes = 0;
+}
+
+void
+s2s_link_bidi(struct s2s_link *l, struct s2s_conn *c)
+{
+	l->bidi = c;
+	log_info("s2s: %s -> %s: on %s's bidirectional stream", l->local, l->remote,
+	    l->remote);
+	link_drain(l);
+}
+
+void
+s2s_link_bidi_gone(struct s2s_link *l, struct s2s_conn *c)
+{
+	if (l->bidi != c)
+		return;
+	l->bidi = NULL;
+	if (link_idle(l))
+		link_free(l);
+}
+
+void
+s2s_link_ready(struct s2s_link *l)
+{
+	l->ready = true;
+	l->tried = false;
+	l->since = ev_now(srv.loop);
+	free(hmap_del(&backoffs, l->remote));
+	ev_timer_stop(srv.loop, &l->timer);
+	link_drain(l);
 }
 
 int
@@ -304,7 +339,7 @@ link_send(struct s2s_link *l, struct xml_node *n)
 	struct s2s_qitem *q;
 	struct buf b;
 
-	if (l->ready && l->conn) {
+	if (link_stream(l)) {
 		log_debug("s2s: %s -> %s: %s sent", l->local, l->remote, n->name);
 		(void)link_write(l, n);
 		xml_free(n);
@@ -424,24 +459,25 @@ ctl_s2s(struct ctl_req *req, const char *args)
 		const char *tlsv = c->conn.tls && tls_handshake_done(c->conn.tls) ?
 		    tls_conn_version(c->conn.tls) : "-";
 		unsigned queued = c->out && c->link ? c->link->qn : 0;
+		const char *bidi = c->bidi ? "bidi" : "-";
 
 		if (c->dead)
 			continue;
 		if (c->out)
-			buf_printf(b, "%s\tout\t%s\t%s\t%s\t%s\t%u\t%llu\n",
+			buf_printf(b, "%s\tout\t%s\t%s\t%s\t%s\t%u\t%llu\t%s\n",
 			    c->link ? c->link->remote : "-", c->link ? c->link->local : "-",
 			    c->link && c->link->ready ? c->link->auth : "unauthenticated",
 			    tlsv, c->peer[0] ? c->peer : "-", queued,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 		else if (c->nauthed == 0)
-			buf_printf(b, "-\tin\t%s\tunauthenticated\t%s\t%s\t0\t%llu\n",
+			buf_printf(b, "-\tin\t%s\tunauthenticated\t%s\t%s\t0\t%llu\t%s\n",
 			    c->to[0] ? c->to : "-", tlsv, c->peer,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 		for (size_t i = 0; !c->out && i < c->nauthed; i++)
-			buf_printf(b, "%s\tin\t%s\t%s\t%s\t%s\t0\t%llu\n",
+			buf_printf(b, "%s\tin\t%s\t%s\t%s\t%s\t0\t%llu\t%s\n",
 			    c->authed[i].remote, c->authed[i].local, c->authed[i].how,
 			    tlsv, c->peer,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 	}
 	return 0;
 }
@@ -449,7 +485,7 @@ ctl_s2s(struct ctl_req *req, const char *args)
 static const struct ctl_command commands[] = {
 	{ "s2s", "s2s [close DOMAIN]",
 	  "server-to-server connections (remote, direction, local, auth, TLS, "
-	  "peer, queued, idle s), or close those with DOMAIN", ctl_s2s },
+	  "peer, queued, idle s, bidi), or close those with DOMAIN", ctl_s2s },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -30,6 +30,8 @@
 #define NS_SERVER "jabber:server"
 #define NS_DIALBACK "jabber:server:dialback"
 #define NS_DIALBACK_FEATURE "urn:xmpp:features:dialback"
+#define NS_BIDI "urn:xmpp:bidi"			/* XEP-0288 */
+#define NS_BIDI_FEATURE "urn:xmpp:features:bidi"
 #define DOMAIN_MAX 1024
 
 struct xml_node;
@@ -58,6 +60,9 @@ struct s2s_link {
 	char local[DOMAIN_MAX], remote[DOMAIN_MAX];
 	struct s2s_conn *conn;		/* the outgoing connection, or NULL */
 	bool ready;			/* authenticated: stanzas may go */
+	/* an incoming stream from remote that authenticated it and asked
+	 * for bidi (XEP-0288): stanzas go there while conn is not ready */
+	struct s2s_conn *bidi;
 	struct s2s_qitem *q, **qtail;
 	unsigned qn;
 	size_t qbytes;
@@ -85,6 +90,7 @@ struct s2s_pair {
 	char remote[DOMAIN_MAX];
 	char local[DOMAIN_MAX];
 	const char *how;	/* "dialback", "sasl-external" */
+	bool linked;		/* in: the link (local, remote) sends on this stream */
 	double tokens;		/* stanza_rate bucket */
 	uint64_t last;
 };
@@ -101,6 +107,7 @@ struct s2s_conn {
 	struct ev_timer timer;		/* connect attempt / auth / idle / linger */
 	bool secure;
 	bool cert_ok;			/* out: the peer's certificate verifies for remote */
+	bool bidi;			/* XEP-0288: stanzas flow both ways on it */
 	char peer[ADDR_STRLEN];
 	char ip[ADDR_STRLEN];
 	char stream_id[64];		/* ours (in) or the peer's (out) */
@@ -120,9 +127,12 @@ struct s2s_conn {
 	bool peer_dialback;		/* the peer offered dialback */
 	enum { SASL_NONE, SASL_SENT, SASL_DONE } sasl;	/* XEP-0178 */
 
-	/* in */
+	/* authenticated pairs (remote, local) that may send on it: an
+	 * incoming stream's, and a bidi outgoing one's (its link's) */
 	struct s2s_pair *authed;
 	size_t nauthed;
+
+	/* in */
 	char to[DOMAIN_MAX];		/* the local domain its header named */
 	char hdr_from[DOMAIN_MAX];	/* the remote domain its header named */
 	bool peer_cert_ok;		/* its certificate verifies for hdr_from */
@@ -133,6 +143,10 @@ const struct s2s_config *s2s_cfg(void);
 /* The link's connection is gone (conn->link is cleared by the caller). */
 void s2s_link_lost(struct s2s_link *l, const char *why, bool timeout);
 void s2s_link_ready(struct s2s_link *l);
+/* An incoming bidi stream c authenticated remote for the link's pair: the
+ * link sends on it (until its own connection is ready); gone: c closes. */
+void s2s_link_bidi(struct s2s_link *l, struct s2s_conn *c);
+void s2s_link_bidi_gone(struct s2s_link *l, struct s2s_conn *c);
 struct s2s_link *s2s_link_get(const char *local, const char *remote, bool create);
 /* Queues an incoming stream's db:verify on the link to its sender. */
 int s2s_link_verify(const char *local, const char *remote, uint64_t in_id,

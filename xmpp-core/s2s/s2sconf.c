@@ -161,12 +161,14 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	c->queue_max_stanzas = (unsigned)qn;
 	c->max_stanza = (size_t)stanza;
 	c->max_conn_per_ip = (unsigned)conns;
+	c->bidi = true;
 	t = conf_table(root, "s2s", e, &rc);
 	if (rc == -1 || get_durations(c, t, e) == -1)
 		return -1;
 	if (rc == 0)
 		return 0;
 	if (conf_bool(t, "enabled", &c->enabled, e) == -1 ||
+	    conf_bool(t, "bidi", &c->bidi, e) == -1 ||
 	    xmpp_config_listen(t, "listen", 5269, &c->listen, &c->nlisten, e) == -1 ||
 	    xmpp_config_listen(t, "listen_tls", 5270, &c->listen_tls, &c->nlisten_tls,
 	    e) == -1 ||

@@ -50,6 +50,7 @@ static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
 
 static void finish(struct s2s_conn *c);
+static void bidi_detach(struct s2s_conn *c);
 static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
     const char *how);
 static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
@@ -127,6 +128,7 @@ finish(struct s2s_conn *c)
 	s2s_dial_stop(c);
 	conn_stop(&c->conn, true);
 	ev_timer_stop(srv.loop, &c->timer);
+	bidi_detach(c);
 	LIST_REMOVE(c, entry);
 	nconns--;
 	if (l) {
@@ -268,6 +270,56 @@ pair_authed(const struct s2s_conn *c, const char *remote, const char *local)
 	return pair_find(c, remote, local) != NULL;
 }
 
+static bool
+is_stanza(const struct xml_node *n)
+{
+	return strcmp(n->ns, NS_SERVER) == 0 && (strcmp(n->name, "message") == 0 ||
+	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0);
+}
+
+/*
+ * XEP-0288 on an incoming stream: once its peer asked for bidi and a
+ * pair authenticated (the dialback result sent, or the stream after
+ * SASL open), our link for the reverse pair sends on this stream
+ * instead of a connection of its own.
+ */
+static void
+bidi_attach(struct s2s_conn *c)
+{
+	struct s2s_link *l;
+
+	for (size_t i = 0; c->bidi && !c->out && i < c->nauthed; i++) {
+		struct s2s_pair *p = &c->authed[i];
+
+		if (p->linked || (l = s2s_link_get(p->local, p->remote, true)) == NULL ||
+		    l->bidi)
+			continue;
+		p->linked = true;
+		s2s_link_bidi(l, c);
+	}
+}
+
+/* The incoming stream goes: its links send no more on it. */
+static void
+bidi_detach(struct s2s_conn *c)
+{
+	struct s2s_link *l;
+
+	for (size_t i = 0; !c->out && i < c->nauthed; i++)
+		if (c->authed[i].linked &&
+		    (l = s2s_link_get(c->authed[i].local, c->authed[i].remote, false)) != NULL)
+			s2s_link_bidi_gone(l, c);
+}
+
+/* A bidi outgoing stream authenticated us: the peer may send its link's
+ * pair on it. */
+static void
+bidi_accept(struct s2s_conn *c, const char *how)
+{
+	if (c->bidi && !add_pair(c, c->link->remote, c->link->local, how))
+		c->bidi = false;
+}
+
 /*
  * stanza_rate: a token bucket per authenticated domain of the stream.
  * A domain over its rate is not cut off: the stream is not read until
@@ -377,6 +429,8 @@ s2s_conn_verified(uint64_t in_id, const char *local, const char *remote, bool va
 			    c->conn.tls ? tls_conn_version(c->conn.tls) : "-");
 	}
 	send_db(c, "result", local, remote, NULL, valid ? "valid" : "invalid", NULL);
+	if (valid)
+		bidi_attach(c);
 }
 
 /* ns "jabber:server" -> "jabber:client" in place: the two have the same
@@ -446,14 +500,21 @@ in_element(struct s2s_conn *c, struct xml_node *n)
 		s2s_conn_stream_error(c, "policy-violation", "STARTTLS is required");
 		return;
 	}
-	if (xml_is(n, "auth", NS_SASL)) {
+	if (xml_is(n, "bidi", NS_BIDI)) {
+		/* XEP-0288 §2: asked for before authentication, where offered */
+		if (s2s_cfg()->bidi && c->nauthed == 0 && c->sasl != SASL_DONE) {
+			c->bidi = true;
+			log_debug("s2s %llu in: %s: bidirectional", (unsigned long long)c->id,
+			    c->peer);
+		}
+		xml_free(n);
+	} else if (xml_is(n, "auth", NS_SASL)) {
 		in_sasl_auth(c, n);
 	} else if (xml_is(n, "result", NS_DIALBACK)) {
 		in_db_result(c, n);
 	} else if (xml_is(n, "verify", NS_DIALBACK)) {
 		in_db_verify(c, n);
-	} else if (strcmp(n->ns, NS_SERVER) == 0 && (strcmp(n->name, "message") == 0 ||
-	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
+	} else if (is_stanza(n)) {
 		in_stanza(c, n);
 	} else if (c->nauthed == 0) {
 		xml_free(n);
@@ -479,9 +540,13 @@ in_features(struct s2s_conn *c)
 		if (c->peer_cert_ok || s2s_cfg()->verify == S2S_VERIFY_DIALBACK)
 			buf_printf(&c->conn.out, "<dialback xmlns='%s'><errors/></dialback>",
 			    NS_DIALBACK_FEATURE);
+		if (s2s_cfg()->bidi)
+			buf_printf(&c->conn.out, "<bidi xmlns='%s'/>", NS_BIDI_FEATURE);
 	}
 	buf_puts(&c->conn.out, "</stream:features>");
 	ev_defer(srv.loop, &c->conn.flush);
+	if (c->sasl == SASL_DONE)
+		bidi_attach(c);	/* the stream after SASL: ours to send on too */
 }
 
 static bool
@@ -498,6 +563,7 @@ add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *
 	snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
 	snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
 	p[c->nauthed].how = how;
+	p[c->nauthed].linked = false;
 	p[c->nauthed].tokens = s2s_cfg()->stanza_burst;
 	p[c->nauthed].last = ev_now(srv.loop);
 	c->nauthed++;
@@ -620,6 +686,7 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
 		log_info("s2s %llu out: %s -> %s authenticated (SASL EXTERNAL, %s)",
 		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->conn.tls));
+		bidi_accept(c, "sasl-external");
 		s2s_link_ready(l);
 		s2s_conn_send_verifies(c);
 		return;
@@ -630,6 +697,11 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !c->cert_ok) {
 		out_fail(c, "the peer's certificate does not verify for its domain");
 		return;
+	}
+	/* XEP-0288 §2: asked for before authenticating, where offered */
+	if (s2s_cfg()->bidi && xml_child(n, "bidi", NS_BIDI_FEATURE) != NULL) {
+		send_str(c, "<bidi xmlns='" NS_BIDI "'/>");
+		c->bidi = true;
 	}
 	c->peer_dialback = xml_child(n, "dialback", NS_DIALBACK_FEATURE) != NULL;
 	/* XEP-0178: offered means our certificate verified for our domain */
@@ -685,6 +757,7 @@ out_db_result(struct s2s_conn *c, struct xml_node *n)
 		log_info("s2s %llu out: %s -> %s authenticated (dialback, %s%s)",
 		    (unsigned long long)c->id, l->local, l->remote,
 		    tls_conn_version(c->conn.tls), c->cert_ok ? ", certificate valid" : "");
+		bidi_accept(c, "dialback");
 		s2s_link_ready(l);
 		return;
 	}
@@ -734,6 +807,10 @@ out_element(struct s2s_conn *c, struct xml_node *n)
 		snprintf(c->fail_why, sizeof(c->fail_why), "stream error from peer: %s",
 		    e ? e->name : "?");
 		s2s_conn_stream_error(c, NULL, NULL);
+	} else if (c->bidi && c->nauthed && is_stanza(n)) {
+		/* XEP-0288: the peer's stanzas to us on our stream */
+		in_stanza(c, n);
+		return;
 	} else {
 		/* stanzas come on the peer's own stream to us, not this one */
 		s2s_conn_stream_error(c, "unsupported-stanza-type", NULL);
