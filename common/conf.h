@@ -99,6 +99,9 @@ int conf_duration(struct conf_table *t, const char *key, uint64_t *out,
 /* conf_duration, refused outside [min, max] seconds with a message. */
 int conf_duration_range(struct conf_table *t, const char *key, uint64_t min,
     uint64_t max, uint64_t *out, struct conf_err *e);
+/* conf_size, refused outside [min, max] bytes with a message. */
+int conf_size_range(struct conf_table *t, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct conf_err *e);
 struct conf_table *conf_table(struct conf_table *t, const char *key,
     struct conf_err *e, int *rc);
 int conf_tables(struct conf_table *t, const char *key,

@@ -229,22 +229,41 @@ conf_duration(struct conf_table *t, const char *key, uint64_t *out,
 	    "duration (seconds, or a number with s, m, h, d or w)");
 }
 
-int
-conf_duration_range(struct conf_table *t, const char *key, uint64_t min,
-    uint64_t max, uint64_t *out, struct conf_err *e)
+/* What a getter returned (rc, v), refused outside [min, max]: fmt
+ * words the bounds. */
+static int
+in_range(struct conf_table *t, const char *key, int rc, uint64_t v, uint64_t min,
+    uint64_t max, const char *fmt, uint64_t *out, struct conf_err *e)
 {
-	uint64_t v;
-	int rc = conf_duration(t, key, &v, e);
-
 	if (rc != 1)
 		return rc;
 	if (v < min || v > max) {
-		conf_errf(e, t, key, "must be between %llus and %llus",
-		    (unsigned long long)min, (unsigned long long)max);
+		conf_errf(e, t, key, fmt, (unsigned long long)min, (unsigned long long)max);
 		return -1;
 	}
 	*out = v;
 	return 1;
+}
+
+int
+conf_duration_range(struct conf_table *t, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct conf_err *e)
+{
+	uint64_t v = 0;
+	int rc = conf_duration(t, key, &v, e);
+
+	return in_range(t, key, rc, v, min, max, "must be between %llus and %llus", out, e);
+}
+
+int
+conf_size_range(struct conf_table *t, const char *key, uint64_t min,
+    uint64_t max, uint64_t *out, struct conf_err *e)
+{
+	uint64_t v = 0;
+	int rc = conf_size(t, key, &v, e);
+
+	return in_range(t, key, rc, v, min, max, "must be between %llu and %llu bytes",
+	    out, e);
 }
 
 struct conf_table *

@@ -218,6 +218,52 @@ class RawS2s:
             pass
 
 
+# ---- group chat across servers ----
+
+MUC = "http://jabber.org/protocol/muc"
+MUC_USER = MUC + "#user"
+
+
+class Seen:
+    """Every stanza a slixmpp client gets, as XML elements, to wait on."""
+
+    def __init__(self, client):
+        from slixmpp.xmlstream.handler import Callback
+        from slixmpp.xmlstream.matcher import MatchXPath
+
+        self.c = client
+        self.got = []
+        for kind in ("presence", "message", "iq"):
+            client.register_handler(Callback(
+                "seen " + kind, MatchXPath("{jabber:client}%s" % kind),
+                lambda st: self.got.append(st.xml)))
+
+    async def first(self, pred, timeout=20):
+        """The first stanza (polled, oldest first) for which pred is true."""
+        import asyncio
+        deadline = time.time() + timeout
+        while True:
+            for st in self.got:
+                if pred(st):
+                    return st
+            assert time.time() < deadline, "not seen; got %d stanzas: %s" % (
+                len(self.got), [st.attrib for st in self.got[-10:]])
+            await asyncio.sleep(0.05)
+
+
+def muc_codes(st):
+    return sorted(int(x.get("code")) for x in st.findall(
+        "{%s}x/{%s}status" % (MUC_USER, MUC_USER)))
+
+
+def muc_item(st):
+    return st.find("{%s}x/{%s}item" % (MUC_USER, MUC_USER))
+
+
+def body(st):
+    return st.findtext("{jabber:client}body")
+
+
 # ---- a client run inside a namespace: python3 s2slab.py recv|send ... ----
 
 def _client_main(argv):

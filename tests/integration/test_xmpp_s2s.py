@@ -5,6 +5,8 @@ handshake between slixmpp clients; bounces for unreachable domains;
 stream errors for spoofed 'from', unknown 'to' and garbage."""
 
 import asyncio
+import os
+import signal
 import socket
 import ssl
 import time
@@ -12,7 +14,7 @@ import time
 import pytest
 
 from pgcluster import PgCluster
-from s2slab import RawS2s, S2sServer
+from s2slab import MUC, RawS2s, S2sServer, Seen, body, muc_codes, muc_item
 from xmpptest import arun, connect, disconnect, online, recv, until
 from edgetest import free_port
 
@@ -51,6 +53,9 @@ def pair(pg, blackhole):
                   % (RATE, BURST))
     a.route_to(b, direct_tls=True)	# XEP-0368 one way, STARTTLS the other
     b.route_to(a)
+    # the MUC services: their own links (and dialback back to them)
+    a.routes["conference." + B] = a.routes[B]
+    b.routes["conference." + A] = b.routes[A]
     # a domain whose server is down: a free port nobody listens on
     a.routes["down.s2s.test"] = "127.0.0.1:%d" % free_port()
     a.routes["silent.s2s.test"] = "127.0.0.1:%d" % blackhole
@@ -101,6 +106,46 @@ def test_message_and_ping(pair):
     assert "s2s: listening on 127.0.0.1:%d (direct TLS)" % b.s2s_tls_port in b.log()
     out = [l for l in links_a if l[0] == B and l[1] == "out"][0]
     assert out[5] == "127.0.0.1:%d" % b.s2s_tls_port, out
+
+
+def test_server_iqs_from_the_other_server(pair):
+    """IQs to the other server's own domain (IQ_REMOTE): ping, disco,
+    version, time, uptime are answered to a remote sender; what only a
+    local account may ask (carbons) gets service-unavailable."""
+    a, b = pair
+
+    async def scenario():
+        import xml.etree.ElementTree as ET
+        from slixmpp.exceptions import IqError
+
+        alice = await connect("alice@%s/iq" % A, "alice-pw-1", a.port)
+        bob = await connect("bob@%s/iq" % B, "bob-pw-1", b.port)
+        assert await alice["xep_0199"].ping(B, timeout=15) is not None
+        assert await bob["xep_0199"].ping(A, timeout=15) is not None
+        info = await alice["xep_0030"].get_info(jid=B, timeout=10)
+        q = info["disco_info"]
+        assert ("server", "im") in [(i[0], i[1]) for i in q["identities"]], q
+        assert "urn:xmpp:ping" in q["features"] and "jabber:iq:version" in q["features"]
+        items = await bob["xep_0030"].get_items(jid=A, timeout=10)
+        assert items["type"] == "result" and items["from"] == A
+        v = await alice["xep_0092"].get_version(B, timeout=10)
+        assert v["software_version"]["name"] == "edge xmpp-core", v
+        t = bob.make_iq_get(ito=A)
+        t.append(ET.Element("{urn:xmpp:time}time"))
+        r = await t.send(timeout=10)
+        assert r.xml.find("{urn:xmpp:time}time/{urn:xmpp:time}utc").text.endswith("Z")
+        last = alice.make_iq_get(queryxmlns="jabber:iq:last", ito=B)
+        r = await last.send(timeout=10)
+        assert int(r.xml.find("{jabber:iq:last}query").get("seconds")) >= 0
+        # carbons are for the host's own accounts: not answered to a remote one
+        iq = alice.make_iq_set(ito=B)
+        iq.append(ET.Element("{urn:xmpp:carbons:2}enable"))
+        with pytest.raises(IqError) as e:
+            await iq.send(timeout=10)
+        assert e.value.iq["error"]["condition"] == "service-unavailable"
+        await disconnect(alice, bob)
+
+    arun(scenario(), 90)
 
 
 def test_subscription_handshake(pair):
@@ -309,9 +354,10 @@ def test_xmppctl_lists_and_closes_links(pair):
 
     arun(exchange("1"), 60)
     links = a.links()
-    # remote, direction, local, auth, TLS, peer, queued, idle seconds
+    # remote, direction, local, auth, TLS, peer, queued, idle seconds, bidi
     out = [l for l in links if l[0] == B and l[1] == "out"]
-    assert len(out) == 1 and len(out[0]) == 8 and out[0][2] == A, links
+    assert len(out) == 1 and len(out[0]) == 9 and out[0][2] == A, links
+    assert out[0][8] in ("bidi", "-"), links
     r = a.ctl("s2s", "close", B)
     assert r.returncode == 0 and r.stdout.startswith("closed "), r.stdout + r.stderr
     deadline = time.time() + 10
@@ -375,3 +421,86 @@ def test_stanza_rate_slows_a_flood(pair):
         return took
 
     print("%d stanzas at stanza_rate %d: %.2f s" % (n, RATE, arun(scenario(), 90)))
+
+
+def test_muc_occupants_from_the_other_server(pair):
+    """A room on A's conference service with bob of B in it: the join
+    (occupants, own presence, history, subject), groupchat and private
+    messages both ways, a kick (307); then B dies: what the room sends
+    bob bounces, and the others see him removed (333).  Last in this
+    file: B is restarted, and A backs off from it for a moment."""
+    a, b = pair
+    room = "fed@conference." + A
+
+    async def scenario():
+        alice = await connect("alice@%s/muc" % A, "alice-pw-1", a.port)
+        bob = await connect("bob@%s/muc" % B, "bob-pw-1", b.port)
+        sa, sb = Seen(alice), Seen(bob)
+        alice.send_presence()
+        bob.send_presence()
+        # an instant room (a gc-1.0 join), a subject, two messages
+        alice.send_raw("<presence to='%s/alice'/>" % room)
+        p = await sa.first(lambda s: s.get("from") == room + "/alice" and 110 in muc_codes(s))
+        assert 201 in muc_codes(p)
+        alice.send_raw("<message to='%s' type='groupchat'><subject>Federated</subject></message>"
+                       % room)
+        for i in range(2):
+            alice.send_raw("<message to='%s' type='groupchat'><body>m%d</body></message>"
+                           % (room, i))
+        await sa.first(lambda s: body(s) == "m1")
+        # bob joins from B: alice's presence, his own (110), history, subject
+        bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>" % (room, MUC))
+        await sb.first(lambda s: s.findtext("{jabber:client}subject") == "Federated", 30)
+        got = [s for s in sb.got if (s.get("from") or "").startswith(room)]
+        kinds = [(s.tag.split("}")[1], s.get("from").split("/")[-1]) for s in got]
+        assert kinds[:2] == [("presence", "alice"), ("presence", "bob")], kinds
+        assert 110 in muc_codes(got[1])
+        assert [body(s) for s in got[2:4]] == ["m0", "m1"], kinds
+        # alice, the owner, sees bob's real JID on B
+        p = await sa.first(lambda s: s.get("from") == room + "/bob")
+        assert muc_item(p).get("jid") == "bob@%s" % B
+        # groupchat from B reaches both
+        bob.send_raw("<message to='%s' type='groupchat'><body>hi from B</body></message>" % room)
+        for x in (sa, sb):
+            m = await x.first(lambda s: body(s) == "hi from B")
+            assert m.get("from") == room + "/bob" and m.get("type") == "groupchat"
+        # private messages both ways
+        alice.send_raw("<message to='%s/bob' type='chat'><body>psst</body></message>" % room)
+        m = await sb.first(lambda s: body(s) == "psst")
+        assert m.get("from") == room + "/alice"
+        bob.send_raw("<message to='%s/alice' type='chat'><body>psst back</body></message>"
+                     % room)
+        m = await sa.first(lambda s: body(s) == "psst back")
+        assert m.get("from") == room + "/bob"
+        # kicked by the owner: 307 to everyone, 110 to him
+        alice.send_raw("<iq type='set' id='kick1' to='%s'><query xmlns='%s#admin'>"
+                       "<item nick='bob' role='none'/></query></iq>" % (room, MUC))
+        assert (await sa.first(lambda s: s.get("id") == "kick1")).get("type") == "result"
+        p = await sb.first(lambda s: s.get("type") == "unavailable" and 307 in muc_codes(s))
+        assert muc_codes(p) == [110, 307]
+        await sa.first(lambda s: s.get("from") == room + "/bob" and 307 in muc_codes(s))
+        # back in; then B dies without a word (SIGKILL)
+        sb.got.clear()
+        bob.send_raw("<presence to='%s/bob'><x xmlns='%s'><history maxstanzas='0'/></x>"
+                     "</presence>" % (room, MUC))
+        await sb.first(lambda s: s.get("from") == room + "/bob" and 110 in muc_codes(s) and
+                       s.get("type") is None)
+        b.daemon.signal(signal.SIGKILL)
+        b.daemon.proc.wait()
+        sa.got.clear()
+        alice.send_raw("<message to='%s' type='groupchat'><body>anyone?</body></message>" % room)
+        p = await sa.first(lambda s: s.get("from") == room + "/bob" and
+                           s.get("type") == "unavailable", 30)
+        assert muc_codes(p) == [333], p.attrib
+        await disconnect(alice)
+
+    try:
+        arun(scenario(), 120)
+    finally:
+        if b.daemon and b.daemon.proc.poll() is not None:
+            b.daemon.stop(expect_rc=None)
+            b.daemon = None
+            sock = os.path.join(b.tmp, "control.sock")
+            if os.path.exists(sock):
+                os.unlink(sock)
+            b.start()

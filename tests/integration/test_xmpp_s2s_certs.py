@@ -2,7 +2,9 @@
 EXTERNAL): xmpp-core instances whose certificates a lab CA signed
 authenticate with SASL EXTERNAL both ways, no dialback: one certificate
 names its domain with a wildcard DNS-ID (*.s2s.test, RFC 6125 §6.4.3),
-one only with an XmppAddr (RFC 6120 §13.7.1.4); a server with
+one only with an XmppAddr (RFC 6120 §13.7.1.4); one TCP connection
+carries both directions (XEP-0288 bidi), or two with bidi = false on one
+side; a server with
 verify = "certificate" refuses a peer whose certificate is self-signed,
 in both directions, and its users' stanzas bounce."""
 
@@ -30,7 +32,7 @@ def lab():
     a = S2sServer(pg, A, ca=ca, s2s_extra=extra + 'verify = "certificate"\n', start=False)
     b = S2sServer(pg, B, ca=ca, s2s_extra=extra, start=False, san="DNS:*.s2s.test")
     c = S2sServer(pg, C, s2s_extra=extra, start=False)	# self-signed
-    d = S2sServer(pg, D, ca=ca, s2s_extra=extra, start=False,
+    d = S2sServer(pg, D, ca=ca, s2s_extra=extra + "bidi = false\n", start=False,
                   san="otherName:1.3.6.1.5.5.7.8.5;UTF8:%s" % D)
     for x, ys in ((a, (b, c, d)), (b, (a,)), (c, (a,)), (d, (a,))):
         for y in ys:
@@ -70,13 +72,13 @@ def test_sasl_external_both_ways(lab):
         await disconnect(alice, bob)
 
     arun(scenario(), 60)
-    for x, other in ((a, B), (b, A)):
-        links = x.links()
-        assert any(l[0] == other and l[1] == "out" and l[3] == "sasl-external"
-                   for l in links), links
-        assert any(l[0] == other and l[1] == "in" and l[3] == "sasl-external"
-                   for l in links), links
-        assert not any(l[0] == other and l[3] == "dialback" for l in links), links
+    # A's connection, bidirectional: B answered on it, opened none of its own
+    links = a.links()
+    assert [(l[0], l[1], l[3], l[8]) for l in links if l[0] == B] == \
+        [(B, "out", "sasl-external", "bidi")], links
+    links = b.links()
+    assert [(l[0], l[1], l[3], l[8]) for l in links if l[0] == A] == \
+        [(A, "in", "sasl-external", "bidi")], links
 
 
 def test_certificate_policy_refuses_self_signed(lab):
@@ -126,6 +128,8 @@ def test_xmppaddr_certificate(lab):
         await disconnect(alice, dave)
 
     arun(scenario(), 60)
+    # D does not do bidi: a connection each way
     links = a.links()
     assert any(l[0] == D and l[1] == "out" and l[3] == "sasl-external" for l in links), links
     assert any(l[0] == D and l[1] == "in" and l[3] == "sasl-external" for l in links), links
+    assert not any(l[0] == D and l[8] == "bidi" for l in links), links

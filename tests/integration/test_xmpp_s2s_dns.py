@@ -1,9 +1,10 @@
 """s2s through DNS: two xmpp-core instances in a network namespace on
 documentation addresses, a lab DNS server (netlab.py's) answering SRV
 and A records, /etc/netns/NAME/resolv.conf pointing at it.  a.dns.test
-has two _xmpp-server SRV records (priority 0 to a port nobody listens
-on, priority 10 to the real server): the resolver thread orders them
-and falls back; b.dns.test has no SRV record, only an A record: RFC 6120
+has three _xmpp-server SRV records (priority 0 to a port nobody listens
+on, 5 to an address whose packets are dropped, 10 to the real server):
+the resolver thread orders them, the refused one fails at once and the
+silent one is raced after 250 ms (RFC 8305) rather than waited for; b.dns.test has no SRV record, only an A record: RFC 6120
 §3.2.2, the domain itself on 5269.  A domain without records bounces."""
 
 import json
@@ -21,6 +22,7 @@ from s2slab import S2sServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 A4, B4, DNS4 = "192.0.2.1", "192.0.2.2", "192.0.2.53"
+DEAD4 = "198.51.100.99"	# SYNs to it are dropped (nft in the namespace)
 A, B = "a.dns.test", "b.dns.test"
 
 ok, why = can_create_netns()
@@ -41,15 +43,22 @@ def lab():
             f.write("nameserver %s\noptions timeout:1 attempts:1\n" % DNS4)
         ex = lambda *a: sh("ip", "netns", "exec", ns, *a)
         ex("ip", "link", "set", "lo", "up")
-        for a in (A4, B4, DNS4):	# on the namespace's own loopback
+        for a in (A4, B4, DNS4, DEAD4):	# on the namespace's own loopback
             ex("ip", "addr", "add", a + "/32", "dev", "lo")
+        # a server that never answers a connect (the namespace's own table)
+        ex("nft", "add", "table", "inet", "lab")
+        ex("nft", "add", "chain", "inet", "lab", "out",
+           "{ type filter hook output priority 0; }")
+        ex("nft", "add", "rule", "inet", "lab", "out", "ip", "daddr", DEAD4, "drop")
         zone = os.path.join(tmp, "zone.json")
         with open(zone, "w") as f:
             json.dump({
                 "_xmpp-server._tcp.%s." % A: {"SRV": [[10, 0, 5269, "xmpp.%s" % A],
-                                                      [0, 0, 5999, "xmpp.%s" % A]],
+                                                      [0, 0, 5999, "xmpp.%s" % A],
+                                                      [5, 0, 5269, "dead.%s" % A]],
                                               "ttl": 30},
                 "xmpp.%s." % A: {"A": [A4]},
+                "dead.%s." % A: {"A": [DEAD4]},
                 "%s." % B: {"A": [B4]},
             }, f)
         p = subprocess.Popen(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "netlab.py"),
@@ -111,12 +120,20 @@ def exchange(ns, frm, to):
 def test_srv_order_and_a_fallback(lab):
     ns, a, b, _ = lab
     # a -> b: no SRV for b.dns.test, its A record on 5269
+    t0 = time.time()
     m = exchange(ns, ("alice@" + A, "alice-pw-4", a), ("bob@" + B, "bob-pw-4", b))
+    took = time.time() - t0
     assert m == {"from": "alice@%s/lab" % A, "body": "via DNS"}
     # b dialled back a.dns.test through its SRV records: priority 0
-    # refused, then priority 10
+    # refused, priority 5 silent (raced after 250 ms), then priority 10;
+    # waiting the silent one out would take its whole 10 s connect time
     log = b.log()
     assert "%s:5999" % A4 in log, log[-3000:]
+    assert "connecting to %s:5269" % DEAD4 in log, log[-3000:]
+    assert "racing the next address" in log, log[-3000:]
+    assert "connected to %s:5269 for %s" % (A4, A) in log, log[-3000:]
+    print("first message incl. both links: %.2f s" % took)
+    assert took < 9, took
     m = exchange(ns, ("bob@" + B, "bob-pw-4", b), ("alice@" + A, "alice-pw-4", a))
     assert m["body"] == "via DNS"
 

@@ -162,6 +162,16 @@ TEST(conf_size_duration)
 	CHECK_INT(conf_size(d->root, "g", &v, &e), -1);
 	CHECK_INT(conf_duration(d->root, "h", &v, &e), 1);
 	CHECK(v == 90);
+	/* ranges: inside, outside (the message names the bounds), absent */
+	v = 7;
+	CHECK_INT(conf_size_range(d->root, "b", 1024, 8192, &v, &e), 1);
+	CHECK(v == 4096);
+	v = 7;
+	CHECK_INT(conf_size_range(d->root, "a", 0, 1ULL << 20, &v, &e), -1);
+	CHECK(strstr(e.msg, "a: must be between 0 and 1048576 bytes") != NULL);
+	CHECK(v == 7);
+	CHECK_INT(conf_size_range(d->root, "zz", 0, 1, &v, &e), 0);
+	CHECK(v == 7);
 	conf_free(d);
 }
 

@@ -18,9 +18,9 @@ xmpp_config_hosted(const struct xmpp_config *c, const char *domain)
 	return false;
 }
 
-static int
-get_listen(struct conf_table *t, const char *key, struct edge_addr **out,
-    size_t *n, struct conf_err *e)
+int
+xmpp_config_listen(struct conf_table *t, const char *key, int port,
+    struct edge_addr **out, size_t *n, struct conf_err *e)
 {
 	char *const *v;
 	size_t nv;
@@ -32,7 +32,7 @@ get_listen(struct conf_table *t, const char *key, struct edge_addr **out,
 	if ((*out = calloc(nv ? nv : 1, sizeof(**out))) == NULL)
 		return -1;
 	for (size_t i = 0; i < nv; i++) {
-		if (addr_parse(v[i], -1, &(*out)[i], err, sizeof(err)) == -1) {
+		if (addr_parse(v[i], port, &(*out)[i], err, sizeof(err)) == -1) {
 			conf_errf(e, t, key, "%s", err);
 			return -1;
 		}
@@ -130,8 +130,9 @@ load_c2s(struct xmpp_config *c, struct conf_table *root, struct conf_err *e)
 	c->ban_time_ms = 600;
 	if (rc == 0)
 		goto defaults;
-	if (get_listen(t, "listen", &c->listen_starttls, &c->nlisten_starttls, e) == -1 ||
-	    get_listen(t, "listen_tls", &c->listen_tls, &c->nlisten_tls, e) == -1)
+	if (xmpp_config_listen(t, "listen", -1, &c->listen_starttls, &c->nlisten_starttls,
+	    e) == -1 ||
+	    xmpp_config_listen(t, "listen_tls", -1, &c->listen_tls, &c->nlisten_tls, e) == -1)
 		return -1;
 	sz = c->max_stanza;
 	if (conf_size(t, "max_stanza_size", &sz, e) == -1)

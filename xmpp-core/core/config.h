@@ -74,6 +74,14 @@ struct xmpp_config {
 struct xmpp_config *xmpp_config_load(const char *path, struct conf_err *e);
 void xmpp_config_free(struct xmpp_config *c);
 bool xmpp_config_hosted(const struct xmpp_config *c, const char *domain);
+/*
+ * A listen address list (["[::]:5222", "127.0.0.1"]) of table t, for
+ * the core's tables and modules' (s2s): port is the default of an
+ * address without one (-1: none, the port is required).  *out is
+ * malloc'd; 1, 0 when absent, -1 with the message in e.
+ */
+int xmpp_config_listen(struct conf_table *t, const char *key, int port,
+    struct edge_addr **out, size_t *n, struct conf_err *e);
 
 
 #endif

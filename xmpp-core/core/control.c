@@ -80,7 +80,7 @@ cmd_sessions(struct buf *o)
 			continue;
 		sasl2_user_agent(c, &sw, &dev);
 		buf_printf(o, "%s\t%s\t%s\t%llu\t%s\t%s\n", c->full, c->peer,
-		    c->tls ? tls_conn_version(c->tls) : "-",
+		    c->conn.tls ? tls_conn_version(c->conn.tls) : "-",
 		    (unsigned long long)((now - c->since) / 1000), sw[0] ? sw : "-",
 		    dev[0] ? dev : "-");
 	}

@@ -53,10 +53,15 @@ struct xml_node;
 #define IQ_SERVER	0x04	/* to the sender's host domain */
 #define IQ_ACCOUNT	0x08	/* to another local account's bare JID */
 #define IQ_PREAUTH	0x10	/* on a stream not yet authenticated */
+/* to a local host from an entity not on it: another server's (over
+ * s2s) or another local host's; r->c is NULL, iq_reply routes the
+ * answer.  What a module answers any sender (disco, ping, version). */
+#define IQ_REMOTE	0x20
 #define IQ_CLIENT	(IQ_NOTO | IQ_SELF)	/* the sender's own account */
+#define IQ_HOST		(IQ_SERVER | IQ_REMOTE)	/* the host, from anyone */
 
 struct iq_req {
-	struct c2s *c;		/* the sending session; NULL for IQ_ACCOUNT */
+	struct c2s *c;		/* the sending session; NULL for IQ_ACCOUNT, IQ_REMOTE */
 	struct xml_node *iq;	/* ownership passes when the handler returns true */
 	struct xml_node *q;	/* the one payload element */
 	const struct jid *to;	/* the addressee (IQ_ACCOUNT), else NULL */
@@ -82,8 +87,9 @@ struct iq_handler {
 
 /* A result or error answering an IQ the module sent, recognised by the
  * prefix of its id: from a client (c set) to the server or to its own
- * account, or delivered to a local account's bare JID (to set).  true:
- * taken (n freed by the handler). */
+ * account, or delivered to a local account's bare JID or, from another
+ * server, to a local host (to set; its local part empty).  true: taken
+ * (n freed by the handler). */
 struct iq_result_handler {
 	const char *id_prefix;
 	bool (*fn)(struct c2s *c, struct xml_node *n, const struct jid *to);

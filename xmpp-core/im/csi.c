@@ -120,7 +120,7 @@ csi_flush(struct c2s *c)
 		n->next = NULL;
 		buf_reset(&b);
 		if (xml_serialize(&b, n, NS_CLIENT) == -1)
-			c->overflow = true;	/* out of memory: cut it off */
+			c->conn.overflow = true;	/* out of memory: cut it off */
 		else
 			c2s_send_stanza_raw(c, b.p, b.len);
 		xml_free(n);

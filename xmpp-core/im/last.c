@@ -169,7 +169,7 @@ last_user_offline(struct user *u, struct c2s *last)
 
 static const struct iq_handler iqs[] = {
 	{ "query", "jabber:iq:last", IQ_ACCOUNT, account_iq },
-	{ "query", "jabber:iq:last", IQ_NOTO | IQ_SERVER, server_iq },
+	{ "query", "jabber:iq:last", IQ_NOTO | IQ_HOST, server_iq },
 	{ NULL, NULL, 0, NULL },
 };
 

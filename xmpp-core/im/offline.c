@@ -229,7 +229,7 @@ fetch_next(struct fetch *f)
 		fetch_end(f);
 		return;
 	}
-	if (buf_pending(&c->out) > srv.cfg->max_out_buffer / 2) {
+	if (buf_pending(&c->conn.out) > srv.cfg->max_out_buffer / 2) {
 		/* the client reads slowly: the rest waits for room (or a later login) */
 		if (++f->tries > DRAIN_TRIES) {
 			fetch_end(f);

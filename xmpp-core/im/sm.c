@@ -156,7 +156,7 @@ sm_sent(struct c2s *c, const char *p, size_t len)
 	struct sm_item *i;
 
 	if ((i = malloc(sizeof(*i) + len + 1)) == NULL) {
-		c->overflow = true;	/* cannot keep it: cut off, resume later */
+		c->conn.overflow = true;	/* cannot keep it: cut off, resume later */
 		return;
 	}
 	i->next = NULL;
@@ -180,7 +180,7 @@ sm_sent(struct c2s *c, const char *p, size_t len)
 		if (c->detached)
 			ev_timer_start(srv.loop, &sm->timer, 0);
 		else
-			c->overflow = true;
+			c->conn.overflow = true;
 		return;
 	}
 	if (!c->detached && ++sm->since_r >= sm_cfg()->request_every) {

@@ -562,7 +562,7 @@ queried(void *arg, PGresult *res, const char *err)
 		qop_end(o);
 		return;
 	}
-	mam_page_cut(q, res, buf_pending(&c->out), RESULT_OVERHEAD, &pg);
+	mam_page_cut(q, res, buf_pending(&c->conn.out), RESULT_OVERHEAD, &pg);
 	for (int i = 0; i <= pg.last - pg.first; i++)
 		send_result(o, res, q->flip ? pg.last - i : pg.first + i);
 	send_fin(o, res, pg.first, pg.last, !pg.more && (q->max > 0 || pg.total == 0),

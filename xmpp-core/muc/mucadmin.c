@@ -61,16 +61,15 @@ static int
 actor_of(struct muc_room *r, const struct xml_node *n, struct actor *a)
 {
 	const char *from = xml_attr(n, "from");
+	struct muc_from f;
 	struct jid j;
-	struct c2s *c;
 	struct muc_sess *s;
 
 	if (from == NULL || jid_parse(from, &j) == -1)
 		return -1;
 	jid_bare(&j, a->bare, sizeof(a->bare));
 	a->aff = mucroom_aff(r, a->bare);
-	c = muc_session_of(from);
-	s = c ? mucroom_sess_of(r, c) : NULL;
+	s = muc_from(from, &f) == 0 ? mucroom_sess_of(r, &f) : NULL;
 	a->occ = s ? s->occ : NULL;
 	a->role = s ? s->occ->role : MUC_ROLE_NONE;
 	return 0;

@@ -15,13 +15,8 @@ size_key(struct conf_table *t, const char *key, uint64_t lo, uint64_t hi,
 {
 	uint64_t v = *out;
 
-	if (conf_size(t, key, &v, e) == -1)
+	if (conf_size_range(t, key, lo, hi, &v, e) == -1)
 		return -1;
-	if (v < lo || v > hi) {
-		conf_errf(e, t, key, "must be between %llu and %llu bytes",
-		    (unsigned long long)lo, (unsigned long long)hi);
-		return -1;
-	}
 	*out = (size_t)v;
 	return 0;
 }

@@ -18,6 +18,12 @@ void mucpres_handle(struct xml_node *n, const struct jid *to, int host);
 /* Removes an occupant's session as if it had left (session ended). */
 struct muc_sess;
 void mucpres_leave(struct muc_sess *s, const struct xml_node *why);
+/* A remote session whose stanzas bounce: removed, 333 to the others
+ * (the room may go with it). */
+void mucpres_gone(struct muc_sess *s);
+/* Whether an error a session sent back means it is gone (a presence
+ * error, or type cancel). */
+bool mucpres_fatal_error(const struct xml_node *n);
 /* Removes o with an unavailable presence carrying code (and 110 to it):
  * kicked (307), banned (301), no longer a member (321, 322); extra's
  * children (actor, reason) go into the item. */

@@ -89,7 +89,7 @@ relay_request(struct muc_room *r, struct muc_sess *s, struct muc_occ *t,
 {
 	const struct xml_node *q = xml_first_elem(n);
 	bool vcard = q && xml_is(q, "vCard", "vcard-temp");
-	const char *dest = vcard ? t->bare : t->sessions ? t->sessions->c->full : NULL;
+	const char *dest = vcard ? t->bare : t->sessions ? muc_sess_jid(t->sessions) : NULL;
 	const char *id = xml_attr(n, "id");
 	struct relay *rl;
 	char ours[48];
@@ -150,8 +150,8 @@ relay_answer(struct xml_node *n)
 void
 muciq_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 {
-	const char *type = stanza_type(n), *from = xml_attr(n, "from");
-	struct c2s *c;
+	const char *type = stanza_type(n);
+	struct muc_from f;
 	struct muc_sess *s;
 	struct xml_node *q = xml_first_elem(n), *res;
 	struct muc_occ *t;
@@ -165,8 +165,7 @@ muciq_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 		xml_free(n);
 		return;
 	}
-	c = muc_session_of(from ? from : "");
-	s = r && c ? mucroom_sess_of(r, c) : NULL;
+	s = r && muc_from(xml_attr(n, "from"), &f) == 0 ? mucroom_sess_of(r, &f) : NULL;
 	if (s == NULL) {
 		iq_err(n, "cancel", "not-acceptable");
 		return;

@@ -263,14 +263,13 @@ mucmam_store(const char *room, const struct muc_occ *o, int64_t id,
 
 /* ---- queries ---- */
 
-/* Whether bare (through session c, if any) may read r's archive, and
- * whether it sees real JIDs there. */
+/* Whether the sender f may read r's archive, and whether it sees real
+ * JIDs there. */
 static bool
-may_read(const struct muc_room *r, const char *bare, const struct c2s *c,
-    bool *sees_jids)
+may_read(const struct muc_room *r, const struct muc_from *f, bool *sees_jids)
 {
-	enum muc_aff a = mucroom_aff(r, bare);
-	const struct muc_sess *s = c ? mucroom_sess_of(r, c) : NULL;
+	enum muc_aff a = mucroom_aff(r, f->bare);
+	const struct muc_sess *s = mucroom_sess_of(r, f);
 
 	if (a == MUC_AFF_OUTCAST)
 		return false;
@@ -437,7 +436,7 @@ queried(void *arg, PGresult *res, const char *err)
 		qop_end(o);
 		return;
 	}
-	mam_page_cut(q, res, buf_pending(&c->out), RESULT_OVERHEAD, &pg);
+	mam_page_cut(q, res, buf_pending(&c->conn.out), RESULT_OVERHEAD, &pg);
 	for (int i = 0; i <= pg.last - pg.first; i++)
 		send_result(o, res, q->flip ? pg.last - i : pg.first + i);
 	send_fin(o, res, pg.first, pg.last, !pg.more && (q->max > 0 || pg.total == 0),
@@ -560,16 +559,16 @@ mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 {
 	const char *from = xml_attr(n, "from"), *type = stanza_type(n);
 	bool get = strcmp(type, "get") == 0, sees_jids = false;
-	char bare[2 * JID_PART_MAX + 2];
+	struct muc_from f;
 	struct c2s *c;
-	struct jid j;
 
 	if (!xml_is(q, "query", NS_MAM2) && !xml_is(q, "query", NS_MAM1) &&
 	    !xml_is(q, "metadata", NS_MAM2))
 		return false;
-	c = muc_session_of(from ? from : "");
-	if (c == NULL || jid_parse(from, &j) == -1 ||
-	    !may_read(r, jid_bare(&j, bare, sizeof(bare)), c, &sees_jids)) {
+	/* queries are answered to local sessions (results are written to
+	 * their output, paged by what it holds) */
+	if (muc_from(from, &f) == -1 || (c = f.c) == NULL ||
+	    !may_read(r, &f, &sees_jids)) {
 		stanza_bounce(n, "auth", "forbidden");
 		xml_free(n);
 	} else if (!mucmam_on(r)) {

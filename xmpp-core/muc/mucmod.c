@@ -235,7 +235,7 @@ mucmod_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 {
 	const char *from = xml_attr(n, "from"), *id, *cond;
 	const struct xml_node *reason;
-	struct c2s *c;
+	struct muc_from f;
 	struct muc_sess *s;
 	struct mod *m;
 	size_t len;
@@ -244,8 +244,7 @@ mucmod_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 
 	if (!xml_is(q, "moderate", NS_MODERATE1) && !xml_is(q, "apply-to", NS_FASTEN))
 		return false;
-	c = muc_session_of(from ? from : "");
-	s = c ? mucroom_sess_of(r, c) : NULL;
+	s = muc_from(from, &f) == 0 ? mucroom_sess_of(r, &f) : NULL;
 	if (strcmp(stanza_type(n), "set") != 0 || parse(q, &id, &reason, &cond) == -1) {
 		stanza_bounce(n, "modify", "bad-request");
 		goto out;

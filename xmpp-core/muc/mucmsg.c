@@ -343,12 +343,15 @@ void
 mucmsg_handle(struct muc_room *r, struct xml_node *n, const struct jid *to)
 {
 	const char *type = stanza_type(n);
-	const char *from = xml_attr(n, "from");
-	struct c2s *c = muc_session_of(from ? from : "");
-	struct muc_sess *s = r && c ? mucroom_sess_of(r, c) : NULL;
+	struct muc_from f;
+	struct muc_sess *s = r && muc_from(xml_attr(n, "from"), &f) == 0 ?
+	    mucroom_sess_of(r, &f) : NULL;
 	struct xml_node *x, *inv;
 
 	if (strcmp(type, "error") == 0) {
+		/* what the room sent another server's session came back */
+		if (s && s->rem && mucpres_fatal_error(n))
+			mucpres_gone(s);
 		xml_free(n);
 		return;
 	}

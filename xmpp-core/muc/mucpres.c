@@ -342,8 +342,8 @@ store_instant(struct muc_room *r)
 }
 
 static void
-join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to,
-    int host, const char *nick, const char *key)
+join(struct muc_room *r, const struct muc_from *f, struct xml_node *n,
+    const struct jid *to, int host, const char *nick, const char *key)
 {
 	const struct muc_config *mc = muc_cfg();
 	struct xml_node *x = xml_child(n, "x", NS_MUC);
@@ -353,22 +353,22 @@ join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to
 	enum muc_aff a;
 	char room[2 * JID_PART_MAX + 2];
 
-	if (muc_c2s(c)->nrooms >= mc->max_rooms_per_session) {
+	if (muc_from_nrooms(f) >= mc->max_rooms_per_session) {
 		pres_error(n, "wait", "resource-constraint");
 		return;
 	}
 	if (r == NULL) {
 		jid_bare(to, room, sizeof(room));
-		if (!may_create(c->user->bare)) {
+		if (!may_create(f->bare)) {
 			pres_error(n, "cancel", "not-allowed");
 			return;
 		}
 		if (mucroom_count() >= mc->max_rooms ||
-		    mucroom_count_by(c->user->bare) >= mc->max_rooms_per_creator) {
+		    mucroom_count_by(f->bare) >= mc->max_rooms_per_creator) {
 			pres_error(n, "wait", "resource-constraint");
 			return;
 		}
-		if ((r = mucroom_create(room, to->local, host, c->user->bare)) == NULL) {
+		if ((r = mucroom_create(room, to->local, host, f->bare)) == NULL) {
 			pres_error(n, "wait", "resource-constraint");
 			return;
 		}
@@ -376,13 +376,13 @@ join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to
 		r->locked = x != NULL;
 		created = true;
 	}
-	a = mucroom_aff(r, c->user->bare);
+	a = mucroom_aff(r, f->bare);
 	if (r->locked && a != MUC_AFF_OWNER) {
 		pres_error(n, "cancel", "item-not-found");	/* §10.1.2 */
 		return;
 	}
 	if ((o = mucroom_occ_by_nick(r, key)) != NULL) {
-		if (strcmp(o->bare, c->user->bare) != 0) {
+		if (strcmp(o->bare, f->bare) != 0) {
 			pres_error(n, "cancel", "conflict");
 			return;
 		}
@@ -391,7 +391,7 @@ join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to
 			pres_error(n, type, cond);
 			goto gone;
 		}
-		if ((o = mucroom_occ_new(r, nick, key, c->user->bare)) == NULL) {
+		if ((o = mucroom_occ_new(r, nick, key, f->bare)) == NULL) {
 			pres_error(n, "wait", "resource-constraint");
 			goto gone;
 		}
@@ -399,7 +399,7 @@ join(struct muc_room *r, struct c2s *c, struct xml_node *n, const struct jid *to
 		o->role = role_for(r, a);
 		new_occ = true;
 	}
-	if (mucroom_occ_add_session(r, o, c) == -1) {
+	if (mucroom_occ_add_session(r, o, f) == -1) {
 		pres_error(n, "wait", "resource-constraint");
 		if (new_occ)
 			mucroom_occ_free(r, o);
@@ -475,6 +475,34 @@ mucpres_leave(struct muc_sess *s, const struct xml_node *why)
 	mucroom_release(r);
 }
 
+/*
+ * What the room sent another server's session came back as an error:
+ * the session is gone (its server is unreachable, or it left without a
+ * word); the others see it leave with 333 (XEP-0045 §7.2.x).
+ */
+void
+mucpres_gone(struct muc_sess *s)
+{
+	struct muc_room *r = s->room;
+	struct muc_occ *o = s->occ;
+
+	mucroom_occ_drop_session(s);	/* it is not told: it would bounce */
+	if (o->nsessions > 0)
+		return;
+	mucpres_remove(r, o, 333, NULL);
+	mucroom_release(r);
+}
+
+bool
+mucpres_fatal_error(const struct xml_node *n)
+{
+	const struct xml_node *e = xml_child(n, "error", NULL);
+	const char *t = e ? xml_attr(e, "type") : NULL;
+
+	/* RFC 6120 §8.3.2: cancel is final; a presence error always is */
+	return strcmp(n->name, "presence") == 0 || (t && strcmp(t, "cancel") == 0);
+}
+
 void
 mucpres_remove(struct muc_room *r, struct muc_occ *o, unsigned code,
     const struct xml_node *extra)
@@ -508,24 +536,31 @@ mucpres_handle(struct xml_node *n, const struct jid *to, int host)
 	char room[2 * JID_PART_MAX + 2], nick[JID_PART_MAX + 1], key[JID_PART_MAX + 1];
 	struct muc_room *r;
 	struct muc_sess *s;
-	struct c2s *c;
+	struct muc_from f;
+	bool known;
 	long len;
 
-	if (type[0] && strcmp(type, "unavailable") != 0) {
-		xml_free(n);	/* probes, errors, subscriptions: nothing to do */
+	if (type[0] && strcmp(type, "unavailable") != 0 && strcmp(type, "error") != 0) {
+		xml_free(n);	/* probes, subscriptions: nothing to do */
 		return;
 	}
 	jid_bare(to, room, sizeof(room));
 	r = mucroom_find(room);
-	c = muc_session_of(xml_attr(n, "from") ? xml_attr(n, "from") : "");
-	s = r && c ? mucroom_sess_of(r, c) : NULL;
+	known = muc_from(xml_attr(n, "from"), &f) == 0;
+	s = r && known ? mucroom_sess_of(r, &f) : NULL;
+	if (strcmp(type, "error") == 0) {
+		if (s && s->rem)
+			mucpres_gone(s);
+		xml_free(n);
+		return;
+	}
 	if (type[0]) {
 		if (s)
 			mucpres_leave(s, n);
 		xml_free(n);
 		return;
 	}
-	if (c == NULL) {
+	if (!known) {
 		pres_error(n, "cancel", "service-unavailable");
 		return;
 	}
@@ -544,7 +579,7 @@ mucpres_handle(struct xml_node *n, const struct jid *to, int host)
 		return;
 	}
 	if (s == NULL) {
-		join(r, c, n, to, host, nick, key);
+		join(r, &f, n, to, host, nick, key);
 		return;
 	}
 	if (strcmp(s->occ->key, key) != 0 || strcmp(s->occ->nick, nick) != 0) {

@@ -15,8 +15,16 @@
 #include "server.h"
 #include "xml.h"
 
+/* A remote session's rooms, by its full JID (a local one's are in its
+ * per-session state). */
+struct muc_remote {
+	struct muc_c2s st;
+	char jid[];
+};
+
 static struct hmap rooms;	/* room JID -> struct muc_room */
 static struct hmap creators;	/* bare JID -> (uintptr_t) rooms it created */
+static struct hmap remotes;	/* full JID -> struct muc_remote */
 
 struct muc_c2s *
 muc_c2s(const struct c2s *c)
@@ -188,8 +196,10 @@ mucroom_cleanup(void)
 		room_free(e->val);
 	hmap_free(&rooms);
 	hmap_free(&creators);
+	hmap_free(&remotes);	/* emptied with the rooms' sessions */
 	hmap_init(&rooms);
 	hmap_init(&creators);
+	hmap_init(&remotes);
 }
 
 /* ---- affiliations ---- */
@@ -237,13 +247,78 @@ mucroom_occ_by_nick(const struct muc_room *r, const char *key)
 	return hmap_get(&r->by_key, key);
 }
 
-struct muc_sess *
-mucroom_sess_of(const struct muc_room *r, const struct c2s *c)
+/* The rooms of a sender, NULL for a remote JID in none (create: made). */
+static struct muc_c2s *
+from_state(const struct muc_from *f, bool create, struct muc_remote **rem)
 {
-	for (struct muc_sess *s = muc_c2s(c)->rooms; s; s = s->next_c2s)
+	struct muc_remote *x;
+	size_t len;
+
+	*rem = NULL;
+	if (f->c)
+		return muc_c2s(f->c);
+	if ((x = hmap_get(&remotes, f->full)) == NULL && create) {
+		len = strlen(f->full) + 1;
+		if ((x = calloc(1, sizeof(*x) + len)) == NULL)
+			return NULL;
+		memcpy(x->jid, f->full, len);
+		if (hmap_put(&remotes, x->jid, x) == -1) {
+			free(x);
+			return NULL;
+		}
+	}
+	*rem = x;
+	return x ? &x->st : NULL;
+}
+
+struct muc_sess *
+mucroom_sess_of(const struct muc_room *r, const struct muc_from *f)
+{
+	struct muc_remote *rem;
+	const struct muc_c2s *st = from_state(f, false, &rem);
+
+	for (struct muc_sess *s = st ? st->rooms : NULL; s; s = s->next_c2s)
 		if (s->room == r)
 			return s;
 	return NULL;
+}
+
+unsigned
+muc_from_nrooms(const struct muc_from *f)
+{
+	struct muc_remote *rem;
+	const struct muc_c2s *st = from_state(f, false, &rem);
+
+	return st ? st->nrooms : 0;
+}
+
+const char *
+muc_sess_jid(const struct muc_sess *s)
+{
+	return s->c ? s->c->full : s->rem->jid;
+}
+
+int
+muc_from(const char *from, struct muc_from *f)
+{
+	struct jid j;
+
+	f->c = NULL;
+	if (from == NULL)
+		return -1;
+	if ((f->c = muc_session_of(from)) != NULL) {
+		f->full = f->c->full;
+		snprintf(f->bare, sizeof(f->bare), "%s", f->c->user->bare);
+		return 0;
+	}
+	/* an account of another server (its domain passed s2s's checks):
+	 * keyed by its normalised JID */
+	if (jid_parse(from, &j) == -1 || j.local[0] == '\0' ||
+	    router_local_domain(j.domain))
+		return -1;
+	f->full = jid_full(&j, f->buf, sizeof(f->buf));
+	jid_bare(&j, f->bare, sizeof(f->bare));
+	return 0;
 }
 
 /*
@@ -338,14 +413,22 @@ mucroom_occ_new(struct muc_room *r, const char *nick, const char *key,
 }
 
 int
-mucroom_occ_add_session(struct muc_room *r, struct muc_occ *o, struct c2s *c)
+mucroom_occ_add_session(struct muc_room *r, struct muc_occ *o,
+    const struct muc_from *f)
 {
-	struct muc_sess *s = calloc(1, sizeof(*s));
-	struct muc_c2s *mc = muc_c2s(c);
+	struct muc_remote *rem;
+	struct muc_c2s *mc = from_state(f, true, &rem);
+	struct muc_sess *s;
 
-	if (s == NULL)
+	if (mc == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
+		if (rem && rem->st.nrooms == 0) {
+			hmap_del(&remotes, rem->jid);
+			free(rem);
+		}
 		return -1;
-	s->c = c;
+	}
+	s->c = f->c;
+	s->rem = rem;
 	s->occ = o;
 	s->room = r;
 	s->next = o->sessions;
@@ -361,7 +444,7 @@ void
 mucroom_occ_drop_session(struct muc_sess *s)
 {
 	struct muc_occ *o = s->occ;
-	struct muc_c2s *mc = muc_c2s(s->c);
+	struct muc_c2s *mc = s->c ? muc_c2s(s->c) : &s->rem->st;
 	struct muc_sess **pp;
 
 	for (pp = &o->sessions; *pp; pp = &(*pp)->next) {
@@ -377,6 +460,10 @@ mucroom_occ_drop_session(struct muc_sess *s)
 			mc->nrooms--;
 			break;
 		}
+	}
+	if (s->rem && s->rem->st.nrooms == 0) {
+		hmap_del(&remotes, s->rem->jid);
+		free(s->rem);
 	}
 	free(s);
 }
@@ -431,19 +518,35 @@ mucroom_occ_rename(struct muc_room *r, struct muc_occ *o, const char *nick,
 
 /* ---- output ---- */
 
-/* What the room sends an account goes through delivery's checks
+/* What the room sends a local account goes through delivery's checks
  * (EV_DELIVER: XEP-0191, an account that blocked the room, the
- * conference domain or an occupant's room JID gets nothing from it). */
+ * conference domain or an occupant's room JID gets nothing from it);
+ * a remote one's server does its own. */
 static bool
-deliverable(const struct c2s *c, const struct xml_node *n)
+deliverable(const struct muc_sess *s, const struct xml_node *n)
 {
-	return c->user == NULL || router_deliverable(c->user, n);
+	return s->c == NULL || s->c->user == NULL || router_deliverable(s->c->user, n);
+}
+
+/* n (its 'to' set) to another server's session: a copy, routed (s2s). */
+static void
+send_remote(const struct xml_node *n)
+{
+	struct xml_node *copy = xml_copy(n);
+
+	if (copy)
+		router_route(copy);
 }
 
 void
 mucroom_send_sess(const struct muc_sess *s, struct xml_node *n)
 {
-	if (s->c->full == NULL || !deliverable(s->c, n) ||
+	if (s->rem) {
+		if (xml_set_attr(n, "to", s->rem->jid) == 0)
+			send_remote(n);
+		return;
+	}
+	if (s->c->full == NULL || !deliverable(s, n) ||
 	    xml_set_attr(n, "to", s->c->full) == -1)
 		return;
 	c2s_send(s->c, n);
@@ -484,11 +587,18 @@ mucroom_fanout_if(struct muc_room *r, const struct xml_node *n,
 		goto out;
 	for (struct muc_occ *o = r->occs; o; o = o->next) {
 		/* one account per occupant: its sessions share the verdict */
-		if (!want(o, arg) || (o->sessions && !deliverable(o->sessions->c, n)))
+		if (!want(o, arg) || (o->sessions && !deliverable(o->sessions, n)))
 			continue;
 		for (struct muc_sess *s = o->sessions; s; s = s->next) {
 			struct c2s *c = s->c;
 
+			if (s->rem) {
+				/* another server's: the tree, routed */
+				if (xml_set_attr(w, "to", s->rem->jid) == 0)
+					send_remote(w);
+				xml_del_attr(w, "to");
+				continue;
+			}
 			if (c->full == NULL)
 				continue;
 			if (c->watch) {

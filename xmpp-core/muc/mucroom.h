@@ -12,6 +12,12 @@
  * linked both from its occupant and from the session (its per-session
  * state), so a session that ends leaves every room it was in without a
  * scan, and a resumed session (XEP-0198) takes its rooms along.
+ *
+ * Occupants from other servers: a session is then a remote full JID
+ * (the stanzas came over s2s), its rooms kept by that JID here; what the
+ * room sends it is routed (to s2s).  It leaves by its unavailable
+ * presence, or when what the room sends it comes back as an error
+ * (333: its server is gone, XEP-0045 §9.x).
  */
 #ifndef XMPP_MUCROOM_H
 #define XMPP_MUCROOM_H
@@ -62,12 +68,14 @@ struct muc_roomcfg {
 
 struct muc_room;
 struct muc_occ;
+struct muc_remote;
 
-/* One session of an occupant. */
+/* One session of an occupant: a local one (c) or another server's (rem). */
 struct muc_sess {
 	struct muc_sess *next;		/* the occupant's sessions */
 	struct muc_sess *next_c2s;	/* the session's rooms */
-	struct c2s *c;
+	struct c2s *c;			/* NULL: remote */
+	struct muc_remote *rem;		/* NULL: local */
 	struct muc_occ *occ;
 	struct muc_room *room;
 };
@@ -120,10 +128,23 @@ struct muc_room {
 	size_t hist_bytes;
 };
 
-/* Per-session state (registry: session_size). */
+/* The rooms a session is in: per-session state (registry:
+ * session_size), or a remote full JID's (mucroom.c). */
 struct muc_c2s {
 	struct muc_sess *rooms;
 	unsigned nrooms;
+};
+
+/*
+ * Who sent a stanza to the room: a bound local session (c), or an entity
+ * of another server (c NULL, its stanzas came over s2s).  A local JID
+ * without a session (a service, an account offline) is nobody.
+ */
+struct muc_from {
+	struct c2s *c;
+	const char *full;		/* c->full, or the normalised 'from' */
+	char bare[2 * JID_PART_MAX + 2];
+	char buf[JID_STR_MAX];
 };
 
 /* ---- rooms ---- */
@@ -153,8 +174,14 @@ const char *muc_role_name(enum muc_role r);
 /* ---- occupants ---- */
 
 struct muc_occ *mucroom_occ_by_nick(const struct muc_room *r, const char *key);
-/* The occupant a session is in the room as, and its muc_sess. */
-struct muc_sess *mucroom_sess_of(const struct muc_room *r, const struct c2s *c);
+/* The sender of a stanza ('from', may be NULL): 0, or -1 for nobody. */
+int muc_from(const char *from, struct muc_from *f);
+/* The occupant a sender is in the room as, and its muc_sess (NULL: none). */
+struct muc_sess *mucroom_sess_of(const struct muc_room *r, const struct muc_from *f);
+/* The rooms a sender is in (0 for a remote JID in none). */
+unsigned muc_from_nrooms(const struct muc_from *f);
+/* The full JID a session's stanzas go to. */
+const char *muc_sess_jid(const struct muc_sess *s);
 /* The session of a full JID (a bound local session), or NULL. */
 struct c2s *muc_session_of(const char *full);
 struct muc_c2s *muc_c2s(const struct c2s *c);
@@ -162,7 +189,7 @@ struct muc_c2s *muc_c2s(const struct c2s *c);
 struct muc_occ *mucroom_occ_new(struct muc_room *r, const char *nick,
     const char *key, const char *bare);
 int mucroom_occ_add_session(struct muc_room *r, struct muc_occ *o,
-    struct c2s *c);
+    const struct muc_from *f);
 /* Drops one session; the occupant stays while it has others. */
 void mucroom_occ_drop_session(struct muc_sess *s);
 void mucroom_occ_free(struct muc_room *r, struct muc_occ *o);

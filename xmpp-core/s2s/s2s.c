@@ -62,24 +62,6 @@ s2s_cfg(void)
 	return c ? c : &defaults;
 }
 
-/* A local host, or a subdomain of one (conference.<host>, upload ...). */
-bool
-s2s_local_domain(const char *domain)
-{
-	size_t dl = strlen(domain), hl;
-
-	for (size_t i = 0; i < srv.cfg->nhosts; i++) {
-		const char *h = srv.cfg->hosts[i];
-
-		hl = strlen(h);
-		if (dl == hl && strcmp(domain, h) == 0)
-			return true;
-		if (dl > hl && domain[dl - hl - 1] == '.' && strcmp(domain + dl - hl, h) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* ---- links ---- */
 
 static void link_timer_cb(struct ev_loop *loop, struct ev_timer *t);
@@ -115,7 +97,8 @@ link_free(struct s2s_link *l)
 static bool
 link_idle(const struct s2s_link *l)
 {
-	return l->conn == NULL && l->q == NULL && l->verifies == NULL;
+	return l->conn == NULL && l->bidi == NULL && l->q == NULL && l->verifies == NULL &&
+	    l->bouncing == 0;
 }
 
 /* Starts the connection and its deadline; false when it cannot start. */
@@ -139,27 +122,39 @@ link_connect(struct s2s_link *l)
 	return true;
 }
 
+/*
+ * Every waiting stanza back to its sender, and every dialback it was to
+ * verify answered invalid.  A bounce is routed, and what its sender does
+ * about it may come back here: a room removing the occupant whose
+ * messages bounced tells that occupant, over this very link.  So the
+ * queue is taken off the link first, and the link is not freed while
+ * it bounces (bouncing).
+ */
 static void
 link_bounce_all(struct s2s_link *l, const char *type, const char *cond)
 {
-	struct s2s_qitem *q;
-	struct s2s_dbv *v;
+	struct s2s_qitem *q = l->q, *qn;
+	struct s2s_dbv *v = l->verifies, *vn;
 
-	while ((q = l->q) != NULL) {
-		l->q = q->next;
+	l->q = NULL;
+	l->qtail = &l->q;
+	l->qn = 0;
+	l->qbytes = 0;
+	l->verifies = NULL;
+	l->bouncing++;
+	for (; q; q = qn) {
+		qn = q->next;
 		stanza_bounce(q->n, type, cond);
 		xml_free(q->n);
 		free(q);
 		bounced++;
 	}
-	l->qtail = &l->q;
-	l->qn = 0;
-	l->qbytes = 0;
-	while ((v = l->verifies) != NULL) {
-		l->verifies = v->next;
+	for (; v; v = vn) {
+		vn = v->next;
 		s2s_conn_verified(v->in_id, l->local, l->remote, false);
 		free(v);
 	}
+	l->bouncing--;
 }
 
 static void
@@ -235,6 +230,14 @@ link_timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	s2s_link_lost(l, "timed out", true);
 }
 
+/* The connection the link's stanzas go on: its own once authenticated,
+ * else an incoming bidi stream from the remote domain; NULL: neither. */
+static struct s2s_conn *
+link_stream(const struct s2s_link *l)
+{
+	return l->ready && l->conn ? l->conn : l->bidi;
+}
+
 static int
 link_write(struct s2s_link *l, const struct xml_node *n)
 {
@@ -247,22 +250,18 @@ link_write(struct s2s_link *l, const struct xml_node *n)
 		buf_free(&b);
 		return -1;
 	}
-	s2s_conn_send(l->conn, b.p, b.len);
+	s2s_conn_send(link_stream(l), b.p, b.len);
 	buf_free(&b);
 	return 0;
 }
 
-void
-s2s_link_ready(struct s2s_link *l)
+/* What waited goes on the link's stream now. */
+static void
+link_drain(struct s2s_link *l)
 {
 	struct s2s_qitem *q;
 
-	l->ready = true;
-	l->tried = false;
-	l->since = ev_now(srv.loop);
-	free(hmap_del(&backoffs, l->remote));
-	ev_timer_stop(srv.loop, &l->timer);
-	while ((q = l->q) != NULL && l->conn) {
+	while ((q = l->q) != NULL && link_stream(l)) {
 		l->q = q->next;
 		(void)link_write(l, q->n);
 		xml_free(q->n);
@@ -271,6 +270,36 @@ s2s_link_ready(struct s2s_link *l)
 	l->qtail = &l->q;
 	l->qn = 0;
 	l->qbytes = 0;
+}
+
+void
+s2s_link_bidi(struct s2s_link *l, struct s2s_conn *c)
+{
+	l->bidi = c;
+	log_info("s2s: %s -> %s: on %s's bidirectional stream", l->local, l->remote,
+	    l->remote);
+	link_drain(l);
+}
+
+void
+s2s_link_bidi_gone(struct s2s_link *l, struct s2s_conn *c)
+{
+	if (l->bidi != c)
+		return;
+	l->bidi = NULL;
+	if (link_idle(l))
+		link_free(l);
+}
+
+void
+s2s_link_ready(struct s2s_link *l)
+{
+	l->ready = true;
+	l->tried = false;
+	l->since = ev_now(srv.loop);
+	free(hmap_del(&backoffs, l->remote));
+	ev_timer_stop(srv.loop, &l->timer);
+	link_drain(l);
 }
 
 int
@@ -310,7 +339,7 @@ link_send(struct s2s_link *l, struct xml_node *n)
 	struct s2s_qitem *q;
 	struct buf b;
 
-	if (l->ready && l->conn) {
+	if (link_stream(l)) {
 		log_debug("s2s: %s -> %s: %s sent", l->local, l->remote, n->name);
 		(void)link_write(l, n);
 		xml_free(n);
@@ -349,7 +378,7 @@ route_hook(struct hook_args *a)
 	struct jid from;
 	struct s2s_link *l;
 
-	if (s2s_local_domain(a->to->domain))
+	if (router_local_domain(a->to->domain))
 		return HOOK_NEXT;
 	if (!cfg->enabled || stopping) {
 		/* presence broadcasts and probes for remote contacts go nowhere
@@ -363,7 +392,7 @@ route_hook(struct hook_args *a)
 		}
 		return HOOK_NEXT;
 	}
-	if (stanza_jid(a->n, "from", &from) != 1 || !s2s_local_domain(from.domain)) {
+	if (stanza_jid(a->n, "from", &from) != 1 || !router_local_domain(from.domain)) {
 		xml_free(a->n);	/* only our own entities send out */
 		return HOOK_TAKEN;
 	}
@@ -427,27 +456,28 @@ ctl_s2s(struct ctl_req *req, const char *args)
 	if (s2s_conn_first() == NULL)
 		buf_puts(b, "no s2s connections\n");	/* an answer is never empty */
 	for (struct s2s_conn *c = s2s_conn_first(); c; c = s2s_conn_next(c)) {
-		const char *tlsv = c->tls && tls_handshake_done(c->tls) ?
-		    tls_conn_version(c->tls) : "-";
+		const char *tlsv = c->conn.tls && tls_handshake_done(c->conn.tls) ?
+		    tls_conn_version(c->conn.tls) : "-";
 		unsigned queued = c->out && c->link ? c->link->qn : 0;
+		const char *bidi = c->bidi ? "bidi" : "-";
 
 		if (c->dead)
 			continue;
 		if (c->out)
-			buf_printf(b, "%s\tout\t%s\t%s\t%s\t%s\t%u\t%llu\n",
+			buf_printf(b, "%s\tout\t%s\t%s\t%s\t%s\t%u\t%llu\t%s\n",
 			    c->link ? c->link->remote : "-", c->link ? c->link->local : "-",
 			    c->link && c->link->ready ? c->link->auth : "unauthenticated",
 			    tlsv, c->peer[0] ? c->peer : "-", queued,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 		else if (c->nauthed == 0)
-			buf_printf(b, "-\tin\t%s\tunauthenticated\t%s\t%s\t0\t%llu\n",
+			buf_printf(b, "-\tin\t%s\tunauthenticated\t%s\t%s\t0\t%llu\t%s\n",
 			    c->to[0] ? c->to : "-", tlsv, c->peer,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 		for (size_t i = 0; !c->out && i < c->nauthed; i++)
-			buf_printf(b, "%s\tin\t%s\t%s\t%s\t%s\t0\t%llu\n",
+			buf_printf(b, "%s\tin\t%s\t%s\t%s\t%s\t0\t%llu\t%s\n",
 			    c->authed[i].remote, c->authed[i].local, c->authed[i].how,
 			    tlsv, c->peer,
-			    (unsigned long long)((now - c->last_active) / 1000));
+			    (unsigned long long)((now - c->last_active) / 1000), bidi);
 	}
 	return 0;
 }
@@ -455,7 +485,7 @@ ctl_s2s(struct ctl_req *req, const char *args)
 static const struct ctl_command commands[] = {
 	{ "s2s", "s2s [close DOMAIN]",
 	  "server-to-server connections (remote, direction, local, auth, TLS, "
-	  "peer, queued, idle s), or close those with DOMAIN", ctl_s2s },
+	  "peer, queued, idle s, bidi), or close those with DOMAIN", ctl_s2s },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -12,30 +12,8 @@
 #include <string.h>
 
 #include "conf.h"
+#include "config.h"
 #include "jid.h"
-
-static int
-get_listen(struct conf_table *t, const char *key, int port, struct edge_addr **out,
-    size_t *n, struct conf_err *e)
-{
-	char *const *v;
-	size_t nv;
-	char err[256];
-	int rc;
-
-	if ((rc = conf_strarr(t, key, &v, &nv, e)) <= 0)
-		return rc;
-	if ((*out = calloc(nv ? nv : 1, sizeof(**out))) == NULL)
-		return -1;
-	for (size_t i = 0; i < nv; i++) {
-		if (addr_parse(v[i], port, &(*out)[i], err, sizeof(err)) == -1) {
-			conf_errf(e, t, key, "%s", err);
-			return -1;
-		}
-	}
-	*n = nv;
-	return 1;
-}
 
 /* "host:port", "[v6]:port" or "host" (5269); "tls:" before it: direct TLS. */
 static int
@@ -151,34 +129,22 @@ get_blocklist(struct s2s_config *c, struct conf_table *t, struct conf_err *e)
 	return 1;
 }
 
+/* The durations: given in seconds, kept in ms. */
 static int
-ms_key(struct conf_table *t, const char *key, uint64_t lo, uint64_t hi,
-    uint64_t *ms, struct conf_err *e)
+get_durations(struct s2s_config *c, struct conf_table *t, struct conf_err *e)
 {
-	uint64_t s = *ms / 1000;
-	int rc;
+	uint64_t conn = 60, auth = 30, idle = 600, cache = 300;
 
-	if ((rc = conf_duration_range(t, key, lo, hi, &s, e)) == 1)
-		*ms = s * 1000;
-	return rc;
-}
-
-static int
-size_key(struct conf_table *t, const char *key, uint64_t lo, uint64_t hi,
-    uint64_t *out, struct conf_err *e)
-{
-	uint64_t v;
-	int rc;
-
-	if ((rc = conf_size(t, key, &v, e)) <= 0)
-		return rc;
-	if (v < lo || v > hi) {
-		conf_errf(e, t, key, "must be between %llu and %llu",
-		    (unsigned long long)lo, (unsigned long long)hi);
+	if (t && (conf_duration_range(t, "connect_timeout", 1, 3600, &conn, e) == -1 ||
+	    conf_duration_range(t, "auth_timeout", 1, 3600, &auth, e) == -1 ||
+	    conf_duration_range(t, "idle_timeout", 1, 7 * 86400, &idle, e) == -1 ||
+	    conf_duration_range(t, "resolve_cache", 0, 86400, &cache, e) == -1))
 		return -1;
-	}
-	*out = v;
-	return 1;
+	c->connect_timeout_ms = conn * 1000;
+	c->auth_timeout_ms = auth * 1000;
+	c->idle_timeout_ms = idle * 1000;
+	c->resolve_cache_ms = cache * 1000;
+	return 0;
 }
 
 int
@@ -189,36 +155,34 @@ s2s_config_load(struct s2s_config *c, struct conf_table *root, struct conf_err *
 	long long qn = 1000, conns = 16, rate = 0, burst = 0;
 	int rc;
 
-	c->connect_timeout_ms = 60000;
-	c->auth_timeout_ms = 30000;
-	c->idle_timeout_ms = 600000;
-	c->resolve_cache_ms = 300000;
 	c->queue_max_bytes = 1024 * 1024;
 	c->shaper_rate = 50000;		/* the reference host's s2s shaper `fast` */
 	c->max_out_buffer = 4 * 1024 * 1024;
 	c->queue_max_stanzas = (unsigned)qn;
 	c->max_stanza = (size_t)stanza;
 	c->max_conn_per_ip = (unsigned)conns;
+	c->bidi = true;
 	t = conf_table(root, "s2s", e, &rc);
-	if (rc == -1)
+	if (rc == -1 || get_durations(c, t, e) == -1)
 		return -1;
 	if (rc == 0)
 		return 0;
 	if (conf_bool(t, "enabled", &c->enabled, e) == -1 ||
-	    get_listen(t, "listen", 5269, &c->listen, &c->nlisten, e) == -1 ||
-	    get_listen(t, "listen_tls", 5270, &c->listen_tls, &c->nlisten_tls, e) == -1 ||
+	    conf_bool(t, "bidi", &c->bidi, e) == -1 ||
+	    xmpp_config_listen(t, "listen", 5269, &c->listen, &c->nlisten, e) == -1 ||
+	    xmpp_config_listen(t, "listen_tls", 5270, &c->listen_tls, &c->nlisten_tls,
+	    e) == -1 ||
 	    get_verify(c, t, e) == -1 ||
 	    conf_str(t, "ca_file", &c->ca_file, e) == -1 ||
 	    conf_str(t, "dialback_secret_file", &c->dialback_secret_file, e) == -1 ||
-	    ms_key(t, "connect_timeout", 1, 3600, &c->connect_timeout_ms, e) == -1 ||
-	    ms_key(t, "auth_timeout", 1, 3600, &c->auth_timeout_ms, e) == -1 ||
-	    ms_key(t, "idle_timeout", 1, 7 * 86400, &c->idle_timeout_ms, e) == -1 ||
-	    ms_key(t, "resolve_cache", 0, 86400, &c->resolve_cache_ms, e) == -1 ||
 	    conf_int(t, "queue_max_stanzas", 1, 1000000, &qn, e) == -1 ||
-	    size_key(t, "queue_max_bytes", 1024, 1ULL << 30, &c->queue_max_bytes, e) == -1 ||
-	    size_key(t, "max_stanza_size", 16384, 16 * 1024 * 1024, &stanza, e) == -1 ||
-	    size_key(t, "shaper_rate", 0, 1ULL << 32, &c->shaper_rate, e) == -1 ||
-	    size_key(t, "max_out_buffer", 65536, 1ULL << 30, &c->max_out_buffer, e) == -1 ||
+	    conf_size_range(t, "queue_max_bytes", 1024, 1ULL << 30, &c->queue_max_bytes,
+	    e) == -1 ||
+	    conf_size_range(t, "max_stanza_size", 16384, 16 * 1024 * 1024, &stanza,
+	    e) == -1 ||
+	    conf_size_range(t, "shaper_rate", 0, 1ULL << 32, &c->shaper_rate, e) == -1 ||
+	    conf_size_range(t, "max_out_buffer", 65536, 1ULL << 30, &c->max_out_buffer,
+	    e) == -1 ||
 	    conf_int(t, "max_connections_per_ip", 1, 100000, &conns, e) == -1 ||
 	    conf_int(t, "stanza_rate", 0, 1000000, &rate, e) == -1 ||
 	    conf_int(t, "stanza_burst", 0, 10000000, &burst, e) == -1 ||

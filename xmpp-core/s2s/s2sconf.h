@@ -36,6 +36,7 @@ struct s2s_config {
 	struct edge_addr *listen_tls;	/* direct TLS (XEP-0368), none by default */
 	size_t nlisten_tls;
 	enum s2s_verify verify;
+	bool bidi;			/* XEP-0288: offer and ask for bidirectional streams */
 	const char *ca_file;		/* trust for peers' certificates; NULL: system */
 	const char *dialback_secret_file;	/* NULL: random per start */
 	uint64_t connect_timeout_ms;	/* resolve + connect + TLS + auth */

@@ -2,7 +2,7 @@
  * s2sconn — server-to-server streams, both directions (RFC 6120 §4,
  * §5, XEP-0220).  See s2s.h.
  *
- * Outgoing: resolve (resolve.c), connect to each address in turn, open
+ * Outgoing: resolve (resolve.c), connect (s2sdial.c: addresses raced), open
  * a jabber:server stream, STARTTLS (required: a peer that does not
  * offer it is not talked to), restart, then authenticate with Server
  * Dialback: <db:result/> with our key, the peer checks it with us on a
@@ -17,8 +17,9 @@
  * (piggybacking, XEP-0220 §4.4).  A stanza's 'from' must be one of
  * them (<invalid-from/>), its 'to' one of ours (<host-unknown/>).
  *
- * The stream parser is the core's (core/xml), TLS is common/tls.c;
- * nothing here is shared with c2s.c beyond those layers.
+ * The transport under the stream (socket, TLS, the output buffer and
+ * its flush, the shaper, feeding the parser) is the core's conn.c, the
+ * one c2s streams use: this file is what makes the stream a server's.
  */
 #include "s2s.h"
 
@@ -35,25 +36,21 @@
 #include "dialback.h"
 #include "jid.h"
 #include "log.h"
+#include "router.h"
 #include "server.h"
 #include "stanza.h"
 #include "tls.h"
 #include "xml.h"
 
-#define READ_CHUNK 16384
 #define READ_ROUNDS 8
 #define RATE_CHUNK 1024
 #define CLOSE_LINGER_MS 2000
-#define ATTEMPT_MS 10000	/* one address's TCP connect */
 
 static LIST_HEAD(, s2s_conn) conns = LIST_HEAD_INITIALIZER(conns);
 static size_t nconns;
 
-static void conn_finish(struct s2s_conn *c);
-static void update_events(struct s2s_conn *c);
-static void readable(struct s2s_conn *c);
-static void connect_next(struct s2s_conn *c);
-static void io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
+static void finish(struct s2s_conn *c);
+static void bidi_detach(struct s2s_conn *c);
 static bool add_pair(struct s2s_conn *c, const char *remote, const char *local,
     const char *how);
 static void in_sasl_auth(struct s2s_conn *c, struct xml_node *n);
@@ -88,60 +85,20 @@ s2s_conn_per_ip(const char *ip)
 	return n;
 }
 
-/* ---- transport ---- */
-
-enum { TR_AGAIN = -2, TR_ERROR = -1 };
-
-static ssize_t
-tr_read(struct s2s_conn *c, void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (c->tls) {
-		n = tls_read(c->tls, buf, len);
-		c->tls_want_write = n == TLS_WANT_WRITE;
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
-			return TR_AGAIN;
-		return n < 0 ? TR_ERROR : n;
-	}
-	n = read(c->fd, buf, len);
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
-	return n;
-}
-
-static ssize_t
-tr_write(struct s2s_conn *c, const void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (c->tls) {
-		n = tls_write(c->tls, buf, len);
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
-			return TR_AGAIN;
-		return n < 0 ? TR_ERROR : n;
-	}
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
-	return n;
-}
-
 /* ---- lifetime ---- */
 
 static void
-conn_ref(struct s2s_conn *c)
+hold(struct s2s_conn *c)
 {
 	c->refs++;
 }
 
 static void
-conn_unref(struct s2s_conn *c)
+release(struct s2s_conn *c)
 {
 	if (--c->refs > 0)
 		return;
-	xml_stream_free(c->xs);
-	buf_free(&c->obuf);
+	conn_free(&c->conn);
 	free(c->targets);
 	free(c->authed);
 	free(c);
@@ -154,7 +111,7 @@ dir(const struct s2s_conn *c)
 }
 
 static void
-conn_finish(struct s2s_conn *c)
+finish(struct s2s_conn *c)
 {
 	struct s2s_link *l = c->link;
 
@@ -168,21 +125,10 @@ conn_finish(struct s2s_conn *c)
 		resolve_cancel(c->rq);
 		c->rq = NULL;
 	}
-	if (c->fd >= 0) {
-		ev_io_stop(srv.loop, &c->io);
-		if (c->tls) {
-			if (tls_handshake_done(c->tls))
-				(void)tls_shutdown(c->tls);
-			tls_conn_free(c->tls);
-			c->tls = NULL;
-		}
-		close(c->fd);
-		c->fd = -1;
-	}
+	s2s_dial_stop(c);
+	conn_stop(&c->conn, true);
 	ev_timer_stop(srv.loop, &c->timer);
-	ev_timer_stop(srv.loop, &c->shaper_timer);
-	ev_defer_cancel(srv.loop, &c->flush);
-	ev_defer_cancel(srv.loop, &c->resume);
+	bidi_detach(c);
 	LIST_REMOVE(c, entry);
 	nconns--;
 	if (l) {
@@ -192,16 +138,19 @@ conn_finish(struct s2s_conn *c)
 		s2s_link_lost(l, c->fail_why[0] ? c->fail_why : "connection closed",
 		    false);
 	}
-	conn_unref(c);
+	release(c);
 }
 
+/* Stops taking input, writes what is queued, then finishes. */
 static void
-conn_close(struct s2s_conn *c)
+linger(struct s2s_conn *c)
 {
 	c->state = S2S_CLOSING;
 	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
-	ev_defer(srv.loop, &c->flush);
+	conn_closing(&c->conn);
 }
+
+#define DB_DECL " xmlns:db='" NS_DIALBACK "'"
 
 static void
 send_header(struct s2s_conn *c)
@@ -210,20 +159,14 @@ send_header(struct s2s_conn *c)
 
 	if (c->out) {
 		/* RFC 6120 §4.7.1: 'from' our domain, 'to' theirs */
-		buf_printf(&c->obuf, "<?xml version='1.0'?><stream:stream "
-		    "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
-		    "xmlns:db='jabber:server:dialback' from='%s' to='%s' version='1.0'>",
-		    c->link->local, c->link->remote);
+		conn_stream_header(&c->conn.out, NS_SERVER, DB_DECL, NULL, c->link->local,
+		    c->link->remote);
 		return;
 	}
 	random_hex(id, 16);
 	snprintf(c->stream_id, sizeof(c->stream_id), "%s", id);
-	buf_printf(&c->obuf, "<?xml version='1.0'?><stream:stream "
-	    "xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
-	    "xmlns:db='jabber:server:dialback' id='%s'", id);
-	if (c->to[0])
-		buf_printf(&c->obuf, " from='%s'", c->to);
-	buf_puts(&c->obuf, " version='1.0'>");
+	conn_stream_header(&c->conn.out, NS_SERVER, DB_DECL, id, c->to[0] ? c->to : NULL,
+	    NULL);
 }
 
 void
@@ -231,10 +174,10 @@ s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text)
 {
 	if (c->dead || c->state == S2S_CLOSING)
 		return;
-	if (c->state != S2S_OPEN && c->state != S2S_STREAM) {
+	if (c->conn.handshake || (c->state != S2S_OPEN && c->state != S2S_STREAM)) {
 		if (cond)
 			snprintf(c->fail_why, sizeof(c->fail_why), "%s", cond);
-		conn_finish(c);
+		finish(c);
 		return;
 	}
 	if (!c->out && c->stream_id[0] == '\0')
@@ -243,116 +186,20 @@ s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text)
 		log_info("s2s %llu %s: %s: stream error %s%s%s", (unsigned long long)c->id,
 		    dir(c), c->peer, cond, text ? ": " : "", text ? text : "");
 		snprintf(c->fail_why, sizeof(c->fail_why), "stream error %s", cond);
-		buf_printf(&c->obuf, "<stream:error><%s xmlns='%s'/>", cond, NS_STREAMS_ERR);
-		if (text) {
-			buf_printf(&c->obuf, "<text xmlns='%s'>", NS_STREAMS_ERR);
-			xml_escape(&c->obuf, text, strlen(text), false);
-			buf_puts(&c->obuf, "</text>");
-		}
-		buf_puts(&c->obuf, "</stream:error>");
 	}
-	buf_puts(&c->obuf, "</stream:stream>");
-	conn_close(c);
+	conn_stream_error(&c->conn.out, cond, text);
+	linger(c);
 }
 
 /* ---- output ---- */
-
-static void
-conn_flush(struct s2s_conn *c)
-{
-	ssize_t n;
-
-	if (c->dead || c->state == S2S_HANDSHAKE || c->state == S2S_CONNECTING ||
-	    c->state == S2S_RESOLVING)
-		return;
-	if (c->overflow) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "output over %llu bytes",
-		    (unsigned long long)s2s_cfg()->max_out_buffer);
-		conn_finish(c);
-		return;
-	}
-	while (buf_pending(&c->obuf) > 0) {
-		n = tr_write(c, buf_data(&c->obuf), buf_pending(&c->obuf));
-		if (n == TR_AGAIN)
-			break;
-		if (n <= 0) {
-			snprintf(c->fail_why, sizeof(c->fail_why), "write failed");
-			conn_finish(c);
-			return;
-		}
-		buf_consume(&c->obuf, (size_t)n);
-	}
-	if (buf_pending(&c->obuf) == 0) {
-		buf_free(&c->obuf);
-		if (c->starttls_pending) {
-			c->starttls_pending = false;
-			if ((c->tls = tls_conn_server(s2stls_server(), c->fd)) == NULL) {
-				conn_finish(c);
-				return;
-			}
-			c->state = S2S_HANDSHAKE;
-			c->stream_id[0] = '\0';
-			ev_io_start(srv.loop, &c->io, EPOLLIN);
-			return;
-		}
-		if (c->state == S2S_CLOSING) {
-			conn_finish(c);
-			return;
-		}
-	}
-	update_events(c);
-}
-
-static void
-flush_cb(struct ev_loop *loop, struct ev_defer *d)
-{
-	struct s2s_conn *c = d->data;
-
-	(void)loop;
-	conn_ref(c);
-	conn_flush(c);
-	conn_unref(c);
-}
-
-static void
-resume_cb(struct ev_loop *loop, struct ev_defer *d)
-{
-	struct s2s_conn *c = d->data;
-
-	(void)loop;
-	conn_ref(c);
-	readable(c);
-	conn_unref(c);
-}
-
-static void
-update_events(struct s2s_conn *c)
-{
-	uint32_t ev = 0;
-
-	if (c->dead || c->state == S2S_HANDSHAKE || c->state == S2S_CONNECTING ||
-	    c->state == S2S_RESOLVING)
-		return;
-	if (c->state != S2S_CLOSING && (s2s_cfg()->shaper_rate == 0 || c->shaper_tokens > 0) &&
-	    c->paused_until <= ev_now(srv.loop))
-		ev |= EPOLLIN;
-	if ((buf_pending(&c->obuf) > 0 && !c->flush.pending) || c->tls_want_write)
-		ev |= EPOLLOUT;
-	if (ev != c->io.events || !c->io.active)
-		ev_io_start(srv.loop, &c->io, ev);
-}
 
 void
 s2s_conn_send(struct s2s_conn *c, const char *s, size_t n)
 {
 	if (c->dead || c->state == S2S_CLOSING)
 		return;
-	if (buf_pending(&c->obuf) + n > s2s_cfg()->max_out_buffer)
-		c->overflow = true;
-	else if (buf_append(&c->obuf, s, n) == -1)
-		c->overflow = true;
+	conn_send(&c->conn, s, n, s2s_cfg()->max_out_buffer);
 	c->last_active = ev_now(srv.loop);
-	ev_defer(srv.loop, &c->flush);
 }
 
 static void
@@ -423,6 +270,56 @@ pair_authed(const struct s2s_conn *c, const char *remote, const char *local)
 	return pair_find(c, remote, local) != NULL;
 }
 
+static bool
+is_stanza(const struct xml_node *n)
+{
+	return strcmp(n->ns, NS_SERVER) == 0 && (strcmp(n->name, "message") == 0 ||
+	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0);
+}
+
+/*
+ * XEP-0288 on an incoming stream: once its peer asked for bidi and a
+ * pair authenticated (the dialback result sent, or the stream after
+ * SASL open), our link for the reverse pair sends on this stream
+ * instead of a connection of its own.
+ */
+static void
+bidi_attach(struct s2s_conn *c)
+{
+	struct s2s_link *l;
+
+	for (size_t i = 0; c->bidi && !c->out && i < c->nauthed; i++) {
+		struct s2s_pair *p = &c->authed[i];
+
+		if (p->linked || (l = s2s_link_get(p->local, p->remote, true)) == NULL ||
+		    l->bidi)
+			continue;
+		p->linked = true;
+		s2s_link_bidi(l, c);
+	}
+}
+
+/* The incoming stream goes: its links send no more on it. */
+static void
+bidi_detach(struct s2s_conn *c)
+{
+	struct s2s_link *l;
+
+	for (size_t i = 0; !c->out && i < c->nauthed; i++)
+		if (c->authed[i].linked &&
+		    (l = s2s_link_get(c->authed[i].local, c->authed[i].remote, false)) != NULL)
+			s2s_link_bidi_gone(l, c);
+}
+
+/* A bidi outgoing stream authenticated us: the peer may send its link's
+ * pair on it. */
+static void
+bidi_accept(struct s2s_conn *c, const char *how)
+{
+	if (c->bidi && !add_pair(c, c->link->remote, c->link->local, how))
+		c->bidi = false;
+}
+
 /*
  * stanza_rate: a token bucket per authenticated domain of the stream.
  * A domain over its rate is not cut off: the stream is not read until
@@ -457,12 +354,12 @@ in_db_result(struct s2s_conn *c, struct xml_node *n)
 		s2s_conn_stream_error(c, "improper-addressing", "bad <db:result/>");
 		goto out;
 	}
-	if (!s2s_local_domain(to)) {
+	if (!router_local_domain(to)) {
 		/* §2.4: a domain we do not serve */
 		send_db(c, "result", to, from, NULL, "error", NULL);
 		goto out;
 	}
-	if (s2s_config_blocked(s2s_cfg(), fdom) || s2s_local_domain(fdom)) {
+	if (s2s_config_blocked(s2s_cfg(), fdom) || router_local_domain(fdom)) {
 		log_notice("s2s %llu in: %s: dialback from %s refused (blocked)",
 		    (unsigned long long)c->id, c->peer, fdom);
 		send_db(c, "result", to, from, NULL, "invalid", NULL);
@@ -473,7 +370,7 @@ in_db_result(struct s2s_conn *c, struct xml_node *n)
 		goto out;
 	}
 	/* verify = "certificate": dialback only backs a valid certificate */
-	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !s2stls_cert_valid(c->tls, fdom)) {
+	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !s2stls_cert_valid(c->conn.tls, fdom)) {
 		log_notice("s2s %llu in: %s: dialback from %s refused: its certificate "
 		    "does not verify", (unsigned long long)c->id, c->peer, fdom);
 		send_db(c, "result", to, from, NULL, "invalid", NULL);
@@ -506,7 +403,7 @@ in_db_verify(struct s2s_conn *c, struct xml_node *n)
 	}
 	/* the Receiving Server ('from') got the key on a stream from us
 	 * ('to') with that id */
-	ok = s2s_local_domain(to) && dialback_check(from, to, id, key);
+	ok = router_local_domain(to) && dialback_check(from, to, id, key);
 	send_db(c, "verify", to, from, id, ok ? "valid" : "invalid", NULL);
 out:
 	free(key);
@@ -529,9 +426,11 @@ s2s_conn_verified(uint64_t in_id, const char *local, const char *remote, bool va
 		else
 			log_info("s2s %llu in: %s authenticated as %s (dialback, %s)",
 			    (unsigned long long)c->id, c->peer, remote,
-			    c->tls ? tls_conn_version(c->tls) : "-");
+			    c->conn.tls ? tls_conn_version(c->conn.tls) : "-");
 	}
 	send_db(c, "result", local, remote, NULL, valid ? "valid" : "invalid", NULL);
+	if (valid)
+		bidi_attach(c);
 }
 
 /* ns "jabber:server" -> "jabber:client" in place: the two have the same
@@ -564,7 +463,7 @@ in_stanza(struct s2s_conn *c, struct xml_node *n)
 		xml_free(n);
 		return;
 	}
-	if (!s2s_local_domain(to.domain)) {
+	if (!router_local_domain(to.domain)) {
 		s2s_conn_stream_error(c, "host-unknown", NULL);
 		xml_free(n);
 		return;
@@ -593,8 +492,7 @@ in_element(struct s2s_conn *c, struct xml_node *n)
 			return;
 		}
 		send_str(c, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-		c->starttls_pending = true;
-		xml_stream_restart(c->xs);
+		conn_starttls(&c->conn);
 		return;
 	}
 	if (!c->secure) {
@@ -602,14 +500,21 @@ in_element(struct s2s_conn *c, struct xml_node *n)
 		s2s_conn_stream_error(c, "policy-violation", "STARTTLS is required");
 		return;
 	}
-	if (xml_is(n, "auth", NS_SASL)) {
+	if (xml_is(n, "bidi", NS_BIDI)) {
+		/* XEP-0288 §2: asked for before authentication, where offered */
+		if (s2s_cfg()->bidi && c->nauthed == 0 && c->sasl != SASL_DONE) {
+			c->bidi = true;
+			log_debug("s2s %llu in: %s: bidirectional", (unsigned long long)c->id,
+			    c->peer);
+		}
+		xml_free(n);
+	} else if (xml_is(n, "auth", NS_SASL)) {
 		in_sasl_auth(c, n);
 	} else if (xml_is(n, "result", NS_DIALBACK)) {
 		in_db_result(c, n);
 	} else if (xml_is(n, "verify", NS_DIALBACK)) {
 		in_db_verify(c, n);
-	} else if (strcmp(n->ns, NS_SERVER) == 0 && (strcmp(n->name, "message") == 0 ||
-	    strcmp(n->name, "presence") == 0 || strcmp(n->name, "iq") == 0)) {
+	} else if (is_stanza(n)) {
 		in_stanza(c, n);
 	} else if (c->nauthed == 0) {
 		xml_free(n);
@@ -623,21 +528,25 @@ in_element(struct s2s_conn *c, struct xml_node *n)
 static void
 in_features(struct s2s_conn *c)
 {
-	buf_puts(&c->obuf, "<stream:features>");
+	buf_puts(&c->conn.out, "<stream:features>");
 	if (!c->secure) {
-		buf_printf(&c->obuf, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
+		buf_printf(&c->conn.out, "<starttls xmlns='%s'><required/></starttls>", NS_TLS);
 	} else if (c->sasl != SASL_DONE) {
-		c->peer_cert_ok = c->hdr_from[0] && s2stls_cert_valid(c->tls, c->hdr_from);
+		c->peer_cert_ok = c->hdr_from[0] && s2stls_cert_valid(c->conn.tls, c->hdr_from);
 		/* XEP-0178 §3: EXTERNAL only when the certificate verifies */
 		if (c->peer_cert_ok)
-			buf_printf(&c->obuf, "<mechanisms xmlns='%s'><mechanism>EXTERNAL"
+			buf_printf(&c->conn.out, "<mechanisms xmlns='%s'><mechanism>EXTERNAL"
 			    "</mechanism></mechanisms>", NS_SASL);
 		if (c->peer_cert_ok || s2s_cfg()->verify == S2S_VERIFY_DIALBACK)
-			buf_printf(&c->obuf, "<dialback xmlns='%s'><errors/></dialback>",
+			buf_printf(&c->conn.out, "<dialback xmlns='%s'><errors/></dialback>",
 			    NS_DIALBACK_FEATURE);
+		if (s2s_cfg()->bidi)
+			buf_printf(&c->conn.out, "<bidi xmlns='%s'/>", NS_BIDI_FEATURE);
 	}
-	buf_puts(&c->obuf, "</stream:features>");
-	ev_defer(srv.loop, &c->flush);
+	buf_puts(&c->conn.out, "</stream:features>");
+	ev_defer(srv.loop, &c->conn.flush);
+	if (c->sasl == SASL_DONE)
+		bidi_attach(c);	/* the stream after SASL: ours to send on too */
 }
 
 static bool
@@ -654,6 +563,7 @@ add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *
 	snprintf(p[c->nauthed].remote, sizeof(p->remote), "%s", remote);
 	snprintf(p[c->nauthed].local, sizeof(p->local), "%s", local);
 	p[c->nauthed].how = how;
+	p[c->nauthed].linked = false;
 	p[c->nauthed].tokens = s2s_cfg()->stanza_burst;
 	p[c->nauthed].last = ev_now(srv.loop);
 	c->nauthed++;
@@ -691,12 +601,12 @@ in_sasl_auth(struct s2s_conn *c, struct xml_node *n)
 		goto out;
 	}
 	log_info("s2s %llu in: %s authenticated as %s (SASL EXTERNAL, %s)",
-	    (unsigned long long)c->id, c->peer, c->hdr_from, tls_conn_version(c->tls));
+	    (unsigned long long)c->id, c->peer, c->hdr_from, tls_conn_version(c->conn.tls));
 	send_str(c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
 	c->sasl = SASL_DONE;
 	c->state = S2S_STREAM;	/* RFC 6120 §6.4.6: a new stream follows */
 	c->stream_id[0] = '\0';
-	xml_stream_restart(c->xs);
+	xml_stream_restart(c->conn.xs);
 out:
 	free(text);
 	xml_free(n);
@@ -717,14 +627,12 @@ start_client_tls(struct s2s_conn *c, bool direct)
 	char alabel[DOMAIN_MAX];
 
 	if (resolve_alabel(c->link->remote, alabel, sizeof(alabel)) < 0 ||
-	    (c->tls = tls_conn_client(s2stls_client_ctx(direct), c->fd,
-	    alabel, NULL)) == NULL) {
+	    conn_tls_client(&c->conn, s2stls_client_ctx(direct), alabel) == -1) {
 		snprintf(c->fail_why, sizeof(c->fail_why), "TLS set-up failed");
-		conn_finish(c);
+		finish(c);
 		return;
 	}
-	c->state = S2S_HANDSHAKE;
-	ev_io_start(srv.loop, &c->io, EPOLLOUT);
+	c->state = S2S_STREAM;	/* a new stream once TLS is up */
 }
 
 static void
@@ -777,7 +685,8 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 		snprintf(l->auth, sizeof(l->auth), "sasl-external");
 		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
 		log_info("s2s %llu out: %s -> %s authenticated (SASL EXTERNAL, %s)",
-		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->tls));
+		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->conn.tls));
+		bidi_accept(c, "sasl-external");
 		s2s_link_ready(l);
 		s2s_conn_send_verifies(c);
 		return;
@@ -788,6 +697,11 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 	if (s2s_cfg()->verify == S2S_VERIFY_CERT && !c->cert_ok) {
 		out_fail(c, "the peer's certificate does not verify for its domain");
 		return;
+	}
+	/* XEP-0288 §2: asked for before authenticating, where offered */
+	if (s2s_cfg()->bidi && xml_child(n, "bidi", NS_BIDI_FEATURE) != NULL) {
+		send_str(c, "<bidi xmlns='" NS_BIDI "'/>");
+		c->bidi = true;
 	}
 	c->peer_dialback = xml_child(n, "dialback", NS_DIALBACK_FEATURE) != NULL;
 	/* XEP-0178: offered means our certificate verified for our domain */
@@ -815,7 +729,7 @@ out_sasl(struct s2s_conn *c, struct xml_node *n)
 		c->sasl = SASL_DONE;
 		c->state = S2S_STREAM;
 		c->stream_id[0] = '\0';
-		xml_stream_restart(c->xs);
+		xml_stream_restart(c->conn.xs);
 		send_header(c);
 		return;
 	}
@@ -842,7 +756,8 @@ out_db_result(struct s2s_conn *c, struct xml_node *n)
 		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
 		log_info("s2s %llu out: %s -> %s authenticated (dialback, %s%s)",
 		    (unsigned long long)c->id, l->local, l->remote,
-		    tls_conn_version(c->tls), c->cert_ok ? ", certificate valid" : "");
+		    tls_conn_version(c->conn.tls), c->cert_ok ? ", certificate valid" : "");
+		bidi_accept(c, "dialback");
 		s2s_link_ready(l);
 		return;
 	}
@@ -876,7 +791,7 @@ out_element(struct s2s_conn *c, struct xml_node *n)
 	if (xml_is(n, "features", XML_NS_STREAM)) {
 		out_features(c, n);
 	} else if (xml_is(n, "proceed", NS_TLS)) {
-		xml_stream_restart(c->xs);
+		xml_stream_restart(c->conn.xs);
 		start_client_tls(c, false);
 	} else if (xml_is(n, "failure", NS_TLS)) {
 		out_fail(c, "STARTTLS failed");
@@ -892,6 +807,10 @@ out_element(struct s2s_conn *c, struct xml_node *n)
 		snprintf(c->fail_why, sizeof(c->fail_why), "stream error from peer: %s",
 		    e ? e->name : "?");
 		s2s_conn_stream_error(c, NULL, NULL);
+	} else if (c->bidi && c->nauthed && is_stanza(n)) {
+		/* XEP-0288: the peer's stanzas to us on our stream */
+		in_stanza(c, n);
+		return;
 	} else {
 		/* stanzas come on the peer's own stream to us, not this one */
 		s2s_conn_stream_error(c, "unsupported-stanza-type", NULL);
@@ -927,7 +846,7 @@ on_open(void *arg, const char *name, const char *ns, const char **attrs)
 		snprintf(c->stream_id, sizeof(c->stream_id), "%s", id ? id : "");
 		return;
 	}
-	if (to && jid_domain_prep(to, dom) == 0 && s2s_local_domain(dom))
+	if (to && jid_domain_prep(to, dom) == 0 && router_local_domain(dom))
 		snprintf(c->to, sizeof(c->to), "%s", dom);
 	else
 		c->to[0] = '\0';
@@ -976,198 +895,134 @@ on_close(void *arg)
 
 static const struct xml_stream_cb stream_cb = { on_open, on_stanza, on_close };
 
-/* ---- input ---- */
+/* ---- the transport (conn.h) ---- */
 
-/* Token bucket of shaper_rate bytes a second, one second deep. */
-static bool
-shaper_take(struct s2s_conn *c, size_t *want)
+static void
+tr_ref(void *o)
 {
-	uint64_t rate = s2s_cfg()->shaper_rate, now = ev_now(srv.loop), ms;
+	hold(o);
+}
 
-	if (rate == 0)
-		return true;
-	if (now > c->shaper_last) {
-		c->shaper_tokens += (now - c->shaper_last) * rate / 1000;
-		if (c->shaper_tokens > rate)
-			c->shaper_tokens = rate;
-		c->shaper_last = now;
+static void
+tr_unref(void *o)
+{
+	release(o);
+}
+
+static size_t
+tr_want(void *o)
+{
+	struct s2s_conn *c = o;
+	uint64_t now = ev_now(srv.loop);
+
+	if (c->dead || c->state == S2S_CLOSING)
+		return 0;
+	if (c->paused_until > now) {
+		conn_pause(&c->conn, c->paused_until - now);	/* stanza_rate */
+		return 0;
 	}
-	if (c->shaper_tokens == 0) {
-		ms = 1000 * READ_CHUNK / rate;
-		if (!ev_timer_active(&c->shaper_timer))
-			ev_timer_start(srv.loop, &c->shaper_timer, ms ? ms : 1);
-		if (c->io.events & EPOLLIN)
-			ev_io_start(srv.loop, &c->io, c->io.events & ~(uint32_t)EPOLLIN);
-		return false;
-	}
-	if (*want > c->shaper_tokens)
-		*want = (size_t)c->shaper_tokens;
+	/* with a stanza rate, small reads: a pause takes effect within
+	 * about a stanza, not after a whole chunk of them */
+	return s2s_cfg()->stanza_rate ? RATE_CHUNK : CONN_READ_CHUNK;
+}
+
+static bool
+tr_got(void *o, size_t n)
+{
+	struct s2s_conn *c = o;
+
+	(void)n;
+	c->last_active = ev_now(srv.loop);
 	return true;
 }
 
-static void
-feed(struct s2s_conn *c, const char *data, size_t n)
+static uint64_t
+tr_rate(void *o)
 {
-	long used;
-
-	while (n > 0 && !c->dead && c->state != S2S_CLOSING) {
-		used = xml_stream_feed(c->xs, data, n);
-		if (used < 0) {
-			s2s_conn_stream_error(c, xml_stream_error(c->xs), NULL);
-			return;
-		}
-		if (c->starttls_pending || c->state == S2S_HANDSHAKE)
-			return;	/* what follows is TLS */
-		data += used;
-		n -= (size_t)used;
-	}
+	(void)o;
+	return s2s_cfg()->shaper_rate;
 }
 
 static void
-readable(struct s2s_conn *c)
+tr_parse_error(void *o, const char *cond)
 {
-	char buf[READ_CHUNK];
-	size_t want;
-	ssize_t n;
-
-	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (c->dead || c->state == S2S_CLOSING || c->state == S2S_HANDSHAKE ||
-		    c->starttls_pending)
-			return;
-		if (c->paused_until > ev_now(srv.loop)) {
-			if (!ev_timer_active(&c->shaper_timer))
-				ev_timer_start(srv.loop, &c->shaper_timer,
-				    c->paused_until - ev_now(srv.loop));
-			if (c->io.events & EPOLLIN)
-				ev_io_start(srv.loop, &c->io, c->io.events & ~(uint32_t)EPOLLIN);
-			return;
-		}
-		/* with a stanza rate, small reads: a pause takes effect within
-		 * about a stanza, not after a whole chunk of them */
-		want = s2s_cfg()->stanza_rate ? RATE_CHUNK : sizeof(buf);
-		if (!shaper_take(c, &want))
-			return;
-		n = tr_read(c, buf, want);
-		if (n == TR_AGAIN)
-			break;
-		if (n <= 0) {
-			if (c->fail_why[0] == '\0')
-				snprintf(c->fail_why, sizeof(c->fail_why), "%s",
-				    n == 0 ? "peer closed" : "read error");
-			conn_finish(c);
-			return;
-		}
-		if (s2s_cfg()->shaper_rate)
-			c->shaper_tokens -= (uint64_t)n;
-		c->last_active = ev_now(srv.loop);
-		feed(c, buf, (size_t)n);
-	}
-	if (c->tls && !c->dead && tls_pending(c->tls) > 0)
-		ev_defer(srv.loop, &c->resume);	/* epoll will not report it */
-	update_events(c);
+	s2s_conn_stream_error(o, cond, NULL);
 }
 
-/* ---- TLS ---- */
+static void
+tr_done(void *o, const char *why)
+{
+	struct s2s_conn *c = o;
+
+	if (c->conn.overflow)
+		snprintf(c->fail_why, sizeof(c->fail_why), "output over %llu bytes",
+		    (unsigned long long)s2s_cfg()->max_out_buffer);
+	else if (why && c->fail_why[0] == '\0')
+		snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
+	finish(c);
+}
 
 static void
-handshake(struct s2s_conn *c)
+tr_secured(void *o)
 {
-	int rc = tls_handshake(c->tls);
+	struct s2s_conn *c = o;
 
-	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
-		ev_io_start(srv.loop, &c->io, rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
-		return;
-	}
-	if (rc != TLS_OK) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "TLS handshake failed: %s",
-		    tls_conn_error(c->tls));
-		conn_finish(c);
-		return;
-	}
 	c->secure = true;
 	c->state = S2S_STREAM;
 	if (c->out) {
-		c->cert_ok = s2stls_cert_valid(c->tls, c->link->remote);
+		c->cert_ok = s2stls_cert_valid(c->conn.tls, c->link->remote);
 		log_debug("s2s %llu out: %s: TLS %s, certificate %s",
-		    (unsigned long long)c->id, c->peer, tls_conn_version(c->tls),
+		    (unsigned long long)c->id, c->peer, tls_conn_version(c->conn.tls),
 		    c->cert_ok ? "valid" : "not trusted");
 		c->stream_id[0] = '\0';
 		send_header(c);
-		conn_flush(c);
 		return;
 	}
 	log_debug("s2s %llu in: %s: TLS %s", (unsigned long long)c->id, c->peer,
-	    tls_conn_version(c->tls));
-	update_events(c);
-	readable(c);
+	    tls_conn_version(c->conn.tls));
 }
 
-/* ---- outgoing connection set-up ---- */
-
-static void
-connected(struct s2s_conn *c)
+/* STARTTLS on an incoming stream: a new stream after the handshake */
+static struct tls_server *
+tr_tls_server(void *o)
 {
-	int err = 0;
-	socklen_t l = sizeof(err);
+	struct s2s_conn *c = o;
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) == -1)
-		err = errno;
-	if (err != 0) {
-		log_debug("s2s %llu out: %s: connect: %s", (unsigned long long)c->id,
-		    c->peer, strerror(err));
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(err));
-		connect_next(c);
-		return;
-	}
-	ev_timer_stop(srv.loop, &c->timer);
-	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
-	    c->peer, c->link->remote);
-	if (c->targets[c->next_target - 1].direct_tls) {
-		start_client_tls(c, true);
-		return;
-	}
-	c->state = S2S_STREAM;
-	send_header(c);
-	conn_flush(c);
+	c->stream_id[0] = '\0';
+	return s2stls_server();
 }
 
-static void
-connect_next(struct s2s_conn *c)
-{
-	const struct s2s_target *t;
-	int fd, one = 1;
+static const struct conn_ops ops = {
+	.name = "s2s", .rounds = READ_ROUNDS, .ref = tr_ref, .unref = tr_unref,
+	.want = tr_want, .got = tr_got, .rate = tr_rate, .parse_error = tr_parse_error,
+	.done = tr_done, .secured = tr_secured, .tls_server = tr_tls_server,
+};
 
-	if (c->fd >= 0) {
-		ev_io_stop(srv.loop, &c->io);
-		close(c->fd);
-		c->fd = -1;
-	}
-	if (c->next_target >= c->ntargets) {
-		if (c->fail_why[0] == '\0')
-			snprintf(c->fail_why, sizeof(c->fail_why), "no address answered");
-		conn_finish(c);
-		return;
-	}
-	t = &c->targets[c->next_target++];
+/* ---- outgoing connection set-up (the TCP part: s2sdial.c) ---- */
+
+void
+s2s_conn_dialed(struct s2s_conn *c, int fd, const struct s2s_target *t)
+{
+	hold(c);
 	addr_format_sa((const struct sockaddr *)&t->ss, t->len, c->peer, sizeof(c->peer));
-	fd = socket(t->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "socket: %s", strerror(errno));
-		connect_next(c);
-		return;
+	c->fail_why[0] = '\0';	/* what other addresses did is past */
+	log_debug("s2s %llu out: connected to %s for %s", (unsigned long long)c->id,
+	    c->peer, c->link ? c->link->remote : "?");
+	conn_set_fd(&c->conn, fd);
+	if (t->direct_tls) {
+		start_client_tls(c, true);
+	} else {
+		c->state = S2S_STREAM;
+		send_header(c);
+		conn_flush(&c->conn);
 	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->fd = fd;
-	ev_io_init(&c->io, fd, io_cb, c);
-	if (connect(fd, (const struct sockaddr *)&t->ss, t->len) == -1 &&
-	    errno != EINPROGRESS) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: %s", c->peer, strerror(errno));
-		connect_next(c);
-		return;
-	}
-	c->state = S2S_CONNECTING;
-	ev_io_start(srv.loop, &c->io, EPOLLOUT);
-	ev_timer_start(srv.loop, &c->timer, ATTEMPT_MS);
+	release(c);
+}
+
+void
+s2s_conn_dial_failed(struct s2s_conn *c)
+{
+	finish(c);
 }
 
 static void
@@ -1178,44 +1033,20 @@ resolved(void *arg, const struct s2s_target *t, size_t n, const char *why)
 	c->rq = NULL;
 	if (n == 0) {
 		snprintf(c->fail_why, sizeof(c->fail_why), "%s", why);
-		conn_finish(c);
+		finish(c);
 		return;
 	}
 	if ((c->targets = malloc(n * sizeof(*t))) == NULL) {
-		conn_finish(c);
+		finish(c);
 		return;
 	}
 	memcpy(c->targets, t, n * sizeof(*t));
 	c->ntargets = n;
-	connect_next(c);
+	c->state = S2S_SETUP;
+	s2s_dial_start(c);
 }
 
 /* ---- events ---- */
-
-static void
-io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
-{
-	struct s2s_conn *c = io->data;
-
-	(void)loop;
-	conn_ref(c);
-	if (c->state == S2S_CONNECTING) {
-		connected(c);
-	} else if (c->state == S2S_HANDSHAKE) {
-		handshake(c);
-	} else {
-		if (revents & EPOLLOUT) {
-			if (c->tls_want_write) {
-				c->tls_want_write = false;
-				readable(c);
-			}
-			conn_flush(c);
-		}
-		if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
-			readable(c);
-	}
-	conn_unref(c);
-}
 
 static void
 timer_cb(struct ev_loop *loop, struct ev_timer *t)
@@ -1223,12 +1054,9 @@ timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	struct s2s_conn *c = t->data;
 	uint64_t idle = s2s_cfg()->idle_timeout_ms, now = ev_now(loop);
 
-	conn_ref(c);
+	hold(c);
 	if (c->state == S2S_CLOSING) {
-		conn_finish(c);
-	} else if (c->state == S2S_CONNECTING) {
-		snprintf(c->fail_why, sizeof(c->fail_why), "%s: connect timed out", c->peer);
-		connect_next(c);
+		finish(c);
 	} else if ((c->out && c->link && c->link->ready) || (!c->out && c->nauthed)) {
 		if (now - c->last_active >= idle) {
 			snprintf(c->fail_why, sizeof(c->fail_why), "idle");
@@ -1243,25 +1071,11 @@ timer_cb(struct ev_loop *loop, struct ev_timer *t)
 		s2s_conn_stream_error(c, "connection-timeout",
 		    "authentication took too long");
 	}
-	conn_unref(c);
-}
-
-static void
-shaper_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct s2s_conn *c = t->data;
-
-	(void)loop;
-	conn_ref(c);
-	if (!c->dead && c->state != S2S_CLOSING) {
-		readable(c);
-		update_events(c);
-	}
-	conn_unref(c);
+	release(c);
 }
 
 static struct s2s_conn *
-conn_new(bool out)
+new_conn(bool out, int fd)
 {
 	struct s2s_conn *c = calloc(1, sizeof(*c));
 	struct xml_limits lim = {
@@ -1272,22 +1086,15 @@ conn_new(bool out)
 
 	if (c == NULL)
 		return NULL;
-	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+	if (conn_init(&c->conn, fd, &ops, c, &lim, &stream_cb) == -1) {
 		free(c);
 		return NULL;
 	}
 	c->id = ++srv.next_conn_id;
 	c->out = out;
-	c->fd = -1;
 	c->refs = 1;
-	c->shaper_tokens = s2s_cfg()->shaper_rate;
-	c->shaper_last = ev_now(srv.loop);
 	c->last_active = ev_now(srv.loop);
-	buf_init(&c->obuf);
 	ev_timer_init(&c->timer, timer_cb, c);
-	ev_timer_init(&c->shaper_timer, shaper_cb, c);
-	ev_defer_init(&c->flush, flush_cb, c);
-	ev_defer_init(&c->resume, resume_cb, c);
 	LIST_INSERT_HEAD(&conns, c, entry);
 	nconns++;
 	return c;
@@ -1300,7 +1107,7 @@ s2s_conn_connect(struct s2s_link *l)
 	const struct s2s_route *r = s2s_config_route(cfg, l->remote);
 	struct s2s_conn *c;
 
-	if ((c = conn_new(true)) == NULL)
+	if ((c = new_conn(true, -1)) == NULL)
 		return NULL;
 	c->link = l;
 	c->state = S2S_RESOLVING;
@@ -1311,7 +1118,7 @@ s2s_conn_connect(struct s2s_link *l)
 		c->dead = true;
 		LIST_REMOVE(c, entry);
 		nconns--;
-		conn_unref(c);
+		release(c);
 		return NULL;
 	}
 	log_debug("s2s %llu out: %s -> %s: resolving%s", (unsigned long long)c->id,
@@ -1320,39 +1127,29 @@ s2s_conn_connect(struct s2s_link *l)
 }
 
 int
-s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_tls)
+s2s_conn_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl,
+    const char *ip, bool direct_tls)
 {
 	struct s2s_conn *c;
-	char *colon;
 
-	if ((c = conn_new(false)) == NULL)
+	if (s2s_conn_per_ip(ip) >= s2s_cfg()->max_conn_per_ip) {
+		log_notice("s2s in: %s: over max_connections_per_ip, refused", ip);
 		return -1;
-	c->fd = fd;
+	}
+	if ((c = new_conn(false, fd)) == NULL)
+		return -1;
 	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
-	snprintf(c->ip, sizeof(c->ip), "%s", c->peer[0] == '[' ? c->peer + 1 : c->peer);
-	if ((colon = strrchr(c->ip, c->peer[0] == '[' ? ']' : ':')) != NULL)
-		*colon = '\0';
-	if (s2s_conn_per_ip(c->ip) > s2s_cfg()->max_conn_per_ip) {
-		log_notice("s2s in: %s: over max_connections_per_ip, refused", c->peer);
-		c->fd = -1;
-		conn_finish(c);
-		return -1;
-	}
+	snprintf(c->ip, sizeof(c->ip), "%s", ip);
 	c->state = S2S_STREAM;
-	ev_io_init(&c->io, fd, io_cb, c);
-	if (direct_tls) {
-		/* XEP-0368: TLS from the first byte, no STARTTLS */
-		if ((c->tls = tls_conn_server(s2stls_server(), fd)) == NULL) {
-			c->fd = -1;
-			conn_finish(c);
-			return -1;
-		}
-		c->state = S2S_HANDSHAKE;
-	}
-	ev_io_start(srv.loop, &c->io, EPOLLIN);
 	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->auth_timeout_ms);
 	log_debug("s2s %llu in: connection from %s%s", (unsigned long long)c->id, c->peer,
 	    direct_tls ? " (direct TLS)" : "");
+	/* XEP-0368: TLS from the first byte, no STARTTLS */
+	if (direct_tls ? conn_tls_server(&c->conn, s2stls_server()) == -1 :
+	    ev_io_start(srv.loop, &c->conn.io, EPOLLIN) == -1) {
+		snprintf(c->fail_why, sizeof(c->fail_why), "set-up failed");
+		finish(c);	/* closes fd */
+	}
 	return 0;
 }
 
@@ -1363,12 +1160,12 @@ s2s_conn_close_all(void)
 
 	for (c = LIST_FIRST(&conns); c; c = next) {
 		next = LIST_NEXT(c, entry);
-		conn_ref(c);
+		hold(c);
 		if (c->state == S2S_OPEN || c->state == S2S_STREAM)
 			s2s_conn_stream_error(c, "system-shutdown", NULL);
 		else
-			conn_finish(c);
-		conn_unref(c);
+			finish(c);
+		release(c);
 	}
 }
 
@@ -1381,7 +1178,7 @@ s2s_conn_free_all(void)
 	while ((c = LIST_FIRST(&conns)) != NULL) {
 		c->link = NULL;
 		c->fail_why[0] = '\0';
-		conn_finish(c);
+		finish(c);
 	}
 }
 

@@ -24,6 +24,7 @@
 #include "addr.h"
 #include "evloop.h"
 #include "hmap.h"
+#include "listener.h"
 #include "log.h"
 #include "proxyconf.h"
 #include "server.h"
@@ -368,22 +369,6 @@ side_timer(struct ev_loop *loop, struct ev_timer *t)
 }
 
 static void
-peer_ip(const struct sockaddr_storage *ss, socklen_t sl, char *ip, size_t len)
-{
-	char *colon;
-
-	addr_format_sa((const struct sockaddr *)ss, sl, ip, len);
-	/* "1.2.3.4:5" / "[::1]:5" -> the address */
-	if (ip[0] == '[') {
-		memmove(ip, ip + 1, strlen(ip));
-		if ((colon = strrchr(ip, ']')) != NULL)
-			*colon = '\0';
-	} else if ((colon = strrchr(ip, ':')) != NULL) {
-		*colon = '\0';
-	}
-}
-
-static void
 accept_one(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	const struct proxy_config *pc = proxy_cfg();
@@ -391,7 +376,7 @@ accept_one(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 	const char *why = NULL;
 	struct side *s;
 
-	peer_ip(ss, sl, ip, sizeof(ip));
+	listener_peer_ip(ss, sl, ip, sizeof(ip));
 	if (!pc->enabled)
 		why = "[proxy65] is no longer configured";
 	else if (npending >= pc->max_pending)

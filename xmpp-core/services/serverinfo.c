@@ -136,9 +136,9 @@ config_free(void *cfg)
 }
 
 static const struct iq_handler iqs[] = {
-	{ "ping", "urn:xmpp:ping", IQ_NOTO | IQ_SERVER, ping_iq },
-	{ "query", "jabber:iq:version", IQ_NOTO | IQ_SERVER, version_iq },
-	{ "time", "urn:xmpp:time", IQ_NOTO | IQ_SERVER, time_iq },
+	{ "ping", "urn:xmpp:ping", IQ_NOTO | IQ_HOST, ping_iq },
+	{ "query", "jabber:iq:version", IQ_NOTO | IQ_HOST, version_iq },
+	{ "time", "urn:xmpp:time", IQ_NOTO | IQ_HOST, time_iq },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -31,8 +31,8 @@ session_iq(struct iq_req *r)
 }
 
 static const struct iq_handler iqs[] = {
-	{ "query", NS_DISCO_INFO, IQ_NOTO | IQ_SERVER | IQ_SELF, disco_iq_info },
-	{ "query", NS_DISCO_ITEMS, IQ_NOTO | IQ_SERVER, disco_iq_items },
+	{ "query", NS_DISCO_INFO, IQ_NOTO | IQ_HOST | IQ_SELF, disco_iq_info },
+	{ "query", NS_DISCO_ITEMS, IQ_NOTO | IQ_HOST, disco_iq_items },
 	{ "session", NS_SESSION, IQ_NOTO | IQ_SELF | IQ_SERVER, session_iq },
 	{ NULL, NULL, 0, NULL },
 };

@@ -4,8 +4,10 @@
  * A request from a session is classified by its 'to' (RFC 6120 §10.3,
  * RFC 6121 §8.5): none (IQ_NOTO), the sender's own bare JID (IQ_SELF),
  * the host (IQ_SERVER), anything else is routed.  A request routed to a
- * local account's bare JID is IQ_ACCOUNT; to a full JID it goes to that
- * session.  The payload (exactly one element, RFC 6120 §8.2.3) names the
+ * local account's bare JID is IQ_ACCOUNT, to a local host (from another
+ * server, or from another local host's account) IQ_REMOTE; to a full JID
+ * it goes to that session.  The answers to IQ_ACCOUNT and IQ_REMOTE
+ * requests are routed like any stanza (to s2s for a remote sender).  The payload (exactly one element, RFC 6120 §8.2.3) names the
  * module that answers (registry_iq); nobody: service-unavailable.
  * Results and errors go to the module whose id prefix they carry.
  */
@@ -23,10 +25,14 @@
 void
 iq_reply(struct c2s *c, struct xml_node *reply)
 {
-	if (reply) {
-		c2s_send(c, reply);
-		xml_free(reply);
+	if (reply == NULL)
+		return;
+	if (c == NULL) {
+		router_route(reply);
+		return;
 	}
+	c2s_send(c, reply);
+	xml_free(reply);
 }
 
 void
@@ -110,13 +116,18 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 {
 	char bare[2 * JID_PART_MAX + 2];
 	struct iq_req r = { .iq = n, .to = to, .host = host, .scope = IQ_ACCOUNT };
+	bool server = to->local[0] == '\0' && to->resource[0] == '\0';
 	struct user *u;
 	struct c2s *s;
 
 	if (!is_request(stanza_type(n))) {
-		if (to->local[0] && iq_result(NULL, n, to))
+		if ((to->local[0] || server) && iq_result(NULL, n, to))
 			return;
-	} else if (to->local[0] && !to->resource[0]) {
+	} else if (!to->resource[0]) {
+		if (server) {
+			r.scope = IQ_REMOTE;
+			r.to = NULL;
+		}
 		r.q = xml_first_elem(n);
 		if (r.q == NULL || xml_next_elem(r.q) != NULL) {
 			stanza_bounce(n, "modify", "bad-request");
@@ -134,8 +145,8 @@ iq_deliver(struct xml_node *n, const struct jid *to, int host)
 			return;
 		}
 	}
-	/* another account's bare JID, the server of another host, or a gone
-	 * resource: nothing here answers (RFC 6121 §8.5.2.2.3, §8.5.3.2.3) */
+	/* a gone resource, or the host's full JID: nothing here answers
+	 * (RFC 6121 §8.5.3.2.3) */
 	if (is_request(stanza_type(n)))
 		stanza_bounce(n, "cancel", "service-unavailable");
 	xml_free(n);

@@ -14,7 +14,8 @@ struct xml_node;
 
 void iq_from_client(struct c2s *c, struct xml_node *n);
 void iq_deliver(struct xml_node *n, const struct jid *to, int host);
-/* Sends reply (from removed when it is the server answering) and frees it. */
+/* Sends reply to c and frees it; c NULL (IQ_ACCOUNT, IQ_REMOTE): routes
+ * it to its 'to' (ownership passes). */
 void iq_reply(struct c2s *c, struct xml_node *reply);
 void iq_error(struct c2s *c, const struct xml_node *iq, const char *type,
     const char *cond);

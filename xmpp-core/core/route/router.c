@@ -34,6 +34,23 @@ router_host_index(const char *domain)
 	return -1;
 }
 
+bool
+router_local_domain(const char *domain)
+{
+	size_t dl = strlen(domain), hl;
+
+	for (size_t i = 0; i < srv.cfg->nhosts; i++) {
+		const char *h = srv.cfg->hosts[i];
+
+		hl = strlen(h);
+		if (dl == hl && strcmp(domain, h) == 0)
+			return true;
+		if (dl > hl && domain[dl - hl - 1] == '.' && strcmp(domain + dl - hl, h) == 0)
+			return true;
+	}
+	return false;
+}
+
 struct user *
 router_user_find(const char *bare)
 {

@@ -53,6 +53,9 @@ void router_user_ref(struct user *u);
 void router_user_unref(struct user *u);
 struct c2s *router_session(const struct user *u, const char *resource);
 int router_host_index(const char *domain);
+/* A local host or a subdomain of one (conference.<host>, upload ...):
+ * what is not, is another server's. */
+bool router_local_domain(const char *domain);
 size_t router_nusers(void);
 void router_cleanup(void);
 

@@ -69,11 +69,11 @@ cb_data(struct c2s *c, const char *type, uint8_t *out, size_t cap, size_t *len)
 	SSL *ssl;
 	size_t n;
 
-	if (c->tls == NULL)
+	if (c->conn.tls == NULL)
 		return -1;
-	if (tls_channel_binding(c->tls, type, out, cap, len) == 0)
+	if (tls_channel_binding(c->conn.tls, type, out, cap, len) == 0)
 		return 0;
-	if (strcmp(type, "tls-unique") != 0 || (ssl = tls_conn_ssl(c->tls)) == NULL ||
+	if (strcmp(type, "tls-unique") != 0 || (ssl = tls_conn_ssl(c->conn.tls)) == NULL ||
 	    SSL_version(ssl) < TLS1_3_VERSION)
 		return -1;
 	n = SSL_session_reused(ssl) == 1 ? SSL_get_finished(ssl, out, cap) :
@@ -98,7 +98,7 @@ cb_available(struct c2s *c, const char *type)
 	size_t len, i;
 	SSL *ssl;
 
-	if (!(c->cb_avail & CB_KNOWN) && c->tls && (ssl = tls_conn_ssl(c->tls)) != NULL) {
+	if (!(c->cb_avail & CB_KNOWN) && c->conn.tls && (ssl = tls_conn_ssl(c->conn.tls)) != NULL) {
 		c->cb_avail = CB_KNOWN;
 		for (i = 0; i < NCB; i++) {
 			if (strcmp(cb_types[i], "tls-unique") == 0 &&
@@ -216,9 +216,9 @@ failure_p(struct c2s *c, enum auth_profile p, const char *cond, const char *why)
 	auth_free(c->auth);
 	c->auth = NULL;
 	if (p == AUTH_SASL1) {
-		buf_printf(&c->out, "<failure xmlns='%s'><%s/></failure>", NS_SASL, cond);
+		buf_printf(&c->conn.out, "<failure xmlns='%s'><%s/></failure>", NS_SASL, cond);
 	} else {
-		buf_printf(&c->out, "<failure xmlns='%s'><%s xmlns='%s'/></failure>",
+		buf_printf(&c->conn.out, "<failure xmlns='%s'><%s xmlns='%s'/></failure>",
 		    NS_SASL2, cond, NS_SASL);
 		sasl2_failed(c);
 	}
@@ -277,7 +277,7 @@ success(struct c2s *c, const void *extra, size_t len, struct auth_outcome *o)
 	}
 	if (len > 0 && (b64 = malloc(base64_encoded_len(len))) != NULL)
 		base64_encode(extra, len, b64);
-	buf_printf(&c->out, "<success xmlns='%s'>%s</success>", NS_SASL, b64 ? b64 : "");
+	buf_printf(&c->conn.out, "<success xmlns='%s'>%s</success>", NS_SASL, b64 ? b64 : "");
 	free(b64);
 	c2s_send_raw(c, "", 0);
 	auth_free(c->auth);
@@ -296,7 +296,7 @@ challenge(struct c2s *c, const char *data)
 		return;
 	}
 	base64_encode(data, len, b64);
-	buf_printf(&c->out, "<challenge xmlns='%s'>%s</challenge>",
+	buf_printf(&c->conn.out, "<challenge xmlns='%s'>%s</challenge>",
 	    c->auth->profile == AUTH_SASL1 ? NS_SASL : NS_SASL2, b64);
 	c2s_send_raw(c, "", 0);
 	free(b64);
@@ -361,12 +361,12 @@ upgrade_continue(struct c2s *c, const char *extra)
 {
 	char b64[base64_encoded_len(128)];
 
-	buf_printf(&c->out, "<continue xmlns='%s'>", NS_SASL2);
+	buf_printf(&c->conn.out, "<continue xmlns='%s'>", NS_SASL2);
 	if (extra && strlen(extra) <= 128) {
 		base64_encode(extra, strlen(extra), b64);
-		buf_printf(&c->out, "<additional-data>%s</additional-data>", b64);
+		buf_printf(&c->conn.out, "<additional-data>%s</additional-data>", b64);
 	}
-	buf_puts(&c->out, "<tasks><task>UPGR-SCRAM-SHA-256</task></tasks>"
+	buf_puts(&c->conn.out, "<tasks><task>UPGR-SCRAM-SHA-256</task></tasks>"
 	    "<text>SCRAM-SHA-256 credentials are missing</text></continue>");
 	c2s_send_raw(c, "", 0);
 	c->auth->step = S_CONTINUE;
@@ -393,7 +393,7 @@ auth_next(struct c2s *c, struct xml_node *n)
 		return;
 	}
 	base64_encode(a->up_salt, sizeof(a->up_salt), salt);
-	buf_printf(&c->out, "<task-data xmlns='%s'><salt xmlns='%s' iterations='%u'>%s</salt>"
+	buf_printf(&c->conn.out, "<task-data xmlns='%s'><salt xmlns='%s' iterations='%u'>%s</salt>"
 	    "</task-data>", NS_SASL2, NS_SCRAM_UPGRADE, srv.cfg->scram_iterations, salt);
 	c2s_send_raw(c, "", 0);
 	a->step = S_TASK;
@@ -813,7 +813,7 @@ auth_start(struct c2s *c, const char *mech, const char *resp, size_t len)
 	if (resp == NULL || len == 0) {
 		/* no initial response: ask for it with an empty challenge */
 		a->step = S_WAIT_FIRST;
-		buf_printf(&c->out, "<challenge xmlns='%s'/>", NS_SASL2);
+		buf_printf(&c->conn.out, "<challenge xmlns='%s'/>", NS_SASL2);
 		c2s_send_raw(c, "", 0);
 		return;
 	}
@@ -836,7 +836,7 @@ handle_auth(struct c2s *c, struct xml_node *n)
 	}
 	if (len == 0) {
 		a->step = S_WAIT_FIRST;
-		buf_printf(&c->out, "<challenge xmlns='%s'/>", NS_SASL);
+		buf_printf(&c->conn.out, "<challenge xmlns='%s'/>", NS_SASL);
 		c2s_send_raw(c, "", 0);
 		return;
 	}

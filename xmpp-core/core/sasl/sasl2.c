@@ -444,7 +444,7 @@ bind2(struct c2s *c, struct sasl2 *s, bool *bound)
 static void
 emit(struct c2s *c, struct sasl2 *s)
 {
-	struct buf *b = &c->out;
+	struct buf *b = &c->conn.out;
 	char bare[2 * JID_PART_MAX + 2];
 	char *b64;
 

@@ -4,10 +4,11 @@
  * Life of a connection: accept (per-IP limit and ban check) -> direct TLS
  * handshake or plain stream -> stream header -> features -> STARTTLS
  * (5222: required, nothing else is accepted before it) -> SASL (auth.c)
- * -> stream restart -> bind -> session (router.c).  Output is appended to
- * a per-connection buffer and written once per loop batch, so many
- * stanzas to one client cost one write.  A client that stops reading is
- * cut off when its buffer passes max_output_buffer.
+ * -> stream restart -> bind -> session (router.c).  The transport (socket,
+ * TLS, output buffer written once per loop batch, shaper, parser feeding)
+ * is conn.c's, shared with s2s; this file is the client stream on top.
+ * A client that stops reading is cut off when its buffer passes
+ * max_output_buffer.
  */
 #include "c2s.h"
 
@@ -30,7 +31,6 @@
 #include "tls.h"
 #include "xml.h"
 
-#define READ_CHUNK 16384
 #define READ_ROUNDS 4
 #define CLOSE_LINGER_MS 2000
 #define TRIM_AFTER 64		/* closes, parser releases, TLS parks before a malloc_trim */
@@ -61,9 +61,7 @@ act_del(struct c2s *c)
 static struct ev_timer park_timer;
 static unsigned freed_since_trim;
 
-static void c2s_update_events(struct c2s *c);
-static void c2s_readable(struct c2s *c);
-static void c2s_finish(struct c2s *c);
+static void c2s_finish(struct c2s *c, const char *why);
 static void handle_stanza(struct c2s *c, struct xml_node *n);
 
 size_t
@@ -91,54 +89,6 @@ c2s_auth_failed(struct c2s *c)
 	accept_auth_failed(c->ip, c->id);
 }
 
-/* ---- transport: plain fd, TLS, or another (c2s.h) ---- */
-
-static ssize_t
-tr_read(struct c2s *c, void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (c->tr)
-		return c->tr->read(c, buf, len);
-	if (c->tls) {
-		n = tls_read(c->tls, buf, len);
-		c->tls_want_write = n == TLS_WANT_WRITE;
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
-			return TR_AGAIN;
-		return n < 0 ? TR_ERROR : n;
-	}
-	n = read(c->fd, buf, len);
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
-	return n;
-}
-
-static ssize_t
-tr_write(struct c2s *c, const void *buf, size_t len)
-{
-	ssize_t n;
-
-	if (c->tr)
-		return c->tr->write(c, buf, len);
-	if (c->tls) {
-		n = tls_write(c->tls, buf, len);
-		if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
-			return TR_AGAIN;
-		return n < 0 ? TR_ERROR : n;
-	}
-	n = send(c->fd, buf, len, MSG_NOSIGNAL);
-	if (n < 0)
-		return (errno == EAGAIN || errno == EINTR) ? TR_AGAIN : TR_ERROR;
-	return n;
-}
-
-/* Output not yet on the wire: ours and what the transport holds. */
-static size_t
-out_pending(const struct c2s *c)
-{
-	return buf_pending(&c->out) + (c->tr ? c->tr->output_pending(c) : 0);
-}
-
 /* ---- lifetime ---- */
 
 void
@@ -158,10 +108,9 @@ c2s_unref(struct c2s *c)
 		next = n->next;
 		xml_free(n);
 	}
-	xml_stream_free(c->xs);
+	conn_free(&c->conn);
 	auth_free(c->auth);
 	sasl2_free(c->sasl2);
-	buf_free(&c->out);
 	registry_session_free(c);
 	free(c->stream_id);
 	free(c->local);
@@ -169,13 +118,22 @@ c2s_unref(struct c2s *c)
 	free(c);
 }
 
-/* Tears the connection down now (after a final flush attempt). */
+/* Tears the connection down now (after a final flush attempt); why:
+ * what failed, NULL for an orderly end. */
 static void
-c2s_finish(struct c2s *c)
+c2s_finish(struct c2s *c, const char *why)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->conn.overflow)
+		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
+		    (unsigned long long)c->id, c->peer,
+		    (unsigned long long)srv.cfg->max_out_buffer);
+	else if (why && strncmp(why, "TLS", 3) == 0)
+		log_info("c2s %llu: %s: %s", (unsigned long long)c->id, c->peer, why);
+	else if (why)
+		log_debug("c2s %llu: %s", (unsigned long long)c->id, why);
 	if (c->state != C2S_CLOSING) {
 		/* a module may keep the session, detached (it leaves c) */
 		if (c->state == C2S_BOUND && c->user)
@@ -183,25 +141,13 @@ c2s_finish(struct c2s *c)
 		router_unbind(c);
 	}
 	c->state = C2S_CLOSING;
-	ev_io_stop(srv.loop, &c->io);
 	ev_timer_stop(srv.loop, &c->timer);
-	ev_timer_stop(srv.loop, &c->shaper_timer);
 	LIST_REMOVE(c, all);
 	act_del(c);
-	ev_defer_cancel(srv.loop, &c->flush);
-	ev_defer_cancel(srv.loop, &c->resume);
-	if (c->tls) {
-		if (tls_handshake_done(c->tls))
-			(void)tls_shutdown(c->tls);
-		tls_conn_free(c->tls);
-		c->tls = NULL;
-	}
+	conn_stop(&c->conn, c->tr == NULL);
 	if (c->tr)
 		c->tr->close(c);	/* releases the fd */
-	else if (c->fd >= 0)
-		close(c->fd);
 	c->tr_ctx = NULL;
-	c->fd = -1;
 	nconns--;
 	freed_since_trim++;
 	accept_release(c->ip);
@@ -218,7 +164,7 @@ c2s_close(struct c2s *c)
 	router_unbind(c);
 	c->state = C2S_CLOSING;
 	ev_timer_start(srv.loop, &c->timer, CLOSE_LINGER_MS);
-	ev_defer(srv.loop, &c->flush);
+	conn_closing(&c->conn);
 }
 
 static void
@@ -229,9 +175,7 @@ send_header(struct c2s *c)
 	random_hex(id, 16);
 	free(c->stream_id);
 	c->stream_id = strdup(id);
-	buf_printf(&c->out, "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-	    "xmlns:stream='http://etherx.jabber.org/streams' id='%s' from='%s' "
-	    "version='1.0' xml:lang='en'>", id, c2s_host(c));
+	conn_stream_header(&c->conn.out, NS_CLIENT, NULL, id, c2s_host(c), NULL);
 }
 
 void
@@ -243,24 +187,16 @@ c2s_stream_error(struct c2s *c, const char *cond, const char *text)
 	}
 	if (c->dead || c->state == C2S_CLOSING)
 		return;
-	if (c->state == C2S_HANDSHAKE) {
-		c2s_finish(c);
+	if (c->conn.handshake) {
+		c2s_finish(c, NULL);
 		return;
 	}
 	if (c->state == C2S_STREAM && c->stream_id == NULL)
 		send_header(c);
-	if (cond) {
+	if (cond)
 		log_info("c2s %llu: %s: stream error %s%s%s", (unsigned long long)c->id,
 		    c->peer, cond, text ? ": " : "", text ? text : "");
-		buf_printf(&c->out, "<stream:error><%s xmlns='%s'/>", cond, NS_STREAMS_ERR);
-		if (text) {
-			buf_printf(&c->out, "<text xmlns='%s' xml:lang='en'>", NS_STREAMS_ERR);
-			xml_escape(&c->out, text, strlen(text), false);
-			buf_puts(&c->out, "</text>");
-		}
-		buf_puts(&c->out, "</stream:error>");
-	}
-	buf_puts(&c->out, "</stream:stream>");
+	conn_stream_error(&c->conn.out, cond, text);
 	c2s_close(c);
 }
 
@@ -269,21 +205,15 @@ c2s_stream_error(struct c2s *c, const char *cond, const char *text)
 void
 c2s_send_raw(struct c2s *c, const char *s, size_t n)
 {
-	if (c->dead || c->detached || c->state == C2S_CLOSING || c->overflow)
+	if (c->dead || c->detached || c->state == C2S_CLOSING || c->conn.overflow)
 		return;
 	if (c->inline_out) {
 		if (buf_append(c->inline_out, s, n) == -1)
-			c->overflow = true;
+			c->conn.overflow = true;
 		return;
 	}
-	/*
-	 * A client that does not read is cut off and memory stays bounded.
-	 * Never synchronously: callers may be walking a session list.
-	 */
-	if (buf_pending(&c->out) + n > srv.cfg->max_out_buffer ||
-	    buf_append(&c->out, s, n) == -1)
-		c->overflow = true;
-	ev_defer(srv.loop, &c->flush);
+	/* a client that does not read is cut off and memory stays bounded */
+	conn_send(&c->conn, s, n, srv.cfg->max_out_buffer);
 }
 
 void
@@ -294,7 +224,7 @@ c2s_send_after_inline(struct c2s *c, const char *s, size_t n)
 		return;
 	}
 	if (!c->dead && buf_append(c->inline_after, s, n) == -1)
-		c->overflow = true;
+		c->conn.overflow = true;
 }
 
 void
@@ -338,96 +268,6 @@ c2s_send_stanza_raw(struct c2s *c, const char *s, size_t n)
 	c2s_send_raw(c, s, n);
 }
 
-static void
-start_tls(struct c2s *c)
-{
-	c->starttls_pending = false;
-	if ((c->tls = tls_conn_server(srv.tls, c->fd)) == NULL) {
-		c2s_finish(c);
-		return;
-	}
-	c->state = C2S_HANDSHAKE;
-	free(c->stream_id);
-	c->stream_id = NULL;
-	xml_stream_restart(c->xs);
-	c2s_update_events(c);
-}
-
-static void
-c2s_flush(struct c2s *c)
-{
-	ssize_t n;
-
-	if (c->dead || c->state == C2S_HANDSHAKE)
-		return;
-	if (c->overflow) {
-		log_info("c2s %llu: %s: output buffer over %llu bytes, closing",
-		    (unsigned long long)c->id, c->peer,
-		    (unsigned long long)srv.cfg->max_out_buffer);
-		c2s_finish(c);
-		return;
-	}
-	while (buf_pending(&c->out) > 0) {
-		n = tr_write(c, buf_data(&c->out), buf_pending(&c->out));
-		if (n == TR_AGAIN)
-			break;
-		if (n <= 0) {
-			log_debug("c2s %llu: write failed", (unsigned long long)c->id);
-			c2s_finish(c);
-			return;
-		}
-		buf_consume(&c->out, (size_t)n);
-		act_add(c);	/* a parked TLS keeps cipher state until parked again */
-	}
-	if (c->tr && buf_pending(&c->out) == 0 && c->tr->flush(c) == TR_ERROR) {
-		log_debug("c2s %llu: write failed", (unsigned long long)c->id);
-		c2s_finish(c);
-		return;
-	}
-	if (out_pending(c) == 0) {
-		/* idle connections keep no buffer (memory per session) */
-		buf_free(&c->out);
-		if (c->starttls_pending) {
-			start_tls(c);
-			return;
-		}
-		if (c->state == C2S_CLOSING) {
-			c2s_finish(c);
-			return;
-		}
-	}
-	c2s_update_events(c);
-}
-
-static void
-flush_cb(struct ev_loop *loop, struct ev_defer *d)
-{
-	struct c2s *c = d->data;
-
-	(void)loop;
-	c2s_ref(c);
-	c2s_flush(c);
-	c2s_unref(c);
-}
-
-static void
-c2s_update_events(struct c2s *c)
-{
-	uint32_t ev = 0;
-
-	if (c->dead || c->fd < 0)
-		return;		/* a transport without a socket (BOSH) drives itself */
-	if (c->state == C2S_HANDSHAKE)
-		return;		/* the handshake drives the events itself */
-	if (c->state != C2S_CLOSING && c->blocked == 0 && c->shaper_tokens > 0)
-		ev |= EPOLLIN;
-	/* a flush already scheduled writes first and asks for EPOLLOUT itself */
-	if ((out_pending(c) > 0 && !c->flush.pending) || c->tls_want_write)
-		ev |= EPOLLOUT;
-	if (ev != c->io.events || !c->io.active)
-		ev_io_start(srv.loop, &c->io, ev);
-}
-
 /* ---- blocking while an asynchronous step runs ---- */
 
 void
@@ -441,18 +281,18 @@ void
 c2s_unblock(struct c2s *c)
 {
 	if (--c->blocked == 0 && !c->dead)
-		ev_defer(srv.loop, &c->resume);
+		conn_resume(&c->conn);
 	c2s_unref(c);
 }
 
+/* The conn's resume: the stanzas that waited go first, then it reads
+ * again (TLS may hold decrypted bytes). */
 static void
-resume_cb(struct ev_loop *loop, struct ev_defer *d)
+tr_resumed(void *o)
 {
-	struct c2s *c = d->data;
+	struct c2s *c = o;
 	struct xml_node *n;
 
-	(void)loop;
-	c2s_ref(c);
 	while (!c->dead && c->blocked == 0 && (n = c->queue) != NULL) {
 		c->queue = n->next;
 		if (c->queue == NULL)
@@ -460,11 +300,6 @@ resume_cb(struct ev_loop *loop, struct ev_defer *d)
 		n->next = NULL;
 		handle_stanza(c, n);
 	}
-	if (!c->dead && c->blocked == 0 && c->state != C2S_CLOSING) {
-		c2s_update_events(c);
-		c2s_readable(c);	/* TLS may hold decrypted bytes */
-	}
-	c2s_unref(c);
 }
 
 /* ---- stream callbacks ---- */
@@ -472,7 +307,7 @@ resume_cb(struct ev_loop *loop, struct ev_defer *d)
 static void
 send_features(struct c2s *c)
 {
-	struct buf *b = &c->out;
+	struct buf *b = &c->conn.out;
 
 	buf_puts(b, "<stream:features>");
 	if (c->state == C2S_BOUND) {
@@ -491,7 +326,7 @@ send_features(struct c2s *c)
 		disco_caps(b, c->host);
 	}
 	buf_puts(b, "</stream:features>");
-	ev_defer(srv.loop, &c->flush);
+	ev_defer(srv.loop, &c->conn.flush);
 }
 
 void
@@ -582,9 +417,7 @@ handle_starttls(struct c2s *c, struct xml_node *n)
 		return;
 	}
 	c2s_send_str(c, "<proceed xmlns='" NS_TLS "'/>");
-	/* RFC 6120 §5.4.3.3: TLS starts once <proceed/> is on the wire */
-	c->starttls_pending = true;
-	xml_stream_restart(c->xs);
+	conn_starttls(&c->conn);
 }
 
 static void
@@ -621,10 +454,10 @@ tls_park(struct c2s *c)
 {
 	bool was;
 
-	if (c->tls == NULL)
+	if (c->conn.tls == NULL)
 		return;
-	was = tls_conn_parked(c->tls);
-	if (tls_conn_park(c->tls) == 0 && !was) {
+	was = tls_conn_parked(c->conn.tls);
+	if (tls_conn_park(c->conn.tls) == 0 && !was) {
 		log_debug("c2s %llu: TLS parked", (unsigned long long)c->id);
 		freed_since_trim++;
 	}
@@ -643,7 +476,7 @@ c2s_bound(struct c2s *c)
 void
 c2s_abort(struct c2s *c)
 {
-	c2s_finish(c);
+	c2s_finish(c, NULL);
 }
 
 /* ---- detached sessions ---- */
@@ -712,7 +545,7 @@ c2s_detach(struct c2s *c)
 		return NULL;
 	z->id = c->id;
 	z->since = c->since;
-	z->fd = -1;
+	z->conn.fd = -1;
 	z->refs = 1;
 	z->state = C2S_BOUND;
 	z->detached = true;
@@ -721,7 +554,7 @@ c2s_detach(struct c2s *c)
 	z->addr = c->addr;
 	memcpy(z->peer, c->peer, sizeof(z->peer));
 	memcpy(z->ip, c->ip, sizeof(z->ip));
-	buf_init(&z->out);
+	buf_init(&z->conn.out);
 	move_session(c, z);
 	ndetached++;
 	return z;
@@ -889,8 +722,8 @@ c2s_authenticated(struct c2s *c, const char *local)
 	c->state = C2S_STREAM;
 	free(c->stream_id);
 	c->stream_id = NULL;
-	xml_stream_set_max_stanza(c->xs, srv.cfg->max_stanza);
-	xml_stream_restart(c->xs);
+	xml_stream_set_max_stanza(c->conn.xs, srv.cfg->max_stanza);
+	xml_stream_restart(c->conn.xs);
 }
 
 void
@@ -900,157 +733,152 @@ c2s_authenticated_inline(struct c2s *c, const char *local)
 	c->local = strdup(local);
 	c->authed = true;
 	c->auth_failures = 0;
-	xml_stream_set_max_stanza(c->xs, srv.cfg->max_stanza);
+	xml_stream_set_max_stanza(c->conn.xs, srv.cfg->max_stanza);
 }
 
-/* ---- reading ---- */
+/* ---- the transport (conn.h) ---- */
+
+static void
+tr_ref(void *o)
+{
+	c2s_ref(o);
+}
+
+static void
+tr_unref(void *o)
+{
+	c2s_unref(o);
+}
+
+static size_t
+tr_want(void *o)
+{
+	const struct c2s *c = o;
+
+	return c->dead || c->blocked || c->state == C2S_CLOSING ? 0 : CONN_READ_CHUNK;
+}
 
 static bool
-shaper_take(struct c2s *c, size_t *want)
+tr_got(void *o, size_t n)
 {
-	uint64_t rate = srv.cfg->shaper_rate, now, add;
+	struct c2s *c = o;
 
-	if (rate == 0)
-		return true;
-	now = ev_now(srv.loop);
-	add = (now - c->shaper_last) * rate / 1000;
-	if (add > 0) {
-		c->shaper_tokens = c->shaper_tokens + add > rate ? rate : c->shaper_tokens + add;
-		c->shaper_last = now;
-	}
-	if (c->shaper_tokens == 0) {
-		/* wait until about one chunk's worth has accumulated */
-		uint64_t ms = (READ_CHUNK < rate ? READ_CHUNK : rate) * 1000 / rate;
-
-		ev_timer_start(srv.loop, &c->shaper_timer, ms ? ms : 1);
-		c2s_update_events(c);
+	c->last_read = ev_now(srv.loop);
+	act_add(c);
+	if (!c->authed && (c->preauth_bytes += n) > srv.cfg->preauth_max_bytes) {
+		log_info("c2s %llu: %s: more than %llu bytes before authentication",
+		    (unsigned long long)c->id, c->peer,
+		    (unsigned long long)srv.cfg->preauth_max_bytes);
+		c2s_stream_error(c, "policy-violation", "too much input before authentication");
 		return false;
 	}
-	if (*want > c->shaper_tokens)
-		*want = (size_t)c->shaper_tokens;
 	return true;
 }
 
+/* a parked TLS keeps cipher state until parked again */
 static void
-feed(struct c2s *c, const char *data, size_t n)
+tr_wrote(void *o)
 {
-	long used;
+	act_add(o);
+}
 
-	while (n > 0 && !c->dead && c->state != C2S_CLOSING) {
-		used = xml_stream_feed(c->xs, data, n);
-		if (used < 0) {
-			c2s_stream_error(c, xml_stream_error(c->xs), NULL);
-			return;
-		}
-		if (c->starttls_pending || c->state == C2S_HANDSHAKE)
-			return;	/* anything after <starttls/> is not ours */
-		data += used;
-		n -= (size_t)used;
-	}
+static uint64_t
+tr_rate(void *o)
+{
+	(void)o;
+	return srv.cfg->shaper_rate;
 }
 
 static void
-c2s_readable(struct c2s *c)
+tr_parse_error(void *o, const char *cond)
 {
-	char buf[READ_CHUNK];
-	size_t want;
-	ssize_t n;
-
-	for (int round = 0; round < READ_ROUNDS; round++) {
-		if (c->dead || c->blocked || c->state == C2S_CLOSING ||
-		    c->state == C2S_HANDSHAKE || c->starttls_pending)
-			return;
-		want = sizeof(buf);
-		if (!shaper_take(c, &want))
-			return;
-		n = tr_read(c, buf, want);
-		if (n == TR_AGAIN)
-			break;
-		if (n <= 0) {
-			log_debug("c2s %llu: %s", (unsigned long long)c->id,
-			    n == 0 ? "peer closed" : "read error");
-			c2s_finish(c);
-			return;
-		}
-		c->last_read = ev_now(srv.loop);
-		act_add(c);
-		if (srv.cfg->shaper_rate)
-			c->shaper_tokens -= (uint64_t)n;
-		if (!c->authed &&
-		    (c->preauth_bytes += (uint64_t)n) > srv.cfg->preauth_max_bytes) {
-			log_info("c2s %llu: %s: more than %llu bytes before authentication",
-			    (unsigned long long)c->id, c->peer,
-			    (unsigned long long)srv.cfg->preauth_max_bytes);
-			c2s_stream_error(c, "policy-violation",
-			    "too much input before authentication");
-			return;
-		}
-		feed(c, buf, (size_t)n);
-	}
-	/* records read ahead by a parked TLS: epoll will not report them */
-	if (!c->dead && ((c->tls && tls_pending(c->tls) > 0) ||
-	    (c->tr && c->tr->input_pending(c))))
-		ev_defer(srv.loop, &c->resume);
-	/* the last round may have emptied the bucket: arm its refill */
-	if (srv.cfg->shaper_rate && c->shaper_tokens == 0 && !c->dead &&
-	    !ev_timer_active(&c->shaper_timer)) {
-		want = 1;
-		if (!shaper_take(c, &want))
-			return;
-	}
-	c2s_update_events(c);
+	c2s_stream_error(o, cond, NULL);
 }
 
 static void
-c2s_handshake(struct c2s *c)
+tr_done(void *o, const char *why)
 {
-	int rc = tls_handshake(c->tls);
-
-	if (rc == TLS_OK) {
-		c->secure = true;
-		c->state = C2S_STREAM;
-		log_debug("c2s %llu: TLS %s %s alpn=%s", (unsigned long long)c->id,
-		    tls_conn_version(c->tls), tls_conn_cipher(c->tls), tls_conn_alpn(c->tls));
-		c2s_update_events(c);
-		c2s_readable(c);
-		return;
-	}
-	if (rc == TLS_WANT_READ || rc == TLS_WANT_WRITE) {
-		ev_io_start(srv.loop, &c->io, rc == TLS_WANT_READ ? EPOLLIN : EPOLLOUT);
-		return;
-	}
-	log_info("c2s %llu: %s: TLS handshake failed: %s", (unsigned long long)c->id,
-	    c->peer, tls_conn_error(c->tls));
-	c2s_finish(c);
+	c2s_finish(o, why);
 }
 
 static void
-io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+tr_secured(void *o)
 {
-	struct c2s *c = io->data;
+	struct c2s *c = o;
 
-	(void)loop;
-	c2s_ref(c);
-	if (c->state == C2S_HANDSHAKE) {
-		c2s_handshake(c);
-	} else {
-		if (revents & EPOLLOUT) {
-			if (c->tls_want_write) {
-				c->tls_want_write = false;
-				c2s_readable(c);
-			}
-			c2s_flush(c);
-		}
-		/* woken while blocked: level-triggered input would wake the
-		 * loop again at once, so stop asking until resume_cb (asking
-		 * for nothing also keeps a hang-up from waking it, evloop.h) */
-		if ((revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->blocked)
-			c2s_update_events(c);
-		else if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
-			c2s_readable(c);
-	}
-	c2s_unref(c);
+	c->secure = true;
+	c->state = C2S_STREAM;
+	log_debug("c2s %llu: TLS %s %s alpn=%s", (unsigned long long)c->id,
+	    tls_conn_version(c->conn.tls), tls_conn_cipher(c->conn.tls),
+	    tls_conn_alpn(c->conn.tls));
 }
+
+static struct tls_server *
+tr_tls_server(void *o)
+{
+	struct c2s *c = o;
+
+	/* after the handshake: a new stream header (RFC 6120 §5.4.3.3) */
+	c->state = C2S_STREAM;
+	free(c->stream_id);
+	c->stream_id = NULL;
+	xml_stream_restart(c->conn.xs);
+	return srv.tls;
+}
+
+/* Another transport (c2s_transport, web/) under the stream. */
+static ssize_t
+tr_read(void *o, void *buf, size_t len)
+{
+	struct c2s *c = o;
+
+	return c->tr->read(c, buf, len);
+}
+
+static ssize_t
+tr_write(void *o, const void *buf, size_t len)
+{
+	struct c2s *c = o;
+
+	return c->tr->write(c, buf, len);
+}
+
+static bool
+tr_input_pending(void *o)
+{
+	const struct c2s *c = o;
+
+	return c->tr->input_pending(c);
+}
+
+static size_t
+tr_output_pending(void *o)
+{
+	const struct c2s *c = o;
+
+	return c->tr->output_pending(c);
+}
+
+static int
+tr_flush(void *o)
+{
+	struct c2s *c = o;
+
+	return c->tr->flush(c);
+}
+
+#define C2S_OPS \
+	.name = "c2s", .rounds = READ_ROUNDS, .ref = tr_ref, .unref = tr_unref, \
+	.want = tr_want, .got = tr_got, .wrote = tr_wrote, .rate = tr_rate, \
+	.parse_error = tr_parse_error, .done = tr_done, .secured = tr_secured, \
+	.tls_server = tr_tls_server, .resumed = tr_resumed
+
+/* TCP, with TLS over it */
+static const struct conn_ops tcp_ops = { C2S_OPS };
+/* a c2s_transport */
+static const struct conn_ops transport_ops = { C2S_OPS,
+	.read = tr_read, .write = tr_write, .input_pending = tr_input_pending,
+	.output_pending = tr_output_pending, .flush = tr_flush };
 
 static void
 timer_cb(struct ev_loop *loop, struct ev_timer *t)
@@ -1060,7 +888,7 @@ timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	(void)loop;
 	c2s_ref(c);
 	if (c->state == C2S_CLOSING)
-		c2s_finish(c);
+		c2s_finish(c, NULL);
 	else if (c->state == C2S_BOUND)
 		c2s_stream_error(c, "connection-timeout", NULL);
 	else
@@ -1068,25 +896,12 @@ timer_cb(struct ev_loop *loop, struct ev_timer *t)
 	c2s_unref(c);
 }
 
-static void
-shaper_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	struct c2s *c = t->data;
-
-	(void)loop;
-	c2s_ref(c);
-	if (!c->dead && c->state != C2S_CLOSING) {
-		c2s_readable(c);
-		c2s_update_events(c);
-	}
-	c2s_unref(c);
-}
-
 /* ---- accepting ---- */
 
 /* A connection's state, on no list yet; NULL when out of memory. */
 static struct c2s *
-c2s_new(int fd, const struct sockaddr_storage *ss, socklen_t sl, const char *ip)
+c2s_new(int fd, const struct sockaddr_storage *ss, socklen_t sl, const char *ip,
+    const struct conn_ops *ops)
 {
 	struct xml_limits lim = { srv.cfg->preauth_max_stanza, srv.cfg->max_depth,
 	    srv.cfg->max_attrs, XML_MAX_HEADER, XML_MAX_ROOT_DECLS };
@@ -1094,24 +909,18 @@ c2s_new(int fd, const struct sockaddr_storage *ss, socklen_t sl, const char *ip)
 
 	if ((c = calloc(1, sizeof(*c) + registry_session_size())) == NULL)
 		return NULL;
-	if ((c->xs = xml_stream_new(&lim, &stream_cb, c)) == NULL) {
+	if (conn_init(&c->conn, fd, ops, c, &lim, &stream_cb) == -1) {
 		free(c);
 		return NULL;
 	}
 	c->refs = 1;
 	c->id = ++srv.next_conn_id;
 	c->since = c->last_read = ev_now(srv.loop);
-	c->fd = fd;
+	c->state = C2S_STREAM;
 	memcpy(&c->addr, ss, sl);
 	addr_format_sa((const struct sockaddr *)ss, sl, c->peer, sizeof(c->peer));
 	snprintf(c->ip, sizeof(c->ip), "%.47s", ip);
-	c->shaper_tokens = srv.cfg->shaper_rate ? srv.cfg->shaper_rate : 1;
-	c->shaper_last = ev_now(srv.loop);
-	ev_io_init(&c->io, fd, io_cb, c);
 	ev_timer_init(&c->timer, timer_cb, c);
-	ev_timer_init(&c->shaper_timer, shaper_cb, c);
-	ev_defer_init(&c->flush, flush_cb, c);
-	ev_defer_init(&c->resume, resume_cb, c);
 	return c;
 }
 
@@ -1131,20 +940,15 @@ c2s_accept(int fd, const struct sockaddr_storage *ss, socklen_t sl, bool direct_
 {
 	struct c2s *c;
 
-	if ((c = c2s_new(fd, ss, sl, ip)) == NULL)
+	if ((c = c2s_new(fd, ss, sl, ip, &tcp_ops)) == NULL)
 		return -1;
 	c->direct_tls = direct_tls;
 	c2s_add(c, via);
 	if (direct_tls) {
-		if ((c->tls = tls_conn_server(srv.tls, fd)) == NULL) {
-			c2s_finish(c);	/* closes fd and releases ip itself */
-			return 0;
-		}
-		c->state = C2S_HANDSHAKE;
-		ev_io_start(srv.loop, &c->io, EPOLLIN);
+		if (conn_tls_server(&c->conn, srv.tls) == -1)
+			c2s_finish(c, "TLS set-up failed");	/* closes fd, releases ip */
 	} else {
-		c->state = C2S_STREAM;
-		c2s_update_events(c);
+		conn_update(&c->conn);
 	}
 	return 0;
 }
@@ -1156,18 +960,17 @@ c2s_accept_transport(int fd, const struct sockaddr_storage *ss, socklen_t sl,
 {
 	struct c2s *c;
 
-	if ((c = c2s_new(fd, ss, sl, ip)) == NULL)
+	if ((c = c2s_new(fd, ss, sl, ip, &transport_ops)) == NULL)
 		return NULL;
 	if (peer)
 		snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->tr = tr;
 	c->tr_ctx = ctx;
 	c->secure = secure;
-	c->state = C2S_STREAM;
 	c2s_add(c, tr->name);
-	c2s_update_events(c);
+	conn_update(&c->conn);
 	if (tr->input_pending(c))	/* bytes that came with the upgrade */
-		ev_defer(srv.loop, &c->resume);
+		conn_resume(&c->conn);
 	return c;
 }
 
@@ -1175,14 +978,14 @@ void
 c2s_wake(struct c2s *c)
 {
 	if (!c->dead)
-		ev_defer(srv.loop, &c->flush);
+		ev_defer(srv.loop, &c->conn.flush);
 }
 
 void
 c2s_input(struct c2s *c)
 {
 	if (!c->dead)
-		ev_defer(srv.loop, &c->resume);
+		conn_resume(&c->conn);
 }
 
 /*
@@ -1207,14 +1010,14 @@ park_cb(struct ev_loop *loop, struct ev_timer *t)
 		    (c->state != C2S_BOUND && c->state != C2S_NEGOTIATE) ||
 		    now - c->last_read < srv.cfg->park_after_ms)
 			continue;
-		if (xml_stream_park(c->xs))
+		if (xml_stream_park(c->conn.xs))
 			freed_since_trim++;
 		if (c->state == C2S_BOUND) {
 			tls_park(c);
 			/* nothing left to do until it reads or writes again
 			 * (a TLS that cannot park, 1.2, stays on the list) */
-			if (xml_stream_parked(c->xs) && (c->tr ||
-			    (c->tls && tls_conn_parked(c->tls))))
+			if (xml_stream_parked(c->conn.xs) && (c->tr ||
+			    (c->conn.tls && tls_conn_parked(c->conn.tls))))
 				act_del(c);
 		}
 	}

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "evloop.h"
 #include "jid.h"
 #include "registry.h"
@@ -36,12 +37,12 @@ struct c2s;
  * XML stream the transport makes of its framing (a stream header for a
  * WebSocket <open/> ...), what the session writes is XML text the
  * transport frames.  Without one (c->tr NULL) the connection is the fd,
- * with TLS over it when c->tls: the TCP path pays one branch, nothing
- * more.  read and write answer like read(2) and send(2), with TR_AGAIN
- * and TR_ERROR; a transport that finds a stream-level fault itself calls
- * c2s_stream_error and answers TR_AGAIN.
+ * with TLS over it when c->conn.tls (conn.h: the transport layer c2s
+ * shares with s2s, under this seam).  read and write answer like
+ * read(2) and send(2), with TR_AGAIN and TR_ERROR; a transport that
+ * finds a stream-level fault itself calls c2s_stream_error and answers
+ * TR_AGAIN.
  */
-enum { TR_AGAIN = -2, TR_ERROR = -1 };
 
 struct c2s_transport {
 	const char *name;	/* "websocket": logs */
@@ -59,8 +60,7 @@ struct c2s_transport {
 };
 
 enum c2s_state {
-	C2S_HANDSHAKE,		/* TLS handshake running */
-	C2S_STREAM,		/* waiting for the stream header */
+	C2S_STREAM,		/* waiting for the stream header (or TLS: conn.handshake) */
 	C2S_NEGOTIATE,		/* features sent */
 	C2S_BOUND,		/* resource bound: a session */
 	C2S_CLOSING,
@@ -70,29 +70,21 @@ struct c2s {
 	uint64_t id;
 	uint64_t since;		/* ev_now() at accept */
 	uint64_t last_read;	/* ev_now() of the last bytes read */
-	int fd;
 	unsigned refs;
 	enum c2s_state state;
 	bool direct_tls;
 	bool secure;		/* TLS is up */
 	bool authed;
-	bool starttls_pending;	/* <proceed/> queued; start TLS when flushed */
 	bool dead;		/* closed; only references keep it */
-	bool tls_want_write;	/* TLS read needs the socket writable */
-	bool overflow;		/* output over max_output_buffer: to be cut off */
 	unsigned blocked;
-	struct ev_io io;
+	/* the socket, TLS, output buffer (conn.out), parser (conn.xs);
+	 * conn.overflow: output over max_output_buffer, to be cut off */
+	struct conn conn;
 	struct ev_timer timer;	/* auth timeout, idle timeout, close linger */
-	struct ev_timer shaper_timer;
 	LIST_ENTRY(c2s) all;	/* every connection */
 	LIST_ENTRY(c2s) act;	/* not parked yet (park_cb); le_prev NULL: off */
-	struct ev_defer flush;
-	struct ev_defer resume;
-	struct tls_conn *tls;
-	const struct c2s_transport *tr;	/* NULL: the fd (and tls) */
+	const struct c2s_transport *tr;	/* NULL: the fd (and conn.tls) */
 	void *tr_ctx;
-	struct xml_stream *xs;
-	struct buf out;
 	struct xml_node *queue, *queue_tail;	/* stanzas waiting while blocked */
 	char *stream_id;
 	struct sockaddr_storage addr;
@@ -108,8 +100,6 @@ struct c2s {
 	unsigned auth_failures;
 	uint8_t cb_avail;	/* auth.c: channel bindings TLS offers, cached */
 	uint64_t preauth_bytes;	/* read before authentication */
-	/* shaper: token bucket on bytes read */
-	uint64_t shaper_tokens, shaper_last;
 
 	/* the session, once bound */
 	struct user *user;

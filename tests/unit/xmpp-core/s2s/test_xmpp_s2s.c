@@ -145,6 +145,25 @@ TEST(xmpp_s2s_config)
 	CHECK_INT(c.connect_timeout_ms, 60000);
 	CHECK_INT(c.max_stanza, 524288);
 	CHECK_INT(c.shaper_rate, 50000);
+	CHECK(c.bidi);
+	s2s_config_free(&c);
+	conf_free(d);
+
+	/* durations in seconds, kept in ms; bidi off; ranges enforced */
+	CHECK_INT(load("[s2s]\nbidi = false\nidle_timeout = \"2m\"\nauth_timeout = 7\n",
+	    &c, &e, &d), 0);
+	CHECK(!c.bidi);
+	CHECK_INT(c.idle_timeout_ms, 120000);
+	CHECK_INT(c.auth_timeout_ms, 7000);
+	CHECK_INT(c.connect_timeout_ms, 60000);
+	s2s_config_free(&c);
+	conf_free(d);
+	CHECK_INT(load("[s2s]\nmax_out_buffer = \"1K\"\n", &c, &e, &d), -1);
+	CHECK(strstr(e.msg, "max_out_buffer: must be between 65536 and") != NULL);
+	s2s_config_free(&c);
+	conf_free(d);
+	CHECK_INT(load("[s2s]\nlisten = [\"127.0.0.1\"]\n", &c, &e, &d), 0);
+	CHECK_INT(c.nlisten, 1);	/* the default port: 5269 */
 	s2s_config_free(&c);
 	conf_free(d);
 
