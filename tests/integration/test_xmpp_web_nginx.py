@@ -156,6 +156,9 @@ def test_register_page_through_nginx(stack):
     assert r.status == 403
     head, _ = curl("https://localhost:%d/register/style.css" % stack.https)
     assert " 200" in head.splitlines()[0] and "text/css" in head
+    # invitation pages too (an unknown token: xmpp-core's own page)
+    head, body = curl("https://localhost:%d/invite/%s" % (stack.https, "0" * 32))
+    assert " 404" in head.splitlines()[0] and "invitation is not valid" in body, (head, body)
 
     async def scenario():
         c = await connect("viaweb@localhost", PW, stack.port)

@@ -13,6 +13,7 @@
  */
 #include "regweb.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "account.h"
 #include "accountrm.h"
 #include "crypto.h"
+#include "invite.h"
 #include "kdf.h"
 #include "log.h"
 #include "regconf.h"
@@ -32,7 +34,7 @@
 #include "server.h"
 #include "throttle.h"
 
-enum op_kind { OP_REGISTER, OP_PASSWD, OP_REMOVE };
+enum op_kind { OP_REGISTER, OP_PASSWD, OP_REMOVE, OP_INVITED };
 
 struct op {
 	enum op_kind kind;
@@ -44,6 +46,8 @@ struct op {
 	char *old;		/* the one checked (passwd, remove) */
 	bool counted;		/* by the throttle */
 	bool admitted;		/* counted by accept.c as a connection of ip */
+	char token[INVITE_TOKEN_LEN + 1];	/* OP_INVITED */
+	char inviter[JID_PART_MAX + 1];
 	regweb_cb *cb;
 	void *arg;
 };
@@ -91,6 +95,9 @@ regweb_text(enum regweb_rc rc)
 		return "Wrong username or password.";
 	case REGWEB_BANNED:
 		return "Too many failed attempts from your address; please try again later.";
+	case REGWEB_INVITE_GONE:
+		return "This invitation is not valid: it was used already, it has expired, "
+		    "or the link is incomplete.";
 	case REGWEB_BUSY:
 		return "The server is busy; please try again in a moment.";
 	case REGWEB_ERROR:
@@ -136,13 +143,15 @@ op_finish(struct op *o, enum regweb_rc rc)
 	snprintf(jid, sizeof(jid), "%s@%s", o->local, srv.cfg->hosts[o->host]);
 	if (rc == REGWEB_OK)
 		log_info("web: %s: account %s %s", o->peer, jid,
-		    o->kind == OP_REGISTER ? "registered" : o->kind == OP_PASSWD ?
+		    o->kind == OP_REGISTER ? "registered" : o->kind == OP_INVITED ?
+		    "registered with an invitation" : o->kind == OP_PASSWD ?
 		    "changed its password" : "removed");
 	if (o->admitted)
 		accept_release(o->ip);
 	o->cb(o->arg, rc, rc == REGWEB_OK ? jid : NULL);
 	free_secret(o->password);
 	free_secret(o->old);
+	OPENSSL_cleanse(o->token, sizeof(o->token));
 	free(o);
 }
 
@@ -406,4 +415,119 @@ regweb_remove(int host, const struct regweb_client *cl, const char *user,
     const char *password, regweb_cb *cb, void *arg)
 {
 	return with_password(OP_REMOVE, host, cl, user, password, NULL, cb, arg);
+}
+
+/* ---- invitations ---- */
+
+struct look {
+	regweb_invite_cb *cb;
+	void *arg;
+	char token[INVITE_TOKEN_LEN + 1];
+};
+
+static void
+looked(void *arg, int ok, int host, const char *inviter)
+{
+	struct look *l = arg;
+	struct regweb_invite inv;
+
+	if (ok != 1) {
+		l->cb(l->arg, ok == 0 ? REGWEB_INVITE_GONE : REGWEB_ERROR, NULL);
+	} else {
+		snprintf(inv.host, sizeof(inv.host), "%s", srv.cfg->hosts[host]);
+		snprintf(inv.inviter, sizeof(inv.inviter), "%s", inviter);
+		/* as `xmppctl invite` wrote it (XEP-0401 §5.1, XEP-0445 §3) */
+		if (inviter[0])
+			snprintf(inv.uri, sizeof(inv.uri), "xmpp:%s@%s?roster;preauth=%s;ibr=y",
+			    inviter, inv.host, l->token);
+		else
+			snprintf(inv.uri, sizeof(inv.uri), "xmpp:%s?register;preauth=%s",
+			    inv.host, l->token);
+		l->cb(l->arg, REGWEB_OK, &inv);
+		OPENSSL_cleanse(&inv, sizeof(inv));
+	}
+	OPENSSL_cleanse(l, sizeof(*l));
+	free(l);
+}
+
+enum regweb_rc
+regweb_invite(const char *token, regweb_invite_cb *cb, void *arg)
+{
+	struct look *l;
+
+	if (!invite_token_ok(token))
+		return REGWEB_INVITE_GONE;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return REGWEB_BUSY;
+	l->cb = cb;
+	l->arg = arg;
+	for (size_t i = 0; i < INVITE_TOKEN_LEN; i++)
+		l->token[i] = (char)tolower((unsigned char)token[i]);
+	if (invite_lookup(l->token, looked, l) == -1) {
+		free(l);
+		return REGWEB_BUSY;
+	}
+	return REGWEB_PENDING;
+}
+
+static void
+invited_created(void *arg, bool ok, const char *err)
+{
+	struct op *o = arg;
+
+	if (!err && ok) {
+		if (o->inviter[0])
+			invite_subscribe(o->host, o->local, o->inviter);
+		reg_announce(srv.cfg->hosts[o->host], o->local, o->ip);
+		op_finish(o, REGWEB_OK);
+		return;
+	}
+	invite_give_back(o->token, o->host, o->local);	/* nothing half-made */
+	if (err)
+		log_warn("web: %s: registration of %s: %s", o->peer, o->local, err);
+	op_finish(o, err ? REGWEB_ERROR : REGWEB_TAKEN);
+}
+
+static void
+taken(void *arg, int ok, int host, const char *inviter)
+{
+	struct op *o = arg;
+
+	if (ok != 1) {
+		op_finish(o, ok == 0 ? REGWEB_INVITE_GONE : REGWEB_ERROR);
+		return;
+	}
+	o->host = host;
+	snprintf(o->inviter, sizeof(o->inviter), "%s", inviter);
+	if (account_create(srv.cfg->hosts[host], o->local, o->password,
+	    srv.cfg->scram_iterations, invited_created, o) == -1) {
+		invite_give_back(o->token, host, o->local);
+		op_finish(o, REGWEB_BUSY);
+	}
+}
+
+enum regweb_rc
+regweb_register_invited(const struct regweb_client *cl, const char *token,
+    const char *user, const char *password, regweb_cb *cb, void *arg)
+{
+	char local[JID_PART_MAX + 1];
+	enum regweb_rc rc;
+	struct op *o;
+
+	if (!invite_token_ok(token))
+		return REGWEB_INVITE_GONE;
+	if ((rc = from_check(reg_check_fields(user, password, local, true))) != REGWEB_OK)
+		return rc;
+	if ((o = op_new(OP_INVITED, 0, cl, local, cb, arg)) == NULL)
+		return REGWEB_BUSY;
+	for (size_t i = 0; i < INVITE_TOKEN_LEN; i++)
+		o->token[i] = (char)tolower((unsigned char)token[i]);
+	if ((o->password = strdup(password)) == NULL ||
+	    invite_take(o->token, local, taken, o) == -1) {
+		free_secret(o->password);
+		OPENSSL_cleanse(o->token, sizeof(o->token));
+		free(o);
+		return REGWEB_BUSY;
+	}
+	return REGWEB_PENDING;
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 
 #include "captcha.h"
+#include "jid.h"
 
 struct sockaddr;
 
@@ -37,6 +38,7 @@ enum regweb_rc {
 	REGWEB_TAKEN,
 	REGWEB_AUTH,		/* no such account or a wrong password */
 	REGWEB_BANNED,		/* the address failed too often lately */
+	REGWEB_INVITE_GONE,	/* unknown, used or expired invitation */
 	REGWEB_BUSY,		/* a queue is full, memory ran out */
 	REGWEB_ERROR,		/* the database failed */
 };
@@ -86,5 +88,32 @@ enum regweb_rc regweb_passwd(int host, const struct regweb_client *cl,
     void *arg);
 enum regweb_rc regweb_remove(int host, const struct regweb_client *cl,
     const char *user, const char *password, regweb_cb *cb, void *arg);
+
+/* ---- invitations (invite.h: `xmppctl invite`, its url line) ---- */
+
+struct regweb_invite {
+	char host[JID_PART_MAX + 1];
+	char inviter[JID_PART_MAX + 1];		/* localpart, "" for none */
+	char uri[3 * JID_PART_MAX + 128];	/* the xmpp: URI (XEP-0401) */
+};
+
+/* inv: NULL unless rc is REGWEB_OK. */
+typedef void regweb_invite_cb(void *arg, enum regweb_rc rc,
+    const struct regweb_invite *inv);
+
+/* Looks an invitation up by its token: REGWEB_PENDING (cb: REGWEB_OK,
+ * REGWEB_INVITE_GONE or REGWEB_ERROR), else REGWEB_INVITE_GONE (not a
+ * token) or REGWEB_BUSY at once. */
+enum regweb_rc regweb_invite(const char *token, regweb_invite_cb *cb, void *arg);
+/*
+ * A new account with an invitation, on the invitation's host: allowed
+ * where open registration is not, no captcha and no throttle (the
+ * invitation vouches), the invitation used up with the account (freed
+ * again if the name is taken), the account and the inviter subscribed
+ * to each other; welcome and watchers as for any new account.
+ */
+enum regweb_rc regweb_register_invited(const struct regweb_client *cl,
+    const char *token, const char *user, const char *password, regweb_cb *cb,
+    void *arg);
 
 #endif

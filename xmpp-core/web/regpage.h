@@ -5,6 +5,10 @@
  * change (username, old and new password) and the removal of an account
  * (username, password, a confirmation box).  Plain HTML forms that work
  * without JavaScript; the rules are register/'s (register/regweb.h).
+ * And the landing page of an invitation, /invite/<token> (the URL
+ * `xmppctl invite` prints): its xmpp: URI for an app (XEP-0401), and a
+ * form that registers with it, no captcha; unknown, used or expired
+ * tokens get a 404 page that says so.
  *
  * Every form carries a token against cross-site requests: an HMAC, under
  * a key of the process, over the page, the challenge, the time and a
