@@ -185,6 +185,7 @@ CONF
 	listening+=("            SOCKS5 file-transfer proxy proxy.localhost -> localhost:7777 (XEP-0065); MAM, PEP, push, carbons, SM on")
 	listening+=("            web 5080 on 127.0.0.1 and ::1: WebSocket ws://localhost:5080/ws (RFC 7395), BOSH http://localhost:5080/bosh,")
 	listening+=("            host-meta http://localhost:5080/.well-known/host-meta (and .json)")
+	listening+=("            account pages http://localhost:5080/register (new account, /register/password, /register/delete)")
 	listening+=("            s2s 5269 on 127.0.0.1 and ::1 (STARTTLS, dialback; a self-signed certificate federates by dialback only)")
 	listening+=("postgres    unix socket in $PGDIR (psql -h $PGDIR -U postgres xmpp)")
 fi

@@ -28,9 +28,10 @@ def captcha_answer(challenge):
     return "".join(ALPHABET[b % len(ALPHABET)] for b in h[:6])
 
 
-def reg_server(pg, registration, extra=""):
+def reg_server(pg, registration, extra="", replace=()):
     """XmppServer with registration (the [registration] body) in place
-    of the default table; started."""
+    of the default table, and (old, new) replacements in its config;
+    started."""
     s = XmppServer(pg, start=False, extra=extra)
     key = os.path.join(s.tmp, "captcha.key")
     with open(key, "w") as f:
@@ -40,6 +41,9 @@ def reg_server(pg, registration, extra=""):
     head, rest = conf.split("[registration]\n", 1)
     tail = rest[rest.index("\n[", 0) + 1:]
     conf = head + "[registration]\ncaptcha_key_file = \"%s\"\n%s\n" % (key, registration) + tail
+    for a, b in replace:
+        assert a in conf, a
+        conf = conf.replace(a, b)
     with open(s.conf, "w") as f:
         f.write(conf)
     s.start()

@@ -16,6 +16,7 @@ import pytest
 
 from edgetest import free_port
 from pgcluster import PgCluster
+from webform import WebForm
 from wsclient import WS
 from xmpptest import XmppServer, arun, connect, disconnect, recv
 from xmppjsweb import XmppJsWeb
@@ -133,6 +134,36 @@ def test_captcha_path_reaches_xmpp_core(stack):
     assert " 404" in head.splitlines()[0] and "no such challenge" in body, (head, body)
     head, body = curl("https://localhost:%d/register-nothing" % stack.https)
     assert " 404" in head.splitlines()[0] and "no such challenge" not in body
+
+
+def test_register_page_through_nginx(stack):
+    """/register through nginx: the cookie is Secure (nginx said https),
+    the browser's Origin (with its port) matches nginx's Host (without),
+    the address is the one nginx saw, and the new account logs in."""
+    w = WebForm(stack.https, tls=True, host_header="localhost:%d" % stack.https)
+    page = w.get()
+    assert page.status == 200, page.body
+    assert "Secure" in page.headers["set-cookie"]
+    assert "content-security-policy" in page.headers
+    r = w.post("/register", {"csrf": page.hidden("csrf"), "username": "viaweb",
+                             "password": PW, "password2": PW},
+               headers={"Origin": "https://localhost:%d" % stack.https})
+    assert r.status == 200 and "viaweb@localhost is ready" in r.message(), r.body
+    page = w.get("/register/password")
+    r = w.post("/register/password", {"csrf": page.hidden("csrf"), "username": "viaweb",
+                                      "old": PW, "password": PW + "!", "password2": PW + "!"},
+               headers={"Origin": "https://evil.example"})
+    assert r.status == 403
+    head, _ = curl("https://localhost:%d/register/style.css" % stack.https)
+    assert " 200" in head.splitlines()[0] and "text/css" in head
+    # invitation pages too (an unknown token: xmpp-core's own page)
+    head, body = curl("https://localhost:%d/invite/%s" % (stack.https, "0" * 32))
+    assert " 404" in head.splitlines()[0] and "invitation is not valid" in body, (head, body)
+
+    async def scenario():
+        c = await connect("viaweb@localhost", PW, stack.port)
+        await disconnect(c)
+    arun(scenario())
 
 
 def sessions(s):

@@ -48,6 +48,14 @@ static struct db_stmt st_use = {
 	"UPDATE reg_invite SET used_by = $3, used_at = now() "
 	"WHERE token_hash = $1 AND host = $2 AND used_by IS NULL "
 	"RETURNING coalesce(inviter, '')", 3, 0 };
+/* the landing page: by token alone, expiry checked when used too */
+static struct db_stmt st_lookup = {
+	"SELECT host, coalesce(inviter, '') FROM reg_invite WHERE token_hash = $1 "
+	"AND used_by IS NULL AND expires > now()", 1, 0 };
+static struct db_stmt st_take = {
+	"UPDATE reg_invite SET used_by = $2, used_at = now() "
+	"WHERE token_hash = $1 AND used_by IS NULL AND expires > now() "
+	"RETURNING host, coalesce(inviter, '')", 2, 0 };
 static struct db_stmt st_release = {
 	"UPDATE reg_invite SET used_by = NULL, used_at = NULL "
 	"WHERE token_hash = $1 AND host = $2 AND used_by = $3", 3, 0 };
@@ -67,8 +75,8 @@ token_hash(const char *token, char out[65])
 	hex_encode(md, sizeof(md), out);
 }
 
-static bool
-token_ok(const char *t)
+bool
+invite_token_ok(const char *t)
 {
 	if (t == NULL || strlen(t) != INVITE_TOKEN_LEN)
 		return false;
@@ -141,7 +149,7 @@ invite_preauth_iq(struct iq_req *r)
 		xml_free(r->iq);
 		return true;
 	}
-	if (!token_ok(token)) {
+	if (!invite_token_ok(token)) {
 		preauth_reply(c, stanza_error(r->iq, "cancel", "item-not-found",
 		    "The invitation is invalid, used or expired"));
 		xml_free(r->iq);
@@ -226,6 +234,82 @@ invite_release(struct c2s *c, const char *local)
 	if (!s->invited)
 		return;
 	token_hash(s->token, hash);
+	if (db_query(srv.db, &st_release, v, released, NULL) == NULL)
+		log_warn("invitation: not freed after a failed registration: queue full");
+}
+
+/* ---- the web's landing page ---- */
+
+struct found {
+	invite_found_cb *done;
+	void *arg;
+};
+
+static void
+found(void *arg, PGresult *res, const char *err)
+{
+	struct found *f = arg;
+	int host;
+
+	if (res == NULL) {
+		log_warn("invitation: %s", err);
+		f->done(f->arg, -1, -1, NULL);
+	} else if (PQntuples(res) != 1 ||
+	    (host = router_host_index(PQgetvalue(res, 0, 0))) < 0) {
+		f->done(f->arg, 0, -1, NULL);	/* a host no longer served: gone */
+	} else {
+		f->done(f->arg, 1, host, PQgetvalue(res, 0, 1));
+	}
+	free(f);
+}
+
+static int
+by_token(struct db_stmt *st, const char *token, const char *local,
+    invite_found_cb *done, void *arg)
+{
+	char t[INVITE_TOKEN_LEN + 1], hash[65];
+	const char *v[2] = { hash, local };
+	struct found *f;
+
+	if (!invite_token_ok(token) || (f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	f->done = done;
+	f->arg = arg;
+	snprintf(t, sizeof(t), "%s", token);
+	for (char *p = t; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	token_hash(t, hash);
+	OPENSSL_cleanse(t, sizeof(t));
+	if (db_query(srv.db, st, v, found, f) == NULL) {
+		free(f);
+		return -1;
+	}
+	return 0;
+}
+
+int
+invite_lookup(const char *token, invite_found_cb *done, void *arg)
+{
+	return by_token(&st_lookup, token, NULL, done, arg);
+}
+
+int
+invite_take(const char *token, const char *local, invite_found_cb *done, void *arg)
+{
+	return by_token(&st_take, token, local, done, arg);
+}
+
+void
+invite_give_back(const char *token, int host, const char *local)
+{
+	char t[INVITE_TOKEN_LEN + 1], hash[65];
+	const char *v[3] = { hash, srv.cfg->hosts[host], local };
+
+	snprintf(t, sizeof(t), "%s", token);
+	for (char *p = t; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	token_hash(t, hash);
+	OPENSSL_cleanse(t, sizeof(t));
 	if (db_query(srv.db, &st_release, v, released, NULL) == NULL)
 		log_warn("invitation: not freed after a failed registration: queue full");
 }
@@ -513,7 +597,7 @@ subscribe_hook(struct hook_args *a)
 	    (p = xml_child(n, "preauth", NS_PARS)) == NULL)
 		return HOOK_NEXT;
 	t = xml_attr(p, "token");
-	snprintf(token, sizeof(token), "%s", token_ok(t) ? t : "");
+	snprintf(token, sizeof(token), "%s", invite_token_ok(t) ? t : "");
 	xml_detach(p);
 	xml_free(p);
 	if (token[0] == '\0' || stanza_jid(n, "to", &to) != 1 || to.local[0] == '\0' ||

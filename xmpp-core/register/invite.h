@@ -40,6 +40,22 @@ void invite_release(struct c2s *c, const char *local);
 /* Subscribes host's accounts a and b to each other (both directions). */
 void invite_subscribe(int host, const char *a, const char *b);
 
+/*
+ * The web's landing page (regweb.c), where the token alone names the
+ * invitation.  done(arg, ok, host, inviter): ok 1 with the host index and
+ * the inviting localpart ("" for none), 0 when the token is unknown, used
+ * or expired, -1 on a database error.  invite_lookup only looks;
+ * invite_take marks it used by local (one UPDATE, expiry checked), and
+ * invite_give_back frees it again after a registration that failed.
+ * 0, or -1 when the query could not be queued (done not called then).
+ */
+typedef void invite_found_cb(void *arg, int ok, int host, const char *inviter);
+int invite_lookup(const char *token, invite_found_cb *done, void *arg);
+int invite_take(const char *token, const char *local, invite_found_cb *done, void *arg);
+void invite_give_back(const char *token, int host, const char *local);
+/* Whether t looks like a token (INVITE_TOKEN_LEN hex digits). */
+bool invite_token_ok(const char *t);
+
 extern const struct ctl_command invite_commands[];
 /* <presence type='subscribe'/> with a token (XEP-0379 §3). */
 extern const struct hook invite_hooks[];

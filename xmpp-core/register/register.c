@@ -46,19 +46,25 @@
 
 extern struct module register_module;
 
-static bool
-register_allowed(const struct c2s *c)
+bool
+reg_open_to(const struct sockaddr *sa)
 {
 	const struct reg_config *cfg = reg_cfg();
 
-	if (invite_session((struct c2s *)c)->invited)
-		return true;	/* an invitation opens a closed host */
 	if (!cfg->enabled)
 		return false;
 	if (cfg->nallow == 0)
 		return true;
-	return addr_cidr_match_any(cfg->allow, cfg->nallow,
-	    (const struct sockaddr *)&c->addr);
+	return addr_cidr_match_any(cfg->allow, cfg->nallow, sa);
+}
+
+static bool
+register_allowed(const struct c2s *c)
+{
+
+	if (invite_session((struct c2s *)c)->invited)
+		return true;	/* an invitation opens a closed host */
+	return reg_open_to((const struct sockaddr *)&c->addr);
 }
 
 /* Replies go to a client that may not have a JID yet: no to/from. */
@@ -179,11 +185,10 @@ send_message(const char *from, const char *to, const char *subject, const char *
 }
 
 /* The welcome message to the new account, the watchers' notices. */
-static void
-announce(struct c2s *c, const char *local)
+void
+reg_announce(const char *host, const char *local, const char *ip)
 {
 	const struct reg_config *cfg = reg_cfg();
-	const char *host = c2s_host(c);
 	char jid[2 * JID_PART_MAX + 2];
 	struct buf b;
 
@@ -193,7 +198,7 @@ announce(struct c2s *c, const char *local)
 	if (cfg->nwatchers == 0)
 		return;
 	buf_init(&b);
-	buf_printf(&b, "New account %s registered from %s", jid, c->ip);
+	buf_printf(&b, "New account %s registered from %s", jid, ip);
 	for (size_t i = 0; i < cfg->nwatchers; i++)
 		send_message(host, cfg->watchers[i], "New account", b.p);
 	buf_free(&b);
@@ -214,7 +219,7 @@ reg_done(void *arg, bool ok, const char *err)
 	if (created) {
 		if (x->invited && x->inviter[0])
 			invite_subscribe(c->host, x->local, x->inviter);
-		announce(c, x->local);
+		reg_announce(c2s_host(c), x->local, c->ip);
 	} else if (x->counted) {
 		throttle_uncount((const struct sockaddr *)&c->addr);
 	}
@@ -410,8 +415,8 @@ form_captcha(struct c2s *c, struct xml_node *iq)
 
 /* ---- the submission ---- */
 
-static bool
-question_match(const char *answer, unsigned question)
+bool
+reg_question_match(const char *answer, unsigned question)
 {
 	const struct reg_config *cfg = reg_cfg();
 	char got[256];
@@ -434,34 +439,49 @@ question_match(const char *answer, unsigned question)
 	return false;
 }
 
+enum reg_check
+reg_check_fields(const char *user, const char *password, char local[JID_PART_MAX + 1],
+    bool is_new)
+{
+	const struct reg_config *cfg = reg_cfg();
+
+	if (user == NULL || password == NULL || password[0] == '\0' ||
+	    strlen(password) > REG_PASSWORD_MAX)
+		return REG_MISSING;
+	/* RFC 7622 §3.3 */
+	if (strlen(user) > JID_PART_MAX || jid_local_prep(user, local) == -1)
+		return REG_BAD_USER;
+	if (is_new && regconf_reserved(cfg, local))
+		return REG_RESERVED;
+	if (account_password_entropy(password) < cfg->min_password_entropy)
+		return REG_WEAK;
+	return REG_FIELDS_OK;
+}
+
 /* Validates username and password; on failure replies and returns -1. */
 static int
 check_fields(struct c2s *c, struct xml_node *iq, struct submit *s, char *local,
     bool is_new)
 {
-	const struct reg_config *cfg = reg_cfg();
-
-	if (s->user == NULL || s->password == NULL || s->password[0] == '\0' ||
-	    strlen(s->password) > 1023) {
+	switch (reg_check_fields(s->user, s->password, local, is_new)) {
+	case REG_FIELDS_OK:
+		return 0;
+	case REG_MISSING:
 		error(c, iq, "modify", is_new ? "not-acceptable" : "bad-request",
 		    "A username and a password are required");
-		return -1;
-	}
-	if (strlen(s->user) > JID_PART_MAX || jid_local_prep(s->user, local) == -1) {
-		/* RFC 7622 §3.3 */
+		break;
+	case REG_BAD_USER:
 		error(c, iq, "modify", "jid-malformed", "The username is not a valid localpart");
-		return -1;
-	}
-	if (is_new && regconf_reserved(cfg, local)) {
+		break;
+	case REG_RESERVED:
 		/* as taken, which it is: by the host's operators */
 		error(c, iq, "cancel", "conflict", "This username is reserved");
-		return -1;
-	}
-	if (account_password_entropy(s->password) < cfg->min_password_entropy) {
+		break;
+	case REG_WEAK:
 		error(c, iq, "modify", "not-acceptable", "The password is too weak");
-		return -1;
+		break;
 	}
-	return 0;
+	return -1;
 }
 
 /* The captcha of a submission (XEP-0158 §3.5); replies and returns -1
@@ -473,7 +493,7 @@ check_captcha(struct c2s *c, struct xml_node *iq, const struct submit *s)
 		error(c, iq, "modify", "not-acceptable", "The captcha answer is missing");
 		return -1;
 	}
-	switch (captcha_check(s->challenge, s->answer, question_match)) {
+	switch (captcha_check(s->challenge, s->answer, reg_question_match)) {
 	case CAPTCHA_OK:
 		return 0;
 	case CAPTCHA_WRONG:

@@ -3,9 +3,10 @@
  *
  * One MHD daemon per listen address, each handed its socket (bound by
  * addr_listen before privileges are dropped).  Requests are answered
- * when complete (nothing here takes a body: others get 405 at once and
- * the connection closes), and one log line per request names the
- * client as proxy.c found it ("client via proxy").
+ * when complete (only BOSH requests and the /register forms have a body,
+ * a form's checked before it is read; other methods get 405 at once and
+ * the connection closes), and one log line per request names the client
+ * as proxy.c found it ("client via proxy").
  */
 #include "http.h"
 
@@ -30,6 +31,7 @@
 #include "hostmeta.h"
 #include "log.h"
 #include "proxy.h"
+#include "regpage.h"
 #include "server.h"
 #include "web.h"
 #include "webconf.h"
@@ -64,8 +66,11 @@ struct req {
 	char ip[48];		/* the client (proxy.h) */
 	char peer[128];		/* for logs: "client via proxy" or the peer */
 	bool secure;		/* from a trusted proxy or loopback */
-	struct buf body;	/* a BOSH request's body */
+	bool https;		/* a trusted proxy said X-Forwarded-Proto: https */
+	bool regpost;		/* a POST to a /register page */
+	struct buf body;	/* a BOSH request's or a form's body */
 	struct bosh_req *bosh;	/* held by its session (bosh.h) */
+	struct regpage_op *regop;	/* a form being worked on (regpage.h) */
 };
 
 static struct web_daemon daemons[WEB_MAX_LISTEN];
@@ -226,6 +231,12 @@ req_new(struct MHD_Connection *conn, const char *url, const char *method)
 		snprintf(r->peer, sizeof(r->peer), "%.120s", ptxt);
 	/* TLS is the proxy's: a session is as safe as the path to it */
 	r->secure = is_loopback(sa) || addr_cidr_match_any(cf->trusted, cf->ntrusted, sa);
+	if (addr_cidr_match_any(cf->trusted, cf->ntrusted, sa)) {
+		const char *proto = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    "X-Forwarded-Proto");
+
+		r->https = proto && strcasecmp(proto, "https") == 0;
+	}
 	buf_init(&r->body);
 	nrequests++;
 	return r;
@@ -482,6 +493,38 @@ bosh(struct MHD_Connection *conn, struct req *r, const char *method)
 }
 
 static enum MHD_Result
+reg_answer(struct MHD_Connection *conn, struct req *r, struct regpage_answer *a)
+{
+	if (a->resp == NULL)
+		return MHD_NO;
+	r->note = a->note;
+	return queue(conn, r, a->status, a->resp);
+}
+
+/* The /register pages (regpage.c); forms are read in full first. */
+static enum MHD_Result
+register_page(struct MHD_Connection *conn, struct req *r, const char *url,
+    const char *method)
+{
+	struct regpage_client cl = { (const struct sockaddr *)&r->client, r->ip, r->peer,
+		r->secure, r->https };
+	struct regpage_answer a = { 0 };
+
+	if (r->regop) {
+		regpage_finish(r->regop, &a);
+		r->regop = NULL;
+		return reg_answer(conn, r, &a);
+	}
+	if (regpage_request(conn, &cl, url, method, buf_data(&r->body),
+	    buf_pending(&r->body), &r->regop, &a) == 1) {
+		buf_free(&r->body);
+		return MHD_YES;	/* suspended until register/ answers */
+	}
+	buf_free(&r->body);
+	return reg_answer(conn, r, &a);
+}
+
+static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **con_cls)
@@ -497,17 +540,29 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		*con_cls = r;
 		if (strcmp(url, "/bosh") == 0 && strcmp(method, "POST") == 0)
-			return MHD_YES;	/* the only body read here */
+			return MHD_YES;	/* the only bodies read here: BOSH's ... */
+		if (web_cfg()->register_pages && regpage_path(url) &&
+		    strcmp(method, "POST") == 0) {
+			struct regpage_answer a = { 0 };
+
+			/* ... and forms, decided on before they are read */
+			if (!regpage_precheck(conn, &a))
+				return reg_answer(conn, r, &a);
+			r->regpost = true;
+			return MHD_YES;
+		}
 		if (!get && !options)
 			return answer_text(conn, r, MHD_HTTP_METHOD_NOT_ALLOWED,
 			    "method not allowed\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD, OPTIONS");
 		return MHD_YES;
 	}
 	if (*upload_data_size != 0) {
-		if (strcmp(url, "/bosh") != 0 || strcmp(method, "POST") != 0)
+		size_t max = r->regpost ? REGPAGE_BODY_MAX : srv.cfg->max_stanza + 4096;
+
+		if (!r->regpost && (strcmp(url, "/bosh") != 0 || strcmp(method, "POST") != 0))
 			return MHD_NO;
-		/* a stanza and the <body/> around it, no more */
-		if (buf_pending(&r->body) + *upload_data_size > srv.cfg->max_stanza + 4096 ||
+		/* a stanza and the <body/> around it, or a form, no more */
+		if (buf_pending(&r->body) + *upload_data_size > max ||
 		    buf_append(&r->body, upload_data, *upload_data_size) == -1) {
 			r->status = MHD_HTTP_CONTENT_TOO_LARGE;
 			return MHD_NO;
@@ -525,6 +580,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		return websocket(conn, r, method, version);
 	if (strncmp(url, "/captcha/", 9) == 0 && !options)
 		return captcha(conn, r, url);
+	if (web_cfg()->register_pages && regpage_path(url))
+		return register_page(conn, r, url, method);
 	return answer_text(conn, r, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
 }
 
@@ -540,6 +597,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	bosh_req_done(r->bosh);
+	regpage_release(r->regop);
 	buf_free(&r->body);
 	log_info("web: %s \"%s %s\" %u %llums%s%s%s", r->peer, r->method, r->path,
 	    r->status, (unsigned long long)(ev_now(srv.loop) - r->t0),
@@ -567,6 +625,7 @@ web_http_open(const struct web_config *cf, char *err, size_t errlen)
 	char e2[256];
 
 	bosh_init(kick_all);
+	regpage_init(kick_all);
 	for (size_t i = 0; i < cf->nlisten; i++) {
 		struct web_daemon *wd = &daemons[ndaemons];
 		int fd = addr_listen(&cf->listen[i], SOCK_STREAM, 1024, 0, e2, sizeof(e2));
@@ -602,7 +661,8 @@ web_http_open(const struct web_config *cf, char *err, size_t errlen)
 		ev_defer_init(&wd->run, run_cb, wd);
 		ev_io_start(srv.loop, &wd->io, EPOLLIN);
 		ndaemons++;
-		log_info("web: listening on %s (host-meta, WebSocket /ws, BOSH /bosh)", wd->name);
+		log_info("web: listening on %s (host-meta, WebSocket /ws, BOSH /bosh%s)",
+		    wd->name, cf->register_pages ? ", /register" : "");
 	}
 	return 0;
 }
@@ -623,6 +683,7 @@ web_http_close(void)
 {
 	wsxmpp_abort_all();
 	bosh_abort_all();
+	regpage_abort_all();
 	for (size_t i = 0; i < ndaemons; i++) {
 		struct web_daemon *wd = &daemons[i];
 

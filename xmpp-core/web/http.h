@@ -6,9 +6,10 @@
  * upgrade therefore run on the one thread that owns the sessions, and a
  * WebSocket is handed to the session code without any locking.
  *
- * Serves /.well-known/host-meta[.json] (hostmeta.c) and /ws (a WebSocket
- * with the xmpp subprotocol: wsxmpp.c); each request's client address is
- * the one proxy.c finds.
+ * Serves /.well-known/host-meta[.json] (hostmeta.c), /ws (a WebSocket
+ * with the xmpp subprotocol: wsxmpp.c), /bosh (bosh.c), /captcha/ and the
+ * account pages under /register (regpage.c); each request's client
+ * address is the one proxy.c finds.
  */
 #ifndef WEB_HTTP_H
 #define WEB_HTTP_H

@@ -95,7 +95,7 @@ int
 web_config_load(struct web_config *w, struct conf_table *root, struct conf_err *e)
 {
 	struct conf_table *t;
-	const char *url = NULL, *burl = NULL;
+	const char *url = NULL, *burl = NULL, *rh = NULL;
 	long long v;
 	int rc;
 
@@ -132,6 +132,12 @@ web_config_load(struct web_config *w, struct conf_table *root, struct conf_err *
 	if (conf_int(t, "max_connections", 1, 1000000, &v, e) == -1)
 		return -1;
 	w->max_connections = (unsigned)v;
+	w->register_pages = true;
+	if (conf_bool(t, "register_pages", &w->register_pages, e) == -1 ||
+	    conf_str(t, "register_host", &rh, e) == -1)
+		return -1;
+	if (rh && (w->register_host = strdup(rh)) == NULL)
+		return -1;
 	w->enabled = true;
 	return 0;
 }
@@ -141,5 +147,6 @@ web_config_free(struct web_config *w)
 {
 	free(w->websocket_url);
 	free(w->bosh_url);
+	free(w->register_host);
 	memset(w, 0, sizeof(*w));
 }

@@ -30,6 +30,8 @@ struct web_config {
 	uint64_t ping_after_ms;	/* a quiet WebSocket gets a ping */
 	uint64_t ping_timeout_ms;	/* ... and is closed without an answer */
 	unsigned max_connections;	/* HTTP and WebSocket, per listener */
+	bool register_pages;	/* /register (regpage.h) */
+	char *register_host;	/* its accounts' host; NULL: the first */
 };
 
 int web_config_load(struct web_config *w, struct conf_table *root,

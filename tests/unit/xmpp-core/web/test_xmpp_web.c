@@ -1,6 +1,7 @@
 /* Unit tests for xmpp-core/web/: the RFC 6455 codec (wsproto.c, with the
- * RFC's own examples), cutting XML at top-level elements (xmlsplit.c)
- * and client addresses through proxies (proxy.c). */
+ * RFC's own examples), cutting XML at top-level elements (xmlsplit.c),
+ * client addresses through proxies (proxy.c) and form bodies
+ * (urlform.c). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "t.h"
 #include "addr.h"
 #include "proxy.h"
+#include "urlform.h"
 #include "wsproto.h"
 #include "xmlsplit.h"
 
@@ -204,4 +206,47 @@ TEST(xmpp_web_proxy)
 	CHECK(client("::1", NULL, "proto=https;For=198.51.100.17", lo, 2, "198.51.100.17"));
 	/* IPv4-mapped IPv6 reads as IPv4 */
 	CHECK(client("::ffff:127.0.0.1", "203.0.113.9", NULL, lo, 2, "203.0.113.9"));
+}
+
+static int
+form(const char *body, struct urlform_field *f, size_t n)
+{
+	const char *why = NULL;
+	int rc = urlform_parse(body, strlen(body), f, n, &why);
+
+	return rc == -1 && why == NULL ? -2 : rc;	/* a failure says why */
+}
+
+TEST(xmpp_web_urlform)
+{
+	struct urlform_field f[] = { { "user", 8, NULL }, { "pw", 16, NULL } };
+
+	CHECK_INT(form("user=al+ice&pw=a%26b%3D%C3%A9&submit=go", f, 2), 0);
+	CHECK_STR(f[0].value, "al ice");
+	CHECK_STR(f[1].value, "a&b=\xc3\xa9");
+	CHECK_STR(urlform_get(f, 2, "pw"), "a&b=\xc3\xa9");
+	urlform_free(f, 2);
+	CHECK(f[0].value == NULL && f[1].value == NULL);
+	/* absent fields stay NULL; an empty pair and a name alone are fine */
+	CHECK_INT(form("&&user&x=1", f, 2), 0);
+	CHECK_STR(f[0].value, "");
+	CHECK(f[1].value == NULL);
+	urlform_free(f, 2);
+	CHECK_INT(form("", f, 2), 0);
+	/* the bound is on the decoded bytes */
+	CHECK_INT(form("user=%41%41%41%41%41%41%41%41", f, 2), 0);
+	urlform_free(f, 2);
+	CHECK_INT(form("user=123456789", f, 2), -1);
+	CHECK(f[0].value == NULL);
+	/* twice, bad escapes, NUL, invalid UTF-8 */
+	CHECK_INT(form("user=a&user=b", f, 2), -1);
+	CHECK_INT(form("user=%4", f, 2), -1);
+	CHECK_INT(form("user=%zz", f, 2), -1);
+	CHECK_INT(form("user=a%00b", f, 2), -1);
+	CHECK_INT(form("user=%C3%28", f, 2), -1);
+	CHECK_INT(form("us%er=a", f, 2), -1);
+	/* a field nobody asked for is skipped, however long */
+	CHECK_INT(form("other=0123456789012345678901234567890123456789&pw=x", f, 2), 0);
+	CHECK_STR(f[1].value, "x");
+	urlform_free(f, 2);
 }
