@@ -135,6 +135,8 @@ import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **argv
 			im.dry_run = true;
 	if (strcmp(argv[1], "ejabberd") == 0)
 		rc = ejabberd_import(&im, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "prosody") == 0)
+		rc = prosody_import(&im, argc - 2, argv + 2);
 	else
 		return usage();
 	if (rc == 2)

@@ -140,5 +140,7 @@ int tgt_jid(const char *in, bool bare, char *out, size_t outlen);
 
 /* argv after "import ejabberd": exit code (0, 1 failures, 2 usage). */
 int ejabberd_import(struct imp *im, int argc, char **argv);
+/* argv after "import prosody": as ejabberd_import. */
+int prosody_import(struct imp *im, int argc, char **argv);
 
 #endif

@@ -14,6 +14,6 @@ struct xmpp_config;
 int import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **argv);
 
 #define IMPORT_USAGE \
-	"import ejabberd --from CONNINFO [--host H] [--dry-run]"
+	"import ejabberd|prosody --from CONNINFO [--host H] [--dry-run]"
 
 #endif
