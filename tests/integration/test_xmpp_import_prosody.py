@@ -166,6 +166,11 @@ def test_import_then_clients_find_everything(source, target):
                    "AND jid = 'dave@localhost'").strip() == "t|f"
     assert pg.psql("SELECT jid, node FROM push_registrations WHERE username = 'alice'"
                    ).strip() == "push.example.net|n0de"
+    # carol's offline messages name their archive copies by the new ids
+    assert pg.psql("SELECT count(*) FROM offline o WHERE username = 'carol' AND "
+                   "o.stanza LIKE '%urn:xmpp:sid:0%' AND EXISTS (SELECT 1 FROM "
+                   "mam_archive a WHERE a.username = 'carol' AND o.stanza LIKE "
+                   "'%' || a.id || '%')").strip() == str(P.OFFLINE)
     # Prosody's roster version stays what clients cached
     assert int(pg.psql("SELECT roster_version FROM users WHERE username = 'alice'")) > 1
     s.start()

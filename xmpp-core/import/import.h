@@ -142,5 +142,9 @@ int tgt_jid(const char *in, bool bare, char *out, size_t outlen);
 int ejabberd_import(struct imp *im, int argc, char **argv);
 /* argv after "import prosody": as ejabberd_import. */
 int prosody_import(struct imp *im, int argc, char **argv);
+/* argv after "import xep0227": [--host H] [--dry-run] FILE... */
+int xep0227_import(struct imp *im, int argc, char **argv);
+/* argv after "export": (--user JID | --all) --out FILE (export.c). */
+int xep0227_export(struct imp *im, int argc, char **argv);
 
 #endif
