@@ -171,6 +171,9 @@ def test_import_then_clients_find_everything(source, target):
                    "o.stanza LIKE '%urn:xmpp:sid:0%' AND EXISTS (SELECT 1 FROM "
                    "mam_archive a WHERE a.username = 'carol' AND o.stanza LIKE "
                    "'%' || a.id || '%')").strip() == str(P.OFFLINE)
+    # mod_vcard_legacy's vcard4 and avatar PEP nodes made a vcard-temp again
+    vc = pg.psql("SELECT data FROM vcard WHERE username = 'alice'")
+    assert "<FN>Alice Liddell</FN>" in vc and "<NICKNAME>alice</NICKNAME>" in vc, vc
     # Prosody's roster version stays what clients cached
     assert int(pg.psql("SELECT roster_version FROM users WHERE username = 'alice'")) > 1
     s.start()

@@ -5,7 +5,7 @@ clients, stopped, and Prosody's own prosody-migrator writes its
 accounts as XEP-0227 files (mod_storage_xep0227); `xmppctl import
 xep0227` reads them into xmpp-core A, where the same clients log in with
 the same passwords and find their data.  A then gets what Prosody's
-files cannot carry (an offline message, a blocklist, a vcard-temp) from
+files cannot carry (an offline message, a blocklist, a vCard change) from
 clients, `xmppctl export --all` writes it as XEP-0227, and xmpp-core B
 imports that file: B's tables equal A's (same SCRAM keys, same archive
 ids and stanzas) and the clients find the same on B.  Broken files are
@@ -132,6 +132,11 @@ def test_prosody_migrator_files(pie, a):
             dl = await P.items(d, "alice@localhost", P.OMEMO + ".devicelist")
             assert dl[0].find("{%s}list/{%s}device" % (P.OMEMO, P.OMEMO)).get("id") == \
                 str(P.DEVICE)
+            # mod_vcard_legacy kept the vCard as vcard4 and avatar PEP
+            # nodes: the vcard-temp is made from them again
+            vc = await P.iq(d, "get", "<vCard xmlns='vcard-temp'/>", to="alice@localhost")
+            assert P.base64.b64decode(vc.xml.find(".//{vcard-temp}BINVAL").text) == P.AVATAR
+            assert vc.xml.find(".//{vcard-temp}FN").text == "Alice Liddell"
             # what Prosody's files do not carry, made on A for the round trip
             await P.iq(c, "set", P.vcard_xml())
             await P.iq(c, "set", "<block xmlns='urn:xmpp:blocking'><item "

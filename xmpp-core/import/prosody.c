@@ -56,6 +56,7 @@
 #define ARCHIVE_FETCH "1000"
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_VCARD4 "urn:ietf:params:xml:ns:vcard-4.0"
+#define NODE_VCARD4 "urn:xmpp:vcard4"		/* XEP-0292's PEP node */
 #define NS_AVATAR_DATA "urn:xmpp:avatar:data"
 #define NS_AVATAR_META "urn:xmpp:avatar:metadata"
 #define ROSTER_PENDING_MAX 10000
@@ -683,7 +684,7 @@ pep_item_row(struct imp *im, struct acct *a, PGresult *r, int i, const char *nod
 	tgt_pep_item(im, id, node, item, with[0] ? with : im->bare, xml,
 	    (size_t)PQgetlength(r, i, 6), (time_t)strtoll(PQgetvalue(r, i, 3), NULL, 10));
 	/* what mod_vcard_legacy made of a vcard-temp, to make it again */
-	if (strcmp(node, NS_VCARD4) == 0) {
+	if (strcmp(node, NODE_VCARD4) == 0) {
 		keep(&a->vcard4, xml);
 	} else if (strcmp(node, NS_AVATAR_DATA) == 0) {
 		keep(&a->avatar_data, xml);
@@ -741,8 +742,9 @@ archive_rows(struct imp *im, struct psrc *s, struct acct *a)
 
 /* vcard-temp from the vcard4 and avatar nodes, as mod_vcard_legacy
  * answered vcard-temp requests from them (XEP-0398). */
-static void
-vcard_from_pep(struct imp *im, struct acct *a)
+void
+prosody_vcard_from_pep(struct imp *im, const char *vcard4, const char *avatar_data,
+    const char *avatar_type)
 {
 	static const struct { const char *v4, *val, *temp; } map[] = {
 		{ "fn", "text", "FN" }, { "nickname", "text", "NICKNAME" },
@@ -754,12 +756,12 @@ vcard_from_pep(struct imp *im, struct acct *a)
 	struct buf b;
 	char *t;
 
-	if (a->have_vcard || (a->vcard4 == NULL && a->avatar_data == NULL))
+	if (vcard4 == NULL && avatar_data == NULL)
 		return;
 	buf_init(&b);
 	if (buf_puts(&b, "<vCard xmlns='vcard-temp'>") == -1)
 		goto oom;
-	if (a->vcard4 && (v4 = fragment_parse(a->vcard4, strlen(a->vcard4),
+	if (vcard4 && (v4 = fragment_parse(vcard4, strlen(vcard4),
 	    "http://jabber.org/protocol/pubsub")) != NULL) {
 		for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++) {
 			if ((x = xml_child(v4, map[k].v4, NS_VCARD4)) == NULL ||
@@ -785,12 +787,13 @@ vcard_from_pep(struct imp *im, struct acct *a)
 			free(t);
 		}
 	}
-	if (a->avatar_data && (d = fragment_parse(a->avatar_data, strlen(a->avatar_data),
+	if (avatar_data && (d = fragment_parse(avatar_data, strlen(avatar_data),
 	    "http://jabber.org/protocol/pubsub")) != NULL &&
 	    xml_is(d, "data", NS_AVATAR_DATA) && (t = xml_text(d)) != NULL) {
 		if (buf_puts(&b, "<PHOTO><TYPE>") == -1 ||
-		    xml_escape(&b, a->avatar_type[0] ? a->avatar_type : "image/png",
-		    strlen(a->avatar_type[0] ? a->avatar_type : "image/png"), false) == -1 ||
+		    xml_escape(&b, avatar_type && avatar_type[0] ? avatar_type : "image/png",
+		    strlen(avatar_type && avatar_type[0] ? avatar_type : "image/png"),
+		    false) == -1 ||
 		    buf_puts(&b, "</TYPE><BINVAL>") == -1 ||
 		    xml_escape(&b, t, strlen(t), false) == -1 ||
 		    buf_puts(&b, "</BINVAL></PHOTO>") == -1) {
@@ -841,7 +844,8 @@ account(struct imp *im, struct psrc *s, const char *host, const char *user,
 	if (psrc_tx(im, s, true) == 0) {
 		kv_rows(im, s, &a);
 		archive_rows(im, s, &a);
-		vcard_from_pep(im, &a);
+		if (!a.have_vcard)
+			prosody_vcard_from_pep(im, a.vcard4, a.avatar_data, a.avatar_type);
 		psrc_tx(im, s, false);
 	}
 	acct_free(&a);

@@ -46,6 +46,7 @@
 #include "fragment.h"
 #include "jid.h"
 #include "private.h"
+#include "prosody.h"
 #include "pubsub.h"
 #include "pubsubconf.h"
 #include "server.h"
@@ -524,8 +525,30 @@ node_get(struct imp *im, struct nodes *ns, const char *node, const struct xml_no
 	return id;
 }
 
+struct pepvcard {
+	char *vcard4, *avatar;
+	char type[64];
+};
+
 static void
-pep(struct imp *im, const struct xml_node *u)
+keep(char **dst, const char *s)
+{
+	free(*dst);
+	*dst = strdup(s);
+}
+
+static void
+avatar_type(const struct xml_node *meta, char *out, size_t outlen)
+{
+	struct xml_node *info = xml_child(meta, "info", "urn:xmpp:avatar:metadata");
+	const char *t = info ? xml_attr(info, "type") : NULL;
+
+	if (t && strlen(t) < outlen)
+		snprintf(out, outlen, "%s", t);
+}
+
+static void
+pep(struct imp *im, const struct xml_node *u, struct pepvcard *pv)
 {
 	struct xml_node *own = xml_child(u, "pubsub", NS_PUBSUB_OWNER);
 	struct xml_node *ps = xml_child(u, "pubsub", NS_PUBSUB_);
@@ -579,6 +602,13 @@ pep(struct imp *im, const struct xml_node *u)
 				break;
 			tgt_pep_item(im, id, node, iid, pub ? pub : im->bare, b.p ? b.p : "",
 			    b.len, time(NULL));
+			/* what a vcard-temp is made of when the file has none */
+			if (b.p && strcmp(node, "urn:xmpp:vcard4") == 0)
+				keep(&pv->vcard4, b.p);
+			else if (b.p && strcmp(node, "urn:xmpp:avatar:data") == 0)
+				keep(&pv->avatar, b.p);
+			else if (payload && strcmp(node, "urn:xmpp:avatar:metadata") == 0)
+				avatar_type(payload, pv->type, sizeof(pv->type));
 			buf_free(&b);
 		}
 	}
@@ -650,6 +680,7 @@ user(struct imp *im, const char *text, const struct span *sp)
 {
 	char who[2 * JID_PART_MAX + 2], local[JID_PART_MAX + 1];
 	struct imp_cred c = { 0 };
+	struct pepvcard pv = { NULL, NULL, "" };
 	struct xml_node *u = NULL;
 	const char *why = NULL;
 	int rc;
@@ -689,7 +720,11 @@ user(struct imp *im, const char *text, const struct span *sp)
 	roster(im, u);
 	simple(im, u);
 	offline(im, u);
-	pep(im, u);
+	pep(im, u, &pv);
+	if (xml_child(u, "vCard", NS_VCARD_TEMP) == NULL)
+		prosody_vcard_from_pep(im, pv.vcard4, pv.avatar, pv.type);
+	free(pv.vcard4);
+	free(pv.avatar);
 	archive(im, u);
 	for (struct xml_node *e = xml_first_elem(u); e; e = xml_next_elem(e)) {
 		bool k = false;
