@@ -10,6 +10,10 @@
  * restricted parser (fragment.c) and bounded (USER_MAX bytes), so one
  * huge or broken account is reported and the others imported.
  *
+ * The root is <server-data/> with <host/>s, or a <host/> alone (the
+ * files ejabberd's export_piefxis xi:includes from its main file; an
+ * xi:include is followed to a file beside the including one only).
+ *
  * What is read from a <user name='' [password='']>:
  *   scram-credentials (urn:xmpp:pie:0#scram, XEP-0227 v1.1 §5.1)
  *                      SCRAM-SHA-1 / SCRAM-SHA-256: server-key,
@@ -64,6 +68,8 @@
 #define NS_DATA "jabber:x:data"
 #define USER_MAX (512UL * 1024 * 1024)	/* one account's XML */
 #define USERS_MAX 10000000		/* spans in one file */
+#define INCLUDES_MAX 1024		/* xi:include in one file (hosts) */
+#define NS_XINCLUDE "http://www.w3.org/2001/XInclude"
 
 struct span {
 	size_t start, end;
@@ -78,6 +84,9 @@ struct scan {
 	bool refused;
 	char host[JID_PART_MAX + 1];
 	bool in_host, bad_host;
+	int user_depth;			/* 3 in <server-data/>, 2 in <host/> */
+	char *incl[INCLUDES_MAX];	/* xi:include hrefs */
+	size_t nincl;
 	size_t start, start_count;
 	struct span *v;
 	size_t n, cap;
@@ -109,16 +118,28 @@ scan_start(void *arg, const char *name, const char **attrs)
 	const char *v;
 
 	s->depth++;
-	if (s->depth == 1 && !is(name, NS_PIE, "server-data")) {
-		snprintf(s->err, sizeof(s->err), "the root element is not "
-		    "<server-data xmlns='urn:xmpp:pie:0'/>");
+	if (s->depth == 1 && is(name, NS_PIE, "host")) {
+		/* a host alone: what ejabberd's export_piefxis includes */
+		s->user_depth = 2;
+	} else if (s->depth == 1 && !is(name, NS_PIE, "server-data")) {
+		snprintf(s->err, sizeof(s->err), "the root element is neither "
+		    "<server-data xmlns='urn:xmpp:pie:0'/> nor <host/>");
 		XML_StopParser(s->p, XML_FALSE);
-	} else if (s->depth == 2 && is(name, NS_PIE, "host")) {
+		return;
+	} else if (s->depth == 1) {
+		s->user_depth = 3;
+	}
+	if (s->depth == s->user_depth - 1 && is(name, NS_PIE, "host")) {
 		v = attr(attrs, "jid");
 		s->in_host = true;
 		s->bad_host = v == NULL || strlen(v) > JID_PART_MAX;
 		snprintf(s->host, sizeof(s->host), "%s", v && !s->bad_host ? v : "");
-	} else if (s->depth == 3 && s->in_host && is(name, NS_PIE, "user")) {
+	} else if (s->depth == 2 && s->user_depth == 3 && is(name, NS_XINCLUDE, "include")) {
+		/* ejabberd writes each host to a file of its own */
+		v = attr(attrs, "href");
+		if (v && s->nincl < INCLUDES_MAX && (s->incl[s->nincl] = strdup(v)) != NULL)
+			s->nincl++;
+	} else if (s->depth == s->user_depth && s->in_host && is(name, NS_PIE, "user")) {
 		s->start = (size_t)XML_GetCurrentByteIndex(s->p);
 		s->start_count = (size_t)XML_GetCurrentByteCount(s->p);
 		if (s->n == s->cap) {
@@ -147,7 +168,7 @@ scan_end(void *arg, const char *name)
 {
 	struct scan *s = arg;
 
-	if (s->depth == 3 && s->in_host && is(name, NS_PIE, "user")) {
+	if (s->depth == s->user_depth && s->in_host && is(name, NS_PIE, "user")) {
 		size_t idx = (size_t)XML_GetCurrentByteIndex(s->p);
 		size_t cnt = (size_t)XML_GetCurrentByteCount(s->p);
 
@@ -155,7 +176,7 @@ scan_end(void *arg, const char *name)
 		/* an empty <user/> ends with its start tag */
 		s->v[s->n].end = cnt ? idx + cnt : s->start + s->start_count;
 		s->n++;
-	} else if (s->depth == 2) {
+	} else if (s->depth == s->user_depth - 1) {
 		s->in_host = false;
 	}
 	s->depth--;
@@ -238,6 +259,24 @@ b64(const char *in, uint8_t *out, size_t cap)
 	return n < 0 ? -1 : (int)n;
 }
 
+/* base64 of base64 text: the inner bytes, or -1. */
+static int
+twice(const char *in, uint8_t *out, size_t cap)
+{
+	uint8_t mid[256];
+	char text[257];
+	int n = b64(in, mid, sizeof(mid) - 1);
+
+	if (n <= 0)
+		return -1;
+	memcpy(text, mid, (size_t)n);
+	text[n] = '\0';
+	OPENSSL_cleanse(mid, sizeof(mid));
+	n = b64(text, out, cap);
+	OPENSSL_cleanse(text, sizeof(text));
+	return n;
+}
+
 /* scram-credentials and password= into c: 0, or -1 (why). */
 static int
 credentials(const struct xml_node *u, struct imp_cred *c, const char **why)
@@ -249,7 +288,7 @@ credentials(const struct xml_node *u, struct imp_cred *c, const char **why)
 		char *sk, *st, *salt, *it;
 		struct scram_keys k;
 		enum scram_hash h;
-		int ok;
+		int ok, n = 0;
 
 		if (!xml_is(e, "scram-credentials", NS_PIE_SCRAM) || mech == NULL)
 			continue;
@@ -269,9 +308,14 @@ credentials(const struct xml_node *u, struct imp_cred *c, const char **why)
 		k.iter = it ? (unsigned)strtoul(it, NULL, 10) : 0;
 		ok = b64(sk, k.server, sizeof(k.server)) == (int)scram_hash_len(h) &&
 		    b64(st, k.stored, sizeof(k.stored)) == (int)scram_hash_len(h) &&
-		    (k.saltlen = (size_t)(b64(salt, k.salt, sizeof(k.salt)) > 0 ?
-		    b64(salt, k.salt, sizeof(k.salt)) : 0)) > 0 &&
-		    k.iter > 0 && k.iter <= 10000000;
+		    (n = b64(salt, k.salt, sizeof(k.salt))) > 0;
+		/* ejabberd (23.01) base64-encodes the base64 text it keeps: the
+		 * keys decode twice to their length, and then so does the salt */
+		if (!ok && twice(sk, k.server, sizeof(k.server)) == (int)scram_hash_len(h) &&
+		    twice(st, k.stored, sizeof(k.stored)) == (int)scram_hash_len(h))
+			ok = (n = twice(salt, k.salt, sizeof(k.salt))) > 0;
+		k.saltlen = ok ? (size_t)n : 0;
+		ok = ok && k.iter > 0 && k.iter <= 10000000;
 		free(sk);
 		free(st);
 		free(salt);
@@ -745,8 +789,28 @@ out:
 	xml_free(u);
 }
 
+static int file(struct imp *im, const char *path, int depth);
+
+/* An xi:include's file: a name relative to the including file's folder,
+ * never a URL, an absolute path or one leading out of that folder. */
 static int
-file(struct imp *im, const char *path)
+include(struct imp *im, const char *from, const char *href, int depth)
+{
+	char path[4096];
+	const char *slash = strrchr(from, '/');
+	int dirlen = slash ? (int)(slash - from) + 1 : 0;
+
+	if (href[0] == '/' || strchr(href, ':') || strstr(href, "..") || depth > 1 ||
+	    (size_t)snprintf(path, sizeof(path), "%.*s%s", dirlen, from, href) >= sizeof(path)) {
+		fprintf(stderr, "xmppctl import: %s: xi:include of \"%.200s\" not followed "
+		    "(only a file beside it)\n", from, href);
+		return 1;
+	}
+	return file(im, path, depth + 1);
+}
+
+static int
+file(struct imp *im, const char *path, int depth)
 {
 	struct scan s = { 0 };
 	struct stat st;
@@ -782,6 +846,11 @@ file(struct imp *im, const char *path)
 			imp_progress(im, false);
 		}
 	}
+	for (size_t i = 0; i < s.nincl; i++) {
+		if (rc == 0 && include(im, path, s.incl[i], depth) != 0)
+			rc = 1;
+		free(s.incl[i]);
+	}
 	free(s.v);
 	munmap(text, (size_t)st.st_size);
 	return rc;
@@ -811,7 +880,7 @@ xep0227_import(struct imp *im, int argc, char **argv)
 			continue;
 		}
 		files++;
-		if (file(im, argv[i]) != 0)
+		if (file(im, argv[i], 0) != 0)
 			rc = 1;
 	}
 	return files ? rc : 2;
