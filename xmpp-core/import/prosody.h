@@ -26,11 +26,6 @@ int psrc_tx(struct imp *im, struct psrc *s, bool begin);
  * plus the row's place (sort_id) within that second, kept strictly
  * increasing after prev (Prosody's ids are UUIDs; ours are times). */
 int64_t prosody_archive_id(long long when, long long sort_id, int64_t prev);
-/* A vcard-temp made from the vcard4 and avatar PEP items (their payload
- * text, NULL where absent) and stored, as mod_vcard_legacy answered
- * vcard-temp requests from them; xep0227.c uses it too. */
-void prosody_vcard_from_pep(struct imp *im, const char *vcard4,
-    const char *avatar_data, const char *avatar_type);
 /* Every persistent room of the imported host(s), with its archive. */
 void prosody_rooms(struct imp *im, struct psrc *s);
 /* Rows whose account (or room) does not exist: reported, never imported. */

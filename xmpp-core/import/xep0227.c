@@ -50,7 +50,6 @@
 #include "fragment.h"
 #include "jid.h"
 #include "private.h"
-#include "prosody.h"
 #include "pubsub.h"
 #include "pubsubconf.h"
 #include "server.h"
@@ -766,7 +765,7 @@ user(struct imp *im, const char *text, const struct span *sp)
 	offline(im, u);
 	pep(im, u, &pv);
 	if (xml_child(u, "vCard", NS_VCARD_TEMP) == NULL)
-		prosody_vcard_from_pep(im, pv.vcard4, pv.avatar, pv.type);
+		imp_vcard_from_pep(im, pv.vcard4, pv.avatar, pv.type);
 	free(pv.vcard4);
 	free(pv.avatar);
 	archive(im, u);
