@@ -189,6 +189,7 @@ def prosody(modules=(), extra="", sql=False, key="rsa", components=""):
                 p.wait()
             p = None
         srv = Server("prosody", port, None, pg)
+        srv.dir = d	# its data directory is dir/data (test_xmpp_import_prosody)
         srv.start, srv.stop = start, stop
         start()
         yield srv

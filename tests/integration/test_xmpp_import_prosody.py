@@ -13,7 +13,9 @@ its account imported."""
 
 import asyncio
 import os
+import pwd
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -21,6 +23,7 @@ import slixmpp
 
 import importpeers as P
 from pgcluster import PgCluster
+from edgetest import free_port
 from xmpptest import XmppServer, arun, connect, disconnect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
@@ -235,3 +238,59 @@ def test_sha1_only_accounts_upgrade(source, target):
         arun(go(), timeout=120)
     finally:
         s.stop()
+
+
+# ---- Prosody's default file storage, moved to SQL by prosody-migrator ----
+
+FILE_STORES = ('"accounts"; "roster"; "vcard"; "private"; "blocklist"; "archive_prefs"; '
+               '"cloud_notify"; "pep-pubsub"; "archive-archive"; "offline-archive"')
+
+
+def migrate_to_sql(pr, pg):
+    """prosody-migrator from Prosody's internal (file) store to
+    mod_storage_sql on PostgreSQL, the step deploy/MIGRATION.md gives for
+    a host not on PostgreSQL.  It runs as Prosody's user."""
+    data = os.path.join(pr.dir, "data")
+    pw = pwd.getpwnam("prosody")
+    os.chmod(pr.dir, 0o711)
+    for root, dirs, files in os.walk(data):
+        for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+            os.chown(n, pw.pw_uid, pw.pw_gid)
+    cfg = os.path.join(pr.dir, "migrator.cfg.lua")
+    with open(cfg, "w") as f:
+        f.write('input { hosts = { ["localhost"] = { %s } }; type = "internal"; path = "%s" }\n'
+                'output { type = "sql"; driver = "PostgreSQL"; database = "prosody"; '
+                'host = "127.0.0.1"; port = %d; username = "postgres" }\n'
+                % (FILE_STORES, data, pg.port))
+    os.chmod(cfg, 0o644)
+    r = subprocess.run(["prosody-migrator", "--config=" + cfg, "input", "output"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "Done!" in r.stdout + r.stderr, (r.stdout, r.stderr)
+
+
+@pytest.fixture(scope="module")
+def filesource():
+    pg = PgCluster(dbname="prosody", tcp_port=free_port())
+    try:
+        with xmppservers.prosody(MODULES, EXTRA) as pr:
+            state = arun(P.populate(pr.port, muc=False), timeout=300)
+            pr.stop()
+            migrate_to_sql(pr, pg)
+        yield pg, state
+    finally:
+        pg.destroy()
+
+
+def test_file_storage_through_prosody_migrator(filesource):
+    src, state = filesource
+    pg = PgCluster()
+    s = XmppServer(pg, start=False)
+    try:
+        r = s.ctl("import", "prosody", "--from", src.conninfo)
+        assert r.returncode == 0, r.stderr
+        assert summary(r.stdout)["accounts"] == ["4", "0"], r.stdout
+        s.start()
+        arun(P.verify(s.port, state, muc=False, same_ids=False), timeout=120)
+    finally:
+        s.destroy()
+        pg.destroy()
