@@ -4,9 +4,12 @@
 # with 100 roster items and 1000 archived messages, imported into a fresh
 # xmpp-core database on the same private PostgreSQL cluster.  Prints rows,
 # seconds, rows/s and both databases' sizes.
-#   EDGE_BUILD=build ACCOUNTS=1000 bash tests/bench/bench_import.sh
+#   EDGE_BUILD=build ACCOUNTS=1000 bash tests/bench/bench_import.sh [--quick]
+# --quick: 100 accounts (a check that it runs).  The Prosody import and
+# the XEP-0227 round trip: bench_import_prosody.sh.
 set -eu
 ACCOUNTS=${ACCOUNTS:-10000}
+[ "${1:-}" = "--quick" ] && ACCOUNTS=100
 BUILD=${EDGE_BUILD:-$PWD/build}
 PGBIN=/usr/lib/postgresql/15/bin
 D=$(mktemp -d /tmp/edge-bench-import-XXXXXX)

@@ -189,6 +189,7 @@ def prosody(modules=(), extra="", sql=False, key="rsa", components=""):
                 p.wait()
             p = None
         srv = Server("prosody", port, None, pg)
+        srv.dir = d	# its data directory is dir/data (test_xmpp_import_prosody)
         srv.start, srv.stop = start, stop
         start()
         yield srv
@@ -287,6 +288,7 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
             for n in [root] + [os.path.join(root, x) for x in dirs + files]:
                 os.chown(n, pw.pw_uid, pw.pw_gid)
         srv = Server("ejabberd", port, None, pg)
+        srv.dir, srv.node = d, node	# for ejabberdctl commands (test_xmpp_import)
 
         def start():
             nonlocal p, beam

@@ -11,15 +11,18 @@ members, subject, archive)."""
 
 import asyncio
 import os
+import pwd
 import re
 import shutil
+import subprocess
 import sys
+import tempfile
 
 import pytest
 
 import importpeers as P
 from pgcluster import PgCluster
-from xmpptest import XmppServer, arun, connect, disconnect
+from xmpptest import XmppServer, arun, connect, disconnect, online, recv
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import xmppservers  # noqa: E402
@@ -36,6 +39,9 @@ def source():
     with xmppservers.ejabberd(modules=P.EJABBERD_MODULES, sql=True,
                               schema="pg.new.sql") as ej:
         state = arun(P.populate(ej.port), timeout=300)
+        # ejabberd's own XEP-0227 export, while it runs (it is a command to
+        # the live node), for test_ejabberd_export_piefxis
+        state["piefxis"] = export_piefxis(ej)
         ej.stop()
         # alice and bob keep what ejabberd made at in-band registration
         # (SCRAM-SHA-1 only, Debian's default); carol and dave are as on an
@@ -47,6 +53,26 @@ def source():
                        "iterationcount = 0 WHERE username = '%s'"
                        % (pw.replace("'", "''"), u))
         yield ej.pg, state
+
+
+def export_piefxis(ej):
+    """`ejabberdctl export_piefxis DIR`: the files it wrote (a main file
+    xi:including one file per host)."""
+    out = os.path.join(ej.dir, "piefxis")
+    pw = pwd.getpwnam("ejabberd")
+    os.makedirs(out)
+    os.chown(out, pw.pw_uid, pw.pw_gid)
+    r = subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--ctl-config",
+                        os.path.join(ej.dir, "ejabberdctl.cfg"), "--node", ej.node,
+                        "export_piefxis", out], user=pw.pw_uid, group=pw.pw_gid,
+                       env=dict(os.environ, HOME=ej.dir), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    files = {}
+    for n in os.listdir(out):
+        with open(os.path.join(out, n)) as f:
+            files[n] = f.read()
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +174,56 @@ def test_sha1_only_accounts_upgrade(source, target):
         arun(go(), timeout=120)
     finally:
         s.stop()
+
+
+def test_ejabberd_export_piefxis(source):
+    """ejabberd's XEP-0227 export (export_piefxis: a main file that
+    xi:includes the host's file; the SCRAM keys base64 of the base64 text
+    ejabberd keeps) read by `xmppctl import xep0227` into another
+    xmpp-core: the same passwords, rosters, vCard, private XML, offline
+    messages."""
+    _, state = source
+    tmp = tempfile.mkdtemp(prefix="edge-piefxis-")
+    pg = PgCluster()
+    s = XmppServer(pg, start=False)
+    try:
+        main = None
+        for n, text in state["piefxis"].items():
+            with open(os.path.join(tmp, n), "w") as f:
+                f.write(text)
+            if "xi:include" in text and "<user " not in text:
+                main = os.path.join(tmp, n)
+        assert main, list(state["piefxis"])
+        r = s.ctl("import", "xep0227", main)
+        assert r.returncode == 0, r.stderr
+        n = {l.split("  ")[0]: l.split()[-2:] for l in r.stdout.splitlines()[2:] if "  " in l}
+        assert n["accounts"] == ["4", "0"], r.stdout
+        assert n["offline messages"] == [str(P.OFFLINE), "0"], r.stdout
+        s.start()
+
+        async def go():
+            a = await P.login(s.port, "alice", mech="SCRAM-SHA-1")
+            await a.get_roster()
+            r = P.roster_of(a)
+            assert r["bob@localhost"][0] == "both" and r["bob@localhost"][2] == ["Friends", "Work"]
+            vc = await P.iq(a, "get", "<vCard xmlns='vcard-temp'/>")
+            assert P.base64.b64decode(vc.xml.find(".//{vcard-temp}BINVAL").text) == P.AVATAR
+            priv = await P.iq(a, "get", "<query xmlns='jabber:iq:private'><notes "
+                              "xmlns='storage:rosternotes'/></query>")
+            assert priv.xml.find(".//{storage:rosternotes}note").text == "met at FOSDEM"
+            await disconnect(a)
+            # carol and dave had plain passwords in ejabberd's SQL only after
+            # the export: they log in with the SCRAM keys ejabberd exported
+            c = await P.login(s.port, "carol", mech="SCRAM-SHA-1")
+            await online(c)
+            got = [(await recv(c.messages, 10))["body"] for _ in range(P.OFFLINE)]
+            assert got == ["offline %d" % i for i in range(P.OFFLINE)]
+            await disconnect(c)
+            with pytest.raises(AssertionError):
+                await connect("bob@localhost", "not bob's password", s.port,
+                              mech="SCRAM-SHA-1", timeout=5)
+        arun(go(), timeout=90)
+    finally:
+        s.destroy()
+        pg.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -97,9 +97,15 @@ summary(const struct imp *im, const char *source)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	s = (double)ms_since(&im->started, &now) / 1000.0;
-	printf("import from %s%s\n", source, im->dry_run ?
-	    " (dry run: every account's transaction was rolled back)" : "");
-	printf("%-22s %10s %10s\n", "", im->dry_run ? "would be" : "imported", "skipped");
+	bool exp = strcmp(source, "export") == 0;
+
+	if (exp)
+		printf("export to XEP-0227\n");
+	else
+		printf("import from %s%s\n", source, im->dry_run ?
+		    " (dry run: every account's transaction was rolled back)" : "");
+	printf("%-22s %10s %10s\n", "", im->dry_run ? "would be" : exp ? "exported" :
+	    "imported", "skipped");
 	for (int k = 0; k < IK_NKINDS; k++) {
 		if (im->n[k].ok == 0 && im->n[k].skipped == 0 && k != IK_ACCOUNT)
 			continue;
@@ -128,6 +134,13 @@ import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **argv
 	srv.cfg = (struct xmpp_config *)cfg;
 	clock_gettime(CLOCK_MONOTONIC, &im.started);
 	im.last_progress = im.started;
+	if (strcmp(argv[0], "export") == 0) {
+		if ((rc = xep0227_export(&im, argc - 1, argv + 1)) == 2)
+			return usage();
+		imp_progress(&im, true);
+		summary(&im, "export");
+		return rc;
+	}
 	if (strcmp(argv[0], "import") != 0 || argc < 2)
 		return usage();
 	for (int i = 2; i < argc; i++)
@@ -135,6 +148,10 @@ import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **argv
 			im.dry_run = true;
 	if (strcmp(argv[1], "ejabberd") == 0)
 		rc = ejabberd_import(&im, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "prosody") == 0)
+		rc = prosody_import(&im, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "xep0227") == 0)
+		rc = xep0227_import(&im, argc - 2, argv + 2);
 	else
 		return usage();
 	if (rc == 2)

@@ -132,6 +132,12 @@ void tgt_room_aff(struct imp *im, const char *jid, int aff);
 void tgt_room_msg(struct imp *im, int64_t id, const char *nick,
     const char *real_bare, const char *xml, size_t len);
 
+/* vcardpep.c: a vcard-temp made from the vcard4 and avatar PEP items
+ * (their payload text, NULL where absent; avatar_type may be NULL) and
+ * stored with tgt_vcard. */
+void imp_vcard_from_pep(struct imp *im, const char *vcard4, const char *avatar_data,
+    const char *avatar_type);
+
 /* The JID normalised (PRECIS, RFC 7622) into out: 0, or -1 if invalid;
  * bare: it must have no resource. */
 int tgt_jid(const char *in, bool bare, char *out, size_t outlen);
@@ -140,5 +146,11 @@ int tgt_jid(const char *in, bool bare, char *out, size_t outlen);
 
 /* argv after "import ejabberd": exit code (0, 1 failures, 2 usage). */
 int ejabberd_import(struct imp *im, int argc, char **argv);
+/* argv after "import prosody": as ejabberd_import. */
+int prosody_import(struct imp *im, int argc, char **argv);
+/* argv after "import xep0227": [--host H] [--dry-run] FILE... */
+int xep0227_import(struct imp *im, int argc, char **argv);
+/* argv after "export": (--user JID | --all) --out FILE (export.c). */
+int xep0227_export(struct imp *im, int argc, char **argv);
 
 #endif

@@ -14,6 +14,8 @@ struct xmpp_config;
 int import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **argv);
 
 #define IMPORT_USAGE \
-	"import ejabberd --from CONNINFO [--host H] [--dry-run]"
+	"import ejabberd|prosody --from CONNINFO [--host H] [--dry-run] | " \
+	"import xep0227 [--host H] [--dry-run] FILE... | " \
+	"export (--user JID | --all) --out FILE"
 
 #endif
