@@ -21,6 +21,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -52,6 +53,7 @@ ZONE = {
     "xmpps.%s." % DOMAIN: {"A": [XMPPS4], "AAAA": [XMPPS6]},
     "conference.%s." % DOMAIN: {"A": [XMPP4]},
     "pubsub.%s." % DOMAIN: {"A": [XMPP4]},
+    "proxy.%s." % DOMAIN: {"A": [XMPP4]},
     "upload.%s." % DOMAIN: {"A": [XMPP4], "AAAA": [XMPP6]},
     "turn.%s." % DOMAIN: {"A": [TURN4]},
     "turns.%s." % DOMAIN: {"A": [TURNS4]},
@@ -146,6 +148,9 @@ listen = ["[::]:5269"]
 
 [web]
 websocket_url = "wss://xmpp.%(domain)s/ws"
+
+[proxy65]
+listen = ["[::]:7777"]
 
 [upload]
 url = "https://upload.%(domain)s/upload/"
@@ -373,7 +378,7 @@ def test_clean_lab(lab):
     has(out, "tls: " + lab.cert, "chain verifies", status="ok")
     has(out, "tls: " + lab.cert, "covers example.org, ", "conference.example.org",
         "pubsub.example.org", "upload.example.org", "turns.example.org",
-        "xmpp.example.org", status="ok")
+        "xmpp.example.org", "proxy.example.org", status="ok")
     has(out, "key matches", status="ok")
     has(out, "tls: xmpp-core (user nobody) can read", status="ok")
     has(out, "tls: turnd (user nobody) can read", status="ok")
@@ -383,6 +388,9 @@ def test_clean_lab(lab):
     has(out, "port: turnd (UDP) 198.51.100.1:3478", "STUN answers", status="ok")
     has(out, "port: xmpp-core control socket", status="ok")
     has(out, "port: xmpp-core web 127.0.0.1:5080 ([web] listen)", status="ok")
+    has(out, "port: xmpp-core proxy65 [::]:7777 ([proxy65] listen)", status="ok")
+    has(out, "dns: [proxy65] host: proxy.example.org port 7777: 192.0.2.1 "
+        "(xmpp-core proxy65 [::]:7777)", status="ok")
     has(out, "dns: WebSocket URL: xmpp.example.org: 192.0.2.1, 2001:db8:a::1", status="ok")
     has(out, "dns: _xmpps-client._tcp.example.org SRV -> xmpps.example.org:443",
         "192.0.2.2 (portmap forward xmpps to 192.0.2.1:5223",
@@ -494,7 +502,8 @@ def test_certificates(lab, certs, case):
     rc, out, _ = lab.check(d, ca=case != "untrusted")
     assert rc == 1, "\n".join(out)
     if case == "expiring":
-        has(out, "tls: " + cert, "expires in 4 days", status="warn")
+        line = has(out, "tls: " + cert, "expires in ", status="warn")
+        assert re.search(r"expires in [45] days", line), line
         assert not [l for l in out if l.startswith("FAIL")], "\n".join(out)
     elif case == "expired":
         has(out, "tls: " + cert, "expired on")
@@ -541,11 +550,27 @@ def test_secrets_equal_and_different(lab):
     has(out, "secrets: upload: xmpp-core's %s/upload.secret and upload-gw's "
         "%s/upload.secret differ" % (lab.tmp, d))
     has(out, "secrets: TURN: xmpp-core's %s/turn.secret is none of turnd's secrets" % lab.tmp)
-    # a secret the daemon's user cannot read
+    # a secret the daemon's user cannot read, or cannot reach
     os.chmod(os.path.join(d, "upload.secret"), 0o600)
     rc, out, _ = lab.check(d, "xmpp-core", "upload-gw")
     has(out, "secrets: upload-gw (user nobody) cannot read the upload secret",
-        "mode 0600, owner root")
+        "%s/upload.secret: mode 0600, owner root" % d)
+    os.chmod(os.path.join(d, "upload.secret"), 0o640)
+    os.chmod(d, 0o700)
+    rc, out, _ = lab.check(d, "xmpp-core", "upload-gw")
+    has(out, "secrets: upload-gw (user nobody) cannot read the upload secret",
+        "%s: mode 0700, owner root" % d)
+
+
+def test_users(lab):
+    d = lab.copy_conf("users")
+    lab.edit(d, "turnd", 'user = "nobody"\n', 'user = "edge-check-nosuchuser"\n')
+    lab.edit(d, "upload-gw", 'user = "nobody"\n', "")
+    rc, out, _ = lab.check(d, "turnd", "upload-gw")
+    assert rc == 1
+    has(out, "user: turnd runs as edge-check-nosuchuser, which does not exist")
+    # no user = in the config: the packaged unit's User=
+    has(out, "user: upload-gw runs as upload-gw", status="")
 
 
 def test_database_schema(lab):
