@@ -168,7 +168,8 @@ compare(const struct migration *m, int nm, const int *have, size_t nh)
 			    "%s%d", extra[0] ? ", " : "", have[i]);
 	}
 	if (nh == 0)
-		report(V_FAIL, "start xmpp-core: it creates the schema at start",
+		report(V_FAIL, "start xmpp-core, or run xmppctl init-db as its user: "
+		    "either applies the migrations",
 		    "database: no schema yet (xmpp-core expects %d migrations, up to %s)",
 		    nm, nm ? m[nm - 1].name : "?");
 	else if (missing[0])
