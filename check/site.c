@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 
 #include "nft.h"
-#include "report.h"
 /* the daemons' own loaders; three headers share the name config.h */
 #include "../dumbclient-redirect/config.h"
 #include "../portmap/forward.h"
@@ -226,8 +225,10 @@ load_xmpp(struct site *s)
 	size_t nh;
 	const char *pwfile;
 
-	if ((s->xdoc = conf_parse_file(d->path, 0, &e)) == NULL)
-		return;		/* xmpp-core -t has said why */
+	if ((s->xdoc = conf_parse_file(d->path, 0, &e)) == NULL) {
+		snprintf(d->err, sizeof(d->err), "%s", e.msg);
+		return;
+	}
 	root = s->xdoc->root;
 	if (conf_strarr(root, "hosts", &hosts, &nh, &e) == 1)
 		for (size_t i = 0; i < nh && s->nhosts < SITE_MAX_HOSTS; i++)
@@ -343,8 +344,7 @@ load_turnd(struct site *s)
 	struct conf_err e;
 
 	if ((c = config_load(d->path, &e)) == NULL) {
-		report(V_FAIL, "correct turnd.toml (turnd -t shows the same)",
-		    "turnd: %s", e.msg);
+		snprintf(d->err, sizeof(d->err), "%s", e.msg);
 		return;
 	}
 	s->priv[D_TURND] = c;
@@ -388,8 +388,7 @@ load_upload(struct site *s)
 	struct conf_err e;
 
 	if ((c = upload_config_load(d->path, &e)) == NULL) {
-		report(V_FAIL, "correct upload-gw.toml (upload-gw -t shows the same)",
-		    "upload-gw: %s", e.msg);
+		snprintf(d->err, sizeof(d->err), "%s", e.msg);
 		return;
 	}
 	s->priv[D_UPLOAD] = c;
@@ -435,8 +434,7 @@ load_portmap(struct site *s)
 	struct conf_err e;
 
 	if ((c = portmap_conf_load(d->path, &e)) == NULL) {
-		report(V_FAIL, "correct portmap.toml (portmap -t shows the same)",
-		    "portmap: %s", e.msg);
+		snprintf(d->err, sizeof(d->err), "%s", e.msg);
 		return;
 	}
 	s->priv[D_PORTMAP] = c;
@@ -469,8 +467,7 @@ load_redirect(struct site *s)
 	struct conf_err e;
 
 	if ((c = redirect_conf_load(d->path, &e)) == NULL) {
-		report(V_FAIL, "correct dumbclient-redirect.toml "
-		    "(dumbclient-redirect -t shows the same)", "dumbclient-redirect: %s", e.msg);
+		snprintf(d->err, sizeof(d->err), "%s", e.msg);
 		return;
 	}
 	s->priv[D_REDIRECT] = c;

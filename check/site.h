@@ -89,6 +89,7 @@ struct daemon_conf {
 	char path[4096];
 	bool present;			/* the file exists and is checked */
 	bool loaded;			/* its loader (below) accepted it */
+	char err[640];			/* else why not */
 	char user[64];			/* who the daemon runs as */
 };
 
@@ -145,8 +146,9 @@ extern const char *const site_daemons[D_COUNT];
 
 /*
  * Finds dir/<daemon>.toml for each daemon in want (a bit per daemon_id),
- * and loads those present.  Problems loading are reported (report.h);
- * a daemon whose file a loader refused stays present but not loaded.
+ * and loads those present.  A daemon whose file its loader refused stays
+ * present but not loaded, with the loader's message in err (syntax.c
+ * reports it when the daemon's own -t does not).
  */
 void site_load(struct site *s, const char *dir, unsigned want);
 void site_free(struct site *s);

@@ -29,6 +29,14 @@ check_one(const struct daemon_conf *d, const char *sbin)
 		report(V_FAIL, "see the message", "config: %s -t: %s", bin, out);
 		return;
 	}
+	if (status == 0 && !d->loaded) {
+		/* the daemon takes it, edge-check's copy of its loader not:
+		 * the two come from different versions */
+		report(V_FAIL, "use the edge-check of the installed daemons' version",
+		    "config: %s -t accepts it, edge-check cannot read it: %s", d->name,
+		    d->err);
+		return;
+	}
 	if (status == 0) {
 		report(V_OK, NULL, "config: %s: %s -t accepts it", d->path, d->name);
 		return;

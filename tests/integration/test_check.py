@@ -616,6 +616,8 @@ def test_syntax_unknown_key(lab):
     rc, out, _ = lab.check(d, "turnd")
     assert rc == 1
     has(out, "config: %s:%d: listen_tpc" % (path, line))
+    # said once, by turnd -t
+    assert len([l for l in out if "listen_tpc" in l]) == 1, "\n".join(out)
 
 
 def test_redirect_domain(lab, zone):
