@@ -270,25 +270,32 @@ class CheckLab:
             with open(os.path.join(self.conf, name + ".toml"), "w") as f:
                 f.write(text % self.vars)
         # the daemons drop to nobody before they could tell a private
-        # notify socket they are ready: wait for their ports instead
-        for name, port in (("xmpp-core", (XMPP4, 5222)), ("turnd", (TURN4, 3443)),
-                           ("upload-gw", ("127.0.0.1", 5050))):
+        # notify socket they are ready: wait for what each binds last
+        # (xmpp-core its control socket, after every listener)
+        for name, ports in (("xmpp-core", [("unix", self.tmp + "/control.sock")]),
+                            ("turnd", [(TURN4, 3478), (TURN4, 3443)]),
+                            ("upload-gw", [("127.0.0.1", 5050), ("::1", 5050)])):
             d = Daemon(["ip", "netns", "exec", self.ns, binary(name), "-c",
                         os.path.join(self.conf, name + ".toml")], notify=False)
             self.daemons.append(d)
-            self.wait_port(d, *port)
+            for addr, port in ports:
+                self.wait_port(d, addr, port)
 
     def wait_port(self, d, addr, port, timeout=60):
         code = ("import socket,sys,time\n"
                 "end = time.time() + %d\n"
                 "while time.time() < end:\n"
                 "    try:\n"
-                "        socket.create_connection((%r, %d), 1).close(); sys.exit(0)\n"
+                "        if %r == 'unix':\n"
+                "            s = socket.socket(socket.AF_UNIX); s.connect(%r)\n"
+                "        else:\n"
+                "            s = socket.create_connection((%r, %r), 1)\n"
+                "        s.close(); sys.exit(0)\n"
                 "    except OSError: time.sleep(0.1)\n"
-                "sys.exit(1)\n" % (timeout, addr, port))
+                "sys.exit(1)\n" % (timeout, addr, port, addr, port))
         r = self.ex(PY, "-c", code, check=False)
         if r.returncode != 0:
-            raise RuntimeError("%s: nothing on %s:%d:\n%s" % (d.argv, addr, port, d.log()))
+            raise RuntimeError("%s: nothing on %s %s:\n%s" % (d.argv, addr, port, d.log()))
 
     def set_zone(self, zone):
         tmp = self.zone + ".new"
@@ -597,8 +604,11 @@ def test_port_not_listening(lab):
     d = lab.copy_conf("port")
     lab.edit(d, "upload-gw", '"127.0.0.1:5050", "[::1]:5050"', '"127.0.0.1:5051"')
     lab.edit(d, "turnd", 'tls_listen = ["%s:3443"]' % TURN4, 'tls_listen = ["%s:3443"]' % XMPPS4)
+    lab.edit(d, "turnd", 'listen = ["%s:3478"]' % TURN4, 'listen = ["%s:3479"]' % TURN4)
     rc, out, _ = lab.check(d, "upload-gw", "turnd")
     assert rc == 1
+    has(out, "port: turnd (UDP) 198.51.100.1:3479 (listen): nothing listens")
+    has(out, "port: turnd (TCP) 198.51.100.1:3479 (listen): nothing listens")
     has(out, "port: upload-gw 127.0.0.1:5051 (listen): nothing listens", "Connection refused")
     has(out, "port: turnd (TLS) 192.0.2.2:3443 (tls_listen): nothing listens")
     # an address this host does not have
