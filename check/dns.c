@@ -12,8 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* after this many lookups in a row without an answer the server is
+ * taken as down: the remaining checks say so at once instead of each
+ * waiting out its own timeouts */
+#define DNS_GIVE_UP 3
+
 static struct __res_state rs;
-static int opened;
+static int opened, timeouts;
 
 int
 dns_open(const char *nameserver, char *err, size_t errlen)
@@ -28,6 +33,7 @@ dns_open(const char *nameserver, char *err, size_t errlen)
 		return -1;
 	}
 	opened = 1;
+	timeouts = 0;
 	rs.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
 	rs.retrans = 2;
 	rs.retry = 2;
@@ -75,8 +81,16 @@ query(const char *name, int type, unsigned char *ans, size_t cap, char *why,
 	int len;
 
 	absolute(name, q, sizeof(q));
-	if ((len = res_nquery(&rs, q, ns_c_in, type, ans, (int)cap)) >= 0)
+	if (timeouts >= DNS_GIVE_UP) {
+		snprintf(why, whylen, "lookup skipped: the nameserver did not answer "
+		    "%d lookups in a row", DNS_GIVE_UP);
+		return -1;
+	}
+	if ((len = res_nquery(&rs, q, ns_c_in, type, ans, (int)cap)) >= 0) {
+		timeouts = 0;
 		return len;
+	}
+	timeouts = rs.res_h_errno == TRY_AGAIN ? timeouts + 1 : 0;
 	switch (rs.res_h_errno) {
 	case HOST_NOT_FOUND:
 		snprintf(why, whylen, "no such name");

@@ -317,9 +317,9 @@ class CheckLab:
         with open(path, "w") as f:
             f.write(text.replace(old, new))
 
-    def check(self, confdir=None, *args, ca=True):
+    def check(self, confdir=None, *args, ca=True, ns=DNS4):
         argv = ["ip", "netns", "exec", self.ns, binary("edge-check"),
-                "--config-dir", confdir or self.conf, "--nameserver", DNS4]
+                "--config-dir", confdir or self.conf, "--nameserver", ns]
         if ca:
             argv += ["--ca", self.pki.ca]
         r = subprocess.run(argv + list(args), capture_output=True, text=True,
@@ -644,3 +644,13 @@ def test_redirect_domain(lab, zone):
     rc, out, _ = lab.check(d)
     has(out, "dns: dumbclient-redirect domain example.org: 203.0.113.21 is not one of "
         "its listen addresses")
+
+
+def test_nameserver_down(lab):
+    # a closed port: every query fails at once; after three edge-check
+    # stops asking instead of waiting out each lookup's timeouts
+    rc, out, _ = lab.check(None, "xmpp-core", ns="127.0.0.1:9")
+    assert rc == 1
+    has(out, "dns: _xmpp-client._tcp.example.org SRV: lookup failed")
+    has(out, "dns: _xmpps-server._tcp.example.org SRV: lookup skipped: the nameserver "
+        "did not answer 3 lookups in a row")
