@@ -167,6 +167,13 @@ main(int argc, char **argv)
 	char err[512];
 
 	log_init("xmpp-core", LOG_LVL_INFO);
+	/* the migrations this binary carries, "version name" a line, for
+	 * edge-check to compare with the database's schema_migrations */
+	if (argc == 2 && strcmp(argv[1], "--schema-version") == 0) {
+		for (size_t i = 0; i < db_nmigrations; i++)
+			printf("%d %s\n", db_migrations[i].version, db_migrations[i].name);
+		return 0;
+	}
 	daemon_parse_args(argc, argv, DEFAULT_CONF, NULL, &args);
 	conf_path = args.conf_path;
 	if ((srv.cfg = xmpp_config_load(conf_path, &e)) == NULL) {
