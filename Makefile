@@ -25,6 +25,10 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR  ?= $(PREFIX)/share/doc/edge
 MANDIR  ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+# integration test files run side by side (pytest-xdist, by file): the
+# tests mostly wait on daemons and peers, and each file has its own
+# PostgreSQL, ports and namespaces.  ITEST_JOBS=1 runs them one by one.
+ITEST_JOBS ?= 2
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -82,11 +86,21 @@ deps-bench:
 unit: $(BUILD)/bin/unit-tests
 	$(BUILD)/bin/unit-tests
 
+# The man pages are built first: the deploy tests `make install` this
+# build from files running side by side, and must find nothing to make.
+# Files in conftest.py's SERIAL_FILES run after the rest, alone.
 .PHONY: integration
-integration: bins
-	EDGE_BUILD=$(abspath $(BUILD)) EDGE_SAN=$(SAN) /usr/bin/python3 -m pytest \
-	    -q --durations=25 -c tests/integration/pytest.ini tests/integration $(PYTEST_ARGS); \
-	    rc=$$?; [ $$rc = 5 ] && echo "integration: no tests collected" && rc=0; exit $$rc
+integration: bins man
+	@set -u; run() { EDGE_BUILD=$(abspath $(BUILD)) EDGE_SAN=$(SAN) \
+	    /usr/bin/python3 -m pytest -q --durations=25 \
+	    -c tests/integration/pytest.ini "$$@" tests/integration $(PYTEST_ARGS); \
+	    rc=$$?; [ $$rc = 5 ] && rc=0; return $$rc; }; \
+	if [ "$(ITEST_JOBS)" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then \
+	    echo "integration: test files side by side, $(ITEST_JOBS) at a time"; \
+	    run -n $(ITEST_JOBS) --dist loadfile -m 'not serial'; rc=$$?; \
+	    echo "integration: the files that must run alone"; \
+	    run -m serial; rc2=$$?; [ $$rc = 0 ] && rc=$$rc2; exit $$rc; \
+	else run; fi
 
 # check = deps + build + every test.  The unit runner prints
 # "N passed, N failed"; pytest prints its own summary.

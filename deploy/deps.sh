@@ -34,6 +34,7 @@ if [ "$tier" != run ]; then
 	PKGS+=(
 		# the tests and the real peers they talk to
 		python3 python3-pytest python3-slixmpp python3-aiohttp
+		python3-pytest-xdist	# make integration runs test files side by side
 		nodejs	# xmpp.js, the SASL2/FAST peer of test_xmpp_sasl2.py
 		nginx-light	# in front of xmpp-core's web listener (test_xmpp_web_nginx.py)
 		chromium	# Strophe.js over BOSH and WebSocket (test_xmpp_web_browser.py)
@@ -67,16 +68,20 @@ if [ "$tier" != run ]; then
 	command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 
-# xmpp.js for test_xmpp_sasl2.py, pinned by its package-lock.json, into
-# tests/integration/xmppjs/node_modules (nothing global)
+# xmpp.js, Strophe.js, Converse.js for the web tests, pinned by their
+# package-lock.json, into tests/integration/xmppjs/node_modules (nothing
+# global).  The lock file npm ci installed from is kept next to the
+# modules: a checkout whose lock file changed since (a pull that adds a
+# package) installs again.
 npm_deps() {
 	local d
 	[ "$tier" != run ] || return 0
 	d="$(cd "$(dirname "$0")/.." && pwd)/tests/integration/xmppjs"
-	if [ -f "$d/package-lock.json" ] && { [ ! -d "$d/node_modules/@xmpp/client" ] ||
-	    [ ! -d "$d/node_modules/ws" ] || [ ! -d "$d/node_modules/strophe.js" ]; }; then
+	[ -f "$d/package-lock.json" ] || return 0
+	if ! cmp -s "$d/package-lock.json" "$d/node_modules/.edge-installed-lock.json"; then
 		echo "deps.sh: npm ci in $d"
-		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error)
+		(cd "$d" && npm ci --no-audit --no-fund --loglevel=error &&
+		    cp package-lock.json node_modules/.edge-installed-lock.json)
 	fi
 }
 

@@ -145,6 +145,11 @@ def test_stack_up_usable_and_stops(stack):
         with urllib.request.urlopen("http://%s:5080/.well-known/host-meta.json" % host,
                                     timeout=10) as r:
             assert b"ws://localhost:5080/ws" in r.read()
+    # ... and the account pages it prints (registration open from loopback)
+    assert "http://localhost:5080/register" in text
+    with urllib.request.urlopen("http://127.0.0.1:5080/register", timeout=10) as r:
+        page = r.read()
+        assert r.status == 200 and b"<form" in page and b"password" in page, page[:400]
 
     # the SOCKS5 proxy (XEP-0065) greets on both addresses
     for host in ("127.0.0.1", "::1"):
