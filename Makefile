@@ -161,6 +161,7 @@ install: bins man
 	        install -m 0644 deploy/$$src $(DESTDIR)$(SYSCONFDIR)/edge/$$dst || exit 1; \
 	done
 	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 deploy/nginx-xmpp.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
 	for m in $(MAN_PAGES); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
