@@ -140,6 +140,13 @@ $(BUILD)/man/%: deploy/man/%.md deploy/man/mkman.awk VERSION
 	awk -v version=$(VERSION) -v date=$(MAN_DATE) -f deploy/man/mkman.awk $< > $@.tmp
 	mv $@.tmp $@
 
+# A section-5 page takes its keys from its daemon's reference (@keys).
+$(BUILD)/man/xmpp-core.toml.5: deploy/XMPP-CORE.md
+$(BUILD)/man/turnd.toml.5: deploy/TURND.md
+$(BUILD)/man/upload-gw.toml.5: deploy/UPLOAD-GW.md
+$(BUILD)/man/portmap.toml.5: deploy/PORTMAP.md
+$(BUILD)/man/dumbclient-redirect.toml.5: deploy/REDIRECT.md
+
 .PHONY: install
 install: bins man
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
