@@ -357,7 +357,51 @@ class HostLab:
 
 # ---- the client, run inside the client namespace ---------------------------
 
+def _raw_login(args):
+    """Direct TLS, SASL PLAIN and a bind by hand (slixmpp 1.8 cannot be
+    given an IPv6 literal as the address to connect to)."""
+    import base64
+    import socket
+    import ssl
+
+    def until(sock, marker):
+        buf = b""
+        while marker not in buf:
+            d = sock.recv(65536)
+            if not d:
+                break
+            buf += d
+        return buf.decode(errors="replace")
+
+    ctx = ssl.create_default_context(cafile=args["ca"])
+    ctx.set_alpn_protocols(["xmpp-client"])
+    raw = socket.create_connection((args["addr"], args["port"]), timeout=20)
+    s = ctx.wrap_socket(raw, server_hostname=DOMAIN)
+    head = ("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+            "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>" % DOMAIN)
+    s.sendall(head.encode())
+    until(s, b"</stream:features>")
+    user = args["jid"].split("@")[0]
+    tok = base64.b64encode(("\0%s\0%s" % (user, args["password"])).encode()).decode()
+    s.sendall(("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+               % tok).encode())
+    out = {"bound": None, "tls": s.version()}
+    if "<success" not in until(s, b">"):
+        return out
+    s.sendall(head.encode())
+    until(s, b"</stream:features>")
+    s.sendall(b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+              b"<resource>raw</resource></bind></iq>")
+    m = re.search(r"<jid>([^<]+)</jid>", until(s, b"</iq>"))
+    out["bound"] = m.group(1) if m else None
+    s.close()
+    return out
+
+
 def _client(args):
+    if args["mode"] == "raw_direct_tls":
+        print(json.dumps(_raw_login(args)), flush=True)
+        return
     import asyncio
     import ssl
     import xml.etree.ElementTree as ET

@@ -34,6 +34,8 @@ from netlab import can_create_netns
 NEEDED = ["nginx", "nft", "setpriv", "systemd-sysusers", "turnutils_uclient",
           "turnutils_peer", "curl", "openssl"]
 missing = [t for t in NEEDED if not (shutil.which(t) or os.path.exists("/usr/sbin/" + t))]
+if not os.path.exists("/usr/lib/postgresql/15/bin/initdb"):
+    missing.append("postgresql")
 ok, why = can_create_netns()
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces, nftables)"),
@@ -44,7 +46,7 @@ pytestmark = [
 
 import hostlab	# noqa: E402
 from hostlab import (CLIENT4, DOMAIN, TURNS4, WEB4, XMPP4, XMPPS4,  # noqa: E402
-                     XMPP_HOST_DAEMONS)
+                     XMPPS6, XMPP_HOST_DAEMONS)
 
 PW = "alice-host-password"
 JID = "alice@" + DOMAIN
@@ -81,6 +83,14 @@ def test_direct_tls_on_443_of_second_address(host):
     assert out["tls"] in ("TLSv1.2", "TLSv1.3"), out
     # it came in on 5223, after portmap's DNAT
     assert re.search(r"\b5223\b", host.lab.nft("xmpp", "list", "table", "inet", "portmap"))
+
+
+def test_direct_tls_on_443_of_second_ipv6_address(host):
+    """The AAAA of xmpps.example.org: portmap's IPv6 forward (a login by
+    hand: slixmpp takes no IPv6 literal)."""
+    out = login(host, XMPPS6, 443, "raw_direct_tls")
+    assert out["tls"] in ("TLSv1.2", "TLSv1.3"), out
+    assert "[2001:db8:c::10]" in host.xmpp.log(), host.xmpp.log()[-2000:]
 
 
 def test_starttls_on_5222_of_primary(host):
