@@ -18,8 +18,8 @@ over TLS on 443 of the TURNS address (portmap to turnd's 3443) with the
 XEP-0215 credentials xmpp-core hands out, an XEP-0363 upload through
 nginx's upload site (PUT to the slot's URL, then GET), host-meta through
 nginx's xmpp site.  Then edge-check on the XMPP host (and on the web
-host) reports the lab clean, and reports a broken DNS record and a
-certificate for the wrong name.
+host) reports the lab clean, and reports each of four broken DNS records
+and a certificate for the wrong name.
 """
 
 import os
@@ -106,6 +106,12 @@ def test_redirect_via_web_host_5222(host):
     t = host.lab.nft("web", "list", "table", "inet", "dumbclient_redirect")
     m = re.search(r'tcp dport 5222 counter packets (\d+)', t)
     assert m and int(m.group(1)) > 0, t
+
+
+def test_redirect_via_web_host_5223_direct_tls(host):
+    """The example redirects 5223 too; it keeps its number (REDIRECT.md)."""
+    out = login(host, WEB4, 5223, "raw_direct_tls")
+    assert out["tls"] in ("TLSv1.2", "TLSv1.3"), out
 
 
 def test_turns_on_443_with_xep0215_credentials(host):
@@ -200,19 +206,40 @@ def test_check_clean(host):
         status="ok")
 
 
-def test_check_broken_dns_record(host):
+@pytest.mark.parametrize("case", ["turns_on_turn_ip", "xmpps_srv_to_primary",
+                                  "conference_missing", "redirect_domain_elsewhere"])
+def test_check_broken_dns_record(host, case):
     zone = hostlab.readme_zone()
-    # turns.example.org on the TURN address, where nothing takes 443
-    zone["turns.%s." % DOMAIN]["A"] = ["198.51.100.251"]
+    daemons, unit = XMPP_HOST_DAEMONS, None
+    if case == "turns_on_turn_ip":
+        # turns.example.org on the TURN address, where nothing takes 443
+        zone["turns.%s." % DOMAIN]["A"] = ["198.51.100.251"]
+        want = [("dns: _turns._tcp.example.org SRV -> turns.example.org:443",
+                 "no turnd (TLS) listens on 198.51.100.251:443"),
+                ("dns: [extdisco] turns tcp: turns.example.org 198.51.100.251 port 443",)]
+    elif case == "xmpps_srv_to_primary":
+        # 443 of the primary is nginx's, not xmpp-core's direct TLS
+        zone["_xmpps-client._tcp.%s." % DOMAIN]["SRV"] = [[0, 5, 443, "xmpp.%s." % DOMAIN]]
+        want = [("dns: _xmpps-client._tcp.example.org SRV -> xmpp.example.org:443",
+                 "no xmpp-core c2s (direct TLS) listens on 192.0.2.136:443")]
+    elif case == "conference_missing":
+        # remote servers could not reach the MUC service
+        del zone["conference.%s." % DOMAIN]
+        want = [("conference.example.org", "no such name")]
+    else:
+        # the domain's A record moved away from the web host
+        zone[DOMAIN + "."]["A"] = ["192.0.2.99"]
+        daemons, unit = ["dumbclient-redirect"], host.redirect
+        want = [("dns: dumbclient-redirect domain example.org: 192.0.2.99 is not one of "
+                 "its listen addresses",)]
     host.set_zone(zone)
     try:
-        rc, out = host.edge_check(*XMPP_HOST_DAEMONS)
+        rc, out = host.edge_check(*daemons, unit=unit)
     finally:
         host.set_zone(host.zone)
     assert rc == 1, "\n".join(out)
-    has(out, "dns: _turns._tcp.example.org SRV -> turns.example.org:443",
-        "no turnd (TLS) listens on 198.51.100.251:443")
-    has(out, "dns: [extdisco] turns tcp: turns.example.org 198.51.100.251 port 443")
+    for parts in want:
+        has(out, *parts)
 
 
 def test_check_wrong_name_certificate(host):
