@@ -11,9 +11,10 @@ authentication, portmap and dumbclient-redirect installing their real
 nftables tables in their hosts' namespaces.
 
 From the client namespace, with the lab CA and the certificate's name
-checked: XMPP over direct TLS on 443 of the second address (portmap to
-5223), STARTTLS on the primary's 5222, STARTTLS on the web host's 5222
-(dumbclient-redirect to the XMPP host, the SNAT source seen there), TURN
+checked: XMPP over direct TLS on 443 of the second address, IPv4 and
+IPv6 (portmap to 5223), STARTTLS on the primary's 5222, STARTTLS on the
+web host's 5222 and direct TLS on its 5223 (dumbclient-redirect to the
+XMPP host following the lab DNS, the SNAT source seen there), TURN
 over TLS on 443 of the TURNS address (portmap to turnd's 3443) with the
 XEP-0215 credentials xmpp-core hands out, an XEP-0363 upload through
 nginx's upload site (PUT to the slot's URL, then GET), host-meta through
@@ -25,7 +26,6 @@ and a certificate for the wrong name.
 import os
 import re
 import shutil
-import subprocess
 
 import pytest
 
