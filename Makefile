@@ -154,6 +154,13 @@ $(BUILD)/man/%: deploy/man/%.md deploy/man/mkman.awk VERSION
 	awk -v version=$(VERSION) -v date=$(MAN_DATE) -f deploy/man/mkman.awk $< > $@.tmp
 	mv $@.tmp $@
 
+# A section-5 page takes its keys from its daemon's reference (@keys).
+$(BUILD)/man/xmpp-core.toml.5: deploy/XMPP-CORE.md
+$(BUILD)/man/turnd.toml.5: deploy/TURND.md
+$(BUILD)/man/upload-gw.toml.5: deploy/UPLOAD-GW.md
+$(BUILD)/man/portmap.toml.5: deploy/PORTMAP.md
+$(BUILD)/man/dumbclient-redirect.toml.5: deploy/REDIRECT.md
+
 .PHONY: install
 install: bins man
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
@@ -175,6 +182,7 @@ install: bins man
 	        install -m 0644 deploy/$$src $(DESTDIR)$(SYSCONFDIR)/edge/$$dst || exit 1; \
 	done
 	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 deploy/nginx-xmpp.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
 	for m in $(MAN_PAGES); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \

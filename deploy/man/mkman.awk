@@ -9,6 +9,9 @@
 #   - item                            a bullet item
 #   4-space indented lines            a literal block (.nf/.fi)
 #   blank line                        a new paragraph
+#   @keys FILE                        every key table of the reference FILE
+#                                     (relative to the source): a .SS per
+#                                     heading, a .TP per key
 # and inline **bold**, *italic*, `literal` (bold).  roff's own characters
 # are escaped, so a source line can never become a request.
 function esc(s) {
@@ -40,12 +43,45 @@ function minus(s) {
 	gsub(/-/, "\\-", s)
 	return s
 }
+# The config keys have one source, the tables of the daemon's reference
+# (deploy/*.md) with the header | key | type | default | meaning |: the
+# section-5 page takes them from there, so the two never disagree.
+function keys(path,    line, head, shown, intable, n, c, rc) {
+	head = ""; shown = 0; intable = 0
+	while ((rc = (getline line < path)) > 0) {
+		if (line ~ /^##+ /) {
+			head = line; sub(/^##+ /, "", head); shown = 0; intable = 0
+			continue
+		}
+		if (line == "| key | type | default | meaning |") { intable = 1; continue }
+		if (!intable || line ~ /^\|---/)
+			continue
+		if (line !~ /^\| /) { intable = 0; continue }
+		sub(/^\| /, "", line); sub(/ \|$/, "", line)
+		n = split(line, c, / \| /)
+		if (n != 4) {
+			print path ": a key row without 4 cells: " line > "/dev/stderr"
+			failed = 1; exit 1
+		}
+		if (!shown && head != "") { print ".SS " inline(head); shown = 1 }
+		print ".TP"
+		print inline(c[1]) " (" inline(c[2]) (c[3] ~ /^(required|—)/ ? "; " : "; default: ") \
+		    inline(c[3]) ")"
+		print inline(c[4])
+	}
+	if (rc < 0) {
+		print path ": cannot read" > "/dev/stderr"
+		failed = 1; exit 1
+	}
+	close(path)
+}
 function endlit() {
 	if (lit) { print ".fi"; print ".RE"; lit = 0 }
 }
 NR == 1 {
 	if ($1 != "%") { print FILENAME ": first line must be: % NAME SECTION Title" > "/dev/stderr"; exit 1 }
 	title = $0; sub(/^% [^ ]+ [^ ]+ /, "", title)
+	dir = FILENAME; if (!sub(/\/[^\/]*$/, "", dir)) dir = "."
 	printf ".TH %s %s %s \"edge %s\" \"%s\"\n", toupper($2), $3, date, version, title
 	next
 }
@@ -58,6 +94,7 @@ NR == 1 {
 	next
 }
 { endlit() }
+/^@keys / { keys(dir "/" substr($0, 7)); para = 0; next }
 /^$/ { para = 1; next }
 /^## / { print ".SS " inline(substr($0, 4)); para = 0; next }
 /^# / { sh = toupper(substr($0, 3)); print ".SH " toupper(inline(substr($0, 3))); para = 0; next }
@@ -69,4 +106,4 @@ sh == "NAME" { l = inline($0); sub(/ - /, " \\- ", l); print l; next }
 	if (para) { print ".PP"; para = 0 }
 	print inline($0)
 }
-END { endlit() }
+END { if (!failed) endlit() }

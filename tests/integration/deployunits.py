@@ -164,8 +164,9 @@ class UnitRun:
     network namespace.  cmd: "ExecStart" (a long-running daemon, waits for
     READY=1) or any other Exec* key (run to completion by run_exec)."""
 
-    def __init__(self, tree, unit_name, addresses=(), pg_socket_dir=None):
+    def __init__(self, tree, unit_name, addresses=(), pg_socket_dir=None, netns=None):
         self.tree = tree
+        self.netns = netns	# a named netns (ip netns) instead of a new one
         self.name = unit_name
         self.unit = tree.unit(unit_name)
         self.svc = self.unit["Service"]
@@ -291,14 +292,21 @@ class UnitRun:
 
     # -- running ------------------------------------------------------
 
+    def _argv(self, script):
+        """The script in a new mount namespace and either a new network
+        namespace or the named one (a lab host's)."""
+        if self.netns:
+            return ["nsenter", "--net=/run/netns/" + self.netns, "unshare", "-m",
+                    "sh", "-c", script]
+        return ["unshare", "-m", "-n", "sh", "-c", script]
+
     def run_exec(self, key, timeout=60):
         """Each command of an Exec* key (ExecStartPre=, ExecStop= ...) to
         completion in the unit's environment; the last CompletedProcess."""
         r = None
         for line in self.svc.get(key, []):
             argv = exec_argv(line)
-            r = subprocess.run(["unshare", "-m", "-n", "sh", "-c",
-                                self.script(argv, self._env())],
+            r = subprocess.run(self._argv(self.script(argv, self._env())),
                                capture_output=True, text=True, timeout=timeout)
             if r.returncode != 0:
                 return r
@@ -318,8 +326,7 @@ class UnitRun:
         os.chmod(path, 0o777)	# the daemon's user sends to it
         argv = exec_argv(unit_value(self.svc, "ExecStart"))
         self.err = open(self.errpath, "wb")
-        self.proc = subprocess.Popen(["unshare", "-m", "-n", "sh", "-c",
-                                      self.script(argv, self._env())],
+        self.proc = subprocess.Popen(self._argv(self.script(argv, self._env())),
                                      stdout=subprocess.DEVNULL, stderr=self.err)
         self.wait_notify("READY=1", timeout)
 

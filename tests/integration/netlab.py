@@ -63,8 +63,10 @@ def can_create_netns():
 
 
 class Lab:
-    def __init__(self, tag):
+    def __init__(self, tag, hosts=None):
+        """hosts: {name: [address/prefix, ...]}, default HOSTS above."""
         self.prefix = "edge-%s-%d" % (tag, os.getpid())
+        self.hosts = hosts or HOSTS
         self.ns = {}
         self.procs = []
         try:
@@ -82,7 +84,7 @@ class Lab:
         self.ns["sw"] = sw
         self.ex("sw", "ip", "link", "add", "br0", "type", "bridge")
         self.ex("sw", "ip", "link", "set", "br0", "up")
-        for i, (host, addrs) in enumerate(HOSTS.items()):
+        for i, (host, addrs) in enumerate(self.hosts.items()):
             ns = self.name(host)
             sh("ip", "netns", "add", ns)
             self.ns[host] = ns

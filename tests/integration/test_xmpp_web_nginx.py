@@ -56,9 +56,8 @@ trusted_proxies = ["127.0.0.1"]
                  ("listen 443 ssl http2;", "listen 127.0.0.1:%d ssl http2;" % https),
                  ("listen [::]:443 ssl http2;", "listen [::1]:%d ssl http2;" % https),
                  ("server_name xmpp.example.org;", "server_name localhost;"),
-                 ("/etc/ssl/acme/example.org/fullchain.pem", s.cert),
-                 ("/etc/ssl/acme/example.org/key.pem", s.key),
-                 ("ssl_dhparam         /etc/ejabberd/dh4096.pem;", "")):
+                 ("/etc/edge/tls/example.org.fullchain.pem", s.cert),
+                 ("/etc/edge/tls/example.org.key", s.key)):
         assert a in site, a
         site = site.replace(a, b)
     with open(os.path.join(tmp, "site.conf"), "w") as f:
