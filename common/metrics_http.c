@@ -1,0 +1,246 @@
+/*
+ * metrics_http — GET /metrics through libmicrohttpd on the daemon's loop.
+ * See metrics.h.
+ *
+ * MHD runs without threads of its own (MHD_USE_EPOLL, no internal
+ * polling thread): its epoll descriptor is watched by the evloop and
+ * MHD_run is called when it is readable, when MHD's own timeout expires
+ * and once more after a run that left work (timeout 0), the way
+ * xmpp-core's web listener drives it.  So collect() runs on the loop
+ * and reads the daemon's counters without locks.  Every answer is
+ * decided on the first call for a request, before any body is read
+ * (nothing here takes one); connections are limited and time out, and
+ * each keeps a small memory pool.
+ */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "evloop.h"
+#include "log.h"
+
+#define METRICS_TIMEOUT_S 10
+#define METRICS_CONN_MEMORY (8 * 1024)
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics_server {
+	int fd;
+	char name[ADDR_STRLEN];
+	unsigned max_connections;
+	struct MHD_Daemon *d;
+	struct ev_loop *loop;
+	struct ev_io io;
+	struct ev_timer timer;
+	struct ev_defer run;
+	metrics_collect_fn *collect;
+	void *arg;
+};
+
+static void
+server_run(struct metrics_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (s->d == NULL)
+		return;
+	(void)MHD_run(s->d);
+	if (MHD_get_timeout(s->d, &to) == MHD_YES) {
+		if (to == 0)
+			ev_defer(s->loop, &s->run);
+		else
+			ev_timer_start(s->loop, &s->timer, to);
+	} else {
+		ev_timer_stop(s->loop, &s->timer);
+	}
+}
+
+static void
+io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
+{
+	(void)loop;
+	(void)revents;
+	server_run(io->data);
+}
+
+static void
+timer_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	server_run(t->data);
+}
+
+static void
+run_cb(struct ev_loop *loop, struct ev_defer *d)
+{
+	(void)loop;
+	server_run(d->data);
+}
+
+static enum MHD_Result
+answer_text(struct MHD_Connection *conn, unsigned status, const char *text,
+    const char *hname, const char *hval)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text),
+	    (void *)text, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result rc;
+
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	if (hname)
+		MHD_add_response_header(resp, hname, hval);
+	rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static enum MHD_Result
+answer_metrics(struct metrics_server *s, struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	struct metrics_out o;
+	enum MHD_Result rc;
+
+	metrics_out_init(&o);
+	s->collect(&o, s->arg);
+	if (o.failed) {
+		metrics_out_free(&o);
+		return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory\n", NULL, NULL);
+	}
+	/* MHD frees the text with the response */
+	resp = MHD_create_response_from_buffer_with_free_callback(o.len,
+	    o.p ? o.p : strdup(""), free);
+	if (resp == NULL) {
+		metrics_out_free(&o);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	rc = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct metrics_server *s = cls;
+
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == NULL && *upload_data_size == 0) {
+		/* first call: answered at once, a body is never read */
+		*con_cls = s;
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "GET /metrics only\n", MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		if (strcmp(url, "/metrics") != 0)
+			return answer_text(conn, MHD_HTTP_NOT_FOUND,
+			    "not found (the metrics are at /metrics)\n", NULL, NULL);
+		return answer_metrics(s, conn);
+	}
+	/* a body after an answer was queued: MHD drops it with the connection */
+	return MHD_NO;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_warn("metrics: %s", msg);
+}
+
+struct metrics_server *
+metrics_server_new(const struct metrics_conf *mc, char *err, size_t errlen)
+{
+	struct metrics_server *s;
+	char e2[256];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "metrics: out of memory");
+		return NULL;
+	}
+	addr_format(&mc->listen, s->name, sizeof(s->name));
+	s->max_connections = mc->max_connections;
+	if ((s->fd = addr_listen(&mc->listen, SOCK_STREAM, 64, 0, e2, sizeof(e2))) < 0) {
+		snprintf(err, errlen, "metrics listen %s: %s", s->name, e2);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+metrics_server_start(struct metrics_server *s, struct ev_loop *loop,
+    metrics_collect_fn *collect, void *arg, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *di;
+
+	s->loop = loop;
+	s->collect = collect;
+	s->arg = arg;
+	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->fd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		snprintf(err, errlen, "metrics listen %s: libmicrohttpd did not start",
+		    s->name);
+		return -1;
+	}
+	s->fd = -1;	/* MHD's now */
+	if ((di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
+		snprintf(err, errlen, "metrics listen %s: no epoll descriptor", s->name);
+		return -1;
+	}
+	ev_io_init(&s->io, di->epoll_fd, io_cb, s);
+	ev_timer_init(&s->timer, timer_cb, s);
+	ev_defer_init(&s->run, run_cb, s);
+	if (ev_io_start(loop, &s->io, EPOLLIN) < 0) {
+		snprintf(err, errlen, "metrics listen %s: cannot watch it", s->name);
+		return -1;
+	}
+	log_notice("metrics: serving /metrics on %s", s->name);
+	return 0;
+}
+
+void
+metrics_server_free(struct metrics_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d) {
+		ev_io_stop(s->loop, &s->io);
+		ev_timer_stop(s->loop, &s->timer);
+		ev_defer_cancel(s->loop, &s->run);
+		MHD_stop_daemon(s->d);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+const char *
+metrics_server_name(const struct metrics_server *s)
+{
+	return s->name;
+}

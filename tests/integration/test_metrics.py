@@ -1,0 +1,212 @@
+"""Issue 19: the Prometheus endpoints, scraped by a real Prometheus
+(Debian's package, its own config and TSDB, 1 s scrape interval) after
+real traffic, the series read back through its HTTP API; curl for the
+text format (and promtool's lint), 404/405, and the endpoint being off
+unless [metrics] listen is set."""
+
+import asyncio
+import re
+import subprocess
+
+import pytest
+
+from edgetest import binary, free_port, run
+from metricslab import Prometheus
+from pgcluster import PgCluster
+from s2slab import S2sServer
+from xmpptest import Client, Raw, arun, connect, disconnect, online, recv
+
+A = "a.metrics.test"
+B = "b.metrics.test"
+
+
+@pytest.fixture(scope="module")
+def prom():
+    p = Prometheus()
+    yield p
+    p.destroy()
+
+
+@pytest.fixture(scope="module")
+def pg():
+    cluster = PgCluster()
+    yield cluster
+    cluster.destroy()
+
+
+def curl(url, *args):
+    r = subprocess.run(["curl", "-sS", "-i", "--max-time", "10"] + list(args) + [url],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    head, _, body = r.stdout.replace("\r\n", "\n").partition("\n\n")
+    return int(head.split()[1]), head, body
+
+
+def listening(pid):
+    """(address, port) of the TCP sockets the process listens on (ss -ltnp)."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+    socks = set()
+    for line in out.splitlines():
+        if "pid=%d," % pid in line:
+            addr, port = line.split()[3].rsplit(":", 1)
+            socks.add((addr.strip("[]"), int(port)))
+    return socks
+
+
+def listening_ports(pid):
+    return {p for _, p in listening(pid)}
+
+
+def check_text(port):
+    """The endpoint's answers: the text format, and nothing else."""
+    url = "http://127.0.0.1:%d" % port
+    status, head, body = curl(url + "/metrics")
+    assert status == 200
+    assert re.search(r"(?im)^content-type: text/plain; version=0\.0\.4; charset=utf-8$", head)
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body,
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    for line in body.splitlines():
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or \
+            re.match(r'^[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \S+$', line), line
+    assert curl(url + "/")[0] == 404
+    assert curl(url + "/metrics/x")[0] == 404
+    status, head, _ = curl(url + "/metrics", "-X", "POST", "-d", "x=1")
+    assert status == 405 and re.search(r"(?im)^allow: GET, HEAD$", head)
+    return body
+
+
+def value(prom, expr):
+    res = prom.query(expr)
+    assert len(res) == 1, (expr, res)
+    return res[0][1]
+
+
+@pytest.fixture(scope="module")
+def xmpp_pair(pg, prom):
+    a = S2sServer(pg, A, start=False)
+    b = S2sServer(pg, B, start=False)
+    a.route_to(b)
+    b.route_to(a)
+    a.write_conf()
+    b.write_conf()
+    a.mport = free_port()
+    a.tls_port = free_port()
+    with open(a.conf) as f:
+        text = f.read()
+    # direct TLS on ::1 as well: the bans test fails from there, so
+    # 127.0.0.1 stays usable
+    text = text.replace("auth_fail_limit = 1000\n", 'auth_fail_limit = 2\n'
+                        'listen_tls = ["127.0.0.1:%d", "[::1]:%d"]\n' % (a.tls_port, a.tls_port))
+    text += ("\n[registration]\nenabled = true\nallow_from = [\"127.0.0.0/8\"]\n"
+             "throttle_per_ip = 1\nmin_password_entropy = 20\n"
+             "\n[metrics]\nlisten = \"%d\"\n" % a.mport)
+    with open(a.conf, "w") as f:
+        f.write(text)
+    a.start()
+    b.start()
+    a.adduser("alice", "alice-pw-1")
+    a.adduser("dave", "dave-pw-1")
+    b.adduser("bob", "bob-pw-1")
+    prom.add_target("xmpp-core", "127.0.0.1:%d" % a.mport)
+    yield a, b
+    print("---- %s ----\n%s" % (A, a.log()[-20000:]))
+    a.destroy()
+    b.destroy()
+
+
+def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
+    a, b = xmpp_pair
+    x = '{daemon="xmpp-core"}'
+
+    async def scenario():
+        alice = await connect("alice@%s/pc" % A, "alice-pw-1", a.port)
+        dave = await connect("dave@%s/tab" % A, "dave-pw-1", a.tls_port, direct_tls=True)
+        bob = await connect("bob@%s/phone" % B, "bob-pw-1", b.port)
+        await online(alice)
+        await online(dave)
+        await online(bob)
+        alice.send_message(mto="bob@%s/phone" % B, mbody="over s2s")
+        assert (await recv(bob.messages, 20))["body"] == "over s2s"
+        bob.send_message(mto="alice@%s/pc" % A, mbody="and back")
+        assert (await recv(alice.messages, 20))["body"] == "and back"
+        alice.send_message(mto="dave@%s/tab" % A, mbody="local")
+        assert (await recv(dave.messages, 20))["body"] == "local"
+        # while both are online: one session per transport
+        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tcp"}', lambda v: v >= 1)
+        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tls"}', lambda v: v >= 1)
+        await disconnect(alice, dave, bob)
+
+    arun(scenario(), 90)
+    prom.wait('xmpp_stanzas_total{direction="in"}', lambda v: v >= 4)
+    prom.wait('xmpp_stanzas_total{direction="out"}', lambda v: v >= 3)
+    prom.wait('xmpp_s2s_links{direction="out"}', lambda v: v >= 1)
+    prom.wait('xmpp_s2s_links{direction="in"}', lambda v: v >= 1)
+    # the archive of both accounts on A (mam's batches are written soon after)
+    prom.wait("xmpp_mam_rows_written_total", lambda v: v >= 3)
+    prom.wait("xmpp_db_query_duration_seconds_count", lambda v: v >= 5)
+    prom.wait('histogram_quantile(0.5, xmpp_db_query_duration_seconds_bucket)',
+              lambda v: 0 < v <= 10)
+    assert value(prom, "xmpp_db_queue_depth" + x) == 0
+    assert value(prom, "xmpp_db_connections" + x) >= 1
+    assert value(prom, 'xmpp_sessions{transport="websocket"}') == 0
+    assert value(prom, 'xmpp_sessions{transport="bosh"}') == 0
+    assert value(prom, "xmpp_auth_failures_total") == 0
+    assert value(prom, "xmpp_bans_total") == 0
+
+
+def test_xmpp_core_failures_bans_throttle(xmpp_pair, prom):
+    a, _ = xmpp_pair
+    for _ in range(2):
+        r = Raw(a.tls_port, direct_tls=True, host="::1")
+        r.HEADER = Raw.HEADER.replace("to='localhost'", "to='%s'" % A)
+        assert "<failure" in r.login_plain("alice", "wrong password")
+        r.close()
+    prom.wait("xmpp_auth_failures_total", lambda v: v >= 2)
+    prom.wait("xmpp_bans_total", lambda v: v == 1)
+
+    async def register(user):
+        c = Client("%s@%s" % (user, A), "a long enough password 1", register=True)
+        c.connect(("127.0.0.1", a.port), force_starttls=True)
+        done, _ = await asyncio.wait(
+            [asyncio.ensure_future(c.registered.wait()), asyncio.ensure_future(c.failed.wait())],
+            timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        ok = c.registered.is_set()
+        c.abort()
+        return ok
+
+    assert arun(register("erin"))
+    assert not arun(register("frank"))	# one per address per period
+    prom.wait("xmpp_registrations_throttled_total", lambda v: v >= 1)
+
+
+def test_xmpp_core_text_format(xmpp_pair):
+    a, _ = xmpp_pair
+    body = check_text(a.mport)
+    assert "# TYPE xmpp_db_query_duration_seconds histogram" in body
+    assert 'xmpp_db_query_duration_seconds_bucket{le="+Inf"}' in body
+    assert "# TYPE xmpp_stanzas_total counter" in body
+    # loopback only, as a bare port says
+    assert [s for s in listening(a.daemon.proc.pid) if s[1] == a.mport] == \
+        [("127.0.0.1", a.mport)]
+
+
+def test_xmpp_core_metrics_off_by_default_and_checked(xmpp_pair):
+    _, b = xmpp_pair
+    assert "metrics:" not in b.log()
+    assert listening_ports(b.daemon.proc.pid) == {b.port, b.s2s_port, b.s2s_tls_port}
+    with open(b.conf) as f:
+        text = f.read()
+    for bad, why in (('listen = "unix:/tmp/m.sock"', "not a unix socket"),
+                     ('listen = "localhost:9100"', "metrics.listen"),
+                     ('listen = "0"', "port must be 1-65535"),
+                     ('max_connections = 1000', "must be between 1 and 64"),
+                     ('lsten = "9100"', "metrics.lsten")):
+        path = b.conf + ".bad"
+        with open(path, "w") as f:
+            f.write(text + "\n[metrics]\n" + bad + "\n")
+        r = run([binary("xmpp-core"), "-t", "-c", path])
+        assert r.returncode != 0 and why in r.stderr, (bad, r.stderr)
+        assert re.search(r"\.bad:\d+: metrics\.", r.stderr), r.stderr
+
+
