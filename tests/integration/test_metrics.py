@@ -5,8 +5,12 @@ text format (and promtool's lint), 404/405, and the endpoint being off
 unless [metrics] listen is set."""
 
 import asyncio
+import os
 import re
+import shutil
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -210,3 +214,133 @@ def test_xmpp_core_metrics_off_by_default_and_checked(xmpp_pair):
         assert re.search(r"\.bad:\d+: metrics\.", r.stderr), r.stderr
 
 
+
+# ---- turnd ----
+
+@pytest.fixture(scope="module")
+def turnd(tmp_path_factory, prom):
+    from test_turnd_stun import Turnd
+    port = free_port()
+    t = Turnd(tmp_path_factory.mktemp("turnd"), relay='[metrics]\nlisten = "%d"' % port)
+    t.mport = port
+    prom.add_target("turnd", "127.0.0.1:%d" % port)
+    yield t
+    t.stop()
+
+
+@pytest.mark.skipif(shutil.which("turnutils_uclient") is None,
+                    reason="coturn's turnutils not installed (deploy/deps.sh)")
+def test_turnd_series_after_traffic(turnd, prom):
+    from test_turnd import relayed_all, uclient
+    peer = subprocess.Popen(["turnutils_peer", "-L", "127.0.0.1", "-p", str(free_port(socket.SOCK_DGRAM))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        held = turnd.logged_in()
+        assert held.allocate().error() is None
+        # a peer outside allow_peers: 403, counted
+        assert held.permit(("127.0.0.2", 9)).error() == 403
+        bad = turnd.logged_in(secret="not the secret")
+        assert bad.allocate().error() == 401
+        prom.wait("turnd_allocations", lambda v: v == 1)
+        port = int(peer.args[-1])
+        deadline = time.time() + 30
+        while True:	# the peer answers once it is bound
+            r = uclient(turnd, "127.0.0.1", port, n=10, m=1, length=100)
+            if relayed_all(r.stdout + r.stderr, 10, 1) or time.time() > deadline:
+                break
+        assert relayed_all(r.stdout + r.stderr, 10, 1), r.stdout[-2000:]
+    finally:
+        peer.terminate()
+        peer.wait(5)
+    prom.wait("turnd_allocations_total", lambda v: v >= 2)
+    prom.wait('turnd_relayed_packets_total{direction="to_peer"}', lambda v: v >= 10)
+    prom.wait('turnd_relayed_packets_total{direction="to_client"}', lambda v: v >= 10)
+    prom.wait('turnd_relayed_bytes_total{direction="to_peer"}', lambda v: v >= 1000)
+    prom.wait('turnd_relayed_bytes_total{direction="to_client"}', lambda v: v >= 1000)
+    prom.wait("turnd_peers_refused_total", lambda v: v >= 1)
+    prom.wait("turnd_auth_failures_total", lambda v: v >= 1)
+    assert value(prom, "turnd_connections") == 0
+    assert value(prom, "turnd_dropped_packets_total") >= 0
+    held.close()
+
+
+def test_turnd_text_format_and_off_by_default(turnd, tmp_path):
+    from test_turnd_stun import Turnd
+    body = check_text(turnd.mport)
+    assert "# TYPE turnd_relayed_bytes_total counter" in body
+    t = Turnd(tmp_path)
+    try:
+        assert "metrics" not in t.d.log()
+        assert listening_ports(t.d.proc.pid) == {t.port}
+    finally:
+        t.stop()
+    with open(turnd.conf) as f:
+        text = f.read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('listen = "%d"' % turnd.mport, 'listen = "unix:/tmp/x"'))
+    r = run([binary("turnd"), "-t", "-c", str(bad)])
+    assert r.returncode != 0 and "metrics.listen" in r.stderr, r.stderr
+
+
+# ---- upload-gw ----
+
+@pytest.fixture(scope="module")
+def gw(tmp_path_factory, prom):
+    from test_upload_gw import Gw
+    port = free_port()
+    g = Gw(tmp_path_factory.mktemp("gw"), extra='expire_after = "1h"\nexpire_interval = "1s"\n'
+           '[metrics]\nlisten = "%d"' % port)
+    g.mport = port
+    prom.add_target("upload-gw", "127.0.0.1:%d" % port)
+    yield g
+    g.stop()
+
+
+def test_upload_gw_series_after_traffic(gw, prom, tmp_path):
+    from test_upload_gw import mac_v1
+    body = tmp_path / "photo.jpg"
+    body.write_bytes(b"j" * 5000)
+    url = "http://127.0.0.1:%d/upload/m/photo.jpg" % gw.port
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(body),
+                        url + "?v=" + mac_v1("m/photo.jpg", 5000)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout == "201", r.stdout + r.stderr
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(body),
+                        url.replace("photo", "other") + "?v=" + "0" * 64],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout == "403", r.stdout + r.stderr
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", url],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout == "200", r.stdout + r.stderr
+    prom.wait("upload_uploads_total", lambda v: v == 1)
+    prom.wait("upload_uploaded_bytes_total", lambda v: v == 5000)
+    prom.wait("upload_uploads_refused_total", lambda v: v == 1)
+    prom.wait("upload_downloads_total", lambda v: v == 1)
+    prom.wait("upload_downloaded_bytes_total", lambda v: v == 5000)
+    prom.wait("upload_disk_size_bytes", lambda v: v > 0)
+    prom.wait("upload_disk_free_bytes", lambda v: v > 0)
+    prom.wait("upload_expiry_sweeps_total", lambda v: v >= 1)
+    # an old file goes at the next sweep
+    past = time.time() - 7200
+    os.utime(os.path.join(gw.store, "m/photo.jpg"), (past, past))
+    prom.wait("upload_expired_files_total", lambda v: v == 1)
+    prom.wait("upload_expired_bytes_total", lambda v: v == 5000)
+
+
+def test_upload_gw_text_format_and_off_by_default(gw, tmp_path):
+    from test_upload_gw import Gw
+    body = check_text(gw.mport)
+    assert "# TYPE upload_disk_free_bytes gauge" in body
+    (tmp_path / "off").mkdir()
+    g = Gw(tmp_path / "off")
+    try:
+        assert "metrics" not in g.d.log()
+        assert listening_ports(g.d.proc.pid) == {g.port}
+    finally:
+        g.stop()
+    with open(gw.conf) as f:
+        text = f.read()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + "max_connections = 0\n")
+    r = run([binary("upload-gw"), "-t", "-c", str(bad)])
+    assert r.returncode != 0 and "metrics.max_connections" in r.stderr, r.stderr
