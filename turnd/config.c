@@ -439,8 +439,6 @@ load(struct conf_table *r, struct turnd_config *c, struct conf_err *e)
 		policy_add_own(&c->policy, &c->listen[i].u.sa);
 	if (metrics_conf_load(r, &c->metrics, e) < 0)
 		return -1;
-	if (c->metrics.enabled)	/* no relaying to our own endpoint either */
-		policy_add_own(&c->policy, &c->metrics.listen.u.sa);
 	return conf_check_unused(r, e);
 }
 

@@ -1,10 +1,14 @@
 """Helpers for the metrics tests: a real Prometheus (Debian's package) as a
 test process with its own config and TSDB in a temporary directory,
 scraping every second the targets a test adds (file_sd: one JSON file per
-target, picked up as it is written), queried through /api/v1/query."""
+target, picked up as it is written), queried through /api/v1/query; in a
+network namespace of the lab if asked (then queried with curl there).
+Also node_exporter (Debian's prometheus-node-exporter) with only its
+textfile collector, for portmap's one-shot `portmap metrics`."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -15,10 +19,49 @@ import urllib.request
 from edgetest import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
+METRICS_MD = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "deploy", "METRICS.md")
+
+
+def documented(prefix):
+    """The metric names deploy/METRICS.md's tables list with this prefix."""
+    names = []
+    with open(METRICS_MD) as f:
+        for line in f:
+            m = re.match(r"^\| `([a-z][a-z0-9_]*)` \|", line)
+            if m and m.group(1).startswith(prefix):
+                names.append(m.group(1))
+    return names
+
+
+def check_documented(prom, prefix, daemon):
+    """Every series METRICS.md lists for a daemon is in Prometheus."""
+    names = documented(prefix)
+    assert names, prefix
+    for n in names:
+        sel = '{__name__=~"%s(_bucket)?",daemon="%s"}' % (n, daemon)
+        assert prom.query("count(%s)" % sel), "%s not scraped" % n
+
+
+def _ns(netns):
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
+def http_get(url, netns=None, timeout=10):
+    """The body of a GET (status 200 required), from netns if given."""
+    if netns is None:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read().decode()
+    r = subprocess.run(_ns(netns) + ["curl", "-sSf", "--max-time", str(timeout), url],
+                       capture_output=True, text=True, timeout=timeout + 10)
+    if r.returncode != 0:
+        raise OSError(r.stderr)
+    return r.stdout
 
 
 class Prometheus:
-    def __init__(self):
+    def __init__(self, netns=None):
+        self.netns = netns
         self.tmp = tempfile.mkdtemp(prefix="edge-prom-")
         self.port = free_port()
         self.sd = os.path.join(self.tmp, "targets")
@@ -37,7 +80,7 @@ scrape_configs:
 """ % self.sd)
         self.logf = open(os.path.join(self.tmp, "log"), "w+")
         self.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + conf,
+            _ns(netns) + [PROMETHEUS, "--config.file=" + conf,
              "--storage.tsdb.path=" + os.path.join(self.tmp, "tsdb"),
              "--web.listen-address=127.0.0.1:%d" % self.port,
              "--log.level=warn"],
@@ -46,9 +89,8 @@ scrape_configs:
         while True:
             assert self.proc.poll() is None, "prometheus exited: " + self.log()
             try:
-                with urllib.request.urlopen(self.url("/-/ready"), timeout=2) as r:
-                    if r.status == 200:
-                        break
+                http_get(self.url("/-/ready"), self.netns, timeout=2)
+                break
             except OSError:
                 pass
             assert time.time() < deadline, "prometheus not ready: " + self.log()
@@ -71,14 +113,13 @@ scrape_configs:
     def query(self, expr):
         """The instant vector of expr: [(labels, float value)]."""
         q = urllib.parse.urlencode({"query": expr})
-        with urllib.request.urlopen(self.url("/api/v1/query?" + q), timeout=10) as r:
-            body = json.load(r)
+        body = json.loads(http_get(self.url("/api/v1/query?" + q), self.netns))
         assert body["status"] == "success", body
         return [(s["metric"], float(s["value"][1])) for s in body["data"]["result"]]
 
     def targets(self):
-        with urllib.request.urlopen(self.url("/api/v1/targets"), timeout=10) as r:
-            return json.load(r)["data"]["activeTargets"]
+        return json.loads(http_get(self.url("/api/v1/targets"),
+                                   self.netns))["data"]["activeTargets"]
 
     def wait(self, expr, cond=lambda v: True, timeout=40):
         """Waits until expr has a sample for which cond(value) holds;
@@ -93,6 +134,58 @@ scrape_configs:
                 expr, last, [(t["labels"], t["health"], t["lastError"])
                              for t in self.targets()])
             time.sleep(0.2)
+
+    def destroy(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+
+
+class NodeExporter:
+    """node_exporter serving only the *.prom files of its own directory."""
+
+    def __init__(self, netns=None):
+        self.netns = netns
+        self.tmp = tempfile.mkdtemp(prefix="edge-node-")
+        self.dir = os.path.join(self.tmp, "textfile")
+        os.mkdir(self.dir)
+        self.port = free_port()
+        self.logf = open(os.path.join(self.tmp, "log"), "w+")
+        self.proc = subprocess.Popen(
+            _ns(netns) + [NODE_EXPORTER, "--web.listen-address=127.0.0.1:%d" % self.port,
+                          "--collector.disable-defaults", "--collector.textfile",
+                          "--collector.textfile.directory=" + self.dir],
+            stdout=self.logf, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while True:
+            assert self.proc.poll() is None, "node_exporter exited: " + self.log()
+            try:
+                http_get("http://127.0.0.1:%d/metrics" % self.port, netns, timeout=2)
+                break
+            except OSError:
+                pass
+            assert time.time() < deadline, "node_exporter not ready: " + self.log()
+            time.sleep(0.1)
+
+    def log(self):
+        self.logf.seek(0)
+        return self.logf.read()
+
+    def put(self, name, text):
+        """Writes name.prom as the textfile collector wants: whole, by rename."""
+        tmp = os.path.join(self.dir, "." + name)
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(self.dir, name + ".prom"))
 
     def destroy(self):
         if self.proc.poll() is None:

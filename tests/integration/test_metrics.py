@@ -15,7 +15,7 @@ import time
 import pytest
 
 from edgetest import binary, free_port, run
-from metricslab import Prometheus
+from metricslab import Prometheus, check_documented
 from pgcluster import PgCluster
 from s2slab import S2sServer
 from xmpptest import Client, Raw, arun, connect, disconnect, online, recv
@@ -73,6 +73,8 @@ def check_text(port):
     for line in body.splitlines():
         assert line.startswith("# HELP ") or line.startswith("# TYPE ") or \
             re.match(r'^[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \S+$', line), line
+    status, head, rest = curl(url + "/metrics", "-I")
+    assert status == 200 and rest == ""
     assert curl(url + "/")[0] == 404
     assert curl(url + "/metrics/x")[0] == 404
     status, head, _ = curl(url + "/metrics", "-X", "POST", "-d", "x=1")
@@ -157,6 +159,8 @@ def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
     assert value(prom, 'xmpp_sessions{transport="bosh"}') == 0
     assert value(prom, "xmpp_auth_failures_total") == 0
     assert value(prom, "xmpp_bans_total") == 0
+    assert value(prom, "xmpp_connections") >= 0
+    check_documented(prom, "xmpp_", "xmpp-core")
 
 
 def test_xmpp_core_failures_bans_throttle(xmpp_pair, prom):
@@ -261,6 +265,7 @@ def test_turnd_series_after_traffic(turnd, prom):
     prom.wait("turnd_auth_failures_total", lambda v: v >= 1)
     assert value(prom, "turnd_connections") == 0
     assert value(prom, "turnd_dropped_packets_total") >= 0
+    check_documented(prom, "turnd_", "turnd")
     held.close()
 
 
@@ -325,6 +330,7 @@ def test_upload_gw_series_after_traffic(gw, prom, tmp_path):
     os.utime(os.path.join(gw.store, "m/photo.jpg"), (past, past))
     prom.wait("upload_expired_files_total", lambda v: v == 1)
     prom.wait("upload_expired_bytes_total", lambda v: v == 5000)
+    check_documented(prom, "upload_", "upload-gw")
 
 
 def test_upload_gw_text_format_and_off_by_default(gw, tmp_path):
