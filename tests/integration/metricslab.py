@@ -34,6 +34,63 @@ def documented(prefix):
     return names
 
 
+GRAFANA_JSON = os.path.join(os.path.dirname(METRICS_MD), "grafana-edge.json")
+PREFIXES = ("xmpp_", "turnd_", "upload_", "portmap_", "redirect_")
+PANEL_TYPES = {"row", "timeseries", "stat", "table"}
+
+
+def dashboard():
+    """deploy/grafana-edge.json, checked against the parts of Grafana's
+    dashboard schema it uses; returns [(panel title, expr)]."""
+    with open(GRAFANA_JSON) as f:
+        d = json.load(f)
+    for k in ("title", "uid", "panels", "schemaVersion", "templating", "time"):
+        assert k in d, k
+    assert isinstance(d["schemaVersion"], int) and d["schemaVersion"] >= 36
+    var = [v for v in d["templating"]["list"] if v["type"] == "datasource"]
+    assert [v["query"] for v in var] == ["prometheus"], var
+    ids, out = set(), []
+    for p in d["panels"]:
+        assert p["type"] in PANEL_TYPES, p
+        assert p["id"] not in ids, p["id"]
+        ids.add(p["id"])
+        g = p["gridPos"]
+        assert all(isinstance(g[k], int) for k in ("h", "w", "x", "y")), g
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24, (p["title"], g)
+        if p["type"] == "row":
+            continue
+        assert p["datasource"] == {"type": "prometheus", "uid": "${%s}" % var[0]["name"]}, p
+        refs = [t["refId"] for t in p["targets"]]
+        assert p["targets"] and len(set(refs)) == len(refs), p["title"]
+        for t in p["targets"]:
+            out.append((p["title"], t["expr"]))
+    return out
+
+
+def expr_metrics(expr):
+    """Our metric names an expr reads (a histogram's _bucket/_sum/_count as
+    the histogram)."""
+    names = set()
+    for n in re.findall(r"\b((?:%s)[a-z0-9_]*)" % "|".join(p[:-1] + "_" for p in PREFIXES),
+                        expr):
+        names.add(re.sub(r"_(bucket|sum|count)$", "", n) if n.endswith(
+            ("_bucket", "_sum", "_count")) and not n.endswith("_total") else n)
+    return names
+
+
+def check_dashboard(prom, prefix):
+    """Every dashboard expr over prefix's metrics runs in Prometheus (with
+    Grafana's $__rate_interval as 1m) and finds data (a rate needs two
+    scrapes: waited for)."""
+    checked = 0
+    for title, expr in dashboard():
+        if not any(n.startswith(prefix) for n in expr_metrics(expr)):
+            continue
+        prom.wait(expr.replace("$__rate_interval", "1m"), timeout=20)
+        checked += 1
+    assert checked, prefix
+
+
 def check_documented(prom, prefix, daemon):
     """Every series METRICS.md lists for a daemon is in Prometheus."""
     names = documented(prefix)

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from edgetest import binary, free_port, run
-from metricslab import Prometheus, check_documented
+from metricslab import (Prometheus, check_dashboard, check_documented, dashboard,
+                        documented, expr_metrics)
 from pgcluster import PgCluster
 from s2slab import S2sServer
 from xmpptest import Client, Raw, arun, connect, disconnect, online, recv
@@ -350,3 +351,24 @@ def test_upload_gw_text_format_and_off_by_default(gw, tmp_path):
     bad.write_text(text + "max_connections = 0\n")
     r = run([binary("upload-gw"), "-t", "-c", str(bad)])
     assert r.returncode != 0 and "metrics.max_connections" in r.stderr, r.stderr
+
+
+# ---- the Grafana dashboard ----
+
+def test_grafana_dashboard_over_exactly_the_documented_series():
+    used = set()
+    for title, expr in dashboard():
+        names = expr_metrics(expr)
+        assert names, "%s: %s reads none of our series" % (title, expr)
+        used |= names
+    doc = set()
+    for p in ("xmpp_", "turnd_", "upload_", "portmap_", "redirect_"):
+        doc |= set(documented(p))
+    assert used - doc == set(), "not documented (deploy/METRICS.md): %s" % (used - doc)
+    assert doc - used == set(), "not on the dashboard: %s" % (doc - used)
+
+
+def test_grafana_exprs_find_data(xmpp_pair, turnd, gw, prom):
+    # after the traffic of the tests above, with every daemon still scraped
+    for prefix in ("xmpp_", "turnd_", "upload_"):
+        check_dashboard(prom, prefix)

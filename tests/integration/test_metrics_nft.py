@@ -11,7 +11,8 @@ import tempfile
 import pytest
 
 from edgetest import Daemon, binary, free_port, run
-from metricslab import NodeExporter, Prometheus, check_documented, http_get
+from metricslab import (NodeExporter, Prometheus, check_dashboard, check_documented,
+                        http_get)
 import netlab as nl
 
 PORTMAP_CONF = """
@@ -96,6 +97,7 @@ def test_portmap_metrics_through_node_exporter(lab, prom, tmp):
         prom.wait('portmap_rules{table="portmap"}', lambda v: v >= 2)
         prom.wait('portmap_table_installed', lambda v: v == 1)
         check_documented(prom, "portmap_", "node")
+        check_dashboard(prom, "portmap_")
         # changed behind portmap's back: as_configured drops, installed stays
         lab.ex("xmpp", "nft", "add", "rule", "inet", "portmap", "prerouting", "counter")
         r = portmap(lab, conf, "metrics")
@@ -139,6 +141,7 @@ def test_redirect_endpoint(lab, prom, tmp):
         prom.wait('sum(redirect_rule_bytes_total{chain="postrouting"})', lambda v: v > 0)
         prom.wait('redirect_rules', lambda v: v >= 4)
         check_documented(prom, "redirect_", "redirect")
+        check_dashboard(prom, "redirect_")
         # the text format, 404 and 405, from inside the web host
         url = "http://127.0.0.1:%d" % mport
         body = http_get(url + "/metrics", lab.ns["web"])
