@@ -2,12 +2,9 @@
  * metrics_http — GET /metrics through libmicrohttpd on the daemon's loop.
  * See metrics.h.
  *
- * MHD runs without threads of its own (MHD_USE_EPOLL, no internal
- * polling thread): its epoll descriptor is watched by the evloop and
- * MHD_run is called when it is readable, when MHD's own timeout expires
- * and once more after a run that left work (timeout 0), the way
- * xmpp-core's web listener drives it.  So collect() runs on the loop
- * and reads the daemon's counters without locks.  Every answer is
+ * MHD runs without threads of its own, driven by the daemon's evloop
+ * (mhdloop.h, as xmpp-core's web listener is), so collect() runs on the
+ * loop and reads the daemon's counters without locks.  Every answer is
  * decided on the first call for a request, before any body is read
  * (nothing here takes one); connections are limited and time out, and
  * each keeps a small memory pool.
@@ -25,6 +22,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "mhdloop.h"
 
 #define METRICS_TIMEOUT_S 10
 #define METRICS_CONN_MEMORY (8 * 1024)
@@ -35,53 +33,10 @@ struct metrics_server {
 	char name[ADDR_STRLEN];
 	unsigned max_connections;
 	struct MHD_Daemon *d;
-	struct ev_loop *loop;
-	struct ev_io io;
-	struct ev_timer timer;
-	struct ev_defer run;
+	struct mhd_loop ml;
 	metrics_collect_fn *collect;
 	void *arg;
 };
-
-static void
-server_run(struct metrics_server *s)
-{
-	MHD_UNSIGNED_LONG_LONG to;
-
-	if (s->d == NULL)
-		return;
-	(void)MHD_run(s->d);
-	if (MHD_get_timeout(s->d, &to) == MHD_YES) {
-		if (to == 0)
-			ev_defer(s->loop, &s->run);
-		else
-			ev_timer_start(s->loop, &s->timer, to);
-	} else {
-		ev_timer_stop(s->loop, &s->timer);
-	}
-}
-
-static void
-io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
-{
-	(void)loop;
-	(void)revents;
-	server_run(io->data);
-}
-
-static void
-timer_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	(void)loop;
-	server_run(t->data);
-}
-
-static void
-run_cb(struct ev_loop *loop, struct ev_defer *d)
-{
-	(void)loop;
-	server_run(d->data);
-}
 
 static enum MHD_Result
 answer_text(struct MHD_Connection *conn, unsigned status, const char *text,
@@ -189,9 +144,8 @@ int
 metrics_server_start(struct metrics_server *s, struct ev_loop *loop,
     metrics_collect_fn *collect, void *arg, char *err, size_t errlen)
 {
-	const union MHD_DaemonInfo *di;
+	char e2[128];
 
-	s->loop = loop;
 	s->collect = collect;
 	s->arg = arg;
 	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
@@ -208,15 +162,8 @@ metrics_server_start(struct metrics_server *s, struct ev_loop *loop,
 		return -1;
 	}
 	s->fd = -1;	/* MHD's now */
-	if ((di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
-		snprintf(err, errlen, "metrics listen %s: no epoll descriptor", s->name);
-		return -1;
-	}
-	ev_io_init(&s->io, di->epoll_fd, io_cb, s);
-	ev_timer_init(&s->timer, timer_cb, s);
-	ev_defer_init(&s->run, run_cb, s);
-	if (ev_io_start(loop, &s->io, EPOLLIN) < 0) {
-		snprintf(err, errlen, "metrics listen %s: cannot watch it", s->name);
+	if (mhd_loop_attach(&s->ml, loop, s->d, e2, sizeof(e2)) < 0) {
+		snprintf(err, errlen, "metrics listen %s: %s", s->name, e2);
 		return -1;
 	}
 	log_notice("metrics: serving /metrics on %s", s->name);
@@ -229,9 +176,7 @@ metrics_server_free(struct metrics_server *s)
 	if (s == NULL)
 		return;
 	if (s->d) {
-		ev_io_stop(s->loop, &s->io);
-		ev_timer_stop(s->loop, &s->timer);
-		ev_defer_cancel(s->loop, &s->run);
+		mhd_loop_detach(&s->ml);
 		MHD_stop_daemon(s->d);
 	}
 	if (s->fd >= 0)

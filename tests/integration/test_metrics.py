@@ -5,6 +5,7 @@ text format (and promtool's lint), 404/405, and the endpoint being off
 unless [metrics] listen is set."""
 
 import asyncio
+import base64
 import os
 import re
 import shutil
@@ -105,6 +106,8 @@ def xmpp_pair(pg, prom):
     # 127.0.0.1 stays usable
     text = text.replace("auth_fail_limit = 1000\n", 'auth_fail_limit = 2\n'
                         'listen_tls = ["127.0.0.1:%d", "[::1]:%d"]\n' % (a.tls_port, a.tls_port))
+    a.web = free_port()
+    text += ("\n[web]\nlisten = [\"127.0.0.1:%d\"]\n" % a.web)
     text += ("\n[registration]\nenabled = true\nallow_from = [\"127.0.0.0/8\"]\n"
              "throttle_per_ip = 1\nmin_password_entropy = 20\n"
              "\n[metrics]\nlisten = \"%d\"\n" % a.mport)
@@ -120,6 +123,26 @@ def xmpp_pair(pg, prom):
     print("---- %s ----\n%s" % (A, a.log()[-20000:]))
     a.destroy()
     b.destroy()
+
+
+def ws_session(port, user, password):
+    """A WebSocket (RFC 7395) session on A: open, PLAIN, restart, bind."""
+    from wsclient import NS_FRAMING, WS
+    w = WS(port)
+    assert w.status == 101
+    w.open(to=A)
+    assert w.recv().startswith("<open xmlns='%s'" % NS_FRAMING)
+    assert "PLAIN" in w.recv()
+    w.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>%s</auth>"
+           % base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode())
+    assert "<success" in w.recv()
+    w.open(to=A)
+    assert w.recv().startswith("<open ")
+    w.recv()	# features
+    w.send("<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns="
+           "'urn:ietf:params:xml:ns:xmpp-bind'><resource>ws</resource></bind></iq>")
+    assert "type='result'" in w.recv()
+    return w
 
 
 def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
@@ -139,9 +162,14 @@ def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
         assert (await recv(alice.messages, 20))["body"] == "and back"
         alice.send_message(mto="dave@%s/tab" % A, mbody="local")
         assert (await recv(dave.messages, 20))["body"] == "local"
-        # while both are online: one session per transport
-        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tcp"}', lambda v: v >= 1)
-        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tls"}', lambda v: v >= 1)
+        ws = await asyncio.to_thread(ws_session, a.web, "alice", "alice-pw-1")
+        # while they are online: one session per transport
+        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tcp"}', lambda v: v == 1)
+        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="tls"}', lambda v: v == 1)
+        await asyncio.to_thread(prom.wait, 'xmpp_sessions{transport="websocket"}',
+                                lambda v: v == 1)
+        await asyncio.to_thread(prom.wait, 'xmpp_users_online', lambda v: v == 2)
+        ws.close()
         await disconnect(alice, dave, bob)
 
     arun(scenario(), 90)
@@ -156,7 +184,7 @@ def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
               lambda v: 0 < v <= 10)
     assert value(prom, "xmpp_db_queue_depth" + x) == 0
     assert value(prom, "xmpp_db_connections" + x) >= 1
-    assert value(prom, 'xmpp_sessions{transport="websocket"}') == 0
+    prom.wait('xmpp_sessions{transport="websocket"}', lambda v: v == 0)
     assert value(prom, 'xmpp_sessions{transport="bosh"}') == 0
     assert value(prom, "xmpp_auth_failures_total") == 0
     assert value(prom, "xmpp_bans_total") == 0
