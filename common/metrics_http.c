@@ -6,8 +6,11 @@
  * (mhdloop.h, as xmpp-core's web listener is), so collect() runs on the
  * loop and reads the daemon's counters without locks.  Every answer is
  * decided on the first call for a request, before any body is read
- * (nothing here takes one); connections are limited and time out, and
- * each keeps a small memory pool.
+ * (nothing here takes one); connections time out and each keeps a small
+ * memory pool.  Beyond max_connections a new connection is closed at
+ * once (the accept policy): MHD's own connection limit instead stops
+ * accepting, and in this external-epoll mode (libmicrohttpd 0.9.75) it
+ * was seen not to accept again once connections went away.
  */
 #include "metrics.h"
 
@@ -32,6 +35,7 @@ struct metrics_server {
 	int fd;
 	char name[ADDR_STRLEN];
 	unsigned max_connections;
+	unsigned nconns;	/* connections open (notify_connection) */
 	struct MHD_Daemon *d;
 	struct mhd_loop ml;
 	metrics_collect_fn *collect;
@@ -109,6 +113,30 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	return MHD_NO;
 }
 
+static enum MHD_Result
+accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	const struct metrics_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return s->nconns < s->max_connections ? MHD_YES : MHD_NO;
+}
+
+static void
+notify_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics_server *s = cls;
+
+	(void)conn;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		s->nconns++;
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && s->nconns > 0)
+		s->nconns--;
+}
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -148,12 +176,13 @@ metrics_server_start(struct metrics_server *s, struct ev_loop *loop,
 
 	s->collect = collect;
 	s->arg = arg;
-	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	s->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, accept_policy, s,
 	    on_request, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->fd,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_LIMIT, s->max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, s->max_connections + 1,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {

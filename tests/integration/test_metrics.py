@@ -384,6 +384,37 @@ def test_upload_gw_series_after_traffic(gw, prom, tmp_path):
     check_documented(prom, "upload_", "upload-gw")
 
 
+def test_endpoint_connections_bounded(tmp_path):
+    """max_connections scrapes at once: one more connection is closed at
+    once, and scrapes work again when the others are gone."""
+    from test_upload_gw import Gw
+    port = free_port()
+    g = Gw(tmp_path, extra='[metrics]\nlisten = "%d"\nmax_connections = 2' % port)
+    try:
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        for _ in range(3):
+            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+            try:
+                extra.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                assert extra.recv(100) == b""	# closed without an answer
+            except ConnectionResetError:
+                pass
+            extra.close()
+        for s in idle:
+            s.close()
+        deadline = time.time() + 20
+        while True:
+            try:
+                if curl("http://127.0.0.1:%d/metrics" % port)[0] == 200:
+                    break
+            except AssertionError:	# curl: connection closed
+                pass
+            assert time.time() < deadline, "no scrape after the others left"
+            time.sleep(0.1)
+    finally:
+        g.stop()
+
+
 def test_upload_gw_text_format_and_off_by_default(gw, tmp_path):
     from test_upload_gw import Gw
     body = check_text(gw.mport)

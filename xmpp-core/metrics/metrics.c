@@ -32,6 +32,7 @@
 extern struct module metrics_module;
 
 static struct metrics_server *server;
+static struct metrics_conf bound;	/* what server listens on */
 static uint64_t stanzas_in, stanzas_out;
 
 static const struct metrics_conf *
@@ -208,6 +209,7 @@ metrics_open(char *err, size_t errlen)
 		return 0;
 	if ((server = metrics_server_new(mc, err, errlen)) == NULL)
 		return -1;
+	bound = *mc;
 	if (metrics_server_start(server, srv.loop, collect, NULL, err, errlen) == -1) {
 		metrics_server_free(server);
 		server = NULL;
@@ -219,7 +221,10 @@ metrics_open(char *err, size_t errlen)
 static void
 metrics_reload(void)
 {
-	if (cfg()->enabled != (server != NULL))
+	const struct metrics_conf *mc = cfg();
+
+	if (mc->enabled != (server != NULL) || (server &&
+	    memcmp(&mc->listen, &bound.listen, sizeof(mc->listen)) != 0))
 		log_warn("metrics: [metrics] listen changes take effect on restart");
 }
 
