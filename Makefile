@@ -138,6 +138,7 @@ DEPLOY_CONFS := xmpp-core.toml:xmpp-core.toml turnd.toml.example:turnd.toml \
                 upload-gw.toml.example:upload-gw.toml portmap.toml:portmap.toml \
                 dumbclient-redirect.toml:dumbclient-redirect.toml
 DEPLOY_DOCS  := README.md XMPP-CORE.md UPLOAD-GW.md TURND.md PORTMAP.md REDIRECT.md MIGRATION.md
+DEPLOY_DOCS  += METRICS.md
 
 # Man pages (section 8: the daemons and xmppctl, 5: their configs), each
 # from deploy/man/NAME.SECTION.md by our own deploy/man/mkman.awk.  Dated
@@ -183,6 +184,7 @@ install: bins man
 	done
 	install -m 0644 deploy/nginx-upload.conf $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 deploy/nginx-xmpp.conf $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 deploy/grafana-edge.json $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 $(addprefix deploy/,$(DEPLOY_DOCS)) $(DESTDIR)$(DOCDIR)/
 	for m in $(MAN_PAGES); do \
 	    d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \

@@ -44,6 +44,8 @@ if [ "$tier" != run ]; then
 		# need not be PID 1), make deb and its checks
 		systemd debhelper dpkg-dev lintian
 		tesseract-ocr	# the OCR our captchas must defeat (test_xmpp_register_ocr.py)
+		prometheus	# scrapes every daemon's /metrics (test_metrics.py)
+		prometheus-node-exporter	# textfile collector for portmap metrics (test_metrics_nft.py)
 	)
 fi
 if [ "$tier" = bench ]; then
@@ -52,6 +54,8 @@ if [ "$tier" = bench ]; then
 fi
 # services of those packages that must not start at boot
 SERVICES=(postgresql coturn prosody ejabberd nginx)
+SERVICES+=(prometheus)
+SERVICES+=(prometheus-node-exporter)
 
 missing=()
 for p in "${PKGS[@]}"; do

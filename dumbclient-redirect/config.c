@@ -232,6 +232,8 @@ parse(struct conf_table *root, struct redirect_conf *c, struct conf_err *e)
 		    "notice, info or debug", level);
 		return -1;
 	}
+	if (metrics_conf_load(root, &c->metrics, e) < 0)
+		return -1;
 	return conf_check_unused(root, e);
 oom:
 	snprintf(e->msg, sizeof(e->msg), "out of memory");

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "nft.h"
 
 #define REDIRECT_DEFAULT_CONF "/etc/edge/dumbclient-redirect.toml"
@@ -47,6 +48,7 @@ struct redirect_conf {
 	struct nft_ip snat4, snat6;	/* family 0: masquerade */
 	char *user;
 	enum log_level log_level;
+	struct metrics_conf metrics;	/* [metrics] (stats.c) */
 };
 
 struct redirect_conf *redirect_conf_load(const char *path, struct conf_err *e);

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "follow.h"
 #include "rules.h"
+#include "stats.h"
 
 struct state {
 	struct ev_loop *loop;
@@ -110,6 +111,7 @@ on_term(struct ev_loop *loop, int signo, void *data)
 static int
 run_daemon(struct state *st)
 {
+	char err[256];
 	int rc = 1;
 
 	if ((st->loop = ev_loop_new()) == NULL) {
@@ -126,6 +128,10 @@ run_daemon(struct state *st)
 	}
 	if (follow_start(&st->follow) < 0)
 		goto out;
+	if (redirect_stats_start(st->loop, &st->follow, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	daemon_notify("READY=1");
 	if (ev_run(st->loop) < 0) {
 		log_err("event loop: %s", strerror(errno));
@@ -134,6 +140,7 @@ run_daemon(struct state *st)
 	daemon_notify("STOPPING=1");
 	rc = 0;
 out:
+	redirect_stats_close();
 	follow_stop(&st->follow);
 	if (redirect_flush(&st->nft, st->conf) < 0)
 		rc = 1;
@@ -213,6 +220,10 @@ main(int argc, char **argv)
 	rc = 1;
 	if (enable_forwarding() < 0)
 		goto out;
+	if (!once && redirect_stats_open(st.conf, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		goto out;
+	}
 	/* Netlink is open and the sysctls set: root is no longer needed. */
 	if (daemon_drop_privileges(st.conf->user, 1ULL << CAP_NET_ADMIN, err,
 	    sizeof(err)) < 0) {
@@ -224,6 +235,7 @@ main(int argc, char **argv)
 	else
 		rc = run_daemon(&st);
 out:
+	redirect_stats_close();
 	nft_close(&st.nft);
 	redirect_conf_free(st.conf);
 	return rc;

@@ -4,7 +4,7 @@ REDIRECT_OBJS := $(REDIRECT_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/bin/dumbclient-redirect: $(REDIRECT_OBJS) $(LIBEDGE)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(EDGE_LIBS) -lnftnl -lmnl -lresolv
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(EDGE_LIBS) -lnftnl -lmnl -lresolv -lmicrohttpd
 
 BINS += $(BUILD)/bin/dumbclient-redirect
 INSTALL_SBIN += $(BUILD)/bin/dumbclient-redirect

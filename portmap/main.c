@@ -1,7 +1,7 @@
 /*
  * portmap — boot-time nftables port forwards on the XMPP host.
  *
- *   portmap [-c FILE] apply | check | show | flush      (-t = check)
+ *   portmap [-c FILE] apply | check | show | flush | metrics   (-t = check)
  *
  * A one-shot tool, not a daemon: it reads its config, does one thing to
  * its own table (inet portmap by default) and exits 0 on success, 1 on
@@ -27,7 +27,7 @@ main(int argc, char **argv)
 
 	log_init("portmap", LOG_LVL_INFO);
 	daemon_parse_args(argc, argv, PORTMAP_DEFAULT_CONF,
-	    "apply|check|show|flush", &args);
+	    "apply|check|show|flush|metrics", &args);
 	if (args.debug)
 		log_set_level(LOG_LVL_DEBUG);
 	if (args.optind < argc - 1) {
@@ -39,9 +39,9 @@ main(int argc, char **argv)
 		cmd = "check";
 	if (cmd == NULL || (strcmp(cmd, "apply") != 0 &&
 	    strcmp(cmd, "check") != 0 && strcmp(cmd, "show") != 0 &&
-	    strcmp(cmd, "flush") != 0)) {
+	    strcmp(cmd, "flush") != 0 && strcmp(cmd, "metrics") != 0)) {
 		fprintf(stderr, "usage: portmap [-dhtV] [-c file] "
-		    "apply|check|show|flush\n");
+		    "apply|check|show|flush|metrics\n");
 		return 2;
 	}
 	if ((c = portmap_conf_load(args.conf_path, &e)) == NULL) {
@@ -54,6 +54,8 @@ main(int argc, char **argv)
 		rc = portmap_apply(c);
 	else if (strcmp(cmd, "show") == 0)
 		rc = portmap_show(c, stdout);
+	else if (strcmp(cmd, "metrics") == 0)
+		rc = portmap_metrics(c, stdout);
 	else
 		rc = portmap_flush(c);
 	portmap_conf_free(c);

@@ -21,6 +21,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "log.h"
+#include "metrics.h"
 
 static int
 open_session(struct nft_sess *s)
@@ -276,4 +277,107 @@ portmap_check(const struct portmap_conf *c, FILE *out)
 	nft_table_print(out, c->table, portmap_chains, portmap_nchains, rules, n);
 	free(rules);
 	return 0;
+}
+
+/*
+ * One series per rule, told apart by its chain, its [[forward]] name
+ * (the rule's comment) and its kernel handle: a forward has a rule per
+ * family and protocol, and the handle is what `nft -a list table` shows.
+ * When the table is as configured, portmap_rule_info says what each
+ * handle does in nft syntax.
+ */
+static void
+metrics_rules(struct metrics_out *o, const char *table, const struct nft_live_rule *v,
+    size_t n, const struct nft_rulespec *want, bool same)
+{
+	static const char *const fam[] = { "packets", "bytes" };
+	char handle[24], text[1024];
+
+	for (int k = 0; k < 2; k++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "portmap_rule_%s_total", fam[k]);
+		metrics_family(o, name, "counter", k == 0 ?
+		    "Packets that matched the rule (nft counter; a new connection's "
+		    "first packet for the nat chains)." :
+		    "Bytes of the packets that matched the rule (nft counter).");
+		for (size_t i = 0; i < n; i++) {
+			const char *const l[] = { "table", table, "chain", v[i].chain,
+				"forward", v[i].comment[0] ? v[i].comment : "-",
+				"handle", handle, NULL };
+
+			if (!v[i].has_counter)
+				continue;
+			snprintf(handle, sizeof(handle), "%llu", (unsigned long long)v[i].handle);
+			metrics_u64(o, name, l, k == 0 ? v[i].packets : v[i].bytes);
+		}
+	}
+	if (!same)
+		return;
+	metrics_family(o, "portmap_rule_info", "gauge",
+	    "1 for every rule of the table, with its text in nft syntax.");
+	for (size_t i = 0; i < n; i++) {
+		const char *const l[] = { "table", table, "chain", v[i].chain,
+			"forward", v[i].comment, "handle", handle,
+			"rule", nft_rule_format(&want[i], text, sizeof(text)), NULL };
+
+		snprintf(handle, sizeof(handle), "%llu", (unsigned long long)v[i].handle);
+		metrics_u64(o, "portmap_rule_info", l, 1);
+	}
+}
+
+int
+portmap_metrics(const struct portmap_conf *c, FILE *out)
+{
+	const char *const l[] = { "table", c->table, NULL };
+	struct nft_live_rule *v = NULL;
+	struct nft_rulespec *want = NULL;
+	struct metrics_out o;
+	struct nft_sess s;
+	char err[256];
+	uint32_t genid = 0;
+	size_t n = 0, nwant = 0;
+	bool same = false;
+	int rc;
+
+	if (portmap_rules(c, &want, &nwant) < 0) {
+		log_err("out of memory");
+		return -1;
+	}
+	if (open_session(&s) < 0) {
+		free(want);
+		return -1;
+	}
+	rc = nft_table_rules(&s, c->table, &v, &n, &genid, err, sizeof(err));
+	nft_close(&s);
+	if (rc < 0) {
+		log_err("%s", err);
+		free(want);
+		return -1;
+	}
+	if (rc == 0)
+		same = live_matches(v, n, want, nwant);
+	metrics_out_init(&o);
+	metrics_family(&o, "portmap_table_installed", "gauge",
+	    "1 if portmap's table is in the kernel's ruleset.");
+	metrics_u64(&o, "portmap_table_installed", l, rc == 0);
+	metrics_family(&o, "portmap_table_as_configured", "gauge",
+	    "1 if the live table holds exactly the configured rules.");
+	metrics_u64(&o, "portmap_table_as_configured", l, same);
+	metrics_family(&o, "portmap_rules", "gauge", "Rules in the live table.");
+	metrics_u64(&o, "portmap_rules", l, n);
+	metrics_family(&o, "portmap_forwards", "gauge", "[[forward]] entries configured.");
+	metrics_u64(&o, "portmap_forwards", l, c->nfwd);
+	metrics_rules(&o, c->table, v, n, want, same);
+	rc = o.failed ? -1 : 0;
+	if (o.failed)
+		log_err("out of memory");
+	else if (fwrite(o.p, 1, o.len, out) != o.len || fflush(out) != 0) {
+		log_err("writing the metrics: %s", strerror(errno));
+		rc = -1;
+	}
+	metrics_out_free(&o);
+	free(v);
+	free(want);
+	return rc;
 }

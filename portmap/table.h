@@ -16,5 +16,13 @@ int portmap_flush(const struct portmap_conf *c);
 int portmap_show(const struct portmap_conf *c, FILE *out);
 /* Prints what apply would install, touching nothing. */
 int portmap_check(const struct portmap_conf *c, FILE *out);
+/*
+ * The live table in Prometheus' text format (common/metrics.h), for
+ * node_exporter's textfile collector: whether it is installed and as
+ * configured, and every rule's packet and byte counters.  A table that
+ * is not installed is a reading (portmap_table_installed 0), not an
+ * error.
+ */
+int portmap_metrics(const struct portmap_conf *c, FILE *out);
 
 #endif

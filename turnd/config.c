@@ -437,6 +437,8 @@ load(struct conf_table *r, struct turnd_config *c, struct conf_err *e)
 		return -1;
 	for (size_t i = 0; i < c->nlisten; i++)
 		policy_add_own(&c->policy, &c->listen[i].u.sa);
+	if (metrics_conf_load(r, &c->metrics, e) < 0)
+		return -1;
 	return conf_check_unused(r, e);
 }
 

@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 
 #include <stdbool.h>
@@ -61,6 +62,8 @@ struct turnd_config {
 	uint32_t max_connections_per_ip;
 	uint32_t tcp_buffer;		/* bytes queued towards a TCP/TLS client */
 	uint32_t idle_timeout;		/* TCP/TLS without allocation, seconds */
+
+	struct metrics_conf metrics;	/* [metrics] (stats.c) */
 };
 
 /* NULL with "file:line: key: message" in e. */

@@ -12,6 +12,7 @@
 #include "listen.h"
 #include "log.h"
 #include "reserve.h"
+#include "stats.h"
 #include "tlsconn.h"
 #include "turnd.h"
 
@@ -80,7 +81,8 @@ on_reload(struct ev_loop *loop, int signo, void *data)
 		daemon_notify("READY=1");
 		return;
 	}
-	if (!same_listeners(td->cfg, nc))
+	if (!same_listeners(td->cfg, nc) || nc->metrics.enabled != td->cfg->metrics.enabled ||
+	    memcmp(&nc->metrics.listen, &td->cfg->metrics.listen, sizeof(nc->metrics.listen)))
 		log_warn("reload: listen addresses changed; they take effect on restart");
 	config_free(td->cfg);
 	td->cfg = nc;
@@ -180,7 +182,8 @@ main(int argc, char **argv)
 	    hostaddr_load(&td.cfg->policy, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	alloc_init(&td);
-	if (listen_open(&td, err, sizeof(err)) < 0)
+	if (listen_open(&td, err, sizeof(err)) < 0 ||
+	    stats_open(&td, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	if (td.cfg->ntls_listen > 0 &&
 	    (td.tls = tlsconn_server_new(td.cfg, err, sizeof(err))) == NULL)
@@ -194,6 +197,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (listen_start(&td) < 0)
 		fatal("cannot watch the listening sockets");
+	if (stats_start(&td, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	for (size_t i = 0; i < td.nlisteners; i++) {
 		char as[ADDR_STRLEN];
 
@@ -211,6 +216,7 @@ main(int argc, char **argv)
 	alloc_free_all(&td);
 	reserve_free_all(&td);
 	listen_close(&td);
+	stats_close(&td);
 	if (td.tls != NULL)
 		tlsconn_server_free(td.tls);
 	tables_free(&td);

@@ -4,7 +4,7 @@ TURND_OBJS := $(TURND_SRCS:%.c=$(BUILD)/%.o)
 
 $(BUILD)/bin/turnd: $(TURND_OBJS) $(LIBEDGE)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDGE_LIBS) -lmicrohttpd
 
 BINS += $(BUILD)/bin/turnd
 INSTALL_SBIN += $(BUILD)/bin/turnd

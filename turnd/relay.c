@@ -301,6 +301,7 @@ to_peer_send(struct alloc *a, const uint8_t *data, size_t len,
 	a->bytes_to_peer += len;
 	a->pkts_to_peer++;
 	a->td->stats.relayed_to_peer++;
+	a->td->stats.bytes_to_peer += len;
 	outq_push(&to_peer, a->fd, data, len, peer, a->relay.sa.sa_family, NULL);
 }
 
@@ -449,6 +450,7 @@ relay_peer_cb(struct ev_loop *loop, struct ev_io *io, uint32_t ev)
 			a->bytes_to_client += len;
 			a->pkts_to_client++;
 			td->stats.relayed_to_client++;
+			td->stats.bytes_to_client += len;
 			if (a->ep.tp == TP_UDP) {
 				outq_push(&to_client, a->ep.l->fd, out, olen,
 				    &a->ep.addr.sa, a->ep.l->addr.family,

@@ -166,6 +166,7 @@ authenticate(struct req *r, struct alloc *a)
 	}
 	if (auth_verify(c, m, r->user, r->ulen, turnd_now_s(), r->key,
 	    &r->keylen, &r->sha256) != AUTH_OK) {
+		r->td->stats.auth_failures++;
 		log_info("authentication failed from %s",
 		    sa_str(&r->ep->addr.sa, cs, sizeof(cs)));
 		reply_error(r, 401);
@@ -319,6 +320,7 @@ peer_addr(struct req *r, struct alloc *a, const struct stun_attr *pa,
 	if (!policy_peer_allowed(&r->td->cfg->policy, (struct sockaddr *)peer)) {
 		char ps[64], cs[64];
 
+		r->td->stats.peers_refused++;
 		log_info("peer %s refused for %s (%s)",
 		    sa_str((struct sockaddr *)peer, ps, sizeof(ps)),
 		    auth_display_user(a->user),

@@ -19,6 +19,7 @@
 struct turnd_config;
 struct conn;
 struct tls_server;
+struct metrics_server;
 
 union sockaddr_u {
 	struct sockaddr sa;
@@ -55,6 +56,11 @@ struct turnd_stats {
 	uint64_t relayed_to_peer;
 	uint64_t relayed_to_client;
 	uint64_t dropped;
+	/* for the metrics endpoint (stats.c) */
+	uint64_t bytes_to_peer;
+	uint64_t bytes_to_client;
+	uint64_t peers_refused;
+	uint64_t auth_failures;
 };
 
 struct turnd {
@@ -76,6 +82,7 @@ struct turnd {
 	struct ev_timer trim;	/* gives freed allocation memory back */
 	struct ev_io addr_watch;	/* netlink: the host's addresses changed */
 	struct turnd_stats stats;
+	struct metrics_server *metrics;	/* NULL unless [metrics] listen */
 	bool stopping;
 };
 

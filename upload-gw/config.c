@@ -539,7 +539,9 @@ upload_config_load(const char *path, struct conf_err *e)
 	c->connection_memory = 256 * 1024;
 	if (parse_listen(c, doc->root, e) < 0 || parse_secret(c, doc->root, e) < 0 ||
 	    parse_store(c, doc->root, e) < 0 || parse_extras(c, doc->root, e) < 0 ||
-	    parse_limits(c, doc->root, e) < 0 || conf_check_unused(doc->root, e) < 0)
+	    parse_limits(c, doc->root, e) < 0 ||
+	    metrics_conf_load(doc->root, &c->metrics, e) < 0 ||
+	    conf_check_unused(doc->root, e) < 0)
 		goto fail;
 	conf_free(doc);
 	return c;

@@ -18,6 +18,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
+#include "metrics.h"
 
 #define UPLOAD_DEFAULT_CONF "/etc/edge/upload-gw.toml"
 #define UPLOAD_MAX_LISTEN 16
@@ -58,6 +59,7 @@ struct upload_config {
 	unsigned shutdown_timeout;	/* seconds to let requests finish */
 	unsigned threads;		/* 0: one per connection; N: pool */
 	size_t connection_memory;	/* per-connection buffer pool, bytes */
+	struct metrics_conf metrics;	/* [metrics] (stats.c) */
 };
 
 /*

@@ -12,6 +12,7 @@
 #include "evloop.h"
 #include "log.h"
 #include "request.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -276,6 +277,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->method == HEAD_PUT)
 		upload_put_cleanup(r);
 	log_request(r, toe);
+	upload_stats_request(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	upload_config_put(r->cf);
 	free(r);
 	atomic_fetch_sub(&active_requests, 1);

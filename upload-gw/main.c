@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "path.h"
+#include "stats.h"
 #include "store.h"
 
 #include <signal.h>
@@ -61,6 +62,7 @@ on_expire(struct ev_loop *loop, struct ev_timer *t)
 			    (unsigned long long)st.dirs, st.dirs == 1 ? "y" : "ies",
 			    (unsigned long long)st.errors,
 			    st.interrupted ? ", interrupted" : "");
+		upload_stats_expired(&st);
 		if (st.interrupted)
 			next = 1;	/* the signal first, then carry on */
 	}
@@ -83,7 +85,8 @@ same_listeners(const struct upload_config *a, const struct upload_config *b)
 static void
 warn_fixed(const struct upload_config *o, const struct upload_config *n)
 {
-	if (!same_listeners(o, n))
+	if (!same_listeners(o, n) || o->metrics.enabled != n->metrics.enabled ||
+	    memcmp(&o->metrics.listen, &n->metrics.listen, sizeof(o->metrics.listen)) != 0)
 		log_warn("reload: listen addresses change only on restart");
 	if (o->max_connections != n->max_connections ||
 	    o->max_connections_per_ip != n->max_connections_per_ip ||
@@ -161,6 +164,10 @@ acquire(struct upload_main *m, struct upload_config *c)
 		}
 		m->fds[m->nfds++] = fd;
 		log_notice("listening on %s", addr_format(&c->listen[i], a, sizeof(a)));
+	}
+	if (upload_stats_open(&c->metrics, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -1;
 	}
 	if ((c->store_fd = upload_store_open_root(c->store_dir, true, err, sizeof(err))) < 0) {
 		log_err("storeDir: %s", err);
@@ -243,7 +250,8 @@ main(int argc, char **argv)
 	    ev_signal(m.loop, SIGHUP, on_reload, &m) < 0)
 		fatal("cannot set up signals");
 	upload_config_install(c);
-	if (upload_http_start(c, m.loop, m.fds, m.nfds, err, sizeof(err)) < 0)
+	if (upload_http_start(c, m.loop, m.fds, m.nfds, err, sizeof(err)) < 0 ||
+	    upload_stats_start(m.loop, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	ev_timer_init(&m.expire_timer, on_expire, &m);
 	expire_arm(&m, 1);
@@ -256,6 +264,7 @@ main(int argc, char **argv)
 	daemon_notify("STOPPING=1");
 	c = upload_config_current();
 	upload_http_stop(c->shutdown_timeout);
+	upload_stats_close();
 	for (size_t i = 0; i < m.nfds; i++) {
 		if (c->listen[i].family == AF_UNIX)
 			unlink(c->listen[i].u.sun.sun_path);
@@ -270,6 +279,7 @@ fail:
 	/* Start-up failed before serving: release what acquire() took. */
 	for (size_t i = 0; i < m.nfds; i++)
 		close(m.fds[i]);
+	upload_stats_close();
 	upload_config_free(c);
 	return 1;
 }

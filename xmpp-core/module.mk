@@ -12,6 +12,7 @@ XMPP_MOD_DIRS  := xmpp-core/im xmpp-core/mam xmpp-core/pubsub xmpp-core/push \
                   xmpp-core/services xmpp-core/register xmpp-core/muc \
                   xmpp-core/web \
                   xmpp-core/s2s
+XMPP_MOD_DIRS  += xmpp-core/metrics
 XMPP_DIRS := $(XMPP_CORE_DIRS) $(XMPP_MOD_DIRS)
 # import/: xmppctl's importer and exporter (a tool: linked into xmppctl
 # and the unit tests, never into the server)

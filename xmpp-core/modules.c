@@ -34,6 +34,8 @@ extern struct module muc_module;
 extern struct module web_module;
 /* s2s/ */
 extern struct module s2s_module;
+/* metrics/ */
+extern struct module metrics_module;
 
 struct module *const registry_modules[] = {
 	&core_module,
@@ -63,6 +65,7 @@ struct module *const registry_modules[] = {
 	&muc_module,
 	&web_module,
 	&s2s_module,
+	&metrics_module,
 };
 
 const size_t registry_nmodules = sizeof(registry_modules) / sizeof(registry_modules[0]);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "corestats.h"
 #include "regconf.h"
 
 #define THROTTLE_MAX 4096
@@ -98,10 +99,11 @@ throttle_allows(const struct reg_config *c, const struct sockaddr *sa)
 		if (prefix_eq(r->a, me.a, me.v4 ? c->prefix4 : c->prefix6))
 			near++;
 	}
-	if (c->throttle_ip && same >= c->throttle_ip)
+	if ((c->throttle_ip && same >= c->throttle_ip) ||
+	    (c->throttle_subnet && near >= c->throttle_subnet)) {
+		core_stats.reg_throttled++;	/* every caller refuses on false */
 		return false;
-	if (c->throttle_subnet && near >= c->throttle_subnet)
-		return false;
+	}
 	return true;
 }
 

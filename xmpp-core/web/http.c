@@ -30,6 +30,7 @@
 #include "evloop.h"
 #include "hostmeta.h"
 #include "log.h"
+#include "mhdloop.h"
 #include "proxy.h"
 #include "regpage.h"
 #include "server.h"
@@ -51,9 +52,7 @@
 
 struct web_daemon {
 	struct MHD_Daemon *d;
-	struct ev_io io;
-	struct ev_timer timer;
-	struct ev_defer run;
+	struct mhd_loop ml;	/* MHD on the server's loop (common/mhdloop.h) */
 	char name[ADDR_STRLEN];
 };
 
@@ -83,55 +82,12 @@ web_http_requests(void)
 	return nrequests;
 }
 
-/* ---- driving MHD from the loop ---- */
-
-static void
-daemon_run(struct web_daemon *wd)
-{
-	MHD_UNSIGNED_LONG_LONG to;
-
-	if (wd->d == NULL)
-		return;
-	(void)MHD_run(wd->d);
-	if (MHD_get_timeout(wd->d, &to) == MHD_YES) {
-		if (to == 0)
-			ev_defer(srv.loop, &wd->run);
-		else
-			ev_timer_start(srv.loop, &wd->timer, to);
-	} else {
-		ev_timer_stop(srv.loop, &wd->timer);
-	}
-}
-
-static void
-io_cb(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
-{
-	(void)loop;
-	(void)revents;
-	daemon_run(io->data);
-}
-
-static void
-timer_cb(struct ev_loop *loop, struct ev_timer *t)
-{
-	(void)loop;
-	daemon_run(t->data);
-}
-
-static void
-run_cb(struct ev_loop *loop, struct ev_defer *d)
-{
-	(void)loop;
-	daemon_run(d->data);
-}
-
 /* MHD has work after an action of ours (a closed upgraded socket). */
 static void
 kick_all(void)
 {
 	for (size_t i = 0; i < ndaemons; i++)
-		if (daemons[i].d)
-			ev_defer(srv.loop, &daemons[i].run);
+		mhd_loop_kick(&daemons[i].ml);
 }
 
 /* ---- requests ---- */
@@ -621,7 +577,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 int
 web_http_open(const struct web_config *cf, char *err, size_t errlen)
 {
-	const union MHD_DaemonInfo *di;
 	char e2[256];
 
 	bosh_init(kick_all);
@@ -650,16 +605,12 @@ web_http_open(const struct web_config *cf, char *err, size_t errlen)
 			    wd->name);
 			return -1;
 		}
-		if ((di = MHD_get_daemon_info(wd->d, MHD_DAEMON_INFO_EPOLL_FD)) == NULL) {
+		if (mhd_loop_attach(&wd->ml, srv.loop, wd->d, e2, sizeof(e2)) == -1) {
 			MHD_stop_daemon(wd->d);
 			wd->d = NULL;
-			snprintf(err, errlen, "web listen %s: no epoll descriptor", wd->name);
+			snprintf(err, errlen, "web listen %s: %s", wd->name, e2);
 			return -1;
 		}
-		ev_io_init(&wd->io, di->epoll_fd, io_cb, wd);
-		ev_timer_init(&wd->timer, timer_cb, wd);
-		ev_defer_init(&wd->run, run_cb, wd);
-		ev_io_start(srv.loop, &wd->io, EPOLLIN);
 		ndaemons++;
 		log_info("web: listening on %s (host-meta, WebSocket /ws, BOSH /bosh%s)",
 		    wd->name, cf->register_pages ? ", /register" : "");
@@ -689,10 +640,8 @@ web_http_close(void)
 
 		if (wd->d == NULL)
 			continue;
-		(void)MHD_run(wd->d);	/* the upgraded sockets just released */
-		ev_io_stop(srv.loop, &wd->io);
-		ev_timer_stop(srv.loop, &wd->timer);
-		ev_defer_cancel(srv.loop, &wd->run);
+		mhd_loop_run(&wd->ml);	/* the upgraded sockets just released */
+		mhd_loop_detach(&wd->ml);
 		MHD_stop_daemon(wd->d);
 		wd->d = NULL;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "corestats.h"
 #include "evloop.h"
 #include "log.h"
 
@@ -32,6 +33,7 @@ struct db_req {
 	db_cb *cb;
 	void *arg;
 	uint64_t deadline;
+	uint64_t t0_us;		/* queued (corestats.h) */
 	bool cancelled;
 };
 
@@ -107,6 +109,7 @@ req_free(struct db_req *r)
 static void
 req_finish(struct db_req *r, PGresult *res, const char *err)
 {
+	corestats_db_done(r->t0_us);
 	if (r->cb)
 		r->cb(r->arg, res, err);
 	req_free(r);
@@ -487,6 +490,7 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 	r->cb = cb;
 	r->arg = arg;
 	r->deadline = ev_now(db->loop) + db->timeout;
+	r->t0_us = corestats_now_us();
 	if (stmt->nparams > 0) {
 		r->values = (char **)(r + 1);
 		p = (char *)(r->values + stmt->nparams);

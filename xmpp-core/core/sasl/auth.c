@@ -17,6 +17,7 @@
 
 #include "account.h"
 #include "c2s.h"
+#include "corestats.h"
 #include "crypto.h"
 #include "kdf.h"
 #include "log.h"
@@ -223,8 +224,10 @@ failure_p(struct c2s *c, enum auth_profile p, const char *cond, const char *why)
 		sasl2_failed(c);
 	}
 	c2s_send_raw(c, "", 0);
-	if (strcmp(cond, "aborted") != 0 && strcmp(cond, "temporary-auth-failure") != 0)
+	if (strcmp(cond, "aborted") != 0 && strcmp(cond, "temporary-auth-failure") != 0) {
+		core_stats.auth_failures++;
 		c2s_auth_failed(c);
+	}
 	if (c->auth_failures >= MAX_FAILURES)
 		c2s_stream_error(c, "not-authorized", "too many failed attempts");
 }

@@ -18,6 +18,7 @@
 
 #include "addr.h"
 #include "c2s.h"
+#include "corestats.h"
 #include "evloop.h"
 #include "hmap.h"
 #include "listener.h"
@@ -83,6 +84,7 @@ accept_auth_failed(const char *ip, uint64_t conn_id)
 	if (++i->fails >= srv.cfg->auth_fail_limit) {
 		i->banned_until = now + srv.cfg->ban_time_ms;
 		i->fails = 0;
+		core_stats.bans++;
 		log_notice("c2s %llu: %s banned for %llus after repeated auth failures",
 		    (unsigned long long)conn_id, ip,
 		    (unsigned long long)(srv.cfg->ban_time_ms / 1000));
