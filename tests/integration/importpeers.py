@@ -382,3 +382,25 @@ async def verify(port, state, muc=True, same_ids=True):
     await asyncio.sleep(1)
     assert c.messages.empty()
     await disconnect(c)
+
+
+def ejabberdctl(ej, *args, timeout=60):
+    """An ejabberdctl command to the node of xmppservers.ejabberd, as
+    ejabberd's user (ejabberdctl would su, and su's PAM wants a tty).
+    The node takes commands a little after its c2s port is open: until
+    `status` answers, a command would find it down."""
+    import pwd
+    import subprocess
+    import time
+    pw = pwd.getpwnam("ejabberd")
+
+    def run(*a):
+        return subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--ctl-config",
+                               os.path.join(ej.dir, "ejabberdctl.cfg"), "--node", ej.node, *a],
+                              user=pw.pw_uid, group=pw.pw_gid, env=dict(os.environ, HOME=ej.dir),
+                              capture_output=True, text=True, timeout=timeout)
+    deadline = time.time() + 60
+    while run("status").returncode != 0:
+        assert time.time() < deadline, "ejabberd's node takes no commands"
+        time.sleep(0.5)
+    return run(*args)
