@@ -43,6 +43,7 @@ if [ "$tier" != run ]; then
 		# need not be PID 1), make deb and its checks
 		systemd debhelper dpkg-dev lintian
 		tesseract-ocr	# the OCR our captchas must defeat (test_xmpp_register_ocr.py)
+		lua-dbi-sqlite3	# Prosody on SQLite (test_xmpp_import_prosody.py)
 	)
 fi
 if [ "$tier" = bench ]; then

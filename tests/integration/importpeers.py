@@ -296,8 +296,11 @@ def same_archive(got, want, same_ids):
     assert all(i.isdigit() for i, _ in got)
 
 
-async def verify(port, state, muc=True, same_ids=True):
-    """The users of the old host see their data on xmpp-core (port)."""
+async def verify(port, state, muc=True, same_ids=True, never=True):
+    """The users of the old host see their data on xmpp-core (port).
+    never=False: the source lost the "never" JIDs of the MAM preferences
+    (prosody-migrator reading SQL: Prosody 0.12's mod_storage_sql drops
+    keys whose value is false)."""
     a = await login(port, "alice")
     a.auto_authorize = None
     await online(a)
@@ -338,7 +341,9 @@ async def verify(port, state, muc=True, same_ids=True):
     assert sorted(i.get("jid") for i in bl.xml.iter("{urn:xmpp:blocking}item")) == \
         ["spam.example.net", "spammer@example.org"]
     pr = await iq(b, "get", "<prefs xmlns='%s'/>" % MAM2)
-    assert [j.text for j in pr.xml.iter("{%s}jid" % MAM2)] == ["noarchive@example.org"]
+    assert [j.text for j in pr.xml.iter("{%s}jid" % MAM2)] == \
+        (["noarchive@example.org"] if never else [])
+    assert pr.xml.find("{%s}prefs" % MAM2).get("default") == "always"
     if muc:
         room_ids = await mam_ids(a, to=ROOM)
         same_archive(room_ids, [x for x in state["room_ids"] if x[1] is not None], same_ids)
