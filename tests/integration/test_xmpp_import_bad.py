@@ -3,7 +3,8 @@
 ejabberd's own schema (pg.new.sql, as Debian's ejabberd 23.01 ships it)
 and Prosody 0.12's mod_storage_sql tables, filled by SQL: beside good
 rows, rows of accounts that do not exist, invalid JIDs, an oversized
-vCard, the same archive id twice, stanzas that do not parse.  The
+vCard, the same archive id twice in one archive and in two, stanzas
+that do not parse.  The
 import takes what is valid, names every row it leaves out, and the
 target holds exactly the valid rows.  Then a larger source whose import
 is killed (SIGKILL) part way: every account in the target is whole or
@@ -94,6 +95,12 @@ def broken_ejabberd(src):
                bare_peer="not a jid@@", xml=msg("bob@localhost", "eve 3"), **arch),
         ej_row("archive", timestamp=1700000000000004, peer="bob@localhost/r",
                bare_peer="bob@localhost", xml=msg("bob@localhost", "eve 4"), **arch),
+        # fred's archive holds eve's id too (one message, both archives):
+        # ours are unique in the table, fred's copy moves to the next one
+        ej_row("users", username="fred", server_host="localhost", password="fred's 123456"),
+        ej_row("archive", username="fred", server_host="localhost",
+               timestamp=1700000000000004, peer="eve@localhost/r", bare_peer="eve@localhost",
+               xml=msg("fred@localhost", "eve 4"), txt="", kind="chat", nick=""),
         ej_row("spool", username="eve", server_host="localhost", xml="<presence/>"),
         ej_row("spool", username="eve", server_host="localhost",
                xml=msg("eve@localhost", "waiting")),
@@ -189,7 +196,7 @@ def test_broken_ejabberd_source(src, target):
     assert r.returncode == 0, r.stderr
     err = r.stderr
     n = summary(r.stdout)
-    assert n["accounts"] == ["1", "2"], r.stdout
+    assert n["accounts"] == ["2", "2"], r.stdout
     for why in ('Bad User@localhost: "Bad User" is not a valid (normalised) JID localpart',
                 "frank@elsewhere.example: elsewhere.example is not a host of this server",
                 'roster item "not a jid@@": not a valid bare JID',
@@ -204,15 +211,17 @@ def test_broken_ejabberd_source(src, target):
                 "1 rows of vcard for ghost@localhost: no such account",
                 "1 rows of archive for ghost@localhost: no such account"):
         assert why in err, (why, err)
+    assert "note: fred@localhost: archive id 1700000000000004 is another archive's: " \
+        "stored as 1700000000000005" in err, err
     # every skipped row is one report line, and the summary counts them
     skipped = sum(int(v[1]) for v in n.values())
     assert skipped == err.count("xmppctl import: skipped "), (r.stdout, err)
     # the target holds exactly eve's valid rows
-    assert rows(pg, "SELECT username FROM users") == ["eve"]
+    assert rows(pg, "SELECT username FROM users ORDER BY 1") == ["eve", "fred"]
     assert rows(pg, "SELECT jid || ':' || array_to_string(groups, ',') FROM roster") == \
         ["bob@localhost:Pals"]
-    assert rows(pg, "SELECT id FROM mam_archive ORDER BY id") == \
-        ["1700000000000001", "1700000000000004"]
+    assert rows(pg, "SELECT username || ':' || id FROM mam_archive ORDER BY id") == \
+        ["eve:1700000000000001", "eve:1700000000000004", "fred:1700000000000005"]
     assert "eve 1 again" not in pg.psql("SELECT stanza FROM mam_archive")
     assert rows(pg, "SELECT count(*) FROM vcard") == ["0"]
     assert rows(pg, "SELECT count(*) FROM private_storage") == ["0"]
@@ -268,7 +277,7 @@ def interrupted(s, pg, source, conn, prefix):
 def test_interrupted_ejabberd_import_resumes(src, target):
     s, pg = target
     fill_ejabberd(src, "ej")
-    src.psql("DELETE FROM users WHERE username IN ('eve', 'Bad User', 'frank'); "
+    src.psql("DELETE FROM users WHERE username IN ('eve', 'fred', 'Bad User', 'frank'); "
              "DELETE FROM rosterusers WHERE NOT username LIKE 'ej%'; "
              "DELETE FROM archive WHERE NOT username LIKE 'ej%'; "
              "DELETE FROM vcard; DELETE FROM spool; DELETE FROM private_storage; "
