@@ -46,6 +46,7 @@ if [ "$tier" != run ]; then
 		tesseract-ocr	# the OCR our captchas must defeat (test_xmpp_register_ocr.py)
 		prometheus	# scrapes every daemon's /metrics (test_metrics.py)
 		prometheus-node-exporter	# textfile collector for portmap metrics (test_metrics_nft.py)
+		lua-dbi-sqlite3	# Prosody on SQLite (test_xmpp_import_prosody.py)
 	)
 fi
 if [ "$tier" = bench ]; then

@@ -11,7 +11,9 @@ imports that file: B's tables equal A's (same SCRAM keys, same archive
 ids and stanzas) and the clients find the same on B.  Broken files are
 refused or imported as far as valid."""
 
+import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,29 +38,39 @@ EXTRA = 'archive_expires_after = "never"\ndefault_archive_policy = true\n'
 STORES = '"accounts"; "roster"; "private"; "vcard"; "pep-pubsub"; "archive-archive"'
 
 
-def migrate(pg, outdir):
-    """prosody-migrator from Prosody's SQL store to XEP-0227 files in
-    outdir.  Its XEP-0227 driver writes into the data directory compiled
-    into the script (/var/lib/prosody), so a copy of the script with
-    outdir as that directory is run: the system's stays untouched."""
-    # it runs as Prosody's user (it drops root like prosody does)
+def run_migrator(workdir, datadir, config, *flags):
+    """prosody-migrator with config (its input and output stores).  Its
+    XEP-0227 driver reads and writes the data directory compiled into
+    the script (/var/lib/prosody), so a copy of the script with datadir
+    as that directory is run: the system's stays untouched.  It runs as
+    Prosody's user (it drops root like prosody does)."""
     if os.getuid() == 0:
-        shutil.chown(outdir, "prosody", "prosody")
-    script = os.path.join(outdir, "migrator.lua")
+        for d in (workdir, datadir):
+            for root, dirs, files in os.walk(d):
+                for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                    shutil.chown(n, "prosody", "prosody")
+    script = os.path.join(workdir, "migrator.lua")
     with open("/usr/bin/prosody-migrator") as f:
         text = f.read()
     with open(script, "w") as f:
-        f.write(text.replace("CFG_DATADIR='/var/lib/prosody';", "CFG_DATADIR='%s';" % outdir))
-    cfg = os.path.join(outdir, "migrator.cfg.lua")
+        f.write(text.replace("CFG_DATADIR='/var/lib/prosody';", "CFG_DATADIR='%s';" % datadir))
+    cfg = os.path.join(workdir, "migrator.cfg.lua")
     with open(cfg, "w") as f:
-        f.write('input { hosts = { ["localhost"] = { %s } }; type = "sql"; '
-                'driver = "PostgreSQL"; database = "prosody"; host = "%s"; port = %d; '
-                'username = "postgres" }\noutput { type = "xep0227" }\n'
-                % (STORES, pg.dir, pg.port))
+        f.write(config)
     lua = text.splitlines()[0].split()[-1] if text.startswith("#!") else "lua5.4"
-    r = subprocess.run([shutil.which(lua) or "lua5.4", script, "--config=" + cfg],
+    r = subprocess.run([shutil.which(lua) or "lua5.4", script, *flags, "--config=" + cfg],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "Done!" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    return r
+
+
+def migrate(pg, outdir):
+    """prosody-migrator from Prosody's SQL store to XEP-0227 files in outdir."""
+    run_migrator(outdir, outdir,
+                 'input { hosts = { ["localhost"] = { %s } }; type = "sql"; '
+                 'driver = "PostgreSQL"; database = "prosody"; host = "%s"; port = %d; '
+                 'username = "postgres" }\noutput { type = "xep0227" }\n'
+                 % (STORES, pg.dir, pg.port))
     return sorted(os.path.join(outdir, n) for n in os.listdir(outdir) if n.endswith(".xml"))
 
 
@@ -211,6 +223,147 @@ def test_export_then_import_into_another_server(pie, a, b):
         arun(go(), timeout=60)
     finally:
         sb.stop()
+
+
+# ---- xmpp-core's export read by Prosody's and ejabberd's own tools ----
+
+# mod_vcard (not mod_vcard_legacy): the vcard-temp the file carries is
+# what Prosody's "vcard" store holds
+TARGET_MODULES = ("mam", "vcard", "private", "pep", "bookmarks", "blocklist")
+TARGET_STORES = '"accounts"; "roster"; "vcard"; "private"; "pep-pubsub"; "archive-archive"'
+
+
+def archive_ids(pg, user):
+    return pg.psql("SELECT id FROM mam_archive WHERE username = '%s' ORDER BY id" %
+                   user).split()
+
+
+def test_into_prosody_by_prosody_migrator(pie, a):
+    """`xmppctl export --user` (one file per account, as Prosody's
+    mod_storage_xep0227 keeps them) read by prosody-migrator into
+    Prosody's file store: the users log in with their passwords and find
+    roster (groups, pending both ways), vCard, private XML, PEP
+    (bookmarks, OMEMO) and the archive under the same stanza-ids.  Not
+    carried (Prosody's XEP-0227 driver has no store for them): offline
+    messages, the blocklist, archive preferences."""
+    _, state, tmp = pie
+    sa, pga = a
+    src = os.path.join(tmp, "to-prosody")
+    os.makedirs(src)
+    for u in P.PW:
+        r = sa.ctl("export", "--user", u + "@localhost", "--out",
+                   os.path.join(src, u + "@localhost.xml"))
+        assert r.returncode == 0, r.stderr
+    with xmppservers.prosody(TARGET_MODULES, EXTRA) as pr:
+        pr.stop()
+        data = os.path.join(pr.dir, "data")
+        work, out = os.path.join(tmp, "migrator-in"), os.path.join(tmp, "prosody-data")
+        os.makedirs(work)
+        os.makedirs(out)
+        if os.getuid() == 0:
+            shutil.chown(out, "prosody", "prosody")
+        # --keep-going: the driver has no host-wide archive (no file for
+        # the host alone) and says so as an error; the users' stores follow
+        r = run_migrator(work, src, 'input { hosts = { ["localhost"] = { %s } }; '
+                         'type = "xep0227" }\noutput { type = "internal"; path = "%s" }\n'
+                         % (TARGET_STORES, out), "--keep-going")
+        errors = [l for l in (r.stdout + r.stderr).splitlines()
+                  if re.match(r"\S+\s+error\s", l)]
+        assert errors and all("no 227 user element found" in l for l in errors), errors
+        # Prosody's data directory is root's (prosody runs as root here)
+        shutil.copytree(out, data, dirs_exist_ok=True)
+        pr.start()
+
+        async def go():
+            c = await P.login(pr.port, "alice", mech="SCRAM-SHA-1")
+            await c.get_roster()
+            r = P.roster_of(c)
+            assert r["bob@localhost"][0] == "both" and r["bob@localhost"][2] == ["Friends", "Work"]
+            assert r["carol@localhost"][0] == "none" and r["carol@localhost"][1]
+            assert "dave@localhost" not in r
+            vc = await P.iq(c, "get", "<vCard xmlns='vcard-temp'/>")
+            assert vc.xml.find(".//{vcard-temp}NICKNAME").text == "alice"
+            assert P.base64.b64decode(vc.xml.find(".//{vcard-temp}BINVAL").text) == P.AVATAR
+            priv = await P.iq(c, "get", "<query xmlns='jabber:iq:private'><notes "
+                              "xmlns='storage:rosternotes'/></query>")
+            assert priv.xml.find(".//{storage:rosternotes}note").text == "met at FOSDEM"
+            bm = await P.items(c, "alice@localhost", P.BOOKMARKS)
+            assert [i.get("id") for i in bm] == [P.ROOM]
+            got = await P.mam_ids(c)
+            assert [i for i, _ in got] == archive_ids(pga, "alice")
+            assert [b for _, b in got] == [b for _, b in state["alice_ids"]]
+            d = await P.login(pr.port, "bob", mech="SCRAM-SHA-1")
+            dl = await P.items(d, "alice@localhost", P.OMEMO + ".devicelist")
+            assert dl[0].find("{%s}list/{%s}device" % (P.OMEMO, P.OMEMO)).get("id") == \
+                str(P.DEVICE)
+            await disconnect(c, d)
+            with pytest.raises(AssertionError):
+                await connect("bob@localhost", "not bob's password", pr.port,
+                              mech="SCRAM-SHA-1", timeout=5)
+        arun(go(), timeout=90)
+
+
+EJ_MODULES = """  mod_vcard:
+    search: false
+  mod_private: {}
+  mod_privacy: {}
+  mod_blocking: {}
+"""
+
+
+def test_into_ejabberd_by_import_piefxis(pie, a):
+    """`xmppctl export --all --ejabberd` read by ejabberd 23.01's
+    `ejabberdctl import_piefxis`: the users log in with their passwords
+    (SCRAM-SHA-1) and find roster (groups, names, a pending inbound
+    request; an outbound one stays an item without its ask), vCard,
+    private XML and their offline messages.  ejabberd's import has no form for
+    PEP, archives or the blocklist (it reads roster, vCard, private,
+    offline messages, privacy lists, presence subscriptions)."""
+    _, _, tmp = pie
+    sa, _ = a
+    with xmppservers.ejabberd(modules=EJ_MODULES) as ej:
+        f = os.path.join(ej.dir, "from-xmpp-core.xml")
+        r = sa.ctl("export", "--all", "--ejabberd", "--out", f)
+        assert r.returncode == 0, r.stderr
+        with open(f) as fh:
+            text = fh.read()
+        assert "<scram-credentials" in text and "password=" not in text
+        shutil.chown(f, "ejabberd", "ejabberd")
+        r = P.ejabberdctl(ej, "import_piefxis", f)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+
+        async def go():
+            c = await P.login(ej.port, "alice", mech="SCRAM-SHA-1")
+            await c.get_roster()
+            r = P.roster_of(c)
+            assert r["bob@localhost"][0] == "both" and r["bob@localhost"][2] == ["Friends", "Work"]
+            assert r["bob@localhost"][3] == "Bob"
+            # its set_items takes no ask: the request to carol stays an item
+            assert r["carol@localhost"][0] == "none" and r["carol@localhost"][2] == ["Later"]
+            # dave's request (a presence in the file) waits for alice
+            asked = asyncio.get_event_loop().create_future()
+            c.auto_authorize = None
+            c.add_event_handler("presence_subscribe", lambda p: asked.done() or
+                                asked.set_result(p["from"].bare))
+            c.send_presence()
+            assert await asyncio.wait_for(asked, 10) == "dave@localhost"
+            vc = await P.iq(c, "get", "<vCard xmlns='vcard-temp'/>")
+            assert vc.xml.find(".//{vcard-temp}NICKNAME").text == "alice"
+            assert P.base64.b64decode(vc.xml.find(".//{vcard-temp}BINVAL").text) == P.AVATAR
+            priv = await P.iq(c, "get", "<query xmlns='jabber:iq:private'><notes "
+                              "xmlns='storage:rosternotes'/></query>")
+            assert priv.xml.find(".//{storage:rosternotes}note").text == "met at FOSDEM"
+            await disconnect(c)
+            d = await P.login(ej.port, "dave", mech="SCRAM-SHA-1")
+            await online(d)
+            m = await recv(d.messages, 10)
+            assert m["body"] == "waiting for dave"
+            await disconnect(d)
+            with pytest.raises(AssertionError):
+                await connect("bob@localhost", "not bob's password", ej.port,
+                              mech="SCRAM-SHA-1", timeout=5)
+        arun(go(), timeout=90)
+
 
 
 BAD_DTD = ("<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]>"

@@ -10,6 +10,12 @@
  * blocklist (urn:xmpp:blocking, our own addition).  Rooms are not
  * accounts and XEP-0227 has no form for them.
  *
+ * --ejabberd writes the SCRAM keys and salt as ejabberd 23.01's
+ * import_piefxis reads them: it base64-decodes the text once and keeps
+ * the result where it keeps base64 text (its #scram record), so a key
+ * written as §5.1 says (base64 of the bytes) never verifies there; its
+ * own export_piefxis encodes that text once more, and so does this.
+ *
  * The file is written beside its name and renamed into place when
  * complete (mode 0600: it holds credentials); one read-only snapshot of
  * the database, archives read through a cursor.
@@ -42,6 +48,7 @@ struct out {
 	FILE *f;
 	struct buf b;
 	bool failed;
+	bool ejabberd;		/* --ejabberd: keys as import_piefxis reads them */
 };
 
 static void
@@ -110,6 +117,26 @@ q(struct imp *im, const char *sql, int n, const char *const *v)
 	return NULL;
 }
 
+/* A key or salt as stored (base64 text); for ejabberd that text again
+ * in base64 (see the top). */
+static void
+key_el(struct out *o, const char *name, const char *v)
+{
+	char twice[256];	/* keys and salts are under 100 characters */
+	size_t len = strlen(v);
+
+	if (!o->ejabberd) {
+		text_el(o, name, v);
+		return;
+	}
+	if (base64_encoded_len(len) > sizeof(twice)) {
+		o->failed = true;	/* the schema bounds them: damage */
+		return;
+	}
+	base64_encode(v, len, twice);
+	text_el(o, name, twice);
+}
+
 static void
 scram(struct out *o, PGresult *u, int i, int col, const char *mech)
 {
@@ -118,10 +145,10 @@ scram(struct out *o, PGresult *u, int i, int col, const char *mech)
 	put(o, "<scram-credentials xmlns='urn:xmpp:pie:0#scram'");
 	attr(o, "mechanism", mech);
 	put(o, ">");
-	text_el(o, "server-key", PQgetvalue(u, i, col + 3));
-	text_el(o, "stored-key", PQgetvalue(u, i, col + 2));
+	key_el(o, "server-key", PQgetvalue(u, i, col + 3));
+	key_el(o, "stored-key", PQgetvalue(u, i, col + 2));
 	text_el(o, "iter-count", PQgetvalue(u, i, col + 1));
-	text_el(o, "salt", PQgetvalue(u, i, col));
+	key_el(o, "salt", PQgetvalue(u, i, col));
 	put(o, "</scram-credentials>");
 }
 
@@ -396,7 +423,7 @@ users(struct imp *im, struct out *o, const char *host, const char *user)
 	return im->failed || o->failed ? -1 : 0;
 }
 
-/* argv after "export": (--user JID | --all) --out FILE */
+/* argv after "export": (--user JID | --all) [--ejabberd] --out FILE */
 int
 xep0227_export(struct imp *im, int argc, char **argv)
 {
@@ -415,6 +442,8 @@ xep0227_export(struct imp *im, int argc, char **argv)
 			who = argv[++i];
 		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
 			out = argv[++i];
+		else if (strcmp(argv[i], "--ejabberd") == 0)
+			o.ejabberd = true;
 		else
 			return 2;
 	}

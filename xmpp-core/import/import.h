@@ -150,7 +150,8 @@ int ejabberd_import(struct imp *im, int argc, char **argv);
 int prosody_import(struct imp *im, int argc, char **argv);
 /* argv after "import xep0227": [--host H] [--dry-run] FILE... */
 int xep0227_import(struct imp *im, int argc, char **argv);
-/* argv after "export": (--user JID | --all) --out FILE (export.c). */
+/* argv after "export": (--user JID | --all) [--ejabberd] --out FILE
+ * (export.c). */
 int xep0227_export(struct imp *im, int argc, char **argv);
 
 #endif

@@ -303,7 +303,8 @@ number(struct jp *jp)
 	struct json *j;
 	char *e;
 
-	while (jp->p < jp->end && strchr("+-0123456789.eE", *jp->p))
+	/* not strchr alone: it finds a NUL byte too (the terminator) */
+	while (jp->p < jp->end && *jp->p != '\0' && strchr("+-0123456789.eE", *jp->p))
 		jp->p++;
 	if ((j = new(JSON_NUM)) == NULL || (j->s = strndup(s, (size_t)(jp->p - s))) == NULL) {
 		json_free(j);

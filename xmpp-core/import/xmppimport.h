@@ -16,6 +16,6 @@ int import_command(const struct xmpp_config *cfg, PGconn *dst, int argc, char **
 #define IMPORT_USAGE \
 	"import ejabberd|prosody --from CONNINFO [--host H] [--dry-run] | " \
 	"import xep0227 [--host H] [--dry-run] FILE... | " \
-	"export (--user JID | --all) --out FILE"
+	"export (--user JID | --all) [--ejabberd] --out FILE"
 
 #endif

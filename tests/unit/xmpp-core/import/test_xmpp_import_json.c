@@ -82,7 +82,7 @@ TEST(xmpp_import_json_stanza)
 
 TEST(xmpp_import_json_bad_input)
 {
-	char deep[200];
+	char deep[200], err[128];
 
 	CHECK(jparse("") == NULL);
 	CHECK(jparse("{\"subscription\": tru") == NULL);
@@ -91,6 +91,9 @@ TEST(xmpp_import_json_bad_input)
 	CHECK(jparse("\"\\ud800\"") == NULL);	/* a lone surrogate */
 	CHECK(jparse("\"\\u0000\"") == NULL);
 	CHECK(jparse("\"tab\there\"") == NULL);
+	/* a NUL byte after a number is text after the value */
+	CHECK(json_parse("12\0", 3, err, sizeof(err)) == NULL);
+	CHECK(json_parse("[1\0]", 4, err, sizeof(err)) == NULL);
 	memset(deep, '[', sizeof(deep) - 1);
 	deep[sizeof(deep) - 1] = '\0';
 	CHECK(jparse(deep) == NULL);	/* depth bound */
