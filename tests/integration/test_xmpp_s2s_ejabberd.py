@@ -5,7 +5,8 @@ mod_s2s_dialback on: Server Dialback over STARTTLS, as with Prosody)
 and JC (a certificate from the lab CA and no dialback: it requires a
 valid certificate, so SASL EXTERNAL or nothing).  Two xmpp-core face it:
 E (self-signed, dialback allowed) and E2 (lab CA, verify =
-"certificate").  ejabberd finds them through SRV records of a small
+"certificate").  Then PEP both ways (ejabberd's mod_pubsub pep plugin).
+ejabberd finds them through SRV records of a small
 DNS server on loopback (netlab.py's; its resolver, inet_res, asks DNS
 only, so an inetrc names that server), xmpp-core reaches ejabberd
 through [s2s.routes]."""
@@ -13,6 +14,7 @@ through [s2s.routes]."""
 import os
 import shutil
 import sys
+import time
 
 import pytest
 
@@ -56,6 +58,8 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_caps: {}
+  mod_pubsub:
+    plugins: ["flat", "pep"]
   mod_muc:
     host: "conference.@HOST@"
 append_host_config:
@@ -90,7 +94,7 @@ def lab(tmp_path_factory):
     try:
         with xmppservers.ejabberd_node(yml, c2s, ("127.0.0.1", dns.port), files) as ej:
             ej.c2s, ej.s2s = c2s, s2s
-            for user, dom in (("bob", J), ("carol", JC)):
+            for user, dom in (("bob", J), ("carol", JC), ("dave", J)):
                 r = ej.ctl("register", user, dom, user + "-pw-3")
                 assert r.returncode == 0, (r.stdout, r.stderr)
             for core in (e, e2):
@@ -99,6 +103,7 @@ def lab(tmp_path_factory):
                 core.write_conf()
                 core.start()
                 core.adduser("alice", "alice-pw-3")
+                core.adduser("erin", "erin-pw-3")
             yield e, e2, ej
             print("---- xmpp-core E ----\n%s\n---- xmpp-core E2 ----\n%s\n---- ejabberd ----\n%s"
                   % (e.log()[-20000:], e2.log()[-10000:], ej.log()[-30000:]))
@@ -295,5 +300,41 @@ def test_refused_without_valid_certificate(lab):
     arun(scenario(), 90)
     assert "e.ej.test -> jc.ej.test failed: SASL EXTERNAL refused" in e.log()
     assert "e2.ej.test -> j.ej.test failed: the peer's certificate does not verify" in e2.log()
-    assert "jc.ej.test -> e.ej.test: Peer certificate rejected" in ej.log()
+    # ejabberd's logger writes a moment after the bounce
+    deadline = time.time() + 20
+    while "jc.ej.test -> e.ej.test: Peer certificate rejected" not in ej.log():
+        assert time.time() < deadline, ej.log()[-3000:]
+        time.sleep(0.05)
     assert links(e, JC) == [], e.links()
+
+
+def test_pep_both_ways(lab):
+    """erin (ours) and dave (ejabberd's mod_pubsub PEP), subscribed to
+    each other, both clients wanting nick notifications: each one's nick
+    reaches the other over s2s (each server asked the other's client for
+    its caps), and a resource of dave's that comes online later gets
+    erin's last nick."""
+    from test_xmpp_s2s_services import NICK, befriend, event_items, item, pep_login
+    e, _, ej = lab
+
+    def login(jid, port):
+        return pep_login(jid, port, [NICK], pw=jid.split("@")[0] + "-pw-3")
+
+    async def scenario():
+        erin = await login("erin@%s/pep" % E, e.port)
+        dave = await login("dave@%s/pep" % J, ej.c2s)
+        await befriend(erin, dave)
+        erin.send_presence(pstatus="pep")
+        dave.send_presence(pstatus="pep")
+        await until(lambda: "caps: dave@%s/pep: caps" % J in e.log(), 30)
+        await erin["xep_0060"].publish("erin@" + E, NICK, id="e1",
+                                       payload=item("nick", "Erin E", NICK))
+        assert await event_items(dave, NICK, "erin@" + E) == [("e1", "Erin E")]
+        await dave["xep_0060"].publish("dave@" + J, NICK, id="d1",
+                                       payload=item("nick", "Dave J", NICK))
+        assert await event_items(erin, NICK, "dave@" + J) == [("d1", "Dave J")]
+        late = await login("dave@%s/late" % J, ej.c2s)
+        assert await event_items(late, NICK, "erin@" + E) == [("e1", "Erin E")]
+        await disconnect(erin, dave, late)
+
+    arun(scenario(), 90)

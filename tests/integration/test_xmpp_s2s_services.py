@@ -183,12 +183,13 @@ NICK = "http://jabber.org/protocol/nick"
 MOOD = "urn:example:s2s-mood"
 
 
-async def pep_login(jid, server, interests):
-    """A client with caps (XEP-0115) saying <node>+notify for interests."""
+async def pep_login(jid, port, interests, pw=None):
+    """A client with caps (XEP-0115) saying <node>+notify for interests
+    (password: this file's, unless given)."""
     from slixmpp.xmlstream.handler import Callback
     from slixmpp.xmlstream.matcher import MatchXPath
 
-    c = await connect(jid, jid.split("@")[0] + "-pw-4", server.port)
+    c = await connect(jid, pw or jid.split("@")[0] + "-pw-4", port)
     c.events = asyncio.Queue()
     c.register_handler(Callback("pep events", MatchXPath(
         "{jabber:client}message/{%s}event" % NS_EV), lambda m: c.events.put_nowait(m.xml)))
@@ -236,12 +237,13 @@ def test_pep_notifications_across_servers(pair):
     nick notifications (+notify in its caps), not mood: anna's nick
     reaches him over s2s (A learnt his caps from his presence, asking
     his client over s2s), her mood does not; bob's nick reaches anna
-    (B learnt hers the same way)."""
+    (B learnt hers the same way); a resource of his coming online later
+    gets her last nick."""
     a, b = pair
 
     async def scenario():
-        anna = await pep_login("anna@%s/pep" % A, a, [NICK])
-        bob = await pep_login("bob@%s/pep" % B, b, [NICK])
+        anna = await pep_login("anna@%s/pep" % A, a.port, [NICK])
+        bob = await pep_login("bob@%s/pep" % B, b.port, [NICK])
         await befriend(anna, bob)
         # presence with caps went both ways with the subscriptions; a
         # fresh one makes sure each server saw the other's caps
@@ -266,6 +268,15 @@ def test_pep_notifications_across_servers(pair):
         while not bob.events.empty():
             m = bob.events.get_nowait()
             assert m.find("{%s}event/{%s}items" % (NS_EV, NS_EV)).get("node") != MOOD, m
+        # a resource of bob's that comes online later gets anna's last
+        # nick (A sends it once it has the resource's caps), not her mood
+        late = await pep_login("bob@%s/late" % B, b.port, [NICK])
+        assert await event_items(late, NICK, "anna@" + A) == [("n4", "Anna 4")]
+        await asyncio.sleep(0.5)
+        while not late.events.empty():
+            m = late.events.get_nowait()
+            assert m.get("from") != "anna@" + A, m
+        await disconnect(late)
         # bob goes offline: his unavailable presence makes A forget his
         # resource (run here for the sanitizers; what is not sent is not
         # seen on B: a headline to a gone resource is dropped silently)

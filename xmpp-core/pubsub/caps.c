@@ -286,14 +286,17 @@ static int cmp_str(const void *a, const void *b);
 static struct hmap remotes;	/* owner's bare JID -> struct hmap (full JID -> entry) */
 static size_t nremote;
 
-static void
+/* Points owner's entry for full at e (NULL: forgets it); true when e is
+ * newly its. */
+static bool
 remote_set(const char *owner, const char *full, struct caps_ent *e)
 {
 	struct hmap *res = hmap_get(&remotes, owner);
 	struct caps_ent *old = res ? hmap_get(res, full) : NULL;
+	bool set = false;
 
 	if (old == e)
-		return;
+		return false;
 	if (old) {
 		hmap_del(res, full);
 		nremote--;
@@ -302,16 +305,17 @@ remote_set(const char *owner, const char *full, struct caps_ent *e)
 	if (e && nremote < REMOTE_MAX) {
 		if (res == NULL) {
 			if ((res = malloc(sizeof(*res))) == NULL)
-				return;
+				return false;
 			hmap_init(res);
 			if (hmap_put(&remotes, owner, res) == -1) {
 				free(res);
-				return;
+				return false;
 			}
 		}
 		if (hmap_put(res, full, e) == 0) {
 			e->refs++;
 			nremote++;
+			set = true;
 		}
 	}
 	if (res && res->n == 0) {
@@ -319,6 +323,7 @@ remote_set(const char *owner, const char *full, struct caps_ent *e)
 		hmap_free(res);
 		free(res);
 	}
+	return set;
 }
 
 static void
@@ -347,7 +352,8 @@ remote_presence(const struct xml_node *p, const struct jid *to, int host)
 		log_debug("caps: %s: asking %s for caps %s", owner, full, e->key);
 		router_route(iq);
 	}
-	remote_set(owner, full, e);
+	if (remote_set(owner, full, e) && e->known)
+		pep_remote_caps_ready(owner, full, e->features, e->nfeatures);
 }
 
 void
@@ -405,9 +411,19 @@ learn(struct caps_ent *e, const struct xml_node *q)
 static void
 announce(struct caps_ent *e)
 {
+	struct hmap_ent *h, *r;
+	size_t i, j;
+
 	for (struct c2s *c = c2s_first(); c; c = LIST_NEXT(c, all))
 		if (c->user && !c->dead && sess_ent(c) == e)
 			pep_caps_ready(c);
+	for (h = hmap_first(&remotes, &i); h; h = hmap_next(&remotes, h, &i)) {
+		struct hmap *res = h->val;
+
+		for (r = hmap_first(res, &j); r; r = hmap_next(res, r, &j))
+			if (r->val == e)
+				pep_remote_caps_ready(h->key, r->key, e->features, e->nfeatures);
+	}
 }
 
 static bool
