@@ -290,3 +290,29 @@ def test_pep_notifications_across_servers(pair):
         await disconnect(anna)
 
     arun(scenario(), 90)
+
+
+def test_quiet_links_park_and_carry_on(pair):
+    """A link quiet for release_parser_after (5 s) lets go of its parser
+    and, incoming, of OpenSSL's state; the next stanzas both ways pass
+    as before."""
+    a, b = pair
+
+    async def scenario():
+        alice = await login("alice@%s/park" % A, a)
+        bob = await login("bob@%s/park" % B, b)
+        bob.send_message(mto="alice@%s/park" % A, mbody="before", mtype="chat")
+        assert (await recv(alice.messages, 30))["body"] == "before"
+        mark = len(a.log())
+        deadline = time.time() + 30
+        while not ("parked (parser, TLS)" in a.log()[mark:] and
+                   "parked (parser)" in a.log()[mark:]):
+            assert time.time() < deadline, a.log()[mark:][-3000:]
+            await asyncio.sleep(0.2)
+        bob.send_message(mto="alice@%s/park" % A, mbody="after, in", mtype="chat")
+        assert (await recv(alice.messages, 30))["body"] == "after, in"
+        alice.send_message(mto="bob@%s/park" % B, mbody="after, out", mtype="chat")
+        assert (await recv(bob.messages, 30))["body"] == "after, out"
+        await disconnect(alice, bob)
+
+    arun(scenario(), 90)
