@@ -5,7 +5,7 @@ mod_s2s_dialback on: Server Dialback over STARTTLS, as with Prosody)
 and JC (a certificate from the lab CA and no dialback: it requires a
 valid certificate, so SASL EXTERNAL or nothing).  Two xmpp-core face it:
 E (self-signed, dialback allowed) and E2 (lab CA, verify =
-"certificate").  Then PEP both ways (ejabberd's mod_pubsub pep plugin).
+"certificate"; JC comes to it over direct TLS).  Then PEP both ways (ejabberd's mod_pubsub pep plugin).
 ejabberd finds them through SRV records of a small
 DNS server on loopback (netlab.py's; its resolver, inet_res, asks DNS
 only, so an inetrc names that server), xmpp-core reaches ejabberd
@@ -88,7 +88,13 @@ def lab(tmp_path_factory):
     e = S2sServer(pg, E, start=False)
     e2 = S2sServer(pg, E2, ca=ca, start=False,
                    s2s_extra='ca_file = "%s"\nverify = "certificate"\n' % ca[0])
-    dns = LoopbackDns(tmp, s2s_zone([(E, e.s2s_port), (E2, e2.s2s_port)]))
+    zone = s2s_zone([(E, e.s2s_port), (E2, e2.s2s_port)])
+    # E2 also offers direct TLS (XEP-0368), at a better priority (at
+    # equal ones ejabberd would take the lower port)
+    zone["_xmpps-server._tcp.%s." % E2] = {"ttl": 60, "SRV": [[0, 0, e2.s2s_tls_port,
+                                                               "localhost."]]}
+    zone["_xmpp-server._tcp.%s." % E2]["SRV"][0][0] = 10
+    dns = LoopbackDns(tmp, zone)
     c2s, s2s = free_port(), free_port()
     yml = EJABBERD_YML % dict(j=J, jc=JC, c2s=c2s, s2s=s2s)
     try:
@@ -253,7 +259,11 @@ def test_muc_across_both_ways(lab):
 
 def test_certificate_auth_both_ways(lab):
     """E2 and JC, both certificates from the lab CA: SASL EXTERNAL in
-    both directions (JC has no dialback at all)."""
+    both directions (JC has no dialback at all); ejabberd's link comes
+    over direct TLS (XEP-0368: it found E2's _xmpps-server record), ours
+    over STARTTLS (ejabberd 23.01's direct TLS s2s listener presents its
+    first certificate whatever the SNI, which does not verify for JC:
+    tried, not used)."""
     _, e2, ej = lab
 
     async def scenario():
@@ -272,6 +282,7 @@ def test_certificate_auth_both_ways(lab):
 
     arun(scenario(), 90)
     assert links(e2, JC) == [("in", "sasl-external"), ("out", "sasl-external")], e2.links()
+    assert "(direct TLS)" in [l for l in e2.log().splitlines() if "in: connection from" in l][0]
 
 
 def test_refused_without_valid_certificate(lab):
