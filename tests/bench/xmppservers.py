@@ -399,3 +399,126 @@ muc_log_all_rooms = true
 muc_log_expires_after = "never"
 storage_archive_item_limit = 10000000
 """
+
+
+# ---- ejabberd on domains of its own, for s2s (test_xmpp_s2s_ejabberd, bench_s2s) ----
+
+def _ejabberd_inetrc(nameserver):
+    """Erlang's resolver asking only the lab's DNS server (addr, port):
+    ejabberd 23.01's s2s (p1_xmpp 1.6.1) looks SRV records up with
+    inet_res, which asks DNS servers and never reads a hosts file (the
+    targets' addresses come from libc's getaddrinfo, not from here)."""
+    lines = ['{lookup, [file]}.', '{host, {127,0,0,1}, ["localhost"]}.', '{resolv_conf, ""}.']
+    if nameserver:
+        lines.append("{nameserver, {%s}, %d}." % (nameserver[0].replace(".", ","),
+                                                  nameserver[1]))
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
+    """Debian's ejabberd with a whole ejabberd.yml of the caller's ("{d}"
+    in it is ejabberd's private dir), ready once `port` accepts; files: name -> text written into
+    its dir first (certificates: ejabberd runs as its own user and reads
+    only what it owns); nameserver: (address, port) of the DNS server its
+    resolver asks.  Yields a Server with .dir, .node, .log(),
+    .ctl(*args) (ejabberdctl on that node), .start(), .stop()."""
+    if shutil.which("ejabberdctl") is None:
+        raise RuntimeError("ejabberd is not installed")
+    d = tempfile.mkdtemp(prefix="edge-ejabberd-%s-" % tag)
+    p = None
+    beam = []
+    epmd_before = pids_of("epmd")
+    pw = pwd.getpwnam("ejabberd")
+    node = "edge%s%d@localhost" % (tag, os.getpid())
+    try:
+        for name, text in (files or {}).items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        with open(os.path.join(d, "ejabberd.yml"), "w") as f:
+            f.write(yml.replace("{d}", d))
+        with open(os.path.join(d, "ejabberdctl.cfg"), "w") as f:
+            f.write('ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"\nEJABBERD_PID_PATH=%s/pid\n' % d)
+        with open(os.path.join(d, "inetrc"), "w") as f:
+            f.write(_ejabberd_inetrc(nameserver))
+        for sub in ("spool", "logs"):
+            os.makedirs(os.path.join(d, sub))
+        for root, dirs, fs in os.walk(d):
+            for n in [root] + [os.path.join(root, x) for x in dirs + fs]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+        ctl = ["ejabberdctl", "--config-dir", d, "--ctl-config",
+               os.path.join(d, "ejabberdctl.cfg"), "--node", node]
+        as_ejabberd = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                           env=dict(os.environ, HOME=d))
+        srv = Server("ejabberd", port, None)
+        srv.dir, srv.node = d, node
+
+        def start():
+            nonlocal p, beam
+            p = subprocess.Popen(ctl + ["--config", os.path.join(d, "ejabberd.yml"),
+                                        "--spool", os.path.join(d, "spool"),
+                                        "--logs", os.path.join(d, "logs"), "foreground"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 **as_ejabberd)
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                beam = pids_of("beam.*" + node.split("@")[0])
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    if beam:
+                        break
+                except OSError:
+                    if p.poll() is not None:
+                        break
+                time.sleep(0.05)
+            if not beam or p.poll() is not None:
+                raise RuntimeError("ejabberd did not start:\n" + srv.log())
+            srv.pid = beam[0]
+
+        def stop():
+            nonlocal p, beam
+            for pid in beam:
+                try:
+                    os.kill(pid, 15)
+                except OSError:
+                    pass
+            beam = []
+            if p is not None:
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            p = None
+
+        def log():
+            try:
+                with open(os.path.join(d, "logs", "ejabberd.log")) as f:
+                    return f.read()
+            except OSError:
+                return ""
+
+        def ctl_run(*args):
+            return subprocess.run(ctl + list(args), capture_output=True, text=True,
+                                  timeout=60, **as_ejabberd)
+        srv.start, srv.stop, srv.log, srv.ctl = start, stop, log, ctl_run
+        start()
+        yield srv
+    finally:
+        for pid in beam:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
+        if p is not None:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for pid in set(pids_of("epmd")) - set(epmd_before):
+            os.kill(pid, 15)	# the epmd this run started
+        if os.environ.get("XMPP_BENCH_KEEP"):
+            print("ejabberd state kept in", d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)

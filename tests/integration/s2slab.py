@@ -218,6 +218,53 @@ class RawS2s:
             pass
 
 
+class LoopbackDns:
+    """netlab.py's small DNS server on a free UDP port of 127.0.0.1 (no
+    namespace), its zone a JSON file re-read on every query: for peers
+    whose resolver cannot be pointed at a hosts file (ejabberd)."""
+
+    def __init__(self, tmp, zone):
+        self.zone_path = os.path.join(tmp, "zone.json")
+        self.set(zone)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        self.port = s.getsockname()[1]
+        s.close()
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                              "netlab.py"),
+             "dns", "127.0.0.1", str(self.port), self.zone_path],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            self.close()
+            raise RuntimeError("dns server: %s %s" % (line, self.proc.stderr.read()))
+
+    def set(self, zone):
+        with open(self.zone_path + ".new", "w") as f:
+            json.dump(zone, f)
+        os.rename(self.zone_path + ".new", self.zone_path)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def s2s_zone(servers):
+    """A zone with an SRV record (_xmpp-server._tcp, STARTTLS) for each
+    (domain, port) and its conference. subdomain, whose target is
+    localhost: ejabberd 23.01 (p1_xmpp 1.6.1) asks DNS for SRV records
+    (inet_res) but resolves their targets with libc's getaddrinfo (the
+    system's resolver, /etc/hosts), where a lab name would be unknown
+    (the "DNS lookup failed: enoname" of an earlier attempt)."""
+    zone = {}
+    for domain, port in servers:
+        for d in (domain, "conference." + domain):
+            zone["_xmpp-server._tcp.%s." % d] = {"ttl": 60, "SRV": [[0, 0, port, "localhost."]]}
+    return zone
+
+
 # ---- group chat across servers ----
 
 MUC = "http://jabber.org/protocol/muc"

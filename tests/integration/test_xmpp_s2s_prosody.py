@@ -59,7 +59,7 @@ ssl = {{ {cafile} }}
 plugin_paths = {{ "{mods}" }}
 log = {{ {{ levels = {{ min = "debug" }}, to = "file", filename = "{tmp}/prosody.log" }} }}
 modules_enabled = {{ "roster", "saslauth", "tls", "dialback", "disco", "ping", "posix",
-                     "lab_s2s_routes"{bidi_mod} }}
+                     "pep", "lab_s2s_routes"{bidi_mod} }}
 c2s_ports = {{ {c2s} }}
 c2s_interfaces = {{ "127.0.0.1" }}
 c2s_direct_tls_ports = {{ }}
@@ -83,8 +83,9 @@ Component "{muc}" "muc"
            e=core.domain, eport=core.s2s_port, p=domain, cert=self.cert, key=self.key,
            cafile=cafile, secure=secure, s2s_tls=self.s2s_tls, tls_route=tls_route,
            muc=self.muc, muc_cert=self.muc_cert, muc_key=self.muc_key, bidi_mod=bidi_mod))
-        r = run(["prosodyctl", "--config", self.cfg, "register", "bob", domain, "bob-pw-2"])
-        assert r.returncode == 0, r.stdout + r.stderr
+        for user, pw in (("bob", "bob-pw-2"), ("dave", "dave-pw-4")):
+            r = run(["prosodyctl", "--config", self.cfg, "register", user, domain, pw])
+            assert r.returncode == 0, r.stdout + r.stderr
         self.proc = subprocess.Popen([PROSODY, "--config", self.cfg, "-F"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 20
@@ -126,6 +127,7 @@ def peers(tmp_path_factory):
         core.write_conf()
         core.start()
         core.adduser("alice", "alice-pw-2")
+        core.adduser("carol", "carol-pw-4")
         yield core, prosody
         print("---- xmpp-core ----\n%s\n---- prosody ----\n%s"
               % (core.log()[-20000:], prosody.log()[-30000:]))
@@ -360,3 +362,32 @@ def test_certificate_auth_and_bidi_with_prosody(certpeers):
     assert [(d, how, bidi) for d, how, _, bidi in links] == \
         [("out", "sasl-external", "bidi")], links
     assert links[0][2] == "127.0.0.1:%d" % prosody.s2s_tls, links
+
+
+def test_pep_both_ways(peers):
+    """carol (ours) and dave (Prosody's mod_pep), subscribed to each
+    other, both clients wanting nick notifications: carol's nick reaches
+    dave (we asked his client for its caps over s2s), dave's reaches
+    carol (Prosody asked hers), and a resource of dave's that comes
+    online later gets carol's last nick."""
+    from test_xmpp_s2s_services import NICK, befriend, event_items, item, pep_login
+    core, prosody = peers
+
+    async def scenario():
+        carol = await pep_login("carol@%s/pep" % E, core.port, [NICK])
+        dave = await pep_login("dave@%s/pep" % P, prosody.c2s, [NICK])
+        await befriend(carol, dave)
+        carol.send_presence(pstatus="pep")
+        dave.send_presence(pstatus="pep")
+        await until(lambda: "caps: dave@%s/pep: caps" % P in core.log(), 30)
+        await carol["xep_0060"].publish("carol@" + E, NICK, id="c1",
+                                        payload=item("nick", "Carol E", NICK))
+        assert await event_items(dave, NICK, "carol@" + E) == [("c1", "Carol E")]
+        await dave["xep_0060"].publish("dave@" + P, NICK, id="d1",
+                                       payload=item("nick", "Dave P", NICK))
+        assert await event_items(carol, NICK, "dave@" + P) == [("d1", "Dave P")]
+        late = await pep_login("dave@%s/late" % P, prosody.c2s, [NICK])
+        assert await event_items(late, NICK, "carol@" + E) == [("c1", "Carol E")]
+        await disconnect(carol, dave, late)
+
+    arun(scenario(), 90)

@@ -434,6 +434,103 @@ pep_caps_ready(struct c2s *c)
 	roster_load(c->user, last_roster, l);
 }
 
+/* ---- the last items for another server's resource ----
+ *
+ * As pep_caps_ready for a session: a resource of another server that
+ * sent our account presence with caps wanting some of its nodes gets
+ * their last items (send_last_published_item = on_sub_and_presence,
+ * the account's own nodes only), if its roster item lets it see them.
+ */
+
+struct rlast {
+	struct user *u;		/* the owner (referenced) */
+	char *full;
+	char *nodes;
+};
+
+static void
+rlast_end(struct rlast *l)
+{
+	if (l->u)
+		router_user_unref(l->u);
+	free(l->full);
+	free(l->nodes);
+	free(l);
+}
+
+static void
+rlast_got(void *arg, PGresult *res, const char *err)
+{
+	struct rlast *l = arg;
+	struct roster *r = USER_ROSTER(l->u);
+	struct roster_item *it = NULL;
+	struct ps_config cfg;
+	struct xml_node *pl, *ev, *m;
+	struct jid j;
+	char bare[2 * JID_PART_MAX + 2];
+
+	if (res == NULL)
+		log_warn("pep: last items of %s for %s: %s", l->u->bare, l->full, err);
+	if (r && r->loaded && jid_parse(l->full, &j) == 0)
+		it = roster_find(r, jid_bare(&j, bare, sizeof(bare)));
+	for (int i = 0; res && i < PQntuples(res); i++) {
+		const char *node = PQgetvalue(res, i, 1), *d = PQgetvalue(res, i, 5);
+
+		ps_config_decode(PQgetvalue(res, i, 2), true, node, &cfg);
+		if (cfg.send_last != PS_SENDLAST_ON_SUB_AND_PRESENCE || !cfg.deliver_notifications ||
+		    !ps_access_contact(&cfg, it && it->sub_from))
+			continue;
+		pl = d[0] && cfg.deliver_payloads ? fragment_parse(d, strlen(d), NS_PUBSUB) : NULL;
+		ev = ps_items_event(node, PQgetvalue(res, i, 3), pl);
+		xml_free(pl);
+		if ((m = ps_event_message(l->u->bare, l->full, ev)) != NULL)
+			router_route(m);
+	}
+	rlast_end(l);
+}
+
+static void
+rlast_roster(void *arg, struct user *u)
+{
+	struct rlast *l = arg;
+	const char *v[2] = { u->bare, l->nodes };
+
+	if (db_query(srv.db, &ps_st_last, v, rlast_got, l) == NULL)
+		rlast_end(l);
+}
+
+void
+pep_remote_caps_ready(const char *owner, const char *full, char *const *f, size_t n)
+{
+	struct buf nodes;
+	struct rlast *l;
+	struct jid o;
+	int host;
+	size_t len;
+
+	if (jid_parse(owner, &o) == -1 || (host = router_host_index(o.domain)) < 0)
+		return;
+	buf_init(&nodes);
+	for (size_t i = 0; i < n; i++) {
+		len = strlen(f[i]);
+		if (len <= 7 || strcmp(f[i] + len - 7, "+notify") != 0 ||
+		    len - 7 > PS_NODE_MAX || strchr(f[i], '\n'))
+			continue;
+		buf_printf(&nodes, "%s%.*s", nodes.len ? "\n" : "", (int)(len - 7), f[i]);
+	}
+	if (nodes.p == NULL || (l = calloc(1, sizeof(*l))) == NULL) {
+		buf_free(&nodes);
+		return;
+	}
+	l->nodes = buf_steal(&nodes);
+	if ((l->full = strdup(full)) == NULL ||
+	    (l->u = router_user_get(host, o.local)) == NULL) {
+		rlast_end(l);
+		return;
+	}
+	roster_load(l->u, rlast_roster, l);
+}
+
 /* ---- conversions ---- */
 
 void

@@ -5,7 +5,8 @@
  * (identity pubsub/pep and the pubsub features) and disco#items (its
  * nodes the requester may see), sends the last published items of the
  * account's and its contacts' nodes to a resource whose caps ask for
- * them when it comes online (send_last_published_item =
+ * them when it comes online (another server's too, the account's own
+ * nodes then; send_last_published_item =
  * on_sub_and_presence), and hands published items to the conversions
  * (bookmarks.c, avatar.c).
  */
@@ -22,6 +23,11 @@ struct xml_node;
 
 /* The session's caps became known (caps.c). */
 void pep_caps_ready(struct c2s *c);
+/* The caps of full, another server's resource that sent owner (our
+ * account's bare JID) available presence, are known or newly its
+ * (caps.c): the last items it asks for go to it. */
+void pep_remote_caps_ready(const char *owner, const char *full, char *const *features,
+    size_t n);
 /* An item stored on an account's node by the account itself (not by a
  * conversion): bookmarks and avatar conversions look at it. */
 void pep_published(const struct ps_svc *svc, const char *node, const char *id,

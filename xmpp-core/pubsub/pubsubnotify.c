@@ -4,6 +4,8 @@
  * PEP delivery walks the owner's roster (loaded if the owner is offline)
  * and only the sessions that are online: nothing is stored for offline
  * contacts, they get the last item when they come online (pep.c).
+ * Other servers' contacts get it at the resources that sent the owner
+ * presence with caps wanting the node (caps.c).
  * Explicit subscribers are addressed by the JID they subscribed with and
  * routed like any message; a PEP contact that also subscribed explicitly
  * is served by its subscription only.
@@ -90,11 +92,38 @@ fanout_end(struct fanout *f)
 	free(f);
 }
 
+struct remote_fanout {
+	struct fanout *f;
+	struct roster *r;
+};
+
+/* A resource of another server's contact whose caps want the node: as a
+ * local contact's session would be, by its roster item. */
+static void
+to_remote(void *arg, const char *full)
+{
+	struct remote_fanout *rf = arg;
+	struct roster_item *it;
+	struct xml_node *copy;
+	struct jid j;
+	char bare[2 * JID_PART_MAX + 2];
+
+	if (jid_parse(full, &j) == -1 || hmap_get(&rf->f->explicit, full) ||
+	    hmap_get(&rf->f->explicit, jid_bare(&j, bare, sizeof(bare))) ||
+	    (it = roster_find(rf->r, bare)) == NULL ||
+	    !ps_access_contact(&rf->f->cfg, it->sub_from) ||
+	    (copy = xml_copy(rf->f->msg)) == NULL)
+		return;
+	xml_set_attr(copy, "to", full);
+	router_route(copy);
+}
+
 static void
 roster_ready(void *arg, struct user *u)
 {
 	struct fanout *f = arg;
 	struct roster *r = USER_ROSTER(u);
+	struct remote_fanout rf = { f, r };
 	struct user *cu;
 
 	to_sessions(f, u);
@@ -107,6 +136,7 @@ roster_ready(void *arg, struct user *u)
 				continue;
 			to_sessions(f, cu);
 		}
+		caps_remote_each(u->bare, f->notify, to_remote, &rf);
 	}
 	router_user_unref(u);
 	fanout_end(f);

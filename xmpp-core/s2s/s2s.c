@@ -411,9 +411,33 @@ route_hook(struct hook_args *a)
 	return HOOK_TAKEN;
 }
 
+/* XEP-0359 §5: a stanza-id is trusted by who it claims to be by; one
+ * from another server claiming to be by one of our accounts, rooms or
+ * hosts is a forgery (it would make our archive skip the message as
+ * already stamped, and hand the client an id we never gave). */
+static void
+strip_our_stanza_ids(struct xml_node *n)
+{
+	struct xml_node *c, *next;
+	struct jid by;
+
+	for (c = xml_first_elem(n); c; c = next) {
+		next = xml_next_elem(c);
+		if (!xml_is(c, "stanza-id", "urn:xmpp:sid:0"))
+			continue;
+		if (jid_parse(xml_attr(c, "by") ? xml_attr(c, "by") : "", &by) == 0 &&
+		    !router_local_domain(by.domain))
+			continue;
+		xml_detach(c);
+		xml_free(c);
+	}
+}
+
 void
 s2s_deliver(struct xml_node *n)
 {
+	if (strcmp(n->name, "message") == 0)
+		strip_our_stanza_ids(n);
 	router_route(n);
 }
 

@@ -113,6 +113,7 @@ struct s2s_conn {
 	char stream_id[64];		/* ours (in) or the peer's (out) */
 	uint64_t paused_until;		/* stanza_rate: no reading before */
 	uint64_t last_active;
+	uint64_t parked_active;		/* last_active when its parser and TLS were parked */
 
 	/* out */
 	struct s2s_link *link;

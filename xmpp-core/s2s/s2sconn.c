@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,16 @@ s2s_conn_stream_error(struct s2s_conn *c, const char *cond, const char *text)
 }
 
 /* ---- output ---- */
+
+/* Authenticated: the idle time-out replaces the auth one, the first
+ * look for parking comes a park period on (timer_cb). */
+static void
+idle_timer(struct s2s_conn *c)
+{
+	uint64_t idle = s2s_cfg()->idle_timeout_ms, park_after = srv.cfg->park_after_ms;
+
+	ev_timer_start(srv.loop, &c->timer, park_after < idle ? park_after : idle);
+}
 
 void
 s2s_conn_send(struct s2s_conn *c, const char *s, size_t n)
@@ -568,7 +579,7 @@ add_pair(struct s2s_conn *c, const char *remote, const char *local, const char *
 	p[c->nauthed].last = ev_now(srv.loop);
 	c->nauthed++;
 	/* authenticated now: the idle time-out replaces the auth one */
-	ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+	idle_timer(c);
 	return true;
 }
 
@@ -683,7 +694,7 @@ out_features(struct s2s_conn *c, struct xml_node *n)
 	if (c->sasl == SASL_DONE) {
 		/* the stream after SASL (RFC 6120 §6.4.6): authenticated */
 		snprintf(l->auth, sizeof(l->auth), "sasl-external");
-		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		idle_timer(c);
 		log_info("s2s %llu out: %s -> %s authenticated (SASL EXTERNAL, %s)",
 		    (unsigned long long)c->id, l->local, l->remote, tls_conn_version(c->conn.tls));
 		bidi_accept(c, "sasl-external");
@@ -753,7 +764,7 @@ out_db_result(struct s2s_conn *c, struct xml_node *n)
 
 	if (type && strcmp(type, "valid") == 0) {
 		snprintf(l->auth, sizeof(l->auth), "dialback");
-		ev_timer_start(srv.loop, &c->timer, s2s_cfg()->idle_timeout_ms);
+		idle_timer(c);
 		log_info("s2s %llu out: %s -> %s authenticated (dialback, %s%s)",
 		    (unsigned long long)c->id, l->local, l->remote,
 		    tls_conn_version(c->conn.tls), c->cert_ok ? ", certificate valid" : "");
@@ -1048,24 +1059,62 @@ resolved(void *arg, const struct s2s_target *t, size_t n, const char *why)
 
 /* ---- events ---- */
 
+/*
+ * An authenticated connection quiet for [c2s] release_parser_after lets
+ * go of its expat parser (~10 KiB, recreated by the next bytes) and, an
+ * incoming one (a TLS server connection), of OpenSSL's state
+ * (tls_conn_park, ~14 KB); what they free lies amid the heap, so after
+ * TRIM_AFTER parks malloc_trim gives the pages back.  Once per quiet
+ * spell: traffic makes it eligible again.
+ */
+#define TRIM_AFTER 16
+
+static unsigned parked_since_trim;
+
+static void
+park(struct s2s_conn *c)
+{
+	bool tls = c->conn.tls && !tls_conn_parked(c->conn.tls) &&
+	    tls_conn_park(c->conn.tls) == 0;
+	bool xs = c->conn.xs && xml_stream_park(c->conn.xs);
+
+	c->parked_active = c->last_active;
+	if (tls || xs) {
+		log_debug("s2s %llu %s: %s quiet: parked (%s%s)", (unsigned long long)c->id,
+		    dir(c), c->peer, xs ? "parser" : "", tls ? (xs ? ", TLS" : "TLS") : "");
+		if (++parked_since_trim >= TRIM_AFTER) {
+			malloc_trim(0);
+			parked_since_trim = 0;
+		}
+	}
+}
+
 static void
 timer_cb(struct ev_loop *loop, struct ev_timer *t)
 {
 	struct s2s_conn *c = t->data;
-	uint64_t idle = s2s_cfg()->idle_timeout_ms, now = ev_now(loop);
+	uint64_t idle = s2s_cfg()->idle_timeout_ms, now = ev_now(loop), quiet, next;
+	uint64_t park_after = srv.cfg->park_after_ms;
 
 	hold(c);
 	if (c->state == S2S_CLOSING) {
 		finish(c);
 	} else if ((c->out && c->link && c->link->ready) || (!c->out && c->nauthed)) {
-		if (now - c->last_active >= idle) {
+		quiet = now - c->last_active;
+		if (quiet >= idle) {
 			snprintf(c->fail_why, sizeof(c->fail_why), "idle");
 			log_info("s2s %llu %s: %s idle for %llus, closing",
 			    (unsigned long long)c->id, dir(c), c->peer,
 			    (unsigned long long)(idle / 1000));
 			s2s_conn_stream_error(c, NULL, NULL);
 		} else {
-			ev_timer_start(loop, t, idle - (now - c->last_active));
+			if (c->parked_active != c->last_active && quiet >= park_after)
+				park(c);
+			/* again a park period on: traffic may come meanwhile */
+			next = idle - quiet;
+			if (park_after < next)
+				next = park_after;
+			ev_timer_start(loop, t, next);
 		}
 	} else {
 		s2s_conn_stream_error(c, "connection-timeout",
