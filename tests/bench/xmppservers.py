@@ -247,6 +247,26 @@ def pids_of(pattern):
     return [int(x) for x in r.stdout.split()]
 
 
+# Each ejabberd gets an epmd of its own (ERL_EPMD_PORT, in the server's and
+# ejabberdctl's environment): test files run side by side, and an epmd
+# shared between two of them would be killed by the first to finish.
+def _epmd_env(base):
+    return dict(base, ERL_EPMD_PORT=str(free_port()))
+
+
+def _kill_epmd(env):
+    """Stops the epmd started for env's ERL_EPMD_PORT (found by its
+    environment, not its name: other ejabberds have their own)."""
+    want = b"ERL_EPMD_PORT=" + env["ERL_EPMD_PORT"].encode()
+    for pid in pids_of("epmd"):
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                if want in f.read().split(b"\0"):
+                    os.kill(pid, 15)
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
     """ejabberd from Debian in a private node and spool; sql=True stores
@@ -259,7 +279,7 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
     pg = None
     p = None
     beam = []
-    epmd_before = pids_of("epmd")
+    env = _epmd_env(os.environ)
     try:
         crt, keyf = make_cert(d, key)
         with open(os.path.join(d, "both.pem"), "w") as f:
@@ -289,6 +309,7 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
                 os.chown(n, pw.pw_uid, pw.pw_gid)
         srv = Server("ejabberd", port, None, pg)
         srv.dir, srv.node = d, node	# for ejabberdctl commands (test_xmpp_import)
+        srv.env = env			# ... which must find this node's epmd
 
         def start():
             nonlocal p, beam
@@ -301,7 +322,7 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
                                  # as ejabberd itself: ejabberdctl would su, and su's
                                  # PAM limits cap it at 1024 descriptors
                                  user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                                 env=dict(os.environ, HOME=d))
+                                 env=dict(env, HOME=d))
             deadline = time.time() + 60
             while time.time() < deadline:
                 beam = pids_of("beam.*" + node.split("@")[0])
@@ -346,8 +367,7 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        for pid in set(pids_of("epmd")) - set(epmd_before):
-            os.kill(pid, 15)	# the epmd this run started
+        _kill_epmd(env)		# the epmd this run started
         if pg is not None:
             pg.destroy()
         if os.environ.get("XMPP_BENCH_KEEP"):
@@ -428,7 +448,7 @@ def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
     d = tempfile.mkdtemp(prefix="edge-ejabberd-%s-" % tag)
     p = None
     beam = []
-    epmd_before = pids_of("epmd")
+    env = _epmd_env(os.environ)
     pw = pwd.getpwnam("ejabberd")
     node = "edge%s%d@localhost" % (tag, os.getpid())
     try:
@@ -449,9 +469,9 @@ def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
         ctl = ["ejabberdctl", "--config-dir", d, "--ctl-config",
                os.path.join(d, "ejabberdctl.cfg"), "--node", node]
         as_ejabberd = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
-                           env=dict(os.environ, HOME=d))
+                           env=dict(env, HOME=d))
         srv = Server("ejabberd", port, None)
-        srv.dir, srv.node = d, node
+        srv.dir, srv.node, srv.env = d, node, env
 
         def start():
             nonlocal p, beam
@@ -516,8 +536,7 @@ def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        for pid in set(pids_of("epmd")) - set(epmd_before):
-            os.kill(pid, 15)	# the epmd this run started
+        _kill_epmd(env)		# the epmd this run started
         if os.environ.get("XMPP_BENCH_KEEP"):
             print("ejabberd state kept in", d)
         else:

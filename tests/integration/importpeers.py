@@ -402,7 +402,7 @@ def ejabberdctl(ej, *args, timeout=60):
     def run(*a):
         return subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--ctl-config",
                                os.path.join(ej.dir, "ejabberdctl.cfg"), "--node", ej.node, *a],
-                              user=pw.pw_uid, group=pw.pw_gid, env=dict(os.environ, HOME=ej.dir),
+                              user=pw.pw_uid, group=pw.pw_gid, env=dict(ej.env, HOME=ej.dir),
                               capture_output=True, text=True, timeout=timeout)
     deadline = time.time() + 60
     while run("status").returncode != 0:

@@ -65,7 +65,7 @@ def export_piefxis(ej):
     r = subprocess.run(["ejabberdctl", "--config-dir", ej.dir, "--ctl-config",
                         os.path.join(ej.dir, "ejabberdctl.cfg"), "--node", ej.node,
                         "export_piefxis", out], user=pw.pw_uid, group=pw.pw_gid,
-                       env=dict(os.environ, HOME=ej.dir), capture_output=True, text=True,
+                       env=dict(ej.env, HOME=ej.dir), capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, (r.stdout, r.stderr)
     files = {}
