@@ -5,7 +5,9 @@ has three _xmpp-server SRV records (priority 0 to a port nobody listens
 on, 5 to an address whose packets are dropped, 10 to the real server):
 the resolver thread orders them, the refused one fails at once and the
 silent one is raced after 250 ms (RFC 8305) rather than waited for; b.dns.test has no SRV record, only an A record: RFC 6120
-§3.2.2, the domain itself on 5269.  A domain without records bounces."""
+§3.2.2, the domain itself on 5269.  c.dns.test is reached only by its
+_xmpps-server record (XEP-0368 direct TLS; its _xmpp-server record
+names a port nobody listens on).  A domain without records bounces."""
 
 import json
 import os
@@ -21,9 +23,9 @@ from pgcluster import PgCluster
 from s2slab import S2sServer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-A4, B4, DNS4 = "192.0.2.1", "192.0.2.2", "192.0.2.53"
+A4, B4, C4, DNS4 = "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.53"
 DEAD4 = "198.51.100.99"	# SYNs to it are dropped (nft in the namespace)
-A, B = "a.dns.test", "b.dns.test"
+A, B, C = "a.dns.test", "b.dns.test", "c.dns.test"
 
 ok, why = can_create_netns()
 pytestmark = pytest.mark.skipif(not ok, reason=why)
@@ -43,7 +45,7 @@ def lab():
             f.write("nameserver %s\noptions timeout:1 attempts:1\n" % DNS4)
         ex = lambda *a: sh("ip", "netns", "exec", ns, *a)
         ex("ip", "link", "set", "lo", "up")
-        for a in (A4, B4, DNS4, DEAD4):	# on the namespace's own loopback
+        for a in (A4, B4, C4, DNS4, DEAD4):	# on the namespace's own loopback
             ex("ip", "addr", "add", a + "/32", "dev", "lo")
         # a server that never answers a connect (the namespace's own table)
         ex("nft", "add", "table", "inet", "lab")
@@ -60,6 +62,9 @@ def lab():
                 "xmpp.%s." % A: {"A": [A4]},
                 "dead.%s." % A: {"A": [DEAD4]},
                 "%s." % B: {"A": [B4]},
+                "_xmpps-server._tcp.%s." % C: {"SRV": [[0, 0, 5270, "xmpp.%s" % C]]},
+                "_xmpp-server._tcp.%s." % C: {"SRV": [[10, 0, 5999, "xmpp.%s" % C]]},
+                "xmpp.%s." % C: {"A": [C4]},
             }, f)
         p = subprocess.Popen(["ip", "netns", "exec", ns, PY, os.path.join(HERE, "netlab.py"),
                               "dns", DNS4, "53", zone], stdout=subprocess.PIPE,
@@ -69,14 +74,17 @@ def lab():
         pg = PgCluster()
         a = S2sServer(pg, A, netns=ns, addr=A4, start=False)
         b = S2sServer(pg, B, netns=ns, addr=B4, start=False)
-        servers = [a, b]
+        c = S2sServer(pg, C, netns=ns, addr=C4, start=False)
+        servers = [a, b, c]
         for x in servers:
             x.s2s_port = 5269
+            x.s2s_tls_port = 5270
             x.write_conf()
             x.start()
         a.adduser("alice", "alice-pw-4")
         b.adduser("bob", "bob-pw-4")
-        yield ns, a, b, zone
+        c.adduser("carol", "carol-pw-4")
+        yield ns, a, b, c
         for x in servers:
             print("---- %s ----\n%s" % (x.domain, x.log()[-15000:]))
     finally:
@@ -146,3 +154,16 @@ def test_domain_without_records_bounces(lab):
     out, err = s.communicate(timeout=60)
     assert json.loads(out.strip().splitlines()[-1]) == {"error": "remote-server-not-found"}, out + err
     assert time.time() - t0 < 30
+
+
+def test_xmpps_server_record_gives_direct_tls(lab):
+    ns, a, _, c = lab
+    m = exchange(ns, ("alice@" + A, "alice-pw-4", a), ("carol@" + C, "carol-pw-4", c))
+    assert m == {"from": "alice@%s/lab" % A, "body": "via DNS"}
+    # the _xmpps-server target (priority 0, direct TLS on 5270) took it;
+    # the _xmpp-server one on 5999 was never needed
+    log = a.log()
+    assert "connected to %s:5270 for %s" % (C4, C) in log, log[-3000:]
+    assert "%s:5999" % C4 not in log, log[-3000:]
+    m = exchange(ns, ("carol@" + C, "carol-pw-4", c), ("alice@" + A, "alice-pw-4", a))
+    assert m["body"] == "via DNS"
