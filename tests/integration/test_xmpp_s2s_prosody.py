@@ -383,6 +383,15 @@ def test_pep_both_ways(peers):
         await carol["xep_0060"].publish("carol@" + E, NICK, id="c1",
                                         payload=item("nick", "Carol E", NICK))
         assert await event_items(dave, NICK, "carol@" + E) == [("c1", "Carol E")]
+
+        # Prosody notifies carol once it has her client's caps (its own
+        # disco to her, over s2s): on a loaded machine that answer can
+        # come after dave's publish, so it is waited for
+        def prosody_has_carols_caps():
+            return any("Received[s2sin]: <iq" in l and "from='carol@%s/pep'" % E in l and
+                       "id='disco'" in l and "type='result'" in l
+                       for l in prosody.log().splitlines())
+        await until(prosody_has_carols_caps, 30)
         await dave["xep_0060"].publish("dave@" + P, NICK, id="d1",
                                        payload=item("nick", "Dave P", NICK))
         assert await event_items(carol, NICK, "dave@" + P) == [("d1", "Dave P")]

@@ -40,7 +40,7 @@ def pair():
         b.start()
         for u in ("alice", "anna", "apush"):
             a.adduser(u, u + "-pw-4")
-        for u in ("bob", "app"):
+        for u in ("bob", "app", "carol"):
             b.adduser(u, u + "-pw-4")
         yield a, b
         print("---- %s ----\n%s\n---- %s ----\n%s" % (A, a.log()[-30000:], B, b.log()[-20000:]))
@@ -135,7 +135,40 @@ def test_remote_occupant_in_the_room_archive(pair):
                if r.get("queryid") == qid]
         assert [(i, m.get("from"), body(m)) for i, m in got] == \
             [(sid[0], room + "/bob", "kept by the room")], got
-        await disconnect(alice, bob)
+        # bob's client catches up on the room through its archive too, over
+        # s2s: the form, then a page with the same stanza-id, then the fin
+        bob.send_raw("<iq type='get' id='rf' to='%s'><query xmlns='%s'/></iq>" % (room, MAM))
+        form = await sb.first(lambda s: s.get("id") == "rf")
+        assert form.get("type") == "result" and form.find(
+            "{%s}query/{jabber:x:data}x" % MAM) is not None, form
+        bob.send_raw("<iq type='set' id='rb' to='%s'><query xmlns='%s' queryid='rq2'>"
+                     "<set xmlns='http://jabber.org/protocol/rsm'><max>10</max></set>"
+                     "</query></iq>" % (room, MAM))
+        fin = await sb.first(lambda s: s.get("id") == "rb", 30)
+        assert fin.get("type") == "result", fin
+        assert fin.findtext("{%s}fin/{http://jabber.org/protocol/rsm}set/"
+                            "{http://jabber.org/protocol/rsm}count" % MAM) == "1", fin
+        got = [(r.get("id"), r.find("{urn:xmpp:forward:0}forwarded/{jabber:client}message"))
+               for s in sb.got for r in s.findall("{%s}result" % MAM)
+               if r.get("queryid") == "rq2"]
+        assert [(i, m.get("from"), body(m)) for i, m in got] == \
+            [(sid[0], room + "/bob", "kept by the room")], got
+        # a remote account that is neither occupant nor member of a
+        # members-only room is refused, as a local one would be
+        carol = await login("carol@%s/room" % B, b)
+        sc = Seen(carol)
+        alice.send_raw(
+            "<iq type='set' id='cfg2' to='%s'><query xmlns='%s#owner'><x xmlns='jabber:x:data' "
+            "type='submit'><field var='FORM_TYPE'><value>%s#roomconfig</value></field>"
+            "<field var='muc#roomconfig_membersonly'><value>1</value></field>"
+            "</x></query></iq>" % (room, MUC, MUC))
+        assert (await sa.first(lambda s: s.get("id") == "cfg2")).get("type") == "result"
+        carol.send_raw("<iq type='set' id='rc' to='%s'><query xmlns='%s'/></iq>" % (room, MAM))
+        err = await sc.first(lambda s: s.get("id") == "rc", 30)
+        assert err.get("type") == "error" and err.find(
+            "{jabber:client}error/{urn:ietf:params:xml:ns:xmpp-stanzas}forbidden") \
+            is not None, err
+        await disconnect(alice, bob, carol)
 
     arun(scenario(), 90)
 

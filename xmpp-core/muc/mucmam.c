@@ -20,6 +20,8 @@
 #include "c2s.h"
 #include "db.h"
 #include "evloop.h"
+#include "fragment.h"
+#include "iq.h"
 #include "log.h"
 #include "mamquery.h"
 #include "mucconf.h"
@@ -282,7 +284,8 @@ may_read(const struct muc_room *r, const struct muc_from *f, bool *sees_jids)
 }
 
 struct qop {
-	struct c2s *c;
+	struct c2s *c;		/* the local session asking, or NULL: */
+	const char *to;		/* an account of another server (over s2s) */
 	struct xml_node *iq;
 	struct mam_query q;
 	bool sees_jids;
@@ -294,8 +297,17 @@ qop_end(struct qop *o)
 {
 	mam_query_free(&o->q);
 	xml_free(o->iq);
-	c2s_unblock(o->c);
+	if (o->c)
+		c2s_unblock(o->c);
 	free(o);
+}
+
+/* An answer (taken) to whoever asked: a local session's output, or the
+ * router for a remote requester (iq_reply). */
+static void
+reply(struct qop *o, struct xml_node *n)
+{
+	iq_reply(o->c, n);
 }
 
 static int
@@ -342,6 +354,7 @@ send_result(struct qop *o, PGresult *res, int row)
 {
 	struct c2s *c = o->c;
 	const char *id = PQgetvalue(res, row, 2), *jid = PQgetvalue(res, row, 4);
+	struct xml_node *m;
 	const char *st = PQgetvalue(res, row, 3);
 	size_t len = (size_t)PQgetlength(res, row, 3);
 	const char *gt = NULL;
@@ -354,7 +367,7 @@ send_result(struct qop *o, PGresult *res, int row)
 	mam_time_format(us, stamp, sizeof(stamp));
 	buf_init(&b);
 	rc = buf_puts(&b, "<message") == -1 || put_attr(&b, "from", o->room) == -1 ||
-	    put_attr(&b, "to", c->full) == -1 || put_attr(&b, "id", id) == -1 ||
+	    put_attr(&b, "to", c ? c->full : o->to) == -1 || put_attr(&b, "id", id) == -1 ||
 	    buf_puts(&b, "><result") == -1 || put_attr(&b, "xmlns", o->q.ns) == -1 ||
 	    (o->q.queryid && put_attr(&b, "queryid", o->q.queryid) == -1) ||
 	    put_attr(&b, "id", id) == -1 ||
@@ -377,8 +390,16 @@ send_result(struct qop *o, PGresult *res, int row)
 		else if (rc == 0)
 			rc = buf_append(&b, st + 8, len - 8);
 	}
-	if (rc == 0 && buf_puts(&b, "</forwarded></result></message>") == 0)
-		c2s_send_stanza_raw(c, b.p, b.len);
+	if (rc == 0 && buf_puts(&b, "</forwarded></result></message>") == 0) {
+		/* a remote requester's copy goes through the router as a
+		 * tree, parsed back as any stored stanza is */
+		if (c)
+			c2s_send_stanza_raw(c, b.p, b.len);
+		else if ((m = fragment_parse(b.p, b.len, NS_CLIENT)) != NULL)
+			router_route(m);
+		else
+			log_warn("muc: archive row %s of %s does not parse", id, o->room);
+	}
 	buf_free(&b);
 }
 
@@ -406,8 +427,7 @@ send_fin(struct qop *o, PGresult *res, int first, int last, bool complete,
 		xml_add_with_text(set, "last", NULL, PQgetvalue(res, last, 2));
 	}
 	xml_add_with_text(set, "count", NULL, PQgetvalue(res, 0, 0));
-	c2s_send(o->c, r);
-	xml_free(r);
+	reply(o, r);
 }
 
 static void
@@ -419,24 +439,25 @@ queried(void *arg, PGresult *res, const char *err)
 	struct mam_page pg;
 	struct xml_node *e;
 
-	if (c->dead || c->full == NULL) {
+	if (c && (c->dead || c->full == NULL)) {
 		qop_end(o);
 		return;
 	}
 	if (res == NULL || strtoul(PQgetvalue(res, 0, 1), NULL, 10) != q->nrefs) {
 		if (res == NULL)
 			log_warn("muc: archive query of %s by %s: %s", o->room,
-			    c->full, err);
+			    c ? c->full : o->to, err);
 		e = stanza_error(o->iq, res ? "cancel" : "wait", res ?
 		    "item-not-found" : "internal-server-error", NULL);
-		if (e) {
-			c2s_send(c, e);
-			xml_free(e);
-		}
+		if (e)
+			reply(o, e);
 		qop_end(o);
 		return;
 	}
-	mam_page_cut(q, res, buf_pending(&c->conn.out), RESULT_OVERHEAD, &pg);
+	/* a local session's page stops at what its output can take; a
+	 * remote one's is bounded by the page size alone (the s2s link's
+	 * own output limit stands behind it) */
+	mam_page_cut(q, res, c ? buf_pending(&c->conn.out) : 0, RESULT_OVERHEAD, &pg);
 	for (int i = 0; i <= pg.last - pg.first; i++)
 		send_result(o, res, q->flip ? pg.last - i : pg.first + i);
 	send_fin(o, res, pg.first, pg.last, !pg.more && (q->max > 0 || pg.total == 0),
@@ -446,13 +467,13 @@ queried(void *arg, PGresult *res, const char *err)
 
 static void
 query(struct muc_room *r, struct xml_node *n, const struct xml_node *qn,
-    struct c2s *c, bool sees_jids)
+    struct c2s *c, const char *to, bool sees_jids)
 {
 	const struct muc_config *mc = muc_cfg();
 	char plo[24], phi[24], lo[24], hi[24], lim[24], off[24];
 	const char *type, *cond, *v[12], *nick = "", *jid = "";
-	size_t len = strlen(r->jid) + 1;
-	struct qop *o = calloc(1, sizeof(*o) + len);
+	size_t len = strlen(r->jid) + 1, tolen = c ? 0 : strlen(to) + 1;
+	struct qop *o = calloc(1, sizeof(*o) + len + tolen);
 	struct db_stmt *st;
 	struct buf refs, ids;
 	bool whole;
@@ -464,9 +485,12 @@ query(struct muc_room *r, struct xml_node *n, const struct xml_node *qn,
 	}
 	memcpy(o->room, r->jid, len);
 	o->c = c;
+	if (c == NULL)
+		o->to = memcpy(o->room + len, to, tolen);
 	o->iq = n;
 	o->sees_jids = sees_jids;
-	c2s_block(c);
+	if (c)
+		c2s_block(c);
 	if (mam_query_parse_page(qn, mc->archive_page, mc->archive_max_page,
 	    &o->q, &type, &cond) == -1) {
 		stanza_bounce(n, type, cond);
@@ -560,15 +584,13 @@ mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 	const char *from = xml_attr(n, "from"), *type = stanza_type(n);
 	bool get = strcmp(type, "get") == 0, sees_jids = false;
 	struct muc_from f;
-	struct c2s *c;
 
 	if (!xml_is(q, "query", NS_MAM2) && !xml_is(q, "query", NS_MAM1) &&
 	    !xml_is(q, "metadata", NS_MAM2))
 		return false;
-	/* queries are answered to local sessions (results are written to
-	 * their output, paged by what it holds) */
-	if (muc_from(from, &f) == -1 || (c = f.c) == NULL ||
-	    !may_read(r, &f, &sees_jids)) {
+	/* local sessions and accounts of other servers alike (a remote
+	 * occupant's client catches up on the room through its archive) */
+	if (muc_from(from, &f) == -1 || !may_read(r, &f, &sees_jids)) {
 		stanza_bounce(n, "auth", "forbidden");
 		xml_free(n);
 	} else if (!mucmam_on(r)) {
@@ -583,10 +605,10 @@ mucmam_iq(struct muc_room *r, struct xml_node *n, const struct xml_node *q)
 		}
 	} else if (get) {
 		/* §4.1.5: the query form */
-		mamquery_form(c, n, q->ns);
+		mamquery_form(f.c, n, q->ns);
 		xml_free(n);
 	} else {
-		query(r, n, q, c, sees_jids);
+		query(r, n, q, f.c, f.full, sees_jids);
 	}
 	return true;
 }
