@@ -91,15 +91,17 @@ unit: $(BUILD)/bin/unit-tests
 # Files in conftest.py's SERIAL_FILES run after the rest, alone.
 .PHONY: integration
 integration: bins man
-	@set -u; run() { EDGE_BUILD=$(abspath $(BUILD)) EDGE_SAN=$(SAN) \
+	@set -u; run() { local r; EDGE_BUILD=$(abspath $(BUILD)) EDGE_SAN=$(SAN) \
 	    /usr/bin/python3 -m pytest -q --durations=25 \
 	    -c tests/integration/pytest.ini "$$@" tests/integration $(PYTEST_ARGS); \
-	    rc=$$?; [ $$rc = 5 ] && rc=0; return $$rc; }; \
+	    r=$$?; [ $$r = 5 ] && r=0; return $$r; }; \
 	if [ "$(ITEST_JOBS)" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then \
 	    echo "integration: test files side by side, $(ITEST_JOBS) at a time"; \
-	    run -n $(ITEST_JOBS) --dist loadfile -m 'not serial'; rc=$$?; \
+	    run -n $(ITEST_JOBS) --dist loadfile -m 'not serial'; side=$$?; \
 	    echo "integration: the files that must run alone"; \
-	    run -m serial; rc2=$$?; [ $$rc = 0 ] && rc=$$rc2; exit $$rc; \
+	    run -m serial; alone=$$?; \
+	    echo "integration: side by side rc=$$side, alone rc=$$alone"; \
+	    [ $$side = 0 ] && [ $$alone = 0 ]; \
 	else run; fi
 
 # check = deps + build + every test.  The unit runner prints

@@ -352,8 +352,12 @@ remote_presence(const struct xml_node *p, const struct jid *to, int host)
 		log_debug("caps: %s: asking %s for caps %s", owner, full, e->key);
 		router_route(iq);
 	}
-	if (remote_set(owner, full, e) && e->known)
+	if (remote_set(owner, full, e) && e->known) {
+		/* the same ver seen before (from any client, local or not) */
+		log_debug("caps: %s: caps %s: %zu features (cached), for %s", full,
+		    e->key, e->nfeatures, owner);
 		pep_remote_caps_ready(owner, full, e->features, e->nfeatures);
+	}
 }
 
 void
@@ -421,8 +425,12 @@ announce(struct caps_ent *e)
 		struct hmap *res = h->val;
 
 		for (r = hmap_first(res, &j); r; r = hmap_next(res, r, &j))
-			if (r->val == e)
+			if (r->val == e) {
+				/* (one that announced the ver while it was asked) */
+				log_debug("caps: %s: caps %s: %zu features (cached), for %s",
+				    r->key, e->key, e->nfeatures, h->key);
 				pep_remote_caps_ready(h->key, r->key, e->features, e->nfeatures);
+			}
 	}
 }
 
