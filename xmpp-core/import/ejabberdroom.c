@@ -88,20 +88,6 @@ aff_code(const struct erl_term *a)
 	    erl_atom_is(a, "member") ? 2 : erl_atom_is(a, "outcast") ? 0 : -1;
 }
 
-/* The room's service is one this server runs ([muc]). */
-static bool
-service_ours(struct imp *im, const char *service)
-{
-	const struct muc_config *mc = muc_cfg();
-
-	if (mc == NULL || !mc->enabled)
-		return false;
-	if (mc->service_jid)
-		return strcmp(mc->service_jid, service) == 0;
-	return strncmp(service, "conference.", 11) == 0 &&
-	    imp_host_served(im, service + 11);
-}
-
 static void
 room_archive(struct imp *im, struct src *s, const char *server_host)
 {
@@ -161,23 +147,15 @@ static void
 room(struct imp *im, struct src *s, const char *name, const char *service,
     const char *server_host, const char *opts_text)
 {
-	char jid[2 * JID_PART_MAX + 2], norm[JID_STR_MAX + 1], err[128];
+	char jid[2 * JID_PART_MAX + 2], err[128];
 	char creator[JID_STR_MAX + 1] = "";
 	struct imp_room r = { 0 };
 	struct erl_term *opts;
 	const struct erl_term *affs;
 	int rc;
 
-	snprintf(jid, sizeof(jid), "%s@%s", name, service);
-	if (tgt_jid(jid, true, norm, sizeof(norm)) == -1 || strcmp(norm, jid) != 0) {
-		imp_skip(im, IK_ROOM, jid, "not a valid (normalised) room JID");
+	if (imp_room_jid(im, name, service, jid, sizeof(jid)) == -1)
 		return;
-	}
-	if (!service_ours(im, service)) {
-		imp_skip(im, IK_ROOM, jid, "%s is not this server's group chat service "
-		    "([muc] in xmpp-core.toml)", service);
-		return;
-	}
 	if ((opts = erl_parse(opts_text, strlen(opts_text), err, sizeof(err))) == NULL ||
 	    opts->type != ERL_LIST) {
 		imp_skip(im, IK_ROOM, jid, "its options do not parse: %s",

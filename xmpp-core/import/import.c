@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "mucconf.h"
 #include "server.h"
 
 #define PROGRESS_TTY_MS 1000
@@ -183,4 +184,70 @@ bool
 imp_host_served(struct imp *im, const char *host)
 {
 	return xmpp_config_hosted(im->cfg, host);
+}
+
+PGresult *
+imp_src_exec(struct imp *im, PGconn *c, const char *whose, const char *sql, int n,
+    const char *const *v)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
+		return r;
+	if (!im->failed) {
+		snprintf(im->err, sizeof(im->err), "reading %s database: %s", whose,
+		    PQresultErrorMessage(r));
+		im->err[strcspn(im->err, "\n")] = '\0';
+		im->failed = true;
+	}
+	PQclear(r);
+	return NULL;
+}
+
+int
+imp_src_tx(struct imp *im, PGconn *c, const char *whose, bool begin)
+{
+	PGresult *r = imp_src_exec(im, c, whose, begin ? "BEGIN ISOLATION LEVEL "
+	    "REPEATABLE READ READ ONLY" : "COMMIT", 0, NULL);
+
+	if (r == NULL) {
+		if (!begin)
+			PQclear(PQexec(c, "ROLLBACK"));
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* The room's service is one this server runs ([muc]). */
+static bool
+service_ours(struct imp *im, const char *service)
+{
+	const struct muc_config *mc = muc_cfg();
+
+	if (mc == NULL || !mc->enabled)
+		return false;
+	if (mc->service_jid)
+		return strcmp(mc->service_jid, service) == 0;
+	return strncmp(service, "conference.", 11) == 0 &&
+	    imp_host_served(im, service + 11);
+}
+
+int
+imp_room_jid(struct imp *im, const char *name, const char *service, char *jid,
+    size_t len)
+{
+	char norm[JID_STR_MAX + 1];
+
+	snprintf(jid, len, "%s@%s", name, service);
+	if (tgt_jid(jid, true, norm, sizeof(norm)) == -1 || strcmp(norm, jid) != 0) {
+		imp_skip(im, IK_ROOM, jid, "not a valid (normalised) room JID");
+		return -1;
+	}
+	if (!service_ours(im, service)) {
+		imp_skip(im, IK_ROOM, jid, "%s is not this server's group chat service "
+		    "([muc] in xmpp-core.toml)", service);
+		return -1;
+	}
+	return 0;
 }

@@ -86,6 +86,18 @@ void imp_done(struct imp *im, enum imp_kind k, unsigned long n);
 /* The progress line (at most every second, and at the end). */
 void imp_progress(struct imp *im, bool last);
 const char *imp_kind_name(enum imp_kind k);
+/* A read on a source database (whose: "ejabberd's", "Prosody's" for the
+ * message): the result, or NULL with im->err and im->failed set. */
+PGresult *imp_src_exec(struct imp *im, PGconn *c, const char *whose,
+    const char *sql, int n, const char *const *v);
+/* BEGIN (a read-only repeatable-read snapshot) / COMMIT on a source:
+ * 0 / -1 (a failed COMMIT rolls back). */
+int imp_src_tx(struct imp *im, PGconn *c, const char *whose, bool begin);
+/* A source's room name@service as a JID (into jid, len bytes) when it is
+ * a normalised JID on a group chat service this server runs ([muc]):
+ * 0, or -1 with the room reported as skipped. */
+int imp_room_jid(struct imp *im, const char *name, const char *service, char *jid,
+    size_t len);
 /* --from CONNINFO, --host H, --dry-run: 0, or -1 (usage). */
 int imp_options(struct imp *im, int argc, char **argv, const char **from);
 /* The host is one of this server's (hosts in xmpp-core.toml). */

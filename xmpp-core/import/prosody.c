@@ -63,33 +63,13 @@
 PGresult *
 psrc_exec(struct imp *im, struct psrc *s, const char *sql, int n, const char *const *v)
 {
-	PGresult *r = PQexecParams(s->c, sql, n, NULL, v, NULL, NULL, 0);
-
-	if (PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK)
-		return r;
-	if (!im->failed) {
-		snprintf(im->err, sizeof(im->err), "reading Prosody's database: %s",
-		    PQresultErrorMessage(r));
-		im->err[strcspn(im->err, "\n")] = '\0';
-		im->failed = true;
-	}
-	PQclear(r);
-	return NULL;
+	return imp_src_exec(im, s->c, "Prosody's", sql, n, v);
 }
 
 int
 psrc_tx(struct imp *im, struct psrc *s, bool begin)
 {
-	PGresult *r = psrc_exec(im, s, begin ? "BEGIN ISOLATION LEVEL REPEATABLE READ "
-	    "READ ONLY" : "COMMIT", 0, NULL);
-
-	if (r == NULL) {
-		if (!begin)
-			PQclear(PQexec(s->c, "ROLLBACK"));
-		return -1;
-	}
-	PQclear(r);
-	return 0;
+	return imp_src_tx(im, s->c, "Prosody's", begin);
 }
 
 int64_t

@@ -30,19 +30,6 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
 static bool
-service_ours(struct imp *im, const char *service)
-{
-	const struct muc_config *mc = muc_cfg();
-
-	if (mc == NULL || !mc->enabled)
-		return false;
-	if (mc->service_jid)
-		return strcmp(mc->service_jid, service) == 0;
-	return strncmp(service, "conference.", 11) == 0 &&
-	    imp_host_served(im, service + 11);
-}
-
-static bool
 flag(const struct json *d, const char *key, bool dflt)
 {
 	int b = json_bool(json_get(d, key));
@@ -153,7 +140,7 @@ static void
 room(struct imp *im, struct psrc *s, const char *service, const char *name,
     const char *data_text)
 {
-	char jid[2 * JID_PART_MAX + 2], norm[JID_STR_MAX + 1], err[128];
+	char jid[2 * JID_PART_MAX + 2], err[128];
 	char creator[JID_STR_MAX + 1] = "", by[JID_PART_MAX + 1] = "";
 	const char *v[3] = { service, name, NULL }, *sf, *who;
 	struct imp_room r = { 0 };
@@ -161,16 +148,8 @@ room(struct imp *im, struct psrc *s, const char *service, const char *name,
 	PGresult *a = NULL, *cnt;
 	int rc;
 
-	snprintf(jid, sizeof(jid), "%s@%s", name, service);
-	if (tgt_jid(jid, true, norm, sizeof(norm)) == -1 || strcmp(norm, jid) != 0) {
-		imp_skip(im, IK_ROOM, jid, "not a valid (normalised) room JID");
+	if (imp_room_jid(im, name, service, jid, sizeof(jid)) == -1)
 		return;
-	}
-	if (!service_ours(im, service)) {
-		imp_skip(im, IK_ROOM, jid, "%s is not this server's group chat service "
-		    "([muc] in xmpp-core.toml)", service);
-		return;
-	}
 	if ((d = json_parse(data_text, strlen(data_text), err, sizeof(err))) == NULL ||
 	    d->type != JSON_OBJ) {
 		imp_skip(im, IK_ROOM, jid, "its settings do not parse: %s",
