@@ -336,6 +336,11 @@ def ejabberd(modules="", sql=False, key="rsa", yml_extra="", schema="pg.sql"):
             if not beam:
                 raise RuntimeError("ejabberd did not start (logs in %s)" % d)
             srv.pid = beam[0]
+            _ejabberd_started(["ejabberdctl", "--config-dir", d, "--ctl-config",
+                               os.path.join(d, "ejabberdctl.cfg"), "--node", node],
+                              dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                                   env=dict(env, HOME=d)), p, deadline,
+                              lambda: "(logs in %s)" % d)
 
         def stop():
             nonlocal p, beam
@@ -435,6 +440,21 @@ def _ejabberd_inetrc(nameserver):
     return "\n".join(lines) + "\n"
 
 
+def _ejabberd_started(ctl, run_kw, proc, deadline, log):
+    """Waits until ejabberdctl reports the application started: its
+    listeners accept before every module's tables exist (a register right
+    then failed with {no_exists,passwd,storage_type})."""
+    while time.time() < deadline:
+        r = subprocess.run(ctl + ["status"], capture_output=True, text=True,
+                           timeout=60, **run_kw)
+        if r.returncode == 0 and "is running in that node" in r.stdout:
+            return
+        if proc.poll() is not None:
+            raise RuntimeError("ejabberd exited while starting:\n" + log())
+        time.sleep(0.2)
+    raise RuntimeError("ejabberd not started in time:\n" + log())
+
+
 @contextlib.contextmanager
 def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
     """Debian's ejabberd with a whole ejabberd.yml of the caller's ("{d}"
@@ -494,6 +514,7 @@ def ejabberd_node(yml, port, nameserver=None, files=None, tag="s2s"):
             if not beam or p.poll() is not None:
                 raise RuntimeError("ejabberd did not start:\n" + srv.log())
             srv.pid = beam[0]
+            _ejabberd_started(ctl, as_ejabberd, p, deadline, srv.log)
 
         def stop():
             nonlocal p, beam

@@ -23,22 +23,52 @@ def binary(name):
     return path
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A port free on both 127.0.0.1 and ::1 for the given socket type."""
-    for _ in range(100):
-        s4 = socket.socket(socket.AF_INET, kind)
-        s4.bind(("127.0.0.1", 0))
-        port = s4.getsockname()[1]
+# Ports handed to daemons are taken from 10000-19999, below the kernel's
+# ephemeral range (32768-60999 on Debian), so no outgoing connection of
+# any process can be given one between our check and the daemon's bind;
+# each pytest-xdist worker has a slice of its own and never hands out a
+# port twice, so two test files running side by side cannot pick the
+# same one (a bind-to-0-and-close port is free for anyone until the
+# daemon binds it: that raced once in CI).
+_PORT_LO, _PORT_HI = 10000, 19999
+_next_port = None
+
+
+def _port_slice():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    idx = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    slices = count + 1
+    width = (_PORT_HI - _PORT_LO + 1) // max(slices, 1)
+    lo = _PORT_LO + (idx % max(slices, 1)) * width
+    return lo, lo + width - 1
+
+
+def _port_free(port, kind):
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        s = socket.socket(fam, kind)
         try:
-            s6 = socket.socket(socket.AF_INET6, kind)
-            s6.bind(("::1", port))
-            s6.close()
-            return port
+            s.bind((host, port))
         except OSError:
-            continue
+            return False
         finally:
-            s4.close()
-    raise RuntimeError("no free port")
+            s.close()
+    return True
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port free on both 127.0.0.1 and ::1 for the given socket type,
+    never handed out before by this process (see above)."""
+    global _next_port
+    lo, hi = _port_slice()
+    if _next_port is None or not lo <= _next_port <= hi:
+        _next_port = lo
+    for _ in range(hi - lo + 1):
+        port = _next_port
+        _next_port = lo if _next_port >= hi else _next_port + 1
+        if _port_free(port, kind):
+            return port
+    raise RuntimeError("no free port in %d-%d" % (lo, hi))
 
 
 def san_env(env):

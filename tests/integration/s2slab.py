@@ -226,10 +226,7 @@ class LoopbackDns:
     def __init__(self, tmp, zone):
         self.zone_path = os.path.join(tmp, "zone.json")
         self.set(zone)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        self.port = s.getsockname()[1]
-        s.close()
+        self.port = free_port(socket.SOCK_DGRAM)
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                               "netlab.py"),
