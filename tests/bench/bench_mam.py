@@ -50,8 +50,10 @@ def fill(pg, rows):
     end_us = int((time.time() - 3600) * 1e6)
     start_us = end_us - rows * 10000
     pg.psql("""
-INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, stanza)
-SELECT %d + g * 10000, 'localhost', 'owner', 'contact' || (g %% %d) || '@localhost', 'phone',
+INSERT INTO mam_archive (id, host, username, owner, with_bare, with_res, outgoing, stanza)
+SELECT %d + g * 10000, 'localhost', 'owner',
+       (SELECT uid FROM users WHERE host = 'localhost' AND username = 'owner'),
+       'contact' || (g %% %d) || '@localhost', 'phone',
        g %% 2 = 0,
        CASE WHEN g %% 2 = 0 THEN
          '<message xmlns=''jabber:client'' from=''owner@localhost/desk'' to=''contact'
@@ -141,16 +143,16 @@ def bench_queries(r, start_us, end_us):
 def explain(pg, start_us):
     """Server-side execution time of the statements as xmpp-core sends them."""
     mid = start_us + (ROWS // 2) * 10000
-    page = ("WITH page AS (SELECT id, stanza FROM mam_archive WHERE host = 'localhost' "
-            "AND username = 'owner' AND id > %d AND id < %d %s ORDER BY id %s LIMIT 51), "
+    page = ("WITH page AS (SELECT id, stanza FROM mam_archive WHERE owner = "
+            "(SELECT uid FROM users WHERE host = 'localhost' AND username = 'owner') AND id > %d AND id < %d %s ORDER BY id %s LIMIT 51), "
             "c AS (SELECT (%s) AS total, "
-            "(SELECT count(*) FROM mam_archive WHERE host = 'localhost' AND username = 'owner' "
+            "(SELECT count(*) FROM mam_archive WHERE owner = (SELECT uid FROM users WHERE host = 'localhost' AND username = 'owner') "
             "AND id = ANY('{}'::bigint[])) AS refs) "
             "SELECT c.total, c.refs, p.id, p.stanza FROM c LEFT JOIN page p ON true ORDER BY p.id")
     total = ("SELECT coalesce((SELECT messages FROM mam_stats WHERE host = 'localhost' "
              "AND username = 'owner'), 0)")
     w = "AND with_bare = 'contact7@localhost'"
-    wtotal = ("SELECT count(*) FROM mam_archive WHERE host = 'localhost' AND username = 'owner' "
+    wtotal = ("SELECT count(*) FROM mam_archive WHERE owner = (SELECT uid FROM users WHERE host = 'localhost' AND username = 'owner') "
               "AND id > 0 AND id < 9223372036854775807 " + w)
     res = []
     for name, sql in (("first page", page % (0, 2**63 - 1, "", "ASC", total)),

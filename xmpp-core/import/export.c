@@ -327,7 +327,8 @@ archive(struct imp *im, struct out *o, const char *const *v)
 	bool open_ = false;
 
 	if ((r = q(im, "DECLARE xarch NO SCROLL CURSOR FOR SELECT id, stanza FROM "
-	    "mam_archive WHERE host = $1 AND username = $2 ORDER BY id", 2, v)) == NULL)
+	    "mam_archive WHERE owner = (SELECT uid FROM users WHERE host = $1 AND "
+	    "username = $2) ORDER BY id", 2, v)) == NULL)
 		return;
 	PQclear(r);
 	while ((r = q(im, "FETCH " ARCHIVE_FETCH " FROM xarch", 0, NULL)) != NULL) {

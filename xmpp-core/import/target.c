@@ -42,7 +42,8 @@
 #define STANZA_MAX (256 * 1024)		/* c2s max_stanza_size */
 #define NS_OCC_ID "urn:xmpp:occupant-id:0"
 #define NS_MUC_USER_X "http://jabber.org/protocol/muc#user"
-#define RENUMBER_SPAN "1000"
+/* an account's archive rows: $1 host, $2 username (023: keyed on uid) */
+#define OWNER_IS "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
 
 /* Rows waiting for one INSERT ... SELECT FROM unnest(...). */
 struct imp_batch {
@@ -536,41 +537,13 @@ tgt_offline(struct imp *im, const char *xml, size_t len, time_t at)
 
 /* ---- archive ---- */
 
-/* A stanza-id another account's archive holds already (ejabberd makes
- * them per archive, ours are unique in the table): the nearest free id
- * after it, so the order within the archive holds. */
-static void
-archive_renumber(struct imp *im, const char *const *row)
-{
-	static const char *sql =
-	    "INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	    "outgoing, stanza) SELECT g, $2, $3, $4, $5, $6::boolean, $7 FROM "
-	    "generate_series($1::bigint + 1, $1::bigint + " RENUMBER_SPAN ") g "
-	    "WHERE NOT EXISTS (SELECT 1 FROM mam_archive a WHERE a.id = g) "
-	    "ORDER BY g LIMIT 1 ON CONFLICT DO NOTHING RETURNING id";
-	const char *v[7] = { row[0], im->host, im->user, row[1], row[2], row[3], row[4] };
-	PGresult *r = exec(im, sql, 7, v);
-
-	if (r == NULL)
-		return;
-	if (PQntuples(r) == 1) {
-		pend[IK_ARCHIVE]++;
-		fprintf(stderr, "xmppctl import: note: %s: archive id %s is another "
-		    "archive's: stored as %s (that client re-reads one message)\n",
-		    im->bare, row[0], PQgetvalue(r, 0, 0));
-	} else {
-		imp_skip(im, IK_ARCHIVE, im->bare, "archive id %s: no free id near it",
-		    row[0]);
-	}
-	PQclear(r);
-}
-
 static void
 archive_flush(struct imp *im)
 {
 	static const char *sql =
 	    "INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	    "outgoing, stanza) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s FROM "
+	    "outgoing, stanza, owner) SELECT u.id, $1, $2, u.wb, u.wr, u.o, u.s, "
+	    "(SELECT uid FROM users WHERE host = $1 AND username = $2) FROM "
 	    "unnest($3::bigint[], $4::text[], $5::text[], $6::boolean[], $7::text[]) "
 	    "AS u(id, wb, wr, o, s) ON CONFLICT DO NOTHING RETURNING id";
 	const char *fixed[2] = { im->host, im->user };
@@ -582,14 +555,16 @@ archive_flush(struct imp *im)
 		size_t got = (size_t)PQntuples(r), j = 0;
 
 		pend[IK_ARCHIVE] += got;
-		/* RETURNING keeps the input order: the gaps are the taken ids */
+		/* RETURNING keeps the input order: the gaps are ids this
+		 * archive holds already (ids are unique per archive, 023) */
 		for (size_t i = 0; i < archive_b.n && got < archive_b.n; i++) {
 			const char **row = (const char **)&archive_b.cells[i * archive_b.ncols];
 
 			if (j < got && strcmp(PQgetvalue(r, (int)j, 0), row[0]) == 0)
 				j++;
 			else
-				archive_renumber(im, row);
+				imp_skip(im, IK_ARCHIVE, im->bare, "archive id %s twice: "
+				    "the second copy left out", row[0]);
 		}
 		PQclear(r);
 	}
@@ -662,12 +637,12 @@ archive_stats(struct imp *im)
 	if (pend[IK_ARCHIVE] == 0)
 		return;
 	exec_rows(im, "INSERT INTO mam_stats (host, username, messages) SELECT $1, $2, "
-	    "count(*) FROM mam_archive WHERE host = $1 AND username = $2 "
+	    "count(*) FROM mam_archive WHERE " OWNER_IS " "
 	    "ON CONFLICT (host, username) DO UPDATE SET messages = EXCLUDED.messages "
 	    "RETURNING 1", 2, v);
 	exec_rows(im, "INSERT INTO mam_with_stats (host, username, with_bare, messages) "
-	    "SELECT $1, $2, with_bare, count(*) FROM mam_archive WHERE host = $1 AND "
-	    "username = $2 GROUP BY with_bare ON CONFLICT (host, username, with_bare) "
+	    "SELECT $1, $2, with_bare, count(*) FROM mam_archive WHERE " OWNER_IS " "
+	    "GROUP BY with_bare ON CONFLICT (host, username, with_bare) "
 	    "DO UPDATE SET messages = EXCLUDED.messages RETURNING 1", 2, v);
 }
 

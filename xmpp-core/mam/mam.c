@@ -51,7 +51,9 @@ static struct ev_timer expire_timer;
 static bool expire_running;
 
 static struct db_stmt st_max = {
-	"SELECT coalesce(max(id), 0) FROM mam_archive", 0, 0 };
+	"SELECT coalesce(max(x.id), 0) FROM users u CROSS JOIN LATERAL "
+	"(SELECT id FROM mam_archive a WHERE a.owner = u.uid ORDER BY id DESC LIMIT 1) x",
+	0, 0 };
 /*
  * A row whose archiving the stored preferences decide (XEP-0441 §3: a JID
  * on the never list wins over the always list, which wins over the
@@ -60,7 +62,8 @@ static struct db_stmt st_max = {
  */
 static struct db_stmt st_insert_if = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
-	"outgoing, stanza) SELECT $1, u.host, u.username, $4, $5, $6, $7 FROM users u "
+	"outgoing, stanza, owner) SELECT $1, u.host, u.username, $4, $5, $6, $7, u.uid "
+	"FROM users u "
 	"LEFT JOIN mam_prefs p ON p.host = u.host AND p.username = u.username "
 	"WHERE u.host = $2 AND u.username = $3 AND CASE "
 	"WHEN p.mode IS NULL THEN true "
@@ -69,7 +72,7 @@ static struct db_stmt st_insert_if = {
 	"WHEN p.mode = 'always' THEN true "
 	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
 	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
-	"ELSE false END ON CONFLICT (id) DO NOTHING RETURNING with_bare AS wb), "
+	"ELSE false END ON CONFLICT (owner, id) DO NOTHING RETURNING with_bare AS wb), "
 	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) "
 	"SELECT $2, $3, wb, count(*) FROM ins GROUP BY wb "
 	"ON CONFLICT (host, username, with_bare) DO UPDATE "
@@ -80,8 +83,8 @@ static struct db_stmt st_insert_if = {
 	"RETURNING s.messages", 8, 0 };
 
 static struct db_stmt st_expire = {
-	"WITH d AS (DELETE FROM mam_archive WHERE id IN (SELECT id FROM mam_archive "
-	"WHERE id < $1 ORDER BY id LIMIT $2::integer) RETURNING host, username, with_bare), "
+	"WITH d AS (DELETE FROM mam_archive WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
+	"mam_archive WHERE id < $1 LIMIT $2::integer)) RETURNING host, username, with_bare), "
 	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
 	"gw AS (SELECT host, username, with_bare, count(*) AS n FROM d "
 	"GROUP BY host, username, with_bare), "
@@ -996,7 +999,7 @@ static const struct hook hooks[] = {
 };
 
 static const char *const migrations[] = { "020_mam", "021_mam_with_stats",
-    "022_mam_archive_owner", NULL };
+    "022_mam_archive_owner", "023_mam_owner_key", NULL };
 
 struct module mam_module = {
 	.name = "mam",

@@ -32,17 +32,19 @@
  * size of a whole archive comes from mam_stats, of a whole conversation
  * from mam_with_stats; another filtered set is counted on its index.
  */
+/* the account's rows: its integer key, looked up once per statement */
+#define OWNER "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
 #define PAGE_SQL(cond, order, total)					\
-	"WITH page AS (SELECT id, stanza FROM mam_archive WHERE host = $1 "	\
-	"AND username = $2 AND id > $3 AND id < $4 " cond " ORDER BY id "	\
+	"WITH page AS (SELECT id, stanza FROM mam_archive WHERE " OWNER	\
+	" AND id > $3 AND id < $4 " cond " ORDER BY id "	\
 	order " LIMIT $5 OFFSET $6), "					\
 	"c AS (SELECT (" total ") AS total, "				\
-	"(SELECT count(*) FROM mam_archive WHERE host = $1 AND username = $2 " \
+	"(SELECT count(*) FROM mam_archive WHERE " OWNER " " \
 	"AND id = ANY($9::bigint[])) AS refs) "				\
 	"SELECT c.total, c.refs, p.id, p.stanza FROM c LEFT JOIN page p ON true " \
 	"ORDER BY p.id"
-#define COUNT(cond) "SELECT count(*) FROM mam_archive WHERE host = $1 "	\
-	"AND username = $2 AND id > $7 AND id < $8 " cond
+#define COUNT(cond) "SELECT count(*) FROM mam_archive WHERE " OWNER	\
+	" AND id > $7 AND id < $8 " cond
 /* $7/$8 are not used then, but stay typed the same way */
 #define COUNT_ALL "SELECT coalesce((SELECT messages FROM mam_stats WHERE host = $1 " \
 	"AND username = $2), 0) + 0 * ($7::bigint + $8::bigint)"
@@ -64,7 +66,7 @@ static struct db_stmt st_with_all_fwd = { PAGE_SQL(WITH_COND, "ASC", COUNT_WITH_
 static struct db_stmt st_with_all_back = { PAGE_SQL(WITH_COND, "DESC", COUNT_WITH_ALL), 11, 0 };
 static struct db_stmt st_ids = { PAGE_SQL(IDS_COND, "ASC", COUNT(IDS_COND)), 12, 0 };
 static struct db_stmt st_meta = {
-	"SELECT min(id), max(id) FROM mam_archive WHERE host = $1 AND username = $2",
+	"SELECT min(id), max(id) FROM mam_archive WHERE " OWNER,
 	2, 0 };
 
 /* ---- ids and times ---- */

@@ -39,7 +39,7 @@ static const struct iq_handler iqs[] = {
 
 static const char *const features[] = { NS_DISCO_INFO, NS_DISCO_ITEMS, NULL };
 static const char *const migrations[] = { "001_init", "002_fast", "003_scram_upgrade",
-    "004_scram_optional", NULL };
+    "004_scram_optional", "005_account_key", NULL };
 
 struct module core_module = {
 	.name = "core",
