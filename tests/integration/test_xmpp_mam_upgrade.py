@@ -8,7 +8,9 @@ xmpp-core, which migrates it at start-up.  Then, with real clients: the
 old archive pages as before (the same ids, counts, order, `with`
 filters), a new message is archived after the old ones, an archive id
 that another archive also holds is accepted now (ids are unique per
-archive), and removing an account removes its archive and nothing else."""
+archive), and removing an account removes its archive and nothing else.
+While a migration runs, systemd's start time-out is extended (a large
+archive takes seconds per million rows to rewrite)."""
 
 import glob
 import os
@@ -128,6 +130,9 @@ def test_old_archive_after_the_upgrade(old_db):
         log = s.daemon.log()
         for name in NEW:
             assert "applied migration %s" % name in log, log
+            # systemd's start time-out is extended while a migration runs
+            assert any("EXTEND_TIMEOUT_USEC=" in n and "migration %s" % name in n
+                       for n in s.daemon.notifications), s.daemon.notifications
         idx = pg.psql("SELECT indexname FROM pg_indexes WHERE tablename = 'mam_archive' "
                       "ORDER BY 1").split()
         assert idx == ["mam_archive_id_brin", "mam_archive_owner_id",

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "corestats.h"
+#include "daemon.h"
 #include "evloop.h"
 #include "log.h"
 
@@ -642,6 +643,12 @@ db_migrate(PGconn *c, char *err, size_t errlen)
 		done = PQntuples(res) > 0;
 		PQclear(res);
 		if (!done) {
+			/* a migration may rewrite a large table (023: the
+			 * archive, ~9 s per million rows): systemd's start
+			 * time-out is extended while it runs */
+			log_info("db: applying migration %s", m->name);
+			daemon_notify("EXTEND_TIMEOUT_USEC=%llu\nSTATUS=applying database "
+			    "migration %s", 3600ULL * 1000000, m->name);
 			if (exec_simple(c, m->sql, err, errlen) == -1)
 				goto fail;
 			if ((res = db_exec_sync(c, &mark, v, err, errlen)) == NULL)
