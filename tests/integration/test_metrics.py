@@ -199,6 +199,10 @@ def test_xmpp_core_series_after_traffic(xmpp_pair, prom):
     prom.wait('xmpp_stanzas_total{direction="out"}', lambda v: v >= 3)
     prom.wait('xmpp_s2s_links{direction="out"}', lambda v: v >= 1)
     prom.wait('xmpp_s2s_links{direction="in"}', lambda v: v >= 1)
+    # alice's message went out to B, bob's came back (presence too, maybe)
+    prom.wait('xmpp_s2s_stanzas_total{direction="out"}', lambda v: v >= 1)
+    prom.wait('xmpp_s2s_stanzas_total{direction="in"}', lambda v: v >= 1)
+    assert value(prom, "xmpp_s2s_bounced_total" + x) == 0
     # the archive of both accounts on A (mam's batches are written soon after)
     prom.wait("xmpp_mam_rows_written_total", lambda v: v >= 3)
     prom.wait("xmpp_db_query_duration_seconds_count", lambda v: v >= 5)

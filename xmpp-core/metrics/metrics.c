@@ -178,6 +178,13 @@ collect(struct metrics_out *o, void *arg)
 	    "Server-to-server streams by direction (in: accepted, out: initiated).");
 	metrics_u64(o, "xmpp_s2s_links", in, stat_value(st, "s2s_in"));
 	metrics_u64(o, "xmpp_s2s_links", out, stat_value(st, "s2s_out"));
+	metrics_family(o, "xmpp_s2s_stanzas_total", "counter",
+	    "Stanzas accepted from other servers (in) and written to them (out).");
+	metrics_u64(o, "xmpp_s2s_stanzas_total", in, stat_value(st, "s2s_stanzas_in"));
+	metrics_u64(o, "xmpp_s2s_stanzas_total", out, stat_value(st, "s2s_stanzas_out"));
+	counter(o, "xmpp_s2s_bounced_total",
+	    "Stanzas for other servers returned to their senders (no route, time-out, queue full).",
+	    stat_value(st, "s2s_bounced"));
 	counter(o, "xmpp_mam_rows_written_total",
 	    "Message archive (XEP-0313) rows written to PostgreSQL.",
 	    stat_value(st, "mam_rows_written"));

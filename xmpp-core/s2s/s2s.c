@@ -51,6 +51,7 @@ static struct hmap backoffs;	/* remote domain -> struct backoff */
 static size_t nlinks;
 static bool stopping;
 static uint64_t bounced;
+static uint64_t stanzas_in, stanzas_out;	/* accepted from / written to peers */
 
 static const struct s2s_config defaults;
 
@@ -252,6 +253,7 @@ link_write(struct s2s_link *l, const struct xml_node *n)
 	}
 	s2s_conn_send(link_stream(l), b.p, b.len);
 	buf_free(&b);
+	stanzas_out++;
 	return 0;
 }
 
@@ -436,6 +438,7 @@ strip_our_stanza_ids(struct xml_node *n)
 void
 s2s_deliver(struct xml_node *n)
 {
+	stanzas_in++;
 	if (strcmp(n->name, "message") == 0)
 		strip_our_stanza_ids(n);
 	router_route(n);
@@ -626,8 +629,10 @@ s2s_stats(struct buf *b)
 			out++;
 		else
 			in++;
-	buf_printf(b, "s2s_links\t%zu\ns2s_out\t%zu\ns2s_in\t%zu\ns2s_bounced\t%llu\n",
-	    nlinks, out, in, (unsigned long long)bounced);
+	buf_printf(b, "s2s_links\t%zu\ns2s_out\t%zu\ns2s_in\t%zu\ns2s_bounced\t%llu\n"
+	    "s2s_stanzas_in\t%llu\ns2s_stanzas_out\t%llu\n", nlinks, out, in,
+	    (unsigned long long)bounced, (unsigned long long)stanzas_in,
+	    (unsigned long long)stanzas_out);
 }
 
 static int
