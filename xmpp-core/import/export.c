@@ -35,6 +35,7 @@
 #include "crypto.h"
 #include "fragment.h"
 #include "jid.h"
+#include "mam.h"
 #include "private.h"
 #include "pubsub.h"
 #include "server.h"
@@ -327,8 +328,7 @@ archive(struct imp *im, struct out *o, const char *const *v)
 	bool open_ = false;
 
 	if ((r = q(im, "DECLARE xarch NO SCROLL CURSOR FOR SELECT id, stanza FROM "
-	    "mam_archive WHERE owner = (SELECT uid FROM users WHERE host = $1 AND "
-	    "username = $2) ORDER BY id", 2, v)) == NULL)
+	    "mam_archive WHERE " MAM_SQL_OWNER " ORDER BY id", 2, v)) == NULL)
 		return;
 	PQclear(r);
 	while ((r = q(im, "FETCH " ARCHIVE_FETCH " FROM xarch", 0, NULL)) != NULL) {

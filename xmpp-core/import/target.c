@@ -42,8 +42,6 @@
 #define STANZA_MAX (256 * 1024)		/* c2s max_stanza_size */
 #define NS_OCC_ID "urn:xmpp:occupant-id:0"
 #define NS_MUC_USER_X "http://jabber.org/protocol/muc#user"
-/* an account's archive rows: $1 host, $2 username (023: keyed on uid) */
-#define OWNER_IS "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
 
 /* Rows waiting for one INSERT ... SELECT FROM unnest(...). */
 struct imp_batch {
@@ -637,11 +635,11 @@ archive_stats(struct imp *im)
 	if (pend[IK_ARCHIVE] == 0)
 		return;
 	exec_rows(im, "INSERT INTO mam_stats (host, username, messages) SELECT $1, $2, "
-	    "count(*) FROM mam_archive WHERE " OWNER_IS " "
+	    "count(*) FROM mam_archive WHERE " MAM_SQL_OWNER " "
 	    "ON CONFLICT (host, username) DO UPDATE SET messages = EXCLUDED.messages "
 	    "RETURNING 1", 2, v);
 	exec_rows(im, "INSERT INTO mam_with_stats (host, username, with_bare, messages) "
-	    "SELECT $1, $2, with_bare, count(*) FROM mam_archive WHERE " OWNER_IS " "
+	    "SELECT $1, $2, with_bare, count(*) FROM mam_archive WHERE " MAM_SQL_OWNER " "
 	    "GROUP BY with_bare ON CONFLICT (host, username, with_bare) "
 	    "DO UPDATE SET messages = EXCLUDED.messages RETURNING 1", 2, v);
 }

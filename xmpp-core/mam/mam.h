@@ -45,6 +45,9 @@
 #define NS_MAM1 "urn:xmpp:mam:1"
 #define NS_MAM2 "urn:xmpp:mam:2"
 #define NS_MAM2_EXT "urn:xmpp:mam:2#extended"
+/* An account's archive rows in SQL, $1 its host and $2 its username: its
+ * integer key, looked up once per statement (migration 023). */
+#define MAM_SQL_OWNER "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_XDATA "jabber:x:data"

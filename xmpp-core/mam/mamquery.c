@@ -32,8 +32,7 @@
  * size of a whole archive comes from mam_stats, of a whole conversation
  * from mam_with_stats; another filtered set is counted on its index.
  */
-/* the account's rows: its integer key, looked up once per statement */
-#define OWNER "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
+#define OWNER MAM_SQL_OWNER
 #define PAGE_SQL(cond, order, total)					\
 	"WITH page AS (SELECT id, stanza FROM mam_archive WHERE " OWNER	\
 	" AND id > $3 AND id < $4 " cond " ORDER BY id "	\
