@@ -269,92 +269,103 @@ link_into(int root, struct store_tmp *t, int dfd, const char *base)
 }
 
 /*
- * Group commit of directory fsyncs.  Uploads that finish together queue
- * their directories here; one of them (the leader) takes the whole queue
- * and fsyncs each distinct directory once, the others wait for it.  A
- * directory is only ever covered by an fsync that started after its
- * entry was queued, so after the link; each caller still waits for its
- * own directories, and gets their own result.  What is shared is synced
- * once: the store's root, parent of the new directory each slot usually
- * gets, or a directory many uploads go to; and on journalling
- * filesystems the first fsync commits every queued link at once, so N
- * uploads finishing together cost about one journal commit instead of N.
+ * Group commit of directory fsyncs, per directory.  An upload's entries
+ * are durable once an fsync of each of its directories has run that
+ * started after the entry was made.  Uploads that wait for the same
+ * directory (the store's root, parent of the new directory each slot
+ * usually gets, or one directory many uploads go to) share an fsync:
+ * whoever arrives while one runs waits for it to end and then for the
+ * next one, which one of the waiters starts for all of them.  Different
+ * directories are synced side by side, so the disk's cache flushes of
+ * uploads finishing together overlap (the block layer merges concurrent
+ * flushes) instead of queueing behind one thread.
  */
-struct dsync_node {
-	struct dsync_node *next;
-	int fd;
-	dev_t dev;		/* identity, when known, to sync each once */
+struct dsync_dir {
+	struct dsync_dir *next;
+	dev_t dev;
 	ino_t ino;
-	bool known;
-	int rc;
-	bool done;
+	unsigned users;		/* callers waiting on it */
+	uint64_t started;	/* fsyncs begun, the running one included */
+	uint64_t done;		/* the last one finished */
+	uint64_t err_gen;	/* the last one that failed, 0: none */
+	int err;		/* its -errno */
+	bool busy;
 };
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct dsync_node *queue;
-	bool busy;
-} dsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false };
+	struct dsync_dir *dirs;
+} dsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL };
 
-/* Under the lock, which it drops while syncing: one batch. */
-static void
-dsync_lead(void)
+/* fsyncs the directory fd, or shares an fsync of it: 0, or -errno. */
+static int
+dsync_one(int fd)
 {
-	struct dsync_node *batch = dsync.queue, *n, *m;
+	struct dsync_dir *d, **pp;
+	struct stat st;
+	uint64_t need;
+	int rc;
 
-	dsync.queue = NULL;
-	dsync.busy = true;
-	pthread_mutex_unlock(&dsync.lock);
-	for (n = batch; n != NULL; n = n->next) {
-		n->rc = 1;	/* not yet synced */
-		for (m = batch; n->known && m != n; m = m->next)
-			if (m->known && m->dev == n->dev && m->ino == n->ino) {
-				n->rc = m->rc;
-				break;
-			}
-		if (n->rc == 1)
-			n->rc = fsync(n->fd) < 0 ? -errno : 0;
-	}
+	if (fstat(fd, &st) < 0)
+		return fsync(fd) < 0 ? -errno : 0;
 	pthread_mutex_lock(&dsync.lock);
-	for (n = batch; n != NULL; n = n->next)
-		n->done = true;
-	dsync.busy = false;
-	pthread_cond_broadcast(&dsync.cond);
+	for (d = dsync.dirs; d != NULL; d = d->next)
+		if (d->dev == st.st_dev && d->ino == st.st_ino)
+			break;
+	if (d == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL) {
+			pthread_mutex_unlock(&dsync.lock);
+			return fsync(fd) < 0 ? -errno : 0;
+		}
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+		d->next = dsync.dirs;
+		dsync.dirs = d;
+	}
+	d->users++;
+	need = d->started + 1;	/* the running one may predate our entry */
+	while (d->done < need) {
+		if (!d->busy) {
+			uint64_t gen = ++d->started;
+			int r;
+
+			d->busy = true;
+			pthread_mutex_unlock(&dsync.lock);
+			r = fsync(fd) < 0 ? -errno : 0;
+			pthread_mutex_lock(&dsync.lock);
+			d->busy = false;
+			d->done = gen;
+			if (r < 0) {
+				d->err = r;
+				d->err_gen = gen;
+			}
+			pthread_cond_broadcast(&dsync.cond);
+		} else {
+			pthread_cond_wait(&dsync.cond, &dsync.lock);
+		}
+	}
+	/* Any failure since ours began counts: an entry is never reported
+	 * durable on a sync that failed after covering it. */
+	rc = d->err_gen >= need ? d->err : 0;
+	if (--d->users == 0) {
+		for (pp = &dsync.dirs; *pp != d; pp = &(*pp)->next)
+			;
+		*pp = d->next;
+		free(d);
+	}
+	pthread_mutex_unlock(&dsync.lock);
+	return rc;
 }
 
-/* fsyncs every directory of ds (in a shared batch): 0, or -errno. */
+/* fsyncs every directory of ds, the new ones' parents first: 0, or -errno. */
 static int
 dsync_all(const struct dirset *ds)
 {
-	struct dsync_node nodes[PATH_MAX_DEPTH + 1];
-	struct stat st;
 	int rc = 0;
 
-	for (size_t i = 0; i < ds->n; i++) {
-		nodes[i] = (struct dsync_node){ .fd = ds->fd[i] };
-		if (fstat(ds->fd[i], &st) == 0) {
-			nodes[i].dev = st.st_dev;
-			nodes[i].ino = st.st_ino;
-			nodes[i].known = true;
-		}
-	}
-	pthread_mutex_lock(&dsync.lock);
-	for (size_t i = 0; i < ds->n; i++) {
-		nodes[i].next = dsync.queue;
-		dsync.queue = &nodes[i];
-	}
-	for (size_t i = 0; i < ds->n; i++) {
-		while (!nodes[i].done) {
-			if (!dsync.busy)
-				dsync_lead();
-			else
-				pthread_cond_wait(&dsync.cond, &dsync.lock);
-		}
-		if (nodes[i].rc < 0 && rc == 0)
-			rc = nodes[i].rc;
-	}
-	pthread_mutex_unlock(&dsync.lock);
+	for (size_t i = 0; i < ds->n && rc == 0; i++)
+		rc = dsync_one(ds->fd[i]);
 	return rc;
 }
 

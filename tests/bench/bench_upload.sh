@@ -73,14 +73,16 @@ head -c $((BIG_MIB << 20)) /dev/zero > "$TMP/big.bin"
 mkdir -p "$TMP/gw-store/get"
 ln "$TMP/files/get/"*.bin "$TMP/gw-store/get/"
 
-# Signed unique upload URLs (the same list serves nginx, which ignores ?v=).
+# Signed unique upload URLs (the same list serves nginx, which ignores ?v=),
+# each in a directory of its own as xmpp-core's slots are (upload/<random
+# hex>/<name>): a server makes that directory and its entry durable too.
 sign_urls() {	# sign_urls PREFIX COUNT > file.lua
 	/usr/bin/python3 - "$1" "$2" "$SECRET" <<'PY'
 import hashlib, hmac, sys
 prefix, n, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
 print("return {")
 for i in range(n):
-    p = "%s/%d.bin" % (prefix, i)
+    p = "%s/%d/%d.bin" % (prefix, i, i)
     m = hmac.new(secret, ("%s %d" % (p, 1 << 20)).encode(), hashlib.sha256).hexdigest()
     print('"/upload/%s?v=%s",' % (p, m))
 print("}")
