@@ -23,7 +23,7 @@ from pgcluster import PgCluster
 from xmpptest import Raw, XmppServer
 
 PW = "upgrade horse battery staple 23"
-NEW = ("005_account_key", "023_mam_owner_key")
+NEW = ("005_account_key", "023_mam_owner_key", "024_mam_counted")
 OLD_MSGS = 30
 
 

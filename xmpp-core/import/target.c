@@ -634,9 +634,11 @@ archive_stats(struct imp *im)
 
 	if (pend[IK_ARCHIVE] == 0)
 		return;
-	exec_rows(im, "INSERT INTO mam_stats (host, username, messages) SELECT $1, $2, "
-	    "count(*) FROM mam_archive WHERE " MAM_SQL_OWNER " "
-	    "ON CONFLICT (host, username) DO UPDATE SET messages = EXCLUDED.messages "
+	/* every row counted: counted_to is the last one (mam.h) */
+	exec_rows(im, "INSERT INTO mam_stats (host, username, messages, counted_to) "
+	    "SELECT $1, $2, count(*), coalesce(max(id), 0) FROM mam_archive WHERE "
+	    MAM_SQL_OWNER " ON CONFLICT (host, username) DO UPDATE SET "
+	    "messages = EXCLUDED.messages, counted_to = EXCLUDED.counted_to "
 	    "RETURNING 1", 2, v);
 	exec_rows(im, "INSERT INTO mam_with_stats (host, username, with_bare, messages) "
 	    "SELECT $1, $2, with_bare, count(*) FROM mam_archive WHERE " MAM_SQL_OWNER " "

@@ -54,11 +54,14 @@ static struct db_stmt st_max = {
 	"SELECT coalesce(max(x.id), 0) FROM users u CROSS JOIN LATERAL "
 	"(SELECT id FROM mam_archive a WHERE a.owner = u.uid ORDER BY id DESC LIMIT 1) x",
 	0, 0 };
+/* Every account's rows above counted_to into the counters, at start. */
+static struct db_stmt st_fold_all = { MAM_SQL_FOLD("users u"), 0, 0 };
 /*
  * A row whose archiving the stored preferences decide (XEP-0441 §3: a JID
  * on the never list wins over the always list, which wins over the
- * default), counted in mam_stats and mam_with_stats with the insert; an
- * id already stored (sent again after a lost answer) is skipped.
+ * default); an id already stored (sent again after a lost answer) is
+ * skipped; a row one row when stored.  Counted like a batch's rows: by a
+ * later fold, or at once if a fold went past its id (a retry).
  */
 static struct db_stmt st_insert_if = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
@@ -72,19 +75,21 @@ static struct db_stmt st_insert_if = {
 	"WHEN p.mode = 'always' THEN true "
 	"WHEN p.mode = 'roster' THEN EXISTS (SELECT 1 FROM roster r WHERE r.host = $2 "
 	"AND r.username = $3 AND r.jid = $4 AND r.visible) "
-	"ELSE false END ON CONFLICT (owner, id) DO NOTHING RETURNING with_bare AS wb), "
-	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) "
-	"SELECT $2, $3, wb, count(*) FROM ins GROUP BY wb "
-	"ON CONFLICT (host, username, with_bare) DO UPDATE "
-	"SET messages = ws.messages + EXCLUDED.messages) "
-	"INSERT INTO mam_stats AS s (host, username, messages) "
-	"SELECT $2, $3, count(*) FROM ins HAVING count(*) > 0 "
-	"ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages "
-	"RETURNING s.messages", 8, 0 };
+	"ELSE false END ON CONFLICT (owner, id) DO NOTHING "
+	"RETURNING host, username, with_bare, id), "
+	MAM_SQL_COUNT_LATE("ins")
+	"SELECT 1 FROM ins", 8, 0 };
 
+/*
+ * Only rows the counters hold (at or below counted_to: every row but the
+ * last seconds' once folded) go, so a fold running meanwhile on another
+ * connection never counts a row this removes.
+ */
 static struct db_stmt st_expire = {
-	"WITH d AS (DELETE FROM mam_archive WHERE ctid = ANY(ARRAY(SELECT ctid FROM "
-	"mam_archive WHERE id < $1 LIMIT $2::integer)) RETURNING host, username, with_bare), "
+	"WITH d AS (DELETE FROM mam_archive WHERE ctid = ANY(ARRAY(SELECT a.ctid FROM "
+	"mam_archive a JOIN users u ON u.uid = a.owner JOIN mam_stats s ON "
+	"s.host = u.host AND s.username = u.username WHERE a.id < $1 AND "
+	"a.id <= s.counted_to LIMIT $2::integer)) RETURNING host, username, with_bare), "
 	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
 	"gw AS (SELECT host, username, with_bare, count(*) AS n FROM d "
 	"GROUP BY host, username, with_bare), "
@@ -252,6 +257,10 @@ mam_start(struct pg_conn *pg, char *err, size_t errlen)
 	if (r == NULL)
 		return -1;
 	last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	/* what a server before this one left uncounted (it stopped early) */
+	if ((r = db_exec_sync(pg, &st_fold_all, NULL, err, errlen)) == NULL)
+		return -1;
 	PQclear(r);
 	return 0;
 }
@@ -509,6 +518,8 @@ ifwrite_done(void *arg, PGresult *res, const char *err)
 		return;
 	}
 	mamwrite_ticket_done(w->ticket, w->cost);
+	if (res != NULL && PQntuples(res) == 1)
+		mamwrite_fold_later(w->key, w->v[1], w->v[2]);
 	if (w->cb)
 		w->cb(w->arg, res, err);
 	ev_timer_stop(srv.loop, &w->retry);
@@ -999,7 +1010,7 @@ static const struct hook hooks[] = {
 };
 
 static const char *const migrations[] = { "020_mam", "021_mam_with_stats",
-    "022_mam_archive_owner", "023_mam_owner_key", NULL };
+    "022_mam_archive_owner", "023_mam_owner_key", "024_mam_counted", NULL };
 
 struct module mam_module = {
 	.name = "mam",

@@ -48,6 +48,51 @@
 /* An account's archive rows in SQL, $1 its host and $2 its username: its
  * integer key, looked up once per statement (migration 023). */
 #define MAM_SQL_OWNER "owner = (SELECT uid FROM users WHERE host = $1 AND username = $2)"
+/*
+ * The counters: mam_stats.messages and mam_with_stats.messages count an
+ * account's rows up to its mam_stats.counted_to (every account has a
+ * mam_stats row: 024's trigger); rows above it are counted by the query
+ * that needs the number (a second's worth), so archiving a message
+ * writes no counter.  A fold takes them in: for the accounts src names
+ * (as u: host, username, uid), the rows between counted_to and the
+ * account's last id.  It runs on the connection the accounts are pinned
+ * to, behind every row sent before it; a row inserted later below
+ * counted_to (a retry) is counted by the statement that inserts it
+ * (MAM_SQL_COUNT_LATE).  An account whose counted_to another fold moved
+ * meanwhile (a server killed mid-fold and its successor's start) is left
+ * alone: its counters change only if counted_to is still the one this
+ * fold counted from.
+ */
+#define MAM_SQL_FOLD(src)						\
+	"WITH a AS MATERIALIZED (SELECT s.host, s.username, u.uid, "	\
+	"s.counted_to AS c, (SELECT x.id FROM mam_archive x WHERE "	\
+	"x.owner = u.uid ORDER BY x.id DESC LIMIT 1) AS m FROM " src	\
+	" JOIN mam_stats s ON s.host = u.host AND s.username = u.username), " \
+	"r AS (SELECT a.host, a.username, x.with_bare, count(*) AS n FROM a " \
+	"JOIN mam_archive x ON x.owner = a.uid AND x.id > a.c AND x.id <= a.m " \
+	"GROUP BY 1, 2, 3), "						\
+	"g AS (UPDATE mam_stats s SET messages = s.messages + coalesce((SELECT " \
+	"sum(r.n) FROM r WHERE r.host = a.host AND r.username = a.username), " \
+	"0), counted_to = a.m FROM a WHERE s.host = a.host AND "	\
+	"s.username = a.username AND s.counted_to = a.c AND a.m > a.c "	\
+	"RETURNING s.host, s.username) "				\
+	"INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
+	"SELECT r.host, r.username, r.with_bare, r.n FROM r JOIN g ON "	\
+	"g.host = r.host AND g.username = r.username ON CONFLICT (host, " \
+	"username, with_bare) DO UPDATE SET messages = ws.messages + EXCLUDED.messages"
+/* CTEs (each followed by ", ") counting the rows of ins (host, username,
+ * with_bare, id) that are at or below their account's counted_to. */
+#define MAM_SQL_COUNT_LATE(ins)						\
+	"late AS (SELECT i.host, i.username, i.with_bare FROM " ins " i JOIN " \
+	"mam_stats s ON s.host = i.host AND s.username = i.username "	\
+	"WHERE i.id <= s.counted_to), "					\
+	"late_w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, " \
+	"messages) SELECT host, username, with_bare, count(*) FROM late " \
+	"GROUP BY 1, 2, 3 ON CONFLICT (host, username, with_bare) DO UPDATE " \
+	"SET messages = ws.messages + EXCLUDED.messages), "		\
+	"late_s AS (UPDATE mam_stats s SET messages = s.messages + g.n FROM " \
+	"(SELECT host, username, count(*) AS n FROM late GROUP BY 1, 2) g " \
+	"WHERE s.host = g.host AND s.username = g.username) "
 #define NS_SID "urn:xmpp:sid:0"
 #define NS_RSM "http://jabber.org/protocol/rsm"
 #define NS_XDATA "jabber:x:data"

@@ -30,7 +30,8 @@
  * the named ids exist.  $3/$4 bound the page, $7/$8 the result set, $9 the
  * ids to check; the outer join gives one row even for an empty page.  The
  * size of a whole archive comes from mam_stats, of a whole conversation
- * from mam_with_stats; another filtered set is counted on its index.
+ * from mam_with_stats, each plus the rows above counted_to that no fold
+ * has taken in yet (mam.h); another filtered set is counted on its index.
  */
 #define OWNER MAM_SQL_OWNER
 #define PAGE_SQL(cond, order, total)					\
@@ -45,12 +46,16 @@
 #define COUNT(cond) "SELECT count(*) FROM mam_archive WHERE " OWNER	\
 	" AND id > $7 AND id < $8 " cond
 /* $7/$8 are not used then, but stay typed the same way */
+#define COUNTED_TO "coalesce((SELECT counted_to FROM mam_stats WHERE host = $1 " \
+	"AND username = $2), 0)"
 #define COUNT_ALL "SELECT coalesce((SELECT messages FROM mam_stats WHERE host = $1 " \
-	"AND username = $2), 0) + 0 * ($7::bigint + $8::bigint)"
+	"AND username = $2), 0) + (SELECT count(*) FROM mam_archive WHERE " OWNER \
+	" AND id > " COUNTED_TO ") + 0 * ($7::bigint + $8::bigint)"
 /* a whole conversation: its size from mam_with_stats ($11 is '') */
 #define COUNT_WITH_ALL "SELECT coalesce((SELECT messages FROM mam_with_stats " \
 	"WHERE host = $1 AND username = $2 AND with_bare = $10), 0) " \
-	"+ 0 * ($7::bigint + $8::bigint + length($11))"
+	"+ (SELECT count(*) FROM mam_archive WHERE " OWNER " AND with_bare = $10 " \
+	"AND id > " COUNTED_TO ") + 0 * ($7::bigint + $8::bigint + length($11))"
 #define WITH_COND "AND with_bare = $10 AND ($11 = '' OR with_res = $11)"
 #define IDS_COND "AND id = ANY($10::bigint[]) AND ($11 = '' OR with_bare = $11) " \
 	"AND ($12 = '' OR with_res = $12)"

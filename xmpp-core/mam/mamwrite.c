@@ -24,61 +24,53 @@
 #define RETRY_MIN_MS 100
 #define RETRY_MAX_MS 2000
 #define NCOLS 7		/* a row's values */
-#define NSTATS 7	/* the counts: with (host, local, bare, n), stats (host, local, n) */
-#define COL_K (NCOLS + NSTATS)	/* per row: its account's place in the stats arrays */
+#define COL_H NCOLS		/* the batch's accounts: hosts, */
+#define COL_L (NCOLS + 1)	/* local parts, */
+#define COL_K (NCOLS + 2)	/* and per row its account's place in them */
 #define NPARAMS (COL_K + 1)
+/* how long after a commit the counters take in the rows it added */
+#define FOLD_MS 1000
 
 /*
  * One statement for the rows of several accounts (all pinned to one
  * connection); rows of accounts that are gone are left out (022: no
- * foreign key checks every row).  The first attempt adds the counts of
- * mam_stats and mam_with_stats made here (per account and conversation,
- * not per row); an attempt after a failure skips ids already stored (its
- * commit's answer may have been lost) and counts only the rows really
- * inserted.
+ * foreign key checks every row).  The first attempt only inserts: the
+ * counters (mam_stats, mam_with_stats) take in rows above an account's
+ * counted_to later, in a fold (MAM_SQL_FOLD), and a query counts those
+ * rows itself until then.  Each row names its account by its place k in
+ * the batch's account list ($8, $9), whose keys (users.uid, 0 for an
+ * account that is gone) are looked up once per account, not per row,
+ * and taken by subscript: no join of the rows with users.
+ *
+ * An attempt after a failure, or of a batch that a fold of its
+ * connection may have overtaken, skips ids already stored (its commit's
+ * answer may have been lost) and adds the rows it really inserted below
+ * their account's counted_to to the counters, which the fold did not
+ * see.
  */
-#define UNNEST "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], " \
-	"$6::boolean[], $7::text[]) AS u(id, h, n, wb, wr, o, s)"
 #define INSERT_ROWS							\
 	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, " \
-	"stanza, owner) SELECT u.*, x.uid FROM " UNNEST " JOIN users x " \
-	"ON x.host = u.h AND x.username = u.n"
-/*
- * The first attempt's rows: each names its account by its place k in the
- * stats arrays ($12, $13), whose keys (users.uid, 0 for an account that
- * is gone) are looked up once per account, not per row, and taken by
- * subscript: no join of the rows with users (which PostgreSQL did by
- * hashing every row, a quarter of its work per batch).
- */
-#define INSERT_ROWS_K							\
-	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, " \
-	"stanza, owner) SELECT u.id, u.h, u.n, u.wb, u.wr, u.o, u.s, a.uids[u.k] " \
-	"FROM (SELECT ARRAY(SELECT coalesce(x.uid, 0) FROM unnest($12::text[], " \
-	"$13::text[]) WITH ORDINALITY t(h, n, ord) LEFT JOIN users x ON " \
-	"x.host = t.h AND x.username = t.n ORDER BY t.ord) AS uids) a, " \
-	"unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], " \
-	"$6::boolean[], $7::text[], $15::integer[]) AS u(id, h, n, wb, wr, o, s, k) " \
-	"WHERE a.uids[u.k] <> 0"
-#define UPSERT_WITH(src)						\
-	"INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " src \
-	" ON CONFLICT (host, username, with_bare) DO UPDATE "		\
-	"SET messages = ws.messages + EXCLUDED.messages"
-#define UPSERT_STATS(src)						\
-	"INSERT INTO mam_stats AS s (host, username, messages) " src	\
-	" ON CONFLICT (host, username) DO UPDATE SET messages = s.messages + EXCLUDED.messages"
+	"stanza, owner) SELECT u.*, x.uid FROM unnest($1::bigint[], $2::text[], " \
+	"$3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[]) AS " \
+	"u(id, h, n, wb, wr, o, s) JOIN users x ON x.host = u.h AND x.username = u.n"
 static struct db_stmt st_batch = {
-	"WITH ins AS (" INSERT_ROWS_K "), "
-	"w AS (" UPSERT_WITH("SELECT * FROM unnest($8::text[], $9::text[], $10::text[], "
-	"$11::bigint[])") ") "
-	UPSERT_STATS("SELECT * FROM unnest($12::text[], $13::text[], $14::bigint[])"),
+	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, "
+	"stanza, owner) SELECT u.id, u.h, u.n, u.wb, u.wr, u.o, u.s, a.uids[u.k] "
+	"FROM (SELECT ARRAY(SELECT coalesce(x.uid, 0) FROM unnest($8::text[], "
+	"$9::text[]) WITH ORDINALITY t(h, n, ord) LEFT JOIN users x ON "
+	"x.host = t.h AND x.username = t.n ORDER BY t.ord) AS uids) a, "
+	"unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
+	"$6::boolean[], $7::text[], $10::integer[]) AS u(id, h, n, wb, wr, o, s, k) "
+	"WHERE a.uids[u.k] <> 0",
 	NPARAMS, 0 };
 static struct db_stmt st_batch_again = {
 	"WITH ins AS (" INSERT_ROWS " ON CONFLICT (owner, id) DO NOTHING "
-	"RETURNING host, username, with_bare), "
-	"w AS (" UPSERT_WITH("SELECT host, username, with_bare, count(*) FROM ins "
-	"GROUP BY 1, 2, 3") ") "
-	UPSERT_STATS("SELECT host, username, count(*) FROM ins GROUP BY 1, 2"),
-	NCOLS, 0 };
+	"RETURNING host, username, with_bare, id), "
+	MAM_SQL_COUNT_LATE("ins")
+	"SELECT 1", NCOLS, 0 };
+static struct db_stmt st_fold = {
+	MAM_SQL_FOLD("unnest($1::text[], $2::text[]) AS t(h, n) JOIN users u "
+	"ON u.host = t.h AND u.username = t.n"), 2, 0 };
 
 struct wslot;
 
@@ -86,16 +78,15 @@ struct wbatch {
 	struct wbatch *next;
 	struct wslot *s;
 	struct buf col[NPARAMS];	/* array literals: id, host, local, wb, wr,
-					 * o, stanza, then the counts' */
-	struct hmap counts;	/* "host\tlocal\twith" -> rows (uintptr_t) */
-	struct hmap accts;	/* "host\tlocal" -> its place in col[11..12] + 1 */
-	unsigned *acct_n;	/* rows per account, in that order */
-	unsigned nacct, capacct;
+					 * o, stanza, then the accounts' */
+	struct hmap accts;	/* "host\tlocal" -> its place in col[COL_H..] + 1 */
+	unsigned nacct;
 	unsigned n;
 	size_t bytes;		/* counted in pending */
 	uint64_t first, last;	/* sequence numbers of its rows */
 	uint64_t since;		/* ev_now() of its first row */
 	char *key;		/* one of its accounts: the connection's key */
+	uint64_t fold_gen;	/* its slot's folds sent before it was made */
 	unsigned tries;
 	bool closed, again, in_db;
 	struct ev_timer retry;
@@ -107,6 +98,12 @@ struct wslot {
 	struct wbatch *sent, **tail;	/* sent, not committed yet; oldest first */
 	unsigned in_db;			/* of those, in the database's hands now */
 	struct ev_timer delay;
+	/* accounts with rows committed since the last fold, and in it */
+	struct hmap dirty, folding;
+	uint64_t fold_gen;		/* folds sent */
+	bool fold_busy;
+	char *fold_key;			/* the connection's key while it runs */
+	struct ev_timer fold;
 };
 
 struct waiter {
@@ -299,6 +296,152 @@ mamwrite_ticket_done(uint64_t ticket, size_t bytes)
 	run_waiters();
 }
 
+/* ---- folds: the counters take in committed rows ---- */
+
+static void fold_send(struct wslot *s);
+static void slot_send(struct wslot *s);
+static struct wslot *slot_of(const char *bare);
+
+/* b's accounts have committed rows the counters have not taken in. */
+static void
+fold_mark(struct wslot *s, const struct wbatch *b)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	for (e = hmap_first(&b->accts, &i); e; e = hmap_next(&b->accts, e, &i))
+		if (hmap_get(&s->dirty, e->key) == NULL &&
+		    hmap_put(&s->dirty, e->key, (void *)1) == -1)
+			break;	/* counted at query time until a later fold */
+	if (!s->fold_busy && !ev_timer_active(&s->fold) && !stopping)
+		ev_timer_start(srv.loop, &s->fold, FOLD_MS);
+}
+
+void
+mamwrite_fold_later(const char *bare, const char *host, const char *local)
+{
+	struct wslot *s = slot_of(bare);
+	char key[2 * (2 * JID_PART_MAX + 2) + 2];
+	int len = snprintf(key, sizeof(key), "%s\t%s", host, local);
+
+	if (s == NULL || len < 0 || (size_t)len >= sizeof(key) || stopping)
+		return;
+	if (hmap_get(&s->dirty, key) == NULL && hmap_put(&s->dirty, key, (void *)1) == -1)
+		return;
+	if (!s->fold_busy && !ev_timer_active(&s->fold))
+		ev_timer_start(srv.loop, &s->fold, FOLD_MS);
+}
+
+static void
+fold_cb(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)loop;
+	fold_send(t->data);
+}
+
+/* The accounts of m as two array literals: hosts and local parts. */
+static int
+fold_arrays(const struct hmap *m, struct buf *h, struct buf *l, char **key)
+{
+	struct hmap_ent *e;
+	size_t i;
+	int rc = 0;
+
+	for (e = hmap_first(m, &i); e && rc == 0; e = hmap_next(m, e, &i)) {
+		const char *tab = strchr(e->key, '\t');
+		char host[2 * JID_PART_MAX + 2];
+
+		snprintf(host, sizeof(host), "%.*s", (int)(tab - e->key), e->key);
+		rc = mam_pg_elem(h, host) | mam_pg_elem(l, tab + 1);
+		if (rc == 0 && *key == NULL) {
+			size_t n = strlen(tab + 1) + strlen(host) + 2;
+
+			if ((*key = malloc(n)) == NULL)
+				return -1;
+			snprintf(*key, n, "%s@%s", tab + 1, host);
+		}
+	}
+	return rc | mam_pg_close(h) | mam_pg_close(l);
+}
+
+/* Takes folding's accounts back into dirty (the fold did not happen). */
+static void
+fold_undo(struct wslot *s)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	for (e = hmap_first(&s->folding, &i); e; e = hmap_next(&s->folding, e, &i))
+		if (hmap_get(&s->dirty, e->key) == NULL)
+			(void)hmap_put(&s->dirty, e->key, (void *)1);
+	hmap_free(&s->folding);
+	hmap_init(&s->folding);
+}
+
+static void
+fold_done(void *arg, PGresult *res, const char *err)
+{
+	struct wslot *s = arg;
+
+	s->fold_busy = false;
+	free(s->fold_key);
+	s->fold_key = NULL;
+	if (stopping)
+		return;
+	if (res == NULL) {
+		/* harmless: those rows are counted at query time meanwhile */
+		log_debug("mam: updating the archive counters failed (%s): later", err);
+		fold_undo(s);
+	} else {
+		hmap_free(&s->folding);
+		hmap_init(&s->folding);
+	}
+	if (hmap_first(&s->dirty, &(size_t){ 0 }) != NULL && !ev_timer_active(&s->fold))
+		ev_timer_start(srv.loop, &s->fold, res == NULL ? RETRY_MAX_MS : FOLD_MS);
+}
+
+/*
+ * One statement on the accounts' connection: rows of theirs above
+ * counted_to go into the counters.  The collecting batch is sent first,
+ * so every row made so far is ahead of the fold on the connection; a
+ * batch made before the fold but sent after it (a retry, a full queue)
+ * goes as st_batch_again, which counts rows the fold counted past.
+ */
+static void
+fold_send(struct wslot *s)
+{
+	struct buf h, l;
+	const char *v[2];
+
+	if (stopping || s->fold_busy || hmap_first(&s->dirty, &(size_t){ 0 }) == NULL)
+		return;
+	slot_send(s);
+	buf_init(&h);
+	buf_init(&l);
+	s->folding = s->dirty;
+	hmap_init(&s->dirty);
+	s->fold_gen++;
+	if (fold_arrays(&s->folding, &h, &l, &s->fold_key) == 0) {
+		v[0] = h.p;
+		v[1] = l.p;
+		s->fold_busy = true;
+		/* the callback may run inside the call (a connection breaking) */
+		if (db_query_key(srv.db, s->fold_key, &st_fold, v, fold_done, s) != NULL) {
+			buf_free(&h);
+			buf_free(&l);
+			return;
+		}
+		s->fold_busy = false;
+	}
+	buf_free(&h);
+	buf_free(&l);
+	free(s->fold_key);
+	s->fold_key = NULL;
+	fold_undo(s);
+	if (!ev_timer_active(&s->fold))
+		ev_timer_start(srv.loop, &s->fold, RETRY_MAX_MS);
+}
+
 /* ---- batches ---- */
 
 static void slot_kick(struct wslot *s);
@@ -309,9 +452,7 @@ batch_free(struct wbatch *b)
 {
 	for (int i = 0; i < NPARAMS; i++)
 		buf_free(&b->col[i]);
-	hmap_free(&b->counts);
 	hmap_free(&b->accts);
-	free(b->acct_n);
 	ev_timer_stop(srv.loop, &b->retry);
 	free(b->key);
 	free(b);
@@ -366,41 +507,12 @@ batch_done(void *arg, PGresult *res, const char *err)
 		    b->n == 1 ? "" : "s", b->tries + 1, b->tries ? "s" : "");
 	st_rows += b->n;
 	st_batches++;
+	fold_mark(s, b);
 	unlink_sent(b);
 	pending_sub(b->bytes);
 	batch_free(b);
 	slot_kick(s);
 	run_waiters();
-}
-
-/* The counts as array literals: with_stats in col[7..10], stats in
- * col[11..13] (the accounts themselves went in as they came, count()). */
-static int
-counts_close(struct wbatch *b)
-{
-	struct hmap_ent *e;
-	char n[24];
-	size_t i;
-	char *k, *t1, *t2;
-	int rc = 0;
-
-	for (e = hmap_first(&b->counts, &i); e && rc == 0; e = hmap_next(&b->counts, e, &i)) {
-		if ((k = strdup(e->key)) == NULL)
-			return -1;
-		t1 = strchr(k, '\t');
-		*t1++ = '\0';
-		t2 = strchr(t1, '\t');
-		*t2++ = '\0';
-		snprintf(n, sizeof(n), "%lu", (unsigned long)(uintptr_t)e->val);
-		rc = mam_pg_elem(&b->col[7], k) | mam_pg_elem(&b->col[8], t1) |
-		    mam_pg_elem(&b->col[9], t2) | mam_pg_elem(&b->col[10], n);
-		free(k);
-	}
-	for (unsigned a = 0; a < b->nacct && rc == 0; a++) {
-		snprintf(n, sizeof(n), "%u", b->acct_n[a]);
-		rc = mam_pg_elem(&b->col[13], n);
-	}
-	return rc;
 }
 
 static void
@@ -411,8 +523,6 @@ batch_send(struct wbatch *b)
 	if (stopping)
 		return;
 	if (!b->closed) {
-		if (!b->again && counts_close(b) == -1)
-			b->again = true;	/* counted by the database instead */
 		for (int i = 0; i < NPARAMS; i++)
 			if (mam_pg_close(&b->col[i]) == -1)
 				goto later;
@@ -420,6 +530,9 @@ batch_send(struct wbatch *b)
 	}
 	for (int i = 0; i < NPARAMS; i++)
 		v[i] = b->col[i].p;
+	/* a fold sent since its rows were made may have counted past them */
+	if (b->fold_gen != b->s->fold_gen)
+		b->again = true;
 	b->in_db = true;
 	b->s->in_db++;
 	/* the callback may run inside the call (a connection breaking) */
@@ -508,6 +621,9 @@ slot_of(const char *bare)
 		for (unsigned i = 0; i < nslots; i++) {
 			slots[i].tail = &slots[i].sent;
 			ev_timer_init(&slots[i].delay, delay_cb, &slots[i]);
+			ev_timer_init(&slots[i].fold, fold_cb, &slots[i]);
+			hmap_init(&slots[i].dirty);
+			hmap_init(&slots[i].folding);
 		}
 	}
 	return &slots[db_key_conn(srv.db, bare)];
@@ -524,56 +640,39 @@ batch_new(struct wslot *s, const char *bare)
 	}
 	for (int i = 0; i < NPARAMS; i++)
 		buf_init(&b->col[i]);
-	hmap_init(&b->counts);
 	hmap_init(&b->accts);
 	b->s = s;
 	b->since = ev_now(srv.loop);
+	b->fold_gen = s->fold_gen;
 	ev_timer_init(&b->retry, retry_cb, b);
 	return b;
 }
 
 /*
- * The row counts once for its account and once for its conversation; its
- * account's place in the stats arrays goes in col[COL_K] (an account seen
- * first is added to them).  -1: the batch is left to st_batch_again.
+ * The row's account's place in the batch's account list goes in
+ * col[COL_K] (an account seen first is added to it).  -1: the batch is
+ * left to st_batch_again, which does without the list.
  */
 static int
-count(struct wbatch *b, const struct mamwrite_row *r)
+acct_place(struct wbatch *b, const struct mamwrite_row *r)
 {
-	char key[3 * (2 * JID_PART_MAX + 2) + 4], k[16];
+	char key[2 * (2 * JID_PART_MAX + 2) + 2], k[16];
 	int len;
-	uintptr_t n, at;
+	uintptr_t at;
 
 	len = snprintf(key, sizeof(key), "%s\t%s", r->host, r->local);
 	if (len < 0 || (size_t)len >= sizeof(key))
 		return -1;
 	if ((at = (uintptr_t)hmap_get(&b->accts, key)) == 0) {
-		if (b->nacct == b->capacct) {
-			unsigned ncap = b->capacct ? b->capacct * 2 : 8;
-			unsigned *nn = realloc(b->acct_n, ncap * sizeof(*nn));
-
-			if (nn == NULL)
-				return -1;
-			b->acct_n = nn;
-			b->capacct = ncap;
-		}
-		if (mam_pg_elem(&b->col[11], r->host) == -1 ||
-		    mam_pg_elem(&b->col[12], r->local) == -1)
+		if (mam_pg_elem(&b->col[COL_H], r->host) == -1 ||
+		    mam_pg_elem(&b->col[COL_L], r->local) == -1)
 			return -1;
-		b->acct_n[b->nacct] = 0;
 		at = ++b->nacct;
 		if (hmap_put(&b->accts, key, (void *)at) == -1)
 			return -1;
 	}
-	b->acct_n[at - 1]++;
 	snprintf(k, sizeof(k), "%lu", (unsigned long)at);
-	if (mam_pg_elem(&b->col[COL_K], k) == -1)
-		return -1;
-	if (snprintf(key + len, sizeof(key) - len, "\t%s", r->with_bare) >=
-	    (int)(sizeof(key) - len))
-		return -1;
-	n = (uintptr_t)hmap_get(&b->counts, key);
-	return hmap_put(&b->counts, key, (void *)(n + 1));
+	return mam_pg_elem(&b->col[COL_K], k);
 }
 
 int
@@ -606,8 +705,8 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 		}
 		return -1;
 	}
-	if (!b->again && count(b, r) == -1)
-		b->again = true;	/* counted by the database instead */
+	if (!b->again && acct_place(b, r) == -1)
+		b->again = true;	/* st_batch_again finds the accounts itself */
 	if (b->n++ == 0)
 		b->first = seq + 1;
 	b->last = ++seq;
@@ -647,6 +746,7 @@ mamwrite_stop(void)
 	stopping = true;
 	for (unsigned i = 0; i < nslots; i++) {
 		ev_timer_stop(srv.loop, &slots[i].delay);
+		ev_timer_stop(srv.loop, &slots[i].fold);
 		for (struct wbatch *b = slots[i].sent; b; b = b->next) {
 			ev_timer_stop(srv.loop, &b->retry);
 			lost += b->n;
@@ -677,6 +777,9 @@ mamwrite_cleanup(void)
 		}
 		if (slots[i].open)
 			batch_free(slots[i].open);
+		hmap_free(&slots[i].dirty);
+		hmap_free(&slots[i].folding);
+		free(slots[i].fold_key);
 	}
 	free(slots);
 	slots = NULL;

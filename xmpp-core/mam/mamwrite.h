@@ -56,6 +56,9 @@ int mamwrite_wait(uint64_t mark, void (*fn)(void *arg, bool durable), void *arg)
 uint64_t mamwrite_ticket(size_t bytes);
 void mamwrite_ticket_done(uint64_t ticket, size_t bytes);
 
+/* A row of host/local stored elsewhere (st_insert_if): the counters
+ * take it in with the account's next fold (mam.h MAM_SQL_FOLD). */
+void mamwrite_fold_later(const char *bare, const char *host, const char *local);
 /* Above max_pending, c is not read until the writes catch up. */
 void mamwrite_throttle(struct c2s *c);
 
