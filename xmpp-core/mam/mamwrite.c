@@ -657,12 +657,15 @@ static int
 acct_place(struct wbatch *b, const struct mamwrite_row *r)
 {
 	char key[2 * (2 * JID_PART_MAX + 2) + 2], k[16];
-	int len;
+	size_t hl = strlen(r->host), ll = strlen(r->local), n = 0;
 	uintptr_t at;
 
-	len = snprintf(key, sizeof(key), "%s\t%s", r->host, r->local);
-	if (len < 0 || (size_t)len >= sizeof(key))
+	/* this runs for every row: no printf */
+	if (hl + ll + 2 > sizeof(key))
 		return -1;
+	memcpy(key, r->host, hl);
+	key[hl] = '\t';
+	memcpy(key + hl + 1, r->local, ll + 1);
 	if ((at = (uintptr_t)hmap_get(&b->accts, key)) == 0) {
 		if (mam_pg_elem(&b->col[COL_H], r->host) == -1 ||
 		    mam_pg_elem(&b->col[COL_L], r->local) == -1)
@@ -671,8 +674,12 @@ acct_place(struct wbatch *b, const struct mamwrite_row *r)
 		if (hmap_put(&b->accts, key, (void *)at) == -1)
 			return -1;
 	}
-	snprintf(k, sizeof(k), "%lu", (unsigned long)at);
-	return mam_pg_elem(&b->col[COL_K], k);
+	/* digits right to left, then the separator ahead of them */
+	do
+		k[sizeof(k) - 1 - n++] = (char)('0' + at % 10);
+	while ((at /= 10) > 0);
+	k[sizeof(k) - 1 - n++] = b->col[COL_K].len ? ',' : '{';
+	return buf_append(&b->col[COL_K], k + sizeof(k) - n, n);
 }
 
 int
