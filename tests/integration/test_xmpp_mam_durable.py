@@ -130,6 +130,28 @@ def archived_ids(pg, user, outgoing):
     return re.findall(r" id='(m\d+)'", out)
 
 
+def counters_exact(pg, *users):
+    """Once the fold has run, the counters hold exactly the archive:
+    mam_stats per account, mam_with_stats per conversation, counted_to at
+    the last id (retried batches counted once, none lost)."""
+    def exact():
+        for u in users:
+            want = pg.psql("SELECT count(*), coalesce(max(id), 0) FROM mam_archive "
+                           "WHERE username = '%s'" % u).strip()
+            got = pg.psql("SELECT messages, counted_to FROM mam_stats WHERE "
+                          "username = '%s'" % u).strip()
+            if got != want:
+                return False
+            per = pg.psql("SELECT with_bare, count(*) FROM mam_archive WHERE username = "
+                          "'%s' GROUP BY 1 ORDER BY 1" % u).strip()
+            kept = pg.psql("SELECT with_bare, messages FROM mam_with_stats WHERE "
+                           "username = '%s' AND messages > 0 ORDER BY 1" % u).strip()
+            if per != kept:
+                return False
+        return True
+    wait_for(exact, "the counters to hold the archive")
+
+
 def offline(pg, user):
     return int(pg.psql("SELECT count(*) FROM offline WHERE username = '%s'" % user))
 
@@ -240,6 +262,7 @@ def test_postgresql_crash_loses_no_acked_message(server, pg):
     want = sorted("m%d" % i for i in range(1, 301))
     assert sorted(archived_ids(pg, a, True)) == want
     assert sorted(archived_ids(pg, b, False)) == want
+    counters_exact(pg, a, b)
     snd.close()
     rcv.close()
 
@@ -287,6 +310,7 @@ def test_core_crash_unacked_are_resent(server, pg):
     assert all(got.count("m%d" % i) == 1 for i in range(1, 51))
     ids = pg.psql("SELECT id FROM mam_archive WHERE username IN ('%s', '%s')" % (a, b)).split()
     assert len(ids) == len(set(ids))
+    counters_exact(pg, a, b)
     snd.close()
 
 
