@@ -136,17 +136,18 @@ def counters_exact(pg, *users):
     the last id (retried batches counted once, none lost)."""
     def exact():
         for u in users:
-            want = pg.psql("SELECT count(*), coalesce(max(id), 0) FROM mam_archive "
-                           "WHERE username = '%s'" % u).strip()
-            got = pg.psql("SELECT messages, counted_to FROM mam_stats WHERE "
-                          "username = '%s'" % u).strip()
-            if got != want:
-                return False
-            per = pg.psql("SELECT with_bare, count(*) FROM mam_archive WHERE username = "
-                          "'%s' GROUP BY 1 ORDER BY 1" % u).strip()
-            kept = pg.psql("SELECT with_bare, messages FROM mam_with_stats WHERE "
-                           "username = '%s' AND messages > 0 ORDER BY 1" % u).strip()
-            if per != kept:
+            # (messages, counted_to) and the conversations' counts, as the
+            # counters hold them and as the archive has them
+            held = pg.psql(
+                "SELECT s.messages, s.counted_to, (SELECT string_agg(with_bare || '=' || "
+                "messages, ',' ORDER BY with_bare) FROM mam_with_stats WHERE username = "
+                "'%s' AND messages > 0) FROM mam_stats s WHERE s.username = '%s'" % (u, u))
+            has = pg.psql(
+                "SELECT count(*), coalesce(max(id), 0), (SELECT string_agg(w || '=' || n, "
+                "',' ORDER BY w) FROM (SELECT with_bare AS w, count(*) AS n FROM mam_archive "
+                "WHERE username = '%s' GROUP BY 1) g) FROM mam_archive WHERE username = '%s'"
+                % (u, u))
+            if held.strip() != has.strip():
                 return False
         return True
     wait_for(exact, "the counters to hold the archive")

@@ -302,6 +302,25 @@ static void fold_send(struct wslot *s);
 static void slot_send(struct wslot *s);
 static struct wslot *slot_of(const char *bare);
 
+/* The account "host\tlocal" goes in the next fold: 0, or -1 (out of
+ * memory: its rows are counted at query time until a later fold). */
+static int
+dirty_add(struct wslot *s, const char *key)
+{
+	if (hmap_get(&s->dirty, key) != NULL)
+		return 0;
+	return hmap_put(&s->dirty, key, (void *)1);
+}
+
+/* The next fold in ms, unless one runs (its end arms it) or is due. */
+static void
+fold_arm(struct wslot *s, uint64_t ms)
+{
+	if (!s->fold_busy && !ev_timer_active(&s->fold) && !stopping &&
+	    hmap_first(&s->dirty, &(size_t){ 0 }) != NULL)
+		ev_timer_start(srv.loop, &s->fold, ms);
+}
+
 /* b's accounts have committed rows the counters have not taken in. */
 static void
 fold_mark(struct wslot *s, const struct wbatch *b)
@@ -310,11 +329,9 @@ fold_mark(struct wslot *s, const struct wbatch *b)
 	size_t i;
 
 	for (e = hmap_first(&b->accts, &i); e; e = hmap_next(&b->accts, e, &i))
-		if (hmap_get(&s->dirty, e->key) == NULL &&
-		    hmap_put(&s->dirty, e->key, (void *)1) == -1)
-			break;	/* counted at query time until a later fold */
-	if (!s->fold_busy && !ev_timer_active(&s->fold) && !stopping)
-		ev_timer_start(srv.loop, &s->fold, FOLD_MS);
+		if (dirty_add(s, e->key) == -1)
+			break;
+	fold_arm(s, FOLD_MS);
 }
 
 void
@@ -326,10 +343,8 @@ mamwrite_fold_later(const char *bare, const char *host, const char *local)
 
 	if (s == NULL || len < 0 || (size_t)len >= sizeof(key) || stopping)
 		return;
-	if (hmap_get(&s->dirty, key) == NULL && hmap_put(&s->dirty, key, (void *)1) == -1)
-		return;
-	if (!s->fold_busy && !ev_timer_active(&s->fold))
-		ev_timer_start(srv.loop, &s->fold, FOLD_MS);
+	if (dirty_add(s, key) == 0)
+		fold_arm(s, FOLD_MS);
 }
 
 static void
@@ -372,8 +387,7 @@ fold_undo(struct wslot *s)
 	size_t i;
 
 	for (e = hmap_first(&s->folding, &i); e; e = hmap_next(&s->folding, e, &i))
-		if (hmap_get(&s->dirty, e->key) == NULL)
-			(void)hmap_put(&s->dirty, e->key, (void *)1);
+		(void)dirty_add(s, e->key);
 	hmap_free(&s->folding);
 	hmap_init(&s->folding);
 }
@@ -396,8 +410,7 @@ fold_done(void *arg, PGresult *res, const char *err)
 		hmap_free(&s->folding);
 		hmap_init(&s->folding);
 	}
-	if (hmap_first(&s->dirty, &(size_t){ 0 }) != NULL && !ev_timer_active(&s->fold))
-		ev_timer_start(srv.loop, &s->fold, res == NULL ? RETRY_MAX_MS : FOLD_MS);
+	fold_arm(s, res == NULL ? RETRY_MAX_MS : FOLD_MS);
 }
 
 /*
@@ -438,8 +451,7 @@ fold_send(struct wslot *s)
 	free(s->fold_key);
 	s->fold_key = NULL;
 	fold_undo(s);
-	if (!ev_timer_active(&s->fold))
-		ev_timer_start(srv.loop, &s->fold, RETRY_MAX_MS);
+	fold_arm(s, RETRY_MAX_MS);
 }
 
 /* ---- batches ---- */
