@@ -60,8 +60,9 @@ static struct db_stmt st_fold_all = { MAM_SQL_FOLD("users u"), 0, 0 };
  * A row whose archiving the stored preferences decide (XEP-0441 §3: a JID
  * on the never list wins over the always list, which wins over the
  * default); an id already stored (sent again after a lost answer) is
- * skipped; a row one row when stored.  Counted like a batch's rows: by a
- * later fold, or at once if a fold went past its id (a retry).
+ * skipped; the answer has one row when it was stored.  Counted like a
+ * batch's rows: by a later fold, or at once if a fold went past its id
+ * (a retry).
  */
 static struct db_stmt st_insert_if = {
 	"WITH ins AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
