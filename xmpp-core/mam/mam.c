@@ -947,16 +947,35 @@ mam_cleanup(void)
 	buf_free(&scratch);
 }
 
+/*
+ * Account removal: the rows made so far (COPY batches file them under the
+ * account's key, mamwrite.c) are committed before its row goes, so the
+ * deletion takes them with it, and its key is not kept until it is gone.
+ */
+static void
+mam_account_prepare(struct user *u, void (*done)(void *, const char *),
+    void *arg)
+{
+	mamwrite_removing(srv.cfg->hosts[u->host], u->local, done, arg);
+}
+
+static void
+mam_account_removed(struct user *u)
+{
+	mamwrite_removed(srv.cfg->hosts[u->host], u->local);
+}
+
 static void
 mam_stats(struct buf *b)
 {
-	uint64_t rows, batches, retries;
-	char line[160];
+	uint64_t rows, batches, retries, copies;
+	char line[200];
 
-	mamwrite_stats(&rows, &batches, &retries);
+	mamwrite_stats(&rows, &batches, &retries, &copies);
 	snprintf(line, sizeof(line), "mam_rows_written\t%llu\nmam_batches\t%llu\n"
-	    "mam_retries\t%llu\nmam_durable\t%s\n", (unsigned long long)rows,
-	    (unsigned long long)batches, (unsigned long long)retries,
+	    "mam_batches_copy\t%llu\nmam_retries\t%llu\nmam_durable\t%s\n",
+	    (unsigned long long)rows, (unsigned long long)batches,
+	    (unsigned long long)copies, (unsigned long long)retries,
 	    mamwrite_durable(mamwrite_mark()) ? "yes" : "no");
 	buf_puts(b, line);
 }
@@ -1030,5 +1049,7 @@ struct module mam_module = {
 	.stats = mam_stats,
 	.session_bound = mam_session_start,
 	.session_unbound = mam_session_end,
+	.account_prepare = mam_account_prepare,
+	.account_removed = mam_account_removed,
 	.bind2_bound = mamquery_bind2_bound,
 };

@@ -30,6 +30,9 @@
 #define NPARAMS (COL_K + 1)
 /* how long after a commit the counters take in the rows it added */
 #define FOLD_MS 1000
+/* accounts whose users.uid is kept (then all are forgotten), and how long */
+#define UIDS_MAX 65536
+#define UIDS_MS (5 * 60 * 1000)
 
 /*
  * One statement for the rows of several accounts (all pinned to one
@@ -54,15 +57,23 @@
 	"$3::text[], $4::text[], $5::text[], $6::boolean[], $7::text[]) AS " \
 	"u(id, h, n, wb, wr, o, s) JOIN users x ON x.host = u.h AND x.username = u.n"
 static struct db_stmt st_batch = {
-	"INSERT INTO mam_archive (id, host, username, with_bare, with_res, outgoing, "
-	"stanza, owner) SELECT u.id, u.h, u.n, u.wb, u.wr, u.o, u.s, a.uids[u.k] "
-	"FROM (SELECT ARRAY(SELECT coalesce(x.uid, 0) FROM unnest($8::text[], "
-	"$9::text[]) WITH ORDINALITY t(h, n, ord) LEFT JOIN users x ON "
-	"x.host = t.h AND x.username = t.n ORDER BY t.ord) AS uids) a, "
-	"unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], "
-	"$6::boolean[], $7::text[], $10::integer[]) AS u(id, h, n, wb, wr, o, s, k) "
-	"WHERE a.uids[u.k] <> 0",
+	"WITH a AS MATERIALIZED (SELECT ARRAY(SELECT coalesce(x.uid, 0) FROM "
+	"unnest($8::text[], $9::text[]) WITH ORDINALITY t(h, n, ord) LEFT JOIN "
+	"users x ON x.host = t.h AND x.username = t.n ORDER BY t.ord) AS uids), "
+	"i AS (INSERT INTO mam_archive (id, host, username, with_bare, with_res, "
+	"outgoing, stanza, owner) SELECT u.id, u.h, u.n, u.wb, u.wr, u.o, u.s, "
+	"a.uids[u.k] FROM a, unnest($1::bigint[], $2::text[], $3::text[], "
+	"$4::text[], $5::text[], $6::boolean[], $7::text[], $10::integer[]) AS "
+	"u(id, h, n, wb, wr, o, s, k) WHERE a.uids[u.k] <> 0) "
+	"SELECT array_to_string(uids, ',') FROM a",
 	NPARAMS, 0 };
+/*
+ * The first attempt of a batch whose accounts' keys are all known (the
+ * answer of an earlier st_batch): the rows as COPY text, no lookup.
+ */
+static struct db_stmt st_copy = {
+	"COPY mam_archive (id, host, username, with_bare, with_res, outgoing, "
+	"stanza, owner) FROM STDIN", 0, 0 };
 static struct db_stmt st_batch_again = {
 	"WITH ins AS (" INSERT_ROWS " ON CONFLICT (owner, id) DO NOTHING "
 	"RETURNING host, username, with_bare, id), "
@@ -79,6 +90,8 @@ struct wbatch {
 	struct wslot *s;
 	struct buf col[NPARAMS];	/* array literals: id, host, local, wb, wr,
 					 * o, stanza, then the accounts' */
+	struct buf cp;		/* copy: the rows as COPY text instead of col[..6] */
+	uint64_t uid_gen;	/* uid_gen when it was sent */
 	struct hmap accts;	/* "host\tlocal" -> its place in col[COL_H..] + 1 */
 	unsigned nacct;
 	unsigned n;
@@ -88,7 +101,7 @@ struct wbatch {
 	char *key;		/* one of its accounts: the connection's key */
 	uint64_t fold_gen;	/* its slot's folds sent before it was made */
 	unsigned tries;
-	bool closed, again, in_db;
+	bool closed, again, in_db, copy;
 	struct ev_timer retry;
 };
 
@@ -120,7 +133,20 @@ static size_t ntickets, captickets;
 static struct waiter *waiters;	/* by mark */
 static size_t nwaiters, capwaiters, firstwaiter;
 static bool stopping, draining;
-static uint64_t st_rows, st_batches, st_retries;
+static uint64_t st_rows, st_batches, st_retries, st_copies;
+
+/*
+ * Accounts' keys (users.uid) from st_batch's answers, "host\tlocal" ->
+ * uid, so that later batches of theirs go as COPY.  An account being
+ * removed is never kept (removing: from its preparation, when its rows
+ * made so far are committed, until it is gone), and an answer to a batch
+ * sent before a removal ended is not kept either (uid_gen), so no row is
+ * ever filed under the key of an account that is gone.  All are
+ * forgotten every UIDS_MS (bounds what a removal behind the server's
+ * back, by SQL, can misfile) and at UIDS_MAX.
+ */
+static struct hmap uids, removing;
+static uint64_t uid_gen, uids_since;
 
 /* backpressure (see mamwrite.h) */
 static size_t pending;
@@ -454,6 +480,126 @@ fold_send(struct wslot *s)
 	fold_arm(s, RETRY_MAX_MS);
 }
 
+/* ---- accounts' keys ---- */
+
+/* "host\tlocal" into key (size JID_KEY_MAX): its length, or 0. */
+#define JID_KEY_MAX (2 * (2 * JID_PART_MAX + 2) + 2)
+static size_t
+acct_key(char *key, const char *host, const char *local)
+{
+	size_t hl = strlen(host), ll = strlen(local);
+
+	if (hl + ll + 2 > JID_KEY_MAX)
+		return 0;
+	memcpy(key, host, hl);
+	key[hl] = '\t';
+	memcpy(key + hl + 1, local, ll + 1);
+	return hl + ll + 1;
+}
+
+static unsigned
+uid_of(const char *key)
+{
+	uint64_t now = ev_now(srv.loop);
+
+	if (uids_since == 0 || now - uids_since >= UIDS_MS) {
+		hmap_free(&uids);
+		hmap_init(&uids);
+		uids_since = now;
+	}
+	return (unsigned)(uintptr_t)hmap_get(&uids, key);
+}
+
+/* st_batch's answer: the keys of b's accounts, in their places. */
+static void
+uids_keep(const struct wbatch *b, PGresult *res)
+{
+	const char *p;
+	unsigned *k;
+	struct hmap_ent *e;
+	size_t i;
+	unsigned n = 0;
+
+	if (b->uid_gen != uid_gen || PQntuples(res) != 1 || b->nacct == 0 ||
+	    (k = calloc(b->nacct, sizeof(*k))) == NULL)
+		return;
+	for (p = PQgetvalue(res, 0, 0); *p && n < b->nacct; n++) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		k[n] = v > 0 && v <= UINT32_MAX ? (unsigned)v : 0;
+		p = *end == ',' ? end + 1 : end;
+	}
+	if (uids.n + b->nacct > UIDS_MAX) {
+		hmap_free(&uids);
+		hmap_init(&uids);
+	}
+	for (e = hmap_first(&b->accts, &i); n == b->nacct && e;
+	    e = hmap_next(&b->accts, e, &i)) {
+		uintptr_t at = (uintptr_t)e->val;
+
+		if (k[at - 1] != 0 && hmap_get(&removing, e->key) == NULL &&
+		    hmap_put(&uids, e->key, (void *)(uintptr_t)k[at - 1]) == -1)
+			break;
+	}
+	free(k);
+}
+
+struct forget {
+	void (*done)(void *, const char *);
+	void *arg;
+};
+
+static void
+forget_durable(void *arg, bool durable)
+{
+	struct forget *f = arg;
+
+	f->done(f->arg, durable ? NULL : "the server is stopping");
+	free(f);
+}
+
+void
+mamwrite_removing(const char *host, const char *local,
+    void (*done)(void *, const char *), void *arg)
+{
+	char key[JID_KEY_MAX];
+	struct forget *f;
+
+	if (acct_key(key, host, local) == 0) {
+		done(arg, NULL);	/* never kept: too long */
+		return;
+	}
+	hmap_del(&uids, key);
+	uid_gen++;
+	if (hmap_put(&removing, key, (void *)1) == -1 ||
+	    (f = malloc(sizeof(*f))) == NULL) {
+		done(arg, "out of memory");
+		return;
+	}
+	f->done = done;
+	f->arg = arg;
+	/* rows filed under its key so far are in before its row goes */
+	for (unsigned i = 0; i < nslots; i++)
+		slot_send(&slots[i]);
+	if (mamwrite_wait(mamwrite_mark(), forget_durable, f) == -1) {
+		free(f);
+		done(arg, "out of memory");
+	}
+}
+
+void
+mamwrite_removed(const char *host, const char *local)
+{
+	char key[JID_KEY_MAX];
+
+	if (acct_key(key, host, local) == 0)
+		return;
+	hmap_del(&uids, key);
+	hmap_del(&removing, key);
+	uid_gen++;
+}
+
 /* ---- batches ---- */
 
 static void slot_kick(struct wslot *s);
@@ -464,6 +610,7 @@ batch_free(struct wbatch *b)
 {
 	for (int i = 0; i < NPARAMS; i++)
 		buf_free(&b->col[i]);
+	buf_free(&b->cp);
 	hmap_free(&b->accts);
 	ev_timer_stop(srv.loop, &b->retry);
 	free(b->key);
@@ -508,23 +655,94 @@ batch_done(void *arg, PGresult *res, const char *err)
 		if (b->tries == 0 || b->tries % 20 == 0)
 			log_warn("mam: archiving %u message%s failed (%s): trying again",
 			    b->n, b->n == 1 ? "" : "s", err);
-		b->again = true;
+		b->again = true;	/* a COPY batch becomes arrays for it */
 		after = (uint64_t)RETRY_MIN_MS << (b->tries < 5 ? b->tries : 5);
 		b->tries++;
 		ev_timer_start(srv.loop, &b->retry, after > RETRY_MAX_MS ? RETRY_MAX_MS : after);
 		return;
 	}
+	if (!b->copy && !b->again)
+		uids_keep(b, res);
 	if (b->tries > 0)
 		log_notice("mam: %u message%s archived after %u attempt%s", b->n,
 		    b->n == 1 ? "" : "s", b->tries + 1, b->tries ? "s" : "");
 	st_rows += b->n;
 	st_batches++;
+	st_copies += b->copy;
 	fold_mark(s, b);
 	unlink_sent(b);
 	pending_sub(b->bytes);
 	batch_free(b);
 	slot_kick(s);
 	run_waiters();
+}
+
+/* One COPY text field of s, then sep. */
+static int
+copy_field(struct buf *out, const char *s, char sep)
+{
+	size_t run;
+
+	for (;;) {
+		run = strcspn(s, "\\\t\n\r");
+		if (buf_append(out, s, run) == -1)
+			return -1;
+		s += run;
+		if (*s == '\0')
+			break;
+		if (buf_append(out, *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" :
+		    *s == '\n' ? "\\n" : "\\r", 2) == -1)
+			return -1;
+		s++;
+	}
+	return buf_append(out, &sep, 1);
+}
+
+/*
+ * A COPY batch's rows into the array literals (its retry goes as
+ * st_batch_again, which skips rows stored already and counts late ones).
+ * Fields are split at the tabs copy_field leaves and unescaped in place.
+ */
+static int
+batch_unpack(struct wbatch *b)
+{
+	char *p = b->cp.p, *end = p + b->cp.len;
+
+	while (p < end) {
+		char *f[NCOLS + 1];
+		int n = 0;
+
+		for (f[n++] = p; p < end && *p != '\n'; p++) {
+			if (*p == '\t') {
+				*p = '\0';
+				if (n <= NCOLS)
+					f[n++] = p + 1;
+			}
+		}
+		if (p < end)
+			*p++ = '\0';
+		if (n != NCOLS + 1)
+			return -1;
+		for (int i = 0; i < NCOLS; i++) {
+			char *r = f[i], *w = f[i];
+
+			for (; *r; r++, w++) {
+				if (*r == '\\' && r[1]) {
+					r++;
+					*w = *r == 't' ? '\t' : *r == 'n' ? '\n' :
+					    *r == 'r' ? '\r' : *r;
+				} else
+					*w = *r;
+			}
+			*w = '\0';
+			if (mam_pg_elem(&b->col[i], f[i]) == -1)
+				return -1;
+		}
+	}
+	buf_free(&b->cp);
+	buf_init(&b->cp);
+	b->copy = false;
+	return 0;
 }
 
 static void
@@ -534,6 +752,26 @@ batch_send(struct wbatch *b)
 
 	if (stopping)
 		return;
+	/* a fold sent since its rows were made may have counted past them */
+	if (b->fold_gen != b->s->fold_gen)
+		b->again = true;
+	b->uid_gen = uid_gen;
+	if (b->copy && !b->again) {
+		b->in_db = true;
+		b->s->in_db++;
+		if (db_copy_key(srv.db, b->key, &st_copy, b->cp.p, b->cp.len,
+		    batch_done, b) != NULL)
+			return;
+		b->in_db = false;
+		b->s->in_db--;
+		goto later;
+	}
+	if (b->copy && batch_unpack(b) == -1) {
+		/* out of memory (the text is ours): the rows cannot be sent */
+		for (int i = 0; i < NCOLS; i++)
+			b->col[i].len = 0;
+		goto later;
+	}
 	if (!b->closed) {
 		for (int i = 0; i < NPARAMS; i++)
 			if (mam_pg_close(&b->col[i]) == -1)
@@ -542,9 +780,6 @@ batch_send(struct wbatch *b)
 	}
 	for (int i = 0; i < NPARAMS; i++)
 		v[i] = b->col[i].p;
-	/* a fold sent since its rows were made may have counted past them */
-	if (b->fold_gen != b->s->fold_gen)
-		b->again = true;
 	b->in_db = true;
 	b->s->in_db++;
 	/* the callback may run inside the call (a connection breaking) */
@@ -581,7 +816,8 @@ slot_send(struct wslot *s)
 static bool
 batch_full(const struct wbatch *b)
 {
-	return b->n >= mam_cfg()->batch_rows || b->col[6].len >= BATCH_BYTES;
+	return b->n >= mam_cfg()->batch_rows ||
+	    (b->copy ? b->cp.len : b->col[6].len) >= BATCH_BYTES;
 }
 
 /*
@@ -652,6 +888,7 @@ batch_new(struct wslot *s, const char *bare)
 	}
 	for (int i = 0; i < NPARAMS; i++)
 		buf_init(&b->col[i]);
+	buf_init(&b->cp);
 	hmap_init(&b->accts);
 	b->s = s;
 	b->since = ev_now(srv.loop);
@@ -668,16 +905,13 @@ batch_new(struct wslot *s, const char *bare)
 static int
 acct_place(struct wbatch *b, const struct mamwrite_row *r)
 {
-	char key[2 * (2 * JID_PART_MAX + 2) + 2], k[16];
-	size_t hl = strlen(r->host), ll = strlen(r->local), n = 0;
+	char key[JID_KEY_MAX], k[16];
+	size_t n = 0;
 	uintptr_t at;
 
 	/* this runs for every row: no printf */
-	if (hl + ll + 2 > sizeof(key))
+	if (acct_key(key, r->host, r->local) == 0)
 		return -1;
-	memcpy(key, r->host, hl);
-	key[hl] = '\t';
-	memcpy(key + hl + 1, r->local, ll + 1);
 	if ((at = (uintptr_t)hmap_get(&b->accts, key)) == 0) {
 		if (mam_pg_elem(&b->col[COL_H], r->host) == -1 ||
 		    mam_pg_elem(&b->col[COL_L], r->local) == -1)
@@ -694,6 +928,25 @@ acct_place(struct wbatch *b, const struct mamwrite_row *r)
 	return buf_append(&b->col[COL_K], k + sizeof(k) - n, n);
 }
 
+/* The row as a COPY line of b (uid: its account's key): 0, or -1. */
+static int
+copy_row(struct wbatch *b, const char *const *v, unsigned uid)
+{
+	char u[16];
+	size_t len = b->cp.len;
+	int i;
+
+	snprintf(u, sizeof(u), "%u", uid);
+	for (i = 0; i < NCOLS; i++)
+		if (copy_field(&b->cp, v[i], '\t') == -1)
+			break;
+	if (i < NCOLS || copy_field(&b->cp, u, '\n') == -1) {
+		b->cp.len = len;	/* the text stays whole */
+		return -1;
+	}
+	return 0;
+}
+
 int
 mamwrite_add(const char *bare, const struct mamwrite_row *r)
 {
@@ -702,12 +955,34 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 	struct wslot *s = slot_of(bare);
 	size_t len[NCOLS], cost = 64;
 	struct wbatch *b;
+	char key[JID_KEY_MAX];
+	unsigned uid;
 	int i;
 
 	if (s == NULL)
 		return -1;
-	if ((b = s->open) == NULL && (b = s->open = batch_new(s, bare)) == NULL)
-		return -1;
+	uid = acct_key(key, r->host, r->local) ? uid_of(key) : 0;
+	/* a COPY batch only takes rows of accounts whose key is known */
+	if (s->open && s->open->copy && uid == 0)
+		slot_send(s);
+	if ((b = s->open) == NULL) {
+		if ((b = s->open = batch_new(s, bare)) == NULL)
+			return -1;
+		b->copy = uid != 0;
+	}
+	if (b->copy) {
+		size_t before = b->cp.len;
+
+		if (copy_row(b, v, uid) == -1) {
+			if (b->n == 0) {
+				s->open = NULL;
+				batch_free(b);
+			}
+			return -1;
+		}
+		cost += b->cp.len - before;
+		goto placed;
+	}
 	for (i = 0; i < NCOLS; i++) {
 		len[i] = b->col[i].len;
 		if (mam_pg_elem(&b->col[i], v[i]) == -1)
@@ -724,6 +999,7 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 		}
 		return -1;
 	}
+placed:
 	if (!b->again && acct_place(b, r) == -1)
 		b->again = true;	/* st_batch_again finds the accounts itself */
 	if (b->n++ == 0)
@@ -800,6 +1076,11 @@ mamwrite_cleanup(void)
 		hmap_free(&slots[i].folding);
 		free(slots[i].fold_key);
 	}
+	hmap_free(&uids);
+	hmap_init(&uids);
+	hmap_free(&removing);
+	hmap_init(&removing);
+	uids_since = 0;
 	free(slots);
 	slots = NULL;
 	nslots = 0;
@@ -809,8 +1090,10 @@ mamwrite_cleanup(void)
 }
 
 void
-mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries)
+mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries,
+    uint64_t *copies)
 {
+	*copies = st_copies;
 	*rows = st_rows;
 	*batches = st_batches;
 	*retries = st_retries;

@@ -8,8 +8,9 @@
  * pinned to (db_key_conn), so a later query of the account on that
  * connection runs after it, and one batch only ever touches the stats
  * rows of its own accounts (no lock order between connections).  A batch
- * is one multi-row statement (unnest of arrays: one round trip, one
- * commit): sent when [mam] batch_delay_ms has passed since its first row
+ * is one COPY (when every account's users.uid is known from an earlier
+ * batch's answer) or one multi-row statement (unnest of arrays: one
+ * round trip, one commit, uids looked up): sent when [mam] batch_delay_ms has passed since its first row
  * and the previous batch of its connection is back, at once when it holds
  * [mam] batch_rows rows or BATCH_BYTES.  A batch that fails (connection
  * lost, PostgreSQL restarting, a statement error) is sent again after a
@@ -59,6 +60,15 @@ void mamwrite_ticket_done(uint64_t ticket, size_t bytes);
 /* A row of host/local stored elsewhere (st_insert_if): the counters
  * take it in with the account's next fold (mam.h MAM_SQL_FOLD). */
 void mamwrite_fold_later(const char *bare, const char *host, const char *local);
+/*
+ * Account removal (accountrm): host/local's key is not used for COPY
+ * batches from now on, and done(arg, NULL) once every row made so far is
+ * committed (its rows then go with its account); mamwrite_removed once
+ * it is gone (or its removal failed).
+ */
+void mamwrite_removing(const char *host, const char *local,
+    void (*done)(void *arg, const char *err), void *arg);
+void mamwrite_removed(const char *host, const char *local);
 /* Above max_pending, c is not read until the writes catch up. */
 void mamwrite_throttle(struct c2s *c);
 
@@ -67,7 +77,9 @@ void mamwrite_drain(void);
 /* The loop has ended: nothing is sent again; waiters are told. */
 void mamwrite_stop(void);
 void mamwrite_cleanup(void);
-/* Statistics for tests and xmppctl: rows written, batches, retries. */
-void mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries);
+/* Statistics for tests and xmppctl: rows written, batches, retries, and
+ * of those batches the ones that went as COPY. */
+void mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries,
+    uint64_t *copies);
 
 #endif

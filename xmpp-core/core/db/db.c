@@ -10,6 +10,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,17 @@
 #define DB_BACKOFF_MIN 100
 #define DB_BACKOFF_MAX 10000
 
-enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_PREPARE, C_QUERY };
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_PREPARE, C_QUERY, C_COPY };
+/* a COPY request's data: waiting for the server, to be queued, queued */
+enum copy_stage { CP_WAIT, CP_PUT, CP_DONE };
 
 struct db_req {
 	struct db_req *next;
 	struct db *db;
 	struct db_stmt *stmt;
 	char **values;
+	const char *copy;	/* COPY FROM STDIN: its rows (NULL: a statement) */
+	size_t copylen;
 	db_cb *cb;
 	void *arg;
 	uint64_t deadline;
@@ -51,6 +56,7 @@ struct db_conn {
 	struct ev_timer retry;
 	uint64_t backoff;
 	struct db_req *req;
+	enum copy_stage copy;	/* of req, in C_COPY */
 	PGresult *res;		/* first result of the current command */
 	uint8_t prepared[DB_MAX_STMTS / 8];
 };
@@ -99,6 +105,7 @@ static int next_stmt_id;
 
 static void conn_start(struct db_conn *c);
 static void conn_dispatch(struct db_conn *c);
+static void conn_copy_put(struct db_conn *c);
 static void pool_kick(struct db *db);
 
 static void
@@ -170,6 +177,13 @@ conn_send(struct db_conn *c)
 	char name[16];
 	int ok;
 
+	if (r->copy) {
+		/* COPY is a simple-protocol command: its rows follow its answer */
+		c->state = C_COPY;
+		c->copy = CP_WAIT;
+		ok = PQsendQuery(c->pg, r->stmt->sql);
+		goto sent;
+	}
 	snprintf(name, sizeof(name), "s%d", id);
 	if (!(c->prepared[id / 8] & (1u << (id % 8)))) {
 		c->state = C_PREPARE;
@@ -179,6 +193,7 @@ conn_send(struct db_conn *c)
 		ok = PQsendQueryPrepared(c->pg, name, r->stmt->nparams,
 		    (const char *const *)r->values, NULL, NULL, 0);
 	}
+sent:
 	if (!ok) {
 		conn_down(c, PQerrorMessage(c->pg));
 		return;
@@ -217,6 +232,27 @@ conn_command_done(struct db_conn *c)
 	conn_dispatch(c);
 }
 
+/* The COPY's rows and its end, once libpq has room for them. */
+static void
+conn_copy_put(struct db_conn *c)
+{
+	struct db_req *r = c->req;
+	int rc = PQputCopyData(c->pg, r->copy, (int)r->copylen);
+
+	if (rc == 1)
+		rc = PQputCopyEnd(c->pg, NULL);
+	if (rc == -1) {
+		conn_down(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (rc == 1)
+		c->copy = CP_DONE;
+	/* 0: libpq's buffer is full; writable again, this runs again */
+	conn_flush(c);
+	if (c->state == C_COPY && c->copy == CP_PUT)
+		conn_watch(c, EPOLLIN | EPOLLOUT);
+}
+
 static void
 conn_read(struct db_conn *c)
 {
@@ -226,12 +262,21 @@ conn_read(struct db_conn *c)
 		conn_down(c, PQerrorMessage(c->pg));
 		return;
 	}
-	while (c->state == C_PREPARE || c->state == C_QUERY) {
+	while (c->state == C_PREPARE || c->state == C_QUERY || c->state == C_COPY) {
+		if (c->state == C_COPY && c->copy == CP_PUT)
+			return;		/* the rows wait for room to be queued */
 		if (PQisBusy(c->pg))
 			return;
 		res = PQgetResult(c->pg);
 		if (res == NULL) {
 			conn_command_done(c);
+			continue;
+		}
+		if (c->state == C_COPY && c->copy == CP_WAIT &&
+		    PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(res);
+			c->copy = CP_PUT;
+			conn_copy_put(c);
 			continue;
 		}
 		if (c->res == NULL)
@@ -240,7 +285,7 @@ conn_read(struct db_conn *c)
 			PQclear(res);
 	}
 	/* idle: drain notices; a closed socket shows up as an error */
-	if (PQstatus(c->pg) == CONNECTION_BAD)
+	if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
 		conn_down(c, PQerrorMessage(c->pg));
 }
 
@@ -286,6 +331,11 @@ conn_io(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		conn_flush(c);
 		if (c->state == C_DOWN)
 			return;
+		if (c->state == C_COPY && c->copy == CP_PUT) {
+			conn_copy_put(c);
+			if (c->state == C_DOWN)
+				return;
+		}
 	}
 	if (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		conn_read(c);
@@ -458,12 +508,52 @@ db_pool_size(const struct db *db)
 	return db->nconns;
 }
 
+/* r goes to key's connection (NULL: any). */
+static void
+req_queue(struct db *db, const char *key, struct db_req *r)
+{
+	struct db_conn *c;
+
+	db->queued++;
+	if (key) {
+		c = &db->conns[db_key_conn(db, key)];
+		q_push(&c->own, r);
+		if (c->state == C_IDLE)
+			conn_dispatch(c);
+	} else {
+		q_push(&db->shared, r);
+		pool_kick(db);
+	}
+}
+
+struct db_req *
+db_copy_key(struct db *db, const char *key, struct db_stmt *stmt,
+    const char *data, size_t len, db_cb *cb, void *arg)
+{
+	struct db_req *r;
+
+	if (db->queued >= db->max_queue || len > INT_MAX)
+		return NULL;
+	if ((r = malloc(sizeof(*r) + len)) == NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	r->db = db;
+	r->stmt = stmt;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline = ev_now(db->loop) + db->timeout;
+	r->t0_us = corestats_now_us();
+	r->copy = memcpy(r + 1, data, len);
+	r->copylen = len;
+	req_queue(db, key, r);
+	return r;
+}
+
 struct db_req *
 db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
     const char *const *values, db_cb *cb, void *arg)
 {
 	struct db_req *r;
-	struct db_conn *c = NULL;
 	size_t len[DB_MAX_PARAMS], total;
 	char *p;
 
@@ -504,16 +594,7 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 			p += len[i];
 		}
 	}
-	db->queued++;
-	if (key) {
-		c = &db->conns[db_key_conn(db, key)];
-		q_push(&c->own, r);
-		if (c->state == C_IDLE)
-			conn_dispatch(c);
-	} else {
-		q_push(&db->shared, r);
-		pool_kick(db);
-	}
+	req_queue(db, key, r);
 	return r;
 }
 

@@ -66,6 +66,15 @@ struct db_req *db_query_key(struct db *db, const char *key,
  */
 unsigned db_key_conn(const struct db *db, const char *key);
 unsigned db_pool_size(const struct db *db);
+/*
+ * COPY ... FROM STDIN (stmt->sql, without parameters; sent as a simple
+ * query, never prepared) with len bytes of rows in COPY's text format
+ * (copied), pinned to key's connection like db_query_key.  The callback
+ * gets the command's result (PQcmdTuples: the rows); the rows go in
+ * whole or not at all.
+ */
+struct db_req *db_copy_key(struct db *db, const char *key, struct db_stmt *stmt,
+    const char *data, size_t len, db_cb *cb, void *arg);
 /* The callback will not be called; the query may still run. */
 void db_cancel(struct db_req *r);
 

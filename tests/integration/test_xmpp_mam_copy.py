@@ -1,0 +1,184 @@
+"""Archive rows as COPY (issue 18): once a batch's answer has told the
+writer an account's key (users.uid), its later rows go to PostgreSQL as
+COPY FROM STDIN, without a lookup.  What a client gets back is exactly
+what was sent, whatever COPY's text format would have to escape (tabs,
+newlines, backslashes); a COPY that fails is sent again as an ordinary
+statement; and removing an account on the running server never files a
+row under the key of the account that is gone: a new account of the same
+name gets its own archive, and no row is left without an account."""
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from pgcluster import PgCluster
+from test_xmpp_mam import PW, all_pages, login, next_body
+from xmpptest import XmppServer, arun, disconnect
+
+DEADLINE = 30
+
+
+@pytest.fixture(scope="module")
+def pg():
+    cluster = PgCluster()
+    yield cluster
+    cluster.destroy()
+
+
+def wait_for(cond, what, timeout=DEADLINE):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+async def until(cond, what, timeout=DEADLINE):
+    """wait_for inside a scenario: the clients' loop goes on meanwhile."""
+    deadline = time.time() + timeout
+    while not cond():
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        await asyncio.sleep(0.1)
+
+
+def stat(s, key):
+    out = s.ctl("stats").stdout
+    return int(re.search(r"^%s\t(\d+)$" % key, out, re.M).group(1))
+
+
+def orphans(pg):
+    return int(pg.psql("SELECT count(*) FROM mam_archive a WHERE NOT EXISTS "
+                       "(SELECT 1 FROM users u WHERE u.uid = a.owner)").strip())
+
+
+def rows_of(pg, user):
+    return int(pg.psql("SELECT count(*) FROM mam_archive a JOIN users u ON "
+                       "u.uid = a.owner WHERE u.username = '%s'" % user).strip())
+
+
+async def chat(frm, to, c_to, bodies):
+    for b in bodies:
+        frm.send_message(mto=to, mbody=b, mtype="chat")
+        got = await next_body(c_to)
+        assert got["body"] == b
+
+
+ODD = ["tab\there", "two\nlines", "back\\slash \\t \\n \\\\", "quote \" and ' too",
+       "unicode \u00e9\u4e2d\U0001f600", "{braces,commas}", "NULL", "\\N",
+       "trailing backslash \\"]
+
+
+def test_rows_go_as_copy_and_come_back_exact(pg):
+    s = XmppServer(pg)
+    try:
+        s.adduser("cpa", PW)
+        s.adduser("cpb", PW)
+
+        async def scenario():
+            a = await login(s, "cpa@localhost/r")
+            b = await login(s, "cpb@localhost/r")
+            await chat(b, "cpa@localhost", a, ["first %d" % i for i in range(3)])
+            # the first batches look the accounts up; their answer gives the keys
+            wait_for(lambda: stat(s, "mam_rows_written") >= 6, "the first rows")
+            copies = stat(s, "mam_batches_copy")
+            await chat(b, "cpa@localhost", a, ODD)
+            await chat(a, "cpb@localhost", b, ["back %d" % i for i in range(3)])
+            wait_for(lambda: stat(s, "mam_rows_written") >= 2 * (6 + len(ODD)),
+                     "the later rows")
+            assert stat(s, "mam_batches_copy") > copies
+            want = ["first %d" % i for i in range(3)] + ODD + ["back %d" % i for i in range(3)]
+            got_a, _, _ = await all_pages(a, 5)
+            got_b, _, _ = await all_pages(b, 5)
+            assert [x[1] for x in got_a] == want
+            assert [x[1] for x in got_b] == want
+            await disconnect(a, b)
+
+        arun(scenario())
+        assert orphans(pg) == 0
+    finally:
+        s.destroy()
+
+
+def test_a_failed_copy_is_sent_again(pg):
+    s = XmppServer(pg)
+    try:
+        s.adduser("cfa", PW)
+        s.adduser("cfb", PW)
+
+        async def scenario():
+            a = await login(s, "cfa@localhost/r")
+            b = await login(s, "cfb@localhost/r")
+            await chat(b, "cfa@localhost", a, ["known %d" % i for i in range(2)])
+            # counted once the answer (with the keys) is in
+            wait_for(lambda: stat(s, "mam_rows_written") >= 4, "the first rows")
+            retries, copies = stat(s, "mam_retries"), stat(s, "mam_batches_copy")
+            # the database refuses the next rows for a while: the COPY fails
+            pg.psql("ALTER TABLE mam_archive ADD CONSTRAINT cf_refuse "
+                    "CHECK (stanza NOT LIKE '%refused%') NOT VALID")
+            try:
+                await chat(b, "cfa@localhost", a, ["refused %d" % i for i in range(3)])
+                wait_for(lambda: stat(s, "mam_retries") > retries, "a failed attempt")
+            finally:
+                pg.psql("ALTER TABLE mam_archive DROP CONSTRAINT cf_refuse")
+            wait_for(lambda: rows_of(pg, "cfa") == 5, "the refused rows, sent again")
+            assert stat(s, "mam_batches_copy") == copies
+            await chat(b, "cfa@localhost", a, ["after"])
+            wait_for(lambda: stat(s, "mam_batches_copy") > copies, "COPY again")
+            got, _, st = await all_pages(a, 10)
+            assert [x[1] for x in got] == ["known %d" % i for i in range(2)] + \
+                ["refused %d" % i for i in range(3)] + ["after"]
+            assert st["count"] == 6
+            await disconnect(a, b)
+
+        arun(scenario())
+    finally:
+        s.destroy()
+
+
+def test_removed_account_leaves_no_row_and_its_successor_archives(pg):
+    s = XmppServer(pg)
+    try:
+        s.adduser("rma", PW)
+        s.adduser("rmb", PW)
+
+        async def first():
+            a = await login(s, "rma@localhost/r")
+            b = await login(s, "rmb@localhost/r")
+            await chat(b, "rma@localhost", a, ["old %d" % i for i in range(3)])
+            wait_for(lambda: stat(s, "mam_rows_written") >= 6, "the first rows")
+            copies = stat(s, "mam_batches_copy")
+            # rma's key is known now: these go as COPY
+            await chat(b, "rma@localhost", a, ["old copy %d" % i for i in range(3)])
+            wait_for(lambda: stat(s, "mam_batches_copy") > copies, "a COPY batch")
+            # rmb goes on writing to rma while rma is removed
+            for i in range(20):
+                b.send_message(mto="rma@localhost", mbody="racing %d" % i, mtype="chat")
+            r = await asyncio.to_thread(s.ctl, "deluser", "rma@localhost")
+            assert r.returncode == 0, r.stderr
+            await disconnect(b)
+
+        arun(first())
+        s.adduser("rma", PW)
+
+        async def second():
+            b = await login(s, "rmb@localhost/r2")
+            a = await login(s, "rma@localhost/r")
+            # online, so the archive's writer files these itself (by key)
+            await chat(b, "rma@localhost", a, ["new %d" % i for i in range(4)])
+            await until(lambda: rows_of(pg, "rma") == 4, "the new account's rows")
+            await chat(b, "rma@localhost", a, ["newer %d" % i for i in range(2)])
+            await until(lambda: rows_of(pg, "rma") == 6, "the new account's later rows")
+            got, _, _ = await all_pages(a, 10)
+            assert [x[1] for x in got] == ["new %d" % i for i in range(4)] + \
+                ["newer %d" % i for i in range(2)]
+            await disconnect(a, b)
+
+        arun(second())
+        wait_for(lambda: orphans(pg) == 0, "no row without its account", timeout=5)
+        assert orphans(pg) == 0
+    finally:
+        s.destroy()
