@@ -701,48 +701,49 @@ copy_field(struct buf *out, const char *s, char sep)
 /*
  * A COPY batch's rows into the array literals (its retry goes as
  * st_batch_again, which skips rows stored already and counts late ones).
- * Fields are split at the tabs copy_field leaves and unescaped in place.
+ * The text stays as it is until all went well.
  */
 static int
 batch_unpack(struct wbatch *b)
 {
-	char *p = b->cp.p, *end = p + b->cp.len;
+	const char *p = b->cp.p, *end = p + b->cp.len;
+	struct buf f;
+	int i = 0;
 
+	buf_init(&f);
 	while (p < end) {
-		char *f[NCOLS + 1];
-		int n = 0;
+		/* one field: up to the tab or newline copy_field put after it */
+		f.len = 0;
+		for (; p < end && *p != '\t' && *p != '\n'; p++) {
+			char ch = *p;
 
-		for (f[n++] = p; p < end && *p != '\n'; p++) {
-			if (*p == '\t') {
-				*p = '\0';
-				if (n <= NCOLS)
-					f[n++] = p + 1;
+			if (ch == '\\' && p + 1 < end) {
+				ch = *++p;
+				ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
 			}
+			if (buf_append(&f, &ch, 1) == -1)
+				goto fail;
 		}
-		if (p < end)
-			*p++ = '\0';
-		if (n != NCOLS + 1)
-			return -1;
-		for (int i = 0; i < NCOLS; i++) {
-			char *r = f[i], *w = f[i];
-
-			for (; *r; r++, w++) {
-				if (*r == '\\' && r[1]) {
-					r++;
-					*w = *r == 't' ? '\t' : *r == 'n' ? '\n' :
-					    *r == 'r' ? '\r' : *r;
-				} else
-					*w = *r;
-			}
-			*w = '\0';
-			if (mam_pg_elem(&b->col[i], f[i]) == -1)
-				return -1;
-		}
+		if (p == end || buf_append(&f, "", 1) == -1)
+			goto fail;
+		if (i < NCOLS && mam_pg_elem(&b->col[i], f.p) == -1)
+			goto fail;
+		/* the last field (the key) ends the line and is not needed */
+		i = *p++ == '\n' ? 0 : i + 1;
 	}
+	buf_free(&f);
+	if (i != 0)
+		goto undo;
 	buf_free(&b->cp);
 	buf_init(&b->cp);
 	b->copy = false;
 	return 0;
+fail:
+	buf_free(&f);
+undo:
+	for (i = 0; i < NCOLS; i++)
+		b->col[i].len = 0;
+	return -1;
 }
 
 static void
@@ -766,12 +767,8 @@ batch_send(struct wbatch *b)
 		b->s->in_db--;
 		goto later;
 	}
-	if (b->copy && batch_unpack(b) == -1) {
-		/* out of memory (the text is ours): the rows cannot be sent */
-		for (int i = 0; i < NCOLS; i++)
-			b->col[i].len = 0;
-		goto later;
-	}
+	if (b->copy && batch_unpack(b) == -1)
+		goto later;	/* out of memory: the same again shortly */
 	if (!b->closed) {
 		for (int i = 0; i < NPARAMS; i++)
 			if (mam_pg_close(&b->col[i]) == -1)

@@ -26,8 +26,9 @@
 #define DB_BACKOFF_MAX 10000
 
 enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_PREPARE, C_QUERY, C_COPY };
-/* a COPY request's data: waiting for the server, to be queued, queued */
-enum copy_stage { CP_WAIT, CP_PUT, CP_DONE };
+/* a COPY request: waiting for the server, its rows to be queued, its
+ * end to be queued, both queued */
+enum copy_stage { CP_WAIT, CP_PUT, CP_END, CP_DONE };
 
 struct db_req {
 	struct db_req *next;
@@ -237,19 +238,20 @@ static void
 conn_copy_put(struct db_conn *c)
 {
 	struct db_req *r = c->req;
-	int rc = PQputCopyData(c->pg, r->copy, (int)r->copylen);
+	int rc = 1;
 
-	if (rc == 1)
-		rc = PQputCopyEnd(c->pg, NULL);
+	if (c->copy == CP_PUT &&
+	    (rc = PQputCopyData(c->pg, r->copy, (int)r->copylen)) == 1)
+		c->copy = CP_END;
+	if (c->copy == CP_END && (rc = PQputCopyEnd(c->pg, NULL)) == 1)
+		c->copy = CP_DONE;
 	if (rc == -1) {
 		conn_down(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (rc == 1)
-		c->copy = CP_DONE;
-	/* 0: libpq's buffer is full; writable again, this runs again */
+	/* 0: libpq's buffer is full; once writable, this runs again */
 	conn_flush(c);
-	if (c->state == C_COPY && c->copy == CP_PUT)
+	if (c->state == C_COPY && c->copy != CP_DONE)
 		conn_watch(c, EPOLLIN | EPOLLOUT);
 }
 
@@ -263,7 +265,7 @@ conn_read(struct db_conn *c)
 		return;
 	}
 	while (c->state == C_PREPARE || c->state == C_QUERY || c->state == C_COPY) {
-		if (c->state == C_COPY && c->copy == CP_PUT)
+		if (c->state == C_COPY && (c->copy == CP_PUT || c->copy == CP_END))
 			return;		/* the rows wait for room to be queued */
 		if (PQisBusy(c->pg))
 			return;
@@ -331,7 +333,7 @@ conn_io(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		conn_flush(c);
 		if (c->state == C_DOWN)
 			return;
-		if (c->state == C_COPY && c->copy == CP_PUT) {
+		if (c->state == C_COPY && (c->copy == CP_PUT || c->copy == CP_END)) {
 			conn_copy_put(c);
 			if (c->state == C_DOWN)
 				return;
