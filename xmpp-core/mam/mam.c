@@ -203,6 +203,46 @@ mam_pg_close(struct buf *out)
 	return buf_puts(out, out->len ? "}" : "{}");
 }
 
+int
+mam_copy_field(struct buf *out, const char *s, char sep)
+{
+	size_t run;
+
+	for (;;) {
+		run = strcspn(s, "\\\t\n\r");
+		if (buf_append(out, s, run) == -1)
+			return -1;
+		s += run;
+		if (*s == '\0')
+			break;
+		if (buf_append(out, *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" :
+		    *s == '\n' ? "\\n" : "\\r", 2) == -1)
+			return -1;
+		s++;
+	}
+	return buf_append(out, &sep, 1);
+}
+
+int
+mam_copy_read(const char **pp, const char *end, struct buf *f)
+{
+	const char *p = *pp;
+
+	f->len = 0;
+	for (; p < end && *p != '\t' && *p != '\n'; p++) {
+		char ch = *p;
+
+		if (ch == '\\' && p + 1 < end) {
+			ch = *++p;
+			ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
+		}
+		if (buf_append(f, &ch, 1) == -1)
+			return -1;
+	}
+	*pp = p;
+	return p == end || buf_append(f, "", 1) == -1 ? -1 : 0;
+}
+
 /* Payloads worth keeping besides <body/> (ejabberd's mod_mam stores the
  * same kinds: end-to-end encrypted messages have no body). */
 static const struct {

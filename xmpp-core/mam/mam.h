@@ -143,5 +143,12 @@ int64_t mam_id_after(int64_t last, int64_t now_us);
  * first), then closed ("{}" when empty). */
 int mam_pg_elem(struct buf *out, const char *s);
 int mam_pg_close(struct buf *out);
+/* One field of a row in COPY's text format (backslash, tab, newline and
+ * carriage return escaped), then sep: 0, or -1 (out of memory). */
+int mam_copy_field(struct buf *out, const char *s, char sep);
+/* The field at *p (before end) unescaped into f, NUL-terminated; *p is
+ * left at the tab or newline after it: 0, or -1 (out of memory, or the
+ * text ends before a separator). */
+int mam_copy_read(const char **p, const char *end, struct buf *f);
 
 #endif

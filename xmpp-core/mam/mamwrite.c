@@ -677,27 +677,6 @@ batch_done(void *arg, PGresult *res, const char *err)
 	run_waiters();
 }
 
-/* One COPY text field of s, then sep. */
-static int
-copy_field(struct buf *out, const char *s, char sep)
-{
-	size_t run;
-
-	for (;;) {
-		run = strcspn(s, "\\\t\n\r");
-		if (buf_append(out, s, run) == -1)
-			return -1;
-		s += run;
-		if (*s == '\0')
-			break;
-		if (buf_append(out, *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" :
-		    *s == '\n' ? "\\n" : "\\r", 2) == -1)
-			return -1;
-		s++;
-	}
-	return buf_append(out, &sep, 1);
-}
-
 /*
  * A COPY batch's rows into the array literals (its retry goes as
  * st_batch_again, which skips rows stored already and counts late ones).
@@ -712,19 +691,7 @@ batch_unpack(struct wbatch *b)
 
 	buf_init(&f);
 	while (p < end) {
-		/* one field: up to the tab or newline copy_field put after it */
-		f.len = 0;
-		for (; p < end && *p != '\t' && *p != '\n'; p++) {
-			char ch = *p;
-
-			if (ch == '\\' && p + 1 < end) {
-				ch = *++p;
-				ch = ch == 't' ? '\t' : ch == 'n' ? '\n' : ch == 'r' ? '\r' : ch;
-			}
-			if (buf_append(&f, &ch, 1) == -1)
-				goto fail;
-		}
-		if (p == end || buf_append(&f, "", 1) == -1)
+		if (mam_copy_read(&p, end, &f) == -1)
 			goto fail;
 		if (i < NCOLS && mam_pg_elem(&b->col[i], f.p) == -1)
 			goto fail;
@@ -929,15 +896,19 @@ acct_place(struct wbatch *b, const struct mamwrite_row *r)
 static int
 copy_row(struct wbatch *b, const char *const *v, unsigned uid)
 {
-	char u[16];
-	size_t len = b->cp.len;
+	char u[12];
+	size_t len = b->cp.len, k = sizeof(u) - 1;
 	int i;
 
-	snprintf(u, sizeof(u), "%u", uid);
+	/* this runs for every row: no printf */
+	u[k] = '\0';
+	do
+		u[--k] = (char)('0' + uid % 10);
+	while ((uid /= 10) > 0);
 	for (i = 0; i < NCOLS; i++)
-		if (copy_field(&b->cp, v[i], '\t') == -1)
+		if (mam_copy_field(&b->cp, v[i], '\t') == -1)
 			break;
-	if (i < NCOLS || copy_field(&b->cp, u, '\n') == -1) {
+	if (i < NCOLS || mam_copy_field(&b->cp, u + k, '\n') == -1) {
 		b->cp.len = len;	/* the text stays whole */
 		return -1;
 	}

@@ -197,6 +197,39 @@ TEST(xmpp_mam_pg_array)
 	buf_free(&b);
 }
 
+TEST(xmpp_mam_copy_text)
+{
+	const char *v[] = { "plain", "tab\there", "two\nlines", "cr\rhere",
+	    "back\\slash \\t \\N", "", "\\", "trailing\\" };
+	const size_t n = sizeof(v) / sizeof(v[0]);
+	struct buf b, f;
+	const char *p, *end;
+
+	buf_init(&b);
+	buf_init(&f);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(mam_copy_field(&b, v[i], i + 1 < n ? '\t' : '\n'), 0);
+	/* one line: no raw tab, newline or carriage return inside a field */
+	CHECK(memchr(b.p, '\r', b.len) == NULL);
+	CHECK(memchr(b.p, '\n', b.len) == b.p + b.len - 1);
+	CHECK(strncmp(b.p, "plain\ttab\\there\ttwo\\nlines\tcr\\rhere\t"
+	    "back\\\\slash \\\\t \\\\N\t\t", 45) == 0);
+	p = b.p;
+	end = b.p + b.len;
+	for (size_t i = 0; i < n; i++) {
+		CHECK_INT(mam_copy_read(&p, end, &f), 0);
+		CHECK_STR(f.p, v[i]);
+		CHECK(*p == (i + 1 < n ? '\t' : '\n'));
+		p++;
+	}
+	CHECK(p == end);
+	/* a field the text ends inside of */
+	p = b.p;
+	CHECK_INT(mam_copy_read(&p, b.p + 3, &f), -1);
+	buf_free(&b);
+	buf_free(&f);
+}
+
 static const struct mam_config cfg = { .enabled = true, .default_page = 20, .max_page = 100,
     .max_prefs = 10, .max_age = 0, .expire_batch = 1000, .max_pending = 4 << 20 };
 
