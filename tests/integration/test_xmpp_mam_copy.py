@@ -46,8 +46,14 @@ async def until(cond, what, timeout=DEADLINE):
 
 
 def stat(s, key):
-    out = s.ctl("stats").stdout
-    return int(re.search(r"^%s\t(\d+)$" % key, out, re.M).group(1))
+    r = s.ctl("stats")
+    m = re.search(r"^%s\t(\d+)$" % key, r.stdout, re.M)
+    assert m, "no %s in xmppctl stats: %r %r" % (key, r.stdout[-3000:], r.stderr)
+    return int(m.group(1))
+
+
+def durable(s):
+    return re.search(r"^mam_durable\tyes$", s.ctl("stats").stdout, re.M) is not None
 
 
 def orphans(pg):
@@ -128,9 +134,9 @@ def test_a_failed_copy_is_sent_again(pg):
                 wait_for(lambda: stat(s, "mam_retries") > retries, "a failed attempt")
             finally:
                 pg.psql("ALTER TABLE mam_archive DROP CONSTRAINT cf_refuse")
+            # (a batch still in its delay when the refusal ended goes as COPY)
             wait_for(lambda: rows_of(pg, "cfa") == 2 + len(REFUSED),
                      "the refused rows, sent again")
-            assert stat(s, "mam_batches_copy") == copies
             await chat(b, "cfa@localhost", a, ["after"])
             wait_for(lambda: stat(s, "mam_batches_copy") > copies, "COPY again")
             got, _, st = await all_pages(a, 10)
@@ -167,6 +173,9 @@ def test_removed_account_leaves_no_row_and_its_successor_archives(pg):
             await disconnect(b)
 
         arun(first())
+        # every row made for the old account is in (or was dropped) before
+        # an account of the same name exists again
+        wait_for(lambda: durable(s), "the writer to catch up")
         s.adduser("rma", PW)
 
         async def second():
@@ -185,5 +194,41 @@ def test_removed_account_leaves_no_row_and_its_successor_archives(pg):
         arun(second())
         wait_for(lambda: orphans(pg) == 0, "no row without its account", timeout=5)
         assert orphans(pg) == 0
+    finally:
+        s.destroy()
+
+
+def test_removal_fails_while_the_archive_cannot_write(pg):
+    """Removal waits for the rows filed under the account's key, but not
+    for ever: with the archive table locked it fails after about ten
+    seconds, the account stays, and its rows go in once the lock is gone."""
+    s = XmppServer(pg)
+    try:
+        s.adduser("tla", PW)
+        s.adduser("tlb", PW)
+
+        async def scenario():
+            a = await login(s, "tla@localhost/r")
+            b = await login(s, "tlb@localhost/r")
+            await chat(b, "tla@localhost", a, ["before %d" % i for i in range(2)])
+            await until(lambda: stat(s, "mam_rows_written") >= 4, "the first rows")
+            locker = pg.lock_table("mam_archive")
+            try:
+                await chat(b, "tla@localhost", a, ["locked"])
+                t0 = time.time()
+                r = await asyncio.to_thread(s.ctl, "deluser", "tla@localhost")
+                took = time.time() - t0
+                assert r.returncode != 0
+                assert "behind" in r.stderr, r.stderr
+                assert 8 < took < 40, took
+            finally:
+                pg.unlock_table(locker)
+            assert pg.psql("SELECT count(*) FROM users WHERE username = 'tla'").strip() == "1"
+            await until(lambda: rows_of(pg, "tla") == 3, "the rows of the locked time")
+            got, _, _ = await all_pages(a, 10)
+            assert [x[1] for x in got] == ["before 0", "before 1", "locked"]
+            await disconnect(a, b)
+
+        arun(scenario(), timeout=120)
     finally:
         s.destroy()

@@ -545,9 +545,14 @@ uids_keep(const struct wbatch *b, PGresult *res)
 	free(k);
 }
 
+/* how long a removal waits for the rows filed under the account's key */
+#define REMOVING_MS 10000
+
 struct forget {
 	void (*done)(void *, const char *);
 	void *arg;
+	struct ev_timer late;
+	bool answered;		/* by forget_late: the waiter only frees it */
 };
 
 static void
@@ -555,8 +560,20 @@ forget_durable(void *arg, bool durable)
 {
 	struct forget *f = arg;
 
-	f->done(f->arg, durable ? NULL : "the server is stopping");
+	ev_timer_stop(srv.loop, &f->late);
+	if (!f->answered)
+		f->done(f->arg, durable ? NULL : "the server is stopping");
 	free(f);
+}
+
+static void
+forget_late(struct ev_loop *loop, struct ev_timer *t)
+{
+	struct forget *f = t->data;
+
+	(void)loop;
+	f->answered = true;
+	f->done(f->arg, "the message archive's writes are behind");
 }
 
 void
@@ -573,16 +590,20 @@ mamwrite_removing(const char *host, const char *local,
 	hmap_del(&uids, key);
 	uid_gen++;
 	if (hmap_put(&removing, key, (void *)1) == -1 ||
-	    (f = malloc(sizeof(*f))) == NULL) {
+	    (f = calloc(1, sizeof(*f))) == NULL) {
 		done(arg, "out of memory");
 		return;
 	}
 	f->done = done;
 	f->arg = arg;
-	/* rows filed under its key so far are in before its row goes */
+	/* rows filed under its key so far are in before its row goes; the
+	 * database down, the removal fails after a while instead of waiting */
+	ev_timer_init(&f->late, forget_late, f);
+	ev_timer_start(srv.loop, &f->late, REMOVING_MS);
 	for (unsigned i = 0; i < nslots; i++)
 		slot_send(&slots[i]);
 	if (mamwrite_wait(mamwrite_mark(), forget_durable, f) == -1) {
+		ev_timer_stop(srv.loop, &f->late);
 		free(f);
 		done(arg, "out of memory");
 	}
