@@ -289,7 +289,15 @@ def same_archive(got, want, same_ids):
     UUIDs, replaced) the same messages in the same order under new,
     distinct ids."""
     if same_ids:
-        assert got == want, (got, want)
+        if got != want:
+            # only a time ejabberd gave two messages of the archive (one of
+            # them imported under it) explains a difference
+            ids = [i for i, _ in want]
+            tied = {i for i in ids if ids.count(i) > 1}
+            assert tied, (got, want)
+            assert [i for i, _ in got] == sorted(set(ids), key=ids.index), (got, want)
+            assert [x for x in got if x[0] not in tied] == \
+                [x for x in want if x[0] not in tied], (got, want)
         return
     assert [b for _, b in got] == [b for _, b in want], (got, want)
     assert len(set(i for i, _ in got)) == len(got)
