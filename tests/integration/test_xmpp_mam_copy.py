@@ -15,6 +15,7 @@ import pytest
 
 from pgcluster import PgCluster
 from test_xmpp_mam import PW, all_pages, login, next_body
+from test_xmpp_mam_counters import wait_for
 from xmpptest import XmppServer, arun, disconnect
 
 DEADLINE = 30
@@ -25,15 +26,6 @@ def pg():
     cluster = PgCluster()
     yield cluster
     cluster.destroy()
-
-
-def wait_for(cond, what, timeout=DEADLINE):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 async def until(cond, what, timeout=DEADLINE):

@@ -510,6 +510,19 @@ db_pool_size(const struct db *db)
 	return db->nconns;
 }
 
+static void
+req_init(struct db_req *r, struct db *db, struct db_stmt *stmt, db_cb *cb,
+    void *arg)
+{
+	memset(r, 0, sizeof(*r));
+	r->db = db;
+	r->stmt = stmt;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline = ev_now(db->loop) + db->timeout;
+	r->t0_us = corestats_now_us();
+}
+
 /* r goes to key's connection (NULL: any). */
 static void
 req_queue(struct db *db, const char *key, struct db_req *r)
@@ -538,13 +551,7 @@ db_copy_key(struct db *db, const char *key, struct db_stmt *stmt,
 		return NULL;
 	if ((r = malloc(sizeof(*r) + len)) == NULL)
 		return NULL;
-	memset(r, 0, sizeof(*r));
-	r->db = db;
-	r->stmt = stmt;
-	r->cb = cb;
-	r->arg = arg;
-	r->deadline = ev_now(db->loop) + db->timeout;
-	r->t0_us = corestats_now_us();
+	req_init(r, db, stmt, cb, arg);
 	r->copy = memcpy(r + 1, data, len);
 	r->copylen = len;
 	req_queue(db, key, r);
@@ -577,13 +584,7 @@ db_query_key(struct db *db, const char *key, struct db_stmt *stmt,
 		total += len[i] = values[i] ? strlen(values[i]) + 1 : 0;
 	if ((r = malloc(total)) == NULL)
 		return NULL;
-	memset(r, 0, sizeof(*r));
-	r->db = db;
-	r->stmt = stmt;
-	r->cb = cb;
-	r->arg = arg;
-	r->deadline = ev_now(db->loop) + db->timeout;
-	r->t0_us = corestats_now_us();
+	req_init(r, db, stmt, cb, arg);
 	if (stmt->nparams > 0) {
 		r->values = (char **)(r + 1);
 		p = (char *)(r->values + stmt->nparams);
