@@ -106,15 +106,10 @@ def test_import_then_clients_find_everything(source, target):
     lines = {l.split("  ")[0]: l.split()[-2:] for l in r.stdout.splitlines()[2:]
              if "  " in l}
     assert lines["accounts"] == ["4", "0"]
-    # ejabberd can give two messages of one archive the same time (the
-    # sender's and the recipient's processes each take one, both ways at
-    # once): the importer keeps the first under that id and says so
-    ties = sum(len(v) - len(set(i for i, _ in v))
-               for v in (state["alice_ids"], state["bob_ids"]))
-    archived = len(state["alice_ids"]) + len(state["bob_ids"]) + P.OFFLINE
-    assert lines["archived messages"] == [str(archived - ties), str(ties)], r.stderr
-    if ties:
-        assert "twice: the second copy left out" in r.stderr, r.stderr
+    # every message, also two that ejabberd gave one time in one archive
+    # (the later goes a microsecond on: see same_archive)
+    assert lines["archived messages"] == [str(len(state["alice_ids"]) +
+                                              len(state["bob_ids"]) + P.OFFLINE), "0"], r.stderr
     assert lines["offline messages"] == [str(P.OFFLINE), "0"]
     assert lines["rooms"] == ["1", "0"]
     # the one thing left out: the subject change, kept as the room's subject

@@ -26,12 +26,14 @@
  */
 #include "import.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
+#include "buf.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -292,6 +294,33 @@ simple_rows(struct imp *im, struct src *s)
 	}
 }
 
+/*
+ * The id a row of the account's archive gets: ejabberd's time, except
+ * that ejabberd can give two messages of one archive the same time (the
+ * sender's and the recipient's processes each take one) and ids are
+ * unique per archive here.  Another message at an id already given goes
+ * a microsecond on; the same row again keeps the id and is left out as a
+ * copy (tgt_archive).  Rows come in (time, row) order, so every run of
+ * an import gives the same ids.  last and prev: the previous row's id
+ * and XML.
+ */
+static long long
+archive_id(const char *ts, const char *xml, size_t len, long long *last,
+    struct buf *prev)
+{
+	long long id = strtoll(ts, NULL, 10);
+
+	if (id <= *last && *last > 0 && *last < LLONG_MAX)
+		id = prev->len == len && memcmp(prev->p, xml, len) == 0 ?
+		    *last : *last + 1;
+	if (id > *last)
+		*last = id;
+	prev->len = 0;
+	if (buf_append(prev, xml, len) == -1)
+		prev->len = 0;	/* compared with nothing: never a copy */
+	return id;
+}
+
 /* The account's archive through a cursor (archives can be large). */
 static void
 archive(struct imp *im, struct src *s)
@@ -300,17 +329,22 @@ archive(struct imp *im, struct src *s)
 	const struct q *q = &q_archive;
 	char sql[512];
 	PGresult *r;
+	long long last = 0;	/* the id given to the previous row */
+	struct buf prev;	/* that row's XML */
 
 	snprintf(sql, sizeof(sql), "DECLARE arch NO SCROLL CURSOR FOR %s",
 	    s->multi ? q->multi : q->single);
 	if ((r = src_exec(im, s, sql, 2, v)) == NULL)
 		return;
 	PQclear(r);
+	buf_init(&prev);
 	for (;;) {
 		int n;
 
-		if ((r = src_exec(im, s, "FETCH " ARCHIVE_FETCH " FROM arch", 0, NULL)) == NULL)
+		if ((r = src_exec(im, s, "FETCH " ARCHIVE_FETCH " FROM arch", 0, NULL)) == NULL) {
+			buf_free(&prev);
 			return;
+		}
 		if ((n = PQntuples(r)) == 0) {
 			PQclear(r);
 			break;
@@ -322,12 +356,13 @@ archive(struct imp *im, struct src *s)
 				    PQgetvalue(r, i, 0));
 				continue;
 			}
-			tgt_archive(im, strtoll(PQgetvalue(r, i, 0), NULL, 10),
-			    PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-			    (size_t)PQgetlength(r, i, 2));
+			tgt_archive(im, archive_id(PQgetvalue(r, i, 0), PQgetvalue(r, i, 2),
+			    (size_t)PQgetlength(r, i, 2), &last, &prev), PQgetvalue(r, i, 1),
+			    PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
 		}
 		PQclear(r);
 	}
+	buf_free(&prev);
 	if ((r = src_exec(im, s, "CLOSE arch", 0, NULL)) != NULL)
 		PQclear(r);
 }
