@@ -16,7 +16,7 @@ import pytest
 from pgcluster import PgCluster
 from test_xmpp_mam import PW, all_pages, login, next_body
 from test_xmpp_mam_counters import wait_for
-from xmpptest import XmppServer, arun, disconnect
+from xmpptest import XmppServer, arun, disconnect, until
 
 DEADLINE = 30
 
@@ -26,15 +26,6 @@ def pg():
     cluster = PgCluster()
     yield cluster
     cluster.destroy()
-
-
-async def until(cond, what, timeout=DEADLINE):
-    """wait_for inside a scenario: the clients' loop goes on meanwhile."""
-    deadline = time.time() + timeout
-    while not cond():
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        await asyncio.sleep(0.1)
 
 
 def stat(s, key):
@@ -65,6 +56,18 @@ async def chat(frm, to, c_to, bodies):
         assert got["body"] == b
 
 
+async def known(s, x, y, bodies):
+    """x and y logged in, y has sent x bodies, and the writer has their
+    rows: the batches' answers gave both accounts' keys, so their next
+    rows go as COPY."""
+    a = await login(s, "%s@localhost/r" % x)
+    b = await login(s, "%s@localhost/r" % y)
+    rows = stat(s, "mam_rows_written")
+    await chat(b, "%s@localhost" % x, a, bodies)
+    await until(lambda: stat(s, "mam_rows_written") >= rows + 2 * len(bodies), DEADLINE)
+    return a, b
+
+
 ODD = ["tab\there", "two\nlines", "back\\slash \\t \\n \\\\", "quote \" and ' too",
        "unicode \u00e9\u4e2d\U0001f600", "{braces,commas}", "NULL", "\\N",
        "trailing backslash \\"]
@@ -77,16 +80,13 @@ def test_rows_go_as_copy_and_come_back_exact(pg):
         s.adduser("cpb", PW)
 
         async def scenario():
-            a = await login(s, "cpa@localhost/r")
-            b = await login(s, "cpb@localhost/r")
-            await chat(b, "cpa@localhost", a, ["first %d" % i for i in range(3)])
             # the first batches look the accounts up; their answer gives the keys
-            wait_for(lambda: stat(s, "mam_rows_written") >= 6, "the first rows")
+            a, b = await known(s, "cpa", "cpb", ["first %d" % i for i in range(3)])
             copies = stat(s, "mam_batches_copy")
             await chat(b, "cpa@localhost", a, ODD)
             await chat(a, "cpb@localhost", b, ["back %d" % i for i in range(3)])
-            wait_for(lambda: stat(s, "mam_rows_written") >= 2 * (6 + len(ODD)),
-                     "the later rows")
+            await until(lambda: stat(s, "mam_rows_written") >= 2 * (6 + len(ODD)),
+                        DEADLINE)
             assert stat(s, "mam_batches_copy") > copies
             want = ["first %d" % i for i in range(3)] + ODD + ["back %d" % i for i in range(3)]
             got_a, _, _ = await all_pages(a, 5)
@@ -111,11 +111,7 @@ def test_a_failed_copy_is_sent_again(pg):
         s.adduser("cfb", PW)
 
         async def scenario():
-            a = await login(s, "cfa@localhost/r")
-            b = await login(s, "cfb@localhost/r")
-            await chat(b, "cfa@localhost", a, ["known %d" % i for i in range(2)])
-            # counted once the answer (with the keys) is in
-            wait_for(lambda: stat(s, "mam_rows_written") >= 4, "the first rows")
+            a, b = await known(s, "cfa", "cfb", ["known %d" % i for i in range(2)])
             retries, copies = stat(s, "mam_retries"), stat(s, "mam_batches_copy")
             # the database refuses the next rows for a while: the COPY fails
             pg.psql("ALTER TABLE mam_archive ADD CONSTRAINT cf_refuse "
@@ -123,14 +119,13 @@ def test_a_failed_copy_is_sent_again(pg):
             try:
                 # what COPY escapes, unescaped again for the statement
                 await chat(b, "cfa@localhost", a, REFUSED)
-                wait_for(lambda: stat(s, "mam_retries") > retries, "a failed attempt")
+                await until(lambda: stat(s, "mam_retries") > retries, DEADLINE)
             finally:
                 pg.psql("ALTER TABLE mam_archive DROP CONSTRAINT cf_refuse")
             # (a batch still in its delay when the refusal ended goes as COPY)
-            wait_for(lambda: rows_of(pg, "cfa") == 2 + len(REFUSED),
-                     "the refused rows, sent again")
+            await until(lambda: rows_of(pg, "cfa") == 2 + len(REFUSED), DEADLINE)
             await chat(b, "cfa@localhost", a, ["after"])
-            wait_for(lambda: stat(s, "mam_batches_copy") > copies, "COPY again")
+            await until(lambda: stat(s, "mam_batches_copy") > copies, DEADLINE)
             got, _, st = await all_pages(a, 10)
             assert [x[1] for x in got] == ["known %d" % i for i in range(2)] + \
                 REFUSED + ["after"]
@@ -149,14 +144,11 @@ def test_removed_account_leaves_no_row_and_its_successor_archives(pg):
         s.adduser("rmb", PW)
 
         async def first():
-            a = await login(s, "rma@localhost/r")
-            b = await login(s, "rmb@localhost/r")
-            await chat(b, "rma@localhost", a, ["old %d" % i for i in range(3)])
-            wait_for(lambda: stat(s, "mam_rows_written") >= 6, "the first rows")
+            a, b = await known(s, "rma", "rmb", ["old %d" % i for i in range(3)])
             copies = stat(s, "mam_batches_copy")
             # rma's key is known now: these go as COPY
             await chat(b, "rma@localhost", a, ["old copy %d" % i for i in range(3)])
-            wait_for(lambda: stat(s, "mam_batches_copy") > copies, "a COPY batch")
+            await until(lambda: stat(s, "mam_batches_copy") > copies, DEADLINE)
             # rmb goes on writing to rma while rma is removed
             for i in range(20):
                 b.send_message(mto="rma@localhost", mbody="racing %d" % i, mtype="chat")
@@ -175,9 +167,9 @@ def test_removed_account_leaves_no_row_and_its_successor_archives(pg):
             a = await login(s, "rma@localhost/r")
             # online, so the archive's writer files these itself (by key)
             await chat(b, "rma@localhost", a, ["new %d" % i for i in range(4)])
-            await until(lambda: rows_of(pg, "rma") == 4, "the new account's rows")
+            await until(lambda: rows_of(pg, "rma") == 4, DEADLINE)
             await chat(b, "rma@localhost", a, ["newer %d" % i for i in range(2)])
-            await until(lambda: rows_of(pg, "rma") == 6, "the new account's later rows")
+            await until(lambda: rows_of(pg, "rma") == 6, DEADLINE)
             got, _, _ = await all_pages(a, 10)
             assert [x[1] for x in got] == ["new %d" % i for i in range(4)] + \
                 ["newer %d" % i for i in range(2)]
@@ -200,10 +192,7 @@ def test_removal_fails_while_the_archive_cannot_write(pg):
         s.adduser("tlb", PW)
 
         async def scenario():
-            a = await login(s, "tla@localhost/r")
-            b = await login(s, "tlb@localhost/r")
-            await chat(b, "tla@localhost", a, ["before %d" % i for i in range(2)])
-            await until(lambda: stat(s, "mam_rows_written") >= 4, "the first rows")
+            a, b = await known(s, "tla", "tlb", ["before %d" % i for i in range(2)])
             locker = pg.lock_table("mam_archive")
             try:
                 await chat(b, "tla@localhost", a, ["locked"])
@@ -216,7 +205,7 @@ def test_removal_fails_while_the_archive_cannot_write(pg):
             finally:
                 pg.unlock_table(locker)
             assert pg.psql("SELECT count(*) FROM users WHERE username = 'tla'").strip() == "1"
-            await until(lambda: rows_of(pg, "tla") == 3, "the rows of the locked time")
+            await until(lambda: rows_of(pg, "tla") == 3, DEADLINE)
             got, _, _ = await all_pages(a, 10)
             assert [x[1] for x in got] == ["before 0", "before 1", "locked"]
             await disconnect(a, b)

@@ -322,6 +322,34 @@ mamwrite_ticket_done(uint64_t ticket, size_t bytes)
 	run_waiters();
 }
 
+/* ---- accounts ---- */
+
+/* "host\tlocal" into key (size JID_KEY_MAX): its length, or 0. */
+#define JID_KEY_MAX (2 * (2 * JID_PART_MAX + 2) + 2)
+static size_t
+acct_key(char *key, const char *host, const char *local)
+{
+	size_t hl = strlen(host), ll = strlen(local);
+
+	if (hl + ll + 2 > JID_KEY_MAX)
+		return 0;
+	memcpy(key, host, hl);
+	key[hl] = '\t';
+	memcpy(key + hl + 1, local, ll + 1);
+	return hl + ll + 1;
+}
+
+/* v in decimal, ending just before end (no NUL): where it starts.  Rows
+ * write these for every row: no printf. */
+static char *
+decimal(char *end, uintptr_t v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	return end;
+}
+
 /* ---- folds: the counters take in committed rows ---- */
 
 static void fold_send(struct wslot *s);
@@ -364,10 +392,9 @@ void
 mamwrite_fold_later(const char *bare, const char *host, const char *local)
 {
 	struct wslot *s = slot_of(bare);
-	char key[2 * (2 * JID_PART_MAX + 2) + 2];
-	int len = snprintf(key, sizeof(key), "%s\t%s", host, local);
+	char key[JID_KEY_MAX];
 
-	if (s == NULL || len < 0 || (size_t)len >= sizeof(key) || stopping)
+	if (s == NULL || acct_key(key, host, local) == 0 || stopping)
 		return;
 	if (dirty_add(s, key) == 0)
 		fold_arm(s, FOLD_MS);
@@ -481,21 +508,6 @@ fold_send(struct wslot *s)
 }
 
 /* ---- accounts' keys ---- */
-
-/* "host\tlocal" into key (size JID_KEY_MAX): its length, or 0. */
-#define JID_KEY_MAX (2 * (2 * JID_PART_MAX + 2) + 2)
-static size_t
-acct_key(char *key, const char *host, const char *local)
-{
-	size_t hl = strlen(host), ll = strlen(local);
-
-	if (hl + ll + 2 > JID_KEY_MAX)
-		return 0;
-	memcpy(key, host, hl);
-	key[hl] = '\t';
-	memcpy(key + hl + 1, local, ll + 1);
-	return hl + ll + 1;
-}
 
 static unsigned
 uid_of(const char *key)
@@ -883,20 +895,17 @@ batch_new(struct wslot *s, const char *bare)
 }
 
 /*
- * The row's account's place in the batch's account list goes in
- * col[COL_K] (an account seen first is added to it).  -1: the batch is
- * left to st_batch_again, which does without the list.
+ * The row's account (key: acct_key's) and its place in the batch's
+ * account list, which goes in col[COL_K] (an account seen first is added
+ * to it).  -1: the batch is left to st_batch_again, which does without
+ * the list.
  */
 static int
-acct_place(struct wbatch *b, const struct mamwrite_row *r)
+acct_place(struct wbatch *b, const struct mamwrite_row *r, const char *key)
 {
-	char key[JID_KEY_MAX], k[16];
-	size_t n = 0;
+	char k[16], *p;
 	uintptr_t at;
 
-	/* this runs for every row: no printf */
-	if (acct_key(key, r->host, r->local) == 0)
-		return -1;
 	if ((at = (uintptr_t)hmap_get(&b->accts, key)) == 0) {
 		if (mam_pg_elem(&b->col[COL_H], r->host) == -1 ||
 		    mam_pg_elem(&b->col[COL_L], r->local) == -1)
@@ -905,31 +914,26 @@ acct_place(struct wbatch *b, const struct mamwrite_row *r)
 		if (hmap_put(&b->accts, key, (void *)at) == -1)
 			return -1;
 	}
-	/* digits right to left, then the separator ahead of them */
-	do
-		k[sizeof(k) - 1 - n++] = (char)('0' + at % 10);
-	while ((at /= 10) > 0);
-	k[sizeof(k) - 1 - n++] = b->col[COL_K].len ? ',' : '{';
-	return buf_append(&b->col[COL_K], k + sizeof(k) - n, n);
+	/* the separator ahead of the digits */
+	p = decimal(k + sizeof(k), at);
+	*--p = b->col[COL_K].len ? ',' : '{';
+	return buf_append(&b->col[COL_K], p, (size_t)(k + sizeof(k) - p));
 }
 
 /* The row as a COPY line of b (uid: its account's key): 0, or -1. */
 static int
 copy_row(struct wbatch *b, const char *const *v, unsigned uid)
 {
-	char u[12];
-	size_t len = b->cp.len, k = sizeof(u) - 1;
+	char u[12], *digits;
+	size_t len = b->cp.len;
 	int i;
 
-	/* this runs for every row: no printf */
-	u[k] = '\0';
-	do
-		u[--k] = (char)('0' + uid % 10);
-	while ((uid /= 10) > 0);
+	u[sizeof(u) - 1] = '\0';
+	digits = decimal(u + sizeof(u) - 1, uid);
 	for (i = 0; i < NCOLS; i++)
 		if (mam_copy_field(&b->cp, v[i], '\t') == -1)
 			break;
-	if (i < NCOLS || mam_copy_field(&b->cp, u + k, '\n') == -1) {
+	if (i < NCOLS || mam_copy_field(&b->cp, digits, '\n') == -1) {
 		b->cp.len = len;	/* the text stays whole */
 		return -1;
 	}
@@ -945,12 +949,14 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 	size_t len[NCOLS], cost = 64;
 	struct wbatch *b;
 	char key[JID_KEY_MAX];
+	bool keyed;
 	unsigned uid;
 	int i;
 
 	if (s == NULL)
 		return -1;
-	uid = acct_key(key, r->host, r->local) ? uid_of(key) : 0;
+	keyed = acct_key(key, r->host, r->local) != 0;
+	uid = keyed ? uid_of(key) : 0;
 	/* a COPY batch only takes rows of accounts whose key is known */
 	if (s->open && s->open->copy && uid == 0)
 		slot_send(s);
@@ -989,7 +995,7 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 		return -1;
 	}
 placed:
-	if (!b->again && acct_place(b, r) == -1)
+	if (!b->again && (!keyed || acct_place(b, r, key) == -1))
 		b->again = true;	/* st_batch_again finds the accounts itself */
 	if (b->n++ == 0)
 		b->first = seq + 1;

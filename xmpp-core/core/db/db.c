@@ -233,6 +233,13 @@ conn_command_done(struct db_conn *c)
 	conn_dispatch(c);
 }
 
+/* A COPY whose rows or end libpq has not taken yet. */
+static bool
+copy_unsent(const struct db_conn *c)
+{
+	return c->state == C_COPY && (c->copy == CP_PUT || c->copy == CP_END);
+}
+
 /* The COPY's rows and its end, once libpq has room for them. */
 static void
 conn_copy_put(struct db_conn *c)
@@ -251,7 +258,7 @@ conn_copy_put(struct db_conn *c)
 	}
 	/* 0: libpq's buffer is full; once writable, this runs again */
 	conn_flush(c);
-	if (c->state == C_COPY && c->copy != CP_DONE)
+	if (copy_unsent(c))
 		conn_watch(c, EPOLLIN | EPOLLOUT);
 }
 
@@ -265,7 +272,7 @@ conn_read(struct db_conn *c)
 		return;
 	}
 	while (c->state == C_PREPARE || c->state == C_QUERY || c->state == C_COPY) {
-		if (c->state == C_COPY && (c->copy == CP_PUT || c->copy == CP_END))
+		if (copy_unsent(c))
 			return;		/* the rows wait for room to be queued */
 		if (PQisBusy(c->pg))
 			return;
@@ -333,7 +340,7 @@ conn_io(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		conn_flush(c);
 		if (c->state == C_DOWN)
 			return;
-		if (c->state == C_COPY && (c->copy == CP_PUT || c->copy == CP_END)) {
+		if (copy_unsent(c)) {
 			conn_copy_put(c);
 			if (c->state == C_DOWN)
 				return;
