@@ -892,6 +892,12 @@ tls_pending(struct tls_conn *c)
 }
 
 bool
+tls_drained(const struct tls_conn *c)
+{
+	return c->parked && tlsrec_drained(&c->rec);
+}
+
+bool
 tls_handshake_done(const struct tls_conn *c)
 {
 	return c->done;

@@ -110,6 +110,13 @@ int tls_shutdown(struct tls_conn *c);
  * readable again, so read them before polling.
  */
 size_t tls_pending(struct tls_conn *c);
+/*
+ * True when a tls_read now would only find the socket empty: a parked
+ * connection whose last read() took less than it asked for, with nothing
+ * pending (tlsrec_drained).  False when not known (OpenSSL's reads), so
+ * the caller reads until TLS_WANT_READ as before.
+ */
+bool tls_drained(const struct tls_conn *c);
 
 bool tls_handshake_done(const struct tls_conn *c);
 const char *tls_conn_error(const struct tls_conn *c);

@@ -253,6 +253,12 @@ tlsrec_pending(const struct tls_rec *r)
 	return have >= REC_HDR + clen ? have : 0;
 }
 
+bool
+tlsrec_drained(const struct tls_rec *r)
+{
+	return r->drained && tlsrec_pending(r) == 0;
+}
+
 /* ---- writing ---- */
 
 /* Room for n more bytes at the end of the pending ciphertext. */
@@ -548,6 +554,7 @@ tlsrec_read(struct tls_rec *r, int fd, void *buf, size_t len, const char **why)
 			r->in_off = 0;
 		}
 		n = read(fd, r->in + r->in_len, IN_CAP - r->in_len);
+		r->drained = n >= 0 && (size_t)n < IN_CAP - r->in_len;
 		if (n > 0) {
 			r->in_len += (size_t)n;
 			continue;

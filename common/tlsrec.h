@@ -52,6 +52,7 @@ struct tls_rec {
 	uint8_t ku_row;		/* KeyUpdates received since application data */
 	unsigned char *in;	/* received bytes [in_off, in_len) */
 	size_t in_off, in_len;
+	bool drained;		/* the last read() took less than it asked for */
 	const unsigned char *plain;	/* decrypted, not yet returned (inside in) */
 	size_t plain_len;
 	unsigned char *out;	/* ciphertext not yet written [out_off, out_len) */
@@ -97,6 +98,13 @@ int tlsrec_shutdown(struct tls_rec *r, int fd);
  * whole records read ahead (a read takes as much as the socket has).
  */
 size_t tlsrec_pending(const struct tls_rec *r);
+/*
+ * Whether the socket was empty after the last read() (it took less than
+ * it asked for) and nothing is pending: another tlsrec_read now would
+ * only find EAGAIN.  A caller reading in rounds stops there and waits
+ * for readiness (level-triggered: anything that came since is reported).
+ */
+bool tlsrec_drained(const struct tls_rec *r);
 
 /* HKDF-Expand-Label with an empty context (RFC 8446 §7.1), for tests. */
 int tlsrec_expand_label(bool sha384, const uint8_t *secret, const char *label,

@@ -340,3 +340,47 @@ TEST(tlsrec_key_update_budget)
 	CHECK_INT(tls_keyupdate_queued(), base);
 	tls_set_keyupdate_budget(TLSREC_KU_BUDGET);
 }
+
+/*
+ * tlsrec_drained: true once a read() took less than it asked for and
+ * nothing is pending, so a caller reading in rounds stops without a
+ * read() that would only say EAGAIN; data that comes later is read.
+ */
+TEST(tlsrec_drained_after_short_read)
+{
+	struct ends e;
+	const char *why = NULL;
+	char buf[64];
+
+	CHECK_INT(ends_open(&e, 0), 0);
+	CHECK(!tlsrec_drained(&e.s));
+	CHECK_INT(tlsrec_write(&e.c, e.sv[1], "hello", 5, &why), 5);
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), 5);
+	CHECK_MEM(buf, "hello", 5);
+	CHECK(tlsrec_drained(&e.s));
+	/* what comes next is read all the same */
+	CHECK_INT(tlsrec_write(&e.c, e.sv[1], "world", 5, &why), 5);
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), 5);
+	CHECK_MEM(buf, "world", 5);
+	CHECK(tlsrec_drained(&e.s));
+	/* two records in one read(): not drained while the second waits */
+	CHECK_INT(tlsrec_write(&e.c, e.sv[1], "one", 3, &why), 3);
+	CHECK_INT(tlsrec_write(&e.c, e.sv[1], "two", 3, &why), 3);
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), 3);
+	CHECK_MEM(buf, "one", 3);
+	CHECK(!tlsrec_drained(&e.s));
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), 3);
+	CHECK_MEM(buf, "two", 3);
+	CHECK(tlsrec_drained(&e.s));
+	/* a read() anyway finds nothing: EAGAIN is not a short read */
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), TLS_WANT_READ);
+	CHECK(!tlsrec_drained(&e.s));
+	/* plaintext of a record larger than the caller's buffer: pending */
+	CHECK_INT(tlsrec_write(&e.c, e.sv[1], "0123456789", 10, &why), 10);
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, 4, &why), 4);
+	CHECK(!tlsrec_drained(&e.s));
+	CHECK_INT(tlsrec_read(&e.s, e.sv[0], buf, sizeof(buf), &why), 6);
+	CHECK_MEM(buf, "456789", 6);
+	CHECK(tlsrec_drained(&e.s));
+	ends_close(&e);
+}

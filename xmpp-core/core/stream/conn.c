@@ -322,6 +322,12 @@ conn_readable(struct conn *k)
 		if (!k->ops->got(k->owner, (size_t)n))
 			return;
 		feed(k, buf, (size_t)n);
+		/* the socket is empty (it gave less than asked): epoll,
+		 * level-triggered, says when more comes; no read() only to
+		 * hear EAGAIN, one syscall per message at light load */
+		if (k->ops->read == NULL &&
+		    (k->tls ? tls_drained(k->tls) : (size_t)n < want))
+			break;
 	}
 	if (k->closed)
 		return;
