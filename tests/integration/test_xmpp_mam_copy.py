@@ -208,6 +208,17 @@ def test_removal_fails_while_the_archive_cannot_write(pg):
             await until(lambda: rows_of(pg, "tla") == 3, DEADLINE)
             got, _, _ = await all_pages(a, 10)
             assert [x[1] for x in got] == ["before 0", "before 1", "locked"]
+            # the account stays, so its key is kept again: after one batch
+            # that looks it up, its rows go as COPY (no statement batch)
+            await chat(b, "tla@localhost", a, ["after 0"])
+            await until(lambda: rows_of(pg, "tla") == 4, DEADLINE)
+            statements = stat(s, "mam_batches") - stat(s, "mam_batches_copy")
+            for i in range(1, 6):
+                rows = stat(s, "mam_rows_written")
+                await chat(b, "tla@localhost", a, ["after %d" % i])
+                await until(lambda: stat(s, "mam_rows_written") >= rows + 2, DEADLINE)
+            assert stat(s, "mam_batches") - stat(s, "mam_batches_copy") == statements
+            assert rows_of(pg, "tla") == 9
             await disconnect(a, b)
 
         arun(scenario(), timeout=120)

@@ -681,6 +681,13 @@ registry_account_removed(struct user *u)
 }
 
 void
+registry_account_kept(struct user *u)
+{
+	EACH(account_kept)
+		MOD->account_kept(u);
+}
+
+void
 registry_stats(struct buf *b)
 {
 	EACH(stats)

@@ -294,6 +294,9 @@ struct module {
 	void (*account_prepare)(struct user *u,
 	    void (*done)(void *arg, const char *err), void *arg);
 	void (*account_removed)(struct user *u);
+	/* the removal did not happen after all (the database, a module's
+	 * account_prepare failed): what account_prepare set up is undone */
+	void (*account_kept)(struct user *u);
 	/* "key\tvalue\n" lines for xmppctl stats */
 	void (*stats)(struct buf *b);
 
@@ -356,6 +359,7 @@ void registry_session_free(struct c2s *c);
 void registry_user_offline(struct user *u, struct c2s *last);
 void registry_user_free(struct user *u);
 void registry_account_removed(struct user *u);
+void registry_account_kept(struct user *u);
 void registry_stats(struct buf *b);
 /* Runs the modules' account_prepare one after the other, then done(arg,
  * NULL), or done(arg, why) at the first that fails. */

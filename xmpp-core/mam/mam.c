@@ -999,6 +999,8 @@ mam_account_prepare(struct user *u, void (*done)(void *, const char *),
 	mamwrite_removing(srv.cfg->hosts[u->host], u->local, done, arg);
 }
 
+/* gone, or its removal failed: its key may be kept again (the next
+ * batch's answer gives it) */
 static void
 mam_account_removed(struct user *u)
 {
@@ -1091,5 +1093,6 @@ struct module mam_module = {
 	.session_unbound = mam_session_end,
 	.account_prepare = mam_account_prepare,
 	.account_removed = mam_account_removed,
+	.account_kept = mam_account_removed,
 	.bind2_bound = mamquery_bind2_bound,
 };

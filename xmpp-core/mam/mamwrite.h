@@ -64,7 +64,7 @@ void mamwrite_fold_later(const char *bare, const char *host, const char *local);
  * Account removal (accountrm): host/local's key is not used for COPY
  * batches from now on, and done(arg, NULL) once every row made so far is
  * committed (its rows then go with its account); mamwrite_removed once
- * it is gone (or its removal failed).
+ * it is gone or its removal failed (registry account_kept).
  */
 void mamwrite_removing(const char *host, const char *local,
     void (*done)(void *arg, const char *err), void *arg);

@@ -5,7 +5,8 @@
  * loaded so that contacts can be told after its rows are gone), then the
  * account row goes (the modules' rows with it: foreign keys), then every
  * module hears of it (account_removed: contacts unsubscribed, push
- * registrations dropped), then the sessions end.
+ * registrations dropped), then the sessions end.  A removal that fails
+ * on the way (a module, the database) tells them account_kept instead.
  */
 #include "accountrm.h"
 
@@ -26,9 +27,11 @@ struct rm_ctx {
 	void *arg;
 };
 
+/* The removal did not happen: the modules undo what they made ready. */
 static void
 finish(struct rm_ctx *x, int result, const char *err)
 {
+	registry_account_kept(x->u);
 	x->cb(x->arg, result, err);
 	router_user_unref(x->u);
 	free(x);
