@@ -152,3 +152,85 @@ def test_killed_before_its_fold_the_next_start_counts(pg):
         arun(after())
     finally:
         s.destroy()
+
+
+def truth(pg, user):
+    """What the archive holds: (rows, {with_bare: rows})."""
+    out = pg.psql("SELECT a.with_bare, count(*) FROM mam_archive a JOIN users u ON "
+                  "u.uid = a.owner WHERE u.username = '%s' GROUP BY 1 ORDER BY 1"
+                  % user).strip()
+    w = dict((ln.split("|")[0], int(ln.split("|")[1])) for ln in out.split("\n") if ln)
+    return sum(w.values()), w
+
+
+def folds(s):
+    """(folds counted in SQL, folds that added what the writer tallied)."""
+    out = s.ctl("stats").stdout
+    get = {}
+    for ln in out.splitlines():
+        k, _, v = ln.partition("\t")
+        get[k] = v
+    return int(get["mam_folds"]), int(get["mam_folds_tallied"])
+
+
+def test_tallied_folds_count_exactly(pg):
+    """After an account's first fold (in SQL, which tells the writer its
+    counted_to), later folds add the rows the writer counted as they were
+    committed, reading none; the counters stay exactly what the archive
+    holds, per account and per conversation, also when counted_to moved
+    behind the writer's back (another server's fold): that fold then
+    counts in SQL again."""
+    s = XmppServer(pg)
+    try:
+        for u in ("ta", "tb", "tc", "td"):
+            s.adduser(u, PW)
+
+        def exact(users):
+            for u in users:
+                n, w = truth(pg, u)
+                messages, counted_to, last = stats(pg, u)
+                if (messages, counted_to) != (n, last) or with_stats(pg, u) != w:
+                    return False
+            return True
+
+        async def scenario():
+            a = await login(s, "ta@localhost/r")
+            b = await login(s, "tb@localhost/r")
+            c = await login(s, "tc@localhost/r")
+            d = await login(s, "td@localhost/r")
+            everyone = ("ta", "tb", "tc", "td")
+            await chat(b, "ta@localhost", a, 5, "first")
+            wait_for(lambda: exact(everyone), "the first folds")
+            _, tallied = folds(s)
+            for r in range(4):
+                await chat(b, "ta@localhost", a, 3, "b round %d" % r)
+                await chat(c, "ta@localhost", a, 2, "c round %d" % r)
+                await chat(a, "td@localhost", d, 1, "a round %d" % r)
+                await chat(d, "tb@localhost", b, 2, "d round %d" % r)
+                wait_for(lambda: exact(everyone), "the folds of round %d" % r)
+            assert folds(s)[1] > tallied, folds(s)
+            assert await counts(a, "tb@localhost") == (5 + 4 * 6, 5 + 4 * 3)
+            assert await counts(b, "td@localhost") == (5 + 4 * 5, 4 * 2)
+            # ta's counters as another server's would be before its fold:
+            # counted_to lower, the counts those of the rows up to it
+            cut = int(pg.psql("SELECT a.id FROM mam_archive a JOIN users u ON "
+                              "u.uid = a.owner WHERE u.username = 'ta' ORDER BY a.id "
+                              "DESC OFFSET 7 LIMIT 1").strip())
+            rows = "FROM mam_archive a JOIN users u ON u.uid = a.owner WHERE " \
+                   "u.username = 'ta' AND a.id <= %d" % cut
+            pg.psql("UPDATE mam_stats SET messages = (SELECT count(*) %s), counted_to = %d "
+                    "WHERE username = 'ta'; UPDATE mam_with_stats ws SET messages = "
+                    "(SELECT count(*) %s AND a.with_bare = ws.with_bare) WHERE "
+                    "ws.username = 'ta'" % (rows, cut, rows))
+            assert stats(pg, "ta")[1] == cut and not exact(("ta",))
+            sql_folds = folds(s)[0]
+            await chat(c, "ta@localhost", a, 3, "after the move")
+            await chat(a, "tc@localhost", c, 2, "after the move")
+            wait_for(lambda: exact(everyone), "the folds after the move")
+            assert folds(s)[0] > sql_folds
+            assert await counts(a, "tc@localhost") == (5 + 4 * 6 + 5, 4 * 2 + 5)
+            await disconnect(a, b, c, d)
+
+        arun(scenario(), timeout=120)
+    finally:
+        s.destroy()

@@ -561,6 +561,7 @@ ifwrite_done(void *arg, PGresult *res, const char *err)
 	mamwrite_ticket_done(w->ticket, w->cost);
 	if (res != NULL && PQntuples(res) == 1)
 		mamwrite_fold_later(w->key, w->v[1], w->v[2]);
+	mamwrite_if_end(w->key);
 	if (w->cb)
 		w->cb(w->arg, res, err);
 	ev_timer_stop(srv.loop, &w->retry);
@@ -620,6 +621,7 @@ archive_if(const char *bare, int host, const char *local, const struct jid *with
 	w->arg = arg;
 	ev_timer_init(&w->retry, ifwrite_retry, w);
 	w->ticket = mamwrite_ticket(w->cost);
+	mamwrite_if_begin(w->key);
 	ifwrite_send(w);
 	return 0;
 }
@@ -1010,14 +1012,16 @@ mam_account_removed(struct user *u)
 static void
 mam_stats(struct buf *b)
 {
-	uint64_t rows, batches, retries, copies;
-	char line[200];
+	uint64_t rows, batches, retries, copies, folds, tallied;
+	char line[300];
 
-	mamwrite_stats(&rows, &batches, &retries, &copies);
+	mamwrite_stats(&rows, &batches, &retries, &copies, &folds, &tallied);
 	snprintf(line, sizeof(line), "mam_rows_written\t%llu\nmam_batches\t%llu\n"
-	    "mam_batches_copy\t%llu\nmam_retries\t%llu\nmam_durable\t%s\n",
+	    "mam_batches_copy\t%llu\nmam_retries\t%llu\nmam_folds\t%llu\n"
+	    "mam_folds_tallied\t%llu\nmam_durable\t%s\n",
 	    (unsigned long long)rows, (unsigned long long)batches,
 	    (unsigned long long)copies, (unsigned long long)retries,
+	    (unsigned long long)folds, (unsigned long long)tallied,
 	    mamwrite_durable(mamwrite_mark()) ? "yes" : "no");
 	buf_puts(b, line);
 }

@@ -61,7 +61,8 @@
  * (MAM_SQL_COUNT_LATE).  An account whose counted_to another fold moved
  * meanwhile (a server killed mid-fold and its successor's start) is left
  * alone: its counters change only if counted_to is still the one this
- * fold counted from.
+ * fold counted from.  The answer: each account's counted_to after it
+ * (mamwrite.c's later folds add what it tallied from there).
  */
 #define MAM_SQL_FOLD(src)						\
 	"WITH a AS MATERIALIZED (SELECT s.host, s.username, u.uid, "	\
@@ -75,11 +76,13 @@
 	"sum(r.n) FROM r WHERE r.host = a.host AND r.username = a.username), " \
 	"0), counted_to = a.m FROM a WHERE s.host = a.host AND "	\
 	"s.username = a.username AND s.counted_to = a.c AND a.m > a.c "	\
-	"RETURNING s.host, s.username) "				\
-	"INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
+	"RETURNING s.host, s.username, s.counted_to), "			\
+	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) " \
 	"SELECT r.host, r.username, r.with_bare, r.n FROM r JOIN g ON "	\
 	"g.host = r.host AND g.username = r.username ON CONFLICT (host, " \
-	"username, with_bare) DO UPDATE SET messages = ws.messages + EXCLUDED.messages"
+	"username, with_bare) DO UPDATE SET messages = ws.messages + EXCLUDED.messages) " \
+	"SELECT a.host, a.username, coalesce(g.counted_to, a.c) FROM a LEFT JOIN g " \
+	"ON g.host = a.host AND g.username = a.username"
 /* CTEs (each followed by ", ") counting the rows of ins (host, username,
  * with_bare, id) that are at or below their account's counted_to. */
 #define MAM_SQL_COUNT_LATE(ins)						\

@@ -82,6 +82,36 @@ static struct db_stmt st_batch_again = {
 static struct db_stmt st_fold = {
 	MAM_SQL_FOLD("unnest($1::text[], $2::text[]) AS t(h, n) JOIN users u "
 	"ON u.host = t.h AND u.username = t.n"), 2, 0 };
+/*
+ * A fold of rows counted here as they were committed (struct tally): for
+ * each account ($1, $2) whose counted_to is still the one its last fold
+ * left ($3), n rows ($5) up to id hi ($4) go into mam_stats, and per
+ * conversation ($6-$9) into mam_with_stats; no row is read.  The answer
+ * names the accounts it updated; the rest are counted by st_fold.
+ */
+static struct db_stmt st_fold_tally = {
+	"WITH a AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], "
+	"$4::bigint[], $5::bigint[]) AS t(h, l, prev, hi, n)), "
+	"g AS (UPDATE mam_stats s SET messages = s.messages + a.n, counted_to = a.hi "
+	"FROM a WHERE s.host = a.h AND s.username = a.l AND s.counted_to = a.prev "
+	"AND a.hi > a.prev RETURNING s.host, s.username), "
+	"w AS (INSERT INTO mam_with_stats AS ws (host, username, with_bare, messages) "
+	"SELECT t.h, t.l, t.w, t.n FROM unnest($6::text[], $7::text[], $8::text[], "
+	"$9::bigint[]) AS t(h, l, w, n) JOIN g ON g.host = t.h AND g.username = t.l "
+	"ON CONFLICT (host, username, with_bare) DO UPDATE SET messages = "
+	"ws.messages + EXCLUDED.messages) "
+	"SELECT host, username FROM g", 9, 0 };
+
+/*
+ * An account's rows committed since its last fold, counted as they were
+ * made (exact: n rows up to id hi, per conversation in with), or only
+ * known to exist (not exact: st_fold counts them in SQL).
+ */
+struct tally {
+	uint64_t n, hi;
+	bool exact;
+	struct hmap with;	/* with_bare -> its rows (a count) */
+};
 
 struct wslot;
 
@@ -100,8 +130,12 @@ struct wbatch {
 	uint64_t since;		/* ev_now() of its first row */
 	char *key;		/* one of its accounts: the connection's key */
 	uint64_t fold_gen;	/* its slot's folds sent before it was made */
+	uint64_t sent_gen;	/* and before it was last sent */
+	struct tally **tal;	/* per account place - 1: its rows here */
+	unsigned ntal;
 	unsigned tries;
 	bool closed, again, in_db, copy;
+	bool inexact;		/* tal is not all of them (memory was short) */
 	struct ev_timer retry;
 };
 
@@ -111,10 +145,16 @@ struct wslot {
 	struct wbatch *sent, **tail;	/* sent, not committed yet; oldest first */
 	unsigned in_db;			/* of those, in the database's hands now */
 	struct ev_timer delay;
-	/* accounts with rows committed since the last fold, and in it */
+	/* accounts with rows committed since the last fold, and those in
+	 * the running one: "host\tlocal" -> struct tally */
 	struct hmap dirty, folding;
+	/* the counted_to each account's last fold left: key -> it + 1 */
+	struct hmap known;
+	uint64_t tally_seq;		/* the newest row tallied in dirty */
+	unsigned ifs;			/* st_insert_if rows in flight */
 	uint64_t fold_gen;		/* folds sent */
 	bool fold_busy;
+	bool fold_tally;		/* the running one is st_fold_tally */
 	char *fold_key;			/* the connection's key while it runs */
 	struct ev_timer fold;
 };
@@ -133,7 +173,7 @@ static size_t ntickets, captickets;
 static struct waiter *waiters;	/* by mark */
 static size_t nwaiters, capwaiters, firstwaiter;
 static bool stopping, draining;
-static uint64_t st_rows, st_batches, st_retries, st_copies;
+static uint64_t st_rows, st_batches, st_retries, st_copies, st_folds, st_tallied;
 
 /*
  * Accounts' keys (users.uid) from st_batch's answers, "host\tlocal" ->
@@ -356,14 +396,110 @@ static void fold_send(struct wslot *s);
 static void slot_send(struct wslot *s);
 static struct wslot *slot_of(const char *bare);
 
-/* The account "host\tlocal" goes in the next fold: 0, or -1 (out of
- * memory: its rows are counted at query time until a later fold). */
+static struct tally *
+tally_new(bool exact)
+{
+	struct tally *t = calloc(1, sizeof(*t));
+
+	if (t != NULL) {
+		t->exact = exact;
+		hmap_init(&t->with);
+	}
+	return t;
+}
+
+static void
+tally_free(struct tally *t)
+{
+	if (t != NULL) {
+		hmap_free(&t->with);
+		free(t);
+	}
+}
+
+/* Frees m's tallies and empties it. */
+static void
+tallies_clear(struct hmap *m)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	for (e = hmap_first(m, &i); e; e = hmap_next(m, e, &i))
+		tally_free(e->val);
+	hmap_free(m);
+	hmap_init(m);
+}
+
+/* One more row of the conversation with_bare, whose id is id. */
+static int
+tally_row(struct tally *t, const char *with_bare, uint64_t id)
+{
+	uintptr_t n = (uintptr_t)hmap_get(&t->with, with_bare);
+
+	if (hmap_put(&t->with, with_bare, (void *)(n + 1)) == -1)
+		return -1;
+	t->n++;
+	t->hi = id;
+	return 0;
+}
+
+/* src's rows added to dst's (not exact any more if memory is short). */
+static void
+tally_merge(struct tally *dst, const struct tally *src)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	for (e = hmap_first(&src->with, &i); e; e = hmap_next(&src->with, e, &i)) {
+		uintptr_t n = (uintptr_t)hmap_get(&dst->with, e->key);
+
+		if (hmap_put(&dst->with, e->key, (void *)(n + (uintptr_t)e->val)) == -1) {
+			dst->exact = false;
+			return;
+		}
+	}
+	dst->n += src->n;
+	if (src->hi > dst->hi)
+		dst->hi = src->hi;
+}
+
+/*
+ * The account "host\tlocal" goes in the next fold, which counts its rows
+ * in SQL: 0, or -1 (out of memory: its rows are counted at query time
+ * until a later fold).
+ */
 static int
 dirty_add(struct wslot *s, const char *key)
 {
-	if (hmap_get(&s->dirty, key) != NULL)
+	struct tally *t = hmap_get(&s->dirty, key);
+
+	if (t != NULL) {
+		t->exact = false;
 		return 0;
-	return hmap_put(&s->dirty, key, (void *)1);
+	}
+	if ((t = tally_new(false)) == NULL || hmap_put(&s->dirty, key, t) == -1) {
+		tally_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+/* The account's committed rows src (exact) go in the next fold. */
+static void
+dirty_tally(struct wslot *s, const char *key, const struct tally *src)
+{
+	struct tally *t = hmap_get(&s->dirty, key);
+
+	if (t == NULL) {
+		if ((t = tally_new(true)) == NULL)
+			return;		/* counted at query time meanwhile */
+		if (hmap_put(&s->dirty, key, t) == -1) {
+			tally_free(t);
+			return;
+		}
+	}
+	if (t->exact)
+		tally_merge(t, src);
 }
 
 /* The next fold in ms, unless one runs (its end arms it) or is due. */
@@ -375,16 +511,45 @@ fold_arm(struct wslot *s, uint64_t ms)
 		ev_timer_start(srv.loop, &s->fold, ms);
 }
 
-/* b's accounts have committed rows the counters have not taken in. */
 static void
-fold_mark(struct wslot *s, const struct wbatch *b)
+known_put(struct wslot *s, const char *key, uint64_t counted_to)
 {
+	if (s->known.n >= UIDS_MAX) {
+		hmap_free(&s->known);
+		hmap_init(&s->known);
+	}
+	(void)hmap_put(&s->known, key, (void *)(uintptr_t)(counted_to + 1));
+}
+
+/*
+ * b committed: its accounts' rows go in the next fold.  They are tallied
+ * when b says exactly which went in (a first attempt: a COPY, all; the
+ * statement, all of the accounts its answer's keys k found), and counted
+ * in SQL otherwise.  Rows a running SQL fold counts (b was ahead of it on
+ * the connection) are left to it.
+ */
+static void
+fold_mark(struct wslot *s, const struct wbatch *b, const unsigned *k)
+{
+	bool tallied = !b->again && !b->inexact && (b->copy || k != NULL);
+	bool ahead = s->fold_busy && !s->fold_tally && b->sent_gen != s->fold_gen;
 	struct hmap_ent *e;
 	size_t i;
 
-	for (e = hmap_first(&b->accts, &i); e; e = hmap_next(&b->accts, e, &i))
-		if (dirty_add(s, e->key) == -1)
-			break;
+	for (e = hmap_first(&b->accts, &i); e; e = hmap_next(&b->accts, e, &i)) {
+		uintptr_t at = (uintptr_t)e->val;
+
+		if (ahead && hmap_get(&s->folding, e->key) != NULL)
+			continue;
+		if (!tallied || at > b->ntal || b->tal[at - 1] == NULL) {
+			if (dirty_add(s, e->key) == -1)
+				break;
+		} else if (b->copy || k[at - 1] != 0)
+			dirty_tally(s, e->key, b->tal[at - 1]);
+		/* else: the account is gone, none of its rows went in */
+	}
+	if (tallied && b->last > s->tally_seq)
+		s->tally_seq = b->last;
 	fold_arm(s, FOLD_MS);
 }
 
@@ -400,6 +565,24 @@ mamwrite_fold_later(const char *bare, const char *host, const char *local)
 		fold_arm(s, FOLD_MS);
 }
 
+void
+mamwrite_if_begin(const char *bare)
+{
+	struct wslot *s = slot_of(bare);
+
+	if (s != NULL)
+		s->ifs++;
+}
+
+void
+mamwrite_if_end(const char *bare)
+{
+	struct wslot *s = slot_of(bare);
+
+	if (s != NULL && s->ifs > 0)
+		s->ifs--;
+}
+
 static void
 fold_cb(struct ev_loop *loop, struct ev_timer *t)
 {
@@ -407,42 +590,121 @@ fold_cb(struct ev_loop *loop, struct ev_timer *t)
 	fold_send(t->data);
 }
 
+/* host and local part of a "host\tlocal" key as array elements. */
+static int
+key_elems(const char *key, struct buf *h, struct buf *l)
+{
+	const char *tab = strchr(key, '\t');
+	char host[2 * JID_PART_MAX + 2];
+
+	snprintf(host, sizeof(host), "%.*s", (int)(tab - key), key);
+	return mam_pg_elem(h, host) | mam_pg_elem(l, tab + 1);
+}
+
+/* The connection's key ("local@host") of a "host\tlocal" key. */
+static char *
+key_bare(const char *key)
+{
+	const char *tab = strchr(key, '\t');
+	size_t n = strlen(key) + 1;
+	char *b = malloc(n);
+
+	if (b != NULL)
+		snprintf(b, n, "%s@%.*s", tab + 1, (int)(tab - key), key);
+	return b;
+}
+
 /* The accounts of m as two array literals: hosts and local parts. */
 static int
-fold_arrays(const struct hmap *m, struct buf *h, struct buf *l, char **key)
+fold_arrays(const struct hmap *m, struct buf *h, struct buf *l)
 {
 	struct hmap_ent *e;
 	size_t i;
 	int rc = 0;
 
-	for (e = hmap_first(m, &i); e && rc == 0; e = hmap_next(m, e, &i)) {
-		const char *tab = strchr(e->key, '\t');
-		char host[2 * JID_PART_MAX + 2];
-
-		snprintf(host, sizeof(host), "%.*s", (int)(tab - e->key), e->key);
-		rc = mam_pg_elem(h, host) | mam_pg_elem(l, tab + 1);
-		if (rc == 0 && *key == NULL) {
-			size_t n = strlen(tab + 1) + strlen(host) + 2;
-
-			if ((*key = malloc(n)) == NULL)
-				return -1;
-			snprintf(*key, n, "%s@%s", tab + 1, host);
-		}
-	}
+	for (e = hmap_first(m, &i); e && rc == 0; e = hmap_next(m, e, &i))
+		rc = key_elems(e->key, h, l);
 	return rc | mam_pg_close(h) | mam_pg_close(l);
 }
 
-/* Takes folding's accounts back into dirty (the fold did not happen). */
+/* st_fold_tally's nine arrays for the tallies of m. */
+static int
+tally_arrays(struct wslot *s, struct buf *v)
+{
+	struct hmap_ent *e, *w;
+	size_t i, j;
+	int rc = 0;
+	char num[24], *p;
+
+	for (e = hmap_first(&s->folding, &i); e && rc == 0;
+	    e = hmap_next(&s->folding, e, &i)) {
+		const struct tally *t = e->val;
+		uint64_t prev = (uintptr_t)hmap_get(&s->known, e->key) - 1;
+
+		num[sizeof(num) - 1] = '\0';
+		rc = key_elems(e->key, &v[0], &v[1]);
+		p = decimal(num + sizeof(num) - 1, prev);
+		rc |= mam_pg_elem(&v[2], p);
+		p = decimal(num + sizeof(num) - 1, t->hi);
+		rc |= mam_pg_elem(&v[3], p);
+		p = decimal(num + sizeof(num) - 1, t->n);
+		rc |= mam_pg_elem(&v[4], p);
+		for (w = hmap_first(&t->with, &j); w && rc == 0;
+		    w = hmap_next(&t->with, w, &j)) {
+			rc = key_elems(e->key, &v[5], &v[6]) | mam_pg_elem(&v[7], w->key);
+			p = decimal(num + sizeof(num) - 1, (uintptr_t)w->val);
+			rc |= mam_pg_elem(&v[8], p);
+		}
+	}
+	for (int k = 0; k < 9; k++)
+		rc |= mam_pg_close(&v[k]);
+	return rc;
+}
+
+/* The running fold did not happen (or not for these): its accounts go
+ * back into dirty, to be counted in SQL, and their counted_to is not
+ * known any more. */
 static void
 fold_undo(struct wslot *s)
 {
 	struct hmap_ent *e;
 	size_t i;
 
-	for (e = hmap_first(&s->folding, &i); e; e = hmap_next(&s->folding, e, &i))
+	for (e = hmap_first(&s->folding, &i); e; e = hmap_next(&s->folding, e, &i)) {
 		(void)dirty_add(s, e->key);
-	hmap_free(&s->folding);
-	hmap_init(&s->folding);
+		(void)hmap_del(&s->known, e->key);
+	}
+	tallies_clear(&s->folding);
+}
+
+/* The running fold's answer: the counted_to it left, per account. */
+static void
+fold_learn(struct wslot *s, PGresult *res)
+{
+	char key[JID_KEY_MAX];
+	struct hmap_ent *e;
+	struct tally *t;
+	size_t i;
+	int n = PQntuples(res);
+
+	for (int r = 0; r < n; r++) {
+		if (acct_key(key, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1)) == 0 ||
+		    (t = hmap_del(&s->folding, key)) == NULL)
+			continue;
+		if (s->fold_tally)
+			known_put(s, key, t->hi);
+		else
+			known_put(s, key, strtoull(PQgetvalue(res, r, 2), NULL, 10));
+		tally_free(t);
+	}
+	/* not in the answer: unknown now; a tally that did not go in is
+	 * counted in SQL by the next fold */
+	for (e = hmap_first(&s->folding, &i); e; e = hmap_next(&s->folding, e, &i)) {
+		(void)hmap_del(&s->known, e->key);
+		if (s->fold_tally)
+			(void)dirty_add(s, e->key);
+	}
+	tallies_clear(&s->folding);
 }
 
 static void
@@ -460,8 +722,11 @@ fold_done(void *arg, PGresult *res, const char *err)
 		log_debug("mam: updating the archive counters failed (%s): later", err);
 		fold_undo(s);
 	} else {
-		hmap_free(&s->folding);
-		hmap_init(&s->folding);
+		if (s->fold_tally)
+			st_tallied++;
+		else
+			st_folds++;
+		fold_learn(s, res);
 	}
 	fold_arm(s, res == NULL ? RETRY_MAX_MS : FOLD_MS);
 }
@@ -472,35 +737,71 @@ fold_done(void *arg, PGresult *res, const char *err)
  * so every row made so far is ahead of the fold on the connection; a
  * batch made before the fold but sent after it (a retry, a full queue)
  * goes as st_batch_again, which counts rows the fold counted past.
+ *
+ * Accounts whose rows are all tallied and whose counted_to the last
+ * fold left is known go as st_fold_tally, which reads no row: it may
+ * move counted_to past exactly the rows it adds, so only when no older
+ * row can still arrive (no batch sent before the newest tallied one is
+ * still on its way, no st_insert_if in flight).  The others go first,
+ * as st_fold (counted in SQL); the tallies wait for the next fold.
  */
 static void
 fold_send(struct wslot *s)
 {
-	struct buf h, l;
-	const char *v[2];
+	struct hmap rest;
+	struct hmap_ent *e;
+	struct buf v[9];
+	const char *pv[9];
+	size_t i;
+	bool tally_ok, sql = false;
+	int rc;
 
-	if (stopping || s->fold_busy || hmap_first(&s->dirty, &(size_t){ 0 }) == NULL)
+	if (stopping || s->fold_busy ||
+	    (e = hmap_first(&s->dirty, &(size_t){ 0 })) == NULL)
 		return;
-	slot_send(s);
-	buf_init(&h);
-	buf_init(&l);
-	s->folding = s->dirty;
-	hmap_init(&s->dirty);
-	s->fold_gen++;
-	if (fold_arrays(&s->folding, &h, &l, &s->fold_key) == 0) {
-		v[0] = h.p;
-		v[1] = l.p;
-		s->fold_busy = true;
-		/* the callback may run inside the call (a connection breaking) */
-		if (db_query_key(srv.db, s->fold_key, &st_fold, v, fold_done, s) != NULL) {
-			buf_free(&h);
-			buf_free(&l);
-			return;
-		}
-		s->fold_busy = false;
+	if ((s->fold_key = key_bare(e->key)) == NULL) {
+		fold_arm(s, RETRY_MAX_MS);
+		return;
 	}
-	buf_free(&h);
-	buf_free(&l);
+	slot_send(s);
+	tally_ok = s->ifs == 0 && (s->sent == NULL || s->sent->first > s->tally_seq);
+	for (e = hmap_first(&s->dirty, &i); e && !sql; e = hmap_next(&s->dirty, e, &i))
+		sql = !tally_ok || !((struct tally *)e->val)->exact ||
+		    hmap_get(&s->known, e->key) == NULL;
+	/* the accounts of this fold into folding, the rest stay */
+	hmap_init(&rest);
+	for (e = hmap_first(&s->dirty, &i); e; e = hmap_next(&s->dirty, e, &i)) {
+		struct tally *t = e->val;
+		bool mine = !sql || !tally_ok || !t->exact ||
+		    hmap_get(&s->known, e->key) == NULL;
+
+		if (hmap_put(mine ? &s->folding : &rest, e->key, t) == -1)
+			tally_free(t);	/* counted at query time meanwhile */
+	}
+	hmap_free(&s->dirty);
+	s->dirty = rest;
+	s->fold_gen++;
+	s->fold_tally = !sql;
+	for (int k = 0; k < 9; k++)
+		buf_init(&v[k]);
+	if (hmap_first(&s->folding, &(size_t){ 0 }) != NULL) {
+		rc = sql ? fold_arrays(&s->folding, &v[0], &v[1]) : tally_arrays(s, v);
+		if (rc == 0) {
+			for (int k = 0; k < 9; k++)
+				pv[k] = v[k].p;
+			s->fold_busy = true;
+			/* the callback may run inside the call (a connection breaking) */
+			if (db_query_key(srv.db, s->fold_key, sql ? &st_fold : &st_fold_tally,
+			    pv, fold_done, s) != NULL) {
+				for (int k = 0; k < 9; k++)
+					buf_free(&v[k]);
+				return;
+			}
+			s->fold_busy = false;
+		}
+	}
+	for (int k = 0; k < 9; k++)
+		buf_free(&v[k]);
 	free(s->fold_key);
 	s->fold_key = NULL;
 	fold_undo(s);
@@ -522,19 +823,18 @@ uid_of(const char *key)
 	return (unsigned)(uintptr_t)hmap_get(&uids, key);
 }
 
-/* st_batch's answer: the keys of b's accounts, in their places. */
-static void
-uids_keep(const struct wbatch *b, PGresult *res)
+/* st_batch's answer: the keys of b's accounts, in their places (0: the
+ * account is gone), or NULL. */
+static unsigned *
+batch_uids(const struct wbatch *b, PGresult *res)
 {
 	const char *p;
 	unsigned *k;
-	struct hmap_ent *e;
-	size_t i;
 	unsigned n = 0;
 
-	if (b->uid_gen != uid_gen || PQntuples(res) != 1 || b->nacct == 0 ||
+	if (PQntuples(res) != 1 || b->nacct == 0 ||
 	    (k = calloc(b->nacct, sizeof(*k))) == NULL)
-		return;
+		return NULL;
 	for (p = PQgetvalue(res, 0, 0); *p && n < b->nacct; n++) {
 		char *end;
 		unsigned long v = strtoul(p, &end, 10);
@@ -542,19 +842,33 @@ uids_keep(const struct wbatch *b, PGresult *res)
 		k[n] = v > 0 && v <= UINT32_MAX ? (unsigned)v : 0;
 		p = *end == ',' ? end + 1 : end;
 	}
+	if (n != b->nacct) {
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* Those keys kept, for b's accounts' later batches to go as COPY. */
+static void
+uids_keep(const struct wbatch *b, const unsigned *k)
+{
+	struct hmap_ent *e;
+	size_t i;
+
+	if (b->uid_gen != uid_gen || k == NULL)
+		return;
 	if (uids.n + b->nacct > UIDS_MAX) {
 		hmap_free(&uids);
 		hmap_init(&uids);
 	}
-	for (e = hmap_first(&b->accts, &i); n == b->nacct && e;
-	    e = hmap_next(&b->accts, e, &i)) {
+	for (e = hmap_first(&b->accts, &i); e; e = hmap_next(&b->accts, e, &i)) {
 		uintptr_t at = (uintptr_t)e->val;
 
 		if (k[at - 1] != 0 && hmap_get(&removing, e->key) == NULL &&
 		    hmap_put(&uids, e->key, (void *)(uintptr_t)k[at - 1]) == -1)
 			break;
 	}
-	free(k);
 }
 
 /* how long a removal waits for the rows filed under the account's key */
@@ -588,6 +902,23 @@ forget_late(struct ev_loop *loop, struct ev_timer *t)
 	f->done(f->arg, "the message archive's writes are behind");
 }
 
+/* The account's counted_to is not known any more (it goes, or a new
+ * account of that name starts from 0); rows of its in the next fold are
+ * counted in SQL (dirty: its removal may fail). */
+static void
+fold_forget(const char *host, const char *local, const char *key, bool dirty)
+{
+	char bare[2 * JID_PART_MAX + 2];
+	struct wslot *s;
+
+	snprintf(bare, sizeof(bare), "%s@%s", local, host);
+	if ((s = slot_of(bare)) == NULL)
+		return;
+	(void)hmap_del(&s->known, key);
+	if (dirty && hmap_get(&s->dirty, key) != NULL)
+		(void)dirty_add(s, key);
+}
+
 void
 mamwrite_removing(const char *host, const char *local,
     void (*done)(void *, const char *), void *arg)
@@ -601,6 +932,7 @@ mamwrite_removing(const char *host, const char *local,
 	}
 	hmap_del(&uids, key);
 	uid_gen++;
+	fold_forget(host, local, key, true);
 	if (hmap_put(&removing, key, (void *)1) == -1 ||
 	    (f = calloc(1, sizeof(*f))) == NULL) {
 		done(arg, "out of memory");
@@ -631,6 +963,7 @@ mamwrite_removed(const char *host, const char *local)
 	hmap_del(&uids, key);
 	hmap_del(&removing, key);
 	uid_gen++;
+	fold_forget(host, local, key, false);
 }
 
 /* ---- batches ---- */
@@ -645,6 +978,9 @@ batch_free(struct wbatch *b)
 		buf_free(&b->col[i]);
 	buf_free(&b->cp);
 	hmap_free(&b->accts);
+	for (unsigned i = 0; i < b->ntal; i++)
+		tally_free(b->tal[i]);
+	free(b->tal);
 	ev_timer_stop(srv.loop, &b->retry);
 	free(b->key);
 	free(b);
@@ -678,6 +1014,7 @@ batch_done(void *arg, PGresult *res, const char *err)
 	struct wbatch *b = arg;
 	struct wslot *s = b->s;
 	uint64_t after;
+	unsigned *k;
 
 	b->in_db = false;
 	s->in_db--;
@@ -694,15 +1031,16 @@ batch_done(void *arg, PGresult *res, const char *err)
 		ev_timer_start(srv.loop, &b->retry, after > RETRY_MAX_MS ? RETRY_MAX_MS : after);
 		return;
 	}
-	if (!b->copy && !b->again)
-		uids_keep(b, res);
+	k = !b->copy && !b->again ? batch_uids(b, res) : NULL;
+	uids_keep(b, k);
 	if (b->tries > 0)
 		log_notice("mam: %u message%s archived after %u attempt%s", b->n,
 		    b->n == 1 ? "" : "s", b->tries + 1, b->tries ? "s" : "");
 	st_rows += b->n;
 	st_batches++;
 	st_copies += b->copy;
-	fold_mark(s, b);
+	fold_mark(s, b, k);
+	free(k);
 	unlink_sent(b);
 	pending_sub(b->bytes);
 	batch_free(b);
@@ -756,6 +1094,7 @@ batch_send(struct wbatch *b)
 	/* a fold sent since its rows were made may have counted past them */
 	if (b->fold_gen != b->s->fold_gen)
 		b->again = true;
+	b->sent_gen = b->s->fold_gen;
 	b->uid_gen = uid_gen;
 	if (b->copy && !b->again) {
 		b->in_db = true;
@@ -869,6 +1208,7 @@ slot_of(const char *bare)
 			ev_timer_init(&slots[i].fold, fold_cb, &slots[i]);
 			hmap_init(&slots[i].dirty);
 			hmap_init(&slots[i].folding);
+			hmap_init(&slots[i].known);
 		}
 	}
 	return &slots[db_key_conn(srv.db, bare)];
@@ -900,7 +1240,7 @@ batch_new(struct wslot *s, const char *bare)
  * to it).  -1: the batch is left to st_batch_again, which does without
  * the list.
  */
-static int
+static unsigned
 acct_place(struct wbatch *b, const struct mamwrite_row *r, const char *key)
 {
 	char k[16], *p;
@@ -909,15 +1249,38 @@ acct_place(struct wbatch *b, const struct mamwrite_row *r, const char *key)
 	if ((at = (uintptr_t)hmap_get(&b->accts, key)) == 0) {
 		if (mam_pg_elem(&b->col[COL_H], r->host) == -1 ||
 		    mam_pg_elem(&b->col[COL_L], r->local) == -1)
-			return -1;
+			return 0;
 		at = ++b->nacct;
 		if (hmap_put(&b->accts, key, (void *)at) == -1)
-			return -1;
+			return 0;
 	}
 	/* the separator ahead of the digits */
 	p = decimal(k + sizeof(k), at);
 	*--p = b->col[COL_K].len ? ',' : '{';
-	return buf_append(&b->col[COL_K], p, (size_t)(k + sizeof(k) - p));
+	return buf_append(&b->col[COL_K], p, (size_t)(k + sizeof(k) - p)) == 0 ?
+	    (unsigned)at : 0;
+}
+
+/* The row counted in its account's tally of b (place at): 0, or -1. */
+static int
+batch_tally(struct wbatch *b, unsigned at, const struct mamwrite_row *r)
+{
+	struct tally **nt;
+
+	if (at > b->ntal) {
+		unsigned n = b->ntal ? b->ntal * 2 : 4;
+
+		while (n < at)
+			n *= 2;
+		if ((nt = realloc(b->tal, n * sizeof(*nt))) == NULL)
+			return -1;
+		memset(nt + b->ntal, 0, (n - b->ntal) * sizeof(*nt));
+		b->tal = nt;
+		b->ntal = n;
+	}
+	if (b->tal[at - 1] == NULL && (b->tal[at - 1] = tally_new(true)) == NULL)
+		return -1;
+	return tally_row(b->tal[at - 1], r->with_bare, strtoull(r->id, NULL, 10));
 }
 
 /* The row as a COPY line of b (uid: its account's key): 0, or -1. */
@@ -950,7 +1313,7 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 	struct wbatch *b;
 	char key[JID_KEY_MAX];
 	bool keyed;
-	unsigned uid;
+	unsigned uid, at = 0;
 	int i;
 
 	if (s == NULL)
@@ -995,8 +1358,10 @@ mamwrite_add(const char *bare, const struct mamwrite_row *r)
 		return -1;
 	}
 placed:
-	if (!b->again && (!keyed || acct_place(b, r, key) == -1))
+	if (!b->again && (!keyed || (at = acct_place(b, r, key)) == 0))
 		b->again = true;	/* st_batch_again finds the accounts itself */
+	if (!b->again && !b->inexact && batch_tally(b, at, r) == -1)
+		b->inexact = true;	/* its accounts are counted in SQL */
 	if (b->n++ == 0)
 		b->first = seq + 1;
 	b->last = ++seq;
@@ -1067,8 +1432,9 @@ mamwrite_cleanup(void)
 		}
 		if (slots[i].open)
 			batch_free(slots[i].open);
-		hmap_free(&slots[i].dirty);
-		hmap_free(&slots[i].folding);
+		tallies_clear(&slots[i].dirty);
+		tallies_clear(&slots[i].folding);
+		hmap_free(&slots[i].known);
 		free(slots[i].fold_key);
 	}
 	hmap_free(&uids);
@@ -1086,8 +1452,10 @@ mamwrite_cleanup(void)
 
 void
 mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries,
-    uint64_t *copies)
+    uint64_t *copies, uint64_t *folds, uint64_t *tallied)
 {
+	*folds = st_folds;
+	*tallied = st_tallied;
 	*copies = st_copies;
 	*rows = st_rows;
 	*batches = st_batches;

@@ -60,6 +60,11 @@ void mamwrite_ticket_done(uint64_t ticket, size_t bytes);
 /* A row of host/local stored elsewhere (st_insert_if): the counters
  * take it in with the account's next fold (mam.h MAM_SQL_FOLD). */
 void mamwrite_fold_later(const char *bare, const char *host, const char *local);
+/* Such a row on its way (begin) and answered (end): while any is, the
+ * account's connection folds in SQL only (a tallied fold could move
+ * counted_to past it). */
+void mamwrite_if_begin(const char *bare);
+void mamwrite_if_end(const char *bare);
 /*
  * Account removal (accountrm): host/local's key is not used for COPY
  * batches from now on, and done(arg, NULL) once every row made so far is
@@ -77,9 +82,10 @@ void mamwrite_drain(void);
 /* The loop has ended: nothing is sent again; waiters are told. */
 void mamwrite_stop(void);
 void mamwrite_cleanup(void);
-/* Statistics for tests and xmppctl: rows written, batches, retries, and
- * of those batches the ones that went as COPY. */
+/* Statistics for tests and xmppctl: rows written, batches, retries, of
+ * those batches the ones that went as COPY, and the folds that counted
+ * rows in SQL and that added tallies (st_fold_tally). */
 void mamwrite_stats(uint64_t *rows, uint64_t *batches, uint64_t *retries,
-    uint64_t *copies);
+    uint64_t *copies, uint64_t *folds, uint64_t *tallied);
 
 #endif
