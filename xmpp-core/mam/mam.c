@@ -84,13 +84,16 @@ static struct db_stmt st_insert_if = {
 /*
  * Only rows the counters hold (at or below counted_to: every row but the
  * last seconds' once folded) go, so a fold running meanwhile on another
- * connection never counts a row this removes.
+ * connection never counts a row this removes.  An account's old rows are
+ * the start of its (owner, id) index: one probe per account with
+ * archived messages (migration 025), until $2 rows are found.
  */
 static struct db_stmt st_expire = {
-	"WITH d AS (DELETE FROM mam_archive WHERE ctid = ANY(ARRAY(SELECT a.ctid FROM "
-	"mam_archive a JOIN users u ON u.uid = a.owner JOIN mam_stats s ON "
-	"s.host = u.host AND s.username = u.username WHERE a.id < $1 AND "
-	"a.id <= s.counted_to LIMIT $2::integer)) RETURNING host, username, with_bare), "
+	"WITH d AS (DELETE FROM mam_archive WHERE ctid = ANY(ARRAY(SELECT x.ctid FROM "
+	"mam_stats s JOIN users u ON u.host = s.host AND u.username = s.username "
+	"CROSS JOIN LATERAL (SELECT a.ctid FROM mam_archive a WHERE a.owner = u.uid "
+	"AND a.id < $1 AND a.id <= s.counted_to ORDER BY a.id LIMIT $2::integer) x "
+	"WHERE s.messages > 0 LIMIT $2::integer)) RETURNING host, username, with_bare), "
 	"g AS (SELECT host, username, count(*) AS n FROM d GROUP BY host, username), "
 	"gw AS (SELECT host, username, with_bare, count(*) AS n FROM d "
 	"GROUP BY host, username, with_bare), "
@@ -1076,7 +1079,8 @@ static const struct hook hooks[] = {
 };
 
 static const char *const migrations[] = { "020_mam", "021_mam_with_stats",
-    "022_mam_archive_owner", "023_mam_owner_key", "024_mam_counted", NULL };
+    "022_mam_archive_owner", "023_mam_owner_key", "024_mam_counted",
+    "025_mam_expiry_by_owner", NULL };
 
 struct module mam_module = {
 	.name = "mam",

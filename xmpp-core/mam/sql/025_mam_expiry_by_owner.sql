@@ -1,0 +1,14 @@
+-- xmpp-core schema, version 25: the BRIN index on mam_archive.id goes;
+-- expiry finds an account's old rows through its (owner, id) index.
+--
+-- Why: keeping the BRIN index cost about a microsecond of PostgreSQL's
+-- CPU per archived message (two rows), a tenth of the database's work at
+-- saturation (issue 18, tests/bench/results/mam.md), and it does not
+-- stay useful: once expiry runs, vacuum hands the freed pages at the
+-- start of the table to new rows, each block range then holds old and
+-- new ids, and "id < cut" matches nearly every range (a scan of the
+-- table at every expiry run).  One index probe per account with
+-- archived messages instead (mam.c st_expire) costs the same whatever
+-- the table's history: about a second of the database's CPU per run
+-- for 200,000 such accounts, once a minute at most.
+DROP INDEX IF EXISTS mam_archive_id_brin;
