@@ -155,7 +155,9 @@ async def phase(srv, pairs, count, window, archived):
             "rows/statement": (w1[0] - w0[0]) / max(w1[1] - w0[1], 1)}
 
 
-async def bench(srv):
+async def open_pairs(srv):
+    """PAIRS senders and receivers registered and logged in: (sender,
+    receiver, the receiver's full JID), nothing unread."""
     names = ["ls%d" % i for i in range(PAIRS)] + ["lr%d" % i for i in range(PAIRS)]
     for u in names:
         await register(srv.port, u)
@@ -167,6 +169,11 @@ async def bench(srv):
     await asyncio.sleep(0.5)
     for _, r, _ in pairs:
         r.buf = b""
+    return pairs
+
+
+async def bench(srv):
+    pairs = await open_pairs(srv)
     switch = mam_switch(srv)
     srv.expected = writer0 = writer_stats(srv)[0]
     stored = rows(srv)
@@ -215,17 +222,7 @@ async def anchor_phase(srv, pairs, count, window):
 
 
 async def anchor_bench(srv):
-    names = ["ls%d" % i for i in range(PAIRS)] + ["lr%d" % i for i in range(PAIRS)]
-    for u in names:
-        await register(srv.port, u)
-    pairs = []
-    for i in range(PAIRS):
-        s = await login(srv.port, "ls%d" % i, "s")
-        r = await login(srv.port, "lr%d" % i, "r")
-        pairs.append((s, r, "lr%d@localhost/r" % i))
-    await asyncio.sleep(0.5)
-    for _, r, _ in pairs:
-        r.buf = b""
+    pairs = await open_pairs(srv)
     await anchor_phase(srv, pairs, 50, 1)	# warm-up
     await at_rest(srv)
     res = {"light": await anchor_phase(srv, pairs, ANCHOR_LIGHT, 1)}
