@@ -453,6 +453,7 @@ static struct buf scratch;
 
 struct row {
 	char id[24];
+	int64_t idn;
 	const char *v[8];
 	char full[JID_STR_MAX + 1];
 	char with_bare[2 * JID_PART_MAX + 2];
@@ -491,7 +492,8 @@ row_make(struct row *r, int host, const char *local, const struct jid *with,
 	struct xml_node *copy = NULL, *pv;
 	int rc;
 
-	id_text(next_id(), r->id);
+	r->idn = next_id();
+	id_text(r->idn, r->id);
 	buf_reset(&scratch);
 	if (xml_child(n, "private", MAM_NS_CARBONS)) {
 		if ((copy = xml_copy(n)) == NULL)
@@ -647,6 +649,7 @@ archive_known(struct mprefs *p, const struct jid *with, bool outgoing,
 	if (row_make(r, host, local, with, outgoing, n) == -1)
 		return -1;
 	w.id = r->id;
+	w.idn = (uint64_t)r->idn;
 	w.host = r->v[1];
 	w.local = local;
 	w.with_bare = r->with_bare;

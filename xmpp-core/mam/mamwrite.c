@@ -434,10 +434,11 @@ tallies_clear(struct hmap *m)
 static int
 tally_row(struct tally *t, const char *with_bare, uint64_t id)
 {
-	uintptr_t n = (uintptr_t)hmap_get(&t->with, with_bare);
+	void **n = hmap_ref(&t->with, with_bare);
 
-	if (hmap_put(&t->with, with_bare, (void *)(n + 1)) == -1)
+	if (n == NULL)
 		return -1;
+	*n = (void *)((uintptr_t)*n + 1);
 	t->n++;
 	t->hi = id;
 	return 0;
@@ -451,12 +452,13 @@ tally_merge(struct tally *dst, const struct tally *src)
 	size_t i;
 
 	for (e = hmap_first(&src->with, &i); e; e = hmap_next(&src->with, e, &i)) {
-		uintptr_t n = (uintptr_t)hmap_get(&dst->with, e->key);
+		void **n = hmap_ref(&dst->with, e->key);
 
-		if (hmap_put(&dst->with, e->key, (void *)(n + (uintptr_t)e->val)) == -1) {
+		if (n == NULL) {
 			dst->exact = false;
 			return;
 		}
+		*n = (void *)((uintptr_t)*n + (uintptr_t)e->val);
 	}
 	dst->n += src->n;
 	if (src->hi > dst->hi)
@@ -1280,7 +1282,7 @@ batch_tally(struct wbatch *b, unsigned at, const struct mamwrite_row *r)
 	}
 	if (b->tal[at - 1] == NULL && (b->tal[at - 1] = tally_new(true)) == NULL)
 		return -1;
-	return tally_row(b->tal[at - 1], r->with_bare, strtoull(r->id, NULL, 10));
+	return tally_row(b->tal[at - 1], r->with_bare, r->idn);
 }
 
 /* The row as a COPY line of b (uid: its account's key): 0, or -1. */

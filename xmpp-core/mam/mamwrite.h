@@ -35,6 +35,7 @@ struct c2s;
 /* One row's values (text, as PostgreSQL reads them). */
 struct mamwrite_row {
 	const char *id, *host, *local, *with_bare, *with_res, *stanza;
+	uint64_t idn;		/* id as a number */
 	bool outgoing;
 };
 

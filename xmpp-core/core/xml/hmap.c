@@ -97,28 +97,37 @@ grow(struct hmap *m)
 	return 0;
 }
 
-int
-hmap_put(struct hmap *m, const char *key, void *val)
+void **
+hmap_ref(struct hmap *m, const char *key)
 {
 	unsigned h = hash_str(key);
 	struct hmap_ent **pp = find(m, key, h), *e;
 	size_t kl;
 
-	if (pp) {
-		(*pp)->val = val;
-		return 0;
-	}
+	if (pp)
+		return &(*pp)->val;
 	if (m->n >= m->nb && grow(m) == -1)
-		return -1;
+		return NULL;
 	kl = strlen(key) + 1;
 	if ((e = malloc(sizeof(*e) + kl)) == NULL)
-		return -1;
+		return NULL;
 	memcpy(e->key, key, kl);
 	e->hash = h;
-	e->val = val;
+	e->val = NULL;
 	e->next = m->b[h & (m->nb - 1)];
 	m->b[h & (m->nb - 1)] = e;
 	m->n++;
+	return &e->val;
+}
+
+int
+hmap_put(struct hmap *m, const char *key, void *val)
+{
+	void **v = hmap_ref(m, key);
+
+	if (v == NULL)
+		return -1;
+	*v = val;
 	return 0;
 }
 

@@ -26,6 +26,9 @@ void hmap_free(struct hmap *m);	/* frees entries, not values */
 void *hmap_get(const struct hmap *m, const char *key);
 /* Inserts or replaces: 0, or -1 on ENOMEM. */
 int hmap_put(struct hmap *m, const char *key, void *val);
+/* The place of key's value, added (NULL) when absent: one lookup to read
+ * and change it (a counter); NULL on ENOMEM. */
+void **hmap_ref(struct hmap *m, const char *key);
 /* Removes and returns the value (NULL if absent). */
 void *hmap_del(struct hmap *m, const char *key);
 /* Iteration: for (e = hmap_first(m, &i); e; e = hmap_next(m, e, &i)). */

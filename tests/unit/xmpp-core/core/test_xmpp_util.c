@@ -2,6 +2,7 @@
 #include "t.h"
 #include "buf.h"
 #include "hmap.h"
+#include <stdint.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,4 +61,26 @@ TEST(xmpp_hmap_basic)
 	CHECK_INT(sum, 5000L * 5001 / 2 - 8);
 	hmap_free(&m);
 	CHECK_INT(m.n, 0);
+}
+
+/* hmap_ref: counters through the value's place, across growth. */
+TEST(xmpp_hmap_ref_counts)
+{
+	struct hmap m;
+	char key[32];
+	void **v;
+
+	hmap_init(&m);
+	for (long k = 0; k < 3000; k++) {
+		snprintf(key, sizeof(key), "c%ld", k % 1000);
+		CHECK((v = hmap_ref(&m, key)) != NULL);
+		if (k < 1000)
+			CHECK(*v == NULL);	/* a new key starts at NULL */
+		*v = (void *)((uintptr_t)*v + 1);
+	}
+	CHECK_INT(m.n, 1000);
+	CHECK((uintptr_t)hmap_get(&m, "c0") == 3);
+	CHECK((uintptr_t)hmap_get(&m, "c999") == 3);
+	CHECK(hmap_get(&m, "c1000") == NULL);
+	hmap_free(&m);
 }
